@@ -1,0 +1,36 @@
+"""autogradx: reverse-mode automatic differentiation with PyTorch's autograd
+dialect over NumPy arrays.
+
+Ops (``autogradx.exp``, ``Tensor.sum``, ``nn.functional.*``) come from
+plugins registered through the ``autogradx.plugins`` entry point group and are
+looked up in the registry on first use.
+"""
+
+from autogradx import _dtype
+from autogradx._core.tensor import Size
+from autogradx._device import device
+from autogradx._dtype import (
+    bool, cdouble, cfloat, complex64, complex128, double, dtype, float, float16, float32,
+    float64, half, int, int8, int16, int32, int64, long, short, uint8,
+)
+from autogradx._factories import (
+    Generator, arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like,
+    get_default_dtype, initial_seed, linspace, manual_seed, ones, ones_like, rand, rand_like,
+    randint, randn, randn_like, seed, set_default_dtype, tensor, zeros, zeros_like,
+)
+from autogradx._namespace import op_namespace
+from autogradx._printing import set_printoptions
+from autogradx._tensor import Tensor
+from autogradx.grad_mode import (
+    enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled,
+)
+from autogradx import autograd, nn
+
+__version__ = "0.1.0"
+
+__getattr__, __dir__ = op_namespace(__name__, "")
+
+
+def is_tensor(obj):
+    """True if ``obj`` is an autogradx tensor."""
+    return isinstance(obj, Tensor)

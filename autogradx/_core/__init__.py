@@ -1,0 +1,1 @@
+"""The compiled engine: tensors, graph nodes, op application, backward."""

@@ -1,0 +1,213 @@
+"""The backward sweep.
+
+Gradients flow from the roots along node edges. The sweep first counts, for
+every reachable node, how many edges lead into it; a node runs once all of
+them have delivered (or declined to deliver) a gradient, so each node runs
+exactly once and gradients meeting at a node are summed in its buffer first.
+Both passes use explicit stacks: no Python or C recursion however deep the
+graph is.
+"""
+
+import numpy as np
+
+from cpython.ref cimport Py_REFCNT
+
+from .node cimport Node, AccumulateGrad, grad_edge
+from .op cimport array_module
+from .tensor cimport TensorBase, new_tensor, needs_grad
+
+cdef type _ndarray = np.ndarray
+cdef type _generic = np.generic
+
+
+cdef object unbroadcast(object g, object shape, Node producer, Py_ssize_t index):
+    """Sum ``g`` down to ``shape``: the one place where broadcasting is undone."""
+    cdef Py_ssize_t lead = g.ndim - len(shape), i
+    if lead < 0:
+        _bad_grad(g, shape, producer, index)
+    gshape = g.shape
+    axes = list(range(lead))
+    for i in range(len(shape)):
+        if gshape[lead + i] != shape[i]:
+            if shape[i] != 1:
+                _bad_grad(g, shape, producer, index)
+            axes.append(lead + i)
+    g = g.sum(axis=tuple(axes), keepdims=True) if axes else g
+    return g.reshape(shape) if lead else g
+
+
+cdef void _bad_grad(object g, object shape, Node producer, Py_ssize_t index) except *:
+    op = getattr(producer, "op", None)
+    where = f" (op {op.name!r}, plugin {op.plugin!r})" if op is not None else ""
+    raise RuntimeError(
+        f"Function {producer._name}{where} returned an invalid gradient at index {index} - "
+        f"got {list(g.shape)} but expected shape compatible with {list(shape)}")
+
+
+cdef object conform(object g, Node target, Py_ssize_t slot, Node producer, Py_ssize_t index):
+    """Check a gradient against the tensor it is for: un-broadcast it, cast its dtype."""
+    if type(g) is not _ndarray:
+        if isinstance(g, _generic):
+            g = np.asarray(g)
+        elif not hasattr(g, "shape"):
+            op = getattr(producer, "op", None)
+            raise TypeError(
+                f"Function {producer._name} (op {op.name if op is not None else None!r}) "
+                f"returned a {type(g).__name__} as gradient {index}, expected an array")
+    shape = target.expected_shape(slot)
+    if g.shape != shape:
+        g = unbroadcast(g, shape, producer, index)
+    dtype = target.expected_dtype(slot)
+    if g.dtype != dtype:
+        if g.dtype.kind not in "fc":
+            op = getattr(producer, "op", None)
+            raise TypeError(
+                f"Function {producer._name} (op {op.name if op is not None else None!r}) "
+                f"returned a gradient of dtype {g.dtype} at index {index}; expected {dtype}")
+        g = g.astype(dtype)
+    return g
+
+
+cdef list _run_tensor_hooks(Node node, list grads):
+    cdef TensorBase t
+    for slot, hooks in (node.tensor_hooks or {}).items():
+        g = grads[slot]
+        if g is None or not hooks:
+            continue
+        for hook in tuple(hooks.values()):
+            res = hook(new_tensor(g, None, 0))
+            if res is not None:
+                g = conform((<TensorBase>res)._data, node, slot, node, slot)
+        grads[slot] = g
+    for slot, ref in (node.retain_refs or {}).items():
+        owner = ref()
+        g = grads[slot]
+        if owner is None or g is None:
+            continue
+        t = <TensorBase>owner
+        if t._grad is None:
+            t._grad = new_tensor(g.copy(), None, 0)
+        else:
+            t._grad = new_tensor((<TensorBase>t._grad)._data + g, None, 0)
+    return grads
+
+
+cdef list _run_pre_hooks(Node node, list grads):
+    for hook in tuple(node.pre_hooks.values()):
+        res = hook(tuple(None if g is None else new_tensor(g, None, 0) for g in grads))
+        if res is not None:
+            grads = [None if r is None else (<TensorBase>r)._data for r in res]
+    return grads
+
+
+cdef list _run_post_hooks(Node node, list in_grads, list grads):
+    for hook in tuple(node.post_hooks.values()):
+        res = hook(tuple(None if g is None else new_tensor(g, None, 0) for g in in_grads),
+                   tuple(None if g is None else new_tensor(g, None, 0) for g in grads))
+        if res is not None:
+            in_grads = [None if r is None else (<TensorBase>r)._data for r in res]
+    return in_grads
+
+
+cpdef run_backward(tuple tensors, tuple grads, bint keep_graph, bint create_graph):
+    """Backpropagate ``grads`` (arrays or None) from ``tensors`` into the leaves' ``.grad``."""
+    cdef Py_ssize_t i, k, n_roots = len(tensors)
+    cdef TensorBase t
+    cdef Node node, nxt
+    cdef dict deps = {}, buffers = {}
+    cdef list stack = [], ready, buf, in_grads, nexts_list
+    cdef tuple nexts, slots
+
+    # Validate every root before touching any state.
+    roots = []
+    for i in range(n_roots):
+        t = <TensorBase>tensors[i]
+        if not needs_grad(t):
+            raise RuntimeError(
+                f"element {i} of tensors does not require grad and does not have a grad_fn")
+        g = grads[i]
+        if g is None:
+            if t._data.size != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            g = array_module(t._data).ones_like(t._data)
+        elif g.shape != t._data.shape:
+            raise RuntimeError(
+                f"Mismatch in shape: grad_output[{i}] has a shape of {_size(g.shape)} and "
+                f"output[{i}] has a shape of {_size(t._data.shape)}.")
+        elif g.dtype != t._data.dtype:
+            g = g.astype(t._data.dtype)
+        roots.append((grad_edge(t), t._output_nr if t._grad_fn is not None else 0, g))
+
+    # Pass 1: count the edges into every reachable node.
+    for node, _, _ in roots:
+        stack.append(node)
+    while stack:
+        node = <Node>stack.pop()
+        for nxt_obj in node.next_nodes:
+            if nxt_obj is None:
+                continue
+            c = deps.get(nxt_obj)
+            if c is None:
+                deps[nxt_obj] = 1
+                stack.append(nxt_obj)
+            else:
+                deps[nxt_obj] = c + 1
+
+    # Pass 2: run nodes as their gradients complete.
+    ready = []
+    for node, slot, g in roots:
+        buf = buffers.get(node)
+        if buf is None:
+            buf = buffers[node] = [None] * node.n_outputs
+            if node not in deps:
+                ready.append(node)
+        buf[slot] = g if buf[slot] is None else buf[slot] + g
+    while ready:
+        node = <Node>ready.pop()
+        buf = buffers.pop(node, None)
+        if buf is None:
+            buf = [None] * node.n_outputs
+        if node.tensor_hooks is not None or node.retain_refs is not None:
+            buf = _run_tensor_hooks(node, buf)
+        if node.pre_hooks:
+            buf = _run_pre_hooks(node, buf)
+        in_grads = None
+        for g in buf:
+            if g is not None:
+                in_grads = node.apply(buf, create_graph)
+                break
+        if not keep_graph:
+            node.release()
+        if node.post_hooks and in_grads is not None:
+            in_grads = _run_post_hooks(node, in_grads, buf)
+        nexts = node.next_nodes
+        slots = node.next_slots
+        for i in range(len(nexts)):
+            nxt_obj = nexts[i]
+            if nxt_obj is None:
+                continue
+            nxt = <Node>nxt_obj
+            if in_grads is not None:
+                g = in_grads[i]
+                if g is not None:
+                    k = slots[i]
+                    g = conform(g, nxt, k, node, i)
+                    buf = buffers.get(nxt)
+                    if buf is None:
+                        buf = buffers[nxt] = [None] * nxt.n_outputs
+                    prev = buf[k]
+                    if prev is None:
+                        buf[k] = g
+                    elif type(prev) is _ndarray and Py_REFCNT(prev) == 2 and prev.base is None:
+                        # Only this buffer holds ``prev``: sum in place.
+                        prev += g
+                    else:
+                        buf[k] = prev + g
+            c = deps[nxt] - 1
+            deps[nxt] = c
+            if c == 0:
+                ready.append(nxt)
+
+
+def _size(shape):
+    return f"torch.Size([{', '.join(str(s) for s in shape)}])"

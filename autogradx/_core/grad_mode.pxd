@@ -1,0 +1,6 @@
+# Grad mode: one flag per thread, read on every op application.
+# The flag itself is a C thread-local in grad_mode.pyx; other modules reach it
+# through these functions so there is exactly one copy of it.
+
+cdef bint grad_enabled() noexcept nogil
+cdef void set_grad_enabled_c(bint enabled) noexcept nogil

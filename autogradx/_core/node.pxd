@@ -1,0 +1,32 @@
+# Graph nodes. A node is created by each recorded op (see op.pxd's OpNode)
+# and holds the edges to the nodes of that op's inputs; a leaf tensor that
+# requires grad is reached through its AccumulateGrad node. Nodes refer only
+# backwards (towards inputs), so graphs are freed by reference counting alone.
+
+from .tensor cimport TensorBase
+
+
+cdef class Node:
+    cdef str _name                   # grad_fn name, e.g. "MulBackward0"
+    cdef tuple next_nodes            # per input: producer Node, or None when no gradient flows there
+    cdef tuple next_slots            # per input: which output of that producer (Python ints)
+    cdef Py_ssize_t n_outputs        # number of forward outputs (gradients this node takes)
+    cdef object out_shape            # shape of the output; a tuple of shapes when n_outputs > 1
+    cdef object out_dtype            # dtype of the output; a tuple of dtypes when n_outputs > 1
+    cdef dict tensor_hooks           # output index -> {hook id: hook} of the tensor made there, or None
+    cdef dict retain_refs            # output index -> weakref of a tensor that retains its grad, or None
+    cdef dict pre_hooks              # hook id -> hook(grad_outputs), run before apply, or None
+    cdef dict post_hooks             # hook id -> hook(grad_inputs, grad_outputs), run after, or None
+    cdef object __weakref__
+
+    cdef object expected_shape(self, Py_ssize_t slot)
+    cdef object expected_dtype(self, Py_ssize_t slot)
+    cdef list apply(self, list grads, bint create_graph)
+    cdef void release(self) noexcept
+
+
+cdef class AccumulateGrad(Node):
+    cdef readonly object variable    # the leaf tensor whose .grad this node accumulates into
+
+
+cdef Node grad_edge(TensorBase t)

@@ -1,0 +1,180 @@
+"""Graph nodes: the base class, leaf accumulators, and hook handles."""
+
+import itertools
+import weakref
+
+from cpython.ref cimport Py_REFCNT
+from .tensor cimport TensorBase, new_tensor
+
+cimport cython
+
+_hook_ids = itertools.count()
+
+
+class RemovableHandle:
+    """Returned by every ``register_*hook``; ``remove()`` unregisters the hook."""
+
+    __slots__ = ("_hooks_ref", "id")
+
+    def __init__(self, dict hooks):
+        self._hooks_ref = weakref.ref(hooks) if hasattr(hooks, "__weakref__") else None
+        self.id = next(_hook_ids)
+
+    def remove(self):
+        hooks = self._hooks_ref() if self._hooks_ref is not None else None
+        if hooks is not None:
+            hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+class _HookDict(dict):
+    """A dict that a RemovableHandle can refer to weakly."""
+    __slots__ = ("__weakref__",)
+
+
+def add_hook(owner_dict, hook):
+    """Insert ``hook`` into ``owner_dict`` (a _HookDict) and return its handle."""
+    if not callable(hook):
+        raise TypeError(f"hook must be callable, got {type(hook).__name__}")
+    handle = RemovableHandle(owner_dict)
+    owner_dict[handle.id] = hook
+    return handle
+
+
+# Deep chains are torn down by reference counting; the trashcan keeps that
+# from recursing once per node on the C stack.
+@cython.trashcan(True)
+cdef class Node:
+    """A backward function in the graph (the ``grad_fn`` of a tensor)."""
+
+    cdef object expected_shape(self, Py_ssize_t slot):
+        return self.out_shape if self.n_outputs == 1 else self.out_shape[slot]
+
+    cdef object expected_dtype(self, Py_ssize_t slot):
+        return self.out_dtype if self.n_outputs == 1 else self.out_dtype[slot]
+
+    cdef list apply(self, list grads, bint create_graph):
+        raise NotImplementedError(f"{self._name} has no backward")
+
+    cdef void release(self) noexcept:
+        pass
+
+    def name(self):
+        """The node's name, e.g. ``'MulBackward0'``."""
+        return self._name
+
+    @property
+    def next_functions(self):
+        """``((node, output_index), ...)``, one pair per input, ``(None, 0)`` where no gradient flows."""
+        if self.next_nodes is None:
+            return ()
+        return tuple(zip(self.next_nodes, self.next_slots))
+
+    def register_hook(self, hook):
+        """Register ``hook(grad_inputs, grad_outputs)``, run after this node; it may return new grad_inputs."""
+        if self.post_hooks is None:
+            self.post_hooks = _HookDict()
+        return add_hook(self.post_hooks, hook)
+
+    def register_prehook(self, hook):
+        """Register ``hook(grad_outputs)``, run before this node; it may return new grad_outputs."""
+        if self.pre_hooks is None:
+            self.pre_hooks = _HookDict()
+        return add_hook(self.pre_hooks, hook)
+
+    def _register_tensor_hook(self, Py_ssize_t slot, hook):
+        if self.tensor_hooks is None:
+            self.tensor_hooks = {}
+        hooks = self.tensor_hooks.get(slot)
+        if hooks is None:
+            hooks = self.tensor_hooks[slot] = _HookDict()
+        return add_hook(hooks, hook)
+
+    def _retain_grad(self, Py_ssize_t slot, tensor):
+        if self.retain_refs is None:
+            self.retain_refs = {}
+        self.retain_refs[slot] = weakref.ref(tensor)
+
+    def __repr__(self):
+        return f"<{self._name} object at {id(self):#x}>"
+
+    def __call__(self, *grads):
+        raise RuntimeError(f"{self._name} cannot be called directly; use backward() or autograd.grad()")
+
+
+cdef class AccumulateGrad(Node):
+    """The node through which gradients reach a leaf tensor's ``.grad``."""
+
+    cdef object expected_shape(self, Py_ssize_t slot):
+        return (<TensorBase>self.variable)._data.shape
+
+    cdef object expected_dtype(self, Py_ssize_t slot):
+        return (<TensorBase>self.variable)._data.dtype
+
+    cdef list apply(self, list grads, bint create_graph):
+        cdef TensorBase var = <TensorBase>self.variable
+        cdef TensorBase old
+        g = grads[0]
+        grads[0] = None
+        if var._hooks:
+            for hook in tuple(var._hooks.values()):
+                res = hook(new_tensor(g, None, 0) if not isinstance(g, TensorBase) else g)
+                if res is not None:
+                    g = (<TensorBase>res)._data if not create_graph else res
+        if isinstance(g, TensorBase):
+            # create_graph: the gradient is itself a differentiable tensor.
+            if var._grad is None:
+                var._grad = g
+            else:
+                var._grad = var._grad + g
+            return []
+        if var._grad is None:
+            # Steal the buffer when nothing else can see it, else copy it,
+            # so that a later in-place accumulation cannot reach another tensor.
+            if Py_REFCNT(g) > 1 or getattr(g, "base", 0) is not None:
+                g = g.copy()
+            var._grad = new_tensor(g, None, 0)
+        else:
+            old = <TensorBase>var._grad
+            if old._grad_fn is None and old._data.shape == g.shape and old._data.flags.writeable:
+                old._data += g
+                if old._vc is not None:
+                    old._vc.value += 1
+            else:
+                var._grad = var._grad + new_tensor(g, None, 0)
+        return []
+
+    def name(self):
+        return "torch::autograd::AccumulateGrad"
+
+    def __repr__(self):
+        return f"<AccumulateGrad object at {id(self):#x}>"
+
+
+cdef Node grad_edge(TensorBase t):
+    """The node a gradient for ``t`` flows into: its grad_fn, or its accumulator."""
+    if t._grad_fn is not None:
+        return <Node>t._grad_fn
+    cdef object acc = None
+    if t._accumulator is not None:
+        acc = t._accumulator()
+    if acc is None:
+        acc = _new_accumulator(t)
+    return <Node>acc
+
+
+cdef AccumulateGrad _new_accumulator(TensorBase t):
+    cdef AccumulateGrad acc = AccumulateGrad.__new__(AccumulateGrad)
+    acc._name = "AccumulateGrad"
+    acc.variable = t
+    acc.n_outputs = 1
+    acc.next_nodes = ()
+    acc.next_slots = ()
+    # The leaf refers to its accumulator weakly: the accumulator owns the leaf.
+    t._accumulator = weakref.ref(acc)
+    return acc

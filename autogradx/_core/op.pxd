@@ -1,0 +1,41 @@
+# Op definitions (what a plugin registers) and the op-application hot path.
+
+from .node cimport Node
+
+
+cdef class OpDef:
+    cdef readonly str name           # registry name, e.g. "mul"
+    cdef readonly object plugin      # name of the plugin that registered it (set by the registry)
+    cdef readonly object forward     # forward(xp, *inputs, *args, **params) -> array(s) [, residuals]
+    cdef readonly object vjp         # vjp(xp, g, *saved, **params) -> one grad per input; or None
+    cdef readonly tuple vjps         # or one vjp per input (None where not differentiable); or None
+    cdef readonly tuple inputs       # names of the tensor inputs, in call order
+    cdef readonly Py_ssize_t n_inputs
+    cdef readonly Py_ssize_t n_required  # inputs that must be given
+    cdef readonly bint varargs       # forward takes *args after its inputs (they are not passed to the vjp)
+    cdef readonly tuple params       # names of the parameters after the inputs, in call order
+    cdef readonly tuple save         # names saved for the vjp: input names and/or "result"
+    cdef tuple save_idx              # ``save`` resolved: input index, or -1 for the result
+    cdef readonly bint residuals     # forward returns (output, residuals); the vjp gets them after the saved values
+    cdef readonly object grad_fn     # grad_fn name, or callable(*inputs) -> name
+    cdef readonly str promote        # None, "elementwise" (PyTorch type promotion) or "float" (ints promote to float)
+    cdef readonly Py_ssize_t n_outputs
+    cdef readonly object output_type # callable building the returned value from a tuple of outputs, or None
+    cdef readonly object namespace   # module the function appears in: "" (autogradx), "nn.functional", ...; None: nowhere
+    cdef readonly object method      # name of the Tensor method, or None
+    cdef readonly str doc            # documentation (the forward's docstring by default)
+    cdef readonly dict overrides     # array module name -> OpDef with the same contract, for that backend
+
+    cdef bint differentiable(self) noexcept
+
+
+cdef class OpNode(Node):
+    cdef readonly OpDef op           # the op whose vjp this node runs
+    cdef tuple saved                 # the vjp's saved arguments (arrays, scalars); None once released
+    cdef tuple saved_from            # per saved value: input tensor or result VersionCounter it came from, or None
+    cdef tuple saved_versions        # their versions when saved
+    cdef dict params                 # keyword parameters of the call, passed on to the vjp; or None
+
+
+cpdef object apply_op(OpDef op, tuple args, dict kwargs)
+cdef object array_module(object data)

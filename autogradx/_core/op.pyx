@@ -1,0 +1,566 @@
+"""Op definitions and the op-application hot path.
+
+``apply_op`` is what every call of a registered op goes through: unwrap the
+tensors, promote dtypes, run the forward on the arrays, and, when grad mode
+is on and an input requires grad, record an OpNode holding the edges and the
+saved values the op's vjp will need.
+"""
+
+import inspect
+import re
+from types import MethodType
+
+import numpy as np
+
+from cpython.ref cimport Py_REFCNT
+
+from .grad_mode cimport grad_enabled
+from .node cimport Node, grad_edge
+from .tensor cimport TensorBase, VersionCounter, new_tensor, needs_grad, install_apply
+
+cdef object _numpy = np
+cdef type _ndarray = np.ndarray
+cdef type _generic = np.generic
+cdef dict _array_modules = {}        # array type -> array module, for backends besides NumPy
+cdef object _default_float = np.dtype(np.float32)
+cdef object _int64 = np.dtype(np.int64)
+cdef object _bool = np.dtype(np.bool_)
+cdef frozenset _PROMOTE = frozenset({None, "elementwise", "float"})
+
+SECOND_BACKWARD = (
+    "Trying to backward through the graph a second time (or directly access saved "
+    "tensors after they have already been freed). Saved intermediate values of the graph "
+    "are freed when you call .backward() or autograd.grad(). Specify retain_graph=True if "
+    "you need to backward through the graph a second time or if you need to access saved "
+    "tensors after calling backward."
+)
+
+
+def register_array_module(type array_type, module):
+    """Let tensors hold arrays of ``array_type``, computed on by ``module``."""
+    _array_modules[array_type] = module
+
+
+cdef object array_module(object data):
+    if type(data) is _ndarray:
+        return _numpy
+    xp = _array_modules.get(type(data))
+    if xp is None:
+        raise TypeError(f"no autogradx backend handles arrays of type {type(data).__name__}")
+    return xp
+
+
+def get_array_module(data):
+    """The array module (NumPy, CuPy, ...) that computes on ``data``."""
+    return array_module(data)
+
+
+def set_default_float(dtype):
+    global _default_float
+    _default_float = np.dtype(dtype)
+
+
+def get_default_float():
+    return _default_float
+
+
+def _camel(name):
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"_+", name) if part)
+
+
+cdef class OpDef:
+    """The contract of one op: a forward and its vjp over an array module.
+
+    See :mod:`autogradx.plugin` for the documented constructor arguments.
+    """
+
+    def __init__(self, str name, forward, vjp=None, *, inputs=("input",), save=(),
+                 bint residuals=False, grad_fn=None, promote=None, Py_ssize_t n_outputs=1,
+                 output_type=None, namespace="", method=None, doc=None):
+        if not name.replace(".", "_").isidentifier():
+            raise ValueError(f"op name {name!r} is not a valid identifier")
+        if not callable(forward):
+            raise TypeError(f"op {name!r}: forward must be callable, got {type(forward).__name__}")
+        inputs = tuple(inputs)
+        if not inputs or not all(isinstance(i, str) for i in inputs):
+            raise TypeError(f"op {name!r}: inputs must be a non-empty tuple of names, got {inputs!r}")
+        if isinstance(vjp, (tuple, list)):
+            if len(vjp) != len(inputs):
+                raise ValueError(
+                    f"op {name!r}: {len(vjp)} vjps given for {len(inputs)} inputs {inputs!r}")
+            for v in vjp:
+                if v is not None and not callable(v):
+                    raise TypeError(f"op {name!r}: each vjp must be callable or None")
+            self.vjps = tuple(vjp)
+            self.vjp = None
+        elif vjp is None or callable(vjp):
+            self.vjp = vjp
+            self.vjps = None
+        else:
+            raise TypeError(f"op {name!r}: vjp must be callable, a tuple of callables, or None")
+        save = (save,) if isinstance(save, str) else tuple(save)
+        idx = []
+        for s in save:
+            if s == "result":
+                idx.append(-1)
+            elif s in inputs:
+                idx.append(inputs.index(s))
+            else:
+                raise ValueError(
+                    f"op {name!r}: cannot save {s!r}: not one of the inputs {inputs!r} or 'result'")
+        if promote not in _PROMOTE:
+            raise ValueError(f"op {name!r}: promote must be None, 'elementwise' or 'float'")
+        if n_outputs < 1:
+            raise ValueError(f"op {name!r}: n_outputs must be at least 1")
+        if grad_fn is not None and not (isinstance(grad_fn, str) or callable(grad_fn)):
+            raise TypeError(f"op {name!r}: grad_fn must be a name or a callable")
+        self.name = name
+        self.forward = forward
+        self.inputs = inputs
+        self.n_inputs = len(inputs)
+        self.save = save
+        self.save_idx = tuple(idx)
+        self.residuals = residuals
+        self.grad_fn = grad_fn if grad_fn is not None else _camel(name.rpartition(".")[2]) + "Backward0"
+        self.promote = promote
+        self.n_outputs = n_outputs
+        self.output_type = output_type
+        if namespace is not None and not all(p.isidentifier() for p in namespace.split(".") if p):
+            raise ValueError(f"op {name!r}: bad namespace {namespace!r}")
+        if method is True:
+            method = name.rpartition(".")[2]
+        if method is not None and not (isinstance(method, str) and method.isidentifier()):
+            raise ValueError(f"op {name!r}: bad method name {method!r}")
+        self.namespace = namespace
+        self.method = method or None
+        self.overrides = {}
+        self.doc = doc if doc is not None else (forward.__doc__ or "")
+        self.params, self.n_required, self.varargs = _signature(name, forward, inputs)
+
+    cdef bint differentiable(self) noexcept:
+        return self.vjp is not None or self.vjps is not None
+
+    def defvjp(self, vjp):
+        """Attach the vjp (decorator form); returns it unchanged."""
+        if self.plugin is not None:
+            raise RuntimeError(f"op {self.name!r} is already registered; its vjp is fixed")
+        if not callable(vjp):
+            raise TypeError(f"op {self.name!r}: vjp must be callable")
+        self.vjp = vjp
+        self.vjps = None
+        return vjp
+
+    def _set_plugin(self, plugin):
+        self.plugin = plugin
+
+    def __get__(self, obj, objtype):
+        # Installed on the Tensor class, an op binds like a method.
+        if obj is None:
+            return self
+        return MethodType(self, obj)
+
+    @property
+    def __signature__(self):
+        sig = inspect.signature(self.forward)
+        return sig.replace(parameters=list(sig.parameters.values())[1:])
+
+    @property
+    def __doc__(self):
+        return self.doc
+
+    @property
+    def __name__(self):
+        return self.name.rpartition(".")[2]
+
+    def __call__(self, *args, **kwargs):
+        return apply_op(self, args, kwargs)
+
+    def __repr__(self):
+        return f"<op {self.name!r} from plugin {self.plugin!r}>"
+
+
+def _signature(name, forward, inputs):
+    """Names of the forward's parameters after its inputs, and how many inputs are required."""
+    try:
+        sig = inspect.signature(forward)
+    except (TypeError, ValueError):
+        return (), len(inputs), True
+    positional = [p for p in sig.parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    varargs = any(p.kind is p.VAR_POSITIONAL for p in sig.parameters.values())
+    if len(positional) < 1 + len(inputs):
+        raise TypeError(
+            f"op {name!r}: forward must take (xp, {', '.join(inputs)}, ...), "
+            f"got {sig}")
+    ins = positional[1:1 + len(inputs)]
+    required = sum(1 for p in ins if p.default is p.empty)
+    return tuple(p.name for p in positional[1 + len(inputs):]), required, varargs
+
+
+cdef class OpNode(Node):
+    """The backward node of one application of a registered op."""
+
+    cdef list apply(self, list grads, bint create_graph):
+        cdef OpDef op = self.op
+        cdef Py_ssize_t i, n = op.n_inputs
+        cdef tuple saved = self.saved
+        if saved is None:
+            raise RuntimeError(SECOND_BACKWARD)
+        if self.saved_from is not None:
+            self._check_versions()
+        if create_graph:
+            raise NotImplementedError(
+                f"create_graph=True is not supported yet ({self._name})")
+        if self.n_outputs == 1:
+            g = grads[0]
+        else:
+            g = _fill_missing(self, grads)
+        xp = array_module(g if self.n_outputs == 1 else g[0])
+        params = self.params
+        cdef list out
+        if op.vjps is not None:
+            out = [None] * n
+            for i in range(n):
+                fn = op.vjps[i]
+                if fn is not None and self.next_nodes[i] is not None:
+                    if params is None:
+                        out[i] = fn(xp, g, *saved)
+                    else:
+                        out[i] = fn(xp, g, *saved, **params)
+            return out
+        if params is None:
+            res = op.vjp(xp, g, *saved)
+        else:
+            res = op.vjp(xp, g, *saved, **params)
+        if n == 1:
+            return [res]
+        if not isinstance(res, (tuple, list)) or len(res) != n:
+            got = len(res) if isinstance(res, (tuple, list)) else 1
+            raise RuntimeError(
+                f"vjp of op {op.name!r} (plugin {op.plugin!r}) returned {got} gradients, "
+                f"expected {n} (one per input {op.inputs!r})")
+        return list(res)
+
+    def _check_versions(self):
+        for src, v in zip(self.saved_from, self.saved_versions):
+            if src is None:
+                continue
+            now = (<TensorBase>src).version() if isinstance(src, TensorBase) else (<VersionCounter>src).value
+            if now != v:
+                desc = _describe(src, self)
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified "
+                    f"by an inplace operation: {desc}, is at version {now}; expected version "
+                    f"{v} instead. Hint: the op that saved it is {self._name} (op "
+                    f"{self.op.name!r}); clone the tensor before changing it in place.")
+
+    cdef void release(self) noexcept:
+        if self.saved:
+            self.saved = None
+            self.saved_from = None
+
+    @property
+    def _saved_values(self):
+        """The values saved for backward (arrays), or None once released."""
+        return self.saved
+
+
+cdef tuple _fill_missing(OpNode node, list grads):
+    """Multi-output ops get zeros for the outputs no gradient reached."""
+    cdef Py_ssize_t i
+    present = next(g for g in grads if g is not None)
+    xp = array_module(present)
+    return tuple(xp.zeros(node.out_shape[i], node.out_dtype[i]) if grads[i] is None else grads[i]
+                 for i in range(node.n_outputs))
+
+
+def _describe(src, node):
+    if isinstance(src, TensorBase):
+        data = (<TensorBase>src)._data
+        return f"[{_type_name(data)} {list(data.shape)}]"
+    return f"[output of {node._name}]"
+
+
+def _type_name(data):
+    return f"tensor of dtype {data.dtype}"
+
+
+cdef inline int _category(object dtype):
+    kind = dtype.kind
+    if kind == "f":
+        return 2
+    if kind == "b":
+        return 0
+    if kind == "i" or kind == "u":
+        return 1
+    if kind == "c":
+        return 3
+    return 4
+
+
+cdef inline int _scalar_category(object v):
+    if isinstance(v, bool):
+        return 0
+    if isinstance(v, int):
+        return 1
+    if isinstance(v, float):
+        return 2
+    if isinstance(v, complex):
+        return 3
+    return -1
+
+
+cdef object _promote_pair(object a, object b):
+    """Promotion of two tensors' dtypes: the higher category wins across categories."""
+    if a is None or a == b:
+        return b
+    ca, cb = _category(a), _category(b)
+    if ca == cb:
+        return np.promote_types(a, b)
+    return a if ca > cb else b
+
+
+cdef object _default_for(int category):
+    if category == 2:
+        return _default_float
+    if category == 1:
+        return _int64
+    if category == 0:
+        return _bool
+    return np.dtype(np.complex64) if _default_float == np.float32 else np.dtype(np.complex128)
+
+
+cdef object _result_dtype(list values, Py_ssize_t n):
+    """PyTorch's result type: dimensioned tensors, then 0-d tensors, then Python scalars."""
+    cdef object dim = None, zero = None
+    cdef int scalar_cat = -1, c
+    cdef Py_ssize_t i
+    for i in range(n):
+        v = values[i]
+        if type(v) is _ndarray or (v is not None and hasattr(v, "dtype") and not isinstance(v, _generic)):
+            if v.ndim:
+                dim = _promote_pair(dim, v.dtype)
+            else:
+                zero = _promote_pair(zero, v.dtype)
+        elif v is not None:
+            c = _scalar_category(v)
+            if c < 0 and isinstance(v, _generic):
+                zero = _promote_pair(zero, v.dtype)
+            elif c > scalar_cat:
+                scalar_cat = c
+    if dim is None:
+        dim = zero
+    elif zero is not None and _category(zero) > _category(dim):
+        dim = zero
+    if dim is None:
+        return _default_for(scalar_cat)
+    if scalar_cat > _category(dim):
+        return _default_for(scalar_cat)
+    return dim
+
+
+cdef void _promote(OpDef op, list values) except *:
+    cdef Py_ssize_t i, n = op.n_inputs
+    dtype = _result_dtype(values, n)
+    if op.promote == "float" and _category(dtype) < 2:
+        dtype = _default_float
+    for i in range(n):
+        v = values[i]
+        if v is None or _scalar_category(v) >= 0:
+            continue
+        if isinstance(v, _generic):
+            values[i] = np.asarray(v, dtype=dtype)
+        elif v.dtype != dtype:
+            values[i] = v.astype(dtype)
+
+
+cpdef object apply_op(OpDef op, tuple args, dict kwargs):
+    """Apply ``op`` to tensors (and scalars) ``args``; record it when gradients are needed."""
+    cdef Py_ssize_t n = op.n_inputs, nargs = len(args), i
+    cdef list raw = [None] * n
+    cdef tuple extra = ()
+    cdef dict params = None
+    cdef object xp = None, v
+    cdef bint record = False
+    if nargs > n:
+        extra = args[n:]
+        nargs = n
+    for i in range(nargs):
+        raw[i] = args[i]
+    if extra:
+        extra = _unwrap_params(extra)
+    if kwargs:
+        params = {}
+        for key, v in kwargs.items():
+            if key in _ALIASES and key not in op.params:
+                key = _ALIASES[key]
+            if key in op.inputs:
+                i = op.inputs.index(key)
+                if i < nargs:
+                    raise TypeError(f"{op.name}() got multiple values for argument '{key}'")
+                raw[i] = v
+            else:
+                params[key] = (<TensorBase>v)._data if isinstance(v, TensorBase) else v
+    cdef list values = list(raw)
+    for i in range(n):
+        v = raw[i]
+        if isinstance(v, TensorBase):
+            values[i] = (<TensorBase>v)._data
+            if xp is None:
+                xp = array_module((<TensorBase>v)._data)
+            if not record and needs_grad(<TensorBase>v):
+                record = True
+        elif v is None:
+            if i < op.n_required:
+                raise TypeError(f"{op.name}() missing required argument '{op.inputs[i]}'")
+        elif _scalar_category(v) < 0 and not isinstance(v, _generic):
+            raise TypeError(
+                f"{op.name}(): argument '{op.inputs[i]}' must be a Tensor or a number, "
+                f"not {type(v).__name__}")
+    if xp is None:
+        raise TypeError(
+            f"{op.name}(): expected a Tensor among its inputs {op.inputs!r}, got "
+            f"{_type_names(raw)}")
+    if op.promote is not None:
+        _promote(op, values)
+    record = record and op.differentiable() and grad_enabled()
+    try:
+        if params is None and not extra:
+            if n == 1:
+                res = op.forward(xp, values[0])
+            elif n == 2:
+                res = op.forward(xp, values[0], values[1])
+            else:
+                res = op.forward(xp, *values)
+        elif params is None:
+            res = op.forward(xp, *values, *extra)
+        else:
+            res = op.forward(xp, *values, *extra, **params)
+    except ValueError as e:
+        raise RuntimeError(f"{op.name}(): {e} (input shapes: {_shapes(values)})") from e
+    resid = None
+    if op.residuals:
+        res, resid = res
+    if op.n_outputs == 1:
+        if type(res) is not _ndarray and isinstance(res, _generic):
+            res = _numpy.asarray(res)
+        out = new_tensor(res, None, 0)
+        if record and _category(res.dtype) >= 2:
+            _record(op, raw, values, extra, params, (out,), resid)
+        return out
+    outs = _wrap_outputs(res)
+    if len(outs) != op.n_outputs:
+        raise RuntimeError(
+            f"forward of op {op.name!r} (plugin {op.plugin!r}) returned {len(outs)} outputs, "
+            f"expected {op.n_outputs}")
+    if record:
+        _record(op, raw, values, extra, params, outs, resid)
+    return outs if op.output_type is None else op.output_type(outs)
+
+
+# NumPy spellings accepted for PyTorch's parameter names.
+cdef dict _ALIASES = {"axis": "dim", "keepdims": "keepdim"}
+
+
+cdef tuple _unwrap_params(tuple extra):
+    """Tensors passed as parameters reach the forward as arrays (no gradient)."""
+    for v in extra:
+        if isinstance(v, TensorBase):
+            return tuple((<TensorBase>x)._data if isinstance(x, TensorBase) else x for x in extra)
+    return extra
+
+
+def _type_names(values):
+    return ", ".join(type(a).__name__ for a in values if a is not None) or "none"
+
+
+def _shapes(values):
+    return ", ".join(str(tuple(getattr(x, "shape", ()))) for x in values if x is not None)
+
+
+def _wrap_outputs(res):
+    return tuple(new_tensor(np.asarray(r) if isinstance(r, _generic) else r, None, 0)
+                 for r in res)
+
+
+cdef void _record(OpDef op, list raw, list values, tuple extra, dict params, tuple outs,
+                  object resid) except *:
+    cdef OpNode node = OpNode.__new__(OpNode)
+    cdef Py_ssize_t i, n = op.n_inputs, k, ns = len(op.save_idx)
+    cdef TensorBase t, out
+    cdef list nexts = [None] * n, slots = [0] * n
+    if extra and not op.varargs:
+        if params is None:
+            params = {}
+        if len(extra) > len(op.params):
+            raise TypeError(
+                f"{op.name}() takes {n + len(op.params)} positional arguments but "
+                f"{n + len(extra)} were given")
+        for k in range(len(extra)):
+            params[op.params[k]] = extra[k]
+    node.op = op
+    if type(op.grad_fn) is str:
+        node._name = op.grad_fn
+    elif params:
+        node._name = op.grad_fn(*values, **params)
+    else:
+        node._name = op.grad_fn(*values)
+    for i in range(n):
+        v = raw[i]
+        if isinstance(v, TensorBase) and needs_grad(<TensorBase>v):
+            t = <TensorBase>v
+            nexts[i] = grad_edge(t)
+            slots[i] = t._output_nr
+    node.next_nodes = tuple(nexts)
+    node.next_slots = tuple(slots)
+    node.n_outputs = op.n_outputs
+    if op.n_outputs == 1:
+        out = <TensorBase>outs[0]
+        node.out_shape = out._data.shape
+        node.out_dtype = out._data.dtype
+        out._grad_fn = node
+    else:
+        node.out_shape = tuple((<TensorBase>o)._data.shape for o in outs)
+        node.out_dtype = tuple((<TensorBase>o)._data.dtype for o in outs)
+        for k in range(op.n_outputs):
+            out = <TensorBase>outs[k]
+            if _category(out._data.dtype) >= 2:
+                out._grad_fn = node
+                out._output_nr = k
+    if ns or op.residuals:
+        saved = []
+        sources = None
+        versions = None
+        for k in range(ns):
+            i = op.save_idx[k]
+            if i >= 0:
+                saved.append(values[i])
+                src = raw[i]
+                if isinstance(src, TensorBase):
+                    if sources is None:
+                        sources, versions = [None] * ns, [0] * ns
+                    sources[k] = src
+                    versions[k] = (<TensorBase>src).version()
+            else:
+                saved.append(outs[0]._data if op.n_outputs == 1
+                             else tuple((<TensorBase>o)._data for o in outs))
+                if sources is None:
+                    sources, versions = [None] * ns, [0] * ns
+                sources[k] = (<TensorBase>outs[0]).version_counter()
+                versions[k] = sources[k].value
+        if op.residuals:
+            saved.append(resid)
+        node.saved = tuple(saved)
+        if sources is not None:
+            node.saved_from = tuple(sources)
+            node.saved_versions = tuple(versions)
+    else:
+        node.saved = ()
+    node.params = params or None
+
+
+cdef object _apply_entry(object op, tuple args, dict kwargs):
+    return apply_op(<OpDef>op, args, kwargs)
+
+
+install_apply(_apply_entry)

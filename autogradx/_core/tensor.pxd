@@ -1,0 +1,32 @@
+# The Tensor's C-level layout. The Python class autogradx.Tensor subclasses
+# TensorBase (adding only methods), so every field a hot path touches is here.
+
+cdef class VersionCounter:
+    cdef public Py_ssize_t value     # bumped by every in-place change; shared by views
+
+
+cdef class TensorBase:
+    cdef public object _data         # the ndarray (NumPy, or CuPy on a GPU) holding the values
+    cdef object _grad_fn             # Node that produced this tensor; None for leaves
+    cdef Py_ssize_t _output_nr       # which output of _grad_fn this tensor is
+    cdef bint _requires_grad         # leaves only: set by the user; non-leaves have a _grad_fn
+    cdef bint _retains_grad          # non-leaves: keep .grad after backward (retain_grad())
+    cdef object _grad                # accumulated gradient Tensor, or None
+    cdef object _accumulator         # weakref to this leaf's AccumulateGrad node, or None
+    cdef VersionCounter _vc          # created on first need; views share their base's counter
+    cdef dict _hooks                 # leaves: hook id -> hook, run before accumulation; or None
+    cdef object __weakref__
+
+    cdef VersionCounter version_counter(self)
+    cdef Py_ssize_t version(self) noexcept
+
+
+cdef type TensorType                 # autogradx.Tensor, the class new tensors get
+
+# op.pyx installs its apply_op here, so that Python operators on tensors can
+# reach the op-application hot path without a Python-level call.
+ctypedef object (*apply_fn)(object op, tuple args, dict kwargs)
+cdef void install_apply(apply_fn fn) noexcept
+
+cdef TensorBase new_tensor(object data, object grad_fn, Py_ssize_t output_nr)
+cdef bint needs_grad(TensorBase t) noexcept

@@ -1,0 +1,381 @@
+"""The Tensor's compiled base: storage, autograd metadata and the accessors
+that must be fast. Methods that build on ops live in autogradx/_tensor.py."""
+
+import numpy as np
+
+cdef type _ndarray = np.ndarray
+
+
+cdef class VersionCounter:
+    """A mutable count of in-place changes, shared by a tensor and its views."""
+
+    def __repr__(self):
+        return f"VersionCounter({self.value})"
+
+
+cdef type TensorType = TensorBase
+
+
+def set_tensor_type(type cls):
+    """Make ``cls`` (a subclass of TensorBase) the class of new tensors."""
+    global TensorType
+    if not issubclass(cls, TensorBase):
+        raise TypeError(f"{cls!r} is not a subclass of TensorBase")
+    TensorType = cls
+
+
+cdef TensorBase new_tensor(object data, object grad_fn, Py_ssize_t output_nr):
+    cdef TensorBase t = TensorType.__new__(TensorType)
+    t._data = data
+    t._grad_fn = grad_fn
+    t._output_nr = output_nr
+    return t
+
+
+cdef bint needs_grad(TensorBase t) noexcept:
+    return t._requires_grad or t._grad_fn is not None
+
+
+cdef class TensorBase:
+    """Storage and autograd metadata of a tensor (see autogradx.Tensor)."""
+
+    cdef VersionCounter version_counter(self):
+        if self._vc is None:
+            self._vc = VersionCounter()
+        return self._vc
+
+    cdef Py_ssize_t version(self) noexcept:
+        return 0 if self._vc is None else self._vc.value
+
+    @property
+    def data(self):
+        """A tensor sharing this one's storage, detached from the graph."""
+        cdef TensorBase t = new_tensor(self._data, None, 0)
+        t._vc = self.version_counter()
+        return t
+
+    @data.setter
+    def data(self, value):
+        if not isinstance(value, TensorBase):
+            raise TypeError(f"data must be a Tensor, not {type(value).__name__}")
+        self._data = (<TensorBase>value)._data
+
+    @property
+    def grad_fn(self):
+        """The node that created this tensor, or None for a leaf."""
+        return self._grad_fn
+
+    @property
+    def is_leaf(self):
+        """True for tensors not produced by a recorded op."""
+        return self._grad_fn is None
+
+    @property
+    def requires_grad(self):
+        """True if gradients will be computed for this tensor."""
+        return self._requires_grad or self._grad_fn is not None
+
+    @requires_grad.setter
+    def requires_grad(self, bint value):
+        if self._grad_fn is not None:
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf variables. If you want to "
+                "use a computed variable in a subgraph that doesn't require differentiation "
+                "use var_no_grad = var.detach()."
+            )
+        if value and self._data.dtype.kind not in "fc":
+            raise RuntimeError(
+                "only Tensors of floating point and complex dtype can require gradients "
+                f"(got dtype {self._data.dtype})"
+            )
+        self._requires_grad = value
+
+    @property
+    def grad(self):
+        """The gradient accumulated by backward(), or None."""
+        if self._grad_fn is not None and not self._retains_grad and self._grad is None:
+            import warnings
+            warnings.warn(
+                "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. "
+                "Its .grad attribute won't be populated during autograd.backward(). If you "
+                "indeed want the .grad field to be populated for a non-leaf Tensor, use "
+                ".retain_grad() on the non-leaf Tensor.",
+                UserWarning,
+                stacklevel=2,
+            )
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, TensorBase):
+                raise TypeError(f"assigned grad must be a Tensor or None, not {type(value).__name__}")
+            g = (<TensorBase>value)._data
+            if g.shape != self._data.shape:
+                raise RuntimeError(
+                    f"assigned grad has data of a different size: expected shape "
+                    f"{tuple(self._data.shape)}, got {tuple(g.shape)}"
+                )
+            if g.dtype != self._data.dtype:
+                raise RuntimeError(
+                    f"assigned grad has data of a different type: expected {self._data.dtype}, "
+                    f"got {g.dtype}"
+                )
+        self._grad = value
+
+    @property
+    def retains_grad(self):
+        """True if this non-leaf tensor keeps its .grad after backward."""
+        return self._retains_grad
+
+    @property
+    def _version(self):
+        """How many in-place changes this tensor's storage has seen."""
+        return self.version()
+
+    @property
+    def output_nr(self):
+        return self._output_nr
+
+    def _bump_version(self):
+        """Record an in-place change of the storage (for saved-tensor checks)."""
+        cdef VersionCounter vc = self.version_counter()
+        vc.value += 1
+
+    # -- autograd API ---------------------------------------------------------
+
+    def requires_grad_(self, bint requires_grad=True):
+        """Set ``requires_grad`` in place (leaves only) and return self."""
+        self.requires_grad = requires_grad
+        return self
+
+    def detach(self):
+        """A new leaf sharing this tensor's storage, outside the graph."""
+        cdef TensorBase t = new_tensor(self._data, None, 0)
+        t._vc = self.version_counter()
+        return t
+
+    def detach_(self):
+        """Detach this tensor from the graph in place, making it a leaf."""
+        if self._grad_fn is not None:
+            self._grad_fn = None
+            self._output_nr = 0
+        self._requires_grad = False
+        return self
+
+    def retain_grad(self):
+        """Keep this non-leaf tensor's ``.grad`` after backward (a no-op on leaves)."""
+        if not (self._requires_grad or self._grad_fn is not None):
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self._grad_fn is None or self._retains_grad:
+            return
+        self._grad_fn._retain_grad(self._output_nr, self)
+        self._retains_grad = True
+
+    def register_hook(self, hook):
+        """Register ``hook(grad) -> Tensor or None``, run when this tensor's gradient is computed.
+
+        A hook may return a replacement gradient. Returns a handle whose
+        ``remove()`` unregisters it.
+        """
+        from .node import _HookDict, add_hook
+        if not (self._requires_grad or self._grad_fn is not None):
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._grad_fn is not None:
+            return self._grad_fn._register_tensor_hook(self._output_nr, hook)
+        if self._hooks is None:
+            self._hooks = _HookDict()
+        return add_hook(self._hooks, hook)
+
+    # -- metadata -------------------------------------------------------------
+
+    @property
+    def shape(self):
+        """The tensor's shape as a ``Size``."""
+        return Size(self._data.shape)
+
+    def size(self, dim=None):
+        """The shape as a ``Size``, or the length of dimension ``dim``."""
+        if dim is None:
+            return Size(self._data.shape)
+        return self._data.shape[_wrap_dim(dim, self._data.ndim)]
+
+    @property
+    def ndim(self):
+        """Number of dimensions."""
+        return self._data.ndim
+
+    def dim(self):
+        """Number of dimensions."""
+        return self._data.ndim
+
+    def numel(self):
+        """Number of elements."""
+        return self._data.size
+
+    def nelement(self):
+        return self._data.size
+
+    def __len__(self):
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    # -- conversion -----------------------------------------------------------
+
+    def numpy(self, *, bint force=False):
+        """The NumPy array behind this tensor (zero-copy: they share memory)."""
+        if (self._requires_grad or self._grad_fn is not None) and not force:
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. "
+                "Use tensor.detach().numpy() instead.")
+        if type(self._data) is not _ndarray:
+            if not force:
+                raise TypeError(
+                    f"can't convert a tensor holding {type(self._data).__name__} to numpy. "
+                    "Use Tensor.cpu() to copy the tensor to host memory first.")
+            return self._data.get()
+        return self._data
+
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        if self._data.size != 1:
+            raise RuntimeError(
+                f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
+        return self._data.reshape(()).item()
+
+    def tolist(self):
+        """The values as (nested) Python lists; a Python number for a 0-d tensor."""
+        return self._data.tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self._data.dtype.kind not in "iub" or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __bool__(self):
+        if self._data.size != 1:
+            raise RuntimeError(
+                f"Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self.item())
+
+    def __hash__(self):
+        return id(self)
+
+    # -- operators: each is a registered op ----------------------------------
+
+    def __add__(self, other):
+        return _apply(_operator(OP_ADD), (self, other), None)
+
+    def __radd__(self, other):
+        return _apply(_operator(OP_ADD), (other, self), None)
+
+    def __sub__(self, other):
+        return _apply(_operator(OP_SUB), (self, other), None)
+
+    def __rsub__(self, other):
+        return _apply(_operator(OP_RSUB), (self, other), None)
+
+    def __mul__(self, other):
+        return _apply(_operator(OP_MUL), (self, other), None)
+
+    def __rmul__(self, other):
+        return _apply(_operator(OP_MUL), (other, self), None)
+
+    def __truediv__(self, other):
+        return _apply(_operator(OP_DIV), (self, other), None)
+
+    def __rtruediv__(self, other):
+        return _apply(_operator(OP_DIV), (other, self), None)
+
+    def __pow__(self, other, modulo):
+        if modulo is not None:
+            return NotImplemented
+        return _apply(_operator(OP_POW), (self, other), None)
+
+    def __rpow__(self, other, modulo):
+        if modulo is not None:
+            return NotImplemented
+        return _apply(_operator(OP_POW), (other, self), None)
+
+    def __matmul__(self, other):
+        return _apply(_operator(OP_MATMUL), (self, other), None)
+
+    def __rmatmul__(self, other):
+        return _apply(_operator(OP_MATMUL), (other, self), None)
+
+    def __neg__(self):
+        return _apply(_operator(OP_NEG), (self,), None)
+
+    def __pos__(self):
+        return self
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple that prints as ``torch.Size([...])``."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return f"torch.Size([{', '.join(str(s) for s in self)}])"
+
+    __str__ = __repr__
+
+    def numel(self):
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+
+cdef Py_ssize_t _wrap_dim(object dim, Py_ssize_t ndim) except -1:
+    cdef Py_ssize_t d = dim, n = ndim if ndim > 0 else 1
+    if d < -n or d >= n:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {d})")
+    return d + n if d < 0 else d
+
+
+# Python operators -> the registered ops that implement them. The op
+# definitions come from plugins; only the names are fixed here, by the
+# language's operator protocol.
+OPERATOR_OPS = ("add", "sub", "rsub", "mul", "div", "pow", "matmul", "neg")
+cdef enum:
+    OP_ADD, OP_SUB, OP_RSUB, OP_MUL, OP_DIV, OP_POW, OP_MATMUL, OP_NEG
+
+cdef list _operator_ops = [None] * len(OPERATOR_OPS)
+cdef apply_fn _apply_impl = NULL
+
+
+cdef void install_apply(apply_fn fn) noexcept:
+    global _apply_impl
+    _apply_impl = fn
+
+
+cdef inline object _apply(object op, tuple args, dict kwargs):
+    return _apply_impl(op, args, kwargs)
+
+
+cdef inline object _operator(Py_ssize_t index):
+    op = _operator_ops[index]
+    if op is None:
+        op = _load_operator(index)
+    return op
+
+
+cdef object _load_operator(Py_ssize_t index):
+    from autogradx._registry import get_op
+    op = _operator_ops[index] = get_op(OPERATOR_OPS[index])
+    return op
+
+
+def _reset_operators():
+    """Forget the cached operator ops (the registry was reloaded)."""
+    for i in range(len(_operator_ops)):
+        _operator_ops[i] = None

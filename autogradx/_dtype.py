@@ -1,0 +1,76 @@
+"""autogradx's dtypes: named wrappers of NumPy dtypes, spelt as in PyTorch."""
+
+import numpy as np
+
+__all__ = ["dtype", "as_numpy_dtype", "from_numpy_dtype"]
+
+
+class dtype:
+    """A tensor element type, e.g. ``autogradx.float32``."""
+
+    __slots__ = ("name", "numpy", "is_floating_point", "is_complex", "is_signed", "itemsize")
+
+    def __init__(self, name, np_dtype):
+        self.name = name
+        self.numpy = np.dtype(np_dtype)
+        self.is_floating_point = self.numpy.kind == "f"
+        self.is_complex = self.numpy.kind == "c"
+        self.is_signed = self.numpy.kind in "ifc"
+        self.itemsize = self.numpy.itemsize
+
+    def __repr__(self):
+        # PyTorch spells dtypes as torch.<name>; code ported by swapping the
+        # import (``import autogradx as torch``) prints exactly what it did.
+        return f"torch.{self.name}"
+
+    def __reduce__(self):
+        return (_by_name, (self.name,))
+
+    def to_real(self):
+        return self
+
+
+float16 = half = dtype("float16", np.float16)
+float32 = float = dtype("float32", np.float32)
+float64 = double = dtype("float64", np.float64)
+uint8 = dtype("uint8", np.uint8)
+int8 = dtype("int8", np.int8)
+int16 = short = dtype("int16", np.int16)
+int32 = int = dtype("int32", np.int32)
+int64 = long = dtype("int64", np.int64)
+bool = dtype("bool", np.bool_)
+complex64 = cfloat = dtype("complex64", np.complex64)
+complex128 = cdouble = dtype("complex128", np.complex128)
+
+ALL = (float16, float32, float64, uint8, int8, int16, int32, int64, bool, complex64, complex128)
+_FROM_NUMPY = {d.numpy: d for d in ALL}
+_BY_NAME = {d.name: d for d in ALL}
+
+
+def _by_name(name):
+    return _BY_NAME[name]
+
+
+def from_numpy_dtype(np_dtype):
+    """The autogradx dtype of a NumPy dtype."""
+    try:
+        return _FROM_NUMPY[np_dtype]
+    except KeyError:
+        raise TypeError(f"autogradx has no dtype for NumPy dtype {np.dtype(np_dtype)}") from None
+
+
+def as_numpy_dtype(d):
+    """A NumPy dtype from an autogradx dtype, a NumPy dtype, a type or a name."""
+    if isinstance(d, dtype):
+        return d.numpy
+    if isinstance(d, str) and d.startswith("torch."):
+        d = d[6:]
+    if isinstance(d, str) and d in _BY_NAME:
+        return _BY_NAME[d].numpy
+    try:
+        np_dtype = np.dtype(d)
+    except TypeError:
+        raise TypeError(f"{d!r} is not a dtype") from None
+    if np_dtype not in _FROM_NUMPY:
+        raise TypeError(f"autogradx has no dtype for NumPy dtype {np_dtype}")
+    return np_dtype

@@ -1,0 +1,319 @@
+"""Tensor factories: ``tensor``, ``ones``, ``rand``, ... with PyTorch's signatures.
+
+Floating results default to float32 (``set_default_dtype`` changes that);
+``tensor([1, 2])`` infers int64 and ``tensor([True])`` bool, as in PyTorch.
+"""
+
+import numbers
+
+import numpy as np
+
+from autogradx import _dtype
+from autogradx._core.op import get_default_float, set_default_float
+from autogradx._core.tensor import TensorBase
+
+__all__ = [
+    "tensor", "as_tensor", "from_numpy", "ones", "zeros", "full", "empty", "eye", "arange",
+    "linspace", "rand", "randn", "randint", "ones_like", "zeros_like", "full_like",
+    "empty_like", "rand_like", "randn_like", "manual_seed", "seed", "initial_seed",
+    "Generator", "set_default_dtype", "get_default_dtype",
+]
+
+# PyTorch's default seed, so that unseeded programs are reproducible there and here.
+_DEFAULT_SEED = 67280421310721
+
+
+class Generator:
+    """A random number generator (NumPy's PCG64 underneath; its stream differs from PyTorch's)."""
+
+    def __init__(self, device="cpu"):
+        self.manual_seed(_DEFAULT_SEED)
+
+    def manual_seed(self, seed):
+        seed = int(seed)
+        if seed < 0:
+            seed += 1 << 64
+        self._seed = seed
+        self.rng = np.random.Generator(np.random.PCG64(seed))
+        return self
+
+    def initial_seed(self):
+        return self._seed
+
+    def seed(self):
+        s = int(np.random.SeedSequence().entropy % (1 << 63))
+        self.manual_seed(s)
+        return s
+
+
+default_generator = Generator()
+
+
+def manual_seed(seed):
+    """Seed the default generator; returns it."""
+    return default_generator.manual_seed(seed)
+
+
+def seed():
+    return default_generator.seed()
+
+
+def initial_seed():
+    return default_generator.initial_seed()
+
+
+def set_default_dtype(d):
+    """Set the dtype of floating tensors created without an explicit dtype."""
+    np_dtype = _dtype.as_numpy_dtype(d)
+    if np_dtype.kind != "f":
+        raise TypeError(f"only floating-point types are supported as the default type, got {d}")
+    set_default_float(np_dtype)
+
+
+def get_default_dtype():
+    return _dtype.from_numpy_dtype(get_default_float())
+
+
+def _wrap(data, requires_grad=False, device=None):
+    from autogradx._tensor import Tensor
+    if device is not None:
+        from autogradx._device import device as _dev
+        if _dev(device).type != "cpu":
+            raise RuntimeError(f"device {device!r} is not available: no CUDA backend is loaded")
+    t = Tensor.__new__(Tensor)
+    t._data = data
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def _size(size, kwsize=None):
+    if kwsize is not None:
+        if size:
+            raise TypeError("size given both positionally and by keyword")
+        size = (kwsize,)
+    if len(size) == 1 and not isinstance(size[0], numbers.Integral):
+        size = size[0]
+        if isinstance(size, TensorBase):
+            size = size.tolist()
+    try:
+        size = tuple(int(s) for s in size)
+    except TypeError:
+        raise TypeError(f"size must be a sequence of ints, got {size!r}") from None
+    if any(s < 0 for s in size):
+        raise RuntimeError(f"Trying to create tensor with negative dimension: {list(size)}")
+    return size
+
+
+def _float(dtype):
+    return get_default_float() if dtype is None else _dtype.as_numpy_dtype(dtype)
+
+
+def _infer_dtype(data):
+    """PyTorch's inference for Python data: bool, else int64, else the default float."""
+    flat = np.asarray(data, dtype=object).ravel() if not isinstance(data, numbers.Number) else [data]
+    kind = "b"
+    for v in flat:
+        if isinstance(v, TensorBase):
+            k = v._data.dtype.kind
+        elif isinstance(v, (bool, np.bool_)):
+            k = "b"
+        elif isinstance(v, numbers.Integral):
+            k = "i"
+        elif isinstance(v, numbers.Real):
+            k = "f"
+        elif isinstance(v, numbers.Complex):
+            k = "c"
+        else:
+            raise TypeError(f"Could not infer dtype of {type(v).__name__}")
+        if "bifc".index(k) > "bifc".index(kind):
+            kind = k
+    if kind == "b":
+        return np.dtype(np.bool_)
+    if kind == "i":
+        return np.dtype(np.int64)
+    if kind == "c":
+        return np.dtype(np.complex64 if get_default_float() == np.float32 else np.complex128)
+    return get_default_float()
+
+
+def _array_from(data, dtype):
+    if isinstance(data, TensorBase):
+        arr = data._data
+    elif isinstance(data, np.ndarray):
+        arr = data
+    elif isinstance(data, np.generic):
+        arr = np.asarray(data)
+    else:
+        if isinstance(data, (list, tuple)) and any(isinstance(v, TensorBase) for v in data):
+            data = [v._data if isinstance(v, TensorBase) else v for v in data]
+        if dtype is None:
+            dtype = _infer_dtype(data)
+        try:
+            arr = np.array(data, dtype=dtype)
+        except (ValueError, TypeError) as exc:
+            raise TypeError(f"could not make a tensor from {type(data).__name__}: {exc}") from None
+        if arr.dtype == object:
+            raise TypeError(f"could not make a tensor from {data!r}")
+        return arr
+    if dtype is not None and arr.dtype != dtype:
+        arr = arr.astype(dtype)
+    return arr
+
+
+def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
+    """A new leaf tensor holding a copy of ``data`` (numbers, nested lists, arrays)."""
+    if isinstance(data, TensorBase):
+        import warnings
+        warnings.warn(
+            "To copy construct from a tensor, it is recommended to use "
+            "sourceTensor.detach().clone() or sourceTensor.detach().clone().requires_grad_(True), "
+            "rather than torch.tensor(sourceTensor).", UserWarning, stacklevel=2)
+    np_dtype = None if dtype is None else _dtype.as_numpy_dtype(dtype)
+    arr = _array_from(data, np_dtype)
+    if isinstance(data, (np.ndarray, TensorBase)) or arr.base is not None:
+        arr = arr.copy()
+    return _wrap(arr, requires_grad, device)
+
+
+def as_tensor(data, dtype=None, device=None):
+    """A tensor sharing memory with ``data`` where it can (a tensor or ndarray of the right dtype)."""
+    if isinstance(data, TensorBase) and (dtype is None or data._data.dtype == _dtype.as_numpy_dtype(dtype)):
+        return data
+    np_dtype = None if dtype is None else _dtype.as_numpy_dtype(dtype)
+    return _wrap(_array_from(data, np_dtype), False, device)
+
+
+def from_numpy(ndarray):
+    """A tensor sharing memory with ``ndarray`` (changes to one show in the other)."""
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
+    _dtype.from_numpy_dtype(ndarray.dtype)
+    return _wrap(ndarray)
+
+
+def _filled(size, value, dtype, requires_grad, device, kwsize=None):
+    shape = _size(size, kwsize)
+    if dtype is None:
+        np_dtype = _infer_dtype(value) if not isinstance(value, float) else get_default_float()
+    else:
+        np_dtype = _dtype.as_numpy_dtype(dtype)
+    return _wrap(np.full(shape, value, dtype=np_dtype), requires_grad, device)
+
+
+def ones(*size, out=None, dtype=None, device=None, requires_grad=False, **kw):
+    """A tensor of ones of the given size."""
+    return _wrap(np.ones(_size(size, kw.pop("size", None)), _float(dtype)), requires_grad, device)
+
+
+def zeros(*size, out=None, dtype=None, device=None, requires_grad=False, **kw):
+    """A tensor of zeros of the given size."""
+    return _wrap(np.zeros(_size(size, kw.pop("size", None)), _float(dtype)), requires_grad, device)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False, **kw):
+    """An uninitialised tensor of the given size."""
+    return _wrap(np.empty(_size(size, kw.pop("size", None)), _float(dtype)), requires_grad, device)
+
+
+def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
+    """A tensor of the given size filled with ``fill_value`` (dtype inferred from it)."""
+    return _filled((size,), fill_value, dtype, requires_grad, device)
+
+
+def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
+    """A 2-D tensor with ones on the diagonal."""
+    return _wrap(np.eye(n, n if m is None else m, dtype=_float(dtype)), requires_grad, device)
+
+
+def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
+    """Values from ``start`` to ``end`` (exclusive) by ``step``; int64 if all are integers."""
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
+        np_dtype = np.dtype(np.int64) if ints else get_default_float()
+    else:
+        np_dtype = _dtype.as_numpy_dtype(dtype)
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    return _wrap(np.arange(start, end, step).astype(np_dtype), requires_grad, device)
+
+
+def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    return _wrap(np.linspace(start, end, steps, dtype=np.float64).astype(_float(dtype)),
+                 requires_grad, device)
+
+
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, **kw):
+    """Uniform random values on [0, 1)."""
+    shape = _size(size, kw.pop("size", None))
+    rng = (generator or default_generator).rng
+    np_dtype = _float(dtype)
+    return _wrap(rng.random(shape, dtype=np_dtype if np_dtype != np.float16 else np.float32)
+                 .astype(np_dtype, copy=False), requires_grad, device)
+
+
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, **kw):
+    """Standard normal random values."""
+    shape = _size(size, kw.pop("size", None))
+    rng = (generator or default_generator).rng
+    np_dtype = _float(dtype)
+    return _wrap(rng.standard_normal(shape, dtype=np_dtype if np_dtype != np.float16 else np.float32)
+                 .astype(np_dtype, copy=False), requires_grad, device)
+
+
+def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None,
+            requires_grad=False):
+    """Random integers on [low, high)."""
+    if high is None:
+        low, high = 0, low
+    rng = (generator or default_generator).rng
+    np_dtype = np.dtype(np.int64) if dtype is None else _dtype.as_numpy_dtype(dtype)
+    return _wrap(rng.integers(low, high, _size((size,))).astype(np_dtype), requires_grad, device)
+
+
+def _like(t, dtype):
+    if not isinstance(t, TensorBase):
+        raise TypeError(f"expected a Tensor, got {type(t).__name__}")
+    return t._data.shape, (t._data.dtype if dtype is None else _dtype.as_numpy_dtype(dtype))
+
+
+def ones_like(input, *, dtype=None, device=None, requires_grad=False):
+    shape, d = _like(input, dtype)
+    return _wrap(np.ones(shape, d), requires_grad, device)
+
+
+def zeros_like(input, *, dtype=None, device=None, requires_grad=False):
+    shape, d = _like(input, dtype)
+    return _wrap(np.zeros(shape, d), requires_grad, device)
+
+
+def empty_like(input, *, dtype=None, device=None, requires_grad=False):
+    shape, d = _like(input, dtype)
+    return _wrap(np.empty(shape, d), requires_grad, device)
+
+
+def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False):
+    shape, d = _like(input, dtype)
+    return _wrap(np.full(shape, fill_value, d), requires_grad, device)
+
+
+def rand_like(input, *, dtype=None, device=None, requires_grad=False):
+    shape, d = _like(input, dtype)
+    return rand(shape, dtype=d, requires_grad=requires_grad, device=device)
+
+
+def randn_like(input, *, dtype=None, device=None, requires_grad=False):
+    shape, d = _like(input, dtype)
+    return randn(shape, dtype=d, requires_grad=requires_grad, device=device)
+
+
+def legacy_new(args, kwargs):
+    """The array for ``Tensor(data)`` or ``Tensor(*sizes)`` (always the default float dtype)."""
+    if kwargs:
+        raise TypeError(f"Tensor() got unexpected keyword arguments {sorted(kwargs)}")
+    if len(args) == 1 and not isinstance(args[0], numbers.Integral):
+        return _array_from(args[0], get_default_float())
+    return np.empty(_size(args), get_default_float())

@@ -1,0 +1,161 @@
+"""``autogradx.Tensor``: the compiled TensorBase plus its Python-level API.
+
+Op methods (``exp``, ``sum``, ``matmul``, ...) are not written here: they are
+derived from the registry, each op that declares a method name becoming one.
+"""
+
+import numpy as np
+
+from autogradx import _dtype
+from autogradx._core.engine import run_backward
+from autogradx._core.tensor import Size, TensorBase, set_tensor_type
+from autogradx._printing import format_tensor
+
+__all__ = ["Tensor"]
+
+
+class Tensor(TensorBase):
+    """A multi-dimensional array that records the ops applied to it for autograd."""
+
+    __slots__ = ()
+
+    def __init__(self, *args, **kwargs):
+        # ``Tensor(data)`` and ``Tensor(*sizes)`` as in PyTorch's legacy constructor.
+        from autogradx._factories import legacy_new
+        self._data = legacy_new(args, kwargs)
+
+    @property
+    def dtype(self):
+        """The element type, e.g. ``autogradx.float32``."""
+        return _dtype.from_numpy_dtype(self._data.dtype)
+
+    @property
+    def device(self):
+        from autogradx._device import device_of
+        return device_of(self._data)
+
+    @property
+    def is_cuda(self):
+        return self.device.type == "cuda"
+
+    def is_floating_point(self):
+        return self._data.dtype.kind == "f"
+
+    def element_size(self):
+        return self._data.dtype.itemsize
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Accumulate the gradient of this tensor into the ``.grad`` of the leaves.
+
+        ``gradient`` is required unless this tensor has a single element. The
+        graph's saved values are freed afterwards unless ``retain_graph=True``.
+        """
+        if inputs is not None:
+            raise NotImplementedError("backward(inputs=...) is not supported yet")
+        if retain_graph is None:
+            retain_graph = create_graph
+        if gradient is not None:
+            if not isinstance(gradient, TensorBase):
+                raise TypeError(
+                    f"gradient must be a Tensor or None, not {type(gradient).__name__}")
+            gradient = gradient._data
+        run_backward((self,), (gradient,), bool(retain_graph), bool(create_graph))
+
+    def zero_(self):
+        """Fill with zeros in place."""
+        return self.fill_(0)
+
+    def fill_(self, value):
+        """Fill with ``value`` in place."""
+        from autogradx._core.grad_mode import is_grad_enabled
+        if self.requires_grad and is_grad_enabled():
+            raise RuntimeError(
+                "a leaf Variable that requires grad is being used in an in-place operation."
+                if self.is_leaf else "in-place fill_ on a tensor in the graph is not supported yet")
+        self._data[...] = value
+        self._bump_version()
+        return self
+
+    def clone(self):
+        """A copy with its own storage; gradients flow back to this tensor."""
+        from autogradx._registry import get_op
+        return get_op("clone")(self)
+
+    @property
+    def T(self):
+        """The tensor with its dimensions reversed."""
+        if self.ndim > 2:
+            import warnings
+            warnings.warn(
+                "The use of `x.T` on tensors of dimension other than 2 to reverse their shape "
+                "is deprecated. Use `x.mT` to transpose batches of matrices or "
+                "`x.permute(*range(x.ndim - 1, -1, -1))` to reverse the dimensions of a tensor.",
+                UserWarning, stacklevel=2)
+        return self.permute(tuple(range(self.ndim - 1, -1, -1)))
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return f"torch.{_TYPE_NAMES.get(self._data.dtype.name, 'Tensor')}"
+        return self.to(dtype)
+
+    def __repr__(self, *, tensor_contents=None):
+        fn = self.grad_fn
+        return format_tensor(
+            self._data if type(self._data) is np.ndarray else self._data.get(),
+            dtype_name=self._data.dtype.name,
+            requires_grad=self.is_leaf and self.requires_grad,
+            grad_fn_name=fn.name() if fn is not None else None,
+            device=None if type(self._data) is np.ndarray else str(self.device),
+        )
+
+    __str__ = __repr__
+
+    def __format__(self, spec):
+        if self.ndim == 0:
+            return self.item().__format__(spec)
+        return object.__format__(self, spec)
+
+    def __array__(self, dtype=None, copy=None):
+        if self.requires_grad:
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. "
+                "Use tensor.detach().numpy() instead.")
+        a = self._data if type(self._data) is np.ndarray else self._data.get()
+        return a if dtype is None else a.astype(dtype, copy=False)
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self)))
+
+    def __reduce_ex__(self, protocol):
+        raise TypeError("autogradx tensors are not pickled; use autogradx.save")
+
+    def __getattr__(self, name):
+        # Op methods are installed from the registry on first need.
+        if name.startswith("__") or _install_methods():
+            raise AttributeError(f"'Tensor' object has no attribute {name!r}")
+        return getattr(self, name)
+
+
+_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+               "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
+               "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
+
+_methods_installed = False
+
+
+def _install_methods():
+    """Make every op with a method name a Tensor method. Returns True if already done."""
+    global _methods_installed
+    if _methods_installed:
+        return True
+    from autogradx._registry import REGISTRY
+    for name, op in REGISTRY.methods().items():
+        if name not in Tensor.__dict__:
+            setattr(Tensor, name, op)
+    _methods_installed = True
+    return False
+
+
+set_tensor_type(Tensor)

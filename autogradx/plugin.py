@@ -1,0 +1,109 @@
+"""The plugin contract: what an op plugin provides and how autogradx finds it.
+
+A plugin is a pip-installable package that declares an entry point in the
+``autogradx.plugins`` group, pointing at a :class:`Plugin` object (or at a
+function that returns one)::
+
+    # pyproject.toml of the plugin package
+    [project.entry-points."autogradx.plugins"]
+    myops = "myops:plugin"
+
+Each op is an :class:`Op`: a forward and a vector-Jacobian product (vjp),
+both written against the array module ``xp`` they are handed (NumPy on the
+CPU, CuPy on a GPU), so one definition serves every backend::
+
+    import autogradx.plugin as agp
+
+    cube = agp.Op(
+        "cube",
+        lambda xp, x: x ** 3,
+        vjp=lambda xp, g, x: 3 * g * x ** 2,
+        save="input",
+        method=True,
+    )
+    plugin = agp.Plugin("myops", [cube])
+
+The contract of an op:
+
+``forward(xp, *inputs, *params) -> array``
+    ``inputs`` are arrays (or Python scalars, or ``None`` for an optional input
+    that was not given), in the order of the ``inputs`` names; ``params`` are
+    everything after them (``dim``, ``keepdim``, ...), passed as the caller
+    passed them. With ``n_outputs > 1`` it returns a tuple of arrays; with
+    ``residuals=True`` it returns ``(output, residuals)``, where residuals are
+    non-differentiable values the vjp needs (an index array, a mask).
+
+``vjp(xp, g, *saved, **params) -> grads``
+    ``g`` is the gradient of the output (a tuple of them for several
+    outputs), ``saved`` the values named in ``save`` in that order (input names
+    and/or ``"result"``), then the residuals if any. It returns one gradient
+    per input (``None`` where there is none); it may also be given as a tuple
+    of functions, one per input, and autogradx then calls only those whose
+    input needs a gradient. A gradient may have the broadcast shape of the
+    output: autogradx sums it back to its input's shape and casts it to its
+    dtype, in one place, for every op.
+
+To keep gradients of gradients possible, write vjps with operations that exist
+both on arrays and on tensors (arithmetic operators and ``xp`` functions), and
+save inputs or the result rather than values derived from them.
+
+``Op`` arguments:
+
+``name``
+    Registry name; also the function name. Dotted namespaces go in ``namespace``.
+``inputs``
+    Names of the tensor inputs, e.g. ``("input", "other")``. Callers may pass
+    them by position or keyword.
+``save``
+    Names of inputs (and/or ``"result"``) the vjp needs. Saved tensors are
+    checked for in-place changes before the vjp runs, and released after
+    backward unless ``retain_graph=True``.
+``grad_fn``
+    The name of the backward node (``"MulBackward0"``); by default the op's name
+    in CamelCase plus ``Backward0``. May be a function of the inputs and
+    params returning the name.
+``promote``
+    ``"elementwise"`` applies PyTorch's type promotion to the inputs before the
+    forward; ``"float"`` does so and also turns integer inputs into the default
+    float dtype (``exp``, true division).
+``namespace``
+    Where the function appears: ``""`` for ``autogradx.<name>``,
+    ``"nn.functional"``, ``"linalg"``; ``None`` for no function.
+``method``
+    ``True`` (or a name) to make it a Tensor method as well.
+"""
+
+from autogradx._core.op import OpDef as Op
+from autogradx._core.op import get_array_module
+
+__all__ = ["Op", "Plugin", "ENTRY_POINT_GROUP", "get_array_module"]
+
+#: The entry point group autogradx loads plugins from.
+ENTRY_POINT_GROUP = "autogradx.plugins"
+
+
+class Plugin:
+    """A named set of ops, the object a plugin's entry point refers to."""
+
+    def __init__(self, name, ops, *, version=None, description=""):
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"plugin name must be a non-empty string, got {name!r}")
+        ops = list(ops)
+        for op in ops:
+            if not isinstance(op, Op):
+                raise TypeError(f"plugin {name!r}: {op!r} is not an autogradx.plugin.Op")
+        self.name = name
+        self.ops = ops
+        self.version = version
+        self.description = description
+
+    def __repr__(self):
+        return f"<Plugin {self.name!r}: {len(self.ops)} ops>"
+
+
+def collect(*modules):
+    """All :class:`Op` objects defined at the top level of ``modules``, in order."""
+    ops = []
+    for module in modules:
+        ops.extend(v for v in vars(module).values() if isinstance(v, Op))
+    return ops

@@ -1,0 +1,51 @@
+"""Build the Cython engine in autogradx/_core.
+
+Compiler directives live here and nowhere else. Set AUTOGRADX_DEBUG=1 at build
+time for a debug build: bounds and wraparound checks on, line tracing on, C
+asserts kept and no optimisation, so sanitizers and coverage see real lines.
+"""
+import os
+
+import numpy
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+DEBUG = os.environ.get("AUTOGRADX_DEBUG", "") not in ("", "0")
+
+directives = {
+    "language_level": 3,
+    "embedsignature": True,
+    "boundscheck": DEBUG,
+    "wraparound": DEBUG,
+    "initializedcheck": DEBUG,
+    "cdivision": not DEBUG,
+    "linetrace": DEBUG,
+    "profile": DEBUG,
+}
+macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
+if DEBUG:
+    macros += [("CYTHON_TRACE_NOGIL", "1")]
+    compile_args = ["-O0", "-g", "-UNDEBUG"]
+else:
+    compile_args = ["-O2"]
+
+CORE = ["grad_mode", "node", "tensor", "op", "engine"]
+
+extensions = [
+    Extension(
+        f"autogradx._core.{name}",
+        [f"autogradx/_core/{name}.pyx"],
+        include_dirs=[numpy.get_include()],
+        define_macros=macros,
+        extra_compile_args=compile_args,
+    )
+    for name in CORE
+]
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        compiler_directives=directives,
+        annotate=os.environ.get("AUTOGRADX_ANNOTATE", "") not in ("", "0"),
+    ),
+)
