@@ -15,8 +15,8 @@ cdef class Node:
     cdef object out_dtype            # dtype of the output; a tuple of dtypes when n_outputs > 1
     cdef dict tensor_hooks           # output index -> {hook id: hook} of the tensor made there, or None
     cdef dict retain_refs            # output index -> weakref of a tensor that retains its grad, or None
-    cdef dict pre_hooks              # hook id -> hook(grad_outputs), run before apply, or None
-    cdef dict post_hooks             # hook id -> hook(grad_inputs, grad_outputs), run after, or None
+    cdef object pre_hooks            # hook id -> hook(grad_outputs), run before apply, or None
+    cdef object post_hooks           # hook id -> hook(grad_inputs, grad_outputs), run after, or None
     cdef object __weakref__
 
     cdef object expected_shape(self, Py_ssize_t slot)

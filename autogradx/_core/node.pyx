@@ -16,8 +16,8 @@ class RemovableHandle:
 
     __slots__ = ("_hooks_ref", "id")
 
-    def __init__(self, dict hooks):
-        self._hooks_ref = weakref.ref(hooks) if hasattr(hooks, "__weakref__") else None
+    def __init__(self, hooks):
+        self._hooks_ref = weakref.ref(hooks)
         self.id = next(_hook_ids)
 
     def remove(self):

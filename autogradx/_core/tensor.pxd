@@ -14,7 +14,7 @@ cdef class TensorBase:
     cdef object _grad                # accumulated gradient Tensor, or None
     cdef object _accumulator         # weakref to this leaf's AccumulateGrad node, or None
     cdef VersionCounter _vc          # created on first need; views share their base's counter
-    cdef dict _hooks                 # leaves: hook id -> hook, run before accumulation; or None
+    cdef object _hooks               # leaves: hook id -> hook, run before accumulation; or None
     cdef object __weakref__
 
     cdef VersionCounter version_counter(self)

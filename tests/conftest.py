@@ -1,0 +1,28 @@
+import gc
+
+import numpy as np
+import pytest
+
+import autogradx as agx
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def gc_off():
+    """Run a test with the cycle collector off: graphs must die by refcount alone."""
+    was = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def leaf(values, dtype=agx.float64):
+    return agx.tensor(np.asarray(values), dtype=dtype, requires_grad=True)
