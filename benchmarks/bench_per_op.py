@@ -68,9 +68,10 @@ RTOL, ATOL = 1e-4, 1e-6
 # d(out)/d(x) is a product of 100 factors of about -c, and c is drawn from
 # [0.99, 1.01]: values stay within a few units and gradients within a few
 # hundred (no overflow, no underflow into slow subnormals), and both gradients
-# depend on c elementwise, so the check below exercises every vjp. (Careful when editing the cycle:
-# orders like ``h * c; h + c; h / c`` cancel c exactly, leaving c's gradient
-# zero in exact arithmetic and the comparison meaningless rounding noise.)
+# depend on c elementwise, so the check below exercises every vjp.
+# Careful when editing the cycle: orders like ``h * c; h + c; h / c`` cancel c
+# exactly, which leaves c's gradient zero in exact arithmetic and turns the
+# check into a comparison of rounding noise.
 # ---------------------------------------------------------------------------
 
 OPS_PER_CYCLE = 10
@@ -228,28 +229,40 @@ def check_gradients(shape, x_np, c_np, impls):
 # Timing.
 # ---------------------------------------------------------------------------
 
-def time_rounds(run, rounds):
-    """Median and min microseconds per op over ``rounds`` runs of the chain.
+def time_once(run):
+    """Microseconds per op for one run of the chain.
 
-    One untimed warm-up run first (first-use lookups, allocator warm-up). The
-    collector is off while a round runs, so a collection triggered by the
-    graph's many small objects is not charged to whichever op happened to
-    trigger it; it runs between rounds instead.
+    The collector is off while the chain runs, so a collection triggered by
+    the graph's many small objects is not charged to whichever op happened to
+    trigger it; it runs before the round instead.
     """
-    run()
-    per_op = []
+    gc.collect()
+    gc.disable()
+    try:
+        start = time.perf_counter_ns()
+        result = run()
+        elapsed = time.perf_counter_ns() - start
+    finally:
+        gc.enable()
+    del result                          # graph teardown, outside the clock
+    return elapsed / 1e3 / N_OPS
+
+
+def time_cell(runners, rounds):
+    """{impl: (median, min) µs/op} for one (shape, mode) over ``rounds`` rounds.
+
+    Each runner gets one untimed warm-up run (first-use lookups, allocator).
+    The implementations take turns within every round rather than running
+    their rounds back to back, so a burst of load on the machine lands on all
+    of them alike and the ratios stay fair.
+    """
+    for run in runners.values():
+        run()
+    samples = {impl: [] for impl in runners}
     for _ in range(rounds):
-        gc.collect()
-        gc.disable()
-        try:
-            start = time.perf_counter_ns()
-            result = run()
-            elapsed = time.perf_counter_ns() - start
-        finally:
-            gc.enable()
-        del result                      # graph teardown, outside the clock
-        per_op.append(elapsed / 1e3 / N_OPS)
-    return statistics.median(per_op), min(per_op)
+        for impl, run in runners.items():
+            samples[impl].append(time_once(run))
+    return {impl: (statistics.median(t), min(t)) for impl, t in samples.items()}
 
 
 # ---------------------------------------------------------------------------
@@ -351,9 +364,9 @@ def main(argv=None):
         c_np = rng.uniform(0.99, 1.01, shape).astype(np.float32)  # see the op chain
         check_gradients(shape, x_np, c_np, impls)
         for mode in MODES:
-            for impl in impls:
-                x, c = make_leaves(impl, x_np, c_np)
-                median, fastest = time_rounds(make_runner(impl, mode, x, c), args.rounds)
+            runners = {impl: make_runner(impl, mode, *make_leaves(impl, x_np, c_np))
+                       for impl in impls}
+            for impl, (median, fastest) in time_cell(runners, args.rounds).items():
                 rows.setdefault((shape_str(shape), mode), {})[impl] = median
                 records.append({
                     "case": CASE, "n_ops": N_OPS, "shape": list(shape), "dtype": "float32",

@@ -58,7 +58,8 @@ cdef object conform(object g, Node target, Py_ssize_t slot, Node producer, Py_ss
     if g.shape != shape:
         g = unbroadcast(g, shape, producer, index)
     dtype = target.expected_dtype(slot)
-    if g.dtype != dtype:
+    gdtype = g.dtype
+    if gdtype is not dtype and gdtype != dtype:
         if g.dtype.kind not in "fc":
             op = getattr(producer, "op", None)
             raise TypeError(
@@ -109,13 +110,30 @@ cdef list _run_post_hooks(Node node, list in_grads, list grads):
     return in_grads
 
 
+cdef class _Pending:
+    """Per-node state of one backward call: edges still to deliver, and the gradient buffer."""
+    cdef Node node
+    cdef Py_ssize_t deps
+    cdef list grads
+
+
+cdef inline _Pending _pending(dict state, Node node):
+    cdef _Pending p = state.get(node)
+    if p is None:
+        p = _Pending.__new__(_Pending)
+        p.node = node
+        state[node] = p
+    return p
+
+
 cpdef run_backward(tuple tensors, tuple grads, bint keep_graph, bint create_graph):
     """Backpropagate ``grads`` (arrays or None) from ``tensors`` into the leaves' ``.grad``."""
     cdef Py_ssize_t i, k, n_roots = len(tensors)
     cdef TensorBase t
     cdef Node node, nxt
-    cdef dict deps = {}, buffers = {}
-    cdef list stack = [], ready, buf, in_grads, nexts_list
+    cdef _Pending p, q
+    cdef dict state = {}            # node -> _Pending, for this call only (threads may share nodes)
+    cdef list stack = [], ready = [], buf, in_grads
     cdef tuple nexts, slots
 
     # Validate every root before touching any state.
@@ -140,31 +158,34 @@ cpdef run_backward(tuple tensors, tuple grads, bint keep_graph, bint create_grap
 
     # Pass 1: count the edges into every reachable node.
     for node, _, _ in roots:
-        stack.append(node)
+        if node not in state:
+            _pending(state, node)
+            stack.append(node)
     while stack:
         node = <Node>stack.pop()
         for nxt_obj in node.next_nodes:
             if nxt_obj is None:
                 continue
-            c = deps.get(nxt_obj)
-            if c is None:
-                deps[nxt_obj] = 1
+            p = state.get(nxt_obj)
+            if p is None:
+                p = _pending(state, <Node>nxt_obj)
                 stack.append(nxt_obj)
-            else:
-                deps[nxt_obj] = c + 1
+            p.deps += 1
 
-    # Pass 2: run nodes as their gradients complete.
-    ready = []
+    # Pass 2: run each node once all its incoming edges have delivered.
     for node, slot, g in roots:
-        buf = buffers.get(node)
-        if buf is None:
-            buf = buffers[node] = [None] * node.n_outputs
-            if node not in deps:
-                ready.append(node)
-        buf[slot] = g if buf[slot] is None else buf[slot] + g
+        p = <_Pending>state[node]
+        if p.grads is None:
+            p.grads = [None] * node.n_outputs
+            if p.deps == 0:
+                ready.append(p)
+        p.grads[slot] = g if p.grads[slot] is None else p.grads[slot] + g
     while ready:
-        node = <Node>ready.pop()
-        buf = buffers.pop(node, None)
+        p = <_Pending>ready.pop()
+        node = p.node
+        buf = p.grads
+        p.grads = None
+        del state[node]
         if buf is None:
             buf = [None] * node.n_outputs
         if node.tensor_hooks is not None or node.retain_refs is not None:
@@ -187,26 +208,25 @@ cpdef run_backward(tuple tensors, tuple grads, bint keep_graph, bint create_grap
             if nxt_obj is None:
                 continue
             nxt = <Node>nxt_obj
+            q = <_Pending>state[nxt]
             if in_grads is not None:
                 g = in_grads[i]
                 if g is not None:
                     k = slots[i]
                     g = conform(g, nxt, k, node, i)
-                    buf = buffers.get(nxt)
-                    if buf is None:
-                        buf = buffers[nxt] = [None] * nxt.n_outputs
-                    prev = buf[k]
+                    if q.grads is None:
+                        q.grads = [None] * nxt.n_outputs
+                    prev = q.grads[k]
                     if prev is None:
-                        buf[k] = g
+                        q.grads[k] = g
                     elif type(prev) is _ndarray and Py_REFCNT(prev) == 2 and prev.base is None:
                         # Only this buffer holds ``prev``: sum in place.
                         prev += g
                     else:
-                        buf[k] = prev + g
-            c = deps[nxt] - 1
-            deps[nxt] = c
-            if c == 0:
-                ready.append(nxt)
+                        q.grads[k] = prev + g
+            q.deps -= 1
+            if q.deps == 0:
+                ready.append(q)
 
 
 def _size(shape):

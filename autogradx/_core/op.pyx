@@ -223,15 +223,9 @@ cdef class OpNode(Node):
             for i in range(n):
                 fn = op.vjps[i]
                 if fn is not None and self.next_nodes[i] is not None:
-                    if params is None:
-                        out[i] = fn(xp, g, *saved)
-                    else:
-                        out[i] = fn(xp, g, *saved, **params)
+                    out[i] = _call_vjp(fn, xp, g, saved, params)
             return out
-        if params is None:
-            res = op.vjp(xp, g, *saved)
-        else:
-            res = op.vjp(xp, g, *saved, **params)
+        res = _call_vjp(op.vjp, xp, g, saved, params)
         if n == 1:
             return [res]
         if not isinstance(res, (tuple, list)) or len(res) != n:
@@ -265,6 +259,19 @@ cdef class OpNode(Node):
         return self.saved
 
 
+cdef inline object _call_vjp(object fn, object xp, object g, tuple saved, dict params):
+    if params is not None:
+        return fn(xp, g, *saved, **params)
+    cdef Py_ssize_t k = len(saved)
+    if k == 0:
+        return fn(xp, g)
+    if k == 1:
+        return fn(xp, g, saved[0])
+    if k == 2:
+        return fn(xp, g, saved[0], saved[1])
+    return fn(xp, g, *saved)
+
+
 cdef tuple _fill_missing(OpNode node, list grads):
     """Multi-output ops get zeros for the outputs no gradient reached."""
     cdef Py_ssize_t i
@@ -285,17 +292,18 @@ def _type_name(data):
     return f"tensor of dtype {data.dtype}"
 
 
-cdef inline int _category(object dtype):
+cdef dict _CATEGORIES = {}
+
+
+cdef int _category(object dtype) except -2:
+    """0 bool, 1 integer, 2 floating, 3 complex (PyTorch's promotion categories)."""
+    c = _CATEGORIES.get(dtype)
+    if c is not None:
+        return <int>c
     kind = dtype.kind
-    if kind == "f":
-        return 2
-    if kind == "b":
-        return 0
-    if kind == "i" or kind == "u":
-        return 1
-    if kind == "c":
-        return 3
-    return 4
+    cat = {"b": 0, "i": 1, "u": 1, "f": 2, "c": 3}.get(kind, 4)
+    _CATEGORIES[dtype] = cat
+    return cat
 
 
 cdef inline int _scalar_category(object v):
@@ -361,6 +369,28 @@ cdef object _result_dtype(list values, Py_ssize_t n):
 
 cdef void _promote(OpDef op, list values) except *:
     cdef Py_ssize_t i, n = op.n_inputs
+    cdef int scalar_cat = -1, c
+    cdef object common = None
+    # Fast path: the arrays share one dtype and no scalar is of a higher category.
+    for i in range(n):
+        v = values[i]
+        if type(v) is _ndarray:
+            dt = (<object>v).dtype
+            if common is None:
+                common = dt
+            elif dt is not common and dt != common:
+                break
+        elif v is not None:
+            c = _scalar_category(v)
+            if c < 0:
+                break
+            if c > scalar_cat:
+                scalar_cat = c
+    else:
+        if common is not None:
+            c = _category(common)
+            if scalar_cat <= c and (c >= 2 or op.promote != "float"):
+                return
     dtype = _result_dtype(values, n)
     if op.promote == "float" and _category(dtype) < 2:
         dtype = _default_float

@@ -17,7 +17,7 @@ def _axes(dim, ndim):
         out.append(d % n)
     if len(set(out)) != len(out):
         raise RuntimeError(f"dim {out} appears multiple times in the list of dims")
-    return tuple(out)
+    return tuple(out) if ndim else ()     # a 0-d tensor accepts dim 0 / -1: nothing to reduce
 
 
 def _expand_back(xp, g, shape, dim, keepdim):

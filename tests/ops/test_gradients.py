@@ -41,8 +41,8 @@ def K(spec):
     return Spec(spec.shape, spec.low, spec.high, requires_grad=False)
 
 
-def case(id, fn, *specs):
-    return pytest.param(fn, specs, id=id)
+def case(id, fn, *specs, marks=()):
+    return pytest.param(fn, specs, id=id, marks=marks)
 
 
 ELEMENTWISE = [
@@ -156,6 +156,8 @@ def _reduction_cases(name, method):
         case(f"{name}-fn-dim-kwarg", lambda x, f=fn_name: f(x, dim=1, keepdim=True), R(2, 3, 4)),
         case(f"{name}-0d", lambda x, m=method: getattr(x, m)(), R()),
         case(f"{name}-0d-dim=0", lambda x, m=method: getattr(x, m)(0), R()),
+        case(f"{name}-0d-dim=-1-keepdim", lambda x, m=method: getattr(x, m)(-1, keepdim=True),
+             R()),
         case(f"{name}-1d-dim=0", lambda x, m=method: getattr(x, m)(0), R(5)),
     ]
     return out
