@@ -12,7 +12,7 @@ import numpy as np
 
 from cpython.ref cimport Py_REFCNT
 
-from .node cimport Node, AccumulateGrad, grad_edge
+from .node cimport Node, AccumulateGrad, grad_edge, hook_result
 from .op cimport array_module
 from .tensor cimport TensorBase, new_tensor, needs_grad
 
@@ -78,7 +78,7 @@ cdef list _run_tensor_hooks(Node node, list grads):
         for hook in tuple(hooks.values()):
             res = hook(new_tensor(g, None, 0))
             if res is not None:
-                g = conform((<TensorBase>res)._data, node, slot, node, slot)
+                g = hook_result(hook, res, g)
         grads[slot] = g
     for slot, ref in (node.retain_refs or {}).items():
         owner = ref()

@@ -30,3 +30,4 @@ cdef class AccumulateGrad(Node):
 
 
 cdef Node grad_edge(TensorBase t)
+cdef object hook_result(object hook, object res, object g)

@@ -125,7 +125,7 @@ cdef class AccumulateGrad(Node):
             for hook in tuple(var._hooks.values()):
                 res = hook(new_tensor(g, None, 0) if not isinstance(g, TensorBase) else g)
                 if res is not None:
-                    g = (<TensorBase>res)._data if not create_graph else res
+                    g = hook_result(hook, res, g)
         if isinstance(g, TensorBase):
             # create_graph: the gradient is itself a differentiable tensor.
             if var._grad is None:
@@ -154,6 +154,23 @@ cdef class AccumulateGrad(Node):
 
     def __repr__(self):
         return f"<AccumulateGrad object at {id(self):#x}>"
+
+
+cdef object hook_result(object hook, object res, object g):
+    """The array of a hook's replacement gradient, which must keep the gradient's shape and dtype."""
+    name = getattr(hook, "__name__", repr(hook))
+    if not isinstance(res, TensorBase):
+        raise TypeError(f"hook '{name}' returned {type(res).__name__}; expected a Tensor or None")
+    data = (<TensorBase>res)._data
+    gdata = g._data if isinstance(g, TensorBase) else g
+    if data.dtype != gdata.dtype:
+        raise RuntimeError(
+            f"hook '{name}' has changed the type of value (was {gdata.dtype} got {data.dtype})")
+    if data.shape != gdata.shape:
+        raise RuntimeError(
+            f"hook '{name}' has changed the size of value (was {list(gdata.shape)} got "
+            f"{list(data.shape)})")
+    return res if isinstance(g, TensorBase) else data
 
 
 cdef Node grad_edge(TensorBase t):

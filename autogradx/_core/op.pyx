@@ -418,7 +418,7 @@ cpdef object apply_op(OpDef op, tuple args, dict kwargs):
     for i in range(nargs):
         raw[i] = args[i]
     if extra:
-        extra = _unwrap_params(extra)
+        extra = _unwrap_params(op, extra)
     if kwargs:
         params = {}
         for key, v in kwargs.items():
@@ -429,8 +429,10 @@ cpdef object apply_op(OpDef op, tuple args, dict kwargs):
                 if i < nargs:
                     raise TypeError(f"{op.name}() got multiple values for argument '{key}'")
                 raw[i] = v
+            elif isinstance(v, TensorBase):
+                params[key] = _param_array(op, key, <TensorBase>v)
             else:
-                params[key] = (<TensorBase>v)._data if isinstance(v, TensorBase) else v
+                params[key] = v
     cdef list values = list(raw)
     for i in range(n):
         v = raw[i]
@@ -443,7 +445,9 @@ cpdef object apply_op(OpDef op, tuple args, dict kwargs):
         elif v is None:
             if i < op.n_required:
                 raise TypeError(f"{op.name}() missing required argument '{op.inputs[i]}'")
-        elif _scalar_category(v) < 0 and not isinstance(v, _generic):
+        elif isinstance(v, _generic):
+            values[i] = v.item()    # NumPy scalars count as Python numbers, as in PyTorch
+        elif _scalar_category(v) < 0:
             raise TypeError(
                 f"{op.name}(): argument '{op.inputs[i]}' must be a Tensor or a number, "
                 f"not {type(v).__name__}")
@@ -454,6 +458,10 @@ cpdef object apply_op(OpDef op, tuple args, dict kwargs):
     if op.promote is not None:
         _promote(op, values)
     record = record and op.differentiable() and grad_enabled()
+    if record and op.vjps is not None:
+        for i in range(n):
+            if op.vjps[i] is None and isinstance(raw[i], TensorBase) and needs_grad(<TensorBase>raw[i]):
+                raise _not_differentiable(op, op.inputs[i])
     try:
         if params is None and not extra:
             if n == 1:
@@ -492,11 +500,26 @@ cpdef object apply_op(OpDef op, tuple args, dict kwargs):
 cdef dict _ALIASES = {"axis": "dim", "keepdims": "keepdim"}
 
 
-cdef tuple _unwrap_params(tuple extra):
-    """Tensors passed as parameters reach the forward as arrays (no gradient)."""
+cdef object _param_array(OpDef op, str name, TensorBase t):
+    """Tensors passed as parameters reach the forward as arrays: no gradient flows to them."""
+    if needs_grad(t) and grad_enabled() and op.differentiable():
+        raise _not_differentiable(op, name)
+    return t._data
+
+
+cdef object _not_differentiable(OpDef op, str name):
+    return RuntimeError(
+        f"The function '{op.name}' is not differentiable with respect to argument '{name}'. "
+        "This input cannot have requires_grad True.")
+
+
+cdef tuple _unwrap_params(OpDef op, tuple extra):
+    cdef Py_ssize_t k
     for v in extra:
         if isinstance(v, TensorBase):
-            return tuple((<TensorBase>x)._data if isinstance(x, TensorBase) else x for x in extra)
+            return tuple(
+                _param_array(op, op.params[k] if k < len(op.params) else f"#{k}", extra[k])
+                if isinstance(extra[k], TensorBase) else extra[k] for k in range(len(extra)))
     return extra
 
 

@@ -37,7 +37,8 @@ def _rsub(xp, a, b, alpha=1):
     return b - a if alpha == 1 else b - alpha * a
 
 
-rsub = Op("rsub", _rsub, promote="elementwise", inputs=_BINARY, grad_fn="RsubBackward1",
+rsub = Op("rsub", _rsub, promote="elementwise", inputs=_BINARY,
+          grad_fn=lambda a, b, alpha=1: "RsubBackward0" if hasattr(b, "shape") else "RsubBackward1",
           vjp=(lambda xp, g, alpha=1: -g if alpha == 1 else g * -alpha,
                lambda xp, g, alpha=1: g))
 
@@ -61,7 +62,8 @@ def _pow_grad_base(xp, g, x, y, out):
         if y == 0:
             return g * 0
         return g * y * x ** (y - 1)
-    return g * y * x ** (y - 1)
+    # Where the exponent is 0 the gradient is 0, even at x = 0 (as PyTorch).
+    return xp.where(y == 0, 0, g * y * x ** xp.where(y == 0, 1, y - 1))
 
 
 def _pow_grad_exponent(xp, g, x, y, out):

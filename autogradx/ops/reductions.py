@@ -8,6 +8,8 @@ def _axes(dim, ndim):
     if dim is None:
         return None
     dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    if not dims:
+        return None             # dim=() means every dim, as in PyTorch
     n = max(ndim, 1)
     out = []
     for d in dims:

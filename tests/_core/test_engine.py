@@ -315,3 +315,16 @@ def test_concurrent_backward_into_shared_leaf():
     for t in threads:
         t.join()
     np.testing.assert_array_equal(x.grad.numpy(), np.full(8, 2.0 * n_threads * n_iter))
+
+
+def test_hook_may_not_change_gradient_dtype_or_shape():
+    x = leaf([1.0, 2.0])
+    x.register_hook(lambda g: agx.tensor(np.zeros((1, 2), np.float64)))
+    with pytest.raises(RuntimeError, match="has changed the size of value"):
+        (x * 2).backward(agx.ones(2, dtype=agx.float64))
+    assert x.grad is None
+    y = leaf([1.0, 2.0])
+    z = y * 2
+    z.register_hook(lambda g: agx.ones(2))          # float32 for a float64 gradient
+    with pytest.raises(RuntimeError, match="has changed the type of value"):
+        z.sum().backward()
