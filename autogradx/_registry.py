@@ -112,15 +112,27 @@ class Registry:
         info.ops.append(op.name)
 
     def namespace(self, namespace):
-        """``{function name: op}`` for the ops exposed in ``namespace``."""
+        """``{function name: op}`` for the ops exposed in ``namespace`` (aliases included)."""
         self.load()
-        return {op.name.rpartition(".")[2]: op for op in self.ops.values()
-                if op.namespace == namespace}
+        out = {}
+        for op in self.ops.values():
+            if op.namespace == namespace:
+                for name in (op.name.rpartition(".")[2],) + op.aliases:
+                    out.setdefault(name, op)
+        return out
 
     def methods(self):
-        """``{method name: op}`` for the ops that are Tensor methods."""
+        """``{method name: callable}`` for the Tensor methods ops declare (and in-place ones)."""
+        from autogradx._core.op import InplaceMethod
         self.load()
-        return {op.method: op for op in self.ops.values() if op.method}
+        out = {}
+        for op in self.ops.values():
+            if op.method:
+                for name in (op.method,) + op.aliases:
+                    out.setdefault(name, op)
+            if op.inplace:
+                out.setdefault(op.inplace, InplaceMethod(op))
+        return out
 
 
 def _dist_name(ep):

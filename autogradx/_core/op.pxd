@@ -23,6 +23,9 @@ cdef class OpDef:
     cdef readonly object output_type # callable building the returned value from a tuple of outputs, or None
     cdef readonly object namespace   # module the function appears in: "" (autogradx), "nn.functional", ...; None: nowhere
     cdef readonly object method      # name of the Tensor method, or None
+    cdef readonly object inplace     # name of the in-place Tensor method (e.g. "add_"), or None
+    cdef readonly bint view          # the output is a view of input 0 (shares its storage)
+    cdef readonly tuple aliases      # further names of the function and method (e.g. "clip")
     cdef readonly str doc            # documentation (the forward's docstring by default)
     cdef readonly dict overrides     # array module name -> OpDef with the same contract, for that backend
 
@@ -38,4 +41,5 @@ cdef class OpNode(Node):
 
 
 cpdef object apply_op(OpDef op, tuple args, dict kwargs)
+cpdef object apply_inplace(OpDef op, tuple args, dict kwargs)
 cdef object array_module(object data)

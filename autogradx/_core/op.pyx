@@ -76,7 +76,8 @@ cdef class OpDef:
 
     def __init__(self, str name, forward, vjp=None, *, inputs=("input",), save=(),
                  bint residuals=False, grad_fn=None, promote=None, Py_ssize_t n_outputs=1,
-                 output_type=None, namespace="", method=None, doc=None):
+                 output_type=None, namespace="", method=None, inplace=None, bint view=False,
+                 aliases=(), doc=None):
         if not name.replace(".", "_").isidentifier():
             raise ValueError(f"op name {name!r} is not a valid identifier")
         if not callable(forward):
@@ -133,6 +134,16 @@ cdef class OpDef:
             raise ValueError(f"op {name!r}: bad method name {method!r}")
         self.namespace = namespace
         self.method = method or None
+        if inplace is True:
+            inplace = name.rpartition(".")[2] + "_"
+        if inplace is not None and not (isinstance(inplace, str) and inplace.isidentifier()):
+            raise ValueError(f"op {name!r}: bad in-place method name {inplace!r}")
+        self.inplace = inplace or None
+        self.view = view
+        aliases = (aliases,) if isinstance(aliases, str) else tuple(aliases)
+        if not all(isinstance(a, str) and a.isidentifier() for a in aliases):
+            raise ValueError(f"op {name!r}: bad aliases {aliases!r}")
+        self.aliases = aliases
         self.overrides = {}
         self.doc = doc if doc is not None else (forward.__doc__ or "")
         self.params, self.n_required, self.varargs = _signature(name, forward, inputs)
@@ -245,8 +256,8 @@ cdef class OpNode(Node):
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified "
                     f"by an inplace operation: {desc}, is at version {now}; expected version "
-                    f"{v} instead. Hint: the op that saved it is {self._name} (op "
-                    f"{self.op.name!r}); clone the tensor before changing it in place.")
+                    f"{v} instead. Hint: {self._name} (op {self.op.name!r}) saved it for "
+                    "backward; clone() the tensor before changing it in place.")
 
     cdef void release(self) noexcept:
         if self.saved:
@@ -281,15 +292,20 @@ cdef tuple _fill_missing(OpNode node, list grads):
                  for i in range(node.n_outputs))
 
 
+_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+               "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
+               "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
+
+
 def _describe(src, node):
+    """How PyTorch names a saved tensor in its in-place error: ``[torch.FloatTensor [2]]``."""
     if isinstance(src, TensorBase):
-        data = (<TensorBase>src)._data
-        return f"[{_type_name(data)} {list(data.shape)}]"
-    return f"[output of {node._name}]"
-
-
-def _type_name(data):
-    return f"tensor of dtype {data.dtype}"
+        t = <TensorBase>src
+        desc = f"[torch.{_TYPE_NAMES.get(t._data.dtype.name, 'Tensor')} {list(t._data.shape)}]"
+        if t._grad_fn is not None:
+            desc += f", which is output {t._output_nr} of {t._grad_fn.name()}"
+        return desc
+    return f"[the output of {node._name}]"
 
 
 cdef dict _CATEGORIES = {}
@@ -483,6 +499,8 @@ cpdef object apply_op(OpDef op, tuple args, dict kwargs):
         if type(res) is not _ndarray and isinstance(res, _generic):
             res = _numpy.asarray(res)
         out = new_tensor(res, None, 0)
+        if op.view:
+            _mark_view(<TensorBase>out, raw[0])
         if record and _category(res.dtype) >= 2:
             _record(op, raw, values, extra, params, (out,), resid)
         return out
@@ -491,9 +509,104 @@ cpdef object apply_op(OpDef op, tuple args, dict kwargs):
         raise RuntimeError(
             f"forward of op {op.name!r} (plugin {op.plugin!r}) returned {len(outs)} outputs, "
             f"expected {op.n_outputs}")
+    if op.view:
+        for o in outs:
+            _mark_view(<TensorBase>o, raw[0])
     if record:
         _record(op, raw, values, extra, params, outs, resid)
     return outs if op.output_type is None else op.output_type(outs)
+
+
+cdef void _mark_view(TensorBase out, object src) except *:
+    """A view shares its base's version counter, so in-place changes show on both."""
+    cdef TensorBase base
+    if not isinstance(src, TensorBase) or getattr(out._data, "base", None) is None:
+        return      # the forward copied: not a view after all
+    base = <TensorBase>src
+    out._base = base._base if base._base is not None else base
+    out._vc = base.version_counter()
+
+
+cpdef object apply_inplace(OpDef op, tuple args, dict kwargs):
+    """Apply ``op`` and write its result into input 0 (``x.add_(y)``, ``x += y``, ``x[i] = v``).
+
+    The result is computed out of place first, so a failure changes nothing.
+    When recorded, the tensor's ``grad_fn`` becomes the new node, whose edge
+    for input 0 leads to the tensor's previous history.
+    """
+    if not args or not isinstance(args[0], TensorBase):
+        raise TypeError(f"{op.inplace or op.name}(): expected a Tensor to modify in place")
+    cdef TensorBase t = <TensorBase>args[0], o
+    cdef OpNode node
+    cdef Py_ssize_t k
+    name = op.inplace or op.name + "_"
+    if grad_enabled():
+        if t._grad_fn is None and t._requires_grad:
+            raise RuntimeError(
+                "a leaf Variable that requires grad is being used in an in-place operation.")
+        if t._base is not None and needs_grad(t):
+            raise RuntimeError(
+                f"{name}(): in-place change of a view of a tensor that requires grad is not "
+                "supported by autogradx; assign through the base tensor (base[idx] = value) "
+                "or clone() the view first")
+    o = <TensorBase>apply_op(op, args, kwargs)
+    if o._data.shape != t._data.shape:
+        raise RuntimeError(
+            f"{name}(): output with shape {list(t._data.shape)} doesn't match the broadcast "
+            f"shape {list(o._data.shape)}")
+    if _category(o._data.dtype) > _category(t._data.dtype):
+        raise RuntimeError(
+            f"{name}(): result type {o._data.dtype} can't be cast to the desired output "
+            f"type {t._data.dtype}")
+    if o._grad_fn is not None:
+        node = <OpNode>o._grad_fn
+        if node.saved:
+            saved = list(node.saved)
+            sources = list(node.saved_from) if node.saved_from is not None else None
+            for k in range(len(op.save_idx)):
+                if op.save_idx[k] == 0 and saved[k] is t._data:
+                    # The vjp needs the values before they are overwritten.
+                    saved[k] = t._data.copy()
+                    if sources is not None:
+                        sources[k] = None
+            node.saved = tuple(saved)
+            if sources is not None:
+                node.saved_from = tuple(sources)
+    t._data[...] = o._data
+    cdef VersionCounter vc = t.version_counter()
+    vc.value += 1
+    if o._grad_fn is not None:
+        t._grad_fn = o._grad_fn
+        t._output_nr = 0
+    return t
+
+
+cdef class InplaceMethod:
+    """The in-place variant of an op (``Tensor.add_``), derived from its ``inplace`` name."""
+
+    cdef readonly OpDef op
+
+    def __init__(self, OpDef op):
+        self.op = op
+
+    def __call__(self, *args, **kwargs):
+        return apply_inplace(self.op, args, kwargs)
+
+    def __get__(self, obj, objtype):
+        if obj is None:
+            return self
+        return MethodType(self, obj)
+
+    @property
+    def __name__(self):
+        return self.op.inplace
+
+    @property
+    def __doc__(self):
+        return f"In-place version of :func:`{self.op.name}`."
+
+    def __repr__(self):
+        return f"<in-place method {self.op.inplace!r} of op {self.op.name!r}>"
 
 
 # NumPy spellings accepted for PyTorch's parameter names.
@@ -616,4 +729,8 @@ cdef object _apply_entry(object op, tuple args, dict kwargs):
     return apply_op(<OpDef>op, args, kwargs)
 
 
-install_apply(_apply_entry)
+cdef object _inplace_entry(object op, tuple args, dict kwargs):
+    return apply_inplace(<OpDef>op, args, kwargs)
+
+
+install_apply(_apply_entry, _inplace_entry)

@@ -13,6 +13,7 @@ cdef class TensorBase:
     cdef bint _retains_grad          # non-leaves: keep .grad after backward (retain_grad())
     cdef object _grad                # accumulated gradient Tensor, or None
     cdef object _accumulator         # weakref to this leaf's AccumulateGrad node, or None
+    cdef readonly object _base       # the tensor this one is a view of, or None
     cdef VersionCounter _vc          # created on first need; views share their base's counter
     cdef object _hooks               # leaves: hook id -> hook, run before accumulation; or None
     cdef object __weakref__
@@ -26,7 +27,7 @@ cdef type TensorType                 # autogradx.Tensor, the class new tensors g
 # op.pyx installs its apply_op here, so that Python operators on tensors can
 # reach the op-application hot path without a Python-level call.
 ctypedef object (*apply_fn)(object op, tuple args, dict kwargs)
-cdef void install_apply(apply_fn fn) noexcept
+cdef void install_apply(apply_fn fn, apply_fn inplace_fn) noexcept
 
 cdef TensorBase new_tensor(object data, object grad_fn, Py_ssize_t output_nr)
 cdef bint needs_grad(TensorBase t) noexcept

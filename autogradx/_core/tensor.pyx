@@ -271,50 +271,214 @@ cdef class TensorBase:
     # -- operators: each is a registered op ----------------------------------
 
     def __add__(self, other):
+        if not _operand(other):
+            return NotImplemented
         return _apply(_operator(OP_ADD), (self, other), None)
 
     def __radd__(self, other):
+        if not _operand(other):
+            return NotImplemented
         return _apply(_operator(OP_ADD), (other, self), None)
 
+    def __iadd__(self, other):
+        if not _operand(other):
+            return NotImplemented
+        return _inplace(_operator(OP_ADD), (self, other), None)
+
     def __sub__(self, other):
+        if not _operand(other):
+            return NotImplemented
         return _apply(_operator(OP_SUB), (self, other), None)
 
     def __rsub__(self, other):
+        if not _operand(other):
+            return NotImplemented
         return _apply(_operator(OP_RSUB), (self, other), None)
 
+    def __isub__(self, other):
+        if not _operand(other):
+            return NotImplemented
+        return _inplace(_operator(OP_SUB), (self, other), None)
+
     def __mul__(self, other):
+        if not _operand(other):
+            return NotImplemented
         return _apply(_operator(OP_MUL), (self, other), None)
 
     def __rmul__(self, other):
+        if not _operand(other):
+            return NotImplemented
         return _apply(_operator(OP_MUL), (other, self), None)
 
+    def __imul__(self, other):
+        if not _operand(other):
+            return NotImplemented
+        return _inplace(_operator(OP_MUL), (self, other), None)
+
     def __truediv__(self, other):
+        if not _operand(other):
+            return NotImplemented
         return _apply(_operator(OP_DIV), (self, other), None)
 
     def __rtruediv__(self, other):
+        if not _operand(other):
+            return NotImplemented
         return _apply(_operator(OP_DIV), (other, self), None)
 
+    def __itruediv__(self, other):
+        if not _operand(other):
+            return NotImplemented
+        return _inplace(_operator(OP_DIV), (self, other), None)
+
+    def __floordiv__(self, other):
+        if not _operand(other):
+            return NotImplemented
+        return _apply(_operator(OP_FLOORDIV), (self, other), None)
+
+    def __rfloordiv__(self, other):
+        if not _operand(other):
+            return NotImplemented
+        return _apply(_operator(OP_FLOORDIV), (other, self), None)
+
+    def __ifloordiv__(self, other):
+        if not _operand(other):
+            return NotImplemented
+        return _inplace(_operator(OP_FLOORDIV), (self, other), None)
+
+    def __mod__(self, other):
+        if not _operand(other):
+            return NotImplemented
+        return _apply(_operator(OP_MOD), (self, other), None)
+
+    def __rmod__(self, other):
+        if not _operand(other):
+            return NotImplemented
+        return _apply(_operator(OP_MOD), (other, self), None)
+
+    def __imod__(self, other):
+        if not _operand(other):
+            return NotImplemented
+        return _inplace(_operator(OP_MOD), (self, other), None)
+
+    def __matmul__(self, other):
+        if not _operand(other):
+            return NotImplemented
+        return _apply(_operator(OP_MATMUL), (self, other), None)
+
+    def __rmatmul__(self, other):
+        if not _operand(other):
+            return NotImplemented
+        return _apply(_operator(OP_MATMUL), (other, self), None)
+
+    def __and__(self, other):
+        if not _operand(other):
+            return NotImplemented
+        return _apply(_operator(OP_AND), (self, other), None)
+
+    def __rand__(self, other):
+        if not _operand(other):
+            return NotImplemented
+        return _apply(_operator(OP_AND), (other, self), None)
+
+    def __iand__(self, other):
+        if not _operand(other):
+            return NotImplemented
+        return _inplace(_operator(OP_AND), (self, other), None)
+
+    def __or__(self, other):
+        if not _operand(other):
+            return NotImplemented
+        return _apply(_operator(OP_OR), (self, other), None)
+
+    def __ror__(self, other):
+        if not _operand(other):
+            return NotImplemented
+        return _apply(_operator(OP_OR), (other, self), None)
+
+    def __ior__(self, other):
+        if not _operand(other):
+            return NotImplemented
+        return _inplace(_operator(OP_OR), (self, other), None)
+
+    def __xor__(self, other):
+        if not _operand(other):
+            return NotImplemented
+        return _apply(_operator(OP_XOR), (self, other), None)
+
+    def __rxor__(self, other):
+        if not _operand(other):
+            return NotImplemented
+        return _apply(_operator(OP_XOR), (other, self), None)
+
+    def __ixor__(self, other):
+        if not _operand(other):
+            return NotImplemented
+        return _inplace(_operator(OP_XOR), (self, other), None)
+
+    def __eq__(self, other):
+        if not _operand(other):
+            return NotImplemented
+        return _apply(_operator(OP_EQ), (self, other), None)
+
+    def __ne__(self, other):
+        if not _operand(other):
+            return NotImplemented
+        return _apply(_operator(OP_NE), (self, other), None)
+
+    def __lt__(self, other):
+        if not _operand(other):
+            return NotImplemented
+        return _apply(_operator(OP_LT), (self, other), None)
+
+    def __le__(self, other):
+        if not _operand(other):
+            return NotImplemented
+        return _apply(_operator(OP_LE), (self, other), None)
+
+    def __gt__(self, other):
+        if not _operand(other):
+            return NotImplemented
+        return _apply(_operator(OP_GT), (self, other), None)
+
+    def __ge__(self, other):
+        if not _operand(other):
+            return NotImplemented
+        return _apply(_operator(OP_GE), (self, other), None)
+
     def __pow__(self, other, modulo):
-        if modulo is not None:
+        if modulo is not None or not _operand(other):
             return NotImplemented
         return _apply(_operator(OP_POW), (self, other), None)
 
     def __rpow__(self, other, modulo):
-        if modulo is not None:
+        if modulo is not None or not _operand(other):
             return NotImplemented
         return _apply(_operator(OP_POW), (other, self), None)
 
-    def __matmul__(self, other):
-        return _apply(_operator(OP_MATMUL), (self, other), None)
-
-    def __rmatmul__(self, other):
-        return _apply(_operator(OP_MATMUL), (other, self), None)
+    def __ipow__(self, other):
+        if not _operand(other):
+            return NotImplemented
+        return _inplace(_operator(OP_POW), (self, other), None)
 
     def __neg__(self):
         return _apply(_operator(OP_NEG), (self,), None)
 
     def __pos__(self):
         return self
+
+    def __abs__(self):
+        return _apply(_operator(OP_ABS), (self,), None)
+
+    def __invert__(self):
+        return _apply(_operator(OP_NOT), (self,), None)
+
+    def __getitem__(self, idx):
+        idx, advanced = _index_param(idx)
+        return _apply(_operator(OP_INDEX if advanced else OP_GETITEM), (self, idx), None)
+
+    def __setitem__(self, idx, value):
+        idx, _ = _index_param(idx)
+        _inplace(_operator(OP_SETITEM), (self, value, idx), None)
 
 
 class Size(tuple):
@@ -345,21 +509,31 @@ cdef Py_ssize_t _wrap_dim(object dim, Py_ssize_t ndim) except -1:
 # Python operators -> the registered ops that implement them. The op
 # definitions come from plugins; only the names are fixed here, by the
 # language's operator protocol.
-OPERATOR_OPS = ("add", "sub", "rsub", "mul", "div", "pow", "matmul", "neg")
+OPERATOR_OPS = ("add", "sub", "rsub", "mul", "div", "pow", "matmul", "neg", "floor_divide",
+                "remainder", "abs", "eq", "ne", "lt", "le", "gt", "ge", "bitwise_and",
+                "bitwise_or", "bitwise_xor", "bitwise_not", "getitem", "index", "setitem")
 cdef enum:
-    OP_ADD, OP_SUB, OP_RSUB, OP_MUL, OP_DIV, OP_POW, OP_MATMUL, OP_NEG
+    OP_ADD, OP_SUB, OP_RSUB, OP_MUL, OP_DIV, OP_POW, OP_MATMUL, OP_NEG, OP_FLOORDIV, OP_MOD,
+    OP_ABS, OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE, OP_AND, OP_OR, OP_XOR, OP_NOT,
+    OP_GETITEM, OP_INDEX, OP_SETITEM
 
 cdef list _operator_ops = [None] * len(OPERATOR_OPS)
 cdef apply_fn _apply_impl = NULL
+cdef apply_fn _inplace_impl = NULL
 
 
-cdef void install_apply(apply_fn fn) noexcept:
-    global _apply_impl
+cdef void install_apply(apply_fn fn, apply_fn inplace_fn) noexcept:
+    global _apply_impl, _inplace_impl
     _apply_impl = fn
+    _inplace_impl = inplace_fn
 
 
 cdef inline object _apply(object op, tuple args, dict kwargs):
     return _apply_impl(op, args, kwargs)
+
+
+cdef inline object _inplace(object op, tuple args, dict kwargs):
+    return _inplace_impl(op, args, kwargs)
 
 
 cdef inline object _operator(Py_ssize_t index):
@@ -373,6 +547,30 @@ cdef object _load_operator(Py_ssize_t index):
     from autogradx._registry import get_op
     op = _operator_ops[index] = get_op(OPERATOR_OPS[index])
     return op
+
+
+cdef inline bint _operand(object other):
+    """Can ``other`` take part in an operator with a tensor? (Else NotImplemented.)"""
+    return isinstance(other, (TensorBase, int, float, complex, np.generic))
+
+
+cdef object _index_param(object idx):
+    """An index with tensors replaced by their arrays; and whether it is advanced."""
+    if isinstance(idx, TensorBase):
+        return (<TensorBase>idx)._data, True
+    if isinstance(idx, tuple):
+        parts = []
+        advanced = False
+        for part in idx:
+            if isinstance(part, TensorBase):
+                parts.append((<TensorBase>part)._data)
+                advanced = True
+            else:
+                if isinstance(part, (list, _ndarray)):
+                    advanced = True
+                parts.append(part)
+        return tuple(parts), advanced
+    return idx, isinstance(idx, (list, _ndarray))
 
 
 def _reset_operators():

@@ -7,10 +7,12 @@ forward and vjp side by side.
 """
 
 from autogradx.plugin import Plugin, collect
-from autogradx.ops import elementwise, linalg, losses, reductions, shape
+from autogradx.ops import (
+    activations, conv, elementwise, indexing, linalg, losses, reductions, shape,
+)
 
 plugin = Plugin(
     "numpy",
-    collect(elementwise, reductions, shape, linalg, losses),
+    collect(elementwise, reductions, shape, indexing, linalg, activations, losses, conv),
     description="autogradx's built-in ops",
 )

@@ -18,7 +18,7 @@ def _add(xp, a, b, alpha=1):
     return a + b if alpha == 1 else a + alpha * b
 
 
-add = Op("add", _add, promote="elementwise", inputs=_BINARY, method=True,
+add = Op("add", _add, promote="elementwise", inputs=_BINARY, method=True, inplace=True,
          vjp=(lambda xp, g, alpha=1: g,
               lambda xp, g, alpha=1: g if alpha == 1 else g * alpha))
 
@@ -27,7 +27,7 @@ def _sub(xp, a, b, alpha=1):
     return a - b if alpha == 1 else a - alpha * b
 
 
-sub = Op("sub", _sub, promote="elementwise", inputs=_BINARY, method=True,
+sub = Op("sub", _sub, promote="elementwise", inputs=_BINARY, method=True, inplace=True,
          vjp=(lambda xp, g, alpha=1: g,
               lambda xp, g, alpha=1: -g if alpha == 1 else g * -alpha))
 
@@ -43,7 +43,7 @@ rsub = Op("rsub", _rsub, promote="elementwise", inputs=_BINARY,
                lambda xp, g, alpha=1: g))
 
 mul = Op("mul", lambda xp, a, b: a * b, promote="elementwise", inputs=_BINARY,
-         save=_BINARY, method=True,
+         save=_BINARY, method=True, inplace=True,
          vjp=(lambda xp, g, a, b: g * b,
               lambda xp, g, a, b: g * a))
 
