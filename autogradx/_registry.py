@@ -116,7 +116,7 @@ class Registry:
         self.load()
         out = {}
         for op in self.ops.values():
-            if op.namespace == namespace:
+            if namespace in op.namespaces:
                 for name in (op.name.rpartition(".")[2],) + op.aliases:
                     out.setdefault(name, op)
         return out

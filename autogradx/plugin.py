@@ -68,7 +68,21 @@ save inputs or the result rather than values derived from them.
     float dtype (``exp``, true division).
 ``namespace``
     Where the function appears: ``""`` for ``autogradx.<name>``,
-    ``"nn.functional"``, ``"linalg"``; ``None`` for no function.
+    ``"nn.functional"``, ``"linalg"``; a tuple for several (``("",
+    "nn.functional")`` for ``relu``); ``None`` for no function.
+``inplace``
+    ``True`` (or a name such as ``"add_"``) for an in-place Tensor method: the
+    result is computed out of place, then written into input 0.
+``view``
+    ``True`` when the output is a view of input 0 (it shares the version counter).
+``aliases``
+    Further names for the function and the method (``"clip"`` for ``clamp``).
+``inputs=("*tensors",)``
+    A variadic op (``cat``, ``stack``): input 0 is a sequence of tensors; the
+    forward gets a list of arrays and the vjp returns one gradient per tensor.
+``parse``
+    ``parse(*args, **kwargs) -> (args, kwargs)`` reorders an unusual call
+    signature into the op's (``einsum(equation, *operands)``).
 ``method``
     ``True`` (or a name) to make it a Tensor method as well.
 """

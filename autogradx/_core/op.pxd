@@ -10,6 +10,8 @@ cdef class OpDef:
     cdef readonly object vjp         # vjp(xp, g, *saved, **params) -> one grad per input; or None
     cdef readonly tuple vjps         # or one vjp per input (None where not differentiable); or None
     cdef readonly tuple inputs       # names of the tensor inputs, in call order
+    cdef readonly bint variadic      # inputs == ("*name",): input 0 is a sequence of any number of tensors
+    cdef readonly object parse       # parse(*args, **kwargs) -> (args, kwargs) in the op's order, or None
     cdef readonly Py_ssize_t n_inputs
     cdef readonly Py_ssize_t n_required  # inputs that must be given
     cdef readonly bint varargs       # forward takes *args after its inputs (they are not passed to the vjp)
@@ -22,6 +24,7 @@ cdef class OpDef:
     cdef readonly Py_ssize_t n_outputs
     cdef readonly object output_type # callable building the returned value from a tuple of outputs, or None
     cdef readonly object namespace   # module the function appears in: "" (autogradx), "nn.functional", ...; None: nowhere
+    cdef readonly tuple namespaces   # all the modules it appears in (namespace may be a tuple of them)
     cdef readonly object method      # name of the Tensor method, or None
     cdef readonly object inplace     # name of the in-place Tensor method (e.g. "add_"), or None
     cdef readonly bint view          # the output is a view of input 0 (shares its storage)

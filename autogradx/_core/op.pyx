@@ -77,7 +77,7 @@ cdef class OpDef:
     def __init__(self, str name, forward, vjp=None, *, inputs=("input",), save=(),
                  bint residuals=False, grad_fn=None, promote=None, Py_ssize_t n_outputs=1,
                  output_type=None, namespace="", method=None, inplace=None, bint view=False,
-                 aliases=(), doc=None):
+                 aliases=(), parse=None, doc=None):
         if not name.replace(".", "_").isidentifier():
             raise ValueError(f"op name {name!r} is not a valid identifier")
         if not callable(forward):
@@ -85,6 +85,14 @@ cdef class OpDef:
         inputs = tuple(inputs)
         if not inputs or not all(isinstance(i, str) for i in inputs):
             raise TypeError(f"op {name!r}: inputs must be a non-empty tuple of names, got {inputs!r}")
+        self.variadic = inputs[0].startswith("*")
+        if self.variadic and (len(inputs) != 1 or isinstance(vjp, (tuple, list))):
+            raise ValueError(
+                f"op {name!r}: a variadic op has exactly one input ('*name') and a single vjp "
+                "returning one gradient per tensor")
+        if parse is not None and not callable(parse):
+            raise TypeError(f"op {name!r}: parse must be callable")
+        self.parse = parse
         if isinstance(vjp, (tuple, list)):
             if len(vjp) != len(inputs):
                 raise ValueError(
@@ -104,8 +112,8 @@ cdef class OpDef:
         for s in save:
             if s == "result":
                 idx.append(-1)
-            elif s in inputs:
-                idx.append(inputs.index(s))
+            elif s in inputs or ("*" + s) in inputs:
+                idx.append(inputs.index(s) if s in inputs else inputs.index("*" + s))
             else:
                 raise ValueError(
                     f"op {name!r}: cannot save {s!r}: not one of the inputs {inputs!r} or 'result'")
@@ -126,8 +134,12 @@ cdef class OpDef:
         self.promote = promote
         self.n_outputs = n_outputs
         self.output_type = output_type
-        if namespace is not None and not all(p.isidentifier() for p in namespace.split(".") if p):
-            raise ValueError(f"op {name!r}: bad namespace {namespace!r}")
+        namespaces = () if namespace is None else (
+            (namespace,) if isinstance(namespace, str) else tuple(namespace))
+        for ns in namespaces:
+            if not isinstance(ns, str) or not all(p.isidentifier() for p in ns.split(".") if p):
+                raise ValueError(f"op {name!r}: bad namespace {ns!r}")
+        self.namespaces = namespaces
         if method is True:
             method = name.rpartition(".")[2]
         if method is not None and not (isinstance(method, str) and method.isidentifier()):
@@ -213,7 +225,7 @@ cdef class OpNode(Node):
 
     cdef list apply(self, list grads, bint create_graph):
         cdef OpDef op = self.op
-        cdef Py_ssize_t i, n = op.n_inputs
+        cdef Py_ssize_t i, n = len(self.next_nodes)
         cdef tuple saved = self.saved
         if saved is None:
             raise RuntimeError(SECOND_BACKWARD)
@@ -237,7 +249,7 @@ cdef class OpNode(Node):
                     out[i] = _call_vjp(fn, xp, g, saved, params)
             return out
         res = _call_vjp(op.vjp, xp, g, saved, params)
-        if n == 1:
+        if n == 1 and not op.variadic:
             return [res]
         if not isinstance(res, (tuple, list)) or len(res) != n:
             got = len(res) if isinstance(res, (tuple, list)) else 1
@@ -384,7 +396,11 @@ cdef object _result_dtype(list values, Py_ssize_t n):
 
 
 cdef void _promote(OpDef op, list values) except *:
-    cdef Py_ssize_t i, n = op.n_inputs
+    _promote_all(op, values, op.n_inputs)
+
+
+cdef void _promote_all(OpDef op, list values, Py_ssize_t n) except *:
+    cdef Py_ssize_t i
     cdef int scalar_cat = -1, c
     cdef object common = None
     # Fast path: the arrays share one dtype and no scalar is of a higher category.
@@ -422,6 +438,11 @@ cdef void _promote(OpDef op, list values) except *:
 
 cpdef object apply_op(OpDef op, tuple args, dict kwargs):
     """Apply ``op`` to tensors (and scalars) ``args``; record it when gradients are needed."""
+    if op.parse is not None:
+        args, kwargs = op.parse(*args, **(kwargs or {}))
+        args = tuple(args)
+    if op.variadic:
+        return _apply_variadic(op, args, kwargs)
     cdef Py_ssize_t n = op.n_inputs, nargs = len(args), i
     cdef list raw = [None] * n
     cdef tuple extra = ()
@@ -514,6 +535,58 @@ cpdef object apply_op(OpDef op, tuple args, dict kwargs):
             _mark_view(<TensorBase>o, raw[0])
     if record:
         _record(op, raw, values, extra, params, outs, resid)
+    return outs if op.output_type is None else op.output_type(outs)
+
+
+cdef object _apply_variadic(OpDef op, tuple args, dict kwargs):
+    """``op(tensors, *params)`` for an op whose input is a sequence of tensors (``cat``)."""
+    cdef Py_ssize_t i, n
+    cdef bint record = False
+    name = op.inputs[0][1:]
+    kwargs = dict(kwargs) if kwargs else {}
+    if args:
+        seq, extra = args[0], args[1:]
+    elif name in kwargs:
+        seq, extra = kwargs.pop(name), ()
+    else:
+        raise TypeError(f"{op.name}() missing required argument '{name}'")
+    if isinstance(seq, TensorBase) or not isinstance(seq, (list, tuple)) or not seq:
+        raise TypeError(
+            f"{op.name}(): argument '{name}' must be a non-empty tuple or list of Tensors, "
+            f"not {type(seq).__name__}")
+    raw = list(seq)
+    n = len(raw)
+    values = [None] * n
+    for i in range(n):
+        if not isinstance(raw[i], TensorBase):
+            raise TypeError(
+                f"{op.name}(): expected Tensor as element {i} in argument '{name}', but got "
+                f"{type(raw[i]).__name__}")
+        values[i] = (<TensorBase>raw[i])._data
+        if not record and needs_grad(<TensorBase>raw[i]):
+            record = True
+    xp = array_module(values[0])
+    if op.promote is not None:
+        _promote_all(op, values, n)
+    extra = _unwrap_params(op, tuple(extra))
+    params = {k: (_param_array(op, k, <TensorBase>v) if isinstance(v, TensorBase) else v)
+              for k, v in kwargs.items()} or None
+    record = record and op.differentiable() and grad_enabled()
+    try:
+        res = op.forward(xp, values, *extra, **(params or {}))
+    except ValueError as e:
+        raise RuntimeError(f"{op.name}(): {e} (input shapes: {_shapes(values)})") from e
+    resid = None
+    if op.residuals:
+        res, resid = res
+    if op.n_outputs == 1:
+        outs = (new_tensor(np.asarray(res) if isinstance(res, _generic) else res, None, 0),)
+    else:
+        outs = _wrap_outputs(res)
+    if record:
+        _record(op, raw, values, extra, params, outs, resid)
+    if op.n_outputs == 1:
+        return outs[0]
     return outs if op.output_type is None else op.output_type(outs)
 
 
@@ -652,7 +725,7 @@ def _wrap_outputs(res):
 cdef void _record(OpDef op, list raw, list values, tuple extra, dict params, tuple outs,
                   object resid) except *:
     cdef OpNode node = OpNode.__new__(OpNode)
-    cdef Py_ssize_t i, n = op.n_inputs, k, ns = len(op.save_idx)
+    cdef Py_ssize_t i, n = len(raw), k, ns = len(op.save_idx)
     cdef TensorBase t, out
     cdef list nexts = [None] * n, slots = [0] * n
     if extra and not op.varargs:
@@ -667,6 +740,8 @@ cdef void _record(OpDef op, list raw, list values, tuple extra, dict params, tup
     node.op = op
     if type(op.grad_fn) is str:
         node._name = op.grad_fn
+    elif op.variadic:
+        node._name = op.grad_fn(values, **(params or {}))
     elif params:
         node._name = op.grad_fn(*values, **params)
     else:
@@ -699,7 +774,9 @@ cdef void _record(OpDef op, list raw, list values, tuple extra, dict params, tup
         versions = None
         for k in range(ns):
             i = op.save_idx[k]
-            if i >= 0:
+            if i >= 0 and op.variadic:
+                saved.append(tuple(values))     # all the tensors (not version-checked)
+            elif i >= 0:
                 saved.append(values[i])
                 src = raw[i]
                 if isinstance(src, TensorBase):
