@@ -61,25 +61,56 @@ class Tensor(TensorBase):
             gradient = gradient._data
         run_backward((self,), (gradient,), bool(retain_graph), bool(create_graph))
 
-    def zero_(self):
-        """Fill with zeros in place."""
-        return self.fill_(0)
-
-    def fill_(self, value):
-        """Fill with ``value`` in place."""
-        from autogradx._core.grad_mode import is_grad_enabled
-        if self.requires_grad and is_grad_enabled():
-            raise RuntimeError(
-                "a leaf Variable that requires grad is being used in an in-place operation."
-                if self.is_leaf else "in-place fill_ on a tensor in the graph is not supported yet")
-        self._data[...] = value
-        self._bump_version()
-        return self
-
     def clone(self):
         """A copy with its own storage; gradients flow back to this tensor."""
         from autogradx._registry import get_op
         return get_op("clone")(self)
+
+    def to(self, *args, **kwargs):
+        """Convert dtype and/or device: ``to(dtype)``, ``to(device)``, ``to(other)``,
+        ``to(device, dtype)``. Returns self when nothing changes (unless ``copy=True``)."""
+        dtype, device, copy = _parse_to(args, kwargs)
+        if device is not None and device.type != "cpu":
+            raise RuntimeError(f"device {device} is not available: no CUDA backend is loaded")
+        if dtype is None or _dtype.as_numpy_dtype(dtype) == self._data.dtype:
+            return self.clone() if copy else self
+        from autogradx._registry import get_op
+        return get_op("_to_copy")(self, _dtype.as_numpy_dtype(dtype))
+
+    def float(self):
+        return self.to(_dtype.float32)
+
+    def double(self):
+        return self.to(_dtype.float64)
+
+    def half(self):
+        return self.to(_dtype.float16)
+
+    def long(self):
+        return self.to(_dtype.int64)
+
+    def int(self):
+        return self.to(_dtype.int32)
+
+    def short(self):
+        return self.to(_dtype.int16)
+
+    def bool(self):
+        return self.to(_dtype.bool)
+
+    def type_as(self, other):
+        return self.to(other.dtype)
+
+    def cpu(self):
+        return self
+
+    @property
+    def mT(self):
+        """The tensor with its last two dimensions swapped."""
+        if self.ndim < 2:
+            raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. "
+                               f"Got {self.ndim}-D tensor.")
+        return self.transpose(-2, -1)
 
     @property
     def T(self):
@@ -136,6 +167,28 @@ class Tensor(TensorBase):
         if name.startswith("__") or _install_methods():
             raise AttributeError(f"'Tensor' object has no attribute {name!r}")
         return getattr(self, name)
+
+
+def _parse_to(args, kwargs):
+    from autogradx._device import device as _device
+    dtype = kwargs.pop("dtype", None)
+    device = kwargs.pop("device", None)
+    copy = kwargs.pop("copy", False)
+    kwargs.pop("non_blocking", None)
+    if kwargs:
+        raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+    for a in args:
+        if isinstance(a, TensorBase):
+            dtype, device = a.dtype, a.device
+        elif isinstance(a, (_dtype.dtype, np.dtype, type)):
+            dtype = a
+        elif isinstance(a, (str, _device)):
+            device = a
+        elif isinstance(a, bool):
+            pass            # non_blocking
+        else:
+            raise TypeError(f"to() received an invalid argument {a!r}")
+    return dtype, (None if device is None else _device(device)), copy
 
 
 _TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",

@@ -8,11 +8,12 @@ forward and vjp side by side.
 
 from autogradx.plugin import Plugin, collect
 from autogradx.ops import (
-    activations, conv, elementwise, indexing, linalg, losses, reductions, shape,
+    activations, conv, conversion, elementwise, indexing, linalg, losses, reductions, shape,
 )
 
 plugin = Plugin(
     "numpy",
-    collect(elementwise, reductions, shape, indexing, linalg, activations, losses, conv),
+    collect(elementwise, reductions, shape, indexing, linalg, activations, losses, conv,
+            conversion),
     description="autogradx's built-in ops",
 )

@@ -1,0 +1,49 @@
+"""Ops that convert or overwrite a tensor as a whole: dtype casts, fill, copy."""
+
+from autogradx.plugin import Op
+
+
+def _to_copy(xp, x, dtype):
+    """A copy of ``x`` converted to ``dtype`` (a NumPy dtype)."""
+    return x.astype(dtype)
+
+
+# The gradient comes back in the output's dtype; the engine casts it to the input's.
+_to_copy_op = Op("_to_copy", _to_copy, namespace=None, grad_fn="ToCopyBackward0",
+                 vjp=lambda xp, g, dtype: g)
+
+
+def _fill(xp, x, value):
+    """A tensor shaped like ``x`` filled with ``value`` (a number or a 0-d tensor)."""
+    return xp.full_like(x, value)
+
+
+def _fill_value_grad(xp, g, value):
+    return g.sum()
+
+
+fill = Op("fill", _fill, inputs=("input", "value"), inplace=True,
+          grad_fn=lambda x, value: "FillBackward0" if not hasattr(value, "shape") else "FillBackward1",
+          vjp=(lambda xp, g: g * 0, lambda xp, g: g.sum()))
+
+
+def _zero(xp, x):
+    """A tensor of zeros shaped like ``x``."""
+    return xp.zeros_like(x)
+
+
+zero = Op("zero", _zero, namespace=None, inplace="zero_", vjp=lambda xp, g: g * 0)
+
+
+def _copy(xp, x, src, non_blocking=False):
+    """``src`` broadcast to ``x``'s shape and converted to its dtype (what ``x.copy_(src)`` writes)."""
+    if src.ndim > x.ndim or any(s not in (1, d) for s, d in zip(src.shape[::-1], x.shape[::-1])):
+        raise RuntimeError(
+            f"copy_(): the size of src {list(src.shape)} must be broadcastable to the "
+            f"destination's size {list(x.shape)}")
+    return xp.broadcast_to(src, x.shape).astype(x.dtype)
+
+
+copy = Op("copy", _copy, inputs=("input", "src"), namespace=None, inplace="copy_",
+          grad_fn="CopyBackwards", vjp=(lambda xp, g, non_blocking=False: g * 0,
+                                        lambda xp, g, non_blocking=False: g))
