@@ -54,11 +54,8 @@ class Tensor(TensorBase):
             raise NotImplementedError("backward(inputs=...) is not supported yet")
         if retain_graph is None:
             retain_graph = create_graph
-        if gradient is not None:
-            if not isinstance(gradient, TensorBase):
-                raise TypeError(
-                    f"gradient must be a Tensor or None, not {type(gradient).__name__}")
-            gradient = gradient._data
+        if gradient is not None and not isinstance(gradient, TensorBase):
+            raise TypeError(f"gradient must be a Tensor or None, not {type(gradient).__name__}")
         run_backward((self,), (gradient,), bool(retain_graph), bool(create_graph))
 
     def clone(self):

@@ -13,6 +13,7 @@ import numpy as np
 from cpython.ref cimport Py_REFCNT
 
 from .node cimport Node, AccumulateGrad, grad_edge, hook_result
+from .grad_mode cimport grad_enabled, set_grad_enabled_c
 from .op cimport array_module
 from .tensor cimport TensorBase, new_tensor, needs_grad
 
@@ -46,6 +47,8 @@ cdef void _bad_grad(object g, object shape, Node producer, Py_ssize_t index) exc
 
 cdef object conform(object g, Node target, Py_ssize_t slot, Node producer, Py_ssize_t index):
     """Check a gradient against the tensor it is for: un-broadcast it, cast its dtype."""
+    if isinstance(g, TensorBase):
+        return _conform_tensor(<TensorBase>g, target, slot, producer, index)
     if type(g) is not _ndarray:
         if isinstance(g, _generic):
             g = np.asarray(g)
@@ -69,6 +72,35 @@ cdef object conform(object g, Node target, Py_ssize_t slot, Node producer, Py_ss
     return g
 
 
+cdef object _conform_tensor(TensorBase g, Node target, Py_ssize_t slot, Node producer,
+                            Py_ssize_t index):
+    """``conform`` for create_graph, where gradients are tensors and every step is recorded."""
+    shape = target.expected_shape(slot)
+    if g._data.shape != shape:
+        unbroadcast(g._data, shape, producer, index)       # raises if incompatible
+        lead = g._data.ndim - len(shape)
+        axes = tuple(range(lead)) + tuple(lead + i for i in range(len(shape))
+                                          if shape[i] == 1 and g._data.shape[lead + i] != 1)
+        if axes:
+            g = g.sum(dim=axes, keepdim=True)
+        if lead:
+            g = g.reshape(shape)
+    dtype = target.expected_dtype(slot)
+    if g._data.dtype != dtype:
+        g = g.to(dtype)
+    return g
+
+
+cdef inline object _as_tensor(object g):
+    return g if isinstance(g, TensorBase) else new_tensor(g, None, 0)
+
+
+cdef inline object _as_grad(object res, bint create_graph):
+    if res is None or create_graph:
+        return res
+    return (<TensorBase>res)._data
+
+
 cdef list _run_tensor_hooks(Node node, list grads):
     cdef TensorBase t
     for slot, hooks in (node.tensor_hooks or {}).items():
@@ -76,7 +108,7 @@ cdef list _run_tensor_hooks(Node node, list grads):
         if g is None or not hooks:
             continue
         for hook in tuple(hooks.values()):
-            res = hook(new_tensor(g, None, 0))
+            res = hook(_as_tensor(g))
             if res is not None:
                 g = hook_result(hook, res, g)
         grads[slot] = g
@@ -86,27 +118,29 @@ cdef list _run_tensor_hooks(Node node, list grads):
         if owner is None or g is None:
             continue
         t = <TensorBase>owner
-        if t._grad is None:
+        if isinstance(g, TensorBase):
+            t._grad = g if t._grad is None else t._grad + g
+        elif t._grad is None:
             t._grad = new_tensor(g.copy(), None, 0)
         else:
             t._grad = new_tensor((<TensorBase>t._grad)._data + g, None, 0)
     return grads
 
 
-cdef list _run_pre_hooks(Node node, list grads):
+cdef list _run_pre_hooks(Node node, list grads, bint create_graph):
     for hook in tuple(node.pre_hooks.values()):
-        res = hook(tuple(None if g is None else new_tensor(g, None, 0) for g in grads))
+        res = hook(tuple(None if g is None else _as_tensor(g) for g in grads))
         if res is not None:
-            grads = [None if r is None else (<TensorBase>r)._data for r in res]
+            grads = [_as_grad(r, create_graph) for r in res]
     return grads
 
 
-cdef list _run_post_hooks(Node node, list in_grads, list grads):
+cdef list _run_post_hooks(Node node, list in_grads, list grads, bint create_graph):
     for hook in tuple(node.post_hooks.values()):
-        res = hook(tuple(None if g is None else new_tensor(g, None, 0) for g in in_grads),
-                   tuple(None if g is None else new_tensor(g, None, 0) for g in grads))
+        res = hook(tuple(None if g is None else _as_tensor(g) for g in in_grads),
+                   tuple(None if g is None else _as_tensor(g) for g in grads))
         if res is not None:
-            in_grads = [None if r is None else (<TensorBase>r)._data for r in res]
+            in_grads = [_as_grad(r, create_graph) for r in res]
     return in_grads
 
 
@@ -127,7 +161,20 @@ cdef inline _Pending _pending(dict state, Node node):
 
 
 cpdef run_backward(tuple tensors, tuple grads, bint keep_graph, bint create_graph):
-    """Backpropagate ``grads`` (arrays or None) from ``tensors`` into the leaves' ``.grad``."""
+    """Backpropagate ``grads`` (tensors or None) from ``tensors`` into the leaves' ``.grad``.
+
+    With ``create_graph`` the gradients are tensors and the sweep itself is
+    recorded, so that the gradients can be differentiated in turn.
+    """
+    cdef bint prev_mode = grad_enabled()
+    set_grad_enabled_c(create_graph)
+    try:
+        _sweep(tensors, grads, keep_graph, create_graph)
+    finally:
+        set_grad_enabled_c(prev_mode)
+
+
+cdef void _sweep(tuple tensors, tuple grads, bint keep_graph, bint create_graph) except *:
     cdef Py_ssize_t i, k, n_roots = len(tensors)
     cdef TensorBase t
     cdef Node node, nxt
@@ -148,12 +195,20 @@ cpdef run_backward(tuple tensors, tuple grads, bint keep_graph, bint create_grap
             if t._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
             g = array_module(t._data).ones_like(t._data)
-        elif g.shape != t._data.shape:
-            raise RuntimeError(
-                f"Mismatch in shape: grad_output[{i}] has a shape of {_size(g.shape)} and "
-                f"output[{i}] has a shape of {_size(t._data.shape)}.")
-        elif g.dtype != t._data.dtype:
-            g = g.astype(t._data.dtype)
+            if create_graph:
+                g = new_tensor(g, None, 0)
+        else:
+            if not isinstance(g, TensorBase):
+                raise TypeError(f"gradient {i} must be a Tensor or None, not {type(g).__name__}")
+            if (<TensorBase>g)._data.shape != t._data.shape:
+                raise RuntimeError(
+                    f"Mismatch in shape: grad_output[{i}] has a shape of "
+                    f"{_size((<TensorBase>g)._data.shape)} and output[{i}] has a shape of "
+                    f"{_size(t._data.shape)}.")
+            if (<TensorBase>g)._data.dtype != t._data.dtype:
+                g = g.to(t.dtype) if create_graph else (<TensorBase>g)._data.astype(t._data.dtype)
+            elif not create_graph:
+                g = (<TensorBase>g)._data
         roots.append((grad_edge(t), t._output_nr if t._grad_fn is not None else 0, g))
 
     # Pass 1: count the edges into every reachable node.
@@ -191,7 +246,7 @@ cpdef run_backward(tuple tensors, tuple grads, bint keep_graph, bint create_grap
         if node.tensor_hooks is not None or node.retain_refs is not None:
             buf = _run_tensor_hooks(node, buf)
         if node.pre_hooks:
-            buf = _run_pre_hooks(node, buf)
+            buf = _run_pre_hooks(node, buf, create_graph)
         in_grads = None
         for g in buf:
             if g is not None:
@@ -200,7 +255,7 @@ cpdef run_backward(tuple tensors, tuple grads, bint keep_graph, bint create_grap
         if not keep_graph:
             node.release()
         if node.post_hooks and in_grads is not None:
-            in_grads = _run_post_hooks(node, in_grads, buf)
+            in_grads = _run_post_hooks(node, in_grads, buf, create_graph)
         nexts = node.next_nodes
         slots = node.next_slots
         for i in range(len(nexts)):

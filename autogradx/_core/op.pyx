@@ -231,14 +231,16 @@ cdef class OpNode(Node):
             raise RuntimeError(SECOND_BACKWARD)
         if self.saved_from is not None:
             self._check_versions()
-        if create_graph:
-            raise NotImplementedError(
-                f"create_graph=True is not supported yet ({self._name})")
         if self.n_outputs == 1:
             g = grads[0]
         else:
-            g = _fill_missing(self, grads)
-        xp = array_module(g if self.n_outputs == 1 else g[0])
+            g = _fill_missing(self, grads, create_graph)
+        if create_graph:
+            # Gradients of gradients: the same vjp, run on tensors so that it is recorded.
+            xp = _tensor_namespace()
+            saved = self._saved_tensors()
+        else:
+            xp = array_module(g if self.n_outputs == 1 else g[0])
         params = self.params
         cdef list out
         if op.vjps is not None:
@@ -247,21 +249,55 @@ cdef class OpNode(Node):
                 fn = op.vjps[i]
                 if fn is not None and self.next_nodes[i] is not None:
                     out[i] = _call_vjp(fn, xp, g, saved, params)
-            return out
-        res = _call_vjp(op.vjp, xp, g, saved, params)
-        if n == 1 and not op.variadic:
-            return [res]
-        if not isinstance(res, (tuple, list)) or len(res) != n:
-            got = len(res) if isinstance(res, (tuple, list)) else 1
-            raise RuntimeError(
-                f"vjp of op {op.name!r} (plugin {op.plugin!r}) returned {got} gradients, "
-                f"expected {n} (one per input {op.inputs!r})")
-        return list(res)
+        else:
+            res = _call_vjp(op.vjp, xp, g, saved, params)
+            if n == 1 and not op.variadic:
+                out = [res]
+            elif not isinstance(res, (tuple, list)) or len(res) != n:
+                got = len(res) if isinstance(res, (tuple, list)) else 1
+                raise RuntimeError(
+                    f"vjp of op {op.name!r} (plugin {op.plugin!r}) returned {got} gradients, "
+                    f"expected {n} (one per input {op.inputs!r})")
+            else:
+                out = list(res)
+        if create_graph:
+            for i in range(n):
+                if out[i] is not None and not isinstance(out[i], TensorBase):
+                    out[i] = _as_constant(out[i])
+        return out
+
+    def _saved_tensors(self):
+        """The saved values as tensors that carry their history (for create_graph)."""
+        cdef Py_ssize_t k
+        cdef TensorBase t
+        out = []
+        for k in range(len(self.saved)):
+            value = self.saved[k]
+            src = self.saved_from[k] if self.saved_from is not None else None
+            if isinstance(src, TensorBase) or isinstance(src, tuple):
+                out.append(src)                     # an input (or the inputs of a variadic op)
+            elif isinstance(src, VersionCounter):   # the result: a tensor made by this node
+                if isinstance(value, tuple):
+                    out.append(tuple(new_tensor(v, self, i) for i, v in enumerate(value)))
+                else:
+                    t = new_tensor(value, self, 0)
+                    t._vc = <VersionCounter>src
+                    out.append(t)
+            else:
+                out.append(_as_constant(value))
+        return tuple(out)
 
     def _check_versions(self):
         for src, v in zip(self.saved_from, self.saved_versions):
             if src is None:
                 continue
+            if isinstance(src, tuple):
+                for t, tv in zip(src, v):
+                    if (<TensorBase>t).version() != tv:
+                        src, v = t, tv
+                        break
+                else:
+                    continue
             now = (<TensorBase>src).version() if isinstance(src, TensorBase) else (<VersionCounter>src).value
             if now != v:
                 desc = _describe(src, self)
@@ -295,13 +331,42 @@ cdef inline object _call_vjp(object fn, object xp, object g, tuple saved, dict p
     return fn(xp, g, *saved)
 
 
-cdef tuple _fill_missing(OpNode node, list grads):
+cdef tuple _fill_missing(OpNode node, list grads, bint create_graph):
     """Multi-output ops get zeros for the outputs no gradient reached."""
     cdef Py_ssize_t i
     present = next(g for g in grads if g is not None)
-    xp = array_module(present)
-    return tuple(xp.zeros(node.out_shape[i], node.out_dtype[i]) if grads[i] is None else grads[i]
-                 for i in range(node.n_outputs))
+    xp = array_module((<TensorBase>present)._data if create_graph else present)
+    out = []
+    for i in range(node.n_outputs):
+        g = grads[i]
+        if g is None:
+            g = xp.zeros(node.out_shape[i], node.out_dtype[i])
+            if create_graph:
+                g = new_tensor(g, None, 0)
+        out.append(g)
+    return tuple(out)
+
+
+cdef object _tensor_ns = None
+
+
+cdef object _tensor_namespace():
+    global _tensor_ns
+    if _tensor_ns is None:
+        from autogradx._xp import tensor_namespace
+        _tensor_ns = tensor_namespace
+    return _tensor_ns
+
+
+cdef object _as_constant(object value):
+    """Arrays (also inside tuples and lists) as tensors without history; other values as they are."""
+    if isinstance(value, TensorBase):
+        return value
+    if hasattr(value, "__array_interface__") or hasattr(value, "__cuda_array_interface__"):
+        return new_tensor(np.asarray(value) if isinstance(value, _generic) else value, None, 0)
+    if type(value) is tuple or type(value) is list:
+        return type(value)(_as_constant(v) for v in value)
+    return value
 
 
 _TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
@@ -484,9 +549,11 @@ cpdef object apply_op(OpDef op, tuple args, dict kwargs):
                 raise TypeError(f"{op.name}() missing required argument '{op.inputs[i]}'")
         elif isinstance(v, _generic):
             values[i] = v.item()    # NumPy scalars count as Python numbers, as in PyTorch
+        elif type(v) is _ndarray:
+            pass                    # an array takes part as a constant (no gradient)
         elif _scalar_category(v) < 0:
             raise TypeError(
-                f"{op.name}(): argument '{op.inputs[i]}' must be a Tensor or a number, "
+                f"{op.name}(): argument '{op.inputs[i]}' must be a Tensor, an array or a number, "
                 f"not {type(v).__name__}")
     if xp is None:
         raise TypeError(
@@ -638,10 +705,13 @@ cpdef object apply_inplace(OpDef op, tuple args, dict kwargs):
             sources = list(node.saved_from) if node.saved_from is not None else None
             for k in range(len(op.save_idx)):
                 if op.save_idx[k] == 0 and saved[k] is t._data:
-                    # The vjp needs the values before they are overwritten.
+                    # The vjp needs the values before they are overwritten: save a
+                    # snapshot that keeps the tensor's history (for create_graph).
                     saved[k] = t._data.copy()
                     if sources is not None:
-                        sources[k] = None
+                        snap = new_tensor(saved[k], t._grad_fn, t._output_nr)
+                        (<TensorBase>snap)._requires_grad = t._requires_grad
+                        sources[k] = snap
             node.saved = tuple(saved)
             if sources is not None:
                 node.saved_from = tuple(sources)
@@ -775,7 +845,11 @@ cdef void _record(OpDef op, list raw, list values, tuple extra, dict params, tup
         for k in range(ns):
             i = op.save_idx[k]
             if i >= 0 and op.variadic:
-                saved.append(tuple(values))     # all the tensors (not version-checked)
+                saved.append(tuple(values))
+                if sources is None:
+                    sources, versions = [None] * ns, [0] * ns
+                sources[k] = tuple(raw)
+                versions[k] = tuple((<TensorBase>r).version() for r in raw)
             elif i >= 0:
                 saved.append(values[i])
                 src = raw[i]

@@ -268,6 +268,9 @@ cdef class TensorBase:
     def __hash__(self):
         return id(self)
 
+    # NumPy defers binary operators to a tensor (ndarray * tensor -> Tensor.__rmul__).
+    __array_priority__ = 1000
+
     # -- operators: each is a registered op ----------------------------------
 
     def __add__(self, other):
@@ -551,7 +554,7 @@ cdef object _load_operator(Py_ssize_t index):
 
 cdef inline bint _operand(object other):
     """Can ``other`` take part in an operator with a tensor? (Else NotImplemented.)"""
-    return isinstance(other, (TensorBase, int, float, complex, np.generic))
+    return isinstance(other, (TensorBase, int, float, complex, np.generic, _ndarray))
 
 
 cdef object _index_param(object idx):

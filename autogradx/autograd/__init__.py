@@ -23,7 +23,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     for t in tensors:
         if not isinstance(t, TensorBase):
             raise TypeError(f"backward() expects Tensors, got {type(t).__name__}")
-    grads = tuple(None if g is None else g._data for g in grad_tensors)
+    grads = grad_tensors
     if retain_graph is None:
         retain_graph = create_graph
     _run_backward(tensors, grads, bool(retain_graph), bool(create_graph))
