@@ -51,7 +51,8 @@ class Tensor(TensorBase):
         graph's saved values are freed afterwards unless ``retain_graph=True``.
         """
         if inputs is not None:
-            raise NotImplementedError("backward(inputs=...) is not supported yet")
+            from autogradx.autograd import backward
+            return backward(self, gradient, retain_graph, create_graph, inputs=inputs)
         if retain_graph is None:
             retain_graph = create_graph
         if gradient is not None and not isinstance(gradient, TensorBase):

@@ -149,6 +149,9 @@ cdef class _Pending:
     cdef Node node
     cdef Py_ssize_t deps
     cdef list grads
+    cdef bint needed                # runs in this call (all nodes, unless inputs= prunes)
+    cdef int visit                  # pruning walk: 0 new, 1 on the stack, 2 done
+    cdef list captures              # (output slot, result index) for the inputs= tensors made here
 
 
 cdef inline _Pending _pending(dict state, Node node):
@@ -160,21 +163,26 @@ cdef inline _Pending _pending(dict state, Node node):
     return p
 
 
-cpdef run_backward(tuple tensors, tuple grads, bint keep_graph, bint create_graph):
+cpdef run_backward(tuple tensors, tuple grads, bint keep_graph, bint create_graph,
+                   tuple inputs=None, bint accumulate=True):
     """Backpropagate ``grads`` (tensors or None) from ``tensors`` into the leaves' ``.grad``.
 
     With ``create_graph`` the gradients are tensors and the sweep itself is
-    recorded, so that the gradients can be differentiated in turn.
+    recorded, so that the gradients can be differentiated in turn. With
+    ``inputs``, only the nodes leading to them run, and their gradients are
+    returned (``accumulate=False``, for ``autograd.grad``) or accumulated into
+    those leaves only (``backward(inputs=...)``).
     """
     cdef bint prev_mode = grad_enabled()
     set_grad_enabled_c(create_graph)
     try:
-        _sweep(tensors, grads, keep_graph, create_graph)
+        return _sweep(tensors, grads, keep_graph, create_graph, inputs, accumulate)
     finally:
         set_grad_enabled_c(prev_mode)
 
 
-cdef void _sweep(tuple tensors, tuple grads, bint keep_graph, bint create_graph) except *:
+cdef list _sweep(tuple tensors, tuple grads, bint keep_graph, bint create_graph, tuple inputs,
+                 bint accumulate):
     cdef Py_ssize_t i, k, n_roots = len(tensors)
     cdef TensorBase t
     cdef Node node, nxt
@@ -214,7 +222,7 @@ cdef void _sweep(tuple tensors, tuple grads, bint keep_graph, bint create_graph)
     # Pass 1: count the edges into every reachable node.
     for node, _, _ in roots:
         if node not in state:
-            _pending(state, node)
+            _pending(state, node).needed = inputs is None
             stack.append(node)
     while stack:
         node = <Node>stack.pop()
@@ -224,8 +232,15 @@ cdef void _sweep(tuple tensors, tuple grads, bint keep_graph, bint create_graph)
             p = state.get(nxt_obj)
             if p is None:
                 p = _pending(state, <Node>nxt_obj)
+                p.needed = inputs is None
                 stack.append(nxt_obj)
             p.deps += 1
+
+    cdef list results = None
+    if inputs is not None:
+        results = [None] * len(inputs)
+        _mark_targets(state, inputs, accumulate)
+        _prune(state, roots)
 
     # Pass 2: run each node once all its incoming edges have delivered.
     for node, slot, g in roots:
@@ -247,13 +262,17 @@ cdef void _sweep(tuple tensors, tuple grads, bint keep_graph, bint create_graph)
             buf = _run_tensor_hooks(node, buf)
         if node.pre_hooks:
             buf = _run_pre_hooks(node, buf, create_graph)
+        if p.captures is not None:
+            for slot, index in p.captures:
+                results[index] = buf[slot]
         in_grads = None
-        for g in buf:
-            if g is not None:
-                in_grads = node.apply(buf, create_graph)
-                break
-        if not keep_graph:
-            node.release()
+        if p.needed:
+            for g in buf:
+                if g is not None:
+                    in_grads = node.apply(buf, create_graph)
+                    break
+            if not keep_graph:
+                node.release()
         if node.post_hooks and in_grads is not None:
             in_grads = _run_post_hooks(node, in_grads, buf, create_graph)
         nexts = node.next_nodes
@@ -282,6 +301,52 @@ cdef void _sweep(tuple tensors, tuple grads, bint keep_graph, bint create_graph)
             q.deps -= 1
             if q.deps == 0:
                 ready.append(q)
+    return results
+
+
+cdef void _mark_targets(dict state, tuple inputs, bint accumulate) except *:
+    """Note where each of ``inputs`` gets its gradient; unreachable ones get None."""
+    cdef Py_ssize_t i
+    cdef TensorBase x
+    cdef _Pending p
+    for i in range(len(inputs)):
+        x = <TensorBase>inputs[i]
+        node = grad_edge(x)
+        p = state.get(node)
+        if p is None:
+            continue
+        if p.captures is None:
+            p.captures = []
+        p.captures.append((x._output_nr if x._grad_fn is not None else 0, i))
+        if accumulate and isinstance(node, AccumulateGrad):
+            p.needed = True
+
+
+cdef void _prune(dict state, list roots) except *:
+    """Mark the nodes on a path from the roots to a captured gradient (post-order walk)."""
+    cdef _Pending p, q
+    cdef list stack = []
+    cdef Py_ssize_t i
+    for node, _, _ in roots:
+        stack.append((node, 0))
+    while stack:
+        node, i = stack.pop()
+        p = <_Pending>state[node]
+        if p.visit == 2:
+            continue
+        p.visit = 1
+        nexts = (<Node>node).next_nodes
+        while i < len(nexts) and (nexts[i] is None or (<_Pending>state[nexts[i]]).visit == 2):
+            if nexts[i] is not None:
+                q = <_Pending>state[nexts[i]]
+                if q.needed or q.captures is not None:
+                    p.needed = True
+            i += 1
+        if i < len(nexts):
+            stack.append((node, i))
+            stack.append((nexts[i], 0))
+            continue
+        p.visit = 2
 
 
 def _size(shape):

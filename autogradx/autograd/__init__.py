@@ -1,29 +1,105 @@
-"""``autogradx.autograd``: backward and grad mode."""
+"""``autogradx.autograd``: backward, grad, custom Functions and grad mode."""
 
 from autogradx._core.engine import run_backward as _run_backward
 from autogradx._core.tensor import TensorBase
-from autogradx.grad_mode import enable_grad, no_grad, set_grad_enabled
+from autogradx.grad_mode import (
+    enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled,
+)
 
-__all__ = ["backward", "no_grad", "enable_grad", "set_grad_enabled"]
+__all__ = ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled",
+           "inference_mode", "is_grad_enabled"]
+
+
+def _as_tuple(x, what):
+    if isinstance(x, TensorBase):
+        return (x,)
+    if x is None:
+        return None
+    x = tuple(x)
+    for t in x:
+        if t is not None and not isinstance(t, TensorBase):
+            raise TypeError(f"{what} must be Tensors, got {type(t).__name__}")
+    return x
+
+
+def _grad_outputs(outputs, grad_outputs):
+    if grad_outputs is None:
+        return (None,) * len(outputs)
+    grad_outputs = _as_tuple(grad_outputs, "grad_outputs")
+    if len(grad_outputs) != len(outputs):
+        raise RuntimeError(
+            f"grad requires one grad_output per output: got {len(grad_outputs)} grad_outputs "
+            f"for {len(outputs)} outputs")
+    return grad_outputs
+
+
+def _check_inputs(inputs):
+    for i, t in enumerate(inputs):
+        if not t.requires_grad:
+            raise RuntimeError(f"One of the differentiated Tensors (input {i}) does not require grad")
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
-    """Accumulate the gradients of ``tensors`` (weighted by ``grad_tensors``) into the leaves."""
-    if inputs is not None:
-        raise NotImplementedError("backward(inputs=...) is not supported yet")
-    tensors = (tensors,) if isinstance(tensors, TensorBase) else tuple(tensors)
-    if grad_tensors is None:
-        grad_tensors = (None,) * len(tensors)
-    elif isinstance(grad_tensors, TensorBase):
-        grad_tensors = (grad_tensors,)
-    grad_tensors = tuple(grad_tensors)
-    if len(grad_tensors) != len(tensors):
-        raise RuntimeError(
-            f"got {len(grad_tensors)} gradients for {len(tensors)} tensors")
-    for t in tensors:
-        if not isinstance(t, TensorBase):
-            raise TypeError(f"backward() expects Tensors, got {type(t).__name__}")
-    grads = grad_tensors
+    """Accumulate the gradients of ``tensors`` (weighted by ``grad_tensors``) into the leaves.
+
+    With ``inputs``, only those tensors' ``.grad`` are accumulated.
+    """
+    tensors = _as_tuple(tensors, "tensors")
+    grads = _grad_outputs(tensors, grad_tensors)
     if retain_graph is None:
         retain_graph = create_graph
-    _run_backward(tensors, grads, bool(retain_graph), bool(create_graph))
+    if inputs is not None:
+        inputs = _as_tuple(inputs, "inputs")
+        if not inputs:
+            raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+        _check_inputs(inputs)
+        for t in inputs:
+            if not t.is_leaf:
+                t.retain_grad()         # a non-leaf input gets its .grad, as in PyTorch
+    _run_backward(tensors, grads, bool(retain_graph), bool(create_graph), inputs, True)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
+    """The gradients of ``outputs`` with respect to ``inputs``, returned rather than
+    accumulated into ``.grad``.
+
+    ``grad_outputs`` weights each output (required for non-scalar outputs).
+    With ``create_graph=True`` the returned gradients are differentiable.
+    """
+    if is_grads_batched:
+        raise NotImplementedError("is_grads_batched=True is not supported")
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    outputs = _as_tuple(outputs, "outputs")
+    single = isinstance(inputs, TensorBase)
+    inputs = _as_tuple(inputs, "inputs")
+    if not inputs:
+        raise RuntimeError("grad requires non-empty inputs.")
+    _check_inputs(inputs)
+    grads = _grad_outputs(outputs, grad_outputs)
+    if retain_graph is None:
+        retain_graph = create_graph
+    raw = _run_backward(outputs, grads, bool(retain_graph), bool(create_graph), inputs, False)
+    result = []
+    for i, (g, x) in enumerate(zip(raw, inputs)):
+        if g is None:
+            if materialize_grads:
+                from autogradx import zeros_like
+                g = zeros_like(x)
+            elif not allow_unused:
+                raise RuntimeError(
+                    "One of the differentiated Tensors appears to not have been used in the "
+                    f"graph (input {i}). Set allow_unused=True if this is the desired behavior.")
+        elif not isinstance(g, TensorBase):
+            g = _wrap(g)
+        result.append(g)
+    return tuple(result)
+
+
+def _wrap(array):
+    from autogradx import from_numpy
+    from autogradx._tensor import Tensor
+    t = Tensor.__new__(Tensor)
+    t._data = array
+    return t
