@@ -29,5 +29,11 @@ cdef class AccumulateGrad(Node):
     cdef readonly object variable    # the leaf tensor whose .grad this node accumulates into
 
 
+cdef class PyNode(Node):
+    cdef object backward_fn          # backward_fn(grads, create_graph) -> one gradient per input
+    cdef object release_fn           # called when the graph's saved values are freed, or None
+    cdef str qualname                # the repr's class path, e.g. "autogradx.autograd.function.FooBackward"
+
+
 cdef Node grad_edge(TensorBase t)
 cdef object hook_result(object hook, object res, object g)

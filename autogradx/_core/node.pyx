@@ -156,6 +156,58 @@ cdef class AccumulateGrad(Node):
         return f"<AccumulateGrad object at {id(self):#x}>"
 
 
+cdef class PyNode(Node):
+    """A node whose backward is a Python callable (custom Functions, checkpointing)."""
+
+    cdef list apply(self, list grads, bint create_graph):
+        return list(self.backward_fn(grads, create_graph))
+
+    cdef void release(self) noexcept:
+        if self.release_fn is not None:
+            try:
+                self.release_fn()
+            except Exception:
+                pass
+
+    def __repr__(self):
+        return f"<{self.qualname or self._name} object at {id(self):#x}>"
+
+
+def make_node(str name, inputs, outputs, backward_fn, release_fn=None, qualname=None):
+    """A PyNode named ``name`` with edges to ``inputs`` (tensors that need a gradient, or
+    None) that makes ``outputs`` (tensors), which get it as their ``grad_fn``."""
+    cdef PyNode node = PyNode.__new__(PyNode)
+    cdef TensorBase t
+    cdef Py_ssize_t i
+    node._name = name
+    node.qualname = qualname
+    node.backward_fn = backward_fn
+    node.release_fn = release_fn
+    nexts, slots = [], []
+    for x in inputs:
+        if isinstance(x, TensorBase) and ((<TensorBase>x)._requires_grad or (<TensorBase>x)._grad_fn is not None):
+            t = <TensorBase>x
+            nexts.append(grad_edge(t))
+            slots.append(t._output_nr if t._grad_fn is not None else 0)
+        else:
+            nexts.append(None)
+            slots.append(0)
+    node.next_nodes = tuple(nexts)
+    node.next_slots = tuple(slots)
+    outputs = tuple(outputs)
+    node.n_outputs = len(outputs)
+    shapes = tuple((<TensorBase>o)._data.shape for o in outputs)
+    dtypes = tuple((<TensorBase>o)._data.dtype for o in outputs)
+    node.out_shape = shapes[0] if len(outputs) == 1 else shapes
+    node.out_dtype = dtypes[0] if len(outputs) == 1 else dtypes
+    for i in range(len(outputs)):
+        t = <TensorBase>outputs[i]
+        t._grad_fn = node
+        t._output_nr = i
+        t._requires_grad = False
+    return node
+
+
 cdef object hook_result(object hook, object res, object g):
     """The array of a hook's replacement gradient, which must keep the gradient's shape and dtype."""
     name = getattr(hook, "__name__", repr(hook))

@@ -1,0 +1,164 @@
+"""``autograd.Function``: differentiable functions defined at run time in Python.
+
+A subclass gives ``forward(ctx, *args)`` and ``backward(ctx, *grad_outputs)``;
+``MyFunction.apply(*args)`` runs the forward without recording it, then
+records a single node whose backward calls ``MyFunction.backward``.
+"""
+
+import functools
+
+import numpy as np
+
+from autogradx._core.grad_mode import _set_grad_enabled, is_grad_enabled
+from autogradx._core.node import make_node
+from autogradx._core.op import SECOND_BACKWARD
+from autogradx._core.tensor import TensorBase
+
+__all__ = ["Function", "FunctionCtx", "once_differentiable"]
+
+
+class FunctionCtx:
+    """The ``ctx`` of a Function: what forward leaves for backward."""
+
+    def __init__(self, needs_input_grad):
+        self.needs_input_grad = needs_input_grad
+        self._saved = ()
+        self._released = False
+        self._non_differentiable = set()
+        self.materialize_grads = True
+
+    def save_for_backward(self, *tensors):
+        """Keep ``tensors`` (or None) for backward, where ``ctx.saved_tensors`` returns them."""
+        for t in tensors:
+            if t is not None and not isinstance(t, TensorBase):
+                raise TypeError(
+                    f"save_for_backward can only save tensors or None, got {type(t).__name__}")
+        self._saved = tuple(tensors)
+        self._versions = tuple(None if t is None else t._version for t in tensors)
+
+    @property
+    def saved_tensors(self):
+        if self._released:
+            raise RuntimeError(SECOND_BACKWARD)
+        for i, (t, v) in enumerate(zip(self._saved, self._versions)):
+            if t is not None and t._version != v:
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified "
+                    f"by an inplace operation: saved tensor {i} is at version {t._version}; "
+                    f"expected version {v} instead.")
+        return self._saved
+
+    def mark_non_differentiable(self, *tensors):
+        """Outputs that get no gradient (an index, a mask)."""
+        self._non_differentiable.update(id(t) for t in tensors)
+
+    def set_materialize_grads(self, value):
+        """Whether backward sees zeros (True, the default) or None for outputs without gradient."""
+        self.materialize_grads = bool(value)
+
+    def mark_dirty(self, *tensors):
+        raise NotImplementedError("mark_dirty (in-place Functions) is not supported by autogradx")
+
+    def _release(self):
+        self._saved = ()
+        self._released = True
+
+
+class Function:
+    """Base class of user-defined differentiable functions (see the module docstring)."""
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("a Function subclass must define forward(ctx, *args)")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError("a Function subclass must define backward(ctx, *grad_outputs)")
+
+    # The tensors-only protocol: setup_context is not needed; forward takes ctx.
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        needs = tuple(isinstance(a, TensorBase) and a.requires_grad for a in args)
+        ctx = FunctionCtx(needs)
+        prev = _set_grad_enabled(False)
+        try:
+            result = cls.forward(ctx, *args, **kwargs)
+        finally:
+            _set_grad_enabled(prev)
+        if not (any(needs) and is_grad_enabled()):
+            return result
+        single = not isinstance(result, tuple)
+        outputs = (result,) if single else result
+        outputs = tuple(_fresh(o, args) for o in outputs)
+        diff = [i for i, o in enumerate(outputs)
+                if isinstance(o, TensorBase) and id(o) not in ctx._non_differentiable
+                and o.dtype.is_floating_point]
+        if diff:
+            name = f"{cls.__name__}Backward"
+            metas = [(outputs[i]._data.shape, outputs[i]._data.dtype) for i in diff]
+            make_node(name, args, [outputs[i] for i in diff],
+                      functools.partial(_run_backward, cls, ctx, diff, metas, len(outputs), args,
+                                        name),
+                      ctx._release, f"autogradx.autograd.function.{name}")
+        return outputs[0] if single else outputs
+
+
+def _fresh(out, args):
+    """An output that is one of the inputs is returned as a new tensor sharing its data."""
+    if isinstance(out, TensorBase) and any(out is a for a in args):
+        return out.detach()
+    return out
+
+
+def _run_backward(cls, ctx, diff, metas, n_outputs, args, name, grads, create_graph):
+    full = [None] * n_outputs
+    for slot, i in enumerate(diff):
+        g = grads[slot]
+        if g is None and ctx.materialize_grads:
+            shape, dtype = metas[slot]
+            g = np.zeros(shape, dtype)
+        if g is not None and not isinstance(g, TensorBase):
+            g = _wrap(g)
+        full[i] = g
+    prev = _set_grad_enabled(create_graph)
+    try:
+        result = cls.backward(ctx, *full)
+    finally:
+        _set_grad_enabled(prev)
+    if not isinstance(result, tuple):
+        result = (result,)
+    if len(result) < len(args) or any(r is not None for r in result[len(args):]):
+        raise RuntimeError(
+            f"function {name} returned an incorrect number of gradients "
+            f"(expected {len(args)}, got {len(result)})")
+    out = []
+    for i, (r, a) in enumerate(zip(result, args)):
+        if r is not None and not isinstance(r, TensorBase):
+            raise TypeError(
+                f"function {name} returned a {type(r).__name__} as gradient {i}; "
+                "expected a Tensor or None")
+        if r is None or not (isinstance(a, TensorBase) and a.requires_grad):
+            out.append(None)
+        else:
+            out.append(r if create_graph else r._data)
+    return out
+
+
+def _wrap(array):
+    from autogradx._tensor import Tensor
+    t = Tensor.__new__(Tensor)
+    t._data = array
+    return t
+
+
+def once_differentiable(fn):
+    """Mark a backward as not itself differentiable (it runs without recording)."""
+    @functools.wraps(fn)
+    def wrapper(ctx, *args):
+        prev = _set_grad_enabled(False)
+        try:
+            return fn(ctx, *args)
+        finally:
+            _set_grad_enabled(prev)
+    return wrapper
