@@ -104,3 +104,6 @@ def _wrap(array):
     t = Tensor.__new__(Tensor)
     t._data = array
     return t
+
+
+from autogradx.autograd import functional  # noqa: E402  (built on grad, above)
