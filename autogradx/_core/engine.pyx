@@ -13,7 +13,7 @@ import numpy as np
 from cpython.ref cimport Py_REFCNT
 
 from .node cimport Node, AccumulateGrad, grad_edge, hook_result
-from .grad_mode cimport grad_enabled, set_grad_enabled_c
+from .grad_mode cimport anomaly_enabled, grad_enabled, set_grad_enabled_c
 from .op cimport array_module
 from .tensor cimport TensorBase, new_tensor, needs_grad
 
@@ -271,6 +271,8 @@ cdef list _sweep(tuple tensors, tuple grads, bint keep_graph, bint create_graph,
                 if g is not None:
                     in_grads = node.apply(buf, create_graph)
                     break
+            if in_grads is not None and anomaly_enabled():
+                _check_anomaly(node, in_grads)
             if not keep_graph:
                 node.release()
         if node.post_hooks and in_grads is not None:
@@ -302,6 +304,23 @@ cdef list _sweep(tuple tensors, tuple grads, bint keep_graph, bint create_graph,
             if q.deps == 0:
                 ready.append(q)
     return results
+
+
+def _check_anomaly(Node node, list in_grads):
+    """Anomaly mode: a NaN gradient is an error naming the node and where it was made."""
+    for i, g in enumerate(in_grads):
+        if g is None:
+            continue
+        data = (<TensorBase>g)._data if isinstance(g, TensorBase) else g
+        if data.dtype.kind in "fc" and bool(array_module(data).isnan(data).any()):
+            trace = (node._metadata or {}).get("traceback_")
+            msg = f"Function '{node._name}' returned nan values in its {i}th output."
+            if trace:
+                import warnings
+                warnings.warn(f"Error detected in {node._name}. Traceback of forward call that "
+                              f"caused the error:\n{trace}", RuntimeWarning, stacklevel=2)
+                msg += f"\nTraceback of forward call that caused the error:\n{trace}"
+            raise RuntimeError(msg)
 
 
 cdef void _mark_targets(dict state, tuple inputs, bint accumulate) except *:

@@ -4,3 +4,4 @@
 
 cdef bint grad_enabled() noexcept nogil
 cdef void set_grad_enabled_c(bint enabled) noexcept nogil
+cdef bint anomaly_enabled() noexcept nogil

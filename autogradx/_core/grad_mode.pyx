@@ -4,8 +4,10 @@ op-application hot path costs a function call, not a Python lookup."""
 cdef extern from *:
     """
     static _Thread_local int agx_grad_enabled = 1;
+    static int agx_anomaly_enabled = 0;
     """
     int agx_grad_enabled
+    int agx_anomaly_enabled
 
 
 cdef bint grad_enabled() noexcept nogil:
@@ -26,4 +28,21 @@ def _set_grad_enabled(bint enabled):
     """Set this thread's grad mode and return the previous one."""
     cdef bint prev = agx_grad_enabled
     set_grad_enabled_c(enabled)
+    return prev
+
+
+cdef bint anomaly_enabled() noexcept nogil:
+    return agx_anomaly_enabled
+
+
+def is_anomaly_enabled():
+    """True if anomaly detection is on (for every thread, as in PyTorch)."""
+    return bool(agx_anomaly_enabled)
+
+
+def _set_anomaly_enabled(bint enabled):
+    """Set anomaly detection and return the previous setting."""
+    global agx_anomaly_enabled
+    cdef bint prev = agx_anomaly_enabled
+    agx_anomaly_enabled = enabled
     return prev

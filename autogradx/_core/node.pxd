@@ -17,6 +17,7 @@ cdef class Node:
     cdef dict retain_refs            # output index -> weakref of a tensor that retains its grad, or None
     cdef object pre_hooks            # hook id -> hook(grad_outputs), run before apply, or None
     cdef object post_hooks           # hook id -> hook(grad_inputs, grad_outputs), run after, or None
+    cdef dict _metadata              # free-form per-node data (anomaly mode's forward traceback), or None
     cdef object __weakref__
 
     cdef object expected_shape(self, Py_ssize_t slot)

@@ -100,6 +100,13 @@ cdef class Node:
             self.retain_refs = {}
         self.retain_refs[slot] = weakref.ref(tensor)
 
+    @property
+    def metadata(self):
+        """A dict for per-node data; anomaly mode keeps the forward traceback here."""
+        if self._metadata is None:
+            self._metadata = {}
+        return self._metadata
+
     def __repr__(self):
         return f"<{self._name} object at {id(self):#x}>"
 

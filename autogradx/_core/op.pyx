@@ -14,7 +14,7 @@ import numpy as np
 
 from cpython.ref cimport Py_REFCNT
 
-from .grad_mode cimport grad_enabled
+from .grad_mode cimport anomaly_enabled, grad_enabled
 from .node cimport Node, grad_edge
 from .tensor cimport TensorBase, VersionCounter, new_tensor, needs_grad, install_apply
 
@@ -779,6 +779,11 @@ cdef tuple _unwrap_params(OpDef op, tuple extra):
     return extra
 
 
+def _forward_trace():
+    import traceback
+    return "".join(traceback.format_stack())    # compiled frames do not appear in it
+
+
 def _type_names(values):
     return ", ".join(type(a).__name__ for a in values if a is not None) or "none"
 
@@ -874,6 +879,8 @@ cdef void _record(OpDef op, list raw, list values, tuple extra, dict params, tup
     else:
         node.saved = ()
     node.params = params or None
+    if anomaly_enabled():
+        node.metadata["traceback_"] = _forward_trace()
 
 
 cdef object _apply_entry(object op, tuple args, dict kwargs):
