@@ -317,6 +317,18 @@ cdef class OpNode(Node):
         """The values saved for backward (arrays), or None once released."""
         return self.saved
 
+    def __getattr__(self, str name):
+        # PyTorch's introspection: grad_fn._saved_self, _saved_other, _saved_result, ...
+        if name.startswith("_saved_"):
+            key = name[7:]
+            key = "input" if key == "self" else key
+            names = [s.lstrip("*") for s in self.op.save]
+            if key in names:
+                if self.saved is None:
+                    raise RuntimeError(SECOND_BACKWARD)
+                return self._saved_tensors()[names.index(key)]
+        raise AttributeError(f"'{self._name}' object has no attribute '{name}'")
+
 
 cdef inline object _call_vjp(object fn, object xp, object g, tuple saved, dict params):
     if params is not None:
