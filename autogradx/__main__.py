@@ -1,0 +1,76 @@
+"""``python -m autogradx info`` lists plugins and ops; ``python -m autogradx coverage``
+prints the op coverage page (docs/ops.md), both read from the registry."""
+
+import argparse
+import sys
+
+
+def _names(op):
+    names = (op.name.rpartition(".")[2],) + op.aliases
+    fns = [f"{'autogradx.' + ns + '.' if ns else 'autogradx.'}{n}"
+           for ns in op.namespaces for n in names]
+    return fns
+
+
+def coverage_markdown(registry=None):
+    """The op coverage page, generated from the registry."""
+    from autogradx._registry import REGISTRY
+    registry = (registry or REGISTRY).load()
+    lines = [
+        "# Op coverage",
+        "",
+        "Generated from the registry by `python -m autogradx coverage`; do not edit by hand.",
+        "Every op has a forward and a vector-Jacobian product written once against the array",
+        "module it is handed; `create_graph=True` runs the same vjp on tensors.",
+        "",
+        "| op | plugin | functions | Tensor methods | differentiable inputs | node |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name in sorted(registry.ops):
+        op = registry.ops[name]
+        methods = [m for m in ((op.method,) + (op.aliases if op.method else ()) +
+                               ((op.inplace,) if op.inplace else ())) if m]
+        if op.vjps is not None:
+            diff = [n for n, v in zip(op.inputs, op.vjps) if v is not None]
+        elif op.vjp is not None:
+            diff = list(op.inputs)
+        else:
+            diff = []
+        node = op.grad_fn if isinstance(op.grad_fn, str) else "depends on the call"
+        lines.append(
+            f"| `{name}` | {op.plugin} | {', '.join(f'`{f}`' for f in _names(op)) or '-'} | "
+            f"{', '.join(f'`{m}`' for m in methods) or '-'} | "
+            f"{', '.join(f'`{d}`' for d in diff) or 'none'} | "
+            f"{node if diff else '-'} |")
+    lines.append("")
+    lines.append(f"{len(registry.ops)} ops.")
+    return "\n".join(lines) + "\n"
+
+
+def info(out=sys.stdout):
+    from autogradx._registry import REGISTRY
+    registry = REGISTRY.load()
+    import autogradx
+    print(f"autogradx {autogradx.__version__}", file=out)
+    print("plugins:", file=out)
+    for p in registry.plugins.values():
+        state = f"failed: {p.error}" if p.error else f"{len(p.ops)} ops"
+        print(f"  {p.name:<12} {p.dist or '?'} {p.version or ''} ({p.value}): {state}", file=out)
+    for name, first, second in registry.duplicates:
+        print(f"duplicate op {name!r}: kept {first!r}, ignored {second!r}", file=out)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m autogradx")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("info", help="list plugins, their versions and ops, and load failures")
+    sub.add_parser("coverage", help="print the op coverage page (Markdown)")
+    args = parser.parse_args(argv)
+    if args.command == "info":
+        info()
+    else:
+        sys.stdout.write(coverage_markdown())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""The plugin loader: entry points, failures, duplicates, and the off switch."""
+
+import sys
+import textwrap
+import warnings
+
+import pytest
+
+import autogradx
+from autogradx._registry import DISABLE_ENV, PluginWarning, Registry
+
+
+def make_dist(root, dist, module, source, entry_points):
+    """Write an installed distribution ``dist`` (metadata + module) under ``root``."""
+    (root / f"{module}.py").write_text(textwrap.dedent(source))
+    info = root / f"{dist}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
+    eps = "".join(f"{name} = {value}\n" for name, value in entry_points.items())
+    (info / "entry_points.txt").write_text(f"[autogradx.plugins]\n{eps}")
+
+
+GOOD = """
+import autogradx.plugin as agp
+cube = agp.Op("test_cube", lambda xp, x: x ** 3, vjp=lambda xp, g, x: 3 * g * x ** 2,
+              save="input", method=True)
+plugin = agp.Plugin("goodplug", [cube])
+"""
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield tmp_path
+    for name in [m for m in sys.modules if m.startswith("agxtest_")]:
+        del sys.modules[name]
+
+
+def load(monkeypatch=None):
+    reg = Registry()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reg.load()
+    return reg, [w for w in caught if issubclass(w.category, PluginWarning)]
+
+
+def test_builtin_ops_come_through_the_entry_point():
+    reg, warned = load()
+    assert "numpy" in reg.plugins and reg.plugins["numpy"].dist == "autogradx"
+    assert reg.ops["mul"].plugin == "numpy"
+    assert not warned
+
+
+def test_third_party_plugin_is_loaded_and_usable(site):
+    make_dist(site, "agxtest-good", "agxtest_good", GOOD, {"goodplug": "agxtest_good:plugin"})
+    reg, warned = load()
+    assert not warned
+    op = reg.ops["test_cube"]
+    assert op.plugin == "goodplug"
+    x = autogradx.tensor([2.0], requires_grad=True)
+    y = op(x)
+    y.backward()
+    assert y.item() == 8.0 and x.grad.item() == 12.0
+
+
+def test_plugin_failing_at_import_is_named_and_skipped(site):
+    make_dist(site, "agxtest-broken", "agxtest_broken", "raise ImportError('no libfoo')",
+              {"brokenplug": "agxtest_broken:plugin"})
+    reg, warned = load()
+    assert len(warned) == 1
+    msg = str(warned[0].message)
+    assert "brokenplug" in msg and "no libfoo" in msg
+    assert reg.plugins["brokenplug"].error.startswith("ImportError")
+    assert "mul" in reg.ops
+
+
+def test_entry_point_that_is_not_a_plugin(site):
+    make_dist(site, "agxtest-notplug", "agxtest_notplug", "plugin = 42",
+              {"notplug": "agxtest_notplug:plugin"})
+    reg, warned = load()
+    assert "expected an autogradx.plugin.Plugin" in str(warned[0].message)
+    assert "notplug" in str(warned[0].message)
+
+
+def test_duplicate_op_name_is_reported_and_first_kept(site):
+    make_dist(site, "agxtest-dup", "agxtest_dup", """
+        import autogradx.plugin as agp
+        plugin = agp.Plugin("dupplug", [agp.Op("mul", lambda xp, a, b: a, inputs=("input", "other"))])
+    """, {"dupplug": "agxtest_dup:plugin"})
+    reg, warned = load()
+    assert any("'mul'" in str(w.message) and "dupplug" in str(w.message) for w in warned)
+    assert reg.ops["mul"].plugin == "numpy"
+    assert ("mul", "numpy", "dupplug") in reg.duplicates
+
+
+def test_environment_variable_turns_third_party_plugins_off(site, monkeypatch):
+    make_dist(site, "agxtest-good", "agxtest_good", GOOD, {"goodplug": "agxtest_good:plugin"})
+    monkeypatch.setenv(DISABLE_ENV, "1")
+    reg, warned = load()
+    assert "goodplug" not in reg.plugins and "test_cube" not in reg.ops
+    assert "agxtest_good" not in sys.modules        # its code never ran
+    assert "mul" in reg.ops
+
+
+def test_malformed_op_definitions_are_refused_with_the_op_named():
+    from autogradx.plugin import Op, Plugin
+    with pytest.raises(ValueError, match="'bad'.*cannot save 'nope'"):
+        Op("bad", lambda xp, x: x, save="nope")
+    with pytest.raises(TypeError, match="'bad2': forward must be callable"):
+        Op("bad2", 3)
+    with pytest.raises(ValueError, match="2 vjps given for 1 inputs"):
+        Op("bad3", lambda xp, x: x, vjp=(None, None))
+    with pytest.raises(TypeError, match="forward must take"):
+        Op("bad4", lambda xp: 1, inputs=("a", "b"))
+    with pytest.raises(TypeError, match="is not an autogradx.plugin.Op"):
+        Plugin("p", [object()])
+
+
+def test_import_scans_no_plugins():
+    import subprocess
+    code = ("import autogradx, sys; "
+            "print('autogradx.ops' in sys.modules, 'importlib.metadata' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split()[0] == "False"
+
+
+def test_info_lists_plugins(capsys):
+    from autogradx.__main__ import main
+    main(["info"])
+    out = capsys.readouterr().out
+    assert "numpy" in out and "ops" in out
