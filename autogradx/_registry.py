@@ -131,7 +131,10 @@ class Registry:
                 for name in (op.method,) + op.aliases:
                     out.setdefault(name, op)
             if op.inplace:
-                out.setdefault(op.inplace, InplaceMethod(op))
+                inplace = InplaceMethod(op)
+                out.setdefault(op.inplace, inplace)
+                for alias in op.aliases:             # multiply -> multiply_, as in PyTorch
+                    out.setdefault(alias + "_", inplace)
         return out
 
 

@@ -603,7 +603,7 @@ cpdef object apply_op(OpDef op, tuple args, dict kwargs):
             _mark_view(<TensorBase>out, raw[0])
         if record and _category(res.dtype) >= 2:
             _record(op, raw, values, extra, params, (out,), resid)
-        return out
+        return out if op.output_type is None else op.output_type(out)
     outs = _wrap_outputs(res)
     if len(outs) != op.n_outputs:
         raise RuntimeError(
@@ -727,6 +727,10 @@ cpdef object apply_inplace(OpDef op, tuple args, dict kwargs):
             node.saved = tuple(saved)
             if sources is not None:
                 node.saved_from = tuple(sources)
+    if o._grad_fn is None and grad_enabled() and needs_grad(t):
+        # The result has no gradient (a comparison written into a float tensor):
+        # the tensor keeps requiring grad through a node that passes back zeros.
+        _zero_history(op, t, args)
     t._data[...] = o._data
     cdef VersionCounter vc = t.version_counter()
     vc.value += 1
@@ -734,6 +738,21 @@ cpdef object apply_inplace(OpDef op, tuple args, dict kwargs):
         t._grad_fn = o._grad_fn
         t._output_nr = 0
     return t
+
+
+cdef void _zero_history(OpDef op, TensorBase t, tuple args) except *:
+    from .node import make_node
+    name = op.grad_fn if isinstance(op.grad_fn, str) else _camel(op.name) + "Backward0"
+    inputs = [a if isinstance(a, TensorBase) else None for a in args]
+    metas = [None if a is None else ((<TensorBase>a)._data.shape, (<TensorBase>a)._data.dtype)
+             for a in inputs]
+
+    def zeros(grads, create_graph):
+        xp = array_module(grads[0]._data if create_graph else grads[0])
+        out = [None if m is None else xp.zeros(m[0], m[1]) for m in metas]
+        return [new_tensor(z, None, 0) if create_graph and z is not None else z for z in out]
+
+    make_node(name, inputs, [t], zeros)
 
 
 cdef class InplaceMethod:
