@@ -520,7 +520,7 @@ cpdef object apply_op(OpDef op, tuple args, dict kwargs):
         args = tuple(args)
     if op.variadic:
         return _apply_variadic(op, args, kwargs)
-    cdef Py_ssize_t n = op.n_inputs, nargs = len(args), i
+    cdef Py_ssize_t n = op.n_inputs, nargs = len(args), i, first = 0
     cdef list raw = [None] * n
     cdef tuple extra = ()
     cdef dict params = None
@@ -554,6 +554,9 @@ cpdef object apply_op(OpDef op, tuple args, dict kwargs):
             values[i] = (<TensorBase>v)._data
             if xp is None:
                 xp = array_module((<TensorBase>v)._data)
+                first = i
+            elif type(values[i]) is not type(values[first]):
+                _device_mismatch(op, values[first], values[i], i)
             if not record and needs_grad(<TensorBase>v):
                 record = True
         elif v is None:
@@ -642,6 +645,8 @@ cdef object _apply_variadic(OpDef op, tuple args, dict kwargs):
                 f"{op.name}(): expected Tensor as element {i} in argument '{name}', but got "
                 f"{type(raw[i]).__name__}")
         values[i] = (<TensorBase>raw[i])._data
+        if type(values[i]) is not type(values[0]):
+            _device_mismatch(op, values[0], values[i], 0)
         if not record and needs_grad(<TensorBase>raw[i]):
             record = True
     xp = array_module(values[0])
@@ -808,6 +813,15 @@ cdef tuple _unwrap_params(OpDef op, tuple extra):
                 _param_array(op, op.params[k] if k < len(op.params) else f"#{k}", extra[k])
                 if isinstance(extra[k], TensorBase) else extra[k] for k in range(len(extra)))
     return extra
+
+
+def _device_mismatch(op, a, b, index):
+    from autogradx._device import device_of
+    da, db = device_of(a), device_of(b)
+    if da != db:
+        raise RuntimeError(
+            f"Expected all tensors to be on the same device, but found at least two devices, "
+            f"{da} and {db}! (when checking argument '{op.inputs[index]}' of {op.name}())")
 
 
 def _forward_trace():
