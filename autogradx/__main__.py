@@ -56,6 +56,11 @@ def info(out=sys.stdout):
     for p in registry.plugins.values():
         state = f"failed: {p.error}" if p.error else f"{len(p.ops)} ops"
         print(f"  {p.name:<12} {p.dist or '?'} {p.version or ''} ({p.value}): {state}", file=out)
+    print("backends:", file=out)
+    print("  cpu          numpy (built in): available", file=out)
+    for b in registry.backends:
+        state = "available" if b.available else f"unavailable: {b.reason}"
+        print(f"  {b.device_type:<12} {b.name} (plugin {b.plugin}): {state}", file=out)
     for name, first, second in registry.duplicates:
         print(f"duplicate op {name!r}: kept {first!r}, ignored {second!r}", file=out)
 

@@ -21,7 +21,7 @@ class device:
                 index = int(idx)
             except ValueError:
                 raise RuntimeError(f"Invalid device string: '{type}:{idx}'") from None
-        if type not in ("cpu", "cuda"):
+        if type not in ("cpu", "cuda") and type not in _known_types():
             raise RuntimeError(
                 f"Expected one of cpu, cuda device type at start of device string: {type}")
         if index is not None and (not isinstance(index, int) or index < 0):
@@ -49,8 +49,17 @@ class device:
 CPU = device("cpu")
 
 
+def _known_types():
+    from autogradx.backends import _BACKENDS
+    return _BACKENDS
+
+
 def device_of(data):
     """The device an array lives on."""
     if type(data) is np.ndarray:
         return CPU
-    return device("cuda", int(data.device.id))
+    from autogradx.backends import backend_of
+    backend = backend_of(data)
+    if backend is None:
+        raise TypeError(f"no autogradx backend holds arrays of type {type(data).__name__}")
+    return device(backend.device_type, int(backend.device_index(data)))

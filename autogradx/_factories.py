@@ -78,8 +78,10 @@ def _wrap(data, requires_grad=False, device=None):
     from autogradx._tensor import Tensor
     if device is not None:
         from autogradx._device import device as _dev
-        if _dev(device).type != "cpu":
-            raise RuntimeError(f"device {device!r} is not available: no CUDA backend is loaded")
+        dev = _dev(device)
+        if dev.type != "cpu":
+            from autogradx.backends import move
+            data = move(data, dev)
     t = Tensor.__new__(Tensor)
     t._data = data
     if requires_grad:

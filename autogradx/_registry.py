@@ -42,6 +42,7 @@ class Registry:
         self.ops = {}
         self.plugins = {}
         self.duplicates = []
+        self.backends = []
         self._lock = threading.RLock()
         self._loaded = False
 
@@ -89,6 +90,10 @@ class Registry:
             return
         for op in plugin.ops:
             self._add(op, info)
+        from autogradx.backends import register
+        for backend in plugin.backends:
+            backend.plugin = info.name
+            self.backends.append(register(backend))
 
     def _add(self, op, info):
         if not isinstance(op, Op):

@@ -67,13 +67,14 @@ class Tensor(TensorBase):
     def to(self, *args, **kwargs):
         """Convert dtype and/or device: ``to(dtype)``, ``to(device)``, ``to(other)``,
         ``to(device, dtype)``. Returns self when nothing changes (unless ``copy=True``)."""
-        dtype, device, copy = _parse_to(args, kwargs)
-        if device is not None and device.type != "cpu":
-            raise RuntimeError(f"device {device} is not available: no CUDA backend is loaded")
-        if dtype is None or _dtype.as_numpy_dtype(dtype) == self._data.dtype:
-            return self.clone() if copy else self
         from autogradx._registry import get_op
-        return get_op("_to_copy")(self, _dtype.as_numpy_dtype(dtype))
+        dtype, device, copy = _parse_to(args, kwargs)
+        out = self
+        if device is not None and device != self.device:
+            out = get_op("_to_device")(out, device)
+        if dtype is not None and _dtype.as_numpy_dtype(dtype) != out._data.dtype:
+            out = get_op("_to_copy")(out, _dtype.as_numpy_dtype(dtype))
+        return out.clone() if copy and out is self else out
 
     def float(self):
         return self.to(_dtype.float32)
@@ -100,7 +101,13 @@ class Tensor(TensorBase):
         return self.to(other.dtype)
 
     def cpu(self):
-        return self
+        """This tensor in host memory (itself if it is there already)."""
+        return self.to("cpu")
+
+    def cuda(self, device=None):
+        """This tensor on a CUDA device (through the CuPy backend plugin)."""
+        from autogradx._device import device as _device
+        return self.to(_device("cuda", device) if isinstance(device, int) else (device or "cuda"))
 
     @property
     def mT(self):

@@ -99,15 +99,21 @@ ENTRY_POINT_GROUP = "autogradx.plugins"
 class Plugin:
     """A named set of ops, the object a plugin's entry point refers to."""
 
-    def __init__(self, name, ops, *, version=None, description=""):
+    def __init__(self, name, ops=(), *, backends=(), version=None, description=""):
         if not isinstance(name, str) or not name:
             raise TypeError(f"plugin name must be a non-empty string, got {name!r}")
         ops = list(ops)
         for op in ops:
             if not isinstance(op, Op):
                 raise TypeError(f"plugin {name!r}: {op!r} is not an autogradx.plugin.Op")
+        from autogradx.backends import Backend
+        backends = list(backends)
+        for b in backends:
+            if not isinstance(b, Backend):
+                raise TypeError(f"plugin {name!r}: {b!r} is not an autogradx.backends.Backend")
         self.name = name
         self.ops = ops
+        self.backends = backends
         self.version = version
         self.description = description
 

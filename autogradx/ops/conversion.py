@@ -1,5 +1,6 @@
 """Ops that convert or overwrite a tensor as a whole: dtype casts, fill, copy."""
 
+from autogradx._core.tensor import TensorBase
 from autogradx.plugin import Op
 
 
@@ -47,3 +48,21 @@ def _copy(xp, x, src, non_blocking=False):
 copy = Op("copy", _copy, inputs=("input", "src"), namespace=None, inplace="copy_",
           grad_fn="CopyBackwards", vjp=(lambda xp, g, non_blocking=False: g * 0,
                                         lambda xp, g, non_blocking=False: g))
+
+
+def _to_device(xp, x, device):
+    """``x`` copied to ``device``; the gradient is copied back to where ``x`` was."""
+    from autogradx._device import device_of
+    from autogradx.backends import move
+    return move(x, device), device_of(x)
+
+
+def _to_device_vjp(xp, g, source, device):
+    from autogradx.backends import move
+    if isinstance(g, TensorBase):
+        return g.to(source)
+    return move(g, source)
+
+
+_to_device_op = Op("_to_device", _to_device, namespace=None, residuals=True,
+                   grad_fn="ToCopyBackward0", vjp=_to_device_vjp)
