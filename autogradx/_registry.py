@@ -90,6 +90,18 @@ class Registry:
             return
         for op in plugin.ops:
             self._add(op, info)
+        for op_name, module_name, other in plugin.overrides:
+            target = self.ops.get(op_name)
+            if target is None:
+                warnings.warn(f"autogradx plugin {info.name!r} overrides op {op_name!r}, which "
+                              "no plugin registers; skipped", PluginWarning, stacklevel=4)
+                continue
+            try:
+                other._set_plugin(info.name)
+                target._add_override(module_name, other)
+            except ValueError as exc:
+                warnings.warn(f"autogradx plugin {info.name!r}: {exc}; skipped", PluginWarning,
+                              stacklevel=4)
         from autogradx.backends import register
         for backend in plugin.backends:
             backend.plugin = info.name

@@ -97,9 +97,15 @@ ENTRY_POINT_GROUP = "autogradx.plugins"
 
 
 class Plugin:
-    """A named set of ops, the object a plugin's entry point refers to."""
+    """A named set of ops, the object a plugin's entry point refers to.
 
-    def __init__(self, name, ops=(), *, backends=(), version=None, description=""):
+    ``backends`` lists :class:`autogradx.backends.Backend` objects (array
+    libraries for other devices); ``overrides`` lists ``(op name, array module
+    name, Op)`` triples: a faster definition of an existing op used only when
+    its inputs are arrays of that module (``("mul", "cupy", fused_mul)``).
+    """
+
+    def __init__(self, name, ops=(), *, backends=(), overrides=(), version=None, description=""):
         if not isinstance(name, str) or not name:
             raise TypeError(f"plugin name must be a non-empty string, got {name!r}")
         ops = list(ops)
@@ -114,6 +120,12 @@ class Plugin:
         self.name = name
         self.ops = ops
         self.backends = backends
+        overrides = list(overrides)
+        for entry in overrides:
+            if not (isinstance(entry, tuple) and len(entry) == 3 and isinstance(entry[2], Op)):
+                raise TypeError(f"plugin {name!r}: overrides are (op name, array module name, "
+                                f"Op) triples, got {entry!r}")
+        self.overrides = overrides
         self.version = version
         self.description = description
 

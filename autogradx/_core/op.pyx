@@ -176,6 +176,14 @@ cdef class OpDef:
     def _set_plugin(self, plugin):
         self.plugin = plugin
 
+    def _add_override(self, str module_name, OpDef other):
+        """Use ``other`` instead of this op when the arrays belong to ``module_name``."""
+        if other.inputs != self.inputs or other.n_outputs != self.n_outputs:
+            raise ValueError(
+                f"override of op {self.name!r} for {module_name!r} must keep its inputs "
+                f"{self.inputs!r} and {self.n_outputs} output(s)")
+        self.overrides[module_name] = other
+
     def __get__(self, obj, objtype):
         # Installed on the Tensor class, an op binds like a method.
         if obj is None:
@@ -574,6 +582,8 @@ cpdef object apply_op(OpDef op, tuple args, dict kwargs):
         raise TypeError(
             f"{op.name}(): expected a Tensor among its inputs {op.inputs!r}, got "
             f"{_type_names(raw)}")
+    if op.overrides and xp is not _numpy:
+        op = op.overrides.get(xp.__name__, op)     # a backend's own kernel for this op
     if op.promote is not None:
         _promote(op, values)
     record = record and op.differentiable() and grad_enabled()
@@ -650,6 +660,8 @@ cdef object _apply_variadic(OpDef op, tuple args, dict kwargs):
         if not record and needs_grad(<TensorBase>raw[i]):
             record = True
     xp = array_module(values[0])
+    if op.overrides and xp is not _numpy:
+        op = op.overrides.get(xp.__name__, op)
     if op.promote is not None:
         _promote_all(op, values, n)
     extra = _unwrap_params(op, tuple(extra))
