@@ -140,7 +140,7 @@ class Tensor(TensorBase):
             self._data if type(self._data) is np.ndarray else self._data.get(),
             dtype_name=self._data.dtype.name,
             requires_grad=self.is_leaf and self.requires_grad,
-            grad_fn_name=fn.name() if fn is not None else None,
+            grad_fn_name=fn.name().rpartition("::")[2] if fn is not None else None,
             device=None if type(self._data) is np.ndarray else str(self.device),
         )
 

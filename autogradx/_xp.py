@@ -8,7 +8,7 @@ the registry; the few NumPy functions whose names or signatures differ from
 PyTorch's are translated below.
 """
 
-import math
+import types
 
 import numpy as np
 
@@ -120,6 +120,105 @@ def ones(shape, dtype=None):
     return autogradx.ones(shape, dtype=dtype)
 
 
+def full(shape, fill_value, dtype=None):
+    import autogradx
+    return autogradx.full(shape, fill_value, dtype=dtype)
+
+
+# Index arithmetic in vjps (positions, identity matrices): constants, never differentiated.
+def arange(start, stop=None, step=1, dtype=None):
+    import autogradx
+    return autogradx.arange(start, stop, step, dtype=dtype)
+
+
+def eye(n, m=None, dtype=None):
+    import autogradx
+    return autogradx.eye(n, m, dtype=dtype)
+
+
+def rint(x):
+    return _op("round")(x)
+
+
+def logaddexp(a, b):
+    """``log(exp(a) + exp(b))`` as ``max(a, b) + log1p(exp(-|a - b|))``, stable for large values."""
+    a, b = _operands(a, b)
+    return _op("maximum")(a, b) + _op("log1p")(_op("exp")(-_op("abs")(a - b)))
+
+
+def pad(x, pad_width, mode="constant", constant_values=0):
+    """``np.pad`` with a constant, as concatenations (so that it is differentiable)."""
+    if mode != "constant":
+        raise NotImplementedError(f"pad mode {mode!r} has no differentiable tensor version")
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (x.ndim, 2))
+    for axis, (before, after) in enumerate(widths.tolist()):
+        parts = []
+        for n in (before, None, after):
+            if n is None:
+                parts.append(x)
+            elif n:
+                edge = list(x.shape)
+                edge[axis] = n
+                parts.append(full(tuple(edge), constant_values, dtype=_dtype_of(x)))
+        if len(parts) > 1:
+            x = _op("cat")(parts, axis)
+    return x
+
+
+def maximum(a, b):
+    return _op("maximum")(*_operands(a, b))     # NumPy takes numbers, PyTorch wants tensors
+
+
+def minimum(a, b):
+    return _op("minimum")(*_operands(a, b))
+
+
+class _Add:
+    """``xp.add``: the add op, and NumPy's ``add.at`` as a recorded scatter-add."""
+
+    def __call__(self, a, b):
+        return _op("add")(a, b)
+
+    @staticmethod
+    def at(out, index, values):
+        """``out[index] += values`` in place, repeated positions adding up (``np.add.at``)."""
+        data = out._data
+        axp = np if isinstance(data, np.ndarray) else _array_module(data)
+        # Which flat position each selected element has: index arithmetic, no gradient.
+        positions = axp.arange(data.size).reshape(data.shape)[_index_arrays(index)]
+        values = broadcast_to(values, positions.shape).reshape(-1)
+        flat = _op("index_add")(out.reshape(-1), 0, positions.reshape(-1), values.to(out.dtype))
+        out.copy_(flat.reshape(tuple(out.shape)))
+
+
+add = _Add()
+
+
+def _index_arrays(index):
+    """An index with tensors in it (residuals arrive as tensors) as one NumPy understands."""
+    if isinstance(index, TensorBase):
+        return index._data
+    if isinstance(index, tuple):
+        return tuple(_index_arrays(i) for i in index)
+    if isinstance(index, list):
+        return [_index_arrays(i) for i in index]
+    return index
+
+
+def _array_module(data):
+    from autogradx._core.op import get_array_module
+    return get_array_module(data)
+
+
+def _operands(a, b):
+    """Two operands of a binary function as tensors: a Python number takes the other's dtype."""
+    if not isinstance(a, TensorBase):
+        a = _tensor(a, _dtype_of(b))
+    if not isinstance(b, TensorBase):
+        b = _tensor(b, _dtype_of(a))
+    return a, b
+
+
 def max(x, axis=None, keepdims=False):
     return _op("amax")(x, () if axis is None else axis, keepdims)
 
@@ -136,33 +235,52 @@ def mean(x, axis=None, dtype=None, keepdims=False):
     return _op("mean")(x, axis, keepdims, dtype=dtype)
 
 
-class _TensorNamespace:
-    """The tensor ``xp``: translated NumPy names first, then ops of the same name."""
+class _LinalgNamespace:
+    """``xp.linalg``: the ops of autogradx's ``linalg`` namespace."""
 
-    def __init__(self):
-        self._translated = {k: v for k, v in globals().items()
-                            if callable(v) and not k.startswith("_") and k not in ("math", "np")}
+    def __getattr__(self, name):
+        from autogradx._registry import REGISTRY
+        op = REGISTRY.namespace("linalg").get(name)
+        if op is None:
+            raise AttributeError(f"numpy.linalg.{name} has no autogradx counterpart")
+        return op
+
+
+linalg = _LinalgNamespace()
+
+
+class _TensorNamespace:
+    """The tensor ``xp`` (or its ``linalg``): translated NumPy names first, then ops of the
+    same name in the registry ``namespace``, then NumPy's constants and dtypes."""
+
+    def __init__(self, numpy_module, namespace, translated):
+        self._numpy = numpy_module
+        self._namespace = namespace
+        self._translated = translated
 
     def __getattr__(self, name):
         fn = self._translated.get(name)
         if fn is not None:
             return fn
         from autogradx._registry import REGISTRY
-        op = REGISTRY.namespace("").get(name)
+        op = REGISTRY.namespace(self._namespace).get(name)
         if op is not None:
             return op
-        value = getattr(np, name, None)
-        if value is not None and not callable(value):
-            return value        # constants: pi, inf, newaxis, dtypes
+        value = getattr(self._numpy, name, None)
+        if value is not None and not callable(value) and not isinstance(value, types.ModuleType):
+            return value        # constants: pi, inf, newaxis
         if value is not None and isinstance(value, type):
-            return value        # np.float32 and friends as dtype arguments
+            return value        # np.float32 and friends as dtype arguments, np.linalg.LinAlgError
+        where = self._numpy.__name__
         raise AttributeError(
-            f"numpy.{name} has no autogradx counterpart, so a vjp using it cannot be "
+            f"{where}.{name} has no autogradx counterpart, so a vjp using it cannot be "
             "differentiated (create_graph=True); the op must use functions that exist on tensors")
 
     def __repr__(self):
-        return "<autogradx tensor namespace>"
+        return f"<autogradx tensor namespace for {self._numpy.__name__}>"
 
 
-tensor_namespace = _TensorNamespace()
-pi = math.pi
+tensor_namespace = _TensorNamespace(np, "", dict(
+    {k: v for k, v in globals().items()
+     if callable(v) and not k.startswith("_") and not isinstance(v, type)},
+    linalg=_TensorNamespace(np.linalg, "linalg", {})))

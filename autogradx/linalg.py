@@ -2,4 +2,11 @@
 
 from autogradx._namespace import op_namespace
 
-__getattr__, __dir__ = op_namespace(__name__, "linalg")
+_op_getattr, __dir__ = op_namespace(__name__, "linalg")
+
+
+def __getattr__(name):
+    if name == "LinAlgError":       # defined beside the linalg ops, imported on first use
+        from autogradx.ops.linalg import LinAlgError
+        return LinAlgError
+    return _op_getattr(name)

@@ -249,7 +249,11 @@ cdef list _sweep(tuple tensors, tuple grads, bint keep_graph, bint create_graph,
             p.grads = [None] * node.n_outputs
             if p.deps == 0:
                 ready.append(p)
-        p.grads[slot] = g if p.grads[slot] is None else p.grads[slot] + g
+        if p.grads[slot] is None:
+            p.grads[slot] = g
+        else:
+            g = p.grads[slot] + g
+            p.grads[slot] = np.asarray(g) if isinstance(g, _generic) else g
     while ready:
         p = <_Pending>ready.pop()
         node = p.node
@@ -299,7 +303,9 @@ cdef list _sweep(tuple tensors, tuple grads, bint keep_graph, bint create_graph,
                         # Only this buffer holds ``prev``: sum in place.
                         prev += g
                     else:
-                        q.grads[k] = prev + g
+                        prev = prev + g
+                        # 0-d arrays add up to a NumPy scalar; gradients stay arrays.
+                        q.grads[k] = np.asarray(prev) if isinstance(prev, _generic) else prev
             q.deps -= 1
             if q.deps == 0:
                 ready.append(q)

@@ -77,7 +77,7 @@ cdef class OpDef:
     def __init__(self, str name, forward, vjp=None, *, inputs=("input",), save=(),
                  bint residuals=False, grad_fn=None, promote=None, Py_ssize_t n_outputs=1,
                  output_type=None, namespace="", method=None, inplace=None, bint view=False,
-                 aliases=(), parse=None, doc=None):
+                 aliases=(), parse=None, inplace_param=None, doc=None):
         if not name.replace(".", "_").isidentifier():
             raise ValueError(f"op name {name!r} is not a valid identifier")
         if not callable(forward):
@@ -152,6 +152,7 @@ cdef class OpDef:
             raise ValueError(f"op {name!r}: bad in-place method name {inplace!r}")
         self.inplace = inplace or None
         self.view = view
+        self.inplace_param = inplace_param
         aliases = (aliases,) if isinstance(aliases, str) else tuple(aliases)
         if not all(isinstance(a, str) and a.isidentifier() for a in aliases):
             raise ValueError(f"op {name!r}: bad aliases {aliases!r}")
@@ -159,6 +160,9 @@ cdef class OpDef:
         self.overrides = {}
         self.doc = doc if doc is not None else (forward.__doc__ or "")
         self.params, self.n_required, self.varargs = _signature(name, forward, inputs)
+        if inplace_param is not None and inplace_param not in self.params:
+            raise ValueError(f"op {name!r}: inplace_param {inplace_param!r} is not a parameter "
+                             f"of its forward {self.params!r}")
 
     cdef bint differentiable(self) noexcept:
         return self.vjp is not None or self.vjps is not None
@@ -281,7 +285,8 @@ cdef class OpNode(Node):
         out = []
         for k in range(len(self.saved)):
             value = self.saved[k]
-            src = self.saved_from[k] if self.saved_from is not None else None
+            # saved_from covers the declared saves; residuals (after them) have no source
+            src = self.saved_from[k] if self.saved_from is not None and k < len(self.saved_from) else None
             if isinstance(src, TensorBase) or isinstance(src, tuple):
                 out.append(src)                     # an input (or the inputs of a variadic op)
             elif isinstance(src, VersionCounter):   # the result: a tensor made by this node
@@ -402,7 +407,7 @@ def _describe(src, node):
         if t._grad_fn is not None:
             desc += f", which is output {t._output_nr} of {t._grad_fn.name()}"
         return desc
-    return f"[the output of {node._name}]"
+    return f"[the output of {node.name()}]"
 
 
 cdef dict _CATEGORIES = {}
@@ -526,6 +531,10 @@ cpdef object apply_op(OpDef op, tuple args, dict kwargs):
     if op.parse is not None:
         args, kwargs = op.parse(*args, **(kwargs or {}))
         args = tuple(args)
+    if op.inplace_param is not None:
+        inplace, args, kwargs = _take_inplace_flag(op, args, kwargs)
+        if inplace:
+            return apply_inplace(op, args, kwargs)      # F.relu(x, inplace=True)
     if op.variadic:
         return _apply_variadic(op, args, kwargs)
     cdef Py_ssize_t n = op.n_inputs, nargs = len(args), i, first = 0
@@ -630,6 +639,17 @@ cpdef object apply_op(OpDef op, tuple args, dict kwargs):
     return outs if op.output_type is None else op.output_type(outs)
 
 
+cdef tuple _take_inplace_flag(OpDef op, tuple args, dict kwargs):
+    """(whether the call asks to work in place, args, kwargs with the flag cleared)."""
+    name = op.inplace_param
+    if kwargs and name in kwargs:
+        return bool(kwargs[name]), args, {k: v for k, v in kwargs.items() if k != name}
+    cdef Py_ssize_t pos = op.n_inputs + op.params.index(name)
+    if pos < len(args) and args[pos]:
+        return True, args[:pos] + (False,) + args[pos + 1:], kwargs
+    return False, args, kwargs
+
+
 cdef object _apply_variadic(OpDef op, tuple args, dict kwargs):
     """``op(tensors, *params)`` for an op whose input is a sequence of tensors (``cat``)."""
     cdef Py_ssize_t i, n
@@ -732,6 +752,7 @@ cpdef object apply_inplace(OpDef op, tuple args, dict kwargs):
         if node.saved:
             saved = list(node.saved)
             sources = list(node.saved_from) if node.saved_from is not None else None
+            versions = list(node.saved_versions) if node.saved_versions is not None else None
             for k in range(len(op.save_idx)):
                 if op.save_idx[k] == 0 and saved[k] is t._data:
                     # The vjp needs the values before they are overwritten: save a
@@ -741,12 +762,14 @@ cpdef object apply_inplace(OpDef op, tuple args, dict kwargs):
                         snap = new_tensor(saved[k], t._grad_fn, t._output_nr)
                         (<TensorBase>snap)._requires_grad = t._requires_grad
                         sources[k] = snap
+                        versions[k] = 0         # the snapshot's own, unchanging version
             node.saved = tuple(saved)
             if sources is not None:
                 node.saved_from = tuple(sources)
-    if o._grad_fn is None and grad_enabled() and needs_grad(t):
-        # The result has no gradient (a comparison written into a float tensor):
-        # the tensor keeps requiring grad through a node that passes back zeros.
+                node.saved_versions = tuple(versions)
+    if o._grad_fn is None and op.differentiable() and grad_enabled() and needs_grad(t):
+        # The result cannot carry a gradient (a comparison's bools written into a float
+        # tensor): the tensor keeps requiring grad through a node that passes back zeros.
         _zero_history(op, t, args)
     t._data[...] = o._data
     cdef VersionCounter vc = t.version_counter()

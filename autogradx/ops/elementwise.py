@@ -1,20 +1,84 @@
 """Elementwise ops. Inputs broadcast; the engine sums each gradient back to
-its input's shape, so the vjps below return broadcast-shaped gradients."""
+its input's shape, so the vjps below return broadcast-shaped gradients.
+
+Sections: arithmetic, unary float functions, unary ops that keep the dtype,
+bounds and selection (clamp, maximum, where, lerp), and comparisons, logical,
+bitwise and closeness tests (bool results, no gradient).
+"""
 
 import math
+import warnings
 
+from autogradx._core.op import get_default_float
+from autogradx._core.tensor import TensorBase
 from autogradx.plugin import Op
 
 _BINARY = ("input", "other")
 
+# PyTorch's names of the dtypes in its kernel error messages.
+_TORCH_TYPE = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short",
+               "int32": "Int", "int64": "Long", "float16": "Half", "float32": "Float",
+               "float64": "Double"}
+_C_TYPE = {"float16": "c10::Half", "float32": "float", "float64": "double"}
 
-def _pow_name(x, y):
-    if not hasattr(x, "shape"):
-        return "PowBackward2"       # scalar ** tensor
-    return "PowBackward0" if not hasattr(y, "shape") else "PowBackward1"
+# The name PyTorch gives the node of an op whose derivative it does not implement.
+_NOT_IMPLEMENTED = "torch::autograd::NotImplemented"
+
+
+# -- argument checks shared by several ops -------------------------------------
+
+def _is_array(v):
+    return hasattr(v, "shape")
+
+
+def _require_tensor(op, name, position, v):
+    """PyTorch's TypeError for a number where its signature takes only a Tensor."""
+    if not _is_array(v):
+        raise TypeError(f"{op}(): argument '{name}' (position {position}) must be Tensor, "
+                        f"not {type(v).__name__}")
+
+
+def _kernel_missing(kernel, dtype):
+    return NotImplementedError(
+        f'"{kernel}" not implemented for \'{_TORCH_TYPE.get(dtype.name, dtype.name)}\'')
+
+
+def _refuse_kind(kernel, dtype, kinds):
+    """No kernel for these dtype kinds ("b" bool, "iu" integers), as PyTorch says."""
+    if dtype.kind in kinds:
+        raise _kernel_missing(kernel, dtype)
+
+
+def _dtype_of(a, b):
+    """The (promoted) dtype of a binary op's arrays: Python numbers carry none."""
+    return a.dtype if _is_array(a) else b.dtype
+
+
+def _check_int_divisor(b):
+    if (b == 0).any() if _is_array(b) else b == 0:
+        raise RuntimeError("ZeroDivisionError")
+
+
+def _no_derivative(aten_name):
+    """The vjp of an op PyTorch has no derivative for: backward raises, as it does."""
+    def vjp(xp, g, *saved, **params):
+        raise RuntimeError(f"derivative for aten::{aten_name} is not implemented")
+    return vjp
+
+
+def _zeros(xp, g, *saved, **params):
+    """Gradient of a piecewise constant function (floor, sign, rounded division)."""
+    return xp.zeros_like(g)
+
+
+# -- arithmetic ----------------------------------------------------------------
+
+_BOOL_SUB = ("Subtraction, the `-` operator, with two bool tensors is not supported. "
+             "Use the `^` or `logical_xor()` operator instead.")
 
 
 def _add(xp, a, b, alpha=1):
+    """``input + alpha * other``."""
     return a + b if alpha == 1 else a + alpha * b
 
 
@@ -24,41 +88,174 @@ add = Op("add", _add, promote="elementwise", inputs=_BINARY, method=True, inplac
 
 
 def _sub(xp, a, b, alpha=1):
-    return a - b if alpha == 1 else a - alpha * b
+    """``input - alpha * other``."""
+    try:
+        return a - b if alpha == 1 else a - alpha * b
+    except TypeError:       # NumPy's message for bool arrays; PyTorch's is a RuntimeError
+        raise RuntimeError(_BOOL_SUB) from None
 
 
 sub = Op("sub", _sub, promote="elementwise", inputs=_BINARY, method=True, inplace=True,
+         aliases="subtract",
          vjp=(lambda xp, g, alpha=1: g,
               lambda xp, g, alpha=1: -g if alpha == 1 else g * -alpha))
 
 
 def _rsub(xp, a, b, alpha=1):
     """``other - alpha * input`` (what ``2 - x`` computes)."""
-    return b - a if alpha == 1 else b - alpha * a
+    try:
+        return b - a if alpha == 1 else b - alpha * a
+    except TypeError:
+        raise RuntimeError(_BOOL_SUB) from None
 
 
 rsub = Op("rsub", _rsub, promote="elementwise", inputs=_BINARY,
-          grad_fn=lambda a, b, alpha=1: "RsubBackward0" if hasattr(b, "shape") else "RsubBackward1",
+          grad_fn=lambda a, b, alpha=1: "RsubBackward0" if _is_array(b) else "RsubBackward1",
           vjp=(lambda xp, g, alpha=1: -g if alpha == 1 else g * -alpha,
                lambda xp, g, alpha=1: g))
 
-mul = Op("mul", lambda xp, a, b: a * b, promote="elementwise", inputs=_BINARY,
-         save=_BINARY, method=True, inplace=True,
+
+def _mul(xp, a, b):
+    """``input * other``."""
+    return a * b
+
+
+mul = Op("mul", _mul, promote="elementwise", inputs=_BINARY, save=_BINARY, method=True,
+         inplace=True, aliases="multiply",
          vjp=(lambda xp, g, a, b: g * b,
               lambda xp, g, a, b: g * a))
 
-div = Op("div", lambda xp, a, b: a / b, promote="float", inputs=_BINARY, save=_BINARY,
-         method=True,
-         # ``2 / x`` is a scalar times a reciprocal in PyTorch, hence its name.
-         grad_fn=lambda a, b: "DivBackward0" if hasattr(a, "shape") else "MulBackward0",
-         vjp=(lambda xp, g, a, b: g / b,
-              lambda xp, g, a, b: -g * a / (b * b)))
 
-neg = Op("neg", lambda xp, x: -x, method=True, vjp=lambda xp, g: -g)
+def _trunc_divide_int(xp, a, b):
+    q = a // b
+    # Floor division rounds an inexact negative quotient down; truncation rounds it up.
+    return q + ((q < 0) & (a % b != 0))
+
+
+def _div(xp, a, b, *, rounding_mode=None):
+    """``input / other``; ``rounding_mode`` ``"trunc"`` or ``"floor"`` rounds the quotient.
+
+    True division gives a floating point result (the default dtype for
+    integer inputs); rounded division keeps integer dtypes.
+    """
+    dtype = _dtype_of(a, b)
+    if rounding_mode is None:
+        if dtype.kind in "biu":
+            default = get_default_float()
+            a = a.astype(default) if _is_array(a) else a
+            b = b.astype(default) if _is_array(b) else b
+        return a / b
+    if rounding_mode not in ("trunc", "floor"):
+        raise RuntimeError("div expected rounding_mode to be one of None, 'trunc', or 'floor' "
+                           f"but found '{rounding_mode}'")
+    _refuse_kind(f"div_{rounding_mode}_cpu", dtype, "b")
+    if dtype.kind in "iu":
+        _check_int_divisor(b)
+        return a // b if rounding_mode == "floor" else _trunc_divide_int(xp, a, b)
+    return xp.floor_divide(a, b) if rounding_mode == "floor" else xp.trunc(a / b)
+
+
+def _div_name(a, b, **params):
+    if params:      # the rounding_mode overload, even for rounding_mode=None
+        return "DivBackward2"
+    # ``2 / x`` is a scalar times a reciprocal in PyTorch, hence its name.
+    return "DivBackward0" if _is_array(a) else "MulBackward0"
+
+
+def _div_grad_input(xp, g, a, b, rounding_mode=None):
+    return g / b if rounding_mode is None else xp.zeros_like(g)
+
+
+def _div_grad_other(xp, g, a, b, rounding_mode=None):
+    return -g * a / (b * b) if rounding_mode is None else xp.zeros_like(g)
+
+
+div = Op("div", _div, promote="elementwise", inputs=_BINARY, save=_BINARY, method=True,
+         inplace=True, aliases=("divide", "true_divide"), grad_fn=_div_name,
+         vjp=(_div_grad_input, _div_grad_other))
+
+
+def _floor_divide(xp, a, b):
+    """``input // other``: the quotient rounded down (Python's ``//``)."""
+    dtype = _dtype_of(a, b)
+    _refuse_kind("div_floor_cpu", dtype, "b")
+    if dtype.kind in "iu":
+        _check_int_divisor(b)
+    return xp.floor_divide(a, b)
+
+
+floor_divide = Op("floor_divide", _floor_divide, promote="elementwise", inputs=_BINARY,
+                  method=True, inplace=True, grad_fn=_NOT_IMPLEMENTED,
+                  vjp=(_no_derivative("floor_divide"), _no_derivative("floor_divide")))
+
+
+def _remainder(xp, a, b):
+    """``input % other``, with the sign of ``other`` (Python's ``%``)."""
+    dtype = _dtype_of(a, b)
+    _refuse_kind("remainder_cpu", dtype, "b")
+    if dtype.kind in "iu":
+        _check_int_divisor(b)
+        return xp.remainder(a, b)
+    # PyTorch's formula (NumPy's differs in the sign of zero results): C's fmod,
+    # moved into the divisor's sign.
+    mod = xp.fmod(a, b)
+    return xp.where((mod != 0) & ((mod < 0) != (b < 0)), mod + b, mod)
+
+
+def _remainder_name(a, b):
+    if not _is_array(a):
+        return _NOT_IMPLEMENTED      # ``2 % x``: PyTorch has no derivative for it
+    return "RemainderBackward1" if _is_array(b) else "RemainderBackward0"
+
+
+def _remainder_grad_other(xp, g, a, b):
+    if not _is_array(a):
+        raise RuntimeError("derivative for aten::remainder is not implemented")
+    return -g * xp.floor_divide(a, b)
+
+
+remainder = Op("remainder", _remainder, promote="elementwise", inputs=_BINARY, save=_BINARY,
+               method=True, inplace=True, grad_fn=_remainder_name,
+               vjp=(lambda xp, g, a, b: g, _remainder_grad_other))
+
+
+def _fmod(xp, a, b):
+    """The remainder of ``input / other`` with the sign of ``input`` (C's ``fmod``)."""
+    _require_tensor("fmod", "input", 1, a)
+    _refuse_kind("fmod_cpu", a.dtype, "b")
+    if a.dtype.kind in "iu":
+        _check_int_divisor(b)
+    return xp.fmod(a, b)
+
+
+fmod = Op("fmod", _fmod, promote="elementwise", inputs=_BINARY, save=_BINARY, method=True,
+          inplace=True,
+          grad_fn=lambda a, b: "FmodBackward1" if _is_array(b) else "FmodBackward0",
+          vjp=(lambda xp, g, a, b: g,
+               lambda xp, g, a, b: -g * xp.trunc(a / b)))
+
+
+def _neg(xp, x):
+    """``-input``."""
+    try:
+        return -x
+    except TypeError:       # bool arrays
+        raise RuntimeError(
+            "Negation, the `-` operator, on a bool tensor is not supported. If you are trying "
+            "to invert a mask, use the `~` or `logical_not()` operator instead.") from None
+
+
+neg = Op("neg", _neg, method=True, inplace=True, aliases="negative", vjp=lambda xp, g: -g)
+
+
+def _pow_name(x, y):
+    if not _is_array(x):
+        return "PowBackward2"       # scalar ** tensor
+    return "PowBackward0" if not _is_array(y) else "PowBackward1"
 
 
 def _pow_grad_base(xp, g, x, y, out):
-    if not hasattr(y, "shape"):
+    if not _is_array(y):
         if y == 0:
             return g * 0
         return g * y * x ** (y - 1)
@@ -67,21 +264,463 @@ def _pow_grad_base(xp, g, x, y, out):
 
 
 def _pow_grad_exponent(xp, g, x, y, out):
-    if not hasattr(x, "shape"):
+    if not _is_array(x):
         return g * out * (math.log(x) if x > 0 else math.nan)
     # 0 ** y has no log; PyTorch takes that gradient as 0 where y >= 0.
     safe = xp.where(x == 0, 1, x)
     return xp.where((x == 0) & (y >= 0), 0, g * out * xp.log(safe))
 
 
-pow = Op("pow", lambda xp, x, y: x ** y, promote="elementwise", inputs=("input", "exponent"),
-         save=("input", "exponent", "result"), grad_fn=_pow_name, method=True,
+def _pow(xp, x, y):
+    """``input ** exponent``."""
+    return x ** y
+
+
+pow = Op("pow", _pow, promote="elementwise", inputs=("input", "exponent"),
+         save=("input", "exponent", "result"), grad_fn=_pow_name, method=True, inplace=True,
          vjp=(_pow_grad_base, _pow_grad_exponent))
 
-exp = Op("exp", lambda xp, x: xp.exp(x), promote="float", save="result", method=True,
-         vjp=lambda xp, g, out: g * out)
+clone = Op("clone", lambda xp, x: x.copy(), method=True, vjp=lambda xp, g: g,
+           doc="A copy with its own storage; gradients flow back to the input.")
 
-log = Op("log", lambda xp, x: xp.log(x), promote="float", save="input", method=True,
-         vjp=lambda xp, g, x: g / x)
 
-clone = Op("clone", lambda xp, x: x.copy(), method=True, vjp=lambda xp, g: g)
+# -- unary functions with a floating point result --------------------------------
+# Integer and bool inputs give the default float dtype (promote="float").
+
+def _float_op(name, forward, vjp, save, doc, **kw):
+    return Op(name, forward, vjp=vjp, save=save, promote="float", method=True, inplace=True,
+              doc=doc, **kw)
+
+
+def _sigmoid(xp, x):
+    """``1 / (1 + exp(-input))``, computed without overflow for large ``|input|``."""
+    e = xp.exp(-xp.abs(x))      # in (0, 1]: never overflows
+    return xp.where(x >= 0, 1, e) / (1 + e)
+
+
+exp = _float_op("exp", lambda xp, x: xp.exp(x), lambda xp, g, out: g * out, "result",
+                "``e ** input``.")
+expm1 = _float_op("expm1", lambda xp, x: xp.expm1(x), lambda xp, g, out: g * (out + 1),
+                  "result", "``exp(input) - 1``, accurate for small ``input``.")
+log = _float_op("log", lambda xp, x: xp.log(x), lambda xp, g, x: g / x, "input",
+                "Natural logarithm.")
+log1p = _float_op("log1p", lambda xp, x: xp.log1p(x), lambda xp, g, x: g / (x + 1), "input",
+                  "``log(1 + input)``, accurate for small ``input``.",
+                  grad_fn="Log1PBackward0")
+log2 = _float_op("log2", lambda xp, x: xp.log2(x), lambda xp, g, x: g / (x * math.log(2)),
+                 "input", "Base-2 logarithm.")
+log10 = _float_op("log10", lambda xp, x: xp.log10(x),
+                  lambda xp, g, x: g / (x * math.log(10)), "input", "Base-10 logarithm.")
+sqrt = _float_op("sqrt", lambda xp, x: xp.sqrt(x), lambda xp, g, out: g / (2 * out), "result",
+                 "Square root.")
+rsqrt = _float_op("rsqrt", lambda xp, x: 1 / xp.sqrt(x),
+                  lambda xp, g, out: -0.5 * g * out ** 3, "result",
+                  "``1 / sqrt(input)``.")
+reciprocal = _float_op("reciprocal", lambda xp, x: 1 / x, lambda xp, g, out: -g * out * out,
+                       "result", "``1 / input``.")
+sin = _float_op("sin", lambda xp, x: xp.sin(x), lambda xp, g, x: g * xp.cos(x), "input", "Sine.")
+cos = _float_op("cos", lambda xp, x: xp.cos(x), lambda xp, g, x: -g * xp.sin(x), "input",
+                "Cosine.")
+tan = _float_op("tan", lambda xp, x: xp.tan(x), lambda xp, g, out: g * (1 + out * out),
+                "result", "Tangent.")
+tanh = _float_op("tanh", lambda xp, x: xp.tanh(x), lambda xp, g, out: g * (1 - out * out),
+                 "result", "Hyperbolic tangent.", namespace=("", "nn.functional"))
+sigmoid = _float_op("sigmoid", _sigmoid, lambda xp, g, out: g * out * (1 - out), "result",
+                    _sigmoid.__doc__, namespace=("", "nn.functional"))
+
+
+# -- unary ops that keep the input's dtype ---------------------------------------
+
+def _abs(xp, x):
+    """``|input|``."""
+    _refuse_kind("abs_cpu", x.dtype, "b")
+    return xp.abs(x)
+
+
+# The gradient is 0 at 0 and at NaN, as PyTorch's ``grad * sgn(input)``.
+abs = Op("abs", _abs, save="input", method=True, inplace=True, aliases="absolute",
+         vjp=lambda xp, g, x: xp.where(x > 0, g, xp.where(x < 0, -g, 0)))
+
+
+def _square(xp, x):
+    """``input * input`` (bool inputs give int64, as ``input ** 2`` does)."""
+    if x.dtype.kind == "b":
+        x = x.astype("int64")
+    return x * x
+
+
+square = Op("square", _square, save="input", method=True, inplace=True,
+            grad_fn="PowBackward0", vjp=lambda xp, g, x: g * 2 * x)
+
+
+def _relu(xp, x, inplace=False):
+    """``max(input, 0)``."""
+    if x.dtype.kind == "b":
+        raise RuntimeError("Boolean inputs not supported for relu")
+    return xp.maximum(x, 0)
+
+
+relu = Op("relu", _relu, save="result", method=True, inplace=True, inplace_param="inplace",
+          namespace=("", "nn.functional"),
+          vjp=lambda xp, g, out, inplace=False: xp.where(out > 0, g, 0))
+
+
+def _sign(xp, x):
+    """-1, 0 or 1 by the sign of ``input`` (0 for NaN, as PyTorch)."""
+    if x.dtype.kind == "b":
+        return x.copy()
+    return (x > 0).astype(x.dtype) - (x < 0).astype(x.dtype)
+
+
+sign = Op("sign", _sign, method=True, inplace=True, vjp=_zeros)
+sgn = Op("sgn", _sign, method=True, inplace=True, vjp=_zeros,
+         doc="The sign of ``input`` (for real tensors, the same as :func:`sign`).")
+
+
+def _rounding(kernel, fn, doc):
+    """floor, ceil, trunc: integer inputs are already whole numbers."""
+    def forward(xp, x):
+        _refuse_kind(kernel, x.dtype, "b")
+        return x.copy() if x.dtype.kind in "iu" else fn(xp, x)
+    forward.__doc__ = doc
+    return forward
+
+
+floor = Op("floor", _rounding("floor_vml_cpu", lambda xp, x: xp.floor(x),
+                              "The largest whole number <= ``input``."),
+           method=True, inplace=True, vjp=_zeros)
+ceil = Op("ceil", _rounding("ceil_vml_cpu", lambda xp, x: xp.ceil(x),
+                            "The smallest whole number >= ``input``."),
+          method=True, inplace=True, vjp=_zeros)
+trunc = Op("trunc", _rounding("trunc_vml_cpu", lambda xp, x: xp.trunc(x),
+                              "``input`` rounded toward zero."),
+           method=True, inplace=True, aliases="fix", vjp=_zeros)
+
+
+def _round(xp, x, *, decimals=0):
+    """``input`` rounded to ``decimals`` decimal places, halves to even."""
+    _refuse_kind("round_vml_cpu", x.dtype, "b")
+    if x.dtype.kind in "iu":
+        if decimals != 0:
+            raise _kernel_missing("round_cpu", x.dtype)
+        return x.copy()
+    if decimals == 0:
+        return xp.round(x)
+    # PyTorch's formula: scale, round half to even, scale back.
+    if decimals > 0:
+        return xp.rint(x * 10.0 ** decimals) / 10.0 ** decimals
+    return xp.rint(x / 10.0 ** -decimals) * 10.0 ** -decimals
+
+
+round = Op("round", _round, method=True, inplace=True, vjp=_zeros,
+           grad_fn=lambda x, **params: "RoundBackward1" if params else "RoundBackward0")
+
+
+def _frac(xp, x):
+    """The fractional part, ``input - trunc(input)``."""
+    _refuse_kind("frac_cpu", x.dtype, "biu")
+    return x - xp.trunc(x)
+
+
+frac = Op("frac", _frac, method=True, inplace=True, vjp=lambda xp, g: g)
+
+
+# -- bounds and selection ----------------------------------------------------------
+
+def _clamp(xp, x, lo=None, hi=None):
+    """``input`` limited to ``[min, max]`` (``max`` where ``min > max``); either may be None.
+
+    The bounds are both numbers or both tensors (tensor bounds get gradients).
+    """
+    if lo is None and hi is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if lo is not None and hi is not None and _is_array(lo) != _is_array(hi):
+        raise TypeError(
+            "clamp() received an invalid combination of arguments: min and max must both be "
+            f"numbers or both be Tensors, got {type(lo).__name__} and {type(hi).__name__}")
+    out = x if lo is None else xp.maximum(x, lo)
+    return out if hi is None else xp.minimum(out, hi)
+
+
+def _clamp_name(x, lo=None, hi=None):
+    return "ClampBackward0" if _is_array(lo) or _is_array(hi) else "ClampBackward1"
+
+
+def _clamp_grad_input(xp, g, x, lo, hi):
+    # The gradient passes where lo <= x <= hi, bounds included (PyTorch's subgradient).
+    inside = None if lo is None else x >= lo
+    if hi is not None:
+        inside = x <= hi if inside is None else inside & (x <= hi)
+    return xp.where(inside, g, 0)
+
+
+def _clamp_grad_min(xp, g, x, lo, hi):
+    below = x < lo
+    if hi is not None:
+        below = below & (lo < hi)       # where min > max the result is max: min gets nothing
+    return xp.where(below, g, 0)
+
+
+def _clamp_grad_max(xp, g, x, lo, hi):
+    above = x > hi
+    if lo is not None:
+        above = above | (hi < lo)
+    return xp.where(above, g, 0)
+
+
+clamp = Op("clamp", _clamp, promote="elementwise", inputs=("input", "min", "max"),
+           save=("input", "min", "max"), grad_fn=_clamp_name, method=True, inplace=True,
+           aliases="clip", vjp=(_clamp_grad_input, _clamp_grad_min, _clamp_grad_max))
+
+
+def _clamp_min(xp, x, lo):
+    """``max(input, min)``."""
+    return xp.maximum(x, lo)
+
+
+def _clamp_max(xp, x, hi):
+    """``min(input, max)``."""
+    return xp.minimum(x, hi)
+
+
+clamp_min = Op("clamp_min", _clamp_min, promote="elementwise", inputs=("input", "min"),
+               save=("input", "min"), method=True, inplace=True,
+               grad_fn=lambda x, lo: "ClampMinBackward1" if _is_array(lo) else "ClampMinBackward0",
+               vjp=(lambda xp, g, x, lo: xp.where(x >= lo, g, 0),
+                    lambda xp, g, x, lo: xp.where(x < lo, g, 0)))
+clamp_max = Op("clamp_max", _clamp_max, promote="elementwise", inputs=("input", "max"),
+               save=("input", "max"), method=True, inplace=True,
+               grad_fn=lambda x, hi: "ClampMaxBackward1" if _is_array(hi) else "ClampMaxBackward0",
+               vjp=(lambda xp, g, x, hi: xp.where(x <= hi, g, 0),
+                    lambda xp, g, x, hi: xp.where(x > hi, g, 0)))
+
+
+def _maximum(xp, a, b):
+    """The larger of ``input`` and ``other`` (NaN where either is NaN)."""
+    _require_tensor("maximum", "input", 1, a)
+    _require_tensor("maximum", "other", 2, b)
+    return xp.maximum(a, b)
+
+
+def _minimum(xp, a, b):
+    """The smaller of ``input`` and ``other`` (NaN where either is NaN)."""
+    _require_tensor("minimum", "input", 1, a)
+    _require_tensor("minimum", "other", 2, b)
+    return xp.minimum(a, b)
+
+
+def _select_grad(xp, g, a, b, loses):
+    # Ties split the gradient half and half, as PyTorch does.
+    return xp.where(a == b, g / 2, xp.where(loses, 0, g))
+
+
+maximum = Op("maximum", _maximum, promote="elementwise", inputs=_BINARY, save=_BINARY,
+             method=True,
+             vjp=(lambda xp, g, a, b: _select_grad(xp, g, a, b, a < b),
+                  lambda xp, g, a, b: _select_grad(xp, g, a, b, b < a)))
+minimum = Op("minimum", _minimum, promote="elementwise", inputs=_BINARY, save=_BINARY,
+             method=True,
+             vjp=(lambda xp, g, a, b: _select_grad(xp, g, a, b, a > b),
+                  lambda xp, g, a, b: _select_grad(xp, g, a, b, b > a)))
+
+
+# ``where(condition, input, other)``: the condition is a parameter, not an input,
+# so that type promotion (and the gradient) only concern ``input`` and ``other``.
+
+def _check_condition(condition):
+    if isinstance(condition, TensorBase):
+        dtype = condition._data.dtype
+    elif _is_array(condition) and hasattr(condition, "dtype"):
+        dtype = condition.dtype     # an array: a constant (as in vjps run on tensors)
+    else:
+        raise TypeError(f"where(): argument 'condition' (position 1) must be Tensor, "
+                        f"not {type(condition).__name__}")
+    if dtype.name == "uint8":
+        warnings.warn("where received a uint8 condition tensor. This behavior is deprecated and "
+                      "will be removed in a future version of PyTorch. Use a boolean condition "
+                      "instead.", UserWarning, stacklevel=4)
+    elif dtype.kind != "b":
+        raise RuntimeError("where expected condition to be a boolean tensor, but got a tensor "
+                           f"with dtype {_TORCH_TYPE.get(dtype.name, dtype.name)}")
+
+
+def _where_args(condition, input=None, other=None):
+    _check_condition(condition)
+    if input is None and other is None:
+        raise NotImplementedError(
+            "where(condition) with a single argument (the indices of the True elements) is "
+            "not supported yet; pass where(condition, input, other)")
+    if input is None or other is None:
+        raise TypeError("where() received an invalid combination of arguments: expected "
+                        "(Tensor condition, Tensor input, Tensor other)")
+    if not isinstance(input, TensorBase) and not isinstance(other, TensorBase):
+        # Two numbers: PyTorch gives the default dtype of their kind; a 0-d tensor of
+        # that dtype carries the first one.
+        from autogradx._factories import tensor
+        input = tensor(input, device=getattr(condition, "device", None))
+    return (input, other), {"condition": condition}
+
+
+def _tensor_where_args(input, condition, other):
+    _check_condition(condition)
+    return (input, other), {"condition": condition}
+
+
+def _where(xp, x, y, *, condition):
+    """Elements of ``input`` where ``condition`` is True, of ``other`` elsewhere.
+
+    ``condition`` is a bool tensor; ``input`` and ``other`` may be numbers, and
+    all three broadcast.
+    """
+    return xp.where(condition, x, y)
+
+
+_WHERE_VJP = (lambda xp, g, condition: xp.where(condition, g, 0),
+              lambda xp, g, condition: xp.where(condition, 0, g))
+
+where = Op("where", _where, promote="elementwise", inputs=_BINARY, parse=_where_args,
+           vjp=_WHERE_VJP)
+# ``Tensor.where(condition, other)`` is ``where(condition, self, other)``.
+tensor_where = Op("tensor_where", _where, promote="elementwise", inputs=_BINARY,
+                  parse=_tensor_where_args, namespace=None, method="where",
+                  grad_fn="WhereBackward0", vjp=_WHERE_VJP)
+
+
+def _lerp(xp, x, end, weight):
+    """``input + weight * (end - input)``; all floating point tensors of one dtype."""
+    _require_tensor("lerp", "end", 2, end)
+    _refuse_kind("lerp_kernel_scalar" if not _is_array(weight) else "lerp_kernel_tensor",
+                 x.dtype, "biu")
+    for name, v in (("end", end), ("weight", weight)):
+        if _is_array(v) and v.dtype != x.dtype:
+            raise RuntimeError(f"expected dtype {_C_TYPE[x.dtype.name]} for `{name}` but got "
+                               f"dtype {_C_TYPE.get(v.dtype.name, v.dtype.name)}")
+    diff = end - x
+    # PyTorch's two forms: each is exact at its own end (weight 0 or 1).
+    if _is_array(weight):
+        return xp.where(xp.abs(weight) < 0.5, x + weight * diff, end - diff * (1 - weight))
+    return x + weight * diff if -0.5 < weight < 0.5 else end - diff * (1 - weight)
+
+
+lerp = Op("lerp", _lerp, inputs=("input", "end", "weight"), save=("input", "end", "weight"),
+          method=True, inplace=True,
+          grad_fn=lambda x, end, weight: "LerpBackward1" if _is_array(weight) else "LerpBackward0",
+          vjp=(lambda xp, g, x, end, weight: g * (1 - weight),
+               lambda xp, g, x, end, weight: g * weight,
+               lambda xp, g, x, end, weight: g * (end - x)))
+
+
+# -- comparisons, logical and bitwise ops, closeness: bool results, no gradient --------
+# (Out of place they are never recorded; written in place into a float tensor, the
+# core gives it a zero-gradient history, as PyTorch's EqBackward0.)
+
+# Comparisons have a derivative, zero: their bool results carry no history, but one
+# written in place into a float tensor keeps it requiring grad (as in PyTorch).
+_ZERO_GRADS = (lambda xp, g: g * 0, lambda xp, g: g * 0)
+
+
+def _comparison(name, compare, doc):
+    def forward(xp, a, b):
+        _require_tensor(name, "input", 1, a)
+        return compare(a, b)
+    forward.__doc__ = doc
+    return forward
+
+
+eq = Op("eq", _comparison("eq", lambda a, b: a == b, "``input == other``, elementwise."),
+        promote="elementwise", inputs=_BINARY, method=True, inplace=True, vjp=_ZERO_GRADS)
+ne = Op("ne", _comparison("ne", lambda a, b: a != b, "``input != other``, elementwise."),
+        promote="elementwise", inputs=_BINARY, method=True, inplace=True, vjp=_ZERO_GRADS, aliases="not_equal")
+lt = Op("lt", _comparison("lt", lambda a, b: a < b, "``input < other``, elementwise."),
+        promote="elementwise", inputs=_BINARY, method=True, inplace=True, vjp=_ZERO_GRADS, aliases="less")
+le = Op("le", _comparison("le", lambda a, b: a <= b, "``input <= other``, elementwise."),
+        promote="elementwise", inputs=_BINARY, method=True, inplace=True, vjp=_ZERO_GRADS, aliases="less_equal")
+gt = Op("gt", _comparison("gt", lambda a, b: a > b, "``input > other``, elementwise."),
+        promote="elementwise", inputs=_BINARY, method=True, inplace=True, vjp=_ZERO_GRADS, aliases="greater")
+ge = Op("ge", _comparison("ge", lambda a, b: a >= b, "``input >= other``, elementwise."),
+        promote="elementwise", inputs=_BINARY, method=True, inplace=True, vjp=_ZERO_GRADS,
+        aliases="greater_equal")
+
+
+def _logical(name, fn):
+    def forward(xp, a, b):
+        _require_tensor(name, "input", 1, a)
+        _require_tensor(name, "other", 2, b)
+        return getattr(xp, name)(a, b)
+    forward.__doc__ = f"{fn} of the truth values of ``input`` and ``other`` (nonzero is True)."
+    return forward
+
+
+logical_and = Op("logical_and", _logical("logical_and", "AND"), inputs=_BINARY, method=True,
+                 inplace=True)
+logical_or = Op("logical_or", _logical("logical_or", "OR"), inputs=_BINARY, method=True,
+                inplace=True)
+logical_xor = Op("logical_xor", _logical("logical_xor", "Exclusive OR"), inputs=_BINARY,
+                 method=True, inplace=True)
+logical_not = Op("logical_not", lambda xp, x: xp.logical_not(x), method=True, inplace=True,
+                 doc="NOT of the truth values of ``input`` (nonzero is True).")
+
+
+def _bitwise(name, what):
+    def forward(xp, a, b):
+        dtype = _dtype_of(a, b)
+        if dtype.kind not in "biu":
+            raise _kernel_missing(f"{name}_cpu", dtype)
+        return getattr(xp, name)(a, b)
+    forward.__doc__ = f"Bitwise {what} of integer or bool tensors (logical for bool)."
+    return forward
+
+
+bitwise_and = Op("bitwise_and", _bitwise("bitwise_and", "AND (``&``)"), promote="elementwise",
+                 inputs=_BINARY, method=True, inplace=True)
+bitwise_or = Op("bitwise_or", _bitwise("bitwise_or", "OR (``|``)"), promote="elementwise",
+                inputs=_BINARY, method=True, inplace=True)
+bitwise_xor = Op("bitwise_xor", _bitwise("bitwise_xor", "XOR (``^``)"), promote="elementwise",
+                 inputs=_BINARY, method=True, inplace=True)
+
+
+def _bitwise_not(xp, x):
+    """Bitwise NOT (``~``) of an integer or bool tensor (logical NOT for bool)."""
+    _refuse_kind("bitwise_not_cpu", x.dtype, "fc")
+    return xp.invert(x)
+
+
+bitwise_not = Op("bitwise_not", _bitwise_not, method=True, inplace=True)
+
+isnan = Op("isnan", lambda xp, x: xp.isnan(x), method=True, doc="True where ``input`` is NaN.")
+isinf = Op("isinf", lambda xp, x: xp.isinf(x), method=True,
+           doc="True where ``input`` is infinite.")
+isfinite = Op("isfinite", lambda xp, x: xp.isfinite(x), method=True,
+              doc="True where ``input`` is neither infinite nor NaN.")
+
+
+def _close(xp, name, a, b, rtol, atol, equal_nan):
+    _require_tensor(name, "other", 2, b)
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"{_TORCH_TYPE.get(a.dtype.name, a.dtype.name)} did not match "
+                           f"{_TORCH_TYPE.get(b.dtype.name, b.dtype.name)}")
+    if a.dtype.kind == "b":
+        return a == b
+    return xp.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)
+
+
+def _isclose(xp, a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """True where ``|input - other| <= atol + rtol * |other|`` (or equal); same dtypes."""
+    return _close(xp, "isclose", a, b, rtol, atol, equal_nan)
+
+
+def _allclose(xp, a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """Whether :func:`isclose` holds for every element."""
+    return _close(xp, "allclose", a, b, rtol, atol, equal_nan).all()
+
+
+def _equal(xp, a, b):
+    """Whether ``input`` and ``other`` have the same shape and the same values."""
+    _require_tensor("equal", "other", 2, b)
+    return xp.asarray(a.shape == b.shape and bool((a == b).all()))
+
+
+isclose = Op("isclose", _isclose, inputs=_BINARY, method=True)
+# Both return a Python bool, as PyTorch's do.
+allclose = Op("allclose", _allclose, inputs=_BINARY, method=True, output_type=bool)
+equal = Op("equal", _equal, inputs=_BINARY, method=True, output_type=bool)

@@ -1,7 +1,61 @@
-"""Matrix products."""
+"""Matrix products, ``einsum`` and the ``autogradx.linalg`` functions.
 
+Registry names: ``linalg.norm`` is registered as ``linalg_norm`` (ATen's name
+for it) and exposed under ``norm`` through ``aliases``, because the registry key
+``norm`` is ``torch.norm``, a different function. The other ``linalg`` ops keep
+PyTorch's names; ``det`` and ``slogdet`` are the same functions at the top level
+(``torch.det``), so they appear in both namespaces.
+
+Backward through a matrix 2-norm, a nuclear norm or the determinant of an
+exactly singular matrix uses the SVD, for which autogradx has no op yet: those
+vjps cannot be differentiated again (``create_graph=True``).
+"""
+
+import math
+import string
+
+import numpy as np
+
+from autogradx._dtype import as_numpy_dtype
 from autogradx.plugin import Op
+from autogradx.return_types import linalg_slogdet
 
+_LINALG = "linalg"
+
+
+class LinAlgError(RuntimeError):
+    """A matrix is singular (PyTorch's ``torch.linalg.LinAlgError``)."""
+
+
+def _mT(xp, a):
+    """The matrix transpose of a (batch of) matrices."""
+    return xp.swapaxes(a, -1, -2)
+
+
+def _wrap_dim(dim, ndim):
+    """``dim`` as a non-negative axis, with PyTorch's error for one out of range."""
+    n = max(ndim, 1)
+    if not isinstance(dim, int) or not -n <= dim < n:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
+    return dim % n
+
+
+def _refuse_dtypes(name, *arrays, kinds="b"):
+    """PyTorch has no kernel for these dtypes (``"addmm_impl_cpu_" not implemented for 'Bool'``)."""
+    for a in arrays:
+        if a.dtype.kind in kinds:
+            raise NotImplementedError(f'"{name}" not implemented for \'{a.dtype}\'')
+
+
+def _same_dtype(name, a, b):
+    if a.dtype != b.dtype:
+        raise RuntimeError(
+            f"{name}(): expected both inputs to have the same dtype, but got: "
+            f"{a.dtype} != {b.dtype}")
+
+
+# -- matmul and its fixed-rank kernels ------------------------------------------------
 
 def _matmul_name(a, b):
     # PyTorch names the node after the kernel the shapes lead to.
@@ -38,3 +92,600 @@ def _matmul_grad_b(xp, g, a, b):
 
 matmul = Op("matmul", _matmul, inputs=("input", "other"), save=("input", "other"),
             grad_fn=_matmul_name, method=True, vjp=(_matmul_grad_a, _matmul_grad_b))
+
+
+def _mm(xp, a, b):
+    """Matrix product of 2-D tensors: ``(n, m) @ (m, p) -> (n, p)``."""
+    for name, t in (("self", a), ("mat2", b)):
+        if t.ndim != 2:
+            raise RuntimeError(f"mm(): {name} must be a matrix, got {t.ndim}-D tensor")
+    if a.shape[1] != b.shape[0]:
+        raise RuntimeError(
+            f"mm(): mat1 and mat2 shapes cannot be multiplied "
+            f"({a.shape[0]}x{a.shape[1]} and {b.shape[0]}x{b.shape[1]})")
+    _same_dtype("mm", a, b)
+    _refuse_dtypes("addmm_impl_cpu_", a)
+    return xp.matmul(a, b)
+
+
+_MM_GRADS = (lambda xp, g, a, b: xp.matmul(g, _mT(xp, b)),
+             lambda xp, g, a, b: xp.matmul(_mT(xp, a), g))
+
+mm = Op("mm", _mm, inputs=("input", "mat2"), save=("input", "mat2"), method=True,
+        vjp=_MM_GRADS)
+
+
+def _bmm(xp, a, b):
+    """Batched matrix product of 3-D tensors: ``(b, n, m) @ (b, m, p) -> (b, n, p)``."""
+    for name, t in (("batch1", a), ("batch2", b)):
+        if t.ndim != 3:
+            raise RuntimeError(f"bmm(): {name} must be a 3D tensor, got {t.ndim}-D")
+    if b.shape[:2] != (a.shape[0], a.shape[2]):
+        raise RuntimeError(
+            f"bmm(): Expected size for first two dimensions of batch2 tensor to be: "
+            f"[{a.shape[0]}, {a.shape[2]}] but got: [{b.shape[0]}, {b.shape[1]}].")
+    _same_dtype("bmm", a, b)
+    _refuse_dtypes("bmm", a)
+    return xp.matmul(a, b)
+
+
+bmm = Op("bmm", _bmm, inputs=("input", "mat2"), save=("input", "mat2"), method=True,
+         vjp=_MM_GRADS)
+
+
+def _mv(xp, a, v):
+    """Matrix-vector product: ``(n, m) @ (m,) -> (n,)``."""
+    if a.ndim != 2 or v.ndim != 1:
+        raise RuntimeError(
+            f"mv(): vector + matrix @ vector expected, got 1, {a.ndim}, {v.ndim}")
+    if a.shape[1] != v.shape[0]:
+        raise RuntimeError(
+            f"mv(): size mismatch, got input ({a.shape[0]}), mat ({a.shape[0]}x{a.shape[1]}), "
+            f"vec ({v.shape[0]})")
+    _same_dtype("mv", a, v)
+    _refuse_dtypes("addmv_impl_cpu", a)
+    return xp.matmul(a, v)
+
+
+mv = Op("mv", _mv, inputs=("input", "vec"), save=("input", "vec"), method=True,
+        vjp=(lambda xp, g, a, v: g[:, None] * v,
+             lambda xp, g, a, v: xp.matmul(g, a)))
+
+
+def _dot(xp, a, b):
+    """Inner product of two 1-D tensors of the same size (no broadcasting)."""
+    if a.ndim != 1 or b.ndim != 1:
+        raise RuntimeError(
+            f"dot(): 1D tensors expected, but got {a.ndim}D and {b.ndim}D tensors")
+    if a.shape != b.shape:
+        raise RuntimeError(
+            f"dot(): inconsistent tensor size, expected tensor [{a.shape[0]}] and src "
+            f"[{b.shape[0]}] to have the same number of elements, but got {a.shape[0]} and "
+            f"{b.shape[0]} elements respectively")
+    _same_dtype("dot", a, b)
+    _refuse_dtypes("dot", a)
+    return xp.matmul(a, b)
+
+
+dot = Op("dot", _dot, inputs=("input", "tensor"), save=("input", "tensor"), method=True,
+         vjp=(lambda xp, g, a, b: g * b,
+              lambda xp, g, a, b: g * a))
+
+
+def _outer(xp, a, b):
+    """Outer product of two 1-D tensors: ``out[i, j] = input[i] * vec2[j]``."""
+    for name, t in (("self", a), ("vec2", b)):
+        if t.ndim != 1:
+            raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {t.ndim}-D")
+    return a[:, None] * b
+
+
+# PyTorch computes it as a broadcast product, hence its node's name.
+outer = Op("outer", _outer, inputs=("input", "vec2"), save=("input", "vec2"),
+           promote="elementwise", grad_fn="MulBackward0", method=True, aliases="ger",
+           vjp=(lambda xp, g, a, b: xp.matmul(g, b),
+                lambda xp, g, a, b: xp.matmul(a, g)))
+
+
+# -- einsum ---------------------------------------------------------------------
+
+_LETTERS = string.ascii_uppercase + string.ascii_lowercase
+
+
+def _einsum_subscripts(equation, ndims):
+    """The equation with every ``...`` spelt out: (subscripts per operand, output subscripts).
+
+    The implicit output (no ``->``) is the broadcast dims, then the letters that
+    appear once, in alphabetical order (capitals first), as in PyTorch and NumPy.
+    """
+    equation = equation.replace(" ", "")
+    lhs, arrow, rhs = equation.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(ndims):
+        raise RuntimeError(
+            f"einsum(): {'more' if len(ndims) > len(terms) else 'fewer'} operands were provided "
+            f"than specified in the equation ({len(terms)} in {equation!r}, {len(ndims)} given)")
+    spare = [c for c in _LETTERS if c not in equation]
+    n_broadcast = max([n - len(t.replace("...", "")) for t, n in zip(terms, ndims)
+                       if "..." in t] or [0])
+    broadcast = "".join(spare[:n_broadcast])
+    ins = []
+    for t, n in zip(terms, ndims):
+        if "..." in t:
+            k = n - len(t.replace("...", ""))
+            t = t.replace("...", broadcast[n_broadcast - k:] if k else "")
+        ins.append(t)
+    if arrow:
+        out = rhs.replace("...", broadcast)
+    else:
+        labels = "".join(t.replace("...", "") for t in terms)
+        out = broadcast + "".join(sorted(c for c in set(labels) if labels.count(c) == 1))
+    return ins, out
+
+
+def _einsum_args(equation, *operands, optimize=None):
+    # PyTorch's signature: einsum(equation, *operands) or einsum(equation, [operands]).
+    # NumPy's ``optimize`` is accepted (and left to the forward) so that vjps written
+    # against np.einsum also run on tensors.
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = operands[0]
+    return (list(operands), equation), {}
+
+
+def _einsum(xp, operands, equation):
+    """Sums of products over the subscripts of ``equation`` (``"ij,jk->ik"``).
+
+    ``einsum(equation, *operands)``, with ``...`` for broadcast dims, the
+    implicit output when there is no ``->``, and size-1 dims broadcasting.
+    """
+    if not isinstance(equation, str):
+        raise TypeError(f"einsum(): the equation must be a string, got {type(equation).__name__}")
+    _einsum_subscripts(equation, [o.ndim for o in operands])     # checks the operand count
+    for o in operands[1:]:
+        if o.dtype != operands[0].dtype:
+            raise RuntimeError(
+                f"einsum(): expected all operands to have the same dtype, but got "
+                f"{operands[0].dtype} and {o.dtype}")
+    return xp.einsum(equation, *operands, optimize=len(operands) > 2)
+
+
+def _einsum_name(operands, equation):
+    # PyTorch's node is that of einsum's last internal op: a contraction ends in a view
+    # of a batched product, products without summation in a mul; one operand ends in a
+    # sum when a subscript is summed out, else in a permute.
+    ins, out = _einsum_subscripts(equation, [o.ndim for o in operands])
+    summed = bool(set("".join(ins)) - set(out))
+    if len(ins) == 1:
+        return "SumBackward1" if summed else "PermuteBackward0"
+    return "ViewBackward0" if summed else "MulBackward0"
+
+
+def _einsum_grad(xp, g, operands, ins, out, k):
+    """The gradient of operand ``k``: an einsum of the output gradient and the other operands.
+
+    Subscripts of operand ``k`` that appear nowhere else are broadcast in with a
+    vector of ones; a repeated subscript (a diagonal, ``"ii"``) is restored by an
+    identity matrix over a fresh subscript.
+    """
+    x = operands[k]
+    terms = [out] + [s for j, s in enumerate(ins) if j != k]
+    arrays = [g] + [o for j, o in enumerate(operands) if j != k]
+    spare = iter(c for c in _LETTERS if c not in "".join(ins) + out)
+    used = set("".join(terms))
+    target = ""
+    for axis, c in enumerate(ins[k]):
+        size = x.shape[axis]
+        if c in target:
+            fresh = next(spare)
+            terms.append(c + fresh)
+            arrays.append(xp.eye(size, dtype=g.dtype))
+            target += fresh
+            continue
+        if c not in used:
+            terms.append(c)
+            arrays.append(xp.ones(size, dtype=g.dtype))
+            used.add(c)
+        target += c
+    grad = xp.einsum(",".join(terms) + "->" + target, *arrays, optimize=len(arrays) > 2)
+    if grad.shape != x.shape:
+        # Size-1 dims of the other operands leave size-1 dims here: broadcast them back.
+        grad = xp.broadcast_to(grad, tuple(max(a, b) for a, b in zip(grad.shape, x.shape)))
+    return grad
+
+
+def _einsum_vjp(xp, g, operands, equation):
+    ins, out = _einsum_subscripts(equation, [o.ndim for o in operands])
+    return [_einsum_grad(xp, g, operands, ins, out, k) for k in range(len(operands))]
+
+
+einsum = Op("einsum", _einsum, inputs=("*operands",), parse=_einsum_args, save="operands",
+            grad_fn=_einsum_name, vjp=_einsum_vjp)
+
+
+# -- norms ----------------------------------------------------------------------
+
+def _norm_input(name, x, dtype):
+    """``x`` in the dtype the norm is computed in (``dtype=``, else its own)."""
+    if x.dtype.kind not in "fc":
+        raise RuntimeError(
+            f"{name}: Expected a floating point or complex tensor as input. Got {x.dtype}")
+    if dtype is None:
+        return x
+    dtype = as_numpy_dtype(dtype)
+    if dtype.kind not in "fc":
+        raise RuntimeError(f"{name}: dtype should be floating point or complex, but got {dtype}")
+    if dtype.itemsize < x.dtype.itemsize:
+        raise RuntimeError(
+            f"{name}: the dtype of the input ({x.dtype}) should be convertible without "
+            f"narrowing to the specified dtype ({dtype})")
+    return x.astype(dtype)
+
+
+def _vector_axes(dim, ndim):
+    """The reduced axes of a vector norm: all of them for ``dim=None`` or ``()``."""
+    if dim is None or (not isinstance(dim, int) and len(dim) == 0):
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    axes = tuple(_wrap_dim(d, ndim) for d in dims)
+    if len(set(axes)) != len(axes):
+        raise RuntimeError(f"dim {list(axes)} appears multiple times in the list of dims")
+    return axes if ndim else ()
+
+
+def _keep(xp, t, axes, keepdim):
+    """A reduced array with its reduced axes back as size-1 dims."""
+    return t if keepdim or not axes else xp.expand_dims(t, axes)
+
+
+def _vnorm(xp, x, ord, axes, keepdim):
+    if isinstance(ord, str) or not isinstance(ord, (int, float)):
+        raise TypeError(f"linalg.vector_norm(): argument 'ord' must be a number, not "
+                        f"{type(ord).__name__}")
+    a = xp.abs(x)
+    if math.isinf(ord):
+        if any(x.shape[i] == 0 for i in axes) or (not axes and x.size == 0):
+            raise RuntimeError(f"linalg.vector_norm cannot compute the {ord} norm on an empty "
+                               "tensor because the operation does not have an identity")
+        reduce = xp.max if ord > 0 else xp.min
+        return reduce(a, axis=axes, keepdims=keepdim)
+    if ord == 0:
+        return xp.sum(a != 0, axis=axes, keepdims=keepdim).astype(x.dtype)
+    if ord == 1:
+        return xp.sum(a, axis=axes, keepdims=keepdim)
+    if ord == 2:
+        return xp.sqrt(xp.sum(a * a, axis=axes, keepdims=keepdim))
+    if ord < 0:
+        # 0 ** ord is inf: written out so that no division by zero is attempted.
+        powers = xp.where(a == 0, math.inf, xp.where(a == 0, 1, a) ** ord)
+    else:
+        powers = a ** ord
+    return xp.sum(powers, axis=axes, keepdims=keepdim) ** (1.0 / ord)
+
+
+def _vnorm_grad(xp, g, x, norm, ord, axes, keepdim):
+    """PyTorch's norm backward, case by case (0 where the norm or the element is 0)."""
+    if ord == 0:
+        return None             # a count: no gradient (None, as in PyTorch)
+    g = _keep(xp, g, axes, keepdim)
+    norm = _keep(xp, norm, axes, keepdim)
+    if ord == 1:
+        return xp.sign(x) * g
+    if math.isinf(ord):
+        # The gradient of an amax: shared evenly between the elements that attain it.
+        a = xp.abs(x)
+        mask = (a == norm) | xp.isnan(a)
+        count = xp.sum(mask, axis=axes, keepdims=True)
+        return xp.sign(x) * xp.where(mask, g / count, 0)
+    zero = norm == 0
+    safe_norm = xp.where(zero, 1, norm)
+    if ord == 2:
+        return g * xp.where(zero, 0, x / safe_norm)
+    a = xp.abs(x)
+    if ord < 1:
+        powers = xp.where(x == 0, 0, xp.where(x == 0, 1, a) ** (ord - 1))
+        return xp.sign(x) * powers * g * norm ** (1 - ord)
+    scale = xp.where(zero, 0, g / safe_norm ** (ord - 1))
+    if ord < 2:
+        return xp.sign(x) * a ** (ord - 1) * scale
+    return x * a ** (ord - 2) * scale
+
+
+def _vector_norm(xp, x, ord=2, dim=None, keepdim=False, *, dtype=None):
+    """The vector ``ord``-norm over ``dim`` (all elements by default).
+
+    ``ord``: any real number, ``inf`` (max ``|x|``), ``-inf`` (min), 0 (the number
+    of non-zero elements).
+    """
+    x = _norm_input("linalg.vector_norm", x, dtype)
+    return _vnorm(xp, x, ord, _vector_axes(dim, x.ndim), keepdim)
+
+
+vector_norm = Op(
+    "vector_norm", _vector_norm, namespace=_LINALG, save=("input", "result"),
+    grad_fn="LinalgVectorNormBackward0",
+    vjp=lambda xp, g, x, out, ord=2, dim=None, keepdim=False, dtype=None:
+        _vnorm_grad(xp, g, x, out, ord, _vector_axes(dim, x.ndim), keepdim))
+
+
+_MATRIX_ORDS = ("fro", "nuc", math.inf, -math.inf, 1, -1, 2, -2)
+
+
+def _matrix_dims(name, x, ord, dim):
+    """The two matrix axes of a matrix norm, checked."""
+    if x.ndim < 2:
+        raise RuntimeError(f"{name}: The input tensor A must have at least 2 dimensions.")
+    if isinstance(dim, int) or len(dim) != 2:
+        raise RuntimeError(f"{name}: dim must be a 2-tuple. Got {dim}")
+    d0, d1 = (_wrap_dim(d, x.ndim) for d in dim)
+    if d0 == d1:
+        raise RuntimeError(f"{name}: dims must be different. Got ({d0}, {d1})")
+    if ord not in _MATRIX_ORDS:
+        raise RuntimeError(f"{name}: Order {ord} not supported.")
+    return d0, d1
+
+
+def _mnorm(xp, x, ord, dims, keepdim):
+    if ord == "fro":
+        return _vnorm(xp, x, 2, dims, keepdim)
+    m = xp.moveaxis(x, dims, (-2, -1))
+    if ord == "nuc" or abs(ord) == 2:
+        values = xp.linalg.svd(m, compute_uv=False)
+    else:
+        # 1: the largest column sum of |x|, inf: the largest row sum.
+        values = xp.sum(xp.abs(m), axis=-2 if abs(ord) == 1 else -1)
+    if ord == "nuc":
+        out = xp.sum(values, axis=-1)
+    else:
+        out = (xp.max if ord > 0 else xp.min)(values, axis=-1)
+    return xp.expand_dims(out, tuple(sorted(dims))) if keepdim else out
+
+
+def _mnorm_grad(xp, g, x, ord, dims, keepdim):
+    if keepdim:
+        g = xp.squeeze(g, axis=dims)
+    m = xp.moveaxis(x, dims, (-2, -1))
+    if ord == "nuc" or abs(ord) == 2:
+        u, s, vh = xp.linalg.svd(m, full_matrices=False)
+        if ord == "nuc":
+            grad = g[..., None, None] * xp.matmul(u, vh)
+        else:
+            grad = xp.matmul(u * _extremum_weights(xp, g, s, ord > 0)[..., None, :], vh)
+    else:
+        axis = -2 if abs(ord) == 1 else -1
+        w = _extremum_weights(xp, g, xp.sum(xp.abs(m), axis=axis), ord > 0)
+        grad = xp.sign(m) * xp.expand_dims(w, axis)
+    return xp.moveaxis(grad, (-2, -1), dims)
+
+
+def _matrix_norm_grad(xp, g, x, norm, ord, dims, keepdim):
+    if ord == "fro":
+        return _vnorm_grad(xp, g, x, norm, 2, dims, keepdim)
+    return _mnorm_grad(xp, g, x, ord, dims, keepdim)
+
+
+def _extremum_weights(xp, g, values, largest):
+    """The gradient of an amax (amin) over the last axis: ``g`` shared by the values that attain it.
+
+    The extremum is taken again here rather than from the forward's result: an SVD
+    recomputed, or sums in another dtype, need not give the very same bits.
+    """
+    extremum = (xp.max if largest else xp.min)(values, axis=-1, keepdims=True)
+    mask = values == extremum
+    return xp.where(mask, g[..., None] / xp.sum(mask, axis=-1, keepdims=True), 0)
+
+
+def _matrix_norm_name(ord, keepdim):
+    if ord == "fro":
+        return "LinalgVectorNormBackward0"
+    if keepdim and (ord == "nuc" or abs(ord) == 2):
+        return "PermuteBackward0"   # PyTorch moves the kept dims of the singular values back
+    if ord == "nuc":
+        return "SumBackward1"
+    return "AmaxBackward0" if ord > 0 else "AminBackward0"
+
+
+def _matrix_norm(xp, x, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
+    """A matrix norm over the two dims ``dim`` (the last two by default).
+
+    ``ord``: ``'fro'`` (Frobenius), ``'nuc'`` (nuclear), 2 / -2 (largest / smallest
+    singular value), 1 / -1 (max / min column sum of ``|x|``), ``inf`` / ``-inf``
+    (max / min row sum).
+    """
+    dims = _matrix_dims("linalg.matrix_norm", x, ord, dim)
+    return _mnorm(xp, _norm_input("linalg.matrix_norm", x, dtype), ord, dims, keepdim)
+
+
+matrix_norm = Op(
+    "matrix_norm", _matrix_norm, namespace=_LINALG, save=("input", "result"),
+    grad_fn=lambda x, ord="fro", dim=(-2, -1), keepdim=False, dtype=None:
+        _matrix_norm_name(ord, keepdim),
+    vjp=lambda xp, g, x, out, ord="fro", dim=(-2, -1), keepdim=False, dtype=None:
+        _matrix_norm_grad(xp, g, x, out, ord, _matrix_dims("", x, ord, dim), keepdim))
+
+
+def _norm_plan(ndim, ord, dim):
+    """What ``linalg.norm`` computes: ("vector", ord, axes) or ("matrix", ord, dims)."""
+    if dim is None:
+        if ord is None:
+            return "vector", 2, tuple(range(ndim))
+        if ndim not in (1, 2):
+            raise RuntimeError("linalg.norm: If dim is not specified but ord is, the input must "
+                               f"be 1D or 2D. Got {ndim}D.")
+        dim = (0,) if ndim == 1 else (-2, -1)
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    if len(dims) == 1 and not isinstance(ord, str):
+        return "vector", 2 if ord is None else ord, _vector_axes(dims, ndim)
+    if len(dims) not in (1, 2):
+        raise RuntimeError(
+            f"linalg.norm: If dim is specified, it must be of length 1 or 2. Got {list(dims)}")
+    return "matrix", "fro" if ord is None else ord, dims
+
+
+def _norm(xp, x, ord=None, dim=None, keepdim=False, *, dtype=None):
+    """A vector or matrix norm, picked as ``torch.linalg.norm`` does.
+
+    With ``dim=None``: the 2-norm of all elements when ``ord`` is None, else the
+    vector norm of a 1-D input or the matrix norm of a 2-D one. An int ``dim``
+    gives a vector norm, a pair of dims a matrix norm (see
+    :func:`vector_norm` and :func:`matrix_norm` for ``ord``).
+    """
+    kind, ord, dims = _norm_plan(x.ndim, ord, dim)
+    if kind == "matrix":
+        dims = _matrix_dims("linalg.matrix_norm", x, ord, dims)
+        return _mnorm(xp, _norm_input("linalg.matrix_norm", x, dtype), ord, dims, keepdim)
+    return _vnorm(xp, _norm_input("linalg.vector_norm", x, dtype), ord, dims, keepdim)
+
+
+def _norm_name(x, ord=None, dim=None, keepdim=False, dtype=None):
+    kind, ord, _ = _norm_plan(x.ndim, ord, dim)
+    return _matrix_norm_name(ord, keepdim) if kind == "matrix" else "LinalgVectorNormBackward0"
+
+
+def _norm_vjp(xp, g, x, out, ord=None, dim=None, keepdim=False, dtype=None):
+    kind, ord, dims = _norm_plan(x.ndim, ord, dim)
+    if kind == "matrix":
+        return _matrix_norm_grad(xp, g, x, out, ord, _matrix_dims("", x, ord, dims), keepdim)
+    return _vnorm_grad(xp, g, x, out, ord, dims, keepdim)
+
+
+linalg_norm = Op("linalg_norm", _norm, namespace=_LINALG, aliases="norm", save=("input", "result"),
+                 grad_fn=_norm_name, vjp=_norm_vjp)
+
+
+# -- inverse, solve, determinant -------------------------------------------------------
+
+def _check_square(name, a):
+    if a.ndim < 2:
+        raise RuntimeError(f"{name}: The input tensor A must have at least 2 dimensions.")
+    if a.shape[-1] != a.shape[-2]:
+        raise RuntimeError(f"{name}: A must be batches of square matrices, but they are "
+                           f"{a.shape[-2]} by {a.shape[-1]} matrices")
+    if a.dtype.kind not in "fc":
+        raise RuntimeError(
+            f"{name}: Expected a floating point or complex tensor as input. Got {a.dtype}")
+
+
+def _lapack(name, fn, *args):
+    """``fn(*args)`` with NumPy's (and CuPy's) error for a singular matrix turned into PyTorch's."""
+    try:
+        return fn(*args)
+    except np.linalg.LinAlgError as e:     # a ValueError, which the core would rename
+        raise LinAlgError(f"{name}: The input matrix is singular ({e}).") from None
+
+
+def _inv(xp, a):
+    """The inverse of a square matrix (or of each in a batch)."""
+    _check_square("linalg.inv", a)
+    return _lapack("linalg.inv", xp.linalg.inv, a)
+
+
+# d(A^-1) = -A^-1 dA A^-1
+inv = Op("inv", _inv, namespace=_LINALG, save="result", method="inverse",
+         grad_fn="LinalgInvExBackward0",
+         vjp=lambda xp, g, out: -xp.matmul(_mT(xp, out), xp.matmul(g, _mT(xp, out))))
+
+
+def _solve_is_vector(a, b):
+    # As PyTorch: B is a (batch of) vector(s) if 1-D or shaped as A without its last dim.
+    return b.ndim == 1 or (b.ndim == a.ndim - 1 and b.shape == a.shape[:-1])
+
+
+def _solve(xp, a, b, *, left=True):
+    """``X`` with ``A X = B`` (``X A = B`` with ``left=False``), batched and broadcast.
+
+    ``B`` is a (batch of) vector(s) when 1-D or shaped as ``A`` less its last dim.
+    """
+    _check_square("linalg.solve", a)
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found "
+                           f"A of type {a.dtype} and B of type {b.dtype} instead")
+    vector = _solve_is_vector(a, b)
+    n = a.shape[-1]
+    rows, cols = (b.shape[-1], 1) if vector else b.shape[-2:]
+    if (rows if left else cols) != n or (vector and not left):
+        raise RuntimeError(
+            f"linalg.solve: Incompatible shapes of A and B for the equation "
+            f"{'AX = B' if left else 'XA = B'} ({n}x{n} and {rows}x{cols})")
+    if vector:
+        return _lapack("linalg.solve", xp.linalg.solve, a, b[..., None])[..., 0]
+    if left:
+        return _lapack("linalg.solve", xp.linalg.solve, a, b)
+    return _mT(xp, _lapack("linalg.solve", xp.linalg.solve, _mT(xp, a), _mT(xp, b)))
+
+
+def _solve_grad_b(xp, g, a, x, left=True):
+    # AX = B: gB = A^-T g.  XA = B: gB = g A^-T.
+    if x.ndim < a.ndim:          # the vector case
+        return xp.linalg.solve(_mT(xp, a), g[..., None])[..., 0]
+    if left:
+        return xp.linalg.solve(_mT(xp, a), g)
+    return _mT(xp, xp.linalg.solve(a, _mT(xp, g)))
+
+
+def _solve_grad_a(xp, g, a, x, left=True):
+    gb = _solve_grad_b(xp, g, a, x, left)
+    if x.ndim < a.ndim:
+        return -gb[..., :, None] * x[..., None, :]
+    return -xp.matmul(gb, _mT(xp, x)) if left else -xp.matmul(_mT(xp, x), gb)
+
+
+solve = Op("solve", _solve, namespace=_LINALG, inputs=("A", "B"), save=("A", "result"),
+           grad_fn="LinalgSolveExBackward0", vjp=(_solve_grad_a, _solve_grad_b))
+
+
+def _det(xp, a):
+    """The determinant of a square matrix (or of each in a batch)."""
+    _check_square("linalg.det", a)
+    return xp.linalg.det(a)
+
+
+def _cofactors_svd(xp, a):
+    """The cofactor matrix (the gradient of det) from the SVD: exact for singular matrices too.
+
+    With ``A = U S Vh``, ``cof(A) = det(U) det(Vh) U diag(prod_{j != i} s_j) Vh``.
+    """
+    u, s, vh = xp.linalg.svd(a)
+    ones = xp.ones(s.shape[:-1] + (1,), dtype=s.dtype)
+    before = xp.cumprod(xp.concatenate([ones, s[..., :-1]], axis=-1), axis=-1)
+    after = xp.flip(xp.cumprod(xp.flip(xp.concatenate([s[..., 1:], ones], axis=-1), -1),
+                               axis=-1), -1)
+    signs = xp.linalg.det(u) * xp.linalg.det(vh)
+    return signs[..., None, None] * xp.matmul(u * (before * after)[..., None, :], vh)
+
+
+def _det_vjp(xp, g, a, det):
+    # g det A^-T where A is invertible. It is ill-conditioned near singular matrices; at
+    # exactly singular ones (det == 0) the cofactors come from the SVD instead, which is
+    # PyTorch's formula under create_graph (its first-order backward returns ~0 there).
+    if not bool(xp.any(det == 0)):
+        return (g * det)[..., None, None] * _mT(xp, xp.linalg.inv(a))
+    return g[..., None, None] * _cofactors_svd(xp, a)
+
+
+det = Op("det", _det, namespace=(_LINALG, ""), save=("input", "result"), method=True,
+         grad_fn="LinalgDetBackward0", vjp=_det_vjp)
+
+
+def _slogdet(xp, a):
+    """``(sign, logabsdet)``: the sign and the log of the absolute value of the determinant.
+
+    ``det = sign * exp(logabsdet)``, without overflow for large matrices.
+    """
+    _check_square("linalg.slogdet", a)
+    sign, logabsdet = xp.linalg.slogdet(a)
+    return sign, logabsdet
+
+
+def _slogdet_vjp(xp, g, a):
+    # Only logabsdet has a gradient (the sign of a real determinant is piecewise constant).
+    try:
+        inverse = xp.linalg.inv(a)
+    except (np.linalg.LinAlgError, LinAlgError):    # on arrays / on tensors
+        raise LinAlgError("linalg.slogdet backward: the matrix is singular (logabsdet = -inf), "
+                          "so the gradient of logabsdet is not defined") from None
+    return g[1][..., None, None] * _mT(xp, inverse)
+
+
+slogdet = Op("slogdet", _slogdet, namespace=(_LINALG, ""), save="input", n_outputs=2,
+             output_type=linalg_slogdet, method=True, grad_fn="LinalgSlogdetBackward0",
+             vjp=_slogdet_vjp)

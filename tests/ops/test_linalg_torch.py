@@ -1,0 +1,272 @@
+"""The linear algebra ops against PyTorch, in float32 and float64: values, output dtype,
+the gradient of every input (same random output gradient) and the grad_fn name; then
+integer inputs, and the errors (the same exception type, a message naming the problem).
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+import autogradx as agx
+
+torch = pytest.importorskip("torch")
+
+pytestmark = pytest.mark.torch
+
+INF = math.inf
+DTYPES = ["float32", "float64"]
+TOL = {"float32": dict(rtol=1e-4, atol=1e-5), "float64": dict(rtol=1e-10, atol=1e-12)}
+
+
+class Spec:
+    """A random input of ``shape``: real values, or a well-conditioned square matrix."""
+
+    def __init__(self, shape, square=False, requires_grad=True):
+        self.shape, self.square, self.requires_grad = shape, square, requires_grad
+
+    def array(self, rng, dtype):
+        data = rng.uniform(-1.0 if self.square else -2.0, 1.0 if self.square else 2.0, self.shape)
+        if self.square:
+            data = data + 3 * np.eye(self.shape[-1])
+        return data.astype(dtype)
+
+
+def R(*shape):
+    return Spec(shape)
+
+
+def M(*shape):
+    return Spec(shape, square=True)
+
+
+def K(spec):
+    return Spec(spec.shape, spec.square, requires_grad=False)
+
+
+def case(id, fn, specs, grad_fn):
+    return pytest.param(fn, specs, grad_fn, id=id)
+
+
+CASES = [
+    case("mm", lambda L, a, b: L.mm(a, b), (R(2, 3), R(3, 4)), "MmBackward0"),
+    case("mm-method", lambda L, a, b: a.mm(b), (R(3, 3), K(R(3, 2))), "MmBackward0"),
+    case("bmm", lambda L, a, b: L.bmm(a, b), (R(2, 2, 3), R(2, 3, 4)), "BmmBackward0"),
+    case("mv", lambda L, a, v: L.mv(a, v), (R(2, 3), R(3)), "MvBackward0"),
+    case("mv-method", lambda L, a, v: a.mv(v), (R(1, 4), R(4)), "MvBackward0"),
+    case("dot", lambda L, a, b: L.dot(a, b), (R(4), R(4)), "DotBackward0"),
+    case("dot-keyword", lambda L, a, b: L.dot(a, tensor=b), (R(3), R(3)), "DotBackward0"),
+    case("outer", lambda L, a, b: L.outer(a, b), (R(3), R(4)), "MulBackward0"),
+    case("ger-method", lambda L, a, b: a.ger(b), (R(2), R(3)), "MulBackward0"),
+    # einsum: PyTorch's node is that of its last internal op
+    case("einsum-matmul", lambda L, a, b: L.einsum("ij,jk->ik", a, b), (R(2, 3), R(3, 4)),
+         "ViewBackward0"),
+    case("einsum-implicit", lambda L, a, b: L.einsum("ij,kj", a, b), (R(2, 3), R(4, 3)),
+         "ViewBackward0"),
+    case("einsum-batched-out-permuted", lambda L, a, b: L.einsum("bij,bjk->bki", a, b),
+         (R(2, 2, 3), R(2, 3, 4)), "ViewBackward0"),
+    case("einsum-ellipsis", lambda L, a, b: L.einsum("...ij,...jk", a, b),
+         (R(2, 1, 2, 3), R(3, 3, 4)), "ViewBackward0"),
+    case("einsum-inner", lambda L, a, b: L.einsum("i,i", a, b), (R(3), R(3)), "ViewBackward0"),
+    case("einsum-outer", lambda L, a, b: L.einsum("i,j->ij", a, b), (R(2), R(3)),
+         "MulBackward0"),
+    case("einsum-hadamard-broadcast", lambda L, a, b: L.einsum("ij,ij->ji", a, b),
+         (R(1, 3), R(2, 3)), "MulBackward0"),
+    case("einsum-transpose", lambda L, a: L.einsum("ij->ji", a), (R(2, 3),), "PermuteBackward0"),
+    case("einsum-diagonal", lambda L, a: L.einsum("ii->i", a), (R(3, 3),), "PermuteBackward0"),
+    case("einsum-trace", lambda L, a: L.einsum("ii", a), (R(3, 3),), "SumBackward1"),
+    case("einsum-sum", lambda L, a: L.einsum("ijk->j", a), (R(2, 3, 4),), "SumBackward1"),
+    case("einsum-three", lambda L, a, b, c: L.einsum("ij,jk,kl->il", a, b, c),
+         (R(2, 3), R(3, 4), R(4, 2)), "ViewBackward0"),
+    case("einsum-list", lambda L, a, b: L.einsum("bi,bj->bij", [a, b]), (R(2, 3), R(2, 4)),
+         "MulBackward0"),
+    # norms
+    case("norm", lambda L, x: L.linalg.norm(x), (R(2, 3, 4),), "LinalgVectorNormBackward0"),
+    *[case(f"norm-vector-ord{o}", lambda L, x, o=o: L.linalg.norm(x, o), (R(5),),
+           "LinalgVectorNormBackward0") for o in (1, 3, 0.5, -1, INF, -INF)],
+    *[case(f"norm-matrix-ord{o}", lambda L, x, o=o: L.linalg.norm(x, o), (R(3, 4),), name)
+      for o, name in (("fro", "LinalgVectorNormBackward0"), ("nuc", "SumBackward1"),
+                      (1, "AmaxBackward0"), (-1, "AminBackward0"), (2, "AmaxBackward0"),
+                      (-2, "AminBackward0"), (INF, "AmaxBackward0"), (-INF, "AminBackward0"))],
+    case("norm-dim-keepdim", lambda L, x: L.linalg.norm(x, dim=-1, keepdim=True), (R(2, 3),),
+         "LinalgVectorNormBackward0"),
+    case("norm-dim-pair", lambda L, x: L.linalg.norm(x, dim=(0, 2)), (R(2, 3, 4),),
+         "LinalgVectorNormBackward0"),
+    case("norm-dim-pair-nuc", lambda L, x: L.linalg.norm(x, "nuc", (2, 0)), (R(2, 3, 4),),
+         "SumBackward1"),
+    case("norm-dim-pair-nuc-keepdim", lambda L, x: L.linalg.norm(x, "nuc", (2, 0), True),
+         (R(2, 3, 4),), "PermuteBackward0"),
+    case("norm-dtype", lambda L, x: L.linalg.norm(x, dtype=L.float64), (R(3, 4),),
+         "LinalgVectorNormBackward0"),
+    *[case(f"vector_norm-ord{o}", lambda L, x, o=o: L.linalg.vector_norm(x, o, (0, 2)),
+           (R(2, 3, 4),), "LinalgVectorNormBackward0") for o in (2, 1, 1.5, 3, 0, INF, -INF)],
+    case("vector_norm-keepdim", lambda L, x: L.linalg.vector_norm(x, 2, 1, True), (R(2, 3),),
+         "LinalgVectorNormBackward0"),
+    case("vector_norm-dtype", lambda L, x: L.linalg.vector_norm(x, dtype=L.float64),
+         (R(2, 3),), "LinalgVectorNormBackward0"),
+    *[case(f"matrix_norm-ord{o}", lambda L, x, o=o: L.linalg.matrix_norm(x, o), (R(2, 3, 4),),
+           name)
+      for o, name in (("fro", "LinalgVectorNormBackward0"), ("nuc", "SumBackward1"),
+                      (1, "AmaxBackward0"), (-2, "AminBackward0"), (INF, "AmaxBackward0"))],
+    case("matrix_norm-dims-keepdim", lambda L, x: L.linalg.matrix_norm(x, 1, (2, 0), True),
+         (R(2, 3, 4),), "AmaxBackward0"),
+    case("matrix_norm-ord2-keepdim", lambda L, x: L.linalg.matrix_norm(x, 2, (2, 0), True),
+         (R(2, 3, 4),), "PermuteBackward0"),
+    # inverse, solve, determinants
+    case("inv", lambda L, a: L.linalg.inv(a), (M(3, 3),), "LinalgInvExBackward0"),
+    case("inv-batched", lambda L, a: L.linalg.inv(a), (M(2, 3, 3),), "LinalgInvExBackward0"),
+    case("inverse-method", lambda L, a: a.inverse(), (M(2, 2),), "LinalgInvExBackward0"),
+    case("solve-matrix", lambda L, a, b: L.linalg.solve(a, b), (M(3, 3), R(3, 2)),
+         "LinalgSolveExBackward0"),
+    case("solve-vector", lambda L, a, b: L.linalg.solve(a, b), (M(3, 3), R(3)),
+         "LinalgSolveExBackward0"),
+    case("solve-batched-vector", lambda L, a, b: L.linalg.solve(a, b), (M(2, 3, 3), R(2, 3)),
+         "LinalgSolveExBackward0"),
+    case("solve-broadcast", lambda L, a, b: L.linalg.solve(a, b), (M(4, 3, 3), R(2, 1, 3, 2)),
+         "LinalgSolveExBackward0"),
+    case("solve-left-false", lambda L, a, b: L.linalg.solve(a, b, left=False),
+         (M(3, 3), R(2, 3)), "LinalgSolveExBackward0"),
+    case("solve-keywords", lambda L, a, b: L.linalg.solve(A=a, B=b), (M(2, 2), R(2)),
+         "LinalgSolveExBackward0"),
+    case("det", lambda L, a: L.linalg.det(a), (M(3, 3),), "LinalgDetBackward0"),
+    case("det-batched", lambda L, a: L.linalg.det(a), (M(2, 3, 3),), "LinalgDetBackward0"),
+    case("det-top-level", lambda L, a: L.det(-a), (M(2, 2),), "LinalgDetBackward0"),
+    case("det-method", lambda L, a: a.det(), (M(4, 4),), "LinalgDetBackward0"),
+    case("slogdet", lambda L, a: L.linalg.slogdet(a), (M(2, 3, 3),), "LinalgSlogdetBackward0"),
+    case("slogdet-negative", lambda L, a: L.slogdet(-a), (M(3, 3),), "LinalgSlogdetBackward0"),
+]
+
+
+def _outputs(out):
+    return list(out) if isinstance(out, tuple) else [out]
+
+
+def _close(a, t, dtype, what):
+    a = np.asarray(a.detach().numpy())
+    t = t.detach().numpy()
+    assert a.shape == t.shape, f"{what}: shape {a.shape} != torch's {t.shape}"
+    np.testing.assert_allclose(a, t, err_msg=what, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("fn, specs, grad_fn", CASES)
+def test_against_torch(fn, specs, grad_fn, dtype):
+    rng = np.random.default_rng(0)
+    arrays = [s.array(rng, dtype) for s in specs]
+    a_in = [agx.tensor(x, requires_grad=s.requires_grad) for x, s in zip(arrays, specs)]
+    t_in = [torch.tensor(x, requires_grad=s.requires_grad) for x, s in zip(arrays, specs)]
+    a_outs, t_outs = _outputs(fn(agx, *a_in)), _outputs(fn(torch, *t_in))
+    assert len(a_outs) == len(t_outs)
+    for k, (a, t) in enumerate(zip(a_outs, t_outs)):
+        assert str(a.dtype) == str(t.dtype), f"output {k}: dtype"
+        _close(a, t, dtype, f"output {k}")
+        assert t.grad_fn.name() == grad_fn, "the case's expected name is PyTorch's"
+        assert a.grad_fn.name() == grad_fn
+    grads = [rng.standard_normal(tuple(t.shape)).astype(str(t.dtype)[6:]) for t in t_outs]
+    agx.autograd.backward(a_outs, [agx.tensor(g) for g in grads])
+    torch.autograd.backward(t_outs, [torch.tensor(g) for g in grads])
+    for i, (a, t) in enumerate(zip(a_in, t_in)):
+        assert (a.grad is None) == (t.grad is None), f"input {i}: gradient presence"
+        if t.grad is not None:
+            assert str(a.grad.dtype) == str(t.grad.dtype), f"input {i}: gradient dtype"
+            _close(a.grad, t.grad, dtype, f"gradient of input {i}")
+
+
+INTEGER_CASES = [
+    pytest.param(lambda L, a, b: L.mm(a, b), [(2, 3), (3, 4)], id="mm"),
+    pytest.param(lambda L, a, b: L.bmm(a, b), [(2, 2, 3), (2, 3, 1)], id="bmm"),
+    pytest.param(lambda L, a, b: L.mv(a, b), [(2, 3), (3,)], id="mv"),
+    pytest.param(lambda L, a, b: L.dot(a, b), [(3,), (3,)], id="dot"),
+    pytest.param(lambda L, a, b: L.outer(a, b), [(3,), (2,)], id="outer"),
+    pytest.param(lambda L, a, b: L.einsum("ij,jk", a, b), [(2, 3), (3, 2)], id="einsum"),
+]
+
+
+@pytest.mark.parametrize("fn, shapes", INTEGER_CASES)
+def test_integer_inputs(fn, shapes):
+    rng = np.random.default_rng(0)
+    arrays = [rng.integers(-5, 5, s) for s in shapes]
+    a = fn(agx, *[agx.tensor(x) for x in arrays])
+    t = fn(torch, *[torch.tensor(x) for x in arrays])
+    assert str(a.dtype) == str(t.dtype) == "torch.int64"
+    assert a.grad_fn is None
+    np.testing.assert_array_equal(a.numpy(), t.numpy())
+
+
+def test_outer_promotes_like_torch():
+    a = agx.outer(agx.tensor([1, 2]), agx.tensor([0.5, 1.5], dtype=agx.float64))
+    t = torch.outer(torch.tensor([1, 2]), torch.tensor([0.5, 1.5], dtype=torch.float64))
+    assert str(a.dtype) == str(t.dtype)
+    np.testing.assert_array_equal(a.numpy(), t.numpy())
+
+
+def test_det_of_singular_matrix_and_of_empty_matrices():
+    for data in ([[1.0, 2.0], [2.0, 4.0]], np.zeros((2, 0, 0))):
+        a, t = agx.linalg.det(agx.tensor(data)), torch.linalg.det(torch.tensor(data))
+        np.testing.assert_allclose(a.numpy(), t.numpy(), atol=1e-6)
+        assert tuple(a.shape) == tuple(t.shape)
+
+
+def err(id, fn, match):
+    return pytest.param(fn, match, id=id)
+
+
+def _t(L, shape, dtype="float32"):
+    return L.ones(shape, dtype=getattr(L, dtype))
+
+
+ERRORS = [
+    err("mm-vector", lambda L: L.mm(_t(L, (2, 3)), _t(L, (3,))), "mat2 must be a matrix"),
+    err("mm-shapes", lambda L: L.mm(_t(L, (2, 3)), _t(L, (2, 3))), r"2x3 and 2x3"),
+    err("mm-dtypes", lambda L: L.mm(_t(L, (2, 3)), _t(L, (3, 2), "float64")), "dtype"),
+    err("mm-bool", lambda L: L.mm(_t(L, (2, 2), "bool"), _t(L, (2, 2), "bool")), "bool"),
+    err("bmm-2d", lambda L: L.bmm(_t(L, (2, 3)), _t(L, (3, 2))), "3D"),
+    err("bmm-batch", lambda L: L.bmm(_t(L, (2, 2, 3)), _t(L, (3, 3, 4))), r"\[2, 3\]"),
+    err("mv-matrix", lambda L: L.mv(_t(L, (2, 3)), _t(L, (3, 2))), "vector"),
+    err("mv-size", lambda L: L.mv(_t(L, (2, 3)), _t(L, (4,))), "size mismatch"),
+    err("dot-2d", lambda L: L.dot(_t(L, (2, 3)), _t(L, (3,))), "1D tensors expected"),
+    err("dot-0d", lambda L: L.dot(_t(L, ()), _t(L, ())), "1D tensors expected"),
+    err("dot-sizes", lambda L: L.dot(_t(L, (3,)), _t(L, (4,))), "inconsistent tensor size"),
+    err("dot-dtypes", lambda L: L.dot(_t(L, (3,)), _t(L, (3,), "float64")), "dtype"),
+    err("outer-2d", lambda L: L.outer(_t(L, (2, 3)), _t(L, (3,))), "1-D"),
+    err("einsum-few-operands", lambda L: L.einsum("ij,jk", _t(L, (2, 3))), "fewer operands"),
+    err("einsum-dtypes", lambda L: L.einsum("ij,jk", _t(L, (2, 3)), _t(L, (3, 2), "float64")),
+        "dtype|Float"),
+    err("einsum-subscripts", lambda L: L.einsum("ijk->", _t(L, (2, 3))), "einsum"),
+    err("inv-nonsquare", lambda L: L.linalg.inv(_t(L, (2, 3))), "square"),
+    err("inv-1d", lambda L: L.linalg.inv(_t(L, (3,))), "at least 2 dimensions"),
+    err("inv-int", lambda L: L.linalg.inv(_t(L, (2, 2), "int64")), "floating point"),
+    err("inv-singular", lambda L: L.linalg.inv(L.zeros(2, 2)), "singular"),
+    err("solve-singular", lambda L: L.linalg.solve(L.zeros(2, 2), L.ones(2)), "singular"),
+    err("solve-shapes", lambda L: L.linalg.solve(_t(L, (3, 3)), _t(L, (4,))), "Incompatible"),
+    err("solve-left-false-vector",
+        lambda L: L.linalg.solve(_t(L, (3, 3)), _t(L, (3,)), left=False), "Incompatible"),
+    err("solve-dtypes", lambda L: L.linalg.solve(_t(L, (2, 2)), _t(L, (2,), "float64")),
+        "same dtype"),
+    err("det-nonsquare", lambda L: L.linalg.det(_t(L, (2, 3))), "square"),
+    err("det-int", lambda L: L.linalg.det(_t(L, (2, 2), "int64")), "floating point"),
+    err("norm-int", lambda L: L.linalg.norm(_t(L, (2, 2), "int64")), "floating point"),
+    err("norm-ord-3d", lambda L: L.linalg.norm(_t(L, (2, 2, 2)), 2), "1D or 2D"),
+    err("norm-fro-1d", lambda L: L.linalg.norm(_t(L, (3,)), "fro"), "at least 2 dimensions"),
+    err("norm-matrix-ord3", lambda L: L.linalg.norm(_t(L, (2, 2)), 3), "Order 3 not supported"),
+    err("norm-dim-out-of-range", lambda L: L.linalg.norm(_t(L, (2, 2)), dim=2),
+        "out of range"),
+    err("vector_norm-str-ord", lambda L: L.linalg.vector_norm(_t(L, (2,)), "fro"), "ord"),
+    err("vector_norm-int-dtype",
+        lambda L: L.linalg.vector_norm(_t(L, (2,)), dtype=L.int64), "floating point"),
+    err("vector_norm-inf-empty",
+        lambda L: L.linalg.vector_norm(_t(L, (0, 3)), INF), "empty"),
+    err("matrix_norm-dim", lambda L: L.linalg.matrix_norm(_t(L, (2, 2)), dim=(0,)), "2-tuple"),
+]
+
+
+def _builtin_base(exc_type):
+    return next(c for c in exc_type.__mro__ if c.__module__ == "builtins")
+
+
+@pytest.mark.parametrize("fn, match", ERRORS)
+def test_errors(fn, match):
+    with pytest.raises(Exception) as t_err:
+        fn(torch)
+    with pytest.raises(_builtin_base(type(t_err.value)), match=match):
+        fn(agx)
