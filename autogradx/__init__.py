@@ -24,7 +24,7 @@ from autogradx._tensor import Tensor
 from autogradx.grad_mode import (
     enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled,
 )
-from autogradx import autograd, backends, cuda, linalg, nn, utils
+from autogradx import autograd, backends, cuda, linalg, nn, return_types, utils
 
 __version__ = "0.1.0"
 

@@ -1,25 +1,59 @@
-"""Reductions over all elements or over ``dim`` (an int or a tuple), with ``keepdim``."""
+"""Reductions over all elements or over ``dim`` (an int or a tuple), with ``keepdim``.
 
+A reduction's vjp expands the gradient of its reduced output back over the
+reduced dims (``_expand_back``); any broadcasting beyond that is the engine's.
+``max`` and ``min`` are one op each with PyTorch's three forms: ``x.max()``,
+``x.max(dim)`` (values and indices) and ``max(x, other)`` (elementwise).
+"""
+
+import math
+import numbers
+import warnings
+
+import numpy as np
+
+from autogradx import return_types
+from autogradx._core.tensor import TensorBase
+from autogradx._dtype import as_numpy_dtype
 from autogradx.plugin import Op
 
+# This module defines ops named sum, max, min, all and any: its helpers must not use
+# those builtins.
+
+_INT64 = np.dtype(np.int64)
+
+
+# ---------------------------------------------------------------- helpers
 
 def _axes(dim, ndim):
     """``dim`` as a tuple of non-negative axes, or None for all of them."""
     if dim is None:
         return None
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
     if not dims:
         return None             # dim=() means every dim, as in PyTorch
-    n = max(ndim, 1)
+    n = ndim or 1
     out = []
     for d in dims:
         if not -n <= d < n:
             raise IndexError(
                 f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {d})")
+        if d % n in out:
+            raise RuntimeError(f"dim {d % n} appears multiple times in the list of dims")
         out.append(d % n)
-    if len(set(out)) != len(out):
-        raise RuntimeError(f"dim {out} appears multiple times in the list of dims")
     return tuple(out) if ndim else ()     # a 0-d tensor accepts dim 0 / -1: nothing to reduce
+
+
+def _one_axis(name, dim, ndim):
+    """The axis of an op that takes one int ``dim``; None for a 0-d input."""
+    if not _is_int(dim):
+        raise TypeError(f"{name}(): argument 'dim' must be int, not {type(dim).__name__}")
+    axes = _axes(dim, ndim)
+    return axes[0] if axes else None
+
+
+def _is_int(v):
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
 def _expand_back(xp, g, shape, dim, keepdim):
@@ -30,15 +64,44 @@ def _expand_back(xp, g, shape, dim, keepdim):
     return xp.broadcast_to(g, shape)
 
 
+def _count(shape, axes):
+    """How many elements each output of a reduction over ``axes`` (None: all) combines."""
+    return math.prod(s for i, s in enumerate(shape) if axes is None or i in axes)
+
+
+def _acc_dtype(x, dtype):
+    """The dtype to accumulate in: ``dtype`` if given, int64 for integer and bool inputs."""
+    if dtype is not None:
+        return as_numpy_dtype(dtype)
+    return _INT64 if x.dtype.kind in "biu" else None
+
+
+def _check_nonempty(name, x, axes, error=RuntimeError):
+    """max-like reductions have no identity: PyTorch refuses to reduce over nothing."""
+    if axes is None and x.size == 0:
+        raise error(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
+                    "Specify the reduction dim with the 'dim' argument.")
+    for a in axes or ():
+        if x.shape[a] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {a} to have non-zero size.")
+
+
+def _safe_div(xp, g, d):
+    """``g / d``, taken as 0 where ``d == 0`` (PyTorch's choice at a zero norm or std)."""
+    zero = d == 0
+    return xp.where(zero, 0, g / xp.where(zero, 1, d))
+
+
 def _dim_name(base):
     return lambda x, dim=None, keepdim=False, **kw: f"{base}Backward{0 if dim is None else 1}"
 
 
+# ---------------------------------------------------------------- sums and means
+
 def _sum(xp, x, dim=None, keepdim=False, *, dtype=None):
+    """Sum of the elements over ``dim`` (all by default); integers and bools sum to int64."""
     axes = _axes(dim, x.ndim)
-    if dtype is None and x.dtype.kind in "biu":
-        dtype = "int64"     # integer sums are int64, as in PyTorch
-    return xp.sum(x, axis=axes, keepdims=keepdim, dtype=dtype), x.shape
+    return xp.sum(x, axis=axes, keepdims=keepdim, dtype=_acc_dtype(x, dtype)), x.shape
 
 
 sum = Op("sum", _sum, residuals=True, grad_fn=_dim_name("Sum"), method=True,
@@ -46,8 +109,21 @@ sum = Op("sum", _sum, residuals=True, grad_fn=_dim_name("Sum"), method=True,
              _expand_back(xp, g, shape, dim, keepdim))
 
 
+def _nansum(xp, x, dim=None, keepdim=False, *, dtype=None):
+    """Sum over ``dim`` (all by default) treating NaN as zero; integers sum to int64."""
+    return xp.nansum(x, axis=_axes(dim, x.ndim), keepdims=keepdim, dtype=_acc_dtype(x, dtype))
+
+
+nansum = Op("nansum", _nansum, save="input", method=True,
+            vjp=lambda xp, g, x, dim=None, keepdim=False, dtype=None:
+                xp.where(xp.isnan(x), 0, _expand_back(xp, g, x.shape, dim, keepdim)))
+
+
 def _mean(xp, x, dim=None, keepdim=False, *, dtype=None):
-    if x.dtype.kind not in "fc" and dtype is None:
+    """Mean of the elements over ``dim`` (all by default), in ``dtype`` if given."""
+    if dtype is not None:
+        dtype = as_numpy_dtype(dtype)
+    elif x.dtype.kind not in "fc":
         raise RuntimeError(
             "mean(): could not infer output dtype. Input dtype must be either a floating "
             f"point or complex dtype. Got: {x.dtype}")
@@ -55,13 +131,495 @@ def _mean(xp, x, dim=None, keepdim=False, *, dtype=None):
     return xp.mean(x, axis=axes, keepdims=keepdim, dtype=dtype), x.shape
 
 
-def _mean_vjp(xp, g, shape, dim=None, keepdim=False, dtype=None):
-    axes = _axes(dim, len(shape))
-    count = 1
-    for i, s in enumerate(shape):
-        if axes is None or i in axes:
-            count *= s
-    return _expand_back(xp, g / count, shape, dim, keepdim)
+def _mean_grad(xp, g, shape, dim, keepdim):
+    return _expand_back(xp, g / _count(shape, _axes(dim, len(shape))), shape, dim, keepdim)
 
 
-mean = Op("mean", _mean, residuals=True, grad_fn=_dim_name("Mean"), method=True, vjp=_mean_vjp)
+mean = Op("mean", _mean, residuals=True, grad_fn=_dim_name("Mean"), method=True,
+          vjp=lambda xp, g, shape, dim=None, keepdim=False, dtype=None:
+              _mean_grad(xp, g, shape, dim, keepdim))
+
+
+def _cumsum(xp, x, dim, *, dtype=None):
+    """Cumulative sums along ``dim``; integers and bools accumulate in int64."""
+    axis = _one_axis("cumsum", dim, x.ndim)     # None for a 0-d x: flatten, then reshape back
+    return xp.cumsum(x, axis=axis, dtype=_acc_dtype(x, dtype)).reshape(x.shape)
+
+
+def _reverse_cumsum(xp, g, axis):
+    """Sums from each position to the end along ``axis`` (the vjp of cumsum)."""
+    if g.ndim == 0:
+        return g
+    return xp.flip(xp.cumsum(xp.flip(g, axis), axis), axis)
+
+
+cumsum = Op("cumsum", _cumsum, method=True, inplace=True,
+            vjp=lambda xp, g, dim, dtype=None:
+                _reverse_cumsum(xp, g, _axes(dim, g.ndim)[0] if g.ndim else None))
+
+
+# ---------------------------------------------------------------- products
+
+def _prod(xp, x, dim=None, keepdim=False, *, dtype=None):
+    """Product of all the elements, or over ``dim`` (an int); integers multiply in int64."""
+    axis = None if dim is None else _one_axis("prod", dim, x.ndim)
+    return xp.prod(x, axis=axis, keepdims=keepdim, dtype=_acc_dtype(x, dtype))
+
+
+def _products_before(xp, x):
+    """Along the last axis, the product of the elements before each position (1 at 0)."""
+    return xp.cumprod(xp.concatenate([xp.ones_like(x[..., :1]), x[..., :-1]], axis=-1), axis=-1)
+
+
+def _others_product(xp, x, axis):
+    """At each position along ``axis``, the product of the other elements.
+
+    Exclusive products from both ends, so it is exact where ``x`` has zeros
+    (``result / x`` is not): one zero gets the product of the rest, several
+    zeros give 0 everywhere, as in PyTorch.
+    """
+    x = xp.moveaxis(x, axis, -1)
+    after = xp.flip(_products_before(xp, xp.flip(x, -1)), -1)
+    return xp.moveaxis(_products_before(xp, x) * after, -1, axis)
+
+
+def _prod_vjp(xp, g, x, dim=None, keepdim=False, dtype=None):
+    g = _expand_back(xp, g, x.shape, dim, keepdim)
+    axis = None if dim is None else _axes(dim, x.ndim)
+    if not axis:        # all elements (or a 0-d x): one flat axis
+        return g * _others_product(xp, x.reshape(-1), 0).reshape(x.shape)
+    return g * _others_product(xp, x, axis[0])
+
+
+prod = Op("prod", _prod, save="input", grad_fn=_dim_name("Prod"), method=True, vjp=_prod_vjp)
+
+
+def _cumprod(xp, x, dim, *, dtype=None):
+    """Cumulative products along ``dim``; integers and bools accumulate in int64."""
+    axis = _one_axis("cumprod", dim, x.ndim)
+    return xp.cumprod(x, axis=axis, dtype=_acc_dtype(x, dtype)).reshape(x.shape)
+
+
+def _cumprod_vjp(xp, g, x, out, dim, dtype=None):
+    """Position k gets ``sum_{j >= k} g_j prod_{i <= j, i != k} x_i``.
+
+    Without zeros in ``x`` that is the reverse cumsum of ``g * out``, over ``x``.
+    With zeros it is ``P_k S_k``: ``P_k`` the product of the elements before k,
+    and ``S_k = g_k + x_{k+1} S_{k+1}``, solved by a doubling scan (log2(n)
+    steps). No division: exact at zeros, as PyTorch, and exact again when
+    differentiated (a gradient of the gradient).
+    """
+    if x.ndim == 0:
+        return g
+    axis = _axes(dim, x.ndim)[0]
+    if not (x == 0).any():
+        return _reverse_cumsum(xp, g * out, axis) / x
+    x, s = xp.moveaxis(x, axis, -1), xp.moveaxis(g, axis, -1)
+    a = xp.concatenate([x[..., 1:], xp.zeros_like(x[..., :1])], axis=-1)   # x_{k+1}; 0 at the end
+    step = 1
+    while step < x.shape[-1]:
+        # (a, s) jumped ``step`` ahead: S_k = s_k + a_k S_{k+step}; compose two jumps
+        pad = xp.zeros_like(x[..., :step])
+        s = s + a * xp.concatenate([s[..., step:], pad], axis=-1)
+        a = a * xp.concatenate([a[..., step:], pad], axis=-1)
+        step *= 2
+    return xp.moveaxis(_products_before(xp, x) * s, -1, axis)
+
+
+cumprod = Op("cumprod", _cumprod, save=("input", "result"), method=True, inplace=True,
+             vjp=_cumprod_vjp)
+
+
+# ---------------------------------------------------------------- variance and std
+
+def _dof(name, x, dim, unbiased, correction):
+    """(axes, degrees of freedom) from PyTorch's ``correction`` and legacy ``unbiased`` forms."""
+    if isinstance(dim, bool):               # var(x, False): the legacy var(input, unbiased)
+        dim, unbiased = None, dim
+    if unbiased is not None and correction is not None:
+        raise TypeError(f"{name}(): pass either unbiased or correction, not both")
+    if x.dtype.kind not in "fc":
+        raise RuntimeError("std and var only support floating point and complex dtypes")
+    if correction is None:
+        correction = 0 if unbiased is False else 1
+    axes = _axes(dim, x.ndim)
+    dof = _count(x.shape, axes) - correction
+    if dof <= 0:
+        warnings.warn(f"{name}(): degrees of freedom is <= 0. Correction should be strictly "
+                      "less than the reduction factor (input numel divided by output numel).",
+                      UserWarning, stacklevel=3)
+    return axes, dof if dof > 0 else 0
+
+
+def _variance(xp, x, axes, dof, keepdim):
+    d = x - xp.mean(x, axis=axes, keepdims=True)
+    s = xp.sum(d * d, axis=axes, keepdims=keepdim)
+    if dof > 0:
+        return s / dof
+    return xp.where(s == 0, math.nan, math.inf).astype(x.dtype)    # s / 0, without a warning
+
+
+def _var_grad(xp, g, x, axes, dof, keepdim):
+    g = _expand_back(xp, g, x.shape, axes, keepdim)
+    return g * (x - xp.mean(x, axis=axes, keepdims=True)) * (2 / dof if dof else math.inf)
+
+
+def _std_grad(xp, g, x, std, axes, dof, keepdim):
+    # d std = d var / (2 std), taken as 0 where std == 0 (as PyTorch)
+    return _var_grad(xp, _safe_div(xp, g, 2 * std), x, axes, dof, keepdim)
+
+
+def _var(xp, x, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Variance over ``dim`` (all by default) with ``correction`` (1: Bessel's, the default;
+    ``unbiased=False`` is ``correction=0``)."""
+    axes, dof = _dof("var", x, dim, unbiased, correction)
+    return _variance(xp, x, axes, dof, keepdim), (axes, dof)
+
+
+def _std(xp, x, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Standard deviation over ``dim`` (all by default), with ``correction`` as in ``var``."""
+    axes, dof = _dof("std", x, dim, unbiased, correction)
+    return xp.sqrt(_variance(xp, x, axes, dof, keepdim)), (axes, dof)
+
+
+def _var_mean(xp, x, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """``(var, mean)`` over ``dim``, with ``correction`` as in ``var``."""
+    axes, dof = _dof("var_mean", x, dim, unbiased, correction)
+    return (_variance(xp, x, axes, dof, keepdim),
+            xp.mean(x, axis=axes, keepdims=keepdim)), (axes, dof)
+
+
+def _std_mean(xp, x, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """``(std, mean)`` over ``dim``, with ``correction`` as in ``var``."""
+    axes, dof = _dof("std_mean", x, dim, unbiased, correction)
+    return (xp.sqrt(_variance(xp, x, axes, dof, keepdim)),
+            xp.mean(x, axis=axes, keepdims=keepdim)), (axes, dof)
+
+
+# The residual is (axes, dof); dim, unbiased and correction are already in it.
+var = Op("var", _var, save="input", residuals=True, method=True,
+         vjp=lambda xp, g, x, red, keepdim=False, **_: _var_grad(xp, g, x, *red, keepdim))
+
+std = Op("std", _std, save=("input", "result"), residuals=True, method=True,
+         vjp=lambda xp, g, x, out, red, keepdim=False, **_:
+             _std_grad(xp, g, x, out, *red, keepdim))
+
+var_mean = Op("var_mean", _var_mean, save="input", residuals=True, n_outputs=2,
+              vjp=lambda xp, g, x, red, keepdim=False, **_:
+                  _var_grad(xp, g[0], x, *red, keepdim)
+                  + _mean_grad(xp, g[1], x.shape, red[0], keepdim))
+
+std_mean = Op("std_mean", _std_mean, save=("input", "result"), residuals=True, n_outputs=2,
+              vjp=lambda xp, g, x, out, red, keepdim=False, **_:
+                  _std_grad(xp, g[0], x, out[0], *red, keepdim)
+                  + _mean_grad(xp, g[1], x.shape, red[0], keepdim))
+
+
+# ---------------------------------------------------------------- norms
+
+# PyTorch's names of dtypes in its "Expected a floating point ... Got Long" messages.
+_TORCH_SCALAR_TYPE = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char",
+                      "uint8": "Byte", "bool": "Bool"}
+
+
+def _norm_order(p, dim):
+    """``p`` as a number: 'fro' is the 2-norm (over at most two dims)."""
+    if not isinstance(p, str):
+        return p
+    if p == "fro":
+        if isinstance(dim, (tuple, list)) and len(dim) > 2:
+            raise RuntimeError(
+                f"linalg.matrix_norm: dim must be a 2-tuple. Got {' '.join(map(str, dim))}")
+        return 2
+    if p == "nuc":
+        raise NotImplementedError("norm(): the nuclear norm (p='nuc') is not supported by "
+                                  "autogradx")
+    raise RuntimeError(f"linalg.matrix_norm: Order {p} not supported.")
+
+
+def _norm(xp, x, p="fro", dim=None, keepdim=False, *, dtype=None):
+    """The vector p-norm over ``dim`` (all elements by default): ``p`` a number, ``inf``,
+    ``-inf``, or ``'fro'`` (the 2-norm); in ``dtype`` if given."""
+    p = _norm_order(p, dim)
+    if dtype is not None:
+        x = x.astype(as_numpy_dtype(dtype))
+    if x.dtype.kind not in "fc":
+        raise RuntimeError("linalg.vector_norm: Expected a floating point or complex tensor "
+                           f"as input. Got {_TORCH_SCALAR_TYPE.get(x.dtype.name, x.dtype.name)}")
+    axes = _axes(dim, x.ndim)
+    a = xp.abs(x)
+    if math.isinf(p):
+        if _count(x.shape, axes) == 0:
+            raise RuntimeError("linalg.vector_norm cannot compute the inf norm on an empty "
+                               "tensor because the operation does not have an identity")
+        return (xp.amax if p > 0 else xp.amin)(a, axis=axes, keepdims=keepdim)
+    if p == 0:
+        return xp.sum(a != 0, axis=axes, keepdims=keepdim, dtype=a.dtype)
+    if p == 1:
+        return xp.sum(a, axis=axes, keepdims=keepdim)
+    if p == 2:
+        return xp.sqrt(xp.sum(a * a, axis=axes, keepdims=keepdim))
+    return xp.sum(a ** p, axis=axes, keepdims=keepdim) ** (1 / p)
+
+
+def _norm_vjp(xp, g, x, norm, p="fro", dim=None, keepdim=False, dtype=None):
+    """PyTorch's norm_backward: 0 (not NaN) at a zero norm or a zero element."""
+    p = _norm_order(p, dim)
+    if p == 0:
+        return None         # a count of nonzeros: PyTorch gives no gradient
+    g = _expand_back(xp, g, x.shape, dim, keepdim)
+    norm = _expand_back(xp, norm, x.shape, dim, keepdim)
+    if p == 2:
+        return x * _safe_div(xp, g, norm)
+    if p == 1:
+        return xp.sign(x) * g
+    a = xp.abs(x)
+    if math.isinf(p):
+        # the elements at the max (min) |x| share the gradient, as amax's ties
+        axes = _axes(dim, x.ndim)
+        mask = (a == norm) | xp.isnan(a)
+        return xp.sign(x) * mask * (g / xp.sum(mask, axis=axes, keepdims=True))
+    if p >= 1:
+        return xp.sign(x) * a ** (p - 1) * _safe_div(xp, g, norm ** (p - 1))
+    # p < 1: |x| ** (p - 1) is infinite at 0, where PyTorch takes the gradient as 0
+    zero = x == 0
+    return xp.sign(x) * xp.where(zero, 0, xp.where(zero, 1, a) ** (p - 1)) * g * norm ** (1 - p)
+
+
+norm = Op("norm", _norm, save=("input", "result"), grad_fn="LinalgVectorNormBackward0",
+          method=True, vjp=_norm_vjp)
+
+
+# ---------------------------------------------------------------- logsumexp
+
+def _logsumexp(xp, x, dim, keepdim=False):
+    """``log(sum(exp(x)))`` over ``dim``, without overflow: the max is taken out first."""
+    axes = _axes(dim, x.ndim)
+    if _count(x.shape, axes):
+        m = xp.amax(x, axis=axes, keepdims=True)
+        m = xp.where(xp.isfinite(m), m, 0)      # all -inf (or an inf): nothing to take out
+    else:
+        m = xp.zeros_like(xp.sum(x, axis=axes, keepdims=True))
+    s = xp.sum(xp.exp(x - m), axis=axes, keepdims=keepdim)
+    return xp.log(s) + m.reshape(s.shape)
+
+
+logsumexp = Op("logsumexp", _logsumexp, promote="float", save=("input", "result"), method=True,
+               vjp=lambda xp, g, x, out, dim, keepdim=False:
+                   _expand_back(xp, g, x.shape, dim, keepdim)
+                   * xp.exp(x - _expand_back(xp, out, x.shape, dim, keepdim)))
+
+
+# ---------------------------------------------------------------- amax, amin
+
+def _amax(xp, x, dim=(), keepdim=False):
+    """The largest element over ``dim`` (all dims by default); tied elements share the
+    gradient evenly."""
+    axes = _axes(dim, x.ndim)
+    _check_nonempty("amax", x, axes)
+    return xp.amax(x, axis=axes, keepdims=keepdim)
+
+
+def _amin(xp, x, dim=(), keepdim=False):
+    """The smallest element over ``dim`` (all dims by default); tied elements share the
+    gradient evenly."""
+    axes = _axes(dim, x.ndim)
+    _check_nonempty("amin", x, axes)
+    return xp.amin(x, axis=axes, keepdims=keepdim)
+
+
+def _ties_vjp(xp, g, x, out, dim=(), keepdim=False):
+    """The gradient shared evenly by the elements equal to the result (PyTorch's amax)."""
+    mask = x == _expand_back(xp, out, x.shape, dim, keepdim)
+    count = xp.sum(mask, axis=_axes(dim, x.ndim), keepdims=True)
+    return _expand_back(xp, g, x.shape, dim, keepdim) * mask / count
+
+
+amax = Op("amax", _amax, save=("input", "result"), method=True, vjp=_ties_vjp)
+amin = Op("amin", _amin, save=("input", "result"), method=True, vjp=_ties_vjp)
+
+
+# ---------------------------------------------------------------- max, min
+
+# An op has a fixed number of outputs: max(dim) gives (values, indices), so the
+# other forms give their result and this placeholder, which _values_or_pair drops.
+_NO_INDICES = np.empty(0, _INT64)
+_NO_INDICES.flags.writeable = False
+
+# name -> (the reduction and its arg-reduction in the array module, the elementwise op)
+_EXTREMA = {"max": ("amax", "argmax", "maximum"), "min": ("amin", "argmin", "minimum")}
+
+
+def _elementwise(name):
+    """The elementwise family's ``maximum`` (``minimum``): ``max(x, other)`` is that op."""
+    from autogradx._registry import get_op     # looked up when called: a sibling family's op
+    return get_op(_EXTREMA[name][2])
+
+
+def _extremum(xp, name, x, other, dim, keepdim):
+    """The outputs, and the indices along ``dim`` again as the vjp's residual."""
+    if other is not None:
+        return (_elementwise(name).forward(xp, x, other), _NO_INDICES), None
+    reduce, arg = getattr(xp, _EXTREMA[name][0]), getattr(xp, _EXTREMA[name][1])
+    if dim is None:
+        _check_nonempty(name, x, None)
+        return (reduce(x), _NO_INDICES), None
+    axis = _one_axis(name, dim, x.ndim)
+    if axis is None:                            # a 0-d x: itself, at index 0
+        indices = xp.zeros((), _INT64)
+        return (x.copy(), indices), indices
+    _check_nonempty(name, x, (axis,))
+    indices = arg(x, axis=axis, keepdims=True).astype(_INT64, copy=False)
+    values = xp.take_along_axis(x, indices, axis)
+    if not keepdim:
+        values, indices = values.squeeze(axis), indices.squeeze(axis)
+    return (values, indices), indices
+
+
+def _max(xp, x, other=None, dim=None, keepdim=False):
+    """``max(input)``: the largest element. ``max(input, dim, keepdim=False)``: the named
+    tuple ``(values, indices)`` along ``dim``. ``max(input, other)``: the elementwise
+    maximum (as ``maximum``)."""
+    return _extremum(xp, "max", x, other, dim, keepdim)
+
+
+def _min(xp, x, other=None, dim=None, keepdim=False):
+    """``min(input)``: the smallest element. ``min(input, dim, keepdim=False)``: the named
+    tuple ``(values, indices)`` along ``dim``. ``min(input, other)``: the elementwise
+    minimum (as ``minimum``)."""
+    return _extremum(xp, "min", x, other, dim, keepdim)
+
+
+def _selected_grad(xp, g, indices, shape, dim, keepdim):
+    """The gradient at the selected ``indices`` along ``dim``, 0 elsewhere."""
+    if not shape:
+        return g
+    axis = _axes(dim, len(shape))[0]
+    if not keepdim:
+        g, indices = xp.expand_dims(g, axis), xp.expand_dims(indices, axis)
+    positions = xp.arange(shape[axis]).reshape([-1 if i == axis else 1 for i in range(len(shape))])
+    return xp.where(positions == indices, g, 0)
+
+
+def _extremum_vjp(name):
+    # Not saving the result: as in PyTorch, max(dim)'s values may change in place.
+    def vjp(xp, g, x, other, indices, dim=None, keepdim=False):
+        g = g[0]
+        if other is not None:
+            # maximum's vjp(s), which take the (input, other) that max saves too
+            op = _elementwise(name)
+            if op.vjps is None:
+                return op.vjp(xp, g, x, other)
+            return tuple(v(xp, g, x, other) for v in op.vjps)
+        if dim is None:
+            # PyTorch's evenly_distribute_backward: ties (NaNs if the result is NaN) share it
+            values = getattr(xp, _EXTREMA[name][0])(x)
+            mask = (x == values) | (xp.isnan(x) & xp.isnan(values))
+            return mask * (g / xp.sum(mask)), None
+        return _selected_grad(xp, g, indices, x.shape, dim, keepdim), None
+    return vjp
+
+
+def _extremum_name(name, elementwise):
+    return lambda x, other=None, dim=None, keepdim=False: (
+        elementwise if other is not None else f"{name}Backward{1 if dim is None else 0}")
+
+
+def _extremum_parse(name):
+    def parse(*args, **kwargs):
+        # max(x, 1, True) passes dim and keepdim: the second positional argument is
+        # ``other`` only when it is a tensor.
+        given = args, kwargs
+        if len(args) > 1 and not isinstance(args[1], TensorBase):
+            extra = dict(zip(("dim", "keepdim"), args[1:]))
+            if len(args) > 3 or extra.keys() & kwargs.keys():
+                raise _bad_call(name, *given)
+            args, kwargs = args[:1], {**kwargs, **extra}
+        elif len(args) > 2:
+            raise _bad_call(name, *given)
+        other = args[1] if len(args) > 1 else kwargs.get("other")
+        has_dim = "dim" in kwargs or "axis" in kwargs
+        dim = kwargs.get("dim", kwargs.get("axis"))
+        keepdim = "keepdim" in kwargs or "keepdims" in kwargs
+        if ((other is not None and (not isinstance(other, TensorBase) or has_dim or keepdim))
+                or (has_dim and not _is_int(dim)) or (keepdim and not has_dim)):
+            raise _bad_call(name, *given)
+        return args, kwargs
+    return parse
+
+
+def _bad_call(name, args, kwargs):
+    got = [type(a).__name__ for a in args] + [f"{k}={type(v).__name__}" for k, v in kwargs.items()]
+    return TypeError(
+        f"{name}() received an invalid combination of arguments - got ({', '.join(got)}), but "
+        "expected one of:\n * (Tensor input)\n * (Tensor input, Tensor other)\n"
+        " * (Tensor input, int dim, bool keepdim = False)")
+
+
+def _values_or_pair(pair):
+    def build(outs):
+        values, indices = outs
+        return values if indices._data is _NO_INDICES else pair(values, indices)
+    return build
+
+
+max = Op("max", _max, inputs=("input", "other"), promote="elementwise",
+         save=("input", "other"), residuals=True, n_outputs=2, parse=_extremum_parse("max"),
+         output_type=_values_or_pair(return_types.max),
+         grad_fn=_extremum_name("Max", "MaximumBackward0"), method=True,
+         vjp=_extremum_vjp("max"))
+
+min = Op("min", _min, inputs=("input", "other"), promote="elementwise",
+         save=("input", "other"), residuals=True, n_outputs=2, parse=_extremum_parse("min"),
+         output_type=_values_or_pair(return_types.min),
+         grad_fn=_extremum_name("Min", "MinimumBackward0"), method=True,
+         vjp=_extremum_vjp("min"))
+
+
+# ---------------------------------------------------------------- argmax, argmin
+
+def _arg_extremum(xp, name, x, dim, keepdim):
+    if x.dtype.kind == "b":
+        raise RuntimeError(f"{name}(): does not support bool input")
+    arg = getattr(xp, name)
+    if dim is None:
+        _check_nonempty(name, x, None, IndexError)
+        return xp.asarray(arg(x, keepdims=keepdim), dtype=_INT64)
+    axis = _one_axis(name, dim, x.ndim)
+    if axis is None:
+        return xp.zeros((), _INT64)
+    _check_nonempty(name, x, (axis,))
+    return arg(x, axis=axis, keepdims=keepdim).astype(_INT64, copy=False)
+
+
+def _argmax(xp, x, dim=None, keepdim=False):
+    """Index of the largest element (first of ties): in the flattened input, or along ``dim``."""
+    return _arg_extremum(xp, "argmax", x, dim, keepdim)
+
+
+def _argmin(xp, x, dim=None, keepdim=False):
+    """Index of the smallest element (first of ties): in the flattened input, or along
+    ``dim``."""
+    return _arg_extremum(xp, "argmin", x, dim, keepdim)
+
+
+argmax = Op("argmax", _argmax, method=True)
+argmin = Op("argmin", _argmin, method=True)
+
+
+# ---------------------------------------------------------------- all, any
+
+def _all(xp, x, dim=None, keepdim=False):
+    """Whether every element over ``dim`` (all by default) is nonzero: bool (uint8 for uint8)."""
+    out = xp.all(x, axis=_axes(dim, x.ndim), keepdims=keepdim)
+    return out.astype(np.uint8) if x.dtype == np.uint8 else out
+
+
+def _any(xp, x, dim=None, keepdim=False):
+    """Whether any element over ``dim`` (all by default) is nonzero: bool (uint8 for uint8)."""
+    out = xp.any(x, axis=_axes(dim, x.ndim), keepdims=keepdim)
+    return out.astype(np.uint8) if x.dtype == np.uint8 else out
+
+
+all = Op("all", _all, method=True)
+any = Op("any", _any, method=True)
