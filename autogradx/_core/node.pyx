@@ -4,7 +4,7 @@ import itertools
 import weakref
 
 from cpython.ref cimport Py_REFCNT
-from .tensor cimport TensorBase, new_tensor
+from .tensor cimport TensorBase, gc_track, new_tensor
 
 cimport cython
 
@@ -77,17 +77,20 @@ cdef class Node:
 
     def register_hook(self, hook):
         """Register ``hook(grad_inputs, grad_outputs)``, run after this node; it may return new grad_inputs."""
+        gc_track(self)          # hooks may refer back to the graph
         if self.post_hooks is None:
             self.post_hooks = _HookDict()
         return add_hook(self.post_hooks, hook)
 
     def register_prehook(self, hook):
         """Register ``hook(grad_outputs)``, run before this node; it may return new grad_outputs."""
+        gc_track(self)
         if self.pre_hooks is None:
             self.pre_hooks = _HookDict()
         return add_hook(self.pre_hooks, hook)
 
     def _register_tensor_hook(self, Py_ssize_t slot, hook):
+        gc_track(self)
         if self.tensor_hooks is None:
             self.tensor_hooks = {}
         hooks = self.tensor_hooks.get(slot)
@@ -105,6 +108,7 @@ cdef class Node:
         """A dict for per-node data; anomaly mode keeps the forward traceback here."""
         if self._metadata is None:
             self._metadata = {}
+            gc_track(self)      # callers may store anything here
         return self._metadata
 
     def __repr__(self):

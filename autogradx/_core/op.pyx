@@ -16,7 +16,7 @@ from cpython.ref cimport Py_REFCNT
 
 from .grad_mode cimport anomaly_enabled, grad_enabled
 from .node cimport Node, grad_edge
-from .tensor cimport TensorBase, VersionCounter, new_tensor, needs_grad, install_apply
+from .tensor cimport TensorBase, VersionCounter, gc_untrack, new_tensor, needs_grad, install_apply
 
 cdef object _numpy = np
 cdef type _ndarray = np.ndarray
@@ -880,6 +880,9 @@ def _wrap_outputs(res):
 cdef void _record(OpDef op, list raw, list values, tuple extra, dict params, tuple outs,
                   object resid) except *:
     cdef OpNode node = OpNode.__new__(OpNode)
+    # An op's node refers only to earlier nodes, arrays, input tensors and plain
+    # parameters: no cycle can pass through it until a hook is added (which tracks it).
+    gc_untrack(node)
     cdef Py_ssize_t i, n = len(raw), k, ns = len(op.save_idx)
     cdef TensorBase t, out
     cdef list nexts = [None] * n, slots = [0] * n

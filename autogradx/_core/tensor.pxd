@@ -30,4 +30,6 @@ ctypedef object (*apply_fn)(object op, tuple args, dict kwargs)
 cdef void install_apply(apply_fn fn, apply_fn inplace_fn) noexcept
 
 cdef TensorBase new_tensor(object data, object grad_fn, Py_ssize_t output_nr)
+cdef void gc_track(object obj) noexcept
+cdef void gc_untrack(object obj) noexcept
 cdef bint needs_grad(TensorBase t) noexcept

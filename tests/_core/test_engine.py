@@ -328,3 +328,23 @@ def test_hook_may_not_change_gradient_dtype_or_shape():
     z.register_hook(lambda g: agx.ones(2))          # float32 for a float64 gradient
     with pytest.raises(RuntimeError, match="has changed the type of value"):
         z.sum().backward()
+
+
+def test_op_results_and_nodes_are_left_to_reference_counting():
+    x = leaf([1.0, 2.0])
+    y = x * 2
+    assert not gc.is_tracked(y) and not gc.is_tracked(y.grad_fn)
+
+
+def test_cycles_through_hooks_are_still_collected():
+    # A hook that refers to its own tensor makes a cycle: tracking it again lets
+    # the cycle collector free it.
+    x = leaf([1.0, 2.0])
+    y = x * 2
+    y.register_hook(lambda g: y * 0 + g)
+    z = x * 3
+    z.grad_fn.register_prehook(lambda gs: (z.detach() * 0 + gs[0],))
+    refs = [weakref.ref(y), weakref.ref(z)]
+    del y, z
+    gc.collect()
+    assert all(r() is None for r in refs)
