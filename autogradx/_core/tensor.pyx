@@ -46,10 +46,6 @@ cdef TensorBase new_tensor(object data, object grad_fn, Py_ssize_t output_nr):
     t._data = data
     t._grad_fn = grad_fn
     t._output_nr = output_nr
-    # A tensor made by an op refers only to arrays and to nodes that never refer
-    # back to it, so it cannot be in a reference cycle until a hook or a .grad is
-    # attached (which track it again). Untracked, it costs the cycle collector nothing.
-    gc_untrack(t)
     return t
 
 
@@ -129,7 +125,6 @@ cdef class TensorBase:
     @grad.setter
     def grad(self, value):
         if value is not None:
-            gc_track(self)
             if not isinstance(value, TensorBase):
                 raise TypeError(f"assigned grad must be a Tensor or None, not {type(value).__name__}")
             g = (<TensorBase>value)._data
@@ -207,7 +202,6 @@ cdef class TensorBase:
             return self._grad_fn._register_tensor_hook(self._output_nr, hook)
         if self._hooks is None:
             self._hooks = _HookDict()
-            gc_track(self)          # a hook may refer back to this tensor
         return add_hook(self._hooks, hook)
 
     # -- metadata -------------------------------------------------------------
