@@ -31,7 +31,11 @@ The contract of an op:
     everything after them (``dim``, ``keepdim``, ...), passed as the caller
     passed them. With ``n_outputs > 1`` it returns a tuple of arrays; with
     ``residuals=True`` it returns ``(output, residuals)``, where residuals are
-    non-differentiable values the vjp needs (an index array, a mask).
+    non-differentiable values the vjp needs (an index array, a mask). With
+    ``n_outputs=None`` it returns a tuple of any length (``split``, ``unbind``)
+    and the vjp always gets a tuple. A forward that returns input 0's own array
+    returns that tensor itself, with no new node (``contiguous()`` of a
+    contiguous tensor).
 
 ``vjp(xp, g, *saved, **params) -> grads``
     ``g`` is the gradient of the output (a tuple of them for several

@@ -21,7 +21,7 @@ cdef class OpDef:
     cdef readonly bint residuals     # forward returns (output, residuals); the vjp gets them after the saved values
     cdef readonly object grad_fn     # grad_fn name, or callable(*inputs) -> name
     cdef readonly str promote        # None, "elementwise" (PyTorch type promotion) or "float" (ints promote to float)
-    cdef readonly Py_ssize_t n_outputs
+    cdef readonly Py_ssize_t n_outputs   # outputs of the forward; 0: as many as it returns (n_outputs=None)
     cdef readonly object output_type # callable building the returned value from a tuple of outputs, or None
     cdef readonly object namespace   # module the function appears in: "" (autogradx), "nn.functional", ...; None: nowhere
     cdef readonly tuple namespaces   # all the modules it appears in (namespace may be a tuple of them)

@@ -75,7 +75,7 @@ cdef class OpDef:
     """
 
     def __init__(self, str name, forward, vjp=None, *, inputs=("input",), save=(),
-                 bint residuals=False, grad_fn=None, promote=None, Py_ssize_t n_outputs=1,
+                 bint residuals=False, grad_fn=None, promote=None, n_outputs=1,
                  output_type=None, namespace="", method=None, inplace=None, bint view=False,
                  aliases=(), parse=None, inplace_param=None, doc=None):
         if not name.replace(".", "_").isidentifier():
@@ -119,8 +119,10 @@ cdef class OpDef:
                     f"op {name!r}: cannot save {s!r}: not one of the inputs {inputs!r} or 'result'")
         if promote not in _PROMOTE:
             raise ValueError(f"op {name!r}: promote must be None, 'elementwise' or 'float'")
-        if n_outputs < 1:
-            raise ValueError(f"op {name!r}: n_outputs must be at least 1")
+        if n_outputs is None:
+            n_outputs = 0           # as many as the forward returns (split, unbind)
+        elif n_outputs < 1:
+            raise ValueError(f"op {name!r}: n_outputs must be at least 1, or None")
         if grad_fn is not None and not (isinstance(grad_fn, str) or callable(grad_fn)):
             raise TypeError(f"op {name!r}: grad_fn must be a name or a callable")
         self.name = name
@@ -253,6 +255,8 @@ cdef class OpNode(Node):
             saved = self._saved_tensors()
         else:
             xp = array_module(g if self.n_outputs == 1 else g[0])
+        if op.n_outputs == 0 and self.n_outputs == 1:
+            g = (g,)                # a variable-output op always gets a tuple
         params = self.params
         cdef list out
         if op.vjps is not None:
@@ -613,13 +617,16 @@ cpdef object apply_op(OpDef op, tuple args, dict kwargs):
         else:
             res = op.forward(xp, *values, *extra, **params)
     except ValueError as e:
-        raise RuntimeError(f"{op.name}(): {e} (input shapes: {_shapes(values)})") from e
+        _shape_error(op, e, values)
+        raise
     resid = None
     if op.residuals:
         res, resid = res
     if op.n_outputs == 1:
         if type(res) is not _ndarray and isinstance(res, _generic):
             res = _numpy.asarray(res)
+        elif res is values[0] and isinstance(raw[0], TensorBase):
+            return raw[0]       # the op left its input as it was (contiguous() of a contiguous tensor)
         out = new_tensor(res, None, 0)
         if op.view:
             _mark_view(<TensorBase>out, raw[0])
@@ -627,14 +634,14 @@ cpdef object apply_op(OpDef op, tuple args, dict kwargs):
             _record(op, raw, values, extra, params, (out,), resid)
         return out if op.output_type is None else op.output_type(out)
     outs = _wrap_outputs(res)
-    if len(outs) != op.n_outputs:
+    if op.n_outputs and len(outs) != op.n_outputs:
         raise RuntimeError(
             f"forward of op {op.name!r} (plugin {op.plugin!r}) returned {len(outs)} outputs, "
             f"expected {op.n_outputs}")
     if op.view:
         for o in outs:
             _mark_view(<TensorBase>o, raw[0])
-    if record:
+    if record and outs:         # unbind of an empty dim: no outputs, nothing to record
         _record(op, raw, values, extra, params, outs, resid)
     return outs if op.output_type is None else op.output_type(outs)
 
@@ -691,7 +698,8 @@ cdef object _apply_variadic(OpDef op, tuple args, dict kwargs):
     try:
         res = op.forward(xp, values, *extra, **(params or {}))
     except ValueError as e:
-        raise RuntimeError(f"{op.name}(): {e} (input shapes: {_shapes(values)})") from e
+        _shape_error(op, e, values)
+        raise
     resid = None
     if op.residuals:
         res, resid = res
@@ -712,6 +720,9 @@ cdef void _mark_view(TensorBase out, object src) except *:
     if not isinstance(src, TensorBase) or getattr(out._data, "base", None) is None:
         return      # the forward copied: not a view after all
     base = <TensorBase>src
+    # NumPy copies may keep a .base (x.T.reshape(-1)): only shared memory makes a view.
+    if out._data.size and not array_module(out._data).may_share_memory(out._data, base._data):
+        return
     out._base = base._base if base._base is not None else base
     out._vc = base.version_counter()
 
@@ -864,6 +875,21 @@ def _forward_trace():
     return "".join(traceback.format_stack())    # compiled frames do not appear in it
 
 
+def _shape_error(op, exc, values):
+    """A ValueError raised inside the array library (NumPy's shape errors) becomes
+    PyTorch's RuntimeError naming the op and the shapes; an op's own ValueError
+    (PyTorch raises some too) passes through unchanged."""
+    tb = exc.__traceback__
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    module = tb.tb_frame.f_globals.get("__name__", "")
+    msg = str(exc)
+    # Operators on arrays raise from C, with no frame of the library: know them by text.
+    from_operator = "broadcast" in msg or "core dimension" in msg or "cannot reshape" in msg
+    if module.partition(".")[0] in ("numpy", "cupy", "cupyx") or from_operator:
+        raise RuntimeError(f"{op.name}(): {exc} (input shapes: {_shapes(values)})") from exc
+
+
 def _type_names(values):
     return ", ".join(type(a).__name__ for a in values if a is not None) or "none"
 
@@ -912,8 +938,8 @@ cdef void _record(OpDef op, list raw, list values, tuple extra, dict params, tup
             slots[i] = t._output_nr
     node.next_nodes = tuple(nexts)
     node.next_slots = tuple(slots)
-    node.n_outputs = op.n_outputs
-    if op.n_outputs == 1:
+    node.n_outputs = len(outs)
+    if node.n_outputs == 1:
         out = <TensorBase>outs[0]
         node.out_shape = out._data.shape
         node.out_dtype = out._data.dtype
@@ -921,7 +947,7 @@ cdef void _record(OpDef op, list raw, list values, tuple extra, dict params, tup
     else:
         node.out_shape = tuple((<TensorBase>o)._data.shape for o in outs)
         node.out_dtype = tuple((<TensorBase>o)._data.dtype for o in outs)
-        for k in range(op.n_outputs):
+        for k in range(node.n_outputs):
             out = <TensorBase>outs[k]
             if _category(out._data.dtype) >= 2:
                 out._grad_fn = node

@@ -1,3 +1,566 @@
-"""(being written)"""
+"""Convolution and pooling of ``autogradx.nn.functional``, by im2col.
 
-from autogradx.plugin import Op  # noqa: F401
+The forward lays the sliding windows of the padded input out as columns
+(:func:`_im2col`: kernel offsets by channel, then every output position) and
+multiplies the filters with them, one matmul per group. The vjp for the
+filters is the product of the output gradient with the same columns; the vjp
+for the input multiplies the output gradient by the filters and sums the
+windows back onto the input (:func:`_col2im`, the adjoint of the windowing).
+Pooling reuses the windows: max pooling records the flat index of each
+window's maximum and scatter-adds the gradient there, average pooling spreads
+it with :func:`_col2im`.
+
+Everything runs on the array module ``xp`` the op is handed. The vjps also
+run on tensors (``create_graph=True``), so they use only functions autogradx
+has as ops, plus ``xp.add.at`` for the scatter and ``out[idx] = out[idx] + v``
+for col2im, which autogradx records; :func:`_windows` is the one NumPy-only
+piece (a strided view; tensors take a slower path of stacked slices).
+"""
+
+import itertools
+import math
+
+from autogradx._core.tensor import TensorBase
+from autogradx.ops.losses import _type_name
+from autogradx.plugin import Op
+
+_NN = "nn.functional"
+_BOTH = ("", "nn.functional")       # torch.conv2d as well as F.conv2d
+
+# PyTorch's C++ names of the float types, in its conv bias message.
+_C_TYPES = {"float16": "c10::Half", "float32": "float", "float64": "double"}
+
+
+# -- the windowing helpers -----------------------------------------------------------
+
+def _offsets(kernel):
+    """Every kernel offset, in row-major order."""
+    return itertools.product(*(range(k) for k in kernel))
+
+
+def _place(offset, stride, dilation, out):
+    """The slices that pick the element at kernel ``offset`` of each of ``out`` windows."""
+    return tuple(slice(o * d, o * d + s * (n - 1) + 1, s)
+                 for o, s, d, n in zip(offset, stride, dilation, out))
+
+
+def _windows(xp, x, kernel, stride, dilation, out):
+    """The first ``out`` windows over the spatial axes of ``(N, C, ...)`` ``x``:
+    ``(N, C, *kernel, *out)``.
+
+    An array gets a strided view, no copy: ``sliding_window_view`` is NumPy's
+    (CuPy has one too), the one place to swap for a backend without it. A
+    tensor (a vjp run with ``create_graph=True``) gets its slices, stacked.
+    """
+    nd = len(kernel)
+    if isinstance(x, TensorBase):
+        slabs = [x[(slice(None), slice(None)) + _place(offset, stride, dilation, out)]
+                 for offset in _offsets(kernel)]
+        return xp.stack(slabs, 2).reshape(tuple(x.shape[:2]) + tuple(kernel) + tuple(out))
+    span = tuple((k - 1) * d + 1 for k, d in zip(kernel, dilation))
+    view = xp.lib.stride_tricks.sliding_window_view(x, span, axis=tuple(range(2, 2 + nd)))
+    view = view[(slice(None), slice(None))
+                + tuple(slice(0, (n - 1) * s + 1, s) for n, s in zip(out, stride))
+                + tuple(slice(None, None, d) for d in dilation)]
+    return xp.moveaxis(view, tuple(range(2 + nd, 2 + 2 * nd)), tuple(range(2, 2 + nd)))
+
+
+def _col2im(xp, cols, shape, stride, dilation):
+    """The adjoint of :func:`_windows`: each window of ``cols`` summed back at its place.
+
+    ``cols`` is ``(a, b, *kernel, *out)``; the result is ``(a, b, *shape)``. One
+    strided slice per kernel offset (the windows of one offset do not overlap).
+    """
+    nd = len(stride)
+    kernel, out_size = cols.shape[2:2 + nd], cols.shape[2 + nd:]
+    grad = xp.zeros(tuple(cols.shape[:2]) + tuple(shape), dtype=cols.dtype)
+    for offset in _offsets(kernel):
+        place = (slice(None), slice(None)) + _place(offset, stride, dilation, out_size)
+        grad[place] = grad[place] + cols[(slice(None), slice(None)) + offset]
+    return grad
+
+
+def _scatter_add(xp, values, index, size):
+    """``out[index] += values`` into ``size`` zeros, repeated indices adding up."""
+    grad = xp.zeros(size, dtype=values.dtype)
+    xp.add.at(grad, index.reshape(-1), values.reshape(-1))
+    return grad
+
+
+def _pad(xp, x, pads, value=0):
+    """Pad the last ``len(pads)`` axes by ``(before, after)`` pairs."""
+    if not any(any(p) for p in pads):
+        return x
+    return xp.pad(x, ((0, 0),) * (x.ndim - len(pads)) + tuple(pads), constant_values=value)
+
+
+def _crop(g, pads, shape):
+    """The inverse of :func:`_pad` on a gradient: the part over the original ``shape``."""
+    return g[(Ellipsis,) + tuple(slice(lo, lo + n) for (lo, _), n in zip(pads, shape[-len(pads):]))]
+
+
+# -- convolution ---------------------------------------------------------------------
+
+def _expand(value, nd, what):
+    """``value`` (an int, or a sequence of 1 or ``nd`` ints) as a tuple of ``nd`` ints."""
+    if isinstance(value, int):
+        return (value,) * nd
+    value = tuple(value)
+    if len(value) == 1:
+        return value * nd
+    if len(value) != nd or not all(isinstance(v, int) for v in value):
+        raise RuntimeError(
+            f"expected {what} to be a single integer value or a list of {nd} values to match "
+            f"the convolution dimensions, but got {what}={list(value)}")
+    return value
+
+
+class _ConvGeometry:
+    """The checked arguments of one convolution, normalised to tuples."""
+
+    __slots__ = ("stride", "pads", "dilation", "groups", "batched")
+
+    def __init__(self, stride, pads, dilation, groups, batched):
+        self.stride, self.pads, self.dilation = stride, pads, dilation
+        self.groups, self.batched = groups, batched
+
+
+def _conv_pads(nd, padding, kernel, stride, dilation):
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * nd
+        if padding != "same":
+            raise RuntimeError(f"Invalid padding string: '{padding}'")
+        if any(s != 1 for s in stride):
+            raise RuntimeError("padding='same' is not supported for strided convolutions")
+        # an odd total pads one more after than before, as in PyTorch
+        totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        return tuple((t // 2, t - t // 2) for t in totals)
+    padding = _expand(padding, nd, "padding")
+    if any(p < 0 for p in padding):
+        raise RuntimeError("negative padding is not supported")
+    return tuple((p, p) for p in padding)
+
+
+def _conv_dtypes(nd, x, weight, bias):
+    """PyTorch's checks of a convolution's dtypes."""
+    if x.dtype.kind == "b":
+        raise NotImplementedError(f"\"slow_conv{'2d' if nd == 2 else ''}_cpu\" not implemented "
+                                  "for 'Bool'")
+    if weight.dtype != x.dtype:
+        raise RuntimeError(f"expected scalar type {_type_name(x.dtype)} but found "
+                           f"{_type_name(weight.dtype)}")
+    if bias is not None and bias.dtype != x.dtype:
+        raise RuntimeError(
+            f"Input type ({_C_TYPES.get(x.dtype.name, x.dtype.name)}) and bias type "
+            f"({_C_TYPES.get(bias.dtype.name, bias.dtype.name)}) should be the same")
+
+
+def _conv_geometry(nd, x_shape, w_shape, bias_shape, stride, padding, dilation, groups):
+    """PyTorch's checks of a convolution's shapes and arguments; returns its geometry.
+
+    Shapes only, so that the vjps (which may run on tensors) recompute it.
+    """
+    name = f"conv{nd}d"
+    x_shape, w_shape = tuple(x_shape), tuple(w_shape)
+    if len(x_shape) not in (nd + 1, nd + 2):
+        raise RuntimeError(
+            f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to {name}, but got "
+            f"input of size: {list(x_shape)}")
+    if len(w_shape) != nd + 2:
+        raise RuntimeError(f"Expected {nd + 2}D weight for {name}, but got weight of size: "
+                           f"{list(w_shape)}")
+    stride = _expand(stride, nd, "stride")
+    dilation = _expand(dilation, nd, "dilation")
+    kernel = w_shape[2:]
+    if any(s <= 0 for s in stride):
+        raise RuntimeError("non-positive stride is not supported")
+    if any(d <= 0 for d in dilation):
+        raise RuntimeError("non-positive dilation is not supported")
+    if groups <= 0:
+        raise RuntimeError("non-positive groups is not supported")
+    pads = _conv_pads(nd, padding, kernel, stride, dilation)
+    c_out = w_shape[0]
+    if c_out == 0 or c_out % groups:
+        what = "at least 1" if c_out == 0 else f"divisible by {groups}"
+        raise RuntimeError(f"Given groups={groups}, expected weight to be {what} at dimension 0, "
+                           f"but got weight of size {list(w_shape)} instead")
+    channels = x_shape[-nd - 1]
+    if channels != w_shape[1] * groups:
+        raise RuntimeError(
+            f"Given groups={groups}, weight of size {list(w_shape)}, expected "
+            f"input{list(x_shape)} to have {w_shape[1] * groups} channels, but got "
+            f"{channels} channels instead")
+    if bias_shape is not None and tuple(bias_shape) != (c_out,):
+        raise RuntimeError(
+            f"Given weight of size {list(w_shape)}, expected bias to be 1-dimensional with "
+            f"{c_out} elements, but got bias of size {list(bias_shape)} instead")
+    padded = [n + lo + hi for n, (lo, hi) in zip(x_shape[-nd:], pads)]
+    span = [(k - 1) * d + 1 for k, d in zip(kernel, dilation)]
+    if any(p < s for p, s in zip(padded, span)):
+        raise RuntimeError(
+            f"Calculated padded input size per channel: ({' x '.join(map(str, padded))}). "
+            f"Kernel size: ({' x '.join(map(str, span))}). Kernel size can't be greater than "
+            "actual input size")
+    return _ConvGeometry(stride, pads, dilation, groups, len(x_shape) == nd + 2)
+
+
+def _im2col(xp, x, kernel, geo):
+    """The windows of padded ``x`` as columns: ``(groups, C/groups * prod(kernel), N * prod(out))``.
+
+    Kernel offsets outside, output positions inside: copying the strided view
+    in this order is an order of magnitude faster than rows of whole windows.
+    """
+    nd = len(kernel)
+    x = _pad(xp, x, geo.pads)
+    n, c = x.shape[:2]
+    out = tuple((size - (k - 1) * d - 1) // s + 1
+                for size, k, s, d in zip(x.shape[2:], kernel, geo.stride, geo.dilation))
+    win = _windows(xp, x, kernel, geo.stride, geo.dilation, out)
+    # (N, C, *kernel, *out) -> (C, *kernel, N, *out)
+    order = (1,) + tuple(range(2, 2 + nd)) + (0,) + tuple(range(2 + nd, 2 + 2 * nd))
+    cols = xp.transpose(win, order).reshape(
+        geo.groups, c // geo.groups * math.prod(kernel), n * math.prod(out))
+    return cols, out
+
+
+def _filters(w, groups):
+    """The filters as ``(groups, C_out/groups, C_in/groups * prod(kernel))``."""
+    return w.reshape(groups, w.shape[0] // groups, math.prod(w.shape[1:]))
+
+
+def _grad_rows(xp, g, groups):
+    """The output gradient ``(N, C_out, *out)`` as ``(groups, C_out/groups, N * prod(out))``."""
+    n, c = g.shape[:2]
+    return xp.swapaxes(g, 0, 1).reshape(groups, c // groups, n * math.prod(g.shape[2:]))
+
+
+def _conv(xp, nd, x, weight, bias, stride, padding, dilation, groups):
+    _conv_dtypes(nd, x, weight, bias)
+    geo = _conv_geometry(nd, x.shape, weight.shape, None if bias is None else bias.shape,
+                         stride, padding, dilation, groups)
+    if not geo.batched:
+        x = x[None]
+    cols, out = _im2col(xp, x, weight.shape[2:], geo)
+    y = xp.matmul(_filters(weight, groups), cols)          # (groups, C_out/groups, N * prod(out))
+    y = xp.swapaxes(y.reshape((weight.shape[0], x.shape[0]) + out), 0, 1)
+    if bias is not None:
+        y = y + bias.reshape((-1,) + (1,) * nd)
+    y = xp.ascontiguousarray(y)
+    return y if geo.batched else y[0]
+
+
+def _vjp_geometry(x, weight, stride, padding, dilation, groups):
+    return _conv_geometry(weight.ndim - 2, x.shape, weight.shape, None, stride, padding,
+                          dilation, groups)
+
+
+def _conv_grad_input(xp, g, x, weight, stride=1, padding=0, dilation=1, groups=1):
+    geo = _vjp_geometry(x, weight, stride, padding, dilation, groups)
+    if not geo.batched:
+        g, x = g[None], x[None]
+    nd = len(geo.stride)
+    n, c = x.shape[:2]
+    cols = xp.matmul(xp.swapaxes(_filters(weight, geo.groups), 1, 2), _grad_rows(xp, g, geo.groups))
+    # (groups, C/groups * prod(kernel), N * prod(out)) -> (C, N, *kernel, *out)
+    cols = xp.moveaxis(cols.reshape((c,) + weight.shape[2:] + (n,) + g.shape[2:]), 1 + nd, 1)
+    padded = tuple(size + lo + hi for size, (lo, hi) in zip(x.shape[2:], geo.pads))
+    grad = xp.swapaxes(_col2im(xp, cols, padded, geo.stride, geo.dilation), 0, 1)
+    grad = _crop(grad, geo.pads, x.shape)
+    return grad if geo.batched else grad[0]
+
+
+def _conv_grad_weight(xp, g, x, weight, stride=1, padding=0, dilation=1, groups=1):
+    geo = _vjp_geometry(x, weight, stride, padding, dilation, groups)
+    if not geo.batched:
+        g, x = g[None], x[None]
+    cols, _ = _im2col(xp, x, weight.shape[2:], geo)
+    return xp.matmul(_grad_rows(xp, g, geo.groups), xp.swapaxes(cols, 1, 2)).reshape(weight.shape)
+
+
+def _conv_grad_bias(xp, g, x, weight, **_):
+    axes = tuple(i for i in range(g.ndim) if i != (1 if x.ndim == weight.ndim else 0))
+    return xp.sum(g, axis=axes)
+
+
+def _conv_name(x, weight, bias=None, *args, **params):
+    # PyTorch convolves an unbatched input as a batch of one and squeezes it.
+    return "ConvolutionBackward0" if x.ndim == weight.ndim else "SqueezeBackward1"
+
+
+def _conv_op(nd, forward):
+    return Op(f"conv{nd}d", forward, namespace=_BOTH, inputs=("input", "weight", "bias"),
+              save=("input", "weight"), grad_fn=_conv_name,
+              vjp=(_conv_grad_input, _conv_grad_weight, _conv_grad_bias))
+
+
+def _conv1d(xp, input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-d convolution (cross-correlation) of ``(N, C_in, L)`` or ``(C_in, L)`` input.
+
+    ``weight`` is ``(C_out, C_in / groups, k)``; ``padding`` is an int, a
+    1-tuple, ``'valid'`` or ``'same'`` (stride 1 only).
+    """
+    return _conv(xp, 1, input, weight, bias, stride, padding, dilation, groups)
+
+
+def _conv2d(xp, input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-d convolution (cross-correlation) of ``(N, C_in, H, W)`` or ``(C_in, H, W)`` input.
+
+    ``weight`` is ``(C_out, C_in / groups, kH, kW)``; ``stride``, ``padding``
+    and ``dilation`` are ints or pairs; ``padding`` may also be ``'valid'``
+    or ``'same'`` (stride 1 only; an odd total pads one more at the end).
+    """
+    return _conv(xp, 2, input, weight, bias, stride, padding, dilation, groups)
+
+
+def _conv3d(xp, input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """3-d convolution (cross-correlation) of ``(N, C_in, D, H, W)`` or ``(C_in, D, H, W)`` input.
+
+    ``weight`` is ``(C_out, C_in / groups, kD, kH, kW)``; arguments as for :func:`conv2d`.
+    """
+    return _conv(xp, 3, input, weight, bias, stride, padding, dilation, groups)
+
+
+conv1d = _conv_op(1, _conv1d)
+conv2d = _conv_op(2, _conv2d)
+conv3d = _conv_op(3, _conv3d)
+
+
+# -- pooling -------------------------------------------------------------------------
+
+def _pair(name, value, what, allow_none=False):
+    if allow_none and (value is None or (not isinstance(value, int) and len(value) == 0)):
+        return None
+    if isinstance(value, int):
+        return (value, value)
+    value = tuple(value)
+    if len(value) in (1, 2) and all(isinstance(v, int) for v in value):
+        return value * (3 - len(value))
+    ways = "must either be omitted, a single int" if allow_none else "must either be a single int"
+    if what == "dilation":
+        ways = "must be either a single int"
+    raise RuntimeError(f"{name}: {what} {ways}, or a tuple of two ints")
+
+
+def _pool_out(size, k, s, p, d, ceil_mode):
+    """PyTorch's pooling output size: the last window must start inside the input or its
+    left padding."""
+    n = (size + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (n - 1) * s >= size + p:
+        n -= 1
+    return n
+
+
+class _PoolGeometry:
+    """The checked arguments of one 2-d pooling; its vjp gets it as a residual."""
+
+    __slots__ = ("kernel", "stride", "padding", "dilation", "out", "shape", "batched")
+
+    def __init__(self, kernel, stride, padding, dilation, out, shape, batched):
+        self.kernel, self.stride, self.padding, self.dilation = kernel, stride, padding, dilation
+        self.out, self.shape, self.batched = out, shape, batched
+
+    def pads(self):
+        """Before and after each spatial dim: enough after for the ceil_mode windows."""
+        return tuple((p, max(p, (o - 1) * s + (k - 1) * d + 1 - n - p))
+                     for n, k, s, p, d, o in zip(self.shape[2:], self.kernel, self.stride,
+                                                 self.padding, self.dilation, self.out))
+
+    def padded_size(self):
+        return tuple(n + lo + hi for n, (lo, hi) in zip(self.shape[2:], self.pads()))
+
+    def windows(self, xp, x, value):
+        """The windows of ``x`` padded with ``value``: ``(N, C, kH, kW, outH, outW)``."""
+        return _windows(xp, _pad(xp, x, self.pads(), value), self.kernel, self.stride,
+                        self.dilation, self.out)
+
+
+def _pool_check(name, x, kernel_size, stride, padding, dilation, ceil_mode):
+    """PyTorch's checks of a 2-d pooling's arguments (in its order); returns the geometry."""
+    kernel = _pair(name, kernel_size, "kernel_size")
+    stride = _pair(name, stride, "stride", allow_none=True) or kernel
+    padding = _pair(name, padding, "padding")
+    dilation = _pair(name, dilation, "dilation")
+    if x.ndim not in (3, 4) and name == "max_pool2d":
+        raise RuntimeError("non-empty 3D or 4D (batch mode) tensor expected for input")
+    if x.ndim not in (3, 4) or 0 in x.shape[-3:]:
+        raise RuntimeError("Expected 3D or 4D (batch mode) tensor with optional 0 dim batch "
+                           f"size for input, but got:{list(x.shape)}")
+    if 0 in stride:
+        raise RuntimeError("stride should not be zero")
+    if min(kernel) <= 0:
+        raise RuntimeError(f"kernel size should be greater than zero, but got kH: {kernel[0]} "
+                           f"kW: {kernel[1]}")
+    if min(stride) < 0:
+        raise RuntimeError(f"stride should be greater than zero, but got dH: {stride[0]} "
+                           f"dW: {stride[1]}")
+    if min(dilation) <= 0:
+        raise RuntimeError(f"dilation should be greater than zero, but got dilationH: "
+                           f"{dilation[0]} dilationW: {dilation[1]}")
+    if min(padding) < 0:
+        raise RuntimeError(f"pad must be non-negative, but got pad: {min(padding)}")
+    for k, p, d in zip(kernel, padding, dilation):
+        if p > ((k - 1) * d + 1) // 2:
+            raise RuntimeError(f"pad should be at most half of effective kernel size, but got "
+                               f"pad={p}, kernel_size={k} and dilation={d}")
+    if any(p > k // 2 for k, p in zip(kernel, padding)):
+        raise RuntimeError(
+            "pad should be smaller than or equal to half of kernel size, but got padW = "
+            f"{padding[1]}, padH = {padding[0]}, kW = {kernel[1]}, kH = {kernel[0]}")
+    batched = x.ndim == 4
+    shape = x.shape if batched else (1,) + x.shape
+    out = tuple(_pool_out(n, k, s, p, d, ceil_mode)
+                for n, k, s, p, d in zip(shape[2:], kernel, stride, padding, dilation))
+    if min(out) < 1:
+        raise RuntimeError(
+            f"Given input size: ({'x'.join(map(str, shape[1:]))}). Calculated output size: "
+            f"({shape[1]}x{out[0]}x{out[1]}). Output size is too small")
+    return _PoolGeometry(kernel, stride, padding, dilation, out, shape, batched)
+
+
+def _max_pool(xp, x, kernel_size, stride, padding, dilation, ceil_mode):
+    """``(values, flat indices into each input plane, geometry)`` of 2-d max pooling.
+
+    PyTorch's scan, vectorised over the windows: through the kernel offsets in
+    order, a value replaces the maximum if greater or NaN. So ties go to the
+    first maximum and NaNs to the last NaN, and the padding (-inf, or the
+    lowest integer) is never taken.
+    """
+    if x.dtype.kind == "b":
+        raise NotImplementedError("\"max_pool2d\" not implemented for 'Bool'")
+    geo = _pool_check("max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode)
+    lowest = -xp.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
+    win = geo.windows(xp, x.reshape(geo.shape), lowest)
+    best = xp.full(geo.shape[:2] + geo.out, lowest, dtype=x.dtype)
+    arg = xp.full(geo.shape[:2] + geo.out, -1, dtype=xp.int64)
+    for k, offset in enumerate(_offsets(geo.kernel)):
+        value = win[(slice(None), slice(None)) + offset]
+        better = value > best
+        if x.dtype.kind == "f":
+            better = better | xp.isnan(value)
+        best = xp.where(better, value, best)
+        arg = xp.where(better, k, arg)
+    return best, _plane_index(xp, arg, geo), geo
+
+
+def _plane_index(xp, arg, geo):
+    """The flat ``h * W + w`` input index of kernel offset ``arg`` of each window.
+
+    ``arg`` is -1 where no element beat -inf: PyTorch then points at the
+    window's first element inside the input.
+    """
+    kw, (sh, sw), (ph, pw), (dh, dw) = geo.kernel[1], geo.stride, geo.padding, geo.dilation
+    width = geo.shape[3]
+    top = xp.arange(geo.out[0])[:, None] * sh - ph
+    left = xp.arange(geo.out[1]) * sw - pw
+    found = (top + arg // kw * dh) * width + left + arg % kw * dw
+    first = ((top + _ceil_div(-top, dh) * dh * (top < 0)) * width
+             + left + _ceil_div(-left, dw) * dw * (left < 0))
+    return xp.where(arg >= 0, found, first).astype(xp.int64)
+
+
+def _ceil_div(a, b):
+    return -(-a // b)
+
+
+def _unbatch(a, geo):
+    return a if geo.batched else a[0]
+
+
+def _max_pool_grad(xp, g, geo, index):
+    n, c, height, width = geo.shape
+    planes = (n * c, math.prod(geo.out))
+    flat = index.reshape(planes) + xp.arange(n * c)[:, None] * (height * width)
+    grad = _scatter_add(xp, g.reshape(planes), flat, n * c * height * width)
+    return _unbatch(grad.reshape(geo.shape), geo)
+
+
+def _max_pool2d(xp, input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                return_indices=False):
+    """2-d max pooling of ``(N, C, H, W)`` or ``(C, H, W)`` input.
+
+    ``stride`` defaults to ``kernel_size``; padding counts as -inf; with
+    ``ceil_mode`` the last window may hang over the end. The gradient goes to
+    the first maximum of each window. ``return_indices=True`` is not supported
+    here: call :func:`max_pool2d_with_indices`.
+    """
+    if return_indices:
+        raise NotImplementedError(
+            "max_pool2d(return_indices=True) is not supported by autogradx: an op returns a "
+            "fixed number of outputs; call nn.functional.max_pool2d_with_indices instead")
+    values, index, geo = _max_pool(xp, input, kernel_size, stride, padding, dilation, ceil_mode)
+    return _unbatch(values, geo), (geo, index)
+
+
+def _max_pool2d_with_indices(xp, input, kernel_size, stride=None, padding=0, dilation=1,
+                             ceil_mode=False, return_indices=False):
+    """2-d max pooling returning ``(output, indices)``, as :func:`max_pool2d`.
+
+    ``indices`` (int64) are flat indices ``h * W + w`` into each input plane.
+    ``return_indices`` is accepted and ignored, as in PyTorch.
+    """
+    values, index, geo = _max_pool(xp, input, kernel_size, stride, padding, dilation, ceil_mode)
+    return (_unbatch(values, geo), _unbatch(index, geo)), (geo, index)
+
+
+max_pool2d = Op(
+    "max_pool2d", _max_pool2d, namespace=_BOTH, residuals=True,
+    grad_fn="MaxPool2DWithIndicesBackward0",
+    vjp=lambda xp, g, resid, **_: _max_pool_grad(xp, g, *resid))
+
+max_pool2d_with_indices = Op(
+    "max_pool2d_with_indices", _max_pool2d_with_indices, namespace=_NN, residuals=True,
+    n_outputs=2, grad_fn="MaxPool2DWithIndicesBackward0",
+    vjp=lambda xp, g, resid, **_: _max_pool_grad(xp, g[0], *resid))
+
+
+def _avg_divisor(xp, geo, count_include_pad, divisor_override):
+    """Each window's divisor, ``(outH, outW)``: PyTorch counts the padding but not the
+    ceil_mode overhang past it, or only the input's elements."""
+    if divisor_override is not None:
+        return divisor_override
+    sizes = []
+    for n, k, s, p, o in zip(geo.shape[2:], geo.kernel, geo.stride, geo.padding, geo.out):
+        start = xp.arange(o) * s - p
+        end = xp.minimum(start + k, n + p)
+        if not count_include_pad:
+            start, end = xp.maximum(start, 0), xp.minimum(end, n)
+        sizes.append(end - start)
+    return sizes[0][:, None] * sizes[1]
+
+
+def _avg_pool2d(xp, input, kernel_size, stride=None, padding=0, ceil_mode=False,
+                count_include_pad=True, divisor_override=None):
+    """2-d average pooling of ``(N, C, H, W)`` or ``(C, H, W)`` input.
+
+    ``stride`` defaults to ``kernel_size``; padding counts as zeros, and in the
+    divisor when ``count_include_pad``; ``divisor_override`` replaces the divisor.
+    Integer inputs give integer averages, rounded toward zero.
+    """
+    if input.dtype.kind in "biu" and input.dtype.name != "int64":
+        raise NotImplementedError(f"\"avg_pool2d\" not implemented for '{_type_name(input.dtype)}'")
+    if divisor_override is not None and divisor_override == 0:
+        raise RuntimeError("divisor must be not zero")
+    geo = _pool_check("avg_pool2d", input, kernel_size, stride, padding, 1, ceil_mode)
+    win = geo.windows(xp, input.reshape(geo.shape), 0)
+    sums = xp.zeros(geo.shape[:2] + geo.out, dtype=input.dtype)
+    for offset in _offsets(geo.kernel):
+        sums += win[(slice(None), slice(None)) + offset]    # a fresh array: a forward may write
+    divisor = _avg_divisor(xp, geo, count_include_pad, divisor_override)
+    if input.dtype.kind == "f":
+        out = sums / xp.asarray(divisor, dtype=input.dtype)
+    else:
+        out = (xp.sign(sums) * (xp.abs(sums) // divisor)).astype(input.dtype)
+    return _unbatch(out, geo), (geo, divisor)
+
+
+def _avg_pool_grad(xp, g, resid, **_):
+    geo, divisor = resid
+    g = (g if geo.batched else g[None]) / xp.asarray(divisor, dtype=g.dtype)
+    spread = xp.broadcast_to(g[:, :, None, None], g.shape[:2] + geo.kernel + g.shape[2:])
+    grad = _col2im(xp, spread, geo.padded_size(), geo.stride, geo.dilation)
+    return _unbatch(_crop(grad, geo.pads(), geo.shape), geo)
+
+
+avg_pool2d = Op("avg_pool2d", _avg_pool2d, namespace=_NN, residuals=True,
+                grad_fn="AvgPool2DBackward0", vjp=_avg_pool_grad)

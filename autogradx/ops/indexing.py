@@ -1,3 +1,509 @@
-"""(being written)"""
+"""Indexing: ``x[index]``, ``x[index] = values`` and the dim-wise selections
+and scatters (``index_select``, ``gather``, ``scatter_add``, ``masked_fill``, ...).
 
-from autogradx.plugin import Op  # noqa: F401
+``Tensor.__getitem__`` calls ``getitem`` for a basic index (ints, slices, None,
+``...``: the result is a view) and ``index`` for an advanced one (integer or
+boolean arrays: a copy); ``Tensor.__setitem__`` runs ``setitem`` in place.
+The vjp of taking elements puts the gradient back where they came from:
+``_embed`` where each position is taken once, ``_scatter_add`` where an index
+may repeat positions (their gradients add up).
+"""
+
+import operator
+
+import numpy as np
+
+from autogradx.ops.shape import _wrap
+from autogradx.plugin import Op, get_array_module
+
+# Torch's names of dtypes in its indexing errors.
+_TYPE_NAMES = {"float16": "Half", "float32": "Float", "float64": "Double", "int8": "Char",
+               "int16": "Short", "int32": "Int", "int64": "Long", "uint8": "Byte", "bool": "Bool"}
+
+
+def _embed(xp, g, shape, index):
+    """Zeros of ``shape`` with ``g`` written at ``index`` (which takes each position once).
+
+    Written with setitem, so that it runs on tensors as well (gradients of gradients).
+    """
+    out = xp.zeros(shape, dtype=g.dtype)
+    out[index] = g
+    return out
+
+
+def _scatter_add(xp, g, shape, index):
+    """Zeros of ``shape`` with ``g`` added at ``index``; repeated positions sum.
+
+    NumPy's ``add.at``, which the tensor namespace of gradients of gradients
+    records as an ``index_add``.
+    """
+    out = xp.zeros(shape, dtype=g.dtype)
+    xp.add.at(out, index, g)
+    return out
+
+
+def _zero_at(xp, g, index):
+    """``g`` with the positions ``index`` selects set to zero."""
+    keep = xp.ones(g.shape, dtype=bool)
+    keep[index] = False
+    return xp.where(keep, g, 0)
+
+
+# -- x[index] ----------------------------------------------------------------------
+
+
+def _parts(index):
+    """The index as a tuple; a 0-d integer array (``x[torch.tensor(1)]``) counts as an int."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return tuple(int(p) if _is_array(p) and p.ndim == 0 and p.dtype.kind in "iu" else p
+                 for p in parts)
+
+
+def _is_array(p):
+    return hasattr(p, "dtype") and hasattr(p, "ndim") and not isinstance(p, np.generic)
+
+
+def _is_bool(p):
+    return isinstance(p, (bool, np.bool_))
+
+
+def _width(p):
+    """How many dims of the indexed tensor an index part consumes."""
+    if p is None or p is Ellipsis or _is_bool(p):
+        return 0
+    if isinstance(p, list):
+        p = np.asarray(p)
+    return p.ndim if _is_array(p) and p.dtype == bool else 1
+
+
+def _kinds(shape, parts):
+    """What PyTorch does for each part of an index: "alias" (nothing: ``...`` or a slice
+    covering its dim), "slice", "select", "unsqueeze", "bool" (a True or False scalar)
+    or "index" (an array)."""
+    dim, kinds = 0, []
+    for p in parts:
+        if p is Ellipsis:
+            dim += len(shape) - sum(_width(q) for q in parts)
+            kinds.append("alias")
+        elif p is None:
+            kinds.append("unsqueeze")
+        elif isinstance(p, slice):
+            full = dim < len(shape) and p.indices(shape[dim]) == (0, shape[dim], 1)
+            kinds.append("alias" if full else "slice")
+        elif _is_bool(p):
+            kinds.append("bool")
+        elif _is_array(p) or isinstance(p, list):
+            kinds.append("index")
+        else:
+            kinds.append("select")
+        dim += _width(p)
+    return kinds
+
+
+_NODE_NAMES = {"slice": "SliceBackward0", "select": "SelectBackward0",
+               "unsqueeze": "UnsqueezeBackward0", "index": "IndexBackward0"}
+
+
+def _getitem_name(x, index):
+    # PyTorch applies the parts in order and names the last op; an advanced part comes last.
+    if type(index) is int:
+        return "SelectBackward0"
+    if type(index) is slice:
+        return "SliceBackward0"
+    kinds = _kinds(x.shape, _parts(index))
+    if "index" in kinds or "bool" in kinds:
+        return "IndexBackward0"
+    applied = [k for k in kinds if k != "alias"]
+    return _NODE_NAMES[applied[-1]] if applied else "AliasBackward0"
+
+
+def _check_steps(index):
+    for p in index if isinstance(index, tuple) else (index,):
+        if isinstance(p, slice) and p.step is not None and operator.index(p.step) <= 0:
+            raise ValueError("step must be greater than zero")
+
+
+def _index_args(input, index):
+    # Checked here, not in the forward, where the core would turn a ValueError into a RuntimeError.
+    _check_steps(index)
+    return (input, index), {}
+
+
+def _index_error(e, ndim):
+    """NumPy's IndexError in PyTorch's words."""
+    msg = str(e)
+    if msg.startswith("too many indices"):
+        msg = f"too many indices for tensor of dimension {ndim}"
+    return IndexError(msg.replace(" axis ", " dimension "))
+
+
+def _take(x, parts):
+    """``x[parts]`` with PyTorch's errors; an array even where NumPy would give a scalar."""
+    if not any(p is Ellipsis for p in parts):
+        parts = parts + (Ellipsis,)     # x[0, 1, ...] is a 0-d view, x[0, 1] a NumPy scalar
+    try:
+        return x[parts]
+    except IndexError as e:
+        raise _index_error(e, x.ndim) from None
+
+
+def _getitem(xp, x, index):
+    """``input[index]`` for a basic index (ints, slices, None, ``...``): a view."""
+    return _take(x, index if type(index) is tuple else (index,)), x.shape
+
+
+getitem = Op("getitem", _getitem, residuals=True, namespace=None, view=True, parse=_index_args,
+             grad_fn=_getitem_name,
+             vjp=lambda xp, g, shape, index: _embed(xp, g, shape, _parts(index)))
+
+
+def _advanced(parts):
+    return any(_is_array(p) or isinstance(p, list) or _is_bool(p) for p in parts)
+
+
+def _index(xp, x, index):
+    """``input[index]`` where the index holds integer or boolean arrays: a copy."""
+    parts = _parts(index)
+    for p in parts:
+        if _is_array(p) and p.dtype.kind not in "iub":
+            raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+    out = _take(x, parts)
+    if _advanced(parts) and getattr(out, "base", None) is not None:
+        out = out.copy()    # NumPy may return a view of a temporary: make it plainly a copy
+    return out, x.shape
+
+
+def _index_vjp(xp, g, shape, index):
+    parts = _parts(index)
+    if _advanced(parts):
+        return _scatter_add(xp, g, shape, parts)
+    return _embed(xp, g, shape, parts)
+
+
+# view=True for indices that turn out basic (x[torch.tensor(1)] is a view in PyTorch too).
+advanced_index = Op("index", _index, residuals=True, namespace=None, view=True,
+                    parse=_index_args, grad_fn=_getitem_name, vjp=_index_vjp)
+
+
+# -- x[index] = values --------------------------------------------------------------
+
+
+def _setitem_args(input, values, index):
+    _check_steps(index)
+    return (input, values, index), {}
+
+
+def _setitem(xp, x, values, index):
+    """A copy of ``input`` with ``values`` (broadcast) written at ``index``.
+
+    ``x[index] = values`` computes it and writes it back into ``x``.
+    """
+    parts = _parts(index)
+    if _advanced(parts) and _is_array(values) and values.dtype != x.dtype:
+        raise RuntimeError(
+            "Index put requires the source and destination dtypes match, got "
+            f"{_TYPE_NAMES.get(x.dtype.name, x.dtype.name)} for the destination and "
+            f"{_TYPE_NAMES.get(values.dtype.name, values.dtype.name)} for the source.")
+    out = x.copy()
+    try:
+        out[parts] = values
+    except IndexError as e:
+        raise _index_error(e, x.ndim) from None
+    return out, getattr(values, "shape", ())
+
+
+def _setitem_name(x, values, index):
+    # PyTorch: index_put for a purely advanced index, a fill or copy when the index
+    # covers everything, else a copy into a view of the base (CopySlices).
+    kinds = {k for k in _kinds(x.shape, _parts(index)) if k != "alias"}
+    if not kinds:
+        return "CopyBackwards" if _is_array(values) else "FillBackward3"
+    return "IndexPutBackward0" if kinds == {"index"} else "CopySlices"
+
+
+def _values_grad(xp, g, shape, index):
+    """The part of ``g`` that ``values`` was written to (NumPy drops its leading 1-dims)."""
+    part = g[_parts(index)]
+    if part.ndim < len(shape):
+        part = xp.reshape(part, (1,) * (len(shape) - part.ndim) + tuple(part.shape))
+    return part
+
+
+setitem = Op("setitem", _setitem, inputs=("input", "values"), residuals=True, namespace=None,
+             parse=_setitem_args, grad_fn=_setitem_name,
+             vjp=(lambda xp, g, shape, index: _zero_at(xp, g, _parts(index)),
+                  _values_grad))
+
+
+# -- slices along one dim ---------------------------------------------------------------
+
+
+def _narrow(xp, x, dim, start, length):
+    """``length`` elements of ``input`` along ``dim`` from ``start`` (may be negative); a view."""
+    if x.ndim == 0:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
+    d = _wrap(dim, x.ndim)
+    size, start, length = x.shape[d], operator.index(start), operator.index(length)
+    if not -size <= start <= size:
+        raise IndexError(
+            f"start out of range (expected to be in range of [{-size}, {size}], but got {start})")
+    start %= max(size, 1)
+    if length < 0:
+        raise RuntimeError("narrow(): length must be non-negative.")
+    if start + length > size:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({size}).")
+    where = (slice(None),) * d + (slice(start, start + length),)
+    return x[where], (x.shape, where)
+
+
+narrow = Op("narrow", _narrow, residuals=True, method=True, view=True, grad_fn="SliceBackward0",
+            vjp=lambda xp, g, at, dim, start, length: _embed(xp, g, *at))
+
+
+def _select(xp, x, dim, index):
+    """``input`` at position ``index`` of dim ``dim``, which is removed; a view."""
+    if x.ndim == 0:
+        raise IndexError("select() cannot be applied to a 0-dim tensor.")
+    d = _wrap(dim, x.ndim)
+    i = operator.index(index)
+    if not -x.shape[d] <= i < x.shape[d]:
+        raise IndexError(
+            f"select(): index {i} out of range for tensor of size {list(x.shape)} at dimension {d}")
+    where = (slice(None),) * d + (i, Ellipsis)
+    return x[where], (x.shape, where)
+
+
+select = Op("select", _select, residuals=True, method=True, view=True,
+            vjp=lambda xp, g, at, dim, index: _embed(xp, g, *at))
+
+
+# -- gathering and scattering along a dim -------------------------------------------
+
+
+def _check_bounds(index, size, dim):
+    if index.size:
+        lo, hi = int(index.min()), int(index.max())
+        if lo < 0 or hi >= size:
+            bad = lo if lo < 0 else hi
+            raise RuntimeError(
+                f"index {bad} is out of bounds for dimension {dim} with size {size}")
+
+
+def _check_vector(name, index):
+    if not _is_array(index) or index.dtype.kind not in "iu":
+        raise RuntimeError(f"{name}(): Expected dtype int32 or int64 for index")
+    if index.ndim > 1:
+        raise IndexError(f"{name}(): Index is supposed to be a vector")
+
+
+def _index_select(xp, x, dim, index):
+    """The slices of ``input`` along ``dim`` at the positions in ``index`` (a 1-D integer
+    tensor); positions may repeat."""
+    d = _wrap(dim, x.ndim)
+    _check_vector("index_select", index)
+    if x.ndim == 0:
+        if index.size != 1:
+            raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, got "
+                               f"{index.size} value(s)")
+        _check_bounds(index, 1, 0)
+        return x.copy(), ()
+    _check_bounds(index, x.shape[d], d)
+    return x[(slice(None),) * d + (index.reshape(-1),)], x.shape
+
+
+def _index_select_vjp(xp, g, shape, dim, index):
+    if not shape:
+        return g
+    at = (slice(None),) * _wrap(dim, len(shape)) + (index.reshape(-1),)
+    return _scatter_add(xp, g, shape, at)
+
+
+index_select = Op("index_select", _index_select, residuals=True, method=True,
+                  vjp=_index_select_vjp)
+
+
+def _along(index, dim):
+    """The advanced index that takes, for each position of ``index``, element ``index[pos]``
+    along ``dim`` and the position's own coordinate along the other dims."""
+    xp = get_array_module(index)    # an array even where the vjp runs on tensors
+    n = index.ndim
+    return tuple(index if k == dim else xp.arange(s).reshape((-1,) + (1,) * (n - k - 1))
+                 for k, s in enumerate(index.shape))
+
+
+def _check_gather(name, x, dim, index, src=None):
+    """PyTorch's checks of ``index`` (and ``src``) for gather and scatter along ``dim``."""
+    d = _wrap(dim, x.ndim)
+    if not _is_array(index) or index.dtype.kind not in "iu":
+        raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index")
+    if index.ndim != x.ndim:
+        raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
+    if src is not None and src.ndim != x.ndim:
+        raise RuntimeError("Index tensor must have the same number of dimensions as src tensor")
+    for k in range(x.ndim):
+        over_self = k != d and index.shape[k] > x.shape[k]
+        if over_self or (src is not None and index.shape[k] > src.shape[k]):
+            raise RuntimeError(
+                f"Size does not match at dimension {k} expected index {list(index.shape)} to be "
+                f"no larger than self {list(x.shape)} apart from dimension {d}"
+                + ("" if src is None else f" and to be no larger size than src {list(src.shape)}"))
+    _check_bounds(index, x.shape[d] if x.ndim else 1, d)
+    return d
+
+
+def _gather_at(xp, x, dim, index):
+    if x.ndim == 0:
+        return x.copy()
+    return x[_along(index, dim)]
+
+
+def _scatter_at(xp, g, shape, dim, index):
+    if not shape:
+        return g
+    return _scatter_add(xp, g, shape, _along(index, dim))
+
+
+def _gather(xp, x, dim, index, *, sparse_grad=False):
+    """``out[i][j][k] = input[index[i][j][k]][j][k]`` for ``dim=0`` (and so on): the values
+    of ``input`` along ``dim`` at ``index``, which has ``input``'s number of dims."""
+    d = _check_gather("gather", x, dim, index)
+    return _gather_at(xp, x, d, index), (x.shape, d)
+
+
+gather = Op("gather", _gather, residuals=True, method=True,
+            vjp=lambda xp, g, at, dim, index, sparse_grad=False:
+                _scatter_at(xp, g, at[0], at[1], index))
+
+
+def _take_along_dim(xp, x, indices, dim=None):
+    """The values of ``input`` at ``indices`` along ``dim`` (of the flattened ``input``
+    when ``dim`` is None); the other dims of the two broadcast."""
+    # Without a dim PyTorch gathers from the flattened input, which also takes int32.
+    if not _is_array(indices) or indices.dtype.kind not in "iu" or (
+            dim is not None and indices.dtype != np.int64):
+        got = _TYPE_NAMES.get(getattr(indices, "dtype", np.dtype(object)).name, "non-tensor")
+        raise RuntimeError(f"torch.take_along_dim(): dtype of indices should be Long but got {got}")
+    shape = x.shape
+    if dim is None:
+        x, indices, d = x.reshape(-1), indices.reshape(-1), 0
+    else:
+        if x.ndim != indices.ndim:
+            raise RuntimeError(
+                "torch.take_along_dim(): input and indices should have the same number of "
+                f"dimensions, but got {x.ndim} dimensions for input, and {indices.ndim} "
+                "dimensions for indices")
+        d = _wrap(dim, x.ndim)
+        if x.ndim:
+            common = list(np.broadcast_shapes(*[s[:d] + (1,) + s[d + 1:]
+                                                for s in (x.shape, indices.shape)]))
+            x = xp.broadcast_to(x, tuple(common[:d] + [x.shape[d]] + common[d + 1:]))
+            indices = xp.broadcast_to(
+                indices, tuple(common[:d] + [indices.shape[d]] + common[d + 1:]))
+    _check_bounds(indices, x.shape[d] if x.ndim else 1, d)
+    return _gather_at(xp, x, d, indices), (shape, x.shape, d)
+
+
+def _take_along_dim_vjp(xp, g, at, indices, dim=None):
+    # The gradient of the broadcast (or flattened) input; the engine sums a broadcast one back.
+    shape, taken_shape, d = at
+    if dim is None:
+        return xp.reshape(_scatter_at(xp, g, taken_shape, 0, indices.reshape(-1)), shape)
+    if indices.ndim:
+        indices = get_array_module(indices).broadcast_to(
+            indices, taken_shape[:d] + indices.shape[d:d + 1] + taken_shape[d + 1:])
+    return _scatter_at(xp, g, taken_shape, d, indices)
+
+
+take_along_dim = Op("take_along_dim", _take_along_dim, residuals=True, method=True,
+                    grad_fn="GatherBackward0", vjp=_take_along_dim_vjp)
+
+
+def _scatter_args(input, dim, index, src):
+    return (input, src), {"dim": dim, "index": index}
+
+
+def _scatter_add_fwd(xp, x, src, *, dim, index):
+    """``input`` plus ``src`` added at ``index`` along ``dim``: for ``dim=0``,
+    ``out[index[i][j]][j] += src[i][j]``; only ``src``'s first ``index.shape`` values count."""
+    d = _check_gather("scatter_add", x, dim, index, src)
+    if src.dtype != x.dtype:
+        raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
+    used = tuple(slice(0, n) for n in index.shape)
+    if not x.ndim:
+        return x + src, src.shape
+    out = x.copy()
+    xp.add.at(out, _along(index, d), src[used])
+    return out, src.shape
+
+
+def _scatter_add_src_grad(xp, g, src_shape, dim, index):
+    part = _gather_at(xp, g, _wrap(dim, g.ndim), index)
+    if tuple(part.shape) == tuple(src_shape):
+        return part
+    return _embed(xp, part, src_shape, tuple(slice(0, n) for n in index.shape))
+
+
+scatter_add = Op("scatter_add", _scatter_add_fwd, inputs=("input", "src"), residuals=True,
+                 method=True, inplace=True, parse=_scatter_args,
+                 vjp=(lambda xp, g, src_shape, dim, index: g, _scatter_add_src_grad))
+
+
+def _index_add_args(input, dim, index, source, *, alpha=1):
+    return (input, source), {"dim": dim, "index": index, "alpha": alpha}
+
+
+def _index_add(xp, x, source, *, dim, index, alpha=1):
+    """``input`` plus ``alpha * source`` added at the positions ``index`` along ``dim``;
+    repeated positions add up."""
+    d = _wrap(dim, x.ndim)
+    _check_vector("index_add_", index)
+    if source.dtype != x.dtype:
+        raise RuntimeError(
+            f"index_add_(): self ({_TYPE_NAMES.get(x.dtype.name)}) and source "
+            f"({_TYPE_NAMES.get(source.dtype.name)}) must have the same scalar type")
+    expected = x.shape[:d] + (index.size,) + x.shape[d + 1:] if x.ndim else ()
+    if tuple(source.shape) != expected and not (x.ndim == 0 and source.size == 1):
+        raise RuntimeError(
+            "source tensor shape must match self tensor shape, excluding the specified "
+            f"dimension. Got self.shape = {list(x.shape)} source.shape = {list(source.shape)}")
+    _check_bounds(index, x.shape[d] if x.ndim else 1, d)
+    scaled = source if alpha == 1 else source * alpha
+    if not x.ndim:
+        return x + scaled.reshape(())
+    out = x.copy()
+    xp.add.at(out, (slice(None),) * d + (index.reshape(-1),), scaled)
+    return out
+
+
+def _index_add_source_grad(xp, g, dim, index, alpha=1):
+    if not g.ndim:
+        return g * alpha
+    part = g[(slice(None),) * _wrap(dim, g.ndim) + (index.reshape(-1),)]
+    return part if alpha == 1 else part * alpha
+
+
+index_add = Op("index_add", _index_add, inputs=("input", "source"), method=True, inplace=True,
+               parse=_index_add_args,
+               vjp=(lambda xp, g, dim, index, alpha=1: g, _index_add_source_grad))
+
+
+def _masked_fill(xp, x, mask, value):
+    """``input`` with ``value`` (a number or a 0-d tensor) where ``mask`` is True; ``input``
+    and ``mask`` broadcast."""
+    if not _is_array(mask):
+        raise TypeError(f"masked_fill(): argument 'mask' must be Tensor, not {type(mask).__name__}")
+    if mask.dtype != bool:
+        raise RuntimeError(
+            f"masked_fill_ only supports boolean masks, but got mask with dtype {mask.dtype}")
+    if _is_array(value) and value.ndim:
+        raise RuntimeError("masked_fill_ only supports a 0-dimensional value tensor, but got "
+                           f"tensor with {value.ndim} dimension(s).")
+    return xp.where(mask, xp.asarray(value, dtype=x.dtype), x)
+
+
+masked_fill = Op(
+    "masked_fill", _masked_fill, inputs=("input", "mask", "value"), save="mask", method=True,
+    inplace=True,
+    grad_fn=lambda x, mask, value: f"MaskedFillBackward{int(_is_array(value))}",
+    vjp=(lambda xp, g, mask: xp.where(mask, 0, g), None,
+         lambda xp, g, mask: xp.where(mask, g, 0)))

@@ -1,6 +1,278 @@
-"""Ops that rearrange elements without computing on them."""
+"""Ops that rearrange elements without computing on them.
+
+Most are views: the output is a NumPy view of the input (``view=True``), so the
+core shares the input's version counter, as PyTorch does; ``reshape`` copies
+only where the strides leave no choice, again as PyTorch. The vjps put the
+gradient back into the input's layout. Gradients may keep a broadcast shape
+(the engine sums them back), which makes ``expand``'s vjp the identity.
+"""
+
+import math
+import operator
 
 from autogradx.plugin import Op
+
+# -- arguments ------------------------------------------------------------------
+
+
+def _wrap(dim, ndim):
+    """``dim`` in ``[0, ndim)``, negative dims counting from the end (0-d tensors take 0, -1)."""
+    n = max(ndim, 1)
+    d = operator.index(dim)
+    if not -n <= d < n:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {d})")
+    return d % n
+
+
+def _wrap_dims(dims, ndim):
+    """An int or a sequence of them as a tuple of distinct wrapped dims."""
+    dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+    out = tuple(_wrap(d, ndim) for d in dims)
+    for d in out:
+        if out.count(d) > 1:
+            raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+    return out
+
+
+def _sizes(args, name="size"):
+    """``f(2, 3)``, ``f((2, 3))`` and ``f([2, 3])`` all give ``(2, 3)``."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        args = args[0]
+    try:
+        return tuple(map(operator.index, args))
+    except TypeError:
+        raise TypeError(f"{name} must be a tuple of ints, but got {args!r}") from None
+
+
+def _sizes_parser(keyword):
+    """A ``parse=`` for ``f(input, *sizes)``, ``f(input, sizes)`` and ``f(input, keyword=sizes)``:
+    the sizes reach the forward (and the vjp) as the parameter ``keyword``."""
+    def parse(input, *sizes, **kwargs):
+        if keyword in kwargs:
+            if sizes:
+                raise TypeError(f"{keyword} given both positionally and by keyword")
+            sizes = (kwargs[keyword],)
+        kwargs[keyword] = _sizes(sizes, keyword)
+        return (input,), kwargs
+    return parse
+
+
+# -- reshaping ------------------------------------------------------------------
+
+
+def _infer(shape, numel):
+    """``shape`` with its -1 replaced, checked against ``numel`` (PyTorch's messages)."""
+    infer, known = None, 1
+    for i, s in enumerate(shape):
+        if s == -1:
+            if infer is not None:
+                raise RuntimeError("only one dimension can be inferred")
+            infer = i
+        elif s < 0:
+            raise RuntimeError(f"invalid shape dimension {s} at index {i} of shape {list(shape)}")
+        else:
+            known *= s
+    if infer is None:
+        if known == numel:
+            return shape
+    elif known == 0:
+        if numel == 0:
+            raise RuntimeError(
+                f"cannot reshape tensor of 0 elements into shape {list(shape)} because the "
+                "unspecified dimension size -1 can be any value and is ambiguous")
+    elif numel % known == 0:
+        return shape[:infer] + (numel // known,) + shape[infer + 1:]
+    raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+
+
+def _viewable(x, shape):
+    """Can ``x`` be seen in ``shape`` without a copy? (PyTorch's computeStride.)
+
+    Walks the dims from the last one in chunks of memory-contiguous dims; each
+    chunk must be made of whole dims of the new shape.
+    """
+    old, strides = x.shape, x.strides
+    if x.flags.c_contiguous or not old or x.size == 0:
+        return True
+    view_d = len(shape) - 1
+    chunk_stride = strides[-1]
+    tensor_numel = view_numel = 1
+    for d in range(len(old) - 1, -1, -1):
+        tensor_numel *= old[d]
+        if d == 0 or (old[d - 1] != 1 and strides[d - 1] != tensor_numel * chunk_stride):
+            while view_d >= 0 and (view_numel < tensor_numel or shape[view_d] == 1):
+                view_numel *= shape[view_d]
+                view_d -= 1
+            if view_numel != tensor_numel:
+                return False
+            if d > 0:
+                chunk_stride = strides[d - 1]
+                tensor_numel = view_numel = 1
+    return view_d == -1
+
+
+def _reshaped(xp, x, shape):
+    """``x`` in ``shape``: a view where the strides allow, else a fresh copy."""
+    if _viewable(x, shape):
+        return x.reshape(shape)
+    # Not x.reshape(): its copy keeps a .base, and the core would take it for a view.
+    out = xp.empty(shape, dtype=x.dtype)
+    out.reshape(x.shape)[...] = x
+    return out
+
+
+def _reshape_name(x, shape):
+    # PyTorch's reshape: a view of a contiguous tensor, an alias with new strides of
+    # another one, else a clone then an _unsafe_view.
+    if not _viewable(x, shape):
+        return "UnsafeViewBackward0"
+    return "ViewBackward0" if x.flags.c_contiguous else "ReshapeAliasBackward0"
+
+
+def _to_shape(xp, g, in_shape, **params):
+    return xp.reshape(g, in_shape)
+
+
+def _reshape(xp, x, shape):
+    """``input`` with the same elements in ``shape`` (one size may be -1): a view of it
+    where its strides allow, else a copy."""
+    return _reshaped(xp, x, _infer(shape, x.size)), x.shape
+
+
+reshape = Op("reshape", _reshape, residuals=True, method=True, view=True, vjp=_to_shape,
+             parse=_sizes_parser("shape"),
+             grad_fn=lambda x, shape: _reshape_name(x, _infer(shape, x.size)))
+
+
+def _reshape_as(xp, x, other):
+    """``input.reshape(other.shape)``."""
+    return _reshaped(xp, x, other.shape), x.shape
+
+
+# ``other`` is an input only so that it may require grad (PyTorch allows it); it gets none.
+reshape_as = Op("reshape_as", _reshape_as, inputs=("input", "other"), residuals=True,
+                namespace=None, method=True, view=True,
+                grad_fn=lambda x, other: _reshape_name(x, other.shape),
+                vjp=lambda xp, g, in_shape: (xp.reshape(g, in_shape), None))
+
+
+def _view_of(x, shape):
+    if not _viewable(x, shape):
+        raise RuntimeError(
+            "view size is not compatible with input tensor's size and stride (at least one "
+            "dimension spans across two contiguous subspaces). Use .reshape(...) instead.")
+    return x.reshape(shape)
+
+
+def _view(xp, x, size):
+    """A view of ``input`` in another shape (one size may be -1); an error where the
+    strides do not allow one (``reshape`` copies instead)."""
+    return _view_of(x, _infer(size, x.size)), x.shape
+
+
+view = Op("view", _view, residuals=True, namespace=None, method=True, view=True,
+          parse=_sizes_parser("size"), grad_fn="ViewBackward0", vjp=_to_shape)
+
+
+def _view_as(xp, x, other):
+    """``input.view(other.shape)``."""
+    return _view_of(x, other.shape), x.shape
+
+
+view_as = Op("view_as", _view_as, inputs=("input", "other"), residuals=True, namespace=None,
+             method=True, view=True, grad_fn="ViewBackward0",
+             vjp=lambda xp, g, in_shape: (xp.reshape(g, in_shape), None))
+
+
+def _flat_shape(x, start_dim, end_dim):
+    """The shape ``flatten`` gives, or None where it returns the input unchanged."""
+    s, e = _wrap(start_dim, x.ndim), _wrap(end_dim, x.ndim)
+    if x.ndim == 0:
+        return (1,)
+    if s > e:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    if s == e:
+        return None
+    return x.shape[:s] + (math.prod(x.shape[s:e + 1]),) + x.shape[e + 1:]
+
+
+def _flatten(xp, x, start_dim=0, end_dim=-1):
+    """``input`` with dims ``start_dim`` to ``end_dim`` merged into one: a view where the
+    strides allow, else a copy."""
+    shape = _flat_shape(x, start_dim, end_dim)
+    # Nothing to merge: PyTorch returns the input itself; here a view of it.
+    return (x[...] if shape is None else _reshaped(xp, x, shape)), x.shape
+
+
+def _flatten_name(x, start_dim=0, end_dim=-1):
+    shape = _flat_shape(x, start_dim, end_dim)
+    return "AliasBackward0" if shape is None else _reshape_name(x, shape)
+
+
+flatten = Op("flatten", _flatten, residuals=True, method=True, view=True, grad_fn=_flatten_name,
+             vjp=_to_shape)
+
+
+def _ravel(xp, x):
+    """``input`` as a 1-D tensor: a view where the strides allow, else a copy."""
+    return _reshaped(xp, x, (x.size,)), x.shape
+
+
+# PyTorch's ravel is contiguous().view(-1): a ViewBackward0 even after a copy.
+ravel = Op("ravel", _ravel, residuals=True, method=True, view=True, grad_fn="ViewBackward0",
+           vjp=_to_shape)
+
+
+def _unflatten(xp, x, dim, sizes):
+    """``input`` with dim ``dim`` split into ``sizes`` (one may be -1); a view."""
+    if x.ndim == 0:
+        raise IndexError("unflatten: Dimension specified as 0 but tensor has no dimensions")
+    d = _wrap(dim, x.ndim)
+    sizes = _sizes((sizes,), "sizes")
+    if not sizes:
+        raise RuntimeError("unflatten: sizes must be non-empty")
+    try:
+        sizes = _infer(sizes, x.shape[d])
+    except RuntimeError as e:
+        if "inferred" in str(e):
+            raise RuntimeError(f"unflatten: {e}") from None
+        raise RuntimeError(
+            f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size of dim {d} "
+            f"({x.shape[d]}) in the input tensor") from None
+    return x.reshape(x.shape[:d] + sizes + x.shape[d + 1:]), x.shape
+
+
+unflatten = Op("unflatten", _unflatten, residuals=True, method=True, view=True,
+               grad_fn="ViewBackward0", vjp=_to_shape)
+
+
+def _squeeze(xp, x, dim=None):
+    """``input`` without its size-1 dims (all of them, or those among ``dim``); a view."""
+    drop = range(x.ndim) if dim is None else _wrap_dims(dim, x.ndim)
+    shape = tuple(s for i, s in enumerate(x.shape) if not (i in drop and s == 1))
+    return x.reshape(shape), x.shape
+
+
+def _squeeze_name(x, dim=None):
+    if dim is None:
+        return "SqueezeBackward0"
+    return "SqueezeBackward2" if isinstance(dim, (tuple, list)) else "SqueezeBackward1"
+
+
+squeeze = Op("squeeze", _squeeze, residuals=True, method=True, view=True, grad_fn=_squeeze_name,
+             vjp=_to_shape)
+
+
+def _unsqueeze(xp, x, dim):
+    """``input`` with a size-1 dim inserted at ``dim``; a view."""
+    d = _wrap(dim, x.ndim + 1)
+    return x.reshape(x.shape[:d] + (1,) + x.shape[d:]), x.shape
+
+
+unsqueeze = Op("unsqueeze", _unsqueeze, residuals=True, method=True, view=True, vjp=_to_shape)
+
+# -- reordering dims --------------------------------------------------------------
 
 
 def _dims(dims):
@@ -11,6 +283,7 @@ def _dims(dims):
 
 
 def _permute(xp, x, *dims):
+    """``input`` with its dims in the order ``dims``; a view."""
     perm = _dims(dims)
     if sorted(d % max(x.ndim, 1) for d in perm) != list(range(x.ndim)):
         raise RuntimeError(
@@ -21,11 +294,391 @@ def _permute(xp, x, *dims):
     return xp.transpose(x, perm), perm
 
 
-def _permute_vjp(xp, g, perm):
+def _permute_vjp(xp, g, perm, **params):
     inverse = [0] * len(perm)
     for i, p in enumerate(perm):
         inverse[p % len(perm)] = i
     return xp.transpose(g, inverse)
 
 
-permute = Op("permute", _permute, residuals=True, method=True, vjp=_permute_vjp)
+permute = Op("permute", _permute, residuals=True, method=True, view=True, vjp=_permute_vjp)
+
+
+def _transpose(xp, x, dim0, dim1):
+    """``input`` with dims ``dim0`` and ``dim1`` swapped; a view."""
+    d0, d1 = _wrap(dim0, x.ndim), _wrap(dim1, x.ndim)
+    return xp.swapaxes(x, d0, d1) if x.ndim else x[...]
+
+
+transpose = Op("transpose", _transpose, method=True, view=True, aliases=("swapaxes", "swapdims"),
+               vjp=lambda xp, g, dim0, dim1: xp.swapaxes(g, dim0, dim1) if g.ndim else g)
+
+
+def _t(xp, x):
+    """A matrix transposed; tensors of fewer dims unchanged (a view either way)."""
+    if x.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {x.ndim}D")
+    return xp.transpose(x)
+
+
+t = Op("t", _t, method=True, view=True, grad_fn="TBackward0", vjp=lambda xp, g: xp.transpose(g))
+
+
+def _movedim(xp, x, source, destination):
+    """``input`` with dims ``source`` moved to positions ``destination``; a view."""
+    src = tuple(source) if isinstance(source, (tuple, list)) else (source,)
+    dst = tuple(destination) if isinstance(destination, (tuple, list)) else (destination,)
+    if len(src) != len(dst):
+        raise RuntimeError(
+            f"movedim: Invalid source or destination dims: source ({list(src)} dims) should "
+            f"contain the same number of dims as destination ({list(dst)} dims)")
+    for what, dims in (("source", src), ("destination", dst)):
+        wrapped = [_wrap(d, x.ndim) for d in dims]
+        if len(set(wrapped)) != len(wrapped):
+            raise RuntimeError(f"movedim: repeated dim in `{what}` ({list(dims)})")
+    if x.ndim == 0:
+        return x[...], ()
+    perm = [None] * x.ndim
+    for s, d in zip(src, dst):
+        perm[_wrap(d, x.ndim)] = _wrap(s, x.ndim)
+    rest = iter(i for i in range(x.ndim) if i not in perm)
+    perm = tuple(next(rest) if p is None else p for p in perm)
+    return xp.transpose(x, perm), perm
+
+
+movedim = Op("movedim", _movedim, residuals=True, method=True, view=True, aliases="moveaxis",
+             grad_fn="PermuteBackward0", vjp=_permute_vjp)
+
+# -- broadcasting and repeating -------------------------------------------------
+
+
+def _expanded(shape, sizes):
+    """The shape ``expand(*sizes)`` gives ``shape``: -1 keeps a dim, new dims lead."""
+    if len(sizes) < len(shape):
+        raise RuntimeError(
+            f"expand: the number of sizes provided ({len(sizes)}) must be greater or equal to "
+            f"the number of dimensions in the tensor ({len(shape)})")
+    lead = len(sizes) - len(shape)
+    out = []
+    for i, s in enumerate(sizes):
+        if i < lead:
+            if s < 0:
+                raise RuntimeError(f"The expanded size of the tensor ({s}) isn't allowed in a "
+                                   f"leading, non-existing dimension {i}")
+            out.append(s)
+            continue
+        have = shape[i - lead]
+        if s == -1:
+            s = have
+        elif s < 0 or (have != 1 and s != have):
+            raise RuntimeError(
+                f"The expanded size of the tensor ({s}) must match the existing size ({have}) "
+                f"at non-singleton dimension {i}.  Target sizes: {list(sizes)}.  "
+                f"Tensor sizes: {list(shape)}")
+        out.append(s)
+    return tuple(out)
+
+
+def _broadcast(xp, x, shape):
+    # NumPy's broadcast views are read-only; an expand that changes nothing stays writable.
+    return x[...] if shape == x.shape else xp.broadcast_to(x, shape)
+
+
+def _expand(xp, x, size):
+    """A view of ``input`` with its size-1 dims repeated (and new leading dims) to ``size``;
+    -1 keeps a dim's size."""
+    return _broadcast(xp, x, _expanded(x.shape, size))
+
+
+# The engine sums a gradient back over the broadcast dims: the vjp is the identity.
+expand = Op("expand", _expand, namespace=None, method=True, view=True,
+            parse=_sizes_parser("size"), vjp=lambda xp, g, size: g)
+
+
+def _broadcast_to(xp, x, size):
+    """``input`` expanded to ``size``; a view."""
+    return _broadcast(xp, x, _expanded(x.shape, _sizes((size,))))
+
+
+broadcast_to = Op("broadcast_to", _broadcast_to, method=True, view=True, grad_fn="ExpandBackward0",
+                  vjp=lambda xp, g, size: g)
+
+
+def _expand_as(xp, x, other):
+    """``input.expand(other.shape)``."""
+    return _broadcast(xp, x, _expanded(x.shape, other.shape))
+
+
+expand_as = Op("expand_as", _expand_as, inputs=("input", "other"), namespace=None, method=True,
+               view=True, grad_fn="ExpandBackward0", vjp=lambda xp, g: (g, None))
+
+
+def _tiled(xp, x, reps):
+    """``x`` repeated ``reps[i]`` times along dim i (``len(reps) >= x.ndim``), with the
+    shapes the vjp needs."""
+    shape = (1,) * (len(reps) - x.ndim) + x.shape
+    if any(r < 0 for r in reps):
+        raise RuntimeError(f"Trying to create tensor with negative dimension "
+                           f"{min(r * s for r, s in zip(reps, shape))}: "
+                           f"{[r * s for r, s in zip(reps, shape)]}")
+    return xp.tile(x, reps), (x.shape, reps)
+
+
+def _repeat(xp, x, repeats):
+    """``input`` repeated ``repeats[i]`` times along dim i; extra repeats add leading dims."""
+    if len(repeats) < x.ndim:
+        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number "
+                           "of dimensions of tensor")
+    return _tiled(xp, x, repeats)
+
+
+def _repeat_vjp(xp, g, shapes, **params):
+    # Split each output dim into (repeat, size) and sum over the repeats.
+    shape, reps = shapes
+    padded = (1,) * (len(reps) - len(shape)) + tuple(shape)
+    split = tuple(v for r, s in zip(reps, padded) for v in (r, s))
+    summed = xp.sum(xp.reshape(g, split), axis=tuple(range(0, len(split), 2)))
+    return xp.reshape(summed, shape)
+
+
+repeat = Op("repeat", _repeat, residuals=True, namespace=None, method=True,
+            parse=_sizes_parser("repeats"), vjp=_repeat_vjp)
+
+
+def _tile(xp, x, dims):
+    """``input`` repeated ``dims[i]`` times along dim i; missing leading repeats are 1."""
+    reps = _sizes((dims,), "dims")
+    return _tiled(xp, x, (1,) * (x.ndim - len(reps)) + reps)
+
+
+tile = Op("tile", _tile, residuals=True, method=True, grad_fn="RepeatBackward0", vjp=_repeat_vjp)
+
+# -- flipping ----------------------------------------------------------------------
+
+
+def _flipped(xp, x, axes):
+    # A copy, as in PyTorch (NumPy's flip is a view with negative strides).
+    return (xp.flip(x, axes).copy() if axes else x.copy()), axes
+
+
+def _flip_vjp(xp, g, axes, **params):
+    return xp.flip(g, axes) if axes else g
+
+
+def _flip(xp, x, dims):
+    """A copy of ``input`` reversed along ``dims``."""
+    axes = _wrap_dims(dims, x.ndim)
+    return _flipped(xp, x, axes if x.ndim else ())
+
+
+flip = Op("flip", _flip, residuals=True, method=True, parse=_sizes_parser("dims"),
+          vjp=_flip_vjp)
+
+
+def _fliplr(xp, x):
+    """A copy of ``input`` reversed along dim 1 (left/right)."""
+    if x.ndim < 2:
+        raise RuntimeError("Input must be >= 2-d.")
+    return _flipped(xp, x, (1,))
+
+
+fliplr = Op("fliplr", _fliplr, residuals=True, method=True, grad_fn="FlipBackward0", vjp=_flip_vjp)
+
+
+def _flipud(xp, x):
+    """A copy of ``input`` reversed along dim 0 (up/down)."""
+    if x.ndim < 1:
+        raise RuntimeError("Input must be >= 1-d.")
+    return _flipped(xp, x, (0,))
+
+
+flipud = Op("flipud", _flipud, residuals=True, method=True, grad_fn="FlipBackward0", vjp=_flip_vjp)
+
+# -- memory layout ---------------------------------------------------------------
+
+
+def _contiguous(xp, x, memory_format=None):
+    """``input`` in C order: a copy if it is not, else (in PyTorch, the input itself) a view."""
+    return x[...] if x.flags.c_contiguous else xp.ascontiguousarray(x)
+
+
+contiguous = Op("contiguous", _contiguous, namespace=None, method=True, view=True,
+                grad_fn=lambda x, memory_format=None:
+                    "AliasBackward0" if x.flags.c_contiguous else "CloneBackward0",
+                vjp=lambda xp, g, memory_format=None: g)
+
+# -- joining -------------------------------------------------------------------------
+
+
+def _dim_args(tensors, dim=0, *, axis=None):
+    # PyTorch's cat and stack also take NumPy's ``axis``.
+    return (tensors,), {"dim": dim if axis is None else axis}
+
+
+def _joined(xp, tensors, dim):
+    """``tensors`` concatenated along ``dim`` with PyTorch's checks, and each one's extent
+    along it (None for a skipped 1-D empty tensor)."""
+    for i, t in enumerate(tensors):
+        if t.ndim == 0:
+            raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
+    # PyTorch skips 1-D empty tensors, whatever the others' shape (a legacy rule).
+    skip = [t.ndim == 1 and t.size == 0 for t in tensors]
+    kept = [t for t, s in zip(tensors, skip) if not s] or tensors[:1]
+    ref = kept[0]
+    d = _wrap(dim, ref.ndim)
+    for i, t in enumerate(tensors):
+        if skip[i]:
+            continue
+        if t.ndim != ref.ndim:
+            raise RuntimeError(
+                f"Tensors must have same number of dimensions: got {ref.ndim} and {t.ndim}")
+        for k in range(t.ndim):
+            if k != d and t.shape[k] != ref.shape[k]:
+                raise RuntimeError(
+                    f"Sizes of tensors must match except in dimension {d}. Expected size "
+                    f"{ref.shape[k]} but got size {t.shape[k]} for tensor number {i} in the list.")
+    sizes = [None if s else t.shape[d] for t, s in zip(tensors, skip)]
+    return xp.concatenate(kept, axis=d), (d, sizes)
+
+
+def _split_back(xp, g, d, sizes, shapes=None):
+    """The pieces of ``g`` along ``d`` that the joined tensors came from."""
+    pieces, start = [], 0
+    for k, n in enumerate(sizes):
+        if n is None:
+            pieces.append(xp.zeros((0,), dtype=g.dtype))
+            continue
+        piece = g[(slice(None),) * d + (slice(start, start + n),)]
+        pieces.append(piece if shapes is None else xp.reshape(piece, shapes[k]))
+        start += n
+    return pieces
+
+
+def _cat(xp, tensors, dim=0):
+    """``tensors`` joined along their existing dim ``dim``; their other sizes must match
+    (1-D empty tensors are skipped). The result's dtype is their promoted dtype."""
+    return _joined(xp, tensors, dim)
+
+
+cat = Op("cat", _cat, inputs=("*tensors",), residuals=True, promote="elementwise",
+         parse=_dim_args, aliases=("concat", "concatenate"),
+         vjp=lambda xp, g, at, dim=0: _split_back(xp, g, *at))
+
+
+def _stack(xp, tensors, dim=0):
+    """``tensors``, all of one shape, joined along a new dim ``dim``."""
+    ref = tensors[0]
+    d = _wrap(dim, ref.ndim + 1)
+    for i, t in enumerate(tensors):
+        if t.shape != ref.shape:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got "
+                               f"{list(ref.shape)} at entry 0 and {list(t.shape)} at entry {i}")
+    return xp.stack(tensors, axis=d), (d, len(tensors))
+
+
+stack = Op("stack", _stack, inputs=("*tensors",), residuals=True, promote="elementwise",
+           parse=_dim_args,
+           vjp=lambda xp, g, at, dim=0: [g[(slice(None),) * at[0] + (i,)] for i in range(at[1])])
+
+
+def _stacker(name, ndim, dim):
+    """hstack, vstack, dstack: ``cat`` of the tensors raised to at least ``ndim`` dims
+    (NumPy's atleast_1d/2d/3d), along dim ``dim(n)`` for raised tensors of n dims."""
+    atleast = {1: "atleast_1d", 2: "atleast_2d", 3: "atleast_3d"}[ndim]
+
+    def forward(xp, tensors):
+        raised = [getattr(xp, atleast)(t) for t in tensors]
+        out, (d, sizes) = _joined(xp, raised, dim(raised[0].ndim))
+        return out, (d, sizes, [t.shape for t in tensors])
+
+    forward.__doc__ = f"``tensors`` joined {name} (see ``cat``)."
+    return Op(name, forward, inputs=("*tensors",), residuals=True, promote="elementwise",
+              grad_fn="CatBackward0", vjp=lambda xp, g, at: _split_back(xp, g, *at))
+
+
+hstack = _stacker("hstack", 1, lambda n: 0 if n == 1 else 1)
+vstack = _stacker("vstack", 2, lambda n: 0)
+dstack = _stacker("dstack", 3, lambda n: 2)
+
+# -- splitting ------------------------------------------------------------------------
+
+
+def _pieces(x, d, sizes):
+    """Views of ``x`` along ``d``, of the given extents, and what the vjp needs."""
+    out, start = [], 0
+    for n in sizes:
+        out.append(x[(slice(None),) * d + (slice(start, start + n),)])
+        start += n
+    return tuple(out), d
+
+
+def _split_args(tensor, split_size_or_sections=None, dim=0, *, split_size=None):
+    # ``Tensor.split`` calls its first parameter ``split_size``.
+    sizes = split_size_or_sections if split_size is None else split_size
+    return (tensor,), {"split_size_or_sections": sizes, "dim": dim}
+
+
+def _split(xp, x, *, split_size_or_sections, dim=0):
+    """``input`` cut along ``dim`` into pieces of ``split_size_or_sections`` (an int: all of
+    that size but the last) or of the listed sizes; a tuple of views."""
+    if x.ndim == 0:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
+    d = _wrap(dim, x.ndim)
+    size, sections = x.shape[d], split_size_or_sections
+    if isinstance(sections, (tuple, list)):
+        sizes = _sizes((sections,), "split_sizes")
+        if sum(sizes) != size or any(n < 0 for n in sizes):
+            raise RuntimeError(
+                f"split_with_sizes expects split_sizes to sum exactly to {size} (input tensor's "
+                f"size at dimension {d}), but got split_sizes={list(sizes)}")
+        return _pieces(x, d, sizes)
+    n = operator.index(sections)
+    if n < 0:
+        raise RuntimeError(f"split expects split_size be non-negative, but got split_size={n}")
+    if n == 0 and size:
+        raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension "
+                           f"size of {size}")
+    return _pieces(x, d, [min(n, size - s) for s in range(0, size, n)] if size else [0])
+
+
+def _split_name(x, *, split_size_or_sections, dim=0):
+    listed = isinstance(split_size_or_sections, (tuple, list))
+    return "SplitWithSizesBackward0" if listed else "SplitBackward0"
+
+
+# The gradients of the pieces (zeros for those that got none) joined back.
+split = Op("split", _split, residuals=True, n_outputs=None, output_type=tuple, method=True,
+           view=True, parse=_split_args, grad_fn=_split_name,
+           vjp=lambda xp, g, d, **params: xp.concatenate(g, axis=d))
+
+
+def _chunk(xp, x, chunks, dim=0):
+    """``input`` cut along ``dim`` into ``chunks`` pieces of equal size (the last may be
+    smaller, and there may be fewer); a tuple of views."""
+    if x.ndim == 0:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    d = _wrap(dim, x.ndim)
+    size = x.shape[d]
+    if size == 0:
+        return _pieces(x, d, [0] * chunks)
+    n = -(-size // chunks)
+    return _pieces(x, d, [min(n, size - s) for s in range(0, size, n)])
+
+
+chunk = Op("chunk", _chunk, residuals=True, n_outputs=None, output_type=tuple, method=True,
+           view=True, grad_fn="SplitBackward0",
+           vjp=lambda xp, g, d, chunks, dim=0: xp.concatenate(g, axis=d))
+
+
+def _unbind(xp, x, dim=0):
+    """The slices of ``input`` along ``dim``, which they lack; a tuple of views."""
+    if x.ndim == 0:
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
+    d = _wrap(dim, x.ndim)
+    return tuple(x[(slice(None),) * d + (i, Ellipsis)] for i in range(x.shape[d])), d
+
+
+unbind = Op("unbind", _unbind, residuals=True, n_outputs=None, output_type=tuple, method=True,
+            view=True, vjp=lambda xp, g, d, dim=0: xp.stack(g, axis=d))

@@ -1,0 +1,315 @@
+"""The shape ops against PyTorch: same inputs through both, in float32 and float64.
+
+For every case: the values, the output dtype and shape, whether the output is a
+view, the gradient of every input (backward with the same random output
+gradient) and the grad_fn name must match PyTorch's. Then integer and bool
+inputs, and the exception types of bad calls.
+"""
+
+import numpy as np
+import pytest
+
+import autogradx as agx
+
+torch = pytest.importorskip("torch")
+
+pytestmark = pytest.mark.torch
+
+DTYPES = ["float32", "float64"]
+TOL = {"float32": dict(rtol=1e-6, atol=1e-6), "float64": dict(rtol=1e-12, atol=1e-12)}
+
+
+def case(id, fn, shapes, grad_fn):
+    return pytest.param(fn, shapes, grad_fn, id=id)
+
+
+def _t(x):
+    return x.transpose(0, 1)
+
+
+CASES = [
+    case("reshape", lambda L, x: x.reshape(6, 4), [(2, 3, 4)], "ViewBackward0"),
+    case("reshape-fn-infer", lambda L, x: L.reshape(x, (4, -1)), [(2, 3, 4)], "ViewBackward0"),
+    case("reshape-kw", lambda L, x: x.reshape(shape=(24,)), [(2, 3, 4)], "ViewBackward0"),
+    case("reshape-copy", lambda L, x: _t(x).reshape(-1), [(2, 3, 4)], "UnsafeViewBackward0"),
+    case("reshape-copy-partial", lambda L, x: _t(x).reshape(3, 8),
+         [(2, 3, 4)], "UnsafeViewBackward0"),
+    case("reshape-alias", lambda L, x: _t(x).reshape(3, 2, 2, 2),
+         [(2, 3, 4)], "ReshapeAliasBackward0"),
+    case("reshape-0d", lambda L, x: x.reshape(1, 1), [()], "ViewBackward0"),
+    case("reshape-expanded", lambda L, x: x.expand(2, 3).reshape(6), [(3,)], "UnsafeViewBackward0"),
+    case("reshape-expanded-alias", lambda L, x: x.expand(2, 3).reshape(2, 3, 1),
+         [(3,)], "ReshapeAliasBackward0"),
+    case("flatten-alias", lambda L, x: x[:, :, :1].flatten(1),
+         [(2, 3, 4)], "ReshapeAliasBackward0"),
+    case("reshape_as", lambda L, x: x.reshape_as(L.zeros(4, 6)), [(2, 3, 4)], "ViewBackward0"),
+    case("view", lambda L, x: x.view(4, 6), [(2, 3, 4)], "ViewBackward0"),
+    case("view-tuple", lambda L, x: x.view((-1,)), [(2, 3)], "ViewBackward0"),
+    case("view-slice", lambda L, x: x[:, 1:].view(3, 1, 3), [(3, 4)], "ViewBackward0"),
+    case("view_as", lambda L, x: x.view_as(L.zeros(6, 1)), [(2, 3)], "ViewBackward0"),
+    case("flatten", lambda L, x: x.flatten(), [(2, 3, 4)], "ViewBackward0"),
+    case("flatten-range", lambda L, x: L.flatten(x, 1, -1), [(2, 3, 4)], "ViewBackward0"),
+    case("flatten-copy", lambda L, x: _t(x).flatten(), [(2, 3, 4)], "UnsafeViewBackward0"),
+    case("flatten-0d", lambda L, x: x.flatten(), [()], "ViewBackward0"),
+    case("ravel", lambda L, x: x.ravel(), [(2, 3)], "ViewBackward0"),
+    case("ravel-copy", lambda L, x: L.ravel(_t(x)), [(2, 3)], "ViewBackward0"),
+    case("unflatten", lambda L, x: x.unflatten(-1, (2, -1)), [(2, 3, 4)], "ViewBackward0"),
+    case("squeeze", lambda L, x: x.squeeze(), [(1, 3, 1)], "SqueezeBackward0"),
+    case("squeeze-dim", lambda L, x: L.squeeze(x, -1), [(1, 3, 1)], "SqueezeBackward1"),
+    case("squeeze-not-1", lambda L, x: x.squeeze(1), [(1, 3, 1)], "SqueezeBackward1"),
+    case("squeeze-tuple", lambda L, x: x.squeeze((0, 1)), [(1, 3, 1)], "SqueezeBackward2"),
+    case("squeeze-0d", lambda L, x: x.squeeze(), [()], "SqueezeBackward0"),
+    case("unsqueeze", lambda L, x: x.unsqueeze(1), [(2, 3)], "UnsqueezeBackward0"),
+    case("unsqueeze-neg-0d", lambda L, x: L.unsqueeze(x, -1), [()], "UnsqueezeBackward0"),
+    case("transpose", lambda L, x: x.transpose(0, 2), [(2, 3, 4)], "TransposeBackward0"),
+    case("transpose-0d", lambda L, x: x.transpose(0, -1), [()], "TransposeBackward0"),
+    case("swapaxes", lambda L, x: L.swapaxes(x, -1, 0), [(2, 3)], "TransposeBackward0"),
+    case("swapdims", lambda L, x: x.swapdims(1, 0), [(2, 3)], "TransposeBackward0"),
+    case("mT", lambda L, x: x.mT, [(2, 3, 4)], "TransposeBackward0"),
+    case("t", lambda L, x: x.t(), [(2, 3)], "TBackward0"),
+    case("t-1d", lambda L, x: L.t(x), [(3,)], "TBackward0"),
+    case("permute", lambda L, x: x.permute(1, 2, 0), [(2, 3, 4)], "PermuteBackward0"),
+    case("movedim", lambda L, x: L.movedim(x, (0, 1), (2, 0)), [(2, 3, 4)], "PermuteBackward0"),
+    case("moveaxis", lambda L, x: x.moveaxis(-1, 0), [(2, 3, 4)], "PermuteBackward0"),
+    case("contiguous-copy", lambda L, x: _t(x).contiguous(), [(2, 3)], "CloneBackward0"),
+    case("expand", lambda L, x: x.expand(2, 3, 4), [(3, 1)], "ExpandBackward0"),
+    case("expand-minus-one", lambda L, x: x.expand((-1, 4)), [(3, 1)], "ExpandBackward0"),
+    case("expand-0d", lambda L, x: x.expand(3), [()], "ExpandBackward0"),
+    case("expand_as", lambda L, x, y: x.expand_as(y), [(3, 1), (2, 3, 4)], "ExpandBackward0"),
+    case("broadcast_to", lambda L, x: L.broadcast_to(x, (2, 3, 4)), [(1, 4)], "ExpandBackward0"),
+    case("repeat", lambda L, x: x.repeat(2, 1, 3), [(2, 3, 4)], "RepeatBackward0"),
+    case("repeat-lead", lambda L, x: x.repeat(2, 2, 1), [(3, 4)], "RepeatBackward0"),
+    case("repeat-zero", lambda L, x: x.repeat(0, 2), [(3, 4)], "RepeatBackward0"),
+    case("repeat-0d", lambda L, x: x.repeat(2, 3), [()], "RepeatBackward0"),
+    case("tile", lambda L, x: L.tile(x, (2,)), [(2, 3)], "RepeatBackward0"),
+    case("tile-longer", lambda L, x: x.tile((2, 1, 2)), [(2, 3)], "RepeatBackward0"),
+    case("flip", lambda L, x: x.flip(0), [(2, 3, 4)], "FlipBackward0"),
+    case("flip-tuple", lambda L, x: L.flip(x, (0, -1)), [(2, 3, 4)], "FlipBackward0"),
+    case("flip-empty", lambda L, x: x.flip(()), [(2, 3)], "FlipBackward0"),
+    case("flip-0d", lambda L, x: x.flip(0), [()], "FlipBackward0"),
+    case("fliplr", lambda L, x: x.fliplr(), [(2, 3)], "FlipBackward0"),
+    case("flipud", lambda L, x: L.flipud(x), [(2, 3)], "FlipBackward0"),
+    case("cat", lambda L, x, y: L.cat([x, y]), [(2, 3), (1, 3)], "CatBackward0"),
+    case("cat-dim", lambda L, x, y, z: L.cat((x, y, z), dim=-1),
+         [(2, 1), (2, 3), (2, 2)], "CatBackward0"),
+    case("cat-legacy-empty", lambda L, x, y: L.cat([x, y], 1), [(2, 3), (0,)], "CatBackward0"),
+    case("concat", lambda L, x, y: L.concat([x, y], 1), [(2, 3), (2, 1)], "CatBackward0"),
+    case("concatenate-axis", lambda L, x, y: L.concatenate([x, y], axis=0),
+         [(2, 3), (1, 3)], "CatBackward0"),
+    case("stack", lambda L, x, y: L.stack([x, y]), [(2, 3), (2, 3)], "StackBackward0"),
+    case("stack-last", lambda L, x, y: L.stack((x, y), dim=-1), [(2, 3), (2, 3)], "StackBackward0"),
+    case("stack-0d", lambda L, x, y: L.stack([x, y]), [(), ()], "StackBackward0"),
+    case("hstack", lambda L, x, y: L.hstack([x, y]), [(2, 3), (2, 1)], "CatBackward0"),
+    case("hstack-1d", lambda L, x, y: L.hstack([x, y]), [(3,), (2,)], "CatBackward0"),
+    case("vstack", lambda L, x, y: L.vstack([x, y]), [(3,), (2, 3)], "CatBackward0"),
+    case("dstack", lambda L, x, y: L.dstack([x, y]), [(2, 3), (2, 3, 2)], "CatBackward0"),
+]
+
+
+def _inputs(shapes, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    arrays = [rng.uniform(-2, 2, s).astype(dtype) for s in shapes]
+    a = [agx.tensor(x, requires_grad=True) for x in arrays]
+    t = [torch.tensor(x, requires_grad=True) for x in arrays]
+    return a, t, rng
+
+
+def _close(a, t, dtype, what):
+    a, t = a.detach().numpy(), t.detach().numpy()
+    assert a.shape == t.shape, f"{what}: shape {a.shape} != torch's {t.shape}"
+    np.testing.assert_allclose(a, t, err_msg=what, **TOL[dtype])
+
+
+def _name(node):
+    # PyTorch's C++ nodes are named with their namespace ("torch::autograd::CopySlices").
+    return node.name().rpartition("::")[2]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("fn, shapes, grad_fn", CASES)
+def test_against_torch(fn, shapes, grad_fn, dtype):
+    a_in, t_in, rng = _inputs(shapes, dtype)
+    a_out, t_out = fn(agx, *a_in), fn(torch, *t_in)
+    assert _name(t_out.grad_fn) == grad_fn, "the case's expected name is PyTorch's"
+    assert a_out.grad_fn.name() == grad_fn
+    assert str(a_out.dtype) == str(t_out.dtype)
+    _close(a_out, t_out, dtype, "forward")
+    # (PyTorch's ravel of a non-contiguous tensor is a view of a hidden copy: not of the input.)
+    assert any(a_out._base is a for a in a_in) == any(t_out._base is t for t in t_in), \
+        "view of the input or copy"
+    grad = rng.standard_normal(tuple(t_out.shape)).astype(dtype)
+    a_out.backward(agx.tensor(grad))
+    t_out.backward(torch.tensor(grad))
+    for i, (a, t) in enumerate(zip(a_in, t_in)):
+        assert (a.grad is None) == (t.grad is None), f"input {i}"
+        if t.grad is not None:
+            assert str(a.grad.dtype) == str(t.grad.dtype), f"input {i}: gradient dtype"
+            _close(a.grad, t.grad, dtype, f"gradient of input {i}")
+
+
+# Mixed dtypes: the joined tensor has the promoted dtype; each gradient its input's.
+MIXED = [
+    case("cat-f32-f64", lambda L, x, y: L.cat([x, y]), [(2, 3), (1, 3)], "CatBackward0"),
+    case("stack-f64-f32", lambda L, x, y: L.stack([x, y], 1), [(2, 3), (2, 3)], "StackBackward0"),
+]
+
+
+@pytest.mark.parametrize("fn, shapes, grad_fn", MIXED)
+def test_mixed_dtypes(fn, shapes, grad_fn):
+    rng = np.random.default_rng(0)
+    arrays = [rng.uniform(-2, 2, shapes[0]).astype("float32"),
+              rng.uniform(-2, 2, shapes[1]).astype("float64")]
+    a_in = [agx.tensor(x, requires_grad=True) for x in arrays]
+    t_in = [torch.tensor(x, requires_grad=True) for x in arrays]
+    a_out, t_out = fn(agx, *a_in), fn(torch, *t_in)
+    assert str(a_out.dtype) == str(t_out.dtype) == "torch.float64"
+    assert a_out.grad_fn.name() == _name(t_out.grad_fn) == grad_fn
+    a_out.sum().backward()
+    t_out.sum().backward()
+    for a, t in zip(a_in, t_in):
+        assert str(a.grad.dtype) == str(t.grad.dtype)
+        _close(a.grad, t.grad, "float32", "gradient")
+
+
+# PyTorch returns the input itself from these; autogradx returns a view of it
+# (an op always makes a new tensor), named AliasBackward0. Values and gradients agree.
+IDENTITY = [
+    case("flatten-same-dim", lambda L, x: x.flatten(1, 1), [(2, 3)], "AliasBackward0"),
+    case("contiguous", lambda L, x: x.contiguous(), [(2, 3)], "AliasBackward0"),
+]
+
+
+@pytest.mark.parametrize("fn, shapes, grad_fn", IDENTITY)
+def test_identity_ops_return_a_view(fn, shapes, grad_fn):
+    (a,), (t,), _ = _inputs(shapes, "float64")
+    assert fn(torch, t) is t
+    out = fn(agx, a)
+    assert out._base is a and out.grad_fn.name() == grad_fn
+    out.sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), np.ones(shapes[0]))
+
+
+# ---------------------------------------------------------------- integer and bool inputs
+
+INT_ARRAY = np.arange(24).reshape(2, 3, 4)
+BOOL_ARRAY = INT_ARRAY % 3 == 0
+
+NON_FLOAT = [
+    pytest.param(lambda L, x: x.reshape(4, 6), id="reshape"),
+    pytest.param(lambda L, x: x.transpose(0, 1).reshape(-1), id="reshape-copy"),
+    pytest.param(lambda L, x: x.flatten(1), id="flatten"),
+    pytest.param(lambda L, x: x.unsqueeze(0).squeeze(), id="squeeze"),
+    pytest.param(lambda L, x: x.transpose(0, 2), id="transpose"),
+    pytest.param(lambda L, x: x.movedim(0, 1), id="movedim"),
+    pytest.param(lambda L, x: x[:1].expand(3, 3, 4), id="expand"),
+    pytest.param(lambda L, x: x.repeat(1, 2, 1), id="repeat"),
+    pytest.param(lambda L, x: x.flip(1), id="flip"),
+    pytest.param(lambda L, x: L.cat([x, x], 2), id="cat"),
+    pytest.param(lambda L, x: L.stack([x, x]), id="stack"),
+    pytest.param(lambda L, x: L.cat([x, x.double()]), id="cat-promotes"),
+]
+
+
+@pytest.mark.parametrize("array", [INT_ARRAY, INT_ARRAY.astype(np.int32), BOOL_ARRAY],
+                         ids=["int64", "int32", "bool"])
+@pytest.mark.parametrize("fn", NON_FLOAT)
+def test_integer_and_bool_inputs(fn, array):
+    a, t = fn(agx, agx.tensor(array)), fn(torch, torch.tensor(array))
+    assert str(a.dtype) == str(t.dtype)
+    np.testing.assert_array_equal(a.numpy(), t.numpy())
+    assert a.grad_fn is None
+
+
+# ---------------------------------------------------------------- errors
+
+BAD_CALLS = [
+    pytest.param(lambda L, x: x.reshape(5, 5), id="reshape-size"),
+    pytest.param(lambda L, x: x.reshape(-1, -1), id="reshape-infer-twice"),
+    pytest.param(lambda L, x: x.transpose(0, 1).view(-1), id="view-strides"),
+    pytest.param(lambda L, x: x.flatten(2, 0), id="flatten-order"),
+    pytest.param(lambda L, x: x.flatten(0, 3), id="flatten-dim"),
+    pytest.param(lambda L, x: x.unflatten(1, (2, 2)), id="unflatten-product"),
+    pytest.param(lambda L, x: x.squeeze(3), id="squeeze-dim"),
+    pytest.param(lambda L, x: x.squeeze((1, 1)), id="squeeze-repeated"),
+    pytest.param(lambda L, x: x.unsqueeze(-5), id="unsqueeze-dim"),
+    pytest.param(lambda L, x: x.transpose(-4, 0), id="transpose-dim"),
+    pytest.param(lambda L, x: x.t(), id="t-3d"),
+    pytest.param(lambda L, x: x.movedim((0, 0), (1, 2)), id="movedim-repeated"),
+    pytest.param(lambda L, x: x.expand(2, 5, 4), id="expand-mismatch"),
+    pytest.param(lambda L, x: x.expand(4), id="expand-too-few"),
+    pytest.param(lambda L, x: x.repeat(2), id="repeat-too-few"),
+    pytest.param(lambda L, x: x.flip(3), id="flip-dim"),
+    pytest.param(lambda L, x: x.flip((0, -3)), id="flip-repeated"),
+    pytest.param(lambda L, x: x[0, 0].fliplr(), id="fliplr-1d"),
+    pytest.param(lambda L, x: L.cat([x, x[:, :1]], 2), id="cat-sizes"),
+    pytest.param(lambda L, x: L.cat([x, x[0, 0]]), id="cat-ndim"),
+    pytest.param(lambda L, x: L.cat([x[0, 0, 0]]), id="cat-0d"),
+    pytest.param(lambda L, x: L.cat([x], -4), id="cat-dim"),
+    pytest.param(lambda L, x: L.cat(x), id="cat-tensor"),
+    pytest.param(lambda L, x: L.stack([x, x[1:]]), id="stack-shapes"),
+    pytest.param(lambda L, x: L.stack([x], 4), id="stack-dim"),
+]
+
+
+def _raised(fn, lib, x):
+    try:
+        fn(lib, x)
+    except Exception as e:      # noqa: BLE001 - the type is what is compared
+        return type(e)
+    return None
+
+
+@pytest.mark.parametrize("fn", BAD_CALLS)
+def test_errors_have_torch_types(fn):
+    data = np.zeros((2, 3, 4), np.float32)
+    expected = _raised(fn, torch, torch.tensor(data))
+    assert expected is not None, "PyTorch accepts this call"
+    assert _raised(fn, agx, agx.tensor(data)) is expected
+
+
+# ---------------------------------------------------------------- split, chunk, unbind
+
+SPLITS = [
+    case("split", lambda L, x: x.split(2, 1), [(2, 5)], "SplitBackward0"),
+    case("split-one-piece", lambda L, x: L.split(x, 7, dim=-1), [(2, 5)], "SplitBackward0"),
+    case("split-sizes", lambda L, x: x.split([1, 0, 4], dim=1),
+         [(2, 5)], "SplitWithSizesBackward0"),
+    case("split-kw", lambda L, x: x.split(split_size=1), [(2, 5)], "SplitBackward0"),
+    case("chunk", lambda L, x: x.chunk(3, 1), [(2, 5)], "SplitBackward0"),
+    case("chunk-fewer", lambda L, x: L.chunk(x, 4, dim=-1), [(2, 5)], "SplitBackward0"),
+    case("unbind", lambda L, x: x.unbind(1), [(2, 3)], "UnbindBackward0"),
+    case("unbind-fn", lambda L, x: L.unbind(x), [(3, 2)], "UnbindBackward0"),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("fn, shapes, grad_fn", SPLITS)
+def test_split_against_torch(fn, shapes, grad_fn, dtype):
+    (a,), (t,), rng = _inputs(shapes, dtype)
+    a_out, t_out = fn(agx, a), fn(torch, t)
+    assert type(a_out) is type(t_out) is tuple and len(a_out) == len(t_out)
+    for ao, to in zip(a_out, t_out):
+        assert _name(to.grad_fn) == grad_fn and ao.grad_fn.name() == grad_fn
+        assert ao._base is a and to._base is t
+        _close(ao, to, dtype, "forward")
+    # Every other output takes part in the loss: the others' gradients are zeros.
+    weights = [rng.standard_normal(tuple(o.shape)).astype(dtype) for o in t_out[::2]]
+    sum((o * agx.tensor(w)).sum() for o, w in zip(a_out[::2], weights)).backward()
+    sum((o * torch.tensor(w)).sum() for o, w in zip(t_out[::2], weights)).backward()
+    assert str(a.grad.dtype) == str(t.grad.dtype)
+    _close(a.grad, t.grad, dtype, "gradient")
+
+
+SPLIT_ERRORS = [
+    pytest.param(lambda L, x: x.split(0, 1), id="split-zero"),
+    pytest.param(lambda L, x: x.split([1, 3], 1), id="split-sum"),
+    pytest.param(lambda L, x: x[0, 0, 0].split(1), id="split-0d"),
+    pytest.param(lambda L, x: x.chunk(0), id="chunk-zero"),
+    pytest.param(lambda L, x: x.unbind(3), id="unbind-dim"),
+    pytest.param(lambda L, x: x[0, 0, 0].unbind(), id="unbind-0d"),
+]
+
+
+@pytest.mark.parametrize("fn", SPLIT_ERRORS)
+def test_split_errors_have_torch_types(fn):
+    test_errors_have_torch_types(fn)
