@@ -21,10 +21,11 @@ from autogradx._factories import (
 from autogradx._namespace import op_namespace
 from autogradx._printing import set_printoptions
 from autogradx._tensor import Tensor
+from autogradx.serialization import load, save
 from autogradx.grad_mode import (
     enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled,
 )
-from autogradx import autograd, backends, cuda, linalg, nn, return_types, utils
+from autogradx import autograd, backends, cuda, linalg, nn, optim, return_types, utils
 
 __version__ = "0.1.0"
 

@@ -1,5 +1,19 @@
-"""Neural-network building blocks; for now the functional API."""
+"""Neural-network building blocks: layers (``Module`` and its subclasses),
+``Parameter``, ``init`` and the functional API."""
 
-from autogradx.nn import functional
+from autogradx.nn import functional, init
+from autogradx.nn.modules import (
+    BCELoss, BCEWithLogitsLoss, Conv2d, CrossEntropyLoss, Dropout, ELU, Embedding, Flatten,
+    GELU, Identity, L1Loss, LayerNorm, LeakyReLU, Linear, LogSoftmax, MaxPool2d, Module,
+    ModuleDict, ModuleList, MSELoss, NLLLoss, ReLU, Sequential, Sigmoid, SiLU, Softmax,
+    Softplus, Tanh,
+)
+from autogradx.nn.parameter import Parameter
 
-__all__ = ["functional"]
+__all__ = [
+    "functional", "init", "Parameter", "Module", "Sequential", "ModuleList", "ModuleDict",
+    "Identity", "Linear", "Conv2d", "MaxPool2d", "Flatten", "Dropout", "Embedding", "LayerNorm",
+    "ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
+    "Softplus", "MSELoss", "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss",
+    "BCELoss",
+]
