@@ -25,11 +25,26 @@ from autogradx.serialization import load, save
 from autogradx.grad_mode import (
     enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled,
 )
-from autogradx import autograd, backends, cuda, linalg, nn, optim, return_types, utils
+from autogradx import autograd
 
 __version__ = "0.1.0"
 
-__getattr__, __dir__ = op_namespace(__name__, "")
+# Submodules imported on first use (``autogradx.nn`` and friends), so that
+# ``import autogradx`` costs little more than importing NumPy.
+_SUBMODULES = ("backends", "conformance", "cuda", "linalg", "nn", "optim", "return_types",
+               "special", "testing", "utils")
+_op_getattr, _op_dir = op_namespace(__name__, "")
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        import importlib
+        return importlib.import_module(f"{__name__}.{name}")
+    return _op_getattr(name)
+
+
+def __dir__():
+    return sorted(set(_op_dir()) | set(_SUBMODULES))
 
 
 def is_tensor(obj):

@@ -24,17 +24,27 @@ _DEFAULT_SEED = 67280421310721
 
 
 class Generator:
-    """A random number generator (NumPy's PCG64 underneath; its stream differs from PyTorch's)."""
+    """A random number generator (NumPy's PCG64 underneath; its stream differs from PyTorch's).
+
+    NumPy's random module is imported on first use, not with autogradx.
+    """
 
     def __init__(self, device="cpu"):
-        self.manual_seed(_DEFAULT_SEED)
+        self._seed = _DEFAULT_SEED
+        self._rng = None
+
+    @property
+    def rng(self):
+        if self._rng is None:
+            self._rng = np.random.Generator(np.random.PCG64(self._seed))
+        return self._rng
 
     def manual_seed(self, seed):
         seed = int(seed)
         if seed < 0:
             seed += 1 << 64
         self._seed = seed
-        self.rng = np.random.Generator(np.random.PCG64(seed))
+        self._rng = None
         return self
 
     def initial_seed(self):
@@ -44,6 +54,13 @@ class Generator:
         s = int(np.random.SeedSequence().entropy % (1 << 63))
         self.manual_seed(s)
         return s
+
+    def get_state(self):
+        """The generator's state (a dict), for ``set_state``."""
+        return self.rng.bit_generator.state
+
+    def set_state(self, state):
+        self.rng.bit_generator.state = state
 
 
 default_generator = Generator()

@@ -16,9 +16,7 @@ A tensor that appears several times (tied weights) is stored once and loads as
 one tensor.
 """
 
-import json
 import os
-import zipfile
 from collections import OrderedDict
 
 import numpy as np
@@ -35,6 +33,8 @@ def save(obj, f):
     """Write ``obj`` (tensors, Parameters, Python scalars and strings, nested in
     dicts, lists and tuples: a ``state_dict``, an optimizer's state dict) to
     ``f``, a path or a binary file object."""
+    import json
+    import zipfile
     arrays = []
     root = _Encoder(arrays).encode(obj, "obj")
     manifest = json.dumps({"format": _FORMAT, "version": _VERSION, "root": root})
@@ -48,6 +48,8 @@ def save(obj, f):
 def load(f, map_location=None, *, weights_only=True):
     """Read what ``save`` wrote. ``map_location`` may only name the CPU for now;
     ``weights_only`` is accepted for PyTorch compatibility: loading never runs code."""
+    import json
+    import zipfile
     if map_location not in (None, "cpu") and str(map_location) != "cpu":
         raise RuntimeError(f"load: map_location={map_location!r} is not available: only the "
                            f"CPU is supported")
