@@ -26,6 +26,7 @@ from autogradx.grad_mode import (
     enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled,
 )
 from autogradx import autograd
+from autogradx.autograd import is_anomaly_enabled, set_detect_anomaly
 
 __version__ = "0.1.0"
 

@@ -15,11 +15,17 @@ import numpy as np
 from autogradx._core.tensor import TensorBase
 
 
-def _tensor(x, dtype=None):
+def _tensor(x, dtype=None, like=None):
+    """``x`` as a tensor; a number or host array goes to the device of tensor ``like``."""
     import autogradx
     if isinstance(x, TensorBase):
         return x if dtype is None else x.to(dtype)
-    return autogradx.as_tensor(np.asarray(x) if dtype is None else np.asarray(x, dtype=dtype))
+    return autogradx.as_tensor(np.asarray(x) if dtype is None else np.asarray(x, dtype=dtype),
+                               device=_device_of(like))
+
+
+def _device_of(x):
+    return x.device if isinstance(x, TensorBase) else None
 
 
 def _op(name):
@@ -97,17 +103,18 @@ def reshape(x, shape):
 
 def zeros_like(x, dtype=None):
     import autogradx
-    return autogradx.zeros(tuple(x.shape), dtype=dtype or _dtype_of(x))
+    return autogradx.zeros(tuple(x.shape), dtype=dtype or _dtype_of(x), device=_device_of(x))
 
 
 def ones_like(x, dtype=None):
     import autogradx
-    return autogradx.ones(tuple(x.shape), dtype=dtype or _dtype_of(x))
+    return autogradx.ones(tuple(x.shape), dtype=dtype or _dtype_of(x), device=_device_of(x))
 
 
 def full_like(x, fill_value, dtype=None):
     import autogradx
-    return autogradx.full(tuple(x.shape), fill_value, dtype=dtype or _dtype_of(x))
+    return autogradx.full(tuple(x.shape), fill_value, dtype=dtype or _dtype_of(x),
+                          device=_device_of(x))
 
 
 def zeros(shape, dtype=None):
@@ -121,8 +128,12 @@ def ones(shape, dtype=None):
 
 
 def full(shape, fill_value, dtype=None):
+    return _full(shape, fill_value, dtype, None)
+
+
+def _full(shape, fill_value, dtype, device):
     import autogradx
-    return autogradx.full(shape, fill_value, dtype=dtype)
+    return autogradx.full(shape, fill_value, dtype=dtype, device=device)
 
 
 # Index arithmetic in vjps (positions, identity matrices): constants, never differentiated.
@@ -159,7 +170,7 @@ def pad(x, pad_width, mode="constant", constant_values=0):
             elif n:
                 edge = list(x.shape)
                 edge[axis] = n
-                parts.append(full(tuple(edge), constant_values, dtype=_dtype_of(x)))
+                parts.append(_full(tuple(edge), constant_values, _dtype_of(x), _device_of(x)))
         if len(parts) > 1:
             x = _op("cat")(parts, axis)
     return x
@@ -183,9 +194,9 @@ class _Add:
     def at(out, index, values):
         """``out[index] += values`` in place, repeated positions adding up (``np.add.at``)."""
         data = out._data
-        axp = np if isinstance(data, np.ndarray) else _array_module(data)
         # Which flat position each selected element has: index arithmetic, no gradient.
-        positions = axp.arange(data.size).reshape(data.shape)[_index_arrays(index)]
+        positions = _array_module(data).arange(data.size).reshape(data.shape)
+        positions = positions[_index_arrays(index)]
         values = broadcast_to(values, positions.shape).reshape(-1)
         flat = _op("index_add")(out.reshape(-1), 0, positions.reshape(-1), values.to(out.dtype))
         out.copy_(flat.reshape(tuple(out.shape)))
@@ -213,9 +224,9 @@ def _array_module(data):
 def _operands(a, b):
     """Two operands of a binary function as tensors: a Python number takes the other's dtype."""
     if not isinstance(a, TensorBase):
-        a = _tensor(a, _dtype_of(b))
+        a = _tensor(a, _dtype_of(b), like=b)
     if not isinstance(b, TensorBase):
-        b = _tensor(b, _dtype_of(a))
+        b = _tensor(b, _dtype_of(a), like=a)
     return a, b
 
 

@@ -25,16 +25,33 @@ An op whose vjp is wrong is caught, with a report naming the input::
     ... except GradcheckError as e:
     ...     print(str(e).splitlines()[1])
       input 0 (shape (2, 3), dtype torch.float32): vjp mismatch in direction 0
+
+:func:`gradgradcheck` does the same one level up, for gradients of gradients
+(``create_graph=True``): the vjp must itself be differentiable, which a vjp
+written with NumPy-only calls is not::
+
+    >>> from autogradx.testing import gradgradcheck
+    >>> square = Op("square", lambda xp, x: x * x, vjp=lambda xp, g, x: 2 * g * x,
+    ...             save="input")
+    >>> gradgradcheck(square, (x,))
+    True
+    >>> numpy_only = Op("numpy_only", lambda xp, x: x * x, save="input",
+    ...                 vjp=lambda xp, g, x: 2 * g * x * xp.sinc(0.0))
+    >>> try:
+    ...     gradgradcheck(numpy_only, (x,))
+    ... except GradcheckError as e:
+    ...     print(str(e.__cause__).split(",")[0])
+    numpy.sinc has no autogradx counterpart
 """
 
 import numpy as np
 
 from autogradx._core.op import get_array_module
 from autogradx._core.tensor import TensorBase
-from autogradx.autograd import backward as _backward
+from autogradx.autograd import backward as _backward, grad as _grad
 from autogradx.grad_mode import enable_grad, no_grad
 
-__all__ = ["gradcheck", "GradcheckError"]
+__all__ = ["gradcheck", "gradgradcheck", "GradcheckError"]
 
 
 class GradcheckError(AssertionError):
@@ -74,35 +91,39 @@ def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, n_directions=3, see
     analytic and numerical values, their difference and the tolerances), or
     returns False if ``raise_exception`` is False.
     """
+    inputs, checked = _checked_inputs("gradcheck", inputs, eps, n_directions)
+    check = _Check(fn, inputs, checked, eps, atol, rtol, seed)
+    check.dtypes_and_shapes()
+    for d in range(n_directions):
+        check.direction(d)
+    return check.outcome(raise_exception)
+
+
+def _checked_inputs(what, inputs, eps, n_directions):
+    """``inputs`` as a tuple, and the indices of those to check (validated)."""
     if not isinstance(inputs, (tuple, list)):
         inputs = (inputs,)
     inputs = tuple(inputs)
     checked = [i for i, v in enumerate(inputs)
                if isinstance(v, TensorBase) and v.requires_grad]
     if not checked:
-        raise ValueError("gradcheck expects at least one input tensor to require gradient, "
+        raise ValueError(f"{what} expects at least one input tensor to require gradient, "
                          "but none of the inputs do")
     for i in checked:
         kind = inputs[i]._data.dtype.kind
         if kind != "f":
-            raise ValueError(f"gradcheck supports real floating point inputs only; input {i} "
+            raise ValueError(f"{what} supports real floating point inputs only; input {i} "
                              f"has dtype {inputs[i].dtype}")
     if eps <= 0 or n_directions < 1:
-        raise ValueError("gradcheck needs eps > 0 and n_directions >= 1")
-
-    check = _Check(fn, inputs, checked, eps, atol, rtol, seed)
-    check.dtypes_and_shapes()
-    for d in range(n_directions):
-        check.direction(d)
-    if check.failures:
-        if raise_exception:
-            raise GradcheckError(check.report())
-        return False
-    return True
+        raise ValueError(f"{what} needs eps > 0 and n_directions >= 1")
+    return inputs, checked
 
 
 class _Check:
     """The state of one :func:`gradcheck` call, collecting its failures."""
+
+    what = "gradcheck"
+    cause = None        # an exception that stopped the check, chained to the report
 
     def __init__(self, fn, inputs, checked, eps, atol, rtol, seed):
         self.fn = fn
@@ -265,12 +286,188 @@ class _Check:
             what = "inputs " + ", ".join(str(i) for i in self.checked) + " jointly"
             self._compare(what, d, total_analytic, numerical)
 
+    def outcome(self, raise_exception):
+        if not self.failures:
+            return True
+        if raise_exception:
+            raise GradcheckError(self.report()) from self.cause
+        return False
+
     def report(self):
         name = getattr(self.fn, "__name__", None) or repr(self.fn)
-        head = (f"gradcheck of {name} failed ({len(self.failures)} "
+        head = (f"{self.what} of {name} failed ({len(self.failures)} "
                 f"problem{'s' if len(self.failures) != 1 else ''}; eps={self.eps:g}, "
                 f"atol={self.atol:g}, rtol={self.rtol:g}, seed={self.seed}):")
         return "\n".join([head] + ["  " + f for f in self.failures])
+
+
+def gradgradcheck(fn, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e-3,
+                  n_directions=3, seed=0, raise_exception=True):
+    """Check the gradients of the gradients of ``fn`` (``create_graph=True``) against finite
+    differences of its first-order vector-Jacobian products.
+
+    ``fn`` and ``inputs`` are as for :func:`gradcheck`, and the check runs in
+    float64 on copies of the inputs in the same way. ``grad_outputs`` (a tensor
+    or a tuple of them, one per output) are the cotangents ``u``; when None,
+    random ones are drawn for each direction. For random input directions
+    ``v`` and ``w`` it takes the scalar
+
+    * ``psi(x, u) = <vjp_x(u), v>``, the first-order gradients of ``fn``
+      weighted by ``v``,
+
+    differentiates it with autogradx (the vjp computed with
+    ``create_graph=True``, then backpropagated) and compares ``<dpsi/dx, w>``
+    with the central difference
+    ``(psi(x + eps w, u) - psi(x - eps w, u)) / (2 eps)``, where ``psi`` comes
+    from plain first-order backward passes. ``psi`` is also differentiated
+    with respect to the cotangents ``u`` (those drawn at random, or those of
+    ``grad_outputs`` that require grad), since a vjp must stay connected to the
+    gradient it receives. Each variable is checked on its own and all of them
+    together, with ``|analytic - numerical| <= atol + rtol * |numerical|``.
+
+    An error raised while differentiating the gradients (for instance a vjp
+    using a NumPy function that has no tensor counterpart) is reported as a
+    failure. Returns True when every check passes; otherwise raises
+    :class:`GradcheckError` with a report, or returns False if
+    ``raise_exception`` is False.
+    """
+    inputs, checked = _checked_inputs("gradgradcheck", inputs, eps, n_directions)
+    check = _GradGradCheck(fn, inputs, checked, grad_outputs, eps, atol, rtol, seed)
+    for d in range(n_directions):
+        if not check.direction(d):
+            break
+    return check.outcome(raise_exception)
+
+
+class _GradGradCheck(_Check):
+    """The state of one :func:`gradgradcheck` call, collecting its failures."""
+
+    what = "gradgradcheck"
+
+    def __init__(self, fn, inputs, checked, grad_outputs, eps, atol, rtol, seed):
+        super().__init__(fn, inputs, checked, eps, atol, rtol, seed)
+        if grad_outputs is not None and not isinstance(grad_outputs, (tuple, list)):
+            grad_outputs = (grad_outputs,)
+        self.grad_outputs = None if grad_outputs is None else tuple(grad_outputs)
+
+    def _outputs_and_cotangents(self):
+        """The outputs at the base point (recorded), and per output its cotangent (float64
+        array or None) and whether it is a variable of the check."""
+        with enable_grad():
+            outs, leaves = self._call(self.base, True)
+        if self.grad_outputs is None:
+            us = self._cotangents(outs, "float64")
+            wrt = [u is not None and o.requires_grad for u, o in zip(us, outs)]
+            return outs, leaves, us, wrt
+        if len(self.grad_outputs) != len(outs):
+            raise ValueError(f"gradgradcheck: {len(self.grad_outputs)} grad_outputs given for "
+                             f"{len(outs)} outputs")
+        us, wrt = [], []
+        for k, (g, o) in enumerate(zip(self.grad_outputs, outs)):
+            if g is None or o._data.dtype.kind != "f":
+                us.append(None)
+                wrt.append(False)
+                continue
+            if not isinstance(g, TensorBase) or tuple(g.shape) != tuple(o.shape):
+                raise ValueError(f"gradgradcheck: grad_outputs[{k}] must be a tensor of shape "
+                                 f"{tuple(o.shape)}, the shape of output {k}")
+            us.append(_as_float64(g._data))
+            wrt.append(bool(g.requires_grad) and o.requires_grad)
+        return outs, leaves, us, wrt
+
+    def _psi(self, outs, leaves, us, vs, create_graph):
+        """``<vjp(u), v>``: a tensor (create_graph) or a float; None when nothing depends
+        on the checked inputs."""
+        roots = [(o, u) for o, u in zip(outs, us) if u is not None and o.requires_grad]
+        if not roots:
+            return None
+        xs = [leaves[i] for i in self.checked]
+        gs = _grad([o for o, _ in roots], xs, [u for _, u in roots],
+                   create_graph=create_graph, allow_unused=True)
+        terms = [(g * v).sum() if create_graph else _dot(g._data, v._data)
+                 for g, v in zip(gs, vs) if g is not None]
+        if not terms:
+            return None
+        return sum(terms[1:], terms[0])
+
+    def _numerical_psi(self, shifts, us, vs):
+        """Central difference of ``psi`` along ``shifts`` ({variable: direction})."""
+        vals = []
+        for sign in (1.0, -1.0):
+            xs = list(self.base)
+            ss = list(us)
+            for (kind, j), w in shifts.items():
+                xp = get_array_module(w)
+                if kind == "input":
+                    xs[j] = xp.asarray(self.base[j] + sign * self.eps * w)
+                else:
+                    ss[j] = xp.asarray(us[j] + sign * self.eps * w)
+            with enable_grad():
+                outs, leaves = self._call(xs, True)
+                psi = self._psi(outs, leaves, [None if u is None else _leaf(u, False)
+                                               for u in ss], vs, False)
+            vals.append(0.0 if psi is None else psi)
+        return (vals[0] - vals[1]) / (2 * self.eps)
+
+    def _variable_label(self, kind, j, outs):
+        if kind == "input":
+            return self._label(j)
+        o = outs[j]
+        return f"grad_output {j} (cotangent of output {j}, shape {tuple(o.shape)})"
+
+    def direction(self, d):
+        """One random direction; False when differentiating the gradients raised."""
+        outs, leaves, us, wrt = self._outputs_and_cotangents()
+        variables = [("input", i) for i in self.checked] + \
+            [("grad_output", k) for k, w in enumerate(wrt) if w]
+        vs = [_leaf(self.rng.standard_normal(self.base[i].shape), False) for i in self.checked]
+        ws = {v: self.rng.standard_normal(self.base[v[1]].shape if v[0] == "input"
+                                          else us[v[1]].shape) for v in variables}
+        u_leaves = [None if u is None else _leaf(u.copy(), w) for u, w in zip(us, wrt)]
+        try:
+            with enable_grad():
+                psi = self._psi(outs, leaves, u_leaves, vs, True)
+                targets = [leaves[j] if kind == "input" else u_leaves[j] for kind, j in variables]
+                if psi is not None and psi.requires_grad:
+                    hs = _grad(psi, targets, allow_unused=True)
+                else:
+                    hs = (None,) * len(targets)      # psi is constant: zero second derivatives
+        except Exception as e:     # report it, naming the function, rather than crash the check
+            self.failures.append(
+                f"differentiating the gradients (create_graph=True) raised "
+                f"{type(e).__name__}: {e}")
+            self.cause = e
+            return False
+        total = 0.0
+        for (kind, j), h in zip(variables, hs):
+            label = self._variable_label(kind, j, outs)
+            if kind == "input" and not self._check_grad_meta(j, h, np.dtype(np.float64),
+                                                             "of the gradient, in float64"):
+                return True
+            analytic = 0.0 if h is None else _dot(h._data, ws[kind, j])
+            note = "" if h is not None else (
+                " (the gradient of <vjp(u), v> is None: the recorded vjp does not depend "
+                "on it)")
+            total += analytic
+            numerical = self._numerical_psi({(kind, j): ws[kind, j]}, us, vs)
+            self._compare_second(label, d, analytic, numerical, note)
+        if len(variables) > 1:
+            numerical = self._numerical_psi(ws, us, vs)
+            names = [f"{kind} {j}" for kind, j in variables]
+            self._compare_second(", ".join(names) + " jointly", d, total, numerical)
+        return True
+
+    def _compare_second(self, what, d, analytic, numerical, note=""):
+        if self._close(analytic, numerical):
+            return
+        tol = self.atol + self.rtol * abs(numerical)
+        self.failures.append(
+            f"{what}: second-order mismatch in direction {d}{note}\n"
+            f"    analytic  <grad <vjp(u), v>, w> = {analytic:.10g}\n"
+            f"    numerical (finite difference)   = {numerical:.10g}\n"
+            f"    difference                      = {abs(analytic - numerical):.3g} > "
+            f"atol + rtol * |numerical| = {self.atol:g} + {self.rtol:g} * "
+            f"{abs(numerical):.3g} = {tol:.3g}")
 
 
 def _is_float_tensor(v):

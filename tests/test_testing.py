@@ -8,7 +8,7 @@ import pytest
 import autogradx as agx
 import autogradx.testing
 from autogradx.plugin import Op
-from autogradx.testing import GradcheckError, gradcheck
+from autogradx.testing import GradcheckError, gradcheck, gradgradcheck
 
 _BINARY = ("input", "other")
 
@@ -244,3 +244,129 @@ def test_docstring_example_runs():
     result = doctest.testmod(autogradx.testing, raise_on_error=False, verbose=False)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+# ---------------------------------------------------------------- gradgradcheck
+
+def _is_tensor(v):
+    return hasattr(v, "detach")
+
+
+# Right first-order vjps whose gradients-of-gradients go wrong in different ways.
+# On arrays (first order) these are 2 g x; on tensors (create_graph) they differ.
+detached_square = Op(
+    "detached_square", lambda xp, x: x * x, save="input",
+    vjp=lambda xp, g, x: 2 * g * (x.detach() if _is_tensor(x) else x))
+off_square = Op(
+    "off_square", lambda xp, x: x * x, save="input",
+    vjp=lambda xp, g, x: 2 * g * x + (5 * g * (x - x.detach()) if _is_tensor(x) else 0))
+cut_square = Op(
+    "cut_square", lambda xp, x: x * x, save="input",
+    vjp=lambda xp, g, x: 2 * (g.detach() if _is_tensor(g) else g) * x)
+numpy_only_sin = Op("numpy_only_sin", lambda xp, x: xp.sin(x), save="input",
+                    vjp=lambda xp, g, x: g * xp.cos(x) * xp.sinc(0.0))
+
+
+@pytest.mark.parametrize("fn, shapes", [
+    pytest.param(good_square, [(3,)], id="custom-op"),
+    pytest.param(good_mul, [(2, 3), (3,)], id="custom-binary-op-broadcast"),
+    pytest.param(lambda x: agx.exp(x) * x, [(2, 3)], id="exp-times-x"),
+    pytest.param(lambda x, y: (x @ y).sum(1), [(2, 3), (3, 4)], id="matmul-sum"),
+    pytest.param(lambda x, y: (x / y, x ** y), [(3, 1), (1, 4)], id="tuple-output"),
+    pytest.param(lambda x: x * 3.0 + 1.0, [(2,)], id="linear"),
+    pytest.param(lambda x: (x ** 3).sum(), [()], id="0d"),
+])
+def test_gradgradcheck_accepts_correct_second_derivatives(fn, shapes):
+    inputs = tuple(tensor(s, seed=i, low=0.5) for i, s in enumerate(shapes))
+    assert gradgradcheck(fn, inputs) is True
+
+
+def test_gradgradcheck_float32_inputs_and_pass_through_values():
+    x = tensor((2, 3), dtype=agx.float32)
+    assert gradgradcheck(scaled_sum, (x, 1, 2.5))
+    assert gradgradcheck(lambda a, mode: agx.sin(a) * a if mode == "sin" else a, (x, "sin"))
+
+
+def test_gradgradcheck_missing_second_derivative_is_reported():
+    x = tensor((3,))
+    with pytest.raises(GradcheckError) as info:
+        gradgradcheck(detached_square, (x,))
+    report = str(info.value)
+    assert report.startswith("gradgradcheck of detached_square failed")
+    assert "input 0 (shape (3,), dtype torch.float64): second-order mismatch" in report
+    assert "the gradient of <vjp(u), v> is None" in report
+
+
+def test_gradgradcheck_wrong_second_derivative_is_reported_with_numbers():
+    x = tensor((3,))
+    with pytest.raises(GradcheckError) as info:
+        gradgradcheck(off_square, (x,), n_directions=1)
+    report = str(info.value)
+    assert "input 0 (shape (3,), dtype torch.float64): second-order mismatch in direction 0" \
+        in report
+    assert "  grad_output 0 (cotangent" not in report             # only the input is wrong
+    analytic = float(report.split("analytic  <grad <vjp(u), v>, w> = ")[1].split()[0])
+    numerical = float(report.split("numerical (finite difference)   = ")[1].split()[0])
+    assert analytic == pytest.approx(numerical * 3.5, rel=1e-6)    # (2 + 5) / 2
+    assert "atol + rtol * |numerical|" in report
+
+
+def test_gradgradcheck_vjp_cut_from_its_cotangent_is_reported():
+    x = tensor((3,))
+    with pytest.raises(GradcheckError) as info:
+        gradgradcheck(cut_square, (x,))
+    report = str(info.value)
+    assert "grad_output 0 (cotangent of output 0, shape (3,)): second-order mismatch" in report
+    assert "input 0 (shape" not in report.split("\n")[1]
+
+
+def test_gradgradcheck_reports_an_error_while_differentiating():
+    x = tensor((3,))
+    with pytest.raises(GradcheckError) as info:
+        gradgradcheck(numpy_only_sin, (x,))
+    assert "differentiating the gradients (create_graph=True) raised AttributeError: " \
+           "numpy.sinc has no autogradx counterpart" in str(info.value)
+    assert isinstance(info.value.__cause__, AttributeError)
+    assert gradgradcheck(numpy_only_sin, (x,), raise_exception=False) is False
+
+
+def test_gradgradcheck_fixed_grad_outputs():
+    x = tensor((2, 3))
+    u = agx.tensor(np.arange(6.0).reshape(2, 3))
+    assert gradgradcheck(lambda a: a ** 3, (x,), u)
+    # fixed cotangents that do not require grad are not variables: a vjp cut from them passes
+    assert gradgradcheck(cut_square, (tensor((3,)),), agx.ones(3, dtype=agx.float64))
+    with pytest.raises(GradcheckError, match="grad_output 0"):
+        gradgradcheck(cut_square, (tensor((3,)),),
+                      agx.ones(3, dtype=agx.float64, requires_grad=True))
+
+
+def test_gradgradcheck_bad_grad_outputs():
+    x = tensor((3,))
+    with pytest.raises(ValueError, match="2 grad_outputs given for 1 outputs"):
+        gradgradcheck(lambda a: a * a, (x,), (agx.ones(3), agx.ones(3)))
+    with pytest.raises(ValueError, match=r"grad_outputs\[0\] must be a tensor of shape \(3,\)"):
+        gradgradcheck(lambda a: a * a, (x,), agx.ones(2))
+
+
+def test_gradgradcheck_leaves_the_callers_inputs_alone():
+    x = tensor((2, 3))
+    before = x.detach().numpy().copy()
+    assert gradgradcheck(lambda a: a.sin() * a, (x,))
+    assert x.grad is None and x.is_leaf
+    np.testing.assert_array_equal(x.detach().numpy(), before)
+
+
+def test_gradgradcheck_is_deterministic_for_a_seed():
+    x = tensor((3, 2))
+    reports = []
+    for seed in (1, 1, 2):
+        with pytest.raises(GradcheckError) as info:
+            gradgradcheck(off_square, (x,), seed=seed)
+        reports.append(str(info.value))
+    assert reports[0] == reports[1] != reports[2]
+
+
+def test_gradgradcheck_needs_an_input_that_requires_grad():
+    with pytest.raises(ValueError, match="gradgradcheck expects at least one input tensor"):
+        gradgradcheck(lambda x: x * 2.0, (tensor((3,), requires_grad=False),))

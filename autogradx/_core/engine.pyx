@@ -12,7 +12,7 @@ import numpy as np
 
 from cpython.ref cimport Py_REFCNT
 
-from .node cimport Node, AccumulateGrad, grad_edge, hook_result
+from .node cimport Node, AccumulateGrad, grad_edge, hook_result, run_leaf_hooks
 from .grad_mode cimport anomaly_enabled, grad_enabled, set_grad_enabled_c
 from .op cimport array_module
 from .tensor cimport TensorBase, new_tensor, needs_grad
@@ -267,6 +267,8 @@ cdef list _sweep(tuple tensors, tuple grads, bint keep_graph, bint create_graph,
         if node.pre_hooks:
             buf = _run_pre_hooks(node, buf, create_graph)
         if p.captures is not None:
+            if not p.needed and isinstance(node, AccumulateGrad):
+                buf = run_leaf_hooks(<AccumulateGrad>node, buf)   # as when it accumulates
             for slot, index in p.captures:
                 results[index] = buf[slot]
         in_grads = None
@@ -324,7 +326,7 @@ def _check_anomaly(Node node, list in_grads):
             if trace:
                 import warnings
                 warnings.warn(f"Error detected in {node._name}. Traceback of forward call that "
-                              f"caused the error:\n{trace}", RuntimeWarning, stacklevel=2)
+                              f"caused the error:\n{trace}", UserWarning, stacklevel=2)
                 msg += f"\nTraceback of forward call that caused the error:\n{trace}"
             raise RuntimeError(msg)
 

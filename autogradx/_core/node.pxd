@@ -34,7 +34,9 @@ cdef class PyNode(Node):
     cdef object backward_fn          # backward_fn(grads, create_graph) -> one gradient per input
     cdef object release_fn           # called when the graph's saved values are freed, or None
     cdef str qualname                # the repr's class path, e.g. "autogradx.autograd.function.FooBackward"
+    cdef readonly object ctx         # a custom Function's ctx; its attributes show on the node, or None
 
 
 cdef Node grad_edge(TensorBase t)
 cdef object hook_result(object hook, object res, object g)
+cdef list run_leaf_hooks(AccumulateGrad node, list grads)

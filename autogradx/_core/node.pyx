@@ -130,13 +130,9 @@ cdef class AccumulateGrad(Node):
     cdef list apply(self, list grads, bint create_graph):
         cdef TensorBase var = <TensorBase>self.variable
         cdef TensorBase old
+        grads = run_leaf_hooks(self, grads)
         g = grads[0]
         grads[0] = None
-        if var._hooks:
-            for hook in tuple(var._hooks.values()):
-                res = hook(new_tensor(g, None, 0) if not isinstance(g, TensorBase) else g)
-                if res is not None:
-                    g = hook_result(hook, res, g)
         if isinstance(g, TensorBase):
             # create_graph: the gradient is itself a differentiable tensor.
             if var._grad is None:
@@ -183,8 +179,14 @@ cdef class PyNode(Node):
     def __repr__(self):
         return f"<{self.qualname or self._name} object at {id(self):#x}>"
 
+    def __getattr__(self, str name):
+        # A custom Function's grad_fn shows its ctx: saved_tensors, needs_input_grad, ...
+        if self.ctx is not None and not name.startswith("__"):
+            return getattr(self.ctx, name)
+        raise AttributeError(f"'{self._name}' object has no attribute '{name}'")
 
-def make_node(str name, inputs, outputs, backward_fn, release_fn=None, qualname=None):
+
+def make_node(str name, inputs, outputs, backward_fn, release_fn=None, qualname=None, ctx=None):
     """A PyNode named ``name`` with edges to ``inputs`` (tensors that need a gradient, or
     None) that makes ``outputs`` (tensors), which get it as their ``grad_fn``."""
     cdef PyNode node = PyNode.__new__(PyNode)
@@ -192,6 +194,7 @@ def make_node(str name, inputs, outputs, backward_fn, release_fn=None, qualname=
     cdef Py_ssize_t i
     node._name = name
     node.qualname = qualname
+    node.ctx = ctx
     node.backward_fn = backward_fn
     node.release_fn = release_fn
     nexts, slots = [], []
@@ -217,6 +220,20 @@ def make_node(str name, inputs, outputs, backward_fn, release_fn=None, qualname=
         t._output_nr = i
         t._requires_grad = False
     return node
+
+
+cdef list run_leaf_hooks(AccumulateGrad node, list grads):
+    """The leaf's own hooks, on the gradient about to reach it."""
+    cdef TensorBase var = <TensorBase>node.variable
+    if not var._hooks or grads[0] is None:
+        return grads
+    g = grads[0]
+    for hook in tuple(var._hooks.values()):
+        res = hook(new_tensor(g, None, 0) if not isinstance(g, TensorBase) else g)
+        if res is not None:
+            g = hook_result(hook, res, g)
+    grads[0] = g
+    return grads
 
 
 cdef object hook_result(object hook, object res, object g):

@@ -1,5 +1,8 @@
 """``autogradx.autograd``: backward, grad, custom Functions and grad mode."""
 
+import contextlib
+import threading
+
 from autogradx._core.engine import run_backward as _run_backward
 from autogradx._core.tensor import TensorBase
 from autogradx.autograd.anomaly_mode import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
@@ -35,6 +38,25 @@ def _grad_outputs(outputs, grad_outputs):
     return grad_outputs
 
 
+_capture = threading.local()
+
+
+@contextlib.contextmanager
+def _capturing():
+    """Marks a backward pass that delivers gradients only to chosen ``inputs`` (``grad``,
+    ``backward(inputs=...)``), for nodes that would otherwise accumulate into leaves."""
+    depth = getattr(_capture, "depth", 0)
+    _capture.depth = depth + 1
+    try:
+        yield
+    finally:
+        _capture.depth = depth
+
+
+def _is_capturing():
+    return getattr(_capture, "depth", 0) > 0
+
+
 def _check_inputs(inputs):
     for i, t in enumerate(inputs):
         if not t.requires_grad:
@@ -53,12 +75,13 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     if inputs is not None:
         inputs = _as_tuple(inputs, "inputs")
         if not inputs:
-            raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+            raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
         _check_inputs(inputs)
         for t in inputs:
             if not t.is_leaf:
                 t.retain_grad()         # a non-leaf input gets its .grad, as in PyTorch
-    _run_backward(tensors, grads, bool(retain_graph), bool(create_graph), inputs, True)
+    with _capturing() if inputs is not None else contextlib.nullcontext():
+        _run_backward(tensors, grads, bool(retain_graph), bool(create_graph), inputs, True)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
@@ -74,15 +97,15 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     if allow_unused is None:
         allow_unused = materialize_grads
     outputs = _as_tuple(outputs, "outputs")
-    single = isinstance(inputs, TensorBase)
     inputs = _as_tuple(inputs, "inputs")
     if not inputs:
-        raise RuntimeError("grad requires non-empty inputs.")
+        raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
     _check_inputs(inputs)
     grads = _grad_outputs(outputs, grad_outputs)
     if retain_graph is None:
         retain_graph = create_graph
-    raw = _run_backward(outputs, grads, bool(retain_graph), bool(create_graph), inputs, False)
+    with _capturing():
+        raw = _run_backward(outputs, grads, bool(retain_graph), bool(create_graph), inputs, False)
     result = []
     for i, (g, x) in enumerate(zip(raw, inputs)):
         if g is None:
@@ -91,8 +114,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                 g = zeros_like(x)
             elif not allow_unused:
                 raise RuntimeError(
-                    "One of the differentiated Tensors appears to not have been used in the "
-                    f"graph (input {i}). Set allow_unused=True if this is the desired behavior.")
+                    f"The differentiated Tensor at index {i} appears to not have been used in "
+                    "the graph. Set allow_unused=True if this is the desired behavior.")
         elif not isinstance(g, TensorBase):
             g = _wrap(g)
         result.append(g)
@@ -100,7 +123,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 
 def _wrap(array):
-    from autogradx import from_numpy
     from autogradx._tensor import Tensor
     t = Tensor.__new__(Tensor)
     t._data = array

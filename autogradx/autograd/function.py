@@ -7,11 +7,9 @@ records a single node whose backward calls ``MyFunction.backward``.
 
 import functools
 
-import numpy as np
-
-from autogradx._core.grad_mode import _set_grad_enabled, is_grad_enabled
+from autogradx._core.grad_mode import _set_grad_enabled, is_anomaly_enabled, is_grad_enabled
 from autogradx._core.node import make_node
-from autogradx._core.op import SECOND_BACKWARD
+from autogradx._core.op import SECOND_BACKWARD, _describe, _forward_trace, get_array_module
 from autogradx._core.tensor import TensorBase
 
 __all__ = ["Function", "FunctionCtx", "once_differentiable"]
@@ -20,8 +18,9 @@ __all__ = ["Function", "FunctionCtx", "once_differentiable"]
 class FunctionCtx:
     """The ``ctx`` of a Function: what forward leaves for backward."""
 
-    def __init__(self, needs_input_grad):
+    def __init__(self, needs_input_grad, name):
         self.needs_input_grad = needs_input_grad
+        self._name = name
         self._saved = ()
         self._released = False
         self._non_differentiable = set()
@@ -44,8 +43,10 @@ class FunctionCtx:
             if t is not None and t._version != v:
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified "
-                    f"by an inplace operation: saved tensor {i} is at version {t._version}; "
-                    f"expected version {v} instead.")
+                    f"by an inplace operation: {_describe(t, None)}, is at version "
+                    f"{t._version}; expected version {v} instead. Hint: {self._name} saved it "
+                    f"(saved tensor {i}) with ctx.save_for_backward; clone() the tensor before "
+                    "changing it in place.")
         return self._saved
 
     def mark_non_differentiable(self, *tensors):
@@ -80,7 +81,8 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         needs = tuple(isinstance(a, TensorBase) and a.requires_grad for a in args)
-        ctx = FunctionCtx(needs)
+        name = f"{cls.__name__}Backward"
+        ctx = FunctionCtx(needs, name)
         prev = _set_grad_enabled(False)
         try:
             result = cls.forward(ctx, *args, **kwargs)
@@ -95,12 +97,15 @@ class Function:
                 if isinstance(o, TensorBase) and id(o) not in ctx._non_differentiable
                 and o.dtype.is_floating_point]
         if diff:
-            name = f"{cls.__name__}Backward"
-            metas = [(outputs[i]._data.shape, outputs[i]._data.dtype) for i in diff]
-            make_node(name, args, [outputs[i] for i in diff],
-                      functools.partial(_run_backward, cls, ctx, diff, metas, len(outputs), args,
-                                        name),
-                      ctx._release, f"autogradx.autograd.function.{name}")
+            # Every tensor output's shape and dtype: the zeros backward sees where no gradient
+            # arrived (non-differentiable outputs included, as in PyTorch).
+            metas = [(get_array_module(o._data), o._data.shape, o._data.dtype)
+                     if isinstance(o, TensorBase) else None for o in outputs]
+            node = make_node(name, args, [outputs[i] for i in diff],
+                             functools.partial(_run_backward, cls, ctx, diff, metas, args, name),
+                             ctx._release, f"autogradx.autograd.function.{name}", ctx=ctx)
+            if is_anomaly_enabled():
+                node.metadata["traceback_"] = _forward_trace()
         return outputs[0] if single else outputs
 
 
@@ -111,13 +116,14 @@ def _fresh(out, args):
     return out
 
 
-def _run_backward(cls, ctx, diff, metas, n_outputs, args, name, grads, create_graph):
-    full = [None] * n_outputs
+def _run_backward(cls, ctx, diff, metas, args, name, grads, create_graph):
+    full = [None] * len(metas)
     for slot, i in enumerate(diff):
-        g = grads[slot]
-        if g is None and ctx.materialize_grads:
-            shape, dtype = metas[slot]
-            g = np.zeros(shape, dtype)
+        full[i] = grads[slot]
+    for i, g in enumerate(full):
+        if g is None and ctx.materialize_grads and metas[i] is not None:
+            xp, shape, dtype = metas[i]
+            g = xp.zeros(shape, dtype)
         if g is not None and not isinstance(g, TensorBase):
             g = _wrap(g)
         full[i] = g
@@ -135,10 +141,14 @@ def _run_backward(cls, ctx, diff, metas, n_outputs, args, name, grads, create_gr
     out = []
     for i, (r, a) in enumerate(zip(result, args)):
         if r is not None and not isinstance(r, TensorBase):
-            raise TypeError(
-                f"function {name} returned a {type(r).__name__} as gradient {i}; "
-                "expected a Tensor or None")
-        if r is None or not (isinstance(a, TensorBase) and a.requires_grad):
+            raise RuntimeError(
+                f"function {name} returned a {type(r).__name__} as gradient {i}: expected "
+                "Variable or None (a Tensor or None)")
+        if r is not None and not isinstance(a, TensorBase):
+            raise RuntimeError(
+                f"function {name} returned a gradient different than None at position {i + 1}, "
+                "but the corresponding forward input was not a Variable")
+        if r is None or not a.requires_grad:
             out.append(None)
         else:
             out.append(r if create_graph else r._data)

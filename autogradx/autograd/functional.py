@@ -1,192 +1,248 @@
 """Functional transforms: ``vjp``, ``jvp``, ``jacobian``, ``hessian``, ``hvp``, ``vhp``.
 
 They follow ``torch.autograd.functional``: ``func`` takes tensors and returns
-a tensor or a tuple of tensors; ``inputs`` is a tensor or a tuple of them.
-Everything is built on reverse mode (``autograd.grad``): ``jvp`` uses the
-double-vjp trick, and ``jacobian``/``hessian`` take one vjp per output element
-(``vectorize=True`` is accepted and ignored; there is no batched path).
+a tensor or a tuple of tensors; ``inputs`` is a tensor or a tuple of them, and
+results nest in tuples the same way. Everything is built on reverse mode
+(``autograd.grad``): ``jvp`` uses the double-vjp trick, ``jacobian`` takes one
+vjp per output element (``vectorize=True`` is accepted and ignored: there is no
+batched path), and ``hvp`` equals ``vhp`` because a Hessian is symmetric.
 """
 
 import autogradx
 from autogradx._core.tensor import TensorBase
 from autogradx.autograd import grad as _grad
-from autogradx.grad_mode import enable_grad
+from autogradx.grad_mode import enable_grad, is_grad_enabled, set_grad_enabled
 
 __all__ = ["vjp", "jvp", "jacobian", "hessian", "hvp", "vhp"]
 
 
-def _tuple(x, what):
-    if isinstance(x, TensorBase):
-        return (x,), True
-    if isinstance(x, (tuple, list)) and all(isinstance(t, TensorBase) for t in x):
-        return tuple(x), False
-    raise TypeError(f"The {what} given to the function must be either a Tensor or a tuple of "
-                    f"Tensors but the value given is {type(x).__name__}.")
+def _as_tuple(x, what, fn):
+    """``(was_a_tuple, tensors)``; anything but a tensor or a tuple of tensors is a TypeError."""
+    is_tuple = isinstance(x, tuple)
+    items = x if is_tuple else (x,)
+    for i, t in enumerate(items):
+        if not isinstance(t, TensorBase):
+            where = f"value at index {i}" if is_tuple else f"given {what}"
+            raise TypeError(f"The {what} given to {fn} must be either a Tensor or a tuple of "
+                            f"Tensors but the {where} has type {type(t)}.")
+    return is_tuple, items
+
+
+def _untuple(res, is_tuple):
+    return res if is_tuple else res[0]
 
 
 def _prepare(inputs, create_graph):
-    """Inputs as fresh leaves that require grad (views of the caller's, or the same graph)."""
+    """Inputs as tensors that require grad: fresh leaves, or (with create_graph) views that
+    keep the caller's graph so that results can be differentiated with respect to it."""
+    return tuple(t.view_as(t) if create_graph and t.requires_grad
+                 else t.detach().requires_grad_(True) for t in inputs)
+
+
+def _finish(ts, create_graph):
+    return ts if create_graph else tuple(t.detach() for t in ts)
+
+
+def _validate_v(v, fn, others, others_is_tuple, create_graph):
+    _, v = _as_tuple(v, "v", fn)
+    if len(v) != len(others):
+        if others_is_tuple:
+            raise RuntimeError(f"v is a tuple of invalid length: should be {len(others)} but "
+                               f"got {len(v)}.")
+        raise RuntimeError("The given v should contain a single Tensor.")
+    for i, (a, b) in enumerate(zip(v, others)):
+        if a.shape != b.shape:
+            entry = f"Entry {i} in " if others_is_tuple else ""
+            raise RuntimeError(f"{entry}v has invalid size: should be {b.shape} but got "
+                               f"{a.shape}.")
+    # with create_graph the result stays differentiable with respect to v too
+    return tuple(a.view_as(a) if create_graph and a.requires_grad else a.detach() for a in v)
+
+
+def _default_v(others, what):
+    if len(others) != 1 or others[0].numel() != 1:
+        raise RuntimeError(f"The vector v can only be None if {what} a single Tensor with a "
+                           "single element.")
+    return (autogradx.ones_like(others[0]),)
+
+
+_NO_GRAD_OUTPUT = ("Output {} of the user-provided function does not require gradients. The "
+                   "outputs must be computed in a differentiable manner from the input when "
+                   "running in strict mode.")
+_LINEAR = ("While computing the hessian, found that the jacobian of the user-provided function "
+           "with respect to input {} is independent of the input. This is not allowed in strict "
+           "mode. You should ensure that your function is twice differentiable and that the "
+           "jacobian depends on the inputs (this would be violated by a linear function for "
+           "example).")
+
+
+def _check_requires_grad(ts, message, strict):
+    if strict:
+        for i, t in enumerate(ts):
+            if t is None:
+                raise RuntimeError(f"The output of the user-provided function is independent "
+                                   f"of input {i}. This is not allowed in strict mode.")
+            if not t.requires_grad:
+                raise RuntimeError(message.format(i))
+
+
+def _vjps(outputs, inputs, grad_outputs, create_graph):
+    """``autograd.grad`` from the outputs that require grad; None where no gradient flows."""
+    if grad_outputs is None:
+        grad_outputs = (None,) * len(outputs)
+    pairs = [(o, g) for o, g in zip(outputs, grad_outputs) if o is not None and o.requires_grad]
+    if not pairs:
+        return (None,) * len(inputs)
+    return _grad([o for o, _ in pairs], inputs, [g for _, g in pairs], retain_graph=True,
+                 create_graph=create_graph, allow_unused=True)
+
+
+def _fill_zeros(grads, refs, strict, create_graph, independent):
+    """Zeros for missing gradients (an error in strict mode, as is a constant gradient under
+    create_graph); ``independent`` is the strict-mode message for a missing one."""
     out = []
-    for t in inputs:
-        if create_graph and t.requires_grad:
-            out.append(t * 1)       # a new node, so gradients flow on to the caller's graph
-        else:
-            out.append(t.detach().requires_grad_(True))
+    for i, (g, ref) in enumerate(zip(grads, refs)):
+        if g is None:
+            if strict:
+                raise RuntimeError(independent.format(i))
+            g = autogradx.zeros_like(ref)
+        elif strict and create_graph and not g.requires_grad:
+            raise RuntimeError(f"The jacobian of the user-provided function is independent of "
+                               f"input {i}. This is not allowed in strict mode when "
+                               "create_graph=True.")
+        out.append(g)
     return tuple(out)
 
 
-def _zeros_or(g, like):
-    return autogradx.zeros_like(like) if g is None else g
+def _call(func, xs, fn, strict):
+    is_tuple, outputs = _as_tuple(func(*xs), "outputs of the user-provided function", fn)
+    _check_requires_grad(outputs, _NO_GRAD_OUTPUT, strict)
+    return is_tuple, outputs
 
 
-def _untuple(x, single):
-    return x[0] if single else x
-
-
-def _grads(outputs, inputs, grad_outputs, create_graph, strict, what="output"):
-    diff_out = [(o, g) for o, g in zip(outputs, grad_outputs) if o.requires_grad]
-    if not diff_out:
-        if strict:
-            raise RuntimeError(f"The {what} of the user-provided function does not require "
-                               "gradients (strict mode).")
-        return tuple(autogradx.zeros_like(x) for x in inputs)
-    gs = _grad([o for o, _ in diff_out], inputs, [g for _, g in diff_out],
-               create_graph=create_graph, retain_graph=True, allow_unused=True)
-    if strict and any(g is None for g in gs):
-        i = next(i for i, g in enumerate(gs) if g is None)
-        raise RuntimeError(f"The output of the user-provided function is independent of input "
-                           f"{i}. This is not allowed in strict mode.")
-    return tuple(_zeros_or(g, x) for g, x in zip(gs, inputs))
-
-
-def _detach(ts, create_graph):
-    return tuple(t if create_graph else t.detach() for t in ts)
+_INDEPENDENT = ("The output of the user-provided function is independent of input {}. This is "
+                "not allowed in strict mode.")
 
 
 def vjp(func, inputs, v=None, create_graph=False, strict=False):
     """``(func(inputs), v^T J)``: the vector-Jacobian product at ``inputs``."""
-    inputs, single_in = _tuple(inputs, "inputs")
     with enable_grad():
+        in_tuple, inputs = _as_tuple(inputs, "inputs", "vjp")
         xs = _prepare(inputs, create_graph)
-        outputs, single_out = _tuple(func(*xs), "outputs of the user-provided function")
-        if v is None:
-            if any(o.numel() != 1 for o in outputs):
-                raise RuntimeError("The vector v can only be None if the user-provided "
-                                   "function returns a single Tensor with a single element.")
-            v = tuple(autogradx.ones_like(o) for o in outputs)
-        else:
-            v, _ = _tuple(v, "v")
-        res = _grads(outputs, xs, v, create_graph, strict)
-    return _untuple(_detach(outputs, create_graph), single_out), \
-        _untuple(_detach(res, create_graph), single_in)
+        out_tuple, outputs = _call(func, xs, "vjp", strict)
+        v = (_validate_v(v, "vjp", outputs, out_tuple, create_graph) if v is not None else
+             _default_v(outputs, "the user-provided function returns"))
+    with set_grad_enabled(create_graph or is_grad_enabled()):
+        res = _fill_zeros(_vjps(outputs, xs, v, create_graph), xs, strict, create_graph,
+                          _INDEPENDENT)
+    return (_untuple(_finish(outputs, create_graph), out_tuple),
+            _untuple(_finish(res, create_graph), in_tuple))
 
 
 def jvp(func, inputs, v=None, create_graph=False, strict=False):
     """``(func(inputs), J v)``: the Jacobian-vector product, by the double-vjp trick."""
-    inputs, single_in = _tuple(inputs, "inputs")
-    if v is None:
-        if any(x.numel() != 1 for x in inputs):
-            raise RuntimeError("The vector v can only be None if the input to the user-provided "
-                               "function is a single Tensor with a single element.")
-        v = tuple(autogradx.ones_like(x) for x in inputs)
-    else:
-        v, _ = _tuple(v, "v")
     with enable_grad():
+        in_tuple, inputs = _as_tuple(inputs, "inputs", "jvp")
         xs = _prepare(inputs, create_graph)
-        outputs, single_out = _tuple(func(*xs), "outputs of the user-provided function")
+        v = (_validate_v(v, "jvp", xs, in_tuple, create_graph) if v is not None else
+             _default_v(xs, "the input to the user-provided function is"))
+        out_tuple, outputs = _call(func, xs, "jvp", strict)
         # u is a dummy cotangent; g(u) = J^T u is linear in u, so d<g(u), v>/du = J v.
         us = tuple(autogradx.zeros_like(o).requires_grad_(True) for o in outputs)
-        g = _grads(outputs, xs, us, True, strict)
-        res = _grad(g, us, v, create_graph=create_graph, allow_unused=True)
-        res = tuple(_zeros_or(r, o) for r, o in zip(res, outputs))
-    return _untuple(_detach(outputs, create_graph), single_out), \
-        _untuple(_detach(res, create_graph), single_out)
+        g = _vjps(outputs, xs, us, True)
+        _check_requires_grad(g, "The gradient with respect to input {} is independent of the "
+                                "inputs of the user-provided function. This is not allowed in "
+                                "strict mode.", strict)
+    with set_grad_enabled(create_graph or is_grad_enabled()):
+        res = _fill_zeros(_vjps(g, us, v, create_graph), outputs, strict, create_graph,
+                          "The gradient with respect to the input is independent of entry {} "
+                          "in the grad_outputs when using the double backward trick to compute "
+                          "forward mode gradients. This is not allowed in strict mode.")
+    return (_untuple(_finish(outputs, create_graph), out_tuple),
+            _untuple(_finish(res, create_graph), out_tuple))
 
 
 def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
              strategy="reverse-mode"):
-    """The Jacobian of ``func`` at ``inputs``: shape ``output.shape + input.shape``, nested
-    in tuples as in PyTorch when there are several outputs or inputs."""
-    if strategy != "reverse-mode":
-        raise NotImplementedError("only strategy='reverse-mode' is supported")
-    inputs, single_in = _tuple(inputs, "inputs")
+    """The Jacobian of ``func`` at ``inputs``: for output ``i`` and input ``j`` a tensor of shape
+    ``outputs[i].shape + inputs[j].shape``, nested as ``((J_00, J_01), (J_10, J_11))`` when
+    there are several outputs and inputs, as in PyTorch."""
+    if strategy not in ("forward-mode", "reverse-mode"):
+        raise AssertionError('Expected strategy to be either "forward-mode" or "reverse-mode".')
+    if strategy == "forward-mode":
+        raise NotImplementedError("jacobian: autogradx has reverse mode only; use "
+                                  "strategy='reverse-mode'")
     with enable_grad():
+        in_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
         xs = _prepare(inputs, create_graph)
-        outputs, single_out = _tuple(func(*xs), "outputs of the user-provided function")
+        out_tuple, outputs = _call(func, xs, "jacobian", strict)
         rows = []
-        for o in outputs:
-            per_input = [[] for _ in xs]
+        for i, o in enumerate(outputs):
+            columns = [[] for _ in xs]
             flat = o.reshape(-1)
             for k in range(flat.numel()):
-                if o.requires_grad:
-                    gs = _grad(flat[k], xs, retain_graph=True, create_graph=create_graph,
-                               allow_unused=True)
-                else:
-                    gs = (None,) * len(xs)
-                if strict and any(g is None for g in gs):
-                    raise RuntimeError("Output {} of the user-provided function is independent "
-                                       "of input {}. This is not allowed in strict mode."
-                                       .format(len(rows), next(i for i, g in enumerate(gs)
-                                                                if g is None)))
-                for i, (g, x) in enumerate(zip(gs, xs)):
-                    per_input[i].append(_zeros_or(g, x))
-            row = []
-            for x, gs in zip(xs, per_input):
-                if gs:
-                    j = autogradx.stack(gs).reshape(tuple(o.shape) + tuple(x.shape))
-                else:
-                    j = autogradx.zeros(tuple(o.shape) + tuple(x.shape), dtype=x.dtype)
-                row.append(j if create_graph else j.detach())
-            rows.append(_untuple(tuple(row), single_in))
-    return _untuple(tuple(rows), single_out)
+                gs = _vjps((flat[k],), xs, None, create_graph)
+                message = (f"Output {i} of the user-provided function is independent of input "
+                           "{}. This is not allowed in strict mode.")
+                for column, g in zip(columns, _fill_zeros(gs, xs, strict, create_graph, message)):
+                    column.append(g)
+            rows.append(tuple(
+                autogradx.stack(column).reshape(tuple(o.shape) + tuple(x.shape)) if column
+                else autogradx.zeros(tuple(o.shape) + tuple(x.shape), dtype=x.dtype)
+                for column, x in zip(columns, xs)))
+    rows = [_untuple(_finish(row, create_graph), in_tuple) for row in rows]
+    return _untuple(tuple(rows), out_tuple)
+
+
+def _single_output(out, fn, strict):
+    is_tuple, outs = _as_tuple(out, "outputs of the user-provided function", fn)
+    _check_requires_grad(outs, _NO_GRAD_OUTPUT, strict)
+    if is_tuple:
+        raise RuntimeError(f"The function given to {fn} should return a single Tensor")
+    if out.numel() != 1:
+        raise RuntimeError(f"The Tensor returned by the function given to {fn} should contain "
+                           "a single element")
+    return out
 
 
 def hessian(func, inputs, create_graph=False, strict=False, vectorize=False,
             outer_jacobian_strategy="reverse-mode"):
-    """The Hessian of scalar ``func`` at ``inputs``."""
-    inputs_t, single_in = _tuple(inputs, "inputs")
+    """The Hessian of scalar ``func`` at ``inputs``: ``H[i][j]`` has shape
+    ``inputs[i].shape + inputs[j].shape``, nested like the Jacobian of the gradient."""
+    in_tuple, _ = _as_tuple(inputs, "inputs", "hessian")
 
-    def grad_func(*xs):
-        out = func(*xs)
-        if not isinstance(out, TensorBase) or out.numel() != 1:
-            raise RuntimeError("The function given to hessian should return a single Tensor "
-                               "with a single element")
-        gs = _grads((out.reshape(()),), xs, (None,), True, strict)
-        return _untuple(gs, single_in)
+    def gradient(*xs):
+        out = _single_output(func(*xs), "hessian", strict)
+        # zeros for an input the output does not depend on: constant, so strict mode objects
+        gs = _fill_zeros(_vjps((out,), xs, None, True), xs, False, True, _INDEPENDENT)
+        _check_requires_grad(gs, _LINEAR, strict)
+        return gs if in_tuple else gs[0]
 
-    return jacobian(grad_func, inputs, create_graph=create_graph, strict=strict)
+    return jacobian(gradient, inputs, create_graph=create_graph, strict=strict,
+                    strategy=outer_jacobian_strategy)
 
 
-def _scalar_output(func, xs):
-    out = func(*xs)
-    if not isinstance(out, TensorBase) or out.numel() != 1:
-        raise RuntimeError("The function given to hvp/vhp should return a single Tensor with a "
-                           "single element")
-    return out
+def _vhp(fn, func, inputs, v, create_graph, strict):
+    with enable_grad():
+        in_tuple, inputs = _as_tuple(inputs, "inputs", fn)
+        xs = _prepare(inputs, create_graph)
+        v = (_validate_v(v, fn, xs, in_tuple, create_graph) if v is not None else
+             _default_v(xs, "the input to the user-provided function is"))
+        out = _single_output(func(*xs), fn, strict)
+        g = _vjps((out,), xs, None, True)
+        _check_requires_grad(g, _LINEAR, strict)
+    with set_grad_enabled(create_graph or is_grad_enabled()):
+        res = _fill_zeros(_vjps(g, xs, v, create_graph), xs, strict, create_graph,
+                          "The jacobian of the user-provided function is independent of input "
+                          "{}. This is not allowed in strict mode.")
+    return _finish((out,), create_graph)[0], _untuple(_finish(res, create_graph), in_tuple)
 
 
 def vhp(func, inputs, v=None, create_graph=False, strict=False):
     """``(func(inputs), v^T H)``: the vector-Hessian product of scalar ``func``."""
-    inputs, single_in = _tuple(inputs, "inputs")
-    v = _default_v(v, inputs)
-    with enable_grad():
-        xs = _prepare(inputs, create_graph)
-        out = _scalar_output(func, xs)
-        g = _grads((out,), xs, (None,), True, strict)
-        res = _grads(g, xs, v, create_graph, strict, "gradient")
-    return _detach((out,), create_graph)[0], _untuple(_detach(res, create_graph), single_in)
+    return _vhp("vhp", func, inputs, v, create_graph, strict)
 
 
 def hvp(func, inputs, v=None, create_graph=False, strict=False):
-    """``(func(inputs), H v)``; the Hessian is symmetric, so this equals ``vhp``."""
-    return vhp(func, inputs, v, create_graph, strict)
-
-
-def _default_v(v, inputs):
-    if v is None:
-        if any(x.numel() != 1 for x in inputs):
-            raise RuntimeError("The vector v can only be None if the input to the user-provided "
-                               "function is a single Tensor with a single element.")
-        return tuple(autogradx.ones_like(x) for x in inputs)
-    v, _ = _tuple(v, "v")
-    return v
+    """``(func(inputs), H v)``; the Hessian is symmetric, so this is ``vhp``'s value."""
+    return _vhp("hvp", func, inputs, v, create_graph, strict)

@@ -4,11 +4,21 @@
 its inputs; during backward it runs ``fn`` again with recording on and
 backpropagates through that fresh graph. Peak memory then holds one segment's
 intermediates at a time instead of every segment's.
+
+The semantics are those of PyTorch's ``use_reentrant=True`` (its default): the
+recomputed segment is backpropagated with a backward pass of its own, so
+tensors that ``fn`` uses without receiving them as arguments (parameters it
+closes over) get their ``.grad`` accumulated too. Under ``autograd.grad`` or
+``backward(inputs=...)`` nothing may be accumulated, so there such tensors are
+an error, while gradients with respect to the arguments work.
 """
 
-from autogradx._core.grad_mode import _set_grad_enabled, is_grad_enabled
-from autogradx._core.node import make_node
-from autogradx._core.op import SECOND_BACKWARD
+import warnings
+
+from autogradx._core.engine import run_backward
+from autogradx._core.grad_mode import _set_grad_enabled, is_anomaly_enabled, is_grad_enabled
+from autogradx._core.node import AccumulateGrad, make_node
+from autogradx._core.op import SECOND_BACKWARD, _forward_trace
 from autogradx._core.tensor import TensorBase
 from autogradx._factories import default_generator
 
@@ -16,7 +26,13 @@ __all__ = ["checkpoint"]
 
 
 def checkpoint(function, *args, use_reentrant=None, preserve_rng_state=True, **kwargs):
-    """``function(*args, **kwargs)``, recomputed during backward instead of stored."""
+    """``function(*args, **kwargs)``, recomputed during backward instead of stored.
+
+    ``use_reentrant`` is accepted for PyTorch compatibility; the behaviour is
+    always the reentrant one (see the module docstring). With
+    ``preserve_rng_state`` (the default) the recomputation draws the same
+    random numbers as the first run (dropout masks match).
+    """
     needs = [isinstance(a, TensorBase) and a.requires_grad for a in args]
     rng_state = default_generator.rng.bit_generator.state if preserve_rng_state else None
     prev = _set_grad_enabled(False)
@@ -24,52 +40,126 @@ def checkpoint(function, *args, use_reentrant=None, preserve_rng_state=True, **k
         result = function(*args, **kwargs)
     finally:
         _set_grad_enabled(prev)
-    if not (any(needs) and is_grad_enabled()):
+    if not is_grad_enabled():
+        return result
+    if not any(needs):
+        warnings.warn("None of the inputs have requires_grad=True. Gradients will be None",
+                      UserWarning, stacklevel=2)
         return result
     single = isinstance(result, TensorBase)
     outputs = (result,) if single else tuple(result)
     diff = [i for i, o in enumerate(outputs)
             if isinstance(o, TensorBase) and o.dtype.is_floating_point]
     inputs = [a.detach() if isinstance(a, TensorBase) else a for a in args]
+    # Kept for create_graph, where the recomputation must stay connected to them.
+    originals = [a if n else None for a, n in zip(args, needs)]
+    versions = [a._version if isinstance(a, TensorBase) else None for a in args]
     state = {"released": False}
 
     def backward(grads, create_graph):
         if state["released"]:
             raise RuntimeError(SECOND_BACKWARD)
-        from autogradx.autograd import grad
-        detached = [x.detach().requires_grad_(n) if isinstance(x, TensorBase) else x
-                    for x, n in zip(inputs, needs)]
-        saved_rng = default_generator.rng.bit_generator.state
-        if rng_state is not None:
-            default_generator.rng.bit_generator.state = rng_state
-        prev = _set_grad_enabled(True)
-        try:
-            again = function(*detached, **kwargs)
-        finally:
-            _set_grad_enabled(prev)
-            default_generator.rng.bit_generator.state = saved_rng
-        again = (again,) if isinstance(again, TensorBase) else tuple(again)
+        _check_versions(inputs, versions)
+        if create_graph:        # views of the inputs: gradients of gradients reach the caller
+            leaves = [o.view_as(o) if n else x for x, o, n in zip(inputs, originals, needs)]
+        else:
+            leaves = [x.detach().requires_grad_(n) if isinstance(x, TensorBase) else x
+                      for x, n in zip(inputs, needs)]
+        again = _recompute(function, leaves, kwargs, rng_state)
         outs, gouts = [], []
         for slot, i in enumerate(diff):
             if grads[slot] is not None and again[i].requires_grad:
                 outs.append(again[i])
                 gouts.append(grads[slot] if isinstance(grads[slot], TensorBase)
                              else _wrap(grads[slot]))
-        targets = [d for d, n in zip(detached, needs) if n]
-        found = grad(outs, targets, gouts, create_graph=create_graph, allow_unused=True) \
-            if outs else (None,) * len(targets)
+        targets = tuple(x for x, n in zip(leaves, needs) if n)
+        if not outs:
+            found = (None,) * len(targets)
+        else:
+            found = _backpropagate(tuple(outs), tuple(gouts), targets, create_graph)
         found = iter(found)
-        out = []
-        for n in needs:
-            g = next(found) if n else None
-            out.append(None if g is None else (g if create_graph else g._data))
-        return out
+        return [next(found) if n else None for n in needs]
 
     def release():
         state["released"] = True
 
-    make_node("CheckpointFunctionBackward", args, [outputs[i] for i in diff], backward, release)
+    node = make_node("CheckpointFunctionBackward", args, [outputs[i] for i in diff], backward,
+                     release)
+    if is_anomaly_enabled():
+        node.metadata["traceback_"] = _forward_trace()
     return outputs[0] if single else outputs
+
+
+def _check_versions(inputs, versions):
+    for i, (x, v) in enumerate(zip(inputs, versions)):
+        if v is not None and x._version != v:
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by an "
+                f"inplace operation: argument {i} of checkpoint() is at version {x._version}; "
+                f"expected version {v} instead. The checkpointed function is recomputed from its "
+                "arguments during backward; clone() them before changing them in place.")
+
+
+def _recompute(function, leaves, kwargs, rng_state):
+    """The outputs of ``function`` run again, recorded, with the first run's random state."""
+    saved_rng = default_generator.rng.bit_generator.state
+    if rng_state is not None:
+        default_generator.rng.bit_generator.state = rng_state
+    prev = _set_grad_enabled(True)
+    try:
+        again = function(*leaves, **kwargs)
+    finally:
+        _set_grad_enabled(prev)
+        default_generator.rng.bit_generator.state = saved_rng
+    return (again,) if isinstance(again, TensorBase) else tuple(again)
+
+
+_CLOSES_OVER = (
+    "checkpoint: the checkpointed function uses tensors that require grad without receiving "
+    "them as arguments (parameters it closes over). Their gradients are accumulated into .grad "
+    "by .backward(), which is incompatible with autograd.grad() or passing an `inputs` "
+    "parameter to .backward(). Pass those tensors to checkpoint() as arguments, or call "
+    ".backward() without `inputs`.")
+
+
+def _backpropagate(outs, gouts, targets, create_graph):
+    """The gradients of the recomputed ``outs`` at the argument leaves ``targets``: arrays, or
+    tensors with ``create_graph`` (None where a target is not used). Tensors the function
+    closes over get their ``.grad`` accumulated, unless that is not allowed here."""
+    from autogradx.autograd import _is_capturing
+    capturing = _is_capturing()
+    if not (capturing or create_graph):
+        # A backward of its own, as PyTorch's reentrant checkpoint: the argument leaves and
+        # any tensors the function closes over get their .grad.
+        run_backward(outs, gouts, False, False)
+        return tuple(None if x.grad is None else x.grad._data for x in targets)
+    others = _other_leaves(outs, targets)
+    if others and capturing:
+        raise RuntimeError(_CLOSES_OVER)
+    found = run_backward(outs, gouts, create_graph, create_graph, targets + others, False)
+    for leaf, g in zip(others, found[len(targets):]):
+        if g is not None:
+            leaf.grad = g if leaf.grad is None else leaf.grad + g
+    return tuple(found[:len(targets)])
+
+
+def _other_leaves(outs, targets):
+    """The leaves that require grad which the graph of ``outs`` reaches besides ``targets``
+    (the walk stops at the targets)."""
+    own = {id(x) for x in targets} | {id(x.grad_fn) for x in targets if x.grad_fn is not None}
+    seen, found = set(), []
+    stack = [o.grad_fn for o in outs if o.grad_fn is not None]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen or id(node) in own:
+            continue
+        seen.add(id(node))
+        if isinstance(node, AccumulateGrad):
+            if id(node.variable) not in own:
+                found.append(node.variable)
+            continue
+        stack.extend(n for n, _ in node.next_functions if n is not None)
+    return tuple(found)
 
 
 def _wrap(array):
