@@ -47,8 +47,9 @@ def coverage_markdown(registry=None):
     return "\n".join(lines) + "\n"
 
 
-def info(out=sys.stdout):
+def info(out=None):
     from autogradx._registry import REGISTRY
+    out = out or sys.stdout
     registry = REGISTRY.load()
     import autogradx
     print(f"autogradx {autogradx.__version__}", file=out)

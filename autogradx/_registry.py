@@ -45,28 +45,38 @@ class Registry:
         self.backends = []
         self._lock = threading.RLock()
         self._loaded = False
+        self._loading = False
 
     def load(self):
         with self._lock:
-            if self._loaded:
+            if self._loaded or self._loading:
+                # Loaded, or loading on this thread: a plugin's import reached autogradx
+                # again (e.g. ``from autogradx import testing``); it sees the ops so far.
                 return self
-            from importlib.metadata import entry_points
+            self._loading = True
+            try:
+                return self._load()
+            finally:
+                self._loading = False
 
-            eps = list(entry_points(group=ENTRY_POINT_GROUP))
-            builtin = [ep for ep in eps if _dist_name(ep) == BUILTIN_DIST]
-            others = sorted((ep for ep in eps if _dist_name(ep) != BUILTIN_DIST),
-                            key=lambda ep: ep.name)
-            if not builtin:
-                raise ImportError(
-                    f"autogradx's built-in ops were not found in the {ENTRY_POINT_GROUP!r} "
-                    "entry points: install autogradx with pip (pip install -e .) so that its "
-                    "entry points are registered")
-            if os.environ.get(DISABLE_ENV, "") not in ("", "0"):
-                others = []
-            for ep in builtin + others:
-                self._load_entry_point(ep, builtin=ep in builtin)
-            self._loaded = True
-            return self
+    def _load(self):
+        from importlib.metadata import entry_points
+
+        eps = list(entry_points(group=ENTRY_POINT_GROUP))
+        builtin = [ep for ep in eps if _dist_name(ep) == BUILTIN_DIST]
+        others = sorted((ep for ep in eps if _dist_name(ep) != BUILTIN_DIST),
+                        key=lambda ep: ep.name)
+        if not builtin:
+            raise ImportError(
+                f"autogradx's built-in ops were not found in the {ENTRY_POINT_GROUP!r} "
+                "entry points: install autogradx with pip (pip install -e .) so that its "
+                "entry points are registered")
+        if os.environ.get(DISABLE_ENV, "") not in ("", "0"):
+            others = []
+        for ep in builtin + others:
+            self._load_entry_point(ep, builtin=ep in builtin)
+        self._loaded = True
+        return self
 
     def _load_entry_point(self, ep, builtin):
         dist = ep.dist

@@ -89,7 +89,7 @@ class Tensor(TensorBase):
         from autogradx._registry import get_op
         dtype, device, copy = _parse_to(args, kwargs)
         out = self
-        if device is not None and device != self.device:
+        if device is not None and not _same_device(device, self.device):
             out = get_op("_to_device")(out, device)
         if dtype is not None and _dtype.as_numpy_dtype(dtype) != out._data.dtype:
             out = get_op("_to_copy")(out, _dtype.as_numpy_dtype(dtype))
@@ -191,6 +191,11 @@ class Tensor(TensorBase):
         if name.startswith("__") or _install_methods():
             raise AttributeError(f"'Tensor' object has no attribute {name!r}")
         return getattr(self, name)
+
+
+def _same_device(want, have):
+    """``cuda`` names the current device (index 0) as ``cuda:0`` does."""
+    return want.type == have.type and (want.index or 0) == (have.index or 0)
 
 
 def _parse_to(args, kwargs):

@@ -1,0 +1,751 @@
+"""The plugin author's kit beyond :func:`~autogradx.testing.gradcheck`: check one op over
+sample calls and dtypes, or every op of an installed plugin.
+
+A sample call is a :class:`Sample` of :class:`Arg` placeholders, made into
+fresh tensors for each check::
+
+    >>> import autogradx as agx
+    >>> from autogradx.conformance import Arg, Sample, check_op
+    >>> from autogradx.plugin import Op
+    >>> cube = Op("doc_cube", lambda xp, x: x ** 3, vjp=lambda xp, g, x: 3 * g * x ** 2,
+    ...           save="input")
+    >>> report = check_op(cube, [Sample(Arg((2, 3))), Sample(Arg(()))],
+    ...                   dtypes=(agx.float32, agx.float64))
+    >>> report.ok
+    True
+
+For each sample and dtype, :func:`check_op` checks that
+
+* the op runs and returns tensors; floating outputs have the dtype of the
+  floating inputs (or the sample's ``out_dtype``);
+* gradients agree with finite differences and have each input's shape and
+  dtype (:func:`~autogradx.testing.gradcheck`);
+* backward leaves the inputs, the outputs and the incoming gradient unchanged
+  (vjps never write into their arguments);
+* gradients of gradients agree with finite differences
+  (:func:`~autogradx.testing.gradgradcheck`, in float64), unless the sample
+  or the call turns ``second_order`` off;
+* with ``device=``, the op gives the same values and gradients on that device
+  as on the CPU, as arrays of that device.
+
+:func:`run` checks every op of an installed plugin with the samples the plugin
+supplies: a dict ``conformance_cases = {op name: [Sample, ...] or Skip(reason)}``
+in the module its entry point names (or in the module that defines an op's
+forward). ``python -m autogradx.conformance NAME`` does the same from the
+command line, and ``AUTOGRADX_TEST_PLUGIN=NAME python -m pytest
+tests/plugins/test_conformance.py`` runs it as one pytest test per op.
+"""
+
+import argparse
+import importlib
+import math
+import sys
+
+import numpy as np
+
+# Submodules imported by name: ``from autogradx import testing`` would go through
+# autogradx's op lookup, and load the plugins, when testing is not imported yet.
+import autogradx._dtype as _dtype
+import autogradx.testing as testing
+from autogradx._core.op import get_default_float
+from autogradx._core.tensor import TensorBase
+
+__all__ = ["Arg", "Sample", "Skip", "Report", "ConformanceError", "check_op", "compare_on_device",
+           "generated_samples", "plugin_cases", "run", "main"]
+
+
+class ConformanceError(AssertionError):
+    """Raised by :func:`check_op` when a check fails (the message is the report)."""
+
+
+# ---------------------------------------------------------------- samples
+
+class Arg:
+    """A tensor argument of a sample call.
+
+    ``shape`` with values drawn uniformly from ``[low, high)``, or fixed
+    ``values`` (index tensors, masks). ``dtype=None`` gives the dtype under
+    test (or, for integer or bool ``values``, their own dtype); any other
+    dtype is kept as given. ``requires_grad=None`` means: if floating point.
+    """
+
+    __slots__ = ("shape", "low", "high", "dtype", "values", "requires_grad")
+
+    def __init__(self, shape=(), low=-2.0, high=2.0, *, dtype=None, values=None,
+                 requires_grad=None):
+        if values is not None:
+            values = np.asarray(values)
+            shape = values.shape
+        self.shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        self.low, self.high = low, high
+        self.dtype = None if dtype is None else _dtype.as_numpy_dtype(dtype)
+        self.values = values
+        self.requires_grad = requires_grad
+
+    def dtype_under(self, dtype):
+        """The NumPy dtype this argument takes when the op is checked at ``dtype``."""
+        if self.dtype is not None:
+            return self.dtype
+        if self.values is not None and self.values.dtype.kind in "biu":
+            return self.values.dtype
+        return dtype
+
+    def make(self, rng, dtype):
+        """A fresh tensor for a check at NumPy dtype ``dtype``."""
+        import autogradx
+        dt = self.dtype_under(dtype)
+        if self.values is not None:
+            data = self.values.astype(dt)
+        elif dt.kind == "b":
+            data = rng.uniform(size=self.shape) < 0.5
+        elif dt.kind in "iu":
+            low, high = math.ceil(self.low), math.floor(self.high)
+            data = rng.integers(low, max(low, high) + 1, size=self.shape)
+        else:
+            data = rng.uniform(self.low, self.high, self.shape)
+        t = autogradx.tensor(np.asarray(data).astype(dt))
+        grad = dt.kind == "f" if self.requires_grad is None else self.requires_grad
+        return t.requires_grad_() if grad else t
+
+    def __repr__(self):
+        if self.values is not None:
+            return f"Arg(values={self.values.tolist()!r})"
+        return f"Arg({self.shape}, {self.low}, {self.high})"
+
+    def describe(self):
+        if self.values is not None:
+            return f"{self.values.dtype}{list(self.shape)}"
+        dims = "x".join(map(str, self.shape)) or "0-d"
+        return dims if self.dtype is None else f"{self.dtype}:{dims}"
+
+
+class Sample:
+    """One call of the op: ``op(*args, **kwargs)``, each :class:`Arg` made into a tensor
+    (also inside lists and tuples, for variadic ops). Everything else is passed as is.
+
+    :meth:`options` sets how the call is checked: ``second_order=False`` skips
+    gradients of gradients, ``atol``/``rtol`` loosen the gradient checks,
+    ``out_dtype`` is the dtype floating outputs must have when it is not the
+    inputs', ``manual_seed`` seeds autogradx's generator before each call (for
+    random ops: every call then draws the same numbers), ``id`` names the
+    sample in reports.
+    """
+
+    def __init__(self, *args, **kwargs):
+        self.args = args
+        self.kwargs = kwargs
+        self.id = None
+        self.second_order = True
+        self.atol = self.rtol = None
+        self.out_dtype = None
+        self.manual_seed = None
+
+    def options(self, *, id=None, second_order=None, atol=None, rtol=None, out_dtype=None,
+                manual_seed=None):
+        """Set how this sample is checked (options not given are left as they are);
+        returns the sample."""
+        if id is not None:
+            self.id = id
+        if second_order is not None:
+            self.second_order = bool(second_order)
+        if atol is not None:
+            self.atol = atol
+        if rtol is not None:
+            self.rtol = rtol
+        if out_dtype is not None:
+            self.out_dtype = _dtype.as_numpy_dtype(out_dtype)
+        if manual_seed is not None:
+            self.manual_seed = int(manual_seed)
+        return self
+
+    def describe(self):
+        """A short label: ``2x3, 3x1, dim=1``."""
+        if self.id is not None:
+            return self.id
+        parts = [_describe(a) for a in self.args]
+        parts += [f"{k}={_describe(v)}" for k, v in self.kwargs.items()]
+        return ", ".join(parts) or "no arguments"
+
+    def __repr__(self):
+        return f"<Sample {self.describe()}>"
+
+
+class Skip:
+    """In ``conformance_cases``: this op is not checked, for ``reason``."""
+
+    def __init__(self, reason):
+        self.reason = reason
+
+    def __repr__(self):
+        return f"Skip({self.reason!r})"
+
+
+def _describe(value):
+    if isinstance(value, Arg):
+        return value.describe()
+    if type(value) in (list, tuple):
+        inner = ", ".join(_describe(v) for v in value)
+        return f"[{inner}]" if type(value) is list else f"({inner})"
+    return repr(value)
+
+
+class _Slot:
+    """Where leaf ``index`` goes in a call's arguments."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index):
+        self.index = index
+
+
+class _Call:
+    """A sample made into tensors: the leaves, and the function of them that calls the op."""
+
+    def __init__(self, op, sample, seed, dtype):
+        self.op = op
+        self.seed = sample.manual_seed
+        self.leaves = []
+        rng = np.random.default_rng(seed)
+        self.args = self._template(sample.args, rng, dtype)
+        self.kwargs = {k: self._template(v, rng, dtype) for k, v in sample.kwargs.items()}
+
+    def _template(self, value, rng, dtype):
+        if isinstance(value, Arg):
+            self.leaves.append(value.make(rng, dtype))
+            return _Slot(len(self.leaves) - 1)
+        if type(value) in (list, tuple):
+            return type(value)(self._template(v, rng, dtype) for v in value)
+        return value
+
+    def _fill(self, value, leaves):
+        if isinstance(value, _Slot):
+            return leaves[value.index]
+        if type(value) in (list, tuple):
+            return type(value)(self._fill(v, leaves) for v in value)
+        return value
+
+    def __call__(self, *leaves):
+        args = self._fill(self.args, leaves)
+        kwargs = {k: self._fill(v, leaves) for k, v in self.kwargs.items()}
+        if self.seed is not None:
+            import autogradx
+            autogradx.manual_seed(self.seed)
+        return self.op(*args, **kwargs)
+
+    @property
+    def __name__(self):
+        return getattr(self.op, "__name__", "op")
+
+    def fresh_leaves(self, device=None):
+        """Copies of the leaves (on ``device`` if given), with the same requires_grad."""
+        out = []
+        for t in self.leaves:
+            c = t.detach().clone() if device is None else t.detach().to(device)
+            out.append(c.requires_grad_(True) if t.requires_grad else c)
+        return out
+
+
+def generated_samples(op, low=-2.0, high=2.0):
+    """Samples for an op that is elementwise over its inputs: shapes from 0-d to 3-d,
+    broadcasting between inputs, and size-1 dims; values in ``[low, high)``.
+    Ops of another kind need samples of their own."""
+    def a(*shape):
+        return Arg(shape, low, high)
+
+    if op.variadic:
+        return [Sample([a(2, 3), a(2, 3)]), Sample([a(4), a(4), a(4)]), Sample([a(1, 3)])]
+    if op.n_required <= 1:
+        return [Sample(a(*s)) for s in ((), (5,), (2, 3), (2, 1, 3))]
+    n = op.n_required
+    pairs = (((2, 3), (2, 3)), ((3, 1), (1, 4)), ((2, 3, 4), (4,)), ((), (2, 3)), ((1,), (5,)))
+    return [Sample(*(a(*first) if i == 0 else a(*rest) for i in range(n)))
+            for first, rest in pairs]
+
+
+# ---------------------------------------------------------------- the report
+
+class Report:
+    """What a check found: counts of passed checks, failures and skipped ops.
+
+    ``report.ok`` is True when nothing failed; ``str(report)`` is readable.
+    """
+
+    def __init__(self, title="conformance"):
+        self.title = title
+        self.ops = []
+        self.passed = 0
+        self.failures = []      # (op name, where, message)
+        self.skipped = []       # (op name, reason)
+
+    @property
+    def ok(self):
+        return not self.failures
+
+    def __bool__(self):
+        return self.ok
+
+    def fail(self, op_name, where, message):
+        self.failures.append((op_name, where, message))
+
+    def merge(self, other):
+        self.ops.extend(other.ops)
+        self.passed += other.passed
+        self.failures.extend(other.failures)
+        self.skipped.extend(other.skipped)
+
+    def summary(self):
+        return (f"{self.title}: {len(self.ops)} ops checked, {self.passed} checks passed, "
+                f"{len(self.failures)} failed, {len(self.skipped)} ops skipped")
+
+    def __str__(self):
+        lines = [self.summary()]
+        for name, where, message in self.failures:
+            lines.append(f"FAIL {name} ({where}):")
+            lines.extend("    " + line for line in message.splitlines())
+        for name, reason in self.skipped:
+            lines.append(f"SKIP {name}: {reason}")
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return f"<Report {self.summary()}>"
+
+
+# ---------------------------------------------------------------- checking one op
+
+def check_op(op, cases=None, dtypes=(_dtype.float64,), *, device=None, second_order=True,
+             atol=1e-5, rtol=1e-3, seed=0, raise_exception=True):
+    """Check ``op`` over ``cases`` (a :class:`Sample`, a list of them, or None for
+    :func:`generated_samples`) at each of ``dtypes``.
+
+    Floating dtypes get every check (see the module's documentation); integer
+    and bool dtypes check the forward only, with integer-valued inputs
+    (``promote="float"`` ops must then return the default float dtype).
+    ``device`` (``"cuda"``, or any device type a backend provides) adds the
+    comparison with the CPU. Returns a :class:`Report`; raises
+    :class:`ConformanceError` with it when a check failed, unless
+    ``raise_exception`` is False.
+    """
+    if cases is None:
+        cases = generated_samples(op)
+    elif isinstance(cases, Sample):
+        cases = [cases]
+    name = getattr(op, "name", None) or getattr(op, "__name__", repr(op))
+    report = Report(f"check_op({name})")
+    report.ops.append(name)
+    if isinstance(cases, Skip):
+        report.skipped.append((name, cases.reason))
+        return report
+    np_dtypes = [_dtype.as_numpy_dtype(d) for d in dtypes]
+    for k, sample in enumerate(cases):
+        if not isinstance(sample, Sample):
+            report.fail(name, f"sample {k}", f"{sample!r} is not an autogradx.conformance.Sample")
+            continue
+        checker = _SampleCheck(report, op, name, sample, seed + k, atol, rtol)
+        for dt in np_dtypes:
+            checker.first_order(dt)
+        if second_order and sample.second_order:
+            checker.second_order()
+        if device is not None:
+            for dt in np_dtypes:
+                checker.on_device(dt, device)
+                if second_order and sample.second_order:
+                    checker.second_order_on_device(dt, device)
+    if raise_exception and not report.ok:
+        raise ConformanceError(str(report))
+    return report
+
+
+def compare_on_device(op, cases, device, dtypes=(_dtype.float32, _dtype.float64), *, order=1,
+                      seed=0, raise_exception=True):
+    """Only the device part of :func:`check_op`: ``op`` on ``device`` gives the values and
+    gradients (``order=1``), or the gradients of gradients (``order=2``), that it gives on
+    the CPU, as arrays of that device. Returns a :class:`Report`."""
+    if isinstance(cases, Sample):
+        cases = [cases]
+    name = getattr(op, "name", None) or getattr(op, "__name__", repr(op))
+    report = Report(f"compare_on_device({name}, {device!r})")
+    report.ops.append(name)
+    if isinstance(cases, Skip):
+        report.skipped.append((name, cases.reason))
+        return report
+    for k, sample in enumerate(cases):
+        checker = _SampleCheck(report, op, name, sample, seed + k, 0.0, 0.0)
+        for dt in dtypes:
+            if order == 2:
+                checker.second_order_on_device(_dtype.as_numpy_dtype(dt), device)
+            else:
+                checker.on_device(_dtype.as_numpy_dtype(dt), device)
+    if raise_exception and not report.ok:
+        raise ConformanceError(str(report))
+    return report
+
+
+class _SampleCheck:
+    """The checks of one sample, recording into a report."""
+
+    def __init__(self, report, op, name, sample, seed, atol, rtol):
+        self.report, self.op, self.name, self.sample = report, op, name, sample
+        self.seed = seed
+        self.atol = sample.atol if sample.atol is not None else atol
+        self.rtol = sample.rtol if sample.rtol is not None else rtol
+        self.differentiable = (getattr(op, "vjp", None) is not None
+                               or getattr(op, "vjps", None) is not None)
+
+    def _where(self, dtype, what):
+        return f"{self.sample.describe()}; {dtype}; {what}"
+
+    def _fail(self, dtype, what, message):
+        self.report.fail(self.name, self._where(dtype, what), message)
+
+    def _run(self, call, leaves, dtype, what):
+        """``op`` on ``leaves``: its outputs as a tuple, or None after recording a failure."""
+        try:
+            out = call(*leaves)
+        except Exception as e:
+            self._fail(dtype, what, f"the op raised {_exc(e)}")
+            return None
+        outs = tuple(out) if isinstance(out, (tuple, list)) else (out,)
+        # Tensors, or plain Python values (allclose's bool); never bare arrays.
+        bad = [i for i, o in enumerate(outs) if not isinstance(o, (TensorBase, bool, int, float))]
+        if bad:
+            self._fail(dtype, what, f"output {bad[0]} is a {type(outs[bad[0]]).__name__}, "
+                                    "not a Tensor")
+            return None
+        return outs
+
+    def first_order(self, dtype):
+        """The forward, output dtypes, gradients and the contract of backward at ``dtype``."""
+        call = _Call(self.op, self.sample, self.seed, dtype)
+        outs = self._run(call, call.leaves, dtype, "forward")
+        if outs is None:
+            return
+        if not self._output_dtypes(call, outs, dtype):
+            return
+        self.report.passed += 1
+        if dtype.kind != "f" or not self._needs_grad(call, outs):
+            return
+        try:
+            testing.gradcheck(call, tuple(call.leaves), atol=self.atol, rtol=self.rtol,
+                              seed=self.seed)
+            self.report.passed += 1
+        except testing.GradcheckError as e:
+            self._fail(dtype, "gradients", str(e))
+        except Exception as e:
+            self._fail(dtype, "gradients", f"backward raised {_exc(e)}")
+        self._untouched(call, dtype)
+
+    def _needs_grad(self, call, outs):
+        return (self.differentiable and any(t.requires_grad for t in call.leaves)
+                and any(isinstance(o, TensorBase) and o.requires_grad for o in outs))
+
+    def _output_dtypes(self, call, outs, dtype):
+        expected = self.sample.out_dtype
+        if expected is None:
+            floats = {t._data.dtype for t in call.leaves if t._data.dtype.kind == "f"}
+            if len(floats) == 1:
+                expected = floats.pop()
+            elif not floats and getattr(self.op, "promote", None) == "float":
+                expected = get_default_float()
+        for i, o in enumerate(outs):
+            got = o._data.dtype if isinstance(o, TensorBase) else None
+            if expected is not None and got is not None and got.kind == "f" and got != expected:
+                self._fail(dtype, "output dtype",
+                           f"output {i} has dtype {o.dtype}, expected "
+                           f"{_dtype.from_numpy_dtype(expected)} (the dtype of the floating "
+                           "inputs; give the sample an out_dtype if the op means another)")
+                return False
+        return True
+
+    def _untouched(self, call, dtype):
+        """Backward must not write into the inputs, the outputs or the incoming gradient."""
+        from autogradx.autograd import backward
+        leaves = call.fresh_leaves()
+        before = [_host(t._data).copy() for t in leaves]
+        outs = self._run(call, leaves, dtype, "contract")
+        if outs is None:
+            return
+        rng = np.random.default_rng(self.seed)
+        roots, grads = [], []
+        for o in outs:
+            if isinstance(o, TensorBase) and o.requires_grad and o._data.dtype.kind == "f":
+                roots.append(o)
+                grads.append(_like(o, rng.standard_normal(tuple(o.shape))))
+        kept = [_host(t._data).copy() for t in roots + grads]
+        try:
+            backward(roots, grads)
+        except Exception as e:
+            self._fail(dtype, "contract", f"backward raised {_exc(e)}")
+            return
+        changed = [f"input {i}" for i, (t, b) in enumerate(zip(leaves, before))
+                   if not _same(_host(t._data), b)]
+        changed += [f"output {i}" for i, (t, b) in enumerate(zip(roots, kept))
+                    if not _same(_host(t._data), b)]
+        changed += [f"the gradient of output {i}" for i, (t, b)
+                    in enumerate(zip(grads, kept[len(roots):])) if not _same(_host(t._data), b)]
+        if changed:
+            self._fail(dtype, "contract", f"backward changed {', '.join(changed)} in place: "
+                                          "vjps must not write into their arguments")
+        else:
+            self.report.passed += 1
+
+    def second_order(self):
+        """Gradients of gradients against finite differences, in float64."""
+        if not self.differentiable:
+            return
+        dtype = np.dtype(np.float64)
+        call = _Call(self.op, self.sample, self.seed, dtype)
+        try:
+            outs = call(*call.leaves)
+        except Exception:
+            return      # reported by the first-order checks
+        outs = outs if isinstance(outs, (tuple, list)) else (outs,)
+        if not self._needs_grad(call, outs):
+            return
+        try:
+            testing.gradgradcheck(call, tuple(call.leaves), atol=self.atol, rtol=self.rtol,
+                                  seed=self.seed)
+            self.report.passed += 1
+        except testing.GradcheckError as e:
+            self._fail(dtype, "second order", str(e) + "\n(if the op's vjp is not meant to be "
+                       "differentiable, give the sample options(second_order=False))")
+        except Exception as e:
+            self._fail(dtype, "second order", f"raised {_exc(e)}")
+
+    def on_device(self, dtype, device):
+        """Values and gradients on ``device`` match the CPU's, as that device's arrays."""
+        from autogradx._device import device as as_device
+        dev = as_device(device)
+        call = _Call(self.op, self.sample, self.seed, dtype)
+        what = f"on {dev}"
+        try:
+            dev_leaves = call.fresh_leaves(dev)
+        except Exception as e:
+            self._fail(dtype, what, f"moving the inputs to {dev} raised {_exc(e)}")
+            return
+        cpu_leaves = call.fresh_leaves()
+        cpu = self._run(call, cpu_leaves, dtype, "forward on cpu")
+        if cpu is None:
+            return
+        got = self._run(call, dev_leaves, dtype, what)
+        if got is None:
+            return
+        problems = _compare_outputs(cpu, got, dev)
+        if not problems and dtype.kind == "f" and self._needs_grad(call, cpu):
+            problems = self._compare_gradients(cpu, got, cpu_leaves, dev_leaves, dev)
+        if problems:
+            self._fail(dtype, what, "\n".join(problems))
+        else:
+            self.report.passed += 1
+
+    def second_order_on_device(self, dtype, device):
+        """Gradients of gradients (``create_graph=True``) on ``device`` match the CPU's."""
+        from autogradx._device import device as as_device
+        if not self.differentiable or dtype.kind != "f":
+            return
+        dev = as_device(device)
+        call = _Call(self.op, self.sample, self.seed, dtype)
+        found = []
+        for where in (None, dev):
+            try:
+                found.append(self._second_order_grads(call, call.fresh_leaves(where)))
+            except Exception as e:
+                self._fail(dtype, f"second order on {where or 'cpu'}", f"raised {_exc(e)}")
+                return
+        cpu, got = found
+        if cpu is None:
+            return      # no gradient depends on the inputs: nothing to compare
+        problems = []
+        for i, (c, g) in enumerate(zip(cpu, got)):
+            if (c is None) != (g is None):
+                problems.append(f"second-order gradient of input {i}: "
+                                f"{'None' if c is None else 'a tensor'} on cpu, "
+                                f"{'None' if g is None else 'a tensor'} on {dev}")
+            elif c is not None:
+                problems += _compare_tensor(f"second-order gradient of input {i}", c, g, dev)
+        if problems:
+            self._fail(dtype, f"second order on {dev}", "\n".join(problems))
+        else:
+            self.report.passed += 1
+
+    def _second_order_grads(self, call, leaves):
+        """The gradients of ``<vjp(u), v>`` with respect to the leaves, for random u, v
+        drawn alike on every device; None when the first-order gradients are constants."""
+        from autogradx.autograd import grad
+        rng = np.random.default_rng(self.seed)
+        out = call(*leaves)
+        outs = out if isinstance(out, (tuple, list)) else (out,)
+        roots = [o for o in outs if isinstance(o, TensorBase) and o.requires_grad
+                 and o._data.dtype.kind == "f"]
+        xs = [t for t in leaves if t.requires_grad]
+        if not roots or not xs:
+            return None
+        us = [_like(o, rng.standard_normal(tuple(o.shape))) for o in roots]
+        gs = grad(roots, xs, us, create_graph=True, allow_unused=True)
+        terms = [(g * _like(g, rng.standard_normal(tuple(g.shape)))).sum()
+                 for g in gs if g is not None and g.requires_grad]
+        if not terms:
+            return None
+        return grad(sum(terms[1:], terms[0]), xs, allow_unused=True)
+
+    def _compare_gradients(self, cpu, got, cpu_leaves, dev_leaves, dev):
+        from autogradx.autograd import backward
+        rng = np.random.default_rng(self.seed)
+        pairs = [(c, g) for c, g in zip(cpu, got)
+                 if isinstance(c, TensorBase) and c.requires_grad and c._data.dtype.kind == "f"]
+        us = [rng.standard_normal(tuple(c.shape)) for c, _ in pairs]
+        try:
+            backward([c for c, _ in pairs], [_like(c, u) for (c, _), u in zip(pairs, us)])
+        except Exception as e:
+            return [f"backward on cpu raised {_exc(e)}"]
+        try:
+            backward([g for _, g in pairs], [_like(g, u) for (_, g), u in zip(pairs, us)])
+        except Exception as e:
+            return [f"backward on {dev} raised {_exc(e)}"]
+        problems = []
+        for i, (c, g) in enumerate(zip(cpu_leaves, dev_leaves)):
+            if not c.requires_grad:
+                continue
+            if (c.grad is None) != (g.grad is None):
+                problems.append(f"gradient of input {i}: {c.grad is None and 'None' or 'a tensor'}"
+                                f" on cpu, {g.grad is None and 'None' or 'a tensor'} on {dev}")
+            elif c.grad is not None:
+                problems += _compare_tensor(f"gradient of input {i}", c.grad, g.grad, dev)
+        return problems
+
+
+def _compare_outputs(cpu, got, dev):
+    if len(cpu) != len(got):
+        return [f"{len(got)} outputs on {dev}, {len(cpu)} on cpu"]
+    problems = []
+    for i, (c, g) in enumerate(zip(cpu, got)):
+        problems += _compare_tensor(f"output {i}", c, g, dev)
+    return problems
+
+
+def _compare_tensor(what, c, g, dev):
+    if not isinstance(c, TensorBase):
+        return [] if c == g else [f"{what} is {g!r} on {dev}, {c!r} on cpu"]
+    if g.device.type != dev.type or dev.index not in (None, g.device.index):
+        return [f"{what} is on {g.device} (a {type(g._data).__name__}), expected {dev}"]
+    if g._data.dtype != c._data.dtype or tuple(g.shape) != tuple(c.shape):
+        return [f"{what}: dtype {g.dtype} shape {tuple(g.shape)} on {dev}, "
+                f"dtype {c.dtype} shape {tuple(c.shape)} on cpu"]
+    a, b = _host(g._data), _host(c._data)
+    tol = 1e-5 if a.dtype.kind == "f" and a.dtype.itemsize <= 4 else 1e-10
+    if a.dtype.kind in "fc":
+        ok = np.allclose(a, b, rtol=tol, atol=tol, equal_nan=True)
+    else:
+        ok = np.array_equal(a, b)
+    return [] if ok else [f"{what} differs: {a!r} on {dev}, {b!r} on cpu"]
+
+
+def _host(data):
+    if type(data) is np.ndarray:
+        return data
+    from autogradx.backends import backend_of
+    return backend_of(data).to_host(data)
+
+
+def _like(t, values):
+    """A tensor of ``values`` with ``t``'s dtype, on ``t``'s device."""
+    import autogradx
+    out = autogradx.tensor(np.asarray(values), dtype=t.dtype)
+    return out if t.device.type == "cpu" else out.to(t.device)
+
+
+def _same(a, b):
+    return a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+
+
+def _exc(e):
+    return f"{type(e).__name__}: {e}"
+
+
+# ---------------------------------------------------------------- plugins
+
+def _registry():
+    from autogradx._registry import REGISTRY
+    return REGISTRY.load()
+
+
+def plugin_cases(plugin_name):
+    """``[(op, cases)]`` for every op of the installed plugin ``plugin_name``, where
+    cases are its list of samples, a :class:`Skip`, or None when the plugin gives none.
+
+    Samples come from a dict named ``conformance_cases`` (op name -> Sample,
+    list of Samples, or Skip) in the module the plugin's entry point names, or
+    else in the module that defines the op's forward.
+    """
+    registry = _registry()
+    info = registry.plugins.get(plugin_name)
+    if info is None:
+        raise LookupError(f"no autogradx plugin named {plugin_name!r} is installed "
+                          f"(installed: {', '.join(registry.plugins) or 'none'})")
+    if info.error:
+        raise LookupError(f"autogradx plugin {plugin_name!r} failed to load: {info.error}")
+    tables = [_cases_of(info.value.partition(":")[0])]
+    out = []
+    for name in info.ops:
+        op = registry.ops[name]
+        module = getattr(op.forward, "__module__", None)
+        cases = None
+        for table in tables + [_cases_of(module)]:
+            if name in table:
+                cases = table[name]
+                break
+        out.append((op, [cases] if isinstance(cases, Sample) else cases))
+    return out
+
+
+def _cases_of(module_name):
+    if not module_name:
+        return {}
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return {}
+    return getattr(module, "conformance_cases", None) or {}
+
+
+def run(plugin_name, dtypes=(_dtype.float32, _dtype.float64), *, device=None,
+        second_order=True):
+    """Check every op of the installed plugin ``plugin_name``; returns a :class:`Report`.
+    Ops for which the plugin supplies no samples are listed as skipped."""
+    report = Report(f"autogradx conformance of plugin {plugin_name!r}")
+    for op, cases in plugin_cases(plugin_name):
+        if cases is None:
+            report.skipped.append((op.name, "the plugin gives no conformance_cases for it"))
+            continue
+        report.merge(check_op(op, cases, dtypes, device=device, second_order=second_order,
+                              raise_exception=False))
+    return report
+
+
+def main(argv=None):
+    """``python -m autogradx.conformance NAME``: exit status 0 if every check passed."""
+    parser = argparse.ArgumentParser(
+        prog="python -m autogradx.conformance",
+        description="Check every op of an installed autogradx plugin: gradients, dtypes, "
+                    "second order, and optionally a device against the CPU.")
+    parser.add_argument("plugin", help="the plugin's name (see python -m autogradx info)")
+    parser.add_argument("--dtypes", default="float32,float64",
+                        help="comma-separated dtypes to check (default: float32,float64)")
+    parser.add_argument("--device", help="also compare with the CPU on this device (cuda)")
+    parser.add_argument("--no-second-order", action="store_true",
+                        help="skip gradients of gradients")
+    args = parser.parse_args(argv)
+    try:
+        report = run(args.plugin, tuple(d.strip() for d in args.dtypes.split(",") if d.strip()),
+                     device=args.device, second_order=not args.no_second_order)
+    except LookupError as e:
+        print(f"error: {e.args[0]}", file=sys.stderr)
+        return 1
+    print(report)
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    # Run the imported module's main: plugins build their samples with its classes, not
+    # with those of this __main__ copy.
+    from autogradx.conformance import main as _main
+    sys.exit(_main())

@@ -1,0 +1,5 @@
+"""``autogradx.special``: the ops registered in the ``special`` namespace (``torch.special``)."""
+
+from autogradx._namespace import op_namespace
+
+__getattr__, __dir__ = op_namespace(__name__, "special")

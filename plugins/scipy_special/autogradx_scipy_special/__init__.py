@@ -1,0 +1,177 @@
+"""Special functions for autogradx, from SciPy: ``autogradx.special.erf`` and friends.
+
+A third-party op plugin, written only against autogradx's public plugin
+contract (:mod:`autogradx.plugin`). Each op is a forward that calls
+``scipy.special`` (``cupyx.scipy.special`` for CuPy arrays) and a vjp written
+with array-module functions and this plugin's own ops, so that gradients of
+gradients work too (``digamma``'s derivative is ``polygamma(1, x)``, whose
+derivative is ``polygamma(2, x)``, ...).
+
+The functions appear in ``autogradx.special`` (as ``torch.special``), and as
+Tensor methods where PyTorch has them (``x.erf()``, ``x.lgamma()``,
+``x.polygamma(n)``, ``x.xlogy(y)``, with in-place variants).
+"""
+
+import math
+
+import autogradx
+from autogradx.plugin import Op, Plugin
+
+__version__ = "0.1.0"
+__all__ = ["plugin"]
+
+_NS = "special"
+
+
+def _kernels(xp):
+    """The special functions for arrays of ``xp``: SciPy's for NumPy, CuPy's on a GPU.
+
+    Imported on first use, so that loading the plugin stays cheap.
+    """
+    name = getattr(xp, "__name__", "")
+    if name == "numpy":
+        import scipy.special
+        return scipy.special
+    if name == "cupy":
+        import cupyx.scipy.special
+        return cupyx.scipy.special
+    raise TypeError(f"autogradx-scipy-special has no special functions for arrays of {name!r} "
+                    "(it supports NumPy and CuPy)")
+
+
+def _special(xp, name, *args):
+    """``name`` from the kernels on arrays; on tensors (gradients of gradients) the op of
+    that name, so that the call is recorded and differentiable in turn."""
+    if any(isinstance(a, autogradx.Tensor) for a in args):
+        return _OPS[name](*args)
+    return getattr(_kernels(xp), name)(*args)
+
+
+def _unary(name, doc):
+    """A forward applying the special function ``name``, keeping the input's dtype."""
+    def forward(xp, x):
+        return getattr(_kernels(xp), name)(x).astype(x.dtype, copy=False)
+    forward.__name__ = f"_{name}"
+    forward.__doc__ = doc
+    return forward
+
+
+_TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
+
+erf = Op(f"{_NS}.erf", _unary("erf", "The error function, ``2/sqrt(pi) * int_0^x exp(-t^2) dt``."),
+         vjp=lambda xp, g, x: g * _TWO_OVER_SQRT_PI * xp.exp(-(x * x)),
+         save="input", promote="float", namespace=_NS, method=True, inplace=True)
+
+erfc = Op(f"{_NS}.erfc", _unary("erfc", "The complementary error function, ``1 - erf(x)``."),
+          vjp=lambda xp, g, x: g * -_TWO_OVER_SQRT_PI * xp.exp(-(x * x)),
+          save="input", promote="float", namespace=_NS, method=True, inplace=True)
+
+# erfinv' = sqrt(pi)/2 exp(erfinv(x)^2): from the result, which is saved.
+erfinv = Op(f"{_NS}.erfinv",
+            _unary("erfinv", "The inverse of :func:`erf`, defined on ``(-1, 1)``."),
+            vjp=lambda xp, g, r: g * (math.sqrt(math.pi) / 2) * xp.exp(r * r),
+            save="result", promote="float", namespace=_NS, method=True, inplace=True)
+
+gammaln = Op(f"{_NS}.gammaln",
+             _unary("gammaln", "``log |Gamma(x)|``; ``Tensor.lgamma`` in PyTorch's spelling."),
+             vjp=lambda xp, g, x: g * _special(xp, "psi", x),
+             save="input", promote="float", namespace=_NS, method="lgamma",
+             inplace="lgamma_", grad_fn="LgammaBackward0")
+
+digamma = Op(f"{_NS}.digamma", _unary("psi", "The logarithmic derivative of Gamma, ``psi(x)``."),
+             vjp=lambda xp, g, x: g * _special(xp, "polygamma", 1, x),
+             save="input", promote="float", namespace=_NS, method=True, inplace=True)
+
+
+def _polygamma_args(*args, **kwargs):
+    # torch.special.polygamma(n, input) and Tensor.polygamma(n): the op takes (input, n).
+    names = ("input", "n") if args and isinstance(args[0], autogradx.Tensor) else ("n", "input")
+    if len(args) > 2:
+        raise TypeError(f"polygamma() takes 2 arguments but {len(args)} were given")
+    values = dict(zip(names, args))
+    for name in names[len(args):]:
+        if name not in kwargs:
+            raise TypeError(f"polygamma() missing required argument '{name}'")
+        values[name] = kwargs.pop(name)
+    return (values["input"], values["n"]), kwargs
+
+
+def _polygamma(xp, x, n):
+    """The ``n``-th derivative of :func:`digamma`; ``polygamma(0, x)`` is ``digamma(x)``."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"polygamma(): argument 'n' (position 1) must be int, not "
+                        f"{type(n).__name__}")
+    if n < 0:
+        raise RuntimeError("polygamma(n, x) does not support negative n.")
+    return _kernels(xp).polygamma(n, x).astype(x.dtype, copy=False)
+
+
+polygamma = Op(f"{_NS}.polygamma", _polygamma, parse=_polygamma_args,
+               vjp=lambda xp, g, x, n: g * _special(xp, "polygamma", n + 1, x),
+               save="input", promote="float", namespace=_NS, method=True, inplace=True)
+
+i0 = Op(f"{_NS}.i0", _unary("i0", "The modified Bessel function of the first kind, order 0."),
+        vjp=lambda xp, g, x: g * _special(xp, "i1", x),
+        save="input", promote="float", namespace=_NS, method=True, inplace=True)
+
+i0e = Op(f"{_NS}.i0e", _unary("i0e", "``exp(-|x|) * i0(x)``, finite for large ``|x|``."),
+         vjp=lambda xp, g, x, r: g * (_special(xp, "i1e", x) - xp.sign(x) * r),
+         save=("input", "result"), promote="float", namespace=_NS, grad_fn="SpecialI0EBackward0")
+
+
+def _bessel1_slope(xp, x, r, i0_name, correction):
+    """i1' = i0 - i1/x (and i1e' = i0e - i1e (sign x + 1/x)); at x = 0 both are 1/2,
+    which the formula reaches only as a limit: x is replaced there to avoid 0/0."""
+    at_zero = x == 0
+    safe = xp.where(at_zero, 1.0, x)
+    slope = _special(xp, i0_name, safe) - r * correction(safe)
+    return xp.where(at_zero, 0.5, slope)
+
+
+i1 = Op(f"{_NS}.i1", _unary("i1", "The modified Bessel function of the first kind, order 1."),
+        vjp=lambda xp, g, x, r: g * _bessel1_slope(xp, x, r, "i0", lambda s: 1 / s),
+        save=("input", "result"), promote="float", namespace=_NS, grad_fn="SpecialI1Backward0")
+
+i1e = Op(f"{_NS}.i1e", _unary("i1e", "``exp(-|x|) * i1(x)``, finite for large ``|x|``."),
+         vjp=lambda xp, g, x, r: g * _bessel1_slope(xp, x, r, "i0e",
+                                                    lambda s: xp.sign(s) + 1 / s),
+         save=("input", "result"), promote="float", namespace=_NS, grad_fn="SpecialI1EBackward0")
+
+
+def _xlogy(xp, x, y):
+    """``x * log(y)``, and 0 where ``x`` is 0 (unless ``y`` is NaN)."""
+    out = _kernels(xp).xlogy(x, y)
+    return out.astype((x if hasattr(x, "dtype") else y).dtype, copy=False)
+
+
+def _xlogy_name(x, y):
+    # PyTorch's node for a number as input is XlogyBackward1, for a number as other 2.
+    return ("XlogyBackward1" if not hasattr(x, "shape") else
+            "XlogyBackward2" if not hasattr(y, "shape") else "XlogyBackward0")
+
+
+xlogy = Op(f"{_NS}.xlogy", _xlogy, inputs=("input", "other"), save=("input", "other"),
+           vjp=(lambda xp, g, x, y: g * _special(xp, "xlogy", x != 0, y),
+                lambda xp, g, x, y: g * x / y),
+           promote="float", namespace=_NS, method=True, inplace=True, grad_fn=_xlogy_name)
+
+expit = Op(f"{_NS}.expit", _unary("expit", "The logistic sigmoid ``1 / (1 + exp(-x))``."),
+           vjp=lambda xp, g, r: g * r * (1 - r),
+           save="result", promote="float", namespace=_NS, grad_fn="SigmoidBackward0")
+
+# Special functions the vjps call by their SciPy names, as ops (for tensors).
+_OPS = {"psi": digamma, "polygamma": polygamma, "i0": i0, "i1": i1, "i0e": i0e, "i1e": i1e,
+        "xlogy": xlogy}
+
+plugin = Plugin("scipy_special",
+                [erf, erfc, erfinv, gammaln, digamma, polygamma, i0, i0e, i1, i1e, xlogy, expit],
+                version=__version__,
+                description="special functions from SciPy (autogradx.special)")
+
+
+def __getattr__(name):
+    # The conformance samples are only imported when the conformance kit asks for them.
+    if name == "conformance_cases":
+        from autogradx_scipy_special.cases import conformance_cases
+        return conformance_cases
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,151 @@
+"""The conformance kit itself: it passes correct ops and names what is wrong with the others."""
+
+import doctest
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import autogradx as agx
+from autogradx import conformance
+from autogradx.conformance import (Arg, ConformanceError, Sample, Skip, check_op,
+                                   generated_samples)
+from autogradx.plugin import Op
+
+
+def cube_vjp(xp, g, x):
+    return 3 * g * x ** 2
+
+
+CUBE = Op("kit_cube", lambda xp, x: x ** 3, vjp=cube_vjp, save="input")
+HYPOT = Op("kit_hypot", lambda xp, x, y: xp.sqrt(x * x + y * y), inputs=("input", "other"),
+           vjp=(lambda xp, g, x, y, r: g * x / r, lambda xp, g, x, y, r: g * y / r),
+           save=("input", "other", "result"), promote="elementwise")
+
+
+def test_the_module_examples_run():
+    assert doctest.testmod(conformance).failed == 0
+
+
+def test_a_correct_op_passes_every_check():
+    report = check_op(CUBE, [Sample(Arg((2, 3))), Sample(Arg(()))], (agx.float32, agx.float64))
+    assert report.ok and not report.failures
+    # per sample and dtype: forward, gradients, contract; per sample: second order
+    assert report.passed == 2 * (2 * 3 + 1)
+    assert str(report).startswith("check_op(kit_cube): 1 ops checked, 14 checks passed, 0 failed")
+
+
+def test_generated_samples_cover_shapes_and_broadcasting():
+    shapes = [tuple(tuple(a.shape) for a in s.args) for s in generated_samples(HYPOT)]
+    assert ((3, 1), (1, 4)) in shapes and ((), (2, 3)) in shapes and ((2, 3, 4), (4,)) in shapes
+    assert check_op(HYPOT, None, (agx.float32, agx.float64)).ok
+
+
+WRONG = [
+    pytest.param(Op("kit_bad_vjp", lambda xp, x: x ** 3, vjp=lambda xp, g, x: 2 * g * x ** 2,
+                    save="input"),
+                 "gradients", "vjp mismatch", id="wrong-vjp"),
+    pytest.param(Op("kit_upcast", lambda xp, x: x.astype("float64") ** 3, vjp=cube_vjp,
+                    save="input"),
+                 "output dtype", "output 0 has dtype torch.float64, expected torch.float32",
+                 id="float64-output"),
+    pytest.param(Op("kit_writes_g", lambda xp, x: x ** 3, save="input",
+                    vjp=lambda xp, g, x: xp.multiply(g, 3 * x ** 2, out=g)),
+                 "contract", "changed the gradient of output 0 in place", id="vjp-writes-g"),
+    pytest.param(Op("kit_np_vjp", lambda xp, x: x ** 3, save="input",
+                    vjp=lambda xp, g, x: 3 * g * np.square(x)),
+                 "second order", "differentiating the gradients", id="numpy-only-vjp"),
+    pytest.param(Op("kit_raises", lambda xp, x: x[99], vjp=cube_vjp, save="input"),
+                 "forward", "the op raised IndexError", id="forward-raises"),
+]
+
+
+@pytest.mark.parametrize("op, what, message", WRONG)
+def test_a_wrong_op_is_reported_with_what_failed(op, what, message):
+    report = check_op(op, [Sample(Arg((2, 3)))], (agx.float32,) if what == "output dtype"
+                      else (agx.float64,), raise_exception=False)
+    assert not report.ok
+    text = str(report)
+    assert f"FAIL {op.name} (2x3; float" in text and f"; {what})" in text and message in text
+    with pytest.raises(ConformanceError, match=message):
+        check_op(op, [Sample(Arg((2, 3)))], (agx.float32,) if what == "output dtype"
+                 else (agx.float64,))
+
+
+def test_second_order_can_be_turned_off_per_sample():
+    op = Op("kit_np_vjp2", lambda xp, x: x ** 3, save="input",
+            vjp=lambda xp, g, x: 3 * g * np.square(x))
+    assert check_op(op, Sample(Arg((3,))).options(second_order=False)).ok
+
+
+def test_integer_inputs_of_a_float_op_give_the_default_float():
+    exp = Op("kit_exp", lambda xp, x: xp.exp(x).astype(x.dtype if x.dtype.kind == "f"
+                                                       else "float32"),
+             vjp=lambda xp, g, r: g * r, save="result", promote="float")
+    assert check_op(exp, Sample(Arg((4,), 0, 3)), ("int64", "float64")).ok
+
+
+def test_fixed_values_index_tensors_and_options():
+    take = Op("kit_take", lambda xp, x, index: x[index])
+    sample = Sample(Arg(values=[1.0, 2.0, 3.0]), Arg(values=[2, 0])).options(id="take two")
+    assert sample.describe() == "take two"
+    assert check_op(take, sample, (agx.float32,)).ok
+    assert Sample(Arg((2, 3)), Arg(values=[0, 1]), dim=1).describe() == "2x3, int64[2], dim=1"
+
+
+def test_random_ops_are_checked_under_a_manual_seed():
+    noisy = Op("kit_noisy", lambda xp, x: x * agx.rand(*x.shape, dtype=agx.float64).numpy(),
+               vjp=None)
+    assert check_op(noisy, Sample(Arg((3,))).options(manual_seed=0), second_order=False).ok
+
+
+def test_skip_is_reported_not_run():
+    report = check_op(CUBE, Skip("needs a GPU"))
+    assert report.ok and report.skipped == [("kit_cube", "needs a GPU")]
+
+
+def test_plugin_cases_of_an_unknown_plugin():
+    with pytest.raises(LookupError, match="no autogradx plugin named 'nope' is installed"):
+        conformance.plugin_cases("nope")
+    assert conformance.main(["nope"]) == 1
+
+
+def test_run_lists_the_ops_without_samples():
+    report = conformance.run("numpy", second_order=False)
+    assert report.ok and ("mul", "the plugin gives no conformance_cases for it") in report.skipped
+
+
+# -- the command, against a plugin installed in a temporary site ------------------------
+
+PLUGIN = """
+import autogradx.plugin as agp
+from autogradx.conformance import Arg, Sample
+
+square = agp.Op("cmd_square", lambda xp, x: x * x, vjp=lambda xp, g, x: {factor} * g * x,
+                save="input", method=True)
+plugin = agp.Plugin("cmdplug", [square])
+conformance_cases = {{"cmd_square": [Sample(Arg((2, 3))), Sample(Arg(()))]}}
+"""
+
+
+def _install(root, factor):
+    (root / "agxtest_cmd.py").write_text(textwrap.dedent(PLUGIN.format(factor=factor)))
+    info = root / "agxtest-cmd-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: agxtest-cmd\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[autogradx.plugins]\ncmdplug = agxtest_cmd:plugin\n")
+
+
+@pytest.mark.parametrize("factor, status", [(2, 0), (3, 1)], ids=["correct", "wrong-vjp"])
+def test_command_exit_status_and_report(tmp_path, factor, status):
+    _install(tmp_path, factor)
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    out = subprocess.run([sys.executable, "-m", "autogradx.conformance", "cmdplug",
+                          "--dtypes", "float64"], capture_output=True, text=True, env=env)
+    assert out.returncode == status, out.stderr
+    assert "autogradx conformance of plugin 'cmdplug': 1 ops checked" in out.stdout
+    if status:
+        assert "FAIL cmd_square (2x3; float64; gradients)" in out.stdout
