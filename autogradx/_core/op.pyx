@@ -714,6 +714,17 @@ cdef object _apply_variadic(OpDef op, tuple args, dict kwargs):
     return outs if op.output_type is None else op.output_type(outs)
 
 
+# Most nodes' slot and version tuples are all zeros: share one object per length.
+cdef tuple _ZEROS = tuple((0,) * k for k in range(8))
+
+
+cdef inline tuple _shared_zeros(tuple t):
+    cdef Py_ssize_t k = len(t)
+    if k < 8 and t == _ZEROS[k]:
+        return <tuple>_ZEROS[k]
+    return t
+
+
 cdef void _mark_view(TensorBase out, object src) except *:
     """A view shares its base's version counter, so in-place changes show on both."""
     cdef TensorBase base
@@ -937,7 +948,7 @@ cdef void _record(OpDef op, list raw, list values, tuple extra, dict params, tup
             nexts[i] = grad_edge(t)
             slots[i] = t._output_nr
     node.next_nodes = tuple(nexts)
-    node.next_slots = tuple(slots)
+    node.next_slots = _shared_zeros(tuple(slots))
     node.n_outputs = len(outs)
     if node.n_outputs == 1:
         out = <TensorBase>outs[0]
@@ -984,7 +995,7 @@ cdef void _record(OpDef op, list raw, list values, tuple extra, dict params, tup
         node.saved = tuple(saved)
         if sources is not None:
             node.saved_from = tuple(sources)
-            node.saved_versions = tuple(versions)
+            node.saved_versions = _shared_zeros(tuple(versions))
     else:
         node.saved = ()
     node.params = params or None
