@@ -12,10 +12,12 @@ def _names(op):
     return fns
 
 
-def coverage_markdown(registry=None):
-    """The op coverage page, generated from the registry."""
+def coverage_markdown(registry=None, all_plugins=False):
+    """The op coverage page, generated from the registry: autogradx's own ops, or
+    with ``all_plugins`` those of every loaded plugin."""
     from autogradx._registry import REGISTRY
     registry = (registry or REGISTRY).load()
+    builtin = {name for name, info in registry.plugins.items() if info.builtin}
     lines = [
         "# Op coverage",
         "",
@@ -26,7 +28,9 @@ def coverage_markdown(registry=None):
         "| op | plugin | functions | Tensor methods | differentiable inputs | node |",
         "|---|---|---|---|---|---|",
     ]
-    for name in sorted(registry.ops):
+    names = [n for n in sorted(registry.ops)
+             if all_plugins or registry.ops[n].plugin in builtin]
+    for name in names:
         op = registry.ops[name]
         methods = [m for m in ((op.method,) + (op.aliases if op.method else ()) +
                                ((op.inplace,) if op.inplace else ())) if m]
@@ -43,7 +47,7 @@ def coverage_markdown(registry=None):
             f"{', '.join(f'`{d}`' for d in diff) or 'none'} | "
             f"{node if diff else '-'} |")
     lines.append("")
-    lines.append(f"{len(registry.ops)} ops.")
+    lines.append(f"{len(names)} ops.")
     return "\n".join(lines) + "\n"
 
 
@@ -70,12 +74,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m autogradx")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="list plugins, their versions and ops, and load failures")
-    sub.add_parser("coverage", help="print the op coverage page (Markdown)")
+    cov = sub.add_parser("coverage", help="print the op coverage page (Markdown)")
+    cov.add_argument("--all", action="store_true", help="include every loaded plugin's ops")
     args = parser.parse_args(argv)
     if args.command == "info":
         info()
     else:
-        sys.stdout.write(coverage_markdown())
+        sys.stdout.write(coverage_markdown(all_plugins=args.all))
 
 
 if __name__ == "__main__":
