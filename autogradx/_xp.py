@@ -18,10 +18,11 @@ from autogradx._core.tensor import TensorBase
 def _tensor(x, dtype=None, like=None):
     """``x`` as a tensor; a number or host array goes to the device of tensor ``like``."""
     import autogradx
+    from autogradx._dtype import as_numpy_dtype
     if isinstance(x, TensorBase):
         return x if dtype is None else x.to(dtype)
-    return autogradx.as_tensor(np.asarray(x) if dtype is None else np.asarray(x, dtype=dtype),
-                               device=_device_of(like))
+    array = np.asarray(x) if dtype is None else np.asarray(x, dtype=as_numpy_dtype(dtype))
+    return autogradx.as_tensor(array, device=_device_of(like))
 
 
 def _device_of(x):

@@ -114,7 +114,9 @@ class Arg:
 
     def describe(self):
         if self.values is not None:
-            return f"{self.values.dtype}{list(self.shape)}"
+            # floating values take the dtype under test: no dtype to show for them
+            kept = self.dtype if self.values.dtype.kind == "f" else self.dtype_under(None)
+            return f"{kept or 'values'}{list(self.shape)}"
         dims = "x".join(map(str, self.shape)) or "0-d"
         return dims if self.dtype is None else f"{self.dtype}:{dims}"
 
@@ -124,7 +126,8 @@ class Sample:
     (also inside lists and tuples, for variadic ops). Everything else is passed as is.
 
     :meth:`options` sets how the call is checked: ``second_order=False`` skips
-    gradients of gradients, ``atol``/``rtol`` loosen the gradient checks,
+    gradients of gradients (say why with ``reason``: reports list it), ``atol``/``rtol``
+    loosen the gradient checks,
     ``out_dtype`` is the dtype floating outputs must have when it is not the
     inputs', ``manual_seed`` seeds autogradx's generator before each call (for
     random ops: every call then draws the same numbers), ``id`` names the
@@ -136,18 +139,21 @@ class Sample:
         self.kwargs = kwargs
         self.id = None
         self.second_order = True
+        self.reason = None
         self.atol = self.rtol = None
         self.out_dtype = None
         self.manual_seed = None
 
-    def options(self, *, id=None, second_order=None, atol=None, rtol=None, out_dtype=None,
-                manual_seed=None):
+    def options(self, *, id=None, second_order=None, reason=None, atol=None, rtol=None,
+                out_dtype=None, manual_seed=None):
         """Set how this sample is checked (options not given are left as they are);
         returns the sample."""
         if id is not None:
             self.id = id
         if second_order is not None:
             self.second_order = bool(second_order)
+        if reason is not None:
+            self.reason = str(reason)
         if atol is not None:
             self.atol = atol
         if rtol is not None:
@@ -265,7 +271,8 @@ def generated_samples(op, low=-2.0, high=2.0):
 # ---------------------------------------------------------------- the report
 
 class Report:
-    """What a check found: counts of passed checks, failures and skipped ops.
+    """What a check found: counts of passed checks, failures, skipped ops, and
+    samples whose gradients of gradients were not checked (``second_order=False``).
 
     ``report.ok`` is True when nothing failed; ``str(report)`` is readable.
     """
@@ -276,6 +283,7 @@ class Report:
         self.passed = 0
         self.failures = []      # (op name, where, message)
         self.skipped = []       # (op name, reason)
+        self.unchecked = []     # (op name, sample, reason): no second order for that sample
 
     @property
     def ok(self):
@@ -292,10 +300,14 @@ class Report:
         self.passed += other.passed
         self.failures.extend(other.failures)
         self.skipped.extend(other.skipped)
+        self.unchecked.extend(other.unchecked)
 
     def summary(self):
-        return (f"{self.title}: {len(self.ops)} ops checked, {self.passed} checks passed, "
+        text = (f"{self.title}: {len(self.ops)} ops checked, {self.passed} checks passed, "
                 f"{len(self.failures)} failed, {len(self.skipped)} ops skipped")
+        if self.unchecked:
+            text += f", {len(self.unchecked)} samples without second order"
+        return text
 
     def __str__(self):
         lines = [self.summary()]
@@ -304,6 +316,8 @@ class Report:
             lines.extend("    " + line for line in message.splitlines())
         for name, reason in self.skipped:
             lines.append(f"SKIP {name}: {reason}")
+        for name, sample, reason in self.unchecked:
+            lines.append(f"NO SECOND ORDER {name} ({sample}): {reason}")
         return "\n".join(lines)
 
     def __repr__(self):
@@ -345,6 +359,8 @@ def check_op(op, cases=None, dtypes=(_dtype.float64,), *, device=None, second_or
             checker.first_order(dt)
         if second_order and sample.second_order:
             checker.second_order()
+        elif second_order:
+            report.unchecked.append((name, sample.describe(), sample.reason or "no reason given"))
         if device is not None:
             for dt in np_dtypes:
                 checker.on_device(dt, device)
@@ -683,15 +699,21 @@ def plugin_cases(plugin_name):
                           f"(installed: {', '.join(registry.plugins) or 'none'})")
     if info.error:
         raise LookupError(f"autogradx plugin {plugin_name!r} failed to load: {info.error}")
-    tables = [_cases_of(info.value.partition(":")[0])]
+    tables = {}         # module name -> its conformance_cases, read once (it may be built lazily)
+
+    def table(module_name):
+        if module_name not in tables:
+            tables[module_name] = _cases_of(module_name)
+        return tables[module_name]
+
     out = []
     for name in info.ops:
         op = registry.ops[name]
         module = getattr(op.forward, "__module__", None)
         cases = None
-        for table in tables + [_cases_of(module)]:
-            if name in table:
-                cases = table[name]
+        for where in (info.value.partition(":")[0], module):
+            if name in table(where):
+                cases = table(where)[name]
                 break
         out.append((op, [cases] if isinstance(cases, Sample) else cases))
     return out

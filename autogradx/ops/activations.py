@@ -587,3 +587,54 @@ def _embedding_grad_weight(xp, g, residual, **params):
 
 embedding = Op("embedding", _embedding, namespace=_NN, inputs=("input", "weight"),
                residuals=True, vjp=(None, _embedding_grad_weight))
+
+
+# -- samples for the conformance kit ------------------------------------------------------
+
+def __getattr__(name):
+    # Built when the conformance kit asks for them: importing the ops costs nothing more.
+    if name == "conformance_cases":
+        return _conformance_cases()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _conformance_cases():
+    """Calls of each op: its parameters' values (slopes, modes, dims), optional inputs given
+    and left out, index inputs."""
+    import numpy as np
+
+    from autogradx.conformance import Arg, Sample as S
+
+    def x(*shape, low=-2.0, high=2.0):
+        return Arg(shape, low, high)
+
+    def I(values):          # an int64 index tensor
+        return Arg(values=np.asarray(values, dtype=np.int64))
+
+    pointwise = [S(x()), S(x(5)), S(x(2, 3))]
+    return {
+        "leaky_relu": pointwise + [S(x(2, 3), 0.2), S(x(2, 3), negative_slope=-0.5)],
+        "elu": pointwise + [S(x(2, 3), 0.5), S(x(2, 3), alpha=2.0)],
+        "gelu": pointwise + [S(x(2, 3, low=-4.0, high=4.0), approximate="tanh")],
+        "silu": pointwise,
+        # linear where beta * x > threshold: these values fall on both sides, away from it
+        "softplus": pointwise + [S(x(2, 3), 2.0),
+                                 S(Arg(values=[-3.0, 0.5, 5.0, 30.0]), 1.0, 10.0)],
+        "softmax": [S(x(2, 3), 1), S(x(2, 3), dim=0), S(x(2, 3, 4), -1), S(x(), 0),
+                    S(x(2, 3), 1, dtype="float64").options(out_dtype="float64")],
+        "log_softmax": [S(x(2, 3), 1), S(x(2, 3), dim=0), S(x(2, 3, 4), -1), S(x(), 0)],
+        "dropout": [S(x(4, 5), 0.5).options(manual_seed=0), S(x(4, 5), 0.5, False),
+                    S(x(3), p=0.0), S(x(2, 3), 1.0).options(manual_seed=0)],
+        "linear": [S(x(2, 3), x(4, 3)), S(x(2, 3), x(4, 3), x(4)), S(x(3), x(4, 3), x(4)),
+                   S(x(2, 5, 3), x(4, 3), x(4)), S(x(2, 3), x(1, 3), x())],
+        "one_hot": [S(I([0, 2, 1]), 3), S(I([[0, 1], [3, 0]])), S(I(2), 4)],
+        "pad": [S(x(2, 3), (1, 2)), S(x(2, 3), (1, 1, 0, 2), value=0.5), S(x(2, 3), (-1, 1)),
+                S(x(1, 2, 3, 3), (1, 1, 1, 1), "reflect"), S(x(1, 2, 3), (2, 1), "replicate"),
+                S(x(1, 2, 3), (1, 2), "circular"), S(x(1, 2, 3, 3), (1, 0, 2, 1), "circular")],
+        "layer_norm": [S(x(2, 3), (3,), x(3), x(3)), S(x(2, 3, 4), (3, 4)),
+                       S(x(2, 3), [3], weight=x(3), eps=1e-3)],
+        # padding_idx and scale_grad_by_freq change the gradient from the derivative, on
+        # purpose: here the padding row is not used and no row repeats, so they agree.
+        "embedding": [S(I([[0, 2], [1, 0]]), x(3, 4)), S(I([1, 2, 2]), x(3, 2), padding_idx=0),
+                      S(I([2, 0, 1]), x(3, 2), scale_grad_by_freq=True)],
+    }

@@ -564,3 +564,42 @@ def _avg_pool_grad(xp, g, resid, **_):
 
 avg_pool2d = Op("avg_pool2d", _avg_pool2d, namespace=_NN, residuals=True,
                 grad_fn="AvgPool2DBackward0", vjp=_avg_pool_grad)
+
+
+# -- samples for the conformance kit ---------------------------------------------------
+
+def __getattr__(name):
+    # Built when the conformance kit asks for them: importing the ops costs nothing more.
+    if name == "conformance_cases":
+        return _conformance_cases()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+
+def _conformance_cases():
+    """Calls of each op: stride, padding (numbers, pairs, 'same'), dilation, groups, bias
+    given or not, unbatched input, ceil_mode."""
+    from autogradx.conformance import Arg, Sample as S
+
+    def x(*shape):
+        return Arg(shape)
+
+    return {
+        "conv1d": [S(x(1, 2, 5), x(3, 2, 3), x(3), padding=1),
+                   S(x(2, 4, 7), x(2, 2, 2), None, 2, 0, 2, 2),     # stride, dilation, groups
+                   S(x(2, 5), x(3, 2, 3), padding="same")],
+        "conv2d": [S(x(1, 2, 5, 5), x(3, 2, 3, 3), x(3), stride=2, padding=1),
+                   S(x(1, 4, 4, 4), x(2, 2, 2, 2), groups=2, dilation=2),
+                   S(x(2, 1, 4, 5), x(2, 1, 2, 3), x(2), stride=(1, 2), padding=(1, 0)),
+                   S(x(2, 4, 4), x(1, 2, 2, 2), padding="same")],
+        "conv3d": [S(x(1, 1, 4, 4, 4), x(2, 1, 2, 2, 2)),
+                   S(x(1, 2, 3, 4, 3), x(2, 2, 1, 2, 2), x(2), stride=(1, 2, 1), padding=1)],
+        "max_pool2d": [S(x(1, 2, 4, 4), 2), S(x(1, 2, 5, 5), 3, stride=2, padding=1),
+                       S(x(2, 5, 4), (2, 3), 1, dilation=(2, 1)),
+                       S(x(1, 1, 5, 5), 2, ceil_mode=True)],
+        "max_pool2d_with_indices": [S(x(1, 2, 4, 4), 2), S(x(2, 5, 5), 3, 2, 1, ceil_mode=True)],
+        "avg_pool2d": [S(x(1, 2, 4, 4), 2), S(x(1, 2, 5, 5), 3, stride=2, padding=1),
+                       S(x(1, 2, 5, 5), 3, 2, 1, count_include_pad=False),
+                       S(x(2, 5, 5), 2, ceil_mode=True),
+                       S(x(1, 1, 4, 4), 2, divisor_override=3)],
+    }

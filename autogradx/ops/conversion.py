@@ -66,3 +66,34 @@ def _to_device_vjp(xp, g, source, device):
 
 _to_device_op = Op("_to_device", _to_device, namespace=None, residuals=True,
                    grad_fn="ToCopyBackward0", vjp=_to_device_vjp)
+
+
+# -- samples for the conformance kit ------------------------------------------------------
+
+def __getattr__(name):
+    # Built when the conformance kit asks for them: importing the ops costs nothing more.
+    if name == "conformance_cases":
+        return _conformance_cases()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _conformance_cases():
+    """Calls of each op. ``_to_copy`` converts to float64 only: finite differences through a
+    cast to float32 are too coarse to check. ``_to_device`` copies to the CPU (a test on
+    another device makes its own calls)."""
+    import numpy as np
+
+    from autogradx._device import device
+    from autogradx.conformance import Arg, Sample as S
+
+    def x(*shape):
+        return Arg(shape)
+
+    return {
+        "_to_copy": [S(x(2, 3), np.dtype("float64")).options(out_dtype="float64")],
+        "fill": [S(x(2, 3), 1.5), S(x(2, 3), x()), S(x(), -1.0)],
+        "zero": [S(x(2, 3)), S(x())],
+        "copy": [S(x(2, 3), x(2, 3)), S(x(2, 3), x(3)), S(x(2, 3), x(1, 3)),
+                 S(x(2, 3), Arg((2, 3), dtype="float32")).options(id="2x3, float32 src")],
+        "_to_device": [S(x(2, 3), device("cpu")), S(x(), device("cpu"))],
+    }

@@ -211,7 +211,7 @@ def _remainder_name(a, b):
 def _remainder_grad_other(xp, g, a, b):
     if not _is_array(a):
         raise RuntimeError("derivative for aten::remainder is not implemented")
-    return -g * xp.floor_divide(a, b)
+    return -g * xp.floor(a / b)      # floor (derivative 0) keeps this twice differentiable
 
 
 remainder = Op("remainder", _remainder, promote="elementwise", inputs=_BINARY, save=_BINARY,
@@ -724,3 +724,82 @@ isclose = Op("isclose", _isclose, inputs=_BINARY, method=True)
 # Both return a Python bool, as PyTorch's do.
 allclose = Op("allclose", _allclose, inputs=_BINARY, method=True, output_type=bool)
 equal = Op("equal", _equal, inputs=_BINARY, method=True, output_type=bool)
+
+
+# -- samples for the conformance kit -------------------------------------------------
+
+def __getattr__(name):
+    # Built when the conformance kit asks for them: importing the ops costs nothing more.
+    if name == "conformance_cases":
+        return _conformance_cases()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# Ranges of generated inputs that keep an op inside its domain, away from its poles.
+_DOMAINS = {"log": (0.2, 3.0), "log2": (0.2, 3.0), "log10": (0.2, 3.0), "sqrt": (0.2, 3.0),
+            "rsqrt": (0.2, 3.0), "log1p": (-0.5, 2.0), "reciprocal": (0.5, 2.0),
+            "tan": (-1.2, 1.2), "div": (0.5, 2.0), "pow": (0.5, 2.0)}
+
+
+def _conformance_cases():
+    """Generated elementwise samples for every op here (inputs within ``_DOMAINS``), and more
+    calls for the ops that take numbers, parameters, or integer and bool tensors."""
+    import sys
+
+    from autogradx.conformance import Arg, Sample as S, generated_samples
+    from autogradx.plugin import collect
+
+    def x(*shape, low=-2.0, high=2.0):
+        return Arg(shape, low, high)
+
+    def const(*shape, low=-2.0, high=2.0, dtype=None):
+        return Arg(shape, low, high, dtype=dtype, requires_grad=False)
+
+    def ints(*shape, dtype="int64"):
+        return const(*shape, low=0, high=7, dtype=dtype)
+
+    mask = const(2, 3, dtype="bool")
+    special = Arg(values=[0.0, 1.5, math.inf, -math.inf, math.nan])
+    cases = {op.name: generated_samples(op, *_DOMAINS.get(op.name, (-2.0, 2.0)))
+             for op in collect(sys.modules[__name__])}
+    extra = {
+        "add": [S(x(2, 3), x(3), alpha=2), S(x(2, 3), 1.5)],
+        "sub": [S(x(2, 3), x(3), alpha=0.5), S(x(2, 3), 1.5)],
+        "rsub": [S(x(2, 3), 1.5), S(x(2, 3), x(3), alpha=2)],
+        "mul": [S(x(2, 3), -1.5)],
+        "div": [S(x(2, 3), 1.5), S(2.0, x(2, 3, low=0.5)),
+                S(x(2, 3), x(2, 3, low=0.5), rounding_mode="floor"),
+                S(x(2, 3), x(2, 3, low=0.5), rounding_mode="trunc")],
+        "pow": [S(x(2, 3, low=0.5), 3), S(x(2, 3), 2), S(x(2, 3), 0), S(2.0, x(2, 3))],
+        "fmod": [S(x(2, 3), 0.7), S(ints(2, 3), const(2, 3, low=1, high=4, dtype="int64"))],
+        "round": [S(x(2, 3), decimals=1), S(x(2, 3), decimals=-1)],
+        "clamp_min": [S(x(2, 3), 0.5)],
+        "clamp_max": [S(x(2, 3), 0.5)],
+        "lerp": [S(x(2, 3), x(2, 3), 0.3), S(x(2, 3), x(3), 0.8)],      # both formulas
+        "eq": [S(x(2, 3), 0.5), S(ints(2, 3), ints(3))],
+        "lt": [S(x(2, 3), 0.5)],
+        "isnan": [S(special)],
+        "isinf": [S(special)],
+        "isfinite": [S(special)],
+        "isclose": [S(x(3), x(3), rtol=0.5, atol=0.5)],
+    }
+    for name, samples in extra.items():
+        cases[name] = cases[name] + samples
+    same = Arg(values=[[0.5, -1.0], [2.0, 0.0]])
+    pair = [S(ints(2, 3), ints(2, 3)), S(ints(2, 3), ints(3, dtype="bool")),
+            S(const(4, dtype="bool"), const(4, dtype="bool"))]
+    cases.update({
+        # No derivative (PyTorch has none): constant operands only.
+        "floor_divide": [S(const(2, 3, high=5), const(2, 3, low=1, high=3)), S(const(2, 3), 0.7),
+                         S(ints(2, 3), const(3, low=1, high=4, dtype="int64"))],
+        "clamp": [S(x(2, 3), -0.5, 0.5), S(x(2, 3), max=0.5), S(x(2, 3), min=-0.5),
+                  S(x(2, 3), x(2, 3), x(1, 3))],        # tensor bounds, min > max in places
+        "where": [S(mask, x(2, 3), x(1, 3)), S(mask, x(2, 3), 0.5), S(mask, 0.5, x(3))],
+        "tensor_where": [S(x(2, 3), mask, x(2, 3)), S(x(2, 3), mask, 0.5)],
+        "remainder": cases["remainder"] + [S(x(2, 3), 0.7)],
+        "bitwise_and": pair, "bitwise_or": pair, "bitwise_xor": pair,
+        "bitwise_not": [S(ints(2, 3)), S(const(4, dtype="bool"))],
+        "allclose": [S(x(2, 3), x(2, 3)), S(same, same), S(x(3), x(3), rtol=0.5, atol=2.0)],
+        "equal": [S(x(2, 3), x(2, 3)), S(same, same), S(x(2, 3), x(3))],
+    })
+    return cases

@@ -507,3 +507,53 @@ masked_fill = Op(
     grad_fn=lambda x, mask, value: f"MaskedFillBackward{int(_is_array(value))}",
     vjp=(lambda xp, g, mask: xp.where(mask, 0, g), None,
          lambda xp, g, mask: xp.where(mask, g, 0)))
+
+
+# -- samples for the conformance kit ------------------------------------------------------
+
+
+def __getattr__(name):
+    # Built when the conformance kit asks for them: importing the ops costs nothing more.
+    if name == "conformance_cases":
+        return _conformance_cases()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _conformance_cases():
+    """Calls of each op: basic and advanced indices, repeated positions (their gradients add
+    up), negative dims and indices, masks that broadcast."""
+    from autogradx.conformance import Arg, Sample as S
+
+    def x(*shape):
+        return Arg(shape)
+
+    def I(values):          # an int64 index tensor
+        return Arg(values=np.asarray(values, dtype=np.int64))
+
+    def mask(*shape):
+        return Arg(shape, dtype="bool", requires_grad=False)
+
+    rows = I([[0, 1], [3, 3], [2, 0]])
+    return {
+        "getitem": [S(x(4, 3), (slice(1, 3), 0)), S(x(4, 3), (None, Ellipsis, -1)), S(x(4, 3), 1),
+                    S(x(4, 3), slice(None, None, 2)), S(x(), None)],
+        # Tensor.__getitem__ hands the op the index tensors inside a tuple as arrays of
+        # their device; lists stand for them here, on any device.
+        "index": [S(x(4, 3), I([0, 2, 2])), S(x(4, 3), mask(4)), S(x(4, 3), mask(4, 3)),
+                  S(x(4, 3), (slice(None), [-1, 0])), S(x(4, 3), ([0, 3], [1, 1]))],
+        "setitem": [S(x(4, 3), x(3), (slice(1, 3),)), S(x(4, 3), x(3), I([0, 2])),
+                    S(x(4, 3), x(), (1, 2)), S(x(4, 3), 0.5, mask(4, 3)),
+                    S(x(4, 3), x(2, 1), (slice(None, 2), slice(1, 3)))],
+        "narrow": [S(x(4, 3), 0, 1, 2), S(x(4, 3), -1, 0, 3)],
+        "select": [S(x(4, 3), 1, -1), S(x(4, 3), 0, 2), S(x(4), 0, 1)],
+        "index_select": [S(x(4, 3), 0, I([0, 2, 2])), S(x(4, 3), -1, I([2])), S(x(), 0, I([0]))],
+        "gather": [S(x(3, 4), 1, rows), S(x(4, 3), 0, I([[3, 0, 0], [1, 1, 2]]))],
+        "take_along_dim": [S(x(3, 4), I([[0], [3], [2]]), 1), S(x(3, 4), I([0, 5, 11, 5])),
+                           S(x(3, 4), I([[1, 0, 2, 2]]), 0)],
+        "scatter_add": [S(x(3, 4), 1, rows, x(3, 2)), S(x(3, 4), 1, rows, x(3, 3)),
+                        S(x(4, 3), 0, I([[3, 0, 0], [3, 1, 2]]), x(2, 3))],
+        "index_add": [S(x(4, 3), 0, I([0, 2, 2]), x(3, 3)),
+                      S(x(4, 3), -1, I([1]), x(4, 1), alpha=2.0)],
+        "masked_fill": [S(x(2, 3), mask(2, 3), 0.5), S(x(2, 3), mask(1, 3), x()),
+                        S(x(2, 3), mask(3), -1.0)],
+    }

@@ -689,3 +689,58 @@ def _slogdet_vjp(xp, g, a):
 slogdet = Op("slogdet", _slogdet, namespace=(_LINALG, ""), save="input", n_outputs=2,
              output_type=linalg_slogdet, method=True, grad_fn="LinalgSlogdetBackward0",
              vjp=_slogdet_vjp)
+
+
+# -- samples for the conformance kit ------------------------------------------------------
+
+
+def __getattr__(name):
+    # Built when the conformance kit asks for them: importing the ops costs nothing more.
+    if name == "conformance_cases":
+        return _conformance_cases()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _conformance_cases():
+    """Calls of each op: every matmul form (vectors, batches that broadcast), the norms' orders
+    and dims, well-conditioned matrices for inv, solve and det."""
+    from autogradx.conformance import Arg, Sample as S
+
+    def x(*shape):
+        return Arg(shape)
+
+    m = [[2.0, 0.5, 0.1], [0.3, 1.5, 0.2], [0.1, 0.4, 1.8]]
+    mat = Arg(values=m)
+    mats = Arg(values=[m, [[1.0, 0.2, 0.0], [-0.4, 2.0, 0.3], [0.5, 0.0, -1.5]]])
+    # Distinct singular values, so that the gradients of the 2- and nuclear norms are defined.
+    rect = Arg(values=[[1.0, 0.3, -0.5], [0.2, -2.0, 0.4]])
+
+    def svd(sample):        # a known gap: PyTorch differentiates these twice
+        return sample.options(second_order=False, reason=(
+            "the vjp of the 2- and nuclear norms calls xp.linalg.svd, which has no autogradx op: "
+            "create_graph=True raises"))
+
+    return {
+        "matmul": [S(x(2, 3), x(3, 4)), S(x(3), x(3)), S(x(3), x(3, 2)), S(x(2, 3), x(3)),
+                   S(x(2, 2, 3), x(3, 4)), S(x(2, 1, 2, 3), x(3, 3, 2))],
+        "mm": [S(x(2, 3), x(3, 4)), S(x(1, 3), x(3, 1))],
+        "bmm": [S(x(2, 3, 4), x(2, 4, 5))],
+        "mv": [S(x(3, 4), x(4))],
+        "dot": [S(x(4), x(4))],
+        "outer": [S(x(3), x(4)), S(x(1), x(2))],
+        "einsum": [S("ij,jk->ik", x(2, 3), x(3, 4)), S("bii->b", x(2, 3, 3)), S("i,i", x(3), x(3)),
+                   S("...ij,...jk", x(2, 2, 3), x(3, 2)), S("ij->ji", [x(2, 3)]),
+                   S("i,j->ij", x(1), x(3))],
+        "vector_norm": [S(x(2, 3)), S(x(2, 3), 1, 1), S(x(2, 3), math.inf, (0, 1), True),
+                        S(x(2, 3), -math.inf, -1), S(x(2, 3), 3, dim=0), S(x(2, 3), 0.5),
+                        S(x())],
+        "matrix_norm": [S(x(2, 3)), S(x(2, 3, 3), 1), S(x(3, 3), -1, keepdim=True),
+                        S(x(2, 3), math.inf), S(x(2, 3), -math.inf, (1, 0)), svd(S(rect, 2)),
+                        svd(S(rect, -2)), svd(S(rect, "nuc"))],
+        "linalg_norm": [S(x(2, 3)), S(x(4), 3), S(x(2, 3), "fro", (0, 1)), S(x(2, 3), 1, 1),
+                        S(x(2, 3), math.inf), svd(S(rect, 2)), S(x(2, 3), dim=-1, keepdim=True)],
+        "inv": [S(mat), S(mats)],
+        "solve": [S(mat, x(3, 2)), S(mat, x(3)), S(mats, x(2, 3, 1)), S(mat, x(2, 3), left=False)],
+        "det": [S(mat), S(mats)],
+        "slogdet": [S(mat), S(mats)],
+    }

@@ -667,3 +667,63 @@ cross_entropy = Op(
     "cross_entropy", _cross_entropy, namespace=_NN, inputs=("input", "target", "weight"),
     save=("input", "target", "weight"), grad_fn=_ce_name,
     vjp=(_ce_grad_input, _ce_grad_target, None))
+
+
+# -- samples for the conformance kit ------------------------------------------------------
+
+def __getattr__(name):
+    # Built when the conformance kit asks for them: importing the ops costs nothing more.
+    if name == "conformance_cases":
+        return _conformance_cases()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _conformance_cases():
+    """Calls of each loss: every reduction, weights, the parameters (beta, delta,
+    pos_weight, ignore_index, label_smoothing), class indices and class probabilities."""
+    import numpy as np
+
+    from autogradx.conformance import Arg, Sample as S
+
+    def x(*shape, low=-2.0, high=2.0):
+        return Arg(shape, low, high)
+
+    def const(*shape, low=0.2, high=2.0):       # weights: no gradient
+        return Arg(shape, low, high, requires_grad=False)
+
+    def I(values):          # int64 class indices
+        return Arg(values=np.asarray(values, dtype=np.int64))
+
+    def pointwise(**params):
+        return [S(x(2, 3), x(2, 3), **params), S(x(2, 3), x(2, 3), reduction="sum", **params),
+                S(x(2, 3), x(2, 3), reduction="none", **params), S(x(), x(), **params)]
+
+    prob = x(2, 3, low=0.05, high=0.95)         # inside (0, 1), away from its clamped ends
+    target = x(2, 3, low=0.0, high=1.0)
+    weighted = [S(x(2, 3), x(2, 3), weight=x(2, 3)),
+                S(x(2, 3), x(2, 3), reduction="none", weight=x(2, 3))]
+    # Class probabilities along dim 1 (rows that sum to 1 are not needed for the gradient).
+    probs = x(3, 4, low=0.0, high=1.0)
+    return {
+        "binary_cross_entropy_with_logits": [
+            S(x(2, 3), target), S(x(2, 3), target, reduction="sum"),
+            S(x(2, 3), target, const(3), reduction="none"),
+            S(x(2, 3), target, pos_weight=const(3)), S(x(), x(low=0.0, high=1.0))],
+        "binary_cross_entropy": [
+            S(prob, target), S(prob, target, reduction="sum"),
+            S(prob, target, const(2, 3), reduction="none"), S(prob, target, weight=const(3))],
+        "mse_loss": pointwise() + weighted,
+        "l1_loss": pointwise() + weighted,
+        "smooth_l1_loss": pointwise() + pointwise(beta=0.5)[:1] + pointwise(beta=0.0)[:1],
+        "huber_loss": pointwise() + pointwise(delta=0.5)[:1] + weighted,
+        "nll_loss": [S(x(3, 4), I([0, 3, 1])), S(x(3, 4), I([0, 3, 1]), reduction="none"),
+                     S(x(3, 4), I([0, 3, 1]), const(4)), S(x(3, 4), I([0, 3, 3]), reduction="sum"),
+                     S(x(3, 4), I([0, -100, 1])), S(x(3, 4), I([0, 2, 1]), ignore_index=2),
+                     S(x(2, 3, 2), I([[0, 2], [1, 1]])), S(x(4), I(2))],
+        "cross_entropy": [S(x(3, 4), I([0, 3, 1])), S(x(3, 4), I([0, 3, 1]), const(4)),
+                          S(x(3, 4), I([0, 3, 1]), reduction="none"),
+                          S(x(3, 4), I([0, 2, 1]), ignore_index=2, label_smoothing=0.2),
+                          S(x(2, 3, 2), I([[0, 2], [1, 1]])), S(x(3, 4), probs),
+                          S(x(3, 4), probs, const(4), reduction="sum", label_smoothing=0.1),
+                          S(x(4), I(2))],
+    }

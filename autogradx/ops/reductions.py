@@ -623,3 +623,53 @@ def _any(xp, x, dim=None, keepdim=False):
 
 all = Op("all", _all, method=True)
 any = Op("any", _any, method=True)
+
+
+# ---------------------------------------------------------------- samples for the conformance kit
+
+def __getattr__(name):
+    # Built when the conformance kit asks for them: importing the ops costs nothing more.
+    if name == "conformance_cases":
+        return _conformance_cases()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _conformance_cases():
+    """Calls of each op: over everything, one dim, several dims, negative dims, keepdim,
+    0-d inputs."""
+    from autogradx.conformance import Arg, Sample as S
+
+    def x(*shape):
+        return Arg(shape)
+
+    # sum, mean, amax...: (input, dim, keepdim)
+    dims = [S(x(2, 3)), S(x(2, 3), 1), S(x(2, 3, 4), (0, -1), True), S(x(2, 3), dim=-2),
+            S(x()), S(x(), 0)]
+    # ops of one int dim: cumsum, cumprod
+    one_dim = [S(x(2, 3), 1), S(x(2, 3), dim=-2), S(x(4), 0), S(x(), 0)]
+    # var and std: the default correction, another one, and unbiased=False
+    spread = [S(x(2, 3)), S(x(2, 3), 1), S(x(2, 3, 4), (0, 2), keepdim=True, correction=0),
+              S(x(5), unbiased=False), S(x(2, 3), -1, correction=2)]
+    with_zeros = Arg(values=[[1.5, 0.0, -2.0], [0.5, 0.0, 0.0]])
+    return {
+        "sum": dims + [S(x(0, 3), 0), S(x(2, 3), 1, dtype="float64").options(out_dtype="float64")],
+        "nansum": [S(x(2, 3)), S(x(2, 3), 1, True)],
+        "mean": dims + [S(x(2, 3), 1, dtype="float64").options(out_dtype="float64")],
+        "cumsum": one_dim,
+        "prod": [S(x(2, 3)), S(x(2, 3, 4), -1, True), S(x(), 0), S(with_zeros),
+                 S(with_zeros, 1), S(with_zeros, 0, True)],         # one int dim only
+        "cumprod": one_dim + [S(with_zeros, 1)],
+        "var": spread, "std": spread, "var_mean": spread, "std_mean": spread,
+        "norm": [S(x(2, 3)), S(x(2, 3), 1), S(x(2, 3), 3, 1, True), S(x(2, 3), math.inf, -1),
+                 S(x(2, 3), 0.5), S(x(2, 3), "fro", (0, 1))],
+        "logsumexp": [S(x(2, 3), 1), S(x(2, 3), (0, 1), True), S(x(2, 3), -1)],
+        "amax": dims, "amin": dims,
+        "max": [S(x(2, 3)), S(x(2, 3), 1), S(x(2, 3), 0, True), S(x(2, 3), dim=-1),
+                S(x(2, 3), x(3))],
+        "min": [S(x(2, 3)), S(x(2, 3), 1), S(x(2, 3), 0, True), S(x(2, 3), dim=-1),
+                S(x(2, 3), x(3))],
+        "argmax": [S(x(2, 3)), S(x(2, 3), 1), S(x(2, 3), 0, True)],
+        "argmin": [S(x(2, 3)), S(x(2, 3), 1), S(x(2, 3), 0, True)],
+        "all": [S(x(2, 3)), S(Arg((2, 3), dtype="bool"), 1), S(Arg((2, 3), dtype="bool"), 0, True)],
+        "any": [S(x(2, 3)), S(Arg((2, 3), dtype="bool"), 1), S(Arg((2, 3), dtype="bool"), 0, True)],
+    }

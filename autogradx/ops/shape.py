@@ -682,3 +682,62 @@ def _unbind(xp, x, dim=0):
 
 unbind = Op("unbind", _unbind, residuals=True, n_outputs=None, output_type=tuple, method=True,
             view=True, vjp=lambda xp, g, d, dim=0: xp.stack(g, axis=d))
+
+
+# -- samples for the conformance kit ------------------------------------------------------
+
+
+def __getattr__(name):
+    # Built when the conformance kit asks for them: importing the ops costs nothing more.
+    if name == "conformance_cases":
+        return _conformance_cases()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _conformance_cases():
+    """Calls of each op: sizes as a tuple and one by one, -1 sizes, negative dims, 0-d and
+    size-1 dims, several tensors of mixed shapes."""
+    from autogradx.conformance import Arg, Sample as S
+
+    def x(*shape):
+        return Arg(shape)
+
+    def like(*shape):       # an operand whose shape alone matters
+        return Arg(shape, requires_grad=False)
+
+    return {
+        "reshape": [S(x(2, 3), (3, 2)), S(x(2, 3), -1), S(x(2, 3), 1, 3, 2), S(x(), (1,)),
+                    S(x(1), ())],
+        "reshape_as": [S(x(2, 3), like(3, 2)), S(x(2, 3), like(6, 1))],
+        "view": [S(x(2, 3), (3, 2)), S(x(2, 3), -1), S(x(2, 3), 3, -1), S(x(), (1, 1))],
+        "view_as": [S(x(2, 3), like(6)), S(x(2, 3), like(1, 3, 2))],
+        "flatten": [S(x(2, 3, 4)), S(x(2, 3, 4), 1), S(x(2, 3, 4), 0, -2), S(x()), S(x(2, 3), 1)],
+        "ravel": [S(x(2, 3)), S(x())],
+        "unflatten": [S(x(2, 6), 1, (2, 3)), S(x(6), 0, (-1, 2)), S(x(2, 6), -1, (3, 1, 2))],
+        "squeeze": [S(x(2, 1, 3)), S(x(2, 1, 3), 1), S(x(2, 1, 3), 0), S(x(1, 2, 1), (0, -1)),
+                    S(x())],
+        "unsqueeze": [S(x(2, 3), 1), S(x(), 0), S(x(2, 3), -1)],
+        "permute": [S(x(2, 3, 4), (2, 0, 1)), S(x(2, 3, 4), 1, -1, 0), S(x(), ())],
+        "transpose": [S(x(2, 3, 4), 0, 2), S(x(2, 3), -1, -2), S(x(2, 3), 1, 1)],
+        "t": [S(x(2, 3)), S(x(3)), S(x())],
+        "movedim": [S(x(2, 3, 4), 0, -1), S(x(2, 3, 4), (0, 1), (2, 0))],
+        "expand": [S(x(3, 1), (2, 3, 4)), S(x(3, 1), -1, 4), S(x(), (2,))],
+        "broadcast_to": [S(x(3, 1), (2, 3, 4)), S(x(), (2, 3))],
+        "expand_as": [S(x(3, 1), like(2, 3, 4)), S(x(1), like(5))],
+        "repeat": [S(x(2, 3), (2, 1)), S(x(2, 3), 1, 2, 2), S(x(3), (2, 2)), S(x(), (3,))],
+        "tile": [S(x(2, 3), (2, 1)), S(x(2, 3), (2,)), S(x(3), (2, 2))],
+        "flip": [S(x(2, 3, 4), (0, 2)), S(x(2, 3), [-1]), S(x(2, 3), 0)],
+        "fliplr": [S(x(2, 3)), S(x(2, 3, 2))],
+        "flipud": [S(x(3)), S(x(2, 3))],
+        "contiguous": [S(x(2, 3)), S(x())],
+        "cat": [S([x(2, 3), x(1, 3)]), S([x(2, 3), x(2, 2)], 1), S([x(4)]),
+                S([x(2, 3), x(2, 1), x(2, 2)], dim=-1)],
+        "stack": [S([x(2, 3), x(2, 3)]), S([x(2, 3), x(2, 3), x(2, 3)], 2), S([x(), x()]),
+                  S([x(3), x(3)], dim=-1)],
+        "hstack": [S([x(2, 3), x(2, 1)]), S([x(3), x(2)]), S([x(), x()])],
+        "vstack": [S([x(2, 3), x(1, 3)]), S([x(3), x(3)])],
+        "dstack": [S([x(2, 3), x(2, 3)]), S([x(3), x(3)]), S([x(2, 3, 1), x(2, 3, 2)])],
+        "split": [S(x(5, 3), 2), S(x(5, 3), [1, 2], dim=1), S(x(5, 3), 5), S(x(4), [1, 0, 3])],
+        "chunk": [S(x(5, 3), 2), S(x(5, 3), 3, 1), S(x(5, 3), 2, -1)],
+        "unbind": [S(x(2, 3)), S(x(2, 3), 1), S(x(2, 3), dim=-1)],
+    }

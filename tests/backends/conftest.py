@@ -7,7 +7,8 @@ where that catches more:
 * its arrays are :class:`FakeArray`, an ``ndarray`` subclass that autogradx's
   NumPy path does not recognise (the core matches ``type(a) is np.ndarray``);
 * its module, ``fakenumpy``, forwards NumPy's functions, takes FakeArrays and
-  gives FakeArrays back (0-d arrays, never NumPy scalars, as CuPy does), and
+  gives FakeArrays back (0-d arrays, never NumPy scalars, as CuPy does: indexing
+  one element too), and
   refuses plain ``np.ndarray`` arguments except in the conversion functions
   (``asarray``, ``array``, ...), which copy host data to the device, as
   ``cupy.asarray`` does;
@@ -77,6 +78,11 @@ class FakeArray(np.ndarray):
         raise FakeDeviceError(
             f"numpy.{func.__name__} was called on a fake-device array: an op must use the "
             f"array module it is handed (xp.{func.__name__}), not NumPy")
+
+    def __getitem__(self, key):
+        # An integer index gives a 0-d array, as on CuPy, not NumPy's scalar (host data).
+        out = super().__getitem__(key)
+        return np.asarray(out).view(FakeArray) if isinstance(out, np.generic) else out
 
     def get(self):
         """A host copy (CuPy's ``ndarray.get``)."""

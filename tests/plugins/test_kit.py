@@ -75,10 +75,18 @@ def test_a_wrong_op_is_reported_with_what_failed(op, what, message):
                  else (agx.float64,))
 
 
-def test_second_order_can_be_turned_off_per_sample():
+def test_second_order_can_be_turned_off_per_sample_with_a_reason():
     op = Op("kit_np_vjp2", lambda xp, x: x ** 3, save="input",
             vjp=lambda xp, g, x: 3 * g * np.square(x))
-    assert check_op(op, Sample(Arg((3,))).options(second_order=False)).ok
+    sample = Sample(Arg((3,))).options(second_order=False, reason="np.square in the vjp")
+    report = check_op(op, [sample, Sample(Arg(())).options(second_order=False)])
+    assert report.ok and report.unchecked == [("kit_np_vjp2", "3", "np.square in the vjp"),
+                                              ("kit_np_vjp2", "0-d", "no reason given")]
+    text = str(report)
+    assert ", 2 samples without second order" in text.splitlines()[0]
+    assert "NO SECOND ORDER kit_np_vjp2 (3): np.square in the vjp" in text
+    # a run without second order at all lists nothing
+    assert not check_op(op, sample, second_order=False).unchecked
 
 
 def test_integer_inputs_of_a_float_op_give_the_default_float():
@@ -94,6 +102,9 @@ def test_fixed_values_index_tensors_and_options():
     assert sample.describe() == "take two"
     assert check_op(take, sample, (agx.float32,)).ok
     assert Sample(Arg((2, 3)), Arg(values=[0, 1]), dim=1).describe() == "2x3, int64[2], dim=1"
+    # floating values take the dtype under test
+    assert Sample(Arg(values=[[1.0, 2.0]]), Arg(values=[1.0], dtype="float32")).describe() \
+        == "values[1, 2], float32[1]"
 
 
 def test_random_ops_are_checked_under_a_manual_seed():
@@ -113,11 +124,6 @@ def test_plugin_cases_of_an_unknown_plugin():
     assert conformance.main(["nope"]) == 1
 
 
-def test_run_lists_the_ops_without_samples():
-    report = conformance.run("numpy", second_order=False)
-    assert report.ok and ("mul", "the plugin gives no conformance_cases for it") in report.skipped
-
-
 # -- the command, against a plugin installed in a temporary site ------------------------
 
 PLUGIN = """
@@ -126,8 +132,9 @@ from autogradx.conformance import Arg, Sample
 
 square = agp.Op("cmd_square", lambda xp, x: x * x, vjp=lambda xp, g, x: {factor} * g * x,
                 save="input", method=True)
-plugin = agp.Plugin("cmdplug", [square])
-conformance_cases = {{"cmd_square": [Sample(Arg((2, 3))), Sample(Arg(()))]}}
+double = agp.Op("cmd_double", lambda xp, x: 2 * x, vjp=lambda xp, g: 2 * g, method=True)
+plugin = agp.Plugin("cmdplug", [square, double])
+conformance_cases = {{"cmd_square": [Sample(Arg((2, 3))), Sample(Arg(()))]}}     # none for double
 """
 
 
@@ -147,5 +154,7 @@ def test_command_exit_status_and_report(tmp_path, factor, status):
                           "--dtypes", "float64"], capture_output=True, text=True, env=env)
     assert out.returncode == status, out.stderr
     assert "autogradx conformance of plugin 'cmdplug': 1 ops checked" in out.stdout
+    assert "1 ops skipped" in out.stdout     # an op without samples is listed, not checked
+    assert "SKIP cmd_double: the plugin gives no conformance_cases for it" in out.stdout
     if status:
         assert "FAIL cmd_square (2x3; float64; gradients)" in out.stdout
