@@ -18,36 +18,28 @@ alone, i.e. what no autograd layer over NumPy can beat.
 Before anything is timed, autogradx's gradients are checked against the NumPy
 floor's and PyTorch's; the benchmark aborts if they differ.
 
-Run:  python benchmarks/bench_per_op.py [--rounds N | --quick] [--no-torch]
+Run:  python benchmarks/bench_per_op.py [--rounds N | --quick] [--no-torch] [--threads N]
 Writes benchmarks/results/per_op.jsonl and benchmarks/results/per_op.md.
 """
 
-import argparse
-import gc
-import json
-import os
-import platform
 import statistics
-import subprocess
 import sys
-import time
-from pathlib import Path
 
 import numpy as np
 
 import autogradx as agx
+from _common import (
+    arg_parser, fmt, import_torch, machine_info, machine_line, match_torch_threads,
+    parse_args, ratio, target, time_interleaved, torch_note, write_results,
+)
 
-try:
-    import torch
-except ImportError:          # the PyTorch column is optional
-    torch = None
+torch = import_torch()          # None when not importable: the column is optional
 
 CASE = "elementwise_chain"
 N_OPS = 1000
 SHAPES = [(3,), (16, 16)]
 MODES = ["forward", "no_grad", "forward_backward"]
 IMPLS = ["autogradx", "torch", "numpy"]
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 # Float32 over 1000 ops: the three implementations round in slightly different
 # orders (autogradx's div vjp is ``-g * a / (b * b)``, the floor's the same
@@ -226,46 +218,6 @@ def check_gradients(shape, x_np, c_np, impls):
 
 
 # ---------------------------------------------------------------------------
-# Timing.
-# ---------------------------------------------------------------------------
-
-def time_once(run):
-    """Microseconds per op for one run of the chain.
-
-    The collector is off while the chain runs, so a collection triggered by
-    the graph's many small objects is not charged to whichever op happened to
-    trigger it; it runs before the round instead.
-    """
-    gc.collect()
-    gc.disable()
-    try:
-        start = time.perf_counter_ns()
-        result = run()
-        elapsed = time.perf_counter_ns() - start
-    finally:
-        gc.enable()
-    del result                          # graph teardown, outside the clock
-    return elapsed / 1e3 / N_OPS
-
-
-def time_cell(runners, rounds):
-    """{impl: (median, min) µs/op} for one (shape, mode) over ``rounds`` rounds.
-
-    Each runner gets one untimed warm-up run (first-use lookups, allocator).
-    The implementations take turns within every round rather than running
-    their rounds back to back, so a burst of load on the machine lands on all
-    of them alike and the ratios stay fair.
-    """
-    for run in runners.values():
-        run()
-    samples = {impl: [] for impl in runners}
-    for _ in range(rounds):
-        for impl, run in runners.items():
-            samples[impl].append(time_once(run))
-    return {impl: (statistics.median(t), min(t)) for impl, t in samples.items()}
-
-
-# ---------------------------------------------------------------------------
 # Reporting.
 # ---------------------------------------------------------------------------
 
@@ -273,37 +225,7 @@ def shape_str(shape):
     return "x".join(map(str, shape))
 
 
-def git_commit():
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, check=True, cwd=Path(__file__).parent).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
-def machine_info():
-    return {
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "torch": torch.__version__ if torch is not None else None,
-        "torch_threads": torch.get_num_threads() if torch is not None else None,
-        "autogradx": agx.__version__,
-        "git_commit": git_commit(),
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-    }
-
-
-def fmt(value, digits=2):
-    return "n/a" if value is None else f"{value:.{digits}f}"
-
-
-def ratio(a, b):
-    return None if a is None or b is None else a / b
-
-
-def markdown_table(rows, machine, rounds, torch_note):
+def markdown_table(rows, machine, rounds, notes):
     """rows: {(shape, mode): {impl: median_us_per_op}}."""
     lines = [
         f"# Per-op time: chain of {N_OPS} elementwise ops, float32",
@@ -320,43 +242,37 @@ def markdown_table(rows, machine, rounds, torch_note):
         lines.append(
             f"| {shape} | {mode} | {fmt(agx_t)} | {fmt(torch_t)} | {fmt(np_t)} "
             f"| {fmt(ratio(agx_t, torch_t))} | {fmt(ratio(agx_t, np_t))} |")
-    lines += ["", f"Machine: Python {machine['python']}, NumPy {machine['numpy']}, "
-              f"PyTorch {machine['torch'] or 'not installed'}"
-              f"{' (%s threads)' % machine['torch_threads'] if machine['torch'] else ''}, "
-              f"{machine['platform']}, {machine['cpu_count']} CPUs, "
-              f"commit {machine['git_commit'] or 'unknown'}."]
-    if torch_note:
-        lines += ["", f"Note: {torch_note}"]
+    lines += ["", machine_line(machine)]
+    lines += [f"Note: {note}" for note in notes]
     return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------------------
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--rounds", type=int, default=7, help="timed rounds per cell (default 7)")
-    p.add_argument("--quick", action="store_true", help="3 rounds, for a CI smoke run")
-    p.add_argument("--no-torch", action="store_true", help="leave out the PyTorch column")
-    p.add_argument("--out-dir", type=Path, default=RESULTS_DIR,
-                   help="where per_op.jsonl and per_op.md go (default benchmarks/results/)")
-    args = p.parse_args(argv)
-    if args.quick:
-        args.rounds = 3
-    if args.rounds < 1:
-        p.error("--rounds must be at least 1")
-    return args
+def targets(rows, machine):
+    """The project's per-op goals: a recorded forward+backward at most 1/3 of
+    PyTorch's time, and a no_grad forward at most twice the bare NumPy ops."""
+    records = []
+    for (shape, mode), t in rows.items():
+        if mode == "forward_backward":
+            records.append(target("per_op", f"forward_backward {shape}: autogradx / PyTorch",
+                                  ratio(t["autogradx"], t.get("torch")), 1 / 3,
+                                  "<= 1/3 of PyTorch", machine))
+        elif mode == "no_grad":
+            records.append(target("per_op", f"no_grad {shape}: autogradx / NumPy",
+                                  ratio(t["autogradx"], t["numpy"]), 2.0,
+                                  "<= 2x the bare NumPy ops", machine))
+    return records
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    torch_note = None
-    if torch is None:
-        torch_note = "PyTorch is not importable; its column is skipped."
-    elif args.no_torch:
-        torch_note = "PyTorch column skipped (--no-torch)."
-    impls = [i for i in IMPLS if i != "torch" or torch_note is None]
+    args = parse_args(arg_parser(__doc__, rounds=7, quick_rounds=3), argv)
+    skip_note = torch_note(args, torch)
+    _, threads_note = match_torch_threads(torch, args.threads)
+    notes = [n for n in (threads_note, skip_note) if n]
+    impls = [i for i in IMPLS if i != "torch" or skip_note is None]
 
-    machine = machine_info()
+    machine = machine_info(torch)
     rng = np.random.default_rng(0)
     records, rows = [], {}
     for shape in SHAPES:
@@ -366,22 +282,20 @@ def main(argv=None):
         for mode in MODES:
             runners = {impl: make_runner(impl, mode, *make_leaves(impl, x_np, c_np))
                        for impl in impls}
-            for impl, (median, fastest) in time_cell(runners, args.rounds).items():
+            for impl, samples in time_interleaved(runners, args.rounds).items():
+                us_per_op = [s * 1e6 / N_OPS for s in samples]
+                median = statistics.median(us_per_op)
                 rows.setdefault((shape_str(shape), mode), {})[impl] = median
                 records.append({
                     "case": CASE, "n_ops": N_OPS, "shape": list(shape), "dtype": "float32",
                     "mode": mode, "impl": impl, "median_us_per_op": round(median, 4),
-                    "min_us_per_op": round(fastest, 4), "rounds": args.rounds,
+                    "min_us_per_op": round(min(us_per_op), 4), "rounds": args.rounds,
                     "machine": machine,
                 })
 
-    table = markdown_table(rows, machine, args.rounds, torch_note)
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    with open(args.out_dir / "per_op.jsonl", "w", encoding="utf-8") as f:
-        for record in records:
-            f.write(json.dumps(record) + "\n")
-    (args.out_dir / "per_op.md").write_text(table, encoding="utf-8")
-    print(table, end="")
+    records += targets(rows, machine)
+    write_results(args.out_dir, "per_op", records,
+                  markdown_table(rows, machine, args.rounds, notes))
 
 
 if __name__ == "__main__":
