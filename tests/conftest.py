@@ -3,7 +3,6 @@ import gc
 import numpy as np
 import pytest
 
-import autogradx as agx
 
 
 @pytest.fixture
@@ -22,7 +21,3 @@ def gc_off():
     finally:
         if was:
             gc.enable()
-
-
-def leaf(values, dtype=agx.float64):
-    return agx.tensor(np.asarray(values), dtype=dtype, requires_grad=True)

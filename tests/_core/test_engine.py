@@ -11,10 +11,7 @@ import pytest
 
 import autogradx as agx
 from autogradx._core.node import AccumulateGrad
-
-
-def leaf(values, dtype=agx.float64):
-    return agx.tensor(np.asarray(values, dtype=float), dtype=dtype, requires_grad=True)
+from helpers import leaf
 
 
 def test_grad_is_none_before_backward():

@@ -13,6 +13,8 @@ import pytest
 import autogradx as agx
 from autogradx.autograd import once_differentiable
 from autogradx.testing import gradcheck, gradgradcheck
+from helpers import close
+from helpers import float_tensor as t
 
 grad = agx.autograd.grad
 LEGENDRE = pathlib.Path(__file__).resolve().parents[2] / "examples" / "legendre_function.py"
@@ -26,20 +28,6 @@ def load_legendre():
 
 
 P3 = load_legendre().LegendrePolynomial3
-
-
-def t(values, requires_grad=True, dtype=agx.float64, lib=agx):
-    return lib.tensor(np.asarray(values, dtype=float), dtype=getattr(lib, str(dtype).split(".")[-1]),
-                      requires_grad=requires_grad)
-
-
-def arr(x):
-    return x.detach().numpy()
-
-
-def close(a, b, rtol=1e-12, atol=1e-12):
-    np.testing.assert_allclose(arr(a) if hasattr(a, "detach") else a,
-                               arr(b) if hasattr(b, "detach") else b, rtol=rtol, atol=atol)
 
 
 X = [0.5, -1.5, 2.0]
@@ -540,10 +528,7 @@ def test_once_differentiable_backward_is_not_recorded():
 
 
 # ------------------------------------------------------------------ against torch
-
-@pytest.fixture(scope="module")
-def torch():
-    return pytest.importorskip("torch")
+# (the ``torch`` fixture is in conftest.py)
 
 
 def scenario(lib, create_graph=False):

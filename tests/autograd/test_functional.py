@@ -9,21 +9,14 @@ import numpy as np
 import pytest
 
 import autogradx as agx
+from helpers import arr, close, float_tensor
 
 AF = agx.autograd.functional
 
 
 def t(values, requires_grad=False, lib=agx):
-    return lib.tensor(np.asarray(values, dtype=float), dtype=lib.float64,
-                      requires_grad=requires_grad)
-
-
-def arr(x):
-    return x.detach().numpy()
-
-
-def close(a, b):
-    np.testing.assert_allclose(arr(a), b, rtol=1e-12, atol=1e-12)
+    """A float64 tensor, by default without grad (most values here are directions)."""
+    return float_tensor(values, requires_grad, lib=lib)
 
 
 X = np.array([0.5, -1.0, 2.0])
@@ -211,10 +204,7 @@ def test_errors(call, error, message):
 
 
 # ------------------------------------------------------------------ against torch
-
-@pytest.fixture(scope="module")
-def torch():
-    return pytest.importorskip("torch")
+# (the ``torch`` fixture is in conftest.py)
 
 
 def _f_single(a):

@@ -9,23 +9,11 @@ import pytest
 
 import autogradx as agx
 from autogradx.testing import gradgradcheck
+from helpers import K, P, R, U, arr, close, make_inputs
+from helpers import float_tensor as t
 
 F = agx.nn.functional
 grad = agx.autograd.grad
-
-
-def t(values, requires_grad=True, dtype=agx.float64):
-    return agx.tensor(np.asarray(values, dtype=float), dtype=dtype, requires_grad=requires_grad)
-
-
-def arr(x):
-    return x.detach().numpy()
-
-
-def close(a, b, **kw):
-    np.testing.assert_allclose(arr(a) if isinstance(a, agx.Tensor) else a,
-                               arr(b) if isinstance(b, agx.Tensor) else b,
-                               rtol=kw.get("rtol", 1e-12), atol=kw.get("atol", 1e-12))
 
 
 X = [0.5, -1.5, 2.0]
@@ -417,31 +405,6 @@ def test_zero_dim_gradients_summed_stay_tensors():
 
 # ------------------------------------------------------------------ gradgradcheck, op by op
 
-class Spec:
-    def __init__(self, shape, low, high, requires_grad=True):
-        self.shape, self.low, self.high, self.requires_grad = shape, low, high, requires_grad
-
-    def make(self, rng):
-        data = rng.uniform(self.low, self.high, self.shape)
-        return agx.tensor(data, dtype=agx.float64, requires_grad=self.requires_grad)
-
-
-def R(*shape):
-    return Spec(shape, -2.0, 2.0)
-
-
-def P(*shape):
-    return Spec(shape, 0.5, 2.0)
-
-
-def U(*shape):
-    return Spec(shape, 0.1, 0.9)
-
-
-def K(spec):
-    return Spec(spec.shape, spec.low, spec.high, requires_grad=False)
-
-
 def spd(x):
     """A symmetric positive definite matrix made from ``x`` (for det, inv, solve)."""
     return x @ x.mT + 2 * agx.eye(x.shape[-1], dtype=x.dtype) if hasattr(agx, "eye") else \
@@ -626,16 +589,11 @@ def _setitem(x, y):
 @pytest.mark.parametrize("fn, specs", [pytest.param(fn, specs, id=name)
                                        for name, fn, *specs in OPS])
 def test_gradgradcheck(fn, specs):
-    rng = np.random.default_rng(0)
-    inputs = tuple(s.make(rng) for s in specs)
-    assert gradgradcheck(fn, inputs, n_directions=2)
+    assert gradgradcheck(fn, make_inputs(specs, seed=0), n_directions=2)
 
 
 # ------------------------------------------------------------------ against torch
-
-@pytest.fixture(scope="module")
-def torch():
-    return pytest.importorskip("torch")
+# (the ``torch`` fixture is in conftest.py)
 
 
 def _lib_tensor(lib, values, requires_grad=True):

@@ -8,21 +8,18 @@ import numpy as np
 import pytest
 
 import autogradx as agx
+from helpers import arr, float_tensor
+from helpers import close as _close
 
 grad = agx.autograd.grad
 
 
 def t(values, requires_grad=True, lib=agx):
-    return lib.tensor(np.asarray(values, dtype=float), dtype=lib.float32,
-                      requires_grad=requires_grad)
-
-
-def arr(x):
-    return x.detach().numpy()
+    return float_tensor(values, requires_grad, "float32", lib)
 
 
 def close(a, b):
-    np.testing.assert_allclose(arr(a), b, rtol=1e-6)
+    _close(a, b, rtol=1e-6, atol=0.0)      # float32 values
 
 
 # ------------------------------------------------------------------ tensor hooks

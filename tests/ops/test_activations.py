@@ -14,33 +14,9 @@ import pytest
 
 import autogradx as agx
 from autogradx.testing import gradcheck, gradgradcheck
+from helpers import K, R, W, case, make_inputs
 
 F = agx.nn.functional
-
-
-class Spec:
-    def __init__(self, shape, low=-2.0, high=2.0, requires_grad=True):
-        self.shape, self.low, self.high, self.requires_grad = shape, low, high, requires_grad
-
-    def make(self, rng):
-        data = rng.uniform(self.low, self.high, self.shape)
-        return agx.tensor(data, dtype=agx.float64, requires_grad=self.requires_grad)
-
-
-def R(*shape):
-    return Spec(shape)
-
-
-def W(*shape):
-    return Spec(shape, -30.0, 30.0)
-
-
-def K(spec):
-    return Spec(spec.shape, spec.low, spec.high, requires_grad=False)
-
-
-def case(id, fn, *specs):
-    return pytest.param(fn, specs, id=id)
 
 
 POINTWISE = [
@@ -125,8 +101,7 @@ PADDING = [
 
 @pytest.mark.parametrize("fn, specs", POINTWISE + SOFTMAX + LAYERS + PADDING)
 def test_gradcheck(fn, specs):
-    rng = np.random.default_rng(0)
-    assert gradcheck(fn, tuple(s.make(rng) for s in specs))
+    assert gradcheck(fn, make_inputs(specs, seed=0))
 
 
 def test_dropout_gradcheck_under_a_fixed_mask():
@@ -158,8 +133,7 @@ GRADGRAD = [
 
 @pytest.mark.parametrize("fn, specs", GRADGRAD)
 def test_gradgradcheck(fn, specs):
-    rng = np.random.default_rng(0)
-    assert gradgradcheck(fn, tuple(s.make(rng) for s in specs))
+    assert gradgradcheck(fn, make_inputs(specs, seed=0))
 
 
 # ---------------------------------------------------------------- relu, sigmoid, tanh

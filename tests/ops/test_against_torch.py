@@ -11,50 +11,16 @@ import numpy as np
 import pytest
 
 import autogradx as agx
+from helpers import D, K, P, R, U
+from torch_compare import (DTYPES, assert_close, backward_both, both, compare_input_gradients,
+                           promo, random_like, run_both, special)
 
 torch = pytest.importorskip("torch")
 
 pytestmark = pytest.mark.torch
 
-DTYPES = ["float32", "float64"]
 TOL = {"float32": dict(rtol=1e-4, atol=1e-5), "float64": dict(rtol=1e-10, atol=1e-12),
        "float16": dict(rtol=1e-3, atol=1e-3)}
-
-
-class Spec:
-    """A random input: ``shape``, values in [low, high), whether it requires grad."""
-
-    def __init__(self, shape, low, high, requires_grad=True, dtype=None):
-        self.shape, self.low, self.high, self.requires_grad = shape, low, high, requires_grad
-        self.dtype = dtype
-
-    def array(self, rng, dtype):
-        data = rng.uniform(self.low, self.high, self.shape)
-        if self.dtype is not None and self.dtype.startswith("int"):
-            data = np.round(data * 3)
-        return data.astype(self.dtype or dtype)
-
-
-def R(*shape):
-    return Spec(shape, -2.0, 2.0)
-
-
-def P(*shape):
-    return Spec(shape, 0.5, 2.0)
-
-
-def U(*shape):
-    return Spec(shape, 0.1, 0.9)
-
-
-def K(spec):
-    return Spec(spec.shape, spec.low, spec.high, requires_grad=False, dtype=spec.dtype)
-
-
-def D(dtype, spec):
-    """``spec`` with its own dtype, whatever the dtype the test runs at."""
-    return Spec(spec.shape, spec.low, spec.high, dtype=dtype,
-                requires_grad=spec.requires_grad and not dtype.startswith("int"))
 
 
 class Case:
@@ -81,13 +47,6 @@ def _params(cases, bug):
         marks = pytest.mark.xfail(strict=True, reason=reason) if reason else ()
         out.append(pytest.param(c.fn, c.specs, c.grad_fn, id=c.id, marks=marks))
     return out
-
-
-def _both(arrays, specs):
-    """The same arrays as autogradx and torch tensors."""
-    a = [agx.tensor(x, requires_grad=s.requires_grad) for x, s in zip(arrays, specs)]
-    t = [torch.tensor(x, requires_grad=s.requires_grad) for x, s in zip(arrays, specs)]
-    return a, t
 
 
 def bce(lib, *args, **kw):
@@ -225,62 +184,36 @@ MIXED = [
 ]
 
 
-def _run(fn, specs, dtype, seed=0):
-    rng = np.random.default_rng(seed)
-    arrays = [s.array(rng, dtype) for s in specs]
-    a_in, t_in = _both(arrays, specs)
-    a_out = fn(agx, *a_in)
-    t_out = fn(torch, *t_in)
-    return a_in, t_in, a_out, t_out, rng
-
-
 def _assert_close(a, t, dtype, what):
-    a = np.asarray(a.detach().numpy())
-    t = t.detach().numpy()
-    assert a.shape == t.shape, f"{what}: shape {a.shape} != torch's {t.shape}"
-    np.testing.assert_allclose(a, t, equal_nan=True, err_msg=what, **TOL[dtype])
+    assert_close(a, t, what, **TOL[dtype], equal_nan=True)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("fn, specs, grad_fn", _params(CASES, "values_bug"))
 def test_values_and_gradients(fn, specs, grad_fn, dtype):
-    a_in, t_in, a_out, t_out, rng = _run(fn, specs, dtype)
+    a_in, t_in, a_out, t_out, rng = run_both(fn, specs, dtype)
     assert str(a_out.dtype) == str(t_out.dtype)
     assert tuple(a_out.shape) == tuple(t_out.shape)
     _assert_close(a_out, t_out, dtype, "forward")
-    grad = rng.standard_normal(tuple(t_out.shape)).astype(dtype)
-    a_out.backward(agx.tensor(grad))
-    t_out.backward(torch.tensor(grad))
-    for i, (a, t) in enumerate(zip(a_in, t_in)):
-        if t.grad is None:
-            assert a.grad is None, f"input {i}: torch gives no gradient, autogradx does"
-            continue
-        assert a.grad is not None, f"input {i}: autogradx gives no gradient"
-        assert str(a.grad.dtype) == str(t.grad.dtype), f"input {i}: gradient dtype"
-        _assert_close(a.grad, t.grad, dtype, f"gradient of input {i}")
+    backward_both(a_out, t_out, random_like(rng, t_out, dtype))
+    compare_input_gradients(a_in, t_in, lambda a, t, what: _assert_close(a, t, dtype, what))
 
 
 @pytest.mark.parametrize("fn, specs, grad_fn", _params(MIXED, "values_bug"))
 def test_mixed_dtypes(fn, specs, grad_fn):
-    a_in, t_in, a_out, t_out, rng = _run(fn, specs, "float32")
+    a_in, t_in, a_out, t_out, rng = run_both(fn, specs, "float32")
     assert str(a_out.dtype) == str(t_out.dtype)
     assert a_out.grad_fn.name() == t_out.grad_fn.name() == grad_fn
     _assert_close(a_out, t_out, "float16" if "float16" in str(t_out.dtype) else "float32",
                   "forward")
-    grad = rng.standard_normal(tuple(t_out.shape)).astype(str(t_out.dtype)[6:])
-    a_out.backward(agx.tensor(grad))
-    t_out.backward(torch.tensor(grad))
-    for i, (a, t) in enumerate(zip(a_in, t_in)):
-        assert (a.grad is None) == (t.grad is None), f"input {i}"
-        if t.grad is not None:
-            assert str(a.grad.dtype) == str(t.grad.dtype), f"input {i}: gradient dtype"
-            _assert_close(a.grad, t.grad, "float16" if "16" in str(t.grad.dtype) else "float32",
-                          f"gradient of input {i}")
+    backward_both(a_out, t_out, random_like(rng, t_out))
+    compare_input_gradients(a_in, t_in, lambda a, t, what: _assert_close(
+        a, t, "float16" if "16" in str(t.dtype) else "float32", what))
 
 
 @pytest.mark.parametrize("fn, specs, grad_fn", _params(CASES, "name_bug"))
 def test_grad_fn_name(fn, specs, grad_fn):
-    _, _, a_out, t_out, _ = _run(fn, specs, "float32")
+    _, _, a_out, t_out, _ = run_both(fn, specs, "float32")
     assert t_out.grad_fn.name() == grad_fn, "the case's expected name is PyTorch's"
     assert a_out.grad_fn.name() == grad_fn
 
@@ -303,10 +236,6 @@ I32_0 = np.array(2, np.int32)
 F32_0 = np.array(2.5, np.float32)
 F64_0 = np.array(2.5, np.float64)
 B_0 = np.array(True)
-
-
-def promo(id, fn, *arrays, expected=None, marks=()):
-    return pytest.param(fn, arrays, expected, id=id, marks=marks)
 
 
 PROMOTION = [
@@ -398,10 +327,6 @@ def test_type_promotion(fn, arrays, expected):
 
 # ---------------------------------------------------------------- special values
 
-def special(id, fn, *arrays, marks=()):
-    return pytest.param(fn, arrays, id=id, marks=marks)
-
-
 # autogradx lets NumPy's floating-point warnings through (a documented difference:
 # silencing them costs about a microsecond per op); the values still match.
 NUMPY_WARNS = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -430,15 +355,12 @@ SPECIAL = [
 
 @pytest.mark.parametrize("fn, arrays", SPECIAL)
 def test_special_values(fn, arrays):
-    specs = [Spec(x.shape, 0, 1) for x in arrays]
-    a_in, t_in = _both(arrays, specs)
+    a_in, t_in = both(arrays)
     a_out, t_out = fn(agx, *a_in), fn(torch, *t_in)
     dtype = str(t_out.dtype)[6:]
     assert str(a_out.dtype) == str(t_out.dtype)
     _assert_close(a_out, t_out, dtype, "forward")
-    grad = np.ones(tuple(t_out.shape), dtype)
-    a_out.backward(agx.tensor(grad))
-    t_out.backward(torch.tensor(grad))
+    backward_both(a_out, t_out, np.ones(tuple(t_out.shape), dtype))
     for i, (a, t) in enumerate(zip(a_in, t_in)):
         _assert_close(a.grad, t.grad, dtype, f"gradient of input {i}")
 

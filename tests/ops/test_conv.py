@@ -16,29 +16,9 @@ import autogradx as agx
 from autogradx._xp import tensor_namespace
 from autogradx.ops import conv as conv_ops
 from autogradx.testing import gradcheck, gradgradcheck
+from helpers import K, R, case, make_inputs
 
 F = agx.nn.functional
-
-
-class Spec:
-    def __init__(self, shape, requires_grad=True):
-        self.shape, self.requires_grad = shape, requires_grad
-
-    def make(self, rng):
-        return agx.tensor(rng.uniform(-2.0, 2.0, self.shape), dtype=agx.float64,
-                          requires_grad=self.requires_grad)
-
-
-def R(*shape):
-    return Spec(shape)
-
-
-def K(spec):
-    return Spec(spec.shape, requires_grad=False)
-
-
-def case(id, fn, *specs):
-    return pytest.param(fn, specs, id=id)
 
 
 def conv2d(**kw):
@@ -135,9 +115,7 @@ ALL = CONV + POOL
 
 @pytest.mark.parametrize("fn, specs", ALL)
 def test_gradcheck(fn, specs):
-    rng = np.random.default_rng(1234)
-    inputs = tuple(s.make(rng) for s in specs)
-    assert gradcheck(fn, inputs)
+    assert gradcheck(fn, make_inputs(specs, seed=1234))
 
 
 @pytest.mark.parametrize("fn, specs", [
@@ -167,9 +145,7 @@ SECOND_ORDER = [
 
 @pytest.mark.parametrize("fn, specs", SECOND_ORDER)
 def test_gradgradcheck(fn, specs):
-    rng = np.random.default_rng(1234)
-    inputs = tuple(s.make(rng) for s in specs)
-    assert gradgradcheck(fn, inputs, n_directions=2)
+    assert gradgradcheck(fn, make_inputs(specs, seed=1234), n_directions=2)
 
 
 def test_every_op_is_covered():

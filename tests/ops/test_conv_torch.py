@@ -6,31 +6,20 @@ gradient) and the name of the ``grad_fn`` must match PyTorch's. Then integer
 inputs, ties and NaNs in max pooling, and the errors for bad input.
 """
 
-import warnings
-
 import numpy as np
 import pytest
 
 import autogradx as agx
+from helpers import R, err
+from torch_compare import (DTYPES, F, assert_close, backward_both, case, compare_input_gradients,
+                           random_like, run_both)
+from torch_compare import ones as _t
 
 torch = pytest.importorskip("torch")
 
 pytestmark = pytest.mark.torch
 
-DTYPES = ["float32", "float64"]
 TOL = {"float32": dict(rtol=1e-4, atol=1e-5), "float64": dict(rtol=1e-10, atol=1e-12)}
-
-
-def R(*shape):
-    return shape
-
-
-def case(id, fn, shapes, grad_fn):
-    return pytest.param(fn, shapes, grad_fn, id=id)
-
-
-def F(lib):
-    return lib.nn.functional
 
 
 def conv2d(**kw):
@@ -127,30 +116,15 @@ CASES = [
 ]
 
 
-def _run(fn, shapes, dtype, seed=0):
-    rng = np.random.default_rng(seed)
-    arrays = [rng.uniform(-2.0, 2.0, s).astype(dtype) for s in shapes]
-    a_in = [agx.tensor(x, requires_grad=True) for x in arrays]
-    t_in = [torch.tensor(x, requires_grad=True) for x in arrays]
-    with warnings.catch_warnings():
-        # PyTorch warns that an even kernel with padding='same' may copy the input
-        warnings.simplefilter("ignore")
-        t_out = fn(torch, *t_in)
-    a_out = fn(agx, *a_in)
-    return a_in, t_in, a_out, t_out, rng
-
-
 def _close(a, t, dtype, what):
-    a = np.asarray(a.detach().numpy())
-    t = t.detach().numpy()
-    assert a.shape == t.shape, f"{what}: shape {a.shape} != torch's {t.shape}"
-    np.testing.assert_allclose(a, t, err_msg=what, **TOL[dtype])
+    assert_close(a, t, what, **TOL[dtype])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("fn, shapes, grad_fn", CASES)
-def test_values_gradients_and_grad_fn(fn, shapes, grad_fn, dtype):
-    a_in, t_in, a_out, t_out, rng = _run(fn, shapes, dtype)
+@pytest.mark.parametrize("fn, specs, grad_fn", CASES)
+def test_values_gradients_and_grad_fn(fn, specs, grad_fn, dtype):
+    # PyTorch warns that an even kernel with padding='same' may copy the input
+    a_in, t_in, a_out, t_out, rng = run_both(fn, specs, dtype, ignore_torch_warnings=True)
     if isinstance(t_out, tuple):
         assert isinstance(a_out, tuple) and len(a_out) == 2
         assert str(a_out[1].dtype) == "torch.int64" and a_out[1].grad_fn is None
@@ -160,13 +134,9 @@ def test_values_gradients_and_grad_fn(fn, shapes, grad_fn, dtype):
     _close(a_out, t_out, dtype, "forward")
     assert t_out.grad_fn.name() == grad_fn, "the case's expected name is PyTorch's"
     assert a_out.grad_fn.name() == grad_fn
-    grad = rng.standard_normal(tuple(t_out.shape)).astype(dtype)
-    a_out.backward(agx.tensor(grad))
-    t_out.backward(torch.tensor(grad))
-    for i, (a, t) in enumerate(zip(a_in, t_in)):
-        assert a.grad is not None, f"input {i}: autogradx gives no gradient"
-        assert str(a.grad.dtype) == str(t.grad.dtype), f"input {i}: gradient dtype"
-        _close(a.grad, t.grad, dtype, f"gradient of input {i}")
+    backward_both(a_out, t_out, random_like(rng, t_out, dtype))
+    compare_input_gradients(a_in, t_in, lambda a, t, what: _close(a, t, dtype, what),
+                            every_input=True)
 
 
 ALL_INTS = ("int64", "int32", "uint8")
@@ -245,15 +215,7 @@ def test_functions_in_the_torch_namespace():
 
 # ---------------------------------------------------------------- errors
 
-def _t(lib, shape, dtype="float32", requires_grad=False):
-    return lib.ones(shape, dtype=getattr(lib, dtype), requires_grad=requires_grad)
-
-
 X = (2, 4, 7, 6)
-
-
-def err(id, fn):
-    return pytest.param(fn, id=id)
 
 
 ERRORS = [

@@ -15,42 +15,7 @@ import autogradx as agx
 from autogradx.ops import elementwise
 from autogradx.plugin import Op
 from autogradx.testing import gradcheck
-
-
-class Spec:
-    def __init__(self, shape, low, high, requires_grad=True, kind="float"):
-        self.shape, self.low, self.high = shape, low, high
-        self.requires_grad, self.kind = requires_grad, kind
-
-    def make(self, rng, dtype):
-        if self.kind == "bool":
-            return agx.tensor(rng.uniform(0, 1, self.shape) < 0.5)
-        data = rng.uniform(self.low, self.high, self.shape)
-        return agx.tensor(data, dtype=dtype, requires_grad=self.requires_grad)
-
-
-def R(*shape):
-    return Spec(shape, -2.0, 2.0)
-
-
-def P(*shape):
-    return Spec(shape, 0.5, 2.0)
-
-
-def U(*shape):
-    return Spec(shape, 0.1, 0.9)
-
-
-def B(*shape):
-    return Spec(shape, 0, 1, requires_grad=False, kind="bool")
-
-
-def K(spec):
-    return Spec(spec.shape, spec.low, spec.high, requires_grad=False, kind=spec.kind)
-
-
-def case(id, fn, *specs, marks=()):
-    return pytest.param(fn, specs, id=id, marks=marks)
+from helpers import B, K, P, R, U, case, leaf, make_inputs, uniform
 
 
 ARITHMETIC = [
@@ -93,7 +58,7 @@ UNARY = [
     case("log10", lambda x: x.log10(), P(2, 3)),
     case("sin", lambda x: agx.sin(x), R(2, 3)),
     case("cos", lambda x: x.cos(), R(2, 3)),
-    case("tan", lambda x: agx.tan(x), Spec((2, 3), -1.2, 1.2)),
+    case("tan", lambda x: agx.tan(x), uniform((2, 3), -1.2, 1.2)),
     case("tanh", lambda x: agx.tanh(x), R(2, 3)),
     case("tanh-0d", lambda x: x.tanh(), R()),
     case("sigmoid", lambda x: agx.sigmoid(x), R(2, 3)),
@@ -125,12 +90,12 @@ BOUNDS = [
     case("clamp-0d", lambda x: x.clamp(-0.5, 0.5), R()),
     case("clip", lambda x: agx.clip(x, -0.5, 0.5), R(3, 4)),
     case("clamp-tensors", lambda x, lo, hi: agx.clamp(x, lo, hi),
-         R(3, 4), Spec((3, 1), -2.0, 0.0), Spec((1, 4), 0.0, 2.0)),
+         R(3, 4), uniform((3, 1), -2.0, 0.0), uniform((1, 4), 0.0, 2.0)),
     case("clamp-tensors-crossed", lambda x, lo, hi: agx.clamp(x, lo, hi), R(3, 4), R(4), R(3, 1)),
     case("clamp-tensor-min", lambda x, lo: x.clamp(min=lo), R(3, 4), R(4)),
     case("clamp-tensor-max", lambda x, hi: x.clamp(max=hi), R(3, 4), R(3, 1)),
     case("clamp-tensor-0d-bounds", lambda x, lo, hi: x.clamp(lo, hi),
-         R(3, 4), Spec((), -1.0, 0.0), Spec((), 0.0, 1.0)),
+         R(3, 4), uniform((), -1.0, 0.0), uniform((), 0.0, 1.0)),
     case("clamp-const-bounds", lambda x, lo, hi: x.clamp(lo, hi), R(3, 4), K(R(4)), K(R(4))),
     case("clamp-bound-broadcasts-input", lambda x, lo: agx.clamp(x, min=lo), R(4), R(3, 4)),
     case("clamp_min", lambda x: agx.clamp_min(x, 0.2), R(3, 4)),
@@ -215,9 +180,7 @@ ALL = ARITHMETIC + UNARY + BOUNDS + INPLACE
 
 @pytest.mark.parametrize("fn, specs", ALL)
 def test_gradcheck_float64(fn, specs):
-    rng = np.random.default_rng(1234)
-    inputs = tuple(s.make(rng, agx.float64) for s in specs)
-    assert gradcheck(fn, inputs)
+    assert gradcheck(fn, make_inputs(specs, seed=1234))
 
 
 FLOAT32 = [
@@ -232,9 +195,7 @@ FLOAT32 = [
 
 @pytest.mark.parametrize("fn, specs", FLOAT32)
 def test_gradcheck_float32_inputs(fn, specs):
-    rng = np.random.default_rng(1234)
-    inputs = tuple(s.make(rng, agx.float32) for s in specs)
-    assert gradcheck(fn, inputs)
+    assert gradcheck(fn, make_inputs(specs, seed=1234, dtype=agx.float32))
 
 
 def test_every_differentiable_op_is_gradchecked():
@@ -253,10 +214,6 @@ def test_every_differentiable_op_is_gradchecked():
 
 
 # ---------------------------------------------------------------- special points
-
-def leaf(values):
-    return agx.tensor(np.asarray(values, dtype=float), requires_grad=True)
-
 
 def grads(fn, *values):
     """The gradients of ``fn(*leaves).sum()`` for leaves holding ``values``."""

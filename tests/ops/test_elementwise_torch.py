@@ -11,12 +11,15 @@ import numpy as np
 import pytest
 
 import autogradx as agx
+from helpers import B, K, P, R, U, err, uniform
+from helpers import D as _D
+from torch_compare import (DTYPES, assert_close, backward_both, both, compare_input_gradients,
+                           promo, random_like, run_both, special)
 
 torch = pytest.importorskip("torch")
 
 pytestmark = pytest.mark.torch
 
-DTYPES = ["float32", "float64"]
 TOL = {"float16": dict(rtol=1e-3, atol=1e-3), "float32": dict(rtol=1e-5, atol=1e-6),
        "float64": dict(rtol=1e-10, atol=1e-12)}
 NOT_IMPLEMENTED = "torch::autograd::NotImplemented"
@@ -25,48 +28,10 @@ NOT_IMPLEMENTED = "torch::autograd::NotImplemented"
 NUMPY_WARNS = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
 
-class Spec:
-    """A random input: ``shape``, values in [low, high), its kind and dtype."""
-
-    def __init__(self, shape, low, high, requires_grad=True, dtype=None):
-        self.shape, self.low, self.high = shape, low, high
-        self.dtype = dtype
-        self.requires_grad = requires_grad and (dtype is None or dtype.startswith("float"))
-
-    def array(self, rng, dtype):
-        data = rng.uniform(self.low, self.high, self.shape)
-        if self.dtype == "bool":
-            return data < 0.5 * (self.low + self.high)
-        if self.dtype is not None and not self.dtype.startswith("float"):
-            data = np.round(data)
-        return data.astype(self.dtype or dtype)
-
-
-def R(*shape):
-    return Spec(shape, -2.0, 2.0)
-
-
-def P(*shape):
-    return Spec(shape, 0.5, 2.0)
-
-
-def U(*shape):
-    return Spec(shape, 0.1, 0.9)
-
-
-def B(*shape):
-    """A bool condition."""
-    return Spec(shape, 0, 1, dtype="bool")
-
-
-def K(spec):
-    """``spec`` as a constant: no gradient."""
-    return Spec(spec.shape, spec.low, spec.high, requires_grad=False, dtype=spec.dtype)
-
-
 def D(dtype, spec):
-    """``spec`` with its own dtype, whatever the dtype the test runs at."""
-    return Spec(spec.shape, spec.low, spec.high, requires_grad=spec.requires_grad, dtype=dtype)
+    """``spec`` with its own dtype; integer values are the random values rounded (unscaled,
+    as these cases were written: the shared default scales them by 3)."""
+    return _D(dtype, spec, int_scale=1)
 
 
 def case(id, fn, specs, grad_fn, backward=True, marks=()):
@@ -159,14 +124,14 @@ CASES = [
     case("clip", lambda L, x: L.clip(x, -0.5, 0.5), (R(3, 4),), "ClampBackward1"),
     case("clip-method", lambda L, x: x.clip(max=0.5), (R(3, 4),), "ClampBackward1"),
     case("clamp-tensors", lambda L, x, lo, hi: L.clamp(x, lo, hi),
-         (R(3, 4), Spec((3, 1), -2.0, 0.0), Spec((1, 4), 0.0, 2.0)), "ClampBackward0"),
+         (R(3, 4), uniform((3, 1), -2.0, 0.0), uniform((1, 4), 0.0, 2.0)), "ClampBackward0"),
     case("clamp-tensors-crossed", lambda L, x, lo, hi: x.clamp(lo, hi), (R(3, 4), R(4), R(3, 1)),
          "ClampBackward0"),
     case("clamp-tensor-min", lambda L, x, lo: x.clamp(min=lo), (R(3, 4), R(4)), "ClampBackward0"),
     case("clamp-tensor-max", lambda L, x, hi: L.clamp(x, max=hi), (R(3, 4), R(3, 1)),
          "ClampBackward0"),
     case("clamp-0d-tensor-bounds", lambda L, x, lo, hi: x.clamp(lo, hi),
-         (R(3, 4), Spec((), -1.0, 0.0), Spec((), 0.0, 1.0)), "ClampBackward0"),
+         (R(3, 4), uniform((), -1.0, 0.0), uniform((), 0.0, 1.0)), "ClampBackward0"),
     case("clamp-const-bounds", lambda L, x, lo, hi: x.clamp(lo, hi), (R(3, 4), K(R(4)), K(P(4))),
          "ClampBackward0"),
     case("clamp-bound-broadcasts-input", lambda L, x, lo: L.clamp(x, min=lo), (R(4), R(3, 4)),
@@ -261,53 +226,29 @@ def _imod(t, y):
     return t
 
 
-def _both(arrays, specs):
-    """The same arrays as autogradx and torch tensors."""
-    a = [agx.tensor(x, requires_grad=s.requires_grad) for x, s in zip(arrays, specs)]
-    t = [torch.tensor(x, requires_grad=s.requires_grad) for x, s in zip(arrays, specs)]
-    return a, t
-
-
-def _run(fn, specs, dtype, seed=0):
-    rng = np.random.default_rng(seed)
-    arrays = [s.array(rng, dtype) for s in specs]
-    a_in, t_in = _both(arrays, specs)
-    return a_in, t_in, fn(agx, *a_in), fn(torch, *t_in), rng
-
-
 def _assert_close(a, t, what, dtype=None):
-    a = np.asarray(a.detach().numpy())
+    """Tolerances of ``dtype``, else of ``t``'s own dtype (integer and bool: exact)."""
     t = t.detach().numpy(force=True)    # force: PyTorch's zero gradients may be ZeroTensors
-    assert a.shape == t.shape, f"{what}: shape {a.shape} != torch's {t.shape}"
-    what = f"{what} ({t.dtype})"
     tol = TOL.get(dtype or t.dtype.name, dict(rtol=0, atol=0))
-    np.testing.assert_allclose(a, t, equal_nan=True, err_msg=what, **tol)
+    assert_close(a, t, f"{what} ({t.dtype})", **tol, equal_nan=True)
 
 
 def _compare_backward(a_in, t_in, a_out, t_out, grad, dtype=None):
-    a_out.backward(agx.tensor(grad))
-    t_out.backward(torch.tensor(grad))
-    for i, (a, t) in enumerate(zip(a_in, t_in)):
-        if t.grad is None:
-            assert a.grad is None, f"input {i}: torch gives no gradient, autogradx does"
-            continue
-        assert a.grad is not None, f"input {i}: autogradx gives no gradient"
-        assert str(a.grad.dtype) == str(t.grad.dtype), f"input {i}: gradient dtype"
-        _assert_close(a.grad, t.grad, f"gradient of input {i}", dtype)
+    backward_both(a_out, t_out, grad)
+    compare_input_gradients(a_in, t_in, lambda a, t, what: _assert_close(a, t, what, dtype))
 
 
 @pytest.mark.parametrize("fn, specs, grad_fn, backward", CASES)
 def test_values_gradients_and_grad_fn(fn, specs, grad_fn, backward):
     for dtype in DTYPES:
-        a_in, t_in, a_out, t_out, rng = _run(fn, specs, dtype)
+        a_in, t_in, a_out, t_out, rng = run_both(fn, specs, dtype)
         assert str(a_out.dtype) == str(t_out.dtype)
         _assert_close(a_out, t_out, "forward")
         if dtype == DTYPES[0]:
             assert t_out.grad_fn.name() == grad_fn, "the case's expected name is PyTorch's"
             assert a_out.grad_fn.name() == grad_fn
         if backward:
-            grad = rng.standard_normal(tuple(t_out.shape)).astype(dtype)
-            _compare_backward(a_in, t_in, a_out, t_out, grad)
+            _compare_backward(a_in, t_in, a_out, t_out, random_like(rng, t_out, dtype))
 
 
 # Inputs of different dtypes: the output follows PyTorch's promotion, and each
@@ -326,11 +267,11 @@ MIXED = [
     case("where-f16,f64-0d", lambda L, c, x, y: L.where(c, x, y),
          (B(2, 3), D("float16", R(2, 3)), D("float64", R())), "WhereBackward0"),
     case("clamp-f32,f64-bounds", lambda L, x, lo, hi: L.clamp(x, lo, hi),
-         (R(2, 3), D("float64", Spec((3,), -2.0, 0.0)), D("float64", P(3))), "ClampBackward0"),
+         (R(2, 3), D("float64", uniform((3,), -2.0, 0.0)), D("float64", P(3))), "ClampBackward0"),
     case("clamp-f32,f64-0d-bound", lambda L, x, lo: L.clamp(x, min=lo),
          (R(2, 3), D("float64", R())), "ClampBackward0"),
     case("clamp-int64,f32-bounds", lambda L, x, lo, hi: L.clamp(x, lo, hi),
-         (D("int64", R(2, 3)), Spec((3,), -2.0, 0.0), P(2, 1)), "ClampBackward0"),
+         (D("int64", R(2, 3)), uniform((3,), -2.0, 0.0), P(2, 1)), "ClampBackward0"),
     case("clamp_min-f64,f32", lambda L, x, lo: x.clamp_min(lo), (D("float64", R(2, 3)), R(3)),
          "ClampMinBackward1"),
     case("remainder-f32,f64-0d", lambda L, x, y: x % y, (R(2, 3), D("float64", P())),
@@ -346,14 +287,13 @@ MIXED = [
 
 @pytest.mark.parametrize("fn, specs, grad_fn, backward", MIXED)
 def test_mixed_dtypes(fn, specs, grad_fn, backward):
-    a_in, t_in, a_out, t_out, rng = _run(fn, specs, "float32")
+    a_in, t_in, a_out, t_out, rng = run_both(fn, specs, "float32")
     assert str(a_out.dtype) == str(t_out.dtype)
     assert a_out.grad_fn.name() == t_out.grad_fn.name() == grad_fn
     # Tolerances of the least precise dtype taking part: it bounds every gradient.
     tol = "float16" if any("16" in str(t.dtype) for t in t_in) else "float32"
     _assert_close(a_out, t_out, "forward", tol)
-    grad = rng.standard_normal(tuple(t_out.shape)).astype(str(t_out.dtype)[6:])
-    _compare_backward(a_in, t_in, a_out, t_out, grad, tol)
+    _compare_backward(a_in, t_in, a_out, t_out, random_like(rng, t_out), tol)
 
 
 # ---------------------------------------------------------------- gradients of gradients
@@ -409,10 +349,6 @@ F64_0 = np.array(0.5, np.float64)
 I64_0 = np.array(2, np.int64)
 NAN = np.array([np.nan, np.inf, -np.inf, 1.0], np.float32)
 POS = np.array([1, 2, 5], np.int64)
-
-
-def promo(id, fn, *arrays, expected, marks=()):
-    return pytest.param(fn, arrays, expected, id=id, marks=marks)
 
 
 FLOAT_OPS = ["sqrt", "rsqrt", "reciprocal", "expm1", "log1p", "log2", "log10", "sin", "cos",
@@ -594,10 +530,6 @@ def test_allclose_and_equal_return_python_bools(name):
 # ---------------------------------------------------------------- special values
 
 
-def special(id, fn, *arrays, marks=()):
-    return pytest.param(fn, arrays, id=id, marks=marks)
-
-
 SPECIAL = [
     special("maximum-ties", lambda L, x, y: L.maximum(x, y),
             np.array([0.0, 1.0, 2.0, 3.0]), np.array([0.0, 2.0, 2.0, 1.0])),
@@ -670,8 +602,7 @@ SPECIAL = [
 
 @pytest.mark.parametrize("fn, arrays", SPECIAL)
 def test_special_values(fn, arrays):
-    specs = [Spec(x.shape, 0, 1, dtype=x.dtype.name) for x in arrays]
-    a_in, t_in = _both(arrays, specs)
+    a_in, t_in = both(arrays)
     a_out, t_out = fn(agx, *a_in), fn(torch, *t_in)
     assert str(a_out.dtype) == str(t_out.dtype)
     _assert_close(a_out, t_out, "forward")
@@ -746,103 +677,99 @@ def test_inplace_logical_op_on_a_tensor_that_requires_grad(name):
 
 # ---------------------------------------------------------------- errors PyTorch raises
 
-def error(id, fn, exc, match):
-    return pytest.param(fn, exc, match, id=id)
-
-
 def _backward(out):
     out.sum().backward()
 
 
 ERRORS = [
-    error("neg-bool", lambda L: -L.tensor([True]), RuntimeError,
-          r"Negation, the `-` operator, on a bool tensor is not supported"),
-    error("sub-bool", lambda L: L.tensor([True]) - L.tensor([False]), RuntimeError,
-          r"Subtraction, the `-` operator, with two bool tensors is not supported"),
-    error("clamp-no-bounds", lambda L: L.clamp(L.tensor([1.0])), RuntimeError,
-          r"At least one of 'min' or 'max' must not be None"),
-    error("clamp-mixed-bounds", lambda L: L.clamp(L.tensor([1.0]), 0, L.tensor([1.0])),
-          TypeError, r"clamp\(\) received an invalid combination of arguments"),
-    error("maximum-number", lambda L: L.maximum(L.tensor([1.0]), 2), TypeError,
-          r"maximum\(\): argument 'other' \(position 2\) must be Tensor, not int"),
-    error("minimum-number", lambda L: L.minimum(L.tensor([1.0]), 2.5), TypeError,
-          r"minimum\(\): argument 'other' \(position 2\) must be Tensor, not float"),
-    error("where-int-condition", lambda L: L.where(L.tensor([1, 0]), 1.0, 0.0), RuntimeError,
-          r"where expected condition to be a boolean tensor, but got a tensor with dtype Long"),
-    error("where-bool-condition", lambda L: L.where(True, L.tensor([1.0]), L.tensor([2.0])),
-          TypeError, r"where\(\)"),
-    error("where-two-arguments", lambda L: L.where(L.tensor([True]), L.tensor([2.0])),
-          TypeError, r"where\(\) received an invalid combination of arguments"),
-    error("div-bad-rounding-mode", lambda L: L.div(L.tensor([1.0]), 2, rounding_mode="x"),
-          RuntimeError, r"div expected rounding_mode to be one of None, 'trunc', or 'floor' "
-                        r"but found 'x'"),
-    error("floor_divide-int-by-zero", lambda L: L.tensor([1, 2]) // 0, RuntimeError,
-          "ZeroDivisionError"),
-    error("floor_divide-int-by-zero-tensor", lambda L: L.tensor([1, 2]) // L.tensor([1, 0]),
-          RuntimeError, "ZeroDivisionError"),
-    error("remainder-int-by-zero", lambda L: L.tensor([1, 2]) % 0, RuntimeError,
-          "ZeroDivisionError"),
-    error("rmod-int-by-zero", lambda L: 2 % L.tensor([1, 0]), RuntimeError, "ZeroDivisionError"),
-    error("fmod-int-by-zero", lambda L: L.fmod(L.tensor([1, 2]), 0), RuntimeError,
-          "ZeroDivisionError"),
-    error("div-floor-int-by-zero", lambda L: L.div(L.tensor([1]), 0, rounding_mode="floor"),
-          RuntimeError, "ZeroDivisionError"),
-    error("floor_divide-bool", lambda L: L.tensor([True]) // L.tensor([True]),
-          NotImplementedError, r"not implemented for 'Bool'"),
-    error("remainder-bool", lambda L: L.tensor([True]) % L.tensor([True]), NotImplementedError,
-          r"not implemented for 'Bool'"),
-    error("fmod-bool", lambda L: L.fmod(L.tensor([True]), L.tensor([True])), NotImplementedError,
-          r"not implemented for 'Bool'"),
-    error("div-floor-bool", lambda L: L.div(L.tensor([True]), L.tensor([True]),
-                                            rounding_mode="floor"),
-          NotImplementedError, r"not implemented for 'Bool'"),
-    error("fmod-number-first", lambda L: L.fmod(2, L.tensor([1.0])), TypeError, r"fmod\(\)"),
-    error("eq-number-first", lambda L: L.eq(2, L.tensor([1.0])), TypeError, r"eq\(\)"),
-    error("abs-bool", lambda L: L.abs(L.tensor([True])), NotImplementedError,
-          r"not implemented for 'Bool'"),
-    error("floor-bool", lambda L: L.floor(L.tensor([True])), NotImplementedError,
-          r"not implemented for 'Bool'"),
-    error("round-bool", lambda L: L.round(L.tensor([True])), NotImplementedError,
-          r"not implemented for 'Bool'"),
-    error("frac-int", lambda L: L.frac(L.tensor([1])), NotImplementedError,
-          r"not implemented for 'Long'"),
-    error("round-decimals-int", lambda L: L.round(L.tensor([1]), decimals=1),
-          NotImplementedError, r"not implemented for 'Long'"),
-    error("relu-bool", lambda L: L.relu(L.tensor([True])), RuntimeError,
-          r"Boolean inputs not supported for relu"),
-    error("bitwise_and-float", lambda L: L.bitwise_and(L.tensor([1.0]), L.tensor([1.0])),
-          NotImplementedError, r"not implemented for 'Float'"),
-    error("bitwise_or-int-py-float", lambda L: L.tensor([1]) | 2.5, NotImplementedError,
-          r"not implemented for 'Float'"),
-    error("bitwise_not-float", lambda L: L.bitwise_not(L.tensor([1.0])), NotImplementedError,
-          r"not implemented for 'Float'"),
-    error("logical_and-number", lambda L: L.logical_and(L.tensor([1.0]), True), TypeError,
-          r"logical_and\(\): argument 'other' \(position 2\) must be Tensor, not bool"),
-    error("isclose-dtypes", lambda L: L.isclose(L.tensor([1.0]), L.tensor([1.0]).double()),
-          RuntimeError, r"Float did not match Double"),
-    error("allclose-dtypes", lambda L: L.allclose(L.tensor([1]), L.tensor([1.0])),
-          RuntimeError, r"Long did not match Float"),
-    error("isclose-number", lambda L: L.isclose(L.tensor([1.0]), 1.0), TypeError,
-          r"isclose\(\): argument 'other' \(position 2\) must be Tensor, not float"),
-    error("equal-number", lambda L: L.equal(L.tensor([1.0]), 1.0), TypeError,
-          r"equal\(\): argument 'other' \(position 2\) must be Tensor, not float"),
-    error("lerp-end-dtype", lambda L: L.lerp(L.tensor([1.0]), L.tensor([2.0]).double(), 0.5),
-          RuntimeError, r"expected dtype float for `end` but got dtype double"),
-    error("lerp-weight-dtype", lambda L: L.lerp(L.tensor([1.0]), L.tensor([2.0]),
-                                                L.tensor([0.5]).double()),
-          RuntimeError, r"expected dtype float for `weight` but got dtype double"),
-    error("lerp-int", lambda L: L.lerp(L.tensor([1]), L.tensor([2]), 0.5), NotImplementedError,
-          r"not implemented for 'Long'"),
-    error("sqrt_-int", lambda L: L.tensor([1, 4]).sqrt_(), RuntimeError,
-          r"result type Float can't be cast to the desired output type Long|"
-          r"result type float32 can't be cast to the desired output type int64"),
-    error("inplace-on-leaf", lambda L: L.tensor([1.0], requires_grad=True).sigmoid_(),
-          RuntimeError, r"a leaf Variable that requires grad is being used in an in-place"),
-    error("floor_divide-backward",
-          lambda L: _backward(L.tensor([1.5], requires_grad=True) // 2), RuntimeError,
-          r"derivative for aten::floor_divide is not implemented"),
-    error("rmod-backward", lambda L: _backward(2 % L.tensor([1.5], requires_grad=True)),
-          RuntimeError, r"derivative for aten::remainder is not implemented"),
+    err("neg-bool", lambda L: -L.tensor([True]), RuntimeError,
+        r"Negation, the `-` operator, on a bool tensor is not supported"),
+    err("sub-bool", lambda L: L.tensor([True]) - L.tensor([False]), RuntimeError,
+        r"Subtraction, the `-` operator, with two bool tensors is not supported"),
+    err("clamp-no-bounds", lambda L: L.clamp(L.tensor([1.0])), RuntimeError,
+        r"At least one of 'min' or 'max' must not be None"),
+    err("clamp-mixed-bounds", lambda L: L.clamp(L.tensor([1.0]), 0, L.tensor([1.0])),
+        TypeError, r"clamp\(\) received an invalid combination of arguments"),
+    err("maximum-number", lambda L: L.maximum(L.tensor([1.0]), 2), TypeError,
+        r"maximum\(\): argument 'other' \(position 2\) must be Tensor, not int"),
+    err("minimum-number", lambda L: L.minimum(L.tensor([1.0]), 2.5), TypeError,
+        r"minimum\(\): argument 'other' \(position 2\) must be Tensor, not float"),
+    err("where-int-condition", lambda L: L.where(L.tensor([1, 0]), 1.0, 0.0), RuntimeError,
+        r"where expected condition to be a boolean tensor, but got a tensor with dtype Long"),
+    err("where-bool-condition", lambda L: L.where(True, L.tensor([1.0]), L.tensor([2.0])),
+        TypeError, r"where\(\)"),
+    err("where-two-arguments", lambda L: L.where(L.tensor([True]), L.tensor([2.0])),
+        TypeError, r"where\(\) received an invalid combination of arguments"),
+    err("div-bad-rounding-mode", lambda L: L.div(L.tensor([1.0]), 2, rounding_mode="x"),
+        RuntimeError, r"div expected rounding_mode to be one of None, 'trunc', or 'floor' "
+                      r"but found 'x'"),
+    err("floor_divide-int-by-zero", lambda L: L.tensor([1, 2]) // 0, RuntimeError,
+        "ZeroDivisionError"),
+    err("floor_divide-int-by-zero-tensor", lambda L: L.tensor([1, 2]) // L.tensor([1, 0]),
+        RuntimeError, "ZeroDivisionError"),
+    err("remainder-int-by-zero", lambda L: L.tensor([1, 2]) % 0, RuntimeError,
+        "ZeroDivisionError"),
+    err("rmod-int-by-zero", lambda L: 2 % L.tensor([1, 0]), RuntimeError, "ZeroDivisionError"),
+    err("fmod-int-by-zero", lambda L: L.fmod(L.tensor([1, 2]), 0), RuntimeError,
+        "ZeroDivisionError"),
+    err("div-floor-int-by-zero", lambda L: L.div(L.tensor([1]), 0, rounding_mode="floor"),
+        RuntimeError, "ZeroDivisionError"),
+    err("floor_divide-bool", lambda L: L.tensor([True]) // L.tensor([True]),
+        NotImplementedError, r"not implemented for 'Bool'"),
+    err("remainder-bool", lambda L: L.tensor([True]) % L.tensor([True]), NotImplementedError,
+        r"not implemented for 'Bool'"),
+    err("fmod-bool", lambda L: L.fmod(L.tensor([True]), L.tensor([True])), NotImplementedError,
+        r"not implemented for 'Bool'"),
+    err("div-floor-bool", lambda L: L.div(L.tensor([True]), L.tensor([True]),
+                                          rounding_mode="floor"),
+        NotImplementedError, r"not implemented for 'Bool'"),
+    err("fmod-number-first", lambda L: L.fmod(2, L.tensor([1.0])), TypeError, r"fmod\(\)"),
+    err("eq-number-first", lambda L: L.eq(2, L.tensor([1.0])), TypeError, r"eq\(\)"),
+    err("abs-bool", lambda L: L.abs(L.tensor([True])), NotImplementedError,
+        r"not implemented for 'Bool'"),
+    err("floor-bool", lambda L: L.floor(L.tensor([True])), NotImplementedError,
+        r"not implemented for 'Bool'"),
+    err("round-bool", lambda L: L.round(L.tensor([True])), NotImplementedError,
+        r"not implemented for 'Bool'"),
+    err("frac-int", lambda L: L.frac(L.tensor([1])), NotImplementedError,
+        r"not implemented for 'Long'"),
+    err("round-decimals-int", lambda L: L.round(L.tensor([1]), decimals=1),
+        NotImplementedError, r"not implemented for 'Long'"),
+    err("relu-bool", lambda L: L.relu(L.tensor([True])), RuntimeError,
+        r"Boolean inputs not supported for relu"),
+    err("bitwise_and-float", lambda L: L.bitwise_and(L.tensor([1.0]), L.tensor([1.0])),
+        NotImplementedError, r"not implemented for 'Float'"),
+    err("bitwise_or-int-py-float", lambda L: L.tensor([1]) | 2.5, NotImplementedError,
+        r"not implemented for 'Float'"),
+    err("bitwise_not-float", lambda L: L.bitwise_not(L.tensor([1.0])), NotImplementedError,
+        r"not implemented for 'Float'"),
+    err("logical_and-number", lambda L: L.logical_and(L.tensor([1.0]), True), TypeError,
+        r"logical_and\(\): argument 'other' \(position 2\) must be Tensor, not bool"),
+    err("isclose-dtypes", lambda L: L.isclose(L.tensor([1.0]), L.tensor([1.0]).double()),
+        RuntimeError, r"Float did not match Double"),
+    err("allclose-dtypes", lambda L: L.allclose(L.tensor([1]), L.tensor([1.0])),
+        RuntimeError, r"Long did not match Float"),
+    err("isclose-number", lambda L: L.isclose(L.tensor([1.0]), 1.0), TypeError,
+        r"isclose\(\): argument 'other' \(position 2\) must be Tensor, not float"),
+    err("equal-number", lambda L: L.equal(L.tensor([1.0]), 1.0), TypeError,
+        r"equal\(\): argument 'other' \(position 2\) must be Tensor, not float"),
+    err("lerp-end-dtype", lambda L: L.lerp(L.tensor([1.0]), L.tensor([2.0]).double(), 0.5),
+        RuntimeError, r"expected dtype float for `end` but got dtype double"),
+    err("lerp-weight-dtype", lambda L: L.lerp(L.tensor([1.0]), L.tensor([2.0]),
+                                              L.tensor([0.5]).double()),
+        RuntimeError, r"expected dtype float for `weight` but got dtype double"),
+    err("lerp-int", lambda L: L.lerp(L.tensor([1]), L.tensor([2]), 0.5), NotImplementedError,
+        r"not implemented for 'Long'"),
+    err("sqrt_-int", lambda L: L.tensor([1, 4]).sqrt_(), RuntimeError,
+        r"result type Float can't be cast to the desired output type Long|"
+        r"result type float32 can't be cast to the desired output type int64"),
+    err("inplace-on-leaf", lambda L: L.tensor([1.0], requires_grad=True).sigmoid_(),
+        RuntimeError, r"a leaf Variable that requires grad is being used in an in-place"),
+    err("floor_divide-backward",
+        lambda L: _backward(L.tensor([1.5], requires_grad=True) // 2), RuntimeError,
+        r"derivative for aten::floor_divide is not implemented"),
+    err("rmod-backward", lambda L: _backward(2 % L.tensor([1.5], requires_grad=True)),
+        RuntimeError, r"derivative for aten::remainder is not implemented"),
 ]
 
 

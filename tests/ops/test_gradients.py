@@ -7,42 +7,13 @@ the same but not requiring grad (a constant operand). Python scalars are
 written into the functions.
 """
 
-import numpy as np
 import pytest
 
 import autogradx as agx
 from autogradx.testing import gradcheck
+from helpers import K, P, R, U, case, make_inputs
 
 F = agx.nn.functional
-
-
-class Spec:
-    def __init__(self, shape, low, high, requires_grad=True):
-        self.shape, self.low, self.high, self.requires_grad = shape, low, high, requires_grad
-
-    def make(self, rng, dtype):
-        data = rng.uniform(self.low, self.high, self.shape)
-        return agx.tensor(data, dtype=dtype, requires_grad=self.requires_grad)
-
-
-def R(*shape):
-    return Spec(shape, -2.0, 2.0)
-
-
-def P(*shape):
-    return Spec(shape, 0.5, 2.0)
-
-
-def U(*shape):
-    return Spec(shape, 0.1, 0.9)
-
-
-def K(spec):
-    return Spec(spec.shape, spec.low, spec.high, requires_grad=False)
-
-
-def case(id, fn, *specs, marks=()):
-    return pytest.param(fn, specs, id=id, marks=marks)
 
 
 ELEMENTWISE = [
@@ -217,9 +188,7 @@ ALL = ELEMENTWISE + POW + MATMUL + REDUCTIONS + PERMUTE + BCE
 
 @pytest.mark.parametrize("fn, specs", ALL)
 def test_gradcheck_float64(fn, specs):
-    rng = np.random.default_rng(1234)
-    inputs = tuple(s.make(rng, agx.float64) for s in specs)
-    assert gradcheck(fn, inputs)
+    assert gradcheck(fn, make_inputs(specs, seed=1234))
 
 
 # float32 inputs: the check still runs in float64, and backward must give
@@ -237,9 +206,7 @@ FLOAT32 = [
 
 @pytest.mark.parametrize("fn, specs", FLOAT32)
 def test_gradcheck_float32_inputs(fn, specs):
-    rng = np.random.default_rng(1234)
-    inputs = tuple(s.make(rng, agx.float32) for s in specs)
-    assert gradcheck(fn, inputs)
+    assert gradcheck(fn, make_inputs(specs, seed=1234, dtype=agx.float32))
 
 
 def test_every_listed_op_is_covered():

@@ -10,10 +10,7 @@ import pytest
 
 import autogradx as agx
 from autogradx.testing import gradcheck, gradgradcheck
-
-
-def case(id, fn, *shapes):
-    return pytest.param(fn, shapes, id=id)
+from helpers import case, err, make_inputs, view_base
 
 
 def L(*values):
@@ -121,9 +118,7 @@ ALL = GETITEM + INDEX + SETITEM + ALONG_DIM
 
 @pytest.mark.parametrize("fn, shapes", ALL)
 def test_gradcheck(fn, shapes):
-    rng = np.random.default_rng(1234)
-    inputs = [agx.tensor(rng.uniform(-2, 2, s), requires_grad=True) for s in shapes]
-    assert gradcheck(fn, inputs)
+    assert gradcheck(fn, make_inputs(shapes, seed=1234))
 
 
 # Gradients of gradients: the vjps run again on tensors (create_graph=True).
@@ -146,9 +141,7 @@ SECOND_ORDER = [
 
 @pytest.mark.parametrize("fn, shapes", SECOND_ORDER)
 def test_gradgradcheck(fn, shapes):
-    rng = np.random.default_rng(1234)
-    inputs = [agx.tensor(rng.uniform(-2, 2, s), requires_grad=True) for s in shapes]
-    assert gradgradcheck(fn, inputs)
+    assert gradgradcheck(fn, make_inputs(shapes, seed=1234))
 
 
 # ---------------------------------------------------------------- gradients by hand
@@ -255,23 +248,19 @@ ADVANCED = [
 ]
 
 
-def _base():
-    return agx.tensor(np.arange(24.0).reshape(2, 3, 4))
-
-
 @pytest.mark.parametrize("fn", BASIC)
 def test_basic_indexing_gives_views(fn):
-    x = _base()
+    x = view_base()
     v = fn(x)
     assert v._base is x and np.shares_memory(v.numpy(), x.numpy())
     v.mul_(0)
     assert x._version == v._version == 1
-    assert x.sum().item() == 276 - sum(np.ravel(fn(_base()).numpy()))
+    assert x.sum().item() == 276 - sum(np.ravel(fn(view_base()).numpy()))
 
 
 @pytest.mark.parametrize("fn", ADVANCED)
 def test_advanced_indexing_copies(fn):
-    x = _base()
+    x = view_base()
     c = fn(x)
     assert c._base is None and not np.shares_memory(c.numpy(), x.numpy())
     c.mul_(0)
@@ -279,10 +268,6 @@ def test_advanced_indexing_copies(fn):
 
 
 # ---------------------------------------------------------------- errors
-
-def err(id, fn, error, match):
-    return pytest.param(fn, error, match, id=id)
-
 
 ERRORS = [
     err("int-out-of-range", lambda x: x[2], IndexError,

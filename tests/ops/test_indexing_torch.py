@@ -10,17 +10,14 @@ import numpy as np
 import pytest
 
 import autogradx as agx
+from torch_compare import (DTYPES, assert_close, assert_same_error_type, backward_both, case,
+                           compare_input_gradients, node_name, random_like, run_both)
 
 torch = pytest.importorskip("torch")
 
 pytestmark = pytest.mark.torch
 
-DTYPES = ["float32", "float64"]
 TOL = {"float32": dict(rtol=1e-6, atol=1e-6), "float64": dict(rtol=1e-12, atol=1e-12)}
-
-
-def case(id, fn, shapes, grad_fn):
-    return pytest.param(fn, shapes, grad_fn, id=id)
 
 
 def M(L, shape, seed=0):
@@ -146,43 +143,21 @@ ALONG_DIM = [
 CASES = GETITEM + INDEX + SETITEM + ALONG_DIM
 
 
-def _inputs(shapes, dtype, seed=0):
-    rng = np.random.default_rng(seed)
-    arrays = [rng.uniform(-2, 2, s).astype(dtype) for s in shapes]
-    a = [agx.tensor(x, requires_grad=True) for x in arrays]
-    t = [torch.tensor(x, requires_grad=True) for x in arrays]
-    return a, t, rng
-
-
 def _close(a, t, dtype, what):
-    a, t = a.detach().numpy(), t.detach().numpy()
-    assert a.shape == t.shape, f"{what}: shape {a.shape} != torch's {t.shape}"
-    np.testing.assert_allclose(a, t, err_msg=what, **TOL[dtype])
-
-
-def _name(node):
-    # PyTorch's C++ nodes are named with their namespace ("torch::autograd::CopySlices").
-    return node.name().rpartition("::")[2]
+    assert_close(a, t, what, **TOL[dtype])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("fn, shapes, grad_fn", CASES)
 def test_against_torch(fn, shapes, grad_fn, dtype):
-    a_in, t_in, rng = _inputs(shapes, dtype)
-    a_out, t_out = fn(agx, *a_in), fn(torch, *t_in)
-    assert _name(t_out.grad_fn) == grad_fn, "the case's expected name is PyTorch's"
+    a_in, t_in, a_out, t_out, rng = run_both(fn, shapes, dtype)
+    assert node_name(t_out.grad_fn) == grad_fn, "the case's expected name is PyTorch's"
     assert a_out.grad_fn.name() == grad_fn
     assert str(a_out.dtype) == str(t_out.dtype)
     _close(a_out, t_out, dtype, "forward")
     assert (a_out._base is a_in[0]) == (t_out._base is t_in[0]), "view of the input or copy"
-    grad = rng.standard_normal(tuple(t_out.shape)).astype(dtype)
-    a_out.backward(agx.tensor(grad))
-    t_out.backward(torch.tensor(grad))
-    for i, (a, t) in enumerate(zip(a_in, t_in)):
-        assert (a.grad is None) == (t.grad is None), f"input {i}"
-        if t.grad is not None:
-            assert str(a.grad.dtype) == str(t.grad.dtype), f"input {i}: gradient dtype"
-            _close(a.grad, t.grad, dtype, f"gradient of input {i}")
+    backward_both(a_out, t_out, random_like(rng, t_out, dtype))
+    compare_input_gradients(a_in, t_in, lambda a, t, what: _close(a, t, dtype, what))
 
 
 def test_setitem_basic_values_of_another_dtype():
@@ -277,17 +252,6 @@ BAD_CALLS = [
 ]
 
 
-def _raised(fn, lib, x):
-    try:
-        fn(lib, x)
-    except Exception as e:      # noqa: BLE001 - the type is what is compared
-        return type(e)
-    return None
-
-
 @pytest.mark.parametrize("fn", BAD_CALLS)
 def test_errors_have_torch_types(fn):
-    data = np.zeros((2, 3, 4), np.float32)
-    expected = _raised(fn, torch, torch.tensor(data))
-    assert expected is not None, "PyTorch accepts this call"
-    assert _raised(fn, agx, agx.tensor(data)) is expected
+    assert_same_error_type(fn, np.zeros((2, 3, 4), np.float32))

@@ -12,36 +12,10 @@ import pytest
 
 import autogradx as agx
 from autogradx.testing import gradcheck, gradgradcheck
+from helpers import K, M, R, case, make_inputs
 
 L = agx.linalg
 INF = math.inf
-
-
-class Spec:
-    def __init__(self, shape, square=False, requires_grad=True):
-        self.shape, self.square, self.requires_grad = shape, square, requires_grad
-
-    def make(self, rng):
-        data = rng.uniform(-1.0 if self.square else -2.0, 1.0 if self.square else 2.0, self.shape)
-        if self.square:
-            data = data + 3 * np.eye(self.shape[-1])
-        return agx.tensor(data, dtype=agx.float64, requires_grad=self.requires_grad)
-
-
-def R(*shape):
-    return Spec(shape)
-
-
-def M(*shape):
-    return Spec(shape, square=True)
-
-
-def K(spec):
-    return Spec(spec.shape, spec.square, requires_grad=False)
-
-
-def case(id, fn, *specs):
-    return pytest.param(fn, specs, id=id)
 
 
 def _einsum(eq):
@@ -153,8 +127,7 @@ DECOMPOSITIONS = [
 
 @pytest.mark.parametrize("fn, specs", PRODUCTS + EINSUM + NORMS + DECOMPOSITIONS)
 def test_gradcheck(fn, specs):
-    rng = np.random.default_rng(0)
-    assert gradcheck(fn, tuple(s.make(rng) for s in specs))
+    assert gradcheck(fn, make_inputs(specs, seed=0))
 
 
 def _xfail(reason):
@@ -186,8 +159,7 @@ GRADGRAD = [
 
 @pytest.mark.parametrize("fn, specs", GRADGRAD)
 def test_gradgradcheck(fn, specs):
-    rng = np.random.default_rng(0)
-    assert gradgradcheck(fn, tuple(s.make(rng) for s in specs))
+    assert gradgradcheck(fn, make_inputs(specs, seed=0))
 
 
 # ---------------------------------------------------------------- edges

@@ -18,56 +18,9 @@ import pytest
 
 import autogradx as agx
 from autogradx.testing import gradcheck, gradgradcheck
+from helpers import Idx, K, P, Prob, R, U, case, make_inputs
 
 F = agx.nn.functional
-
-
-class Spec:
-    def __init__(self, shape, make, requires_grad=True):
-        self.shape, self._make, self.requires_grad = shape, make, requires_grad
-
-    def make(self, rng):
-        data = self._make(rng, self.shape)
-        if data.dtype.kind != "f":
-            return agx.tensor(data)
-        return agx.tensor(data, dtype=agx.float64, requires_grad=self.requires_grad)
-
-
-def R(*shape):
-    return Spec(shape, lambda rng, s: rng.uniform(-2.0, 2.0, s))
-
-
-def P(*shape):
-    return Spec(shape, lambda rng, s: rng.uniform(0.5, 2.0, s))
-
-
-def U(*shape):
-    return Spec(shape, lambda rng, s: rng.uniform(0.1, 0.9, s))
-
-
-def Prob(*shape):
-    """Probabilities summing to 1 along dim 1 (dim 0 for 1-d)."""
-    def make(rng, s):
-        e = rng.uniform(0.1, 1.0, s)
-        return e / e.sum(axis=0 if len(s) == 1 else 1, keepdims=True)
-    return Spec(shape, make)
-
-
-def Idx(shape, n_classes, ignore=-100, n_ignored=1):
-    """Class indices in [0, n_classes), the first ``n_ignored`` set to ``ignore``."""
-    def make(rng, s):
-        t = rng.integers(0, n_classes, s)
-        t.reshape(-1)[:n_ignored] = ignore
-        return t
-    return Spec(shape, make)
-
-
-def K(spec):
-    return Spec(spec.shape, spec._make, requires_grad=False)
-
-
-def case(id, fn, *specs, marks=()):
-    return pytest.param(fn, specs, id=id, marks=marks)
 
 
 REDUCTIONS = ("none", "mean", "sum")
@@ -169,9 +122,7 @@ ALL = POINTWISE + BCE + NLL + CE
 
 @pytest.mark.parametrize("fn, specs", ALL)
 def test_gradcheck(fn, specs):
-    rng = np.random.default_rng(1234)
-    inputs = tuple(s.make(rng) for s in specs)
-    assert gradcheck(fn, inputs)
+    assert gradcheck(fn, make_inputs(specs, seed=1234))
 
 
 @pytest.mark.parametrize("fn, specs", [
@@ -180,8 +131,7 @@ def test_gradcheck(fn, specs):
     case("nll-4d", nll(), R(2, 3, 2, 2), Idx((2, 2, 2), 3)),
 ])
 def test_gradcheck_float32_inputs(fn, specs):
-    rng = np.random.default_rng(1234)
-    inputs = tuple(s.make(rng) for s in specs)
+    inputs = make_inputs(specs, seed=1234)
     inputs = tuple(t.to(agx.float32).detach().requires_grad_(t.requires_grad)
                    if t.dtype == agx.float64 else t for t in inputs)
     assert gradcheck(fn, inputs)
@@ -207,9 +157,7 @@ SECOND_ORDER = [
 
 @pytest.mark.parametrize("fn, specs", SECOND_ORDER)
 def test_gradgradcheck(fn, specs):
-    rng = np.random.default_rng(1234)
-    inputs = tuple(s.make(rng) for s in specs)
-    assert gradgradcheck(fn, inputs, n_directions=2)
+    assert gradgradcheck(fn, make_inputs(specs, seed=1234), n_directions=2)
 
 
 # ---------------------------------------------------------------- by hand, stability

@@ -12,71 +12,20 @@ import numpy as np
 import pytest
 
 import autogradx as agx
+from helpers import D, Idx, K, P, Prob, R, uniform
+from torch_compare import (DTYPES, F, assert_close, backward_both, both, case,
+                           compare_input_gradients, random_like, run_both)
 
 torch = pytest.importorskip("torch")
 
 pytestmark = pytest.mark.torch
 
-DTYPES = ["float32", "float64"]
 TOL = {"float32": dict(rtol=2e-5, atol=1e-5), "float64": dict(rtol=1e-10, atol=1e-12)}
 
 
-class Spec:
-    """A random input of ``shape``; ``make(rng, shape)`` gives float64 or int64 data."""
-
-    def __init__(self, shape, make, requires_grad=True, dtype=None):
-        self.shape, self.make, self.requires_grad, self.dtype = shape, make, requires_grad, dtype
-
-    def array(self, rng, dtype):
-        data = self.make(rng, self.shape)
-        return data if data.dtype.kind != "f" else data.astype(self.dtype or dtype)
-
-
-def R(*shape):
-    return Spec(shape, lambda rng, s: rng.uniform(-2.0, 2.0, s))
-
-
-def P(*shape):
-    return Spec(shape, lambda rng, s: rng.uniform(0.5, 2.0, s))
-
-
 def U(*shape):
-    return Spec(shape, lambda rng, s: rng.uniform(0.05, 0.95, s))
-
-
-def Prob(*shape):
-    def make(rng, s):
-        e = rng.uniform(0.1, 1.0, s)
-        return e / e.sum(axis=0 if len(s) == 1 else 1, keepdims=True)
-    return Spec(shape, make)
-
-
-def Idx(shape, n_classes, ignore=-100, n_ignored=1):
-    def make(rng, s):
-        t = rng.integers(0, n_classes, s)
-        t.reshape(-1)[:n_ignored] = ignore
-        return t
-    return Spec(shape, make, requires_grad=False)
-
-
-def K(spec):
-    return Spec(spec.shape, spec.make, requires_grad=False, dtype=spec.dtype)
-
-
-def D(dtype, spec):
-    """``spec`` with its own dtype, whatever the dtype the test runs at."""
-    if dtype.startswith("int"):
-        return Spec(spec.shape, lambda rng, s: np.round(spec.make(rng, s) * 3).astype(dtype),
-                    requires_grad=False)
-    return Spec(spec.shape, spec.make, spec.requires_grad, dtype)
-
-
-def case(id, fn, specs, grad_fn):
-    return pytest.param(fn, specs, grad_fn, id=id)
-
-
-def F(lib):
-    return lib.nn.functional
+    """Values in [0.05, 0.95): wider than ``helpers.U``, as these cases were written."""
+    return uniform(shape, 0.05, 0.95)
 
 
 REDS = ("none", "mean", "sum")
@@ -217,36 +166,14 @@ MIXED = [
 ]
 
 
-def _both(arrays, specs):
-    a = [agx.tensor(x, requires_grad=s.requires_grad and x.dtype.kind == "f")
-         for x, s in zip(arrays, specs)]
-    t = [torch.tensor(x, requires_grad=s.requires_grad and x.dtype.kind == "f")
-         for x, s in zip(arrays, specs)]
-    return a, t
-
-
-def _run(fn, specs, dtype, seed=0):
-    rng = np.random.default_rng(seed)
-    arrays = [s.array(rng, dtype) for s in specs]
-    a_in, t_in = _both(arrays, specs)
-    with warnings.catch_warnings():
-        # PyTorch warns of the target size of broadcasting cases; autogradx is checked below
-        warnings.simplefilter("ignore")
-        t_out = fn(torch, *t_in)
-    a_out = fn(agx, *a_in)
-    return a_in, t_in, a_out, t_out, rng
-
-
 def _close(a, t, dtype, what):
-    a = np.asarray(a.detach().numpy())
-    t = t.detach().numpy()
-    assert a.shape == t.shape, f"{what}: shape {a.shape} != torch's {t.shape}"
-    np.testing.assert_allclose(a, t, equal_nan=True, err_msg=what,
-                               **TOL["float64" if dtype == "float64" else "float32"])
+    assert_close(a, t, what, **TOL["float64" if dtype == "float64" else "float32"],
+                 equal_nan=True)
 
 
 def _check(fn, specs, grad_fn, dtype, tol=None):
-    a_in, t_in, a_out, t_out, rng = _run(fn, specs, dtype)
+    # PyTorch warns of the target size of broadcasting cases; autogradx is checked below
+    a_in, t_in, a_out, t_out, rng = run_both(fn, specs, dtype, ignore_torch_warnings=True)
     assert str(a_out.dtype) == str(t_out.dtype)
     _close(a_out, t_out, tol or dtype, "forward")
     if not t_out.requires_grad:
@@ -254,16 +181,8 @@ def _check(fn, specs, grad_fn, dtype, tol=None):
         return
     assert t_out.grad_fn.name() == grad_fn, "the case's expected name is PyTorch's"
     assert a_out.grad_fn.name() == grad_fn
-    grad = rng.standard_normal(tuple(t_out.shape)).astype(str(t_out.dtype)[6:])
-    a_out.backward(agx.tensor(grad))
-    t_out.backward(torch.tensor(grad))
-    for i, (a, t) in enumerate(zip(a_in, t_in)):
-        if t.grad is None:
-            assert a.grad is None, f"input {i}: torch gives no gradient, autogradx does"
-            continue
-        assert a.grad is not None, f"input {i}: autogradx gives no gradient"
-        assert str(a.grad.dtype) == str(t.grad.dtype), f"input {i}: gradient dtype"
-        _close(a.grad, t.grad, tol or dtype, f"gradient of input {i}")
+    backward_both(a_out, t_out, random_like(rng, t_out))
+    compare_input_gradients(a_in, t_in, lambda a, t, what: _close(a, t, tol or dtype, what))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -302,7 +221,7 @@ def test_integer_l1_loss(reduction):
 def test_binary_cross_entropy_at_0_and_1():
     x = np.array([0.0, 1.0, 0.0, 1.0, 0.5])
     y = np.array([1.0, 0.0, 0.0, 1.0, 0.5])
-    a_in, t_in = _both([x, y], [R(5), R(5)])
+    a_in, t_in = both([x, y])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         a = F(agx).binary_cross_entropy(*a_in, reduction="sum")

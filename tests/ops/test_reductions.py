@@ -20,32 +20,7 @@ import pytest
 import autogradx as agx
 from autogradx import return_types
 from autogradx.testing import gradcheck, gradgradcheck
-
-
-class Spec:
-    def __init__(self, shape, low, high, values=None):
-        self.shape, self.low, self.high, self.values = shape, low, high, values
-
-    def make(self, rng):
-        data = self.values if self.values is not None else rng.uniform(self.low, self.high,
-                                                                        self.shape)
-        return agx.tensor(data, dtype=agx.float64, requires_grad=True)
-
-
-def R(*shape):
-    return Spec(shape, -2.0, 2.0)
-
-
-def P(*shape):
-    return Spec(shape, 0.5, 2.0)
-
-
-def A(values):
-    return Spec(None, None, None, np.array(values, dtype=np.float64))
-
-
-def case(id, fn, *specs):
-    return pytest.param(fn, specs, id=id)
+from helpers import A, P, R, case, make_inputs
 
 
 inf = math.inf
@@ -152,8 +127,7 @@ GRADCHECK = [
 
 @pytest.mark.parametrize("fn, specs", GRADCHECK)
 def test_gradcheck_float64(fn, specs):
-    rng = np.random.default_rng(0)
-    assert gradcheck(fn, tuple(s.make(rng) for s in specs))
+    assert gradcheck(fn, make_inputs(specs, seed=0))
 
 
 # Gradients of gradients: the vjps above, run on tensors (create_graph=True).
@@ -184,8 +158,7 @@ GRADGRAD = [
 
 @pytest.mark.parametrize("fn, specs", GRADGRAD)
 def test_gradgradcheck(fn, specs):
-    rng = np.random.default_rng(0)
-    assert gradgradcheck(fn, tuple(s.make(rng) for s in specs))
+    assert gradgradcheck(fn, make_inputs(specs, seed=0))
 
 
 # ---------------------------------------------------------------- gradients at ties and zeros

@@ -13,52 +13,16 @@ import numpy as np
 import pytest
 
 import autogradx as agx
+from helpers import A, I, R
+from torch_compare import (DTYPES, backward_both, case, compare_input_gradients, outputs,
+                           random_like, run_both)
 
 torch = pytest.importorskip("torch")
 
 pytestmark = pytest.mark.torch
 
-DTYPES = ["float32", "float64"]
 TOL = {"float32": dict(rtol=1e-4, atol=1e-5), "float64": dict(rtol=1e-10, atol=1e-12)}
 inf = math.inf
-
-
-class Spec:
-    """An input: random ``shape`` in [low, high), or fixed ``values``; ``dtype`` overrides
-    the dtype the test runs at (integer inputs do not require grad)."""
-
-    def __init__(self, shape=None, low=-2.0, high=2.0, values=None, dtype=None):
-        self.shape, self.low, self.high, self.values, self.dtype = shape, low, high, values, dtype
-
-    def array(self, rng, dtype):
-        data = (np.array(self.values) if self.values is not None
-                else rng.uniform(self.low, self.high, self.shape))
-        return data.astype(self.dtype or dtype)
-
-    @property
-    def requires_grad(self):
-        return self.dtype is None or self.dtype.startswith("float")
-
-
-def R(*shape):
-    return Spec(shape)
-
-
-def P(*shape):
-    return Spec(shape, 0.5, 2.0)
-
-
-def A(values, dtype=None):
-    return Spec(values=values, dtype=dtype)
-
-
-def I(values):
-    return A(values, "int64")
-
-
-def case(id, fn, specs, grad_fn):
-    return pytest.param(fn, specs, grad_fn, id=id)
-
 
 TIES = A([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
 ZEROS = A([[1.5, 0.0, 3.0], [0.0, 0.0, 2.0], [1.0, 2.0, -1.0]])
@@ -214,10 +178,6 @@ CASES = [
 ]
 
 
-def _outputs(out):
-    return tuple(out) if isinstance(out, tuple) else (out,)
-
-
 def _assert_close(a, t, dtype, what):
     a, t = a.detach().numpy(), t.detach().numpy()
     assert a.shape == t.shape, f"{what}: shape {a.shape} != torch's {t.shape}"
@@ -227,20 +187,12 @@ def _assert_close(a, t, dtype, what):
         np.testing.assert_array_equal(a, t, err_msg=what)
 
 
-def _run(fn, specs, dtype):
-    rng = np.random.default_rng(0)
-    arrays = [s.array(rng, dtype) for s in specs]
-    a_in = [agx.tensor(x, requires_grad=s.requires_grad) for x, s in zip(arrays, specs)]
-    t_in = [torch.tensor(x, requires_grad=s.requires_grad) for x, s in zip(arrays, specs)]
-    return a_in, t_in, fn(agx, *a_in), fn(torch, *t_in), rng
-
-
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("fn, specs, grad_fn", CASES)
 def test_values_and_gradients(fn, specs, grad_fn, dtype):
-    a_in, t_in, a_out, t_out, rng = _run(fn, specs, dtype)
+    a_in, t_in, a_out, t_out, rng = run_both(fn, specs, dtype)
     assert type(a_out).__name__ == type(t_out).__name__
-    a_outs, t_outs = _outputs(a_out), _outputs(t_out)
+    a_outs, t_outs = outputs(a_out), outputs(t_out)
     assert len(a_outs) == len(t_outs)
     for k, (a, t) in enumerate(zip(a_outs, t_outs)):
         assert str(a.dtype) == str(t.dtype), f"output {k}: dtype"
@@ -252,14 +204,9 @@ def test_values_and_gradients(fn, specs, grad_fn, dtype):
     assert (a_node and a_node.name()) == grad_fn
     if not roots:
         return
-    grads = [rng.standard_normal(tuple(t.shape)).astype(str(t.dtype)[6:]) for _, t in roots]
-    agx.autograd.backward([a for a, _ in roots], [agx.tensor(g) for g in grads])
-    torch.autograd.backward([t for _, t in roots], [torch.tensor(g) for g in grads])
-    for i, (a, t) in enumerate(zip(a_in, t_in)):
-        assert (a.grad is None) == (t.grad is None), f"input {i}: gradient presence"
-        if t.grad is not None:
-            assert str(a.grad.dtype) == str(t.grad.dtype), f"input {i}: gradient dtype"
-            _assert_close(a.grad, t.grad, dtype, f"gradient of input {i}")
+    backward_both([a for a, _ in roots], [t for _, t in roots],
+                  [random_like(rng, t) for _, t in roots])
+    compare_input_gradients(a_in, t_in, lambda a, t, what: _assert_close(a, t, dtype, what))
 
 
 @pytest.mark.parametrize("fn", [

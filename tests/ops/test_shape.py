@@ -9,22 +9,14 @@ import pytest
 
 import autogradx as agx
 from autogradx.testing import gradcheck, gradgradcheck
-
-
-def case(id, fn, *shapes):
-    return pytest.param(fn, shapes, id=id)
-
-
-def _t(x):
-    """A non-contiguous version of ``x``'s values: reshaping it must copy."""
-    return x.transpose(0, 1)
+from helpers import case, err, make_inputs, transposed, view_base
 
 
 RESHAPE = [
     case("reshape", lambda x: x.reshape(6, 4), (2, 3, 4)),
     case("reshape-tuple", lambda x: x.reshape((4, -1)), (2, 3, 4)),
     case("reshape-fn-kw", lambda x: agx.reshape(x, shape=(-1,)), (2, 3, 4)),
-    case("reshape-copy", lambda x: _t(x).reshape(-1, 2), (2, 3, 4)),
+    case("reshape-copy", lambda x: transposed(x).reshape(-1, 2), (2, 3, 4)),
     case("reshape-to-0d", lambda x: x.reshape(()), (1, 1)),
     case("reshape-from-0d", lambda x: x.reshape(1, 1, 1), ()),
     case("reshape_as", lambda x: x.reshape_as(agx.zeros(3, 8)), (2, 3, 4)),
@@ -38,10 +30,10 @@ RESHAPE = [
     case("flatten-range", lambda x: agx.flatten(x, 0, 1), (2, 3, 4)),
     case("flatten-neg", lambda x: x.flatten(start_dim=-2, end_dim=-1), (2, 3, 4)),
     case("flatten-same-dim", lambda x: x.flatten(1, 1), (2, 3)),
-    case("flatten-copy", lambda x: _t(x).flatten(), (2, 3, 4)),
+    case("flatten-copy", lambda x: transposed(x).flatten(), (2, 3, 4)),
     case("flatten-0d", lambda x: x.flatten(), ()),
     case("ravel", lambda x: x.ravel(), (2, 3)),
-    case("ravel-copy", lambda x: agx.ravel(_t(x)), (2, 3)),
+    case("ravel-copy", lambda x: agx.ravel(transposed(x)), (2, 3)),
     case("unflatten", lambda x: x.unflatten(1, (3, 1)), (2, 3, 4)),
     case("unflatten-neg-infer", lambda x: agx.unflatten(x, -1, (2, -1)), (2, 3, 4)),
     case("squeeze-all", lambda x: x.squeeze(), (1, 3, 1)),
@@ -72,7 +64,7 @@ REORDER = [
     case("movedim-neg", lambda x: x.moveaxis(-1, 0), (2, 3, 4)),
     case("movedim-0d", lambda x: x.movedim(0, -1), ()),
     case("contiguous", lambda x: x.contiguous(), (2, 3)),
-    case("contiguous-copy", lambda x: _t(x).contiguous(), (2, 3)),
+    case("contiguous-copy", lambda x: transposed(x).contiguous(), (2, 3)),
 ]
 
 BROADCAST = [
@@ -131,14 +123,12 @@ ALL = RESHAPE + REORDER + BROADCAST + FLIP + JOIN
 
 @pytest.mark.parametrize("fn, shapes", ALL)
 def test_gradcheck(fn, shapes):
-    rng = np.random.default_rng(1234)
-    inputs = [agx.tensor(rng.uniform(-2, 2, s), requires_grad=True) for s in shapes]
-    assert gradcheck(fn, inputs)
+    assert gradcheck(fn, make_inputs(shapes, seed=1234))
 
 
 # Gradients of gradients: the vjps run again on tensors (create_graph=True).
 SECOND_ORDER = [
-    case("reshape-copy", lambda x: _t(x).reshape(-1) ** 2, (2, 3, 4)),
+    case("reshape-copy", lambda x: transposed(x).reshape(-1) ** 2, (2, 3, 4)),
     case("flatten", lambda x: x.flatten(1) ** 2, (2, 3, 4)),
     case("squeeze-unsqueeze", lambda x: x.squeeze(0).unsqueeze(-1) ** 2, (1, 3)),
     case("transpose", lambda x: x.transpose(0, 2) ** 2, (2, 3, 4)),
@@ -158,9 +148,7 @@ SECOND_ORDER = [
 
 @pytest.mark.parametrize("fn, shapes", SECOND_ORDER)
 def test_gradgradcheck(fn, shapes):
-    rng = np.random.default_rng(1234)
-    inputs = [agx.tensor(rng.uniform(-2, 2, s), requires_grad=True) for s in shapes]
-    assert gradgradcheck(fn, inputs)
+    assert gradgradcheck(fn, make_inputs(shapes, seed=1234))
 
 
 def test_float32_gradients_keep_their_dtype():
@@ -200,13 +188,9 @@ COPIES = [
 ]
 
 
-def _base():
-    return agx.tensor(np.arange(24.0).reshape(2, 3, 4))
-
-
 @pytest.mark.parametrize("fn", VIEWS)
 def test_views_share_storage_and_version(fn):
-    x = _base()
+    x = view_base()
     v = fn(x)
     assert v._base is x
     assert np.shares_memory(v.numpy(), x.numpy())
@@ -217,7 +201,7 @@ def test_views_share_storage_and_version(fn):
 
 @pytest.mark.parametrize("fn", COPIES)
 def test_copies_own_their_storage(fn):
-    x = _base()
+    x = view_base()
     c = fn(x)
     assert c._base is None
     c.add_(1)
@@ -226,7 +210,7 @@ def test_copies_own_their_storage(fn):
 
 
 def test_view_of_a_view_has_the_first_base():
-    x = _base()
+    x = view_base()
     v = x.reshape(6, 4).transpose(0, 1).unsqueeze(0)
     assert v._base is x
 
@@ -275,10 +259,6 @@ def test_integer_and_bool_inputs_keep_their_dtype():
 
 
 # ---------------------------------------------------------------- errors
-
-def err(id, fn, error, match):
-    return pytest.param(fn, error, match, id=id)
-
 
 ERRORS = [
     err("reshape-size", lambda x: x.reshape(5, 5), RuntimeError,

@@ -9,17 +9,10 @@ import pytest
 
 import autogradx as agx
 from autogradx.utils.checkpoint import checkpoint
+from helpers import arr
+from helpers import float_tensor as t
 
 F = agx.nn.functional
-
-
-def t(values, requires_grad=True, lib=agx):
-    return lib.tensor(np.asarray(values, dtype=float), dtype=lib.float64,
-                      requires_grad=requires_grad)
-
-
-def arr(x):
-    return x.detach().numpy()
 
 
 X = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
