@@ -43,6 +43,7 @@ cdef class OpNode(Node):
     cdef tuple saved_versions        # their versions when saved
     cdef dict params                 # keyword parameters of the call, passed on to the vjp; or None
 
+    cdef bint _versions_match(self)
 
 cpdef object apply_op(OpDef op, tuple args, dict kwargs)
 cpdef object apply_inplace(OpDef op, tuple args, dict kwargs)

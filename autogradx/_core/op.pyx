@@ -243,8 +243,8 @@ cdef class OpNode(Node):
         cdef tuple saved = self.saved
         if saved is None:
             raise RuntimeError(SECOND_BACKWARD)
-        if self.saved_from is not None:
-            self._check_versions()
+        if self.saved_from is not None and not self._versions_match():
+            self._check_versions()      # raises PyTorch's error, naming the tensor
         if self.n_outputs == 1:
             g = grads[0]
         else:
@@ -303,6 +303,24 @@ cdef class OpNode(Node):
             else:
                 out.append(_as_constant(value))
         return tuple(out)
+
+    cdef bint _versions_match(self):
+        """Fast path of the in-place check: every saved tensor is at its saved version."""
+        cdef Py_ssize_t k
+        cdef tuple sources = self.saved_from, versions = self.saved_versions
+        for k in range(len(sources)):
+            src = sources[k]
+            if src is None:
+                continue
+            if type(src) is VersionCounter:
+                if (<VersionCounter>src).value != <Py_ssize_t>versions[k]:
+                    return False
+            elif isinstance(src, TensorBase):
+                if (<TensorBase>src).version() != <Py_ssize_t>versions[k]:
+                    return False
+            else:
+                return False        # the inputs of a variadic op: the slow path checks each
+        return True
 
     def _check_versions(self):
         for src, v in zip(self.saved_from, self.saved_versions):

@@ -7,6 +7,8 @@ bitwise and closeness tests (bool results, no gradient).
 """
 
 import math
+
+import numpy as np
 import warnings
 
 from autogradx._core.op import get_default_float
@@ -132,19 +134,22 @@ def _trunc_divide_int(xp, a, b):
     return q + ((q < 0) & (a % b != 0))
 
 
+_FLOAT64 = np.dtype(np.float64)
+
+
 def _div(xp, a, b, *, rounding_mode=None):
     """``input / other``; ``rounding_mode`` ``"trunc"`` or ``"floor"`` rounds the quotient.
 
     True division gives a floating point result (the default dtype for
     integer inputs); rounded division keeps integer dtypes.
     """
-    dtype = _dtype_of(a, b)
     if rounding_mode is None:
-        if dtype.kind in "biu":
-            default = get_default_float()
-            a = a.astype(default) if _is_array(a) else a
-            b = b.astype(default) if _is_array(b) else b
-        return a / b
+        q = a / b
+        if q.dtype.kind != "f" or q.dtype == _FLOAT64 and _dtype_of(a, b).kind in "biu":
+            # Integers divide to the default float dtype (NumPy would give float64).
+            q = q.astype(get_default_float())
+        return q
+    dtype = _dtype_of(a, b)
     if rounding_mode not in ("trunc", "floor"):
         raise RuntimeError("div expected rounding_mode to be one of None, 'trunc', or 'floor' "
                            f"but found '{rounding_mode}'")
