@@ -8,6 +8,7 @@ the registry; the few NumPy functions whose names or signatures differ from
 PyTorch's are translated below.
 """
 
+import functools
 import types
 
 import numpy as np
@@ -15,14 +16,15 @@ import numpy as np
 from autogradx._core.tensor import TensorBase
 
 
-def _tensor(x, dtype=None, like=None):
-    """``x`` as a tensor; a number or host array goes to the device of tensor ``like``."""
+def _tensor(x, dtype=None, like=None, device=None):
+    """``x`` as a tensor; a number or host array goes to the device of tensor ``like``
+    (or to ``device``)."""
     import autogradx
     from autogradx._dtype import as_numpy_dtype
     if isinstance(x, TensorBase):
         return x if dtype is None else x.to(dtype)
     array = np.asarray(x) if dtype is None else np.asarray(x, dtype=as_numpy_dtype(dtype))
-    return autogradx.as_tensor(array, device=_device_of(like))
+    return autogradx.as_tensor(array, device=_device_of(like) or device)
 
 
 def _device_of(x):
@@ -38,8 +40,8 @@ def _dtype_of(x):
     return x._data.dtype if isinstance(x, TensorBase) else np.asarray(x).dtype
 
 
-def asarray(x, dtype=None):
-    return _tensor(x, dtype)
+def asarray(x, dtype=None, device=None):
+    return _tensor(x, dtype, device=device)
 
 
 def size(x):
@@ -118,18 +120,19 @@ def full_like(x, fill_value, dtype=None):
                           device=_device_of(x))
 
 
-def zeros(shape, dtype=None):
+# Factories take the device of the gradients being differentiated (see on()).
+def zeros(shape, dtype=None, device=None):
     import autogradx
-    return autogradx.zeros(shape, dtype=dtype)
+    return autogradx.zeros(shape, dtype=dtype, device=device)
 
 
-def ones(shape, dtype=None):
+def ones(shape, dtype=None, device=None):
     import autogradx
-    return autogradx.ones(shape, dtype=dtype)
+    return autogradx.ones(shape, dtype=dtype, device=device)
 
 
-def full(shape, fill_value, dtype=None):
-    return _full(shape, fill_value, dtype, None)
+def full(shape, fill_value, dtype=None, device=None):
+    return _full(shape, fill_value, dtype, device)
 
 
 def _full(shape, fill_value, dtype, device):
@@ -138,14 +141,17 @@ def _full(shape, fill_value, dtype, device):
 
 
 # Index arithmetic in vjps (positions, identity matrices): constants, never differentiated.
-def arange(start, stop=None, step=1, dtype=None):
+def arange(start, stop=None, step=1, dtype=None, device=None):
     import autogradx
-    return autogradx.arange(start, stop, step, dtype=dtype)
+    return autogradx.arange(start, stop, step, dtype=dtype, device=device)
 
 
-def eye(n, m=None, dtype=None):
+def eye(n, m=None, dtype=None, device=None):
     import autogradx
-    return autogradx.eye(n, m, dtype=dtype)
+    return autogradx.eye(n, m, dtype=dtype, device=device)
+
+
+_FACTORIES = ("asarray", "zeros", "ones", "full", "arange", "eye")
 
 
 def rint(x):
@@ -269,6 +275,7 @@ class _TensorNamespace:
         self._numpy = numpy_module
         self._namespace = namespace
         self._translated = translated
+        self._bound = {}
 
     def __getattr__(self, name):
         fn = self._translated.get(name)
@@ -287,6 +294,17 @@ class _TensorNamespace:
         raise AttributeError(
             f"{where}.{name} has no autogradx counterpart, so a vjp using it cannot be "
             "differentiated (create_graph=True); the op must use functions that exist on tensors")
+
+    def on(self, device):
+        """This namespace with its factories (zeros, arange, ...) making tensors on ``device``."""
+        bound = self._bound.get(device)
+        if bound is None:
+            translated = dict(self._translated)
+            for name in _FACTORIES:
+                translated[name] = functools.partial(translated[name], device=device)
+            bound = self._bound[device] = _TensorNamespace(self._numpy, self._namespace,
+                                                           translated)
+        return bound
 
     def __repr__(self):
         return f"<autogradx tensor namespace for {self._numpy.__name__}>"

@@ -252,6 +252,10 @@ cdef class OpNode(Node):
         if create_graph:
             # Gradients of gradients: the same vjp, run on tensors so that it is recorded.
             xp = _tensor_namespace()
+            data = (<TensorBase>(g if self.n_outputs == 1 else g[0]))._data
+            if type(data) is not _ndarray:
+                from autogradx._device import device_of
+                xp = xp.on(device_of(data))     # its factories make tensors on that device
             saved = self._saved_tensors()
         else:
             xp = array_module(g if self.n_outputs == 1 else g[0])

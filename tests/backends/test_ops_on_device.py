@@ -40,24 +40,10 @@ DEVICE_SAMPLES = {
 # an op is fixed its test fails as XPASS, and it leaves the list.
 CANNOT_RUN = {}
 
-# With create_graph=True a vjp runs on tensors through autogradx/_xp.py, some of whose
-# helpers still make their constants as CPU tensors whatever the device of the operands.
-_XP_FACTORIES = ("create_graph: _xp.zeros/full/eye/arange, given no operand to take a device "
-                 "from, make CPU tensors")
-_XP_ADD_AT = "create_graph: _xp.add.at computes positions with a CPU arange"
+# With create_graph=True a vjp runs on tensors; these still meet a device they cannot take.
 _XP_DEVICE_PARAM = ("create_graph: a tensor passed as a parameter (pos_weight) reaches the vjp "
                     "as an array of the device, and ops run on tensors take NumPy arrays only")
 SECOND_ORDER = {
-    "setitem": "create_graph: its index residual reaches where() as a NumPy bool array",
-    "getitem": _XP_FACTORIES, "narrow": _XP_FACTORIES, "select": _XP_FACTORIES,
-    "max": _XP_FACTORIES, "min": _XP_FACTORIES, "scatter_add": _XP_FACTORIES,
-    "einsum": _XP_FACTORIES, "pad": _XP_FACTORIES, "nll_loss": _XP_FACTORIES,
-    "cross_entropy": _XP_FACTORIES,
-    "conv1d": _XP_FACTORIES, "conv2d": _XP_FACTORIES, "conv3d": _XP_FACTORIES,
-    "max_pool2d": _XP_FACTORIES, "max_pool2d_with_indices": _XP_FACTORIES,
-    "avg_pool2d": _XP_FACTORIES,
-    "index": _XP_ADD_AT, "index_select": _XP_ADD_AT, "gather": _XP_ADD_AT,
-    "take_along_dim": _XP_ADD_AT, "embedding": _XP_ADD_AT,
     "binary_cross_entropy_with_logits": _XP_DEVICE_PARAM,
 }
 
