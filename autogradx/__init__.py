@@ -33,7 +33,7 @@ __version__ = "0.1.0"
 # Submodules imported on first use (``autogradx.nn`` and friends), so that
 # ``import autogradx`` costs little more than importing NumPy.
 _SUBMODULES = ("backends", "conformance", "cuda", "linalg", "nn", "optim", "return_types",
-               "special", "testing", "utils")
+               "special", "testing", "utils", "viz")
 _op_getattr, _op_dir = op_namespace(__name__, "")
 
 
