@@ -591,9 +591,3 @@ cdef object _index_param(object idx):
                 parts.append(part)
         return tuple(parts), advanced
     return idx, isinstance(idx, (list, _ndarray))
-
-
-def _reset_operators():
-    """Forget the cached operator ops (the registry was reloaded)."""
-    for i in range(len(_operator_ops)):
-        _operator_ops[i] = None
