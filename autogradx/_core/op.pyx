@@ -920,7 +920,25 @@ def _shape_error(op, exc, values):
     # Operators on arrays raise from C, with no frame of the library: know them by text.
     from_operator = "broadcast" in msg or "core dimension" in msg or "cannot reshape" in msg
     if module.partition(".")[0] in ("numpy", "cupy", "cupyx") or from_operator:
-        raise RuntimeError(f"{op.name}(): {exc} (input shapes: {_shapes(values)})") from exc
+        raise RuntimeError(f"{op.name}(): {_torch_message(msg, values) or exc} "
+                           f"(input shapes: {_shapes(values)})") from exc
+
+
+def _torch_message(msg, values):
+    """PyTorch's wording for two shapes that do not broadcast or multiply, or None."""
+    shapes = [tuple(v.shape) for v in values if hasattr(v, "shape")]
+    if len(shapes) != 2:
+        return None
+    a, b = shapes
+    if "core dimension" in msg and len(a) == len(b) == 2:
+        return f"mat1 and mat2 shapes cannot be multiplied ({a[0]}x{a[1]} and {b[0]}x{b[1]})"
+    if "operands could not be broadcast together" not in msg:
+        return None
+    for i in range(1, min(len(a), len(b)) + 1):
+        if a[-i] != b[-i] and a[-i] != 1 and b[-i] != 1:
+            return (f"The size of tensor a ({a[-i]}) must match the size of tensor b ({b[-i]}) "
+                    f"at non-singleton dimension {max(len(a), len(b)) - i}")
+    return None
 
 
 def _type_names(values):
