@@ -641,6 +641,12 @@ cpdef object apply_op(OpDef op, tuple args, dict kwargs):
     except ValueError as e:
         _shape_error(op, e, values)
         raise
+    return _outputs(op, raw, values, extra, params, res, record)
+
+
+cdef object _outputs(OpDef op, list raw, list values, tuple extra, dict params, object res,
+                     bint record):
+    """Wrap what the forward returned in tensors, mark views, record the node."""
     resid = None
     if op.residuals:
         res, resid = res
@@ -722,18 +728,7 @@ cdef object _apply_variadic(OpDef op, tuple args, dict kwargs):
     except ValueError as e:
         _shape_error(op, e, values)
         raise
-    resid = None
-    if op.residuals:
-        res, resid = res
-    if op.n_outputs == 1:
-        outs = (new_tensor(np.asarray(res) if isinstance(res, _generic) else res, None, 0),)
-    else:
-        outs = _wrap_outputs(res)
-    if record:
-        _record(op, raw, values, extra, params, outs, resid)
-    if op.n_outputs == 1:
-        return outs[0]
-    return outs if op.output_type is None else op.output_type(outs)
+    return _outputs(op, raw, values, extra, params, res, record)
 
 
 # Most nodes' slot and version tuples are all zeros: share one object per length.
