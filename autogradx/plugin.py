@@ -94,7 +94,7 @@ save inputs or the result rather than values derived from them.
 from autogradx._core.op import OpDef as Op
 from autogradx._core.op import get_array_module
 
-__all__ = ["Op", "Plugin", "ENTRY_POINT_GROUP", "get_array_module"]
+__all__ = ["Op", "Plugin", "ENTRY_POINT_GROUP", "get_array_module", "lazy_conformance_cases"]
 
 #: The entry point group autogradx loads plugins from.
 ENTRY_POINT_GROUP = "autogradx.plugins"
@@ -135,6 +135,23 @@ class Plugin:
 
     def __repr__(self):
         return f"<Plugin {self.name!r}: {len(self.ops)} ops>"
+
+
+def lazy_conformance_cases(module_name, builder="_conformance_cases"):
+    """A module ``__getattr__`` that builds the module's ``conformance_cases`` (by calling
+    its function ``builder``) only when the conformance kit asks for them, so that
+    importing the ops costs nothing more::
+
+        __getattr__ = lazy_conformance_cases(__name__)
+    """
+    import sys
+
+    def __getattr__(name):
+        if name == "conformance_cases":
+            return getattr(sys.modules[module_name], builder)()
+        raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
+
+    return __getattr__
 
 
 def collect(*modules):

@@ -25,7 +25,7 @@ import warnings
 from autogradx import _factories
 from autogradx._dtype import as_numpy_dtype
 from autogradx.ops.linalg import _mT, _refuse_dtypes, _wrap_dim
-from autogradx.plugin import Op
+from autogradx.plugin import Op, lazy_conformance_cases
 
 _NN = "nn.functional"
 
@@ -591,11 +591,7 @@ embedding = Op("embedding", _embedding, namespace=_NN, inputs=("input", "weight"
 
 # -- samples for the conformance kit ------------------------------------------------------
 
-def __getattr__(name):
-    # Built when the conformance kit asks for them: importing the ops costs nothing more.
-    if name == "conformance_cases":
-        return _conformance_cases()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_conformance_cases(__name__)
 
 
 def _conformance_cases():

@@ -22,7 +22,7 @@ import math
 
 from autogradx._core.tensor import TensorBase
 from autogradx.ops.losses import _type_name
-from autogradx.plugin import Op
+from autogradx.plugin import Op, lazy_conformance_cases
 
 _NN = "nn.functional"
 _BOTH = ("", "nn.functional")       # torch.conv2d as well as F.conv2d
@@ -568,11 +568,7 @@ avg_pool2d = Op("avg_pool2d", _avg_pool2d, namespace=_NN, residuals=True,
 
 # -- samples for the conformance kit ---------------------------------------------------
 
-def __getattr__(name):
-    # Built when the conformance kit asks for them: importing the ops costs nothing more.
-    if name == "conformance_cases":
-        return _conformance_cases()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_conformance_cases(__name__)
 
 
 

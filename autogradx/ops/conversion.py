@@ -1,7 +1,7 @@
 """Ops that convert or overwrite a tensor as a whole: dtype casts, fill, copy."""
 
 from autogradx._core.tensor import TensorBase
-from autogradx.plugin import Op
+from autogradx.plugin import Op, lazy_conformance_cases
 
 
 def _to_copy(xp, x, dtype):
@@ -66,11 +66,7 @@ _to_device_op = Op("_to_device", _to_device, namespace=None, residuals=True,
 
 # -- samples for the conformance kit ------------------------------------------------------
 
-def __getattr__(name):
-    # Built when the conformance kit asks for them: importing the ops costs nothing more.
-    if name == "conformance_cases":
-        return _conformance_cases()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_conformance_cases(__name__)
 
 
 def _conformance_cases():

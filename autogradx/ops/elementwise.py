@@ -13,7 +13,7 @@ import warnings
 
 from autogradx._core.op import get_default_float
 from autogradx._core.tensor import TensorBase
-from autogradx.plugin import Op
+from autogradx.plugin import Op, lazy_conformance_cases
 
 _BINARY = ("input", "other")
 
@@ -733,11 +733,7 @@ equal = Op("equal", _equal, inputs=_BINARY, method=True, output_type=bool)
 
 # -- samples for the conformance kit -------------------------------------------------
 
-def __getattr__(name):
-    # Built when the conformance kit asks for them: importing the ops costs nothing more.
-    if name == "conformance_cases":
-        return _conformance_cases()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_conformance_cases(__name__)
 
 
 # Ranges of generated inputs that keep an op inside its domain, away from its poles.

@@ -14,7 +14,7 @@ import operator
 import numpy as np
 
 from autogradx.ops.shape import _wrap
-from autogradx.plugin import Op, get_array_module
+from autogradx.plugin import Op, get_array_module, lazy_conformance_cases
 
 # Torch's names of dtypes in its indexing errors.
 _TYPE_NAMES = {"float16": "Half", "float32": "Float", "float64": "Double", "int8": "Char",
@@ -512,11 +512,7 @@ masked_fill = Op(
 # -- samples for the conformance kit ------------------------------------------------------
 
 
-def __getattr__(name):
-    # Built when the conformance kit asks for them: importing the ops costs nothing more.
-    if name == "conformance_cases":
-        return _conformance_cases()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_conformance_cases(__name__)
 
 
 def _conformance_cases():

@@ -17,7 +17,7 @@ import string
 import numpy as np
 
 from autogradx._dtype import as_numpy_dtype
-from autogradx.plugin import Op
+from autogradx.plugin import Op, lazy_conformance_cases
 from autogradx.return_types import linalg_slogdet
 
 _LINALG = "linalg"
@@ -694,11 +694,7 @@ slogdet = Op("slogdet", _slogdet, namespace=(_LINALG, ""), save="input", n_outpu
 # -- samples for the conformance kit ------------------------------------------------------
 
 
-def __getattr__(name):
-    # Built when the conformance kit asks for them: importing the ops costs nothing more.
-    if name == "conformance_cases":
-        return _conformance_cases()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_conformance_cases(__name__)
 
 
 def _conformance_cases():

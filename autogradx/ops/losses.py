@@ -17,7 +17,7 @@ composite); errors PyTorch raises as ``ValueError`` come out of the core as
 
 import warnings
 
-from autogradx.plugin import Op
+from autogradx.plugin import Op, lazy_conformance_cases
 
 _NN = "nn.functional"
 
@@ -671,11 +671,7 @@ cross_entropy = Op(
 
 # -- samples for the conformance kit ------------------------------------------------------
 
-def __getattr__(name):
-    # Built when the conformance kit asks for them: importing the ops costs nothing more.
-    if name == "conformance_cases":
-        return _conformance_cases()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_conformance_cases(__name__)
 
 
 def _conformance_cases():

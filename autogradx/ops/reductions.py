@@ -15,7 +15,7 @@ import numpy as np
 from autogradx import return_types
 from autogradx._core.tensor import TensorBase
 from autogradx._dtype import as_numpy_dtype
-from autogradx.plugin import Op
+from autogradx.plugin import Op, lazy_conformance_cases
 
 # This module defines ops named sum, max, min, all and any: its helpers must not use
 # those builtins.
@@ -627,11 +627,7 @@ any = Op("any", _any, method=True)
 
 # ---------------------------------------------------------------- samples for the conformance kit
 
-def __getattr__(name):
-    # Built when the conformance kit asks for them: importing the ops costs nothing more.
-    if name == "conformance_cases":
-        return _conformance_cases()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_conformance_cases(__name__)
 
 
 def _conformance_cases():

@@ -10,7 +10,7 @@ gradient back into the input's layout. Gradients may keep a broadcast shape
 import math
 import operator
 
-from autogradx.plugin import Op
+from autogradx.plugin import Op, lazy_conformance_cases
 
 # -- arguments ------------------------------------------------------------------
 
@@ -687,11 +687,7 @@ unbind = Op("unbind", _unbind, residuals=True, n_outputs=None, output_type=tuple
 # -- samples for the conformance kit ------------------------------------------------------
 
 
-def __getattr__(name):
-    # Built when the conformance kit asks for them: importing the ops costs nothing more.
-    if name == "conformance_cases":
-        return _conformance_cases()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_conformance_cases(__name__)
 
 
 def _conformance_cases():
