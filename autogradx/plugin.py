@@ -77,6 +77,12 @@ save inputs or the result rather than values derived from them.
 ``inplace``
     ``True`` (or a name such as ``"add_"``) for an in-place Tensor method: the
     result is computed out of place, then written into input 0.
+``out``
+    ``True`` when the forward takes a keyword ``out=``, an array of the
+    result's shape and dtype to write the result into (as NumPy's ufuncs do).
+    In-place calls that record nothing (an optimizer's ``p -= lr * g`` under
+    ``no_grad``) then write straight into input 0's array, without a temporary
+    result and a copy.
 ``view``
     ``True`` when the output is a view of input 0 (it shares the version counter).
 ``aliases``

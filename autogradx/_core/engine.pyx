@@ -10,9 +10,11 @@ graph is.
 
 import numpy as np
 
+cimport cython
+
 from cpython.ref cimport Py_REFCNT
 
-from .node cimport Node, AccumulateGrad, grad_edge, hook_result, run_leaf_hooks
+from .node cimport Node, NodeExtras, AccumulateGrad, grad_edge, hook_result, run_leaf_hooks
 from .grad_mode cimport anomaly_enabled, grad_enabled, set_grad_enabled_c
 from .op cimport array_module
 from .tensor cimport TensorBase, new_tensor, needs_grad
@@ -103,7 +105,7 @@ cdef inline object _as_grad(object res, bint create_graph):
 
 cdef list _run_tensor_hooks(Node node, list grads):
     cdef TensorBase t
-    for slot, hooks in (node.tensor_hooks or {}).items():
+    for slot, hooks in (node.extras.tensor_hooks or {}).items():
         g = grads[slot]
         if g is None or not hooks:
             continue
@@ -112,7 +114,7 @@ cdef list _run_tensor_hooks(Node node, list grads):
             if res is not None:
                 g = hook_result(hook, res, g)
         grads[slot] = g
-    for slot, ref in (node.retain_refs or {}).items():
+    for slot, ref in (node.extras.retain_refs or {}).items():
         owner = ref()
         g = grads[slot]
         if owner is None or g is None:
@@ -128,7 +130,7 @@ cdef list _run_tensor_hooks(Node node, list grads):
 
 
 cdef list _run_pre_hooks(Node node, list grads, bint create_graph):
-    for hook in tuple(node.pre_hooks.values()):
+    for hook in tuple(node.extras.pre_hooks.values()):
         res = hook(tuple(None if g is None else _as_tensor(g) for g in grads))
         if res is not None:
             grads = [_as_grad(r, create_graph) for r in res]
@@ -136,7 +138,7 @@ cdef list _run_pre_hooks(Node node, list grads, bint create_graph):
 
 
 cdef list _run_post_hooks(Node node, list in_grads, list grads, bint create_graph):
-    for hook in tuple(node.post_hooks.values()):
+    for hook in tuple(node.extras.post_hooks.values()):
         res = hook(tuple(None if g is None else _as_tensor(g) for g in in_grads),
                    tuple(None if g is None else _as_tensor(g) for g in grads))
         if res is not None:
@@ -144,6 +146,8 @@ cdef list _run_post_hooks(Node node, list in_grads, list grads, bint create_grap
     return in_grads
 
 
+@cython.freelist(64)
+@cython.final
 cdef class _Pending:
     """Per-node state of one backward call: edges still to deliver, and the gradient buffer."""
     cdef Node node
@@ -186,6 +190,7 @@ cdef list _sweep(tuple tensors, tuple grads, bint keep_graph, bint create_graph,
     cdef Py_ssize_t i, k, n_roots = len(tensors)
     cdef TensorBase t
     cdef Node node, nxt
+    cdef NodeExtras extras
     cdef _Pending p, q
     cdef dict state = {}            # node -> _Pending, for this call only (threads may share nodes)
     cdef list stack = [], ready = [], buf, in_grads
@@ -262,10 +267,12 @@ cdef list _sweep(tuple tensors, tuple grads, bint keep_graph, bint create_graph,
         del state[node]
         if buf is None:
             buf = [None] * node.n_outputs
-        if node.tensor_hooks is not None or node.retain_refs is not None:
-            buf = _run_tensor_hooks(node, buf)
-        if node.pre_hooks:
-            buf = _run_pre_hooks(node, buf, create_graph)
+        extras = node.extras
+        if extras is not None:
+            if extras.tensor_hooks is not None or extras.retain_refs is not None:
+                buf = _run_tensor_hooks(node, buf)
+            if extras.pre_hooks:
+                buf = _run_pre_hooks(node, buf, create_graph)
         if p.captures is not None:
             if not p.needed and isinstance(node, AccumulateGrad):
                 buf = run_leaf_hooks(<AccumulateGrad>node, buf)   # as when it accumulates
@@ -281,7 +288,7 @@ cdef list _sweep(tuple tensors, tuple grads, bint keep_graph, bint create_graph,
                 _check_anomaly(node, in_grads)
             if not keep_graph:
                 node.release()
-        if node.post_hooks and in_grads is not None:
+        if extras is not None and extras.post_hooks and in_grads is not None:
             in_grads = _run_post_hooks(node, in_grads, buf, create_graph)
         nexts = node.next_nodes
         slots = node.next_slots
@@ -321,7 +328,7 @@ def _check_anomaly(Node node, list in_grads):
             continue
         data = (<TensorBase>g)._data if isinstance(g, TensorBase) else g
         if data.dtype.kind in "fc" and bool(array_module(data).isnan(data).any()):
-            trace = (node._metadata or {}).get("traceback_")
+            trace = (node.extras.metadata or {}).get("traceback_") if node.extras is not None else None
             msg = f"Function '{node._name}' returned nan values in its {i}th output."
             if trace:
                 import warnings

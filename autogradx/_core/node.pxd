@@ -6,6 +6,15 @@
 from .tensor cimport TensorBase
 
 
+cdef class NodeExtras:
+    # What few nodes carry, kept apart so that every other node is 32 bytes smaller.
+    cdef dict tensor_hooks           # output index -> {hook id: hook} of the tensor made there, or None
+    cdef dict retain_refs            # output index -> weakref of a tensor that retains its grad, or None
+    cdef object pre_hooks            # hook id -> hook(grad_outputs), run before apply, or None
+    cdef object post_hooks           # hook id -> hook(grad_inputs, grad_outputs), run after, or None
+    cdef dict metadata               # free-form per-node data (anomaly mode's forward traceback), or None
+
+
 cdef class Node:
     cdef str _name                   # grad_fn name, e.g. "MulBackward0"
     cdef tuple next_nodes            # per input: producer Node, or None when no gradient flows there
@@ -13,12 +22,10 @@ cdef class Node:
     cdef Py_ssize_t n_outputs        # number of forward outputs (gradients this node takes)
     cdef object out_shape            # shape of the output; a tuple of shapes when n_outputs > 1
     cdef object out_dtype            # dtype of the output; a tuple of dtypes when n_outputs > 1
-    cdef dict tensor_hooks           # output index -> {hook id: hook} of the tensor made there, or None
-    cdef dict retain_refs            # output index -> weakref of a tensor that retains its grad, or None
-    cdef object pre_hooks            # hook id -> hook(grad_outputs), run before apply, or None
-    cdef object post_hooks           # hook id -> hook(grad_inputs, grad_outputs), run after, or None
-    cdef dict _metadata              # free-form per-node data (anomaly mode's forward traceback), or None
+    cdef NodeExtras extras           # hooks and metadata, made on first use; None for most nodes
     cdef object __weakref__
+
+    cdef NodeExtras get_extras(self)
 
     cdef object expected_shape(self, Py_ssize_t slot)
     cdef object expected_dtype(self, Py_ssize_t slot)

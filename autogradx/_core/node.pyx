@@ -48,9 +48,19 @@ def add_hook(owner_dict, hook):
 
 # Deep chains are torn down by reference counting; the trashcan keeps that
 # from recursing once per node on the C stack.
+cdef class NodeExtras:
+    """A node's hooks and metadata (see node.pxd)."""
+
+
 @cython.trashcan(True)
 cdef class Node:
     """A backward function in the graph (the ``grad_fn`` of a tensor)."""
+
+    cdef NodeExtras get_extras(self):
+        if self.extras is None:
+            self.extras = NodeExtras.__new__(NodeExtras)
+            gc_track(self)      # hooks and metadata may refer back to the graph
+        return self.extras
 
     cdef object expected_shape(self, Py_ssize_t slot):
         return self.out_shape if self.n_outputs == 1 else self.out_shape[slot]
@@ -77,39 +87,40 @@ cdef class Node:
 
     def register_hook(self, hook):
         """Register ``hook(grad_inputs, grad_outputs)``, run after this node; it may return new grad_inputs."""
-        gc_track(self)          # hooks may refer back to the graph
-        if self.post_hooks is None:
-            self.post_hooks = _HookDict()
-        return add_hook(self.post_hooks, hook)
+        cdef NodeExtras ex = self.get_extras()
+        if ex.post_hooks is None:
+            ex.post_hooks = _HookDict()
+        return add_hook(ex.post_hooks, hook)
 
     def register_prehook(self, hook):
         """Register ``hook(grad_outputs)``, run before this node; it may return new grad_outputs."""
-        gc_track(self)
-        if self.pre_hooks is None:
-            self.pre_hooks = _HookDict()
-        return add_hook(self.pre_hooks, hook)
+        cdef NodeExtras ex = self.get_extras()
+        if ex.pre_hooks is None:
+            ex.pre_hooks = _HookDict()
+        return add_hook(ex.pre_hooks, hook)
 
     def _register_tensor_hook(self, Py_ssize_t slot, hook):
-        gc_track(self)
-        if self.tensor_hooks is None:
-            self.tensor_hooks = {}
-        hooks = self.tensor_hooks.get(slot)
+        cdef NodeExtras ex = self.get_extras()
+        if ex.tensor_hooks is None:
+            ex.tensor_hooks = {}
+        hooks = ex.tensor_hooks.get(slot)
         if hooks is None:
-            hooks = self.tensor_hooks[slot] = _HookDict()
+            hooks = ex.tensor_hooks[slot] = _HookDict()
         return add_hook(hooks, hook)
 
     def _retain_grad(self, Py_ssize_t slot, tensor):
-        if self.retain_refs is None:
-            self.retain_refs = {}
-        self.retain_refs[slot] = weakref.ref(tensor)
+        cdef NodeExtras ex = self.get_extras()
+        if ex.retain_refs is None:
+            ex.retain_refs = {}
+        ex.retain_refs[slot] = weakref.ref(tensor)
 
     @property
     def metadata(self):
         """A dict for per-node data; anomaly mode keeps the forward traceback here."""
-        if self._metadata is None:
-            self._metadata = {}
-            gc_track(self)      # callers may store anything here
-        return self._metadata
+        cdef NodeExtras ex = self.get_extras()
+        if ex.metadata is None:
+            ex.metadata = {}
+        return ex.metadata
 
     def __repr__(self):
         return f"<{self._name} object at {id(self):#x}>"

@@ -12,6 +12,8 @@ from types import MethodType
 
 import numpy as np
 
+cimport cython
+
 from cpython.ref cimport Py_REFCNT
 
 from .grad_mode cimport anomaly_enabled, grad_enabled
@@ -77,7 +79,7 @@ cdef class OpDef:
     def __init__(self, str name, forward, vjp=None, *, inputs=("input",), save=(),
                  bint residuals=False, grad_fn=None, promote=None, n_outputs=1,
                  output_type=None, namespace="", method=None, inplace=None, bint view=False,
-                 aliases=(), parse=None, inplace_param=None, doc=None):
+                 aliases=(), parse=None, inplace_param=None, bint out=False, doc=None):
         if not name.replace(".", "_").isidentifier():
             raise ValueError(f"op name {name!r} is not a valid identifier")
         if not callable(forward):
@@ -154,6 +156,7 @@ cdef class OpDef:
             raise ValueError(f"op {name!r}: bad in-place method name {inplace!r}")
         self.inplace = inplace or None
         self.view = view
+        self.out = out
         self.inplace_param = inplace_param
         aliases = (aliases,) if isinstance(aliases, str) else tuple(aliases)
         if not all(isinstance(a, str) and a.isidentifier() for a in aliases):
@@ -162,6 +165,8 @@ cdef class OpDef:
         self.overrides = {}
         self.doc = doc if doc is not None else (forward.__doc__ or "")
         self.params, self.n_required, self.varargs = _signature(name, forward, inputs)
+        if out and not _takes_keyword(forward, "out"):
+            raise TypeError(f"op {name!r}: out=True but its forward takes no keyword 'out'")
         if inplace_param is not None and inplace_param not in self.params:
             raise ValueError(f"op {name!r}: inplace_param {inplace_param!r} is not a parameter "
                              f"of its forward {self.params!r}")
@@ -214,6 +219,13 @@ cdef class OpDef:
 
     def __repr__(self):
         return f"<op {self.name!r} from plugin {self.plugin!r}>"
+
+
+def _takes_keyword(forward, str key):
+    try:
+        return key in inspect.signature(forward).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _signature(name, forward, inputs):
@@ -767,6 +779,8 @@ cpdef object apply_inplace(OpDef op, tuple args, dict kwargs):
     cdef TensorBase t = <TensorBase>args[0], o
     cdef OpNode node
     cdef Py_ssize_t k
+    if op.out and _write_in_place(op, t, args, kwargs):
+        return t
     name = op.inplace or op.name + "_"
     if grad_enabled():
         if t._grad_fn is None and t._requires_grad:
@@ -817,6 +831,56 @@ cpdef object apply_inplace(OpDef op, tuple args, dict kwargs):
         t._grad_fn = o._grad_fn
         t._output_nr = 0
     return t
+
+
+cdef bint _write_in_place(OpDef op, TensorBase t, tuple args, dict kwargs) except -1:
+    """Run the forward with ``out=`` input 0's array when that is sure to be what
+    the out-of-place path would write: nothing is recorded, every tensor input
+    has input 0's dtype and broadcasts to its shape, every number is of a
+    category that dtype holds. Returns False (nothing done) otherwise."""
+    cdef Py_ssize_t i, n = len(args), d, nd
+    cdef TensorBase a
+    if n != op.n_inputs or op.parse is not None or op.variadic or op.inplace_param is not None:
+        return False
+    data = t._data
+    if type(data) is not _ndarray or not data.flags.writeable:
+        return False
+    dtype = data.dtype
+    cdef int cat = _category(dtype)
+    if cat < 2:
+        return False            # integer results may need a cast the slow path refuses
+    record = grad_enabled()
+    shape = data.shape
+    nd = len(shape)
+    for i in range(n):
+        v = args[i]
+        if isinstance(v, TensorBase):
+            a = <TensorBase>v
+            if record and needs_grad(a):
+                return False
+            if type(a._data) is not _ndarray or a._data.dtype != dtype:
+                return False
+            ashape = a._data.shape
+            if len(ashape) > nd:
+                return False
+            for d in range(len(ashape)):
+                if ashape[len(ashape) - 1 - d] != 1 and ashape[len(ashape) - 1 - d] != shape[nd - 1 - d]:
+                    return False
+        elif v is None or _scalar_category(v) < 0 or _scalar_category(v) > cat:
+            return False
+    if kwargs:
+        for key in kwargs:
+            if key in op.inputs or key == "out" or isinstance(kwargs[key], TensorBase):
+                return False
+    values = [(<TensorBase>v)._data if isinstance(v, TensorBase) else v for v in args]
+    try:
+        op.forward(_numpy, *values, out=data, **(kwargs or {}))
+    except ValueError as e:
+        _shape_error(op, e, values)
+        raise
+    cdef VersionCounter vc = t.version_counter()
+    vc.value += 1
+    return True
 
 
 cdef void _zero_history(OpDef op, TensorBase t, tuple args) except *:

@@ -569,9 +569,15 @@ cdef object _load_operator(Py_ssize_t index):
     return op
 
 
+cdef type _generic = np.generic
+
+
 cdef inline bint _operand(object other):
     """Can ``other`` take part in an operator with a tensor? (Else NotImplemented.)"""
-    return isinstance(other, (TensorBase, int, float, complex, np.generic, _ndarray))
+    cdef type t = type(other)
+    if t is float or t is int or isinstance(other, TensorBase):
+        return True
+    return isinstance(other, (int, float, complex, _generic, _ndarray))
 
 
 cdef object _index_param(object idx):

@@ -79,25 +79,29 @@ _BOOL_SUB = ("Subtraction, the `-` operator, with two bool tensors is not suppor
              "Use the `^` or `logical_xor()` operator instead.")
 
 
-def _add(xp, a, b, alpha=1):
+def _add(xp, a, b, alpha=1, *, out=None):
     """``input + alpha * other``."""
-    return a + b if alpha == 1 else a + alpha * b
+    if alpha != 1:
+        b = alpha * b
+    return a + b if out is None else xp.add(a, b, out=out)
 
 
-add = Op("add", _add, promote="elementwise", inputs=_BINARY, method=True, inplace=True,
+add = Op("add", _add, promote="elementwise", inputs=_BINARY, method=True, inplace=True, out=True,
          vjp=(lambda xp, g, alpha=1: g,
               lambda xp, g, alpha=1: g if alpha == 1 else g * alpha))
 
 
-def _sub(xp, a, b, alpha=1):
+def _sub(xp, a, b, alpha=1, *, out=None):
     """``input - alpha * other``."""
     try:
-        return a - b if alpha == 1 else a - alpha * b
+        if alpha != 1:
+            b = alpha * b
+        return a - b if out is None else xp.subtract(a, b, out=out)
     except TypeError:       # NumPy's message for bool arrays; PyTorch's is a RuntimeError
         raise RuntimeError(_BOOL_SUB) from None
 
 
-sub = Op("sub", _sub, promote="elementwise", inputs=_BINARY, method=True, inplace=True,
+sub = Op("sub", _sub, promote="elementwise", inputs=_BINARY, method=True, inplace=True, out=True,
          aliases="subtract",
          vjp=(lambda xp, g, alpha=1: g,
               lambda xp, g, alpha=1: -g if alpha == 1 else g * -alpha))
@@ -117,13 +121,13 @@ rsub = Op("rsub", _rsub, promote="elementwise", inputs=_BINARY,
                lambda xp, g, alpha=1: g))
 
 
-def _mul(xp, a, b):
+def _mul(xp, a, b, *, out=None):
     """``input * other``."""
-    return a * b
+    return a * b if out is None else xp.multiply(a, b, out=out)
 
 
 mul = Op("mul", _mul, promote="elementwise", inputs=_BINARY, save=_BINARY, method=True,
-         inplace=True, aliases="multiply",
+         inplace=True, out=True, aliases="multiply",
          vjp=(lambda xp, g, a, b: g * b,
               lambda xp, g, a, b: g * a))
 

@@ -17,6 +17,7 @@ composite); errors PyTorch raises as ``ValueError`` come out of the core as
 
 import warnings
 
+from autogradx._core.tensor import TensorBase
 from autogradx.plugin import Op, lazy_conformance_cases
 
 _NN = "nn.functional"
@@ -574,6 +575,7 @@ def _cross_entropy(xp, input, target, weight=None, size_average=None, ignore_ind
     mixes the target with the uniform distribution. Computed through a stable
     log-softmax, so large logits do not overflow.
     """
+    # Returns (loss, log-softmax): the vjps reuse the latter (see _ce_log_softmax).
     reduction = _reduction(size_average, reduce, reduction)
     if input.ndim < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {input.ndim})")
@@ -597,19 +599,19 @@ def _cross_entropy(xp, input, target, weight=None, size_average=None, ignore_ind
             weight = weight.astype(input.dtype)
         terms = logp * _smoothed(target, n_classes, label_smoothing) * _class_weight(weight, input)
         if reduction == "none":
-            return -xp.sum(terms, axis=cd)
+            return -xp.sum(terms, axis=cd), logp
         if reduction == "sum":
-            return -xp.sum(terms)
+            return -xp.sum(terms), logp
         if input.size == 0:
-            return xp.asarray(xp.nan, dtype=terms.dtype)
-        return -xp.sum(terms) / _n_samples(xp, input)
+            return xp.asarray(xp.nan, dtype=terms.dtype), logp
+        return -xp.sum(terms) / _n_samples(xp, input), logp
     safe, keep, w = _targets(xp, input, target, weight, ignore_index, check=True)
     loss = -w * _pick(xp, logp, safe)
     if label_smoothing > 0:
         smooth = -xp.sum(logp * _class_weight(weight, input), axis=cd)
         smooth = xp.where(keep, smooth, 0)
         loss = (1 - label_smoothing) * loss + label_smoothing / n_classes * smooth
-    return _nll_reduce(xp, loss, w, reduction)
+    return _nll_reduce(xp, loss, w, reduction), logp
 
 
 def _n_samples(xp, x):
@@ -624,12 +626,18 @@ def _ce_probability_scale(xp, g, x, reduction):
     return xp.expand_dims(g, _class_dim(x)) if reduction == "none" else g
 
 
-def _ce_grad_input(xp, g, x, target, weight=None, ignore_index=-100, label_smoothing=0.0,
+def _ce_log_softmax(xp, x, logp):
+    """The forward's log-softmax when the vjp runs on arrays; recomputed from ``x``
+    when it runs on tensors (create_graph), so that its dependence on ``x`` is recorded."""
+    return _log_softmax(xp, x, _class_dim(x)) if isinstance(x, TensorBase) else logp
+
+
+def _ce_grad_input(xp, g, x, target, weight, logp, ignore_index=-100, label_smoothing=0.0,
                    **params):
     reduction = _quiet(params)
     cd = _class_dim(x)
     n_classes = x.shape[cd]
-    logp = _log_softmax(xp, x, cd)
+    logp = _ce_log_softmax(xp, x, logp)
     if _probability_targets(x, target):
         grad_logp = (-_ce_probability_scale(xp, g, x, reduction)
                      * _smoothed(target, n_classes, label_smoothing) * _class_weight(weight, x))
@@ -645,10 +653,10 @@ def _ce_grad_input(xp, g, x, target, weight=None, ignore_index=-100, label_smoot
     return grad_logp - xp.exp(logp) * xp.sum(grad_logp, axis=cd, keepdims=True)
 
 
-def _ce_grad_target(xp, g, x, target, weight=None, ignore_index=-100, label_smoothing=0.0,
+def _ce_grad_target(xp, g, x, target, weight, logp, ignore_index=-100, label_smoothing=0.0,
                     **params):
     # Only probability targets are floating point, so only they reach this vjp.
-    logp = _log_softmax(xp, x, _class_dim(x))
+    logp = _ce_log_softmax(xp, x, logp)
     keep = 1 - label_smoothing if label_smoothing > 0 else 1
     return (-keep * _ce_probability_scale(xp, g, x, _quiet(params)) * logp
             * _class_weight(weight, x))
@@ -665,7 +673,7 @@ def _ce_name(x, target, weight=None, label_smoothing=0.0, **params):
 
 cross_entropy = Op(
     "cross_entropy", _cross_entropy, namespace=_NN, inputs=("input", "target", "weight"),
-    save=("input", "target", "weight"), grad_fn=_ce_name,
+    save=("input", "target", "weight"), residuals=True, grad_fn=_ce_name,
     vjp=(_ce_grad_input, _ce_grad_target, None))
 
 

@@ -1,0 +1,95 @@
+"""In-place arithmetic that records nothing writes straight into the tensor's
+array (the op's forward takes ``out=``); everything else takes the checked
+out-of-place path. Both must give the same values, versions and errors."""
+
+import numpy as np
+import pytest
+
+import autogradx as ag
+
+
+def _pair(seed=0, shape=(4, 3)):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal(shape).astype(np.float32), rng.standard_normal(shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("update", [
+    lambda p, g: p.__isub__(0.1 * g),
+    lambda p, g: p.__iadd__(g),
+    lambda p, g: p.__imul__(0.9),
+    lambda p, g: p.add_(g, alpha=-0.5),
+    lambda p, g: p.sub_(g[0]),          # broadcast row
+    lambda p, g: p.mul_(g),
+], ids=["isub", "iadd", "imul-scalar", "add_-alpha", "sub_-broadcast", "mul_"])
+def test_no_grad_update_writes_into_the_same_buffer(update):
+    a, b = _pair()
+    p, g = ag.tensor(a.copy(), requires_grad=True), ag.tensor(b)
+    view = p[1]
+    buffer = p._data
+    expected = update(ag.tensor(a.copy()), g)._data     # a tensor without grad: same op
+    with ag.no_grad():
+        out = update(p, g)
+    assert out is p and p._data is buffer
+    np.testing.assert_array_equal(p._data, expected)
+    np.testing.assert_array_equal(view._data, expected[1])  # views see the write
+    assert p._version == 1 and view._version == 1
+
+
+def test_results_equal_the_out_of_place_op_bit_for_bit():
+    a, b = _pair(1, (64, 32))
+    p = ag.tensor(a.copy())
+    with ag.no_grad():
+        p -= 0.01 * ag.tensor(b)
+    np.testing.assert_array_equal(p._data, a - np.float32(0.01) * b)
+
+
+def test_float64_operand_into_float32_goes_the_checked_way():
+    a, b = _pair()
+    p = ag.tensor(a.copy())
+    p += ag.tensor(b.astype(np.float64))      # a cast PyTorch allows (same category)
+    np.testing.assert_allclose(p._data, a + b, rtol=1e-6)
+    assert p.dtype == ag.float32
+
+
+def test_failures_change_nothing():
+    a, b = _pair()
+    p = ag.tensor(a.copy())
+    with ag.no_grad(), pytest.raises(RuntimeError, match="doesn't match the broadcast shape"):
+        p += ag.tensor(np.ones((2, 4, 3), np.float32))
+    with pytest.raises(RuntimeError, match="can't be cast"):
+        ag.tensor(np.arange(3)).__iadd__(0.5)
+    np.testing.assert_array_equal(p._data, a)
+    assert p._version == 0
+
+
+def test_leaf_requiring_grad_still_refuses_in_place_with_grad_on():
+    p = ag.tensor(_pair()[0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        p -= 1.0
+    assert p._version == 0
+
+
+def test_recorded_in_place_keeps_its_gradient():
+    a, b = _pair()
+    x = ag.tensor(a, requires_grad=True)
+    h = x * 2
+    h += ag.tensor(b)
+    h *= 3.0
+    h.sum().backward()
+    np.testing.assert_array_equal(x.grad._data, np.full_like(a, 6.0))
+
+
+def test_no_grad_update_allocates_no_temporary_result():
+    import tracemalloc
+    p = ag.tensor(np.ones(1 << 20, np.float32))     # 4 MiB
+    g = ag.tensor(np.full(1 << 20, 0.5, np.float32))
+    tracemalloc.start()
+    try:
+        with ag.no_grad():
+            p -= g
+            p *= 2.0
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < p._data.nbytes // 4, f"peak {peak} bytes: a temporary result was made"
+    np.testing.assert_array_equal(p._data, np.ones(1 << 20, np.float32))
