@@ -18,7 +18,7 @@ from autogradx._factories import (
     get_default_dtype, initial_seed, linspace, manual_seed, ones, ones_like, rand, rand_like,
     randint, randn, randn_like, seed, set_default_dtype, tensor, zeros, zeros_like,
 )
-from autogradx._namespace import op_namespace
+from autogradx._namespace import op_namespace as _op_namespace
 from autogradx._printing import set_printoptions
 from autogradx._tensor import Tensor
 from autogradx.serialization import load, save
@@ -34,7 +34,7 @@ __version__ = "0.1.0"
 # ``import autogradx`` costs little more than importing NumPy.
 _SUBMODULES = ("backends", "conformance", "cuda", "linalg", "nn", "optim", "return_types",
                "special", "testing", "utils", "viz")
-_op_getattr, _op_dir = op_namespace(__name__, "")
+_op_getattr, _op_dir = _op_namespace(__name__, "")
 
 
 def __getattr__(name):

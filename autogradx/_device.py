@@ -8,7 +8,11 @@ __all__ = ["device", "device_of"]
 class device:
     """A device, as ``device("cpu")``, ``device("cuda:0")`` or ``device("cuda", 0)``."""
 
-    __slots__ = ("type", "index")
+    # A dict of slots gives each attribute its docstring.
+    __slots__ = {
+        "type": "The device type: ``'cpu'`` or ``'cuda'``.",
+        "index": "The device's index, or None for the current device of its type.",
+    }
 
     def __init__(self, type, index=None):
         if isinstance(type, device):

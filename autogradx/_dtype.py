@@ -8,7 +8,15 @@ __all__ = ["dtype", "as_numpy_dtype", "from_numpy_dtype"]
 class dtype:
     """A tensor element type, e.g. ``autogradx.float32``."""
 
-    __slots__ = ("name", "numpy", "is_floating_point", "is_complex", "is_signed", "itemsize")
+    # A dict of slots gives each attribute its docstring.
+    __slots__ = {
+        "name": "The name PyTorch gives it, e.g. ``'float32'``.",
+        "numpy": "The NumPy dtype of the tensors' arrays.",
+        "is_floating_point": "True for a floating-point type.",
+        "is_complex": "True for a complex type.",
+        "is_signed": "True for a type that holds negative values.",
+        "itemsize": "The size in bytes of one element.",
+    }
 
     def __init__(self, name, np_dtype):
         self.name = name
@@ -27,7 +35,8 @@ class dtype:
         return (_by_name, (self.name,))
 
     def to_real(self):
-        return self
+        """The real dtype of a complex one (``complex64`` -> ``float32``); others: itself."""
+        return _REAL.get(self, self)
 
 
 float16 = half = dtype("float16", np.float16)
@@ -45,6 +54,7 @@ complex128 = cdouble = dtype("complex128", np.complex128)
 ALL = (float16, float32, float64, uint8, int8, int16, int32, int64, bool, complex64, complex128)
 _FROM_NUMPY = {d.numpy: d for d in ALL}
 _BY_NAME = {d.name: d for d in ALL}
+_REAL = {complex64: float32, complex128: float64}
 
 
 def _by_name(name):

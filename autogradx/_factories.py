@@ -35,11 +35,13 @@ class Generator:
 
     @property
     def rng(self):
+        """The ``numpy.random.Generator`` that draws the values, made from the seed on first use."""
         if self._rng is None:
             self._rng = np.random.Generator(np.random.PCG64(self._seed))
         return self._rng
 
     def manual_seed(self, seed):
+        """Seed this generator (a negative seed counts modulo 2**64, as in PyTorch); returns it."""
         seed = int(seed)
         if seed < 0:
             seed += 1 << 64
@@ -48,9 +50,11 @@ class Generator:
         return self
 
     def initial_seed(self):
+        """The seed this generator was last seeded with."""
         return self._seed
 
     def seed(self):
+        """Seed this generator from fresh OS entropy; returns the seed."""
         s = int(np.random.SeedSequence().entropy % (1 << 63))
         self.manual_seed(s)
         return s
@@ -60,6 +64,7 @@ class Generator:
         return self.rng.bit_generator.state
 
     def set_state(self, state):
+        """Restore a state that :meth:`get_state` returned."""
         self.rng.bit_generator.state = state
 
 
@@ -72,10 +77,12 @@ def manual_seed(seed):
 
 
 def seed():
+    """Seed the default generator from fresh OS entropy; returns the seed."""
     return default_generator.seed()
 
 
 def initial_seed():
+    """The seed the default generator was last seeded with."""
     return default_generator.initial_seed()
 
 
@@ -88,6 +95,7 @@ def set_default_dtype(d):
 
 
 def get_default_dtype():
+    """The dtype of floating tensors created without an explicit dtype (``float32`` at start)."""
     return _dtype.from_numpy_dtype(get_default_float())
 
 
@@ -293,39 +301,51 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
     return _wrap(rng.integers(low, high, _size((size,))).astype(np_dtype), requires_grad, device)
 
 
-def _like(t, dtype):
+def _like(t, dtype, device):
+    """Shape, dtype and device of a ``*_like`` result: ``t``'s unless given."""
     if not isinstance(t, TensorBase):
         raise TypeError(f"expected a Tensor, got {type(t).__name__}")
-    return t._data.shape, (t._data.dtype if dtype is None else _dtype.as_numpy_dtype(dtype))
+    return (t._data.shape, t._data.dtype if dtype is None else _dtype.as_numpy_dtype(dtype),
+            t.device if device is None else device)
 
 
 def ones_like(input, *, dtype=None, device=None, requires_grad=False):
-    shape, d = _like(input, dtype)
+    """A tensor of ones with the shape, dtype and device of ``input`` unless given."""
+    shape, d, device = _like(input, dtype, device)
     return _wrap(np.ones(shape, d), requires_grad, device)
 
 
 def zeros_like(input, *, dtype=None, device=None, requires_grad=False):
-    shape, d = _like(input, dtype)
+    """A tensor of zeros with the shape, dtype and device of ``input`` unless given."""
+    shape, d, device = _like(input, dtype, device)
     return _wrap(np.zeros(shape, d), requires_grad, device)
 
 
 def empty_like(input, *, dtype=None, device=None, requires_grad=False):
-    shape, d = _like(input, dtype)
+    """An uninitialised tensor with the shape, dtype and device of ``input`` unless
+    given."""
+    shape, d, device = _like(input, dtype, device)
     return _wrap(np.empty(shape, d), requires_grad, device)
 
 
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False):
-    shape, d = _like(input, dtype)
+    """A tensor filled with ``fill_value``, with the shape, dtype and device of ``input``
+    unless given."""
+    shape, d, device = _like(input, dtype, device)
     return _wrap(np.full(shape, fill_value, d), requires_grad, device)
 
 
 def rand_like(input, *, dtype=None, device=None, requires_grad=False):
-    shape, d = _like(input, dtype)
+    """Uniform random values on [0, 1) (as :func:`rand`), with the shape, dtype and device of
+    ``input`` unless given."""
+    shape, d, device = _like(input, dtype, device)
     return rand(shape, dtype=d, requires_grad=requires_grad, device=device)
 
 
 def randn_like(input, *, dtype=None, device=None, requires_grad=False):
-    shape, d = _like(input, dtype)
+    """Standard normal random values (as :func:`randn`), with the shape, dtype and device of
+    ``input`` unless given."""
+    shape, d, device = _like(input, dtype, device)
     return randn(shape, dtype=d, requires_grad=requires_grad, device=device)
 
 

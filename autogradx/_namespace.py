@@ -7,6 +7,8 @@ namespace, on first use, so that importing autogradx scans no plugins.
 
 
 def op_namespace(module_name, namespace):
+    """``(__getattr__, __dir__)`` for module ``module_name``, serving the ops of registry
+    namespace ``namespace`` (``""``: the top level); an op looked up is cached on the module."""
     import sys
 
     def __getattr__(name):

@@ -31,17 +31,21 @@ class Tensor(TensorBase):
 
     @property
     def device(self):
+        """The :class:`device` this tensor's storage is on."""
         from autogradx._device import device_of
         return device_of(self._data)
 
     @property
     def is_cuda(self):
+        """True if this tensor is stored on a CUDA device."""
         return self.device.type == "cuda"
 
     def is_floating_point(self):
+        """True if this tensor's dtype is a floating-point type."""
         return self._data.dtype.kind == "f"
 
     def is_complex(self):
+        """True if this tensor's dtype is a complex type."""
         return self._data.dtype.kind == "c"
 
     def __deepcopy__(self, memo):
@@ -61,6 +65,7 @@ class Tensor(TensorBase):
         return new
 
     def element_size(self):
+        """The size in bytes of one element."""
         return self._data.dtype.itemsize
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
@@ -96,27 +101,36 @@ class Tensor(TensorBase):
         return out.clone() if copy and out is self else out
 
     def float(self):
+        """``self.to(autogradx.float32)``."""
         return self.to(_dtype.float32)
 
     def double(self):
+        """``self.to(autogradx.float64)``."""
         return self.to(_dtype.float64)
 
     def half(self):
+        """``self.to(autogradx.float16)``."""
         return self.to(_dtype.float16)
 
     def long(self):
+        """``self.to(autogradx.int64)``."""
         return self.to(_dtype.int64)
 
     def int(self):
+        """``self.to(autogradx.int32)``."""
         return self.to(_dtype.int32)
 
     def short(self):
+        """``self.to(autogradx.int16)``."""
         return self.to(_dtype.int16)
 
     def bool(self):
+        """``self.to(autogradx.bool)``."""
         return self.to(_dtype.bool)
 
     def type_as(self, other):
+        """This tensor cast to ``other``'s dtype (itself if it has it already); the device
+        stays as it is."""
         return self.to(other.dtype)
 
     def cpu(self):
@@ -149,6 +163,8 @@ class Tensor(TensorBase):
         return self.permute(tuple(range(self.ndim - 1, -1, -1)))
 
     def type(self, dtype=None):
+        """The type's name (``'torch.FloatTensor'``) without ``dtype``; else this tensor
+        cast to ``dtype``, as :meth:`to` does."""
         if dtype is None:
             return f"torch.{_TYPE_NAMES.get(self._data.dtype.name, 'Tensor')}"
         return self.to(dtype)

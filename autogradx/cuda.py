@@ -20,6 +20,7 @@ def unavailable_reason():
 
 
 def device_count():
+    """The number of CUDA devices the backend sees (0 when :func:`is_available` is False)."""
     if not is_available():
         return 0
     from autogradx.backends import get_backend

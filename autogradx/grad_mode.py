@@ -82,4 +82,5 @@ class set_grad_enabled(_GradModeContext):
         return super().__call__(func)
 
     def clone(self):
+        """A new ``set_grad_enabled`` with the same mode."""
         return type(self)(self._enabled)

@@ -1,8 +1,8 @@
 """``autogradx.linalg``: the ops registered in the ``linalg`` namespace."""
 
-from autogradx._namespace import op_namespace
+from autogradx._namespace import op_namespace as _op_namespace
 
-_op_getattr, __dir__ = op_namespace(__name__, "linalg")
+_op_getattr, __dir__ = _op_namespace(__name__, "linalg")
 
 
 def __getattr__(name):

@@ -1,5 +1,5 @@
 """``autogradx.special``: the ops registered in the ``special`` namespace (``torch.special``)."""
 
-from autogradx._namespace import op_namespace
+from autogradx._namespace import op_namespace as _op_namespace
 
-__getattr__, __dir__ = op_namespace(__name__, "special")
+__getattr__, __dir__ = _op_namespace(__name__, "special")

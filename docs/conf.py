@@ -38,9 +38,6 @@ nitpicky = True
 nitpick_ignore_regex = [
     ("py:.*", r"(numpy|np|cupy|collections|typing|contextlib|threading)\..*"),
 ]
-# max_pool2d's docstring names max_pool2d_with_indices, which is only in
-# nn.functional, so the reference does not resolve on the autogradx page.
-nitpick_ignore = [("py:func", "max_pool2d_with_indices")]
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "none"
@@ -71,9 +68,4 @@ autogradx_public_modules = [
 ]
 # Public names that are not API, each with the reason; the build warns when one of
 # them is documented or gone, so that the entry is dropped.
-autogradx_undocumented = {
-    f"{module}.op_namespace": "the helper that serves a namespace's ops, imported without "
-                              "an underscore"
-    for module in ("autogradx", "autogradx.nn.functional", "autogradx.linalg",
-                   "autogradx.special")
-}
+autogradx_undocumented = {}

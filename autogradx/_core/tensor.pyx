@@ -152,6 +152,7 @@ cdef class TensorBase:
 
     @property
     def output_nr(self):
+        """Which output of its ``grad_fn`` this tensor is (0 for a leaf)."""
         return self._output_nr
 
     def _bump_version(self):
@@ -231,6 +232,7 @@ cdef class TensorBase:
         return self._data.size
 
     def nelement(self):
+        """Number of elements (alias of :meth:`numel`)."""
         return self._data.size
 
     def __len__(self):
@@ -512,6 +514,7 @@ class Size(tuple):
     __str__ = __repr__
 
     def numel(self):
+        """The number of elements of a tensor of this shape (the product of the sizes)."""
         n = 1
         for s in self:
             n *= s

@@ -1,5 +1,5 @@
 """``autogradx.nn.functional``: the ops registered in the ``nn.functional`` namespace."""
 
-from autogradx._namespace import op_namespace
+from autogradx._namespace import op_namespace as _op_namespace
 
-__getattr__, __dir__ = op_namespace(__name__, "nn.functional")
+__getattr__, __dir__ = _op_namespace(__name__, "nn.functional")

@@ -70,10 +70,12 @@ def constant_(tensor, val):
 
 
 def ones_(tensor):
+    """Fill ``tensor`` with ones."""
     return _write(tensor, 1)
 
 
 def zeros_(tensor):
+    """Fill ``tensor`` with zeros."""
     return _write(tensor, 0)
 
 

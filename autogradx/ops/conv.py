@@ -482,7 +482,7 @@ def _max_pool2d(xp, input, kernel_size, stride=None, padding=0, dilation=1, ceil
     ``stride`` defaults to ``kernel_size``; padding counts as -inf; with
     ``ceil_mode`` the last window may hang over the end. The gradient goes to
     the first maximum of each window. ``return_indices=True`` is not supported
-    here: call :func:`max_pool2d_with_indices`.
+    here: call :func:`~autogradx.nn.functional.max_pool2d_with_indices`.
     """
     if return_indices:
         raise NotImplementedError(

@@ -65,6 +65,10 @@ def _matmul_name(a, b):
 
 
 def _matmul(xp, a, b):
+    """Matrix product of two tensors of one dtype: the dot product of 1-D tensors, else a
+    matrix product, batched over broadcast leading dimensions (a 1-D ``input`` counts as one
+    row, a 1-D ``other`` as one column, that dimension then dropped from the result).
+    """
     if a.ndim == 0 or b.ndim == 0:
         raise RuntimeError(
             f"both arguments to matmul need to be at least 1D, but they are {a.ndim}D and {b.ndim}D")

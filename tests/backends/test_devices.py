@@ -43,6 +43,16 @@ def test_factories_take_device(fake):
         assert t.device.type == "fake" and type(t._data) is fake.array_type
 
 
+@pytest.mark.parametrize("like", ["zeros_like", "ones_like", "empty_like", "rand_like",
+                                  "randn_like", "full_like"])
+def test_like_factories_follow_the_input_device(fake, like):
+    args = (7.0,) if like == "full_like" else ()
+    src = agx.ones(2, 3, dtype=agx.float64).to("fake")
+    t = getattr(agx, like)(src, *args)
+    assert t.device == src.device and t.dtype == agx.float64 and t.shape == (2, 3)
+    assert getattr(agx, like)(src, *args, device="cpu").device.type == "cpu"
+
+
 def test_gradient_flows_back_across_the_move(fake):
     x = agx.tensor([1.0, -2.0, 3.0], requires_grad=True)
     y = x.to("fake")
