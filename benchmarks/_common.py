@@ -21,6 +21,7 @@ Conventions every script follows:
 import argparse
 import ctypes
 import gc
+import importlib.metadata
 import json
 import os
 import platform
@@ -40,6 +41,20 @@ def import_torch():
     except ImportError:
         return None
     return torch
+
+
+def import_hips():
+    """HIPS autograd's ``autograd`` package (it loads ``autograd.numpy``), or None
+    when it is not importable (its column is optional: ``pip install autograd``)."""
+    try:
+        import autograd
+    except ImportError:
+        return None
+    return autograd
+
+
+HIPS_MISSING_NOTE = ("HIPS autograd is not importable (`pip install autograd`, see "
+                     "benchmarks/README.md), so it is left out.")
 
 
 # ---------------------------------------------------------------------------
@@ -86,6 +101,15 @@ def torch_note(args, torch):
     if getattr(args, "no_torch", False):
         return "PyTorch column skipped (--no-torch)."
     return None
+
+
+def select_impls(impls, args, torch, hips):
+    """(the names in ``impls`` that run, notes on those left out): "torch" goes
+    with --no-torch or when not importable, "autograd" (HIPS) when not importable."""
+    left_out = {"torch": torch_note(args, torch),
+                "autograd": HIPS_MISSING_NOTE if hips is None else None}
+    return ([impl for impl in impls if left_out.get(impl) is None],
+            [note for note in left_out.values() if note])
 
 
 # ---------------------------------------------------------------------------
@@ -237,13 +261,17 @@ def git_dirty():
     return bool(out.strip())
 
 
-def machine_info(torch=None):
+def machine_info(torch=None, hips=None):
+    """Versions and machine facts for every record; ``torch`` and ``hips`` are the
+    modules loaded for the run (None: not loaded, so no version)."""
     import autogradx
     return {
         "python": platform.python_version(),
         "numpy": np.__version__,
         "torch": torch.__version__ if torch is not None else None,
         "torch_threads": torch.get_num_threads() if torch is not None else None,
+        # HIPS autograd has no __version__; its distribution metadata has.
+        "autograd": importlib.metadata.version("autograd") if hips is not None else None,
         "autogradx": autogradx.__version__,
         "git_commit": git_commit(),
         "git_dirty": git_dirty(),
@@ -257,11 +285,12 @@ def machine_line(machine):
     torch_part = f"PyTorch {machine['torch'] or 'not loaded'}"
     if machine["torch_threads"]:
         torch_part += f" ({machine['torch_threads']} threads)"
+    hips_part = f", HIPS autograd {machine['autograd']}" if machine.get("autograd") else ""
     commit = machine["git_commit"] or "unknown"
     if machine.get("git_dirty"):
         commit += " + uncommitted changes"
-    return (f"Machine: Python {machine['python']}, NumPy {machine['numpy']}, {torch_part}, "
-            f"{machine['platform']}, {machine['cpu_count']} CPUs, commit {commit}.")
+    return (f"Machine: Python {machine['python']}, NumPy {machine['numpy']}, {torch_part}"
+            f"{hips_part}, {machine['platform']}, {machine['cpu_count']} CPUs, commit {commit}.")
 
 
 # ---------------------------------------------------------------------------

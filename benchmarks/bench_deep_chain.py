@@ -22,11 +22,18 @@ is free, so this measures what a long graph costs:
                The RSS child also times one teardown of a graph that was
                never backpropagated (saved tensors still alive).
 
-Implementations: autogradx, PyTorch CPU, and a NumPy floor (the same chain in
-plain ndarray ops, keeping only what its hand-written backward needs).
+Implementations: autogradx, PyTorch CPU, HIPS autograd (each skipped when not
+importable), and a NumPy floor (the same chain in plain ndarray ops, keeping
+only what its hand-written backward needs). HIPS autograd's forward is
+``autograd.make_vjp`` of the chain's sum (the traced forward) and its backward
+the call of the returned vjp: together what ``autograd.grad`` does. It keeps
+every saved value until the graph goes, so its teardown frees those too. Its
+backward sorts the graph without recursion (autograd 1.9.1 runs a
+1,000,000-op chain under the default recursion limit of 1000).
 
-Before timing, the gradient of the input is checked against PyTorch's and the
-floor's (in float64, see CHECK_DTYPE); the benchmark aborts if they differ.
+Before timing, the gradient of the input is checked against every other
+implementation's (in float64, see CHECK_DTYPE); the benchmark aborts if they
+differ.
 --quick runs one round of a 20,000-op chain.
 
 Run:  python benchmarks/bench_deep_chain.py [--rounds N | --quick] [--no-torch] [--threads N]
@@ -45,19 +52,23 @@ import numpy as np
 
 import autogradx as agx
 from _common import (
-    arg_parser, fmt, import_torch, machine_info, machine_line, match_torch_threads,
-    parse_args, ratio, rss_bytes, target, torch_note, write_results,
+    arg_parser, fmt, import_hips, import_torch, machine_info, machine_line, match_torch_threads,
+    parse_args, ratio, rss_bytes, select_impls, target, write_results,
 )
 
-# None when not importable (the column is optional). A memory child measuring
-# another implementation skips the import: it takes seconds.
+# None when not importable (the columns are optional). A memory child measuring
+# another implementation skips the imports (torch's takes seconds).
 _CHILD_ARGS = sys.argv[2:3] if sys.argv[1:2] == ["--memory-child"] else None
 torch = import_torch() if _CHILD_ARGS in (None, ["torch"]) else None
+hips = import_hips() if _CHILD_ARGS in (None, ["autograd"]) else None
 
 CASE = "deep_chain"
 CYCLES = 5000                   # 100,000 ops (plus the final .sum()); --quick: a fifth
 OPS_PER_CYCLE = 20
-IMPLS = ["autogradx", "torch", "numpy"]
+IMPLS = ["autogradx", "torch", "autograd", "numpy"]
+HIPS_MEASURES = ("HIPS autograd: forward is `autograd.make_vjp` of the chain's sum, backward "
+                 "the call of its vjp (together `autograd.grad`); its saved values live until "
+                 "the graph goes, so its teardown frees them too.")
 X0 = -0.5
 # The check runs in float64: in float32, ``exp(h) - 1`` near h = 0 loses most
 # of its digits, and the libraries' exp differ by an ulp or so, which moves the
@@ -141,12 +152,19 @@ def numpy_backward(saved):
 
 def make_impl(impl, cycles, dtype=np.float32):
     """(forward, backward, grad_of_x) for one implementation: forward returns
-    what keeps the graph alive, backward takes it (the floor's returns the
-    gradient, the others' leave it in ``x.grad``, which grad_of_x reads)."""
+    what keeps the graph alive, backward takes it (the floor's and HIPS
+    autograd's return the gradient, the others' leave it in ``x.grad``, which
+    grad_of_x reads)."""
     x_np = np.full(1, X0, dtype=dtype)
     if impl == "numpy":
         return (lambda: numpy_forward_saving(x_np, cycles),
                 lambda state: numpy_backward(state[1]), None)
+    if impl == "autograd":
+        anp = hips.numpy
+        traced = hips.make_vjp(lambda x: chain_forward(x, anp.sin, anp.exp, cycles).sum())
+        # state is (vjp, loss); the seed is a one of the loss's dtype, as grad's
+        return (lambda: traced(x_np),
+                lambda state: state[0](np.ones_like(state[1])), None)
     mod = agx if impl == "autogradx" else torch
     x = mod.tensor(x_np, requires_grad=True)
 
@@ -246,7 +264,15 @@ def measure_memory(impl, method, cycles):
 # Reporting.
 # ---------------------------------------------------------------------------
 
-IMPL_NAMES = {"autogradx": "autogradx", "torch": "PyTorch", "numpy": "NumPy floor"}
+IMPL_NAMES = {"autogradx": "autogradx", "torch": "PyTorch", "autograd": "HIPS autograd",
+              "numpy": "NumPy floor"}
+
+
+def ratio_item(ours, theirs, name):
+    """A list item of autogradx / ``name`` ratios per phase, (fwd, bwd, teardown) in each."""
+    return "- autogradx / {}: forward {}, backward {}, teardown {}, total {}.".format(
+        name, *(fmt(ratio(a, b)) for a, b in zip(ours, theirs)),
+        fmt(ratio(sum(ours), sum(theirs))))
 
 
 def markdown_table(times, memory, n_ops, machine, rounds, notes):
@@ -269,18 +295,18 @@ def markdown_table(times, memory, n_ops, machine, rounds, notes):
             f"| {fmt(down * 1e3, 1)} | {fmt((fwd + bwd) * 1e6 / n_ops)} "
             f"| {fmt(rss and rss['teardown_no_backward_s'] * 1e3, 1)} "
             f"| {fmt(tm and tm['alive'] / n_ops, 0)} | {fmt(rss and rss['alive'] / n_ops, 0)} |")
-    agx_t, torch_t = times.get("autogradx"), times.get("torch")
-    if agx_t and torch_t:
-        lines += ["", "autogradx / PyTorch: forward {}, backward {}, teardown {}, total {}.".format(
-            *(fmt(ratio(a, b)) for a, b in zip(agx_t, torch_t)),
-            fmt(ratio(sum(agx_t), sum(torch_t))))]
+    references = [impl for impl in ("torch", "autograd") if impl in times]
+    if references:
+        lines += ["", *(ratio_item(times["autogradx"], times[impl], IMPL_NAMES[impl])
+                        for impl in references)]
     lines += [
         "",
         "Graph bytes per op: (memory with the graph alive - after `del loss`) / ops with "
         "tracemalloc; (RSS with the graph alive - RSS before the forward) / ops with RSS, "
-        "each in a fresh process. tracemalloc does not see PyTorch's C++ graph, so its "
-        "PyTorch number is not the graph's size; RSS is page-granular and includes "
-        "allocator slack. The NumPy floor keeps only 3 small arrays per 20 ops.",
+        "each in a fresh process. tracemalloc sees all of autogradx's and HIPS autograd's "
+        "graphs but not PyTorch's C++ graph, so its PyTorch number is not the graph's size; "
+        "RSS is page-granular and includes allocator slack. The NumPy floor keeps only 3 "
+        "small arrays per 20 ops.",
         "", machine_line(machine),
     ]
     lines += [f"Note: {note}" for note in notes]
@@ -304,11 +330,12 @@ def main(argv=None):
     if argv is None and _CHILD_ARGS is not None:
         return memory_child(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     args = parse_args(arg_parser(__doc__, rounds=3, quick_rounds=1), argv)
-    skip_note = torch_note(args, torch)
+    impls, skip_notes = select_impls(IMPLS, args, torch, hips)
     _, threads_note = match_torch_threads(torch, args.threads)
-    notes = [n for n in (threads_note, skip_note) if n]
-    impls = [i for i in IMPLS if i != "torch" or skip_note is None]
-    machine = machine_info(torch)
+    notes = [threads_note, *skip_notes]
+    if hips is not None:
+        notes.append(HIPS_MEASURES)
+    machine = machine_info(torch, hips)
 
     cycles = CYCLES // 5 if args.quick else CYCLES
     n_ops = cycles * OPS_PER_CYCLE

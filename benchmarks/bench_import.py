@@ -1,21 +1,24 @@
-"""Import time: ``import autogradx`` against ``import numpy`` (and PyTorch).
+"""Import time: ``import autogradx`` against ``import numpy``, HIPS autograd and PyTorch.
 
 Each sample is a fresh interpreter that times its own import with
 ``time.perf_counter`` (interpreter start-up is not counted). autogradx's
 number includes NumPy's import, which it needs, so the cost autogradx adds
-is the difference of the two medians. The autogradx child also times, after
-the import:
+is the difference of the two medians. ``import autograd`` (HIPS autograd,
+when importable) loads ``autograd.numpy`` and so NumPy too; its child then
+times a first ``autograd.grad`` call (of ``(x + 1).sum()`` on a two-element
+array). The autogradx child also times, after the import:
 
     first tensor   ``autogradx.tensor([1.0, 2.0])``
     first op       ``x + 1`` on it: the first op call loads the plugin
                    registry (entry point scan, plugin modules, op table)
     second op      ``x * 2``: an op once the registry is loaded
 
-The children take turns within each repeat (numpy, autogradx, torch), and the
-reported numbers are medians over repeats. Bytecode is cached as an installed
-package's would be: the children write and read their ``.pyc`` files under a
-temporary ``PYTHONPYCACHEPREFIX`` (this checkout may forbid writing them next
-to the sources), after one untimed warm-up child per module fills it.
+The children take turns within each repeat (numpy, autogradx, autograd,
+torch), and the reported numbers are medians over repeats. Bytecode is cached
+as an installed package's would be: the children write and read their
+``.pyc`` files under a temporary ``PYTHONPYCACHEPREFIX`` (this checkout may
+forbid writing them next to the sources), after one untimed warm-up child per
+module fills it.
 
 Run:  python benchmarks/bench_import.py [--rounds N | --quick] [--no-torch]
 Writes benchmarks/results/import.jsonl and benchmarks/results/import.md.
@@ -31,22 +34,24 @@ import sys
 import tempfile
 
 from _common import (
-    arg_parser, fmt, machine_info, machine_line, parse_args, target, write_results,
+    HIPS_MISSING_NOTE, arg_parser, fmt, machine_info, machine_line, parse_args, ratio, target,
+    write_results,
 )
 
 CASE = "import_time"
 
 # What each child runs: it prints a JSON object of phase durations (seconds);
 # json is imported after the clock stops, so it is not charged to the import.
-CHILDREN = {
-    "numpy": """
+IMPORT_ONLY = """
 import time
 t0 = time.perf_counter()
-import numpy
+import {module}
 t1 = time.perf_counter()
 import json
-print(json.dumps({"import": t1 - t0}))
-""",
+print(json.dumps({{"import": t1 - t0}}))
+"""
+CHILDREN = {
+    "numpy": IMPORT_ONLY.format(module="numpy"),
     "autogradx": """
 import time
 t0 = time.perf_counter()
@@ -62,14 +67,18 @@ import json
 print(json.dumps({"import": t1 - t0, "first_tensor": t2 - t1, "first_op": t3 - t2,
                   "second_op": t4 - t3}))
 """,
-    "torch": """
+    "autograd": """
 import time
 t0 = time.perf_counter()
-import torch
+import autograd
 t1 = time.perf_counter()
+x = autograd.numpy.array([1.0, 2.0])
+g = autograd.grad(lambda x: (x + 1).sum())(x)
+t2 = time.perf_counter()
 import json
-print(json.dumps({"import": t1 - t0}))
+print(json.dumps({"import": t1 - t0, "first_grad": t2 - t1}))
 """,
+    "torch": IMPORT_ONLY.format(module="torch"),
 }
 
 
@@ -104,6 +113,18 @@ def markdown_table(medians, repeats, machine, notes):
         f"| first op (`x + 1`: loads the plugin registry) | {fmt(agx['first_op'], 1)} |",
         f"| second op (`x * 2`) | {fmt(agx['second_op'], 3)} |",
     ]
+    if "autograd" in medians:
+        hips = {k: v * 1e3 for k, v in medians["autograd"].items()}
+        ready = ratio(agx["import"] + agx["first_tensor"] + agx["first_op"],
+                      hips["import"] + hips["first_grad"])
+        lines += [
+            f"| `import autograd` (HIPS; loads `autograd.numpy`, includes NumPy) "
+            f"| {fmt(hips['import'], 1)} |",
+            f"| HIPS autograd - numpy | {fmt(hips['import'] - np_ms, 1)} |",
+            f"| first HIPS `autograd.grad(...)(x)` | {fmt(hips['first_grad'], 1)} |",
+            f"| ratio autogradx / HIPS: (import + first tensor + first op) "
+            f"/ (import + first grad) | {fmt(ready)} |",
+        ]
     if "torch" in medians:
         lines.append(f"| `import torch` (reference) | {fmt(medians['torch']['import'] * 1e3, 1)} |")
     lines += ["", machine_line(machine)]
@@ -125,7 +146,13 @@ def main(argv=None):
         skip_note = "PyTorch is not importable; its reference row is skipped."
     else:
         machine["torch"] = importlib.metadata.version("torch")
-    modules = [m for m in CHILDREN if m != "torch" or skip_note is None]
+    hips_note = None
+    if importlib.util.find_spec("autograd") is None:
+        hips_note = HIPS_MISSING_NOTE
+    else:
+        machine["autograd"] = importlib.metadata.version("autograd")
+    modules = [m for m in CHILDREN
+               if (m != "torch" or skip_note is None) and (m != "autograd" or hips_note is None)]
 
     samples = {m: [] for m in modules}
     with tempfile.TemporaryDirectory(prefix="agx-bench-pycache-") as pycache:
@@ -148,7 +175,7 @@ def main(argv=None):
     added_ms = (medians["autogradx"]["import"] - medians["numpy"]["import"]) * 1e3
     records.append(target("import", "import autogradx - import numpy (ms)", added_ms, 50,
                           "<= numpy + 50 ms", machine))
-    notes = [n for n in (skip_note,) if n]
+    notes = [n for n in (skip_note, hips_note) if n]
     write_results(args.out_dir, "import", records,
                   markdown_table(medians, args.rounds, machine, notes))
 

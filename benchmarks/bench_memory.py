@@ -24,9 +24,11 @@ Three measures, in separate runs of 1000 steps:
                   but page-granular and including allocator slack
 
 PyTorch runs the same steps as a reference (RSS and gc objects; its graph is
-C++, invisible to tracemalloc), except with --quick. Memory, not speed, is measured, so NumPy's BLAS
-runs on one thread by default: on a shared two-core machine that keeps the
-1000 steps quick.
+C++, invisible to tracemalloc), and so does HIPS autograd (all three measures:
+its graph is Python objects and NumPy arrays), each when importable and
+except with --quick. Memory, not speed, is measured, so NumPy's BLAS runs on
+one thread by default: on a shared two-core machine that keeps the 1000 steps
+quick.
 
 Run:  python benchmarks/bench_memory.py [--steps N] [--no-torch] [--threads N]
 Writes benchmarks/results/memory.jsonl and benchmarks/results/memory.md.
@@ -37,11 +39,12 @@ import tracemalloc
 
 import bench_mlp
 from _common import (
-    arg_parser, fmt, import_torch, machine_info, machine_line, match_torch_threads,
-    parse_args, rss_bytes, target, torch_note, write_results,
+    HIPS_MISSING_NOTE, arg_parser, fmt, import_torch, machine_info, machine_line,
+    match_torch_threads, parse_args, rss_bytes, target, torch_note, write_results,
 )
 
 torch = import_torch()          # None when not importable: the column is optional
+hips = bench_mlp.hips_autograd  # likewise
 
 CASE = "memory_growth"
 STEPS, FIRST_PROBE, WARMUP = 1000, 100, 1000
@@ -119,15 +122,20 @@ def main(argv=None):
     if args.steps <= FIRST_PROBE:
         parser.error(f"--steps must be more than {FIRST_PROBE}")
     skip_note = torch_note(args, torch)
-    if skip_note is None and args.quick:
-        skip_note = "PyTorch reference skipped (--quick)."
+    hips_note = None if hips else HIPS_MISSING_NOTE
+    if args.quick:
+        skip_note = skip_note or "PyTorch reference skipped (--quick)."
+        hips_note = hips_note or "HIPS autograd reference skipped (--quick)."
     _, threads_note = match_torch_threads(torch, args.threads)
-    notes = [n for n in (threads_note, skip_note) if n]
-    machine = machine_info(torch)
+    notes = [n for n in (threads_note, skip_note, hips_note) if n]
+    machine = machine_info(torch, hips)
 
-    runs = [("autogradx", m) for m in ("tracemalloc", "gc_objects", "rss")]
+    all_measures = ("tracemalloc", "gc_objects", "rss")
+    runs = [("autogradx", m) for m in all_measures]
     if skip_note is None:
         runs += [("torch", m) for m in ("gc_objects", "rss")]
+    if hips_note is None:
+        runs += [("autograd", m) for m in all_measures]
     rows = {run: growth_run(*run, args.steps) for run in runs}
 
     span = args.steps - FIRST_PROBE

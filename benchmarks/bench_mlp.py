@@ -13,8 +13,9 @@ same initial parameters and the same batch:
 
     autogradx
     torch      PyTorch CPU, with as many threads as NumPy's BLAS
-    autograd   HIPS autograd, only when ``import autograd`` works (never installed
-               for this: the column says when it is absent)
+    autograd   HIPS autograd (``autograd.value_and_grad`` of the same forward and
+               loss in ``autograd.numpy``, then the same update), only when
+               ``import autograd`` works: the table says when it is absent
     numpy      the floor: the same step with a hand-written backward in plain
                NumPy, the least any autograd over NumPy can cost
 
@@ -34,16 +35,13 @@ import numpy as np
 import autogradx as agx
 import autogradx.nn.functional as agx_F
 from _common import (
-    arg_parser, fmt, import_torch, machine_info, machine_line, match_torch_threads,
-    parse_args, ratio, target, time_interleaved, torch_note, write_results,
+    arg_parser, fmt, import_hips, import_torch, machine_info, machine_line, match_torch_threads,
+    parse_args, ratio, select_impls, target, time_interleaved, write_results,
 )
 
 torch = import_torch()          # None when not importable: the column is optional
-try:
-    import autograd as hips_autograd
-    import autograd.numpy as anp
-except ImportError:             # optional, and deliberately not installed for this
-    hips_autograd = anp = None
+hips_autograd = import_hips()   # likewise
+anp = None if hips_autograd is None else hips_autograd.numpy
 
 CASE = "mlp_train_step"
 LR = 0.01
@@ -215,15 +213,16 @@ def markdown_table(rows, machine, notes):
         "SGD update).",
         "",
         "| MLP | rounds | autogradx ms | PyTorch ms | HIPS autograd ms | NumPy floor ms "
-        "| autogradx / PyTorch | autogradx / NumPy |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| autogradx / PyTorch | autogradx / HIPS | autogradx / NumPy |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for size, (desc, rounds, t) in rows.items():
         a = t.get("autogradx")
         lines.append(
             f"| {size} {desc} | {rounds} | {fmt(a, 3)} | {fmt(t.get('torch'), 3)} "
             f"| {fmt(t.get('autograd'), 3)} | {fmt(t.get('numpy'), 3)} "
-            f"| {fmt(ratio(a, t.get('torch')))} | {fmt(ratio(a, t.get('numpy')))} |")
+            f"| {fmt(ratio(a, t.get('torch')))} | {fmt(ratio(a, t.get('autograd')))} "
+            f"| {fmt(ratio(a, t.get('numpy')))} |")
     lines += ["", machine_line(machine)]
     lines += [f"Note: {note}" for note in notes]
     return "\n".join(lines) + "\n"
@@ -254,16 +253,11 @@ def main(argv=None):
     parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES),
                         help="which MLPs to time (default: all)")
     args = parse_args(parser, argv)
-    skip_note = torch_note(args, torch)
+    impls, skip_notes = select_impls(IMPLS, args, torch, hips_autograd)
     _, threads_note = match_torch_threads(torch, args.threads)
-    notes = [threads_note] + [n for n in (skip_note,) if n]
-    if hips_autograd is None:
-        notes.append("HIPS autograd is not installed (`import autograd` fails); "
-                     "its column is empty.")
-    impls = [i for i in IMPLS
-             if (i != "torch" or skip_note is None) and (i != "autograd" or hips_autograd)]
+    notes = [threads_note, *skip_notes]
 
-    machine = machine_info(torch)
+    machine = machine_info(torch, hips_autograd)
     records, rows = [], {}
     for size in args.sizes:
         widths, batch, repeat, warmup, rounds, quick_rounds = SIZES[size]

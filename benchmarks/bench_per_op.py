@@ -1,22 +1,29 @@
 """Per-op overhead of a long chain of elementwise ops on tiny tensors.
 
 A chain of 1000 elementwise ops on a (3,) and a (16, 16) float32 tensor, timed
-in three modes and three implementations side by side in one process:
+in three modes and four implementations side by side in one process:
 
     modes:  forward           forward with grad recording (graph built)
             no_grad           forward under no_grad (nothing recorded)
             forward_backward  forward, then ``h.sum().backward()``
-    impls:  autogradx, PyTorch CPU (skipped when torch is not importable), and a
-            hand-written NumPy floor: plain ndarray ops for the forward, the
-            hand-derived gradient chain for the backward.
+    impls:  autogradx, PyTorch CPU and HIPS autograd (each skipped when not
+            importable), and a hand-written NumPy floor: plain ndarray ops for
+            the forward, the hand-derived gradient chain for the backward.
+
+HIPS autograd records a graph only while one of its differential operators
+traces a function, so its cells are: ``forward``, ``autograd.make_vjp`` of the
+chain (the traced forward, returning the vjp without calling it);
+``forward_backward``, ``autograd.grad`` of ``chain(x, c).sum()`` with respect
+to both leaves (make_vjp, then the vjp); no ``no_grad`` cell: outside a trace
+its operators on ndarrays are plain NumPy, which is the floor.
 
 On tensors this small the arithmetic is nearly free, so the numbers measure
 the per-op bookkeeping: dispatch, dtype promotion, node creation, and the
 engine's walk of the graph. The NumPy floor is the price of the ndarray ops
 alone, i.e. what no autograd layer over NumPy can beat.
 
-Before anything is timed, autogradx's gradients are checked against the NumPy
-floor's and PyTorch's; the benchmark aborts if they differ.
+Before anything is timed, autogradx's output and gradients are checked against
+every other implementation's; the benchmark aborts if they differ.
 
 Run:  python benchmarks/bench_per_op.py [--rounds N | --quick] [--no-torch] [--threads N]
 Writes benchmarks/results/per_op.jsonl and benchmarks/results/per_op.md.
@@ -29,19 +36,26 @@ import numpy as np
 
 import autogradx as agx
 from _common import (
-    arg_parser, fmt, import_torch, machine_info, machine_line, match_torch_threads,
-    parse_args, ratio, target, time_interleaved, torch_note, write_results,
+    arg_parser, fmt, import_hips, import_torch, machine_info, machine_line, match_torch_threads,
+    parse_args, ratio, select_impls, target, time_interleaved, write_results,
 )
 
 torch = import_torch()          # None when not importable: the column is optional
+hips = import_hips()            # likewise
 
 CASE = "elementwise_chain"
 N_OPS = 1000
 SHAPES = [(3,), (16, 16)]
 MODES = ["forward", "no_grad", "forward_backward"]
-IMPLS = ["autogradx", "torch", "numpy"]
+IMPLS = ["autogradx", "torch", "autograd", "numpy"]
+# HIPS autograd has no no_grad mode (see the module docstring): an empty cell.
+NOT_APPLICABLE = {("autograd", "no_grad")}
+HIPS_MEASURES = ("HIPS autograd: `forward` is `autograd.make_vjp` of the chain (traced, vjp "
+                 "not called), `forward_backward` is `autograd.grad` of its sum w.r.t. both "
+                 "leaves; no `no_grad` cell, since outside a trace its ops on ndarrays are "
+                 "plain NumPy (the floor).")
 
-# Float32 over 1000 ops: the three implementations round in slightly different
+# Float32 over 1000 ops: the implementations round in slightly different
 # orders (autogradx's div vjp is ``-g * a / (b * b)``, the floor's the same
 # algebra regrouped), so compare with a float32-sized relative tolerance.
 RTOL, ATOL = 1e-4, 1e-6
@@ -137,6 +151,11 @@ def numpy_backward(out, c, saved):
     return g, grad_c
 
 
+def chain_loss(x, c):
+    """The chain's ``.sum()``: the scalar HIPS autograd's ``grad`` differentiates."""
+    return chain_forward(x, c).sum()
+
+
 # ---------------------------------------------------------------------------
 # One timed unit per (impl, mode): a callable running the whole chain once.
 # Each returns what it computed so that tearing the graph down happens after
@@ -152,8 +171,20 @@ def make_leaves(impl, x_np, c_np):
     return x_np.copy(), c_np.copy()
 
 
+def hips_runner(mode, x, c):
+    """HIPS autograd's callable for ``forward`` or ``forward_backward``: the
+    first returns (vjp, output), the second the gradients w.r.t. x and c."""
+    if mode == "forward":
+        traced = hips.make_vjp(chain_forward, argnum=(0, 1))
+        return lambda: traced(x, c)
+    grad = hips.grad(chain_loss, argnum=(0, 1))
+    return lambda: grad(x, c)
+
+
 def make_runner(impl, mode, x, c):
     """A zero-argument callable running one (impl, mode) chain once."""
+    if impl == "autograd":
+        return hips_runner(mode, x, c)
     if impl == "numpy":
         if mode == "forward":
             return lambda: numpy_forward_saving(x, c)
@@ -189,11 +220,13 @@ def make_runner(impl, mode, x, c):
 
 def reference_grads(impl, x_np, c_np):
     """(out, grad_x, grad_c) as NumPy arrays from one forward+backward."""
+    x, c = make_leaves(impl, x_np, c_np)
     if impl == "numpy":
-        x, c = make_leaves("numpy", x_np, c_np)
         out, saved = numpy_forward_saving(x, c)
         return (out, *numpy_backward(out, c, saved))
-    x, c = make_leaves(impl, x_np, c_np)
+    if impl == "autograd":              # the very callables that are timed
+        _, out = make_runner(impl, "forward", x, c)()
+        return (out, *make_runner(impl, "forward_backward", x, c)())
     out = chain_forward(x, c)
     out.sum().backward()
     return tuple(np.array(t.detach().numpy()) for t in (out, x.grad, c.grad))
@@ -233,15 +266,16 @@ def markdown_table(rows, machine, rounds, notes):
         f"Median over {rounds} rounds, microseconds per op (round total / {N_OPS}). "
         "`forward_backward` includes the final `h.sum()` and the backward pass.",
         "",
-        "| shape | mode | autogradx µs/op | PyTorch µs/op | NumPy floor µs/op "
-        "| autogradx / PyTorch | autogradx / NumPy |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| shape | mode | autogradx µs/op | PyTorch µs/op | HIPS autograd µs/op "
+        "| NumPy floor µs/op | autogradx / PyTorch | autogradx / HIPS | autogradx / NumPy |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for (shape, mode), t in rows.items():
-        agx_t, torch_t, np_t = t.get("autogradx"), t.get("torch"), t.get("numpy")
+        agx_t, torch_t, hips_t, np_t = (t.get(impl) for impl in IMPLS)
         lines.append(
-            f"| {shape} | {mode} | {fmt(agx_t)} | {fmt(torch_t)} | {fmt(np_t)} "
-            f"| {fmt(ratio(agx_t, torch_t))} | {fmt(ratio(agx_t, np_t))} |")
+            f"| {shape} | {mode} | {fmt(agx_t)} | {fmt(torch_t)} | {fmt(hips_t)} | {fmt(np_t)} "
+            f"| {fmt(ratio(agx_t, torch_t))} | {fmt(ratio(agx_t, hips_t))} "
+            f"| {fmt(ratio(agx_t, np_t))} |")
     lines += ["", machine_line(machine)]
     lines += [f"Note: {note}" for note in notes]
     return "\n".join(lines) + "\n"
@@ -267,12 +301,13 @@ def targets(rows, machine):
 
 def main(argv=None):
     args = parse_args(arg_parser(__doc__, rounds=7, quick_rounds=3), argv)
-    skip_note = torch_note(args, torch)
+    impls, skip_notes = select_impls(IMPLS, args, torch, hips)
     _, threads_note = match_torch_threads(torch, args.threads)
-    notes = [n for n in (threads_note, skip_note) if n]
-    impls = [i for i in IMPLS if i != "torch" or skip_note is None]
+    notes = [threads_note, *skip_notes]
+    if hips is not None:
+        notes.append(HIPS_MEASURES)
 
-    machine = machine_info(torch)
+    machine = machine_info(torch, hips)
     rng = np.random.default_rng(0)
     records, rows = [], {}
     for shape in SHAPES:
@@ -281,7 +316,7 @@ def main(argv=None):
         check_gradients(shape, x_np, c_np, impls)
         for mode in MODES:
             runners = {impl: make_runner(impl, mode, *make_leaves(impl, x_np, c_np))
-                       for impl in impls}
+                       for impl in impls if (impl, mode) not in NOT_APPLICABLE}
             for impl, samples in time_interleaved(runners, args.rounds).items():
                 us_per_op = [s * 1e6 / N_OPS for s in samples]
                 median = statistics.median(us_per_op)
