@@ -83,6 +83,12 @@ save inputs or the result rather than values derived from them.
     In-place calls that record nothing (an optimizer's ``p -= lr * g`` under
     ``no_grad``) then write straight into input 0's array, without a temporary
     result and a copy.
+``ufunc``
+    The name of the NumPy ufunc (``"multiply"``) that the forward computes when
+    it is called with no parameters, for an op of one or two inputs. On NumPy
+    arrays the core then calls the ufunc itself, which saves the forward's
+    Python call; when the ufunc refuses the inputs, the forward runs and raises
+    its own error. The conformance kit checks that both give the same result.
 ``view``
     ``True`` when the output is a view of input 0 (it shares the version counter).
 ``aliases``

@@ -30,6 +30,7 @@ cdef class OpDef:
     cdef readonly object inplace_param  # a bool parameter (e.g. "inplace") that makes a call in-place
     cdef readonly bint view          # the output is a view of input 0 (shares its storage)
     cdef readonly bint out           # the forward takes out=: an array to write the result into
+    cdef readonly object numpy_ufunc # the NumPy ufunc the forward computes when called without parameters, or None
     cdef readonly tuple aliases      # further names of the function and method (e.g. "clip")
     cdef readonly str doc            # documentation (the forward's docstring by default)
     cdef readonly dict overrides     # array module name -> OpDef with the same contract, for that backend

@@ -79,7 +79,8 @@ cdef class OpDef:
     def __init__(self, str name, forward, vjp=None, *, inputs=("input",), save=(),
                  bint residuals=False, grad_fn=None, promote=None, n_outputs=1,
                  output_type=None, namespace="", method=None, inplace=None, bint view=False,
-                 aliases=(), parse=None, inplace_param=None, bint out=False, doc=None):
+                 aliases=(), parse=None, inplace_param=None, bint out=False, ufunc=None,
+                 doc=None):
         if not name.replace(".", "_").isidentifier():
             raise ValueError(f"op name {name!r} is not a valid identifier")
         if not callable(forward):
@@ -157,6 +158,12 @@ cdef class OpDef:
         self.inplace = inplace or None
         self.view = view
         self.out = out
+        if ufunc is not None:
+            if len(inputs) > 2 or self.variadic or residuals or n_outputs != 1:
+                raise ValueError(f"op {name!r}: ufunc= is for ops of one or two inputs and one output")
+            self.numpy_ufunc = getattr(np, ufunc, None)
+            if not isinstance(self.numpy_ufunc, np.ufunc):
+                raise ValueError(f"op {name!r}: ufunc={ufunc!r} is not a NumPy ufunc")
         self.inplace_param = inplace_param
         aliases = (aliases,) if isinstance(aliases, str) else tuple(aliases)
         if not all(isinstance(a, str) and a.isidentifier() for a in aliases):
@@ -640,7 +647,12 @@ cpdef object apply_op(OpDef op, tuple args, dict kwargs):
                 raise _not_differentiable(op, op.inputs[i])
     try:
         if params is None and not extra:
-            if n == 1:
+            res = None
+            if op.numpy_ufunc is not None and xp is _numpy:
+                res = _call_ufunc(op, values, n)
+            if res is not None:
+                pass
+            elif n == 1:
                 res = op.forward(xp, values[0])
             elif n == 2:
                 res = op.forward(xp, values[0], values[1])
@@ -654,6 +666,17 @@ cpdef object apply_op(OpDef op, tuple args, dict kwargs):
         _shape_error(op, e, values)
         raise
     return _outputs(op, raw, values, extra, params, res, record)
+
+
+cdef object _call_ufunc(OpDef op, list values, Py_ssize_t n):
+    """The forward as the NumPy ufunc it declares (no Python frame); None when the
+    ufunc refuses the inputs, so that the forward runs and raises its own error."""
+    try:
+        if n == 1:
+            return op.numpy_ufunc(values[0])
+        return op.numpy_ufunc(values[0], values[1])
+    except (TypeError, ValueError):
+        return None
 
 
 cdef object _outputs(OpDef op, list raw, list values, tuple extra, dict params, object res,

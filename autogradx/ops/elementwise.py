@@ -86,7 +86,7 @@ def _add(xp, a, b, alpha=1, *, out=None):
     return a + b if out is None else xp.add(a, b, out=out)
 
 
-add = Op("add", _add, promote="elementwise", inputs=_BINARY, method=True, inplace=True, out=True,
+add = Op("add", _add, promote="elementwise", inputs=_BINARY, ufunc="add", method=True, inplace=True, out=True,
          vjp=(lambda xp, g, alpha=1: g,
               lambda xp, g, alpha=1: g if alpha == 1 else g * alpha))
 
@@ -101,7 +101,7 @@ def _sub(xp, a, b, alpha=1, *, out=None):
         raise RuntimeError(_BOOL_SUB) from None
 
 
-sub = Op("sub", _sub, promote="elementwise", inputs=_BINARY, method=True, inplace=True, out=True,
+sub = Op("sub", _sub, promote="elementwise", inputs=_BINARY, ufunc="subtract", method=True, inplace=True, out=True,
          aliases="subtract",
          vjp=(lambda xp, g, alpha=1: g,
               lambda xp, g, alpha=1: -g if alpha == 1 else g * -alpha))
@@ -126,7 +126,7 @@ def _mul(xp, a, b, *, out=None):
     return a * b if out is None else xp.multiply(a, b, out=out)
 
 
-mul = Op("mul", _mul, promote="elementwise", inputs=_BINARY, save=_BINARY, method=True,
+mul = Op("mul", _mul, promote="elementwise", inputs=_BINARY, ufunc="multiply", save=_BINARY, method=True,
          inplace=True, out=True, aliases="multiply",
          vjp=(lambda xp, g, a, b: g * b,
               lambda xp, g, a, b: g * a))
@@ -254,7 +254,8 @@ def _neg(xp, x):
             "to invert a mask, use the `~` or `logical_not()` operator instead.") from None
 
 
-neg = Op("neg", _neg, method=True, inplace=True, aliases="negative", vjp=lambda xp, g: -g)
+neg = Op("neg", _neg, method=True, inplace=True, aliases="negative", ufunc="negative",
+         vjp=lambda xp, g: -g)
 
 
 def _pow_name(x, y):
