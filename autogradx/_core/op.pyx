@@ -1063,14 +1063,17 @@ cdef void _record(OpDef op, list raw, list values, tuple extra, dict params, tup
         node._name = op.grad_fn(*values, **params)
     else:
         node._name = op.grad_fn(*values)
+    cdef bint all_first = True       # every edge leads to output 0 (the usual case)
     for i in range(n):
         v = raw[i]
         if isinstance(v, TensorBase) and needs_grad(<TensorBase>v):
             t = <TensorBase>v
             nexts[i] = grad_edge(t)
-            slots[i] = t._output_nr
+            if t._output_nr:
+                slots[i] = t._output_nr
+                all_first = False
     node.next_nodes = tuple(nexts)
-    node.next_slots = _shared_zeros(tuple(slots))
+    node.next_slots = <tuple>_ZEROS[n] if all_first and n < 8 else _shared_zeros(tuple(slots))
     node.n_outputs = len(outs)
     if node.n_outputs == 1:
         out = <TensorBase>outs[0]
@@ -1091,6 +1094,7 @@ cdef void _record(OpDef op, list raw, list values, tuple extra, dict params, tup
             if _category(out._data.dtype) >= 2:
                 out._grad_fn = node
                 out._output_nr = k
+    cdef bint changed = False       # some saved version is not 0
     if ns or op.residuals:
         saved = []
         sources = None
@@ -1103,6 +1107,7 @@ cdef void _record(OpDef op, list raw, list values, tuple extra, dict params, tup
                     sources, versions = [None] * ns, [0] * ns
                 sources[k] = tuple(raw)
                 versions[k] = tuple((<TensorBase>r).version() for r in raw)
+                changed = True
             elif i >= 0:
                 saved.append(values[i])
                 src = raw[i]
@@ -1110,7 +1115,9 @@ cdef void _record(OpDef op, list raw, list values, tuple extra, dict params, tup
                     if sources is None:
                         sources, versions = [None] * ns, [0] * ns
                     sources[k] = src
-                    versions[k] = (<TensorBase>src).version()
+                    if (<TensorBase>src)._vc is not None:
+                        versions[k] = (<TensorBase>src).version()
+                        changed = True
             else:
                 saved.append(outs[0]._data if op.n_outputs == 1
                              else tuple((<TensorBase>o)._data for o in outs))
@@ -1118,12 +1125,14 @@ cdef void _record(OpDef op, list raw, list values, tuple extra, dict params, tup
                     sources, versions = [None] * ns, [0] * ns
                 sources[k] = (<TensorBase>outs[0]).version_counter()
                 versions[k] = sources[k].value
+                changed = True
         if op.residuals:
             saved.append(resid)
         node.saved = tuple(saved)
         if sources is not None:
             node.saved_from = tuple(sources)
-            node.saved_versions = _shared_zeros(tuple(versions))
+            # Tensors without a version counter yet are at version 0.
+            node.saved_versions = _shared_zeros(tuple(versions)) if changed or ns >= 8 else <tuple>_ZEROS[ns]
     else:
         node.saved = ()
     node.params = params or None
