@@ -10,6 +10,8 @@ graph is.
 
 import numpy as np
 
+cimport numpy as cnp
+
 cimport cython
 
 from cpython.ref cimport Py_REFCNT
@@ -47,6 +49,18 @@ cdef void _bad_grad(object g, object shape, Node producer, Py_ssize_t index) exc
         f"got {list(g.shape)} but expected shape compatible with {list(shape)}")
 
 
+cdef inline bint _same_shape(cnp.ndarray a, tuple shape):
+    """``a.shape == shape`` without building the shape tuple."""
+    cdef int i, nd = cnp.PyArray_NDIM(a)
+    cdef cnp.npy_intp *dims = cnp.PyArray_DIMS(a)
+    if nd != len(shape):
+        return False
+    for i in range(nd):
+        if dims[i] != <cnp.npy_intp>shape[i]:
+            return False
+    return True
+
+
 cdef object conform(object g, Node target, Py_ssize_t slot, Node producer, Py_ssize_t index):
     """Check a gradient against the tensor it is for: un-broadcast it, cast its dtype."""
     if isinstance(g, TensorBase):
@@ -60,10 +74,10 @@ cdef object conform(object g, Node target, Py_ssize_t slot, Node producer, Py_ss
                 f"Function {producer._name} (op {op.name if op is not None else None!r}) "
                 f"returned a {type(g).__name__} as gradient {index}, expected an array")
     shape = target.expected_shape(slot)
-    if g.shape != shape:
+    if not (type(g) is _ndarray and _same_shape(<cnp.ndarray>g, <tuple>shape)) and g.shape != shape:
         g = unbroadcast(g, shape, producer, index)
     dtype = target.expected_dtype(slot)
-    gdtype = g.dtype
+    gdtype = <object>cnp.PyArray_DESCR(<cnp.ndarray>g) if type(g) is _ndarray else g.dtype
     if gdtype is not dtype and gdtype != dtype:
         if g.dtype.kind not in "fc":
             op = getattr(producer, "op", None)
