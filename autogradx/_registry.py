@@ -90,7 +90,7 @@ class Registry:
                 raise TypeError(
                     f"entry point {ep.value!r} gave {type(plugin).__name__}, "
                     "expected an autogradx.plugin.Plugin")
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:     # a plugin's sys.exit() must not end the program
             if builtin:
                 raise
             info.error = f"{type(exc).__name__}: {exc}"

@@ -4,6 +4,8 @@ Op methods (``exp``, ``sum``, ``matmul``, ...) are not written here: they are
 derived from the registry, each op that declares a method name becoming one.
 """
 
+import warnings
+
 import numpy as np
 
 from autogradx import _dtype
@@ -248,10 +250,16 @@ def _install_methods():
     global _methods_installed
     if _methods_installed:
         return True
-    from autogradx._registry import REGISTRY
+    from autogradx._registry import REGISTRY, PluginWarning
     for name, op in REGISTRY.methods().items():
-        if name not in Tensor.__dict__:
-            setattr(Tensor, name, op)
+        if name in Tensor.__dict__:
+            continue
+        if hasattr(Tensor, name):       # an attribute of the compiled TensorBase
+            op = getattr(op, "op", op)
+            warnings.warn(f"autogradx plugin {op.plugin!r}: op {op.name!r} asks for the Tensor "
+                          f"method {name!r}, which autogradx defines; skipped", PluginWarning)
+            continue
+        setattr(Tensor, name, op)
     _methods_installed = True
     return False
 

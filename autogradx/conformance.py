@@ -16,12 +16,13 @@ fresh tensors for each check::
 
 For each sample and dtype, :func:`check_op` checks that
 
-* the op runs and returns tensors; floating outputs have the dtype of the
-  floating inputs (or the sample's ``out_dtype``);
+* the op runs and returns tensors, and its forward leaves its inputs unchanged;
+  floating outputs have the dtype of the floating inputs (or the sample's
+  ``out_dtype``);
 * gradients agree with finite differences and have each input's shape and
   dtype (:func:`~autogradx.testing.gradcheck`);
-* backward leaves the inputs, the outputs and the incoming gradient unchanged
-  (vjps never write into their arguments);
+* backward leaves the inputs, the outputs, the incoming gradient and the values
+  saved for the vjp unchanged (vjps never write into their arguments);
 * gradients of gradients agree with finite differences
   (:func:`~autogradx.testing.gradgradcheck`, in float64), unless the sample
   or the call turns ``second_order`` off;
@@ -205,22 +206,31 @@ class _Slot:
 
 
 class _Call:
-    """A sample made into tensors: the leaves, and the function of them that calls the op."""
+    """A sample made into tensors: the leaves, and the function of them that calls the op.
+
+    ``labels`` names each leaf by the argument it fills (``'other'``, ``'tensors[1]'``),
+    for the reports."""
 
     def __init__(self, op, sample, seed, dtype):
         self.op = op
         self.seed = sample.manual_seed
         self.leaves = []
+        self.labels = []
         rng = np.random.default_rng(seed)
-        self.args = self._template(sample.args, rng, dtype)
-        self.kwargs = {k: self._template(v, rng, dtype) for k, v in sample.kwargs.items()}
+        names = _argument_names(op)
+        self.args = tuple(self._template(v, rng, dtype, names[i] if i < len(names)
+                                         else f"argument {i}")
+                          for i, v in enumerate(sample.args))
+        self.kwargs = {k: self._template(v, rng, dtype, k) for k, v in sample.kwargs.items()}
 
-    def _template(self, value, rng, dtype):
+    def _template(self, value, rng, dtype, label):
         if isinstance(value, Arg):
             self.leaves.append(value.make(rng, dtype))
+            self.labels.append(label)
             return _Slot(len(self.leaves) - 1)
         if type(value) in (list, tuple):
-            return type(value)(self._template(v, rng, dtype) for v in value)
+            return type(value)(self._template(v, rng, dtype, f"{label}[{j}]")
+                               for j, v in enumerate(value))
         return value
 
     def _fill(self, value, leaves):
@@ -249,6 +259,14 @@ class _Call:
             c = t.detach().clone() if device is None else t.detach().to(device)
             out.append(c.requires_grad_(True) if t.requires_grad else c)
         return out
+
+
+def _argument_names(op):
+    """The names of ``op``'s positional arguments (inputs, then parameters), where the
+    call is passed as is; ``()`` for a plain function or an op that reorders its call."""
+    if not isinstance(getattr(op, "inputs", None), tuple) or getattr(op, "parse", None):
+        return ()
+    return tuple(name.lstrip("*") for name in op.inputs) + tuple(op.params)
 
 
 def generated_samples(op, low=-2.0, high=2.0):
@@ -432,8 +450,16 @@ class _SampleCheck:
     def first_order(self, dtype):
         """The forward, output dtypes, gradients and the contract of backward at ``dtype``."""
         call = _Call(self.op, self.sample, self.seed, dtype)
+        inputs = [(f"its input {label!r}", t._data) for label, t in zip(call.labels, call.leaves)]
+        before = _snapshot(inputs)
         outs = self._run(call, call.leaves, dtype, "forward")
         if outs is None:
+            return
+        changed = _changed(before)
+        if changed:
+            # Reported before the gradient check, which a changing input would only confuse.
+            self._fail(dtype, "forward", f"{self._who()} mutated {', '.join(changed)} in forward: "
+                                         "a forward must not write into its inputs")
             return
         if not self._output_dtypes(call, outs, dtype):
             return
@@ -473,36 +499,57 @@ class _SampleCheck:
         return True
 
     def _untouched(self, call, dtype):
-        """Backward must not write into the inputs, the outputs or the incoming gradient."""
+        """Backward must not write into the inputs, the outputs, the incoming gradient or
+        the values the op saved for its vjp."""
         from autogradx.autograd import backward
         leaves = call.fresh_leaves()
-        before = [_host(t._data).copy() for t in leaves]
         outs = self._run(call, leaves, dtype, "contract")
         if outs is None:
             return
         rng = np.random.default_rng(self.seed)
+        watched = [(f"its input {label!r}", t._data) for label, t in zip(call.labels, leaves)]
         roots, grads = [], []
-        for o in outs:
+        for i, o in enumerate(outs):
             if isinstance(o, TensorBase) and o.requires_grad and o._data.dtype.kind == "f":
                 roots.append(o)
                 grads.append(_like(o, rng.standard_normal(tuple(o.shape))))
-        kept = [_host(t._data).copy() for t in roots + grads]
+                watched += [(f"output {i}", o._data), (f"the gradient of output {i}",
+                                                       grads[-1]._data)]
+        if roots:
+            watched += self._saved_arrays(roots[0].grad_fn, [a for _, a in watched])
+        before = _snapshot(watched)
         try:
-            backward(roots, grads)
+            # The graph is kept, so that the saved values can be compared afterwards.
+            backward(roots, grads, retain_graph=True)
         except Exception as e:
             self._fail(dtype, "contract", f"backward raised {_exc(e)}")
             return
-        changed = [f"input {i}" for i, (t, b) in enumerate(zip(leaves, before))
-                   if not _same(_host(t._data), b)]
-        changed += [f"output {i}" for i, (t, b) in enumerate(zip(roots, kept))
-                    if not _same(_host(t._data), b)]
-        changed += [f"the gradient of output {i}" for i, (t, b)
-                    in enumerate(zip(grads, kept[len(roots):])) if not _same(_host(t._data), b)]
+        changed = _changed(before)
         if changed:
-            self._fail(dtype, "contract", f"backward changed {', '.join(changed)} in place: "
-                                          "vjps must not write into their arguments")
+            self._fail(dtype, "contract", f"{self._who()} mutated its arguments in vjp: backward "
+                                          f"changed {', '.join(changed)} in place; a vjp must "
+                                          "not write into its arguments")
         else:
             self.report.passed += 1
+
+    def _saved_arrays(self, node, seen):
+        """``(label, array)`` for each array ``node`` saved for the vjp that is not one of
+        ``seen`` (the inputs and outputs): values derived from them, and residuals."""
+        saved = getattr(node, "_saved_values", None) or ()
+        names = tuple(getattr(self.op, "save", None) or ())
+        found = []
+        for k, value in enumerate(saved):
+            label = f"its saved value {names[k]!r}" if k < len(names) else \
+                f"its residual {k - len(names)}"
+            parts = enumerate(value) if isinstance(value, tuple) else [(None, value)]
+            for j, part in parts:
+                if _is_array(part) and not any(part is a for a in seen):
+                    found.append((label if j is None else f"{label}[{j}]", part))
+        return found
+
+    def _who(self):
+        plugin = getattr(self.op, "plugin", None)
+        return f"op {self.name!r}" + (f" (plugin {plugin!r})" if plugin else "")
 
     def second_order(self):
         """Gradients of gradients against finite differences, in float64."""
@@ -667,6 +714,22 @@ def _like(t, values):
     import autogradx
     out = autogradx.tensor(np.asarray(values), dtype=t.dtype)
     return out if t.device.type == "cpu" else out.to(t.device)
+
+
+def _is_array(value):
+    """True for a NumPy array or an array of a registered backend."""
+    from autogradx.backends import backend_of
+    return type(value) is np.ndarray or backend_of(value) is not None
+
+
+def _snapshot(watched):
+    """``(label, array, copy of its values)`` for each ``(label, array)``."""
+    return [(label, a, _host(a).copy()) for label, a in watched]
+
+
+def _changed(snapshot):
+    """The labels of the arrays of a :func:`_snapshot` whose values have changed since."""
+    return [label for label, a, kept in snapshot if not _same(_host(a), kept)]
 
 
 def _same(a, b):

@@ -79,7 +79,7 @@ cdef object conform(object g, Node target, Py_ssize_t slot, Node producer, Py_ss
     dtype = target.expected_dtype(slot)
     gdtype = <object>cnp.PyArray_DESCR(<cnp.ndarray>g) if type(g) is _ndarray else g.dtype
     if gdtype is not dtype and gdtype != dtype:
-        if g.dtype.kind not in "fc":
+        if g.dtype.kind not in "fc" or (g.dtype.kind == "c" and dtype.kind != "c"):
             op = getattr(producer, "op", None)
             raise TypeError(
                 f"Function {producer._name} (op {op.name if op is not None else None!r}) "
@@ -143,11 +143,26 @@ cdef list _run_tensor_hooks(Node node, list grads):
     return grads
 
 
+cdef list _hook_grads(object hook, object res, Py_ssize_t n, bint create_graph):
+    """What a node hook returned, checked as PyTorch checks it: a tuple of ``n`` tensors
+    (or Nones)."""
+    if type(res) is not tuple:
+        raise TypeError(f"expected tuple, but hook returned '{type(res).__name__}'")
+    if len(res) != n:
+        name = getattr(hook, "__name__", repr(hook))
+        raise RuntimeError(f"hook '{name}' has returned an incorrect number of values "
+                           f"(got {len(res)}, but expected {n})")
+    for r in res:
+        if r is not None and not isinstance(r, TensorBase):
+            raise TypeError(f"expected Variable, but hook returned '{type(r).__name__}'")
+    return [_as_grad(r, create_graph) for r in res]
+
+
 cdef list _run_pre_hooks(Node node, list grads, bint create_graph):
     for hook in tuple(node.extras.pre_hooks.values()):
         res = hook(tuple(None if g is None else _as_tensor(g) for g in grads))
         if res is not None:
-            grads = [_as_grad(r, create_graph) for r in res]
+            grads = _hook_grads(hook, res, len(grads), create_graph)
     return grads
 
 
@@ -156,7 +171,7 @@ cdef list _run_post_hooks(Node node, list in_grads, list grads, bint create_grap
         res = hook(tuple(None if g is None else _as_tensor(g) for g in in_grads),
                    tuple(None if g is None else _as_tensor(g) for g in grads))
         if res is not None:
-            in_grads = [_as_grad(r, create_graph) for r in res]
+            in_grads = _hook_grads(hook, res, len(in_grads), create_graph)
     return in_grads
 
 

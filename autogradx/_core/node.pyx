@@ -1,6 +1,7 @@
 """Graph nodes: the base class, leaf accumulators, and hook handles."""
 
 import itertools
+import threading
 import weakref
 
 from cpython.ref cimport Py_REFCNT
@@ -9,6 +10,10 @@ from .tensor cimport TensorBase, gc_track, new_tensor
 cimport cython
 
 _hook_ids = itertools.count()
+
+# Adding into .grad reads, adds and writes back, and NumPy releases the GIL in the add
+# of a large array: threads that backpropagate into the same leaf take turns here.
+_accumulate_lock = threading.Lock()
 
 
 class RemovableHandle:
@@ -144,27 +149,28 @@ cdef class AccumulateGrad(Node):
         grads = run_leaf_hooks(self, grads)
         g = grads[0]
         grads[0] = None
-        if isinstance(g, TensorBase):
-            # create_graph: the gradient is itself a differentiable tensor.
+        with _accumulate_lock:
+            if isinstance(g, TensorBase):
+                # create_graph: the gradient is itself a differentiable tensor.
+                if var._grad is None:
+                    var._grad = g
+                else:
+                    var._grad = var._grad + g
+                return []
             if var._grad is None:
-                var._grad = g
+                # Steal the buffer when nothing else can see it, else copy it,
+                # so that a later in-place accumulation cannot reach another tensor.
+                if Py_REFCNT(g) > 1 or getattr(g, "base", 0) is not None:
+                    g = g.copy()
+                var._grad = new_tensor(g, None, 0)
             else:
-                var._grad = var._grad + g
-            return []
-        if var._grad is None:
-            # Steal the buffer when nothing else can see it, else copy it,
-            # so that a later in-place accumulation cannot reach another tensor.
-            if Py_REFCNT(g) > 1 or getattr(g, "base", 0) is not None:
-                g = g.copy()
-            var._grad = new_tensor(g, None, 0)
-        else:
-            old = <TensorBase>var._grad
-            if old._grad_fn is None and old._data.shape == g.shape and old._data.flags.writeable:
-                old._data += g
-                if old._vc is not None:
-                    old._vc.value += 1
-            else:
-                var._grad = var._grad + new_tensor(g, None, 0)
+                old = <TensorBase>var._grad
+                if old._grad_fn is None and old._data.shape == g.shape and old._data.flags.writeable:
+                    old._data += g
+                    if old._vc is not None:
+                        old._vc.value += 1
+                else:
+                    var._grad = var._grad + new_tensor(g, None, 0)
         return []
 
     def name(self):

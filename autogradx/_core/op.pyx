@@ -688,6 +688,9 @@ cdef object _outputs(OpDef op, list raw, list values, tuple extra, dict params, 
     if op.n_outputs == 1:
         if type(res) is not _ndarray and isinstance(res, _generic):
             res = _numpy.asarray(res)
+        elif type(res) is not _ndarray and not hasattr(res, "dtype"):
+            raise TypeError(f"forward of op {op.name!r} (plugin {op.plugin!r}) returned a "
+                            f"{type(res).__name__}, expected an array")
         elif res is values[0] and isinstance(raw[0], TensorBase):
             return raw[0]       # the op left its input as it was (contiguous() of a contiguous tensor)
         out = new_tensor(res, None, 0)
