@@ -1,0 +1,51 @@
+"""Strategies of calls of the conversion and filling ops (autogradx/ops/conversion.py):
+dtype casts, and ``fill_``, ``zero_`` and ``copy_`` on a copy of the input."""
+
+from hypothesis import strategies as st
+
+from fuzz.calls import Call, DType, broadcastable_to, rngs, shapes, uniform
+
+
+def _values(draw):
+    return uniform(draw(rngs()), draw(shapes(min_side=0)))
+
+
+@st.composite
+def to_copy(draw):
+    """A cast to float32 (linear: a large step, ``fd_step=1e-2``, keeps the finite
+    differences clear of float32's rounding), or a copy to float64."""
+    x = _values(draw)
+    form = draw(st.sampled_from(["to", "float", "copy"]))
+    if form == "copy":      # a copy even where the dtype is the input's
+        return Call(".to", x, DType("float64"), copy=True)
+    return Call(".to", x, DType("float32"), fd_step=1e-2) if form == "to" else \
+        Call(".float", x, fd_step=1e-2)
+
+
+def _filled(method):
+    def fn(lib, x, *args):
+        y = x.clone()
+        return getattr(y, method)(*args)
+    return fn
+
+
+@st.composite
+def fill(draw):
+    x = _values(draw)
+    value = draw(st.one_of(st.floats(-2, 2), st.just(uniform(draw(rngs()), ()))))
+    return Call("clone().fill_", x, value, fn=_filled("fill_"))
+
+
+@st.composite
+def zero(draw):
+    return Call("clone().zero_", _values(draw), fn=_filled("zero_"))
+
+
+@st.composite
+def copy(draw):
+    x = _values(draw)
+    src = uniform(draw(rngs()), draw(broadcastable_to(x.shape)))
+    return Call("clone().copy_", x, src, fn=_filled("copy_"))
+
+
+CALLS = {"_to_copy": to_copy(), "fill": fill(), "zero": zero(), "copy": copy()}
