@@ -173,12 +173,13 @@ def contiguous(draw):
 
 def _joined_dim(path, rank):
     """The dim along which the tensors that ``path`` joins may differ, or None: ``hstack``
-    joins 1-d tensors along dim 0 and others along dim 1; ``vstack`` and ``dstack`` first
-    make every tensor at least 2-d (3-d), which adds the dim they join along."""
+    joins 1-d tensors along dim 0 and others along dim 1; ``vstack`` (``dstack``) joins
+    along dim 0 (2) after making every tensor at least 2-d (3-d): a dim of size 1 that it
+    adds cannot differ."""
     if path == "hstack":
         return min(rank - 1, 1) if rank else None
     join = {"vstack": 0, "dstack": 2}[path]
-    return join if rank > join + 1 else None
+    return join if rank >= max(join + 1, 2) else None
 
 
 @st.composite

@@ -2,8 +2,9 @@
 
 ``ci`` (the default)
     Deterministic: ``derandomize=True`` draws the same examples on every run (until a
-    test or Hypothesis changes), no example database is written, no deadline (the
-    machines are shared and noisy). Each test runs the few examples it asks for with
+    test or Hypothesis changes), no deadline (the machines are shared and noisy), and
+    nothing written in the working tree (no example database; Hypothesis's other files go
+    to a temporary directory). Each test runs the few examples it asks for with
     ``calls.examples(n)``.
 ``fuzz-long``
     For long local runs: ``AUTOGRADX_FUZZ_PROFILE=fuzz-long python -m pytest tests/fuzz``.
@@ -16,6 +17,7 @@ Both print a failing example's ``@reproduce_failure`` blob (see docs/fuzzing.md)
 
 import importlib.util
 import os
+import tempfile
 import warnings
 
 if importlib.util.find_spec("libcst") is not None:
@@ -39,3 +41,9 @@ if importlib.util.find_spec("hypothesis") is not None:
     settings.register_profile("fuzz-long", derandomize=False, deadline=None, print_blob=True,
                               suppress_health_check=_QUIET)
     settings.load_profile(os.environ.get(PROFILE_ENV, "ci"))
+    if settings.default.database is None:
+        from hypothesis.configuration import set_hypothesis_home_dir
+
+        # Hypothesis caches the constants it reads from the code under test on disk.
+        _HOME = tempfile.TemporaryDirectory(prefix="autogradx-hypothesis-")
+        set_hypothesis_home_dir(_HOME.name)
