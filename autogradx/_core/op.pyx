@@ -647,17 +647,9 @@ cpdef object apply_op(OpDef op, tuple args, dict kwargs):
                 raise _not_differentiable(op, op.inputs[i])
     try:
         if params is None and not extra:
-            res = None
-            if op.numpy_ufunc is not None and xp is _numpy:
-                res = _call_ufunc(op, values, n)
-            if res is not None:
-                pass
-            elif n == 1:
-                res = op.forward(xp, values[0])
-            elif n == 2:
-                res = op.forward(xp, values[0], values[1])
-            else:
-                res = op.forward(xp, *values)
+            res = _call_ufunc(op, values, n) if op.numpy_ufunc is not None and xp is _numpy else None
+            if res is None:
+                res = _call_forward(op, xp, values, n)
         elif params is None:
             res = op.forward(xp, *values, *extra)
         else:
@@ -666,6 +658,16 @@ cpdef object apply_op(OpDef op, tuple args, dict kwargs):
         _shape_error(op, e, values)
         raise
     return _outputs(op, raw, values, extra, params, res, record)
+
+
+cdef inline object _call_forward(OpDef op, object xp, list values, Py_ssize_t n):
+    """The forward on the inputs alone (no parameters), without building an argument tuple
+    for the usual one or two."""
+    if n == 1:
+        return op.forward(xp, values[0])
+    if n == 2:
+        return op.forward(xp, values[0], values[1])
+    return op.forward(xp, *values)
 
 
 cdef object _call_ufunc(OpDef op, list values, Py_ssize_t n):
@@ -892,7 +894,7 @@ cdef bint _write_in_place(OpDef op, TensorBase t, tuple args, dict kwargs) excep
             for d in range(len(ashape)):
                 if ashape[len(ashape) - 1 - d] != 1 and ashape[len(ashape) - 1 - d] != shape[nd - 1 - d]:
                     return False
-        elif v is None or _scalar_category(v) < 0 or _scalar_category(v) > cat:
+        elif v is None or not 0 <= _scalar_category(v) <= cat:
             return False
     if kwargs:
         for key in kwargs:
