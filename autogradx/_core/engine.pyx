@@ -19,7 +19,7 @@ from cpython.ref cimport Py_REFCNT
 from .node cimport Node, NodeExtras, AccumulateGrad, grad_edge, hook_result, run_leaf_hooks
 from .grad_mode cimport anomaly_enabled, grad_enabled, set_grad_enabled_c
 from .op cimport array_module
-from .tensor cimport TensorBase, new_tensor, needs_grad
+from .tensor cimport TensorBase, new_tensor, needs_grad, same_shape
 
 cdef type _ndarray = np.ndarray
 cdef type _generic = np.generic
@@ -49,18 +49,6 @@ cdef void _bad_grad(object g, object shape, Node producer, Py_ssize_t index) exc
         f"got {list(g.shape)} but expected shape compatible with {list(shape)}")
 
 
-cdef inline bint _same_shape(cnp.ndarray a, tuple shape):
-    """``a.shape == shape`` without building the shape tuple."""
-    cdef int i, nd = cnp.PyArray_NDIM(a)
-    cdef cnp.npy_intp *dims = cnp.PyArray_DIMS(a)
-    if nd != len(shape):
-        return False
-    for i in range(nd):
-        if dims[i] != <cnp.npy_intp>shape[i]:
-            return False
-    return True
-
-
 cdef object conform(object g, Node target, Py_ssize_t slot, Node producer, Py_ssize_t index):
     """Check a gradient against the tensor it is for: un-broadcast it, cast its dtype."""
     if isinstance(g, TensorBase):
@@ -74,7 +62,7 @@ cdef object conform(object g, Node target, Py_ssize_t slot, Node producer, Py_ss
                 f"Function {producer._name} (op {op.name if op is not None else None!r}) "
                 f"returned a {type(g).__name__} as gradient {index}, expected an array")
     shape = target.expected_shape(slot)
-    if not (type(g) is _ndarray and _same_shape(<cnp.ndarray>g, <tuple>shape)) and g.shape != shape:
+    if not (type(g) is _ndarray and same_shape(<cnp.ndarray>g, <tuple>shape)) and g.shape != shape:
         g = unbroadcast(g, shape, producer, index)
     dtype = target.expected_dtype(slot)
     gdtype = <object>cnp.PyArray_DESCR(<cnp.ndarray>g) if type(g) is _ndarray else g.dtype
@@ -179,7 +167,7 @@ cdef list _run_post_hooks(Node node, list in_grads, list grads, bint create_grap
 @cython.final
 cdef class _Pending:
     """Per-node state of one backward call: edges still to deliver, and the gradient buffer."""
-    cdef Node node
+    cdef object owner               # the sweep it belongs to (that sweep's overflow dict)
     cdef Py_ssize_t deps
     cdef list grads
     cdef bint needed                # runs in this call (all nodes, unless inputs= prunes)
@@ -187,13 +175,55 @@ cdef class _Pending:
     cdef list captures              # (output slot, result index) for the inputs= tensors made here
 
 
-cdef inline _Pending _pending(dict state, Node node):
-    cdef _Pending p = state.get(node)
-    if p is None:
-        p = _Pending.__new__(_Pending)
-        p.node = node
+# A sweep keeps each node's _Pending on the node itself (``node.pending``), and in its own
+# dict only when another sweep (another thread, or a backward run by a hook) holds that
+# node already. The dict is also the sweep's identity: ``owner``. Nothing in a _Pending
+# refers back to its node, so an interrupted sweep leaves no cycle; ``_sweep`` clears
+# what is left on the nodes when it fails.
+
+cdef inline _Pending _get(dict state, Node node):
+    """The sweep's state for ``node``, or None if it has none yet."""
+    p = node.pending
+    if p is not None and (<_Pending>p).owner is state:
+        return <_Pending>p
+    if not state:
+        return None
+    return <_Pending>state.get(node)
+
+
+cdef inline _Pending _new(dict state, Node node, bint needed):
+    cdef _Pending p = _Pending.__new__(_Pending)
+    p.owner = state
+    p.needed = needed
+    if node.pending is None:
+        node.pending = p
+    else:
         state[node] = p
     return p
+
+
+cdef inline void _drop(dict state, Node node, _Pending p) except *:
+    if node.pending is p:
+        node.pending = None
+    else:
+        del state[node]
+
+
+cdef void _clear(dict state, list roots) noexcept:
+    """After a failed sweep: take its states off every node it reached."""
+    cdef list stack = [r[0] for r in roots]
+    cdef set seen = set()
+    cdef Node node
+    while stack:
+        node = <Node>stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        if node.pending is not None and (<_Pending>node.pending).owner is state:
+            node.pending = None
+        for nxt in node.next_nodes:
+            if nxt is not None:
+                stack.append(nxt)
 
 
 cpdef run_backward(tuple tensors, tuple grads, bint keep_graph, bint create_graph,
@@ -216,14 +246,9 @@ cpdef run_backward(tuple tensors, tuple grads, bint keep_graph, bint create_grap
 
 cdef list _sweep(tuple tensors, tuple grads, bint keep_graph, bint create_graph, tuple inputs,
                  bint accumulate):
-    cdef Py_ssize_t i, k, n_roots = len(tensors)
+    cdef Py_ssize_t i, n_roots = len(tensors)
     cdef TensorBase t
-    cdef Node node, nxt
-    cdef NodeExtras extras
-    cdef _Pending p, q
-    cdef dict state = {}            # node -> _Pending, for this call only (threads may share nodes)
-    cdef list stack = [], ready = [], buf, in_grads
-    cdef tuple nexts, slots
+    cdef Node node
 
     # Validate every root before touching any state.
     roots = []
@@ -253,21 +278,42 @@ cdef list _sweep(tuple tensors, tuple grads, bint keep_graph, bint create_graph,
                 g = (<TensorBase>g)._data
         roots.append((grad_edge(t), t._output_nr if t._grad_fn is not None else 0, g))
 
-    # Pass 1: count the edges into every reachable node.
+    cdef dict state = {}
+    cdef Py_ssize_t live = 0        # states on nodes and in ``state``, not yet dropped
+    try:
+        return _run(state, roots, keep_graph, create_graph, inputs, accumulate, &live)
+    finally:
+        if live:
+            _clear(state, roots)
+
+
+cdef list _run(dict state, list roots, bint keep_graph, bint create_graph, tuple inputs,
+               bint accumulate, Py_ssize_t *live):
+    cdef Py_ssize_t i, k, top = 0
+    cdef Node node, nxt
+    cdef NodeExtras extras
+    cdef _Pending p, q
+    cdef list stack = [], buf, in_grads
+    cdef tuple nexts, slots
+
+    # Pass 1: count the edges into every reachable node. ``stack`` is used with its own
+    # top, so that it is not shrunk and grown again at each step.
     for node, _, _ in roots:
-        if node not in state:
-            _pending(state, node).needed = inputs is None
-            stack.append(node)
-    while stack:
-        node = <Node>stack.pop()
+        if _get(state, node) is None:
+            _new(state, node, inputs is None)
+            live[0] += 1
+            top = _push(stack, top, node)
+    while top:
+        top -= 1
+        node = <Node>stack[top]
         for nxt_obj in node.next_nodes:
             if nxt_obj is None:
                 continue
-            p = state.get(nxt_obj)
+            p = _get(state, <Node>nxt_obj)
             if p is None:
-                p = _pending(state, <Node>nxt_obj)
-                p.needed = inputs is None
-                stack.append(nxt_obj)
+                p = _new(state, <Node>nxt_obj, inputs is None)
+                live[0] += 1
+                top = _push(stack, top, nxt_obj)
             p.deps += 1
 
     cdef list results = None
@@ -278,22 +324,25 @@ cdef list _sweep(tuple tensors, tuple grads, bint keep_graph, bint create_graph,
 
     # Pass 2: run each node once all its incoming edges have delivered.
     for node, slot, g in roots:
-        p = <_Pending>state[node]
+        p = _get(state, node)
         if p.grads is None:
             p.grads = [None] * node.n_outputs
             if p.deps == 0:
-                ready.append(p)
+                top = _push(stack, top, node)
         if p.grads[slot] is None:
             p.grads[slot] = g
         else:
             g = p.grads[slot] + g
             p.grads[slot] = np.asarray(g) if isinstance(g, _generic) else g
-    while ready:
-        p = <_Pending>ready.pop()
-        node = p.node
+    while top:
+        top -= 1
+        node = <Node>stack[top]
+        stack[top] = None
+        p = _get(state, node)
         buf = p.grads
         p.grads = None
-        del state[node]
+        _drop(state, node, p)
+        live[0] -= 1
         if buf is None:
             buf = [None] * node.n_outputs
         extras = node.extras
@@ -326,7 +375,7 @@ cdef list _sweep(tuple tensors, tuple grads, bint keep_graph, bint create_graph,
             if nxt_obj is None:
                 continue
             nxt = <Node>nxt_obj
-            q = <_Pending>state[nxt]
+            q = _get(state, nxt)
             if in_grads is not None:
                 g = in_grads[i]
                 if g is not None:
@@ -337,7 +386,8 @@ cdef list _sweep(tuple tensors, tuple grads, bint keep_graph, bint create_graph,
                     prev = q.grads[k]
                     if prev is None:
                         q.grads[k] = g
-                    elif type(prev) is _ndarray and Py_REFCNT(prev) == 2 and prev.base is None:
+                    elif (type(prev) is _ndarray and Py_REFCNT(prev) == 2
+                          and cnp.PyArray_BASE(<cnp.ndarray>prev) == NULL):
                         # Only this buffer holds ``prev``: sum in place.
                         prev += g
                     else:
@@ -346,8 +396,16 @@ cdef list _sweep(tuple tensors, tuple grads, bint keep_graph, bint create_graph,
                         q.grads[k] = np.asarray(prev) if isinstance(prev, _generic) else prev
             q.deps -= 1
             if q.deps == 0:
-                ready.append(q)
+                top = _push(stack, top, nxt)
     return results
+
+
+cdef inline Py_ssize_t _push(list stack, Py_ssize_t top, object item) except -1:
+    if top < len(stack):
+        stack[top] = item
+    else:
+        stack.append(item)
+    return top + 1
 
 
 def _check_anomaly(Node node, list in_grads):
@@ -375,7 +433,7 @@ cdef void _mark_targets(dict state, tuple inputs, bint accumulate) except *:
     for i in range(len(inputs)):
         x = <TensorBase>inputs[i]
         node = grad_edge(x)
-        p = state.get(node)
+        p = _get(state, node)
         if p is None:
             continue
         if p.captures is None:
@@ -394,14 +452,14 @@ cdef void _prune(dict state, list roots) except *:
         stack.append((node, 0))
     while stack:
         node, i = stack.pop()
-        p = <_Pending>state[node]
+        p = _get(state, <Node>node)
         if p.visit == 2:
             continue
         p.visit = 1
         nexts = (<Node>node).next_nodes
-        while i < len(nexts) and (nexts[i] is None or (<_Pending>state[nexts[i]]).visit == 2):
+        while i < len(nexts) and (nexts[i] is None or _get(state, <Node>nexts[i]).visit == 2):
             if nexts[i] is not None:
-                q = <_Pending>state[nexts[i]]
+                q = _get(state, <Node>nexts[i])
                 if q.needed or q.captures is not None:
                     p.needed = True
             i += 1

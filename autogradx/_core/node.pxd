@@ -23,6 +23,7 @@ cdef class Node:
     cdef object out_shape            # shape of the output; a tuple of shapes when n_outputs > 1
     cdef object out_dtype            # dtype of the output; a tuple of dtypes when n_outputs > 1
     cdef NodeExtras extras           # hooks and metadata, made on first use; None for most nodes
+    cdef object pending              # the running backward's state of this node (engine.pyx); None between sweeps
     cdef object __weakref__
 
     cdef NodeExtras get_extras(self)

@@ -31,6 +31,8 @@ cdef class OpDef:
     cdef readonly bint view          # the output is a view of input 0 (shares its storage)
     cdef readonly bint out           # the forward takes out=: an array to write the result into
     cdef readonly object numpy_ufunc # the NumPy ufunc the forward computes when called without parameters, or None
+    cdef readonly tuple vjp_ufunc    # per input: its vjp as ufunc calls ("g * other"), or None; None for none
+    cdef tuple vjp_rules             # ``vjp_ufunc`` resolved: (kind, ufunc, saved index) or None, per input
     cdef readonly tuple aliases      # further names of the function and method (e.g. "clip")
     cdef readonly str doc            # documentation (the forward's docstring by default)
     cdef readonly dict overrides     # array module name -> OpDef with the same contract, for that backend

@@ -13,12 +13,13 @@ from types import MethodType
 import numpy as np
 
 cimport cython
+cimport numpy as cnp
 
 from cpython.ref cimport Py_REFCNT
 
 from .grad_mode cimport anomaly_enabled, grad_enabled
 from .node cimport Node, grad_edge
-from .tensor cimport TensorBase, VersionCounter, gc_untrack, new_tensor, needs_grad, install_apply
+from .tensor cimport TensorBase, VersionCounter, gc_untrack, new_tensor, needs_grad, install_apply, same_shape
 
 cdef object _numpy = np
 cdef type _ndarray = np.ndarray
@@ -27,6 +28,7 @@ cdef dict _array_modules = {}        # array type -> array module, for backends 
 cdef object _default_float = np.dtype(np.float32)
 cdef object _int64 = np.dtype(np.int64)
 cdef object _bool = np.dtype(np.bool_)
+cdef object _f16 = np.dtype(np.float16), _f32 = np.dtype(np.float32), _f64 = np.dtype(np.float64)
 cdef frozenset _PROMOTE = frozenset({None, "elementwise", "float"})
 
 SECOND_BACKWARD = (
@@ -80,7 +82,7 @@ cdef class OpDef:
                  bint residuals=False, grad_fn=None, promote=None, n_outputs=1,
                  output_type=None, namespace="", method=None, inplace=None, bint view=False,
                  aliases=(), parse=None, inplace_param=None, bint out=False, ufunc=None,
-                 doc=None):
+                 vjp_ufunc=None, doc=None):
         if not name.replace(".", "_").isidentifier():
             raise ValueError(f"op name {name!r} is not a valid identifier")
         if not callable(forward):
@@ -164,6 +166,9 @@ cdef class OpDef:
             self.numpy_ufunc = getattr(np, ufunc, None)
             if not isinstance(self.numpy_ufunc, np.ufunc):
                 raise ValueError(f"op {name!r}: ufunc={ufunc!r} is not a NumPy ufunc")
+        if vjp_ufunc is not None:
+            self.vjp_ufunc = (vjp_ufunc,) if isinstance(vjp_ufunc, str) else tuple(vjp_ufunc)
+            self.vjp_rules = _vjp_rules(self)
         self.inplace_param = inplace_param
         aliases = (aliases,) if isinstance(aliases, str) else tuple(aliases)
         if not all(isinstance(a, str) and a.isidentifier() for a in aliases):
@@ -228,6 +233,39 @@ cdef class OpDef:
         return f"<op {self.name!r} from plugin {self.plugin!r}>"
 
 
+# "g", "-g", "g * name", "g / name": a vjp that ``vjp_ufunc=`` can declare.
+_VJP_RULE = re.compile(r"\s*(-)?\s*g\s*(?:([*/])\s*([A-Za-z_]\w*)\s*)?$")
+_RULE_UFUNCS = {"*": np.multiply, "/": np.divide}
+
+
+cdef tuple _vjp_rules(OpDef op):
+    """``op.vjp_ufunc`` checked and resolved into what OpNode.apply runs."""
+    if len(op.vjp_ufunc) != op.n_inputs:
+        raise ValueError(f"op {op.name!r}: vjp_ufunc has {len(op.vjp_ufunc)} entries for "
+                         f"{op.n_inputs} inputs {op.inputs!r}")
+    if op.vjps is None and (op.vjp is None or op.n_inputs != 1):
+        raise ValueError(f"op {op.name!r}: vjp_ufunc needs one vjp per input")
+    if op.variadic or op.residuals or op.n_outputs != 1:
+        raise ValueError(f"op {op.name!r}: vjp_ufunc is for ops of fixed inputs and one output")
+    rules = []
+    for text in op.vjp_ufunc:
+        if text is None:
+            rules.append(None)
+            continue
+        m = _VJP_RULE.match(text) if isinstance(text, str) else None
+        if m is None or (m.group(1) and m.group(2)):
+            raise ValueError(f"op {op.name!r}: vjp_ufunc entry {text!r} is not one of 'g', "
+                             "'-g', 'g * NAME', 'g / NAME'")
+        if m.group(2) is None:
+            rules.append((1, np.negative, 0) if m.group(1) else (0, None, 0))
+        elif m.group(3) not in op.save:
+            raise ValueError(f"op {op.name!r}: vjp_ufunc entry {text!r} uses {m.group(3)!r}, "
+                             f"which is not saved (save={op.save!r})")
+        else:
+            rules.append((2, _RULE_UFUNCS[m.group(2)], op.save.index(m.group(3))))
+    return tuple(rules)
+
+
 def _takes_keyword(forward, str key):
     try:
         return key in inspect.signature(forward).parameters
@@ -266,6 +304,9 @@ cdef class OpNode(Node):
             self._check_versions()      # raises PyTorch's error, naming the tensor
         if self.n_outputs == 1:
             g = grads[0]
+            if (op.vjp_rules is not None and type(g) is _ndarray and not create_graph
+                    and self.params is None):
+                return _rule_grads(self, op, g, saved, n)
         else:
             g = _fill_missing(self, grads, create_graph)
         if create_graph:
@@ -388,6 +429,30 @@ cdef class OpNode(Node):
         raise AttributeError(f"'{self._name}' object has no attribute '{name}'")
 
 
+cdef list _rule_grads(OpNode node, OpDef op, object g, tuple saved, Py_ssize_t n):
+    """The input gradients, computed from ``op.vjp_ufunc`` where it declares them (NumPy
+    arrays, no parameters, no create_graph): the same ufunc calls as the vjps make."""
+    cdef list out = [None] * n
+    cdef Py_ssize_t i
+    cdef tuple rule
+    for i in range(n):
+        if node.next_nodes[i] is None:
+            continue
+        r = op.vjp_rules[i]
+        if r is None:
+            out[i] = _call_vjp(op.vjps[i] if op.vjps is not None else op.vjp, _numpy, g, saved, None)
+            continue
+        rule = <tuple>r
+        kind = <int>rule[0]
+        if kind == 0:
+            out[i] = g
+        elif kind == 1:
+            out[i] = rule[1](g)
+        else:
+            out[i] = rule[1](g, _scalar_operand(saved[<Py_ssize_t>rule[2]], g))
+    return out
+
+
 cdef inline object _call_vjp(object fn, object xp, object g, tuple saved, dict params):
     if params is not None:
         return fn(xp, g, *saved, **params)
@@ -460,6 +525,8 @@ cdef dict _CATEGORIES = {}
 
 cdef int _category(object dtype) except -2:
     """0 bool, 1 integer, 2 floating, 3 complex (PyTorch's promotion categories)."""
+    if dtype is _f32 or dtype is _f64:
+        return 2
     c = _CATEGORIES.get(dtype)
     if c is not None:
         return <int>c
@@ -542,7 +609,7 @@ cdef void _promote_all(OpDef op, list values, Py_ssize_t n) except *:
     for i in range(n):
         v = values[i]
         if type(v) is _ndarray:
-            dt = (<object>v).dtype
+            dt = <object>cnp.PyArray_DESCR(<cnp.ndarray>v)
             if common is None:
                 common = dt
             elif dt is not common and dt != common:
@@ -676,9 +743,57 @@ cdef object _call_ufunc(OpDef op, list values, Py_ssize_t n):
     try:
         if n == 1:
             return op.numpy_ufunc(values[0])
-        return op.numpy_ufunc(values[0], values[1])
+        a, b = values[0], values[1]
+        if type(a) is _ndarray:
+            b = _scalar_operand(b, a)
+        elif type(b) is _ndarray:
+            a = _scalar_operand(a, b)
+        return op.numpy_ufunc(a, b)
     except (TypeError, ValueError):
         return None
+
+
+# Python numbers meeting float arrays in ufunc calls. NumPy casts such a number to the
+# array's dtype on every call (NEP 50), which costs about as much as the arithmetic of
+# a small array; the same cast done once gives the same values (bit for bit), so the
+# core keeps the casts of the numbers a program uses, per dtype, up to _SCALARS_MAX.
+cdef dict _scalars16 = {}, _scalars32 = {}, _scalars64 = {}
+cdef Py_ssize_t _SCALARS_MAX = 512
+
+
+cdef object _scalar_operand(object v, object array):
+    """``v``, or when it is a Python float or int and ``array`` a float array, the cached
+    read-only 0-d array of ``v`` in ``array``'s dtype."""
+    if type(v) is not float and type(v) is not int:
+        return v
+    cdef object dtype = <object>cnp.PyArray_DESCR(<cnp.ndarray>array)
+    cdef dict cache
+    if dtype is _f32:
+        cache = _scalars32
+    elif dtype is _f64:
+        cache = _scalars64
+    elif dtype is _f16:
+        cache = _scalars16
+    else:
+        return v
+    s = cache.get(v)
+    if s is not None:
+        return s
+    # Zeros are left out (0.0 and -0.0 are equal keys), and so is what would overflow
+    # (NumPy warns then) or lose precision as a float64 first (ints beyond 2**53).
+    if v == 0 or v != v or len(cache) >= _SCALARS_MAX:
+        return v
+    if type(v) is int and not -9007199254740992 <= v <= 9007199254740992:
+        return v
+    if not abs(v) <= _FLOAT_MAX[dtype]:
+        return v
+    s = np.asarray(v, dtype)
+    s.flags.writeable = False
+    cache[v] = s
+    return s
+
+
+cdef dict _FLOAT_MAX = {d: float(np.finfo(d).max) for d in (_f16, _f32, _f64)}
 
 
 cdef object _outputs(OpDef op, list raw, list values, tuple extra, dict params, object res,
@@ -698,7 +813,7 @@ cdef object _outputs(OpDef op, list raw, list values, tuple extra, dict params, 
         out = new_tensor(res, None, 0)
         if op.view:
             _mark_view(<TensorBase>out, raw[0])
-        if record and _category(res.dtype) >= 2:
+        if record and _category(<object>cnp.PyArray_DESCR(<cnp.ndarray>res) if type(res) is _ndarray else res.dtype) >= 2:
             _record(op, raw, values, extra, params, (out,), resid)
         return out if op.output_type is None else op.output_type(out)
     outs = _wrap_outputs(res)
@@ -1082,14 +1197,15 @@ cdef void _record(OpDef op, list raw, list values, tuple extra, dict params, tup
     node.n_outputs = len(outs)
     if node.n_outputs == 1:
         out = <TensorBase>outs[0]
-        shape = out._data.shape
+        data = out._data
         # Chains of same-shaped ops share one shape tuple (48 bytes a node saved).
-        if n and nexts[0] is not None and (<Node>nexts[0]).n_outputs == 1:
-            prev = (<Node>nexts[0]).out_shape
-            if prev == shape:
-                shape = prev
-        node.out_shape = shape
-        node.out_dtype = out._data.dtype
+        if (n and nexts[0] is not None and (<Node>nexts[0]).n_outputs == 1
+                and type(data) is _ndarray and type((<Node>nexts[0]).out_shape) is tuple
+                and same_shape(<cnp.ndarray>data, <tuple>(<Node>nexts[0]).out_shape)):
+            node.out_shape = (<Node>nexts[0]).out_shape
+        else:
+            node.out_shape = data.shape
+        node.out_dtype = <object>cnp.PyArray_DESCR(<cnp.ndarray>data) if type(data) is _ndarray else data.dtype
         out._grad_fn = node
     else:
         node.out_shape = tuple((<TensorBase>o)._data.shape for o in outs)

@@ -1,3 +1,5 @@
+cimport numpy as cnp
+
 # The Tensor's C-level layout. The Python class autogradx.Tensor subclasses
 # TensorBase (adding only methods), so every field a hot path touches is here.
 
@@ -33,3 +35,15 @@ cdef TensorBase new_tensor(object data, object grad_fn, Py_ssize_t output_nr)
 cdef void gc_track(object obj) noexcept
 cdef void gc_untrack(object obj) noexcept
 cdef bint needs_grad(TensorBase t) noexcept
+
+
+cdef inline bint same_shape(cnp.ndarray a, tuple shape) noexcept:
+    """``a.shape == shape`` without building the shape tuple (``shape`` holds Python ints)."""
+    cdef int i, nd = cnp.PyArray_NDIM(a)
+    cdef cnp.npy_intp *dims = cnp.PyArray_DIMS(a)
+    if nd != len(shape):
+        return False
+    for i in range(nd):
+        if dims[i] != <cnp.npy_intp>(<object>shape[i]):
+            return False
+    return True

@@ -87,7 +87,7 @@ def _add(xp, a, b, alpha=1, *, out=None):
 
 
 add = Op("add", _add, promote="elementwise", inputs=_BINARY, ufunc="add", method=True, inplace=True, out=True,
-         vjp=(lambda xp, g, alpha=1: g,
+         vjp_ufunc=("g", "g"), vjp=(lambda xp, g, alpha=1: g,
               lambda xp, g, alpha=1: g if alpha == 1 else g * alpha))
 
 
@@ -102,7 +102,7 @@ def _sub(xp, a, b, alpha=1, *, out=None):
 
 
 sub = Op("sub", _sub, promote="elementwise", inputs=_BINARY, ufunc="subtract", method=True, inplace=True, out=True,
-         aliases="subtract",
+         aliases="subtract", vjp_ufunc=("g", "-g"),
          vjp=(lambda xp, g, alpha=1: g,
               lambda xp, g, alpha=1: -g if alpha == 1 else g * -alpha))
 
@@ -127,7 +127,7 @@ def _mul(xp, a, b, *, out=None):
 
 
 mul = Op("mul", _mul, promote="elementwise", inputs=_BINARY, ufunc="multiply", save=_BINARY, method=True,
-         inplace=True, out=True, aliases="multiply",
+         inplace=True, out=True, aliases="multiply", vjp_ufunc=("g * other", "g * input"),
          vjp=(lambda xp, g, a, b: g * b,
               lambda xp, g, a, b: g * a))
 
@@ -181,7 +181,7 @@ def _div_grad_other(xp, g, a, b, rounding_mode=None):
 
 div = Op("div", _div, promote="elementwise", inputs=_BINARY, save=_BINARY, method=True,
          inplace=True, aliases=("divide", "true_divide"), grad_fn=_div_name,
-         vjp=(_div_grad_input, _div_grad_other))
+         vjp_ufunc=("g / other", None), vjp=(_div_grad_input, _div_grad_other))
 
 
 def _floor_divide(xp, a, b):
@@ -255,7 +255,7 @@ def _neg(xp, x):
 
 
 neg = Op("neg", _neg, method=True, inplace=True, aliases="negative", ufunc="negative",
-         vjp=lambda xp, g: -g)
+         vjp_ufunc="-g", vjp=lambda xp, g: -g)
 
 
 def _pow_name(x, y):
