@@ -334,6 +334,7 @@ cdef list _run(dict state, list roots, bint keep_graph, bint create_graph, tuple
         else:
             g = p.grads[slot] + g
             p.grads[slot] = np.asarray(g) if isinstance(g, _generic) else g
+    g = None
     while top:
         top -= 1
         node = <Node>stack[top]
@@ -358,8 +359,10 @@ cdef list _run(dict state, list roots, bint keep_graph, bint create_graph, tuple
                 results[index] = buf[slot]
         in_grads = None
         if p.needed:
-            for g in buf:
-                if g is not None:
+            # Indexed, not iterated, so that no local keeps a gradient alive: OpNode.apply
+            # may write into one that only ``buf`` holds.
+            for i in range(len(buf)):
+                if buf[i] is not None:
                     in_grads = node.apply(buf, create_graph)
                     break
             if in_grads is not None and anomaly_enabled():
@@ -394,6 +397,7 @@ cdef list _run(dict state, list roots, bint keep_graph, bint create_graph, tuple
                         prev = prev + g
                         # 0-d arrays add up to a NumPy scalar; gradients stay arrays.
                         q.grads[k] = np.asarray(prev) if isinstance(prev, _generic) else prev
+                    g = prev = None
             q.deps -= 1
             if q.deps == 0:
                 top = _push(stack, top, nxt)

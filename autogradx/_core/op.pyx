@@ -15,11 +15,13 @@ import numpy as np
 cimport cython
 cimport numpy as cnp
 
-from cpython.ref cimport Py_REFCNT
+from cpython.ref cimport Py_INCREF, Py_REFCNT
+from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 
 from .grad_mode cimport anomaly_enabled, grad_enabled
 from .node cimport Node, grad_edge
-from .tensor cimport TensorBase, VersionCounter, gc_untrack, new_tensor, needs_grad, install_apply, same_shape
+from .tensor cimport (TensorBase, VersionCounter, gc_untrack, new_tensor, needs_grad, install_apply,
+                      same_shape, item_refcount)
 
 cdef object _numpy = np
 cdef type _ndarray = np.ndarray
@@ -303,10 +305,13 @@ cdef class OpNode(Node):
         if self.saved_from is not None and not self._versions_match():
             self._check_versions()      # raises PyTorch's error, naming the tensor
         if self.n_outputs == 1:
+            # Held by the sweep's buffer alone: the last ufunc vjp may write into it.
+            owned = item_refcount(grads, 0) == 1
             g = grads[0]
             if (op.vjp_rules is not None and type(g) is _ndarray and not create_graph
                     and self.params is None):
-                return _rule_grads(self, op, g, saved, n)
+                return _rule_grads(self, op, g, saved, n, owned and _writable_owner(g)
+                                   and (self.extras is None or not self.extras.post_hooks))
         else:
             g = _fill_missing(self, grads, create_graph)
         if create_graph:
@@ -429,13 +434,16 @@ cdef class OpNode(Node):
         raise AttributeError(f"'{self._name}' object has no attribute '{name}'")
 
 
-cdef list _rule_grads(OpNode node, OpDef op, object g, tuple saved, Py_ssize_t n):
+cdef list _rule_grads(OpNode node, OpDef op, object g, tuple saved, Py_ssize_t n, bint owned):
     """The input gradients, computed from ``op.vjp_ufunc`` where it declares them (NumPy
-    arrays, no parameters, no create_graph): the same ufunc calls as the vjps make."""
+    arrays, no parameters, no create_graph): the same ufunc calls as the vjps make.
+    When the sweep's buffer alone holds ``g`` (``owned``), its last use writes into it."""
     cdef list out = [None] * n
-    cdef Py_ssize_t i
+    cdef Py_ssize_t i, last = n - 1
     cdef tuple rule
-    for i in range(n):
+    while last >= 0 and node.next_nodes[last] is None:
+        last -= 1
+    for i in range(last + 1):
         if node.next_nodes[i] is None:
             continue
         r = op.vjp_rules[i]
@@ -446,11 +454,32 @@ cdef list _rule_grads(OpNode node, OpDef op, object g, tuple saved, Py_ssize_t n
         kind = <int>rule[0]
         if kind == 0:
             out[i] = g
+            owned = False               # g is now an output itself
         elif kind == 1:
-            out[i] = rule[1](g)
+            out[i] = rule[1](g, g) if owned and i == last else rule[1](g)
         else:
-            out[i] = rule[1](g, _scalar_operand(saved[<Py_ssize_t>rule[2]], g))
+            v = _scalar_operand(saved[<Py_ssize_t>rule[2]], g)
+            if owned and i == last and _fits_in(v, g):
+                out[i] = rule[1](g, v, g)
+            else:
+                out[i] = rule[1](g, v)
     return out
+
+
+cdef inline bint _writable_owner(object g):
+    """``g`` owns its memory and may be written."""
+    return (cnp.PyArray_BASE(<cnp.ndarray>g) == NULL
+            and cnp.PyArray_ISWRITEABLE(<cnp.ndarray>g))
+
+
+cdef inline bint _fits_in(object v, object g):
+    """``ufunc(g, v)`` has ``g``'s dtype and shape, so it can be written into ``g``."""
+    if type(v) is not _ndarray:
+        return False
+    if cnp.PyArray_DESCR(<cnp.ndarray>v) is not cnp.PyArray_DESCR(<cnp.ndarray>g):
+        return False
+    return (cnp.PyArray_NDIM(<cnp.ndarray>v) == 0
+            or same_shape(<cnp.ndarray>v, <tuple>(<object>g).shape))
 
 
 cdef inline object _call_vjp(object fn, object xp, object g, tuple saved, dict params):
@@ -1164,7 +1193,8 @@ cdef void _record(OpDef op, list raw, list values, tuple extra, dict params, tup
     gc_untrack(node)
     cdef Py_ssize_t i, n = len(raw), k, ns = len(op.save_idx)
     cdef TensorBase t, out
-    cdef list nexts = [None] * n, slots = [0] * n
+    cdef tuple nexts = PyTuple_New(n)     # filled below: every item is set
+    cdef list slots = None
     if extra and not op.varargs:
         if params is None:
             params = {}
@@ -1183,17 +1213,22 @@ cdef void _record(OpDef op, list raw, list values, tuple extra, dict params, tup
         node._name = op.grad_fn(*values, **params)
     else:
         node._name = op.grad_fn(*values)
-    cdef bint all_first = True       # every edge leads to output 0 (the usual case)
     for i in range(n):
         v = raw[i]
+        edge = None
         if isinstance(v, TensorBase) and needs_grad(<TensorBase>v):
             t = <TensorBase>v
-            nexts[i] = grad_edge(t)
+            edge = grad_edge(t)
             if t._output_nr:
+                if slots is None:
+                    slots = [0] * n
                 slots[i] = t._output_nr
-                all_first = False
-    node.next_nodes = tuple(nexts)
-    node.next_slots = <tuple>_ZEROS[n] if all_first and n < 8 else _shared_zeros(tuple(slots))
+        Py_INCREF(edge)
+        PyTuple_SET_ITEM(nexts, i, edge)
+    node.next_nodes = nexts
+    # Most edges lead to output 0 of their node: those share one tuple of zeros.
+    node.next_slots = (<tuple>_ZEROS[n] if slots is None and n < 8
+                       else _shared_zeros(tuple(slots) if slots is not None else (0,) * n))
     node.n_outputs = len(outs)
     if node.n_outputs == 1:
         out = <TensorBase>outs[0]
@@ -1215,50 +1250,59 @@ cdef void _record(OpDef op, list raw, list values, tuple extra, dict params, tup
             if _category(out._data.dtype) >= 2:
                 out._grad_fn = node
                 out._output_nr = k
-    cdef bint changed = False       # some saved version is not 0
     if ns or op.residuals:
-        saved = []
-        sources = None
-        versions = None
-        for k in range(ns):
-            i = op.save_idx[k]
-            if i >= 0 and op.variadic:
-                saved.append(tuple(values))
-                if sources is None:
-                    sources, versions = [None] * ns, [0] * ns
-                sources[k] = tuple(raw)
-                versions[k] = tuple((<TensorBase>r).version() for r in raw)
-                changed = True
-            elif i >= 0:
-                saved.append(values[i])
-                src = raw[i]
-                if isinstance(src, TensorBase):
-                    if sources is None:
-                        sources, versions = [None] * ns, [0] * ns
-                    sources[k] = src
-                    if (<TensorBase>src)._vc is not None:
-                        versions[k] = (<TensorBase>src).version()
-                        changed = True
-            else:
-                saved.append(outs[0]._data if op.n_outputs == 1
-                             else tuple((<TensorBase>o)._data for o in outs))
-                if sources is None:
-                    sources, versions = [None] * ns, [0] * ns
-                sources[k] = (<TensorBase>outs[0]).version_counter()
-                versions[k] = sources[k].value
-                changed = True
-        if op.residuals:
-            saved.append(resid)
-        node.saved = tuple(saved)
-        if sources is not None:
-            node.saved_from = tuple(sources)
-            # Tensors without a version counter yet are at version 0.
-            node.saved_versions = _shared_zeros(tuple(versions)) if changed or ns >= 8 else <tuple>_ZEROS[ns]
+        _save(node, op, raw, values, outs, resid, ns)
     else:
         node.saved = ()
     node.params = params or None
     if anomaly_enabled():
         node.metadata["traceback_"] = _forward_trace()
+
+
+cdef void _save(OpNode node, OpDef op, list raw, list values, tuple outs, object resid,
+                Py_ssize_t ns) except *:
+    """The values ``op.save`` names, with the tensors (or result counter) each came from
+    and their versions, for the in-place check before the vjp."""
+    cdef Py_ssize_t i, k
+    cdef tuple saved = PyTuple_New(ns + op.residuals)     # filled below: every item is set
+    cdef list sources = None, versions = None            # made on first need
+    for k in range(ns):
+        i = op.save_idx[k]
+        src = None
+        version = 0
+        if i >= 0 and op.variadic:
+            value = tuple(values)
+            src = tuple(raw)
+            version = tuple((<TensorBase>r).version() for r in raw)
+        elif i >= 0:
+            value = values[i]
+            if isinstance(raw[i], TensorBase):
+                src = raw[i]
+                version = (<TensorBase>src).version()
+        else:
+            value = (outs[0]._data if op.n_outputs == 1
+                     else tuple((<TensorBase>o)._data for o in outs))
+            src = (<TensorBase>outs[0]).version_counter()
+            version = (<VersionCounter>src).value
+        Py_INCREF(value)
+        PyTuple_SET_ITEM(saved, k, value)
+        if src is not None:
+            if sources is None:
+                sources = [None] * ns
+            sources[k] = src
+            if type(version) is not int or version:
+                if versions is None:
+                    versions = [0] * ns
+                versions[k] = version
+    if op.residuals:
+        Py_INCREF(resid)
+        PyTuple_SET_ITEM(saved, ns, resid)
+    node.saved = saved
+    if sources is not None:
+        node.saved_from = tuple(sources)
+        # Versions that are all 0 (tensors never changed in place) share one tuple.
+        node.saved_versions = (_shared_zeros(tuple(versions)) if versions is not None
+                               else _ZEROS[ns] if ns < 8 else (0,) * ns)
 
 
 cdef object _apply_entry(object op, tuple args, dict kwargs):

@@ -47,3 +47,14 @@ cdef inline bint same_shape(cnp.ndarray a, tuple shape) noexcept:
         if dims[i] != <cnp.npy_intp>(<object>shape[i]):
             return False
     return True
+
+
+cdef extern from *:
+    """
+    static inline Py_ssize_t agx_item_refcount(PyObject *list, Py_ssize_t i) {
+        return Py_REFCNT(PyList_GET_ITEM(list, i));
+    }
+    """
+    # References to ``l[i]`` (no bounds check), counted without taking one: 1 when the
+    # list is all that holds it.
+    Py_ssize_t item_refcount "agx_item_refcount" (list l, Py_ssize_t i)

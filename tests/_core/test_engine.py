@@ -347,3 +347,48 @@ def test_cycles_through_hooks_are_still_collected():
     del y, z, w
     gc.collect()
     assert all(r() is None for r in refs)
+
+
+def test_backward_inside_a_hook_of_a_running_backward():
+    """A sweep started by a hook meets nodes the outer sweep holds state on: each keeps
+    its own, and both give PyTorch's gradients."""
+    x = leaf([1.0, 2.0])
+    y = x * 3.0
+    z = y * y
+    inner = []
+
+    def hook(g):
+        with agx.enable_grad():         # backward runs its hooks with grad mode off
+            inner.append(agx.autograd.grad(y.sum(), x, retain_graph=True)[0])
+
+    z.register_hook(hook)
+    z.sum().backward()
+    np.testing.assert_array_equal(inner[0].numpy(), [3.0, 3.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [18.0, 36.0])      # d(9x^2)/dx
+
+
+def test_a_failed_backward_leaves_the_graph_usable():
+    """A vjp that raises stops the sweep; what it left on the nodes is cleared, so the
+    next backward over the same graph runs from a clean state."""
+    fail = [True]
+
+    class Flaky(agx.autograd.Function):
+        @staticmethod
+        def forward(ctx, t):
+            return t * 1.0
+
+        @staticmethod
+        def backward(ctx, g):
+            if fail[0]:
+                raise ValueError("flaky backward")
+            return g
+
+    x = leaf([1.0, 2.0])
+    a = x * 2.0
+    b = Flaky.apply(a) + a * 5.0        # a's node waits for both branches
+    with pytest.raises(ValueError, match="flaky backward"):
+        b.sum().backward(retain_graph=True)
+    assert x.grad is None
+    fail[0] = False
+    b.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [12.0, 12.0])

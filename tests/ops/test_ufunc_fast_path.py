@@ -50,3 +50,115 @@ def test_bool_subtraction_keeps_pytorch_error():
     t = ag.tensor([True, False])
     with pytest.raises(RuntimeError, match="Subtraction, the `-` operator, with two bool"):
         t - t
+
+
+# -- vjp_ufunc: the vjps the core computes itself ---------------------------------
+
+VJP_UFUNC_OPS = sorted(name for name, op in REGISTRY.load().ops.items() if op.vjp_ufunc is not None)
+
+
+def test_the_arithmetic_ops_declare_their_vjp_ufunc():
+    assert {"add", "sub", "mul", "neg", "div"} <= set(VJP_UFUNC_OPS)
+
+
+def _grads(name, values):
+    """Gradients of ``sum(op(*values) * w)`` w.r.t. the tensor inputs, through the core."""
+    tensors = [ag.tensor(v, requires_grad=True) if isinstance(v, np.ndarray) else v for v in values]
+    out = getattr(ag, name)(*tensors)
+    w = np.linspace(0.5, 2.0, out.numel(), dtype=out.detach().numpy().dtype).reshape(out.shape)
+    (out * ag.tensor(w)).sum().backward()
+    return [t.grad.numpy() for t in tensors if isinstance(t, ag.Tensor)], w
+
+
+@pytest.mark.parametrize("name", VJP_UFUNC_OPS)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_vjp_ufunc_equals_the_vjp(name, dtype):
+    """The declared ufunc calls give exactly what the op's Python vjps give."""
+    op = REGISTRY.load().ops[name]
+    a = np.array([[-1.5, 0.25], [2.0, 3.5]], dtype)
+    b = np.array([0.75, -2.5], dtype)           # broadcast against a
+    combos = [(a,)] if op.n_inputs == 1 else [(a, b), (b, a), (a, 1.0001), (3, a), (a, a.copy())]
+    for values in combos:
+        got, w = _grads(name, values)
+        # The Python vjps on the same saved values (Python numbers stay numbers, as saved).
+        saved = [values[op.inputs.index(s)] for s in op.save]
+        g = w.astype(dtype)
+        expected = []
+        for i, v in enumerate(values):
+            if not isinstance(v, np.ndarray):
+                continue
+            fn = op.vjps[i] if op.vjps is not None else op.vjp
+            grad = np.asarray(fn(np, g, *saved))
+            if grad.shape != v.shape:          # the engine sums broadcast gradients back
+                lead = grad.ndim - v.ndim
+                grad = grad.sum(axis=tuple(range(lead)))
+                grad = grad.sum(axis=tuple(k for k, s in enumerate(v.shape) if s == 1), keepdims=True)
+            expected.append(grad)
+        assert len(got) == len(expected)
+        for x, y in zip(got, expected):
+            assert x.dtype == y.dtype
+            np.testing.assert_array_equal(x, y, err_msg=f"{name} {values}")
+
+
+def test_vjp_ufunc_entries_are_checked():
+    from autogradx.plugin import Op
+    fwd = lambda xp, a, b: a * b
+    with pytest.raises(ValueError, match="'g \\*\\* b' is not one of"):
+        Op("bad_rule", fwd, inputs=("a", "b"), save=("a", "b"), vjp=(fwd, fwd),
+           vjp_ufunc=("g ** b", None))
+    with pytest.raises(ValueError, match="uses 'c', which is not saved"):
+        Op("bad_rule", fwd, inputs=("a", "b"), save=("a",), vjp=(fwd, fwd),
+           vjp_ufunc=("g * c", None))
+    with pytest.raises(ValueError, match="1 entries for 2 inputs"):
+        Op("bad_rule", fwd, inputs=("a", "b"), vjp=(fwd, fwd), vjp_ufunc=("g",))
+
+
+def test_gradients_written_in_place_only_when_nothing_else_holds_them():
+    """The last ufunc vjp of a node may write into its incoming gradient: never into one a
+    hook kept, a retained .grad, or one the sweep passed on unchanged (add's "g")."""
+    x = ag.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    c = ag.tensor([2.0, 2.0, 2.0], requires_grad=True)
+    kept = []
+    h = x * c
+    h.register_hook(lambda g: kept.append(g))
+    h.retain_grad()
+    s = h + h                   # add passes g to both of its inputs unchanged
+    y = -(s * 3.0)
+    y.sum().backward()
+    np.testing.assert_array_equal(kept[0].numpy(), [-6.0, -6.0, -6.0])
+    np.testing.assert_array_equal(h.grad.numpy(), [-6.0, -6.0, -6.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [-12.0, -12.0, -12.0])
+    np.testing.assert_array_equal(c.grad.numpy(), [-6.0, -12.0, -18.0])
+
+
+# -- Python numbers in ufunc calls: cached casts --------------------------------------
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_python_numbers_give_numpys_results_bit_for_bit(dtype):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(7).astype(dtype)
+    numbers = [1.0001, -0.5, 3, -7, 1e-30, 6.1e4, 1e5, 2.0 ** 60, 2 ** 60 + 1, float("inf"),
+               float("nan"), 0.0, -0.0, 0]
+    t = ag.tensor(a)
+    with np.errstate(all="ignore"):
+        for v in numbers:
+            for got, expected in ((t * v, a * v), (v * t, v * a), (t + v, a + v), (t - v, a - v),
+                                  (v - t, v - a)):
+                got = got.numpy()
+                assert got.dtype == expected.dtype, v
+                assert got.tobytes() == expected.tobytes(), (v, got, expected)
+
+
+def test_signed_zero_operands_keep_their_sign():
+    t = ag.tensor([1.0, -2.0])
+    assert np.signbit((t * -0.0).numpy()).tolist() == [True, False]
+    assert np.signbit((t * 0.0).numpy()).tolist() == [False, True]
+    assert np.signbit((t * -0.0).numpy()).tolist() == [True, False]
+
+
+def test_many_distinct_numbers_stay_exact():
+    """Past the cache's size, numbers go to NumPy as they are: the same results."""
+    t = ag.tensor(np.linspace(-1, 1, 5, dtype=np.float32))
+    for k in range(2000):
+        v = 1.0 + k * 1e-4
+        assert (t * v).numpy().tobytes() == (t.numpy() * v).tobytes()
