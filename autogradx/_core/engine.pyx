@@ -23,6 +23,7 @@ from .tensor cimport TensorBase, new_tensor, needs_grad, same_shape
 
 cdef type _ndarray = np.ndarray
 cdef type _generic = np.generic
+cdef object _add = np.add
 
 
 cdef object unbroadcast(object g, object shape, Node producer, Py_ssize_t index):
@@ -390,9 +391,10 @@ cdef list _run(dict state, list roots, bint keep_graph, bint create_graph, tuple
                     if prev is None:
                         q.grads[k] = g
                     elif (type(prev) is _ndarray and Py_REFCNT(prev) == 2
-                          and cnp.PyArray_BASE(<cnp.ndarray>prev) == NULL):
+                          and cnp.PyArray_BASE(<cnp.ndarray>prev) == NULL
+                          and cnp.PyArray_ISWRITEABLE(<cnp.ndarray>prev)):
                         # Only this buffer holds ``prev``: sum in place.
-                        prev += g
+                        _add(prev, g, prev)
                     else:
                         prev = prev + g
                         # 0-d arrays add up to a NumPy scalar; gradients stay arrays.

@@ -679,28 +679,25 @@ cpdef object apply_op(OpDef op, tuple args, dict kwargs):
     if op.variadic:
         return _apply_variadic(op, args, kwargs)
     cdef Py_ssize_t n = op.n_inputs, nargs = len(args), i, first = 0
-    cdef list raw = [None] * n
+    cdef tuple raw                  # the inputs as given (tensors, arrays, numbers, None)
     cdef tuple extra = ()
     cdef dict params = None
     cdef object xp = None, v
     cdef bint record = False
     if nargs > n:
-        extra = args[n:]
+        extra = _unwrap_params(op, args[n:])
         nargs = n
-    for i in range(nargs):
-        raw[i] = args[i]
-    if extra:
-        extra = _unwrap_params(op, extra)
+    if nargs == n and not kwargs:
+        raw = args if not extra else args[:n]     # the usual call: no list to build
+    else:
+        raw = _inputs_from(op, args, nargs, kwargs)
     if kwargs:
         params = {}
         for key, v in kwargs.items():
             if key in _ALIASES and key not in op.params:
                 key = _ALIASES[key]
             if key in op.inputs:
-                i = op.inputs.index(key)
-                if i < nargs:
-                    raise TypeError(f"{op.name}() got multiple values for argument '{key}'")
-                raw[i] = v
+                continue            # taken by _inputs_from
             elif isinstance(v, TensorBase):
                 params[key] = _param_array(op, key, <TensorBase>v)
             else:
@@ -754,6 +751,23 @@ cpdef object apply_op(OpDef op, tuple args, dict kwargs):
         _shape_error(op, e, values)
         raise
     return _outputs(op, raw, values, extra, params, res, record)
+
+
+cdef tuple _inputs_from(OpDef op, tuple args, Py_ssize_t nargs, dict kwargs):
+    """The ``n`` inputs from the first ``nargs`` positional arguments and the keywords
+    naming inputs; None for those not given."""
+    cdef list given = list(args[:nargs])
+    given.extend([None] * (op.n_inputs - nargs))
+    if kwargs:
+        for key, v in kwargs.items():
+            if key in _ALIASES and key not in op.params:
+                key = _ALIASES[key]
+            if key in op.inputs:
+                i = op.inputs.index(key)
+                if i < nargs:
+                    raise TypeError(f"{op.name}() got multiple values for argument '{key}'")
+                given[i] = v
+    return tuple(given)
 
 
 cdef inline object _call_forward(OpDef op, object xp, list values, Py_ssize_t n):
@@ -825,7 +839,7 @@ cdef object _scalar_operand(object v, object array):
 cdef dict _FLOAT_MAX = {d: float(np.finfo(d).max) for d in (_f16, _f32, _f64)}
 
 
-cdef object _outputs(OpDef op, list raw, list values, tuple extra, dict params, object res,
+cdef object _outputs(OpDef op, tuple raw, list values, tuple extra, dict params, object res,
                      bint record):
     """Wrap what the forward returned in tensors, mark views, record the node."""
     resid = None
@@ -885,7 +899,7 @@ cdef object _apply_variadic(OpDef op, tuple args, dict kwargs):
         raise TypeError(
             f"{op.name}(): argument '{name}' must be a non-empty tuple or list of Tensors, "
             f"not {type(seq).__name__}")
-    raw = list(seq)
+    raw = tuple(seq)
     n = len(raw)
     values = [None] * n
     for i in range(n):
@@ -1185,7 +1199,7 @@ def _wrap_outputs(res):
                  for r in res)
 
 
-cdef void _record(OpDef op, list raw, list values, tuple extra, dict params, tuple outs,
+cdef void _record(OpDef op, tuple raw, list values, tuple extra, dict params, tuple outs,
                   object resid) except *:
     cdef OpNode node = OpNode.__new__(OpNode)
     # An op's node refers only to earlier nodes, arrays, input tensors and plain
@@ -1259,7 +1273,7 @@ cdef void _record(OpDef op, list raw, list values, tuple extra, dict params, tup
         node.metadata["traceback_"] = _forward_trace()
 
 
-cdef void _save(OpNode node, OpDef op, list raw, list values, tuple outs, object resid,
+cdef void _save(OpNode node, OpDef op, tuple raw, list values, tuple outs, object resid,
                 Py_ssize_t ns) except *:
     """The values ``op.save`` names, with the tensors (or result counter) each came from
     and their versions, for the in-place check before the vjp."""
@@ -1272,7 +1286,7 @@ cdef void _save(OpNode node, OpDef op, list raw, list values, tuple outs, object
         version = 0
         if i >= 0 and op.variadic:
             value = tuple(values)
-            src = tuple(raw)
+            src = raw
             version = tuple((<TensorBase>r).version() for r in raw)
         elif i >= 0:
             value = values[i]
