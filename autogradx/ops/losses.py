@@ -17,6 +17,8 @@ composite); errors PyTorch raises as ``ValueError`` come out of the core as
 
 import warnings
 
+import numpy as np
+
 from autogradx._core.tensor import TensorBase
 from autogradx.plugin import Op, lazy_conformance_cases
 
@@ -429,11 +431,14 @@ def _class_dim(x):
     return 0 if x.ndim == 1 else 1
 
 
+_CLASS_INDEX_DTYPES = (np.dtype(np.int64), np.dtype(np.uint8))
+
+
 def _check_classes(x, target, weight):
     """PyTorch's checks of an ``(N, C, d1, ...)`` input against its class-index target."""
     if x.ndim < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {x.ndim})")
-    if target.dtype.name not in ("int64", "uint8"):
+    if target.dtype not in _CLASS_INDEX_DTYPES:
         raise RuntimeError(
             f"expected target dtype to be Long or Byte, but got {_type_name(target.dtype)}")
     if x.ndim <= 2 and target.ndim > 1:
@@ -476,6 +481,8 @@ def _targets(xp, x, target, weight, ignore_index, check=False):
 
 def _pick(xp, x, safe):
     """``x`` at the target class of each sample: the class dim taken away."""
+    if x.ndim == 2 and not isinstance(x, TensorBase):
+        return x[xp.arange(x.shape[0]), safe]      # (N, C): the same, without the general indexing
     cd = _class_dim(x)
     return xp.squeeze(xp.take_along_axis(x, xp.expand_dims(safe, cd), cd), cd)
 

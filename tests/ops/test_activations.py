@@ -310,3 +310,27 @@ def test_embedding_gradient_accumulates_over_repeated_indices_and_skips_padding(
 def test_embedding_unsupported_options():
     with pytest.raises(NotImplementedError, match="max_norm"):
         F.embedding(agx.tensor([0]), agx.ones(2, 2), max_norm=1.0)
+
+
+@pytest.mark.parametrize("shape", [(3,), (40, 40), (64, 128)])     # both sides of the bit path
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_relu_gradient_bits_are_thresholds(shape, dtype):
+    """relu's gradient is the output gradient where the output is positive and +0
+    elsewhere, bit for bit: -0.0, NaN and inf gradients included (PyTorch's
+    threshold_backward)."""
+    rng = np.random.default_rng(1)
+    x_np = rng.standard_normal(shape).astype(dtype)
+    x_np.flat[:4] = [1.0, -1.0, 2.0, 0.0]
+    g_np = rng.standard_normal(shape).astype(dtype)
+    g_np.flat[:4] = [-0.0, np.nan, np.inf, -np.inf]
+    x = agx.tensor(x_np, requires_grad=True)
+    agx.relu(x).backward(agx.tensor(g_np))
+    expected = np.where(x_np > 0, g_np, 0).astype(dtype)
+    assert x.grad.numpy().tobytes() == expected.tobytes()
+    try:
+        import torch
+    except ImportError:
+        return
+    tx = torch.tensor(x_np, requires_grad=True)
+    torch.relu(tx).backward(torch.tensor(g_np))
+    assert tx.grad.numpy().tobytes() == expected.tobytes()
