@@ -312,7 +312,7 @@ def test_embedding_unsupported_options():
         F.embedding(agx.tensor([0]), agx.ones(2, 2), max_norm=1.0)
 
 
-@pytest.mark.parametrize("shape", [(3,), (40, 40), (64, 128)])     # both sides of the bit path
+@pytest.mark.parametrize("shape", [(3,), (40, 40), (64, 128)])
 @pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
 def test_relu_gradient_bits_are_thresholds(shape, dtype):
     """relu's gradient is the output gradient where the output is positive and +0
