@@ -48,7 +48,7 @@ import numpy as np
 # autogradx's op lookup, and load the plugins, when testing is not imported yet.
 import autogradx._dtype as _dtype
 import autogradx.testing as testing
-from autogradx._core.op import get_default_float
+from autogradx._core.op import _set_fast_paths, get_default_float
 from autogradx._core.tensor import TensorBase
 
 __all__ = ["Arg", "Sample", "Skip", "Report", "ConformanceError", "check_op", "compare_on_device",
@@ -475,6 +475,43 @@ class _SampleCheck:
         except Exception as e:
             self._fail(dtype, "gradients", f"backward raised {_exc(e)}")
         self._untouched(call, dtype)
+        self._fast_paths(call, dtype)
+
+    def _fast_paths(self, call, dtype):
+        """An op declaring ``ufunc=`` or ``vjp_ufunc=`` gives, through those, exactly the
+        outputs and gradients its forward and vjps give."""
+        if getattr(self.op, "numpy_ufunc", None) is None and getattr(self.op, "vjp_ufunc", None) is None:
+            return
+        from autogradx.autograd import backward
+        results = []
+        for fast in (True, False):
+            previous = _set_fast_paths(fast)
+            try:
+                leaves = call.fresh_leaves()
+                outs = self._run(call, leaves, dtype, "ufunc fast path")
+                if outs is None:
+                    return
+                rng = np.random.default_rng(self.seed)
+                roots = [o for o in outs if isinstance(o, TensorBase) and o.requires_grad]
+                if roots:
+                    backward(roots, [_like(o, rng.standard_normal(tuple(o.shape))) for o in roots])
+                results.append([o._data for o in outs if isinstance(o, TensorBase)]
+                               + [t.grad._data for t in leaves if t.grad is not None])
+            except Exception as e:
+                self._fail(dtype, "ufunc fast path", f"raised {_exc(e)} (fast path {'on' if fast else 'off'})")
+                return
+            finally:
+                _set_fast_paths(previous)
+        fast, plain = results
+        same = len(fast) == len(plain) and all(
+            a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+            for a, b in zip(fast, plain))
+        if not same:
+            self._fail(dtype, "ufunc fast path",
+                       f"{self._who()} gives other outputs or gradients through its ufunc= / "
+                       "vjp_ufunc= declarations than through its forward and vjps")
+        else:
+            self.report.passed += 1
 
     def _needs_grad(self, call, outs):
         return (self.differentiable and any(t.requires_grad for t in call.leaves)

@@ -88,7 +88,17 @@ save inputs or the result rather than values derived from them.
     it is called with no parameters, for an op of one or two inputs. On NumPy
     arrays the core then calls the ufunc itself, which saves the forward's
     Python call; when the ufunc refuses the inputs, the forward runs and raises
-    its own error. The conformance kit checks that both give the same result.
+    its own error. A Python number meeting a float array is cast once to that
+    dtype and kept (the same values NumPy's own cast gives, without its cost per
+    call). The conformance kit checks that both give the same result.
+``vjp_ufunc``
+    The vjp of each input as ufunc calls the core can make itself, one entry per
+    input: ``"g"`` (the gradient passes through), ``"-g"``, ``"g * NAME"`` or
+    ``"g / NAME"`` with NAME a saved value, or None to run that input's vjp. On
+    NumPy arrays, without parameters and outside ``create_graph``, the core uses
+    them instead of calling the vjps (no Python frame; the last one may write into
+    a gradient nothing else holds). The vjps stay the definition everywhere else,
+    and the conformance kit checks that both give the same outputs and gradients.
 ``view``
     ``True`` when the output is a view of input 0 (it shares the version counter).
 ``aliases``

@@ -56,6 +56,18 @@ cdef object array_module(object data):
     return xp
 
 
+cdef bint _fast = True      # use the ops' ufunc= and vjp_ufunc= declarations on NumPy arrays
+
+
+def _set_fast_paths(bint on):
+    """Turn the core's ufunc calls for ``ufunc=`` and ``vjp_ufunc=`` ops on or off (the
+    conformance kit compares both); returns the previous setting."""
+    global _fast
+    prev = _fast
+    _fast = on
+    return prev
+
+
 def get_array_module(data):
     """The array module (NumPy, CuPy, ...) that computes on ``data``."""
     return array_module(data)
@@ -309,7 +321,7 @@ cdef class OpNode(Node):
             owned = item_refcount(grads, 0) == 1
             g = grads[0]
             if (op.vjp_rules is not None and type(g) is _ndarray and not create_graph
-                    and self.params is None):
+                    and self.params is None and _fast):
                 return _rule_grads(self, op, g, saved, n, owned and _writable_owner(g)
                                    and (self.extras is None or not self.extras.post_hooks))
         else:
@@ -740,7 +752,8 @@ cpdef object apply_op(OpDef op, tuple args, dict kwargs):
                 raise _not_differentiable(op, op.inputs[i])
     try:
         if params is None and not extra:
-            res = _call_ufunc(op, values, n) if op.numpy_ufunc is not None and xp is _numpy else None
+            res = (_call_ufunc(op, values, n) if op.numpy_ufunc is not None and xp is _numpy and _fast
+                   else None)
             if res is None:
                 res = _call_forward(op, xp, values, n)
         elif params is None:

@@ -162,3 +162,21 @@ def test_many_distinct_numbers_stay_exact():
     for k in range(2000):
         v = 1.0 + k * 1e-4
         assert (t * v).numpy().tobytes() == (t.numpy() * v).tobytes()
+
+
+def test_the_conformance_kit_compares_the_fast_paths_with_the_definitions():
+    """A vjp_ufunc that disagrees with the op's own vjp is reported, even where the
+    gradients through the declaration alone would pass the finite-difference check."""
+    from autogradx import conformance
+    from autogradx.plugin import Op
+    wrong = Op("conformance_probe_mul", lambda xp, a, b: a * b, inputs=("input", "other"),
+               save=("input", "other"), vjp_ufunc=("g * other", "g * input"),
+               vjp=(lambda xp, g, a, b: g * a, lambda xp, g, a, b: g * a))    # input's is wrong
+    sample = conformance.Sample(conformance.Arg((3,)), conformance.Arg((3,)))
+    report = conformance.check_op(wrong, [sample], second_order=False, raise_exception=False)
+    assert not report.ok
+    assert "ufunc fast path" in str(report) and "vjp_ufunc" in str(report)
+    right = Op("conformance_probe_mul", lambda xp, a, b: a * b, inputs=("input", "other"),
+               save=("input", "other"), vjp_ufunc=("g * other", "g * input"),
+               vjp=(lambda xp, g, a, b: g * b, lambda xp, g, a, b: g * a))
+    assert conformance.check_op(right, [sample], second_order=False, raise_exception=False).ok
