@@ -273,6 +273,8 @@ cdef object hook_result(object hook, object res, object g):
 cdef Node grad_edge(TensorBase t):
     """The node a gradient for ``t`` flows into: its grad_fn, or its accumulator."""
     if t._grad_fn is not None:
+        if t._base is not None and (<TensorBase>t._base)._grad_fn is not t._view_src:
+            _stale_view(t)
         return <Node>t._grad_fn
     cdef object acc = None
     if t._accumulator is not None:
@@ -280,6 +282,16 @@ cdef Node grad_edge(TensorBase t):
     if acc is None:
         acc = _new_accumulator(t)
     return <Node>acc
+
+
+cdef void _stale_view(TensorBase t) except *:
+    # PyTorch rebuilds such a view's grad_fn on the base's new history; autogradx does
+    # not, and its old grad_fn would give a wrong gradient: refuse instead.
+    raise RuntimeError(
+        "this view of a tensor was made before an in-place operation changed its base: "
+        "autogradx does not rebase a view onto its base's new history (PyTorch does), so "
+        "a gradient through it would be wrong. Take the view again after the in-place "
+        "change, or clone() it before.")
 
 
 cdef AccumulateGrad _new_accumulator(TensorBase t):

@@ -964,6 +964,7 @@ cdef void _mark_view(TensorBase out, object src) except *:
         return
     out._base = base._base if base._base is not None else base
     out._vc = base.version_counter()
+    out._view_src = (<TensorBase>out._base)._grad_fn
 
 
 cpdef object apply_inplace(OpDef op, tuple args, dict kwargs):

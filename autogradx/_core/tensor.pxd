@@ -16,6 +16,7 @@ cdef class TensorBase:
     cdef object _grad                # accumulated gradient Tensor, or None
     cdef object _accumulator         # weakref to this leaf's AccumulateGrad node, or None
     cdef readonly object _base       # the tensor this one is a view of, or None
+    cdef object _view_src            # views: their base's grad_fn when the view was made
     cdef VersionCounter _vc          # created on first need; views share their base's counter
     cdef object _hooks               # leaves: hook id -> hook, run before accumulation; or None
     cdef object __weakref__

@@ -93,3 +93,35 @@ def test_no_grad_update_allocates_no_temporary_result():
         tracemalloc.stop()
     assert peak < p._data.nbytes // 4, f"peak {peak} bytes: a temporary result was made"
     np.testing.assert_array_equal(p._data, np.ones(1 << 20, np.float32))
+
+
+def test_a_view_taken_before_its_base_changed_in_place_is_refused():
+    """Its grad_fn still leads to the base's old history, so a gradient through it would
+    be silently wrong (PyTorch rebases the view instead): autogradx raises."""
+    x = ag.tensor([1.0, 1.0], requires_grad=True)
+    base = x * 2
+    view = base[0]
+    base.mul_(5)
+    with pytest.raises(RuntimeError, match="view of a tensor was made before an in-place"):
+        view.backward()
+    with pytest.raises(RuntimeError, match="view of a tensor was made before an in-place"):
+        view * 3
+    assert x.grad is None
+
+
+def test_views_stay_usable_when_their_base_history_is_unchanged():
+    """Views used before the change, views taken after it, and views of a leaf updated
+    under no_grad (an optimizer's step) all give PyTorch's gradients."""
+    x = ag.tensor([1.0, 1.0], requires_grad=True)
+    base = x * 2
+    early = base[0] + 3             # used before the change: its graph is the old values'
+    base.mul_(5)
+    late = base[1]                  # taken after the change
+    (early + late).backward()
+    assert x.grad.tolist() == [2.0, 10.0]
+    w = ag.tensor([1.0, 2.0], requires_grad=True)
+    row = w[1]
+    with ag.no_grad():
+        w -= 0.5
+    (row * 2).backward()
+    assert w.grad.tolist() == [0.0, 2.0]

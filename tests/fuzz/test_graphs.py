@@ -80,7 +80,8 @@ KNOWN = [
     Known(_PROGRAM, r"\.grad: None, PyTorch's a tensor",
           BUG + "test_second_order_gradient_through_a_kink_is_zero",
           lambda program: program.mode == "grad, create_graph"),
-    Known(_PROGRAM, "grad|AsStrided", BUG + "test_inplace_change_of_a_base_reaches_its_views",
+    # a view used after an in-place change of its base: autogradx refuses it (RuntimeError)
+    Known(_PROGRAM, "^failure:|grad|AsStrided", BUG + "test_inplace_change_of_a_base_reaches_its_views",
           lambda program: VIEWED in program.changed),
 ]
 
