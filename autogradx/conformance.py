@@ -480,7 +480,7 @@ class _SampleCheck:
     def _fast_paths(self, call, dtype):
         """An op declaring ``ufunc=`` or ``vjp_ufunc=`` gives, through those, exactly the
         outputs and gradients its forward and vjps give."""
-        if getattr(self.op, "numpy_ufunc", None) is None and getattr(self.op, "vjp_ufunc", None) is None:
+        if all(getattr(self.op, attr, None) is None for attr in ("numpy_ufunc", "vjp_ufunc")):
             return
         from autogradx.autograd import backward
         results = []
@@ -498,7 +498,8 @@ class _SampleCheck:
                 results.append([o._data for o in outs if isinstance(o, TensorBase)]
                                + [t.grad._data for t in leaves if t.grad is not None])
             except Exception as e:
-                self._fail(dtype, "ufunc fast path", f"raised {_exc(e)} (fast path {'on' if fast else 'off'})")
+                state = "on" if fast else "off"
+                self._fail(dtype, "ufunc fast path", f"raised {_exc(e)} (fast paths {state})")
                 return
             finally:
                 _set_fast_paths(previous)

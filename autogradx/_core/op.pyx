@@ -460,7 +460,8 @@ cdef list _rule_grads(OpNode node, OpDef op, object g, tuple saved, Py_ssize_t n
             continue
         r = op.vjp_rules[i]
         if r is None:
-            out[i] = _call_vjp(op.vjps[i] if op.vjps is not None else op.vjp, _numpy, g, saved, None)
+            fn = op.vjps[i] if op.vjps is not None else op.vjp
+            out[i] = _call_vjp(fn, _numpy, g, saved, None)
             continue
         rule = <tuple>r
         kind = <int>rule[0]
@@ -476,6 +477,11 @@ cdef list _rule_grads(OpNode node, OpDef op, object g, tuple saved, Py_ssize_t n
             else:
                 out[i] = rule[1](g, v)
     return out
+
+
+cdef inline object _dtype(object a):
+    """``a.dtype``, read through NumPy's C API for an ndarray (no attribute lookup)."""
+    return <object>cnp.PyArray_DESCR(<cnp.ndarray>a) if type(a) is _ndarray else a.dtype
 
 
 cdef inline bint _writable_owner(object g):
@@ -869,7 +875,7 @@ cdef object _outputs(OpDef op, tuple raw, list values, tuple extra, dict params,
         out = new_tensor(res, None, 0)
         if op.view:
             _mark_view(<TensorBase>out, raw[0])
-        if record and _category(<object>cnp.PyArray_DESCR(<cnp.ndarray>res) if type(res) is _ndarray else res.dtype) >= 2:
+        if record and _category(_dtype(res)) >= 2:
             _record(op, raw, values, extra, params, (out,), resid)
         return out if op.output_type is None else op.output_type(out)
     outs = _wrap_outputs(res)
@@ -1268,7 +1274,7 @@ cdef void _record(OpDef op, tuple raw, list values, tuple extra, dict params, tu
             node.out_shape = (<Node>nexts[0]).out_shape
         else:
             node.out_shape = data.shape
-        node.out_dtype = <object>cnp.PyArray_DESCR(<cnp.ndarray>data) if type(data) is _ndarray else data.dtype
+        node.out_dtype = _dtype(data)
         out._grad_fn = node
     else:
         node.out_shape = tuple((<TensorBase>o)._data.shape for o in outs)

@@ -33,7 +33,7 @@ INPLACE_UNARY = ("relu_", "tanh_", "sigmoid_", "neg_")
 
 
 #: Marks of values whose in-place change meets an autogradx bug (see test_graphs.py):
-VIEWED = "has views"                    # its views are refused after the change (PyTorch rebases them)
+VIEWED = "has views"                    # refused after the change; PyTorch rebases them
 # x * c, x / c, c / x and x * y, x / y, x @ y where y needs no gradient save x, needlessly
 UNNEEDED = "saved needlessly"
 SQUARED = "squared"                     # x ** 2 saves its result, needlessly
