@@ -19,7 +19,7 @@ from cpython.ref cimport Py_REFCNT
 from .node cimport Node, NodeExtras, AccumulateGrad, grad_edge, hook_result, run_leaf_hooks
 from .grad_mode cimport anomaly_enabled, grad_enabled, set_grad_enabled_c
 from .op cimport array_module
-from .tensor cimport TensorBase, new_tensor, needs_grad, same_shape
+from .tensor cimport TensorBase, new_tensor, needs_grad, same_shape, dtype_of, writable_owner
 
 cdef type _ndarray = np.ndarray
 cdef type _generic = np.generic
@@ -66,7 +66,7 @@ cdef object conform(object g, Node target, Py_ssize_t slot, Node producer, Py_ss
     if not (type(g) is _ndarray and same_shape(<cnp.ndarray>g, <tuple>shape)) and g.shape != shape:
         g = unbroadcast(g, shape, producer, index)
     dtype = target.expected_dtype(slot)
-    gdtype = <object>cnp.PyArray_DESCR(<cnp.ndarray>g) if type(g) is _ndarray else g.dtype
+    gdtype = dtype_of(g)
     if gdtype is not dtype and gdtype != dtype:
         if g.dtype.kind not in "fc" or (g.dtype.kind == "c" and dtype.kind != "c"):
             op = getattr(producer, "op", None)
@@ -391,8 +391,7 @@ cdef list _run(dict state, list roots, bint keep_graph, bint create_graph, tuple
                     if prev is None:
                         q.grads[k] = g
                     elif (type(prev) is _ndarray and Py_REFCNT(prev) == 2
-                          and cnp.PyArray_BASE(<cnp.ndarray>prev) == NULL
-                          and cnp.PyArray_ISWRITEABLE(<cnp.ndarray>prev)):
+                          and writable_owner(<cnp.ndarray>prev)):
                         # Only this buffer holds ``prev``: sum in place.
                         _add(prev, g, prev)
                     else:

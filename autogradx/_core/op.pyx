@@ -21,7 +21,7 @@ from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from .grad_mode cimport anomaly_enabled, grad_enabled
 from .node cimport Node, grad_edge
 from .tensor cimport (TensorBase, VersionCounter, gc_untrack, new_tensor, needs_grad, install_apply,
-                      same_shape, item_refcount)
+                      same_shape, item_refcount, dtype_of, writable_owner)
 
 cdef object _numpy = np
 cdef type _ndarray = np.ndarray
@@ -317,13 +317,13 @@ cdef class OpNode(Node):
         if self.saved_from is not None and not self._versions_match():
             self._check_versions()      # raises PyTorch's error, naming the tensor
         if self.n_outputs == 1:
-            # Held by the sweep's buffer alone: the last ufunc vjp may write into it.
-            owned = item_refcount(grads, 0) == 1
+            if (op.vjp_rules is not None and _fast and not create_graph and self.params is None
+                    and type(grads[0]) is _ndarray):
+                # Held by the sweep's buffer alone: the last ufunc vjp may write into it.
+                owned = (item_refcount(grads, 0) == 1 and writable_owner(<cnp.ndarray>grads[0])
+                         and (self.extras is None or not self.extras.post_hooks))
+                return _rule_grads(self, op, grads[0], saved, n, owned)
             g = grads[0]
-            if (op.vjp_rules is not None and type(g) is _ndarray and not create_graph
-                    and self.params is None and _fast):
-                return _rule_grads(self, op, g, saved, n, owned and _writable_owner(g)
-                                   and (self.extras is None or not self.extras.post_hooks))
         else:
             g = _fill_missing(self, grads, create_graph)
         if create_graph:
@@ -477,17 +477,6 @@ cdef list _rule_grads(OpNode node, OpDef op, object g, tuple saved, Py_ssize_t n
             else:
                 out[i] = rule[1](g, v)
     return out
-
-
-cdef inline object _dtype(object a):
-    """``a.dtype``, read through NumPy's C API for an ndarray (no attribute lookup)."""
-    return <object>cnp.PyArray_DESCR(<cnp.ndarray>a) if type(a) is _ndarray else a.dtype
-
-
-cdef inline bint _writable_owner(object g):
-    """``g`` owns its memory and may be written."""
-    return (cnp.PyArray_BASE(<cnp.ndarray>g) == NULL
-            and cnp.PyArray_ISWRITEABLE(<cnp.ndarray>g))
 
 
 cdef inline bint _fits_in(object v, object g):
@@ -875,7 +864,7 @@ cdef object _outputs(OpDef op, tuple raw, list values, tuple extra, dict params,
         out = new_tensor(res, None, 0)
         if op.view:
             _mark_view(<TensorBase>out, raw[0])
-        if record and _category(_dtype(res)) >= 2:
+        if record and _category(dtype_of(res)) >= 2:
             _record(op, raw, values, extra, params, (out,), resid)
         return out if op.output_type is None else op.output_type(out)
     outs = _wrap_outputs(res)
@@ -1274,7 +1263,7 @@ cdef void _record(OpDef op, tuple raw, list values, tuple extra, dict params, tu
             node.out_shape = (<Node>nexts[0]).out_shape
         else:
             node.out_shape = data.shape
-        node.out_dtype = _dtype(data)
+        node.out_dtype = dtype_of(data)
         out._grad_fn = node
     else:
         node.out_shape = tuple((<TensorBase>o)._data.shape for o in outs)

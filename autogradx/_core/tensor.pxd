@@ -50,6 +50,17 @@ cdef inline bint same_shape(cnp.ndarray a, tuple shape) noexcept:
     return True
 
 
+cdef inline object dtype_of(object a):
+    """``a.dtype``, read through NumPy's C API for an ndarray (no attribute lookup)."""
+    return <object>cnp.PyArray_DESCR(<cnp.ndarray>a) if type(a) is cnp.ndarray else a.dtype
+
+
+cdef inline bint writable_owner(cnp.ndarray a) noexcept:
+    """``a`` owns its memory (no base) and may be written: safe to update in place once
+    nothing else holds it."""
+    return cnp.PyArray_BASE(a) == NULL and cnp.PyArray_ISWRITEABLE(a)
+
+
 cdef extern from *:
     """
     static inline Py_ssize_t agx_item_refcount(PyObject *list, Py_ssize_t i) {
