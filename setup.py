@@ -29,7 +29,7 @@ if DEBUG:
 else:
     compile_args = ["-O2"]
 
-CORE = ["grad_mode", "node", "tensor", "op", "engine"]
+CORE = ["grad_mode", "node", "tensor", "loops", "op", "engine"]
 
 extensions = [
     Extension(

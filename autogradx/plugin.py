@@ -84,20 +84,23 @@ save inputs or the result rather than values derived from them.
     ``no_grad``) then write straight into input 0's array, without a temporary
     result and a copy.
 ``ufunc``
-    The name of the NumPy ufunc (``"multiply"``) that the forward computes when
-    it is called with no parameters, for an op of one or two inputs. On NumPy
-    arrays the core then calls the ufunc itself, which saves the forward's
-    Python call; when the ufunc refuses the inputs, the forward runs and raises
-    its own error. A Python number meeting a float array is cast once to that
-    dtype and kept (the same values NumPy's own cast gives, without its cost per
-    call). The conformance kit checks that both give the same result.
+    The name of the NumPy ufunc (``"multiply"``) that the forward computes on
+    floating-point NumPy arrays when it is called with no parameters, for an op
+    of one or two inputs. On such arrays the core then calls the ufunc itself,
+    which saves the forward's Python call; other dtypes (integer division, say)
+    and inputs the ufunc refuses go to the forward. A Python number meeting a
+    float array is cast once to that dtype and kept (the same values NumPy's own
+    cast gives, without its cost per call). The conformance kit checks that both
+    give the same result.
 ``vjp_ufunc``
     The vjp of each input as ufunc calls the core can make itself, one entry per
-    input: ``"g"`` (the gradient passes through), ``"-g"``, ``"g * NAME"`` or
-    ``"g / NAME"`` with NAME a saved value, or None to run that input's vjp. On
-    NumPy arrays, without parameters and outside ``create_graph``, the core uses
-    them instead of calling the vjps (no Python frame; the last one may write into
-    a gradient nothing else holds). The vjps stay the definition everywhere else,
+    input: an expression of ``g``, the saved names and numbers with ``+ - * /``
+    and unary minus, written as the vjp computes it (``"g"`` passes the gradient
+    through; ``"-g * input / (other * other)"``), or None to run that input's
+    vjp. On NumPy arrays, without parameters and outside ``create_graph``, the
+    core makes the ufunc calls Python would make for the expression instead of
+    calling the vjps (no Python frame; temporaries and a gradient nothing else
+    holds are written in place). The vjps stay the definition everywhere else,
     and the conformance kit checks that both give the same outputs and gradients.
 ``view``
     ``True`` when the output is a view of input 0 (it shares the version counter).

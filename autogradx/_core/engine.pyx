@@ -18,12 +18,13 @@ from cpython.ref cimport Py_REFCNT
 
 from .node cimport Node, NodeExtras, AccumulateGrad, grad_edge, hook_result, run_leaf_hooks
 from .grad_mode cimport anomaly_enabled, grad_enabled, set_grad_enabled_c
+from .loops cimport Loops, loops_of, call2
 from .op cimport array_module
 from .tensor cimport TensorBase, new_tensor, needs_grad, same_shape, dtype_of, writable_owner
 
 cdef type _ndarray = np.ndarray
 cdef type _generic = np.generic
-cdef object _add = np.add
+cdef Loops _add = loops_of(np.add)
 
 
 cdef object unbroadcast(object g, object shape, Node producer, Py_ssize_t index):
@@ -393,7 +394,7 @@ cdef list _run(dict state, list roots, bint keep_graph, bint create_graph, tuple
                     elif (type(prev) is _ndarray and Py_REFCNT(prev) == 2
                           and writable_owner(<cnp.ndarray>prev)):
                         # Only this buffer holds ``prev``: sum in place.
-                        _add(prev, g, prev)
+                        call2(_add, prev, g, True)
                     else:
                         prev = prev + g
                         # 0-d arrays add up to a NumPy scalar; gradients stay arrays.

@@ -1,5 +1,6 @@
 # Op definitions (what a plugin registers) and the op-application hot path.
 
+from .loops cimport Loops
 from .node cimport Node
 
 
@@ -30,9 +31,10 @@ cdef class OpDef:
     cdef readonly object inplace_param  # a bool parameter (e.g. "inplace") that makes a call in-place
     cdef readonly bint view          # the output is a view of input 0 (shares its storage)
     cdef readonly bint out           # the forward takes out=: an array to write the result into
-    cdef readonly object numpy_ufunc # the NumPy ufunc the forward computes when called without parameters, or None
+    cdef readonly object numpy_ufunc # the NumPy ufunc the forward computes on float arrays without parameters, or None
+    cdef Loops loops                 # its inner loops, called directly on small arrays
     cdef readonly tuple vjp_ufunc    # per input: its vjp as ufunc calls ("g * other"), or None; None for none
-    cdef tuple vjp_rules             # ``vjp_ufunc`` resolved: (kind, ufunc, saved index) or None, per input
+    cdef tuple vjp_rules             # ``vjp_ufunc`` resolved: (kind, Loops, saved index) or None, per input
     cdef readonly tuple aliases      # further names of the function and method (e.g. "clip")
     cdef readonly str doc            # documentation (the forward's docstring by default)
     cdef readonly dict overrides     # array module name -> OpDef with the same contract, for that backend

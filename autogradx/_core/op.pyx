@@ -6,7 +6,9 @@ is on and an input requires grad, record an OpNode holding the edges and the
 saved values the op's vjp will need.
 """
 
+import ast
 import inspect
+import operator
 import re
 from types import MethodType
 
@@ -19,6 +21,8 @@ from cpython.ref cimport Py_INCREF, Py_REFCNT
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 
 from .grad_mode cimport anomaly_enabled, grad_enabled
+from .loops cimport Loops, loops_of, call1, call2
+from . import loops as _loops
 from .node cimport Node, grad_edge
 from .tensor cimport (TensorBase, VersionCounter, gc_untrack, new_tensor, needs_grad, install_apply,
                       same_shape, item_refcount, dtype_of, writable_owner)
@@ -60,11 +64,13 @@ cdef bint _fast = True      # use the ops' ufunc= and vjp_ufunc= declarations on
 
 
 def _set_fast_paths(bint on):
-    """Turn the core's ufunc calls for ``ufunc=`` and ``vjp_ufunc=`` ops on or off (the
-    conformance kit compares both); returns the previous setting."""
+    """Turn the core's ufunc calls for ``ufunc=`` and ``vjp_ufunc=`` ops, and its direct
+    calls of NumPy's inner loops, on or off (the conformance kit compares both); returns
+    the previous setting."""
     global _fast
     prev = _fast
     _fast = on
+    _loops._set_direct_calls(on)
     return prev
 
 
@@ -180,6 +186,7 @@ cdef class OpDef:
             self.numpy_ufunc = getattr(np, ufunc, None)
             if not isinstance(self.numpy_ufunc, np.ufunc):
                 raise ValueError(f"op {name!r}: ufunc={ufunc!r} is not a NumPy ufunc")
+            self.loops = loops_of(self.numpy_ufunc)
         if vjp_ufunc is not None:
             self.vjp_ufunc = (vjp_ufunc,) if isinstance(vjp_ufunc, str) else tuple(vjp_ufunc)
             self.vjp_rules = _vjp_rules(self)
@@ -247,13 +254,16 @@ cdef class OpDef:
         return f"<op {self.name!r} from plugin {self.plugin!r}>"
 
 
-# "g", "-g", "g * name", "g / name": a vjp that ``vjp_ufunc=`` can declare.
-_VJP_RULE = re.compile(r"\s*(-)?\s*g\s*(?:([*/])\s*([A-Za-z_]\w*)\s*)?$")
-_RULE_UFUNCS = {"*": np.multiply, "/": np.divide}
+# A vjp that ``vjp_ufunc=`` declares: an arithmetic expression of ``g``, saved values and
+# numbers, compiled into a tree of tuples that _eval computes:
+#   (0,) g    (1, k) saved[k]    (2, v) the number v
+#   (3, Loops, x) -x    (4, Loops, operator, x, y) x + y, x - y, x * y, x / y
+_BINOPS = {ast.Add: (np.add, operator.add), ast.Sub: (np.subtract, operator.sub),
+           ast.Mult: (np.multiply, operator.mul), ast.Div: (np.divide, operator.truediv)}
 
 
 cdef tuple _vjp_rules(OpDef op):
-    """``op.vjp_ufunc`` checked and resolved into what OpNode.apply runs."""
+    """``op.vjp_ufunc`` checked and compiled into what OpNode.apply computes."""
     if len(op.vjp_ufunc) != op.n_inputs:
         raise ValueError(f"op {op.name!r}: vjp_ufunc has {len(op.vjp_ufunc)} entries for "
                          f"{op.n_inputs} inputs {op.inputs!r}")
@@ -261,23 +271,40 @@ cdef tuple _vjp_rules(OpDef op):
         raise ValueError(f"op {op.name!r}: vjp_ufunc needs one vjp per input")
     if op.variadic or op.residuals or op.n_outputs != 1:
         raise ValueError(f"op {op.name!r}: vjp_ufunc is for ops of fixed inputs and one output")
-    rules = []
-    for text in op.vjp_ufunc:
-        if text is None:
-            rules.append(None)
-            continue
-        m = _VJP_RULE.match(text) if isinstance(text, str) else None
-        if m is None or (m.group(1) and m.group(2)):
-            raise ValueError(f"op {op.name!r}: vjp_ufunc entry {text!r} is not one of 'g', "
-                             "'-g', 'g * NAME', 'g / NAME'")
-        if m.group(2) is None:
-            rules.append((1, np.negative, 0) if m.group(1) else (0, None, 0))
-        elif m.group(3) not in op.save:
-            raise ValueError(f"op {op.name!r}: vjp_ufunc entry {text!r} uses {m.group(3)!r}, "
-                             f"which is not saved (save={op.save!r})")
-        else:
-            rules.append((2, _RULE_UFUNCS[m.group(2)], op.save.index(m.group(3))))
-    return tuple(rules)
+    return tuple(None if text is None else _compile_vjp(op, text) for text in op.vjp_ufunc)
+
+
+def _compile_vjp(OpDef op, text):
+    def bad(why):
+        return ValueError(f"op {op.name!r}: vjp_ufunc entry {text!r} {why}; an entry is an "
+                          "expression of g, the saved names and numbers with + - * / and "
+                          "unary minus (e.g. 'g * other'), or None")
+
+    def build(node):
+        if isinstance(node, ast.Name):
+            if node.id == "g":
+                return (0,)
+            if node.id not in op.save:
+                raise bad(f"uses {node.id!r}, which is not saved (save={op.save!r})")
+            return (1, op.save.index(node.id))
+        if (isinstance(node, ast.Constant) and type(node.value) in (int, float)):
+            return (2, node.value)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return (3, loops_of(np.negative), build(node.operand))
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+            ufunc, pyop = _BINOPS[type(node.op)]
+            return (4, loops_of(ufunc), pyop, build(node.left), build(node.right))
+        raise bad(f"contains {ast.unparse(node)!r}")
+
+    try:
+        tree = ast.parse(text.strip(), mode="eval").body if isinstance(text, str) else None
+    except SyntaxError:
+        tree = None
+    if tree is None:
+        raise bad("is not an expression")
+    if not any(isinstance(n, ast.Name) and n.id == "g" for n in ast.walk(tree)):
+        raise bad("does not use g")
+    return build(tree)
 
 
 def _takes_keyword(forward, str key):
@@ -452,31 +479,56 @@ cdef list _rule_grads(OpNode node, OpDef op, object g, tuple saved, Py_ssize_t n
     When the sweep's buffer alone holds ``g`` (``owned``), its last use writes into it."""
     cdef list out = [None] * n
     cdef Py_ssize_t i, last = n - 1
-    cdef tuple rule
+    cdef bint fresh
     while last >= 0 and node.next_nodes[last] is None:
         last -= 1
     for i in range(last + 1):
         if node.next_nodes[i] is None:
             continue
-        r = op.vjp_rules[i]
-        if r is None:
+        rule = op.vjp_rules[i]
+        if rule is None:
             fn = op.vjps[i] if op.vjps is not None else op.vjp
             out[i] = _call_vjp(fn, _numpy, g, saved, None)
-            continue
-        rule = <tuple>r
-        kind = <int>rule[0]
-        if kind == 0:
+        elif <int>(<tuple>rule)[0] == 0:
             out[i] = g
             owned = False               # g is now an output itself
-        elif kind == 1:
-            out[i] = rule[1](g, g) if owned and i == last else rule[1](g)
         else:
-            v = _scalar_operand(saved[<Py_ssize_t>rule[2]], g)
-            if owned and i == last and _fits_in(v, g):
-                out[i] = rule[1](g, v, g)
-            else:
-                out[i] = rule[1](g, v)
+            out[i] = _eval(<tuple>rule, g, saved, &fresh, owned and i == last)
     return out
+
+
+cdef object _eval(tuple e, object g, tuple saved, bint *fresh, bint into_g):
+    """The value of the compiled vjp expression ``e`` (see _BINOPS): the ufunc calls
+    Python would make for it, by NumPy's loops where they take them. ``fresh`` is set when
+    the value is an array made here, which an enclosing operation may overwrite; with
+    ``into_g``, an operation whose first operand is ``g`` itself may overwrite ``g``."""
+    cdef int kind = e[0]
+    cdef bint xf = False, yf = False
+    fresh[0] = False
+    if kind == 0:
+        fresh[0] = into_g
+        return g
+    if kind == 1:
+        return saved[<Py_ssize_t>e[1]]
+    if kind == 2:
+        return e[1]
+    if kind == 3:
+        x = _eval(<tuple>e[2], g, saved, &xf, into_g and (<tuple>e[2])[0] == 0)
+        if type(x) is not _ndarray:
+            return -x
+        r = call1(<Loops>e[1], x, xf)
+    else:
+        x = _eval(<tuple>e[3], g, saved, &xf, into_g and (<tuple>e[3])[0] == 0)
+        y = _eval(<tuple>e[4], g, saved, &yf, False)
+        if type(x) is _ndarray:
+            y = _scalar_operand(y, x)
+            r = call2(<Loops>e[1], x, y, xf and _fits_in(y, x))
+        elif type(y) is _ndarray:
+            r = call2(<Loops>e[1], _scalar_operand(x, y), y, False)
+        else:
+            return e[2](x, y)       # numbers: Python's arithmetic, as in the vjp
+    fresh[0] = type(r) is _ndarray
+    return r
 
 
 cdef inline bint _fits_in(object v, object g):
@@ -789,19 +841,29 @@ cdef inline object _call_forward(OpDef op, object xp, list values, Py_ssize_t n)
 
 
 cdef object _call_ufunc(OpDef op, list values, Py_ssize_t n):
-    """The forward as the NumPy ufunc it declares (no Python frame); None when the
-    ufunc refuses the inputs, so that the forward runs and raises its own error."""
+    """The forward as the NumPy ufunc it declares, on float arrays (no Python frame); None
+    for other inputs, or when the ufunc refuses them, so that the forward runs (and raises
+    its own error)."""
+    a = values[0]
+    if n == 1:
+        return call1(op.loops, a, False) if _is_float_array(a) else None
+    b = values[1]
+    if _is_float_array(a):
+        if type(b) is _ndarray and not _is_float_array(b):
+            return None
+        b = _scalar_operand(b, a)
+    elif type(a) is not _ndarray and _is_float_array(b):
+        a = _scalar_operand(a, b)
+    else:
+        return None
     try:
-        if n == 1:
-            return op.numpy_ufunc(values[0])
-        a, b = values[0], values[1]
-        if type(a) is _ndarray:
-            b = _scalar_operand(b, a)
-        elif type(b) is _ndarray:
-            a = _scalar_operand(a, b)
-        return op.numpy_ufunc(a, b)
+        return call2(op.loops, a, b, False)
     except (TypeError, ValueError):
         return None
+
+
+cdef inline bint _is_float_array(object v) except -1:
+    return type(v) is _ndarray and _category(<object>cnp.PyArray_DESCR(<cnp.ndarray>v)) == 2
 
 
 # Python numbers meeting float arrays in ufunc calls. NumPy casts such a number to the

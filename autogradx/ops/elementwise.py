@@ -180,8 +180,9 @@ def _div_grad_other(xp, g, a, b, rounding_mode=None):
 
 
 div = Op("div", _div, promote="elementwise", inputs=_BINARY, save=_BINARY, method=True,
-         inplace=True, aliases=("divide", "true_divide"), grad_fn=_div_name,
-         vjp_ufunc=("g / other", None), vjp=(_div_grad_input, _div_grad_other))
+         inplace=True, aliases=("divide", "true_divide"), grad_fn=_div_name, ufunc="divide",
+         vjp_ufunc=("g / other", "-g * input / (other * other)"),
+         vjp=(_div_grad_input, _div_grad_other))
 
 
 def _floor_divide(xp, a, b):

@@ -1,5 +1,6 @@
-"""Ops that declare ``ufunc=`` are computed by that NumPy ufunc when called without
-parameters: it must give exactly what their forward gives, and leave errors to it."""
+"""Ops that declare ``ufunc=`` are computed by that NumPy ufunc when called on float
+arrays without parameters: it must give exactly what their forward gives there, and
+leave errors and other dtypes to it."""
 
 import numpy as np
 import pytest
@@ -21,7 +22,11 @@ OPERANDS = {
 
 
 def test_the_arithmetic_ops_declare_their_ufunc():
-    assert {"add", "sub", "mul", "neg"} <= set(UFUNC_OPS)
+    assert {"add", "sub", "mul", "div", "neg"} <= set(UFUNC_OPS)
+
+
+def _floats_only(values):
+    return all(v.dtype.kind == "f" for v in values if isinstance(v, np.ndarray))
 
 
 @pytest.mark.parametrize("name", UFUNC_OPS)
@@ -33,6 +38,8 @@ def test_ufunc_equals_the_forward(name):
     checked = 0
     for combo in combos:
         values = [OPERANDS[k] for k in combo]
+        if not _floats_only(values):
+            continue                # the core calls the forward for these
         try:
             expected = op.forward(np, *values)
         except Exception as e:       # the fast path must fail the same way (through the forward)
@@ -44,6 +51,31 @@ def test_ufunc_equals_the_forward(name):
         np.testing.assert_array_equal(got, expected, err_msg=str(combo))
         checked += 1
     assert checked
+
+
+def _outcome(name, args, fast):
+    """The result of ``ag.<name>(*args)`` (or the type of its error), fast paths on or off."""
+    prev = ag._core.op._set_fast_paths(fast)
+    try:
+        out = getattr(ag, name)(*args)
+        return out.dtype, out.numpy().tolist()
+    except Exception as e:
+        return type(e)
+    finally:
+        ag._core.op._set_fast_paths(prev)
+
+
+@pytest.mark.parametrize("name", UFUNC_OPS)
+def test_other_dtypes_go_through_the_forward(name):
+    """The contract covers float arrays only: integers and bools get the forward's result
+    (integer division gives the default float, where np.divide gives float64)."""
+    op = REGISTRY.load().ops[name]
+    for combo in ([("int64",), ("bool",)] if op.n_inputs == 1
+                  else [("int64", "int64"), ("int64", "int"), ("int", "int64"), ("bool", "bool")]):
+        args = [ag.tensor(OPERANDS[k]) if isinstance(OPERANDS[k], np.ndarray) else OPERANDS[k]
+                for k in combo]
+        assert _outcome(name, args, True) == _outcome(name, args, False), combo
+    assert ag.div(ag.tensor([1, 2]), ag.tensor([2, 4])).dtype == ag.get_default_dtype()
 
 
 def test_bool_subtraction_keeps_pytorch_error():
@@ -103,14 +135,65 @@ def test_vjp_ufunc_equals_the_vjp(name, dtype):
 def test_vjp_ufunc_entries_are_checked():
     from autogradx.plugin import Op
     fwd = lambda xp, a, b: a * b
-    with pytest.raises(ValueError, match="'g \\*\\* b' is not one of"):
-        Op("bad_rule", fwd, inputs=("a", "b"), save=("a", "b"), vjp=(fwd, fwd),
-           vjp_ufunc=("g ** b", None))
+    for text, why in [("g ** b", "contains 'g \\*\\* b'"), ("g * a(b)", "contains 'a\\(b\\)'"),
+                      ("g * True", "contains 'True'"), ("a * b", "does not use g"),
+                      ("g *", "is not an expression"), (3, "is not an expression")]:
+        with pytest.raises(ValueError, match=f"vjp_ufunc entry .* {why}; an entry is"):
+            Op("bad_rule", fwd, inputs=("a", "b"), save=("a", "b"), vjp=(fwd, fwd),
+               vjp_ufunc=(text, None))
     with pytest.raises(ValueError, match="uses 'c', which is not saved"):
         Op("bad_rule", fwd, inputs=("a", "b"), save=("a",), vjp=(fwd, fwd),
            vjp_ufunc=("g * c", None))
     with pytest.raises(ValueError, match="1 entries for 2 inputs"):
         Op("bad_rule", fwd, inputs=("a", "b"), vjp=(fwd, fwd), vjp_ufunc=("g",))
+
+
+def _expression_op(expression, vjp):
+    """A two-input op whose input's vjp is declared as ``expression`` and written as
+    ``vjp(g, input, other, result)``."""
+    from autogradx.plugin import Op
+    return Op("expression_probe", lambda xp, a, b: a * b + 0.5, inputs=("input", "other"),
+              save=("input", "other", "result"),
+              vjp_ufunc=(expression, None),
+              vjp=(lambda xp, g, a, b, r: vjp(g, a, b, r), None))
+
+
+@pytest.mark.parametrize("expression, vjp", [
+    ("g * (1 - result * result)", lambda g, a, b, r: g * (1 - r * r)),
+    ("-g * input / (other * other)", lambda g, a, b, r: -g * a / (b * b)),
+    ("(g + input) * (g - 2.5) / -other", lambda g, a, b, r: (g + a) * (g - 2.5) / -b),
+    ("g * (other * 3 - 1 / 7)", lambda g, a, b, r: g * (b * 3 - 1 / 7)),
+    ("2 * g - g * g", lambda g, a, b, r: 2 * g - g * g),
+])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_vjp_expressions_make_the_ufunc_calls_python_makes(expression, vjp, dtype):
+    """Expressions in g, saved values and numbers: the same bits as the Python vjp, with
+    arrays or Python numbers as saved values, into fresh temporaries or not."""
+    op = _expression_op(expression, vjp)
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal(5).astype(dtype)
+    for other in [rng.standard_normal(5).astype(dtype) + 3, 1.75, 3,
+                  rng.standard_normal((2, 5)).astype(dtype) + 3]:
+        x = ag.tensor(a, requires_grad=True)
+        out = op(x, other)
+        g = np.linspace(-1, 2, out.numel(), dtype=dtype).reshape(out.shape)
+        out.backward(ag.tensor(g))
+        expected = np.asarray(vjp(g, a, other, a * other + 0.5))
+        if expected.shape != a.shape:
+            expected = expected.sum(axis=0)
+        assert x.grad.numpy().dtype == expected.dtype
+        assert x.grad.numpy().tobytes() == expected.tobytes(), (expression, other)
+
+
+def test_a_vjp_expression_reading_g_after_an_operation_on_g_sees_it_unchanged():
+    # g's buffer is written only by an operation whose first operand is g itself, and
+    # only as the expression's last operation: the second g must be read unchanged.
+    for expression in ["(g + 1) * g", "-(g + 1) * g", "g * (g + 1)"]:
+        op = _expression_op(expression, None)
+        x = ag.tensor([1.0, 2.0], requires_grad=True)
+        (op(x, 2.0) * 1.0).backward(ag.tensor([3.0, 4.0]))       # g is owned by the sweep
+        sign = -1 if expression.startswith("-") else 1
+        np.testing.assert_array_equal(x.grad.numpy(), [sign * 12.0, sign * 20.0], expression)
 
 
 def test_gradients_written_in_place_only_when_nothing_else_holds_them():

@@ -1,0 +1,14 @@
+# Direct calls of NumPy's own inner loops for small float arrays (see loops.pyx).
+
+cdef class Loops:
+    cdef readonly object ufunc       # the NumPy ufunc whose loops these are
+    cdef int nin                     # its inputs: 1 or 2
+    cdef void *fn[2]                 # its inner loop for float32 and for float64, or NULL
+    cdef void *data[2]               # the loop's data argument
+
+
+cdef Loops loops_of(object ufunc)
+# ``ufunc(a[, b])``, or into ``a`` (``ufunc(a[, b], a)``): the loop when it takes the
+# call, the ufunc otherwise.
+cdef object call1(Loops f, object a, bint into_a)
+cdef object call2(Loops f, object a, object b, bint into_a)

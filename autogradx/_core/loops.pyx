@@ -1,0 +1,218 @@
+"""NumPy's inner loops, called directly for small float arrays.
+
+A ufunc call on a (3,) array spends almost all of its time choosing what to
+do: override checks, type promotion, descriptor resolution, loop selection,
+output allocation, the error-state lookup. For the calls the core makes most
+(elementwise arithmetic of the forward, the vjps and the sum of gradients)
+the choice is always the same when the operands are
+
+    exact ndarrays of native float32 or float64 (one dtype for all),
+    C-contiguous and aligned, of one shape (or one of them 0-d),
+    of 1 to 500 elements (NumPy keeps the GIL below 500 too),
+
+so the core makes it once per ufunc and dtype, the way NumPy's legacy loop
+selector does (the first loop in ``ufunc.types`` whose type codes all
+match), and calls that loop with the strides NumPy would pass, into an array
+allocated as NumPy allocates it. The values are NumPy's own, bit for bit.
+Only the ufuncs of _EXACT take part: IEEE 754 rounds their results correctly,
+so no choice of loop could give other bits than NumPy's.
+
+Floating-point exceptions keep NumPy's meaning: when the loop raises any of
+the flags NumPy checks (divide, overflow, underflow, invalid), the result is
+dropped and the call is made again through the ufunc, so that ``np.errstate``
+decides whether to warn, raise or stay quiet. Inputs are never written before
+that check: a call into its first operand computes into scratch memory and
+copies the result in afterwards.
+
+Anything else (other dtypes, strides, broadcasting, subclasses, CuPy arrays,
+larger arrays) returns None, and the caller calls the ufunc.
+"""
+
+import numpy as np
+
+cimport numpy as cnp
+from libc.string cimport memcpy
+
+cnp.import_array()
+
+cdef extern from "<fenv.h>":
+    int fetestexcept(int excepts) nogil
+    int feclearexcept(int excepts) nogil
+    int FE_DIVBYZERO, FE_OVERFLOW, FE_UNDERFLOW, FE_INVALID
+
+ctypedef void (*inner_loop)(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps, void *data) noexcept
+
+cdef int _FPE = FE_DIVBYZERO | FE_OVERFLOW | FE_UNDERFLOW | FE_INVALID
+cdef enum:
+    MAX_SIZE = 500
+cdef double _scratch[MAX_SIZE]          # a call into its first operand computes here first
+cdef object _f32 = np.dtype(np.float32), _f64 = np.dtype(np.float64)
+cdef dict _cache = {}                   # ufunc -> Loops
+cdef frozenset _EXACT = frozenset({np.add, np.subtract, np.multiply, np.divide, np.negative})
+
+cdef bint _on = True
+
+
+def _set_direct_calls(bint on):
+    """Turn the direct loop calls on or off (the conformance kit compares the two)."""
+    global _on
+    _on = on
+
+
+cdef class Loops:
+    """A ufunc's float32 and float64 inner loops, as NumPy would select them."""
+
+    def __repr__(self):
+        return f"<loops of {self.ufunc.__name__}: float32 {self.fn[0] != NULL}, float64 {self.fn[1] != NULL}>"
+
+
+cdef int _find(cnp.ufunc u, char code) noexcept:
+    """Index of the first loop whose type codes are all ``code``, or -1."""
+    cdef int i, j, nargs = u.nin + u.nout
+    for i in range(u.ntypes):
+        for j in range(nargs):
+            if u.types[i * nargs + j] != code:
+                break
+        else:
+            return i
+    return -1
+
+
+cdef Loops loops_of(object ufunc):
+    """The direct-call loops of a NumPy ufunc (none for a ufunc outside _EXACT)."""
+    cdef Loops f = _cache.get(ufunc)
+    if f is not None:
+        return f
+    if not isinstance(ufunc, np.ufunc):
+        raise TypeError(f"expected a NumPy ufunc, got {type(ufunc).__name__}")
+    cdef cnp.ufunc u = <cnp.ufunc>ufunc
+    f = Loops.__new__(Loops)
+    f.ufunc = ufunc
+    f.nin = u.nin
+    if ufunc in _EXACT:
+        for k, code in enumerate((cnp.NPY_FLOAT, cnp.NPY_DOUBLE)):
+            i = _find(u, code)
+            if i >= 0:
+                f.fn[k] = <void *>u.functions[i]
+                f.data[k] = u.data[i]
+    _cache[ufunc] = f
+    return f
+
+
+cdef inline int _slot(cnp.ndarray a) noexcept:
+    """0 for a float32 array the loops take, 1 for float64, -1 for anything else."""
+    cdef object d = <object>cnp.PyArray_DESCR(a)
+    cdef int flags = cnp.PyArray_FLAGS(a)
+    if not (flags & cnp.NPY_ARRAY_C_CONTIGUOUS) or not (flags & cnp.NPY_ARRAY_ALIGNED):
+        return -1
+    if d is _f32:
+        return 0
+    if d is _f64:
+        return 1
+    return -1
+
+
+cdef object _run(Loops f, int k, cnp.ndarray shaped, char **args, cnp.npy_intp *steps,
+                 bint into_a):
+    """Call loop ``k`` over ``shaped``'s elements; the result, or None on a floating-point
+    exception (nothing written then)."""
+    cdef cnp.npy_intp n = cnp.PyArray_SIZE(shaped)
+    cdef cnp.ndarray out
+    cdef Py_ssize_t nbytes = n * steps[f.nin]
+    if fetestexcept(_FPE):
+        feclearexcept(_FPE)
+    if into_a:
+        args[f.nin] = <char *>_scratch
+        (<inner_loop>f.fn[k])(args, &n, steps, f.data[k])
+        if fetestexcept(_FPE):
+            return None
+        memcpy(args[0], _scratch, nbytes)
+        return shaped                       # a itself when writing into a
+    out = cnp.PyArray_SimpleNew(cnp.PyArray_NDIM(shaped), cnp.PyArray_DIMS(shaped),
+                                cnp.NPY_FLOAT if k == 0 else cnp.NPY_DOUBLE)
+    args[f.nin] = cnp.PyArray_BYTES(out)
+    (<inner_loop>f.fn[k])(args, &n, steps, f.data[k])
+    if fetestexcept(_FPE):
+        return None
+    return out
+
+
+cdef object call1(Loops f, object a, bint into_a):
+    """``f.ufunc(a)``, or with ``into_a`` ``f.ufunc(a, a)``: by the loop when it takes
+    the call."""
+    r = _direct1(f, a, into_a)
+    if r is None:
+        r = f.ufunc(a, a) if into_a else f.ufunc(a)
+    return r
+
+
+cdef object call2(Loops f, object a, object b, bint into_a):
+    """``f.ufunc(a, b)``, or with ``into_a`` ``f.ufunc(a, b, a)``: by the loop when it
+    takes the call."""
+    r = _direct2(f, a, b, into_a)
+    if r is None:
+        r = f.ufunc(a, b, a) if into_a else f.ufunc(a, b)
+    return r
+
+
+cdef object _direct1(Loops f, object a, bint into_a):
+    """``f.ufunc(a)`` (``into_a``: ``f.ufunc(a, a)``, returning ``a``) by the loop
+    directly; None when the call is not one the loops take."""
+    if not _on or type(a) is not cnp.ndarray:
+        return None
+    cdef cnp.ndarray x = <cnp.ndarray>a
+    cdef int k = _slot(x)
+    cdef cnp.npy_intp n = cnp.PyArray_SIZE(x)
+    if k < 0 or f.fn[k] == NULL or f.nin != 1 or cnp.PyArray_NDIM(x) == 0 or not 0 < n <= MAX_SIZE:
+        return None
+    if into_a and not cnp.PyArray_ISWRITEABLE(x):
+        return None
+    cdef char *args[2]
+    cdef cnp.npy_intp steps[2]
+    args[0] = cnp.PyArray_BYTES(x)
+    steps[0] = steps[1] = cnp.PyArray_ITEMSIZE(x)
+    return _run(f, k, x, args, steps, into_a)
+
+
+cdef object _direct2(Loops f, object a, object b, bint into_a):
+    """``f.ufunc(a, b)`` (``into_a``: ``f.ufunc(a, b, a)``, returning ``a``) by the loop
+    directly; None when the call is not one the loops take."""
+    if not _on or type(a) is not cnp.ndarray or type(b) is not cnp.ndarray:
+        return None
+    cdef cnp.ndarray x = <cnp.ndarray>a, y = <cnp.ndarray>b, shaped
+    cdef int k = _slot(x)
+    if k < 0 or f.fn[k] == NULL or f.nin != 2 or _slot(y) != k:
+        return None
+    if cnp.PyArray_DESCR(x) is not cnp.PyArray_DESCR(y):
+        return None     # equal dtypes, not the same object: leave them to NumPy
+    cdef int xd = cnp.PyArray_NDIM(x), yd = cnp.PyArray_NDIM(y)
+    cdef cnp.npy_intp item = cnp.PyArray_ITEMSIZE(x)
+    cdef char *args[3]
+    cdef cnp.npy_intp steps[3]
+    steps[0] = steps[1] = steps[2] = item
+    if xd and yd:
+        if not cnp.PyArray_SAMESHAPE(x, y):
+            return None
+        shaped = x
+    elif xd:
+        steps[1] = 0
+        shaped = x
+    elif yd and not into_a:
+        steps[0] = 0
+        shaped = y
+    else:
+        return None     # 0-d with 0-d: NumPy returns a scalar
+    if not 0 < cnp.PyArray_SIZE(shaped) <= MAX_SIZE:
+        return None
+    if into_a and not cnp.PyArray_ISWRITEABLE(x):
+        return None
+    args[0] = cnp.PyArray_BYTES(x)
+    args[1] = cnp.PyArray_BYTES(y)
+    return _run(f, k, shaped, args, steps, into_a)
+
+
+def _direct(ufunc, a, b=None, *, bint into_a=False):
+    """What the core computes for ``ufunc(a[, b])`` by the loop, or None where it leaves
+    the call to NumPy (for tests)."""
+    cdef Loops f = loops_of(ufunc)
+    return _direct1(f, a, into_a) if b is None else _direct2(f, a, b, into_a)

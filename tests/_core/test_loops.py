@@ -1,0 +1,150 @@
+"""The core's direct calls of NumPy's inner loops (autogradx/_core/loops.pyx): NumPy's
+values bit for bit, NumPy's error state on floating-point exceptions, and every call
+the loops do not take left to the ufunc."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import autogradx as ag
+from autogradx._core import loops
+from autogradx._core.op import _set_fast_paths
+
+BINARY = [np.add, np.subtract, np.multiply, np.divide]
+DTYPES = [np.float32, np.float64]
+SPECIALS = [0.0, -0.0, 1.0, -1.5, 3.0e38, -3.0e38, 1e-40, -1e-45, 1e-310, 1e308, np.inf,
+            -np.inf, np.nan, 2.0 ** -149, 7.25, 1 / 3]
+
+
+def _values(rng, dtype, shape):
+    """Random values of every magnitude, with the special ones mixed in."""
+    x = rng.standard_normal(shape) * 10.0 ** rng.integers(-40, 40, size=shape)
+    flat = x.reshape(-1)
+    picks = rng.random(flat.size) < 0.3
+    flat[picks] = rng.choice(SPECIALS, size=int(picks.sum()))
+    with np.errstate(all="ignore"):
+        return np.asarray(x, dtype)
+
+
+def _same_bits(got, want):
+    assert type(got) is np.ndarray and got.dtype == want.dtype and got.shape == want.shape
+    assert got.flags.c_contiguous and got.flags.writeable and got.flags.owndata
+    np.testing.assert_array_equal(got.view(f"u{got.itemsize}"), want.view(f"u{want.itemsize}"))
+
+
+def _cases(ufunc, a, b, s):
+    return [(a,)] if ufunc.nin == 1 else [(a, b), (a, s), (s, a), (a, a)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ufunc", BINARY + [np.negative], ids=lambda u: u.__name__)
+def test_direct_calls_give_numpys_bits(ufunc, dtype):
+    rng = np.random.default_rng(0)
+    for shape in [(1,), (3,), (16, 16), (500,), (2, 5, 7)]:
+        for _ in range(20):
+            # Values of every magnitude and the special ones: calls that raise a
+            # floating-point flag are left to NumPy (None), the others must match it.
+            for args in _cases(ufunc, *(_values(rng, dtype, sh) for sh in (shape, shape, ()))):
+                with np.errstate(all="ignore"):
+                    want = ufunc(*args)
+                got = loops._direct(ufunc, *args)
+                if got is not None:
+                    _same_bits(got, want)
+            # Ordinary values raise no flag: every call is made directly.
+            plain = [np.asarray(rng.random(sh) + 0.5, dtype) for sh in (shape, shape, ())]
+            for args in _cases(ufunc, *plain):
+                _same_bits(loops._direct(ufunc, *args), ufunc(*args))
+
+
+@pytest.mark.parametrize("ufunc", BINARY, ids=lambda u: u.__name__)
+def test_a_call_into_its_first_operand_writes_it_and_returns_it(ufunc):
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal(7).astype(np.float32) + 3
+    b = rng.standard_normal(7).astype(np.float32) + 3
+    want = ufunc(a, b)
+    got = loops._direct(ufunc, a, b, into_a=True)
+    assert got is a
+    _same_bits(a, want)
+    assert loops._direct(np.negative, a, into_a=True) is a
+    _same_bits(a, -want)
+
+
+@pytest.mark.parametrize("case, args", [
+    ("float16", (np.ones(3, np.float16), np.ones(3, np.float16))),
+    ("int64", (np.ones(3, np.int64), np.ones(3, np.int64))),
+    ("mixed dtypes", (np.ones(3, np.float32), np.ones(3, np.float64))),
+    ("broadcast", (np.ones((2, 3)), np.ones(3))),
+    ("0-d with 0-d", (np.array(1.0), np.array(2.0))),
+    ("empty", (np.ones(0), np.ones(0))),
+    ("over 500 elements", (np.ones(501), np.ones(501))),
+    ("strided", (np.ones(6)[::2], np.ones(3))),
+    ("Fortran order", (np.ones((3, 4), order="F"), np.ones((3, 4), order="F"))),
+    ("subclass", (np.ones(3).view(np.ma.MaskedArray), np.ones(3))),
+    ("byte-swapped", (np.ones(3, ">f8"), np.ones(3, ">f8"))),
+    ("not an array", (np.ones(3), [1.0, 2.0, 3.0])),
+])
+def test_calls_the_loops_do_not_take_are_left_to_numpy(case, args):
+    assert loops._direct(np.add, *args) is None
+
+
+def test_calls_into_a_read_only_or_0d_operand_are_left_to_numpy():
+    a = np.ones(3)
+    a.flags.writeable = False
+    assert loops._direct(np.add, a, np.ones(3), into_a=True) is None
+    assert loops._direct(np.negative, a, into_a=True) is None
+    assert loops._direct(np.add, np.array(1.0), np.ones(3), into_a=True) is None
+
+
+def test_only_correctly_rounded_ufuncs_are_called_directly():
+    # exp's loops may round differently from one implementation to another
+    assert loops._direct(np.exp, np.ones(3)) is None
+    assert loops._direct(np.maximum, np.ones(3), np.ones(3)) is None
+
+
+def test_floating_point_exceptions_keep_numpys_error_state():
+    a, zero = ag.tensor([1.0, 2.0]), ag.tensor([0.0, 0.0])
+    with np.errstate(divide="raise"):
+        with pytest.raises(FloatingPointError, match="divide by zero"):
+            a / zero
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with np.errstate(divide="warn"):
+            q = a / zero
+    assert [str(w.message) for w in caught] == ["divide by zero encountered in divide"]
+    assert q.tolist() == [np.inf, np.inf]
+    with np.errstate(over="raise"):
+        with pytest.raises(FloatingPointError, match="overflow"):
+            ag.tensor([3e38]) * 10.0
+
+
+def test_an_overflowing_call_into_its_operand_leaves_it_unchanged():
+    a = np.array([3e38, 1.0], np.float32)
+    assert loops._direct(np.multiply, a, np.array(10.0, np.float32), into_a=True) is None
+    assert a.tolist() == [np.float32(3e38), 1.0]
+
+
+def test_flags_raised_before_the_call_do_not_count():
+    with np.errstate(all="ignore"):
+        np.array([1e308]) * 10              # leaves the overflow flag raised
+    assert loops._direct(np.add, np.ones(3), np.ones(3)) is not None
+
+
+def test_an_overflowing_gradient_sum_keeps_numpys_error_state():
+    # Two paths into x, each with gradient 3e38: their float32 sum overflows.
+    x = ag.tensor([1e-30], requires_grad=True)
+    with np.errstate(over="raise"):
+        with pytest.raises(FloatingPointError, match="overflow"):
+            (x * 3e38 + x * 3e38).backward(ag.tensor([1.0]))
+    with np.errstate(over="ignore"):
+        (x * 3e38 + x * 3e38).backward(ag.tensor([1.0]))
+    assert x.grad.tolist() == [np.inf]
+
+
+def test_turning_the_fast_paths_off_turns_the_direct_calls_off():
+    prev = _set_fast_paths(False)
+    try:
+        assert loops._direct(np.add, np.ones(3), np.ones(3)) is None
+    finally:
+        _set_fast_paths(prev)
+    assert loops._direct(np.add, np.ones(3), np.ones(3)) is not None
