@@ -310,34 +310,39 @@ def _sigmoid(xp, x):
 
 
 exp = _float_op("exp", lambda xp, x: xp.exp(x), lambda xp, g, out: g * out, "result",
-                "``e ** input``.")
+                "``e ** input``.", ufunc="exp", vjp_ufunc="g * result")
 expm1 = _float_op("expm1", lambda xp, x: xp.expm1(x), lambda xp, g, out: g * (out + 1),
-                  "result", "``exp(input) - 1``, accurate for small ``input``.")
+                  "result", "``exp(input) - 1``, accurate for small ``input``.", ufunc="expm1",
+                  vjp_ufunc="g * (result + 1)")
 log = _float_op("log", lambda xp, x: xp.log(x), lambda xp, g, x: g / x, "input",
-                "Natural logarithm.")
+                "Natural logarithm.", ufunc="log", vjp_ufunc="g / input")
 log1p = _float_op("log1p", lambda xp, x: xp.log1p(x), lambda xp, g, x: g / (x + 1), "input",
                   "``log(1 + input)``, accurate for small ``input``.",
-                  grad_fn="Log1PBackward0")
+                  grad_fn="Log1PBackward0", ufunc="log1p", vjp_ufunc="g / (input + 1)")
 log2 = _float_op("log2", lambda xp, x: xp.log2(x), lambda xp, g, x: g / (x * math.log(2)),
-                 "input", "Base-2 logarithm.")
+                 "input", "Base-2 logarithm.", ufunc="log2")
 log10 = _float_op("log10", lambda xp, x: xp.log10(x),
-                  lambda xp, g, x: g / (x * math.log(10)), "input", "Base-10 logarithm.")
+                  lambda xp, g, x: g / (x * math.log(10)), "input", "Base-10 logarithm.",
+                  ufunc="log10")
 sqrt = _float_op("sqrt", lambda xp, x: xp.sqrt(x), lambda xp, g, out: g / (2 * out), "result",
-                 "Square root.")
+                 "Square root.", ufunc="sqrt", vjp_ufunc="g / (2 * result)")
 rsqrt = _float_op("rsqrt", lambda xp, x: 1 / xp.sqrt(x),
                   lambda xp, g, out: -0.5 * g * out ** 3, "result",
                   "``1 / sqrt(input)``.")
 reciprocal = _float_op("reciprocal", lambda xp, x: 1 / x, lambda xp, g, out: -g * out * out,
-                       "result", "``1 / input``.")
-sin = _float_op("sin", lambda xp, x: xp.sin(x), lambda xp, g, x: g * xp.cos(x), "input", "Sine.")
+                       "result", "``1 / input``.", vjp_ufunc="-g * result * result")
+sin = _float_op("sin", lambda xp, x: xp.sin(x), lambda xp, g, x: g * xp.cos(x), "input", "Sine.",
+                ufunc="sin")
 cos = _float_op("cos", lambda xp, x: xp.cos(x), lambda xp, g, x: -g * xp.sin(x), "input",
-                "Cosine.")
+                "Cosine.", ufunc="cos")
 tan = _float_op("tan", lambda xp, x: xp.tan(x), lambda xp, g, out: g * (1 + out * out),
-                "result", "Tangent.")
+                "result", "Tangent.", ufunc="tan", vjp_ufunc="g * (1 + result * result)")
 tanh = _float_op("tanh", lambda xp, x: xp.tanh(x), lambda xp, g, out: g * (1 - out * out),
-                 "result", "Hyperbolic tangent.", namespace=("", "nn.functional"))
+                 "result", "Hyperbolic tangent.", namespace=("", "nn.functional"), ufunc="tanh",
+                 vjp_ufunc="g * (1 - result * result)")
 sigmoid = _float_op("sigmoid", _sigmoid, lambda xp, g, out: g * out * (1 - out), "result",
-                    _sigmoid.__doc__, namespace=("", "nn.functional"))
+                    _sigmoid.__doc__, namespace=("", "nn.functional"),
+                    vjp_ufunc="g * result * (1 - result)")
 
 
 # -- unary ops that keep the input's dtype ---------------------------------------
@@ -361,7 +366,7 @@ def _square(xp, x):
 
 
 square = Op("square", _square, save="input", method=True, inplace=True,
-            grad_fn="PowBackward0", vjp=lambda xp, g, x: g * 2 * x)
+            grad_fn="PowBackward0", vjp=lambda xp, g, x: g * 2 * x, vjp_ufunc="g * 2 * input")
 
 
 def _relu(xp, x, inplace=False):
