@@ -39,6 +39,8 @@ cdef object unbroadcast(object g, object shape, Node producer, Py_ssize_t index)
             if shape[i] != 1:
                 _bad_grad(g, shape, producer, index)
             axes.append(lead + i)
+    if lead and len(axes) == lead and len(shape):
+        return g.sum(axis=tuple(axes))      # a new array, not a view of one (leaves keep it)
     g = g.sum(axis=tuple(axes), keepdims=True) if axes else g
     return g.reshape(shape) if lead else g
 

@@ -25,7 +25,7 @@ that check: a call into its first operand computes into scratch memory and
 copies the result in afterwards.
 
 Anything else (other dtypes, strides, broadcasting, subclasses, CuPy arrays,
-larger arrays) returns None, and the caller calls the ufunc.
+larger arrays) goes through the ufunc: call1 and call2 make the call either way.
 """
 
 import numpy as np
@@ -40,7 +40,8 @@ cdef extern from "<fenv.h>":
     int feclearexcept(int excepts) nogil
     int FE_DIVBYZERO, FE_OVERFLOW, FE_UNDERFLOW, FE_INVALID
 
-ctypedef void (*inner_loop)(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps, void *data) noexcept
+ctypedef void (*inner_loop)(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps,
+                            void *data) noexcept
 
 cdef int _FPE = FE_DIVBYZERO | FE_OVERFLOW | FE_UNDERFLOW | FE_INVALID
 cdef enum:
@@ -63,7 +64,8 @@ cdef class Loops:
     """A ufunc's float32 and float64 inner loops, as NumPy would select them."""
 
     def __repr__(self):
-        return f"<loops of {self.ufunc.__name__}: float32 {self.fn[0] != NULL}, float64 {self.fn[1] != NULL}>"
+        return (f"<loops of {self.ufunc.__name__}: float32 {self.fn[0] != NULL}, "
+                f"float64 {self.fn[1] != NULL}>")
 
 
 cdef int _find(cnp.ufunc u, char code) noexcept:
@@ -163,7 +165,8 @@ cdef object _direct1(Loops f, object a, bint into_a):
     cdef cnp.ndarray x = <cnp.ndarray>a
     cdef int k = _slot(x)
     cdef cnp.npy_intp n = cnp.PyArray_SIZE(x)
-    if k < 0 or f.fn[k] == NULL or f.nin != 1 or cnp.PyArray_NDIM(x) == 0 or not 0 < n <= MAX_SIZE:
+    if (k < 0 or f.fn[k] == NULL or f.nin != 1 or cnp.PyArray_NDIM(x) == 0
+            or not 0 < n <= MAX_SIZE):
         return None
     if into_a and not cnp.PyArray_ISWRITEABLE(x):
         return None
@@ -183,8 +186,6 @@ cdef object _direct2(Loops f, object a, object b, bint into_a):
     cdef int k = _slot(x)
     if k < 0 or f.fn[k] == NULL or f.nin != 2 or _slot(y) != k:
         return None
-    if cnp.PyArray_DESCR(x) is not cnp.PyArray_DESCR(y):
-        return None     # equal dtypes, not the same object: leave them to NumPy
     cdef int xd = cnp.PyArray_NDIM(x), yd = cnp.PyArray_NDIM(y)
     cdef cnp.npy_intp item = cnp.PyArray_ITEMSIZE(x)
     cdef char *args[3]

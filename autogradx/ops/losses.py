@@ -612,6 +612,10 @@ def _cross_entropy(xp, input, target, weight=None, size_average=None, ignore_ind
         if input.size == 0:
             return xp.asarray(xp.nan, dtype=terms.dtype), logp
         return -xp.sum(terms) / _n_samples(xp, input), logp
+    if _plain_targets(input, target, weight, ignore_index, label_smoothing):
+        loss = -1.0 * _pick(xp, logp, target)      # -w * picked with every w 1, as below
+        return (loss if reduction == "none" else xp.sum(loss) if reduction == "sum"
+                else xp.sum(loss) / xp.asarray(input.shape[0], dtype=loss.dtype)), logp
     safe, keep, w = _targets(xp, input, target, weight, ignore_index, check=True)
     loss = -w * _pick(xp, logp, safe)
     if label_smoothing > 0:
@@ -619,6 +623,37 @@ def _cross_entropy(xp, input, target, weight=None, size_average=None, ignore_ind
         smooth = xp.where(keep, smooth, 0)
         loss = (1 - label_smoothing) * loss + label_smoothing / n_classes * smooth
     return _nll_reduce(xp, loss, w, reduction), logp
+
+
+def _plain_targets(x, target, weight, ignore_index, label_smoothing):
+    """The common call: (N, C) arrays with N in-range class indices, none ignored, no
+    class weights, no smoothing. Every mask and weight of the general path is then 1, so
+    the shorter computation gives its bits (N < 2**24: a float32 count of N is N)."""
+    if (x.ndim != 2 or target.ndim != 1 or weight is not None or label_smoothing > 0
+            or isinstance(x, TensorBase) or not 0 < target.shape[0] < 2 ** 24):
+        return False
+    lo, hi = int(target.min()), int(target.max())
+    return 0 <= lo and hi < x.shape[1] and not lo <= ignore_index <= hi
+
+
+def _ce_grad_plain(xp, g, logp, target, reduction):
+    """_ce_grad_input for _plain_targets, in 5 array operations instead of about 15; None
+    where the output gradient is zero or not finite (the general path then keeps its
+    NaNs and the signs of its zeros)."""
+    gs = g / xp.asarray(logp.shape[0], dtype=logp.dtype) if reduction == "mean" else g
+    v = -1 * gs                                     # the target's entry of grad_logp
+    if not bool(xp.all(xp.isfinite(v) & (v != 0))):
+        return None
+    if v.ndim:
+        v = v[:, None]
+    # grad_logp is v at the target and v * 0 (a zero of v's sign) elsewhere; each row
+    # sums to v exactly, so the result is grad_logp - exp(logp) * v.
+    pv = xp.exp(logp) * v
+    out = v * 0.0 - pv
+    rows = xp.arange(logp.shape[0])
+    picked = v - pv[rows, target] if v.ndim == 0 else v[:, 0] - pv[rows, target]
+    out[rows, target] = picked
+    return out
 
 
 def _n_samples(xp, x):
@@ -649,6 +684,10 @@ def _ce_grad_input(xp, g, x, target, weight, logp, ignore_index=-100, label_smoo
         grad_logp = (-_ce_probability_scale(xp, g, x, reduction)
                      * _smoothed(target, n_classes, label_smoothing) * _class_weight(weight, x))
     else:
+        if _plain_targets(x, target, weight, ignore_index, label_smoothing):
+            out = _ce_grad_plain(xp, g, logp, target, reduction)
+            if out is not None:
+                return out
         safe, keep, w = _targets(xp, x, target, weight, ignore_index)
         gs = _nll_scale(xp, g, w, reduction)
         nll_part = 1 - label_smoothing if label_smoothing > 0 else 1

@@ -287,3 +287,54 @@ def test_every_loss_is_covered():
     ids = " ".join(p.id for p in ALL)
     for name in ("mse", "l1", "smooth_l1", "huber", "bce", "nll", "ce"):
         assert f" {name}-" in " " + ids, name
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_common_case_gives_the_general_paths_bits(reduction, dtype, monkeypatch):
+    """(N, C) logits with in-range class indices take a shorter computation: the same bits
+    as the general one (weights, ignore_index, smoothing), NaN and inf logits, zero and
+    non-finite output gradients included."""
+    from autogradx.ops import losses
+    rng = np.random.default_rng(7)
+    cases = []
+    for k in range(150):
+        n, c = int(rng.integers(1, 40)), int(rng.integers(1, 12))
+        x = (rng.standard_normal((n, c)) * 10.0 ** rng.integers(-3, 4)).astype(dtype)
+        if k % 5 == 0:
+            x[rng.integers(0, n), rng.integers(0, c)] = rng.choice([np.inf, -np.inf, np.nan])
+        t = rng.integers(0, c, n).astype(np.uint8 if k % 3 == 0 else np.int64)
+        g = np.asarray(rng.standard_normal(() if reduction != "none" else (n,)), dtype)
+        if k % 7 == 0:
+            g[...] = rng.choice([0.0, -0.0, np.inf, np.nan])
+        cases.append((x, t, g))
+
+    def run():
+        out = []
+        with np.errstate(all="ignore"):
+            for x, t, g in cases:
+                loss, logp = losses._cross_entropy(np, x, t, reduction=reduction)
+                grad = losses._ce_grad_input(np, g, x, t, None, logp, reduction=reduction)
+                out.append((np.asarray(loss), grad))
+        return out
+
+    assert losses._plain_targets(*cases[0][:2], None, -100, 0.0)
+    fast = run()
+    monkeypatch.setattr(losses, "_plain_targets", lambda *args: False)
+    general = run()
+    for (fl, fg), (gl, gg) in zip(fast, general):
+        for a, b in ((fl, gl), (fg, gg)):
+            assert a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("target, kw", [
+    ([0, 2, 1], {"ignore_index": 1}),           # an ignored target
+    ([0, 3, 1], {}),                            # out of range: the general path raises
+    ([0, 2, 1], {"weight": np.ones(3, np.float32)}),
+    ([0, 2, 1], {"label_smoothing": 0.1}),
+])
+def test_cross_entropy_other_calls_take_the_general_path(target, kw):
+    from autogradx.ops import losses
+    x = np.zeros((3, 3), np.float32)
+    assert not losses._plain_targets(x, np.array(target), kw.get("weight"),
+                                     kw.get("ignore_index", -100), kw.get("label_smoothing", 0.0))
