@@ -841,16 +841,16 @@ cdef inline object _call_forward(OpDef op, object xp, list values, Py_ssize_t n)
 
 
 cdef object _call_ufunc(OpDef op, list values, Py_ssize_t n):
-    """The forward as the NumPy ufunc it declares, on float arrays (no Python frame); None
-    for other inputs, or when the ufunc refuses them, so that the forward runs (and raises
-    its own error)."""
+    """The forward as the NumPy ufunc it declares, on float arrays of one dtype (no Python
+    frame); None for other inputs, or when the ufunc refuses them, so that the forward
+    runs (and raises its own error)."""
     a = values[0]
     if n == 1:
         return call1(op.loops, a, False) if _is_float_array(a) else None
     b = values[1]
     if _is_float_array(a):
-        if type(b) is _ndarray and not _is_float_array(b):
-            return None
+        if type(b) is _ndarray and not _same_dtype(<cnp.ndarray>a, <cnp.ndarray>b):
+            return None             # ops that promote have made them one dtype already
         b = _scalar_operand(b, a)
     elif type(a) is not _ndarray and _is_float_array(b):
         a = _scalar_operand(a, b)
@@ -860,6 +860,11 @@ cdef object _call_ufunc(OpDef op, list values, Py_ssize_t n):
         return call2(op.loops, a, b, False)
     except (TypeError, ValueError):
         return None
+
+
+cdef inline bint _same_dtype(cnp.ndarray a, cnp.ndarray b) except -1:
+    da, db = <object>cnp.PyArray_DESCR(a), <object>cnp.PyArray_DESCR(b)
+    return da is db or da == db
 
 
 cdef inline bint _is_float_array(object v) except -1:
@@ -1130,11 +1135,18 @@ cdef bint _write_in_place(OpDef op, TensorBase t, tuple args, dict kwargs) excep
             if key in op.inputs or key == "out" or isinstance(kwargs[key], TensorBase):
                 return False
     values = [(<TensorBase>v)._data if isinstance(v, TensorBase) else v for v in args]
-    try:
-        op.forward(_numpy, *values, out=data, **(kwargs or {}))
-    except ValueError as e:
-        _shape_error(op, e, values)
-        raise
+    if cat == 2 and op.numpy_ufunc is not None and _fast and not kwargs and values[0] is data:
+        # The ufunc the forward computes on float arrays, into data (no Python frame).
+        if n == 1:
+            call1(op.loops, data, True)
+        else:
+            call2(op.loops, data, _scalar_operand(values[1], data), True)
+    else:
+        try:
+            op.forward(_numpy, *values, out=data, **(kwargs or {}))
+        except ValueError as e:
+            _shape_error(op, e, values)
+            raise
     cdef VersionCounter vc = t.version_counter()
     vc.value += 1
     return True

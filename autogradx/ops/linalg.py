@@ -57,11 +57,13 @@ def _same_dtype(name, a, b):
 
 # -- matmul and its fixed-rank kernels ------------------------------------------------
 
+# PyTorch names the node after the kernel the shapes lead to.
+_MATMUL_NAMES = {(1, 1): "DotBackward0", (2, 1): "MvBackward0", (1, 2): "SqueezeBackward4",
+                 (2, 2): "MmBackward0"}
+
+
 def _matmul_name(a, b):
-    # PyTorch names the node after the kernel the shapes lead to.
-    names = {(1, 1): "DotBackward0", (2, 1): "MvBackward0", (1, 2): "SqueezeBackward4",
-             (2, 2): "MmBackward0"}
-    return names.get((min(a.ndim, 3), min(b.ndim, 3)), "UnsafeViewBackward0")
+    return _MATMUL_NAMES.get((min(a.ndim, 3), min(b.ndim, 3)), "UnsafeViewBackward0")
 
 
 def _matmul(xp, a, b):
@@ -83,7 +85,7 @@ def _matmul_grad_a(xp, g, a, b):
         return g * b if a.ndim == 1 else g[..., None] * b
     if a.ndim == 1:
         return xp.matmul(b, g[..., None])[..., 0]
-    return xp.matmul(g, xp.swapaxes(b, -1, -2))
+    return xp.matmul(g, b.swapaxes(-1, -2))
 
 
 def _matmul_grad_b(xp, g, a, b):
@@ -91,11 +93,12 @@ def _matmul_grad_b(xp, g, a, b):
         return g * a if b.ndim == 1 else a[:, None] * g[..., None, :]
     if b.ndim == 1:
         return xp.matmul(g[..., None, :], a)[..., 0, :]
-    return xp.matmul(xp.swapaxes(a, -1, -2), g)
+    return xp.matmul(a.swapaxes(-1, -2), g)
 
 
 matmul = Op("matmul", _matmul, inputs=("input", "other"), save=("input", "other"),
-            grad_fn=_matmul_name, method=True, vjp=(_matmul_grad_a, _matmul_grad_b))
+            grad_fn=_matmul_name, method=True, ufunc="matmul",
+            vjp=(_matmul_grad_a, _matmul_grad_b))
 
 
 def _mm(xp, a, b):

@@ -270,3 +270,44 @@ def test_the_conformance_kit_compares_the_fast_paths_with_the_definitions():
                save=("input", "other"), vjp_ufunc=("g * other", "g * input"),
                vjp=(lambda xp, g, a, b: g * b, lambda xp, g, a, b: g * a))
     assert conformance.check_op(right, [sample], second_order=False, raise_exception=False).ok
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_in_place_updates_through_the_ufunc_match_the_forward(dtype):
+    """``p -= lr * g`` under no_grad writes the ufunc's result into p's array: the bits
+    the forward with out= gives, broadcasting and Python numbers included; the version
+    counter moves as for any in-place change."""
+    rng = np.random.default_rng(5)
+    base = rng.standard_normal((4, 3)).astype(dtype)
+    row = rng.standard_normal(3).astype(dtype)
+    updates = [("sub_", 0.37), ("add_", row), ("mul_", 1.0001), ("sub_", base[::-1].copy()),
+               ("neg_", None), ("div_", 3)]
+
+    def run(fast):
+        prev = ag._core.op._set_fast_paths(fast)
+        try:
+            p = ag.tensor(base.copy(), requires_grad=True)
+            data = p.detach().numpy()
+            with ag.no_grad():
+                for name, other in updates:
+                    if isinstance(other, np.ndarray):
+                        other = ag.tensor(other)
+                    getattr(p, name)(*(() if other is None else (other,)))
+            assert p.detach().numpy() is data or np.shares_memory(p.detach().numpy(), data)
+            return p.detach().numpy().copy(), p._version
+        finally:
+            ag._core.op._set_fast_paths(prev)
+
+    (fast, v_fast), (slow, v_slow) = run(True), run(False)
+    assert fast.tobytes() == slow.tobytes()
+    assert v_fast == v_slow == len(updates)
+
+
+def test_matmul_through_its_ufunc_keeps_pytorchs_errors():
+    a = ag.ones(2, 3)
+    with pytest.raises(RuntimeError, match="expected m1 and m2 to have the same dtype"):
+        a @ ag.ones(3, 2, dtype=ag.float64)
+    with pytest.raises(RuntimeError, match="both arguments to matmul need to be at least 1D"):
+        ag.matmul(a, ag.tensor(2.0))
+    with pytest.raises(RuntimeError, match="cannot be multiplied"):
+        a @ ag.ones(2, 2)
