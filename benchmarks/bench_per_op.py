@@ -22,7 +22,8 @@ the per-op bookkeeping: dispatch, dtype promotion, node creation, and the
 engine's walk of the graph. The NumPy floor is the price of the ndarray ops
 as the plain expressions make them: a layer over NumPy can only get below it by
 calling NumPy more cheaply than they do (autogradx casts each Python number
-operand once, where ``a * 1.0001`` casts it on every call).
+operand once, where ``a * 1.0001`` casts it on every call, and on small arrays
+calls NumPy's arithmetic loops without the ufunc's dispatch).
 
 Next to the medians, the table gives autogradx / PyTorch for the fastest round
 of each: on a busy machine the medians carry the interference, the minimums
