@@ -394,8 +394,12 @@ cdef list _run(dict state, list roots, bint keep_graph, bint create_graph, tuple
                     if prev is None:
                         q.grads[k] = g
                     elif (type(prev) is _ndarray and Py_REFCNT(prev) == 2
-                          and writable_owner(<cnp.ndarray>prev)):
-                        # Only this buffer holds ``prev``: sum in place.
+                          and writable_owner(<cnp.ndarray>prev)
+                          and cnp.PyArray_SIZE(<cnp.ndarray>prev) > 1):
+                        # Only this buffer holds ``prev``: sum in place. Not one element:
+                        # NumPy sums that in place as a reduction, which can pick another
+                        # of two NaNs than prev + g, and the bits must not depend on who
+                        # holds prev.
                         call2(_add, prev, g, True)
                     else:
                         prev = prev + g

@@ -20,9 +20,8 @@ so no choice of loop could give other bits than NumPy's.
 Floating-point exceptions keep NumPy's meaning: when the loop raises any of
 the flags NumPy checks (divide, overflow, underflow, invalid), the result is
 dropped and the call is made again through the ufunc, so that ``np.errstate``
-decides whether to warn, raise or stay quiet. Inputs are never written before
-that check: a call into its first operand computes into scratch memory and
-copies the result in afterwards.
+decides whether to warn, raise or stay quiet. A call into its first operand
+keeps a copy of that operand in scratch memory and puts it back before that.
 
 Anything else (other dtypes, strides, broadcasting, subclasses, CuPy arrays,
 larger arrays) goes through the ufunc: call1 and call2 make the call either way.
@@ -46,7 +45,7 @@ ctypedef void (*inner_loop)(char **args, cnp.npy_intp *dims, cnp.npy_intp *steps
 cdef int _FPE = FE_DIVBYZERO | FE_OVERFLOW | FE_UNDERFLOW | FE_INVALID
 cdef enum:
     MAX_SIZE = 500
-cdef double _scratch[MAX_SIZE]          # a call into its first operand computes here first
+cdef double _scratch[MAX_SIZE]          # a call into its first operand keeps that operand here
 cdef object _f32 = np.dtype(np.float32), _f64 = np.dtype(np.float64)
 cdef dict _cache = {}                   # ufunc -> Loops
 cdef frozenset _EXACT = frozenset({np.add, np.subtract, np.multiply, np.divide, np.negative})
@@ -120,15 +119,22 @@ cdef object _run(Loops f, int k, cnp.ndarray shaped, char **args, cnp.npy_intp *
     exception (nothing written then)."""
     cdef cnp.npy_intp n = cnp.PyArray_SIZE(shaped)
     cdef cnp.ndarray out
-    cdef Py_ssize_t nbytes = n * steps[f.nin]
+    cdef Py_ssize_t nbytes = n * cnp.PyArray_ITEMSIZE(shaped)
+    cdef int i
+    if n == 1:
+        for i in range(f.nin + 1):
+            steps[i] = 0        # NumPy's iterator gives a single element stride 0
     if fetestexcept(_FPE):
         feclearexcept(_FPE)
     if into_a:
-        args[f.nin] = <char *>_scratch
+        # The loop sees what NumPy's call passes (the output is the first input: a
+        # single-element sum is then a reduction); a is kept to be put back on a flag.
+        memcpy(_scratch, args[0], nbytes)
+        args[f.nin] = args[0]
         (<inner_loop>f.fn[k])(args, &n, steps, f.data[k])
         if fetestexcept(_FPE):
+            memcpy(args[0], _scratch, nbytes)
             return None
-        memcpy(args[0], _scratch, nbytes)
         return shaped                       # a itself when writing into a
     out = cnp.PyArray_SimpleNew(cnp.PyArray_NDIM(shaped), cnp.PyArray_DIMS(shaped),
                                 cnp.NPY_FLOAT if k == 0 else cnp.NPY_DOUBLE)

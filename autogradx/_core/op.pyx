@@ -532,8 +532,10 @@ cdef object _eval(tuple e, object g, tuple saved, bint *fresh, bint into_g):
 
 
 cdef inline bint _fits_in(object v, object g):
-    """``ufunc(g, v)`` has ``g``'s dtype and shape, so it can be written into ``g``."""
-    if type(v) is not _ndarray:
+    """``ufunc(g, v)`` has ``g``'s dtype and shape, so it can be written into ``g`` with
+    the bits of ``ufunc(g, v)``: not for a single element, which NumPy's loops take as a
+    reduction when written in place (another NaN can come out of two)."""
+    if type(v) is not _ndarray or cnp.PyArray_SIZE(<cnp.ndarray>g) < 2:
         return False
     if cnp.PyArray_DESCR(<cnp.ndarray>v) is not cnp.PyArray_DESCR(<cnp.ndarray>g):
         return False

@@ -57,6 +57,37 @@ def test_direct_calls_give_numpys_bits(ufunc, dtype):
                 _same_bits(loops._direct(ufunc, *args), ufunc(*args))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ufunc", BINARY + [np.negative], ids=lambda u: u.__name__)
+def test_nan_payloads_are_numpys_in_place_and_out_of_place(ufunc, dtype):
+    """With two NaN operands the result is one of them, chosen by the loop's path: the
+    direct calls pass what NumPy passes (a single element with stride 0, the output
+    aliasing the first input in place), so that the same NaN comes out."""
+    uint = np.uint32 if dtype == np.float32 else np.uint64
+    bits = 32 if dtype == np.float32 else 64
+    quiet = (1 << (bits - 1)) | (0x7FC00000 << (bits - 32) if bits == 32 else 0x7FF8 << 48)
+    nans = np.array([quiet & ~(1 << (bits - 1)), quiet, (quiet & ~(1 << (bits - 1))) | 1,
+                     quiet | 0x12345], uint).view(dtype)
+    values = np.concatenate([nans, np.array([1.0, -2.5, np.inf], dtype)])
+    for n in (1, 2, 3, 17):
+        for va in values:
+            for vb in values:
+                a = np.full(n, va, dtype)
+                others = [()] if ufunc.nin == 1 else [(np.full(n, vb, dtype),),
+                                                      (np.asarray(vb, dtype),)]
+                for other in others:
+                    with np.errstate(all="ignore"):
+                        want = ufunc(a, *other)
+                        want_in_place = a.copy()
+                        ufunc(want_in_place, *other, want_in_place)
+                    got = loops._direct(ufunc, a, *other)
+                    if got is not None:
+                        assert got.tobytes() == want.tobytes()
+                    inplace = a.copy()
+                    if loops._direct(ufunc, inplace, *other, into_a=True) is not None:
+                        assert inplace.tobytes() == want_in_place.tobytes()
+
+
 @pytest.mark.parametrize("ufunc", BINARY, ids=lambda u: u.__name__)
 def test_a_call_into_its_first_operand_writes_it_and_returns_it(ufunc):
     rng = np.random.default_rng(1)

@@ -1,0 +1,4 @@
+import numpy as np
+
+class Loops:
+    ufunc: np.ufunc
