@@ -211,11 +211,20 @@ cdef object _direct2(Loops f, object a, object b, bint into_a):
         return None     # 0-d with 0-d: NumPy returns a scalar
     if not 0 < cnp.PyArray_SIZE(shaped) <= MAX_SIZE:
         return None
-    if into_a and not cnp.PyArray_ISWRITEABLE(x):
-        return None
     args[0] = cnp.PyArray_BYTES(x)
     args[1] = cnp.PyArray_BYTES(y)
+    if into_a and (not cnp.PyArray_ISWRITEABLE(x) or _overlap(x, y)):
+        return None     # NumPy copies b first when a write into a would reach it
     return _run(f, k, shaped, args, steps, into_a)
+
+
+cdef inline bint _overlap(cnp.ndarray x, cnp.ndarray y) noexcept:
+    """The memory of contiguous ``y`` meets ``x``'s, other than as ``x`` itself."""
+    cdef char *xs = cnp.PyArray_BYTES(x)
+    cdef char *ys = cnp.PyArray_BYTES(y)
+    if ys == xs and cnp.PyArray_NBYTES(y) == cnp.PyArray_NBYTES(x):
+        return False    # the same elements: each is read before it is written
+    return ys < xs + cnp.PyArray_NBYTES(x) and xs < ys + cnp.PyArray_NBYTES(y)
 
 
 def _direct(ufunc, a, b=None, *, bint into_a=False):

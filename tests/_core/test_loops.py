@@ -127,6 +127,32 @@ def test_calls_into_a_read_only_or_0d_operand_are_left_to_numpy():
     assert loops._direct(np.add, np.array(1.0), np.ones(3), into_a=True) is None
 
 
+def test_a_call_into_an_operand_that_the_other_overlaps_is_left_to_numpy():
+    # NumPy copies the other operand first; a loop writing in place would read what it
+    # has just written (x -= x[0] would subtract 0 from every element after the first).
+    a = np.array([1.0, 2.0, 3.0])
+    assert loops._direct(np.subtract, a, a[0, ...], into_a=True) is None
+    buf = np.arange(1.0, 5.0)
+    assert loops._direct(np.add, buf[1:], buf[:-1], into_a=True) is None
+    assert a.tolist() == [1.0, 2.0, 3.0] and buf.tolist() == [1.0, 2.0, 3.0, 4.0]
+    assert loops._direct(np.add, a, a, into_a=True) is a      # the same elements: fine
+    assert a.tolist() == [2.0, 4.0, 6.0]
+
+
+@pytest.mark.parametrize("grad", [False, True])
+def test_in_place_updates_by_a_view_of_the_tensor_read_it_before_the_update(grad):
+    for fast in (True, False):
+        prev = _set_fast_paths(fast)
+        try:
+            t = ag.tensor([1.0, 2.0, 3.0])
+            with ag.set_grad_enabled(grad):
+                t.sub_(t[0])
+                t.add_(t[1:2].expand(3))
+        finally:
+            _set_fast_paths(prev)
+        assert t.tolist() == [1.0, 2.0, 3.0], fast
+
+
 def test_only_correctly_rounded_ufuncs_are_called_directly():
     # exp's loops may round differently from one implementation to another
     assert loops._direct(np.exp, np.ones(3)) is None
