@@ -18,7 +18,7 @@ from cpython.ref cimport Py_REFCNT
 
 from .node cimport Node, NodeExtras, AccumulateGrad, grad_edge, hook_result, run_leaf_hooks
 from .grad_mode cimport anomaly_enabled, grad_enabled, set_grad_enabled_c
-from .loops cimport Loops, loops_of, call2
+from .loops cimport Loops, loops_of, call2, exact_in_place
 from .op cimport array_module
 from .tensor cimport TensorBase, new_tensor, needs_grad, same_shape, dtype_of, writable_owner
 
@@ -395,11 +395,9 @@ cdef list _run(dict state, list roots, bint keep_graph, bint create_graph, tuple
                         q.grads[k] = g
                     elif (type(prev) is _ndarray and Py_REFCNT(prev) == 2
                           and writable_owner(<cnp.ndarray>prev)
-                          and cnp.PyArray_SIZE(<cnp.ndarray>prev) > 1):
-                        # Only this buffer holds ``prev``: sum in place. Not one element:
-                        # NumPy sums that in place as a reduction, which can pick another
-                        # of two NaNs than prev + g, and the bits must not depend on who
-                        # holds prev.
+                          and exact_in_place(<cnp.ndarray>prev)):
+                        # Only this buffer holds ``prev``: sum in place (with the bits of
+                        # prev + g, which must not depend on who holds prev).
                         call2(_add, prev, g, True)
                     else:
                         prev = prev + g

@@ -1,5 +1,7 @@
 # Direct calls of NumPy's own inner loops for small float arrays (see loops.pyx).
 
+cimport numpy as cnp
+
 cdef class Loops:
     cdef readonly object ufunc       # the NumPy ufunc whose loops these are
     cdef int nin                     # its inputs: 1 or 2
@@ -12,3 +14,10 @@ cdef Loops loops_of(object ufunc)
 # call, the ufunc otherwise.
 cdef object call1(Loops f, object a, bint into_a)
 cdef object call2(Loops f, object a, object b, bint into_a)
+
+
+cdef inline bint exact_in_place(cnp.ndarray a) noexcept:
+    """``ufunc(a, b, a)`` leaves in ``a`` the bits of ``ufunc(a, b)``: not for a single
+    element, which NumPy's loops take as a reduction when written in place (another of
+    two NaNs can come out). Writes in place for speed ask this first."""
+    return cnp.PyArray_SIZE(a) > 1

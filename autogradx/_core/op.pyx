@@ -21,7 +21,7 @@ from cpython.ref cimport Py_INCREF, Py_REFCNT
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 
 from .grad_mode cimport anomaly_enabled, grad_enabled
-from .loops cimport Loops, loops_of, call1, call2
+from .loops cimport Loops, loops_of, call1, call2, exact_in_place
 from . import loops as _loops
 from .node cimport Node, grad_edge
 from .tensor cimport (TensorBase, VersionCounter, gc_untrack, new_tensor, needs_grad, install_apply,
@@ -533,9 +533,8 @@ cdef object _eval(tuple e, object g, tuple saved, bint *fresh, bint into_g):
 
 cdef inline bint _fits_in(object v, object g):
     """``ufunc(g, v)`` has ``g``'s dtype and shape, so it can be written into ``g`` with
-    the bits of ``ufunc(g, v)``: not for a single element, which NumPy's loops take as a
-    reduction when written in place (another NaN can come out of two)."""
-    if type(v) is not _ndarray or cnp.PyArray_SIZE(<cnp.ndarray>g) < 2:
+    the bits of ``ufunc(g, v)``."""
+    if type(v) is not _ndarray or not exact_in_place(<cnp.ndarray>g):
         return False
     if cnp.PyArray_DESCR(<cnp.ndarray>v) is not cnp.PyArray_DESCR(<cnp.ndarray>g):
         return False
