@@ -20,10 +20,13 @@ This module must not import torch: the tests that do not compare with PyTorch us
 they run (and collect) without torch installed.
 """
 
+import contextlib
+
 import numpy as np
 import pytest
 
 import autogradx as agx
+from autogradx._core.op import _set_fast_paths
 
 
 class Spec:
@@ -192,3 +195,14 @@ def close(a, b, rtol=1e-12, atol=1e-12):
     the same values within ``rtol`` and ``atol``."""
     np.testing.assert_allclose(arr(a) if hasattr(a, "detach") else a,
                                arr(b) if hasattr(b, "detach") else b, rtol=rtol, atol=atol)
+
+
+@contextlib.contextmanager
+def fast_paths(on):
+    """The core's fast paths (``ufunc=``, ``vjp_ufunc=``, NumPy's loops called directly)
+    on or off inside the block, as the conformance kit compares them."""
+    previous = _set_fast_paths(on)
+    try:
+        yield
+    finally:
+        _set_fast_paths(previous)

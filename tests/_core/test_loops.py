@@ -9,7 +9,7 @@ import pytest
 
 import autogradx as ag
 from autogradx._core import loops
-from autogradx._core.op import _set_fast_paths
+from helpers import fast_paths
 
 BINARY = [np.add, np.subtract, np.multiply, np.divide]
 DTYPES = [np.float32, np.float64]
@@ -142,14 +142,11 @@ def test_a_call_into_an_operand_that_the_other_overlaps_is_left_to_numpy():
 @pytest.mark.parametrize("grad", [False, True])
 def test_in_place_updates_by_a_view_of_the_tensor_read_it_before_the_update(grad):
     for fast in (True, False):
-        prev = _set_fast_paths(fast)
-        try:
+        with fast_paths(fast):
             t = ag.tensor([1.0, 2.0, 3.0])
             with ag.set_grad_enabled(grad):
                 t.sub_(t[0])
                 t.add_(t[1:2].expand(3))
-        finally:
-            _set_fast_paths(prev)
         assert t.tolist() == [1.0, 2.0, 3.0], fast
 
 
@@ -199,9 +196,6 @@ def test_an_overflowing_gradient_sum_keeps_numpys_error_state():
 
 
 def test_turning_the_fast_paths_off_turns_the_direct_calls_off():
-    prev = _set_fast_paths(False)
-    try:
+    with fast_paths(False):
         assert loops._direct(np.add, np.ones(3), np.ones(3)) is None
-    finally:
-        _set_fast_paths(prev)
     assert loops._direct(np.add, np.ones(3), np.ones(3)) is not None

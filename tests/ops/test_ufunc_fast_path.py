@@ -7,6 +7,7 @@ import pytest
 
 import autogradx as ag
 from autogradx._registry import REGISTRY
+from helpers import fast_paths
 
 UFUNC_OPS = sorted(name for name, op in REGISTRY.load().ops.items() if op.numpy_ufunc is not None)
 
@@ -55,14 +56,12 @@ def test_ufunc_equals_the_forward(name):
 
 def _outcome(name, args, fast):
     """The result of ``ag.<name>(*args)`` (or the type of its error), fast paths on or off."""
-    prev = ag._core.op._set_fast_paths(fast)
-    try:
-        out = getattr(ag, name)(*args)
+    with fast_paths(fast):
+        try:
+            out = getattr(ag, name)(*args)
+        except Exception as e:
+            return type(e)
         return out.dtype, out.numpy().tolist()
-    except Exception as e:
-        return type(e)
-    finally:
-        ag._core.op._set_fast_paths(prev)
 
 
 @pytest.mark.parametrize("name", UFUNC_OPS)
@@ -284,8 +283,7 @@ def test_in_place_updates_through_the_ufunc_match_the_forward(dtype):
                ("neg_", None), ("div_", 3)]
 
     def run(fast):
-        prev = ag._core.op._set_fast_paths(fast)
-        try:
+        with fast_paths(fast):
             p = ag.tensor(base.copy(), requires_grad=True)
             data = p.detach().numpy()
             with ag.no_grad():
@@ -293,10 +291,8 @@ def test_in_place_updates_through_the_ufunc_match_the_forward(dtype):
                     if isinstance(other, np.ndarray):
                         other = ag.tensor(other)
                     getattr(p, name)(*(() if other is None else (other,)))
-            assert p.detach().numpy() is data or np.shares_memory(p.detach().numpy(), data)
-            return p.detach().numpy().copy(), p._version
-        finally:
-            ag._core.op._set_fast_paths(prev)
+        assert p.detach().numpy() is data or np.shares_memory(p.detach().numpy(), data)
+        return p.detach().numpy().copy(), p._version
 
     (fast, v_fast), (slow, v_slow) = run(True), run(False)
     assert fast.tobytes() == slow.tobytes()
@@ -322,8 +318,7 @@ _CHAIN_OPS = ["add", "sub", "mul", "div", "neg", "exp", "tanh", "sigmoid", "sqrt
 def _random_chain(seed, shape, fast):
     """h, x.grad and c.grad (as bytes) of a random 40-op chain in x and c, with the fast
     paths on or off. Values run into inf and NaN: their signs and payloads must agree too."""
-    prev = ag._core.op._set_fast_paths(fast)
-    try:
+    with fast_paths(fast):
         r = np.random.default_rng(seed)
         dtype = (np.float32, np.float64)[seed % 2]
         x = ag.tensor(r.standard_normal(shape).astype(dtype), requires_grad=True)
@@ -351,8 +346,6 @@ def _random_chain(seed, shape, fast):
                     h = ag.tanh(h) * 3
             h.sum().backward()
         return [None if t is None else t.detach().numpy().tobytes() for t in (h, x.grad, c.grad)]
-    finally:
-        ag._core.op._set_fast_paths(prev)
 
 
 @pytest.mark.parametrize("shape", [(1,), (3,), (2, 1, 3), (700,)])
