@@ -6,6 +6,14 @@ plugins registered through the ``autogradx.plugins`` entry point group and are
 looked up in the registry on first use.
 """
 
+import numpy as _np
+
+# NumPy 1.x promotes 0-d arrays by value (before NEP 50): a 0-d float32 tensor would come
+# back float64 from many ops. Say so at import, not as a wrong dtype later.
+if int(_np.__version__.split(".")[0]) < 2:
+    raise ImportError(f"autogradx needs NumPy 2.0 or newer; NumPy {_np.__version__} is "
+                      f"installed (pip install -U numpy)")
+
 from autogradx import _dtype
 from autogradx._core.tensor import Size
 from autogradx._device import device

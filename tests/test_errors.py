@@ -173,9 +173,12 @@ CASES = [
 
 
 def _params():
-    for id, build, exc, pattern, bug in CASES:
-        marks = [pytest.mark.xfail(strict=True, reason=bug)] if bug else []
-        yield pytest.param(build, exc, pattern, id=id, marks=marks)
+    # A list, not a generator: pytest reads argvalues as a collection.
+    return [
+        pytest.param(build, exc, pattern, id=id,
+                     marks=[pytest.mark.xfail(strict=True, reason=bug)] if bug else [])
+        for id, build, exc, pattern, bug in CASES
+    ]
 
 
 def _state(tensors):

@@ -21,6 +21,12 @@ esac
 root=$(cd "$(dirname "$0")/.." && pwd)
 # The interpreter itself, not a wrapper script (pyenv's shims), for LD_PRELOAD to reach.
 py=$(python -c "import sys; print(sys.executable)")
+# The build runs setup.py directly, outside pip's isolated build environment.
+"$py" -c "import Cython, numpy, setuptools" 2>/dev/null || {
+  echo "error: the sanitizer build needs the build requirements installed here:" >&2
+  echo "  python -m pip install $("$py" "$root/tools/requirements.py" build | sed "s/.*/'&'/" | tr '\n' ' ')" >&2
+  exit 2
+}
 work=${SANITIZE_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/autogradx-sanitize.XXXXXX")}
 [ -n "${SANITIZE_DIR:-}" ] || trap 'rm -rf "$work"' EXIT
 rm -rf "$work/tree" "$work/reports"
