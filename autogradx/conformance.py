@@ -478,9 +478,10 @@ class _SampleCheck:
         self._fast_paths(call, dtype)
 
     def _fast_paths(self, call, dtype):
-        """An op declaring ``ufunc=`` or ``vjp_ufunc=`` gives, through those, exactly the
-        outputs and gradients its forward and vjps give."""
-        if all(getattr(self.op, attr, None) is None for attr in ("numpy_ufunc", "vjp_ufunc")):
+        """An op declaring ``ufunc=``, or whose vjp formulas the core evaluates itself
+        (arithmetic ones), gives through those exactly the outputs and gradients its forward
+        and its formulas give when called."""
+        if getattr(self.op, "numpy_ufunc", None) is None and not getattr(self.op, "arithmetic_vjps", ()):
             return
         from autogradx.autograd import backward
         results = []
@@ -509,8 +510,9 @@ class _SampleCheck:
             for a, b in zip(fast, plain))
         if not same:
             self._fail(dtype, "ufunc fast path",
-                       f"{self._who()} gives other outputs or gradients through its ufunc= / "
-                       "vjp_ufunc= declarations than through its forward and vjps")
+                       f"{self._who()} gives other outputs or gradients through the core's "
+                       "fast paths (its ufunc= declaration, its arithmetic vjp formulas "
+                       "evaluated by the core) than through its forward and its formulas called")
         else:
             self.report.passed += 1
 

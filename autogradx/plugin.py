@@ -17,8 +17,7 @@ CPU, CuPy on a GPU), so one definition serves every backend::
     cube = agp.Op(
         "cube",
         lambda xp, x: x ** 3,
-        vjp=lambda xp, g, x: 3 * g * x ** 2,
-        save="input",
+        vjp={"input": lambda xp, g, input: 3 * g * input ** 2},
         method=True,
     )
     plugin = agp.Plugin("myops", [cube])
@@ -37,7 +36,20 @@ The contract of an op:
     returns that tensor itself, with no new node (``contiguous()`` of a
     contiguous tensor).
 
-``vjp(xp, g, *saved, **params) -> grads``
+``vjp={"input": formula, ...}``: one derivative formula per input (the preferred form)
+    ``formula(xp, g, <what it reads>, **params) -> gradient of that input``. Its
+    parameter names after ``g`` say what it reads: the op's inputs by name and
+    ``"result"`` (as PyTorch's derivatives.yaml), then the op's parameters with
+    their defaults. autogradx saves exactly what the formulas of the inputs that
+    require grad read, and nothing else: ``x * 2`` keeps nothing of ``x``, so
+    ``x`` may then change in place. ``save=`` is derived, not given. A formula
+    that is plain arithmetic of ``g``, the values it reads and Python numbers
+    (``g * other``, ``-g * input / (other * other)``) is also evaluated by the
+    core itself on NumPy arrays, with NumPy's own loops: the core calls each
+    formula once, on symbols, when the op is made, to find out (so a formula
+    must have no side effects). Inputs without a formula get no gradient.
+
+``vjp(xp, g, *saved, **params) -> grads`` (the positional form)
     ``g`` is the gradient of the output (a tuple of them for several
     outputs), ``saved`` the values named in ``save`` in that order (input names
     and/or ``"result"``), then the residuals if any. It returns one gradient
@@ -59,7 +71,8 @@ save inputs or the result rather than values derived from them.
     Names of the tensor inputs, e.g. ``("input", "other")``. Callers may pass
     them by position or keyword.
 ``save``
-    Names of inputs (and/or ``"result"``) the vjp needs. Saved tensors are
+    For the positional forms of ``vjp``: names of inputs (and/or ``"result"``)
+    the vjp needs, all saved whichever inputs require grad. Saved tensors are
     checked for in-place changes before the vjp runs, and released after
     backward unless ``retain_graph=True``.
 ``grad_fn``
@@ -93,15 +106,8 @@ save inputs or the result rather than values derived from them.
     cast gives, without its cost per call). The conformance kit checks that both
     give the same result.
 ``vjp_ufunc``
-    The vjp of each input as ufunc calls the core can make itself, one entry per
-    input: an expression of ``g``, the saved names and numbers with ``+ - * /``
-    and unary minus, written as the vjp computes it (``"g"`` passes the gradient
-    through; ``"-g * input / (other * other)"``), or None to run that input's
-    vjp. On NumPy arrays, without parameters and outside ``create_graph``, the
-    core makes the ufunc calls Python would make for the expression instead of
-    calling the vjps (no Python frame; temporaries and a gradient nothing else
-    holds are written in place). The vjps stay the definition everywhere else,
-    and the conformance kit checks that both give the same outputs and gradients.
+    Deprecated and ignored (with a ``DeprecationWarning``): give ``vjp`` as one
+    formula per input; the core derives the same fast path from the formulas.
 ``view``
     ``True`` when the output is a view of input 0 (it shares the version counter).
 ``aliases``

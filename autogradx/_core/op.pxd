@@ -10,6 +10,7 @@ cdef class OpDef:
     cdef readonly object forward     # forward(xp, *inputs, *args, **params) -> array(s) [, residuals]
     cdef readonly object vjp         # vjp(xp, g, *saved, **params) -> one grad per input; or None
     cdef readonly tuple vjps         # or one vjp per input (None where not differentiable); or None
+                                     # (given as a dict: formula(xp, g, *its reads, **params))
     cdef readonly tuple inputs       # names of the tensor inputs, in call order
     cdef readonly bint variadic      # inputs == ("*name",): input 0 is a sequence of any number of tensors
     cdef readonly object parse       # parse(*args, **kwargs) -> (args, kwargs) in the op's order, or None
@@ -33,8 +34,9 @@ cdef class OpDef:
     cdef readonly bint out           # the forward takes out=: an array to write the result into
     cdef readonly object numpy_ufunc # the NumPy ufunc the forward computes on float arrays without parameters, or None
     cdef Loops loops                 # its inner loops, called directly on small arrays
-    cdef readonly tuple vjp_ufunc    # per input: its vjp as ufunc calls ("g * other"), or None; None for none
-    cdef tuple vjp_rules             # ``vjp_ufunc`` resolved: (kind, Loops, saved index) or None, per input
+    cdef readonly tuple reads        # per input: the indices in ``save`` its formula reads (vjp given
+                                     # per input name); None for the positional forms, which read all
+    cdef tuple vjp_rules             # per input: its formula as an expression tree (formula.py), or None
     cdef readonly tuple aliases      # further names of the function and method (e.g. "clip")
     cdef readonly str doc            # documentation (the forward's docstring by default)
     cdef readonly dict overrides     # array module name -> OpDef with the same contract, for that backend
@@ -44,7 +46,8 @@ cdef class OpDef:
 
 cdef class OpNode(Node):
     cdef readonly OpDef op           # the op whose vjp this node runs
-    cdef tuple saved                 # the vjp's saved arguments (arrays, scalars); None once released
+    cdef tuple saved                 # the vjp's saved arguments (arrays, scalars); a value no input
+                                     # that requires grad reads is None; None once released
     cdef tuple saved_from            # per saved value: input tensor or result VersionCounter it came from, or None
     cdef tuple saved_versions        # their versions when saved
     cdef dict params                 # keyword parameters of the call, passed on to the vjp; or None

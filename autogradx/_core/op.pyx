@@ -6,10 +6,9 @@ is on and an input requires grad, record an OpNode holding the edges and the
 saved values the op's vjp will need.
 """
 
-import ast
 import inspect
-import operator
 import re
+import warnings
 from types import MethodType
 
 import numpy as np
@@ -24,6 +23,7 @@ from .grad_mode cimport anomaly_enabled, grad_enabled
 from .loops cimport Loops, loops_of, call1, call2, exact_in_place
 from . import loops as _loops
 from .node cimport Node, grad_edge
+from . import formula as _formula
 from .tensor cimport (TensorBase, VersionCounter, gc_untrack, new_tensor, needs_grad, install_apply,
                       same_shape, item_refcount, dtype_of, writable_owner)
 
@@ -60,11 +60,11 @@ cdef object array_module(object data):
     return xp
 
 
-cdef bint _fast = True      # use the ops' ufunc= and vjp_ufunc= declarations on NumPy arrays
+cdef bint _fast = True      # use the ops' ufunc= and arithmetic vjp formulas on NumPy arrays
 
 
 def _set_fast_paths(bint on):
-    """Turn the core's ufunc calls for ``ufunc=`` and ``vjp_ufunc=`` ops, and its direct
+    """Turn the core's ufunc calls for ``ufunc=`` ops and arithmetic vjp formulas, and its direct
     calls of NumPy's inner loops, on or off (the conformance kit compares both); returns
     the previous setting."""
     global _fast
@@ -118,7 +118,28 @@ cdef class OpDef:
         if parse is not None and not callable(parse):
             raise TypeError(f"op {name!r}: parse must be callable")
         self.parse = parse
-        if isinstance(vjp, (tuple, list)):
+        self.params, self.n_required, self.varargs = _signature(name, forward, inputs)
+        if isinstance(vjp, dict):
+            # The one-derivative-source form: one formula per input, named by what it reads.
+            if self.variadic or residuals:
+                raise ValueError(f"op {name!r}: a vjp given per input name is for ops of fixed "
+                                 "inputs without residuals")
+            if save:
+                raise ValueError(f"op {name!r}: with a vjp per input name, what is saved is what "
+                                 "the formulas read; save= is not given")
+            unknown = [k for k in vjp if k not in inputs]
+            if unknown:
+                raise ValueError(f"op {name!r}: vjp names {unknown!r}, which are not among its "
+                                 f"inputs {inputs!r}")
+            self.vjps = tuple(vjp.get(i) for i in inputs)
+            self.vjp = None
+            params = _formula.forward_parameters(forward, len(inputs))
+            read = [() if f is None else _formula.reads(name, i, f, inputs, params)
+                    for i, f in zip(inputs, self.vjps)]
+            # Saved: every value some formula reads, inputs in order, then the result.
+            save = tuple(i for i in inputs + (_formula.RESULT,) if any(i in r for r in read))
+            self.reads = tuple(tuple(save.index(x) for x in r) for r in read)
+        elif isinstance(vjp, (tuple, list)):
             if len(vjp) != len(inputs):
                 raise ValueError(
                     f"op {name!r}: {len(vjp)} vjps given for {len(inputs)} inputs {inputs!r}")
@@ -188,7 +209,12 @@ cdef class OpDef:
                 raise ValueError(f"op {name!r}: ufunc={ufunc!r} is not a NumPy ufunc")
             self.loops = loops_of(self.numpy_ufunc)
         if vjp_ufunc is not None:
-            self.vjp_ufunc = (vjp_ufunc,) if isinstance(vjp_ufunc, str) else tuple(vjp_ufunc)
+            warnings.warn(
+                f"op {name!r}: vjp_ufunc= is deprecated and ignored: give vjp as a dict of one "
+                "formula per input, named by what it reads ({'input': lambda xp, g, other: "
+                "g * other, ...}); the core derives the fast path from such formulas",
+                DeprecationWarning, stacklevel=2)
+        if self.reads is not None and n_outputs == 1:
             self.vjp_rules = _vjp_rules(self)
         self.inplace_param = inplace_param
         aliases = (aliases,) if isinstance(aliases, str) else tuple(aliases)
@@ -197,7 +223,6 @@ cdef class OpDef:
         self.aliases = aliases
         self.overrides = {}
         self.doc = doc if doc is not None else (forward.__doc__ or "")
-        self.params, self.n_required, self.varargs = _signature(name, forward, inputs)
         if out and not _takes_keyword(forward, "out"):
             raise TypeError(f"op {name!r}: out=True but its forward takes no keyword 'out'")
         if inplace_param is not None and inplace_param not in self.params:
@@ -235,6 +260,14 @@ cdef class OpDef:
         return MethodType(self, obj)
 
     @property
+    def arithmetic_vjps(self):
+        """The inputs whose derivative formula is plain arithmetic of ``g``, saved values and
+        numbers: on NumPy arrays the core evaluates it with NumPy's loops (formula.py)."""
+        if self.vjp_rules is None:
+            return ()
+        return tuple(name for name, rule in zip(self.inputs, self.vjp_rules) if rule is not None)
+
+    @property
     def __signature__(self):
         sig = inspect.signature(self.forward)
         return sig.replace(parameters=list(sig.parameters.values())[1:])
@@ -254,57 +287,24 @@ cdef class OpDef:
         return f"<op {self.name!r} from plugin {self.plugin!r}>"
 
 
-# A vjp that ``vjp_ufunc=`` declares: an arithmetic expression of ``g``, saved values and
-# numbers, compiled into a tree of tuples that _eval computes:
-#   (0,) g    (1, k) saved[k]    (2, v) the number v
-#   (3, Loops, x) -x    (4, Loops, operator, x, y) x + y, x - y, x * y, x / y
-_BINOPS = {ast.Add: (np.add, operator.add), ast.Sub: (np.subtract, operator.sub),
-           ast.Mult: (np.multiply, operator.mul), ast.Div: (np.divide, operator.truediv)}
-
-
 cdef tuple _vjp_rules(OpDef op):
-    """``op.vjp_ufunc`` checked and compiled into what OpNode.apply computes."""
-    if len(op.vjp_ufunc) != op.n_inputs:
-        raise ValueError(f"op {op.name!r}: vjp_ufunc has {len(op.vjp_ufunc)} entries for "
-                         f"{op.n_inputs} inputs {op.inputs!r}")
-    if op.vjps is None and (op.vjp is None or op.n_inputs != 1):
-        raise ValueError(f"op {op.name!r}: vjp_ufunc needs one vjp per input")
-    if op.variadic or op.residuals or op.n_outputs != 1:
-        raise ValueError(f"op {op.name!r}: vjp_ufunc is for ops of fixed inputs and one output")
-    return tuple(None if text is None else _compile_vjp(op, text) for text in op.vjp_ufunc)
+    """Per input, its formula as an expression tree the core evaluates itself (see
+    formula.py), or None where the formula is not plain arithmetic; None when none is."""
+    rules = tuple(None if f is None else _resolve(_formula.trace(f, op.reads[i]))
+                  for i, f in enumerate(op.vjps))
+    return rules if any(r is not None for r in rules) else None
 
 
-def _compile_vjp(OpDef op, text):
-    def bad(why):
-        return ValueError(f"op {op.name!r}: vjp_ufunc entry {text!r} {why}; an entry is an "
-                          "expression of g, the saved names and numbers with + - * / and "
-                          "unary minus (e.g. 'g * other'), or None")
-
-    def build(node):
-        if isinstance(node, ast.Name):
-            if node.id == "g":
-                return (0,)
-            if node.id not in op.save:
-                raise bad(f"uses {node.id!r}, which is not saved (save={op.save!r})")
-            return (1, op.save.index(node.id))
-        if (isinstance(node, ast.Constant) and type(node.value) in (int, float)):
-            return (2, node.value)
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-            return (3, loops_of(np.negative), build(node.operand))
-        if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-            ufunc, pyop = _BINOPS[type(node.op)]
-            return (4, loops_of(ufunc), pyop, build(node.left), build(node.right))
-        raise bad(f"contains {ast.unparse(node)!r}")
-
-    try:
-        tree = ast.parse(text.strip(), mode="eval").body if isinstance(text, str) else None
-    except SyntaxError:
-        tree = None
+cdef object _resolve(object tree):
+    """A traced tree with each ufunc replaced by its Loops, as _eval takes it."""
     if tree is None:
-        raise bad("is not an expression")
-    if not any(isinstance(n, ast.Name) and n.id == "g" for n in ast.walk(tree)):
-        raise bad("does not use g")
-    return build(tree)
+        return None
+    kind = tree[0]
+    if kind == 3:
+        return (3, loops_of(tree[1]), _resolve(tree[2]))
+    if kind == 4:
+        return (4, loops_of(tree[1]), tree[2], _resolve(tree[3]), _resolve(tree[4]))
+    return tree
 
 
 def _takes_keyword(forward, str key):
@@ -372,7 +372,7 @@ cdef class OpNode(Node):
             for i in range(n):
                 fn = op.vjps[i]
                 if fn is not None and self.next_nodes[i] is not None:
-                    out[i] = _call_vjp(fn, xp, g, saved, params)
+                    out[i] = _call_vjp(fn, xp, g, _reads_of(op, i, saved), params)
         else:
             res = _call_vjp(op.vjp, xp, g, saved, params)
             if n == 1 and not op.variadic:
@@ -451,7 +451,9 @@ cdef class OpNode(Node):
                     "backward; clone() the tensor before changing it in place.")
 
     cdef void release(self) noexcept:
-        if self.saved:
+        # Only a node that saved a value frees something, and may refuse to run again
+        # (as in PyTorch); one that saved none (sum's shape alone, view, x + 1) can.
+        if self.saved and _saved_a_value(self):
             self.saved = None
             self.saved_from = None
 
@@ -473,8 +475,29 @@ cdef class OpNode(Node):
         raise AttributeError(f"'{self._name}' object has no attribute '{name}'")
 
 
+cdef bint _saved_a_value(OpNode node) noexcept:
+    """An input or the result (a number too: PyTorch keeps it as a tensor), or an array
+    among the residuals; not shapes and flags."""
+    cdef Py_ssize_t k, ns = len(node.op.save_idx)
+    for k in range(ns):
+        if node.saved[k] is not None:
+            return True
+    return len(node.saved) > ns and _holds_array(node.saved[ns])
+
+
+cdef bint _holds_array(object v) noexcept:
+    if type(v) is tuple or type(v) is list:
+        for item in v:
+            if _holds_array(item):
+                return True
+        return False
+    return v is not None and (type(v) is _ndarray or isinstance(v, (TensorBase, _generic))
+                              or hasattr(v, "__cuda_array_interface__")
+                              or hasattr(v, "__array_interface__"))
+
+
 cdef list _rule_grads(OpNode node, OpDef op, object g, tuple saved, Py_ssize_t n, bint owned):
-    """The input gradients, computed from ``op.vjp_ufunc`` where it declares them (NumPy
+    """The input gradients, computed from the formulas' expression trees where they have them (NumPy
     arrays, no parameters, no create_graph): the same ufunc calls as the vjps make.
     When the sweep's buffer alone holds ``g`` (``owned``), its last use writes into it."""
     cdef list out = [None] * n
@@ -487,8 +510,7 @@ cdef list _rule_grads(OpNode node, OpDef op, object g, tuple saved, Py_ssize_t n
             continue
         rule = op.vjp_rules[i]
         if rule is None:
-            fn = op.vjps[i] if op.vjps is not None else op.vjp
-            out[i] = _call_vjp(fn, _numpy, g, saved, None)
+            out[i] = _call_vjp(op.vjps[i], _numpy, g, _reads_of(op, i, saved), None)
         elif <int>(<tuple>rule)[0] == 0:
             out[i] = g
             owned = False               # g is now an output itself
@@ -540,6 +562,19 @@ cdef inline bint _fits_in(object v, object g):
         return False
     return (cnp.PyArray_NDIM(<cnp.ndarray>v) == 0
             or same_shape(<cnp.ndarray>v, <tuple>(<object>g).shape))
+
+
+cdef inline tuple _reads_of(OpDef op, Py_ssize_t i, tuple saved):
+    """The saved values input ``i``'s formula reads (all of them for the positional forms)."""
+    if op.reads is None:
+        return saved
+    cdef tuple idx = <tuple>op.reads[i]
+    cdef Py_ssize_t n = len(idx)
+    if n == 0:
+        return ()
+    if n == 1:
+        return (saved[<Py_ssize_t>idx[0]],)
+    return tuple([saved[<Py_ssize_t>k] for k in idx])
 
 
 cdef inline object _call_vjp(object fn, object xp, object g, tuple saved, dict params):
@@ -1364,11 +1399,14 @@ cdef void _save(OpNode node, OpDef op, tuple raw, list values, tuple outs, objec
     cdef Py_ssize_t i, k
     cdef tuple saved = PyTuple_New(ns + op.residuals)     # filled below: every item is set
     cdef list sources = None, versions = None            # made on first need
+    cdef tuple needed = _needed(node, op, ns) if op.reads is not None else None
     for k in range(ns):
         i = op.save_idx[k]
         src = None
         version = 0
-        if i >= 0 and op.variadic:
+        if needed is not None and not needed[k]:
+            value = None            # no formula of an input that requires grad reads it
+        elif i >= 0 and op.variadic:
             value = tuple(values)
             src = raw
             version = tuple((<TensorBase>r).version() for r in raw)
@@ -1401,6 +1439,17 @@ cdef void _save(OpNode node, OpDef op, tuple raw, list values, tuple outs, objec
         # Versions that are all 0 (tensors never changed in place) share one tuple.
         node.saved_versions = (_shared_zeros(tuple(versions)) if versions is not None
                                else _ZEROS[ns] if ns < 8 else (0,) * ns)
+
+
+cdef tuple _needed(OpNode node, OpDef op, Py_ssize_t ns):
+    """Per saved value: whether the formula of an input that requires grad reads it."""
+    cdef list needed = [False] * ns
+    cdef Py_ssize_t i
+    for i in range(op.n_inputs):
+        if node.next_nodes[i] is not None:
+            for k in <tuple>op.reads[i]:
+                needed[k] = True
+    return tuple(needed)
 
 
 cdef object _apply_entry(object op, tuple args, dict kwargs):

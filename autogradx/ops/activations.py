@@ -299,8 +299,9 @@ def _linear_name(x, w, b=None):
     return "UnsafeViewBackward0" if b is None else "ViewBackward0"
 
 
-def _linear_grad_weight(xp, g, x, w):
-    if w.ndim == 1:
+def _linear_grad_weight(xp, g, input):
+    x = input
+    if g.ndim < x.ndim:                 # a 1-D weight: its output dim is dropped
         return g[..., None] * x         # summed over the batch dims by the engine
     if x.ndim == 1:
         return g[:, None] * x
@@ -308,11 +309,13 @@ def _linear_grad_weight(xp, g, x, w):
     return xp.matmul(_mT(xp, g2), xp.reshape(x, (-1, x.shape[-1])))
 
 
+# Each gradient reads only what it needs: input's the weight, weight's the input, bias's nothing.
 linear = Op("linear", _linear, namespace=_NN, inputs=("input", "weight", "bias"),
-            save=("input", "weight"), grad_fn=_linear_name,
-            vjp=(lambda xp, g, x, w: xp.matmul(g, w) if w.ndim == 2 else g[..., None] * w,
-                 _linear_grad_weight,
-                 lambda xp, g, x, w: g))
+            grad_fn=_linear_name,
+            vjp={"input": lambda xp, g, weight:
+                     xp.matmul(g, weight) if weight.ndim == 2 else g[..., None] * weight,
+                 "weight": _linear_grad_weight,
+                 "bias": lambda xp, g: g})
 
 
 def _one_hot(xp, x, num_classes=-1):

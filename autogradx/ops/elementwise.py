@@ -86,9 +86,9 @@ def _add(xp, a, b, alpha=1, *, out=None):
     return a + b if out is None else xp.add(a, b, out=out)
 
 
-add = Op("add", _add, promote="elementwise", inputs=_BINARY, ufunc="add", method=True, inplace=True, out=True,
-         vjp_ufunc=("g", "g"), vjp=(lambda xp, g, alpha=1: g,
-              lambda xp, g, alpha=1: g if alpha == 1 else g * alpha))
+add = Op("add", _add, promote="elementwise", inputs=_BINARY, ufunc="add", method=True, inplace=True,
+         out=True, vjp={"input": lambda xp, g, alpha=1: g,
+                        "other": lambda xp, g, alpha=1: g if alpha == 1 else g * alpha})
 
 
 def _sub(xp, a, b, alpha=1, *, out=None):
@@ -102,9 +102,9 @@ def _sub(xp, a, b, alpha=1, *, out=None):
 
 
 sub = Op("sub", _sub, promote="elementwise", inputs=_BINARY, ufunc="subtract", method=True, inplace=True, out=True,
-         aliases="subtract", vjp_ufunc=("g", "-g"),
-         vjp=(lambda xp, g, alpha=1: g,
-              lambda xp, g, alpha=1: -g if alpha == 1 else g * -alpha))
+         aliases="subtract",
+         vjp={"input": lambda xp, g, alpha=1: g,
+              "other": lambda xp, g, alpha=1: -g if alpha == 1 else g * -alpha})
 
 
 def _rsub(xp, a, b, alpha=1):
@@ -117,8 +117,8 @@ def _rsub(xp, a, b, alpha=1):
 
 rsub = Op("rsub", _rsub, promote="elementwise", inputs=_BINARY,
           grad_fn=lambda a, b, alpha=1: "RsubBackward0" if _is_array(b) else "RsubBackward1",
-          vjp=(lambda xp, g, alpha=1: -g if alpha == 1 else g * -alpha,
-               lambda xp, g, alpha=1: g))
+          vjp={"input": lambda xp, g, alpha=1: -g if alpha == 1 else g * -alpha,
+               "other": lambda xp, g, alpha=1: g})
 
 
 def _mul(xp, a, b, *, out=None):
@@ -126,10 +126,10 @@ def _mul(xp, a, b, *, out=None):
     return a * b if out is None else xp.multiply(a, b, out=out)
 
 
-mul = Op("mul", _mul, promote="elementwise", inputs=_BINARY, ufunc="multiply", save=_BINARY, method=True,
-         inplace=True, out=True, aliases="multiply", vjp_ufunc=("g * other", "g * input"),
-         vjp=(lambda xp, g, a, b: g * b,
-              lambda xp, g, a, b: g * a))
+mul = Op("mul", _mul, promote="elementwise", inputs=_BINARY, ufunc="multiply", method=True,
+         inplace=True, out=True, aliases="multiply",
+         vjp={"input": lambda xp, g, other: g * other,
+              "other": lambda xp, g, input: g * input})
 
 
 def _trunc_divide_int(xp, a, b):
@@ -171,18 +171,17 @@ def _div_name(a, b, **params):
     return "DivBackward0" if _is_array(a) else "MulBackward0"
 
 
-def _div_grad_input(xp, g, a, b, rounding_mode=None):
-    return g / b if rounding_mode is None else xp.zeros_like(g)
+def _div_grad_input(xp, g, other, rounding_mode=None):
+    return g / other if rounding_mode is None else xp.zeros_like(g)
 
 
-def _div_grad_other(xp, g, a, b, rounding_mode=None):
-    return -g * a / (b * b) if rounding_mode is None else xp.zeros_like(g)
+def _div_grad_other(xp, g, input, other, rounding_mode=None):
+    return -g * input / (other * other) if rounding_mode is None else xp.zeros_like(g)
 
 
-div = Op("div", _div, promote="elementwise", inputs=_BINARY, save=_BINARY, method=True,
+div = Op("div", _div, promote="elementwise", inputs=_BINARY, method=True,
          inplace=True, aliases=("divide", "true_divide"), grad_fn=_div_name, ufunc="divide",
-         vjp_ufunc=("g / other", "-g * input / (other * other)"),
-         vjp=(_div_grad_input, _div_grad_other))
+         vjp={"input": _div_grad_input, "other": _div_grad_other})
 
 
 def _floor_divide(xp, a, b):
@@ -218,15 +217,15 @@ def _remainder_name(a, b):
     return "RemainderBackward1" if _is_array(b) else "RemainderBackward0"
 
 
-def _remainder_grad_other(xp, g, a, b):
-    if not _is_array(a):
+def _remainder_grad_other(xp, g, input, other):
+    if not _is_array(input):
         raise RuntimeError("derivative for aten::remainder is not implemented")
-    return -g * xp.floor(a / b)      # floor (derivative 0) keeps this twice differentiable
+    return -g * xp.floor(input / other)  # floor (derivative 0) keeps this twice differentiable
 
 
-remainder = Op("remainder", _remainder, promote="elementwise", inputs=_BINARY, save=_BINARY,
+remainder = Op("remainder", _remainder, promote="elementwise", inputs=_BINARY,
                method=True, inplace=True, grad_fn=_remainder_name,
-               vjp=(lambda xp, g, a, b: g, _remainder_grad_other))
+               vjp={"input": lambda xp, g: g, "other": _remainder_grad_other})
 
 
 def _fmod(xp, a, b):
@@ -238,11 +237,11 @@ def _fmod(xp, a, b):
     return xp.fmod(a, b)
 
 
-fmod = Op("fmod", _fmod, promote="elementwise", inputs=_BINARY, save=_BINARY, method=True,
+fmod = Op("fmod", _fmod, promote="elementwise", inputs=_BINARY, method=True,
           inplace=True,
           grad_fn=lambda a, b: "FmodBackward1" if _is_array(b) else "FmodBackward0",
-          vjp=(lambda xp, g, a, b: g,
-               lambda xp, g, a, b: -g * xp.trunc(a / b)))
+          vjp={"input": lambda xp, g: g,
+               "other": lambda xp, g, input, other: -g * xp.trunc(input / other)})
 
 
 def _neg(xp, x):
@@ -256,7 +255,7 @@ def _neg(xp, x):
 
 
 neg = Op("neg", _neg, method=True, inplace=True, aliases="negative", ufunc="negative",
-         vjp_ufunc="-g", vjp=lambda xp, g: -g)
+         vjp={"input": lambda xp, g: -g})
 
 
 def _pow_name(x, y):
@@ -265,7 +264,8 @@ def _pow_name(x, y):
     return "PowBackward0" if not _is_array(y) else "PowBackward1"
 
 
-def _pow_grad_base(xp, g, x, y, out):
+def _pow_grad_base(xp, g, input, exponent):
+    x, y = input, exponent
     if not _is_array(y):
         if y == 0:
             return g * 0
@@ -274,7 +274,8 @@ def _pow_grad_base(xp, g, x, y, out):
     return xp.where(y == 0, 0, g * y * x ** xp.where(y == 0, 1, y - 1))
 
 
-def _pow_grad_exponent(xp, g, x, y, out):
+def _pow_grad_exponent(xp, g, input, exponent, result):
+    x, y, out = input, exponent, result
     if not _is_array(x):
         return g * out * (math.log(x) if x > 0 else math.nan)
     # 0 ** y has no log; PyTorch takes that gradient as 0 where y >= 0.
@@ -288,8 +289,8 @@ def _pow(xp, x, y):
 
 
 pow = Op("pow", _pow, promote="elementwise", inputs=("input", "exponent"),
-         save=("input", "exponent", "result"), grad_fn=_pow_name, method=True, inplace=True,
-         vjp=(_pow_grad_base, _pow_grad_exponent))
+         grad_fn=_pow_name, method=True, inplace=True,
+         vjp={"input": _pow_grad_base, "exponent": _pow_grad_exponent})
 
 clone = Op("clone", lambda xp, x: x.copy(), method=True, vjp=lambda xp, g: g,
            doc="A copy with its own storage; gradients flow back to the input.")
@@ -298,8 +299,8 @@ clone = Op("clone", lambda xp, x: x.copy(), method=True, vjp=lambda xp, g: g,
 # -- unary functions with a floating point result --------------------------------
 # Integer and bool inputs give the default float dtype (promote="float").
 
-def _float_op(name, forward, vjp, save, doc, **kw):
-    return Op(name, forward, vjp=vjp, save=save, promote="float", method=True, inplace=True,
+def _float_op(name, forward, formula, doc, **kw):
+    return Op(name, forward, vjp={"input": formula}, promote="float", method=True, inplace=True,
               doc=doc, **kw)
 
 
@@ -309,40 +310,37 @@ def _sigmoid(xp, x):
     return xp.where(x >= 0, 1, e) / (1 + e)
 
 
-exp = _float_op("exp", lambda xp, x: xp.exp(x), lambda xp, g, out: g * out, "result",
-                "``e ** input``.", ufunc="exp", vjp_ufunc="g * result")
-expm1 = _float_op("expm1", lambda xp, x: xp.expm1(x), lambda xp, g, out: g * (out + 1),
-                  "result", "``exp(input) - 1``, accurate for small ``input``.", ufunc="expm1",
-                  vjp_ufunc="g * (result + 1)")
-log = _float_op("log", lambda xp, x: xp.log(x), lambda xp, g, x: g / x, "input",
-                "Natural logarithm.", ufunc="log", vjp_ufunc="g / input")
-log1p = _float_op("log1p", lambda xp, x: xp.log1p(x), lambda xp, g, x: g / (x + 1), "input",
+exp = _float_op("exp", lambda xp, x: xp.exp(x), lambda xp, g, result: g * result,
+                "``e ** input``.", ufunc="exp")
+expm1 = _float_op("expm1", lambda xp, x: xp.expm1(x), lambda xp, g, result: g * (result + 1),
+                  "``exp(input) - 1``, accurate for small ``input``.", ufunc="expm1")
+log = _float_op("log", lambda xp, x: xp.log(x), lambda xp, g, input: g / input,
+                "Natural logarithm.", ufunc="log")
+log1p = _float_op("log1p", lambda xp, x: xp.log1p(x), lambda xp, g, input: g / (input + 1),
                   "``log(1 + input)``, accurate for small ``input``.",
-                  grad_fn="Log1PBackward0", ufunc="log1p", vjp_ufunc="g / (input + 1)")
-log2 = _float_op("log2", lambda xp, x: xp.log2(x), lambda xp, g, x: g / (x * math.log(2)),
-                 "input", "Base-2 logarithm.", ufunc="log2")
+                  grad_fn="Log1PBackward0", ufunc="log1p")
+log2 = _float_op("log2", lambda xp, x: xp.log2(x),
+                 lambda xp, g, input: g / (input * math.log(2)), "Base-2 logarithm.", ufunc="log2")
 log10 = _float_op("log10", lambda xp, x: xp.log10(x),
-                  lambda xp, g, x: g / (x * math.log(10)), "input", "Base-10 logarithm.",
+                  lambda xp, g, input: g / (input * math.log(10)), "Base-10 logarithm.",
                   ufunc="log10")
-sqrt = _float_op("sqrt", lambda xp, x: xp.sqrt(x), lambda xp, g, out: g / (2 * out), "result",
-                 "Square root.", ufunc="sqrt", vjp_ufunc="g / (2 * result)")
+sqrt = _float_op("sqrt", lambda xp, x: xp.sqrt(x), lambda xp, g, result: g / (2 * result),
+                 "Square root.", ufunc="sqrt")
 rsqrt = _float_op("rsqrt", lambda xp, x: 1 / xp.sqrt(x),
-                  lambda xp, g, out: -0.5 * g * out ** 3, "result",
-                  "``1 / sqrt(input)``.")
-reciprocal = _float_op("reciprocal", lambda xp, x: 1 / x, lambda xp, g, out: -g * out * out,
-                       "result", "``1 / input``.", vjp_ufunc="-g * result * result")
-sin = _float_op("sin", lambda xp, x: xp.sin(x), lambda xp, g, x: g * xp.cos(x), "input", "Sine.",
+                  lambda xp, g, result: -0.5 * g * result ** 3, "``1 / sqrt(input)``.")
+reciprocal = _float_op("reciprocal", lambda xp, x: 1 / x,
+                       lambda xp, g, result: -g * result * result, "``1 / input``.")
+sin = _float_op("sin", lambda xp, x: xp.sin(x), lambda xp, g, input: g * xp.cos(input), "Sine.",
                 ufunc="sin")
-cos = _float_op("cos", lambda xp, x: xp.cos(x), lambda xp, g, x: -g * xp.sin(x), "input",
+cos = _float_op("cos", lambda xp, x: xp.cos(x), lambda xp, g, input: -g * xp.sin(input),
                 "Cosine.", ufunc="cos")
-tan = _float_op("tan", lambda xp, x: xp.tan(x), lambda xp, g, out: g * (1 + out * out),
-                "result", "Tangent.", ufunc="tan", vjp_ufunc="g * (1 + result * result)")
-tanh = _float_op("tanh", lambda xp, x: xp.tanh(x), lambda xp, g, out: g * (1 - out * out),
-                 "result", "Hyperbolic tangent.", namespace=("", "nn.functional"), ufunc="tanh",
-                 vjp_ufunc="g * (1 - result * result)")
-sigmoid = _float_op("sigmoid", _sigmoid, lambda xp, g, out: g * out * (1 - out), "result",
-                    _sigmoid.__doc__, namespace=("", "nn.functional"),
-                    vjp_ufunc="g * result * (1 - result)")
+tan = _float_op("tan", lambda xp, x: xp.tan(x), lambda xp, g, result: g * (1 + result * result),
+                "Tangent.", ufunc="tan")
+tanh = _float_op("tanh", lambda xp, x: xp.tanh(x),
+                 lambda xp, g, result: g * (1 - result * result), "Hyperbolic tangent.",
+                 namespace=("", "nn.functional"), ufunc="tanh")
+sigmoid = _float_op("sigmoid", _sigmoid, lambda xp, g, result: g * result * (1 - result),
+                    _sigmoid.__doc__, namespace=("", "nn.functional"))
 
 
 # -- unary ops that keep the input's dtype ---------------------------------------
@@ -354,8 +352,8 @@ def _abs(xp, x):
 
 
 # The gradient is 0 at 0 and at NaN, as PyTorch's ``grad * sgn(input)``.
-abs = Op("abs", _abs, save="input", method=True, inplace=True, aliases="absolute",
-         vjp=lambda xp, g, x: xp.where(x > 0, g, xp.where(x < 0, -g, 0)))
+abs = Op("abs", _abs, method=True, inplace=True, aliases="absolute",
+         vjp={"input": lambda xp, g, input: xp.where(input > 0, g, xp.where(input < 0, -g, 0))})
 
 
 def _square(xp, x):
@@ -365,8 +363,8 @@ def _square(xp, x):
     return x * x
 
 
-square = Op("square", _square, save="input", method=True, inplace=True,
-            grad_fn="PowBackward0", vjp=lambda xp, g, x: g * 2 * x, vjp_ufunc="g * 2 * input")
+square = Op("square", _square, method=True, inplace=True, grad_fn="PowBackward0",
+            vjp={"input": lambda xp, g, input: g * 2 * input})
 
 
 def _relu(xp, x, inplace=False):
@@ -379,17 +377,17 @@ def _relu(xp, x, inplace=False):
 _UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
-def _relu_grad(xp, g, out, inplace=False):
-    """PyTorch's threshold_backward: ``g`` where ``out > 0``, else +0 (whatever ``g`` is)."""
+def _relu_grad(xp, g, result, inplace=False):
+    """PyTorch's threshold_backward: ``g`` where ``result > 0``, else +0 (whatever ``g`` is)."""
     if isinstance(g, TensorBase):
-        return xp.where(out > 0, g, 0)
+        return xp.where(result > 0, g, 0)
     # The same bits without where()'s branch on each element (6x faster on a (512, 4096)
     # array): g's bits times 1, or times 0 (+0.0), which keeps -0.0, NaN and inf as they are.
-    return xp.multiply(g.view(_UINT[g.dtype.itemsize]), out > 0).view(g.dtype)
+    return xp.multiply(g.view(_UINT[g.dtype.itemsize]), result > 0).view(g.dtype)
 
 
-relu = Op("relu", _relu, save="result", method=True, inplace=True, inplace_param="inplace",
-          namespace=("", "nn.functional"), vjp=_relu_grad)
+relu = Op("relu", _relu, method=True, inplace=True, inplace_param="inplace",
+          namespace=("", "nn.functional"), vjp={"input": _relu_grad})
 
 
 def _sign(xp, x):
@@ -473,7 +471,8 @@ def _clamp_name(x, lo=None, hi=None):
     return "ClampBackward0" if _is_array(lo) or _is_array(hi) else "ClampBackward1"
 
 
-def _clamp_grad_input(xp, g, x, lo, hi):
+def _clamp_grad_input(xp, g, input, min, max):
+    x, lo, hi = input, min, max
     # The gradient passes where lo <= x <= hi, bounds included (PyTorch's subgradient).
     inside = None if lo is None else x >= lo
     if hi is not None:
@@ -481,14 +480,16 @@ def _clamp_grad_input(xp, g, x, lo, hi):
     return xp.where(inside, g, 0)
 
 
-def _clamp_grad_min(xp, g, x, lo, hi):
+def _clamp_grad_min(xp, g, input, min, max):
+    x, lo, hi = input, min, max
     below = x < lo
     if hi is not None:
         below = below & (lo < hi)       # where min > max the result is max: min gets nothing
     return xp.where(below, g, 0)
 
 
-def _clamp_grad_max(xp, g, x, lo, hi):
+def _clamp_grad_max(xp, g, input, min, max):
+    x, lo, hi = input, min, max
     above = x > hi
     if lo is not None:
         above = above | (hi < lo)
@@ -496,8 +497,8 @@ def _clamp_grad_max(xp, g, x, lo, hi):
 
 
 clamp = Op("clamp", _clamp, promote="elementwise", inputs=("input", "min", "max"),
-           save=("input", "min", "max"), grad_fn=_clamp_name, method=True, inplace=True,
-           aliases="clip", vjp=(_clamp_grad_input, _clamp_grad_min, _clamp_grad_max))
+           grad_fn=_clamp_name, method=True, inplace=True, aliases="clip",
+           vjp={"input": _clamp_grad_input, "min": _clamp_grad_min, "max": _clamp_grad_max})
 
 
 def _clamp_min(xp, x, lo):
@@ -511,15 +512,15 @@ def _clamp_max(xp, x, hi):
 
 
 clamp_min = Op("clamp_min", _clamp_min, promote="elementwise", inputs=("input", "min"),
-               save=("input", "min"), method=True, inplace=True,
+               method=True, inplace=True,
                grad_fn=lambda x, lo: "ClampMinBackward1" if _is_array(lo) else "ClampMinBackward0",
-               vjp=(lambda xp, g, x, lo: xp.where(x >= lo, g, 0),
-                    lambda xp, g, x, lo: xp.where(x < lo, g, 0)))
+               vjp={"input": lambda xp, g, input, min: xp.where(input >= min, g, 0),
+                    "min": lambda xp, g, input, min: xp.where(input < min, g, 0)})
 clamp_max = Op("clamp_max", _clamp_max, promote="elementwise", inputs=("input", "max"),
-               save=("input", "max"), method=True, inplace=True,
+               method=True, inplace=True,
                grad_fn=lambda x, hi: "ClampMaxBackward1" if _is_array(hi) else "ClampMaxBackward0",
-               vjp=(lambda xp, g, x, hi: xp.where(x <= hi, g, 0),
-                    lambda xp, g, x, hi: xp.where(x > hi, g, 0)))
+               vjp={"input": lambda xp, g, input, max: xp.where(input <= max, g, 0),
+                    "max": lambda xp, g, input, max: xp.where(input > max, g, 0)})
 
 
 def _maximum(xp, a, b):
@@ -629,12 +630,11 @@ def _lerp(xp, x, end, weight):
     return x + weight * diff if -0.5 < weight < 0.5 else end - diff * (1 - weight)
 
 
-lerp = Op("lerp", _lerp, inputs=("input", "end", "weight"), save=("input", "end", "weight"),
-          method=True, inplace=True,
+lerp = Op("lerp", _lerp, inputs=("input", "end", "weight"), method=True, inplace=True,
           grad_fn=lambda x, end, weight: "LerpBackward1" if _is_array(weight) else "LerpBackward0",
-          vjp=(lambda xp, g, x, end, weight: g * (1 - weight),
-               lambda xp, g, x, end, weight: g * weight,
-               lambda xp, g, x, end, weight: g * (end - x)))
+          vjp={"input": lambda xp, g, weight: g * (1 - weight),
+               "end": lambda xp, g, weight: g * weight,
+               "weight": lambda xp, g, input, end: g * (end - input)})
 
 
 # -- comparisons, logical and bitwise ops, closeness: bool results, no gradient --------

@@ -80,25 +80,29 @@ def _matmul(xp, a, b):
     return xp.matmul(a, b)
 
 
-def _matmul_grad_a(xp, g, a, b):
+# Each input's gradient reads only the other input: whether an input was 1-D shows in
+# g's dims (a 1-D operand's dim is dropped from the result), so its values need not be kept.
+
+def _matmul_grad_input(xp, g, other):
+    b = other
     if b.ndim == 1:
-        return g * b if a.ndim == 1 else g[..., None] * b
-    if a.ndim == 1:
+        return g * b if g.ndim == 0 else g[..., None] * b
+    if g.ndim < b.ndim:             # input was 1-D
         return xp.matmul(b, g[..., None])[..., 0]
     return xp.matmul(g, b.swapaxes(-1, -2))
 
 
-def _matmul_grad_b(xp, g, a, b):
+def _matmul_grad_other(xp, g, input):
+    a = input
     if a.ndim == 1:
-        return g * a if b.ndim == 1 else a[:, None] * g[..., None, :]
-    if b.ndim == 1:
+        return g * a if g.ndim == 0 else a[:, None] * g[..., None, :]
+    if g.ndim < a.ndim:             # other was 1-D
         return xp.matmul(g[..., None, :], a)[..., 0, :]
     return xp.matmul(a.swapaxes(-1, -2), g)
 
 
-matmul = Op("matmul", _matmul, inputs=("input", "other"), save=("input", "other"),
-            grad_fn=_matmul_name, method=True, ufunc="matmul",
-            vjp=(_matmul_grad_a, _matmul_grad_b))
+matmul = Op("matmul", _matmul, inputs=("input", "other"), grad_fn=_matmul_name, method=True,
+            ufunc="matmul", vjp={"input": _matmul_grad_input, "other": _matmul_grad_other})
 
 
 def _mm(xp, a, b):
@@ -115,11 +119,10 @@ def _mm(xp, a, b):
     return xp.matmul(a, b)
 
 
-_MM_GRADS = (lambda xp, g, a, b: xp.matmul(g, _mT(xp, b)),
-             lambda xp, g, a, b: xp.matmul(_mT(xp, a), g))
+_MM_GRADS = {"input": lambda xp, g, mat2: xp.matmul(g, _mT(xp, mat2)),
+             "mat2": lambda xp, g, input: xp.matmul(_mT(xp, input), g)}
 
-mm = Op("mm", _mm, inputs=("input", "mat2"), save=("input", "mat2"), method=True,
-        vjp=_MM_GRADS)
+mm = Op("mm", _mm, inputs=("input", "mat2"), method=True, vjp=_MM_GRADS)
 
 
 def _bmm(xp, a, b):
@@ -136,8 +139,7 @@ def _bmm(xp, a, b):
     return xp.matmul(a, b)
 
 
-bmm = Op("bmm", _bmm, inputs=("input", "mat2"), save=("input", "mat2"), method=True,
-         vjp=_MM_GRADS)
+bmm = Op("bmm", _bmm, inputs=("input", "mat2"), method=True, vjp=_MM_GRADS)
 
 
 def _mv(xp, a, v):
@@ -154,9 +156,9 @@ def _mv(xp, a, v):
     return xp.matmul(a, v)
 
 
-mv = Op("mv", _mv, inputs=("input", "vec"), save=("input", "vec"), method=True,
-        vjp=(lambda xp, g, a, v: g[:, None] * v,
-             lambda xp, g, a, v: xp.matmul(g, a)))
+mv = Op("mv", _mv, inputs=("input", "vec"), method=True,
+        vjp={"input": lambda xp, g, vec: g[:, None] * vec,
+             "vec": lambda xp, g, input: xp.matmul(g, input)})
 
 
 def _dot(xp, a, b):

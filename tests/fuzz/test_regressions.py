@@ -70,28 +70,29 @@ def _constant():
     return agx.tensor([2.0, 3.0], dtype=agx.float64)
 
 
+_SAVES_X = ("2 / x saves x; PyTorch computes it as reciprocal(x) * 2, whose node saves the "
+            "result instead, so x may change in place")
+
+
 @pytest.mark.parametrize("op", [
     pytest.param(lambda y: y * 3, id="x*3"),
     pytest.param(lambda y: 3 * y, id="3*x"),
     pytest.param(lambda y: y / 2, id="x/2"),
-    pytest.param(lambda y: 2 / y, id="2/x"),
+    pytest.param(lambda y: 2 / y, id="2/x", marks=pytest.mark.xfail(strict=True, reason=_SAVES_X)),
     pytest.param(lambda y: y * _constant(), id="x*c"),
     pytest.param(lambda y: y / _constant(), id="x/c"),
     pytest.param(lambda y: y @ _constant(), id="x@c"),
     pytest.param(lambda y: _constant().mul_(y), id="c.mul_(x)"),
 ])
-@bug("a product or quotient saves its input x even where the other operand (a number, or a "
-     "tensor that needs no gradient) makes x's value unneeded by backward, as PyTorch does "
-     "not: changing x in place then fails backward")
 def test_inplace_change_of_an_input_backward_does_not_need(op):
+    """Only what the gradients of the inputs that require grad read is saved (as PyTorch):
+    x's values are not needed here, so changing x in place is fine."""
     y = leaf([0.7, 0.2]) * 1
     out = op(y)
     y.add_(1)
     out.sum().backward()
 
 
-@bug("x ** 2 saves its result, which PyTorch's PowBackward0 does not: changing the result "
-     "in place then fails backward")
 def test_inplace_change_of_a_squared_value():
     x = leaf([0.7])
     y = x ** 2
@@ -111,8 +112,6 @@ def test_inplace_change_of_a_result_saved_in_place_is_refused():
         y.sum().backward()
 
 
-@bug("a second backward without retain_graph is refused even through a graph that saved "
-     "nothing; PyTorch runs it (and accumulates)")
 def test_backward_twice_through_a_graph_that_saved_nothing():
     x = leaf([1.0, 2.0])
     out = (x + 3).sum()

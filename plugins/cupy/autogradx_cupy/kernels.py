@@ -53,12 +53,13 @@ def _sigmoid_op(cupy, kernel):
         """``1 / (1 + exp(-x))`` in one kernel."""
         return kernel("sigmoid")(x)
 
-    def vjp(xp, g, y):
-        if isinstance(g, cupy.ndarray) and isinstance(y, cupy.ndarray) and g.dtype == y.dtype:
-            return kernel("sigmoid_grad")(g, y)
-        return g * y * (1 - y)          # on tensors (create_graph), or mixed dtypes
+    def vjp(xp, g, result):
+        if (isinstance(g, cupy.ndarray) and isinstance(result, cupy.ndarray)
+                and g.dtype == result.dtype):
+            return kernel("sigmoid_grad")(g, result)
+        return g * result * (1 - result)    # on tensors (create_graph), or mixed dtypes
 
-    return Op("sigmoid", forward, vjp=vjp, save="result", promote="float", namespace=None,
+    return Op("sigmoid", forward, vjp={"input": vjp}, promote="float", namespace=None,
               grad_fn="SigmoidBackward0")
 
 

@@ -59,28 +59,29 @@ def _unary(name, doc):
 _TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
 
 erf = Op(f"{_NS}.erf", _unary("erf", "The error function, ``2/sqrt(pi) * int_0^x exp(-t^2) dt``."),
-         vjp=lambda xp, g, x: g * _TWO_OVER_SQRT_PI * xp.exp(-(x * x)),
-         save="input", promote="float", namespace=_NS, method=True, inplace=True)
+         vjp={"input": lambda xp, g, input: g * _TWO_OVER_SQRT_PI * xp.exp(-(input * input))},
+         promote="float", namespace=_NS, method=True, inplace=True)
 
 erfc = Op(f"{_NS}.erfc", _unary("erfc", "The complementary error function, ``1 - erf(x)``."),
-          vjp=lambda xp, g, x: g * -_TWO_OVER_SQRT_PI * xp.exp(-(x * x)),
-          save="input", promote="float", namespace=_NS, method=True, inplace=True)
+          vjp={"input": lambda xp, g, input: g * -_TWO_OVER_SQRT_PI * xp.exp(-(input * input))},
+          promote="float", namespace=_NS, method=True, inplace=True)
 
 # erfinv' = sqrt(pi)/2 exp(erfinv(x)^2): from the result, which is saved.
 erfinv = Op(f"{_NS}.erfinv",
             _unary("erfinv", "The inverse of :func:`erf`, defined on ``(-1, 1)``."),
-            vjp=lambda xp, g, r: g * (math.sqrt(math.pi) / 2) * xp.exp(r * r),
-            save="result", promote="float", namespace=_NS, method=True, inplace=True)
+            vjp={"input": lambda xp, g, result:
+                 g * (math.sqrt(math.pi) / 2) * xp.exp(result * result)},
+            promote="float", namespace=_NS, method=True, inplace=True)
 
 gammaln = Op(f"{_NS}.gammaln",
              _unary("gammaln", "``log |Gamma(x)|``; ``Tensor.lgamma`` in PyTorch's spelling."),
-             vjp=lambda xp, g, x: g * _special(xp, "psi", x),
-             save="input", promote="float", namespace=_NS, method="lgamma",
+             vjp={"input": lambda xp, g, input: g * _special(xp, "psi", input)},
+             promote="float", namespace=_NS, method="lgamma",
              inplace="lgamma_", grad_fn="LgammaBackward0")
 
 digamma = Op(f"{_NS}.digamma", _unary("psi", "The logarithmic derivative of Gamma, ``psi(x)``."),
-             vjp=lambda xp, g, x: g * _special(xp, "polygamma", 1, x),
-             save="input", promote="float", namespace=_NS, method=True, inplace=True)
+             vjp={"input": lambda xp, g, input: g * _special(xp, "polygamma", 1, input)},
+             promote="float", namespace=_NS, method=True, inplace=True)
 
 
 def _polygamma_args(*args, **kwargs):
@@ -107,16 +108,17 @@ def _polygamma(xp, x, n):
 
 
 polygamma = Op(f"{_NS}.polygamma", _polygamma, parse=_polygamma_args,
-               vjp=lambda xp, g, x, n: g * _special(xp, "polygamma", n + 1, x),
-               save="input", promote="float", namespace=_NS, method=True, inplace=True)
+               vjp={"input": lambda xp, g, input, n: g * _special(xp, "polygamma", n + 1, input)},
+               promote="float", namespace=_NS, method=True, inplace=True)
 
 i0 = Op(f"{_NS}.i0", _unary("i0", "The modified Bessel function of the first kind, order 0."),
-        vjp=lambda xp, g, x: g * _special(xp, "i1", x),
-        save="input", promote="float", namespace=_NS, method=True, inplace=True)
+        vjp={"input": lambda xp, g, input: g * _special(xp, "i1", input)},
+        promote="float", namespace=_NS, method=True, inplace=True)
 
 i0e = Op(f"{_NS}.i0e", _unary("i0e", "``exp(-|x|) * i0(x)``, finite for large ``|x|``."),
-         vjp=lambda xp, g, x, r: g * (_special(xp, "i1e", x) - xp.sign(x) * r),
-         save=("input", "result"), promote="float", namespace=_NS, grad_fn="SpecialI0EBackward0")
+         vjp={"input": lambda xp, g, input, result:
+              g * (_special(xp, "i1e", input) - xp.sign(input) * result)},
+         promote="float", namespace=_NS, grad_fn="SpecialI0EBackward0")
 
 
 def _bessel1_slope(xp, x, r, i0_name, correction):
@@ -129,13 +131,14 @@ def _bessel1_slope(xp, x, r, i0_name, correction):
 
 
 i1 = Op(f"{_NS}.i1", _unary("i1", "The modified Bessel function of the first kind, order 1."),
-        vjp=lambda xp, g, x, r: g * _bessel1_slope(xp, x, r, "i0", lambda s: 1 / s),
-        save=("input", "result"), promote="float", namespace=_NS, grad_fn="SpecialI1Backward0")
+        vjp={"input": lambda xp, g, input, result:
+             g * _bessel1_slope(xp, input, result, "i0", lambda s: 1 / s)},
+        promote="float", namespace=_NS, grad_fn="SpecialI1Backward0")
 
 i1e = Op(f"{_NS}.i1e", _unary("i1e", "``exp(-|x|) * i1(x)``, finite for large ``|x|``."),
-         vjp=lambda xp, g, x, r: g * _bessel1_slope(xp, x, r, "i0e",
-                                                    lambda s: xp.sign(s) + 1 / s),
-         save=("input", "result"), promote="float", namespace=_NS, grad_fn="SpecialI1EBackward0")
+         vjp={"input": lambda xp, g, input, result:
+              g * _bessel1_slope(xp, input, result, "i0e", lambda s: xp.sign(s) + 1 / s)},
+         promote="float", namespace=_NS, grad_fn="SpecialI1EBackward0")
 
 
 def _xlogy(xp, x, y):
@@ -150,14 +153,14 @@ def _xlogy_name(x, y):
             "XlogyBackward2" if not hasattr(y, "shape") else "XlogyBackward0")
 
 
-xlogy = Op(f"{_NS}.xlogy", _xlogy, inputs=("input", "other"), save=("input", "other"),
-           vjp=(lambda xp, g, x, y: g * _special(xp, "xlogy", x != 0, y),
-                lambda xp, g, x, y: g * x / y),
+xlogy = Op(f"{_NS}.xlogy", _xlogy, inputs=("input", "other"),
+           vjp={"input": lambda xp, g, input, other: g * _special(xp, "xlogy", input != 0, other),
+                "other": lambda xp, g, input, other: g * input / other},
            promote="float", namespace=_NS, method=True, inplace=True, grad_fn=_xlogy_name)
 
 expit = Op(f"{_NS}.expit", _unary("expit", "The logistic sigmoid ``1 / (1 + exp(-x))``."),
-           vjp=lambda xp, g, r: g * r * (1 - r),
-           save="result", promote="float", namespace=_NS, grad_fn="SigmoidBackward0")
+           vjp={"input": lambda xp, g, result: g * result * (1 - result)},
+           promote="float", namespace=_NS, grad_fn="SigmoidBackward0")
 
 # Special functions the vjps call by their SciPy names, as ops (for tensors).
 _OPS = {"psi": digamma, "polygamma": polygamma, "i0": i0, "i1": i1, "i0e": i0e, "i1e": i1e,
