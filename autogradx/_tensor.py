@@ -10,6 +10,7 @@ import numpy as np
 
 from autogradx import _dtype
 from autogradx._core.engine import run_backward
+from autogradx._core.names import tensor_type_name
 from autogradx._core.tensor import Size, TensorBase, set_tensor_type
 from autogradx._printing import format_tensor
 
@@ -168,7 +169,7 @@ class Tensor(TensorBase):
         """The type's name (``'torch.FloatTensor'``) without ``dtype``; else this tensor
         cast to ``dtype``, as :meth:`to` does."""
         if dtype is None:
-            return f"torch.{_TYPE_NAMES.get(self._data.dtype.name, 'Tensor')}"
+            return f"torch.{tensor_type_name(self._data.dtype)}"
         return self.to(dtype)
 
     def __repr__(self, *, tensor_contents=None):
@@ -237,10 +238,6 @@ def _parse_to(args, kwargs):
             raise TypeError(f"to() received an invalid argument {a!r}")
     return dtype, (None if device is None else _device(device)), copy
 
-
-_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
-               "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
-               "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
 
 _methods_installed = False
 

@@ -24,6 +24,7 @@ from .loops cimport Loops, loops_of, call1, call2, exact_in_place
 from . import loops as _loops
 from .node cimport Node, grad_edge
 from . import formula as _formula
+from .names import tensor_type_name
 from .tensor cimport (TensorBase, VersionCounter, gc_untrack, new_tensor, needs_grad, install_apply,
                       same_shape, item_refcount, dtype_of, writable_owner)
 
@@ -628,16 +629,11 @@ cdef object _as_constant(object value):
     return value
 
 
-_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
-               "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
-               "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
-
-
 def _describe(src, node):
     """How PyTorch names a saved tensor in its in-place error: ``[torch.FloatTensor [2]]``."""
     if isinstance(src, TensorBase):
         t = <TensorBase>src
-        desc = f"[torch.{_TYPE_NAMES.get(t._data.dtype.name, 'Tensor')} {list(t._data.shape)}]"
+        desc = f"[torch.{tensor_type_name(t._data.dtype)} {list(t._data.shape)}]"
         if t._grad_fn is not None:
             desc += f", which is output {t._output_nr} of {t._grad_fn.name()}"
         return desc

@@ -20,15 +20,13 @@ piece (a strided view; tensors take a slower path of stacked slices).
 import itertools
 import math
 
+from autogradx._core.names import c_name, scalar_name
 from autogradx._core.tensor import TensorBase
-from autogradx.ops.losses import _type_name
 from autogradx.plugin import Op, lazy_conformance_cases
 
 _NN = "nn.functional"
 _BOTH = ("", "nn.functional")       # torch.conv2d as well as F.conv2d
 
-# PyTorch's C++ names of the float types, in its conv bias message.
-_C_TYPES = {"float16": "c10::Half", "float32": "float", "float64": "double"}
 
 
 # -- the windowing helpers -----------------------------------------------------------
@@ -148,12 +146,12 @@ def _conv_dtypes(nd, x, weight, bias):
         raise NotImplementedError(f"\"slow_conv{'2d' if nd == 2 else ''}_cpu\" not implemented "
                                   "for 'Bool'")
     if weight.dtype != x.dtype:
-        raise RuntimeError(f"expected scalar type {_type_name(x.dtype)} but found "
-                           f"{_type_name(weight.dtype)}")
+        raise RuntimeError(f"expected scalar type {scalar_name(x.dtype)} but found "
+                           f"{scalar_name(weight.dtype)}")
     if bias is not None and bias.dtype != x.dtype:
         raise RuntimeError(
-            f"Input type ({_C_TYPES.get(x.dtype.name, x.dtype.name)}) and bias type "
-            f"({_C_TYPES.get(bias.dtype.name, bias.dtype.name)}) should be the same")
+            f"Input type ({c_name(x.dtype)}) and bias type "
+            f"({c_name(bias.dtype)}) should be the same")
 
 
 def _conv_geometry(nd, x_shape, w_shape, bias_shape, stride, padding, dilation, groups):
@@ -538,7 +536,7 @@ def _avg_pool2d(xp, input, kernel_size, stride=None, padding=0, ceil_mode=False,
     Integer inputs give integer averages, rounded toward zero.
     """
     if input.dtype.kind in "biu" and input.dtype.name != "int64":
-        raise NotImplementedError(f"\"avg_pool2d\" not implemented for '{_type_name(input.dtype)}'")
+        raise NotImplementedError(f"\"avg_pool2d\" not implemented for '{scalar_name(input.dtype)}'")
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError("divisor must be not zero")
     geo = _pool_check("avg_pool2d", input, kernel_size, stride, padding, 1, ceil_mode)

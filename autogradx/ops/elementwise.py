@@ -11,17 +11,13 @@ import math
 import numpy as np
 import warnings
 
+from autogradx._core.names import c_name, scalar_name
 from autogradx._core.op import get_default_float
 from autogradx._core.tensor import TensorBase
 from autogradx.plugin import Op, lazy_conformance_cases
 
 _BINARY = ("input", "other")
 
-# PyTorch's names of the dtypes in its kernel error messages.
-_TORCH_TYPE = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short",
-               "int32": "Int", "int64": "Long", "float16": "Half", "float32": "Float",
-               "float64": "Double"}
-_C_TYPE = {"float16": "c10::Half", "float32": "float", "float64": "double"}
 
 # The name PyTorch gives the node of an op whose derivative it does not implement.
 _NOT_IMPLEMENTED = "torch::autograd::NotImplemented"
@@ -42,7 +38,7 @@ def _require_tensor(op, name, position, v):
 
 def _kernel_missing(kernel, dtype):
     return NotImplementedError(
-        f'"{kernel}" not implemented for \'{_TORCH_TYPE.get(dtype.name, dtype.name)}\'')
+        f'"{kernel}" not implemented for \'{scalar_name(dtype)}\'')
 
 
 def _refuse_kind(kernel, dtype, kinds):
@@ -569,7 +565,7 @@ def _check_condition(condition):
                       "instead.", UserWarning, stacklevel=4)
     elif dtype.kind != "b":
         raise RuntimeError("where expected condition to be a boolean tensor, but got a tensor "
-                           f"with dtype {_TORCH_TYPE.get(dtype.name, dtype.name)}")
+                           f"with dtype {scalar_name(dtype)}")
 
 
 def _where_args(condition, input=None, other=None):
@@ -621,8 +617,8 @@ def _lerp(xp, x, end, weight):
                  x.dtype, "biu")
     for name, v in (("end", end), ("weight", weight)):
         if _is_array(v) and v.dtype != x.dtype:
-            raise RuntimeError(f"expected dtype {_C_TYPE[x.dtype.name]} for `{name}` but got "
-                               f"dtype {_C_TYPE.get(v.dtype.name, v.dtype.name)}")
+            raise RuntimeError(f"expected dtype {c_name(x.dtype)} for `{name}` but got "
+                               f"dtype {c_name(v.dtype)}")
     diff = end - x
     # PyTorch's two forms: each is exact at its own end (weight 0 or 1).
     if _is_array(weight):
@@ -724,8 +720,8 @@ isfinite = Op("isfinite", lambda xp, x: xp.isfinite(x), method=True,
 def _close(xp, name, a, b, rtol, atol, equal_nan):
     _require_tensor(name, "other", 2, b)
     if a.dtype != b.dtype:
-        raise RuntimeError(f"{_TORCH_TYPE.get(a.dtype.name, a.dtype.name)} did not match "
-                           f"{_TORCH_TYPE.get(b.dtype.name, b.dtype.name)}")
+        raise RuntimeError(f"{scalar_name(a.dtype)} did not match "
+                           f"{scalar_name(b.dtype)}")
     if a.dtype.kind == "b":
         return a == b
     return xp.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)

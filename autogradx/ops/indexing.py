@@ -13,12 +13,10 @@ import operator
 
 import numpy as np
 
+from autogradx._core.names import scalar_name
 from autogradx.ops.shape import _wrap
 from autogradx.plugin import Op, get_array_module, lazy_conformance_cases
 
-# Torch's names of dtypes in its indexing errors.
-_TYPE_NAMES = {"float16": "Half", "float32": "Float", "float64": "Double", "int8": "Char",
-               "int16": "Short", "int32": "Int", "int64": "Long", "uint8": "Byte", "bool": "Bool"}
 
 
 def _embed(xp, g, shape, index):
@@ -202,8 +200,8 @@ def _setitem(xp, x, values, index):
     if _advanced(parts) and _is_array(values) and values.dtype != x.dtype:
         raise RuntimeError(
             "Index put requires the source and destination dtypes match, got "
-            f"{_TYPE_NAMES.get(x.dtype.name, x.dtype.name)} for the destination and "
-            f"{_TYPE_NAMES.get(values.dtype.name, values.dtype.name)} for the source.")
+            f"{scalar_name(x.dtype)} for the destination and "
+            f"{scalar_name(values.dtype)} for the source.")
     out = x.copy()
     try:
         out[parts] = values
@@ -381,7 +379,7 @@ def _take_along_dim(xp, x, indices, dim=None):
     # Without a dim PyTorch gathers from the flattened input, which also takes int32.
     if not _is_array(indices) or indices.dtype.kind not in "iu" or (
             dim is not None and indices.dtype != np.int64):
-        got = _TYPE_NAMES.get(getattr(indices, "dtype", np.dtype(object)).name, "non-tensor")
+        got = (scalar_name(indices.dtype) if hasattr(indices, "dtype") else "non-tensor")
         raise RuntimeError(f"torch.take_along_dim(): dtype of indices should be Long but got {got}")
     shape = x.shape
     if dim is None:
@@ -459,8 +457,8 @@ def _index_add(xp, x, source, *, dim, index, alpha=1):
     _check_vector("index_add_", index)
     if source.dtype != x.dtype:
         raise RuntimeError(
-            f"index_add_(): self ({_TYPE_NAMES.get(x.dtype.name)}) and source "
-            f"({_TYPE_NAMES.get(source.dtype.name)}) must have the same scalar type")
+            f"index_add_(): self ({scalar_name(x.dtype)}) and source "
+            f"({scalar_name(source.dtype)}) must have the same scalar type")
     expected = x.shape[:d] + (index.size,) + x.shape[d + 1:] if x.ndim else ()
     if tuple(source.shape) != expected and not (x.ndim == 0 and source.size == 1):
         raise RuntimeError(

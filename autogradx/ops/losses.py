@@ -19,23 +19,17 @@ import warnings
 
 import numpy as np
 
+from autogradx._core.names import scalar_name
 from autogradx._core.tensor import TensorBase
 from autogradx.plugin import Op, lazy_conformance_cases
 
 _NN = "nn.functional"
 
-# PyTorch's names of the dtypes in its error messages.
-_TYPE_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short",
-               "int32": "Int", "int64": "Long", "float16": "Half", "float32": "Float",
-               "float64": "Double"}
 
-
-def _type_name(dtype):
-    return _TYPE_NAMES.get(dtype.name, dtype.name)
 
 
 def _not_implemented(kernel, dtype):
-    return NotImplementedError(f'"{kernel}" not implemented for \'{_type_name(dtype)}\'')
+    return NotImplementedError(f'"{kernel}" not implemented for \'{scalar_name(dtype)}\'')
 
 
 def _size(shape):
@@ -169,7 +163,7 @@ def _bce(xp, input, target, weight=None, size_average=None, reduce=None, reducti
         raise _not_implemented("binary_cross_entropy", input.dtype)
     if target.dtype != input.dtype:
         raise RuntimeError(
-            f"Found dtype {_type_name(target.dtype)} but expected {_type_name(input.dtype)}")
+            f"Found dtype {scalar_name(target.dtype)} but expected {scalar_name(input.dtype)}")
     if xp.any((input < 0) | (input > 1)):
         raise RuntimeError("all elements of input should be between 0 and 1")
     loss = (target - 1) * _clamped_log1m(xp, input) - target * _clamped_log(xp, input)
@@ -332,7 +326,7 @@ def _l1(xp, input, target, weight=None, size_average=None, reduce=None, reductio
     if reduction == "mean" and input.dtype.kind not in "fc":
         raise RuntimeError(
             "mean(): could not infer output dtype. Input dtype must be either a floating "
-            f"point or complex dtype. Got: {_type_name(input.dtype)}")
+            f"point or complex dtype. Got: {scalar_name(input.dtype)}")
     return _pointwise(xp, input, target, weight, reduction, _abs, True)
 
 
@@ -440,7 +434,7 @@ def _check_classes(x, target, weight):
         raise ValueError(f"Expected 1 or more dimensions (got {x.ndim})")
     if target.dtype not in _CLASS_INDEX_DTYPES:
         raise RuntimeError(
-            f"expected target dtype to be Long or Byte, but got {_type_name(target.dtype)}")
+            f"expected target dtype to be Long or Byte, but got {scalar_name(target.dtype)}")
     if x.ndim <= 2 and target.ndim > 1:
         raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
     if x.ndim >= 2 and target.shape[:1] != x.shape[:1]:
@@ -452,8 +446,8 @@ def _check_classes(x, target, weight):
         raise RuntimeError(f"Expected target size {list(expected)}, got {list(target.shape)}")
     _check_class_weight(x, weight, "")
     if weight is not None and weight.dtype != x.dtype:
-        raise RuntimeError(f"expected scalar type {_type_name(x.dtype)} but found "
-                           f"{_type_name(weight.dtype)}")
+        raise RuntimeError(f"expected scalar type {scalar_name(x.dtype)} but found "
+                           f"{scalar_name(weight.dtype)}")
 
 
 def _check_class_weight(x, weight, prefix):
@@ -591,7 +585,7 @@ def _cross_entropy(xp, input, target, weight=None, size_average=None, ignore_ind
     if _probability_targets(input, target):
         if target.dtype.kind != "f":
             raise RuntimeError("Expected floating point type for target with class "
-                               f"probabilities, got {_type_name(target.dtype)}")
+                               f"probabilities, got {scalar_name(target.dtype)}")
         _check_class_weight(input, weight, "cross_entropy: ")
         _check_smoothing(label_smoothing)
     else:

@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from autogradx import return_types
+from autogradx._core.names import scalar_name
 from autogradx._core.tensor import TensorBase
 from autogradx._dtype import as_numpy_dtype
 from autogradx.plugin import Op, lazy_conformance_cases
@@ -317,11 +318,6 @@ std_mean = Op("std_mean", _std_mean, save=("input", "result"), residuals=True, n
 
 # ---------------------------------------------------------------- norms
 
-# PyTorch's names of dtypes in its "Expected a floating point ... Got Long" messages.
-_TORCH_SCALAR_TYPE = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char",
-                      "uint8": "Byte", "bool": "Bool"}
-
-
 def _norm_order(p, dim):
     """``p`` as a number: 'fro' is the 2-norm (over at most two dims)."""
     if not isinstance(p, str):
@@ -345,7 +341,7 @@ def _norm(xp, x, p="fro", dim=None, keepdim=False, *, dtype=None):
         x = x.astype(as_numpy_dtype(dtype))
     if x.dtype.kind not in "fc":
         raise RuntimeError("linalg.vector_norm: Expected a floating point or complex tensor "
-                           f"as input. Got {_TORCH_SCALAR_TYPE.get(x.dtype.name, x.dtype.name)}")
+                           f"as input. Got {scalar_name(x.dtype)}")
     axes = _axes(dim, x.ndim)
     a = xp.abs(x)
     if math.isinf(p):

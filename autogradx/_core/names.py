@@ -1,0 +1,30 @@
+"""PyTorch's names for the dtypes, as its messages and ``Tensor.type()`` spell them.
+
+One table for the whole library (the core's in-place error, ``Tensor.type()``, the ops'
+kernel and dtype errors). It lives in the core so that the core needs nothing above it.
+"""
+
+# The scalar type names: "Float" in ``"addmm_impl_cpu_" not implemented for 'Float'``,
+# and, with "Tensor" after them, the legacy tensor types (``torch.FloatTensor``).
+SCALAR_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short",
+                "int32": "Int", "int64": "Long", "float16": "Half", "float32": "Float",
+                "float64": "Double"}
+
+# The C++ names of the float types, in a few dtype mismatch messages.
+C_NAMES = {"float16": "c10::Half", "float32": "float", "float64": "double"}
+
+
+def scalar_name(dtype):
+    """PyTorch's name of a NumPy dtype (``Float``); NumPy's name for one PyTorch lacks."""
+    return SCALAR_NAMES.get(dtype.name, dtype.name)
+
+
+def c_name(dtype):
+    """The C++ name of a float dtype (``float``), NumPy's name for others."""
+    return C_NAMES.get(dtype.name, dtype.name)
+
+
+def tensor_type_name(dtype):
+    """The legacy tensor type (``FloatTensor``), or ``Tensor`` for a dtype without one."""
+    name = SCALAR_NAMES.get(dtype.name)
+    return "Tensor" if name is None else name + "Tensor"
