@@ -33,8 +33,17 @@ from autogradx.serialization import load, save
 from autogradx.grad_mode import (
     enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled,
 )
-from autogradx import autograd
+from autogradx import autograd, backends as _backends
 from autogradx.autograd import is_anomaly_enabled, set_detect_anomaly
+
+
+def _load_plugins():
+    # Imported here, on the first device lookup: ``import autogradx`` scans no plugins.
+    from autogradx._registry import REGISTRY
+    REGISTRY.load()
+
+
+_backends.set_plugin_loader(_load_plugins)
 
 __version__ = "0.1.0"
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from autogradx import _dtype
 from autogradx._core.op import get_default_float, set_default_float
-from autogradx._core.tensor import TensorBase
+from autogradx._core.tensor import TensorBase, wrap
 
 __all__ = [
     "tensor", "as_tensor", "from_numpy", "ones", "zeros", "full", "empty", "eye", "arange",
@@ -100,18 +100,13 @@ def get_default_dtype():
 
 
 def _wrap(data, requires_grad=False, device=None):
-    from autogradx._tensor import Tensor
     if device is not None:
         from autogradx._device import device as _dev
         dev = _dev(device)
         if dev.type != "cpu":
             from autogradx.backends import move
             data = move(data, dev)
-    t = Tensor.__new__(Tensor)
-    t._data = data
-    if requires_grad:
-        t.requires_grad = True
-    return t
+    return wrap(data, requires_grad)
 
 
 def _size(size, kwsize=None):

@@ -48,6 +48,14 @@ class Backend:
 
 _BACKENDS = {}          # device type -> Backend
 _BY_ARRAY_TYPE = {}     # array type -> Backend
+_load_plugins = None    # loads the plugins, which register their backends (set at import)
+
+
+def set_plugin_loader(load):
+    """``load()`` makes every plugin's backends known; ``autogradx`` sets it at import, so
+    that this module needs nothing above it."""
+    global _load_plugins
+    _load_plugins = load
 
 
 def register(backend):
@@ -64,8 +72,8 @@ def register(backend):
 
 def get_backend(device_type):
     """The backend for ``device_type``; raises with the reason when it is unusable."""
-    from autogradx._registry import REGISTRY
-    REGISTRY.load()
+    if _load_plugins is not None:
+        _load_plugins()
     backend = _BACKENDS.get(device_type)
     if backend is None:
         raise RuntimeError(

@@ -47,7 +47,7 @@ written with NumPy-only calls is not::
 import numpy as np
 
 from autogradx._core.op import get_array_module
-from autogradx._core.tensor import TensorBase
+from autogradx._core.tensor import TensorBase, wrap
 from autogradx.autograd import backward as _backward, grad as _grad
 from autogradx.grad_mode import enable_grad, no_grad
 
@@ -153,7 +153,7 @@ class _Check:
             if a is None:
                 args.append(v)
                 continue
-            t = _leaf(a, requires_grad and i in self.checked)
+            t = wrap(a, requires_grad and i in self.checked)
             if i in self.checked:
                 leaves[i] = t
             args.append(t)
@@ -184,7 +184,7 @@ class _Check:
         for o, u in zip(outs, us):
             if u is not None and o.requires_grad:
                 roots.append(o)
-                grads.append(_leaf(u.astype(o._data.dtype, copy=False), False))
+                grads.append(wrap(u.astype(o._data.dtype, copy=False), False))
         if roots:
             _backward(roots, grads)
 
@@ -404,7 +404,7 @@ class _GradGradCheck(_Check):
                     ss[j] = xp.asarray(us[j] + sign * self.eps * w)
             with enable_grad():
                 outs, leaves = self._call(xs, True)
-                psi = self._psi(outs, leaves, [None if u is None else _leaf(u, False)
+                psi = self._psi(outs, leaves, [None if u is None else wrap(u, False)
                                                for u in ss], vs, False)
             vals.append(0.0 if psi is None else psi)
         return (vals[0] - vals[1]) / (2 * self.eps)
@@ -420,10 +420,10 @@ class _GradGradCheck(_Check):
         outs, leaves, us, wrt = self._outputs_and_cotangents()
         variables = [("input", i) for i in self.checked] + \
             [("grad_output", k) for k, w in enumerate(wrt) if w]
-        vs = [_leaf(self.rng.standard_normal(self.base[i].shape), False) for i in self.checked]
+        vs = [wrap(self.rng.standard_normal(self.base[i].shape), False) for i in self.checked]
         ws = {v: self.rng.standard_normal(self.base[v[1]].shape if v[0] == "input"
                                           else us[v[1]].shape) for v in variables}
-        u_leaves = [None if u is None else _leaf(u.copy(), w) for u, w in zip(us, wrt)]
+        u_leaves = [None if u is None else wrap(u.copy(), w) for u, w in zip(us, wrt)]
         try:
             with enable_grad():
                 psi = self._psi(outs, leaves, u_leaves, vs, True)
@@ -477,14 +477,6 @@ def _is_float_tensor(v):
 def _as_float64(a):
     return a.astype("float64") if a.dtype != np.float64 else a.copy()
 
-
-def _leaf(array, requires_grad):
-    from autogradx._tensor import Tensor
-    t = Tensor.__new__(Tensor)
-    t._data = array
-    if requires_grad:
-        t.requires_grad = True
-    return t
 
 
 def _dot(a, b):

@@ -193,14 +193,14 @@ def _leaves_with_bad_grads(monkeypatch, bad):
             g = TensorBase.grad.__get__(self, type(self))
             return None if g is None else bad(g)
 
-    def leaf(array, requires_grad):
+    def leaf(array, requires_grad=False):
         t = Lying.__new__(Lying)
         t._data = array
         if requires_grad:
             t.requires_grad = True
         return t
 
-    monkeypatch.setattr(autogradx.testing, "_leaf", leaf)
+    monkeypatch.setattr(autogradx.testing, "wrap", leaf)
 
 
 def test_gradient_of_the_wrong_dtype_is_reported(monkeypatch):

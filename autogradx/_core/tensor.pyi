@@ -58,4 +58,6 @@ class TensorBase:
 
 OPERATOR_OPS: Tuple[str, ...]
 
+def wrap(data: Any, requires_grad: bool = ...) -> TensorBase: ...
+
 def set_tensor_type(cls: type) -> None: ...

@@ -24,6 +24,15 @@ def set_tensor_type(type cls):
     TensorType = cls
 
 
+def wrap(object data, bint requires_grad=False):
+    """A tensor without history holding ``data``, of the class ``set_tensor_type`` made
+    current: how the package's modules make tensors without importing the Tensor class."""
+    cdef TensorBase t = new_tensor(data, None, 0)
+    if requires_grad:
+        t.requires_grad = True      # through the property, which checks the dtype
+    return t
+
+
 cdef extern from "Python.h":
     void PyObject_GC_Track(object obj)
     void PyObject_GC_UnTrack(object obj)

@@ -4,7 +4,7 @@ import contextlib
 import threading
 
 from autogradx._core.engine import run_backward as _run_backward
-from autogradx._core.tensor import TensorBase
+from autogradx._core.tensor import TensorBase, wrap
 from autogradx.autograd.anomaly_mode import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from autogradx.autograd.function import Function, FunctionCtx, once_differentiable
 from autogradx.grad_mode import (
@@ -117,16 +117,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                     f"The differentiated Tensor at index {i} appears to not have been used in "
                     "the graph. Set allow_unused=True if this is the desired behavior.")
         elif not isinstance(g, TensorBase):
-            g = _wrap(g)
+            g = wrap(g)
         result.append(g)
     return tuple(result)
 
-
-def _wrap(array):
-    from autogradx._tensor import Tensor
-    t = Tensor.__new__(Tensor)
-    t._data = array
-    return t
 
 
 from autogradx.autograd import functional  # noqa: E402  (built on grad, above)

@@ -10,7 +10,7 @@ import functools
 from autogradx._core.grad_mode import _set_grad_enabled, is_anomaly_enabled, is_grad_enabled
 from autogradx._core.node import make_node
 from autogradx._core.op import SECOND_BACKWARD, _describe, _forward_trace, get_array_module
-from autogradx._core.tensor import TensorBase
+from autogradx._core.tensor import TensorBase, wrap
 
 __all__ = ["Function", "FunctionCtx", "once_differentiable"]
 
@@ -125,7 +125,7 @@ def _run_backward(cls, ctx, diff, metas, args, name, grads, create_graph):
             xp, shape, dtype = metas[i]
             g = xp.zeros(shape, dtype)
         if g is not None and not isinstance(g, TensorBase):
-            g = _wrap(g)
+            g = wrap(g)
         full[i] = g
     prev = _set_grad_enabled(create_graph)
     try:
@@ -154,12 +154,6 @@ def _run_backward(cls, ctx, diff, metas, args, name, grads, create_graph):
             out.append(r if create_graph else r._data)
     return out
 
-
-def _wrap(array):
-    from autogradx._tensor import Tensor
-    t = Tensor.__new__(Tensor)
-    t._data = array
-    return t
 
 
 def once_differentiable(fn):

@@ -19,7 +19,7 @@ from autogradx._core.engine import run_backward
 from autogradx._core.grad_mode import _set_grad_enabled, is_anomaly_enabled, is_grad_enabled
 from autogradx._core.node import AccumulateGrad, make_node
 from autogradx._core.op import SECOND_BACKWARD, _forward_trace
-from autogradx._core.tensor import TensorBase
+from autogradx._core.tensor import TensorBase, wrap
 from autogradx._factories import default_generator
 
 __all__ = ["checkpoint"]
@@ -71,7 +71,7 @@ def checkpoint(function, *args, use_reentrant=None, preserve_rng_state=True, **k
             if grads[slot] is not None and again[i].requires_grad:
                 outs.append(again[i])
                 gouts.append(grads[slot] if isinstance(grads[slot], TensorBase)
-                             else _wrap(grads[slot]))
+                             else wrap(grads[slot]))
         targets = tuple(x for x, n in zip(leaves, needs) if n)
         if not outs:
             found = (None,) * len(targets)
@@ -161,9 +161,3 @@ def _other_leaves(outs, targets):
         stack.extend(n for n, _ in node.next_functions if n is not None)
     return tuple(found)
 
-
-def _wrap(array):
-    from autogradx._tensor import Tensor
-    t = Tensor.__new__(Tensor)
-    t._data = array
-    return t
