@@ -15,8 +15,9 @@ if int(_np.__version__.split(".")[0]) < 2:
                       f"installed (pip install -U numpy)")
 
 from autogradx import _dtype
+from autogradx._core import op as _core_op, tensor as _core_tensor
 from autogradx._core.tensor import Size
-from autogradx._device import device
+from autogradx._device import device, device_of as _device_of
 from autogradx._dtype import (
     bool, cdouble, cfloat, complex64, complex128, double, dtype, float, float16, float32,
     float64, half, int, int8, int16, int32, int64, long, short, uint8,
@@ -37,13 +38,27 @@ from autogradx import autograd, backends as _backends
 from autogradx.autograd import is_anomaly_enabled, set_detect_anomaly
 
 
+# What the core and the backends call above themselves, given to them here. The registry
+# and the tensor namespace are imported on first use: ``import autogradx`` scans no plugins.
+
 def _load_plugins():
-    # Imported here, on the first device lookup: ``import autogradx`` scans no plugins.
     from autogradx._registry import REGISTRY
     REGISTRY.load()
 
 
+def _get_op(name):
+    from autogradx._registry import get_op
+    return get_op(name)
+
+
+def _tensor_namespace():
+    from autogradx._xp import tensor_namespace
+    return tensor_namespace
+
+
 _backends.set_plugin_loader(_load_plugins)
+_core_op.install_services(device_of=_device_of, tensor_namespace=_tensor_namespace)
+_core_tensor.install_op_lookup(_get_op)
 
 __version__ = "0.1.0"
 

@@ -359,8 +359,7 @@ cdef class OpNode(Node):
             xp = _tensor_namespace()
             data = (<TensorBase>(g if self.n_outputs == 1 else g[0]))._data
             if type(data) is not _ndarray:
-                from autogradx._device import device_of
-                xp = xp.on(device_of(data))     # its factories make tensors on that device
+                xp = xp.on(_device_of(data))    # its factories make tensors on that device
             saved = self._saved_tensors()
         else:
             xp = array_module(g if self.n_outputs == 1 else g[0])
@@ -607,14 +606,25 @@ cdef tuple _fill_missing(OpNode node, list grads, bint create_graph):
     return tuple(out)
 
 
+# What the core calls above itself, given by autogradx at import (install_services), so
+# that the core imports nothing above it.
+cdef object _device_of = None           # device_of(array) -> device
+cdef object _load_tensor_ns = None      # () -> the namespace vjps run on under create_graph
 cdef object _tensor_ns = None
+
+
+def install_services(device_of, tensor_namespace):
+    """``device_of(array)``, and ``tensor_namespace()`` returning the array-module-like
+    namespace whose functions record on tensors (gradients of gradients)."""
+    global _device_of, _load_tensor_ns
+    _device_of = device_of
+    _load_tensor_ns = tensor_namespace
 
 
 cdef object _tensor_namespace():
     global _tensor_ns
     if _tensor_ns is None:
-        from autogradx._xp import tensor_namespace
-        _tensor_ns = tensor_namespace
+        _tensor_ns = _load_tensor_ns()
     return _tensor_ns
 
 
@@ -1255,8 +1265,7 @@ cdef tuple _unwrap_params(OpDef op, tuple extra):
 
 
 def _device_mismatch(op, a, b, index):
-    from autogradx._device import device_of
-    da, db = device_of(a), device_of(b)
+    da, db = _device_of(a), _device_of(b)
     if da != db:
         raise RuntimeError(
             f"Expected all tensors to be on the same device, but found at least two devices, "

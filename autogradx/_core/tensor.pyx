@@ -575,9 +575,18 @@ cdef inline object _operator(Py_ssize_t index):
     return op
 
 
+cdef object _get_op = None       # the registry's lookup, given at import (install_op_lookup)
+
+
+def install_op_lookup(get_op):
+    """``get_op(name)``: how the operators find their ops; autogradx gives it at import,
+    so that the core imports nothing above it."""
+    global _get_op
+    _get_op = get_op
+
+
 cdef object _load_operator(Py_ssize_t index):
-    from autogradx._registry import get_op
-    op = _operator_ops[index] = get_op(OPERATOR_OPS[index])
+    op = _operator_ops[index] = _get_op(OPERATOR_OPS[index])
     return op
 
 
