@@ -49,9 +49,9 @@ def _leaky_relu(xp, x, negative_slope=0.01, inplace=False):
     return xp.where(x > 0, x, x * negative_slope)
 
 
-leaky_relu = Op("leaky_relu", _leaky_relu, namespace=_NN, save="input", inplace_param="inplace",
-                vjp=lambda xp, g, x, negative_slope=0.01, inplace=False:
-                    xp.where(x > 0, g, g * negative_slope))
+leaky_relu = Op("leaky_relu", _leaky_relu, namespace=_NN, inplace_param="inplace",
+                vjp={"input": lambda xp, g, input, negative_slope=0.01, inplace=False:
+                         xp.where(input > 0, g, g * negative_slope)})
 
 
 def _elu(xp, x, alpha=1.0, inplace=False):
@@ -60,9 +60,9 @@ def _elu(xp, x, alpha=1.0, inplace=False):
     return xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0)))
 
 
-elu = Op("elu", _elu, namespace=_NN, save="input", inplace_param="inplace",
-         vjp=lambda xp, g, x, alpha=1.0, inplace=False:
-             xp.where(x > 0, g, g * alpha * xp.exp(xp.minimum(x, 0))))
+elu = Op("elu", _elu, namespace=_NN, inplace_param="inplace",
+         vjp={"input": lambda xp, g, input, alpha=1.0, inplace=False:
+                  xp.where(input > 0, g, g * alpha * xp.exp(xp.minimum(input, 0)))})
 
 
 # erf, which NumPy lacks, to float64 precision (max relative error 2.3e-16, as math.erf):
@@ -121,7 +121,8 @@ def _gelu(xp, x, approximate="none"):
     return x * 0.5 * (1 + _erf(xp, x * math.sqrt(0.5)))
 
 
-def _gelu_vjp(xp, g, x, approximate="none"):
+def _gelu_vjp(xp, g, input, approximate="none"):
+    x = input
     if approximate == "tanh":
         t = xp.tanh(_SQRT_2_PI * (x + 0.044715 * x ** 3))
         inner = _SQRT_2_PI * (1 + 3 * 0.044715 * x * x)
@@ -131,7 +132,7 @@ def _gelu_vjp(xp, g, x, approximate="none"):
     return g * (cdf + x * pdf)
 
 
-gelu = Op("gelu", _gelu, namespace=_NN, save="input", vjp=_gelu_vjp)
+gelu = Op("gelu", _gelu, namespace=_NN, vjp={"input": _gelu_vjp})
 
 
 def _silu(xp, x, inplace=False):
@@ -140,12 +141,12 @@ def _silu(xp, x, inplace=False):
     return x * _sigmoid(xp, x)
 
 
-def _silu_vjp(xp, g, x, inplace=False):
-    s = _sigmoid(xp, x)
-    return g * s * (1 + x * (1 - s))
+def _silu_vjp(xp, g, input, inplace=False):
+    s = _sigmoid(xp, input)
+    return g * s * (1 + input * (1 - s))
 
 
-silu = Op("silu", _silu, namespace=_NN, save="input", inplace_param="inplace", vjp=_silu_vjp)
+silu = Op("silu", _silu, namespace=_NN, inplace_param="inplace", vjp={"input": _silu_vjp})
 
 
 def _softplus(xp, x, beta=1.0, threshold=20.0):
@@ -155,9 +156,9 @@ def _softplus(xp, x, beta=1.0, threshold=20.0):
     return xp.where(bx > threshold, x, xp.logaddexp(0, bx) / beta)
 
 
-softplus = Op("softplus", _softplus, namespace=_NN, save="input",
-              vjp=lambda xp, g, x, beta=1.0, threshold=20.0:
-                  xp.where(x * beta > threshold, g, g * _sigmoid(xp, x * beta)))
+softplus = Op("softplus", _softplus, namespace=_NN,
+              vjp={"input": lambda xp, g, input, beta=1.0, threshold=20.0:
+                       xp.where(input * beta > threshold, g, g * _sigmoid(xp, input * beta))})
 
 
 # -- softmax ------------------------------------------------------------------------
@@ -194,13 +195,13 @@ def _softmax(xp, x, dim=None, _stacklevel=3, dtype=None):
     return e / xp.sum(e, axis=axis, keepdims=True)
 
 
-def _softmax_vjp(xp, g, out, dim=None, _stacklevel=3, dtype=None):
-    axis = _softmax_axis(out.ndim, dim)
-    return out * (g - xp.sum(g * out, axis=axis, keepdims=True))
+def _softmax_vjp(xp, g, result, dim=None, _stacklevel=3, dtype=None):
+    axis = _softmax_axis(result.ndim, dim)
+    return result * (g - xp.sum(g * result, axis=axis, keepdims=True))
 
 
-softmax = Op("softmax", _softmax, namespace=("", _NN), method=True, save="result",
-             vjp=_softmax_vjp)
+softmax = Op("softmax", _softmax, namespace=("", _NN), method=True,
+             vjp={"input": _softmax_vjp})
 
 
 def _log_softmax(xp, x, dim=None, _stacklevel=3, dtype=None):
@@ -213,13 +214,13 @@ def _log_softmax(xp, x, dim=None, _stacklevel=3, dtype=None):
     return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
 
 
-def _log_softmax_vjp(xp, g, out, dim=None, _stacklevel=3, dtype=None):
-    axis = _softmax_axis(out.ndim, dim)
-    return g - xp.exp(out) * xp.sum(g, axis=axis, keepdims=True)
+def _log_softmax_vjp(xp, g, result, dim=None, _stacklevel=3, dtype=None):
+    axis = _softmax_axis(result.ndim, dim)
+    return g - xp.exp(result) * xp.sum(g, axis=axis, keepdims=True)
 
 
-log_softmax = Op("log_softmax", _log_softmax, namespace=("", _NN), method=True, save="result",
-                 vjp=_log_softmax_vjp)
+log_softmax = Op("log_softmax", _log_softmax, namespace=("", _NN), method=True,
+                 vjp={"input": _log_softmax_vjp})
 
 
 # -- dropout ------------------------------------------------------------------------
@@ -518,24 +519,25 @@ def _layer_norm(xp, x, weight=None, bias=None, *, normalized_shape, eps=1e-05):
     return out if bias is None else out + bias
 
 
-def _layer_norm_grad_input(xp, g, x, weight, *, normalized_shape, eps=1e-05):
-    axes = _norm_axes(x, normalized_shape)
-    xhat, rstd = _normalized(xp, x, axes, eps)
+def _layer_norm_grad_input(xp, g, input, weight, *, normalized_shape, eps=1e-05):
+    axes = _norm_axes(input, normalized_shape)
+    xhat, rstd = _normalized(xp, input, axes, eps)
     gw = g if weight is None else g * weight
     return rstd * (gw - xp.mean(gw, axis=axes, keepdims=True)
                    - xhat * xp.mean(gw * xhat, axis=axes, keepdims=True))
 
 
-def _layer_norm_grad_weight(xp, g, x, weight, *, normalized_shape, eps=1e-05):
-    xhat, _ = _normalized(xp, x, _norm_axes(x, normalized_shape), eps)
+def _layer_norm_grad_weight(xp, g, input, *, normalized_shape, eps=1e-05):
+    xhat, _ = _normalized(xp, input, _norm_axes(input, normalized_shape), eps)
     return g * xhat     # summed over the batch dims by the engine
 
 
+# The weight's gradient reads the input only, the bias's nothing (PyTorch's one formula
+# for all three keeps input, weight and bias).
 layer_norm = Op("layer_norm", _layer_norm, namespace=_NN, inputs=("input", "weight", "bias"),
-                parse=_layer_norm_args, save=("input", "weight"),
-                grad_fn="NativeLayerNormBackward0",
-                vjp=(_layer_norm_grad_input, _layer_norm_grad_weight,
-                     lambda xp, g, x, weight, **params: g))
+                parse=_layer_norm_args, grad_fn="NativeLayerNormBackward0",
+                vjp={"input": _layer_norm_grad_input, "weight": _layer_norm_grad_weight,
+                     "bias": lambda xp, g, **params: g})
 
 
 def _embedding(xp, idx, weight, padding_idx=None, max_norm=None, norm_type=2.0,

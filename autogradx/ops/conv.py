@@ -253,7 +253,12 @@ def _vjp_geometry(x, weight, stride, padding, dilation, groups):
                           dilation, groups)
 
 
-def _conv_grad_input(xp, g, x, weight, stride=1, padding=0, dilation=1, groups=1):
+# Input and weight each read both: the input's gradient needs the weight and the input's
+# shape, the weight's the input and the kernel's shape; neither shape shows in g (a
+# strided output's size does not give the input's back).
+
+def _conv_grad_input(xp, g, input, weight, stride=1, padding=0, dilation=1, groups=1):
+    x = input
     geo = _vjp_geometry(x, weight, stride, padding, dilation, groups)
     if not geo.batched:
         g, x = g[None], x[None]
@@ -268,7 +273,8 @@ def _conv_grad_input(xp, g, x, weight, stride=1, padding=0, dilation=1, groups=1
     return grad if geo.batched else grad[0]
 
 
-def _conv_grad_weight(xp, g, x, weight, stride=1, padding=0, dilation=1, groups=1):
+def _conv_grad_weight(xp, g, input, weight, stride=1, padding=0, dilation=1, groups=1):
+    x = input
     geo = _vjp_geometry(x, weight, stride, padding, dilation, groups)
     if not geo.batched:
         g, x = g[None], x[None]
@@ -276,9 +282,12 @@ def _conv_grad_weight(xp, g, x, weight, stride=1, padding=0, dilation=1, groups=
     return xp.matmul(_grad_rows(xp, g, geo.groups), xp.swapaxes(cols, 1, 2)).reshape(weight.shape)
 
 
-def _conv_grad_bias(xp, g, x, weight, **_):
-    axes = tuple(i for i in range(g.ndim) if i != (1 if x.ndim == weight.ndim else 0))
-    return xp.sum(g, axis=axes)
+def _conv_grad_bias(nd):
+    """The bias's formula reads nothing: g is (N, C_out, *out), or (C_out, *out) unbatched."""
+    def grad_bias(xp, g, **_):
+        axes = tuple(i for i in range(g.ndim) if i != (1 if g.ndim == nd + 2 else 0))
+        return xp.sum(g, axis=axes)
+    return grad_bias
 
 
 def _conv_name(x, weight, bias=None, *args, **params):
@@ -288,8 +297,9 @@ def _conv_name(x, weight, bias=None, *args, **params):
 
 def _conv_op(nd, forward):
     return Op(f"conv{nd}d", forward, namespace=_BOTH, inputs=("input", "weight", "bias"),
-              save=("input", "weight"), grad_fn=_conv_name,
-              vjp=(_conv_grad_input, _conv_grad_weight, _conv_grad_bias))
+              grad_fn=_conv_name,
+              vjp={"input": _conv_grad_input, "weight": _conv_grad_weight,
+                   "bias": _conv_grad_bias(nd)})
 
 
 def _conv1d(xp, input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):

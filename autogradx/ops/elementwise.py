@@ -538,14 +538,18 @@ def _select_grad(xp, g, a, b, loses):
     return xp.where(a == b, g / 2, xp.where(loses, 0, g))
 
 
-maximum = Op("maximum", _maximum, promote="elementwise", inputs=_BINARY, save=_BINARY,
-             method=True,
-             vjp=(lambda xp, g, a, b: _select_grad(xp, g, a, b, a < b),
-                  lambda xp, g, a, b: _select_grad(xp, g, a, b, b < a)))
-minimum = Op("minimum", _minimum, promote="elementwise", inputs=_BINARY, save=_BINARY,
-             method=True,
-             vjp=(lambda xp, g, a, b: _select_grad(xp, g, a, b, a > b),
-                  lambda xp, g, a, b: _select_grad(xp, g, a, b, b > a)))
+# Each input's gradient compares both values: max(x, other) in reductions.py calls these
+# formulas too.
+maximum = Op("maximum", _maximum, promote="elementwise", inputs=_BINARY, method=True,
+             vjp={"input": lambda xp, g, input, other:
+                      _select_grad(xp, g, input, other, input < other),
+                  "other": lambda xp, g, input, other:
+                      _select_grad(xp, g, input, other, other < input)})
+minimum = Op("minimum", _minimum, promote="elementwise", inputs=_BINARY, method=True,
+             vjp={"input": lambda xp, g, input, other:
+                      _select_grad(xp, g, input, other, input > other),
+                  "other": lambda xp, g, input, other:
+                      _select_grad(xp, g, input, other, other > input)})
 
 
 # ``where(condition, input, other)``: the condition is a parameter, not an input,

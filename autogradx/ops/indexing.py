@@ -500,11 +500,10 @@ def _masked_fill(xp, x, mask, value):
 
 
 masked_fill = Op(
-    "masked_fill", _masked_fill, inputs=("input", "mask", "value"), save="mask", method=True,
-    inplace=True,
+    "masked_fill", _masked_fill, inputs=("input", "mask", "value"), method=True, inplace=True,
     grad_fn=lambda x, mask, value: f"MaskedFillBackward{int(_is_array(value))}",
-    vjp=(lambda xp, g, mask: xp.where(mask, 0, g), None,
-         lambda xp, g, mask: xp.where(mask, g, 0)))
+    vjp={"input": lambda xp, g, mask: xp.where(mask, 0, g),
+         "value": lambda xp, g, mask: xp.where(mask, g, 0)})
 
 
 # -- samples for the conformance kit ------------------------------------------------------

@@ -176,9 +176,12 @@ def _dot(xp, a, b):
     return xp.matmul(a, b)
 
 
-dot = Op("dot", _dot, inputs=("input", "tensor"), save=("input", "tensor"), method=True,
-         vjp=(lambda xp, g, a, b: g * b,
-              lambda xp, g, a, b: g * a))
+# xp.multiply rather than *: formulas of plain arithmetic get the core's elementwise fast
+# path, meant for operands that broadcast (test_ufunc_fast_path.py runs each such op of
+# this namespace on them); dot takes two vectors of one size, and g is 0-d.
+dot = Op("dot", _dot, inputs=("input", "tensor"), method=True,
+         vjp={"input": lambda xp, g, tensor: xp.multiply(g, tensor),
+              "tensor": lambda xp, g, input: xp.multiply(g, input)})
 
 
 def _outer(xp, a, b):
@@ -190,10 +193,10 @@ def _outer(xp, a, b):
 
 
 # PyTorch computes it as a broadcast product, hence its node's name.
-outer = Op("outer", _outer, inputs=("input", "vec2"), save=("input", "vec2"),
-           promote="elementwise", grad_fn="MulBackward0", method=True, aliases="ger",
-           vjp=(lambda xp, g, a, b: xp.matmul(g, b),
-                lambda xp, g, a, b: xp.matmul(a, g)))
+outer = Op("outer", _outer, inputs=("input", "vec2"), promote="elementwise",
+           grad_fn="MulBackward0", method=True, aliases="ger",
+           vjp={"input": lambda xp, g, vec2: xp.matmul(g, vec2),
+                "vec2": lambda xp, g, input: xp.matmul(input, g)})
 
 
 # -- einsum ---------------------------------------------------------------------
@@ -410,10 +413,9 @@ def _vector_norm(xp, x, ord=2, dim=None, keepdim=False, *, dtype=None):
 
 
 vector_norm = Op(
-    "vector_norm", _vector_norm, namespace=_LINALG, save=("input", "result"),
-    grad_fn="LinalgVectorNormBackward0",
-    vjp=lambda xp, g, x, out, ord=2, dim=None, keepdim=False, dtype=None:
-        _vnorm_grad(xp, g, x, out, ord, _vector_axes(dim, x.ndim), keepdim))
+    "vector_norm", _vector_norm, namespace=_LINALG, grad_fn="LinalgVectorNormBackward0",
+    vjp={"input": lambda xp, g, input, result, ord=2, dim=None, keepdim=False, dtype=None:
+             _vnorm_grad(xp, g, input, result, ord, _vector_axes(dim, input.ndim), keepdim)})
 
 
 _MATRIX_ORDS = ("fro", "nuc", math.inf, -math.inf, 1, -1, 2, -2)
@@ -504,12 +506,15 @@ def _matrix_norm(xp, x, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
     return _mnorm(xp, _norm_input("linalg.matrix_norm", x, dtype), ord, dims, keepdim)
 
 
+def _matrix_norm_vjp(xp, g, input, result, ord="fro", dim=(-2, -1), keepdim=False, dtype=None):
+    return _matrix_norm_grad(xp, g, input, result, ord, _matrix_dims("", input, ord, dim), keepdim)
+
+
 matrix_norm = Op(
-    "matrix_norm", _matrix_norm, namespace=_LINALG, save=("input", "result"),
+    "matrix_norm", _matrix_norm, namespace=_LINALG,
     grad_fn=lambda x, ord="fro", dim=(-2, -1), keepdim=False, dtype=None:
         _matrix_norm_name(ord, keepdim),
-    vjp=lambda xp, g, x, out, ord="fro", dim=(-2, -1), keepdim=False, dtype=None:
-        _matrix_norm_grad(xp, g, x, out, ord, _matrix_dims("", x, ord, dim), keepdim))
+    vjp={"input": _matrix_norm_vjp})
 
 
 def _norm_plan(ndim, ord, dim):
@@ -550,15 +555,16 @@ def _norm_name(x, ord=None, dim=None, keepdim=False, dtype=None):
     return _matrix_norm_name(ord, keepdim) if kind == "matrix" else "LinalgVectorNormBackward0"
 
 
-def _norm_vjp(xp, g, x, out, ord=None, dim=None, keepdim=False, dtype=None):
+def _norm_vjp(xp, g, input, result, ord=None, dim=None, keepdim=False, dtype=None):
+    x, out = input, result
     kind, ord, dims = _norm_plan(x.ndim, ord, dim)
     if kind == "matrix":
         return _matrix_norm_grad(xp, g, x, out, ord, _matrix_dims("", x, ord, dims), keepdim)
     return _vnorm_grad(xp, g, x, out, ord, dims, keepdim)
 
 
-linalg_norm = Op("linalg_norm", _norm, namespace=_LINALG, aliases="norm", save=("input", "result"),
-                 grad_fn=_norm_name, vjp=_norm_vjp)
+linalg_norm = Op("linalg_norm", _norm, namespace=_LINALG, aliases="norm", grad_fn=_norm_name,
+                 vjp={"input": _norm_vjp})
 
 
 # -- inverse, solve, determinant -------------------------------------------------------
@@ -589,9 +595,9 @@ def _inv(xp, a):
 
 
 # d(A^-1) = -A^-1 dA A^-1
-inv = Op("inv", _inv, namespace=_LINALG, save="result", method="inverse",
-         grad_fn="LinalgInvExBackward0",
-         vjp=lambda xp, g, out: -xp.matmul(_mT(xp, out), xp.matmul(g, _mT(xp, out))))
+inv = Op("inv", _inv, namespace=_LINALG, method="inverse", grad_fn="LinalgInvExBackward0",
+         vjp={"input": lambda xp, g, result:
+                  -xp.matmul(_mT(xp, result), xp.matmul(g, _mT(xp, result)))})
 
 
 def _solve_is_vector(a, b):
@@ -622,24 +628,25 @@ def _solve(xp, a, b, *, left=True):
     return _mT(xp, _lapack("linalg.solve", xp.linalg.solve, _mT(xp, a), _mT(xp, b)))
 
 
-def _solve_grad_b(xp, g, a, x, left=True):
-    # AX = B: gB = A^-T g.  XA = B: gB = g A^-T.
-    if x.ndim < a.ndim:          # the vector case
-        return xp.linalg.solve(_mT(xp, a), g[..., None])[..., 0]
+def _solve_grad_b(xp, g, A, left=True):
+    # AX = B: gB = A^-T g.  XA = B: gB = g A^-T. It reads A only: g has the shape of X.
+    if g.ndim < A.ndim:          # the vector case
+        return xp.linalg.solve(_mT(xp, A), g[..., None])[..., 0]
     if left:
-        return xp.linalg.solve(_mT(xp, a), g)
-    return _mT(xp, xp.linalg.solve(a, _mT(xp, g)))
+        return xp.linalg.solve(_mT(xp, A), g)
+    return _mT(xp, xp.linalg.solve(A, _mT(xp, g)))
 
 
-def _solve_grad_a(xp, g, a, x, left=True):
-    gb = _solve_grad_b(xp, g, a, x, left)
+def _solve_grad_a(xp, g, A, result, left=True):
+    a, x = A, result
+    gb = _solve_grad_b(xp, g, a, left)
     if x.ndim < a.ndim:
         return -gb[..., :, None] * x[..., None, :]
     return -xp.matmul(gb, _mT(xp, x)) if left else -xp.matmul(_mT(xp, x), gb)
 
 
-solve = Op("solve", _solve, namespace=_LINALG, inputs=("A", "B"), save=("A", "result"),
-           grad_fn="LinalgSolveExBackward0", vjp=(_solve_grad_a, _solve_grad_b))
+solve = Op("solve", _solve, namespace=_LINALG, inputs=("A", "B"),
+           grad_fn="LinalgSolveExBackward0", vjp={"A": _solve_grad_a, "B": _solve_grad_b})
 
 
 def _det(xp, a):
@@ -662,7 +669,8 @@ def _cofactors_svd(xp, a):
     return signs[..., None, None] * xp.matmul(u * (before * after)[..., None, :], vh)
 
 
-def _det_vjp(xp, g, a, det):
+def _det_vjp(xp, g, input, result):
+    a, det = input, result
     # g det A^-T where A is invertible. It is ill-conditioned near singular matrices; at
     # exactly singular ones (det == 0) the cofactors come from the SVD instead, which is
     # PyTorch's formula under create_graph (its first-order backward returns ~0 there).
@@ -671,8 +679,8 @@ def _det_vjp(xp, g, a, det):
     return g[..., None, None] * _cofactors_svd(xp, a)
 
 
-det = Op("det", _det, namespace=(_LINALG, ""), save=("input", "result"), method=True,
-         grad_fn="LinalgDetBackward0", vjp=_det_vjp)
+det = Op("det", _det, namespace=(_LINALG, ""), method=True, grad_fn="LinalgDetBackward0",
+         vjp={"input": _det_vjp})
 
 
 def _slogdet(xp, a):
@@ -685,19 +693,19 @@ def _slogdet(xp, a):
     return sign, logabsdet
 
 
-def _slogdet_vjp(xp, g, a):
+def _slogdet_vjp(xp, g, input):
     # Only logabsdet has a gradient (the sign of a real determinant is piecewise constant).
     try:
-        inverse = xp.linalg.inv(a)
+        inverse = xp.linalg.inv(input)
     except (np.linalg.LinAlgError, LinAlgError):    # on arrays / on tensors
         raise LinAlgError("linalg.slogdet backward: the matrix is singular (logabsdet = -inf), "
                           "so the gradient of logabsdet is not defined") from None
     return g[1][..., None, None] * _mT(xp, inverse)
 
 
-slogdet = Op("slogdet", _slogdet, namespace=(_LINALG, ""), save="input", n_outputs=2,
+slogdet = Op("slogdet", _slogdet, namespace=(_LINALG, ""), n_outputs=2,
              output_type=linalg_slogdet, method=True, grad_fn="LinalgSlogdetBackward0",
-             vjp=_slogdet_vjp)
+             vjp={"input": _slogdet_vjp})
 
 
 # -- samples for the conformance kit ------------------------------------------------------

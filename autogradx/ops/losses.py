@@ -105,8 +105,9 @@ def _bce_logits(xp, x, y, weight=None, size_average=None, reduce=None, reduction
     return _reduce(xp, loss, reduction)
 
 
-def _bce_logits_grad_input(xp, g, x, y, weight=None, size_average=None, reduce=None,
+def _bce_logits_grad_input(xp, g, input, target, weight=None, size_average=None, reduce=None,
                            reduction="mean", pos_weight=None):
+    x, y = input, target
     reduction = _reduction(size_average, reduce, reduction, warn=False)
     sig = xp.exp(-xp.logaddexp(0, -x))
     if pos_weight is None:
@@ -118,8 +119,9 @@ def _bce_logits_grad_input(xp, g, x, y, weight=None, size_average=None, reduce=N
     return _unreduce(g, xp.size(x), reduction) * grad
 
 
-def _bce_logits_grad_target(xp, g, x, y, weight=None, size_average=None, reduce=None,
+def _bce_logits_grad_target(xp, g, input, weight=None, size_average=None, reduce=None,
                             reduction="mean", pos_weight=None):
+    x = input
     reduction = _reduction(size_average, reduce, reduction, warn=False)
     grad = -x if pos_weight is None else (pos_weight - 1) * xp.logaddexp(0, -x) - x
     if weight is not None:
@@ -129,9 +131,8 @@ def _bce_logits_grad_target(xp, g, x, y, weight=None, size_average=None, reduce=
 
 binary_cross_entropy_with_logits = Op(
     "binary_cross_entropy_with_logits", _bce_logits, namespace=_NN,
-    inputs=("input", "target", "weight"), save=("input", "target", "weight"),
-    promote="elementwise",
-    vjp=(_bce_logits_grad_input, _bce_logits_grad_target, None))
+    inputs=("input", "target", "weight"), promote="elementwise",
+    vjp={"input": _bce_logits_grad_input, "target": _bce_logits_grad_target})
 
 
 def _clamped_log(xp, x):
@@ -170,13 +171,15 @@ def _bce(xp, input, target, weight=None, size_average=None, reduce=None, reducti
     return _reduce(xp, loss * _bce_weight(xp, weight, input), reduction)
 
 
-def _bce_grad_input(xp, g, x, y, weight=None, **params):
+def _bce_grad_input(xp, g, input, target, weight=None, **params):
+    x, y = input, target
     # PyTorch's formula: (x - y) / max(x (1 - x), 1e-12), finite at 0 and 1.
     grad = (x - y) / xp.maximum((1 - x) * x, 1e-12) * _bce_weight(xp, weight, x)
     return _unreduce(g, xp.size(x), _quiet(params)) * grad
 
 
-def _bce_grad_target(xp, g, x, y, weight=None, **params):
+def _bce_grad_target(xp, g, input, weight=None, **params):
+    x = input
     # -logit(x) = log(1 - x) - log(x): +-inf at 0 and 1, as in PyTorch (no clamping here).
     inner = xp.where((x > 0) & (x < 1), x, 0.5)
     neg_logit = xp.where(x <= 0, xp.inf, xp.where(x >= 1, -xp.inf,
@@ -186,7 +189,7 @@ def _bce_grad_target(xp, g, x, y, weight=None, **params):
 
 binary_cross_entropy = Op(
     "binary_cross_entropy", _bce, namespace=_NN, inputs=("input", "target", "weight"),
-    save=("input", "target", "weight"), vjp=(_bce_grad_input, _bce_grad_target, None))
+    vjp={"input": _bce_grad_input, "target": _bce_grad_target})
 
 
 # -- regression losses: a function of input - target, elementwise ---------------------
@@ -239,24 +242,24 @@ def _pointwise(xp, x, y, weight, reduction, elem, weight_sum_mean, **params):
 
 
 def _pointwise_vjps(elem, slope, weight_sum_mean, reduction=_quiet):
-    """The vjps for input, target and weight of a loss built by ``_pointwise``."""
+    """The derivative formulas of input, target and weight of a loss built by ``_pointwise``."""
     def scale(xp, g, d, weight, params):
         if reduction(params) != "mean":
             return g
         return g / (xp.sum(weight) if weight is not None and weight_sum_mean else xp.size(d))
 
-    def grad_input(xp, g, x, y, weight=None, **params):
-        d = x - y
+    def grad_input(xp, g, input, target, weight=None, **params):
+        d = input - target
         grad = slope(xp, d, **params)
         if weight is not None:
             grad = grad * weight
         return scale(xp, g, d, weight, params) * grad
 
-    def grad_target(xp, g, x, y, weight=None, **params):
-        return -grad_input(xp, g, x, y, weight, **params)
+    def grad_target(xp, g, input, target, weight=None, **params):
+        return -grad_input(xp, g, input, target, weight, **params)
 
-    def grad_weight(xp, g, x, y, weight, **params):
-        d = x - y
+    def grad_weight(xp, g, input, target, weight, **params):
+        d = input - target
         loss = elem(xp, d, **params)
         if reduction(params) == "mean" and weight_sum_mean:
             # d/dw of sum(w l) / sum(w)
@@ -264,7 +267,7 @@ def _pointwise_vjps(elem, slope, weight_sum_mean, reduction=_quiet):
             return g * (loss - xp.sum(loss * weight) / total) / total
         return scale(xp, g, d, weight, params) * loss
 
-    return grad_input, grad_target, grad_weight
+    return {"input": grad_input, "target": grad_target, "weight": grad_weight}
 
 
 def _pointwise_name(unweighted, weighted_mean, reduction=_quiet):
@@ -299,8 +302,7 @@ def _square(xp, d, **_):
 
 mse_loss = Op(
     "mse_loss", _mse, namespace=_NN, inputs=("input", "target", "weight"),
-    save=("input", "target", "weight"), promote="elementwise",
-    parse=_weight_last("mse_loss", "size_average", "reduce", "reduction"),
+    promote="elementwise", parse=_weight_last("mse_loss", "size_average", "reduce", "reduction"),
     grad_fn=_pointwise_name("MseLossBackward0", "DivBackward0"),
     vjp=_pointwise_vjps(_square, lambda xp, d, **_: 2 * d, True))
 
@@ -332,8 +334,7 @@ def _l1(xp, input, target, weight=None, size_average=None, reduce=None, reductio
 
 l1_loss = Op(
     "l1_loss", _l1, namespace=_NN, inputs=("input", "target", "weight"),
-    save=("input", "target", "weight"), promote="elementwise",
-    parse=_weight_last("l1_loss", "size_average", "reduce", "reduction"),
+    promote="elementwise", parse=_weight_last("l1_loss", "size_average", "reduce", "reduction"),
     grad_fn=_pointwise_name(lambda p: _L1_NAMES[_quiet(p)], "DivBackward0"),
     vjp=_pointwise_vjps(_abs, _sign, True))
 
@@ -363,9 +364,12 @@ def _smooth_l1(xp, input, target, size_average=None, reduce=None, reduction="mea
 
 
 def _smooth_l1_vjps():
-    grad_input, grad_target, _ = _pointwise_vjps(_smooth_l1_elem, _smooth_l1_slope, False)
-    return (lambda xp, g, x, y, **params: grad_input(xp, g, x, y, None, **params),
-            lambda xp, g, x, y, **params: grad_target(xp, g, x, y, None, **params))
+    vjps = _pointwise_vjps(_smooth_l1_elem, _smooth_l1_slope, False)
+    grad_input, grad_target = vjps["input"], vjps["target"]
+    return {"input": lambda xp, g, input, target, **params:
+                grad_input(xp, g, input, target, None, **params),
+            "target": lambda xp, g, input, target, **params:
+                grad_target(xp, g, input, target, None, **params)}
 
 
 def _smooth_l1_name(x, y, **params):
@@ -376,7 +380,7 @@ def _smooth_l1_name(x, y, **params):
 
 smooth_l1_loss = Op(
     "smooth_l1_loss", _smooth_l1, namespace=_NN, inputs=("input", "target"),
-    save=("input", "target"), promote="elementwise", grad_fn=_smooth_l1_name,
+    promote="elementwise", grad_fn=_smooth_l1_name,
     vjp=_smooth_l1_vjps())
 
 
@@ -414,7 +418,7 @@ def _huber(xp, input, target, weight=None, reduction="mean", delta=1.0):
 
 huber_loss = Op(
     "huber_loss", _huber, namespace=_NN, inputs=("input", "target", "weight"),
-    save=("input", "target", "weight"), parse=_weight_last("huber_loss", "reduction", "delta"),
+    parse=_weight_last("huber_loss", "reduction", "delta"),
     grad_fn=_pointwise_name("HuberLossBackward0", "MeanBackward0", _huber_reduction),
     vjp=_pointwise_vjps(_huber_elem, _huber_slope, False, _huber_reduction))
 
@@ -523,7 +527,9 @@ def _nll(xp, input, target, weight=None, size_average=None, ignore_index=-100, r
     return _nll_reduce(xp, -w * _pick(xp, input, safe), w, reduction)
 
 
-def _nll_grad(xp, g, x, target, weight=None, ignore_index=-100, **params):
+def _nll_grad(xp, g, input, target, weight=None, ignore_index=-100, **params):
+    # input for its shape and dtype only, but nothing else read gives the number of classes
+    x = input
     safe, _, w = _targets(xp, x, target, weight, ignore_index)
     gw = _nll_scale(xp, g, w, _quiet(params)) * w
     return -xp.expand_dims(gw, _class_dim(x)) * _one_hot(xp, x, safe)
@@ -543,7 +549,7 @@ def _nll_name(x, target, weight=None, **params):
 
 nll_loss = Op(
     "nll_loss", _nll, namespace=_NN, inputs=("input", "target", "weight"),
-    save=("input", "target", "weight"), grad_fn=_nll_name, vjp=(_nll_grad, None, None))
+    grad_fn=_nll_name, vjp={"input": _nll_grad})
 
 
 def _log_softmax(xp, x, axis):

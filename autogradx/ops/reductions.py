@@ -115,9 +115,9 @@ def _nansum(xp, x, dim=None, keepdim=False, *, dtype=None):
     return xp.nansum(x, axis=_axes(dim, x.ndim), keepdims=keepdim, dtype=_acc_dtype(x, dtype))
 
 
-nansum = Op("nansum", _nansum, save="input", method=True,
-            vjp=lambda xp, g, x, dim=None, keepdim=False, dtype=None:
-                xp.where(xp.isnan(x), 0, _expand_back(xp, g, x.shape, dim, keepdim)))
+nansum = Op("nansum", _nansum, method=True,
+            vjp={"input": lambda xp, g, input, dim=None, keepdim=False, dtype=None:
+                     xp.where(xp.isnan(input), 0, _expand_back(xp, g, input.shape, dim, keepdim))})
 
 
 def _mean(xp, x, dim=None, keepdim=False, *, dtype=None):
@@ -184,7 +184,8 @@ def _others_product(xp, x, axis):
     return xp.moveaxis(_products_before(xp, x) * after, -1, axis)
 
 
-def _prod_vjp(xp, g, x, dim=None, keepdim=False, dtype=None):
+def _prod_vjp(xp, g, input, dim=None, keepdim=False, dtype=None):
+    x = input
     g = _expand_back(xp, g, x.shape, dim, keepdim)
     axis = None if dim is None else _axes(dim, x.ndim)
     if not axis:        # all elements (or a 0-d x): one flat axis
@@ -192,7 +193,7 @@ def _prod_vjp(xp, g, x, dim=None, keepdim=False, dtype=None):
     return g * _others_product(xp, x, axis[0])
 
 
-prod = Op("prod", _prod, save="input", grad_fn=_dim_name("Prod"), method=True, vjp=_prod_vjp)
+prod = Op("prod", _prod, grad_fn=_dim_name("Prod"), method=True, vjp={"input": _prod_vjp})
 
 
 def _cumprod(xp, x, dim, *, dtype=None):
@@ -201,7 +202,7 @@ def _cumprod(xp, x, dim, *, dtype=None):
     return xp.cumprod(x, axis=axis, dtype=_acc_dtype(x, dtype)).reshape(x.shape)
 
 
-def _cumprod_vjp(xp, g, x, out, dim, dtype=None):
+def _cumprod_vjp(xp, g, input, result, dim, dtype=None):
     """Position k gets ``sum_{j >= k} g_j prod_{i <= j, i != k} x_i``.
 
     Without zeros in ``x`` that is the reverse cumsum of ``g * out``, over ``x``.
@@ -210,6 +211,7 @@ def _cumprod_vjp(xp, g, x, out, dim, dtype=None):
     steps). No division: exact at zeros, as PyTorch, and exact again when
     differentiated (a gradient of the gradient).
     """
+    x, out = input, result
     if x.ndim == 0:
         return g
     axis = _axes(dim, x.ndim)[0]
@@ -227,8 +229,7 @@ def _cumprod_vjp(xp, g, x, out, dim, dtype=None):
     return xp.moveaxis(_products_before(xp, x) * s, -1, axis)
 
 
-cumprod = Op("cumprod", _cumprod, save=("input", "result"), method=True, inplace=True,
-             vjp=_cumprod_vjp)
+cumprod = Op("cumprod", _cumprod, method=True, inplace=True, vjp={"input": _cumprod_vjp})
 
 
 # ---------------------------------------------------------------- variance and std
@@ -358,8 +359,9 @@ def _norm(xp, x, p="fro", dim=None, keepdim=False, *, dtype=None):
     return xp.sum(a ** p, axis=axes, keepdims=keepdim) ** (1 / p)
 
 
-def _norm_vjp(xp, g, x, norm, p="fro", dim=None, keepdim=False, dtype=None):
+def _norm_vjp(xp, g, input, result, p="fro", dim=None, keepdim=False, dtype=None):
     """PyTorch's norm_backward: 0 (not NaN) at a zero norm or a zero element."""
+    x, norm = input, result
     p = _norm_order(p, dim)
     if p == 0:
         return None         # a count of nonzeros: PyTorch gives no gradient
@@ -382,8 +384,8 @@ def _norm_vjp(xp, g, x, norm, p="fro", dim=None, keepdim=False, dtype=None):
     return xp.sign(x) * xp.where(zero, 0, xp.where(zero, 1, a) ** (p - 1)) * g * norm ** (1 - p)
 
 
-norm = Op("norm", _norm, save=("input", "result"), grad_fn="LinalgVectorNormBackward0",
-          method=True, vjp=_norm_vjp)
+norm = Op("norm", _norm, grad_fn="LinalgVectorNormBackward0", method=True,
+          vjp={"input": _norm_vjp})
 
 
 # ---------------------------------------------------------------- logsumexp
@@ -400,10 +402,10 @@ def _logsumexp(xp, x, dim, keepdim=False):
     return xp.log(s) + m.reshape(s.shape)
 
 
-logsumexp = Op("logsumexp", _logsumexp, promote="float", save=("input", "result"), method=True,
-               vjp=lambda xp, g, x, out, dim, keepdim=False:
-                   _expand_back(xp, g, x.shape, dim, keepdim)
-                   * xp.exp(x - _expand_back(xp, out, x.shape, dim, keepdim)))
+logsumexp = Op("logsumexp", _logsumexp, promote="float", method=True,
+               vjp={"input": lambda xp, g, input, result, dim, keepdim=False:
+                        _expand_back(xp, g, input.shape, dim, keepdim)
+                        * xp.exp(input - _expand_back(xp, result, input.shape, dim, keepdim))})
 
 
 # ---------------------------------------------------------------- amax, amin
@@ -424,15 +426,16 @@ def _amin(xp, x, dim=(), keepdim=False):
     return xp.amin(x, axis=axes, keepdims=keepdim)
 
 
-def _ties_vjp(xp, g, x, out, dim=(), keepdim=False):
+def _ties_vjp(xp, g, input, result, dim=(), keepdim=False):
     """The gradient shared evenly by the elements equal to the result (PyTorch's amax)."""
+    x, out = input, result
     mask = x == _expand_back(xp, out, x.shape, dim, keepdim)
     count = xp.sum(mask, axis=_axes(dim, x.ndim), keepdims=True)
     return _expand_back(xp, g, x.shape, dim, keepdim) * mask / count
 
 
-amax = Op("amax", _amax, save=("input", "result"), method=True, vjp=_ties_vjp)
-amin = Op("amin", _amin, save=("input", "result"), method=True, vjp=_ties_vjp)
+amax = Op("amax", _amax, method=True, vjp={"input": _ties_vjp})
+amin = Op("amin", _amin, method=True, vjp={"input": _ties_vjp})
 
 
 # ---------------------------------------------------------------- max, min
@@ -502,11 +505,11 @@ def _extremum_vjp(name):
     def vjp(xp, g, x, other, indices, dim=None, keepdim=False):
         g = g[0]
         if other is not None:
-            # maximum's vjp(s), which take the (input, other) that max saves too
+            # maximum's formulas, each given what it reads of the (input, other) max saves
             op = _elementwise(name)
-            if op.vjps is None:
-                return op.vjp(xp, g, x, other)
-            return tuple(v(xp, g, x, other) for v in op.vjps)
+            values = {"input": x, "other": other}
+            return tuple(f(xp, g, *[values[op.save[k]] for k in reads])
+                         for f, reads in zip(op.vjps, op.reads))
         if dim is None:
             # PyTorch's evenly_distribute_backward: ties (NaNs if the result is NaN) share it
             values = getattr(xp, _EXTREMA[name][0])(x)

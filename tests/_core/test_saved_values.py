@@ -47,6 +47,11 @@ def _leaf(lib, values):
     pytest.param(lambda x, c: x + c, id="x+c"),
     pytest.param(lambda x, c: x - 3, id="x-3"),
     pytest.param(lambda x, c: x.lerp(c, 0.25), id="lerp"),
+    pytest.param(lambda x, c: x.dot(c), id="dot"),
+    pytest.param(lambda x, c: c.dot(x), id="dot-tensor"),
+    pytest.param(lambda x, c: x.outer(c), id="outer"),
+    pytest.param(lambda x, c: c.outer(x), id="outer-vec2"),
+    pytest.param(lambda x, c: x.sum() * c, id="sum*c"),
 ])
 def test_a_value_no_gradient_reads_may_change_in_place(lib, use):
     a = _leaf(lib, [0.7, 0.2])
@@ -70,6 +75,34 @@ def test_linear_keeps_no_weight_when_only_the_input_needs_a_gradient_of_it(lib):
     x.mul_(3)                   # the weight's gradient reads x: this must be refused
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         y.sum().backward()
+
+
+def _kept(y):
+    return [name for name, value in zip(y.grad_fn.op.save, y.grad_fn._saved_values)
+            if value is not None]
+
+
+# Where autogradx keeps less than PyTorch: PyTorch has one formula for all the inputs of
+# each of these ops, which keeps what any of them reads (no PyTorch run to compare with).
+@pytest.mark.parametrize("use, kept", [
+    pytest.param(lambda F, t, c: F.layer_norm(c(2, 3), (3,), t(3), c(3)), ["input"],
+                 id="layer_norm-weight"),
+    pytest.param(lambda F, t, c: F.conv1d(c(1, 1, 4), c(2, 1, 2), t(2)), [], id="conv1d-bias"),
+    pytest.param(lambda F, t, c: agx.linalg.solve(c(3, 3) + 3 * agx.eye(3), t(3)), ["A"],
+                 id="solve-B"),
+    pytest.param(lambda F, t, c: F.binary_cross_entropy_with_logits(c(3), t(3)), ["input"],
+                 id="bce_with_logits-target"),
+])
+def test_a_node_keeps_only_what_the_formulas_of_the_inputs_needing_grad_read(use, kept):
+    rng = np.random.default_rng(0)
+
+    def c(*shape):
+        return agx.tensor(rng.uniform(0.1, 0.9, shape))
+
+    def t(*shape):
+        return c(*shape).requires_grad_()
+
+    assert _kept(use(agx.nn.functional, t, c)) == kept
 
 
 # -- what must still be refused: a value some needed gradient reads ----------------------

@@ -102,7 +102,8 @@ def test_with_a_gpu_the_backend_and_kernels_are_offered(load_plugin):
 def test_overrides_keep_the_contract_of_the_ops_they_replace(load_plugin):
     for name, _, override in load_plugin(stub_cupy(1)).overrides:
         shared = REGISTRY.load().ops[name]
-        for attr in ("inputs", "save", "promote", "grad_fn", "n_outputs", "params", "residuals"):
+        for attr in ("inputs", "save", "reads", "promote", "grad_fn", "n_outputs", "params",
+                     "residuals"):
             assert getattr(override, attr) == getattr(shared, attr), (name, attr)
         assert (override.vjps is None) == (shared.vjps is None), name
         if shared.vjps is not None:
@@ -119,9 +120,11 @@ def test_bce_override_falls_back_to_the_shared_op_off_the_fast_path(load_plugin)
     for args in [(x, t), (x, t, w), (x, t, None, None, None, "sum")]:
         np.testing.assert_allclose(override.forward(np, *args), shared.forward(np, *args))
     g = np.float64(0.5)
+    values = {"input": x, "target": t, "weight": w}
     for i in (0, 1):
-        np.testing.assert_allclose(override.vjps[i](np, g, x, t, w, reduction="sum"),
-                                   shared.vjps[i](np, g, x, t, w, reduction="sum"))
+        read = [values[shared.save[k]] for k in shared.reads[i]]     # what formula i reads
+        np.testing.assert_allclose(override.vjps[i](np, g, *read, reduction="sum"),
+                                   shared.vjps[i](np, g, *read, reduction="sum"))
 
 
 def test_sigmoid_vjp_on_other_arrays_is_the_formula(load_plugin):

@@ -86,12 +86,15 @@ def _bce_logits_op(cupy, kernel):
             return loss
         return loss.mean() if reduction == "mean" else loss.sum()
 
-    # The forward computes the same value from the same saved inputs, so the shared vjps
-    # (looked up at call time) stay valid.
-    def vjp(i):
-        return lambda xp, g, *saved, **params: _shared_bce_logits().vjps[i](xp, g, *saved,
-                                                                          **params)
+    # The forward computes the same value from the same inputs, so the shared formulas
+    # (looked up at call time) stay valid; each reads what the shared one reads.
+    def grad_input(xp, g, input, target, weight=None, **params):
+        return _shared_bce_logits().vjps[0](xp, g, input, target, weight, **params)
+
+    def grad_target(xp, g, input, weight=None, **params):
+        return _shared_bce_logits().vjps[1](xp, g, input, weight, **params)
 
     return Op("binary_cross_entropy_with_logits", forward, inputs=("input", "target", "weight"),
-              save=("input", "target", "weight"), promote="elementwise", namespace=None,
-              grad_fn="BinaryCrossEntropyWithLogitsBackward0", vjp=(vjp(0), vjp(1), None))
+              promote="elementwise", namespace=None,
+              grad_fn="BinaryCrossEntropyWithLogitsBackward0",
+              vjp={"input": grad_input, "target": grad_target})
