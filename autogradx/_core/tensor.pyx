@@ -75,7 +75,12 @@ cdef class TensorBase:
     def data(self, value):
         if not isinstance(value, TensorBase):
             raise TypeError(f"data must be a Tensor, not {type(value).__name__}")
-        self._data = (<TensorBase>value)._data
+        data = (<TensorBase>value)._data
+        if needs_grad(self) and data.dtype.kind not in "fc":
+            # Integer data could not take the gradients that backward computes for it.
+            raise RuntimeError("data set to a tensor that requires gradients must be floating "
+                               "point or complex dtype")
+        self._data = data
 
     @property
     def grad_fn(self):
@@ -568,7 +573,13 @@ cdef inline object _operator(Py_ssize_t index):
 
 cdef object _load_operator(Py_ssize_t index):
     from autogradx._registry import get_op
-    op = _operator_ops[index] = get_op(OPERATOR_OPS[index])
+    from .op import OpDef
+    op = get_op(OPERATOR_OPS[index])
+    if not isinstance(op, OpDef):
+        # op.pyx's entry points take it for an OpDef, unchecked.
+        raise TypeError(f"the op registered as {OPERATOR_OPS[index]!r} is not an "
+                        f"autogradx.plugin.Op but a {type(op).__name__!r}")
+    _operator_ops[index] = op
     return op
 
 

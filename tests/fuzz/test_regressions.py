@@ -193,8 +193,8 @@ def test_weighted_l1_loss_of_uint8_wraps_around():
     assert out.item() == 254.0
 
 
-@bug("l1_loss(reduction='sum') of uint8 tensors gives a tensor of NumPy's uint64, for which "
-     "autogradx has no dtype (.dtype raises TypeError); PyTorch's sum is int64")
+@bug("l1_loss(reduction='sum') of uint8 tensors computes NumPy's uint64, for which autogradx "
+     "has no dtype (the forward's result is refused with a TypeError); PyTorch's sum is int64")
 def test_l1_loss_sum_of_uint8_is_int64():
     out = F.l1_loss(agx.tensor([3], dtype=agx.uint8), agx.tensor([5], dtype=agx.uint8),
                     reduction="sum")
