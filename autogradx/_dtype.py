@@ -2,7 +2,7 @@
 
 import numpy as np
 
-__all__ = ["dtype", "as_numpy_dtype", "from_numpy_dtype"]
+__all__ = ["dtype", "as_numpy_dtype", "from_numpy_dtype", "check_array_dtype"]
 
 
 class dtype:
@@ -67,6 +67,18 @@ def from_numpy_dtype(np_dtype):
         return _FROM_NUMPY[np_dtype]
     except KeyError:
         raise TypeError(f"autogradx has no dtype for NumPy dtype {np.dtype(np_dtype)}") from None
+
+
+def check_array_dtype(np_dtype):
+    """Refuse, as PyTorch does, the NumPy dtype of an array that no tensor dtype matches:
+    ValueError for a byte order other than the machine's, TypeError for any other."""
+    if np_dtype in _FROM_NUMPY:
+        return
+    if not np_dtype.isnative and np_dtype.newbyteorder("=") in _FROM_NUMPY:
+        raise ValueError("given numpy array has byte order different from the native byte "
+                         "order. Conversion between byte orders is currently not supported.")
+    raise TypeError(f"can't convert np.ndarray of type numpy.{np_dtype.type.__name__}. The only "
+                    f"supported types are: {', '.join(d.name for d in ALL)}.")
 
 
 def as_numpy_dtype(d):

@@ -162,10 +162,11 @@ def _infer_dtype(data):
 def _array_from(data, dtype):
     if isinstance(data, TensorBase):
         arr = data._data
-    elif isinstance(data, np.ndarray):
-        arr = data
-    elif isinstance(data, np.generic):
+    elif isinstance(data, (np.ndarray, np.generic)):
+        # Subclasses (np.matrix, masked arrays) become plain arrays: a mask is dropped,
+        # as PyTorch drops it.
         arr = np.asarray(data)
+        _dtype.check_array_dtype(arr.dtype)
     else:
         if isinstance(data, (list, tuple)) and any(isinstance(v, TensorBase) for v in data):
             data = [v._data if isinstance(v, TensorBase) else v for v in data]
@@ -210,8 +211,8 @@ def from_numpy(ndarray):
     """A tensor sharing memory with ``ndarray`` (changes to one show in the other)."""
     if not isinstance(ndarray, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
-    _dtype.from_numpy_dtype(ndarray.dtype)
-    return _wrap(ndarray)
+    _dtype.check_array_dtype(ndarray.dtype)
+    return _wrap(np.asarray(ndarray))
 
 
 def _filled(size, value, dtype, requires_grad, device, kwsize=None):

@@ -194,8 +194,18 @@ class Tensor(TensorBase):
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. "
                 "Use tensor.detach().numpy() instead.")
-        a = self._data if type(self._data) is np.ndarray else self._data.get()
-        return a if dtype is None else a.astype(dtype, copy=False)
+        # NumPy 2's protocol: copy=True asks for an array of its own, copy=False for this
+        # tensor's memory itself (an error when a cast or a device transfer must copy).
+        on_host = type(self._data) is np.ndarray
+        cast = dtype is not None and np.dtype(dtype) != self._data.dtype
+        if copy is False and (cast or not on_host):
+            why = (f"it holds {self._data.dtype}, not {np.dtype(dtype)}" if cast
+                   else "it is not in host memory")
+            raise ValueError(f"Unable to avoid copy while creating an array as requested: {why}")
+        a = self._data if on_host else self._data.get()
+        if cast:
+            return a.astype(dtype)
+        return a.copy() if copy and on_host else a
 
     def __iter__(self):
         if self.ndim == 0:

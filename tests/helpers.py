@@ -1,5 +1,6 @@
 """Helpers shared by the test files: input specs, the tensors made from them, the one-line
-constructors of the case tables (``case``, ``err``), and small tensor makers and comparisons.
+constructors of the case tables (``case``, ``err``), small tensor makers and comparisons, and
+a child interpreter for the calls that once crashed the process (``error_in_child``).
 
 An input spec describes one input of a test case, such as ``R(2, 3)``: a 2x3 input of
 random values in [-2, 2). A spec gives a NumPy array (``Spec.array``: the same data for
@@ -21,6 +22,9 @@ they run (and collect) without torch installed.
 """
 
 import contextlib
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -206,3 +210,29 @@ def fast_paths(on):
         yield
     finally:
         _set_fast_paths(previous)
+
+
+_CHILD = """
+import numpy as np
+import autogradx as agx
+
+def case():
+{body}
+
+try:
+    case()
+    print("no error")
+except Exception as e:
+    print(f"{{type(e).__name__}}: {{e}}")
+"""
+
+
+def error_in_child(code):
+    """The exception that ``code`` raises, as ``'TypeError: message'`` (``'no error'`` if
+    none), run in a child interpreter: a crash there fails the test that asks, where in the
+    test run's own process it would end the run."""
+    body = textwrap.indent(textwrap.dedent(code).strip(), "    ")
+    out = subprocess.run([sys.executable, "-c", _CHILD.format(body=body)], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, f"the interpreter died with status {out.returncode}:\n{out.stderr}"
+    return out.stdout.strip().splitlines()[-1]

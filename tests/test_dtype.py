@@ -33,3 +33,10 @@ def test_properties_match_torch(name):
     assert ours.is_signed == theirs.is_signed
     assert ours.itemsize == theirs.itemsize
     assert repr(ours.to_real()) == repr(theirs.to_real())
+
+
+def test_the_core_and_the_dtypes_agree_on_what_a_tensor_holds():
+    from autogradx import _dtype
+    from autogradx._core.names import SCALAR_NAMES, TENSOR_DTYPES
+    assert {d.numpy for d in _dtype.ALL} == set(TENSOR_DTYPES)
+    assert set(SCALAR_NAMES) == {d.numpy.name for d in _dtype.ALL}

@@ -126,6 +126,29 @@ def hook_grad_shape(lib):
     return [x, y], y.sum().backward
 
 
+def node_hook_dtype(lib):
+    x = lib.ones(3, requires_grad=True)
+    y = x * 2
+    y.grad_fn.register_prehook(lambda grads: (grads[0].long(),))
+    return [x, y], y.sum().backward
+
+
+def data_int(lib):
+    x = lib.ones(3, requires_grad=True)
+
+    def call():
+        x.data = lib.tensor([1, 2, 3])
+    return [x], call
+
+
+def tensor_of_objects(lib):
+    return [], lambda: lib.tensor(np.array([1, "a"], dtype=object))
+
+
+def tensor_big_endian(lib):
+    return [], lambda: lib.tensor(np.array([1.0, 2.0], dtype=">f8"))
+
+
 def nonleaf_requires_grad(lib):
     y = lib.ones(3, requires_grad=True) * 2
 
@@ -165,6 +188,10 @@ CASES = [
     ("function-grad-shape", function_grad_shape, RuntimeError, r"MulBackward.*invalid gradient at index 0.*\[4\].*\[3\]", None),
     ("backward-in-hook", backward_in_hook, RuntimeError, r"does not require grad and does not have a grad_fn", None),
     ("hook-grad-shape", hook_grad_shape, RuntimeError, r"hook '<lambda>' has changed the size", None),
+    ("node-hook-dtype", node_hook_dtype, RuntimeError, r"hook '<lambda>' has changed the type of value \(was float32 got int64\)", None),
+    ("data-int", data_int, RuntimeError, r"data set to a tensor that requires gradients must be floating point or complex dtype", None),
+    ("tensor-of-objects", tensor_of_objects, TypeError, r"can't convert np.ndarray of type numpy.object_\. The only supported types are: float16, .*complex128\.", None),
+    ("tensor-big-endian", tensor_big_endian, ValueError, r"byte order different from the native byte order", None),
     ("nonleaf-requires-grad", nonleaf_requires_grad, RuntimeError, r"only change requires_grad flags of leaf variables", None),
     ("numpy-requires-grad", numpy_requires_grad, RuntimeError, r"numpy\(\) on Tensor that requires grad.*detach", None),
     ("item-multi-element", item_multi, RuntimeError, r"Tensor with 3 elements cannot be converted to Scalar", None),

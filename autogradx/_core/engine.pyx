@@ -46,44 +46,72 @@ cdef object unbroadcast(object g, object shape, Node producer, Py_ssize_t index)
 
 
 cdef void _bad_grad(object g, object shape, Node producer, Py_ssize_t index) except *:
-    op = getattr(producer, "op", None)
-    where = f" (op {op.name!r}, plugin {op.plugin!r})" if op is not None else ""
     raise RuntimeError(
-        f"Function {producer._name}{where} returned an invalid gradient at index {index} - "
-        f"got {list(g.shape)} but expected shape compatible with {list(shape)}")
+        f"Function {producer._name}{_origin(producer)} returned an invalid gradient at index "
+        f"{index} - got {list(g.shape)} but expected shape compatible with {list(shape)}")
+
+
+cdef str _origin(Node producer):
+    """`` (op 'name', plugin 'name')`` for an op's node; empty for other nodes."""
+    op = getattr(producer, "op", None)
+    return f" (op {op.name!r}, plugin {op.plugin!r})" if op is not None else ""
+
+
+cdef void _not_an_array(object g, Node producer, Py_ssize_t index) except *:
+    # Array subclasses (np.matrix, masked arrays) and look-alikes would end up in .grad
+    # and change what arithmetic on it means: only the backends' own arrays pass.
+    cls = type(g)
+    name = cls.__name__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    raise TypeError(
+        f"Function {producer._name}{_origin(producer)} returned a {name} as gradient {index}, "
+        "expected an array (numpy.ndarray, or the array type of a registered backend)")
+
+
+cdef void _not_a_shape(Node target, object shape) except *:
+    # A tensor whose _data was replaced by something that is not an array.
+    raise TypeError(
+        f"{target._name} takes a gradient of shape {shape!r}, a {type(shape).__name__}: the "
+        "tensor it is for does not hold an array")
 
 
 cdef object conform(object g, Node target, Py_ssize_t slot, Node producer, Py_ssize_t index):
     """Check a gradient against the tensor it is for: un-broadcast it, cast its dtype."""
+    shape = target.expected_shape(slot)
+    if type(shape) is not tuple:
+        _not_a_shape(target, shape)
     if isinstance(g, TensorBase):
-        return _conform_tensor(<TensorBase>g, target, slot, producer, index)
+        return _conform_tensor(<TensorBase>g, shape, target, slot, producer, index)
     if type(g) is not _ndarray:
         if isinstance(g, _generic):
             g = np.asarray(g)
-        elif not hasattr(g, "shape"):
-            op = getattr(producer, "op", None)
-            raise TypeError(
-                f"Function {producer._name} (op {op.name if op is not None else None!r}) "
-                f"returned a {type(g).__name__} as gradient {index}, expected an array")
-    shape = target.expected_shape(slot)
+        elif not _is_backend_array(g):
+            _not_an_array(g, producer, index)
     if not (type(g) is _ndarray and same_shape(<cnp.ndarray>g, <tuple>shape)) and g.shape != shape:
         g = unbroadcast(g, shape, producer, index)
     dtype = target.expected_dtype(slot)
     gdtype = dtype_of(g)
     if gdtype is not dtype and gdtype != dtype:
         if g.dtype.kind not in "fc" or (g.dtype.kind == "c" and dtype.kind != "c"):
-            op = getattr(producer, "op", None)
             raise TypeError(
-                f"Function {producer._name} (op {op.name if op is not None else None!r}) "
-                f"returned a gradient of dtype {g.dtype} at index {index}; expected {dtype}")
+                f"Function {producer._name}{_origin(producer)} returned a gradient of dtype "
+                f"{g.dtype} at index {index}; expected {dtype}")
         g = g.astype(dtype)
     return g
 
 
-cdef object _conform_tensor(TensorBase g, Node target, Py_ssize_t slot, Node producer,
-                            Py_ssize_t index):
+cdef bint _is_backend_array(object g) except -1:
+    try:
+        array_module(g)
+    except TypeError:
+        return False
+    return True
+
+
+cdef object _conform_tensor(TensorBase g, tuple shape, Node target, Py_ssize_t slot,
+                            Node producer, Py_ssize_t index):
     """``conform`` for create_graph, where gradients are tensors and every step is recorded."""
-    shape = target.expected_shape(slot)
+    if type(g._data) is not _ndarray and not _is_backend_array(g._data):
+        _not_an_array(g._data, producer, index)
     if g._data.shape != shape:
         unbroadcast(g._data, shape, producer, index)       # raises if incompatible
         lead = g._data.ndim - len(shape)
@@ -101,12 +129,6 @@ cdef object _conform_tensor(TensorBase g, Node target, Py_ssize_t slot, Node pro
 
 cdef inline object _as_tensor(object g):
     return g if isinstance(g, TensorBase) else new_tensor(g, None, 0)
-
-
-cdef inline object _as_grad(object res, bint create_graph):
-    if res is None or create_graph:
-        return res
-    return (<TensorBase>res)._data
 
 
 cdef list _run_tensor_hooks(Node node, list grads):
@@ -135,9 +157,10 @@ cdef list _run_tensor_hooks(Node node, list grads):
     return grads
 
 
-cdef list _hook_grads(object hook, object res, Py_ssize_t n, bint create_graph):
-    """What a node hook returned, checked as PyTorch checks it: a tuple of ``n`` tensors
-    (or Nones)."""
+cdef list _hook_grads(object hook, object res, list grads):
+    """What a node hook returned in place of ``grads``, checked as PyTorch checks it: a
+    tuple of as many tensors (or Nones), each of the shape and dtype of the one it replaces."""
+    cdef Py_ssize_t i, n = len(grads)
     if type(res) is not tuple:
         raise TypeError(f"expected tuple, but hook returned '{type(res).__name__}'")
     if len(res) != n:
@@ -147,23 +170,36 @@ cdef list _hook_grads(object hook, object res, Py_ssize_t n, bint create_graph):
     for r in res:
         if r is not None and not isinstance(r, TensorBase):
             raise TypeError(f"expected Variable, but hook returned '{type(r).__name__}'")
-    return [_as_grad(r, create_graph) for r in res]
+    out = [None] * n
+    for i in range(n):
+        if res[i] is None:
+            continue
+        if grads[i] is None:
+            raise RuntimeError("can't replace a None gradient with a non-None value")
+        out[i] = hook_result(hook, res[i], grads[i])
+    return out
 
 
-cdef list _run_pre_hooks(Node node, list grads, bint create_graph):
+cdef list _run_pre_hooks(Node node, list grads):
     for hook in tuple(node.extras.pre_hooks.values()):
         res = hook(tuple(None if g is None else _as_tensor(g) for g in grads))
         if res is not None:
-            grads = _hook_grads(hook, res, len(grads), create_graph)
+            grads = _hook_grads(hook, res, grads)
     return grads
 
 
-cdef list _run_post_hooks(Node node, list in_grads, list grads, bint create_graph):
+cdef list _run_post_hooks(Node node, list in_grads, list grads):
+    cdef tuple nexts = node.next_nodes
+    cdef Py_ssize_t i
+    # As in PyTorch, the hooks see (and must keep) the gradients as the inputs take them.
+    for i in range(len(nexts)):
+        if nexts[i] is not None and in_grads[i] is not None:
+            in_grads[i] = conform(in_grads[i], <Node>nexts[i], node.next_slots[i], node, i)
     for hook in tuple(node.extras.post_hooks.values()):
         res = hook(tuple(None if g is None else _as_tensor(g) for g in in_grads),
                    tuple(None if g is None else _as_tensor(g) for g in grads))
         if res is not None:
-            in_grads = _hook_grads(hook, res, len(in_grads), create_graph)
+            in_grads = _hook_grads(hook, res, in_grads)
     return in_grads
 
 
@@ -256,8 +292,10 @@ cdef list _sweep(tuple tensors, tuple grads, bint keep_graph, bint create_graph,
 
     # Validate every root before touching any state.
     roots = []
+    if len(grads) != n_roots:
+        raise RuntimeError(f"{len(grads)} gradients given for {n_roots} tensors")
     for i in range(n_roots):
-        t = <TensorBase>tensors[i]
+        t = _tensor_at(tensors, i, "tensors")
         if not needs_grad(t):
             raise RuntimeError(
                 f"element {i} of tensors does not require grad and does not have a grad_fn")
@@ -277,6 +315,7 @@ cdef list _sweep(tuple tensors, tuple grads, bint keep_graph, bint create_graph,
                     f"{_size((<TensorBase>g)._data.shape)} and output[{i}] has a shape of "
                     f"{_size(t._data.shape)}.")
             if (<TensorBase>g)._data.dtype != t._data.dtype:
+                _check_complex(i, (<TensorBase>g)._data.dtype, t._data.dtype)
                 g = g.to(t.dtype) if create_graph else (<TensorBase>g)._data.astype(t._data.dtype)
             elif not create_graph:
                 g = (<TensorBase>g)._data
@@ -289,6 +328,24 @@ cdef list _sweep(tuple tensors, tuple grads, bint keep_graph, bint create_graph,
     finally:
         if live:
             _clear(state, roots)
+
+
+cdef TensorBase _tensor_at(tuple tensors, Py_ssize_t i, str what):
+    """``tensors[i]``, which run_backward's callers may have filled with anything."""
+    t = tensors[i]
+    if not isinstance(t, TensorBase):
+        raise TypeError(f"element {i} of {what} is a {type(t).__name__}, expected a Tensor")
+    return <TensorBase>t
+
+
+cdef void _check_complex(Py_ssize_t i, object gdtype, object dtype) except *:
+    # Other dtypes are cast to the output's; between real and complex a cast would drop
+    # the imaginary part, or invent one: PyTorch refuses.
+    if (gdtype.kind == "c") != (dtype.kind == "c"):
+        raise RuntimeError(
+            "For complex Tensors, both grad_output and output are required to have the same "
+            f"dtype. Mismatch in dtype: grad_output[{i}] has a dtype of torch.{gdtype} and "
+            f"output[{i}] has a dtype of torch.{dtype}.")
 
 
 cdef list _run(dict state, list roots, bint keep_graph, bint create_graph, tuple inputs,
@@ -355,7 +412,7 @@ cdef list _run(dict state, list roots, bint keep_graph, bint create_graph, tuple
             if extras.tensor_hooks is not None or extras.retain_refs is not None:
                 buf = _run_tensor_hooks(node, buf)
             if extras.pre_hooks:
-                buf = _run_pre_hooks(node, buf, create_graph)
+                buf = _run_pre_hooks(node, buf)
         if p.captures is not None:
             if not p.needed and isinstance(node, AccumulateGrad):
                 buf = run_leaf_hooks(<AccumulateGrad>node, buf)   # as when it accumulates
@@ -374,7 +431,7 @@ cdef list _run(dict state, list roots, bint keep_graph, bint create_graph, tuple
             if not keep_graph:
                 node.release()
         if extras is not None and extras.post_hooks and in_grads is not None:
-            in_grads = _run_post_hooks(node, in_grads, buf, create_graph)
+            in_grads = _run_post_hooks(node, in_grads, buf)
         nexts = node.next_nodes
         slots = node.next_slots
         for i in range(len(nexts)):
@@ -441,7 +498,7 @@ cdef void _mark_targets(dict state, tuple inputs, bint accumulate) except *:
     cdef TensorBase x
     cdef _Pending p
     for i in range(len(inputs)):
-        x = <TensorBase>inputs[i]
+        x = _tensor_at(inputs, i, "inputs")
         node = grad_edge(x)
         p = _get(state, node)
         if p is None:

@@ -1,14 +1,20 @@
-"""PyTorch's names for the dtypes, as its messages and ``Tensor.type()`` spell them.
+"""The dtypes a tensor may hold, and PyTorch's names for them, as its messages and
+``Tensor.type()`` spell them.
 
 One table for the whole library (the core's in-place error, ``Tensor.type()``, the ops'
 kernel and dtype errors). It lives in the core so that the core needs nothing above it.
 """
 
+import numpy as np
+
 # The scalar type names: "Float" in ``"addmm_impl_cpu_" not implemented for 'Float'``,
 # and, with "Tensor" after them, the legacy tensor types (``torch.FloatTensor``).
 SCALAR_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short",
                 "int32": "Int", "int64": "Long", "float16": "Half", "float32": "Float",
-                "float64": "Double"}
+                "float64": "Double", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
+
+# Every dtype a tensor may hold (autogradx._dtype has a torch-like dtype for each).
+TENSOR_DTYPES = frozenset(np.dtype(name) for name in SCALAR_NAMES)
 
 # The C++ names of the float types, in a few dtype mismatch messages.
 C_NAMES = {"float16": "c10::Half", "float32": "float", "float64": "double"}

@@ -105,6 +105,7 @@ cdef class Node:
         return add_hook(ex.pre_hooks, hook)
 
     def _register_tensor_hook(self, Py_ssize_t slot, hook):
+        _check_slot(self, slot)
         cdef NodeExtras ex = self.get_extras()
         if ex.tensor_hooks is None:
             ex.tensor_hooks = {}
@@ -113,7 +114,9 @@ cdef class Node:
             hooks = ex.tensor_hooks[slot] = _HookDict()
         return add_hook(hooks, hook)
 
-    def _retain_grad(self, Py_ssize_t slot, tensor):
+    def _retain_grad(self, Py_ssize_t slot, TensorBase tensor not None):
+        # The sweep indexes its gradients by slot, unchecked, and casts the tensor back.
+        _check_slot(self, slot)
         cdef NodeExtras ex = self.get_extras()
         if ex.retain_refs is None:
             ex.retain_refs = {}
@@ -132,6 +135,11 @@ cdef class Node:
 
     def __call__(self, *grads):
         raise RuntimeError(f"{self._name} cannot be called directly; use backward() or autograd.grad()")
+
+
+cdef void _check_slot(Node node, Py_ssize_t slot) except *:
+    if not 0 <= slot < node.n_outputs:
+        raise IndexError(f"{node._name} has {node.n_outputs} outputs, not an output {slot}")
 
 
 cdef class AccumulateGrad(Node):
@@ -184,7 +192,19 @@ cdef class PyNode(Node):
     """A node whose backward is a Python callable (custom Functions, checkpointing)."""
 
     cdef list apply(self, list grads, bint create_graph):
-        return list(self.backward_fn(grads, create_graph))
+        cdef Py_ssize_t i
+        out = list(self.backward_fn(grads, create_graph))
+        if len(out) != len(self.next_nodes):
+            # The sweep reads one gradient per edge, unchecked.
+            raise RuntimeError(f"{self._name} returned {len(out)} gradients for "
+                               f"{len(self.next_nodes)} inputs")
+        if create_graph:
+            # The nodes after this one take create_graph's gradients for tensors, unchecked:
+            # arrays become tensors without history, as an op's vjp results do.
+            for i in range(len(out)):
+                if out[i] is not None and not isinstance(out[i], TensorBase):
+                    out[i] = new_tensor(out[i], None, 0)
+        return out
 
     cdef void release(self) noexcept:
         if self.release_fn is not None:
@@ -226,6 +246,9 @@ def make_node(str name, inputs, outputs, backward_fn, release_fn=None, qualname=
     node.next_nodes = tuple(nexts)
     node.next_slots = tuple(slots)
     outputs = tuple(outputs)
+    for o in outputs:
+        if not isinstance(o, TensorBase):
+            raise TypeError(f"make_node: the outputs must be Tensors, got {type(o).__name__}")
     node.n_outputs = len(outputs)
     shapes = tuple((<TensorBase>o)._data.shape for o in outputs)
     dtypes = tuple((<TensorBase>o)._data.dtype for o in outputs)

@@ -13,6 +13,7 @@ from types import MethodType
 
 import numpy as np
 
+
 cimport cython
 cimport numpy as cnp
 
@@ -24,7 +25,7 @@ from .loops cimport Loops, loops_of, call1, call2, exact_in_place
 from . import loops as _loops
 from .node cimport Node, grad_edge
 from . import formula as _formula
-from .names import tensor_type_name
+from .names import TENSOR_DTYPES, tensor_type_name
 from .tensor cimport (TensorBase, VersionCounter, gc_untrack, new_tensor, needs_grad, install_apply,
                       same_shape, item_refcount, dtype_of, writable_owner)
 
@@ -37,6 +38,7 @@ cdef object _int64 = np.dtype(np.int64)
 cdef object _bool = np.dtype(np.bool_)
 cdef object _f16 = np.dtype(np.float16), _f32 = np.dtype(np.float32), _f64 = np.dtype(np.float64)
 cdef frozenset _PROMOTE = frozenset({None, "elementwise", "float"})
+cdef frozenset _DTYPES = TENSOR_DTYPES     # what a tensor may hold
 
 SECOND_BACKWARD = (
     "Trying to backward through the graph a second time (or directly access saved "
@@ -970,6 +972,7 @@ cdef object _outputs(OpDef op, tuple raw, list values, tuple extra, dict params,
                             f"{type(res).__name__}, expected an array")
         elif res is values[0] and isinstance(raw[0], TensorBase):
             return raw[0]       # the op left its input as it was (contiguous() of a contiguous tensor)
+        _check_output(op, res)
         out = new_tensor(res, None, 0)
         if op.view:
             _mark_view(<TensorBase>out, raw[0])
@@ -977,6 +980,8 @@ cdef object _outputs(OpDef op, tuple raw, list values, tuple extra, dict params,
             _record(op, raw, values, extra, params, (out,), resid)
         return out if op.output_type is None else op.output_type(out)
     outs = _wrap_outputs(res)
+    for o in outs:
+        _check_output(op, (<TensorBase>o)._data)
     if op.n_outputs and len(outs) != op.n_outputs:
         raise RuntimeError(
             f"forward of op {op.name!r} (plugin {op.plugin!r}) returned {len(outs)} outputs, "
@@ -987,6 +992,17 @@ cdef object _outputs(OpDef op, tuple raw, list values, tuple extra, dict params,
     if record and outs:         # unbind of an empty dim: no outputs, nothing to record
         _record(op, raw, values, extra, params, outs, resid)
     return outs if op.output_type is None else op.output_type(outs)
+
+
+cdef void _check_output(OpDef op, object res) except *:
+    """Refuse an output no tensor can hold (its .dtype would fail): an array of object,
+    str, datetime, longdouble, ... dtype, or no array at all."""
+    dt = dtype_of(res) if type(res) is _ndarray else getattr(res, "dtype", None)
+    if dt is _f32 or dt is _f64 or dt in _DTYPES:
+        return
+    what = f"an array of dtype {dt}" if dt is not None else f"a {type(res).__name__}"
+    raise TypeError(f"forward of op {op.name!r} (plugin {op.plugin!r}) returned {what}, "
+                    "expected an array of one of the tensor dtypes")
 
 
 cdef tuple _take_inplace_flag(OpDef op, tuple args, dict kwargs):

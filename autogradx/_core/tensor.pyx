@@ -84,7 +84,12 @@ cdef class TensorBase:
     def data(self, value):
         if not isinstance(value, TensorBase):
             raise TypeError(f"data must be a Tensor, not {type(value).__name__}")
-        self._data = (<TensorBase>value)._data
+        data = (<TensorBase>value)._data
+        if needs_grad(self) and data.dtype.kind not in "fc":
+            # Integer data could not take the gradients that backward computes for it.
+            raise RuntimeError("data set to a tensor that requires gradients must be floating "
+                               "point or complex dtype")
+        self._data = data
 
     @property
     def grad_fn(self):
@@ -586,7 +591,13 @@ def install_op_lookup(get_op):
 
 
 cdef object _load_operator(Py_ssize_t index):
-    op = _operator_ops[index] = _get_op(OPERATOR_OPS[index])
+    from .op import OpDef
+    op = _get_op(OPERATOR_OPS[index])
+    if not isinstance(op, OpDef):
+        # op.pyx's entry points take it for an OpDef, unchecked.
+        raise TypeError(f"the op registered as {OPERATOR_OPS[index]!r} is not an "
+                        f"autogradx.plugin.Op but a {type(op).__name__!r}")
+    _operator_ops[index] = op
     return op
 
 

@@ -15,22 +15,24 @@ __all__ = ["backward", "grad", "detect_anomaly", "set_detect_anomaly", "is_anoma
            "inference_mode", "is_grad_enabled"]
 
 
-def _as_tuple(x, what):
+def _as_tuple(x, what, allow_none=False):
+    """``x`` (a tensor or a sequence of them) as a tuple; None where ``allow_none`` (a
+    grad_output that is implicitly ones)."""
     if isinstance(x, TensorBase):
         return (x,)
-    if x is None:
+    if x is None and allow_none:
         return None
-    x = tuple(x)
-    for t in x:
-        if t is not None and not isinstance(t, TensorBase):
-            raise TypeError(f"{what} must be Tensors, got {type(t).__name__}")
+    x = (x,) if x is None else tuple(x)
+    for i, t in enumerate(x):
+        if not (isinstance(t, TensorBase) or (allow_none and t is None)):
+            raise TypeError(f"{what} must be Tensors, got {type(t).__name__} at index {i}")
     return x
 
 
 def _grad_outputs(outputs, grad_outputs):
     if grad_outputs is None:
         return (None,) * len(outputs)
-    grad_outputs = _as_tuple(grad_outputs, "grad_outputs")
+    grad_outputs = _as_tuple(grad_outputs, "grad_outputs", allow_none=True)
     if len(grad_outputs) != len(outputs):
         raise RuntimeError(
             f"grad requires one grad_output per output: got {len(grad_outputs)} grad_outputs "

@@ -374,12 +374,15 @@ _UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
 def _relu_grad(xp, g, result, inplace=False):
-    """PyTorch's threshold_backward: ``g`` where ``result > 0``, else +0 (whatever ``g`` is)."""
+    """PyTorch's threshold_backward: +0 where ``result <= 0`` (whatever ``g`` is), else ``g``
+    (also where ``result`` is NaN, which is not <= 0)."""
     if isinstance(g, TensorBase):
-        return xp.where(result > 0, g, 0)
+        return xp.where(result <= 0, 0, g)
     # The same bits without where()'s branch on each element (6x faster on a (512, 4096)
     # array): g's bits times 1, or times 0 (+0.0), which keeps -0.0, NaN and inf as they are.
-    return xp.multiply(g.view(_UINT[g.dtype.itemsize]), result > 0).view(g.dtype)
+    passes = xp.less_equal(result, 0, out=xp.empty(result.shape, bool))   # an array, also 0-d
+    xp.logical_not(passes, out=passes)
+    return xp.multiply(g.view(_UINT[g.dtype.itemsize]), passes).view(g.dtype)
 
 
 relu = Op("relu", _relu, method=True, inplace=True, inplace_param="inplace",

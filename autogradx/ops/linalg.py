@@ -252,13 +252,22 @@ def _einsum(xp, operands, equation):
     """
     if not isinstance(equation, str):
         raise TypeError(f"einsum(): the equation must be a string, got {type(equation).__name__}")
-    _einsum_subscripts(equation, [o.ndim for o in operands])     # checks the operand count
+    ins, out = _einsum_subscripts(equation, [o.ndim for o in operands])  # checks the count
     for o in operands[1:]:
         if o.dtype != operands[0].dtype:
             raise RuntimeError(
                 f"einsum(): expected all operands to have the same dtype, but got "
                 f"{operands[0].dtype} and {o.dtype}")
+    if len(operands) == 1 and operands[0].dtype.kind in "biu" and _summed(ins, out):
+        # PyTorch sums one operand's subscripts out with sum(), which gives int64 for bool
+        # and integer tensors (NumPy's einsum keeps the dtype: bools would be or-ed).
+        operands = [operands[0].astype(np.int64)]
     return xp.einsum(equation, *operands, optimize=len(operands) > 2)
+
+
+def _summed(ins, out):
+    """Whether a subscript of the operands ``ins`` is summed out (missing from ``out``)."""
+    return bool(set("".join(ins)) - set(out))
 
 
 def _einsum_name(operands, equation):
@@ -266,7 +275,7 @@ def _einsum_name(operands, equation):
     # of a batched product, products without summation in a mul; one operand ends in a
     # sum when a subscript is summed out, else in a permute.
     ins, out = _einsum_subscripts(equation, [o.ndim for o in operands])
-    summed = bool(set("".join(ins)) - set(out))
+    summed = _summed(ins, out)
     if len(ins) == 1:
         return "SumBackward1" if summed else "PermuteBackward0"
     return "ViewBackward0" if summed else "MulBackward0"
@@ -690,6 +699,10 @@ def _slogdet(xp, a):
     """
     _check_square("linalg.slogdet", a)
     sign, logabsdet = xp.linalg.slogdet(a)
+    if sign.dtype.kind != "c":
+        # A NaN in the factorisation makes LAPACK's sign 1; PyTorch's sign is then 0 (the
+        # product of the pivots' signs, sign(NaN) being 0).
+        sign = xp.where(xp.isnan(logabsdet), xp.zeros_like(sign), sign)
     return sign, logabsdet
 
 

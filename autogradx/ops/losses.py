@@ -485,6 +485,12 @@ def _pick(xp, x, safe):
     return xp.squeeze(xp.take_along_axis(x, xp.expand_dims(safe, cd), cd), cd)
 
 
+def _pick_kept(xp, x, safe, keep):
+    """_pick, with 0 for the ignored samples: their values (NaN or inf too) must not reach
+    the loss, as they would through a weight of 0."""
+    return xp.where(keep, _pick(xp, x, safe), 0)
+
+
 def _one_hot(xp, x, safe):
     """Boolean mask of ``x``'s shape, true at each sample's target class."""
     cd = _class_dim(x)
@@ -523,8 +529,8 @@ def _nll(xp, input, target, weight=None, size_average=None, ignore_index=-100, r
     _check_classes(input, target, weight)
     if input.dtype.kind != "f":
         raise _not_implemented("nll_loss_out_frame", input.dtype)
-    safe, _, w = _targets(xp, input, target, weight, ignore_index, check=True)
-    return _nll_reduce(xp, -w * _pick(xp, input, safe), w, reduction)
+    safe, keep, w = _targets(xp, input, target, weight, ignore_index, check=True)
+    return _nll_reduce(xp, -w * _pick_kept(xp, input, safe, keep), w, reduction)
 
 
 def _nll_grad(xp, g, input, target, weight=None, ignore_index=-100, **params):
@@ -617,7 +623,7 @@ def _cross_entropy(xp, input, target, weight=None, size_average=None, ignore_ind
         return (loss if reduction == "none" else xp.sum(loss) if reduction == "sum"
                 else xp.sum(loss) / xp.asarray(input.shape[0], dtype=loss.dtype)), logp
     safe, keep, w = _targets(xp, input, target, weight, ignore_index, check=True)
-    loss = -w * _pick(xp, logp, safe)
+    loss = -w * _pick_kept(xp, logp, safe, keep)
     if label_smoothing > 0:
         smooth = -xp.sum(logp * _class_weight(weight, input), axis=cd)
         smooth = xp.where(keep, smooth, 0)

@@ -11,7 +11,7 @@ import pytest
 
 import autogradx as agx
 from autogradx._core.node import AccumulateGrad
-from helpers import leaf
+from helpers import error_in_child, leaf
 
 
 def test_grad_is_none_before_backward():
@@ -392,3 +392,82 @@ def test_a_failed_backward_leaves_the_graph_usable():
     fail[0] = False
     b.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [12.0, 12.0])
+
+
+# ------------------------------------------------------------------ values from user code
+# The engine takes what reaches it for what it should be (a tuple, a tensor, a node's own
+# count of gradients): what user code can put there is checked first. Each case once
+# crashed the process (or read memory it did not own), so it runs in a child interpreter.
+
+FROM_USER_CODE = {
+    "leaf-data-with-a-list-shape": ("""
+        class Data:                     # not an array: its shape is a list
+            shape, dtype, ndim, size = [2], np.dtype("float32"), 1, 2
+        x = agx.tensor([1.0, 2.0], requires_grad=True)
+        y = (x * 2).sum()
+        x._data = Data()
+        y.backward()
+        """, "TypeError: AccumulateGrad takes a gradient of shape [2], a list: the tensor it is "
+             "for does not hold an array"),
+    "run_backward-of-None": ("""
+        from autogradx._core.engine import run_backward
+        run_backward((None,), (None,), False, False)
+        """, "TypeError: element 0 of tensors is a NoneType, expected a Tensor"),
+    "run_backward-with-too-few-gradients": ("""
+        from autogradx._core.engine import run_backward
+        x = agx.tensor([1.0], requires_grad=True)
+        run_backward((x * 2, x * 3), (None,), False, False)
+        """, "RuntimeError: 1 gradients given for 2 tensors"),
+    "run_backward-into-None": ("""
+        from autogradx._core.engine import run_backward
+        x = agx.tensor([1.0], requires_grad=True)
+        run_backward((x * 2,), (None,), False, False, (None,))
+        """, "TypeError: element 0 of inputs is a NoneType, expected a Tensor"),
+    "make_node-of-None": ("""
+        from autogradx._core.node import make_node
+        x = agx.tensor([1.0], requires_grad=True)
+        make_node("F", [x], [None], lambda grads, create_graph: grads)
+        """, "TypeError: make_node: the outputs must be Tensors, got NoneType"),
+    "node-with-too-few-gradients": ("""
+        from autogradx._core.node import make_node
+        x, w = agx.tensor([1.0], requires_grad=True), agx.tensor([2.0], requires_grad=True)
+        y = x * w
+        make_node("F", [x, w], [y], lambda grads, create_graph: [grads[0]])
+        y.sum().backward()
+        """, "RuntimeError: F returned 1 gradients for 2 inputs"),
+    "retain-grad-of-a-non-tensor": ("""
+        class Other:
+            pass
+        x = agx.tensor([1.0], requires_grad=True)
+        y = x * 2
+        y.grad_fn._retain_grad(0, Other())
+        y.sum().backward()
+        """, "TypeError: Argument 'tensor' has incorrect type (expected "
+             "autogradx._core.tensor.TensorBase, got Other)"),
+    "arrays-from-a-node-under-create_graph": ("""
+        from autogradx._core.node import make_node
+        x = agx.tensor([0.0, 0.0], requires_grad=True)
+        e = x.exp()
+        h = e * 1
+        make_node("F", [e], [h], lambda grads, create_graph: [np.ones(2, np.float32)])
+        h.sum().backward(create_graph=True)     # F's arrays reach ExpBackward0
+        assert x.grad.tolist() == [1.0, 1.0]
+        """, "no error"),
+    "operator-op-replaced-in-the-registry": ("""
+        from autogradx._registry import REGISTRY
+        REGISTRY.load().ops["add"] = object()
+        agx.ones(1) + agx.ones(1)
+        """, "TypeError: the op registered as 'add' is not an autogradx.plugin.Op but a "
+             "'object'"),
+    "hook-on-a-missing-output": ("""
+        x = agx.tensor([1.0], requires_grad=True)
+        y = x * 2
+        y.grad_fn._register_tensor_hook(3, lambda g: g)
+        y.sum().backward()
+        """, "IndexError: MulBackward0 has 1 outputs, not an output 3"),
+}
+
+
+@pytest.mark.parametrize("code, error", FROM_USER_CODE.values(), ids=FROM_USER_CODE)
+def test_what_user_code_passes_is_checked(code, error):
+    assert error_in_child(code) == error

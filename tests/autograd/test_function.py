@@ -354,6 +354,27 @@ def test_bad_backward_results_name_the_function(result, n_inputs, message):
         close(x.grad, [7, 7, 7])           # nothing accumulated
 
 
+def _holding(data):
+    """A tensor whose storage was replaced by ``data`` (user code can set ``_data``)."""
+    out = agx.ones(1)
+    out._data = data
+    return out
+
+
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
+@pytest.mark.parametrize("data", [lambda g: np.asmatrix(g), lambda g: np.ma.masked_array(g)],
+                         ids=["matrix", "masked"])
+@pytest.mark.parametrize("create_graph", [False, True], ids=["", "create_graph"])
+def test_a_gradient_holding_an_array_subclass_is_refused(data, create_graph):
+    # It would reach .grad, where arithmetic on a matrix or a masked array means another thing.
+    fn = _returning(lambda g: _holding(data(np.asarray(g._data))))
+    x = t(X)
+    with pytest.raises(TypeError, match=r"ReturnsBackward returned a numpy.(matrix|ma.MaskedArray) "
+                                        r"as gradient 0, expected an array"):
+        fn.apply(x).sum().backward(create_graph=create_graph)
+    assert x.grad is None
+
+
 def test_second_backward_through_a_function_raises():
     x = t(X)
     y = Exp.apply(x)

@@ -4,12 +4,14 @@ Analytic results first, then gradgradcheck over the op set (one line per op),
 then the same computations against torch.autograd.
 """
 
+import re
+
 import numpy as np
 import pytest
 
 import autogradx as agx
 from autogradx.testing import gradgradcheck
-from helpers import K, P, R, U, arr, close, make_inputs
+from helpers import K, P, R, U, arr, close, error_in_child, make_inputs
 from helpers import float_tensor as t
 
 F = agx.nn.functional
@@ -187,6 +189,61 @@ def test_non_tensor_inputs():
     x = t(X)
     with pytest.raises(TypeError, match="inputs must be Tensors, got ndarray"):
         grad((x * 2).sum(), [np.ones(3)])
+
+
+# A None among the tensors once reached the engine, which took it for a tensor: the process
+# died. PyTorch raises AssertionError ("Expected output to be a torch.Tensor") or, for
+# inputs, RuntimeError; autogradx raises the TypeError it raises for other non-tensors.
+NONE_AMONG_THE_TENSORS = {
+    "backward([None])": ("lib.autograd.backward([None])", "tensors", 0),
+    "backward([y, None])": ("lib.autograd.backward([y, None])", "tensors", 1),
+    "backward(None)": ("lib.autograd.backward(None)", "tensors", 0),
+    "backward(inputs=[None])": ("lib.autograd.backward(y, inputs=[None])", "inputs", 0),
+    "grad([None], [x])": ("lib.autograd.grad([None], [x])", "outputs", 0),
+    "grad(y, [x, None])": ("lib.autograd.grad(y, [x, None])", "inputs", 1),
+}
+
+
+@pytest.mark.parametrize("call, what, index", NONE_AMONG_THE_TENSORS.values(),
+                         ids=NONE_AMONG_THE_TENSORS)
+def test_none_among_the_tensors_is_a_type_error(call, what, index):
+    assert error_in_child(f"""
+        lib = agx
+        x = agx.tensor([1.0, 2.0], requires_grad=True)
+        y = (x * x).sum()
+        {call}
+        """) == f"TypeError: {what} must be Tensors, got NoneType at index {index}"
+
+
+def test_none_among_the_grad_outputs_is_an_implicit_one():
+    x = t(X)
+    (g,) = grad([(x * x).sum(), x.sum()], [x], [None, agx.tensor(2.0, dtype=agx.float64)])
+    close(g, 2 * np.array(X) + 2)
+
+
+COMPLEX_MISMATCH = [
+    pytest.param(lambda lib, x: lib.autograd.grad(x * 2, x, lib.ones(3, dtype=lib.complex128)),
+                 "grad_output[0] has a dtype of torch.complex128 and output[0] has a dtype of "
+                 "torch.float64.", id="complex-for-real"),
+    pytest.param(lambda lib, x: (x * 2).backward(lib.ones(3, dtype=lib.complex64)),
+                 "grad_output[0] has a dtype of torch.complex64 and output[0] has a dtype of "
+                 "torch.float64.", id="complex-for-real-backward"),
+    pytest.param(lambda lib, x: lib.autograd.grad(x.to(lib.complex128) * 2, x,
+                                                 lib.ones(3, dtype=lib.float64)),
+                 "grad_output[0] has a dtype of torch.float64 and output[0] has a dtype of "
+                 "torch.complex128.", id="real-for-complex"),
+]
+
+
+@pytest.mark.parametrize("call, message", COMPLEX_MISMATCH)
+def test_a_gradient_between_real_and_complex_is_refused(call, message):
+    # A cast would drop the imaginary part (or make one up); other dtypes are cast.
+    x = t(X)
+    with pytest.raises(RuntimeError, match=re.escape(
+            "For complex Tensors, both grad_output and output are required to have the same "
+            "dtype. Mismatch in dtype: " + message)):
+        call(agx, x)
+    assert x.grad is None
 
 
 def test_second_use_without_retain_graph():
@@ -660,6 +717,26 @@ def test_error_messages_match_torch(torch, call):
         x, z = _lib_tensor(lib, X), _lib_tensor(lib, [1.0])
         with pytest.raises(RuntimeError) as info:
             call(lib, x, z)
+        return str(info.value)
+
+    assert run(agx) == run(torch)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("call, what, index", NONE_AMONG_THE_TENSORS.values(),
+                         ids=NONE_AMONG_THE_TENSORS)
+def test_none_among_the_tensors_is_refused_by_torch_too(torch, call, what, index):
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises((AssertionError, RuntimeError, TypeError)):
+        exec(call, {"lib": torch, "x": x, "y": (x * x).sum()})
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("call, message", COMPLEX_MISMATCH)
+def test_complex_mismatch_messages_match_torch(torch, call, message):
+    def run(lib):
+        with pytest.raises(RuntimeError) as info:
+            call(lib, _lib_tensor(lib, X))
         return str(info.value)
 
     assert run(agx) == run(torch)

@@ -2,6 +2,7 @@
 removal through handles, and hooks that fail."""
 
 import gc
+import re
 import weakref
 
 import numpy as np
@@ -244,6 +245,64 @@ def test_node_hooks_order_and_removal():
     assert calls == ["pre", "post"]
 
 
+def _node_hook_run(lib, where, replace, create_graph=False, w_requires_grad=True):
+    """Backward through ``h = x * w`` with a node hook on h's node that returns
+    ``replace(gradient)`` in place of the gradient for x; returns x.grad."""
+    x, w = t([1.0, 2.0], lib=lib), t([3.0, 4.0], requires_grad=w_requires_grad, lib=lib)
+    h = x * w
+    if where == "prehook":
+        h.grad_fn.register_prehook(lambda go: (replace(go[0]),))
+    else:
+        h.grad_fn.register_hook(lambda gi, go: (replace(gi[0]), gi[1]))
+    (h * h).sum().backward(create_graph=create_graph)
+    return x.grad
+
+
+# What PyTorch checks of each tensor a node hook returns: it keeps the dtype and size of
+# the gradient it replaces (an int64 gradient would otherwise flow on, cast or promoted).
+NODE_HOOK_CHANGES = [
+    pytest.param(lambda g: g.long(), "type of value (was float32 got int64)", id="int64"),
+    pytest.param(lambda g: g.double(), "type of value (was float32 got float64)", id="float64"),
+    pytest.param(lambda g: g.sum(), "size of value (was [2] got [])", id="size"),
+]
+
+
+@pytest.mark.parametrize("where", ["prehook", "posthook"])
+@pytest.mark.parametrize("replace, change", NODE_HOOK_CHANGES)
+@pytest.mark.parametrize("create_graph", [False, True], ids=["", "create_graph"])
+def test_node_hook_may_not_change_a_gradients_type_or_size(where, replace, change,
+                                                            create_graph):
+    with pytest.raises(RuntimeError, match=re.escape(f"hook '<lambda>' has changed the {change}")):
+        _node_hook_run(agx, where, replace, create_graph)
+
+
+def _none_replaced(lib):
+    x = t([1.0, 2.0], lib=lib)
+    h = x * t([3.0, 4.0], requires_grad=False, lib=lib)
+    h.grad_fn.register_hook(lambda gi, go: (gi[0], gi[0]))    # a gradient for w, which has none
+    with pytest.raises(RuntimeError, match="can't replace a None gradient with a non-None value"):
+        h.sum().backward()
+
+
+def _posthook_sees(lib):
+    """The shape of the gradient for x (shape [1]) that a post hook sees (the vjp gives [2]),
+    and x.grad after the hook multiplied it by 10."""
+    seen = []
+    x = t([2.0], lib=lib)
+    h = x * t([3.0, 4.0], requires_grad=False, lib=lib)
+    h.grad_fn.register_hook(lambda gi, go: seen.append(tuple(gi[0].shape)) or (gi[0] * 10, None))
+    h.sum().backward()
+    return seen, x.grad.tolist()
+
+
+def test_node_posthook_may_not_replace_a_none_gradient():
+    _none_replaced(agx)
+
+
+def test_node_posthook_sees_the_gradients_as_the_inputs_take_them():
+    assert _posthook_sees(agx) == ([(1,)], [70.0])      # un-broadcast before the hook
+
+
 def test_node_hook_must_be_callable():
     with pytest.raises(TypeError, match="hook must be callable"):
         (t([1.0]) * 2).grad_fn.register_hook(None)
@@ -324,6 +383,23 @@ def scenario(lib):
     y.backward(retain_graph=True)
     y.backward()
     return record, x.grad.tolist(), w.grad.tolist(), h.grad.tolist()
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("where", ["prehook", "posthook"])
+@pytest.mark.parametrize("replace, change", NODE_HOOK_CHANGES)
+def test_node_hook_changes_are_refused_by_torch_too(where, replace, change):
+    torch = pytest.importorskip("torch")
+    kind = change.partition(" (")[0]        # PyTorch names types as torch.FloatTensor
+    with pytest.raises(RuntimeError, match=re.escape(f"hook '<lambda>' has changed the {kind}")):
+        _node_hook_run(torch, where, replace)
+
+
+@pytest.mark.torch
+def test_node_posthook_none_gradient_and_shape_match_torch():
+    torch = pytest.importorskip("torch")
+    _none_replaced(torch)
+    assert _posthook_sees(torch) == _posthook_sees(agx)
 
 
 @pytest.mark.torch

@@ -164,9 +164,15 @@ def test_bce_with_logits_has_the_dtype_of_the_target():
     assert out.dtype == agx.float32
 
 
-@bug("einsum reducing one integer operand keeps its dtype; PyTorch sums to int64, as sum does")
 def test_einsum_sums_integers_as_sum_does():
     assert agx.einsum("ii", agx.tensor([[3]], dtype=agx.int32)).dtype == agx.int64
+
+
+@bug("einsum of several integer operands keeps their dtype; PyTorch first sums the subscripts "
+     "that one operand alone has with sum(), which gives int64, then multiplies")
+def test_einsum_of_several_integer_operands_sums_as_sum_does():
+    out = agx.einsum("ij,k->k", agx.ones(2, 2, dtype=agx.int32), agx.ones(3, dtype=agx.int32))
+    assert out.dtype == agx.int64
 
 
 @bug("integer ** integer with negative exponents raises NumPy's ValueError; PyTorch computes "
@@ -192,8 +198,8 @@ def test_weighted_l1_loss_of_uint8_wraps_around():
     assert out.item() == 254.0
 
 
-@bug("l1_loss(reduction='sum') of uint8 tensors gives a tensor of NumPy's uint64, for which "
-     "autogradx has no dtype (.dtype raises TypeError); PyTorch's sum is int64")
+@bug("l1_loss(reduction='sum') of uint8 tensors computes NumPy's uint64, for which autogradx "
+     "has no dtype (the forward's result is refused with a TypeError); PyTorch's sum is int64")
 def test_l1_loss_sum_of_uint8_is_int64():
     out = F.l1_loss(agx.tensor([3], dtype=agx.uint8), agx.tensor([5], dtype=agx.uint8),
                     reduction="sum")

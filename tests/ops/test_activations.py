@@ -315,17 +315,19 @@ def test_embedding_unsupported_options():
 @pytest.mark.parametrize("shape", [(3,), (40, 40), (64, 128)])
 @pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
 def test_relu_gradient_bits_are_thresholds(shape, dtype):
-    """relu's gradient is the output gradient where the output is positive and +0
-    elsewhere, bit for bit: -0.0, NaN and inf gradients included (PyTorch's
-    threshold_backward)."""
+    """relu's gradient is +0 where the output is <= 0 and the output gradient elsewhere
+    (where the output is NaN too), bit for bit: -0.0, NaN and inf gradients included
+    (PyTorch's threshold_backward)."""
     rng = np.random.default_rng(1)
     x_np = rng.standard_normal(shape).astype(dtype)
-    x_np.flat[:4] = [1.0, -1.0, 2.0, 0.0]
+    x_np.flat[:5] = [1.0, -1.0, 2.0, 0.0, np.nan]
     g_np = rng.standard_normal(shape).astype(dtype)
     g_np.flat[:4] = [-0.0, np.nan, np.inf, -np.inf]
     x = agx.tensor(x_np, requires_grad=True)
     agx.relu(x).backward(agx.tensor(g_np))
-    expected = np.where(x_np > 0, g_np, 0).astype(dtype)
+    expected = np.where(x_np <= 0, 0, g_np).astype(dtype)
+    if x_np.size > 4:
+        assert expected.flat[4] == g_np.flat[4] != 0       # at NaN: the gradient passes
     assert x.grad.numpy().tobytes() == expected.tobytes()
     try:
         import torch

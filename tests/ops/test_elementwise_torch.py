@@ -559,6 +559,7 @@ SPECIAL = [
     special("sign-zeros-nan", lambda L, x: L.sign(x), np.array([0.0, -0.0, np.nan, -np.inf])),
     special("sgn-nan", lambda L, x: L.sgn(x), np.array([np.nan, 2.0, -0.0])),
     special("relu-zeros", lambda L, x: L.relu(x), np.array([0.0, -0.0, 1.0, -1.0])),
+    special("relu-nan-inf", lambda L, x: L.relu(x), np.array([np.nan, np.inf, -np.inf, 1.0])),
     special("sqrt-zero", lambda L, x: L.sqrt(x), np.array([0.0, 4.0]), marks=NUMPY_WARNS),
     special("sqrt-negative", lambda L, x: L.sqrt(x), np.array([-1.0, 4.0]), marks=NUMPY_WARNS),
     special("rsqrt-zero", lambda L, x: L.rsqrt(x), np.array([0.0, 4.0]), marks=NUMPY_WARNS),

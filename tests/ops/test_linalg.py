@@ -213,6 +213,38 @@ def test_slogdet_backward_through_singular_matrix_says_so():
         logabsdet.backward()
 
 
+def _nan_matrices():
+    """A batch: NaN on the diagonal, inf off it (LU elimination makes a NaN of it), a
+    plain matrix."""
+    nan, inf = np.eye(3), np.eye(3)
+    nan[1, 1], inf[0, 1] = np.nan, np.inf
+    return np.stack([nan, inf, 2 * np.eye(3)])
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_slogdet_sign_of_a_nan_determinant_is_0():
+    sign, logabsdet = L.slogdet(agx.tensor(_nan_matrices()))
+    assert sign.tolist() == [0.0, 0.0, 1.0]         # as in PyTorch; LAPACK's sign would be 1
+    assert np.isnan(logabsdet.numpy()[:2]).all()
+    assert logabsdet.numpy()[2] == pytest.approx(3 * math.log(2.0))
+    sign, _ = L.slogdet(agx.tensor(_nan_matrices().astype(np.complex128)))
+    assert np.isnan(sign.numpy()[:2]).all() and sign.numpy()[2] == 1     # complex: NaN
+
+
+@pytest.mark.parametrize("equation, shape, dtype, expected", [
+    ("bii->b", (2, 3, 3), "bool", [3, 3]),
+    ("ii", (3, 3), "bool", 3),
+    ("ij->i", (2, 3), "uint8", [3, 3]),
+    ("ij->", (2, 3), "int32", 6),
+    ("ii->i", (2, 2), "bool", [True, True]),       # a diagonal: no sum, the dtype stays
+])
+def test_einsum_sums_one_integer_operand_as_sum_does(equation, shape, dtype, expected):
+    # PyTorch sums a subscript out of one operand with sum(): int64 for bool and integers.
+    out = agx.einsum(equation, agx.ones(shape, dtype=getattr(agx, dtype)))
+    assert out.dtype == (agx.bool if equation == "ii->i" else agx.int64)
+    assert out.tolist() == expected
+
+
 @pytest.mark.parametrize("equation, shapes, message", [
     ("ij,jk->ik", [(2, 3)], "fewer operands"),
     ("ij->ij", [(2, 3), (3,)], "more operands"),

@@ -157,6 +157,27 @@ def test_outer_promotes_like_torch():
     np.testing.assert_array_equal(a.numpy(), t.numpy())
 
 
+@pytest.mark.parametrize("equation, shape", [("bii->b", (2, 3, 3)), ("ii", (3, 3)),
+                                             ("ij->i", (2, 3)), ("ii->i", (3, 3)),
+                                             ("ij->ji", (2, 3))])
+@pytest.mark.parametrize("dtype", ["bool", "uint8", "int32"])
+def test_einsum_of_one_integer_operand(equation, shape, dtype):
+    x = np.random.default_rng(0).integers(0, 3, shape).astype(dtype)
+    a, t = agx.einsum(equation, agx.tensor(x)), torch.einsum(equation, torch.tensor(x))
+    assert str(a.dtype) == str(t.dtype)
+    np.testing.assert_array_equal(a.numpy(), t.numpy())
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize("dtype", ["float64", "complex128"])
+def test_slogdet_of_nan_and_inf_matrices(dtype):
+    data = np.eye(3, dtype=dtype)[None].repeat(4, 0)
+    data[0, 1, 1], data[1, 0, 1], data[2, 2, 2], data[3, 0, 0] = np.nan, np.inf, -np.inf, 0
+    a, t = agx.linalg.slogdet(agx.tensor(data)), torch.linalg.slogdet(torch.tensor(data))
+    for ours, theirs in zip(a, t):
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())     # NaNs where PyTorch's
+
+
 def test_det_of_singular_matrix_and_of_empty_matrices():
     for data in ([[1.0, 2.0], [2.0, 4.0]], np.zeros((2, 0, 0))):
         a, t = agx.linalg.det(agx.tensor(data)), torch.linalg.det(torch.tensor(data))

@@ -236,6 +236,38 @@ def test_nll_all_targets_ignored():
     assert F.cross_entropy(x, t, reduction="none").tolist() == [0.0, 0.0]
 
 
+IGNORED_ROW_CALLS = [
+    pytest.param(lambda x, t, r: F.nll_loss(x, t, reduction=r), id="nll"),
+    pytest.param(lambda x, t, r: F.nll_loss(x, t, agx.tensor([1.0, 2.0, 3.0]), reduction=r),
+                 id="nll-weight"),
+    pytest.param(lambda x, t, r: F.cross_entropy(x, t, reduction=r), id="ce"),
+    pytest.param(lambda x, t, r: F.cross_entropy(x, t, reduction=r, label_smoothing=0.2),
+                 id="ce-label_smoothing"),
+]
+
+
+def ignored_row_case(call, reduction, values):
+    """``call`` on 3 samples whose middle one is ignored and holds ``values``: the loss and
+    the input's gradient."""
+    x = agx.tensor([[-1.0, -2.0, -0.5], values, [-0.3, -1.5, -2.5]], requires_grad=True)
+    loss = call(x, agx.tensor([0, -100, 2]), reduction)
+    loss.sum().backward()
+    return loss.detach().numpy(), x.grad.numpy()
+
+
+@pytest.mark.parametrize("values", [[np.nan, 1.0, 2.0], [-np.inf, 0.0, 1.0], [np.inf, 1.0, 0.0]],
+                         ids=["nan", "-inf", "inf"])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("call", IGNORED_ROW_CALLS)
+def test_an_ignored_sample_counts_for_nothing_whatever_its_values(call, reduction, values):
+    # As in PyTorch: not a weight of 0 times its values, which a NaN or inf would survive.
+    with np.errstate(invalid="ignore"):
+        loss, grad = ignored_row_case(call, reduction, values)
+    clean_loss, clean_grad = ignored_row_case(call, reduction, [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(loss, clean_loss)
+    np.testing.assert_array_equal(grad[[0, 2]], clean_grad[[0, 2]])
+
+
 @pytest.mark.filterwarnings("error")
 def test_empty_batch():
     x = agx.zeros((0, 3), requires_grad=True)

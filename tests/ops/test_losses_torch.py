@@ -218,6 +218,24 @@ def test_integer_l1_loss(reduction):
     assert a.tolist() == t.tolist()
 
 
+@pytest.mark.parametrize("values", [[np.nan, 1.0, 2.0], [-np.inf, 0.0, 1.0], [np.inf, 1.0, 0.0]],
+                         ids=["nan", "-inf", "inf"])
+@pytest.mark.parametrize("reduction", REDS)
+@pytest.mark.parametrize("loss, kw", [("nll_loss", {}), ("cross_entropy", {}),
+                                      ("cross_entropy", {"label_smoothing": 0.2})],
+                         ids=["nll", "ce", "ce-label_smoothing"])
+def test_an_ignored_sample_with_nan_or_inf(loss, kw, reduction, values):
+    x = np.array([[-1.0, -2.0, -0.5], values, [-0.3, -1.5, -2.5]])
+    a_in, t_in = both([x, np.array([0, -100, 2])])
+    with np.errstate(invalid="ignore"):
+        a = getattr(F(agx), loss)(*a_in, reduction=reduction, **kw)
+        a.sum().backward()
+    t = getattr(F(torch), loss)(*t_in, reduction=reduction, **kw)
+    t.sum().backward()
+    np.testing.assert_allclose(a.detach().numpy(), t.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(a_in[0].grad.numpy(), t_in[0].grad.numpy(), rtol=1e-12)
+
+
 def test_binary_cross_entropy_at_0_and_1():
     x = np.array([0.0, 1.0, 0.0, 1.0, 0.5])
     y = np.array([1.0, 0.0, 0.0, 1.0, 0.5])

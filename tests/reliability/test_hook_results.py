@@ -4,11 +4,9 @@ Each case runs in a child interpreter, so that a crash fails its test instead of
 ending the test run.
 """
 
-import subprocess
-import sys
-import textwrap
-
 import pytest
+
+from helpers import error_in_child
 
 # (hook registration on y = x * x, PyTorch's exception type and message)
 CASES = {
@@ -26,22 +24,11 @@ CASES = {
                                  "of values (got 1, but expected 2)"),
 }
 
-CHILD = """
-import autogradx as agx
-x = agx.tensor([1.0, 2.0], requires_grad=True)
-y = x * x
-{register}
-try:
-    y.sum().backward()
-    print("no error; x.grad =", x.grad)
-except Exception as e:
-    print(f"{{type(e).__name__}}: {{e}}")
-"""
-
-
 @pytest.mark.parametrize("register, error", CASES.values(), ids=CASES)
 def test_a_bad_hook_result_gets_pytorchs_error(register, error):
-    out = subprocess.run([sys.executable, "-c", textwrap.dedent(CHILD.format(register=register))],
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, f"the interpreter died with status {out.returncode}"
-    assert out.stdout.strip() == error
+    assert error_in_child(f"""
+        x = agx.tensor([1.0, 2.0], requires_grad=True)
+        y = x * x
+        {register}
+        y.sum().backward()
+        """) == error

@@ -52,7 +52,12 @@ BROKEN = {
 
 # Ops that load, then misbehave when called: (op name, forward, vjp, save).
 HOSTILE_OPS = """
+import numpy as np
 import autogradx.plugin as agp
+
+class Duck:                             # not an array, with an array's attributes
+    def __init__(self, a):
+        self.shape, self.dtype, self.ndim, self.size = a.shape, a.dtype, a.ndim, a.size
 
 def op(name, forward, vjp, save=(), residuals=False):
     return agp.Op(name, forward, vjp=vjp, save=save, residuals=residuals)
@@ -76,6 +81,14 @@ plugin = agp.Plugin("hostile", [
     op("hostile_int_grad", lambda xp, x: 2 * x, lambda xp, g: (2 * g).astype("int64")),
     op("hostile_complex_grad", lambda xp, x: 2 * x, lambda xp, g: (2 * g).astype("complex128")),
     op("hostile_list_grad", lambda xp, x: 2 * x, lambda xp, g: [1.0, 2.0, 3.0]),
+    op("hostile_matrix_grad", lambda xp, x: 2 * x, lambda xp, g: np.asmatrix(2 * g)),
+    op("hostile_masked_grad", lambda xp, x: 2 * x, lambda xp, g: np.ma.masked_array(2 * g)),
+    op("hostile_duck_grad", lambda xp, x: 2 * x, lambda xp, g: Duck(2 * g)),
+    op("hostile_object_out", lambda xp, x: x.astype(object), lambda xp, g: g),
+    op("hostile_str_out", lambda xp, x: x.astype(str), lambda xp, g: g),
+    op("hostile_longdouble_out", lambda xp, x: x.astype(np.longdouble), lambda xp, g: g),
+    agp.Op("hostile_object_pair", lambda xp, x: (x, x.astype(object)), n_outputs=2,
+           vjp=lambda xp, g: g[0]),
     agp.Op("hostile_count", lambda xp, x, y: x * y, inputs=("input", "other"),
            vjp=lambda xp, g, x, y: (g * y,), save=("input", "other")),
     op("hostile_none_out", lambda xp, x: None, lambda xp, g: g),
@@ -229,20 +242,43 @@ GRADIENT_ERRORS = [
          r"HostileShapeBackward0 \(op 'hostile_shape', plugin 'hostile'\) returned an invalid "
          r"gradient at index 0 - got \[7\] but expected shape compatible with \[3\]"),
     case("hostile_int_grad", TypeError,
-         r"HostileIntGradBackward0 \(op 'hostile_int_grad'\) returned a gradient of dtype "
-         r"int64 at index 0; expected float64"),
+         r"HostileIntGradBackward0 \(op 'hostile_int_grad', plugin 'hostile'\) returned a "
+         r"gradient of dtype int64 at index 0; expected float64"),
     case("hostile_list_grad", TypeError,
-         r"HostileListGradBackward0 \(op 'hostile_list_grad'\) returned a list as gradient 0, "
-         r"expected an array"),
+         r"HostileListGradBackward0 \(op 'hostile_list_grad', plugin 'hostile'\) returned a "
+         r"list as gradient 0, expected an array"),
+    # Array subclasses and look-alikes would reach .grad and change what arithmetic on it means.
+    case("hostile_matrix_grad", TypeError,
+         r"HostileMatrixGradBackward0 \(op 'hostile_matrix_grad', plugin 'hostile'\) returned "
+         r"a numpy.matrix as gradient 0, expected an array \(numpy.ndarray, or the array type "
+         r"of a registered backend\)"),
+    case("hostile_masked_grad", TypeError,
+         r"\(op 'hostile_masked_grad', plugin 'hostile'\) returned a numpy.ma.MaskedArray "
+         r"as gradient 0"),
+    case("hostile_duck_grad", TypeError,
+         r"\(op 'hostile_duck_grad', plugin 'hostile'\) returned a agxtest_hostile.Duck as "
+         r"gradient 0"),
     case("hostile_count", RuntimeError,
          r"vjp of op 'hostile_count' \(plugin 'hostile'\) returned 1 gradients, expected 2"),
     case("hostile_complex_grad", TypeError,
-         r"HostileComplexGradBackward0 \(op 'hostile_complex_grad'\) returned a gradient of "
-         r"dtype complex128 at index 0; expected float64"),
+         r"HostileComplexGradBackward0 \(op 'hostile_complex_grad', plugin 'hostile'\) "
+         r"returned a gradient of dtype complex128 at index 0; expected float64"),
     case("hostile_none_out", TypeError, r"'hostile_none_out'.*NoneType"),
+    # Arrays of no tensor dtype: refused as they come out of the forward, not when .dtype
+    # is first asked for.
+    case("hostile_object_out", TypeError, r"forward of op 'hostile_object_out' \(plugin "
+         r"'hostile'\) returned an array of dtype object, expected an array of one of the "
+         r"tensor dtypes"),
+    case("hostile_str_out", TypeError, r"'hostile_str_out' \(plugin 'hostile'\) returned an "
+         r"array of dtype <U32"),
+    case("hostile_longdouble_out", TypeError, r"'hostile_longdouble_out' \(plugin 'hostile'\) "
+         r"returned an array of dtype float128"),
+    case("hostile_object_pair", TypeError, r"'hostile_object_pair' \(plugin 'hostile'\) "
+         r"returned an array of dtype object"),
 ]
 
 
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
 @pytest.mark.parametrize("name, error, message", GRADIENT_ERRORS)
 def test_a_hostile_op_gets_a_named_error_and_leaves_no_trace(hostile, name, error, message):
     with pytest.raises(error, match=message):
