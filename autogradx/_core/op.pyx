@@ -202,6 +202,9 @@ cdef class OpDef:
         if inplace is not None and not (isinstance(inplace, str) and inplace.isidentifier()):
             raise ValueError(f"op {name!r}: bad in-place method name {inplace!r}")
         self.inplace = inplace or None
+        if (inplace or inplace_param is not None) and (n_outputs != 1 or output_type is not None):
+            raise ValueError(f"op {name!r}: an in-place form is for ops of one output "
+                             "(n_outputs=1, no output_type)")
         self.view = view
         self.out = out
         if ufunc is not None:
@@ -1111,7 +1114,13 @@ cpdef object apply_inplace(OpDef op, tuple args, dict kwargs):
                 f"{name}(): in-place change of a view of a tensor that requires grad is not "
                 "supported by autogradx; assign through the base tensor (base[idx] = value) "
                 "or clone() the view first")
-    o = <TensorBase>apply_op(op, args, kwargs)
+    res = apply_op(op, args, kwargs)
+    if res is t:
+        return t            # the forward left input 0 as it was: nothing to write
+    if not isinstance(res, TensorBase):
+        raise TypeError(f"{name}(): op {op.name!r} (plugin {op.plugin!r}) gave "
+                        f"{type(res).__name__}, not one tensor to write into input 0")
+    o = <TensorBase>res
     if o._data.shape != t._data.shape:
         raise RuntimeError(
             f"{name}(): output with shape {list(t._data.shape)} doesn't match the broadcast "
@@ -1120,7 +1129,7 @@ cpdef object apply_inplace(OpDef op, tuple args, dict kwargs):
         raise RuntimeError(
             f"{name}(): result type {o._data.dtype} can't be cast to the desired output "
             f"type {t._data.dtype}")
-    if o._grad_fn is not None:
+    if isinstance(o._grad_fn, OpNode):
         node = <OpNode>o._grad_fn
         if node.saved:
             saved = list(node.saved)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import autogradx as ag
+from helpers import error_in_child
 
 
 def _pair(seed=0, shape=(4, 3)):
@@ -125,3 +126,41 @@ def test_views_stay_usable_when_their_base_history_is_unchanged():
         w -= 0.5
     (row * 2).backward()
     assert w.grad.tolist() == [0.0, 2.0]
+
+
+# -- what a plugin's in-place form may hand the core --------------------------------------
+
+@pytest.mark.parametrize("kwargs", [dict(output_type=lambda t: [t]), dict(n_outputs=2),
+                                    dict(n_outputs=None)])
+def test_an_in_place_form_of_an_op_of_several_outputs_is_refused(kwargs):
+    from autogradx.plugin import Op
+    with pytest.raises(ValueError, match="an in-place form is for ops of one output"):
+        Op("probe_inplace", lambda xp, x: (x, x), vjp=lambda xp, g: g, inplace=True, **kwargs)
+
+
+def test_an_in_place_op_that_leaves_its_input_writes_nothing():
+    # The forward returns input 0's own array: the core gives back the tensor itself, whose
+    # node here is a custom Function's, not an op's (read as one, it crashed the process).
+    code = """
+        import numpy as np, autogradx as agx
+        from autogradx.plugin import Op
+        keep = Op("probe_keep", lambda xp, x: x, vjp=lambda xp, g: g, inplace=True,
+                  namespace=None)
+
+        class Twice(agx.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                return x * 2
+            @staticmethod
+            def backward(ctx, g):
+                return g * 2
+
+        x = agx.ones(3, requires_grad=True)
+        y = Twice.apply(x)
+        version = y._version
+        from autogradx._core.op import apply_inplace
+        assert apply_inplace(keep, (y,), None) is y and y._version == version
+        y.sum().backward()
+        assert x.grad.tolist() == [2.0, 2.0, 2.0]
+    """
+    assert error_in_child(code) == "no error"
