@@ -29,7 +29,8 @@ if DEBUG:
 else:
     compile_args = ["-O2"]
 
-CORE = ["grad_mode", "node", "tensor", "loops", "op", "engine"]
+CORE = ["grad_mode", "node", "tensor", "loops", "dispatch", "opdef", "promote", "opnode", "op",
+        "engine"]
 
 extensions = [
     Extension(

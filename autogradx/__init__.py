@@ -15,7 +15,7 @@ if int(_np.__version__.split(".")[0]) < 2:
                       f"installed (pip install -U numpy)")
 
 from autogradx import _dtype
-from autogradx._core import op as _core_op, tensor as _core_tensor
+from autogradx._core import opnode as _core_opnode, tensor as _core_tensor
 from autogradx._core.tensor import Size
 from autogradx._device import device, device_of as _device_of
 from autogradx._dtype import (
@@ -57,7 +57,7 @@ def _tensor_namespace():
 
 
 _backends.set_plugin_loader(_load_plugins)
-_core_op.install_services(device_of=_device_of, tensor_namespace=_tensor_namespace)
+_core_opnode.install_services(device_of=_device_of, tensor_namespace=_tensor_namespace)
 _core_tensor.install_op_lookup(_get_op)
 
 __version__ = "0.1.0"

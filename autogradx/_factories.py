@@ -9,7 +9,7 @@ import numbers
 import numpy as np
 
 from autogradx import _dtype
-from autogradx._core.op import get_default_float, set_default_float
+from autogradx._core.promote import get_default_float, set_default_float
 from autogradx._core.tensor import TensorBase, wrap
 
 __all__ = [

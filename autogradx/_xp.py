@@ -224,7 +224,7 @@ def _index_arrays(index):
 
 
 def _array_module(data):
-    from autogradx._core.op import get_array_module
+    from autogradx._core.dispatch import get_array_module
     return get_array_module(data)
 
 

@@ -11,7 +11,7 @@ when a tensor is moved to, or created on, a device other than ``cpu``.
 
 import numpy as np
 
-from autogradx._core.op import register_array_module
+from autogradx._core.dispatch import register_array_module
 
 __all__ = ["Backend", "available", "get_backend", "move"]
 

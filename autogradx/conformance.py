@@ -48,7 +48,8 @@ import numpy as np
 # autogradx's op lookup, and load the plugins, when testing is not imported yet.
 import autogradx._dtype as _dtype
 import autogradx.testing as testing
-from autogradx._core.op import _set_fast_paths, get_default_float
+from autogradx._core.dispatch import _set_fast_paths
+from autogradx._core.promote import get_default_float
 from autogradx._core.tensor import TensorBase
 
 __all__ = ["Arg", "Sample", "Skip", "Report", "ConformanceError", "check_op", "compare_on_device",

@@ -122,8 +122,8 @@ save inputs or the result rather than values derived from them.
     ``True`` (or a name) to make it a Tensor method as well.
 """
 
-from autogradx._core.op import OpDef as Op
-from autogradx._core.op import get_array_module
+from autogradx._core.opdef import OpDef as Op
+from autogradx._core.dispatch import get_array_module
 
 __all__ = ["Op", "Plugin", "ENTRY_POINT_GROUP", "get_array_module", "lazy_conformance_cases"]
 

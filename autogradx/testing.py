@@ -46,7 +46,7 @@ written with NumPy-only calls is not::
 
 import numpy as np
 
-from autogradx._core.op import get_array_module
+from autogradx._core.dispatch import get_array_module
 from autogradx._core.tensor import TensorBase, wrap
 from autogradx.autograd import backward as _backward, grad as _grad
 from autogradx.grad_mode import enable_grad, no_grad

@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 
 import autogradx as agx
-from autogradx._core.op import _set_fast_paths
+from autogradx._core.dispatch import _set_fast_paths
 
 
 class Spec:

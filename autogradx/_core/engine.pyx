@@ -19,7 +19,7 @@ from cpython.ref cimport Py_REFCNT
 from .node cimport Node, NodeExtras, AccumulateGrad, grad_edge, hook_result, run_leaf_hooks
 from .grad_mode cimport anomaly_enabled, grad_enabled, set_grad_enabled_c
 from .loops cimport Loops, loops_of, call2, exact_in_place
-from .op cimport array_module
+from .dispatch cimport array_module
 from .tensor cimport TensorBase, new_tensor, needs_grad, same_shape, dtype_of, writable_owner
 
 cdef type _ndarray = np.ndarray

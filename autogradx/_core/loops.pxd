@@ -14,6 +14,9 @@ cdef Loops loops_of(object ufunc)
 # call, the ufunc otherwise.
 cdef object call1(Loops f, object a, bint into_a)
 cdef object call2(Loops f, object a, object b, bint into_a)
+# ``v``, or when it is a Python number and ``array`` a float array, its cached cast to
+# ``array``'s dtype (the value NumPy's own cast gives, without its cost per call).
+cdef object scalar_operand(object v, object array)
 
 
 cdef inline bint exact_in_place(cnp.ndarray a) noexcept:

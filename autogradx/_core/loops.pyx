@@ -232,3 +232,47 @@ def _direct(ufunc, a, b=None, *, bint into_a=False):
     the call to NumPy (for tests)."""
     cdef Loops f = loops_of(ufunc)
     return _direct1(f, a, into_a) if b is None else _direct2(f, a, b, into_a)
+
+
+# Python numbers meeting float arrays in ufunc calls. NumPy casts such a number to the
+# array's dtype on every call (NEP 50), which costs about as much as the arithmetic of
+# a small array; the same cast done once gives the same values (bit for bit), so the
+# core keeps the casts of the numbers a program uses, per dtype, up to _SCALARS_MAX.
+cdef object _f16 = np.dtype(np.float16)
+cdef dict _scalars16 = {}, _scalars32 = {}, _scalars64 = {}
+cdef Py_ssize_t _SCALARS_MAX = 512
+
+
+cdef object scalar_operand(object v, object array):
+    """``v``, or when it is a Python float or int and ``array`` a float array, the cached
+    read-only 0-d array of ``v`` in ``array``'s dtype."""
+    if type(v) is not float and type(v) is not int:
+        return v
+    cdef object dtype = <object>cnp.PyArray_DESCR(<cnp.ndarray>array)
+    cdef dict cache
+    if dtype is _f32:
+        cache = _scalars32
+    elif dtype is _f64:
+        cache = _scalars64
+    elif dtype is _f16:
+        cache = _scalars16
+    else:
+        return v
+    s = cache.get(v)
+    if s is not None:
+        return s
+    # Zeros are left out (0.0 and -0.0 are equal keys), and so is what would overflow
+    # (NumPy warns then) or lose precision as a float64 first (ints beyond 2**53).
+    if v == 0 or v != v or len(cache) >= _SCALARS_MAX:
+        return v
+    if type(v) is int and not -9007199254740992 <= v <= 9007199254740992:
+        return v
+    if not abs(v) <= _FLOAT_MAX[dtype]:
+        return v
+    s = np.asarray(v, dtype)
+    s.flags.writeable = False
+    cache[v] = s
+    return s
+
+
+cdef dict _FLOAT_MAX = {d: float(np.finfo(d).max) for d in (_f16, _f32, _f64)}

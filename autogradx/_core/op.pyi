@@ -1,53 +1,6 @@
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Optional
 
-from .node import Node
-
-SECOND_BACKWARD: str
-
-class OpDef:
-    name: str
-    plugin: Optional[str]
-    forward: Callable[..., Any]
-    vjp: Optional[Callable[..., Any]]
-    vjps: Optional[Tuple[Optional[Callable[..., Any]], ...]]
-    inputs: Tuple[str, ...]
-    n_inputs: int
-    n_required: int
-    variadic: bool
-    parse: Optional[Callable[..., Any]]
-    varargs: bool
-    params: Tuple[str, ...]
-    save: Tuple[str, ...]
-    reads: Optional[Tuple[Tuple[int, ...], ...]]
-    residuals: bool
-    grad_fn: Union[str, Callable[..., str]]
-    promote: Optional[str]
-    n_outputs: int
-    output_type: Optional[Callable[..., Any]]
-    namespace: Any
-    namespaces: Tuple[str, ...]
-    method: Optional[str]
-    inplace: Optional[str]
-    inplace_param: Optional[str]
-    view: bool
-    aliases: Tuple[str, ...]
-    overrides: Dict[str, "OpDef"]
-    doc: str
-    @property
-    def arithmetic_vjps(self) -> Tuple[str, ...]: ...
-    def __init__(self, name: str, forward: Callable[..., Any], vjp: Any = ..., *,
-                 inputs: Sequence[str] = ..., save: Any = ..., residuals: bool = ...,
-                 grad_fn: Any = ..., promote: Optional[str] = ..., n_outputs: Optional[int] = ...,
-                 output_type: Any = ..., namespace: Any = ..., method: Any = ...,
-                 inplace: Any = ..., view: bool = ..., aliases: Any = ..., parse: Any = ...,
-                 inplace_param: Optional[str] = ..., out: bool = ..., ufunc: Optional[str] = ...,
-                 vjp_ufunc: Any = ..., doc: Optional[str] = ...) -> None: ...
-    def defvjp(self, vjp: Callable[..., Any]) -> Callable[..., Any]: ...
-    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
-
-class OpNode(Node):
-    @property
-    def op(self) -> OpDef: ...
+from .opdef import OpDef
 
 class InplaceMethod:
     op: OpDef
@@ -56,9 +9,3 @@ class InplaceMethod:
 
 def apply_op(op: OpDef, args: tuple, kwargs: Optional[dict]) -> Any: ...
 def apply_inplace(op: OpDef, args: tuple, kwargs: Optional[dict]) -> Any: ...
-def register_array_module(array_type: type, module: Any) -> None: ...
-def get_array_module(data: Any) -> Any: ...
-def set_default_float(dtype: Any) -> None: ...
-def get_default_float() -> Any: ...
-def install_services(device_of: Callable[[Any], Any],
-                     tensor_namespace: Callable[[], Any]) -> None: ...

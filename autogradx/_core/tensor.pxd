@@ -31,6 +31,7 @@ cdef type TensorType                 # autogradx.Tensor, the class new tensors g
 # reach the op-application hot path without a Python-level call.
 ctypedef object (*apply_fn)(object op, tuple args, dict kwargs)
 cdef void install_apply(apply_fn fn, apply_fn inplace_fn) noexcept
+cdef object apply_registered(object op, tuple args, dict kwargs)     # what OpDef.__call__ calls
 
 cdef TensorBase new_tensor(object data, object grad_fn, Py_ssize_t output_nr)
 cdef void gc_track(object obj) noexcept

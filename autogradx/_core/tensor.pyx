@@ -565,11 +565,26 @@ cdef void install_apply(apply_fn fn, apply_fn inplace_fn) noexcept:
     _inplace_impl = inplace_fn
 
 
+cdef void _load_apply() except *:
+    # op.pyx installs the two when it is imported; nothing may call a NULL pointer.
+    from . import op  # noqa: F401
+    if _apply_impl is NULL or _inplace_impl is NULL:
+        raise ImportError("autogradx._core.op did not install the op-application path")
+
+
 cdef inline object _apply(object op, tuple args, dict kwargs):
+    if _apply_impl is NULL:
+        _load_apply()
     return _apply_impl(op, args, kwargs)
 
 
+cdef object apply_registered(object op, tuple args, dict kwargs):
+    return _apply(op, args, kwargs)
+
+
 cdef inline object _inplace(object op, tuple args, dict kwargs):
+    if _inplace_impl is NULL:
+        _load_apply()
     return _inplace_impl(op, args, kwargs)
 
 
@@ -591,7 +606,7 @@ def install_op_lookup(get_op):
 
 
 cdef object _load_operator(Py_ssize_t index):
-    from .op import OpDef
+    from .opdef import OpDef
     op = _get_op(OPERATOR_OPS[index])
     if not isinstance(op, OpDef):
         # op.pyx's entry points take it for an OpDef, unchecked.

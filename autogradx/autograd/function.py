@@ -9,7 +9,8 @@ import functools
 
 from autogradx._core.grad_mode import _set_grad_enabled, is_anomaly_enabled, is_grad_enabled
 from autogradx._core.node import make_node
-from autogradx._core.op import SECOND_BACKWARD, _describe, _forward_trace, get_array_module
+from autogradx._core.dispatch import get_array_module
+from autogradx._core.errors import SECOND_BACKWARD, _describe, _forward_trace
 from autogradx._core.tensor import TensorBase, wrap
 
 __all__ = ["Function", "FunctionCtx", "once_differentiable"]

@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 
 from autogradx import _factories
-from autogradx._core.op import get_array_module
+from autogradx._core.dispatch import get_array_module
 
 __all__ = [
     "calculate_gain", "uniform_", "normal_", "constant_", "ones_", "zeros_", "eye_",

@@ -12,7 +12,7 @@ import numpy as np
 import warnings
 
 from autogradx._core.names import c_name, scalar_name
-from autogradx._core.op import get_default_float
+from autogradx._core.promote import get_default_float
 from autogradx._core.tensor import TensorBase
 from autogradx.plugin import Op, lazy_conformance_cases
 

@@ -1,6 +1,6 @@
 """Adam and AdamW: moment estimates with bias correction (Kingma & Ba; Loshchilov & Hutter)."""
 
-from autogradx._core.op import get_array_module
+from autogradx._core.dispatch import get_array_module
 from autogradx.optim.optimizer import Optimizer, increment, step_state, zeros_state
 
 __all__ = ["Adam", "AdamW"]

@@ -13,7 +13,7 @@ from collections import defaultdict
 from itertools import chain
 
 from autogradx import _factories
-from autogradx._core.op import get_array_module
+from autogradx._core.dispatch import get_array_module
 from autogradx._core.tensor import TensorBase
 from autogradx.grad_mode import enable_grad, no_grad
 from autogradx.nn.modules.module import _typename, _zero_grad

@@ -1,6 +1,6 @@
 """RMSprop: divide the gradient by a running root mean square of recent gradients."""
 
-from autogradx._core.op import get_array_module
+from autogradx._core.dispatch import get_array_module
 from autogradx.optim.optimizer import Optimizer, increment, step_state, zeros_state
 
 __all__ = ["RMSprop"]

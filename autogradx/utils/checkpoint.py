@@ -18,7 +18,7 @@ import warnings
 from autogradx._core.engine import run_backward
 from autogradx._core.grad_mode import _set_grad_enabled, is_anomaly_enabled, is_grad_enabled
 from autogradx._core.node import AccumulateGrad, make_node
-from autogradx._core.op import SECOND_BACKWARD, _forward_trace
+from autogradx._core.errors import SECOND_BACKWARD, _forward_trace
 from autogradx._core.tensor import TensorBase, wrap
 from autogradx._factories import default_generator
 

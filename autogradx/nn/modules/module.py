@@ -10,7 +10,7 @@ from collections import OrderedDict, namedtuple
 
 from autogradx import _dtype
 from autogradx._core.node import _HookDict, add_hook
-from autogradx._core.op import get_array_module
+from autogradx._core.dispatch import get_array_module
 from autogradx._core.tensor import TensorBase
 from autogradx.grad_mode import no_grad
 from autogradx.nn.parameter import Parameter

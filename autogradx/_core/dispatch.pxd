@@ -1,0 +1,5 @@
+# Which array module computes on an array, and whether the core's fast paths are on
+# (the conformance kit turns them off to compare).
+
+cdef object array_module(object data)
+cdef bint fast_paths() noexcept
