@@ -1,5 +1,7 @@
 """The core's error messages: PyTorch's wording where it has one, naming the op and shapes."""
 
+import numpy as np
+
 from .names import tensor_type_name
 
 SECOND_BACKWARD = (
@@ -28,30 +30,32 @@ def _forward_trace():
 
 
 def _shape_error(op, exc, values):
-    """A ValueError raised inside the array library (NumPy's shape errors) becomes
-    PyTorch's RuntimeError naming the op and the shapes; an op's own ValueError
-    (PyTorch raises some too) passes through unchanged."""
+    """A ValueError about shapes becomes PyTorch's RuntimeError naming the op and the shapes:
+    one raised inside the array library, or one the input shapes explain themselves (a
+    ufunc operator raises from C, with no frame to tell). An op's own ValueError (PyTorch
+    raises some too) passes through unchanged."""
     tb = exc.__traceback__
     while tb.tb_next is not None:
         tb = tb.tb_next
     module = tb.tb_frame.f_globals.get("__name__", "")
-    msg = str(exc)
-    # Operators on arrays raise from C, with no frame of the library: know them by text.
-    from_operator = "broadcast" in msg or "core dimension" in msg or "cannot reshape" in msg
-    if module.partition(".")[0] in ("numpy", "cupy", "cupyx") or from_operator:
-        raise RuntimeError(f"{op.name}(): {_torch_message(msg, values) or exc} "
+    shapes = [tuple(v.shape) for v in values if hasattr(v, "shape")]
+    explained = _torch_message(op, shapes)
+    if module.partition(".")[0] in ("numpy", "cupy", "cupyx") or explained is not None:
+        raise RuntimeError(f"{op.name}(): {explained or exc} "
                            f"(input shapes: {_shapes(values)})") from exc
 
 
-def _torch_message(msg, values):
-    """PyTorch's wording for two shapes that do not broadcast or multiply, or None."""
-    shapes = [tuple(v.shape) for v in values if hasattr(v, "shape")]
+def _torch_message(op, shapes):
+    """PyTorch's wording for two shapes that do not broadcast, or two matrices that do not
+    multiply; None when the shapes are not the problem."""
     if len(shapes) != 2:
         return None
     a, b = shapes
-    if "core dimension" in msg and len(a) == len(b) == 2:
-        return f"mat1 and mat2 shapes cannot be multiplied ({a[0]}x{a[1]} and {b[0]}x{b[1]})"
-    if "operands could not be broadcast together" not in msg:
+    if op.promote != "elementwise" and op.numpy_ufunc is None:
+        return None                 # shapes that need not broadcast: the op's own message
+    if op.numpy_ufunc is np.matmul:
+        if len(a) == len(b) == 2 and a[1] != b[0]:
+            return f"mat1 and mat2 shapes cannot be multiplied ({a[0]}x{a[1]} and {b[0]}x{b[1]})"
         return None
     for i in range(1, min(len(a), len(b)) + 1):
         if a[-i] != b[-i] and a[-i] != 1 and b[-i] != 1:

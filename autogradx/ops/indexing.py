@@ -13,7 +13,7 @@ import operator
 
 import numpy as np
 
-from autogradx._core.names import scalar_name
+from autogradx._core.names import scalar_name, tensor_type_name
 from autogradx.ops.shape import _wrap
 from autogradx.plugin import Op, get_array_module, lazy_conformance_cases
 
@@ -207,7 +207,24 @@ def _setitem(xp, x, values, index):
         out[parts] = values
     except IndexError as e:
         raise _index_error(e, x.ndim) from None
+    except ValueError:
+        raise _expand_error(tuple(out[parts].shape), values) from None
     return out, getattr(values, "shape", ())
+
+
+def _expand_error(target, values):
+    """PyTorch's error for values that do not broadcast to the part they are written to."""
+    shape = tuple(values.shape)
+    for i in range(1, min(len(target), len(shape)) + 1):
+        if shape[-i] != 1 and shape[-i] != target[-i]:
+            return RuntimeError(
+                f"The expanded size of the tensor ({target[-i]}) must match the existing size "
+                f"({shape[-i]}) at non-singleton dimension {len(target) - i}.  Target sizes: "
+                f"{list(target)}.  Tensor sizes: {list(shape)}")
+    return RuntimeError(f"expand(torch.{tensor_type_name(values.dtype)}{{{list(shape)}}}, "
+                        f"size={list(target)}): the number of sizes provided ({len(target)}) "
+                        f"must be greater or equal to the number of dimensions in the tensor "
+                        f"({len(shape)})")
 
 
 def _setitem_name(x, values, index):

@@ -286,7 +286,8 @@ ERRORS = [
         "Index put requires the source and destination dtypes match, got Double for the "
         "destination and Float for the source"),
     err("set-shape", lambda x: x.detach().__setitem__(0, agx.ones(2)), RuntimeError,
-        "could not broadcast"),
+        r"The expanded size of the tensor \(4\) must match the existing size \(2\) at "
+        r"non-singleton dimension 1.  Target sizes: \[3, 4\].  Tensor sizes: \[2\]"),
     err("narrow-0d", lambda x: x[0, 0, 0].narrow(0, 0, 1), RuntimeError,
         "cannot be applied to a 0-dim tensor"),
     err("narrow-start", lambda x: x.narrow(1, 4, 0), IndexError,
@@ -339,3 +340,14 @@ def test_slice_steps_must_be_positive(index):
         x[index]
     with pytest.raises(ValueError, match="step must be greater than zero"):
         x[index] = 1.0
+
+
+@pytest.mark.parametrize("index, values", [(0, (2,)), ((0, 0), (2, 1, 4)), (slice(0, 1), (3, 3, 4))])
+def test_values_that_do_not_broadcast_get_torchs_expand_message(index, values):
+    x = agx.zeros(2, 3, 4)
+    with pytest.raises(RuntimeError) as ours:
+        x[index] = agx.ones(*values)
+    torch = pytest.importorskip("torch")
+    with pytest.raises(RuntimeError) as theirs:
+        torch.zeros(2, 3, 4)[index] = torch.ones(*values)
+    assert str(ours.value) == str(theirs.value)

@@ -226,6 +226,7 @@ BAD_CALLS = [
     pytest.param(lambda L, x: x.__setitem__(slice(None, None, -2), 1.0), id="set-negative-step"),
     pytest.param(lambda L, x: x.__setitem__([0], L.tensor(1.0, dtype=L.float64)), id="set-dtype"),
     pytest.param(lambda L, x: x.__setitem__(0, L.ones(4, 4)), id="set-shape"),
+    pytest.param(lambda L, x: x.__setitem__((0, 0), L.ones(2, 1, 4)), id="set-more-dims"),
     pytest.param(lambda L, x: x[0, 0, 0].narrow(0, 0, 1), id="narrow-0d"),
     pytest.param(lambda L, x: x.narrow(1, 4, 0), id="narrow-start"),
     pytest.param(lambda L, x: x.narrow(1, 2, 2), id="narrow-length"),
