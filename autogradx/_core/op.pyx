@@ -25,7 +25,7 @@ from .node cimport Node, grad_edge
 from .opdef cimport OpDef
 from .opdef import _camel
 from .opnode cimport OpNode, device_of
-from .promote cimport _category, _promote, _promote_all, _scalar_category
+from .promote cimport _category, _promote_all, _scalar_category
 from .tensor cimport (TensorBase, VersionCounter, gc_untrack, new_tensor, needs_grad, install_apply,
                       same_shape, dtype_of)
 
@@ -98,10 +98,7 @@ cpdef object apply_op(OpDef op, tuple args, dict kwargs):
         raise TypeError(
             f"{op.name}(): expected a Tensor among its inputs {op.inputs!r}, got "
             f"{_type_names(raw)}")
-    if op.overrides and xp is not _numpy:
-        op = op.overrides.get(xp.__name__, op)     # a backend's own kernel for this op
-    if op.promote is not None:
-        _promote(op, values)
+    op = _for_arrays(op, xp, values, n)
     record = record and op.differentiable() and grad_enabled()
     if record and op.vjps is not None:
         for i in range(n):
@@ -121,6 +118,16 @@ cpdef object apply_op(OpDef op, tuple args, dict kwargs):
         _shape_error(op, e, values)
         raise
     return _outputs(op, raw, values, extra, params, res, record)
+
+
+cdef OpDef _for_arrays(OpDef op, object xp, list values, Py_ssize_t n):
+    """The op that computes on ``xp``'s arrays (a backend's own kernel, if it has one), with
+    ``values`` promoted to its dtype rule; apply_op and _apply_variadic share this step."""
+    if op.overrides and xp is not _numpy:
+        op = op.overrides.get(xp.__name__, op)
+    if op.promote is not None:
+        _promote_all(op, values, n)
+    return op
 
 
 cdef tuple _inputs_from(OpDef op, tuple args, Py_ssize_t nargs, dict kwargs):
@@ -269,10 +276,7 @@ cdef object _apply_variadic(OpDef op, tuple args, dict kwargs):
         if not record and needs_grad(<TensorBase>raw[i]):
             record = True
     xp = array_module(values[0])
-    if op.overrides and xp is not _numpy:
-        op = op.overrides.get(xp.__name__, op)
-    if op.promote is not None:
-        _promote_all(op, values, n)
+    op = _for_arrays(op, xp, values, n)
     extra = _unwrap_params(op, tuple(extra))
     params = {k: (_param_array(op, k, <TensorBase>v) if isinstance(v, TensorBase) else v)
               for k, v in kwargs.items()} or None

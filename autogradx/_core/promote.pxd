@@ -5,5 +5,4 @@ from .opdef cimport OpDef
 
 cdef int _category(object dtype) except -2
 cdef int _scalar_category(object v)
-cdef void _promote(OpDef op, list values) except *
 cdef void _promote_all(OpDef op, list values, Py_ssize_t n) except *

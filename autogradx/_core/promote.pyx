@@ -107,10 +107,6 @@ cdef object _result_dtype(list values, Py_ssize_t n):
     return dim
 
 
-cdef void _promote(OpDef op, list values) except *:
-    _promote_all(op, values, op.n_inputs)
-
-
 cdef void _promote_all(OpDef op, list values, Py_ssize_t n) except *:
     cdef Py_ssize_t i
     cdef int scalar_cat = -1, c
