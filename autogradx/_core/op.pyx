@@ -26,7 +26,7 @@ from .opdef cimport OpDef
 from .opdef import _camel
 from .opnode cimport OpNode, device_of
 from .promote cimport _category, _promote_all, _scalar_category
-from .tensor cimport (TensorBase, VersionCounter, gc_untrack, new_tensor, needs_grad, install_apply,
+from .tensor cimport (TensorBase, VersionCounter, gc_track, gc_untrack, new_tensor, needs_grad, install_apply,
                       same_shape, dtype_of)
 
 cdef object _numpy = np
@@ -530,7 +530,8 @@ cdef void _record(OpDef op, tuple raw, list values, tuple extra, dict params, tu
                   object resid) except *:
     cdef OpNode node = OpNode.__new__(OpNode)
     # An op's node refers only to earlier nodes, arrays, input tensors and plain
-    # parameters: no cycle can pass through it until a hook is added (which tracks it).
+    # parameters: no cycle can pass through it until a hook is added (which tracks it),
+    # or unless a parameter is a container of the caller's (checked below).
     gc_untrack(node)
     cdef Py_ssize_t i, n = len(raw), k, ns = len(op.save_idx)
     cdef TensorBase t, out
@@ -596,8 +597,29 @@ cdef void _record(OpDef op, tuple raw, list values, tuple extra, dict params, tu
     else:
         node.saved = ()
     node.params = params or None
+    if (params and not _plain(tuple(params.values()))) or (op.residuals and not _plain(resid)):
+        # A list the caller keeps (sum(dim=lst), x[lst]) may come to hold the result: the
+        # collector must see this node to free such a cycle.
+        gc_track(node)
     if anomaly_enabled():
         node.metadata["traceback_"] = _forward_trace()
+
+
+cdef bint _plain(object v) except -1:
+    """``v`` cannot refer to anything that refers back to the graph: numbers, strings,
+    dtypes, arrays of numbers, slices and tuples of these."""
+    if v is None or type(v) is int or type(v) is float or type(v) is bool or type(v) is str:
+        return True
+    if type(v) is tuple:
+        for item in <tuple>v:
+            if not _plain(item):
+                return False
+        return True
+    if type(v) is _ndarray:
+        return not (<object>cnp.PyArray_DESCR(<cnp.ndarray>v)).hasobject
+    if type(v) is slice:
+        return _plain((<slice>v).start) and _plain((<slice>v).stop) and _plain((<slice>v).step)
+    return v is Ellipsis or isinstance(v, (complex, bytes, np.generic, np.dtype))
 
 
 cdef void _save(OpNode node, OpDef op, tuple raw, list values, tuple outs, object resid,

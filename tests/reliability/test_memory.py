@@ -274,3 +274,32 @@ def test_every_builtin_op_frees_its_graph_by_reference_counting(gc_off):
                  if graph_survives(op, sample)]
     assert survivors == []
     assert gc.collect() == 0
+
+
+@pytest.mark.parametrize("use", [
+    pytest.param(lambda x, lst: x.exp().sum(dim=lst), id="sum-dim-list"),
+    pytest.param(lambda x, lst: x[lst], id="index-list"),
+    pytest.param(lambda x, lst: x.permute(lst), id="permute-list"),
+])
+def test_a_cycle_through_a_parameter_the_caller_keeps_is_collected(use):
+    """The list an op was called with comes to hold the result: a cycle through the node's
+    parameters, which the collector must see (op nodes are otherwise untracked)."""
+    import weakref
+    x = agx.ones(4, requires_grad=True)
+    refs = []
+    for _ in range(10):
+        lst = [0]
+        y = use(x, lst)
+        lst.append(y)
+        refs.append(weakref.ref(y.grad_fn))
+        del y, lst
+    gc.collect()
+    assert [r() for r in refs] == [None] * 10
+
+
+def test_plain_parameters_keep_nodes_out_of_the_collector(gc_off):
+    x = agx.ones(2, 3, requires_grad=True)
+    assert not gc.is_tracked(x.sum(dim=1, keepdim=True).grad_fn)
+    assert not gc.is_tracked(x[0, 1:].grad_fn)
+    assert not gc.is_tracked((x * 2).grad_fn)
+    assert gc.is_tracked(x.sum(dim=[0]).grad_fn)
