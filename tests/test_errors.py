@@ -263,3 +263,23 @@ def test_backward_in_hook_with_grad_enabled_works():
     y.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0, 2.0])
     np.testing.assert_array_equal(z.grad.numpy(), [6.0, 6.0, 6.0])
+
+
+@pytest.mark.parametrize("first", ["a", "b"])
+def test_a_backward_that_fails_part_way_leaves_each_leaf_whole_or_untouched(first):
+    """The documented exception to the guarantee: a leaf another branch finished keeps its
+    whole gradient (a, used twice, gets both terms or none), the failing branch's leaf none."""
+    a = agx.tensor([1.0, 2.0], requires_grad=True)
+    b = agx.tensor([3.0, 4.0], requires_grad=True)
+
+    def fail(g):
+        raise ValueError("hook")
+
+    b.register_hook(fail)
+    branches = {"a": (a * 2).sum() + (a * a).sum(), "b": (b * 3).sum()}
+    other = "b" if first == "a" else "a"
+    y = branches[first] + branches[other]
+    with pytest.raises(ValueError, match="hook"):
+        y.backward()
+    assert b.grad is None
+    assert a.grad is None or a.grad.tolist() == [4.0, 6.0]
