@@ -25,6 +25,12 @@ keeps a copy of that operand in scratch memory and puts it back before that.
 
 Anything else (other dtypes, strides, broadcasting, subclasses, CuPy arrays,
 larger arrays) goes through the ufunc: call1 and call2 make the call either way.
+
+The loop chosen for each ufunc and dtype is checked against the ufunc on a few values
+the first time it is asked for, and left unused (NumPy called instead) if they differ.
+The module relies on the GIL: the scratch buffer and the floating-point flags it reads
+are shared, so its functions are only ever called with the GIL held (no nogil block
+calls them).
 """
 
 import numpy as np
@@ -96,8 +102,46 @@ cdef Loops loops_of(object ufunc):
             if i >= 0:
                 f.fn[k] = <void *>u.functions[i]
                 f.data[k] = u.data[i]
+                if not _agrees(f, k):
+                    f.fn[k] = NULL      # a loop table other than expected: NumPy calls only
     _cache[ufunc] = f
     return f
+
+
+cdef bint _agrees(Loops f, int k):
+    """The loop found for slot ``k`` gives the ufunc's own bits on a few values (in a call
+    and into its first operand): the loop tables are trusted only once they are seen to be
+    NumPy's. Checked once per ufunc, when its loops are first asked for."""
+    global _on
+    dtype = _f32 if k == 0 else _f64
+    a = np.array([1.5, -2.25, 3.0, 0.1, -7.0, 1e3, 0.125], dtype)
+    b = np.array([0.5, 4.0, -1.75, 3.0, 0.3, -2.0, 9.0], dtype)
+    operands = (a,) if f.nin == 1 else (a, b)
+    was, _on = _on, True        # checked even while the conformance kit has them off
+    try:
+        expected = f.ufunc(*operands)
+        for into_a in (False, True):
+            x = a.copy()
+            got = _direct1(f, x, into_a) if f.nin == 1 else _direct2(f, x, b, into_a)
+            if got is None or got.dtype != expected.dtype or got.tobytes() != expected.tobytes():
+                return False
+    except Exception:
+        return False
+    finally:
+        _on = was
+    return True
+
+
+def _loops_agree(ufunc, tables):
+    """Whether the check above accepts ``ufunc`` run by the loops of ``tables`` (another
+    ufunc's, to see the check refuse them; for tests)."""
+    cdef Loops f = Loops.__new__(Loops)
+    cdef Loops source = loops_of(tables)
+    f.ufunc = ufunc
+    f.nin = source.nin
+    f.fn[0], f.fn[1] = source.fn[0], source.fn[1]
+    f.data[0], f.data[1] = source.data[0], source.data[1]
+    return [bool(_agrees(f, k)) for k in range(2)]
 
 
 cdef inline int _slot(cnp.ndarray a) noexcept:

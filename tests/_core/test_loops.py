@@ -199,3 +199,13 @@ def test_turning_the_fast_paths_off_turns_the_direct_calls_off():
     with fast_paths(False):
         assert loops._direct(np.add, np.ones(3), np.ones(3)) is None
     assert loops._direct(np.add, np.ones(3), np.ones(3)) is not None
+
+
+def test_each_loop_table_is_checked_against_its_ufunc_before_use():
+    from autogradx._core.loops import _loops_agree
+    for ufunc in (np.add, np.subtract, np.multiply, np.divide, np.negative):
+        assert _loops_agree(ufunc, ufunc) == [True, True], ufunc
+    # Another ufunc's loops give other bits: refused, so NumPy would be called instead.
+    assert _loops_agree(np.add, np.subtract) == [False, False]
+    assert _loops_agree(np.multiply, np.divide) == [False, False]
+    assert _loops_agree(np.subtract, np.negative) == [False, False]     # arity differs
