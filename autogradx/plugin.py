@@ -125,7 +125,8 @@ save inputs or the result rather than values derived from them.
 from autogradx._core.opdef import OpDef as Op
 from autogradx._core.dispatch import get_array_module
 
-__all__ = ["Op", "Plugin", "ENTRY_POINT_GROUP", "get_array_module", "lazy_conformance_cases"]
+__all__ = ["Op", "Plugin", "OpList", "ENTRY_POINT_GROUP", "get_array_module",
+           "lazy_conformance_cases", "collect"]
 
 #: The entry point group autogradx loads plugins from.
 ENTRY_POINT_GROUP = "autogradx.plugins"
@@ -185,8 +186,52 @@ def lazy_conformance_cases(module_name, builder="_conformance_cases"):
     return __getattr__
 
 
+class OpList:
+    """The ops a module defines, in the order it defines them: a plugin's op list kept
+    where the ops are written, never a second time by hand::
+
+        _ops = OpList()
+
+        cube = _ops.add(Op("cube", _cube, vjp={"input": _cube_grad}))
+        square = _ops.add(_power_op("square", 2))       # an op built by a helper
+
+        OPS = tuple(_ops)                               # Plugin("myops", OPS)
+
+    ``add`` returns the op it is given, so the module keeps a name for it (to call it,
+    to test it). An op built and not added (a helper's, a test's) is not listed.
+    """
+
+    def __init__(self):
+        self._ops = []
+
+    def add(self, op):
+        """Append ``op`` (an :class:`Op`) and return it; adding one op twice is an error."""
+        if not isinstance(op, Op):
+            raise TypeError(f"OpList.add() takes an autogradx.plugin.Op, got {op!r}")
+        if any(op is known for known in self._ops):
+            raise ValueError(f"op {op.name!r} is already in this list")
+        self._ops.append(op)
+        return op
+
+    def __iter__(self):
+        return iter(self._ops)
+
+    def __len__(self):
+        return len(self._ops)
+
+    def __repr__(self):
+        return f"OpList({[op.name for op in self._ops]!r})"
+
+
 def collect(*modules):
-    """All :class:`Op` objects defined at the top level of ``modules``, in order."""
+    """All :class:`Op` objects bound to a name at the top level of ``modules``, in order:
+    a convenience for a quick plugin (``Plugin("myops", collect(mymodule))``).
+
+    It takes whatever is a global, so an op imported from another module is listed (and
+    registered) again, and one built at top level as an intermediate is listed by
+    accident; an explicit list (``Plugin(name, [op, ...])``, or an :class:`OpList` filled
+    where the ops are defined) is the recommended form, the one autogradx's own ops use.
+    """
     ops = []
     for module in modules:
         ops.extend(v for v in vars(module).values() if isinstance(v, Op))

@@ -129,3 +129,75 @@ def test_info_lists_plugins(capsys):
     main(["info"])
     out = capsys.readouterr().out
     assert "numpy" in out and "ops" in out
+
+
+# -- the built-in plugin's op list -------------------------------------------------------
+
+def _ops_modules():
+    import importlib
+    import pkgutil
+
+    import autogradx.ops
+    return [importlib.import_module(f"autogradx.ops.{info.name}")
+            for info in pkgutil.iter_modules(autogradx.ops.__path__)]
+
+
+def test_every_ops_module_is_registered():
+    from autogradx.ops import MODULES
+    assert sorted(m.__name__ for m in MODULES) == sorted(m.__name__ for m in _ops_modules())
+
+
+@pytest.mark.parametrize("module", _ops_modules(), ids=lambda m: m.__name__.rsplit(".", 1)[1])
+def test_ops_module_lists_each_op_it_defines_once(module):
+    from autogradx.plugin import Op
+    ops = module.OPS
+    assert isinstance(ops, tuple) and ops and all(isinstance(op, Op) for op in ops)
+    assert len({id(op) for op in ops}) == len(ops)
+    for name, value in vars(module).items():
+        if isinstance(value, Op):
+            assert any(value is op for op in ops), f"{module.__name__}.{name} is not in OPS"
+    # What a module lists is its own: no op imported from elsewhere.
+    assert all(op.forward.__module__ == module.__name__ for op in ops)
+
+
+@pytest.mark.parametrize("module", _ops_modules(), ids=lambda m: m.__name__.rsplit(".", 1)[1])
+def test_no_op_global_shadows_a_builtin(module):
+    import builtins
+
+    from autogradx.plugin import Op
+    shadowing = sorted(name for name, value in vars(module).items()
+                       if isinstance(value, Op) and hasattr(builtins, name))
+    assert not shadowing, f"{module.__name__} binds ops to builtin names: {shadowing}"
+
+
+def test_builtin_plugin_registers_the_modules_op_lists_in_order():
+    from autogradx.ops import MODULES
+    reg, warned = load()
+    assert not warned
+    listed = [op.name for module in MODULES for op in module.OPS]
+    assert [op.name for op in reg.ops.values() if op.plugin == "numpy"] == listed
+    assert reg.plugins["numpy"].dist == "autogradx" and len(set(listed)) == len(listed)
+
+
+def test_op_list_keeps_ops_in_order_and_refuses_repeats():
+    from autogradx.plugin import Op, OpList
+    ops = OpList()
+    a = ops.add(Op("agxtest_a", lambda xp, x: x))
+    b = ops.add(Op("agxtest_b", lambda xp, x: x))
+    assert tuple(ops) == (a, b) and len(ops) == 2
+    with pytest.raises(ValueError, match="'agxtest_a' is already in this list"):
+        ops.add(a)
+    with pytest.raises(TypeError, match="takes an autogradx.plugin.Op"):
+        ops.add(lambda xp, x: x)
+
+
+def test_collect_gathers_a_modules_op_globals(site):
+    # autogradx.plugin.collect stays, as a convenience for third-party plugins.
+    from autogradx.plugin import collect
+    (site / "agxtest_collected.py").write_text(textwrap.dedent("""
+        from autogradx.plugin import Op
+        first = Op("agxtest_first", lambda xp, x: x)
+        second = Op("agxtest_second", lambda xp, x: x)
+    """))
+    import agxtest_collected
+    assert [op.name for op in collect(agxtest_collected)] == ["agxtest_first", "agxtest_second"]

@@ -25,7 +25,9 @@ import warnings
 from autogradx import _factories
 from autogradx._dtype import as_numpy_dtype
 from autogradx.ops.linalg import _mT, _refuse_dtypes, _wrap_dim
-from autogradx.plugin import Op, lazy_conformance_cases
+from autogradx.plugin import Op, OpList, lazy_conformance_cases
+
+_ops = OpList()      # every op defined below, in order; OPS at the end
 
 _NN = "nn.functional"
 
@@ -49,9 +51,9 @@ def _leaky_relu(xp, x, negative_slope=0.01, inplace=False):
     return xp.where(x > 0, x, x * negative_slope)
 
 
-leaky_relu = Op("leaky_relu", _leaky_relu, namespace=_NN, inplace_param="inplace",
-                vjp={"input": lambda xp, g, input, negative_slope=0.01, inplace=False:
-                         xp.where(input > 0, g, g * negative_slope)})
+leaky_relu = _ops.add(Op("leaky_relu", _leaky_relu, namespace=_NN, inplace_param="inplace",
+                         vjp={"input": lambda xp, g, input, negative_slope=0.01, inplace=False:
+                                  xp.where(input > 0, g, g * negative_slope)}))
 
 
 def _elu(xp, x, alpha=1.0, inplace=False):
@@ -60,9 +62,9 @@ def _elu(xp, x, alpha=1.0, inplace=False):
     return xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0)))
 
 
-elu = Op("elu", _elu, namespace=_NN, inplace_param="inplace",
-         vjp={"input": lambda xp, g, input, alpha=1.0, inplace=False:
-                  xp.where(input > 0, g, g * alpha * xp.exp(xp.minimum(input, 0)))})
+elu = _ops.add(Op("elu", _elu, namespace=_NN, inplace_param="inplace",
+                  vjp={"input": lambda xp, g, input, alpha=1.0, inplace=False:
+                           xp.where(input > 0, g, g * alpha * xp.exp(xp.minimum(input, 0)))}))
 
 
 # erf, which NumPy lacks, to float64 precision (max relative error 2.3e-16, as math.erf):
@@ -132,7 +134,7 @@ def _gelu_vjp(xp, g, input, approximate="none"):
     return g * (cdf + x * pdf)
 
 
-gelu = Op("gelu", _gelu, namespace=_NN, vjp={"input": _gelu_vjp})
+gelu = _ops.add(Op("gelu", _gelu, namespace=_NN, vjp={"input": _gelu_vjp}))
 
 
 def _silu(xp, x, inplace=False):
@@ -146,7 +148,7 @@ def _silu_vjp(xp, g, input, inplace=False):
     return g * s * (1 + input * (1 - s))
 
 
-silu = Op("silu", _silu, namespace=_NN, inplace_param="inplace", vjp={"input": _silu_vjp})
+silu = _ops.add(Op("silu", _silu, namespace=_NN, inplace_param="inplace", vjp={"input": _silu_vjp}))
 
 
 def _softplus(xp, x, beta=1.0, threshold=20.0):
@@ -156,9 +158,9 @@ def _softplus(xp, x, beta=1.0, threshold=20.0):
     return xp.where(bx > threshold, x, xp.logaddexp(0, bx) / beta)
 
 
-softplus = Op("softplus", _softplus, namespace=_NN,
-              vjp={"input": lambda xp, g, input, beta=1.0, threshold=20.0:
-                       xp.where(input * beta > threshold, g, g * _sigmoid(xp, input * beta))})
+softplus = _ops.add(Op("softplus", _softplus, namespace=_NN,
+                       vjp={"input": lambda xp, g, input, beta=1.0, threshold=20.0: xp.where(
+                                input * beta > threshold, g, g * _sigmoid(xp, input * beta))}))
 
 
 # -- softmax ------------------------------------------------------------------------
@@ -200,8 +202,8 @@ def _softmax_vjp(xp, g, result, dim=None, _stacklevel=3, dtype=None):
     return result * (g - xp.sum(g * result, axis=axis, keepdims=True))
 
 
-softmax = Op("softmax", _softmax, namespace=("", _NN), method=True,
-             vjp={"input": _softmax_vjp})
+softmax = _ops.add(Op("softmax", _softmax, namespace=("", _NN), method=True,
+                      vjp={"input": _softmax_vjp}))
 
 
 def _log_softmax(xp, x, dim=None, _stacklevel=3, dtype=None):
@@ -219,8 +221,8 @@ def _log_softmax_vjp(xp, g, result, dim=None, _stacklevel=3, dtype=None):
     return g - xp.exp(result) * xp.sum(g, axis=axis, keepdims=True)
 
 
-log_softmax = Op("log_softmax", _log_softmax, namespace=("", _NN), method=True,
-                 vjp={"input": _log_softmax_vjp})
+log_softmax = _ops.add(Op("log_softmax", _log_softmax, namespace=("", _NN), method=True,
+                          vjp={"input": _log_softmax_vjp}))
 
 
 # -- dropout ------------------------------------------------------------------------
@@ -248,12 +250,12 @@ def _dropout(xp, x, p=0.5, training=True, inplace=False):
     return x * scale, scale
 
 
-dropout = Op("dropout", _dropout, namespace=_NN, parse=_dropout_args, residuals=True, view=True,
-             inplace_param="inplace",
-             grad_fn=lambda x, p=0.5, training=True, inplace=False:
-                 "MulBackward0" if training and p > 0 and x.size else "AliasBackward0",
-             vjp=lambda xp, g, scale, p=0.5, training=True, inplace=False:
-                 g if scale is None else g * scale)
+dropout = _ops.add(Op("dropout", _dropout, namespace=_NN, parse=_dropout_args, residuals=True,
+                      view=True, inplace_param="inplace",
+                      grad_fn=lambda x, p=0.5, training=True, inplace=False:
+                          "MulBackward0" if training and p > 0 and x.size else "AliasBackward0",
+                      vjp=lambda xp, g, scale, p=0.5, training=True, inplace=False:
+                          g if scale is None else g * scale))
 
 
 # -- linear, one_hot, pad -------------------------------------------------------------
@@ -311,12 +313,12 @@ def _linear_grad_weight(xp, g, input):
 
 
 # Each gradient reads only what it needs: input's the weight, weight's the input, bias's nothing.
-linear = Op("linear", _linear, namespace=_NN, inputs=("input", "weight", "bias"),
-            grad_fn=_linear_name,
-            vjp={"input": lambda xp, g, weight:
-                     xp.matmul(g, weight) if weight.ndim == 2 else g[..., None] * weight,
-                 "weight": _linear_grad_weight,
-                 "bias": lambda xp, g: g})
+linear = _ops.add(Op("linear", _linear, namespace=_NN, inputs=("input", "weight", "bias"),
+                     grad_fn=_linear_name,
+                     vjp={"input": lambda xp, g, weight:
+                              xp.matmul(g, weight) if weight.ndim == 2 else g[..., None] * weight,
+                          "weight": _linear_grad_weight,
+                          "bias": lambda xp, g: g}))
 
 
 def _one_hot(xp, x, num_classes=-1):
@@ -338,7 +340,7 @@ def _one_hot(xp, x, num_classes=-1):
     return (x[..., None] == xp.arange(num_classes)).astype(x.dtype)
 
 
-one_hot = Op("one_hot", _one_hot, namespace=_NN)
+one_hot = _ops.add(Op("one_hot", _one_hot, namespace=_NN))
 
 
 _NUMPY_PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge",
@@ -463,7 +465,7 @@ def _pad_vjp(xp, g, pad, mode="constant", value=None):
     return g
 
 
-pad = Op("pad", _pad, namespace=_NN, grad_fn=_pad_name, vjp=_pad_vjp)
+pad = _ops.add(Op("pad", _pad, namespace=_NN, grad_fn=_pad_name, vjp=_pad_vjp))
 
 
 # -- layer_norm, embedding -------------------------------------------------------------
@@ -534,10 +536,11 @@ def _layer_norm_grad_weight(xp, g, input, *, normalized_shape, eps=1e-05):
 
 # The weight's gradient reads the input only, the bias's nothing (PyTorch's one formula
 # for all three keeps input, weight and bias).
-layer_norm = Op("layer_norm", _layer_norm, namespace=_NN, inputs=("input", "weight", "bias"),
-                parse=_layer_norm_args, grad_fn="NativeLayerNormBackward0",
-                vjp={"input": _layer_norm_grad_input, "weight": _layer_norm_grad_weight,
-                     "bias": lambda xp, g, **params: g})
+layer_norm = _ops.add(Op("layer_norm", _layer_norm, namespace=_NN,
+                         inputs=("input", "weight", "bias"), parse=_layer_norm_args,
+                         grad_fn="NativeLayerNormBackward0",
+                         vjp={"input": _layer_norm_grad_input, "weight": _layer_norm_grad_weight,
+                              "bias": lambda xp, g, **params: g}))
 
 
 def _embedding(xp, idx, weight, padding_idx=None, max_norm=None, norm_type=2.0,
@@ -590,8 +593,11 @@ def _embedding_grad_weight(xp, g, residual, **params):
     return _rows_sum(xp, n, flat, rows)
 
 
-embedding = Op("embedding", _embedding, namespace=_NN, inputs=("input", "weight"),
-               residuals=True, vjp=(None, _embedding_grad_weight))
+embedding = _ops.add(Op("embedding", _embedding, namespace=_NN, inputs=("input", "weight"),
+                        residuals=True, vjp=(None, _embedding_grad_weight)))
+
+
+OPS = tuple(_ops)
 
 
 # -- samples for the conformance kit ------------------------------------------------------

@@ -22,7 +22,9 @@ import math
 
 from autogradx._core.names import c_name, scalar_name
 from autogradx._core.tensor import TensorBase
-from autogradx.plugin import Op, lazy_conformance_cases
+from autogradx.plugin import Op, OpList, lazy_conformance_cases
+
+_ops = OpList()      # every op defined below, in order; OPS at the end
 
 _NN = "nn.functional"
 _BOTH = ("", "nn.functional")       # torch.conv2d as well as F.conv2d
@@ -329,9 +331,9 @@ def _conv3d(xp, input, weight, bias=None, stride=1, padding=0, dilation=1, group
     return _conv(xp, 3, input, weight, bias, stride, padding, dilation, groups)
 
 
-conv1d = _conv_op(1, _conv1d)
-conv2d = _conv_op(2, _conv2d)
-conv3d = _conv_op(3, _conv3d)
+conv1d = _ops.add(_conv_op(1, _conv1d))
+conv2d = _ops.add(_conv_op(2, _conv2d))
+conv3d = _ops.add(_conv_op(3, _conv3d))
 
 
 # -- pooling -------------------------------------------------------------------------
@@ -511,15 +513,15 @@ def _max_pool2d_with_indices(xp, input, kernel_size, stride=None, padding=0, dil
     return (_unbatch(values, geo), _unbatch(index, geo)), (geo, index)
 
 
-max_pool2d = Op(
+max_pool2d = _ops.add(Op(
     "max_pool2d", _max_pool2d, namespace=_BOTH, residuals=True,
     grad_fn="MaxPool2DWithIndicesBackward0",
-    vjp=lambda xp, g, resid, **_: _max_pool_grad(xp, g, *resid))
+    vjp=lambda xp, g, resid, **_: _max_pool_grad(xp, g, *resid)))
 
-max_pool2d_with_indices = Op(
+max_pool2d_with_indices = _ops.add(Op(
     "max_pool2d_with_indices", _max_pool2d_with_indices, namespace=_NN, residuals=True,
     n_outputs=2, grad_fn="MaxPool2DWithIndicesBackward0",
-    vjp=lambda xp, g, resid, **_: _max_pool_grad(xp, g[0], *resid))
+    vjp=lambda xp, g, resid, **_: _max_pool_grad(xp, g[0], *resid)))
 
 
 def _avg_divisor(xp, geo, count_include_pad, divisor_override):
@@ -570,8 +572,11 @@ def _avg_pool_grad(xp, g, resid, **_):
     return _unbatch(_crop(grad, geo.pads(), geo.shape), geo)
 
 
-avg_pool2d = Op("avg_pool2d", _avg_pool2d, namespace=_NN, residuals=True,
-                grad_fn="AvgPool2DBackward0", vjp=_avg_pool_grad)
+avg_pool2d = _ops.add(Op("avg_pool2d", _avg_pool2d, namespace=_NN, residuals=True,
+                         grad_fn="AvgPool2DBackward0", vjp=_avg_pool_grad))
+
+
+OPS = tuple(_ops)
 
 
 # -- samples for the conformance kit ---------------------------------------------------

@@ -1,7 +1,9 @@
 """Ops that convert or overwrite a tensor as a whole: dtype casts, fill, copy."""
 
 from autogradx._core.tensor import TensorBase
-from autogradx.plugin import Op, lazy_conformance_cases
+from autogradx.plugin import Op, OpList, lazy_conformance_cases
+
+_ops = OpList()      # every op defined below, in order; OPS at the end
 
 
 def _to_copy(xp, x, dtype):
@@ -10,8 +12,8 @@ def _to_copy(xp, x, dtype):
 
 
 # The gradient comes back in the output's dtype; the engine casts it to the input's.
-_to_copy_op = Op("_to_copy", _to_copy, namespace=None, grad_fn="ToCopyBackward0",
-                 vjp=lambda xp, g, dtype: g)
+_to_copy_op = _ops.add(Op("_to_copy", _to_copy, namespace=None, grad_fn="ToCopyBackward0",
+                          vjp=lambda xp, g, dtype: g))
 
 
 def _fill(xp, x, value):
@@ -19,9 +21,10 @@ def _fill(xp, x, value):
     return xp.full_like(x, value)
 
 
-fill = Op("fill", _fill, inputs=("input", "value"), inplace=True,
-          grad_fn=lambda x, value: "FillBackward0" if not hasattr(value, "shape") else "FillBackward1",
-          vjp=(lambda xp, g: g * 0, lambda xp, g: g.sum()))
+fill = _ops.add(Op("fill", _fill, inputs=("input", "value"), inplace=True,
+                   grad_fn=lambda x, value:
+                       "FillBackward0" if not hasattr(value, "shape") else "FillBackward1",
+                   vjp=(lambda xp, g: g * 0, lambda xp, g: g.sum())))
 
 
 def _zero(xp, x):
@@ -29,7 +32,7 @@ def _zero(xp, x):
     return xp.zeros_like(x)
 
 
-zero = Op("zero", _zero, namespace=None, inplace="zero_", vjp=lambda xp, g: g * 0)
+zero = _ops.add(Op("zero", _zero, namespace=None, inplace="zero_", vjp=lambda xp, g: g * 0))
 
 
 def _copy(xp, x, src, non_blocking=False):
@@ -41,9 +44,9 @@ def _copy(xp, x, src, non_blocking=False):
     return xp.broadcast_to(src, x.shape).astype(x.dtype)
 
 
-copy = Op("copy", _copy, inputs=("input", "src"), namespace=None, inplace="copy_",
-          grad_fn="CopyBackwards", vjp=(lambda xp, g, non_blocking=False: g * 0,
-                                        lambda xp, g, non_blocking=False: g))
+copy = _ops.add(Op("copy", _copy, inputs=("input", "src"), namespace=None, inplace="copy_",
+                   grad_fn="CopyBackwards", vjp=(lambda xp, g, non_blocking=False: g * 0,
+                                                 lambda xp, g, non_blocking=False: g)))
 
 
 def _to_device(xp, x, device):
@@ -60,8 +63,11 @@ def _to_device_vjp(xp, g, source, device):
     return move(g, source)
 
 
-_to_device_op = Op("_to_device", _to_device, namespace=None, residuals=True,
-                   grad_fn="ToCopyBackward0", vjp=_to_device_vjp)
+_to_device_op = _ops.add(Op("_to_device", _to_device, namespace=None, residuals=True,
+                            grad_fn="ToCopyBackward0", vjp=_to_device_vjp))
+
+
+OPS = tuple(_ops)
 
 
 # -- samples for the conformance kit ------------------------------------------------------

@@ -15,7 +15,9 @@ import numpy as np
 
 from autogradx._core.names import scalar_name, tensor_type_name
 from autogradx.ops.shape import _wrap
-from autogradx.plugin import Op, get_array_module, lazy_conformance_cases
+from autogradx.plugin import Op, OpList, get_array_module, lazy_conformance_cases
+
+_ops = OpList()      # every op defined below, in order; OPS at the end
 
 
 
@@ -150,9 +152,9 @@ def _getitem(xp, x, index):
     return _take(x, index if type(index) is tuple else (index,)), x.shape
 
 
-getitem = Op("getitem", _getitem, residuals=True, namespace=None, view=True, parse=_index_args,
-             grad_fn=_getitem_name,
-             vjp=lambda xp, g, shape, index: _embed(xp, g, shape, _parts(index)))
+getitem = _ops.add(Op("getitem", _getitem, residuals=True, namespace=None, view=True,
+                      parse=_index_args, grad_fn=_getitem_name,
+                      vjp=lambda xp, g, shape, index: _embed(xp, g, shape, _parts(index))))
 
 
 def _advanced(parts):
@@ -179,8 +181,8 @@ def _index_vjp(xp, g, shape, index):
 
 
 # view=True for indices that turn out basic (x[torch.tensor(1)] is a view in PyTorch too).
-advanced_index = Op("index", _index, residuals=True, namespace=None, view=True,
-                    parse=_index_args, grad_fn=_getitem_name, vjp=_index_vjp)
+advanced_index = _ops.add(Op("index", _index, residuals=True, namespace=None, view=True,
+                             parse=_index_args, grad_fn=_getitem_name, vjp=_index_vjp))
 
 
 # -- x[index] = values --------------------------------------------------------------
@@ -244,10 +246,10 @@ def _values_grad(xp, g, shape, index):
     return part
 
 
-setitem = Op("setitem", _setitem, inputs=("input", "values"), residuals=True, namespace=None,
-             parse=_setitem_args, grad_fn=_setitem_name,
-             vjp=(lambda xp, g, shape, index: _zero_at(xp, g, _parts(index)),
-                  _values_grad))
+setitem = _ops.add(Op("setitem", _setitem, inputs=("input", "values"), residuals=True,
+                      namespace=None, parse=_setitem_args, grad_fn=_setitem_name,
+                      vjp=(lambda xp, g, shape, index: _zero_at(xp, g, _parts(index)),
+                           _values_grad)))
 
 
 # -- slices along one dim ---------------------------------------------------------------
@@ -271,8 +273,9 @@ def _narrow(xp, x, dim, start, length):
     return x[where], (x.shape, where)
 
 
-narrow = Op("narrow", _narrow, residuals=True, method=True, view=True, grad_fn="SliceBackward0",
-            vjp=lambda xp, g, at, dim, start, length: _embed(xp, g, *at))
+narrow = _ops.add(Op("narrow", _narrow, residuals=True, method=True, view=True,
+                     grad_fn="SliceBackward0",
+                     vjp=lambda xp, g, at, dim, start, length: _embed(xp, g, *at)))
 
 
 def _select(xp, x, dim, index):
@@ -288,8 +291,8 @@ def _select(xp, x, dim, index):
     return x[where], (x.shape, where)
 
 
-select = Op("select", _select, residuals=True, method=True, view=True,
-            vjp=lambda xp, g, at, dim, index: _embed(xp, g, *at))
+select = _ops.add(Op("select", _select, residuals=True, method=True, view=True,
+                     vjp=lambda xp, g, at, dim, index: _embed(xp, g, *at)))
 
 
 # -- gathering and scattering along a dim -------------------------------------------
@@ -333,8 +336,8 @@ def _index_select_vjp(xp, g, shape, dim, index):
     return _scatter_add(xp, g, shape, at)
 
 
-index_select = Op("index_select", _index_select, residuals=True, method=True,
-                  vjp=_index_select_vjp)
+index_select = _ops.add(Op("index_select", _index_select, residuals=True, method=True,
+                           vjp=_index_select_vjp))
 
 
 def _along(index, dim):
@@ -385,9 +388,9 @@ def _gather(xp, x, dim, index, *, sparse_grad=False):
     return _gather_at(xp, x, d, index), (x.shape, d)
 
 
-gather = Op("gather", _gather, residuals=True, method=True,
-            vjp=lambda xp, g, at, dim, index, sparse_grad=False:
-                _scatter_at(xp, g, at[0], at[1], index))
+gather = _ops.add(Op("gather", _gather, residuals=True, method=True,
+                     vjp=lambda xp, g, at, dim, index, sparse_grad=False:
+                         _scatter_at(xp, g, at[0], at[1], index)))
 
 
 def _take_along_dim(xp, x, indices, dim=None):
@@ -429,8 +432,8 @@ def _take_along_dim_vjp(xp, g, at, indices, dim=None):
     return _scatter_at(xp, g, taken_shape, d, indices)
 
 
-take_along_dim = Op("take_along_dim", _take_along_dim, residuals=True, method=True,
-                    grad_fn="GatherBackward0", vjp=_take_along_dim_vjp)
+take_along_dim = _ops.add(Op("take_along_dim", _take_along_dim, residuals=True, method=True,
+                             grad_fn="GatherBackward0", vjp=_take_along_dim_vjp))
 
 
 def _scatter_args(input, dim, index, src):
@@ -458,9 +461,9 @@ def _scatter_add_src_grad(xp, g, src_shape, dim, index):
     return _embed(xp, part, src_shape, tuple(slice(0, n) for n in index.shape))
 
 
-scatter_add = Op("scatter_add", _scatter_add_fwd, inputs=("input", "src"), residuals=True,
-                 method=True, inplace=True, parse=_scatter_args,
-                 vjp=(lambda xp, g, src_shape, dim, index: g, _scatter_add_src_grad))
+scatter_add = _ops.add(Op("scatter_add", _scatter_add_fwd, inputs=("input", "src"), residuals=True,
+                          method=True, inplace=True, parse=_scatter_args,
+                          vjp=(lambda xp, g, src_shape, dim, index: g, _scatter_add_src_grad)))
 
 
 def _index_add_args(input, dim, index, source, *, alpha=1):
@@ -497,9 +500,9 @@ def _index_add_source_grad(xp, g, dim, index, alpha=1):
     return part if alpha == 1 else part * alpha
 
 
-index_add = Op("index_add", _index_add, inputs=("input", "source"), method=True, inplace=True,
-               parse=_index_add_args,
-               vjp=(lambda xp, g, dim, index, alpha=1: g, _index_add_source_grad))
+index_add = _ops.add(Op("index_add", _index_add, inputs=("input", "source"), method=True,
+                        inplace=True, parse=_index_add_args,
+                        vjp=(lambda xp, g, dim, index, alpha=1: g, _index_add_source_grad)))
 
 
 def _masked_fill(xp, x, mask, value):
@@ -516,11 +519,14 @@ def _masked_fill(xp, x, mask, value):
     return xp.where(mask, xp.asarray(value, dtype=x.dtype), x)
 
 
-masked_fill = Op(
+masked_fill = _ops.add(Op(
     "masked_fill", _masked_fill, inputs=("input", "mask", "value"), method=True, inplace=True,
     grad_fn=lambda x, mask, value: f"MaskedFillBackward{int(_is_array(value))}",
     vjp={"input": lambda xp, g, mask: xp.where(mask, 0, g),
-         "value": lambda xp, g, mask: xp.where(mask, g, 0)})
+         "value": lambda xp, g, mask: xp.where(mask, g, 0)}))
+
+
+OPS = tuple(_ops)
 
 
 # -- samples for the conformance kit ------------------------------------------------------

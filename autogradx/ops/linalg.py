@@ -17,8 +17,10 @@ import string
 import numpy as np
 
 from autogradx._dtype import as_numpy_dtype
-from autogradx.plugin import Op, lazy_conformance_cases
+from autogradx.plugin import Op, OpList, lazy_conformance_cases
 from autogradx.return_types import linalg_slogdet
+
+_ops = OpList()      # every op defined below, in order; OPS at the end
 
 _LINALG = "linalg"
 
@@ -101,8 +103,9 @@ def _matmul_grad_other(xp, g, input):
     return xp.matmul(a.swapaxes(-1, -2), g)
 
 
-matmul = Op("matmul", _matmul, inputs=("input", "other"), grad_fn=_matmul_name, method=True,
-            ufunc="matmul", vjp={"input": _matmul_grad_input, "other": _matmul_grad_other})
+matmul = _ops.add(Op("matmul", _matmul, inputs=("input", "other"), grad_fn=_matmul_name,
+                     method=True, ufunc="matmul",
+                     vjp={"input": _matmul_grad_input, "other": _matmul_grad_other}))
 
 
 def _mm(xp, a, b):
@@ -122,7 +125,7 @@ def _mm(xp, a, b):
 _MM_GRADS = {"input": lambda xp, g, mat2: xp.matmul(g, _mT(xp, mat2)),
              "mat2": lambda xp, g, input: xp.matmul(_mT(xp, input), g)}
 
-mm = Op("mm", _mm, inputs=("input", "mat2"), method=True, vjp=_MM_GRADS)
+mm = _ops.add(Op("mm", _mm, inputs=("input", "mat2"), method=True, vjp=_MM_GRADS))
 
 
 def _bmm(xp, a, b):
@@ -139,7 +142,7 @@ def _bmm(xp, a, b):
     return xp.matmul(a, b)
 
 
-bmm = Op("bmm", _bmm, inputs=("input", "mat2"), method=True, vjp=_MM_GRADS)
+bmm = _ops.add(Op("bmm", _bmm, inputs=("input", "mat2"), method=True, vjp=_MM_GRADS))
 
 
 def _mv(xp, a, v):
@@ -156,9 +159,9 @@ def _mv(xp, a, v):
     return xp.matmul(a, v)
 
 
-mv = Op("mv", _mv, inputs=("input", "vec"), method=True,
-        vjp={"input": lambda xp, g, vec: g[:, None] * vec,
-             "vec": lambda xp, g, input: xp.matmul(g, input)})
+mv = _ops.add(Op("mv", _mv, inputs=("input", "vec"), method=True,
+                 vjp={"input": lambda xp, g, vec: g[:, None] * vec,
+                      "vec": lambda xp, g, input: xp.matmul(g, input)}))
 
 
 def _dot(xp, a, b):
@@ -179,9 +182,9 @@ def _dot(xp, a, b):
 # xp.multiply rather than *: formulas of plain arithmetic get the core's elementwise fast
 # path, meant for operands that broadcast (test_ufunc_fast_path.py runs each such op of
 # this namespace on them); dot takes two vectors of one size, and g is 0-d.
-dot = Op("dot", _dot, inputs=("input", "tensor"), method=True,
-         vjp={"input": lambda xp, g, tensor: xp.multiply(g, tensor),
-              "tensor": lambda xp, g, input: xp.multiply(g, input)})
+dot = _ops.add(Op("dot", _dot, inputs=("input", "tensor"), method=True,
+                  vjp={"input": lambda xp, g, tensor: xp.multiply(g, tensor),
+                       "tensor": lambda xp, g, input: xp.multiply(g, input)}))
 
 
 def _outer(xp, a, b):
@@ -193,10 +196,10 @@ def _outer(xp, a, b):
 
 
 # PyTorch computes it as a broadcast product, hence its node's name.
-outer = Op("outer", _outer, inputs=("input", "vec2"), promote="elementwise",
-           grad_fn="MulBackward0", method=True, aliases="ger",
-           vjp={"input": lambda xp, g, vec2: xp.matmul(g, vec2),
-                "vec2": lambda xp, g, input: xp.matmul(input, g)})
+outer = _ops.add(Op("outer", _outer, inputs=("input", "vec2"), promote="elementwise",
+                    grad_fn="MulBackward0", method=True, aliases="ger",
+                    vjp={"input": lambda xp, g, vec2: xp.matmul(g, vec2),
+                         "vec2": lambda xp, g, input: xp.matmul(input, g)}))
 
 
 # -- einsum ---------------------------------------------------------------------
@@ -319,8 +322,8 @@ def _einsum_vjp(xp, g, operands, equation):
     return [_einsum_grad(xp, g, operands, ins, out, k) for k in range(len(operands))]
 
 
-einsum = Op("einsum", _einsum, inputs=("*operands",), parse=_einsum_args, save="operands",
-            grad_fn=_einsum_name, vjp=_einsum_vjp)
+einsum = _ops.add(Op("einsum", _einsum, inputs=("*operands",), parse=_einsum_args, save="operands",
+                     grad_fn=_einsum_name, vjp=_einsum_vjp))
 
 
 # -- norms ----------------------------------------------------------------------
@@ -421,10 +424,10 @@ def _vector_norm(xp, x, ord=2, dim=None, keepdim=False, *, dtype=None):
     return _vnorm(xp, x, ord, _vector_axes(dim, x.ndim), keepdim)
 
 
-vector_norm = Op(
+vector_norm = _ops.add(Op(
     "vector_norm", _vector_norm, namespace=_LINALG, grad_fn="LinalgVectorNormBackward0",
     vjp={"input": lambda xp, g, input, result, ord=2, dim=None, keepdim=False, dtype=None:
-             _vnorm_grad(xp, g, input, result, ord, _vector_axes(dim, input.ndim), keepdim)})
+             _vnorm_grad(xp, g, input, result, ord, _vector_axes(dim, input.ndim), keepdim)}))
 
 
 _MATRIX_ORDS = ("fro", "nuc", math.inf, -math.inf, 1, -1, 2, -2)
@@ -519,11 +522,11 @@ def _matrix_norm_vjp(xp, g, input, result, ord="fro", dim=(-2, -1), keepdim=Fals
     return _matrix_norm_grad(xp, g, input, result, ord, _matrix_dims("", input, ord, dim), keepdim)
 
 
-matrix_norm = Op(
+matrix_norm = _ops.add(Op(
     "matrix_norm", _matrix_norm, namespace=_LINALG,
     grad_fn=lambda x, ord="fro", dim=(-2, -1), keepdim=False, dtype=None:
         _matrix_norm_name(ord, keepdim),
-    vjp={"input": _matrix_norm_vjp})
+    vjp={"input": _matrix_norm_vjp}))
 
 
 def _norm_plan(ndim, ord, dim):
@@ -572,8 +575,8 @@ def _norm_vjp(xp, g, input, result, ord=None, dim=None, keepdim=False, dtype=Non
     return _vnorm_grad(xp, g, x, out, ord, dims, keepdim)
 
 
-linalg_norm = Op("linalg_norm", _norm, namespace=_LINALG, aliases="norm", grad_fn=_norm_name,
-                 vjp={"input": _norm_vjp})
+linalg_norm = _ops.add(Op("linalg_norm", _norm, namespace=_LINALG, aliases="norm",
+                          grad_fn=_norm_name, vjp={"input": _norm_vjp}))
 
 
 # -- inverse, solve, determinant -------------------------------------------------------
@@ -604,9 +607,9 @@ def _inv(xp, a):
 
 
 # d(A^-1) = -A^-1 dA A^-1
-inv = Op("inv", _inv, namespace=_LINALG, method="inverse", grad_fn="LinalgInvExBackward0",
-         vjp={"input": lambda xp, g, result:
-                  -xp.matmul(_mT(xp, result), xp.matmul(g, _mT(xp, result)))})
+inv = _ops.add(Op("inv", _inv, namespace=_LINALG, method="inverse", grad_fn="LinalgInvExBackward0",
+                  vjp={"input": lambda xp, g, result:
+                           -xp.matmul(_mT(xp, result), xp.matmul(g, _mT(xp, result)))}))
 
 
 def _solve_is_vector(a, b):
@@ -654,8 +657,8 @@ def _solve_grad_a(xp, g, A, result, left=True):
     return -xp.matmul(gb, _mT(xp, x)) if left else -xp.matmul(_mT(xp, x), gb)
 
 
-solve = Op("solve", _solve, namespace=_LINALG, inputs=("A", "B"),
-           grad_fn="LinalgSolveExBackward0", vjp={"A": _solve_grad_a, "B": _solve_grad_b})
+solve = _ops.add(Op("solve", _solve, namespace=_LINALG, inputs=("A", "B"),
+                    grad_fn="LinalgSolveExBackward0", vjp={"A": _solve_grad_a, "B": _solve_grad_b}))
 
 
 def _det(xp, a):
@@ -688,8 +691,8 @@ def _det_vjp(xp, g, input, result):
     return g[..., None, None] * _cofactors_svd(xp, a)
 
 
-det = Op("det", _det, namespace=(_LINALG, ""), method=True, grad_fn="LinalgDetBackward0",
-         vjp={"input": _det_vjp})
+det = _ops.add(Op("det", _det, namespace=(_LINALG, ""), method=True, grad_fn="LinalgDetBackward0",
+                  vjp={"input": _det_vjp}))
 
 
 def _slogdet(xp, a):
@@ -716,9 +719,12 @@ def _slogdet_vjp(xp, g, input):
     return g[1][..., None, None] * _mT(xp, inverse)
 
 
-slogdet = Op("slogdet", _slogdet, namespace=(_LINALG, ""), n_outputs=2,
-             output_type=linalg_slogdet, method=True, grad_fn="LinalgSlogdetBackward0",
-             vjp={"input": _slogdet_vjp})
+slogdet = _ops.add(Op("slogdet", _slogdet, namespace=(_LINALG, ""), n_outputs=2,
+                      output_type=linalg_slogdet, method=True, grad_fn="LinalgSlogdetBackward0",
+                      vjp={"input": _slogdet_vjp}))
+
+
+OPS = tuple(_ops)
 
 
 # -- samples for the conformance kit ------------------------------------------------------

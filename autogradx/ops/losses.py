@@ -21,7 +21,9 @@ import numpy as np
 
 from autogradx._core.names import scalar_name
 from autogradx._core.tensor import TensorBase
-from autogradx.plugin import Op, lazy_conformance_cases
+from autogradx.plugin import Op, OpList, lazy_conformance_cases
+
+_ops = OpList()      # every op defined below, in order; OPS at the end
 
 _NN = "nn.functional"
 
@@ -129,10 +131,10 @@ def _bce_logits_grad_target(xp, g, input, weight=None, size_average=None, reduce
     return _unreduce(g, xp.size(x), reduction) * grad
 
 
-binary_cross_entropy_with_logits = Op(
+binary_cross_entropy_with_logits = _ops.add(Op(
     "binary_cross_entropy_with_logits", _bce_logits, namespace=_NN,
     inputs=("input", "target", "weight"), promote="elementwise",
-    vjp={"input": _bce_logits_grad_input, "target": _bce_logits_grad_target})
+    vjp={"input": _bce_logits_grad_input, "target": _bce_logits_grad_target}))
 
 
 def _clamped_log(xp, x):
@@ -187,9 +189,9 @@ def _bce_grad_target(xp, g, input, weight=None, **params):
     return _unreduce(g, xp.size(x), _quiet(params)) * neg_logit * _bce_weight(xp, weight, x)
 
 
-binary_cross_entropy = Op(
+binary_cross_entropy = _ops.add(Op(
     "binary_cross_entropy", _bce, namespace=_NN, inputs=("input", "target", "weight"),
-    vjp={"input": _bce_grad_input, "target": _bce_grad_target})
+    vjp={"input": _bce_grad_input, "target": _bce_grad_target}))
 
 
 # -- regression losses: a function of input - target, elementwise ---------------------
@@ -300,11 +302,11 @@ def _square(xp, d, **_):
     return d * d
 
 
-mse_loss = Op(
+mse_loss = _ops.add(Op(
     "mse_loss", _mse, namespace=_NN, inputs=("input", "target", "weight"),
     promote="elementwise", parse=_weight_last("mse_loss", "size_average", "reduce", "reduction"),
     grad_fn=_pointwise_name("MseLossBackward0", "DivBackward0"),
-    vjp=_pointwise_vjps(_square, lambda xp, d, **_: 2 * d, True))
+    vjp=_pointwise_vjps(_square, lambda xp, d, **_: 2 * d, True)))
 
 
 def _abs(xp, d, **_):
@@ -332,11 +334,11 @@ def _l1(xp, input, target, weight=None, size_average=None, reduce=None, reductio
     return _pointwise(xp, input, target, weight, reduction, _abs, True)
 
 
-l1_loss = Op(
+l1_loss = _ops.add(Op(
     "l1_loss", _l1, namespace=_NN, inputs=("input", "target", "weight"),
     promote="elementwise", parse=_weight_last("l1_loss", "size_average", "reduce", "reduction"),
     grad_fn=_pointwise_name(lambda p: _L1_NAMES[_quiet(p)], "DivBackward0"),
-    vjp=_pointwise_vjps(_abs, _sign, True))
+    vjp=_pointwise_vjps(_abs, _sign, True)))
 
 
 def _smooth_l1_elem(xp, d, beta=1.0, **_):
@@ -378,10 +380,10 @@ def _smooth_l1_name(x, y, **params):
     return "SmoothL1LossBackward0"
 
 
-smooth_l1_loss = Op(
+smooth_l1_loss = _ops.add(Op(
     "smooth_l1_loss", _smooth_l1, namespace=_NN, inputs=("input", "target"),
     promote="elementwise", grad_fn=_smooth_l1_name,
-    vjp=_smooth_l1_vjps())
+    vjp=_smooth_l1_vjps()))
 
 
 def _huber_elem(xp, d, delta=1.0, **_):
@@ -416,11 +418,11 @@ def _huber(xp, input, target, weight=None, reduction="mean", delta=1.0):
     return _pointwise(xp, input, target, weight, reduction, _huber_elem, False, delta=delta)
 
 
-huber_loss = Op(
+huber_loss = _ops.add(Op(
     "huber_loss", _huber, namespace=_NN, inputs=("input", "target", "weight"),
     parse=_weight_last("huber_loss", "reduction", "delta"),
     grad_fn=_pointwise_name("HuberLossBackward0", "MeanBackward0", _huber_reduction),
-    vjp=_pointwise_vjps(_huber_elem, _huber_slope, False, _huber_reduction))
+    vjp=_pointwise_vjps(_huber_elem, _huber_slope, False, _huber_reduction)))
 
 
 # -- classification losses: class indices (or probabilities) along dim 1 --------------
@@ -553,9 +555,9 @@ def _nll_name(x, target, weight=None, **params):
     return _nll_name_of(x, _quiet(params))
 
 
-nll_loss = Op(
+nll_loss = _ops.add(Op(
     "nll_loss", _nll, namespace=_NN, inputs=("input", "target", "weight"),
-    grad_fn=_nll_name, vjp={"input": _nll_grad})
+    grad_fn=_nll_name, vjp={"input": _nll_grad}))
 
 
 def _log_softmax(xp, x, axis):
@@ -723,10 +725,13 @@ def _ce_name(x, target, weight=None, label_smoothing=0.0, **params):
     return _nll_name_of(x, reduction)
 
 
-cross_entropy = Op(
+cross_entropy = _ops.add(Op(
     "cross_entropy", _cross_entropy, namespace=_NN, inputs=("input", "target", "weight"),
     save=("input", "target", "weight"), residuals=True, grad_fn=_ce_name,
-    vjp=(_ce_grad_input, _ce_grad_target, None))
+    vjp=(_ce_grad_input, _ce_grad_target, None)))
+
+
+OPS = tuple(_ops)
 
 
 # -- samples for the conformance kit ------------------------------------------------------

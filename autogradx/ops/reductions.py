@@ -16,10 +16,9 @@ from autogradx import return_types
 from autogradx._core.names import scalar_name
 from autogradx._core.tensor import TensorBase
 from autogradx._dtype import as_numpy_dtype
-from autogradx.plugin import Op, lazy_conformance_cases
+from autogradx.plugin import Op, OpList, lazy_conformance_cases
 
-# This module defines ops named sum, max, min, all and any: its helpers must not use
-# those builtins.
+_ops = OpList()      # every op defined below, in order; OPS at the end
 
 _INT64 = np.dtype(np.int64)
 
@@ -105,9 +104,9 @@ def _sum(xp, x, dim=None, keepdim=False, *, dtype=None):
     return xp.sum(x, axis=axes, keepdims=keepdim, dtype=_acc_dtype(x, dtype)), x.shape
 
 
-sum = Op("sum", _sum, residuals=True, grad_fn=_dim_name("Sum"), method=True,
-         vjp=lambda xp, g, shape, dim=None, keepdim=False, dtype=None:
-             _expand_back(xp, g, shape, dim, keepdim))
+sum_op = _ops.add(Op("sum", _sum, residuals=True, grad_fn=_dim_name("Sum"), method=True,
+                     vjp=lambda xp, g, shape, dim=None, keepdim=False, dtype=None:
+                         _expand_back(xp, g, shape, dim, keepdim)))
 
 
 def _nansum(xp, x, dim=None, keepdim=False, *, dtype=None):
@@ -115,9 +114,10 @@ def _nansum(xp, x, dim=None, keepdim=False, *, dtype=None):
     return xp.nansum(x, axis=_axes(dim, x.ndim), keepdims=keepdim, dtype=_acc_dtype(x, dtype))
 
 
-nansum = Op("nansum", _nansum, method=True,
-            vjp={"input": lambda xp, g, input, dim=None, keepdim=False, dtype=None:
-                     xp.where(xp.isnan(input), 0, _expand_back(xp, g, input.shape, dim, keepdim))})
+nansum = _ops.add(Op("nansum", _nansum, method=True,
+                     vjp={"input": lambda xp, g, input, dim=None, keepdim=False, dtype=None:
+                              xp.where(xp.isnan(input), 0,
+                                       _expand_back(xp, g, input.shape, dim, keepdim))}))
 
 
 def _mean(xp, x, dim=None, keepdim=False, *, dtype=None):
@@ -136,9 +136,9 @@ def _mean_grad(xp, g, shape, dim, keepdim):
     return _expand_back(xp, g / _count(shape, _axes(dim, len(shape))), shape, dim, keepdim)
 
 
-mean = Op("mean", _mean, residuals=True, grad_fn=_dim_name("Mean"), method=True,
-          vjp=lambda xp, g, shape, dim=None, keepdim=False, dtype=None:
-              _mean_grad(xp, g, shape, dim, keepdim))
+mean = _ops.add(Op("mean", _mean, residuals=True, grad_fn=_dim_name("Mean"), method=True,
+                   vjp=lambda xp, g, shape, dim=None, keepdim=False, dtype=None:
+                       _mean_grad(xp, g, shape, dim, keepdim)))
 
 
 def _cumsum(xp, x, dim, *, dtype=None):
@@ -154,9 +154,9 @@ def _reverse_cumsum(xp, g, axis):
     return xp.flip(xp.cumsum(xp.flip(g, axis), axis), axis)
 
 
-cumsum = Op("cumsum", _cumsum, method=True, inplace=True,
-            vjp=lambda xp, g, dim, dtype=None:
-                _reverse_cumsum(xp, g, _axes(dim, g.ndim)[0] if g.ndim else None))
+cumsum = _ops.add(Op("cumsum", _cumsum, method=True, inplace=True,
+                     vjp=lambda xp, g, dim, dtype=None:
+                         _reverse_cumsum(xp, g, _axes(dim, g.ndim)[0] if g.ndim else None)))
 
 
 # ---------------------------------------------------------------- products
@@ -193,7 +193,7 @@ def _prod_vjp(xp, g, input, dim=None, keepdim=False, dtype=None):
     return g * _others_product(xp, x, axis[0])
 
 
-prod = Op("prod", _prod, grad_fn=_dim_name("Prod"), method=True, vjp={"input": _prod_vjp})
+prod = _ops.add(Op("prod", _prod, grad_fn=_dim_name("Prod"), method=True, vjp={"input": _prod_vjp}))
 
 
 def _cumprod(xp, x, dim, *, dtype=None):
@@ -229,7 +229,7 @@ def _cumprod_vjp(xp, g, input, result, dim, dtype=None):
     return xp.moveaxis(_products_before(xp, x) * s, -1, axis)
 
 
-cumprod = Op("cumprod", _cumprod, method=True, inplace=True, vjp={"input": _cumprod_vjp})
+cumprod = _ops.add(Op("cumprod", _cumprod, method=True, inplace=True, vjp={"input": _cumprod_vjp}))
 
 
 # ---------------------------------------------------------------- variance and std
@@ -299,22 +299,22 @@ def _std_mean(xp, x, dim=None, unbiased=None, keepdim=False, *, correction=None)
 
 
 # The residual is (axes, dof); dim, unbiased and correction are already in it.
-var = Op("var", _var, save="input", residuals=True, method=True,
-         vjp=lambda xp, g, x, red, keepdim=False, **_: _var_grad(xp, g, x, *red, keepdim))
+var = _ops.add(Op("var", _var, save="input", residuals=True, method=True,
+                  vjp=lambda xp, g, x, red, keepdim=False, **_: _var_grad(xp, g, x, *red, keepdim)))
 
-std = Op("std", _std, save=("input", "result"), residuals=True, method=True,
-         vjp=lambda xp, g, x, out, red, keepdim=False, **_:
-             _std_grad(xp, g, x, out, *red, keepdim))
+std = _ops.add(Op("std", _std, save=("input", "result"), residuals=True, method=True,
+                  vjp=lambda xp, g, x, out, red, keepdim=False, **_:
+                      _std_grad(xp, g, x, out, *red, keepdim)))
 
-var_mean = Op("var_mean", _var_mean, save="input", residuals=True, n_outputs=2,
-              vjp=lambda xp, g, x, red, keepdim=False, **_:
-                  _var_grad(xp, g[0], x, *red, keepdim)
-                  + _mean_grad(xp, g[1], x.shape, red[0], keepdim))
+var_mean = _ops.add(Op("var_mean", _var_mean, save="input", residuals=True, n_outputs=2,
+                       vjp=lambda xp, g, x, red, keepdim=False, **_:
+                           _var_grad(xp, g[0], x, *red, keepdim)
+                           + _mean_grad(xp, g[1], x.shape, red[0], keepdim)))
 
-std_mean = Op("std_mean", _std_mean, save=("input", "result"), residuals=True, n_outputs=2,
-              vjp=lambda xp, g, x, out, red, keepdim=False, **_:
-                  _std_grad(xp, g[0], x, out[0], *red, keepdim)
-                  + _mean_grad(xp, g[1], x.shape, red[0], keepdim))
+std_mean = _ops.add(Op("std_mean", _std_mean, save=("input", "result"), residuals=True, n_outputs=2,
+                       vjp=lambda xp, g, x, out, red, keepdim=False, **_:
+                           _std_grad(xp, g[0], x, out[0], *red, keepdim)
+                           + _mean_grad(xp, g[1], x.shape, red[0], keepdim)))
 
 
 # ---------------------------------------------------------------- norms
@@ -384,8 +384,8 @@ def _norm_vjp(xp, g, input, result, p="fro", dim=None, keepdim=False, dtype=None
     return xp.sign(x) * xp.where(zero, 0, xp.where(zero, 1, a) ** (p - 1)) * g * norm ** (1 - p)
 
 
-norm = Op("norm", _norm, grad_fn="LinalgVectorNormBackward0", method=True,
-          vjp={"input": _norm_vjp})
+norm = _ops.add(Op("norm", _norm, grad_fn="LinalgVectorNormBackward0", method=True,
+                   vjp={"input": _norm_vjp}))
 
 
 # ---------------------------------------------------------------- logsumexp
@@ -402,10 +402,11 @@ def _logsumexp(xp, x, dim, keepdim=False):
     return xp.log(s) + m.reshape(s.shape)
 
 
-logsumexp = Op("logsumexp", _logsumexp, promote="float", method=True,
-               vjp={"input": lambda xp, g, input, result, dim, keepdim=False:
-                        _expand_back(xp, g, input.shape, dim, keepdim)
-                        * xp.exp(input - _expand_back(xp, result, input.shape, dim, keepdim))})
+logsumexp = _ops.add(Op("logsumexp", _logsumexp, promote="float", method=True,
+                        vjp={"input": lambda xp, g, input, result, dim, keepdim=False:
+                                 _expand_back(xp, g, input.shape, dim, keepdim)
+                                 * xp.exp(input - _expand_back(xp, result, input.shape, dim,
+                                                               keepdim))}))
 
 
 # ---------------------------------------------------------------- amax, amin
@@ -434,8 +435,8 @@ def _ties_vjp(xp, g, input, result, dim=(), keepdim=False):
     return _expand_back(xp, g, x.shape, dim, keepdim) * mask / count
 
 
-amax = Op("amax", _amax, method=True, vjp={"input": _ties_vjp})
-amin = Op("amin", _amin, method=True, vjp={"input": _ties_vjp})
+amax = _ops.add(Op("amax", _amax, method=True, vjp={"input": _ties_vjp}))
+amin = _ops.add(Op("amin", _amin, method=True, vjp={"input": _ties_vjp}))
 
 
 # ---------------------------------------------------------------- max, min
@@ -562,17 +563,17 @@ def _values_or_pair(pair):
     return build
 
 
-max = Op("max", _max, inputs=("input", "other"), promote="elementwise",
-         save=("input", "other"), residuals=True, n_outputs=2, parse=_extremum_parse("max"),
-         output_type=_values_or_pair(return_types.max),
-         grad_fn=_extremum_name("Max", "MaximumBackward0"), method=True,
-         vjp=_extremum_vjp("max"))
+max_op = _ops.add(Op("max", _max, inputs=("input", "other"), promote="elementwise",
+                     save=("input", "other"), residuals=True, n_outputs=2,
+                     parse=_extremum_parse("max"), output_type=_values_or_pair(return_types.max),
+                     grad_fn=_extremum_name("Max", "MaximumBackward0"), method=True,
+                     vjp=_extremum_vjp("max")))
 
-min = Op("min", _min, inputs=("input", "other"), promote="elementwise",
-         save=("input", "other"), residuals=True, n_outputs=2, parse=_extremum_parse("min"),
-         output_type=_values_or_pair(return_types.min),
-         grad_fn=_extremum_name("Min", "MinimumBackward0"), method=True,
-         vjp=_extremum_vjp("min"))
+min_op = _ops.add(Op("min", _min, inputs=("input", "other"), promote="elementwise",
+                     save=("input", "other"), residuals=True, n_outputs=2,
+                     parse=_extremum_parse("min"), output_type=_values_or_pair(return_types.min),
+                     grad_fn=_extremum_name("Min", "MinimumBackward0"), method=True,
+                     vjp=_extremum_vjp("min")))
 
 
 # ---------------------------------------------------------------- argmax, argmin
@@ -602,8 +603,8 @@ def _argmin(xp, x, dim=None, keepdim=False):
     return _arg_extremum(xp, "argmin", x, dim, keepdim)
 
 
-argmax = Op("argmax", _argmax, method=True)
-argmin = Op("argmin", _argmin, method=True)
+argmax = _ops.add(Op("argmax", _argmax, method=True))
+argmin = _ops.add(Op("argmin", _argmin, method=True))
 
 
 # ---------------------------------------------------------------- all, any
@@ -620,8 +621,11 @@ def _any(xp, x, dim=None, keepdim=False):
     return out.astype(np.uint8) if x.dtype == np.uint8 else out
 
 
-all = Op("all", _all, method=True)
-any = Op("any", _any, method=True)
+all_op = _ops.add(Op("all", _all, method=True))
+any_op = _ops.add(Op("any", _any, method=True))
+
+
+OPS = tuple(_ops)
 
 
 # ---------------------------------------------------------------- samples for the conformance kit

@@ -10,7 +10,9 @@ gradient back into the input's layout. Gradients may keep a broadcast shape
 import math
 import operator
 
-from autogradx.plugin import Op, lazy_conformance_cases
+from autogradx.plugin import Op, OpList, lazy_conformance_cases
+
+_ops = OpList()      # every op defined below, in order; OPS at the end
 
 # -- arguments ------------------------------------------------------------------
 
@@ -140,9 +142,9 @@ def _reshape(xp, x, shape):
     return _reshaped(xp, x, _infer(shape, x.size)), x.shape
 
 
-reshape = Op("reshape", _reshape, residuals=True, method=True, view=True, vjp=_to_shape,
-             parse=_sizes_parser("shape"),
-             grad_fn=lambda x, shape: _reshape_name(x, _infer(shape, x.size)))
+reshape = _ops.add(Op("reshape", _reshape, residuals=True, method=True, view=True, vjp=_to_shape,
+                      parse=_sizes_parser("shape"),
+                      grad_fn=lambda x, shape: _reshape_name(x, _infer(shape, x.size))))
 
 
 def _reshape_as(xp, x, other):
@@ -151,10 +153,10 @@ def _reshape_as(xp, x, other):
 
 
 # ``other`` is an input only so that it may require grad (PyTorch allows it); it gets none.
-reshape_as = Op("reshape_as", _reshape_as, inputs=("input", "other"), residuals=True,
-                namespace=None, method=True, view=True,
-                grad_fn=lambda x, other: _reshape_name(x, other.shape),
-                vjp=lambda xp, g, in_shape: (xp.reshape(g, in_shape), None))
+reshape_as = _ops.add(Op("reshape_as", _reshape_as, inputs=("input", "other"), residuals=True,
+                         namespace=None, method=True, view=True,
+                         grad_fn=lambda x, other: _reshape_name(x, other.shape),
+                         vjp=lambda xp, g, in_shape: (xp.reshape(g, in_shape), None)))
 
 
 def _view_of(x, shape):
@@ -171,8 +173,8 @@ def _view(xp, x, size):
     return _view_of(x, _infer(size, x.size)), x.shape
 
 
-view = Op("view", _view, residuals=True, namespace=None, method=True, view=True,
-          parse=_sizes_parser("size"), grad_fn="ViewBackward0", vjp=_to_shape)
+view = _ops.add(Op("view", _view, residuals=True, namespace=None, method=True, view=True,
+                   parse=_sizes_parser("size"), grad_fn="ViewBackward0", vjp=_to_shape))
 
 
 def _view_as(xp, x, other):
@@ -180,9 +182,9 @@ def _view_as(xp, x, other):
     return _view_of(x, other.shape), x.shape
 
 
-view_as = Op("view_as", _view_as, inputs=("input", "other"), residuals=True, namespace=None,
-             method=True, view=True, grad_fn="ViewBackward0",
-             vjp=lambda xp, g, in_shape: (xp.reshape(g, in_shape), None))
+view_as = _ops.add(Op("view_as", _view_as, inputs=("input", "other"), residuals=True,
+                      namespace=None, method=True, view=True, grad_fn="ViewBackward0",
+                      vjp=lambda xp, g, in_shape: (xp.reshape(g, in_shape), None)))
 
 
 def _flat_shape(x, start_dim, end_dim):
@@ -210,8 +212,8 @@ def _flatten_name(x, start_dim=0, end_dim=-1):
     return "AliasBackward0" if shape is None else _reshape_name(x, shape)
 
 
-flatten = Op("flatten", _flatten, residuals=True, method=True, view=True, grad_fn=_flatten_name,
-             vjp=_to_shape)
+flatten = _ops.add(Op("flatten", _flatten, residuals=True, method=True, view=True,
+                      grad_fn=_flatten_name, vjp=_to_shape))
 
 
 def _ravel(xp, x):
@@ -220,8 +222,8 @@ def _ravel(xp, x):
 
 
 # PyTorch's ravel is contiguous().view(-1): a ViewBackward0 even after a copy.
-ravel = Op("ravel", _ravel, residuals=True, method=True, view=True, grad_fn="ViewBackward0",
-           vjp=_to_shape)
+ravel = _ops.add(Op("ravel", _ravel, residuals=True, method=True, view=True,
+                    grad_fn="ViewBackward0", vjp=_to_shape))
 
 
 def _unflatten(xp, x, dim, sizes):
@@ -243,8 +245,8 @@ def _unflatten(xp, x, dim, sizes):
     return x.reshape(x.shape[:d] + sizes + x.shape[d + 1:]), x.shape
 
 
-unflatten = Op("unflatten", _unflatten, residuals=True, method=True, view=True,
-               grad_fn="ViewBackward0", vjp=_to_shape)
+unflatten = _ops.add(Op("unflatten", _unflatten, residuals=True, method=True, view=True,
+                        grad_fn="ViewBackward0", vjp=_to_shape))
 
 
 def _squeeze(xp, x, dim=None):
@@ -260,8 +262,8 @@ def _squeeze_name(x, dim=None):
     return "SqueezeBackward2" if isinstance(dim, (tuple, list)) else "SqueezeBackward1"
 
 
-squeeze = Op("squeeze", _squeeze, residuals=True, method=True, view=True, grad_fn=_squeeze_name,
-             vjp=_to_shape)
+squeeze = _ops.add(Op("squeeze", _squeeze, residuals=True, method=True, view=True,
+                      grad_fn=_squeeze_name, vjp=_to_shape))
 
 
 def _unsqueeze(xp, x, dim):
@@ -270,7 +272,8 @@ def _unsqueeze(xp, x, dim):
     return x.reshape(x.shape[:d] + (1,) + x.shape[d:]), x.shape
 
 
-unsqueeze = Op("unsqueeze", _unsqueeze, residuals=True, method=True, view=True, vjp=_to_shape)
+unsqueeze = _ops.add(Op("unsqueeze", _unsqueeze, residuals=True, method=True, view=True,
+                        vjp=_to_shape))
 
 # -- reordering dims --------------------------------------------------------------
 
@@ -301,7 +304,8 @@ def _permute_vjp(xp, g, perm, **params):
     return xp.transpose(g, inverse)
 
 
-permute = Op("permute", _permute, residuals=True, method=True, view=True, vjp=_permute_vjp)
+permute = _ops.add(Op("permute", _permute, residuals=True, method=True, view=True,
+                      vjp=_permute_vjp))
 
 
 def _transpose(xp, x, dim0, dim1):
@@ -310,8 +314,9 @@ def _transpose(xp, x, dim0, dim1):
     return xp.swapaxes(x, d0, d1) if x.ndim else x[...]
 
 
-transpose = Op("transpose", _transpose, method=True, view=True, aliases=("swapaxes", "swapdims"),
-               vjp=lambda xp, g, dim0, dim1: xp.swapaxes(g, dim0, dim1) if g.ndim else g)
+transpose = _ops.add(Op("transpose", _transpose, method=True, view=True,
+                        aliases=("swapaxes", "swapdims"),
+                        vjp=lambda xp, g, dim0, dim1: xp.swapaxes(g, dim0, dim1) if g.ndim else g))
 
 
 def _t(xp, x):
@@ -321,7 +326,8 @@ def _t(xp, x):
     return xp.transpose(x)
 
 
-t = Op("t", _t, method=True, view=True, grad_fn="TBackward0", vjp=lambda xp, g: xp.transpose(g))
+t = _ops.add(Op("t", _t, method=True, view=True, grad_fn="TBackward0",
+                vjp=lambda xp, g: xp.transpose(g)))
 
 
 def _movedim(xp, x, source, destination):
@@ -346,8 +352,8 @@ def _movedim(xp, x, source, destination):
     return xp.transpose(x, perm), perm
 
 
-movedim = Op("movedim", _movedim, residuals=True, method=True, view=True, aliases="moveaxis",
-             grad_fn="PermuteBackward0", vjp=_permute_vjp)
+movedim = _ops.add(Op("movedim", _movedim, residuals=True, method=True, view=True,
+                      aliases="moveaxis", grad_fn="PermuteBackward0", vjp=_permute_vjp))
 
 # -- broadcasting and repeating -------------------------------------------------
 
@@ -391,8 +397,8 @@ def _expand(xp, x, size):
 
 
 # The engine sums a gradient back over the broadcast dims: the vjp is the identity.
-expand = Op("expand", _expand, namespace=None, method=True, view=True,
-            parse=_sizes_parser("size"), vjp=lambda xp, g, size: g)
+expand = _ops.add(Op("expand", _expand, namespace=None, method=True, view=True,
+                     parse=_sizes_parser("size"), vjp=lambda xp, g, size: g))
 
 
 def _broadcast_to(xp, x, size):
@@ -400,8 +406,8 @@ def _broadcast_to(xp, x, size):
     return _broadcast(xp, x, _expanded(x.shape, _sizes((size,))))
 
 
-broadcast_to = Op("broadcast_to", _broadcast_to, method=True, view=True, grad_fn="ExpandBackward0",
-                  vjp=lambda xp, g, size: g)
+broadcast_to = _ops.add(Op("broadcast_to", _broadcast_to, method=True, view=True,
+                           grad_fn="ExpandBackward0", vjp=lambda xp, g, size: g))
 
 
 def _expand_as(xp, x, other):
@@ -409,8 +415,9 @@ def _expand_as(xp, x, other):
     return _broadcast(xp, x, _expanded(x.shape, other.shape))
 
 
-expand_as = Op("expand_as", _expand_as, inputs=("input", "other"), namespace=None, method=True,
-               view=True, grad_fn="ExpandBackward0", vjp=lambda xp, g: (g, None))
+expand_as = _ops.add(Op("expand_as", _expand_as, inputs=("input", "other"), namespace=None,
+                        method=True, view=True, grad_fn="ExpandBackward0",
+                        vjp=lambda xp, g: (g, None)))
 
 
 def _tiled(xp, x, reps):
@@ -441,8 +448,8 @@ def _repeat_vjp(xp, g, shapes, **params):
     return xp.reshape(summed, shape)
 
 
-repeat = Op("repeat", _repeat, residuals=True, namespace=None, method=True,
-            parse=_sizes_parser("repeats"), vjp=_repeat_vjp)
+repeat = _ops.add(Op("repeat", _repeat, residuals=True, namespace=None, method=True,
+                     parse=_sizes_parser("repeats"), vjp=_repeat_vjp))
 
 
 def _tile(xp, x, dims):
@@ -451,7 +458,8 @@ def _tile(xp, x, dims):
     return _tiled(xp, x, (1,) * (x.ndim - len(reps)) + reps)
 
 
-tile = Op("tile", _tile, residuals=True, method=True, grad_fn="RepeatBackward0", vjp=_repeat_vjp)
+tile = _ops.add(Op("tile", _tile, residuals=True, method=True, grad_fn="RepeatBackward0",
+                   vjp=_repeat_vjp))
 
 # -- flipping ----------------------------------------------------------------------
 
@@ -471,8 +479,8 @@ def _flip(xp, x, dims):
     return _flipped(xp, x, axes if x.ndim else ())
 
 
-flip = Op("flip", _flip, residuals=True, method=True, parse=_sizes_parser("dims"),
-          vjp=_flip_vjp)
+flip = _ops.add(Op("flip", _flip, residuals=True, method=True, parse=_sizes_parser("dims"),
+                   vjp=_flip_vjp))
 
 
 def _fliplr(xp, x):
@@ -482,7 +490,8 @@ def _fliplr(xp, x):
     return _flipped(xp, x, (1,))
 
 
-fliplr = Op("fliplr", _fliplr, residuals=True, method=True, grad_fn="FlipBackward0", vjp=_flip_vjp)
+fliplr = _ops.add(Op("fliplr", _fliplr, residuals=True, method=True, grad_fn="FlipBackward0",
+                     vjp=_flip_vjp))
 
 
 def _flipud(xp, x):
@@ -492,7 +501,8 @@ def _flipud(xp, x):
     return _flipped(xp, x, (0,))
 
 
-flipud = Op("flipud", _flipud, residuals=True, method=True, grad_fn="FlipBackward0", vjp=_flip_vjp)
+flipud = _ops.add(Op("flipud", _flipud, residuals=True, method=True, grad_fn="FlipBackward0",
+                     vjp=_flip_vjp))
 
 # -- memory layout ---------------------------------------------------------------
 
@@ -502,10 +512,10 @@ def _contiguous(xp, x, memory_format=None):
     return x[...] if x.flags.c_contiguous else xp.ascontiguousarray(x)
 
 
-contiguous = Op("contiguous", _contiguous, namespace=None, method=True, view=True,
-                grad_fn=lambda x, memory_format=None:
-                    "AliasBackward0" if x.flags.c_contiguous else "CloneBackward0",
-                vjp=lambda xp, g, memory_format=None: g)
+contiguous = _ops.add(Op("contiguous", _contiguous, namespace=None, method=True, view=True,
+                         grad_fn=lambda x, memory_format=None:
+                             "AliasBackward0" if x.flags.c_contiguous else "CloneBackward0",
+                         vjp=lambda xp, g, memory_format=None: g))
 
 # -- joining -------------------------------------------------------------------------
 
@@ -560,9 +570,9 @@ def _cat(xp, tensors, dim=0):
     return _joined(xp, tensors, dim)
 
 
-cat = Op("cat", _cat, inputs=("*tensors",), residuals=True, promote="elementwise",
-         parse=_dim_args, aliases=("concat", "concatenate"),
-         vjp=lambda xp, g, at, dim=0: _split_back(xp, g, *at))
+cat = _ops.add(Op("cat", _cat, inputs=("*tensors",), residuals=True, promote="elementwise",
+                  parse=_dim_args, aliases=("concat", "concatenate"),
+                  vjp=lambda xp, g, at, dim=0: _split_back(xp, g, *at)))
 
 
 def _stack(xp, tensors, dim=0):
@@ -576,9 +586,10 @@ def _stack(xp, tensors, dim=0):
     return xp.stack(tensors, axis=d), (d, len(tensors))
 
 
-stack = Op("stack", _stack, inputs=("*tensors",), residuals=True, promote="elementwise",
-           parse=_dim_args,
-           vjp=lambda xp, g, at, dim=0: [g[(slice(None),) * at[0] + (i,)] for i in range(at[1])])
+stack = _ops.add(Op("stack", _stack, inputs=("*tensors",), residuals=True, promote="elementwise",
+                    parse=_dim_args,
+                    vjp=lambda xp, g, at, dim=0:
+                        [g[(slice(None),) * at[0] + (i,)] for i in range(at[1])]))
 
 
 def _stacker(name, ndim, dim):
@@ -596,9 +607,9 @@ def _stacker(name, ndim, dim):
               grad_fn="CatBackward0", vjp=lambda xp, g, at: _split_back(xp, g, *at))
 
 
-hstack = _stacker("hstack", 1, lambda n: 0 if n == 1 else 1)
-vstack = _stacker("vstack", 2, lambda n: 0)
-dstack = _stacker("dstack", 3, lambda n: 2)
+hstack = _ops.add(_stacker("hstack", 1, lambda n: 0 if n == 1 else 1))
+vstack = _ops.add(_stacker("vstack", 2, lambda n: 0))
+dstack = _ops.add(_stacker("dstack", 3, lambda n: 2))
 
 # -- splitting ------------------------------------------------------------------------
 
@@ -647,9 +658,9 @@ def _split_name(x, *, split_size_or_sections, dim=0):
 
 
 # The gradients of the pieces (zeros for those that got none) joined back.
-split = Op("split", _split, residuals=True, n_outputs=None, output_type=tuple, method=True,
-           view=True, parse=_split_args, grad_fn=_split_name,
-           vjp=lambda xp, g, d, **params: xp.concatenate(g, axis=d))
+split = _ops.add(Op("split", _split, residuals=True, n_outputs=None, output_type=tuple, method=True,
+                    view=True, parse=_split_args, grad_fn=_split_name,
+                    vjp=lambda xp, g, d, **params: xp.concatenate(g, axis=d)))
 
 
 def _chunk(xp, x, chunks, dim=0):
@@ -667,9 +678,9 @@ def _chunk(xp, x, chunks, dim=0):
     return _pieces(x, d, [min(n, size - s) for s in range(0, size, n)])
 
 
-chunk = Op("chunk", _chunk, residuals=True, n_outputs=None, output_type=tuple, method=True,
-           view=True, grad_fn="SplitBackward0",
-           vjp=lambda xp, g, d, chunks, dim=0: xp.concatenate(g, axis=d))
+chunk = _ops.add(Op("chunk", _chunk, residuals=True, n_outputs=None, output_type=tuple, method=True,
+                    view=True, grad_fn="SplitBackward0",
+                    vjp=lambda xp, g, d, chunks, dim=0: xp.concatenate(g, axis=d)))
 
 
 def _unbind(xp, x, dim=0):
@@ -680,8 +691,11 @@ def _unbind(xp, x, dim=0):
     return tuple(x[(slice(None),) * d + (i, Ellipsis)] for i in range(x.shape[d])), d
 
 
-unbind = Op("unbind", _unbind, residuals=True, n_outputs=None, output_type=tuple, method=True,
-            view=True, vjp=lambda xp, g, d, dim=0: xp.stack(g, axis=d))
+unbind = _ops.add(Op("unbind", _unbind, residuals=True, n_outputs=None, output_type=tuple,
+                     method=True, view=True, vjp=lambda xp, g, d, dim=0: xp.stack(g, axis=d)))
+
+
+OPS = tuple(_ops)
 
 
 # -- samples for the conformance kit ------------------------------------------------------

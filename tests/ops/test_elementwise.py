@@ -13,7 +13,6 @@ import pytest
 
 import autogradx as agx
 from autogradx.ops import elementwise
-from autogradx.plugin import Op
 from autogradx.testing import gradcheck
 from helpers import B, K, P, R, U, case, leaf, make_inputs, uniform
 
@@ -203,8 +202,7 @@ def test_every_differentiable_op_is_gradchecked():
     comparisons: their zero derivative is tested with their in-place forms) appears in
     a gradcheck id, by its name or an alias."""
     ids = " ".join(p.id for p in ALL)
-    ops = [v for v in vars(elementwise).values() if isinstance(v, Op)
-           and (v.vjp is not None or v.vjps is not None)]
+    ops = [op for op in elementwise.OPS if op.vjp is not None or op.vjps is not None]
     for op in ops:
         if op.name in ("floor_divide", "clone", "add", "sub", "rsub", "mul", "div", "pow",
                        "exp", "log", "neg", "eq", "ne", "lt", "le", "gt", "ge"):
