@@ -63,7 +63,12 @@ To keep gradients of gradients possible, write vjps with operations that exist
 both on arrays and on tensors (arithmetic operators and ``xp`` functions), and
 save inputs or the result rather than values derived from them.
 
-``Op`` arguments:
+``Op`` arguments: ``name`` and ``forward`` positionally, everything else by keyword (a
+positional ``vjp`` still works, with a ``DeprecationWarning``), in four groups: what it
+computes (``inputs``, ``promote``, ``n_outputs``, ``output_type``, ``view``, ``parse``),
+its derivative (``vjp``, ``save``, ``residuals``, ``grad_fn``), where it appears
+(``namespace``, ``method``, ``inplace``, ``inplace_param``, ``aliases``, ``doc``) and
+speed hints (``out``, ``ufunc``).
 
 ``name``
     Registry name; also the function name. Dotted namespaces go in ``namespace``.

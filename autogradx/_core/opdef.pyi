@@ -31,12 +31,13 @@ class OpDef:
     doc: str
     @property
     def arithmetic_vjps(self) -> Tuple[str, ...]: ...
-    def __init__(self, name: str, forward: Callable[..., Any], vjp: Any = ..., *,
-                 inputs: Sequence[str] = ..., save: Any = ..., residuals: bool = ...,
-                 grad_fn: Any = ..., promote: Optional[str] = ..., n_outputs: Optional[int] = ...,
-                 output_type: Any = ..., namespace: Any = ..., method: Any = ...,
-                 inplace: Any = ..., view: bool = ..., aliases: Any = ..., parse: Any = ...,
-                 inplace_param: Optional[str] = ..., out: bool = ..., ufunc: Optional[str] = ...,
-                 vjp_ufunc: Any = ..., doc: Optional[str] = ...) -> None: ...
+    def __init__(self, name: str, forward: Callable[..., Any], *,
+                 inputs: Sequence[str] = ..., promote: Optional[str] = ...,
+                 n_outputs: Optional[int] = ..., output_type: Any = ..., view: bool = ...,
+                 parse: Any = ...,
+                 vjp: Any = ..., save: Any = ..., residuals: bool = ..., grad_fn: Any = ...,
+                 namespace: Any = ..., method: Any = ..., inplace: Any = ...,
+                 inplace_param: Optional[str] = ..., aliases: Any = ..., doc: Optional[str] = ...,
+                 out: bool = ..., ufunc: Optional[str] = ..., vjp_ufunc: Any = ...) -> None: ...
     def defvjp(self, vjp: Callable[..., Any]) -> Callable[..., Any]: ...
     def __call__(self, *args: Any, **kwargs: Any) -> Any: ...

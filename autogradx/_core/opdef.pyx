@@ -28,11 +28,25 @@ cdef class OpDef:
     See :mod:`autogradx.plugin` for the documented constructor arguments.
     """
 
-    def __init__(self, str name, forward, vjp=None, *, inputs=("input",), save=(),
-                 bint residuals=False, grad_fn=None, promote=None, n_outputs=1,
-                 output_type=None, namespace="", method=None, inplace=None, bint view=False,
-                 aliases=(), parse=None, inplace_param=None, bint out=False, ufunc=None,
-                 vjp_ufunc=None, doc=None):
+    def __init__(self, str name, forward, *args,
+                 # what it computes
+                 inputs=("input",), promote=None, n_outputs=1, output_type=None,
+                 bint view=False, parse=None,
+                 # its derivative
+                 vjp=None, save=(), bint residuals=False, grad_fn=None,
+                 # where it appears
+                 namespace="", method=None, inplace=None, inplace_param=None, aliases=(),
+                 doc=None,
+                 # speed hints
+                 bint out=False, ufunc=None, vjp_ufunc=None):
+        if args:
+            # vjp was the one argument after forward that could be positional.
+            if len(args) > 1 or vjp is not None:
+                raise TypeError(f"op {name!r}: Op() takes name and forward positionally, "
+                                "everything else by keyword")
+            warnings.warn(f"op {name!r}: pass the derivative as vjp=...; a positional vjp is "
+                          "deprecated", DeprecationWarning, stacklevel=2)
+            vjp = args[0]
         if not name.replace(".", "_").isidentifier():
             raise ValueError(f"op name {name!r} is not a valid identifier")
         if not callable(forward):
