@@ -264,3 +264,18 @@ def test_a_formula_gets_only_what_it_reads_and_the_parameters():
     op(x, agx.tensor([3.0, 4.0]), scale=0.5).sum().backward()
     assert seen == [("input", "ndarray", 0.5)]
     np.testing.assert_array_equal(x.grad.numpy(), [1.5, 2.0])
+
+
+@LIBS
+def test_no_unnecessary_save(lib):
+    # After PyTorch's test of that name: a buffer refilled in place each step and
+    # multiplied by a constant; had x * c kept x, backward would find it changed.
+    mu = lib.ones(1, requires_grad=True)
+    x = lib.empty(1)
+    loss = 0
+    for i in range(3):
+        x.detach_()
+        x.copy_(mu + i)
+        loss += (x * lib.tensor([float(i)])).sum()
+    loss.backward()
+    assert mu.grad.tolist() == [3.0]
