@@ -1206,6 +1206,8 @@ def _finding_key(r, by_id):
     detail = r["id"].split("/", 2)[-1] if by_id[r["id"]]["op"] else r["id"]
     detail = re.sub(r"^s\d+/", "", detail)
     detail = re.sub(r"^dtype:([a-z]+)\d+$", r"dtype:\1", detail)   # complex64 and 128 alike
+    if detail.startswith("constructors/probe-"):                     # one per constructor
+        return (detail.rpartition("-")[0], r["cat"])
     if r["cat"] == "wrong":
         parts = sorted({re.sub(r"\(.*", "", p).strip() for p in (r.get("msg") or "").split("; ")})
         return (detail, "; ".join(parts))

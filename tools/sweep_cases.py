@@ -672,7 +672,10 @@ def api_cases():
         ("tensor-masked-array", "out = agx.tensor(np.ma.masked_array([1.0, 2.0], [0, 1]))"),
         ("tensor-matrix", "out = agx.tensor(np.matrix([[1.0, 2.0]]))"),
         ("tensor-np-scalar", "out = agx.tensor(np.float32(1.5))"),
-        ("tensor-big-endian", "out = agx.tensor(np.arange(3.0).astype('>f8')); out = out * 2"),
+        ("tensor-big-endian", "out = agx.tensor(np.arange(3.0).astype('>f8'))\n"
+                              "assert out.numpy().dtype.isnative, 'tensor() kept a big-endian "
+                              "array: reading its dtype raises TypeError'"),
+        ("tensor-big-endian-arithmetic", "out = agx.tensor(np.arange(3.0).astype('>f8')) * 2"),
         ("tensor-negative-strides", "out = agx.tensor(np.arange(6.0).reshape(2, 3)[:, ::-1])"),
         ("tensor-65-dims", "out = agx.tensor(np.zeros((1,) * 64)).reshape((1,) * 65)"),
         ("tensor-deep-list", "_n = 1.0\nfor _ in range(100000): _n = [_n]\nout = agx.tensor(_n)"),
