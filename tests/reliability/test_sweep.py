@@ -32,7 +32,8 @@ sweep = _load_sweep()
 KNOWN_CRASHES = {
     "repeat/s0/arg:arg1[-1]=2**62":
         "Tensor.repeat passes sizes whose product overflows 64 bits to NumPy's "
-        "ndarray.repeat, which then writes past a zero-length buffer (SIGSEGV; NumPy 2.4: "
+        "ndarray.repeat, which allocates for the wrapped-around size and writes past it "
+        "(SIGSEGV; ASan: heap-buffer-overflow in PyArray_Repeat; with NumPy 2.4.6 "
         "np.ones(4).repeat(2**62) crashes too). PyTorch raises RuntimeError.",
     "tile/s0/arg:dims[-1]=2**62":
         "autogradx.tile reaches the same overflow in NumPy's repeat (np.tile) and crashes "
