@@ -26,10 +26,14 @@ cdef object array_module(object data):
 
 
 cdef bint _fast = True      # use the ops' ufunc= and arithmetic vjp formulas on NumPy arrays
+cdef list _listeners = [_loops._set_direct_calls]
 
 
-cdef bint fast_paths() noexcept:
-    return _fast
+def on_fast_paths(listener):
+    """Call ``listener(on)`` whenever the fast paths are turned on or off: the hot paths keep
+    the setting in a module variable of their own, read without a call."""
+    _listeners.append(listener)
+    listener(_fast)
 
 
 def _set_fast_paths(bint on):
@@ -39,7 +43,8 @@ def _set_fast_paths(bint on):
     global _fast
     prev = _fast
     _fast = on
-    _loops._set_direct_calls(on)
+    for listener in _listeners:
+        listener(on)
     return prev
 
 

@@ -16,7 +16,8 @@ from types import MethodType
 from cpython.ref cimport Py_INCREF
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 
-from .dispatch cimport array_module, fast_paths
+from .dispatch cimport array_module
+from .dispatch import on_fast_paths
 from .errors import _forward_trace, _shape_error, _type_names
 from .grad_mode cimport anomaly_enabled, grad_enabled
 from .loops cimport call1, call2, scalar_operand
@@ -32,6 +33,15 @@ from .tensor cimport (TensorBase, VersionCounter, gc_track, gc_untrack, new_tens
 cdef object _numpy = np
 cdef type _ndarray = np.ndarray
 cdef type _generic = np.generic
+cdef bint _fast = True      # the fast paths' switch (dispatch.on_fast_paths keeps it)
+
+
+def _set_fast(bint on):
+    global _fast
+    _fast = on
+
+
+on_fast_paths(_set_fast)
 cdef object _f32 = np.dtype(np.float32), _f64 = np.dtype(np.float64)
 cdef frozenset _DTYPES = TENSOR_DTYPES     # what a tensor may hold
 
@@ -106,7 +116,7 @@ cpdef object apply_op(OpDef op, tuple args, dict kwargs):
                 raise _not_differentiable(op, op.inputs[i])
     try:
         if params is None and not extra:
-            res = (_call_ufunc(op, values, n) if op.numpy_ufunc is not None and xp is _numpy and fast_paths()
+            res = (_call_ufunc(op, values, n) if op.numpy_ufunc is not None and xp is _numpy and _fast
                    else None)
             if res is None:
                 res = _call_forward(op, xp, values, n)
@@ -426,7 +436,7 @@ cdef bint _write_in_place(OpDef op, TensorBase t, tuple args, dict kwargs) excep
             if key in op.inputs or key == "out" or isinstance(kwargs[key], TensorBase):
                 return False
     values = [(<TensorBase>v)._data if isinstance(v, TensorBase) else v for v in args]
-    if cat == 2 and op.numpy_ufunc is not None and fast_paths() and not kwargs and values[0] is data:
+    if cat == 2 and op.numpy_ufunc is not None and _fast and not kwargs and values[0] is data:
         # The ufunc the forward computes on float arrays, into data (no Python frame).
         if n == 1:
             call1(op.loops, data, True)
@@ -629,12 +639,13 @@ cdef void _save(OpNode node, OpDef op, tuple raw, list values, tuple outs, objec
     cdef Py_ssize_t i, k
     cdef tuple saved = PyTuple_New(ns + op.residuals)     # filled below: every item is set
     cdef list sources = None, versions = None            # made on first need
-    cdef tuple needed = _needed(node, op, ns) if op.reads is not None else None
+    # Bit k: a formula of an input that requires grad reads saved value k.
+    cdef unsigned long long needed = _needed(node, op) if op.reads is not None else ~0ULL
     for k in range(ns):
         i = op.save_idx[k]
         src = None
         version = 0
-        if needed is not None and not needed[k]:
+        if not (needed >> k) & 1:
             value = None            # no formula of an input that requires grad reads it
         elif i >= 0 and op.variadic:
             value = tuple(values)
@@ -671,15 +682,14 @@ cdef void _save(OpNode node, OpDef op, tuple raw, list values, tuple outs, objec
                                else _ZEROS[ns] if ns < 8 else (0,) * ns)
 
 
-cdef tuple _needed(OpNode node, OpDef op, Py_ssize_t ns):
-    """Per saved value: whether the formula of an input that requires grad reads it."""
-    cdef list needed = [False] * ns
+cdef unsigned long long _needed(OpNode node, OpDef op) except? 0:
+    """Bit k set: the formula of an input that requires grad reads saved value k."""
+    cdef unsigned long long needed = 0
     cdef Py_ssize_t i
     for i in range(op.n_inputs):
         if node.next_nodes[i] is not None:
-            for k in <tuple>op.reads[i]:
-                needed[k] = True
-    return tuple(needed)
+            needed |= <unsigned long long>op.read_masks[i]
+    return needed
 
 
 cdef object _apply_entry(object op, tuple args, dict kwargs):

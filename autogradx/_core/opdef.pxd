@@ -36,6 +36,7 @@ cdef class OpDef:
     cdef Loops loops                 # its inner loops, called directly on small arrays
     cdef readonly tuple reads        # per input: the indices in ``save`` its formula reads (vjp given
                                      # per input name); None for the positional forms, which read all
+    cdef tuple read_masks            # ``reads`` as bit masks over ``save`` (Python ints), for _save
     cdef tuple vjp_rules             # per input: its formula as an expression tree (formula.py), or None
     cdef readonly tuple aliases      # further names of the function and method (e.g. "clip")
     cdef readonly str doc            # documentation (the forward's docstring by default)

@@ -82,7 +82,10 @@ cdef class OpDef:
                     for i, f in zip(inputs, self.vjps)]
             # Saved: every value some formula reads, inputs in order, then the result.
             save = tuple(i for i in inputs + (_formula.RESULT,) if any(i in r for r in read))
+            if len(save) > 63:
+                raise ValueError(f"op {name!r}: its formulas read {len(save)} values; at most 63")
             self.reads = tuple(tuple(save.index(x) for x in r) for r in read)
+            self.read_masks = tuple(sum(1 << k for k in set(r)) for r in self.reads)
         elif isinstance(vjp, (tuple, list)):
             if len(vjp) != len(inputs):
                 raise ValueError(

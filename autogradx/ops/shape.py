@@ -428,6 +428,12 @@ def _tiled(xp, x, reps):
         raise RuntimeError(f"Trying to create tensor with negative dimension "
                            f"{min(r * s for r, s in zip(reps, shape))}: "
                            f"{[r * s for r, s in zip(reps, shape)]}")
+    sizes = [r * s for r, s in zip(reps, shape)]
+    if math.prod(sizes) * x.itemsize >= 2 ** 63:
+        # NumPy's repeat computes this size in 64 bits and writes past its buffer when it
+        # overflows (a crash); PyTorch refuses it too.
+        raise RuntimeError(f"repeat: a tensor of sizes {sizes} ({math.prod(sizes)} elements) "
+                           "is larger than any array can be")
     return xp.tile(x, reps), (x.shape, reps)
 
 
