@@ -21,7 +21,7 @@ from .dispatch import on_fast_paths
 from .errors import _forward_trace, _shape_error, _type_names
 from .grad_mode cimport anomaly_enabled, grad_enabled
 from .loops cimport call1, call2, scalar_operand
-from .names import TENSOR_DTYPES
+from .names import TENSOR_DTYPES, scalar_name
 from .node cimport Node, grad_edge
 from .opdef cimport OpDef
 from .opdef import _camel
@@ -55,6 +55,8 @@ cpdef object apply_op(OpDef op, tuple args, dict kwargs):
         inplace, args, kwargs = _take_inplace_flag(op, args, kwargs)
         if inplace:
             return apply_inplace(op, args, kwargs)      # F.relu(x, inplace=True)
+    if kwargs and "out" in kwargs:
+        return _apply_out(op, args, kwargs)
     if op.variadic:
         return _apply_variadic(op, args, kwargs)
     cdef Py_ssize_t n = op.n_inputs, nargs = len(args), i, first = 0
@@ -128,6 +130,38 @@ cpdef object apply_op(OpDef op, tuple args, dict kwargs):
         _shape_error(op, e, values)
         raise
     return _outputs(op, raw, values, extra, params, res, record)
+
+
+cdef object _apply_out(OpDef op, tuple args, dict kwargs):
+    """``op(..., out=t)``: the result written into ``t`` (its version bumped, so that a node
+    that saved ``t`` sees the change) and ``t`` returned, as PyTorch does; refused where a
+    gradient would be needed, as PyTorch refuses it."""
+    kwargs = dict(kwargs)
+    out = kwargs.pop("out")
+    if out is None:
+        return apply_op(op, args, kwargs)
+    if not isinstance(out, TensorBase):
+        raise TypeError(f"{op.name}(): argument 'out' must be Tensor, not {type(out).__name__}")
+    cdef TensorBase t = <TensorBase>out
+    if grad_enabled() and (needs_grad(t) or any(
+            isinstance(a, TensorBase) and needs_grad(<TensorBase>a)
+            for a in args + tuple(kwargs.values()))):
+        raise RuntimeError(f"{op.name}(): functions with out=... arguments don't support "
+                           "automatic differentiation, but one of the arguments requires grad.")
+    res = apply_op(op, args, kwargs)
+    if not isinstance(res, TensorBase):
+        raise TypeError(f"{op.name}(): out= is for ops of one tensor result")
+    data = (<TensorBase>res)._data
+    if tuple(data.shape) != tuple(t._data.shape):
+        raise RuntimeError(f"{op.name}(): out= has shape {list(t._data.shape)}, the result "
+                           f"{list(data.shape)}; autogradx does not resize it")
+    if _category(data.dtype) > _category(t._data.dtype):
+        raise RuntimeError(f"result type {scalar_name(data.dtype)} can't be cast to the "
+                           f"desired output type {scalar_name(t._data.dtype)}")
+    t._data[...] = data
+    cdef VersionCounter vc = t.version_counter()
+    vc.value += 1
+    return t
 
 
 cdef OpDef _for_arrays(OpDef op, object xp, list values, Py_ssize_t n):

@@ -164,3 +164,50 @@ def test_an_in_place_op_that_leaves_its_input_writes_nothing():
         assert x.grad.tolist() == [2.0, 2.0, 2.0]
     """
     assert error_in_child(code) == "no error"
+
+
+# -- out=: the result written into a given tensor, as PyTorch does ---------------------------
+
+def _libs():
+    libs = [ag]
+    try:
+        import torch
+        libs.append(torch)
+    except ImportError:
+        pass
+    return libs
+
+
+@pytest.mark.parametrize("lib", _libs(), ids=lambda lib: lib.__name__)
+def test_out_is_written_returned_and_counted_as_a_change(lib):
+    x = lib.ones(3, requires_grad=True)
+    w = lib.ones(3)
+    y = (x * w).sum()                   # saves w, for x's gradient
+    before = w._version
+    assert lib.add(w, 10.0, out=w) is w
+    assert w.tolist() == [11.0, 11.0, 11.0] and w._version == before + 1
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()
+
+
+@pytest.mark.parametrize("lib", _libs(), ids=lambda lib: lib.__name__)
+def test_out_with_an_argument_that_requires_grad_is_refused(lib):
+    x = lib.ones(3, requires_grad=True)
+    message = "functions with out=... arguments don't support automatic differentiation"
+    with pytest.raises(RuntimeError, match=message):
+        lib.add(x, 1.0, out=lib.empty(3))
+    with pytest.raises(RuntimeError, match=message):
+        lib.exp(lib.ones(3), out=lib.empty(3, requires_grad=True))
+    with lib.no_grad():
+        out = lib.empty(3)
+        assert lib.add(x, 1.0, out=out) is out and out.tolist() == [2.0, 2.0, 2.0]
+
+
+def test_out_of_another_shape_or_a_narrower_dtype_is_refused():
+    with pytest.raises(RuntimeError, match=r"out= has shape \[2\], the result \[3\]"):
+        ag.add(ag.ones(3), 1.0, out=ag.empty(2))
+    with pytest.raises(RuntimeError, match="result type Float can't be cast to the desired "
+                                           "output type Long"):
+        ag.add(ag.ones(3), 1.5, out=ag.zeros(3, dtype=ag.int64))
+    with pytest.raises(TypeError, match="argument 'out' must be Tensor, not list"):
+        ag.add(ag.ones(3), 1.0, out=[0, 0, 0])
