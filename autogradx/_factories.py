@@ -132,8 +132,11 @@ def _float(dtype):
 
 
 def _infer_dtype(data):
-    """PyTorch's inference for Python data: bool, else int64, else the default float."""
+    """PyTorch's inference for Python data: bool, else int64, else the default float (also
+    for no elements at all: ``tensor([])``)."""
     flat = np.asarray(data, dtype=object).ravel() if not isinstance(data, numbers.Number) else [data]
+    if len(flat) == 0:
+        return get_default_float()
     kind = "b"
     for v in flat:
         if isinstance(v, TensorBase):

@@ -2,6 +2,7 @@
 
 import pickle
 
+import numpy as np
 import pytest
 
 import autogradx as agx
@@ -40,3 +41,11 @@ def test_the_core_and_the_dtypes_agree_on_what_a_tensor_holds():
     from autogradx._core.names import SCALAR_NAMES, TENSOR_DTYPES
     assert {d.numpy for d in _dtype.ALL} == set(TENSOR_DTYPES)
     assert set(SCALAR_NAMES) == {d.numpy.name for d in _dtype.ALL}
+
+
+@pytest.mark.parametrize("data", [[], [[]], [[], []], ()], ids=["[]", "[[]]", "[[],[]]", "()"])
+def test_a_tensor_of_no_elements_has_the_default_float_dtype(data):
+    t = agx.tensor(data)
+    assert t.dtype == agx.float32 and tuple(t.shape) == np.array(data).shape
+    torch = pytest.importorskip("torch")
+    assert str(torch.tensor(data).dtype) == str(t.dtype)
