@@ -1,4 +1,8 @@
-# Which array module computes on an array. (Whether the core's fast paths are on, which
-# the conformance kit turns off to compare, is told to the hot paths by on_fast_paths.)
+# Which array module computes on an array, and whether the core's fast paths are on (the
+# conformance kit turns them off to compare).
 
 cdef object array_module(object data)
+
+
+cdef class Switch:
+    cdef readonly bint on            # read as a struct field by the hot paths: no call

@@ -25,26 +25,23 @@ cdef object array_module(object data):
     return xp
 
 
-cdef bint _fast = True      # use the ops' ufunc= and arithmetic vjp formulas on NumPy arrays
-cdef list _listeners = [_loops._set_direct_calls]
+cdef class Switch:
+    """A flag the hot paths of other modules hold and read directly."""
 
 
-def on_fast_paths(listener):
-    """Call ``listener(on)`` whenever the fast paths are turned on or off: the hot paths keep
-    the setting in a module variable of their own, read without a call."""
-    _listeners.append(listener)
-    listener(_fast)
+# Use the ops' ufunc= and arithmetic vjp formulas on NumPy arrays.
+cdef Switch fast_paths = Switch.__new__(Switch)
+fast_paths.on = True
+FAST_PATHS = fast_paths        # what op.pyx and opnode.pyx take at import
 
 
 def _set_fast_paths(bint on):
     """Turn the core's ufunc calls for ``ufunc=`` ops and arithmetic vjp formulas, and its direct
     calls of NumPy's inner loops, on or off (the conformance kit compares both); returns
     the previous setting."""
-    global _fast
-    prev = _fast
-    _fast = on
-    for listener in _listeners:
-        listener(on)
+    prev = fast_paths.on
+    fast_paths.on = on
+    _loops._set_direct_calls(on)
     return prev
 
 

@@ -16,8 +16,8 @@ from types import MethodType
 from cpython.ref cimport Py_INCREF
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 
-from .dispatch cimport array_module
-from .dispatch import on_fast_paths
+from .dispatch cimport Switch, array_module
+from .dispatch import FAST_PATHS
 from .errors import _forward_trace, _shape_error, _type_names
 from .grad_mode cimport anomaly_enabled, grad_enabled
 from .loops cimport call1, call2, scalar_operand
@@ -33,15 +33,7 @@ from .tensor cimport (TensorBase, VersionCounter, gc_track, gc_untrack, new_tens
 cdef object _numpy = np
 cdef type _ndarray = np.ndarray
 cdef type _generic = np.generic
-cdef bint _fast = True      # the fast paths' switch (dispatch.on_fast_paths keeps it)
-
-
-def _set_fast(bint on):
-    global _fast
-    _fast = on
-
-
-on_fast_paths(_set_fast)
+cdef Switch _fast_paths = FAST_PATHS
 cdef object _f32 = np.dtype(np.float32), _f64 = np.dtype(np.float64)
 cdef frozenset _DTYPES = TENSOR_DTYPES     # what a tensor may hold
 
@@ -118,7 +110,7 @@ cpdef object apply_op(OpDef op, tuple args, dict kwargs):
                 raise _not_differentiable(op, op.inputs[i])
     try:
         if params is None and not extra:
-            res = (_call_ufunc(op, values, n) if op.numpy_ufunc is not None and xp is _numpy and _fast
+            res = (_call_ufunc(op, values, n) if op.numpy_ufunc is not None and xp is _numpy and _fast_paths.on
                    else None)
             if res is None:
                 res = _call_forward(op, xp, values, n)
@@ -470,7 +462,7 @@ cdef bint _write_in_place(OpDef op, TensorBase t, tuple args, dict kwargs) excep
             if key in op.inputs or key == "out" or isinstance(kwargs[key], TensorBase):
                 return False
     values = [(<TensorBase>v)._data if isinstance(v, TensorBase) else v for v in args]
-    if cat == 2 and op.numpy_ufunc is not None and _fast and not kwargs and values[0] is data:
+    if cat == 2 and op.numpy_ufunc is not None and _fast_paths.on and not kwargs and values[0] is data:
         # The ufunc the forward computes on float arrays, into data (no Python frame).
         if n == 1:
             call1(op.loops, data, True)

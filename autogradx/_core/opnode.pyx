@@ -7,8 +7,8 @@ import numpy as np
 
 cimport numpy as cnp
 
-from .dispatch cimport array_module
-from .dispatch import on_fast_paths
+from .dispatch cimport Switch, array_module
+from .dispatch import FAST_PATHS
 from .errors import SECOND_BACKWARD, _describe
 from .loops cimport Loops, call1, call2, exact_in_place, scalar_operand
 from .node cimport Node
@@ -19,15 +19,7 @@ from .tensor cimport (TensorBase, VersionCounter, new_tensor, same_shape, item_r
 cdef object _numpy = np
 cdef type _ndarray = np.ndarray
 cdef type _generic = np.generic
-cdef bint _fast = True      # the fast paths' switch (dispatch.on_fast_paths keeps it)
-
-
-def _set_fast(bint on):
-    global _fast
-    _fast = on
-
-
-on_fast_paths(_set_fast)
+cdef Switch _fast_paths = FAST_PATHS
 
 
 cdef class OpNode(Node):
@@ -42,7 +34,7 @@ cdef class OpNode(Node):
         if self.saved_from is not None and not self._versions_match():
             self._check_versions()      # raises PyTorch's error, naming the tensor
         if self.n_outputs == 1:
-            if (op.vjp_rules is not None and _fast and not create_graph and self.params is None
+            if (op.vjp_rules is not None and _fast_paths.on and not create_graph and self.params is None
                     and type(grads[0]) is _ndarray):
                 # Held by the sweep's buffer alone: the last ufunc vjp may write into it.
                 owned = (item_refcount(grads, 0) == 1 and writable_owner(<cnp.ndarray>grads[0])
