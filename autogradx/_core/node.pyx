@@ -5,7 +5,7 @@ import threading
 import weakref
 
 from cpython.ref cimport Py_REFCNT
-from .tensor cimport TensorBase, gc_track, new_tensor
+from .tensor cimport TensorBase, gc_track, new_tensor, rebase_view, stale_view
 
 cimport cython
 
@@ -160,6 +160,8 @@ cdef class AccumulateGrad(Node):
         with _accumulate_lock:
             if isinstance(g, TensorBase):
                 # create_graph: the gradient is itself a differentiable tensor.
+                if (<TensorBase>g)._base is not None:
+                    g = _unshared(<TensorBase>g)
                 if var._grad is None:
                     var._grad = g
                 else:
@@ -186,6 +188,15 @@ cdef class AccumulateGrad(Node):
 
     def __repr__(self):
         return f"<AccumulateGrad object at {id(self):#x}>"
+
+
+cdef TensorBase _unshared(TensorBase t):
+    """A view's values in memory of their own, with its history: PyTorch's ``.grad`` is never
+    a view (it clones one), so that ``detach_()`` and in-place updates of it are allowed."""
+    fn = t.grad_fn                  # the property: rebuilt if its base changed
+    cdef TensorBase c = new_tensor(t._data.copy(), fn, t._output_nr if fn is not None else 0)
+    c._requires_grad = t._requires_grad and fn is None
+    return c
 
 
 cdef class PyNode(Node):
@@ -295,9 +306,9 @@ cdef object hook_result(object hook, object res, object g):
 
 cdef Node grad_edge(TensorBase t):
     """The node a gradient for ``t`` flows into: its grad_fn, or its accumulator."""
+    if stale_view(t):
+        rebase_view(t)
     if t._grad_fn is not None:
-        if t._base is not None and (<TensorBase>t._base)._grad_fn is not t._view_src:
-            _stale_view(t)
         return <Node>t._grad_fn
     cdef object acc = None
     if t._accumulator is not None:
@@ -305,16 +316,6 @@ cdef Node grad_edge(TensorBase t):
     if acc is None:
         acc = _new_accumulator(t)
     return <Node>acc
-
-
-cdef void _stale_view(TensorBase t) except *:
-    # PyTorch rebuilds such a view's grad_fn on the base's new history; autogradx does
-    # not, and its old grad_fn would give a wrong gradient: refuse instead.
-    raise RuntimeError(
-        "this view of a tensor was made before an in-place operation changed its base: "
-        "autogradx does not rebase a view onto its base's new history (PyTorch does), so "
-        "a gradient through it would be wrong. Take the view again after the in-place "
-        "change, or clone() it before.")
 
 
 cdef AccumulateGrad _new_accumulator(TensorBase t):

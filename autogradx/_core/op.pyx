@@ -26,8 +26,9 @@ from .node cimport Node, grad_edge
 from .opdef cimport OpDef
 from .opdef import _camel
 from .opnode cimport OpNode, device_of
+from .views cimport check_view_inplace, copy_slices, install_apply_parsed
 from .promote cimport _category, _promote_all, _scalar_category
-from .tensor cimport (TensorBase, VersionCounter, gc_track, gc_untrack, new_tensor, needs_grad, install_apply,
+from .tensor cimport (TensorBase, VersionCounter, ViewInfo, gc_track, gc_untrack, new_tensor, needs_grad, install_apply,
                       same_shape, dtype_of)
 
 cdef object _numpy = np
@@ -43,6 +44,11 @@ cpdef object apply_op(OpDef op, tuple args, dict kwargs):
     if op.parse is not None:
         args, kwargs = op.parse(*args, **(kwargs or {}))
         args = tuple(args)
+    return _apply_parsed(op, args, kwargs)
+
+
+cdef object _apply_parsed(OpDef op, tuple args, dict kwargs):
+    """``apply_op`` on arguments already in the op's own form (its ``parse`` applied)."""
     if op.inplace_param is not None:
         inplace, args, kwargs = _take_inplace_flag(op, args, kwargs)
         if inplace:
@@ -241,7 +247,7 @@ cdef object _outputs(OpDef op, tuple raw, list values, tuple extra, dict params,
         _check_output(op, res)
         out = new_tensor(res, None, 0)
         if op.view:
-            _mark_view(<TensorBase>out, raw[0])
+            _mark_view(<TensorBase>out, raw[0], op, values, extra, params, -1)
         if record and _category(dtype_of(res)) >= 2:
             _record(op, raw, values, extra, params, (out,), resid)
         return out if op.output_type is None else op.output_type(out)
@@ -253,8 +259,8 @@ cdef object _outputs(OpDef op, tuple raw, list values, tuple extra, dict params,
             f"forward of op {op.name!r} (plugin {op.plugin!r}) returned {len(outs)} outputs, "
             f"expected {op.n_outputs}")
     if op.view:
-        for o in outs:
-            _mark_view(<TensorBase>o, raw[0])
+        for k in range(len(outs)):
+            _mark_view(<TensorBase>outs[k], raw[0], op, values, extra, params, k)
     if record and outs:         # unbind of an empty dim: no outputs, nothing to record
         _record(op, raw, values, extra, params, outs, resid)
     return outs if op.output_type is None else op.output_type(outs)
@@ -336,9 +342,12 @@ cdef inline tuple _shared_zeros(tuple t):
     return t
 
 
-cdef void _mark_view(TensorBase out, object src) except *:
-    """A view shares its base's version counter, so in-place changes show on both."""
+cdef void _mark_view(TensorBase out, object src, OpDef op, list values, tuple extra,
+                     dict params, Py_ssize_t index) except *:
+    """A view shares its base's version counter, so in-place changes show on both, and
+    keeps how it was made (ViewInfo), so that its history can be rebuilt on the base's."""
     cdef TensorBase base
+    cdef ViewInfo info
     if not isinstance(src, TensorBase) or getattr(out._data, "base", None) is None:
         return      # the forward copied: not a view after all
     base = <TensorBase>src
@@ -347,7 +356,15 @@ cdef void _mark_view(TensorBase out, object src) except *:
         return
     out._base = base._base if base._base is not None else base
     out._vc = base.version_counter()
-    out._view_src = (<TensorBase>out._base)._grad_fn
+    info = ViewInfo.__new__(ViewInfo)
+    info.version = out._vc.value
+    info.op = op
+    info.args = tuple(values[1:]) + extra if len(values) > 1 else extra
+    info.params = dict(params) if params else None     # _record adds to the call's dict
+    info.index = index
+    info.parent = base._view
+    info.no_grad_made = not grad_enabled()
+    out._view = info
 
 
 cpdef object apply_inplace(OpDef op, tuple args, dict kwargs):
@@ -362,18 +379,18 @@ cpdef object apply_inplace(OpDef op, tuple args, dict kwargs):
     cdef TensorBase t = <TensorBase>args[0], o
     cdef OpNode node
     cdef Py_ssize_t k
-    if op.out and _write_in_place(op, t, args, kwargs):
-        return t
     name = op.inplace or op.name + "_"
+    if type(t._data) is _ndarray and not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>t._data):
+        _refuse_unwritable(name, t)
+    cdef bint on_view = t._base is not None and grad_enabled()
     if grad_enabled():
         if t._grad_fn is None and t._requires_grad:
             raise RuntimeError(
                 "a leaf Variable that requires grad is being used in an in-place operation.")
-        if t._base is not None and needs_grad(t):
-            raise RuntimeError(
-                f"{name}(): in-place change of a view of a tensor that requires grad is not "
-                "supported by autogradx; assign through the base tensor (base[idx] = value) "
-                "or clone() the view first")
+        if on_view:
+            check_view_inplace(t)
+    if op.out and _write_in_place(op, t, args, kwargs):
+        return t
     res = apply_op(op, args, kwargs)
     if res is t:
         return t            # the forward left input 0 as it was: nothing to write
@@ -409,17 +426,35 @@ cpdef object apply_inplace(OpDef op, tuple args, dict kwargs):
             if sources is not None:
                 node.saved_from = tuple(sources)
                 node.saved_versions = tuple(versions)
-    if o._grad_fn is None and op.differentiable() and grad_enabled() and needs_grad(t):
+    on_view = on_view and (o._grad_fn is not None or needs_grad(<TensorBase>t._base))
+    if (not on_view and o._grad_fn is None and op.differentiable() and grad_enabled()
+            and needs_grad(t)):
         # The result cannot carry a gradient (a comparison's bools written into a float
         # tensor): the tensor keeps requiring grad through a node that passes back zeros.
         _zero_history(op, t, args)
     t._data[...] = o._data
     cdef VersionCounter vc = t.version_counter()
     vc.value += 1
-    if o._grad_fn is not None:
+    if on_view:
+        copy_slices(t, o._grad_fn)      # the base's history, and the view's on it
+    elif o._grad_fn is not None:
         t._grad_fn = o._grad_fn
         t._output_nr = 0
     return t
+
+
+cdef void _refuse_unwritable(str name, TensorBase t) except *:
+    cdef cnp.ndarray a = <cnp.ndarray>t._data
+    cdef int d
+    for d in range(a.ndim):
+        if a.strides[d] == 0 and a.shape[d] > 1:
+            # expand()ed: several elements are one memory location.
+            raise RuntimeError(
+                "unsupported operation: more than one element of the written-to tensor refers "
+                "to a single memory location. Please clone() the tensor before performing the "
+                "operation.")
+    raise RuntimeError(f"{name}(): the tensor's memory is read-only (it was made from a "
+                       "read-only NumPy array); clone() it before changing it in place")
 
 
 cdef bint _write_in_place(OpDef op, TensorBase t, tuple args, dict kwargs) except -1:
@@ -726,4 +761,9 @@ cdef object _inplace_entry(object op, tuple args, dict kwargs):
     return apply_inplace(<OpDef>op, args, kwargs)
 
 
+cdef object _apply_parsed_entry(object op, tuple args, dict kwargs):
+    return _apply_parsed(<OpDef>op, args, kwargs)
+
+
 install_apply(_apply_entry, _inplace_entry)
+install_apply_parsed(_apply_parsed_entry)

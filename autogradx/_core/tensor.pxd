@@ -7,6 +7,18 @@ cdef class VersionCounter:
     cdef public Py_ssize_t value     # bumped by every in-place change; shared by views
 
 
+cdef class ViewInfo:
+    # How a view was made from its base, so that its history can be rebuilt on the base's
+    # new history after an in-place change (views.pyx replays the view ops).
+    cdef public Py_ssize_t version   # the shared version when this view's history was last set
+    cdef public object op            # the view op (an OpDef) that made it from `parent`'s tensor
+    cdef public tuple args           # the op's other inputs (arrays) and positional parameters
+    cdef public dict params          # the op's keyword parameters, or None
+    cdef public Py_ssize_t index     # which output of a multi-output view op (split), or -1
+    cdef public ViewInfo parent      # the view it was taken from, or None (taken from the base)
+    cdef public bint no_grad_made    # made while grad mode was off
+
+
 cdef class TensorBase:
     cdef public object _data         # the ndarray (NumPy, or CuPy on a GPU) holding the values
     cdef object _grad_fn             # Node that produced this tensor; None for leaves
@@ -16,7 +28,7 @@ cdef class TensorBase:
     cdef object _grad                # accumulated gradient Tensor, or None
     cdef object _accumulator         # weakref to this leaf's AccumulateGrad node, or None
     cdef readonly object _base       # the tensor this one is a view of, or None
-    cdef object _view_src            # views: their base's grad_fn when the view was made
+    cdef ViewInfo _view              # views: how the view was made from _base, or None
     cdef VersionCounter _vc          # created on first need; views share their base's counter
     cdef object _hooks               # leaves: hook id -> hook, run before accumulation; or None
     cdef object __weakref__
@@ -31,12 +43,22 @@ cdef type TensorType                 # autogradx.Tensor, the class new tensors g
 # reach the op-application hot path without a Python-level call.
 ctypedef object (*apply_fn)(object op, tuple args, dict kwargs)
 cdef void install_apply(apply_fn fn, apply_fn inplace_fn) noexcept
+# views.pyx installs how a stale view's history is rebuilt on its base's.
+ctypedef void (*rebase_fn)(TensorBase t) except *
 cdef object apply_registered(object op, tuple args, dict kwargs)     # what OpDef.__call__ calls
 
 cdef TensorBase new_tensor(object data, object grad_fn, Py_ssize_t output_nr)
 cdef void gc_track(object obj) noexcept
 cdef void gc_untrack(object obj) noexcept
 cdef bint needs_grad(TensorBase t) noexcept
+cdef void install_rebase(rebase_fn fn) noexcept
+cdef void rebase_view(TensorBase t) except *
+
+
+cdef inline bint stale_view(TensorBase t) noexcept:
+    """``t`` is a view whose memory changed in place since its history was set (PyTorch
+    then rebuilds its grad_fn on the base's)."""
+    return t._base is not None and t._vc.value != t._view.version
 
 
 cdef inline bint same_shape(cnp.ndarray a, tuple shape) noexcept:

@@ -59,7 +59,30 @@ cdef TensorBase new_tensor(object data, object grad_fn, Py_ssize_t output_nr):
 
 
 cdef bint needs_grad(TensorBase t) noexcept:
+    # A view changed in place since its history was set takes its base's (rebase_view).
+    if stale_view(t):
+        return (<TensorBase>t._base)._requires_grad or (<TensorBase>t._base)._grad_fn is not None
     return t._requires_grad or t._grad_fn is not None
+
+
+cdef rebase_fn _rebase_impl = NULL
+
+
+cdef void install_rebase(rebase_fn fn) noexcept:
+    global _rebase_impl
+    _rebase_impl = fn
+
+
+cdef void rebase_view(TensorBase t) except *:
+    """Rebuild a stale view's history on its base's current one (as PyTorch does on
+    reading its grad_fn)."""
+    if _rebase_impl is NULL:
+        from . import views  # noqa: F401  (installs it)
+    _rebase_impl(t)
+
+
+cdef class ViewInfo:
+    """How a view was made from its base (see tensor.pxd)."""
 
 
 cdef class TensorBase:
@@ -94,17 +117,25 @@ cdef class TensorBase:
     @property
     def grad_fn(self):
         """The node that created this tensor, or None for a leaf."""
+        if stale_view(self):
+            rebase_view(self)
         return self._grad_fn
 
     @property
     def is_leaf(self):
         """True for tensors not produced by a recorded op."""
+        if stale_view(self):
+            rebase_view(self)
         return self._grad_fn is None
 
     @property
     def requires_grad(self):
         """True if gradients will be computed for this tensor."""
-        return self._requires_grad or self._grad_fn is not None
+        return needs_grad(self)
+
+    def _is_view(self):
+        """True if this tensor shares its base's storage (``_base`` is that base)."""
+        return self._base is not None
 
     @requires_grad.setter
     def requires_grad(self, bint value):
@@ -189,6 +220,9 @@ cdef class TensorBase:
 
     def detach_(self):
         """Detach this tensor from the graph in place, making it a leaf."""
+        if self._base is not None:
+            # Its history is its base's: detaching the view alone cannot be honest.
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
         if self._grad_fn is not None:
             self._grad_fn = None
             self._output_nr = 0

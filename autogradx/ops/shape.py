@@ -10,6 +10,8 @@ gradient back into the input's layout. Gradients may keep a broadcast shape
 import math
 import operator
 
+import numpy as np
+
 from autogradx.plugin import Op, OpList, lazy_conformance_cases
 
 _ops = OpList()      # every op defined below, in order; OPS at the end
@@ -330,6 +332,37 @@ t = _ops.add(Op("t", _t, method=True, view=True, grad_fn="TBackward0",
                 vjp=lambda xp, g: xp.transpose(g)))
 
 
+def _diagonal_view(xp, x, offset, dim1, dim2):
+    if x.ndim < 2:
+        raise RuntimeError(f"diagonal dimensions requires ndim larger than 1, got {x.ndim}")
+    d1, d2 = _wrap(dim1, x.ndim), _wrap(dim2, x.ndim)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    out = xp.diagonal(x, offset, d1, d2)
+    if xp is np and x.flags.writeable:
+        out.flags.writeable = True      # NumPy hands out a read-only view; PyTorch's is not
+    return out
+
+
+def _diagonal(xp, x, offset=0, dim1=0, dim2=1):
+    """The diagonal of ``input`` in the plane of ``dim1`` and ``dim2`` (``offset`` above the
+    main one), moved to the last dim; a writable view, as PyTorch's. The residual is the
+    input's shape, all the vjp needs."""
+    return _diagonal_view(xp, x, offset, dim1, dim2), x.shape
+
+
+def _diagonal_vjp(xp, g, shape, offset=0, dim1=0, dim2=1):
+    out = xp.zeros(shape, g.dtype)
+    plane = xp.moveaxis(out, (_wrap(dim1, len(shape)), _wrap(dim2, len(shape))), (-2, -1))
+    k = xp.arange(g.shape[-1])
+    plane[..., k + max(-offset, 0), k + max(offset, 0)] = g     # a diagonal view may be read-only
+    return out
+
+
+diagonal = _ops.add(Op("diagonal", _diagonal, residuals=True, method=True, view=True,
+                       vjp=_diagonal_vjp))
+
+
 def _movedim(xp, x, source, destination):
     """``input`` with dims ``source`` moved to positions ``destination``; a view."""
     src = tuple(source) if isinstance(source, (tuple, list)) else (source,)
@@ -554,7 +587,9 @@ def _joined(xp, tensors, dim):
                     f"Sizes of tensors must match except in dimension {d}. Expected size "
                     f"{ref.shape[k]} but got size {t.shape[k]} for tensor number {i} in the list.")
     sizes = [None if s else t.shape[d] for t, s in zip(tensors, skip)]
-    return xp.concatenate(kept, axis=d), (d, sizes)
+    shape = ref.shape[:d] + (sum(t.shape[d] for t in kept),) + ref.shape[d + 1:]
+    # Into a C-ordered result, as PyTorch's: NumPy would follow the inputs' layout.
+    return xp.concatenate(kept, axis=d, out=xp.empty(shape, ref.dtype)), (d, sizes)
 
 
 def _split_back(xp, g, d, sizes, shapes=None):
@@ -589,7 +624,8 @@ def _stack(xp, tensors, dim=0):
         if t.shape != ref.shape:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got "
                                f"{list(ref.shape)} at entry 0 and {list(t.shape)} at entry {i}")
-    return xp.stack(tensors, axis=d), (d, len(tensors))
+    out = xp.empty(ref.shape[:d] + (len(tensors),) + ref.shape[d:], ref.dtype)
+    return xp.stack(tensors, axis=d, out=out), (d, len(tensors))   # C-ordered, see _joined
 
 
 stack = _ops.add(Op("stack", _stack, inputs=("*tensors",), residuals=True, promote="elementwise",
@@ -736,6 +772,7 @@ def _conformance_cases():
         "permute": [S(x(2, 3, 4), (2, 0, 1)), S(x(2, 3, 4), 1, -1, 0), S(x(), ())],
         "transpose": [S(x(2, 3, 4), 0, 2), S(x(2, 3), -1, -2), S(x(2, 3), 1, 1)],
         "t": [S(x(2, 3)), S(x(3)), S(x())],
+        "diagonal": [S(x(3, 3)), S(x(2, 3), 1), S(x(2, 3, 4), -1, 0, 2), S(x(3, 2), -2)],
         "movedim": [S(x(2, 3, 4), 0, -1), S(x(2, 3, 4), (0, 1), (2, 0))],
         "expand": [S(x(3, 1), (2, 3, 4)), S(x(3, 1), -1, 4), S(x(), (2,))],
         "broadcast_to": [S(x(3, 1), (2, 3, 4)), S(x(), (2, 3))],

@@ -112,6 +112,16 @@ def transpose(draw):
 
 
 @st.composite
+def diagonal(draw):
+    x = _tensor(draw, min_dims=2, max_dims=4)
+    dim1, dim2 = draw(dims_of(x.ndim, 2, 2))
+    offset = draw(st.integers(-3, 3))
+    if draw(st.booleans()):
+        return Call(".diagonal", x, offset, dim1, dim2)
+    return Call("diagonal", x, offset=offset, dim1=dim1, dim2=dim2)
+
+
+@st.composite
 def movedim(draw):
     x = _tensor(draw, max_dims=4)
     k = draw(st.integers(1, max(x.ndim, 1)))
@@ -247,6 +257,7 @@ CALLS = {
     "transpose": transpose(),
     "t": simple("t", max_dims=2),
     "movedim": movedim(),
+    "diagonal": diagonal(),
     "expand": expand(".expand"),
     "broadcast_to": expand("broadcast_to"),
     "expand_as": expand(".expand_as"),

@@ -33,7 +33,6 @@ INPLACE_UNARY = ("relu_", "tanh_", "sigmoid_", "neg_")
 
 
 #: Marks of values whose in-place change meets an autogradx bug (see test_graphs.py):
-VIEWED = "has views"                    # refused after the change; PyTorch rebases them
 # x * c, x / c, c / x and x * y, x / y, x @ y where y needs no gradient save x, needlessly
 UNNEEDED = "saved needlessly"
 SQUARED = "squared"                     # x ** 2 saves its result, needlessly
@@ -221,7 +220,6 @@ def view(draw, values, n):
         index = draw(basic_indices(shape))
         text, fn = f"[{index!r}]", lambda lib, x: x[index]
         new = _shape_of(lambda a: a[index], shape)
-    values[i].marks.add(VIEWED)
     return Step(f"v{n} = v{i}{text}", fn, (i,)), Value(new, values[i].requires_grad, view=True)
 
 
@@ -231,17 +229,15 @@ def copy(draw, values, n):
     if draw(st.booleans()):
         return (Step(f"v{n} = v{i}.clone()", lambda lib, x: x.clone(), (i,)),
                 Value(values[i].shape, values[i].requires_grad))
-    values[i].marks.add(VIEWED)
     return (Step(f"v{n} = v{i}.detach()", lambda lib, x: x.detach(), (i,)),
             Value(values[i].shape, False, leaf=True, view=True))
 
 
 def inplace(draw, values, n):
-    """An in-place op on a value that is not a view: with a number, with a value that
-    broadcasts to it, or unary. Mostly on a non-leaf (or a leaf without grad); one time
-    in twenty on a leaf that requires grad, which must fail."""
-    changeable = [i for i, v in enumerate(values)
-                  if not v.view and not (v.leaf and v.requires_grad)]
+    """An in-place op on a value (a view too): with a number, with a value that broadcasts
+    to it, or unary. Mostly on a non-leaf (or a leaf without grad); one time in twenty on a
+    leaf that requires grad, which must fail."""
+    changeable = [i for i, v in enumerate(values) if not (v.leaf and v.requires_grad)]
     if draw(st.integers(0, 19)) == 0:
         changeable = [i for i, v in enumerate(values) if v.leaf and v.requires_grad]
     i = _pick(draw, changeable)

@@ -16,7 +16,7 @@ from hypothesis import given, settings  # noqa: E402
 import autogradx as agx  # noqa: E402
 from fuzz.calls import examples  # noqa: E402
 from fuzz.known import BUG, Known, missing_regression_tests  # noqa: E402
-from fuzz.programs import (SAVED_RESULT, SQUARED, UNNEEDED, VIEWED, programs,  # noqa: E402
+from fuzz.programs import (SAVED_RESULT, SQUARED, UNNEEDED, programs,  # noqa: E402
                            run)
 
 
@@ -80,9 +80,6 @@ KNOWN = [
     Known(_PROGRAM, r"\.grad: None, PyTorch's a tensor",
           BUG + "test_second_order_gradient_through_a_kink_is_zero",
           lambda program: program.mode == "grad, create_graph"),
-    # a view used after an in-place change of its base: autogradx refuses it (RuntimeError)
-    Known(_PROGRAM, "^failure:|grad|AsStrided", BUG + "test_inplace_change_of_a_base_reaches_its_views",
-          lambda program: VIEWED in program.changed),
 ]
 
 

@@ -1,0 +1,146 @@
+"""In-place changes through views, as PyTorch makes them.
+
+A view (``x[0]``, ``x.t()``, ``x.view(...)``) shares its base's memory and keeps how it was
+made (a ViewInfo). When an op changes a view in place and a gradient is needed, the base's
+history becomes a CopySlices node: the gradient it passes to the base's old history is the
+incoming one with the view's region replaced by the op's gradient for its input 0 (the
+view's old values); the op's other inputs get theirs. The view's own history is then
+rebuilt on the base's new one by replaying the view ops that made it, as is the history of
+any other view of that base the next time it is used (``rebase``).
+"""
+
+import numpy as np
+
+from .dispatch cimport array_module
+from .grad_mode cimport grad_enabled, set_grad_enabled_c
+from .node cimport Node, grad_edge
+from .opdef cimport OpDef
+from .opdef import _camel
+from .tensor cimport TensorBase, ViewInfo, apply_fn, install_rebase, needs_grad, stale_view
+
+cdef object _numpy = np
+cdef apply_fn _apply_parsed = NULL      # op.pyx's, given when it is imported
+
+
+cdef void install_apply_parsed(apply_fn fn) noexcept:
+    global _apply_parsed
+    _apply_parsed = fn
+
+
+cdef object replay(ViewInfo info, object x, bint on_tensor):
+    """The view ``info`` describes, taken again from ``x``: its base as a tensor (recorded,
+    when ``on_tensor``), or an array of the base's shape."""
+    cdef OpDef op = <OpDef>info.op
+    if info.parent is not None:
+        x = replay(info.parent, x, on_tensor)
+    if on_tensor:
+        res = _apply_parsed(op, (x,) + info.args, dict(info.params) if info.params else None)
+    else:
+        xp = array_module(x)
+        if op.overrides and xp is not _numpy:
+            op = op.overrides.get(xp.__name__, op)
+        res = op.forward(xp, x, *info.args, **(info.params or {}))
+        if op.residuals:
+            res = res[0]
+    return res[info.index] if info.index >= 0 else res
+
+
+cdef void rebase(TensorBase t) except *:
+    """Give the view ``t`` the history of the same view taken now from its base."""
+    cdef TensorBase root = <TensorBase>t._base, new
+    cdef bint was = grad_enabled()
+    set_grad_enabled_c(True)        # as PyTorch, on reading grad_fn under no_grad too
+    try:
+        new = <TensorBase>replay(t._view, root, True)
+    finally:
+        set_grad_enabled_c(was)
+    if new._grad_fn is not None:
+        # PyTorch names the rebuilt view's node after the as_strided it replays.
+        (<Node>new._grad_fn)._name = "AsStridedBackward0"
+    t._grad_fn = new._grad_fn
+    t._output_nr = new._output_nr
+    t._view.version = t._vc.value
+
+
+install_rebase(rebase)
+
+
+cdef void check_view_inplace(TensorBase t) except *:
+    """PyTorch's refusals of an in-place change of the view ``t`` in grad mode."""
+    cdef TensorBase root = <TensorBase>t._base
+    cdef ViewInfo info = t._view
+    if root._grad_fn is None and root._requires_grad:
+        raise RuntimeError(
+            "a view of a leaf Variable that requires grad is being used in an in-place operation.")
+    if not needs_grad(root):
+        return
+    while info is not None:
+        if info.index >= 0:
+            raise RuntimeError(
+                f"Output {info.index} of {_camel((<OpDef>info.op).name)} is a view and "
+                "is being modified inplace. This view is the output of a function that returns "
+                "multiple views. Such functions do not allow the output views to be modified "
+                "inplace. You should replace the inplace operation by an out-of-place one.")
+        if info.no_grad_made:
+            raise RuntimeError(
+                "A view was created in no_grad mode and is being modified inplace with grad "
+                "mode enabled. Given that this use case is ambiguous and error-prone, it is "
+                "forbidden. You can clarify your code by moving both the view and the inplace "
+                "either both inside the no_grad block (if you don't want the inplace to be "
+                "tracked) or both outside (if you want the inplace to be tracked).")
+        info = info.parent
+
+
+cdef void copy_slices(TensorBase t, object fn) except *:
+    """After an op with node ``fn`` (or None) wrote into the view ``t``: the base's history
+    becomes a CopySlices node, and the view's is rebuilt on it."""
+    cdef TensorBase root = <TensorBase>t._base
+    cdef CopySlices node = CopySlices.__new__(CopySlices)
+    cdef Node f = <Node>fn if fn is not None else None
+    data = root._data
+    xp = array_module(data)
+    node._name = "CopySlices"
+    node.fn = f
+    node.positions = replay(t._view, xp.arange(data.size).reshape(data.shape), False)
+    base_edge = grad_edge(root) if needs_grad(root) else None
+    base_slot = root._output_nr if root._grad_fn is not None else 0
+    if f is not None:
+        node.next_nodes = (base_edge,) + f.next_nodes[1:]
+        node.next_slots = (base_slot,) + f.next_slots[1:]
+    else:
+        node.next_nodes = (base_edge,)
+        node.next_slots = (base_slot,)
+    node.n_outputs = 1
+    node.out_shape = data.shape
+    node.out_dtype = data.dtype
+    root._grad_fn = node
+    root._output_nr = 0
+    rebase(t)
+
+
+cdef class CopySlices(Node):
+    """The base's node after an in-place change of one of its views (see the module doc)."""
+
+    cdef list apply(self, list grads, bint create_graph):
+        g = grads[0]
+        if create_graph:
+            # On tensors, so that the gradient is itself recorded.
+            flat = g.reshape(-1)
+            region = flat[self.positions]
+            res = self.fn.apply([region], True) if self.fn is not None else [None]
+            result = flat.clone()
+            result[self.positions] = 0.0 if res[0] is None else res[0]
+            return [result.reshape(g.shape)] + res[1:]
+        result = g.copy()
+        flat = result.reshape(-1)
+        region = flat[self.positions]
+        res = self.fn.apply([region], False) if self.fn is not None else [None]
+        flat[self.positions] = 0 if res[0] is None else res[0]
+        return [result] + res[1:]
+
+    cdef void release(self) noexcept:
+        if self.fn is not None:
+            self.fn.release()
+
+    def name(self):
+        return "torch::autograd::CopySlices"

@@ -1,0 +1,183 @@
+"""In-place changes through views, against PyTorch: the base's history becomes CopySlices,
+the view's is rebuilt on it, views taken before a change of their base are rebuilt too, and
+PyTorch's refusals are PyTorch's (see autogradx/_core/views.pyx)."""
+
+import numpy as np
+import pytest
+
+import autogradx as agx
+
+torch = pytest.importorskip("torch")
+
+
+def leaf(lib, values):
+    return lib.tensor(np.asarray(values, dtype=np.float64), requires_grad=True)
+
+
+def node_name(t):
+    return None if t.grad_fn is None else t.grad_fn.name().rpartition("::")[2]
+
+
+def _scale_columns(lib):
+    w = leaf(lib, np.arange(12.0).reshape(3, 4))
+    h = w * 1
+    h[:, :2] *= w[:, 2:]            # the pattern of attention masks and gated layers
+    (h * h).sum().backward()
+    return [h], [w]
+
+
+def _mask_assign(lib):
+    x = leaf(lib, [1.0, -2.0, 3.0])
+    out = lib.zeros(3, dtype=lib.float64)
+    out[x > 0] = x[x > 0] * 2
+    (out * out).sum().backward()
+    return [out], [x]
+
+
+def _diagonal_add(lib):
+    x = leaf(lib, np.arange(9.0).reshape(3, 3))
+    y = x * 1
+    y.diagonal().add_(1)
+    y.diagonal().mul_(x[0])
+    (y * y).sum().backward()
+    return [y], [x]
+
+
+def _copy_into_view(lib):
+    x = leaf(lib, [2.0, 3.0])
+    out = lib.zeros(3, dtype=lib.float64)
+    view = out[:2]
+    view.copy_(x)
+    (out * out).sum().backward()
+    return [out, view], [x]
+
+
+def _view_of_a_view(lib):
+    x = leaf(lib, [1.0, 2.0, 3.0, 4.0])
+    y = x * 1
+    w = y[:2].view(2, 1).t()
+    w.mul_(x[2:].view(1, 2))
+    (y * y * y).sum().backward()
+    return [y, w], [x]
+
+
+def _view_taken_before_its_base_changed(lib):
+    x = leaf(lib, [1.0, 2.0, 3.0, 4.0])
+    y = x * 1
+    v = y[:2]
+    y.mul_(x)
+    (v * v).sum().backward()
+    return [v], [x]
+
+
+def _sibling_views(lib):
+    x = leaf(lib, [1.0, 2.0, 3.0, 4.0])
+    y = x * 1
+    v1, v2 = y[:2], y[1:]
+    v1.mul_(3)
+    (v2 * v2).sum().backward()
+    return [v1, v2], [x]
+
+
+def _transposed_row(lib):
+    x = leaf(lib, [[1.0, 2.0], [3.0, 4.0]])
+    y = x.clone()
+    y.t()[0].add_(x[1])
+    (y ** 2).sum().backward()
+    return [y], [x]
+
+
+def _into_a_tensor_without_history(lib):
+    x = leaf(lib, [1.0, 2.0])
+    buf = lib.ones(2, 3, dtype=lib.float64)
+    buf[:, 1] = x.exp()
+    buf.sum().backward()
+    return [buf], [x]
+
+
+def _view_updated_under_no_grad(lib):
+    w = leaf(lib, [1.0, 2.0])
+    row = w[1]
+    with lib.no_grad():
+        w -= 0.5                      # an optimizer's step
+    (row * 2).backward()
+    return [row], [w]
+
+
+def _unsqueezed_view_mul(lib):
+    x = leaf(lib, [[1.0, 2.0], [3.0, 4.0]])
+    y = x.sin()
+    y.unsqueeze(0)[0, :, 1].mul_(2)
+    y.sum().backward()
+    return [y], [x]
+
+
+CASES = [_scale_columns, _mask_assign, _diagonal_add, _copy_into_view, _view_of_a_view,
+         _view_taken_before_its_base_changed, _sibling_views, _transposed_row,
+         _into_a_tensor_without_history, _view_updated_under_no_grad, _unsqueezed_view_mul]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda f: f.__name__.strip("_"))
+def test_in_place_through_views_gives_pytorchs_values_gradients_and_nodes(case):
+    outs, leaves = case(agx)
+    touts, tleaves = case(torch)
+    for a, t in zip(outs, touts):
+        np.testing.assert_allclose(a.detach().numpy(), t.detach().numpy(), rtol=1e-12)
+        assert node_name(a) == node_name(t)
+        assert a._version == t._version
+    for a, t in zip(leaves, tleaves):
+        np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-12)
+
+
+def test_create_graph_through_copy_slices():
+    def f(lib):
+        x = leaf(lib, [1.0, 2.0, 3.0, 4.0])
+        y = x * x
+        y[1:3].mul_(x[:2])
+        g, = lib.autograd.grad((y * y).sum(), x, create_graph=True)
+        (g * g).sum().backward()
+        return g.detach().numpy(), x.grad.numpy()
+    for a, t in zip(f(agx), f(torch)):
+        np.testing.assert_allclose(a, t, rtol=1e-12)
+
+
+def _refusal(lib, which):
+    x = leaf(lib, [1.0, 2.0, 3.0, 4.0])
+    if which == "leaf":
+        x[:2].mul_(2)
+    elif which == "view_before_requires_grad":
+        a = lib.zeros(3, dtype=lib.float64)
+        v = a[:2]
+        a.requires_grad_()
+        v.add_(1)
+    elif which == "no_grad_view":
+        y = x * 1
+        with lib.no_grad():
+            v = y[:2]
+        v.mul_(2)
+    elif which == "multi_output_view":
+        a, b = (x * 1).unbind()[:2]
+        a.mul_(2)
+    elif which == "detach_":
+        (x * 1)[:2].detach_()
+    elif which == "expanded":
+        lib.zeros(3, 1, dtype=lib.float64).expand(3, 3).add_(1)
+
+
+@pytest.mark.parametrize("which", ["leaf", "view_before_requires_grad", "no_grad_view",
+                                   "multi_output_view", "detach_", "expanded"])
+def test_refusals_are_pytorchs(which):
+    with pytest.raises(RuntimeError) as expected:
+        _refusal(torch, which)
+    text = str(expected.value).split(" If you are using DistributedDataParallel")[0]
+    with pytest.raises(RuntimeError) as got:
+        _refusal(agx, which)
+    assert str(got.value) == text
+
+
+def test_in_place_on_views_without_grad_needs_no_history():
+    base = agx.zeros(2, 3)
+    base[:, 1].add_(1)
+    base.t()[2].fill_(5)
+    np.testing.assert_array_equal(base.numpy(), [[0, 1, 5], [0, 1, 5]])
+    assert base.grad_fn is None and base._version == 2
