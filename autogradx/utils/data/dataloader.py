@@ -13,20 +13,16 @@ import itertools
 import math
 import multiprocessing
 import os
-import signal
-import time
 import warnings
-from multiprocessing.connection import wait
 from typing import Generic, TypeVar
 
-from autogradx.utils.data import _utils
-from autogradx.utils.data._utils import MP_STATUS_CHECK_INTERVAL, transport
+from autogradx.utils.data._utils import transport
 from autogradx.utils.data._utils.collate import default_collate, default_convert
 from autogradx.utils.data._utils.fetch import create_fetcher
+from autogradx.utils.data._utils.pool import WorkerPool
 from autogradx.utils.data._utils.rng import draw_seed
 from autogradx.utils.data._utils.worker import (
-    ExceptionWrapper, _IterableDatasetStopIteration, _ResumeIteration, _worker_loop,
-    get_worker_info,
+    ExceptionWrapper, _IterableDatasetStopIteration, _ResumeIteration, get_worker_info,
 )
 from autogradx.utils.data.dataset import IterableDataset
 from autogradx.utils.data.sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
@@ -346,9 +342,6 @@ class _SingleProcessDataLoaderIter(_BaseDataLoaderIter):
 class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
     """Batches loaded by worker processes; see the module docstring."""
 
-    _shutdown = True        # until there are workers to shut down
-    _failure = None         # why the workers were lost, once they were
-
     def __init__(self, loader):
         super().__init__(loader)
         self._prefetch_factor = loader.prefetch_factor
@@ -359,27 +352,17 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         context = loader.multiprocessing_context or multiprocessing.get_context()
         spec = transport.Pickled((self._dataset, self._auto_collation, self._collate_fn,
                                   self._drop_last, loader.worker_init_fn))
-        self._done_event = context.Event()
-        self._workers, self._index_queues, self._result_conns = [], [], {}
-        self._shutdown = False
-        try:
-            for worker_id in range(self._num_workers):
-                index_queue = context.Queue()
-                index_queue.cancel_join_thread()    # never block exit on undelivered indices
-                reader, writer = context.Pipe(duplex=False)
-                worker = context.Process(
-                    target=_worker_loop, daemon=True,
-                    args=(spec, index_queue, writer, self._done_event, self._base_seed,
-                          worker_id, self._num_workers))
-                worker.start()
-                writer.close()      # the worker's end
-                self._workers.append(worker)
-                self._index_queues.append(index_queue)
-                self._result_conns[reader] = worker_id
-        except BaseException:
-            self._shutdown_workers()
-            raise
+        self._pool = WorkerPool(context, self._num_workers, spec, self._base_seed)
+        self._pool.shut_down_with(self)
         self._reset(loader, first_iter=True)
+
+    @property
+    def _workers(self):
+        return self._pool.workers
+
+    @property
+    def _shutdown(self):
+        return self._pool.is_shutdown
 
     def _reset(self, loader, first_iter=False):
         super()._reset(loader, first_iter)
@@ -387,13 +370,12 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         self._rcvd_idx = 0          # the next task to return (in order)
         self._task_worker = {}      # task -> its worker, until the task is returned
         self._arrived = {}          # task -> (worker, data) that came before its turn
-        self._tasks_outstanding = 0
         self._workers_status = [True] * self._num_workers     # False: its data ran out
         self._workers_num_tasks = [0] * self._num_workers
         self._worker_cycle = itertools.cycle(range(self._num_workers))
         if not first_iter:
-            for index_queue in self._index_queues:
-                index_queue.put(_ResumeIteration())
+            for worker in range(self._num_workers):
+                self._pool.put(worker, _ResumeIteration())
             resumed = 0
             while resumed < self._num_workers:
                 # Answers still in flight from an epoch that was left early are dropped.
@@ -417,52 +399,15 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
                 break
         else:
             return
-        self._index_queues[worker].put((self._send_idx, index))
+        self._pool.put(worker, (self._send_idx, index))
         self._task_worker[self._send_idx] = worker
         self._workers_num_tasks[worker] += 1
-        self._tasks_outstanding += 1
         self._send_idx += 1
 
     def _get_data(self):
-        """The next answer of any worker, ``(task, data)``. Raises when a fetching
-        worker has died or when ``timeout`` passes without an answer."""
-        deadline = time.monotonic() + self._timeout if self._timeout else None
-        while True:
-            watched = {self._workers[w].sentinel: w
-                       for w, fetching in enumerate(self._workers_status) if fetching}
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            ready = wait([*self._result_conns, *watched], remaining)
-            if not ready:
-                raise RuntimeError(f"DataLoader timed out after {self._timeout} seconds")
-            for conn in ready:
-                if conn in self._result_conns:
-                    try:
-                        return transport.loads(conn.recv_bytes())
-                    except EOFError:            # its worker is gone: the sentinel tells
-                        conn.close()
-                        del self._result_conns[conn]
-            dead = [w for sentinel, w in watched.items() if sentinel in ready]
-            if dead:
-                self._worker_died(dead)
-
-    def _worker_died(self, dead):
-        """Shut the other workers down and raise; the iterator raises the same again."""
-        pids, causes = [], []
-        for w in dead:
-            worker = self._workers[w]
-            worker.join(MP_STATUS_CHECK_INTERVAL)   # its sentinel fired: this collects the code
-            pids.append(str(worker.pid))
-            code = worker.exitcode
-            causes.append(f"killed by signal: {signal.strsignal(-code)}" if code and code < 0
-                          else f"exit code {code}")
-        self._failure = (f"DataLoader worker (pid(s) {', '.join(pids)}) exited unexpectedly "
-                         f"({', '.join(causes)})")
-        self._shutdown_workers()
-        raise RuntimeError(self._failure)
+        return self._pool.get(self._workers_status, self._timeout)
 
     def _next_data(self):
-        if self._failure is not None:
-            raise RuntimeError(self._failure)
         while True:
             # Skip tasks already returned (in_order=False) and tasks that a worker whose
             # data ran out will never answer.
@@ -472,12 +417,11 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
                 worker = self._task_worker.get(self._rcvd_idx)
                 if worker is not None and self._workers_status[worker]:
                     break
-                if self._task_worker.pop(self._rcvd_idx, None) is not None:
-                    self._tasks_outstanding -= 1
+                self._task_worker.pop(self._rcvd_idx, None)
                 self._rcvd_idx += 1
             else:
                 if not self._persistent_workers:
-                    self._shutdown_workers()
+                    self._pool.shutdown()
                 raise StopIteration
             if self._rcvd_idx in self._arrived:
                 worker, data = self._arrived.pop(self._rcvd_idx)
@@ -488,11 +432,9 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
             if isinstance(data, _IterableDatasetStopIteration):
                 self._worker_ran_out(data.worker_id)
                 del self._task_worker[task]
-                self._tasks_outstanding -= 1
                 self._try_put_index()
                 continue
             worker = self._task_worker.pop(task)
-            self._tasks_outstanding -= 1
             if task == self._rcvd_idx:
                 self._rcvd_idx += 1
             elif self._in_order:
@@ -505,7 +447,7 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         (and, unless it persists, let it exit)."""
         self._workers_status[worker] = False
         if not self._persistent_workers:
-            self._index_queues[worker].put(None)
+            self._pool.put(worker, None)
 
     def _process_data(self, data, worker):
         self._workers_num_tasks[worker] -= 1
@@ -513,36 +455,3 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         if isinstance(data, ExceptionWrapper):
             data.reraise()
         return data
-
-    def _shutdown_workers(self):
-        """Stop the workers: ask, wait a while (dropping answers nobody will read, so
-        that no worker stays blocked sending one), then terminate the ones left."""
-        if _utils is None or _utils.python_exit_status or self._shutdown:
-            return      # at interpreter exit multiprocessing ends daemonic workers itself
-        self._shutdown = True
-        self._done_event.set()
-        for index_queue in self._index_queues:
-            index_queue.put(None)
-        deadline = time.monotonic() + MP_STATUS_CHECK_INTERVAL
-        running = {w.sentinel for w in self._workers if w.exitcode is None}
-        conns = set(self._result_conns)
-        while running and (remaining := deadline - time.monotonic()) > 0:
-            for ready in wait([*running, *conns], remaining):
-                if ready in running:
-                    running.discard(ready)
-                    continue
-                try:
-                    ready.recv_bytes()
-                except (EOFError, OSError):
-                    conns.discard(ready)
-        for worker in self._workers:
-            if worker.is_alive():
-                worker.terminate()
-                worker.join(MP_STATUS_CHECK_INTERVAL)
-        for index_queue in self._index_queues:
-            index_queue.close()
-        for conn in self._result_conns:
-            conn.close()
-
-    def __del__(self):
-        self._shutdown_workers()
