@@ -101,22 +101,33 @@ class SubsetRandomSampler(Sampler[int]):
         return len(self.indices)
 
 
-def _multinomial(weights, num_samples, replacement, rng):
-    """Indices drawn with probabilities proportional to ``weights``, with PyTorch's
-    ``multinomial`` errors."""
-    if not np.all(np.isfinite(weights)):
-        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
-    if np.any(weights < 0):
-        raise RuntimeError("invalid multinomial distribution (encountering probability "
-                           "entry < 0)")
-    total = weights.sum()
-    if total <= 0:
-        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
-    if replacement:
-        return rng.choice(len(weights), size=num_samples, p=weights / total)
-    if num_samples > len(weights):
+def _check_distribution(weights, num_samples, replacement):
+    """PyTorch's ``multinomial`` checks, in its order and with its texts (which differ
+    between its one-pass path, without replacement or for one sample, and its per-entry
+    path)."""
+    if not replacement and num_samples > len(weights):
         raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
                            "replacement")
+    if not replacement or num_samples == 1:
+        if not (np.all(np.isfinite(weights)) and np.all(weights >= 0)):
+            raise RuntimeError("probability tensor contains either `inf`, `nan` or "
+                               "element < 0")
+    else:
+        bad = ~((weights >= 0) & np.isfinite(weights))
+        if bad.any():
+            first = weights[np.argmax(bad)]
+            raise RuntimeError("invalid multinomial distribution (encountering probability "
+                               + ("entry < 0)" if not first >= 0 else
+                                  "entry = infinity or NaN)"))
+    if weights.sum() <= 0:
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+
+
+def _multinomial(weights, num_samples, replacement, rng):
+    """Indices drawn with probabilities proportional to ``weights``."""
+    _check_distribution(weights, num_samples, replacement)
+    if replacement:
+        return rng.choice(len(weights), size=num_samples, p=weights / weights.sum())
     # Without replacement: the smallest Exp(1) / weight keys (a weighted draw of the whole
     # order at once). Zero weights get infinite keys: they come last, as in PyTorch, rather
     # than being refused as NumPy's choice refuses them.

@@ -102,11 +102,11 @@ def collate(batch, *, collate_fn_map=None):
     if isinstance(elem, collections.abc.Mapping):
         return _rebuild_mapping(elem, lambda key: sub([d[key] for d in batch]))
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):    # namedtuple
-        return type(elem)(*(sub(list(samples)) for samples in zip(*batch)))
+        return type(elem)(*(sub(samples) for samples in zip(*batch)))
     if isinstance(elem, collections.abc.Sequence):
         if any(len(sample) != len(elem) for sample in batch):
             raise RuntimeError("each element in list of batch should be of equal size")
-        fields = [sub(list(samples)) for samples in zip(*batch)]
+        fields = [sub(samples) for samples in zip(*batch)]   # tuples, as PyTorch passes them
         # A tuple gives a list, as in PyTorch (for backward compatibility there).
         return fields if isinstance(elem, tuple) else _rebuild_sequence(elem, fields)
     raise TypeError(default_collate_err_msg_format.format(type(elem)))
