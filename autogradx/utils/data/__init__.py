@@ -1,6 +1,8 @@
 """``autogradx.utils.data``: datasets, samplers and ``DataLoader``, as
-``torch.utils.data``, so that ``from torch.utils.data import DataLoader, Dataset`` runs
-unchanged with ``import autogradx as torch``.
+``torch.utils.data``: ``torch.utils.data.DataLoader`` runs unchanged with
+``import autogradx as torch``, and ``from torch.utils.data import DataLoader`` becomes
+``from autogradx.utils.data import DataLoader`` (a ``from`` import names the module, not
+the alias).
 
 Batches are autogradx tensors, collated with PyTorch's rules and dtypes. Shuffling draws
 from ``autogradx.Generator`` s: reproducible with ``autogradx.manual_seed`` or

@@ -97,31 +97,30 @@ def _cpu_count():
 class DataLoader(Generic[T_co]):
     """An iterable over batches of ``dataset``, as ``torch.utils.data.DataLoader``.
 
-    Args:
-        dataset: a map-style :class:`Dataset` (``__getitem__``, ``__len__``) or an
-            :class:`IterableDataset`.
-        batch_size: samples per batch (default 1); ``None`` turns batching off, each
-            sample then goes through ``collate_fn`` (``default_convert``) alone.
-        shuffle: a new random order each epoch (a ``RandomSampler`` over ``generator``).
-        sampler: the order of the indices (any iterable; ``len`` for ``len(loader)``).
-        batch_sampler: yields lists of indices; excludes ``batch_size``, ``shuffle``,
-            ``sampler`` and ``drop_last``.
-        num_workers: worker processes that load batches (0: the main process does).
-        collate_fn: list of samples -> batch (``default_collate`` when batching).
-        pin_memory: accepted for PyTorch code; autogradx does not pin memory (it warns).
-        drop_last: drop the last batch when it is short.
-        timeout: seconds to wait for a batch from the workers (0: no limit, though a
-            worker that dies is reported at once either way).
-        worker_init_fn: called in each worker with its id, after seeding.
-        multiprocessing_context: a start method name or a multiprocessing context
-            (default: the platform's). Under ``spawn`` or ``forkserver`` the dataset,
-            ``collate_fn`` and ``worker_init_fn`` must pickle (autogradx tensors do here).
-        generator: the ``autogradx.Generator`` for shuffling and for the workers' base
-            seed (default: the default generator, so ``autogradx.manual_seed`` fixes them).
-        prefetch_factor: batches in flight per worker (default 2 with workers).
-        persistent_workers: keep the workers (and their dataset copies) between epochs.
-        pin_memory_device: deprecated in PyTorch; accepted and ignored.
-        in_order: with workers, ``False`` returns batches as they are ready.
+    :param dataset: a map-style :class:`Dataset` (``__getitem__``, ``__len__``) or an
+        :class:`IterableDataset`.
+    :param batch_size: samples per batch (default 1); ``None`` turns batching off, each
+        sample then goes through ``collate_fn`` (``default_convert``) alone.
+    :param shuffle: a new random order each epoch (a ``RandomSampler`` over ``generator``).
+    :param sampler: the order of the indices (any iterable; ``len`` for ``len(loader)``).
+    :param batch_sampler: yields lists of indices; excludes ``batch_size``, ``shuffle``,
+        ``sampler`` and ``drop_last``.
+    :param num_workers: worker processes that load batches (0: the main process does).
+    :param collate_fn: list of samples -> batch (``default_collate`` when batching).
+    :param pin_memory: accepted for PyTorch code; autogradx does not pin memory (it warns).
+    :param drop_last: drop the last batch when it is short.
+    :param timeout: seconds to wait for a batch from the workers (0: no limit, though a
+        worker that dies is reported at once either way).
+    :param worker_init_fn: called in each worker with its id, after seeding.
+    :param multiprocessing_context: a start method name or a multiprocessing context
+        (default: the platform's). Under ``spawn`` or ``forkserver`` the dataset,
+        ``collate_fn`` and ``worker_init_fn`` must pickle (autogradx tensors do here).
+    :param generator: the ``autogradx.Generator`` for shuffling and for the workers' base
+        seed (default: the default generator, so ``autogradx.manual_seed`` fixes them).
+    :param prefetch_factor: batches in flight per worker (default 2 with workers).
+    :param persistent_workers: keep the workers (and their dataset copies) between epochs.
+    :param pin_memory_device: deprecated in PyTorch; accepted and ignored.
+    :param in_order: with workers, ``False`` returns batches as they are ready.
 
     Each worker seeds Python's ``random``, ``autogradx`` and NumPy's global generator
     from the iterator's base seed plus its id (:func:`get_worker_info` gives the seed).

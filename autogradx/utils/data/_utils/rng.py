@@ -12,7 +12,12 @@ _SEED_BOUND = 1 << 63
 
 def rng_of(generator):
     """The ``numpy.random.Generator`` behind ``generator`` (the default one for None)."""
-    return (default_generator if generator is None else generator).rng
+    if generator is None:
+        return default_generator.rng
+    if not isinstance(generator, Generator):
+        raise TypeError(f"generator must be an autogradx.Generator, not "
+                        f"{type(generator).__module__}.{type(generator).__qualname__}")
+    return generator.rng
 
 
 def draw_seed(generator=None):

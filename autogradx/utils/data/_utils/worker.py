@@ -38,7 +38,7 @@ _worker_info = None
 
 
 def get_worker_info():
-    """The :class:`WorkerInfo` of the ``DataLoader`` worker this runs in; ``None`` in the
+    """The ``WorkerInfo`` of the ``DataLoader`` worker this runs in; ``None`` in the
     main process. An ``IterableDataset`` uses it to split its stream between workers."""
     return _worker_info
 
