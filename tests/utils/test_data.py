@@ -5,8 +5,9 @@ import collections
 import gc
 import os
 import random
+import subprocess
+import sys
 import time
-import warnings
 
 import numpy as np
 import pytest
@@ -57,6 +58,18 @@ class Squares(IterableDataset):
 class Sized(Squares):
     def __len__(self):
         return self.stop - self.start
+
+
+def test_reached_through_the_package_and_imported_only_when_used():
+    code = ("import sys, autogradx as torch\n"
+            "assert 'autogradx.utils.data' not in sys.modules\n"
+            "assert 'multiprocessing' not in sys.modules\n"
+            "from autogradx.utils.data import DataLoader\n"
+            "assert torch.utils.data.DataLoader is DataLoader\n"
+            "assert torch.utils.data.dataloader.DataLoader is DataLoader\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
 
 
 # ------------------------------------------------------------------ datasets
@@ -434,6 +447,27 @@ def test_worker_error_carries_the_worker_traceback():
     with pytest.raises(KeyError) as info:
         list(DataLoader(Failing(1, KeyError), num_workers=1))
     assert "\n" in str(info.value)     # shown as text, not as the repr of one long line
+
+
+def test_worker_errors_that_do_not_pickle_still_arrive():
+    class LocalError(Exception):        # pickle cannot find a local class by name
+        pass
+
+    def fail(batch):
+        raise LocalError("from a local class")
+
+    with pytest.raises(RuntimeError, match="(?s)Caught LocalError in DataLoader worker "
+                                           "process 0.*LocalError: from a local class"):
+        list(DataLoader(range(2), num_workers=1, collate_fn=fail))
+    with pytest.raises(Exception, match="in DataLoader worker process 0 \\(sending the "
+                                        "batch to the main process\\)"):
+        list(DataLoader(range(2), num_workers=1, collate_fn=lambda b: lambda: b))
+
+
+def test_generator_must_be_an_autogradx_generator():
+    with pytest.raises(TypeError, match="generator must be an autogradx.Generator, not "
+                                        "numpy.random._generator.Generator"):
+        list(DataLoader(range(3), shuffle=True, generator=np.random.default_rng(0)))
 
 
 def test_worker_init_fn_error_propagates():

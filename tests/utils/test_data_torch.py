@@ -296,3 +296,35 @@ def test_concat_and_subset_indexing_match():
                 sub.__getitems__([2, 0]), stack.__getitems__([2, 0]), stack[1],
                 concat.cumulative_sizes)
     assert items(agx) == items(torch)
+
+
+def test_training_loop_over_a_loader_matches():
+    """A training loop as in PyTorch's optimization tutorial, over an unshuffled loader:
+    the same losses batch by batch."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20, 3)).astype(np.float32)
+    y = rng.integers(0, 2, size=20)
+    w0 = rng.normal(size=(2, 3)).astype(np.float32)
+
+    def train(lib):
+        model = lib.nn.Linear(3, 2)
+        with lib.no_grad():
+            model.weight.copy_(lib.tensor(w0))
+            model.bias.zero_()
+        loader = data(lib).DataLoader(data(lib).TensorDataset(lib.tensor(X), lib.tensor(y)),
+                                      batch_size=6)
+        losses = []
+        for _ in range(2):
+            for xb, yb in loader:
+                loss = lib.nn.functional.cross_entropy(model(xb), yb)
+                loss.backward()
+                with lib.no_grad():     # SGD by hand: torch.optim's first use costs seconds
+                    for p in model.parameters():
+                        p -= 0.5 * p.grad
+                        p.grad = None
+                losses.append(loss.item())
+        return losses, len(loader.dataset)
+
+    (a, n_a), (t, n_t) = train(agx), train(torch)
+    assert n_a == n_t == 20 and len(a) == 8
+    np.testing.assert_allclose(a, t, rtol=1e-5)

@@ -57,13 +57,14 @@ class ExceptionWrapper:
     def __init__(self, exc_info=None, where="in background"):
         exc_info = sys.exc_info() if exc_info is None else exc_info
         self.exc_type = exc_info[0]
+        self.type_name = self.exc_type.__name__     # kept if exc_type must become RuntimeError
         self.exc_msg = "".join(traceback.format_exception(*exc_info))
         self.where = where
 
     def reraise(self):
         """Raise the exception again, of its type where it can be built from a message
         (else as a RuntimeError), the original traceback in its text."""
-        msg = f"Caught {self.exc_type.__name__} {self.where}.\nOriginal {self.exc_msg}"
+        msg = f"Caught {self.type_name} {self.where}.\nOriginal {self.exc_msg}"
         if self.exc_type is KeyError:
             msg = KeyErrorMessage(msg)
         try:
@@ -103,8 +104,8 @@ def _send(conn, task, data, where):
     try:
         payload = transport.dumps((task, data))
     except Exception:
-        if isinstance(data, ExceptionWrapper):      # an exception type pickle cannot find
-            data.exc_type = RuntimeError
+        if isinstance(data, ExceptionWrapper):      # an exception type pickle cannot find:
+            data.exc_type = RuntimeError            # raised as a RuntimeError
         else:
             data = ExceptionWrapper(where=f"{where} (sending the batch to the main process)")
         payload = transport.dumps((task, data))
