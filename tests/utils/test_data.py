@@ -484,7 +484,8 @@ def test_a_dying_worker_raises_instead_of_hanging():
     with pytest.raises(RuntimeError, match=r"DataLoader worker \(pid\(s\) \d+\) exited "
                                            r"unexpectedly \(exit code 3\)"):
         list(it)
-    assert time.monotonic() - start < 3
+    # At once: not after a polling interval (5 s in PyTorch's loop), let alone never.
+    assert time.monotonic() - start < 4
     assert not any(w.is_alive() for w in it._workers)
     with pytest.raises(RuntimeError, match="exited unexpectedly"):
         next(it)
@@ -519,7 +520,7 @@ def test_workers_stop_when_the_iterator_dies_in_a_garbage_cycle():
     start = time.monotonic()
     gc.collect()
     assert not any(w.is_alive() for w in workers)
-    assert time.monotonic() - start < 2     # they stopped when asked, not at the deadline
+    assert time.monotonic() - start < 4     # stopped when asked, not at the 5 s deadline
 
 
 def test_persistent_workers_live_between_epochs():
