@@ -63,6 +63,7 @@ autogradx_public_modules = [
     "autogradx", "autogradx.autograd", "autogradx.autograd.functional", "autogradx.nn",
     "autogradx.nn.functional", "autogradx.nn.init", "autogradx.linalg", "autogradx.special",
     "autogradx.optim", "autogradx.optim.lr_scheduler", "autogradx.utils.checkpoint",
+    "autogradx.utils.data",
     "autogradx.testing", "autogradx.conformance", "autogradx.plugin", "autogradx.backends",
     "autogradx.cuda", "autogradx.viz", "autogradx.serialization", "autogradx.return_types",
 ]
