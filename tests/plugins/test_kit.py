@@ -75,6 +75,21 @@ def test_a_wrong_op_is_reported_with_what_failed(op, what, message):
                  else (agx.float64,))
 
 
+def test_gradients_are_checked_in_each_dtype():
+    """A vjp wrong only in float32 (a factor 2) fails there, labelled float32, and passes
+    in float64; check_op checks float32 and float64 by default, as the command does."""
+    def doubled_in_float32(xp, g, input):
+        return (2 if input.dtype == np.float32 else 1) * g * xp.cos(input)
+
+    op = Op("kit_sin32", lambda xp, x: xp.sin(x), vjp={"input": doubled_in_float32})
+    samples = [Sample(Arg((2, 3))), Sample(Arg(()))]
+    assert check_op(op, samples, (agx.float64,)).ok
+    report = check_op(op, samples, raise_exception=False)
+    assert [where for _, where, _ in report.failures] == ["2x3; float32; gradients",
+                                                         "0-d; float32; gradients"]
+    assert "(backward in torch.float32)" in report.failures[0][2]
+
+
 def test_second_order_can_be_turned_off_per_sample_with_a_reason():
     op = Op("kit_np_vjp2", lambda xp, x: x ** 3, save="input",
             vjp=lambda xp, g, x: 3 * g * np.square(x))
