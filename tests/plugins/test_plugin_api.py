@@ -1,4 +1,5 @@
-"""The Op constructor's calling convention."""
+"""The Op constructor's calling convention, and what a vjp can ask of it (on_tensors)."""
+import numpy as np
 import pytest
 
 import autogradx as agx
@@ -16,3 +17,73 @@ def test_op_takes_name_and_forward_positionally_and_the_rest_by_keyword():
         Op("probe_positional", double, lambda xp, g: 2 * g, ("input",))
     with pytest.raises(TypeError, match="takes name and forward positionally"):
         Op("probe_positional", double, lambda xp, g: 2 * g, vjp=lambda xp, g: g)
+
+
+# -- on_tensors: a vjp knows whether it runs on arrays or on tensors ---------------------
+
+def test_on_tensors_is_false_on_arrays_and_true_under_create_graph():
+    from autogradx.plugin import Op, on_tensors
+    seen = []
+
+    def vjp(xp, g, input):
+        seen.append(on_tensors(xp))
+        return 2 * g * input
+
+    square = Op("probe_on_tensors", lambda xp, x: x * x, vjp=vjp, save="input")
+    x = agx.tensor([1.0, 2.0], dtype=agx.float64, requires_grad=True)
+    (gx,) = agx.autograd.grad(square(x).sum(), x, create_graph=True)
+    gx.sum().backward()
+    assert seen == [True] and x.grad.tolist() == [2.0, 2.0]
+    square(x).sum().backward()
+    assert seen == [True, False]
+
+
+def _bessel_ops():
+    """j0 and j1 with SciPy forwards; each vjp calls SciPy on arrays, an op on tensors."""
+    special = pytest.importorskip("scipy.special")
+    from autogradx.plugin import Op, on_tensors
+
+    def j1_vjp(xp, g, input, result):       # j1' = j0 - j1 / x
+        j0 = J0(input) if on_tensors(xp) else special.j0(input)
+        return g * (j0 - result / input)
+
+    J1 = Op("probe_j1", lambda xp, x: special.j1(x), vjp={"input": j1_vjp})
+    J0 = Op("probe_j0", lambda xp, x: special.j0(x), vjp={
+        "input": lambda xp, g, input: -g * (J1(input) if on_tensors(xp) else special.j1(input))})
+    return J0, J1
+
+
+def test_a_vjp_that_asks_on_tensors_has_gradients_of_gradients():
+    from autogradx.testing import gradgradcheck
+    j0, _ = _bessel_ops()
+    x = agx.tensor([0.5, 1.5, 3.0], dtype=agx.float64, requires_grad=True)
+    assert gradgradcheck(j0, (x,))
+    torch = pytest.importorskip("torch")
+    (gx,) = agx.autograd.grad(j0(x).sum(), x, create_graph=True)
+    gx.sum().backward()
+    xt = torch.tensor([0.5, 1.5, 3.0], dtype=torch.float64, requires_grad=True)
+    # torch.special.bessel_j0 has no derivative: j0'' = -j1' written out, from torch's j0, j1
+    expected = -(torch.special.bessel_j0(xt) - torch.special.bessel_j1(xt) / xt)
+    assert np.allclose(x.grad.numpy(), expected.detach().numpy())
+
+
+def test_a_vjp_that_forgets_it_is_named_with_its_op_and_plugin(monkeypatch):
+    from autogradx._registry import REGISTRY
+    from autogradx.plugin import Op
+    special = pytest.importorskip("scipy.special")
+    j0 = Op("probe_forgets", lambda xp, x: special.j0(x),
+            vjp={"input": lambda xp, g, input: -g * special.j1(input)})
+    j0._set_plugin("myplug")
+    monkeypatch.setitem(REGISTRY.load().ops, "probe_forgets", j0)
+    x = agx.tensor([0.5, 1.5], dtype=agx.float64, requires_grad=True)
+    j0(x).sum().backward()          # on arrays, SciPy is fine
+    with pytest.raises(RuntimeError) as info:
+        agx.autograd.grad(j0(x).sum(), x, create_graph=True)
+    assert str(info.value) == (
+        "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead. "
+        "(In the vjp of op 'probe_forgets' (plugin 'myplug'), run on tensors to compute "
+        "gradients of gradients (create_graph=True): call ops there, not array functions; "
+        "autogradx.plugin.on_tensors(xp) tells a vjp which case it is in.)")
+    # outside a vjp the message is PyTorch's alone
+    with pytest.raises(RuntimeError, match=r"instead\.$"):
+        np.asarray(x)
