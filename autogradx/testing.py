@@ -294,7 +294,7 @@ class _Check:
                 note = (" (backward gave no gradient (None) for this input, but the output "
                         "depends on it)")
             else:
-                analytic = _dot(_as_float64(grad._data), v)
+                analytic = _dot(grad._data, v)      # float64 products, whatever its dtype
                 note = "" if grad._data.dtype == np.float64 else \
                     f" (backward in {_dtype_name(grad._data.dtype)})"
             total_analytic += analytic

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -212,3 +213,41 @@ def test_verbose_lists_each_op_that_passed(tmp_path):
     assert quiet.returncode == verbose.returncode == 0, quiet.stdout
     assert len(quiet.stdout.splitlines()) == 1
     assert "PASS cmd_square: " in verbose.stdout and "PASS cmd_double: " in verbose.stdout
+
+
+# -- the pytest route, from the installed autogradx ---------------------------------------
+
+PYTEST_FILE = """
+from autogradx.conformance.pytest import conformance_tests
+
+test_strict = conformance_tests("cmdplug", dtypes=("float64",))
+test_lenient = conformance_tests("cmdplug", dtypes=("float64",), allow_skips=True)
+test_absent = conformance_tests("nope")
+"""
+
+
+@pytest.mark.parametrize("factor", [2, 3], ids=["correct", "wrong-vjp"])
+def test_conformance_tests_one_pytest_test_per_op_outside_the_source_tree(tmp_path, factor):
+    import autogradx
+    root = tmp_path / "plugin"
+    root.mkdir()
+    _install(root, factor)
+    (root / "test_plugin.py").write_text(PYTEST_FILE)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(root), str(Path(autogradx.__file__).resolve().parents[1])]))
+    out = subprocess.run([sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider",
+                          "test_plugin.py"], capture_output=True, text=True, env=env,
+                         cwd=root, timeout=300)
+    # -v lines: "test_plugin.py::test_strict[cmdplug:cmd_square] PASSED    [ 20%]"
+    outcomes = {line.split()[0].partition("::")[2]: line.split()[1]
+                for line in out.stdout.splitlines() if line.startswith("test_plugin.py::")}
+    square = "PASSED" if factor == 2 else "FAILED"
+    assert outcomes == {
+        "test_strict[cmdplug:cmd_square]": square,
+        "test_strict[cmdplug:cmd_double]": "FAILED",         # no samples
+        "test_lenient[cmdplug:cmd_square]": square,
+        "test_lenient[cmdplug:cmd_double]": "SKIPPED",       # allowed
+        "test_absent[nope:not-loaded]": "FAILED",
+    }, out.stdout
+    assert "cmd_double: no conformance_cases (give samples, or Skip(reason))" in out.stdout
+    assert "no autogradx plugin named 'nope' is installed" in out.stdout
