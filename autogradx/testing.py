@@ -96,8 +96,7 @@ def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, n_directions=3, see
     returns False if ``raise_exception`` is False.
     """
     inputs, checked = _checked_inputs("gradcheck", inputs, eps, n_directions)
-    check = _Check(fn, inputs, checked, eps, atol, rtol, seed)
-    check.at_input_dtype = at_input_dtype
+    check = _Check(fn, inputs, checked, eps, atol, rtol, seed, at_input_dtype)
     if not at_input_dtype:      # else each direction checks shapes and dtypes itself
         check.dtypes_and_shapes()
     for d in range(n_directions):
@@ -130,10 +129,10 @@ class _Check:
 
     what = "gradcheck"
     cause = None        # an exception that stopped the check, chained to the report
-    at_input_dtype = False      # backward at the inputs' dtypes, not on float64 copies
 
-    def __init__(self, fn, inputs, checked, eps, atol, rtol, seed):
+    def __init__(self, fn, inputs, checked, eps, atol, rtol, seed, at_input_dtype=False):
         self.fn = fn
+        self.at_input_dtype = at_input_dtype    # backward at the inputs' dtypes, not float64
         self.inputs = inputs
         self.checked = checked
         self.eps = eps
