@@ -1,5 +1,6 @@
-"""``python -m autogradx info`` lists plugins and ops; ``python -m autogradx coverage``
-prints the op coverage page (docs/ops.md), both read from the registry."""
+"""``python -m autogradx info`` lists plugins, backends and the op names several plugins
+register; ``python -m autogradx coverage`` prints the op coverage page of every loaded
+plugin's ops (``--builtin``: autogradx's own, docs/ops.md), both read from the registry."""
 
 import argparse
 import sys
@@ -12,16 +13,17 @@ def _names(op):
     return fns
 
 
-def coverage_markdown(registry=None, all_plugins=False):
-    """The op coverage page, generated from the registry: autogradx's own ops, or
-    with ``all_plugins`` those of every loaded plugin."""
+def coverage_markdown(registry=None, all_plugins=True):
+    """The op coverage page, generated from the registry: the ops of every loaded plugin,
+    or with ``all_plugins=False`` autogradx's own (docs/ops.md)."""
     from autogradx._registry import REGISTRY
     registry = (registry or REGISTRY).load()
     builtin = {name for name, info in registry.plugins.items() if info.builtin}
     lines = [
         "# Op coverage",
         "",
-        "Generated from the registry by `python -m autogradx coverage`; do not edit by hand.",
+        "Generated from the registry by `python -m autogradx coverage"
+        f"{'' if all_plugins else ' --builtin'}`; do not edit by hand.",
         "Every op has a forward and a vector-Jacobian product written once against the array",
         "module it is handed; `create_graph=True` runs the same vjp on tensors.",
         "",
@@ -57,30 +59,42 @@ def info(out=None):
     registry = REGISTRY.load()
     import autogradx
     print(f"autogradx {autogradx.__version__}", file=out)
+    # one column width for the names of both tables, fit to the longest
+    width = max([12] + [len(p) + 1 for p in registry.plugins]
+                + [len(b.device_type) + 1 for b in registry.backends])
     print("plugins:", file=out)
     for p in registry.plugins.values():
         state = f"failed: {p.error}" if p.error else f"{len(p.ops)} ops"
-        print(f"  {p.name:<12} {p.dist or '?'} {p.version or ''} ({p.value}): {state}", file=out)
+        print(f"  {p.name:<{width}} {p.dist or '?'} {p.version or ''} ({p.value}): {state}",
+              file=out)
     print("backends:", file=out)
-    print("  cpu          numpy (built in): available", file=out)
+    print(f"  {'cpu':<{width}} numpy (built in): available", file=out)
     for b in registry.backends:
         state = "available" if b.available else f"unavailable: {b.reason}"
-        print(f"  {b.device_type:<12} {b.name} (plugin {b.plugin}): {state}", file=out)
-    for name, first, second in registry.duplicates:
-        print(f"duplicate op {name!r}: kept {first!r}, ignored {second!r}", file=out)
+        print(f"  {b.device_type:<{width}} {b.name} (plugin {b.plugin}): {state}", file=out)
+    contested = sorted({name for name, _, _ in registry.duplicates})
+    if contested:
+        order = registry.priority_order()
+        print(f"ops several plugins register (used: the first; "
+              f"{'priority ' + ','.join(order) if order else 'default order'}, "
+              "AUTOGRADX_PLUGIN_PRIORITY chooses):", file=out)
+        for name in contested:
+            print(f"  {name:<{width}} {', '.join(registry.providers(name))}", file=out)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m autogradx")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="list plugins, their versions and ops, and load failures")
-    cov = sub.add_parser("coverage", help="print the op coverage page (Markdown)")
-    cov.add_argument("--all", action="store_true", help="include every loaded plugin's ops")
+    cov = sub.add_parser("coverage", help="print the op coverage page (Markdown) of every "
+                                          "loaded plugin's ops")
+    cov.add_argument("--builtin", action="store_true",
+                     help="autogradx's own ops only (the page docs/ops.md)")
     args = parser.parse_args(argv)
     if args.command == "info":
         info()
     else:
-        sys.stdout.write(coverage_markdown(all_plugins=args.all))
+        sys.stdout.write(coverage_markdown(all_plugins=not args.builtin))
 
 
 if __name__ == "__main__":

@@ -3,9 +3,15 @@
 Loading is lazy: nothing is scanned until the first op is needed, so that
 ``import autogradx`` stays cheap. The built-in NumPy ops are loaded through
 the same entry point group as any third-party plugin.
+
+Plugins are loaded in priority order, and an op name registered by several plugins
+goes to the first: by default autogradx's own plugins, then the others in the
+alphabetical order of their entry point names; ``AUTOGRADX_PLUGIN_PRIORITY=a,b`` or
+:func:`autogradx.plugin.set_priority` puts the plugins it names first, in its order.
 """
 
 import os
+import sys
 import threading
 import warnings
 
@@ -13,6 +19,21 @@ from autogradx.plugin import ENTRY_POINT_GROUP, Op, Plugin
 
 #: Set to 1 to load only autogradx's own plugins (third-party code never runs).
 DISABLE_ENV = "AUTOGRADX_DISABLE_PLUGINS"
+
+#: Comma-separated plugin names, first choice first, for op names several plugins register.
+PRIORITY_ENV = "AUTOGRADX_PLUGIN_PRIORITY"
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _warn(message):
+    """A :class:`PluginWarning` shown at the user's line that loaded the plugins (its first op
+    call), not at autogradx's own code or importlib's, whatever the depth in between."""
+    level, frame = 2, sys._getframe(1)
+    while frame is not None and (frame.f_code.co_filename.startswith(_PACKAGE_DIR)
+                                 or frame.f_code.co_filename.startswith("<frozen importlib")):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, PluginWarning, stacklevel=level)
 
 BUILTIN_DIST = "autogradx"
 
@@ -41,11 +62,39 @@ class Registry:
     def __init__(self):
         self.ops = {}
         self.plugins = {}
-        self.duplicates = []
+        self.duplicates = []        # (op name, plugin used, plugin not used)
         self.backends = []
+        self.priority = None        # set_priority's names; None: AUTOGRADX_PLUGIN_PRIORITY's
         self._lock = threading.RLock()
         self._loaded = False
         self._loading = False
+
+    def set_priority(self, names):
+        """Plugins whose ops win when several register one name, first choice first (the
+        others follow in the default order). Only before the plugins load."""
+        if isinstance(names, str):
+            names = [n.strip() for n in names.split(",")]
+        names = [n for n in names if n]
+        with self._lock:
+            if (self._loaded or self._loading) and names != self.priority_order():
+                raise RuntimeError(
+                    "autogradx's plugins are already loaded (the first op call loads them): "
+                    "set the priority before that, or with the environment variable "
+                    f"{PRIORITY_ENV}")
+            self.priority = names
+
+    def priority_order(self):
+        """The plugin names set first, by :meth:`set_priority` or the environment."""
+        if self.priority is not None:
+            return list(self.priority)
+        return [n.strip() for n in os.environ.get(PRIORITY_ENV, "").split(",") if n.strip()]
+
+    def providers(self, op_name):
+        """The plugins registering ``op_name``: the one used first, then the others."""
+        op = self.load().ops.get(op_name)
+        if op is None:
+            return []
+        return [op.plugin] + [other for name, _, other in self.duplicates if name == op_name]
 
     def load(self):
         with self._lock:
@@ -73,12 +122,24 @@ class Registry:
                 "entry points are registered")
         if os.environ.get(DISABLE_ENV, "") not in ("", "0"):
             others = []
-        for ep in builtin + others:
-            self._load_entry_point(ep, builtin=ep in builtin)
+        order = self.priority_order()
+        rank = {name: k for k, name in enumerate(order)}
+        # sorted() is stable: unlisted plugins keep the default order (built-in first).
+        eps = sorted(builtin + others, key=lambda ep: rank.get(ep.name, len(order)))
+        loaded = [(info, plugin) for info, plugin in
+                  (self._load_entry_point(ep, builtin=ep in builtin) for ep in eps)
+                  if plugin is not None]
+        for info, plugin in loaded:
+            for op in plugin.ops:
+                self._add(op, info, order)
+        # Overrides and backends once every plugin's ops are in, whatever the order.
+        for info, plugin in loaded:
+            self._add_extras(info, plugin)
         self._loaded = True
         return self
 
     def _load_entry_point(self, ep, builtin):
+        """``(info, plugin)``; plugin is None when loading failed (reported)."""
         dist = ep.dist
         info = PluginInfo(ep.name, ep.value, dist.name if dist else None,
                           dist.version if dist else None, builtin)
@@ -94,45 +155,61 @@ class Registry:
             if builtin:
                 raise
             info.error = f"{type(exc).__name__}: {exc}"
-            warnings.warn(
-                f"autogradx plugin {ep.name!r} ({ep.value}) failed to load and was skipped: "
-                f"{info.error}", PluginWarning, stacklevel=4)
-            return
-        for op in plugin.ops:
-            self._add(op, info)
+            _warn(f"autogradx plugin {ep.name!r} ({ep.value}) failed to load and was skipped: "
+                  f"{info.error}")
+            return info, None
+        # The entry point names the plugin and the distribution versions it, everywhere
+        # autogradx reports them: a Plugin saying otherwise is told so, not ignored.
+        if plugin.name != ep.name:
+            _warn(f"autogradx plugin {ep.name!r}: its Plugin is named {plugin.name!r}, but a "
+                  f"plugin is named by its entry point ({ep.name!r} in {ep.value})")
+        if plugin.version is not None:
+            if info.version is None:
+                info.version = str(plugin.version)
+            elif str(plugin.version) != info.version:
+                _warn(f"autogradx plugin {ep.name!r}: Plugin(version={plugin.version!r}) differs "
+                      f"from its distribution {info.dist!r}'s version {info.version!r}, which "
+                      "is the one reported")
+        return info, plugin
+
+    def _add_extras(self, info, plugin):
+        """``plugin``'s overrides of registered ops, and its backends."""
         for op_name, module_name, other in plugin.overrides:
             target = self.ops.get(op_name)
             if target is None:
-                warnings.warn(f"autogradx plugin {info.name!r} overrides op {op_name!r}, which "
-                              "no plugin registers; skipped", PluginWarning, stacklevel=4)
+                _warn(f"autogradx plugin {info.name!r} overrides op {op_name!r}, which no "
+                      "plugin registers; skipped")
                 continue
             try:
                 other._set_plugin(info.name)
                 target._add_override(module_name, other)
             except ValueError as exc:
-                warnings.warn(f"autogradx plugin {info.name!r}: {exc}; skipped", PluginWarning,
-                              stacklevel=4)
+                _warn(f"autogradx plugin {info.name!r}: {exc}; skipped")
         from autogradx.backends import register
         for backend in plugin.backends:
             backend.plugin = info.name
             self.backends.append(register(backend))
 
-    def _add(self, op, info):
+    def _add(self, op, info, order):
         if not isinstance(op, Op):
-            warnings.warn(f"autogradx plugin {info.name!r}: skipped {op!r}, not an Op",
-                          PluginWarning, stacklevel=5)
+            _warn(f"autogradx plugin {info.name!r}: skipped {op!r}, not an Op")
             return
         existing = self.ops.get(op.name)
         if existing is not None:
             self.duplicates.append((op.name, existing.plugin, info.name))
-            warnings.warn(
-                f"autogradx plugin {info.name!r} registers op {op.name!r}, already registered "
-                f"by plugin {existing.plugin!r}; the first registration is kept",
-                PluginWarning, stacklevel=5)
+            how = (f"the plugin priority ({PRIORITY_ENV}={','.join(order)})" if order else
+                   "the default order: autogradx's own plugins, then the others by entry "
+                   f"point name; set {PRIORITY_ENV} to choose")
+            if existing.plugin == info.name:
+                _warn(f"autogradx plugin {info.name!r} registers op {op.name!r} twice; the "
+                      "first definition is used")
+            else:
+                _warn(f"autogradx plugins {existing.plugin!r} and {info.name!r} both register "
+                      f"op {op.name!r}; {existing.plugin!r}'s is used, by {how}")
             return
         if op.plugin is not None and op.plugin != info.name:
-            warnings.warn(f"autogradx plugin {info.name!r}: op {op.name!r} already belongs to "
-                          f"plugin {op.plugin!r}; skipped", PluginWarning, stacklevel=5)
+            _warn(f"autogradx plugin {info.name!r}: op {op.name!r} already belongs to plugin "
+                  f"{op.plugin!r}; skipped")
             return
         op._set_plugin(info.name)
         self.ops[op.name] = op

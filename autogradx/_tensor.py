@@ -191,9 +191,10 @@ class Tensor(TensorBase):
 
     def __array__(self, dtype=None, copy=None):
         if self.requires_grad:
+            from autogradx._xp import vjp_on_tensors_note
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. "
-                "Use tensor.detach().numpy() instead.")
+                "Use tensor.detach().numpy() instead." + vjp_on_tensors_note())
         # NumPy 2's protocol: copy=True asks for an array of its own, copy=False for this
         # tensor's memory itself (an error when a cast or a device transfer must copy).
         on_host = type(self._data) is np.ndarray

@@ -314,3 +314,36 @@ tensor_namespace = _TensorNamespace(np, "", dict(
     {k: v for k, v in globals().items()
      if callable(v) and not k.startswith("_") and not isinstance(v, type)},
     linalg=_TensorNamespace(np.linalg, "linalg", {})))
+
+
+def is_tensor_namespace(xp):
+    """True for the tensor namespace (or its ``linalg``, or one bound to a device)."""
+    return isinstance(xp, _TensorNamespace)
+
+
+def vjp_on_tensors_note():
+    """When called (through any depth) from a vjp running on tensors (create_graph=True),
+    a sentence naming its op and plugin, to add to an error its array-only code met there;
+    else ``""``. Found from the calling frames: the vjp's first argument is this namespace."""
+    import sys
+    frame = sys._getframe(1)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_argcount and isinstance(frame.f_locals.get(code.co_varnames[0]),
+                                           _TensorNamespace):
+            return (f" (In {_vjp_owner(code)}, run on tensors to compute gradients of "
+                    "gradients (create_graph=True): call ops there, not array functions; "
+                    "autogradx.plugin.on_tensors(xp) tells a vjp which case it is in.)")
+        frame = frame.f_back
+    return ""
+
+
+def _vjp_owner(code):
+    """``"the vjp of op 'name' (plugin 'p')"`` for the op whose vjp has ``code``."""
+    from autogradx._registry import REGISTRY
+    for op in REGISTRY.ops.values():
+        for candidate in (op,) + tuple(op.overrides.values()):
+            fns = (candidate.vjp,) + tuple(candidate.vjps or ())
+            if any(getattr(f, "__code__", None) is code for f in fns):
+                return f"the vjp of op {op.name!r} (plugin {op.plugin!r})"
+    return f"the vjp {code.co_name!r}"

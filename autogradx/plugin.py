@@ -61,7 +61,18 @@ The contract of an op:
 
 To keep gradients of gradients possible, write vjps with operations that exist
 both on arrays and on tensors (arithmetic operators and ``xp`` functions), and
-save inputs or the result rather than values derived from them.
+save inputs or the result rather than values derived from them. A vjp that must
+call something else on arrays (a SciPy function) asks :func:`on_tensors` which
+case it is in, and calls an op on tensors.
+
+``op.defvjp(vjp)`` attaches a positional-form vjp after the op is made (it
+returns ``vjp``, so it works as a decorator), before the op is registered::
+
+    cube = agp.Op("cube", lambda xp, x: x ** 3, save="input")
+
+    @cube.defvjp
+    def _cube_vjp(xp, g, input):
+        return 3 * g * input ** 2
 
 ``Op`` arguments: ``name`` and ``forward`` positionally, everything else by keyword (a
 positional ``vjp`` still works, with a ``DeprecationWarning``), in four groups: what it
@@ -71,10 +82,17 @@ its derivative (``vjp``, ``save``, ``residuals``, ``grad_fn``), where it appears
 speed hints (``out``, ``ufunc``).
 
 ``name``
-    Registry name; also the function name. Dotted namespaces go in ``namespace``.
+    Registry name; also the function name. In a dotted name (``"special.logit"``)
+    the part after the last dot is the function's, the method's and the default
+    node's name (``LogitBackward0``), and the namespace is still given by
+    ``namespace`` (``namespace="special"``).
 ``inputs``
-    Names of the tensor inputs, e.g. ``("input", "other")``. Callers may pass
-    them by position or keyword.
+    Names of the tensor inputs, e.g. ``("input", "other")``: the forward's first
+    parameters after ``xp``, and the names derivative formulas read them by.
+    Callers may pass them by position or keyword. The forward gets an array for
+    each tensor, a Python number as is, and ``None`` for an input that has a
+    default in the forward's signature and was not given. Everything after them
+    in the forward's signature is a parameter (``dim``, ``keepdim``).
 ``save``
     For the positional forms of ``vjp``: names of inputs (and/or ``"result"``)
     the vjp needs, all saved whichever inputs require grad. Saved tensors are
@@ -130,11 +148,43 @@ speed hints (``out``, ``ufunc``).
 from autogradx._core.opdef import OpDef as Op
 from autogradx._core.dispatch import get_array_module
 
-__all__ = ["Op", "Plugin", "OpList", "ENTRY_POINT_GROUP", "get_array_module",
-           "lazy_conformance_cases", "collect"]
+__all__ = ["Op", "Plugin", "OpList", "ENTRY_POINT_GROUP", "get_array_module", "on_tensors",
+           "set_priority", "lazy_conformance_cases", "collect"]
 
 #: The entry point group autogradx loads plugins from.
 ENTRY_POINT_GROUP = "autogradx.plugins"
+
+
+def set_priority(names):
+    """Which plugin's op is used when several plugins register one name: ``names`` (a list,
+    or a comma-separated string) first, in that order, then the other plugins in the
+    default order (autogradx's own first, then the rest by entry point name). The
+    environment variable ``AUTOGRADX_PLUGIN_PRIORITY=a,b`` does the same; this call takes
+    precedence. Call it before the first op call, which loads the plugins::
+
+        import autogradx
+        autogradx.plugin.set_priority(["fastspecial", "scipy_special"])
+
+    ``python -m autogradx info`` lists the ops that several plugins register.
+    """
+    from autogradx._registry import REGISTRY
+    REGISTRY.set_priority(names)
+
+
+def on_tensors(xp):
+    """True when a vjp handed ``xp`` runs on tensors, False when it runs on arrays.
+
+    Under ``create_graph=True`` (gradients of gradients) vjps get tensors, and an
+    ``xp`` whose functions record ops on them; anything that is not an op (a SciPy
+    function, ``np.`` calls) cannot take those tensors. Such a vjp calls an op there::
+
+        def _j0_vjp(xp, g, input):
+            if on_tensors(xp):
+                return -g * bessel_j1(input)        # an op: recorded, differentiable
+            return -g * scipy.special.j1(input)
+    """
+    from autogradx._xp import is_tensor_namespace
+    return is_tensor_namespace(xp)
 
 
 class Plugin:

@@ -59,7 +59,7 @@ class GradcheckError(AssertionError):
 
 
 def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, n_directions=3, seed=0,
-              raise_exception=True):
+              at_input_dtype=False, raise_exception=True):
     """Check the gradients of ``fn`` at ``inputs`` against finite differences.
 
     ``fn(*inputs)`` must return a tensor or a tuple of tensors. ``inputs`` is a
@@ -69,7 +69,11 @@ def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, n_directions=3, see
 
     The check runs in float64: floating point inputs are replaced by float64
     copies (keeping ``requires_grad``), so float32 ops are checked with the
-    precision finite differences need. For each of ``n_directions`` random
+    precision finite differences need. With ``at_input_dtype=True`` the gradients
+    (backward) are computed at the inputs' own dtypes instead, on copies of their
+    values, and compared with the same float64 finite differences: a vjp that is
+    wrong only in float32 is caught (give tolerances fit for that dtype; the
+    conformance kit uses ``atol=1e-4`` for float32). For each of ``n_directions`` random
     output cotangents ``u`` (one per floating point output) and random input
     directions ``v``, it compares
 
@@ -92,8 +96,9 @@ def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, n_directions=3, see
     returns False if ``raise_exception`` is False.
     """
     inputs, checked = _checked_inputs("gradcheck", inputs, eps, n_directions)
-    check = _Check(fn, inputs, checked, eps, atol, rtol, seed)
-    check.dtypes_and_shapes()
+    check = _Check(fn, inputs, checked, eps, atol, rtol, seed, at_input_dtype)
+    if not at_input_dtype:      # else each direction checks shapes and dtypes itself
+        check.dtypes_and_shapes()
     for d in range(n_directions):
         check.direction(d)
     return check.outcome(raise_exception)
@@ -125,8 +130,9 @@ class _Check:
     what = "gradcheck"
     cause = None        # an exception that stopped the check, chained to the report
 
-    def __init__(self, fn, inputs, checked, eps, atol, rtol, seed):
+    def __init__(self, fn, inputs, checked, eps, atol, rtol, seed, at_input_dtype=False):
         self.fn = fn
+        self.at_input_dtype = at_input_dtype    # backward at the inputs' dtypes, not float64
         self.inputs = inputs
         self.checked = checked
         self.eps = eps
@@ -254,9 +260,19 @@ class _Check:
                                   "at the input's dtype")
 
     def direction(self, d):
+        if self.at_input_dtype:
+            # Backward at the inputs' dtypes, from the float64 cotangents rounded to the
+            # outputs' dtypes, which the finite differences then use too.
+            arrays = [v._data.copy() if _is_float_tensor(v) else None for v in self.inputs]
+            grad_dtypes = {i: self.inputs[i]._data.dtype for i in self.checked}
+            where = "at the input's dtype"
+        else:
+            arrays = self.base
+            grad_dtypes = dict.fromkeys(self.checked, np.dtype(np.float64))
+            where = "in float64"
         with enable_grad():
-            outs, leaves = self._call(self.base, True)
-            us = self._cotangents(outs, "float64")
+            outs, leaves = self._call(arrays, True)
+            us = self._cotangents(outs, None if self.at_input_dtype else "float64")
             self._vjp(outs, us)
         us = [None if u is None else _as_float64(u) for u in us]
         directions = {}
@@ -268,7 +284,7 @@ class _Check:
             v = xp.asarray(self.rng.standard_normal(base.shape), dtype="float64")
             directions[i] = v
             grad = leaves[i].grad
-            if not self._check_grad_meta(i, grad, np.dtype(np.float64), "in float64"):
+            if not self._check_grad_meta(i, grad, grad_dtypes[i], where):
                 joint = False       # no inner product with a gradient of the wrong shape
                 continue
             numerical = self._numerical({i: v}, us)
@@ -277,8 +293,9 @@ class _Check:
                 note = (" (backward gave no gradient (None) for this input, but the output "
                         "depends on it)")
             else:
-                analytic = _dot(grad._data, v)
-                note = ""
+                analytic = _dot(grad._data, v)      # float64 products, whatever its dtype
+                note = "" if grad._data.dtype == np.float64 else \
+                    f" (backward in {_dtype_name(grad._data.dtype)})"
             total_analytic += analytic
             self._compare(self._label(i), d, analytic, numerical, note)
         if joint and len(self.checked) > 1:

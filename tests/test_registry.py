@@ -201,3 +201,113 @@ def test_collect_gathers_a_modules_op_globals(site):
     """))
     import agxtest_collected
     assert [op.name for op in collect(agxtest_collected)] == ["agxtest_first", "agxtest_second"]
+
+
+# -- op names several plugins register: the priority ----------------------------------
+
+def _dup_plugin(plugin, factor):
+    return f"""
+        import autogradx.plugin as agp
+        plugin = agp.Plugin("{plugin}", [agp.Op("agxtest_scale", lambda xp, x: {factor} * x,
+                                                vjp={{"input": lambda xp, g: {factor} * g}})])
+    """
+
+
+@pytest.fixture
+def contested(site):
+    """Plugins 'zeta' and 'alpha' both register op 'agxtest_scale' (times 3 and times 2).
+    (Distribution names without a dash: importlib.metadata takes a dist-info directory's
+    name up to its first dash as the distribution's, and lists one per name.)"""
+    make_dist(site, "agxtest_zeta", "agxtest_zeta", _dup_plugin("zeta", 3),
+              {"zeta": "agxtest_zeta:plugin"})
+    make_dist(site, "agxtest_alpha", "agxtest_alpha", _dup_plugin("alpha", 2),
+              {"alpha": "agxtest_alpha:plugin"})
+    return site
+
+
+def test_by_default_the_first_entry_point_by_name_wins_and_the_warning_names_both(contested):
+    reg, warned = load()
+    assert reg.ops["agxtest_scale"].plugin == "alpha"
+    assert reg.providers("agxtest_scale") == ["alpha", "zeta"]
+    [w] = warned
+    assert str(w.message) == (
+        "autogradx plugins 'alpha' and 'zeta' both register op 'agxtest_scale'; 'alpha''s is "
+        "used, by the default order: autogradx's own plugins, then the others by entry point "
+        "name; set AUTOGRADX_PLUGIN_PRIORITY to choose")
+
+
+@pytest.mark.parametrize("how", ["environment", "call"])
+def test_the_priority_chooses_the_plugin_used(contested, monkeypatch, how):
+    reg = Registry()
+    if how == "environment":
+        monkeypatch.setenv("AUTOGRADX_PLUGIN_PRIORITY", "zeta, alpha")
+    else:
+        monkeypatch.setenv("AUTOGRADX_PLUGIN_PRIORITY", "alpha")      # the call wins
+        reg.set_priority(["zeta"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reg.load()
+    assert reg.ops["agxtest_scale"].plugin == "zeta"
+    x = autogradx.tensor([1.0], requires_grad=True)
+    reg.ops["agxtest_scale"](x).backward()
+    assert x.grad.item() == 3.0
+    assert "'zeta''s is used, by the plugin priority (AUTOGRADX_PLUGIN_PRIORITY=zeta" \
+        in str(caught[0].message)
+    with pytest.raises(RuntimeError, match="already loaded"):
+        reg.set_priority(["alpha"])
+
+
+def test_a_priority_may_put_a_plugin_before_autogradxs_own(site, monkeypatch):
+    make_dist(site, "agxtest-dup", "agxtest_dup", """
+        import autogradx.plugin as agp
+        plugin = agp.Plugin("dupplug", [agp.Op("mul", lambda xp, a, b: a, inputs=("input", "other"))])
+    """, {"dupplug": "agxtest_dup:plugin"})
+    monkeypatch.setenv("AUTOGRADX_PLUGIN_PRIORITY", "dupplug")
+    reg, _ = load()
+    assert reg.ops["mul"].plugin == "dupplug" and reg.providers("mul") == ["dupplug", "numpy"]
+
+
+def test_info_shows_who_provides_each_contested_op_aligned(contested, monkeypatch):
+    import io
+
+    from autogradx.__main__ import info
+    make_dist(contested, "agxtest_long", "agxtest_long", GOOD.replace("goodplug", "a_long_plugin_name"),
+              {"a_long_plugin_name": "agxtest_long:plugin"})
+    reg, _ = load()
+    monkeypatch.setattr("autogradx._registry.REGISTRY", reg)
+    out = io.StringIO()
+    info(out)
+    lines = out.getvalue().splitlines()
+    assert "ops several plugins register (used: the first; default order, " \
+           "AUTOGRADX_PLUGIN_PRIORITY chooses):" in lines
+    assert any(line.split() == ["agxtest_scale", "alpha,", "zeta"] for line in lines)
+    # the second column starts at one place, however long a plugin's name
+    rows = [line for line in lines if line.startswith("  ") and " (" in line]
+    starts = {len(line) - len(line[2:].lstrip().partition(" ")[2].lstrip()) for line in rows}
+    assert len(starts) == 1, lines
+
+
+def test_plugin_warnings_point_at_the_line_that_loaded_the_plugins(site):
+    make_dist(site, "agxtest-broken", "agxtest_broken", "raise ImportError('no libfoo')",
+              {"brokenplug": "agxtest_broken:plugin"})
+    reg = Registry()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reg.load(); line = sys._getframe().f_lineno  # noqa: E702 (the line of the call)
+    assert [(w.filename, w.lineno) for w in caught] == [(__file__, line)]
+
+
+@pytest.mark.parametrize("plugin, version, message", [
+    ("othername", None, "autogradx plugin 'goodplug': its Plugin is named 'othername', but a "
+                        "plugin is named by its entry point ('goodplug' in agxtest_good:plugin)"),
+    ("goodplug", "0.9", "autogradx plugin 'goodplug': Plugin(version='0.9') differs from its "
+                        "distribution 'agxtest-good''s version '1.0', which is the one reported"),
+])
+def test_a_plugin_name_or_version_other_than_its_distributions_is_reported(site, plugin, version,
+                                                                          message):
+    source = GOOD.replace('agp.Plugin("goodplug", [cube])',
+                          f'agp.Plugin({plugin!r}, [cube], version={version!r})')
+    make_dist(site, "agxtest-good", "agxtest_good", source, {"goodplug": "agxtest_good:plugin"})
+    reg, warned = load()
+    assert [str(w.message) for w in warned] == [message]
+    assert "goodplug" in reg.plugins and reg.plugins["goodplug"].version == "1.0"

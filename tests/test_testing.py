@@ -61,6 +61,26 @@ def test_float32_inputs_are_checked_in_float64():
     assert gradcheck(lambda t: agx.log(t * t + 1.0) * t, (x,))
 
 
+def _doubled_in_float32(xp, g, input):
+    """sin's vjp, wrong by a factor 2 only when it runs in float32."""
+    return (2 if input.dtype == np.float32 else 1) * g * xp.cos(input)
+
+
+SIN_WRONG_IN_FLOAT32 = Op("sin_wrong_in_float32", lambda xp, x: xp.sin(x),
+                          vjp={"input": _doubled_in_float32})
+
+
+def test_at_input_dtype_runs_backward_in_float32_against_float64_differences():
+    x = tensor((4, 5), dtype=agx.float32)
+    assert gradcheck(SIN_WRONG_IN_FLOAT32, (x,))      # float64 copies never see the bug
+    with pytest.raises(GradcheckError, match=r"dtype torch.float32\): vjp mismatch in "
+                                             r"direction 0 \(backward in torch.float32\)"):
+        gradcheck(SIN_WRONG_IN_FLOAT32, (x,), atol=1e-4, at_input_dtype=True)
+    # a correct op passes in float32 within float32's tolerance
+    assert gradcheck(lambda t: agx.log(t * t + 1.0) * t, (x,), atol=1e-4, at_input_dtype=True)
+    assert gradcheck(SIN_WRONG_IN_FLOAT32, (tensor((3,)),), at_input_dtype=True)   # float64
+
+
 def test_passes_other_values_through():
     x = tensor((2, 3))
     assert gradcheck(scaled_sum, (x, 1, 2.5))

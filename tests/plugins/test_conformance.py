@@ -11,7 +11,9 @@ check one plugin, on the CPU or also on a device against the CPU::
 Every op of autogradx's own plugins, and of the plugin named by
 ``AUTOGRADX_TEST_PLUGIN``, must have samples or a ``Skip`` with its reason.
 Ops that are not checked (a ``Skip``, or another installed plugin that gives
-no samples) are listed together by one test, ``test_unchecked_ops``.
+no samples) are listed together by one test, ``test_unchecked_ops``. A plugin's own
+test suite runs the same checks from the installed autogradx with
+``autogradx.conformance.pytest`` (docs/plugins.md).
 """
 
 import functools
@@ -21,7 +23,7 @@ import pytest
 
 import autogradx as agx
 from autogradx._registry import REGISTRY
-from autogradx.conformance import Sample, Skip, check_op, plugin_cases
+from autogradx.conformance import Skip, case_problems, check_op, plugin_cases
 
 PLUGIN = os.environ.get("AUTOGRADX_TEST_PLUGIN")
 DEVICE = os.environ.get("AUTOGRADX_TEST_DEVICE")
@@ -70,23 +72,7 @@ def test_op_conformance(op, cases):
 
 def _problems(name):
     """What is wrong with plugin ``name``'s conformance_cases, one line each."""
-    out = []
-    for op, cases in _cases(name):
-        if isinstance(cases, Skip):
-            if not str(cases.reason or "").strip():
-                out.append(f"{op.name}: Skip() without a reason")
-        elif cases is None:
-            out.append(f"{op.name}: no conformance_cases (give samples, or Skip(reason))")
-        elif not cases:
-            out.append(f"{op.name}: an empty list of samples")
-        else:
-            for s in cases:
-                if not isinstance(s, Sample):
-                    out.append(f"{op.name}: {s!r} is not a Sample")
-                elif not s.second_order and not s.reason:
-                    out.append(f"{op.name} ({s.describe()}): second order off without a "
-                               "reason (Sample.options(reason=...))")
-    return out
+    return [line for op, cases in _cases(name) for line in case_problems(op.name, cases)]
 
 
 @pytest.mark.parametrize("name", [n for n in _plugins() if _held_to_completeness(n)])

@@ -167,7 +167,9 @@ def test_info_lists_the_cuda_backend_and_its_state(tmp_path):
     out = subprocess.run([sys.executable, "-m", "autogradx", "info"], capture_output=True,
                          text=True, env=dict(os.environ, PYTHONPATH=str(tmp_path)), check=True)
     line = next(l for l in out.stdout.splitlines() if l.strip().startswith("cuda"))
-    assert line.startswith("  cuda         cupy (plugin cupy): "), line
+    # (the name column is as wide as the longest name: tests/test_registry.py checks it)
+    assert line.split()[:4] == ["cuda", "cupy", "(plugin", "cupy):"], line
     if importlib.util.find_spec("cupy") is None:
         assert line.endswith("unavailable: CuPy is not installed (pip install cupy-cuda12x)")
-    assert "cupy         autogradx-cupy 0.1.0 (autogradx_cupy:make_plugin): 0 ops" in out.stdout
+    assert any(l.split() == ["cupy", "autogradx-cupy", "0.1.0", "(autogradx_cupy:make_plugin):",
+                             "0", "ops"] for l in out.stdout.splitlines()), out.stdout

@@ -1,4 +1,5 @@
-"""The Op constructor's calling convention."""
+"""The Op constructor's calling convention, and what a vjp can ask of it (on_tensors)."""
+import numpy as np
 import pytest
 
 import autogradx as agx
@@ -16,3 +17,124 @@ def test_op_takes_name_and_forward_positionally_and_the_rest_by_keyword():
         Op("probe_positional", double, lambda xp, g: 2 * g, ("input",))
     with pytest.raises(TypeError, match="takes name and forward positionally"):
         Op("probe_positional", double, lambda xp, g: 2 * g, vjp=lambda xp, g: g)
+
+
+# -- on_tensors: a vjp knows whether it runs on arrays or on tensors ---------------------
+
+def test_on_tensors_is_false_on_arrays_and_true_under_create_graph():
+    from autogradx.plugin import Op, on_tensors
+    seen = []
+
+    def vjp(xp, g, input):
+        seen.append(on_tensors(xp))
+        return 2 * g * input
+
+    square = Op("probe_on_tensors", lambda xp, x: x * x, vjp=vjp, save="input")
+    x = agx.tensor([1.0, 2.0], dtype=agx.float64, requires_grad=True)
+    (gx,) = agx.autograd.grad(square(x).sum(), x, create_graph=True)
+    gx.sum().backward()
+    assert seen == [True] and x.grad.tolist() == [2.0, 2.0]
+    square(x).sum().backward()
+    assert seen == [True, False]
+
+
+def _bessel_ops():
+    """j0 and j1 with SciPy forwards; each vjp calls SciPy on arrays, an op on tensors."""
+    special = pytest.importorskip("scipy.special")
+    from autogradx.plugin import Op, on_tensors
+
+    def j1_vjp(xp, g, input, result):       # j1' = j0 - j1 / x
+        j0 = J0(input) if on_tensors(xp) else special.j0(input)
+        return g * (j0 - result / input)
+
+    J1 = Op("probe_j1", lambda xp, x: special.j1(x), vjp={"input": j1_vjp})
+    J0 = Op("probe_j0", lambda xp, x: special.j0(x), vjp={
+        "input": lambda xp, g, input: -g * (J1(input) if on_tensors(xp) else special.j1(input))})
+    return J0, J1
+
+
+def test_a_vjp_that_asks_on_tensors_has_gradients_of_gradients():
+    from autogradx.testing import gradgradcheck
+    j0, _ = _bessel_ops()
+    x = agx.tensor([0.5, 1.5, 3.0], dtype=agx.float64, requires_grad=True)
+    assert gradgradcheck(j0, (x,))
+    torch = pytest.importorskip("torch")
+    (gx,) = agx.autograd.grad(j0(x).sum(), x, create_graph=True)
+    gx.sum().backward()
+    xt = torch.tensor([0.5, 1.5, 3.0], dtype=torch.float64, requires_grad=True)
+    # torch.special.bessel_j0 has no derivative: j0'' = -j1' written out, from torch's j0, j1
+    expected = -(torch.special.bessel_j0(xt) - torch.special.bessel_j1(xt) / xt)
+    assert np.allclose(x.grad.numpy(), expected.detach().numpy())
+
+
+def test_a_vjp_that_forgets_it_is_named_with_its_op_and_plugin(monkeypatch):
+    from autogradx._registry import REGISTRY
+    from autogradx.plugin import Op
+    special = pytest.importorskip("scipy.special")
+    j0 = Op("probe_forgets", lambda xp, x: special.j0(x),
+            vjp={"input": lambda xp, g, input: -g * special.j1(input)})
+    j0._set_plugin("myplug")
+    monkeypatch.setitem(REGISTRY.load().ops, "probe_forgets", j0)
+    x = agx.tensor([0.5, 1.5], dtype=agx.float64, requires_grad=True)
+    j0(x).sum().backward()          # on arrays, SciPy is fine
+    with pytest.raises(RuntimeError) as info:
+        agx.autograd.grad(j0(x).sum(), x, create_graph=True)
+    assert str(info.value) == (
+        "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead. "
+        "(In the vjp of op 'probe_forgets' (plugin 'myplug'), run on tensors to compute "
+        "gradients of gradients (create_graph=True): call ops there, not array functions; "
+        "autogradx.plugin.on_tensors(xp) tells a vjp which case it is in.)")
+    # outside a vjp the message is PyTorch's alone
+    with pytest.raises(RuntimeError, match=r"instead\.$"):
+        np.asarray(x)
+
+
+# -- what docs/plugins.md says of names and arguments --------------------------------------
+
+def test_a_dotted_name_as_the_guide_says(monkeypatch):
+    """The function, method and default node name use the part after the dot; the
+    namespace is given by namespace= (without it, the function is autogradx.<part>)."""
+    from autogradx._registry import REGISTRY
+    from autogradx.plugin import Op
+    torch = pytest.importorskip("torch")
+    logit = Op("special.probe_logit", lambda xp, x: xp.log(x / (1 - x)),
+               vjp={"input": lambda xp, g, input: g / (input * (1 - input))},
+               namespace="special", method=True)
+    assert logit.namespaces == ("special",) and logit.method == "probe_logit"
+    monkeypatch.setitem(REGISTRY.load().ops, logit.name, logit)
+    x = agx.tensor([0.25, 0.5], requires_grad=True)
+    y = agx.special.probe_logit(x)
+    assert y.grad_fn.name() == "ProbeLogitBackward0"
+    y.sum().backward()
+    xt = torch.tensor([0.25, 0.5], requires_grad=True)
+    torch.special.logit(xt).sum().backward()
+    assert np.allclose(x.grad.numpy(), xt.grad.numpy())
+    bare = Op("special.probe_bare", lambda xp, x: x, vjp={"input": lambda xp, g: g})
+    assert bare.namespaces == ("",)
+
+
+def test_the_guides_op_signature_is_ops():
+    """docs/plugins.md's Op(...) block lists Op's keyword arguments, all of them, and
+    everything after forward is keyword-only."""
+    import re
+    from pathlib import Path
+
+    from autogradx.plugin import Op
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "plugins.md").read_text()
+    block = guide[guide.index("Op(name, forward, *,"):]
+    block = block[:block.index("```")]
+    documented = re.findall(r"(\w+)=", block)
+    signature = Op.__doc__.splitlines()[0]          # the compiled core's embedded signature
+    actual = re.findall(r"(\w+)=", signature)
+    assert sorted(documented) == sorted(actual)
+    with pytest.raises(TypeError, match="takes name and forward positionally"):
+        Op("probe_kw", lambda xp, x: x, None, ("input",))
+
+
+@pytest.mark.xfail(strict=True, reason="core: opdef.pyx's embedded signature shows "
+                   "inputs=('input') before *args, as if positional; the guide and Op say "
+                   "keyword-only (needs an explicit signature line in OpDef's docstring)")
+def test_help_op_shows_inputs_keyword_only():
+    from autogradx.plugin import Op
+    signature = Op.__doc__.splitlines()[0]
+    assert signature.index("*") < signature.index("inputs=")

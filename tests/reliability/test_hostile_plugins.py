@@ -47,7 +47,7 @@ BROKEN = {
         first = agp.Op("agxtest_twice", lambda xp, x: 2 * x, vjp=lambda xp, g: 2 * g)
         again = agp.Op("agxtest_twice", lambda xp, x: 3 * x, vjp=lambda xp, g: 3 * g)
         plugin = agp.Plugin("twice", [first, again])
-        """, r"'twice' registers op 'agxtest_twice', already registered by plugin 'twice'"),
+        """, r"'twice' registers op 'agxtest_twice' twice; the first definition is used"),
 }
 
 # Ops that load, then misbehave when called: (op name, forward, vjp, save).
@@ -303,5 +303,6 @@ def test_the_kit_names_an_op_that_writes_into_its_arguments(hostile, name, where
     # Not checked at run time (it would cost every call): the conformance kit finds it.
     report = check_op(hostile.ops[name], [Sample(Arg((2, 3)))], second_order=False,
                       raise_exception=False)
-    assert [(n, w.rsplit("; ", 1)[1]) for n, w, _ in report.failures] == [(name, where)]
+    # once per dtype checked: float32 and float64
+    assert [(n, w.rsplit("; ", 1)[1]) for n, w, _ in report.failures] == [(name, where)] * 2
     assert message in report.failures[0][2]

@@ -15,7 +15,7 @@ Tensor methods where PyTorch has them (``x.erf()``, ``x.lgamma()``,
 import math
 
 import autogradx
-from autogradx.plugin import Op, Plugin
+from autogradx.plugin import Op, Plugin, on_tensors
 
 __version__ = "0.1.0"
 __all__ = ["plugin"]
@@ -42,7 +42,7 @@ def _kernels(xp):
 def _special(xp, name, *args):
     """``name`` from the kernels on arrays; on tensors (gradients of gradients) the op of
     that name, so that the call is recorded and differentiable in turn."""
-    if any(isinstance(a, autogradx.Tensor) for a in args):
+    if on_tensors(xp):
         return _OPS[name](*args)
     return getattr(_kernels(xp), name)(*args)
 

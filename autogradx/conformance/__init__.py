@@ -19,8 +19,9 @@ For each sample and dtype, :func:`check_op` checks that
 * the op runs and returns tensors, and its forward leaves its inputs unchanged;
   floating outputs have the dtype of the floating inputs (or the sample's
   ``out_dtype``);
-* gradients agree with finite differences and have each input's shape and
-  dtype (:func:`~autogradx.testing.gradcheck`);
+* gradients, computed in the dtype under test, agree with float64 finite
+  differences within that dtype's tolerance and have each input's shape and
+  dtype (:func:`~autogradx.testing.gradcheck` with ``at_input_dtype=True``);
 * backward leaves the inputs, the outputs, the incoming gradient and the values
   saved for the vjp unchanged (vjps never write into their arguments);
 * gradients of gradients agree with finite differences
@@ -33,8 +34,8 @@ For each sample and dtype, :func:`check_op` checks that
 supplies: a dict ``conformance_cases = {op name: [Sample, ...] or Skip(reason)}``
 in the module its entry point names (or in the module that defines an op's
 forward). ``python -m autogradx.conformance NAME`` does the same from the
-command line, and ``AUTOGRADX_TEST_PLUGIN=NAME python -m pytest
-tests/plugins/test_conformance.py`` runs it as one pytest test per op.
+command line, and :mod:`autogradx.conformance.pytest` runs it as one pytest test
+per op in a plugin's own test suite.
 """
 
 import argparse
@@ -53,7 +54,7 @@ from autogradx._core.promote import get_default_float
 from autogradx._core.tensor import TensorBase
 
 __all__ = ["Arg", "Sample", "Skip", "Report", "ConformanceError", "check_op", "compare_on_device",
-           "generated_samples", "plugin_cases", "run", "main"]
+           "generated_samples", "plugin_cases", "case_problems", "run", "main", "DTYPE_TOLERANCES"]
 
 
 class ConformanceError(AssertionError):
@@ -293,16 +294,20 @@ class Report:
     """What a check found: counts of passed checks, failures, skipped ops, and
     samples whose gradients of gradients were not checked (``second_order=False``).
 
-    ``report.ok`` is True when nothing failed; ``str(report)`` is readable.
+    ``report.ok`` is True when nothing failed; ``str(report)`` is readable: the first
+    failure of each op and check in full, one line for each repeat of it;
+    ``report.format(verbose=True)`` gives every failure in full and a line per op
+    that passed.
     """
 
     def __init__(self, title="conformance"):
         self.title = title
-        self.ops = []
+        self.ops = []           # the ops checked (not those skipped)
         self.passed = 0
         self.failures = []      # (op name, where, message)
         self.skipped = []       # (op name, reason)
         self.unchecked = []     # (op name, sample, reason): no second order for that sample
+        self.results = {}       # op name -> [checks passed, checks failed]
 
     @property
     def ok(self):
@@ -320,6 +325,7 @@ class Report:
         self.failures.extend(other.failures)
         self.skipped.extend(other.skipped)
         self.unchecked.extend(other.unchecked)
+        self.results.update(other.results)
 
     def summary(self):
         text = (f"{self.title}: {len(self.ops)} ops checked, {self.passed} checks passed, "
@@ -328,16 +334,32 @@ class Report:
             text += f", {len(self.unchecked)} samples without second order"
         return text
 
-    def __str__(self):
+    def format(self, verbose=False):
+        """The report as text; ``verbose`` shows every failure in full and each op that
+        passed, else the first failure of each op and check in full, and where the same
+        check failed again."""
         lines = [self.summary()]
+        shown = set()
         for name, where, message in self.failures:
-            lines.append(f"FAIL {name} ({where}):")
-            lines.extend("    " + line for line in message.splitlines())
+            kind = (name, where.rpartition("; ")[2])      # the op and the check that failed
+            if verbose or kind not in shown:
+                lines.append(f"FAIL {name} ({where}):")
+                lines.extend("    " + line for line in message.splitlines())
+            else:
+                lines.append(f"FAIL {name} ({where}): as above")
+            shown.add(kind)
+        if verbose:
+            for name, (passed, failed) in self.results.items():
+                if not failed:
+                    lines.append(f"PASS {name}: {passed} checks")
         for name, reason in self.skipped:
             lines.append(f"SKIP {name}: {reason}")
         for name, sample, reason in self.unchecked:
             lines.append(f"NO SECOND ORDER {name} ({sample}): {reason}")
         return "\n".join(lines)
+
+    def __str__(self):
+        return self.format()
 
     def __repr__(self):
         return f"<Report {self.summary()}>"
@@ -345,14 +367,22 @@ class Report:
 
 # ---------------------------------------------------------------- checking one op
 
-def check_op(op, cases=None, dtypes=(_dtype.float64,), *, device=None, second_order=True,
-             atol=1e-5, rtol=1e-3, seed=0, raise_exception=True):
+#: The loosest tolerances (atol, rtol) a gradient at each dtype is checked with: its
+#: backward runs in that dtype, against float64 finite differences.
+DTYPE_TOLERANCES = {"float16": (1e-2, 1e-2), "float32": (1e-4, 1e-3), "float64": (1e-5, 1e-3)}
+
+
+def check_op(op, cases=None, dtypes=(_dtype.float32, _dtype.float64), *, device=None,
+             second_order=True, atol=1e-5, rtol=1e-3, seed=0, raise_exception=True):
     """Check ``op`` over ``cases`` (a :class:`Sample`, a list of them, or None for
     :func:`generated_samples`) at each of ``dtypes``.
 
     Floating dtypes get every check (see the module's documentation); integer
     and bool dtypes check the forward only, with integer-valued inputs
-    (``promote="float"`` ops must then return the default float dtype).
+    (``promote="float"`` ops must then return the default float dtype). Gradients
+    are computed in each dtype and compared with float64 finite differences, with
+    ``atol``/``rtol`` (a sample's own take precedence) or, where looser, the
+    dtype's :data:`DTYPE_TOLERANCES`.
     ``device`` (``"cuda"``, or any device type a backend provides) adds the
     comparison with the CPU. Returns a :class:`Report`; raises
     :class:`ConformanceError` with it when a check failed, unless
@@ -364,10 +394,10 @@ def check_op(op, cases=None, dtypes=(_dtype.float64,), *, device=None, second_or
         cases = [cases]
     name = getattr(op, "name", None) or getattr(op, "__name__", repr(op))
     report = Report(f"check_op({name})")
-    report.ops.append(name)
     if isinstance(cases, Skip):
         report.skipped.append((name, cases.reason))
         return report
+    report.ops.append(name)
     np_dtypes = [_dtype.as_numpy_dtype(d) for d in dtypes]
     for k, sample in enumerate(cases):
         if not isinstance(sample, Sample):
@@ -385,6 +415,7 @@ def check_op(op, cases=None, dtypes=(_dtype.float64,), *, device=None, second_or
                 checker.on_device(dt, device)
                 if second_order and sample.second_order:
                     checker.second_order_on_device(dt, device)
+    report.results[name] = [report.passed, len(report.failures)]
     if raise_exception and not report.ok:
         raise ConformanceError(str(report))
     return report
@@ -399,10 +430,10 @@ def compare_on_device(op, cases, device, dtypes=(_dtype.float32, _dtype.float64)
         cases = [cases]
     name = getattr(op, "name", None) or getattr(op, "__name__", repr(op))
     report = Report(f"compare_on_device({name}, {device!r})")
-    report.ops.append(name)
     if isinstance(cases, Skip):
         report.skipped.append((name, cases.reason))
         return report
+    report.ops.append(name)
     for k, sample in enumerate(cases):
         checker = _SampleCheck(report, op, name, sample, seed + k, 0.0, 0.0)
         for dt in dtypes:
@@ -425,6 +456,11 @@ class _SampleCheck:
         self.rtol = sample.rtol if sample.rtol is not None else rtol
         self.differentiable = (getattr(op, "vjp", None) is not None
                                or getattr(op, "vjps", None) is not None)
+
+    def _tolerances(self, dtype):
+        """``(atol, rtol)`` for gradients computed at ``dtype``."""
+        floor_atol, floor_rtol = DTYPE_TOLERANCES.get(dtype.name, (0.0, 0.0))
+        return max(self.atol, floor_atol), max(self.rtol, floor_rtol)
 
     def _where(self, dtype, what):
         return f"{self.sample.describe()}; {dtype}; {what}"
@@ -467,9 +503,11 @@ class _SampleCheck:
         self.report.passed += 1
         if dtype.kind != "f" or not self._needs_grad(call, outs):
             return
+        atol, rtol = self._tolerances(dtype)
         try:
-            testing.gradcheck(call, tuple(call.leaves), atol=self.atol, rtol=self.rtol,
-                              seed=self.seed)
+            # Backward in the dtype under test: a vjp wrong only in float32 is caught there.
+            testing.gradcheck(call, tuple(call.leaves), atol=atol, rtol=rtol, seed=self.seed,
+                              at_input_dtype=True)
             self.report.passed += 1
         except testing.GradcheckError as e:
             self._fail(dtype, "gradients", str(e))
@@ -833,17 +871,48 @@ def _cases_of(module_name):
     return getattr(module, "conformance_cases", None) or {}
 
 
+def case_problems(op_name, cases):
+    """What is wrong with the ``conformance_cases`` entry ``cases`` of op ``op_name``
+    (None when the plugin gives none), one line each; ``[]`` when it can be checked."""
+    if isinstance(cases, Skip):
+        return [] if str(cases.reason or "").strip() else [f"{op_name}: Skip() without a reason"]
+    if cases is None:
+        return [f"{op_name}: no conformance_cases (give samples, or Skip(reason))"]
+    if not cases:
+        return [f"{op_name}: an empty list of samples"]
+    out = []
+    for s in cases:
+        if not isinstance(s, Sample):
+            out.append(f"{op_name}: {s!r} is not a Sample")
+        elif not s.second_order and not s.reason:
+            out.append(f"{op_name} ({s.describe()}): second order off without a reason "
+                       "(Sample.options(reason=...))")
+    return out
+
+
 def run(plugin_name, dtypes=(_dtype.float32, _dtype.float64), *, device=None,
-        second_order=True):
+        second_order=True, allow_skips=False):
     """Check every op of the installed plugin ``plugin_name``; returns a :class:`Report`.
-    Ops for which the plugin supplies no samples are listed as skipped."""
+
+    An op whose entry in ``conformance_cases`` is missing or malformed (see
+    :func:`case_problems`) is a failure, and so is a run that checks no op at all: CI
+    must not pass on a plugin that ships no samples. With ``allow_skips`` ops without
+    samples are listed as skipped instead, and checking nothing passes. An op given
+    ``Skip(reason)`` is listed as skipped either way."""
     report = Report(f"autogradx conformance of plugin {plugin_name!r}")
     for op, cases in plugin_cases(plugin_name):
-        if cases is None:
+        if cases is None and allow_skips:
             report.skipped.append((op.name, "the plugin gives no conformance_cases for it"))
+            continue
+        problems = case_problems(op.name, cases)
+        if problems:
+            report.fail(op.name, "conformance_cases", "\n".join(problems))
             continue
         report.merge(check_op(op, cases, dtypes, device=device, second_order=second_order,
                               raise_exception=False))
+    if not report.ops and not allow_skips:
+        report.fail(plugin_name, "plugin", "no op was checked: give conformance_cases "
+                    "(see docs/plugins.md), or pass --allow-skips to accept checking nothing")
     return report
 
 
@@ -851,27 +920,28 @@ def main(argv=None):
     """``python -m autogradx.conformance NAME``: exit status 0 if every check passed."""
     parser = argparse.ArgumentParser(
         prog="python -m autogradx.conformance",
-        description="Check every op of an installed autogradx plugin: gradients, dtypes, "
-                    "second order, and optionally a device against the CPU.")
+        description="Check every op of an installed autogradx plugin: gradients in each "
+                    "dtype, dtypes, second order, and optionally a device against the CPU. "
+                    "Exit status 1 when a check fails, an op has no conformance_cases, or "
+                    "nothing was checked.")
     parser.add_argument("plugin", help="the plugin's name (see python -m autogradx info)")
     parser.add_argument("--dtypes", default="float32,float64",
                         help="comma-separated dtypes to check (default: float32,float64)")
     parser.add_argument("--device", help="also compare with the CPU on this device (cuda)")
     parser.add_argument("--no-second-order", action="store_true",
                         help="skip gradients of gradients")
+    parser.add_argument("--allow-skips", action="store_true",
+                        help="list ops without conformance_cases as skipped, not failed, and "
+                             "pass a run that checks nothing")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="every failure in full, and a line for each op that passed")
     args = parser.parse_args(argv)
     try:
         report = run(args.plugin, tuple(d.strip() for d in args.dtypes.split(",") if d.strip()),
-                     device=args.device, second_order=not args.no_second_order)
+                     device=args.device, second_order=not args.no_second_order,
+                     allow_skips=args.allow_skips)
     except LookupError as e:
         print(f"error: {e.args[0]}", file=sys.stderr)
         return 1
-    print(report)
+    print(report.format(verbose=args.verbose))
     return 0 if report.ok else 1
-
-
-if __name__ == "__main__":
-    # Run the imported module's main: plugins build their samples with its classes, not
-    # with those of this __main__ copy.
-    from autogradx.conformance import main as _main
-    sys.exit(_main())
