@@ -115,7 +115,10 @@ class TestCase(unittest.TestCase):
 
     def assertEqual(self, x, y, msg=None, *, atol=None, rtol=None, exact_dtype=True,
                     exact_device=False, equal_nan=True, **kwargs):
-        if _is_tensorish(x) or _is_tensorish(y):
+        if x is None or y is None:
+            if x is not y:
+                raise self.failureException(msg or f"{x!r} != {y!r}")
+        elif _is_tensorish(x) or _is_tensorish(y):
             self._assert_tensor_equal(x, y, msg, atol, rtol, exact_dtype, equal_nan)
         elif isinstance(x, (list, tuple)) and isinstance(y, (list, tuple)):
             self.assertEqual(len(x), len(y), msg)
