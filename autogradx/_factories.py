@@ -292,7 +292,9 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, *
 
 def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None,
             requires_grad=False):
-    """Random integers on [low, high)."""
+    """Random integers on [low, high): ``randint(low, high, size)`` or ``randint(high, size)``."""
+    if size is None and isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high          # randint(high, size), as PyTorch reads it
     if high is None:
         low, high = 0, low
     rng = (generator or default_generator).rng
