@@ -330,6 +330,36 @@ t = _ops.add(Op("t", _t, method=True, view=True, grad_fn="TBackward0",
                 vjp=lambda xp, g: xp.transpose(g)))
 
 
+def _diagonal(xp, x, offset=0, dim1=0, dim2=1):
+    """The diagonal ``offset`` above the main one in dims ``dim1``, ``dim2``, as the last
+    dim; a view."""
+    d1, d2 = _wrap(dim1, x.ndim), _wrap(dim2, x.ndim)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    out = xp.diagonal(x, operator.index(offset), d1, d2)
+    if getattr(out.flags, "writeable", True) is False and x.flags.writeable:
+        out.flags.writeable = True      # NumPy hands it read-only; PyTorch's view is writable
+    return out, x.shape
+
+
+def _diagonal_vjp(xp, g, shape, offset=0, dim1=0, dim2=1):
+    # Zeros with g written on the diagonal, by setitem so that it runs on tensors too.
+    d1, d2 = _wrap(dim1, len(shape)), _wrap(dim2, len(shape))
+    n = g.shape[-1]
+    index = [slice(None)] * len(shape)
+    index[d1] = xp.arange(n) + max(-offset, 0)
+    index[d2] = xp.arange(n) + max(offset, 0)
+    # NumPy puts the dim of two index arrays where they stand if adjacent, else first.
+    g = xp.moveaxis(g, -1, min(d1, d2) if abs(d1 - d2) == 1 else 0)
+    out = xp.zeros(shape, dtype=g.dtype)
+    out[tuple(index)] = g
+    return out
+
+
+diagonal = _ops.add(Op("diagonal", _diagonal, residuals=True, method=True, view=True,
+                       vjp=_diagonal_vjp))
+
+
 def _movedim(xp, x, source, destination):
     """``input`` with dims ``source`` moved to positions ``destination``; a view."""
     src = tuple(source) if isinstance(source, (tuple, list)) else (source,)
@@ -737,6 +767,8 @@ def _conformance_cases():
         "transpose": [S(x(2, 3, 4), 0, 2), S(x(2, 3), -1, -2), S(x(2, 3), 1, 1)],
         "t": [S(x(2, 3)), S(x(3)), S(x())],
         "movedim": [S(x(2, 3, 4), 0, -1), S(x(2, 3, 4), (0, 1), (2, 0))],
+        "diagonal": [S(x(3, 4)), S(x(3, 4), 1), S(x(4, 3), -2), S(x(2, 3, 4), 0, 0, 2),
+                     S(x(2, 3, 4), 1, -1, 0), S(x(2, 3), 5)],
         "expand": [S(x(3, 1), (2, 3, 4)), S(x(3, 1), -1, 4), S(x(), (2,))],
         "broadcast_to": [S(x(3, 1), (2, 3, 4)), S(x(), (2, 3))],
         "expand_as": [S(x(3, 1), like(2, 3, 4)), S(x(1), like(5))],

@@ -3244,7 +3244,6 @@ DIFFERENCES = {
     "test_custom_function_setup_context_multi_output": "[function] Function with setup_context: forward(ctx, ...) is still called with ctx (TypeError: forward() takes 1 positional argument but 2 were given)",
     "test_custom_function_setup_context_simple": "[function] Function with setup_context: forward(ctx, ...) is still called with ctx (TypeError: forward() takes 1 positional argument but 2 were given)",
     "test_custom_function_vmap_defaults": "[function] Function has no generate_vmap_rule / vmap attributes (AttributeError)",
-    "test_diagonal_expanded_v": "[missing] Tensor.diagonal (AttributeError)",
     "test_first_grad_fn_access_in_no_grad_mode": "[complex] Tensor.real is missing (AttributeError)",
     "test_grad_batched_grad": "[missing] autograd.grad(is_grads_batched=True) (NotImplementedError)",
     "test_grad_dtype": "[missing] Tensor.grad_dtype (AttributeError)",
