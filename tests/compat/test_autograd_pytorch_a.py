@@ -3245,7 +3245,6 @@ DIFFERENCES = {
     "test_custom_function_setup_context_simple": "[function] Function with setup_context: forward(ctx, ...) is still called with ctx (TypeError: forward() takes 1 positional argument but 2 were given)",
     "test_custom_function_vmap_defaults": "[function] Function has no generate_vmap_rule / vmap attributes (AttributeError)",
     "test_first_grad_fn_access_in_no_grad_mode": "[complex] Tensor.real is missing (AttributeError)",
-    "test_grad_batched_grad": "[missing] autograd.grad(is_grads_batched=True) (NotImplementedError)",
     "test_grad_dtype": "[missing] Tensor.grad_dtype (AttributeError)",
     "test_grad_empty_inputs": "[message] the test at this commit expects ValueError 'grad requires non-empty inputs.'; autogradx raises what the installed torch 2.13 raises, RuntimeError '`inputs` argument to `grad()` cannot be empty.'",
     "test_grad_fn_badcalls": "[missing] calling a grad_fn node directly (RuntimeError: PowBackward0 cannot be called directly)",
