@@ -3286,7 +3286,7 @@ DIFFERENCES = {
     "test_set_grad_coroutines_critical_exceptions": "[behaviour] @torch.no_grad() refuses a generator function (TypeError: no_grad cannot decorate generator function)",
     "test_set_grad_coroutines_exit": "[behaviour] @torch.no_grad() refuses a generator function (TypeError: no_grad cannot decorate generator function)",
     "test_set_grad_generator_functions": "[behaviour] @torch.no_grad() refuses a generator function (TypeError: no_grad cannot decorate generator function)",
-    "test_setitem": "[missing] Tensor.new (AttributeError)",
+    "test_setitem": "[missing] torch.LongTensor (AttributeError)",
     "test_setitem_mask": "[missing] torch.BoolTensor (AttributeError)",
     "test_tensor_hooks_inplace_over_view": "[views] mul_ on a view of a tensor that requires grad is refused (RuntimeError: in-place change of a view ... not supported)",
     "test_volatile_deprecated": "[missing] torch.autograd.torch and Tensor.volatile (AttributeError)",
