@@ -3236,7 +3236,7 @@ NOT_PORTED = {
 
 # Ported methods that fail on autogradx today: {name: "[tag] what fails"}.
 DIFFERENCES = {
-    "test_accumulate_grad_posthooks_can_observe_tensor_prehook": "[hooks] the AccumulateGrad node's pre and post hooks get the gradient before the tensor's hook doubled it (assertTrue(allclose(gI[0], a * 2)) fails)",
+    "test_accumulate_grad_posthooks_can_observe_tensor_prehook": "[hooks] the AccumulateGrad node's prehook receives the gradient before the leaf's tensor hook doubled it; PyTorch runs tensor hooks first (assertTrue(allclose(gI[0], a * 2)) fails in prehook)",
     "test_backward_create_graph_warns": "[behaviour] backward(create_graph=True) does not warn 'Using backward() with create_graph=True will create a reference cycle...'",
     "test_backward_to_node": "[missing] torch.autograd.graph (get_gradient_edge, GradientEdge)",
     "test_backward_twice_with_saved_values": "[behaviour] a second backward through c[[1, 2]] = b[[1, 1]] succeeds; PyTorch refuses with 'Specify retain_graph=True' (IndexBackward0 saved the indices)",
@@ -3251,7 +3251,7 @@ DIFFERENCES = {
     "test_grad_fn_prehooks_multiple_outputs": "[function] a Function's node drops its non-tensor outputs, so a prehook gets 2 grads, not 3 with None for the int output (ValueError: not enough values to unpack)",
     "test_grad_materialize_grads": "[behaviour] grad(..., create_graph=True, materialize_grads=True) gives zeros that do not require grad, so grad of them raises 'element 0 of tensors does not require grad'",
     "test_grad_mode_class_decoration": "[behaviour] @torch.no_grad() on a class does not warn FutureWarning 'Decorating classes is deprecated'",
-    "test_grad_nonleaf_register_hook": "[hooks] a hook on x.unbind()[0] is called (with a zero gradient) by backward from another unbind output; PyTorch does not call it (tensor(1.) != None)",
+    "test_grad_nonleaf_register_hook": "[hooks] a hook on x.unbind()[0] is not called by backward from another unbind output; PyTorch calls it with None (hook_results[0] stays tensor(1.), expected None)",
     "test_grad_to_node_inplace": "[missing] torch.autograd.graph (get_gradient_edge, GradientEdge)",
     "test_grad_to_node_materialize": "[missing] torch.autograd.graph (get_gradient_edge, GradientEdge)",
     "test_grad_to_node_multi": "[missing] torch.autograd.graph (get_gradient_edge, GradientEdge)",
