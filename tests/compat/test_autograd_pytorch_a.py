@@ -7,11 +7,13 @@ license (Copyright (c) the PyTorch contributors; see PyTorch's LICENSE file).
 
 The method bodies are PyTorch's, with only these mechanical changes:
 - ``import autogradx as torch``; the names PyTorch's module imports from ``torch``
-  (``Function``, ``once_differentiable``, ``GradientEdge``, ``fwAD``, ``checkpoint``...)
-  come through ``public()``, which stands in for a name autogradx lacks so that only the
+  (``Function``, ``once_differentiable``, ``GradientEdge``, ``fwAD``...) come through
+  ``public()``, which stands in for a name autogradx lacks so that only the
   methods using it fail, naming it;
-- ``TestCase``, ``gradcheck``, ``gradgradcheck`` and ``disable_gc`` come from the harness
-  (``tests/compat/pytorch_testcase.py``) instead of ``torch.testing._internal``;
+- ``TestCase``, ``gradcheck``, ``gradgradcheck``, ``disable_gc`` and
+  ``set_warn_always_context`` come from the harness (``tests/compat/pytorch_testcase.py``)
+  instead of ``torch.testing._internal``; the harness runs each method under Python's
+  default warning filters, as PyTorch's runs do;
 - decorators (``@skipIfTorchDynamo``, ``@skipIfNoLapack``, ``@skipIfWindows``...) are
   dropped, and so is ``tearDown`` (it resets a private view-tracking flag);
 - methods that need private or unavailable API are left out and listed in ``NOT_PORTED``
@@ -20,24 +22,13 @@ The method bodies are PyTorch's, with only these mechanical changes:
 """
 # ruff: noqa: F841
 
-import collections
-import contextlib
-import functools
 import gc
-import io
 import math
-import operator
 import random
-import sys
-import threading
-import unittest
 import warnings
 import weakref
-from collections import OrderedDict
 from copy import deepcopy
 from functools import partial, reduce
-from itertools import product
-from operator import mul
 
 import autogradx as torch
 from compat.pytorch_testcase import (
@@ -49,19 +40,13 @@ from compat.pytorch_testcase import (
     set_warn_always_context,
 )
 
-inf = public("inf")
-nan = public("nan")
-nn = public("nn")
+# The names PyTorch's module imports from torch that this part uses.
 fwAD = public("autograd.forward_ad")
 Function = public("autograd.Function")
 Variable = public("autograd.Variable")
-detect_anomaly = public("autograd.detect_anomaly")
 InplaceFunction = public("autograd.function.InplaceFunction")
 once_differentiable = public("autograd.function.once_differentiable")
 GradientEdge = public("autograd.graph.GradientEdge")
-make_tensor = public("testing.make_tensor")
-checkpoint = public("utils.checkpoint.checkpoint")
-checkpoint_sequential = public("utils.checkpoint.checkpoint_sequential")
 
 
 def graph_desc(fn):
