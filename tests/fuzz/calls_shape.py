@@ -122,6 +122,17 @@ def movedim(draw):
 
 
 @st.composite
+def diagonal(draw):
+    """Any two distinct dims and an offset that may run past the edge (an empty diagonal)."""
+    x = _tensor(draw, min_dims=2, max_dims=4)
+    d1, d2 = draw(dims_of(x.ndim, 2, 2))
+    offset = draw(st.integers(-4, 4))
+    if draw(st.booleans()):
+        return Call(".diagonal", x, offset, d1, d2)
+    return Call("diagonal", x, offset=offset, dim1=d1, dim2=d2)
+
+
+@st.composite
 def expanded_shape(draw, shape):
     """A shape that ``shape`` broadcasts to: new leading dims, size-1 dims grown."""
     lead = draw(shapes(0, 2, 1, 3))
@@ -247,6 +258,7 @@ CALLS = {
     "transpose": transpose(),
     "t": simple("t", max_dims=2),
     "movedim": movedim(),
+    "diagonal": diagonal(),
     "expand": expand(".expand"),
     "broadcast_to": expand("broadcast_to"),
     "expand_as": expand(".expand_as"),
