@@ -10,7 +10,7 @@ import numpy as np
 
 from autogradx import _dtype
 from autogradx._core.promote import get_default_float, set_default_float
-from autogradx._core.tensor import TensorBase, wrap
+from autogradx._core.tensor import Size, TensorBase, wrap
 
 __all__ = [
     "tensor", "as_tensor", "from_numpy", "ones", "zeros", "full", "empty", "eye", "arange",
@@ -292,7 +292,9 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, *
 
 def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None,
             requires_grad=False):
-    """Random integers on [low, high)."""
+    """Random integers on [low, high): ``randint(low, high, size)`` or ``randint(high, size)``."""
+    if size is None and isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high          # randint(high, size), as PyTorch reads it
     if high is None:
         low, high = 0, low
     rng = (generator or default_generator).rng
@@ -348,10 +350,15 @@ def randn_like(input, *, dtype=None, device=None, requires_grad=False):
     return randn(shape, dtype=d, requires_grad=requires_grad, device=device)
 
 
-def legacy_new(args, kwargs):
-    """The array for ``Tensor(data)`` or ``Tensor(*sizes)`` (always the default float dtype)."""
+def legacy_new(args, kwargs, dtype=None, name="Tensor"):
+    """The array for PyTorch's legacy constructors, ``Tensor(data)``, ``Tensor(*sizes)``
+    and ``x.new(...)``: of ``dtype`` (NumPy's; the default float if None). No argument gives
+    an empty tensor; a ``Size`` is sizes, any other sequence data."""
     if kwargs:
-        raise TypeError(f"Tensor() got unexpected keyword arguments {sorted(kwargs)}")
-    if len(args) == 1 and not isinstance(args[0], numbers.Integral):
-        return _array_from(args[0], get_default_float())
-    return np.empty(_size(args), get_default_float())
+        raise TypeError(f"{name}() got unexpected keyword arguments {sorted(kwargs)}")
+    dtype = get_default_float() if dtype is None else dtype
+    if not args:
+        return np.empty((0,), dtype)
+    if len(args) == 1 and not isinstance(args[0], (numbers.Integral, Size)):
+        return _array_from(args[0], dtype)
+    return np.empty(_size(args), dtype)

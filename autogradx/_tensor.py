@@ -27,6 +27,14 @@ class Tensor(TensorBase):
         from autogradx._factories import legacy_new
         self._data = legacy_new(args, kwargs)
 
+    def new(self, *args, **kwargs):
+        """PyTorch's legacy constructor with this tensor's dtype and device: ``new(*sizes)``
+        (uninitialised) or ``new(data)``."""
+        from autogradx._factories import legacy_new
+        out = Tensor.__new__(Tensor)
+        out._data = legacy_new(args, kwargs, self._data.dtype, "new")
+        return out.to(self.device)
+
     @property
     def dtype(self):
         """The element type, e.g. ``autogradx.float32``."""

@@ -93,9 +93,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
     ``grad_outputs`` weights each output (required for non-scalar outputs).
     With ``create_graph=True`` the returned gradients are differentiable.
+    With ``is_grads_batched=True`` the first dim of each grad_output is a batch: one
+    backward per row, the gradients stacked along a new first dim.
     """
-    if is_grads_batched:
-        raise NotImplementedError("is_grads_batched=True is not supported")
     if allow_unused is None:
         allow_unused = materialize_grads
     outputs = _as_tuple(outputs, "outputs")
@@ -106,8 +106,12 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     grads = _grad_outputs(outputs, grad_outputs)
     if retain_graph is None:
         retain_graph = create_graph
-    with _capturing():
-        raw = _run_backward(outputs, grads, bool(retain_graph), bool(create_graph), inputs, False)
+    if is_grads_batched:
+        raw = _batched(outputs, grads, bool(retain_graph), bool(create_graph), inputs)
+    else:
+        with _capturing():
+            raw = _run_backward(outputs, grads, bool(retain_graph), bool(create_graph), inputs,
+                                False)
     result = []
     for i, (g, x) in enumerate(zip(raw, inputs)):
         if g is None:
@@ -123,6 +127,38 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         result.append(g)
     return tuple(result)
 
+
+def _batched(outputs, grads, retain_graph, create_graph, inputs):
+    """``grad``'s raw gradients for batched grad_outputs: what PyTorch computes with vmap,
+    here one backward per row, the rows stacked (None where no gradient arrived)."""
+    from autogradx import Size, stack
+    for i, (g, out) in enumerate(zip(grads, outputs)):
+        if g is None:
+            raise RuntimeError(
+                "If `is_grads_batched=True`, each grad_output must be a tensor whose first "
+                f"dimension is the batch dimension, but grad_output[{i}] is None.")
+        if Size(g.shape[1:]) != out.shape:
+            raise RuntimeError(
+                "If `is_grads_batched=True`, we interpret the first dimension of each "
+                "grad_output as the batch dimension. The sizes of the remaining dimensions are "
+                "expected to match the shape of corresponding output, but a mismatch was "
+                f"detected: grad_output[{i}] has a shape of {Size(g.shape[1:])} and output[{i}] has a "
+                f"shape of {out.shape}. If you only want some tensors in `grad_output` to be "
+                "considered batched, consider using vmap.")
+    sizes = [g.shape[0] for g in grads]
+    if len(set(sizes)) > 1:
+        raise ValueError(
+            "vmap: Expected all tensors to have the same size in the mapped dimension, got "
+            f"sizes {sizes} for the mapped dimension")
+    rows = []
+    for b in range(sizes[0]):
+        with _capturing():
+            rows.append(_run_backward(outputs, tuple(g[b] for g in grads),
+                                      retain_graph or b < sizes[0] - 1, create_graph, inputs,
+                                      False))
+    return [None if row[0] is None else stack([wrap(r) if not isinstance(r, TensorBase) else r
+                                               for r in row])
+            for row in zip(*rows)] if rows else [None] * len(inputs)
 
 
 from autogradx.autograd import functional  # noqa: E402  (built on grad, above)

@@ -6,6 +6,7 @@ records a single node whose backward calls ``MyFunction.backward``.
 """
 
 import functools
+import warnings
 
 from autogradx._core.grad_mode import _set_grad_enabled, is_anomaly_enabled, is_grad_enabled
 from autogradx._core.node import make_node
@@ -50,6 +51,13 @@ class FunctionCtx:
                     "changing it in place.")
         return self._saved
 
+    @property
+    def saved_variables(self):
+        """PyTorch's old name of ``saved_tensors``, kept with its warning."""
+        warnings.warn("'saved_variables' is deprecated; use 'saved_tensors'", DeprecationWarning,
+                      stacklevel=2)
+        return self.saved_tensors
+
     def mark_non_differentiable(self, *tensors):
         """Outputs that get no gradient (an index, a mask)."""
         self._non_differentiable.update(id(t) for t in tensors)
@@ -76,6 +84,13 @@ class Function:
     @staticmethod
     def backward(ctx, *grad_outputs):
         raise NotImplementedError("a Function subclass must define backward(ctx, *grad_outputs)")
+
+    def __call__(self, *args, **kwargs):
+        # Calling an instance is PyTorch's removed legacy protocol (non-static forward).
+        raise RuntimeError(
+            "Legacy autograd function with non-static forward method is deprecated. Please use "
+            "new-style autograd function with static forward method. (Example: "
+            "https://pytorch.org/docs/stable/autograd.html#torch.autograd.Function)")
 
     # The tensors-only protocol: setup_context is not needed; forward takes ctx.
 

@@ -10,8 +10,6 @@ gradient back into the input's layout. Gradients may keep a broadcast shape
 import math
 import operator
 
-import numpy as np
-
 from autogradx.plugin import Op, OpList, lazy_conformance_cases
 
 _ops = OpList()      # every op defined below, in order; OPS at the end
@@ -332,30 +330,31 @@ t = _ops.add(Op("t", _t, method=True, view=True, grad_fn="TBackward0",
                 vjp=lambda xp, g: xp.transpose(g)))
 
 
-def _diagonal_view(xp, x, offset, dim1, dim2):
+def _diagonal(xp, x, offset=0, dim1=0, dim2=1):
+    """The diagonal ``offset`` above the main one in dims ``dim1``, ``dim2``, as the last
+    dim; a view."""
     if x.ndim < 2:
         raise RuntimeError(f"diagonal dimensions requires ndim larger than 1, got {x.ndim}")
     d1, d2 = _wrap(dim1, x.ndim), _wrap(dim2, x.ndim)
     if d1 == d2:
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
-    out = xp.diagonal(x, offset, d1, d2)
-    if xp is np and x.flags.writeable:
-        out.flags.writeable = True      # NumPy hands out a read-only view; PyTorch's is not
-    return out
-
-
-def _diagonal(xp, x, offset=0, dim1=0, dim2=1):
-    """The diagonal of ``input`` in the plane of ``dim1`` and ``dim2`` (``offset`` above the
-    main one), moved to the last dim; a writable view, as PyTorch's. The residual is the
-    input's shape, all the vjp needs."""
-    return _diagonal_view(xp, x, offset, dim1, dim2), x.shape
+    out = xp.diagonal(x, operator.index(offset), d1, d2)
+    if getattr(out.flags, "writeable", True) is False and x.flags.writeable:
+        out.flags.writeable = True      # NumPy hands it read-only; PyTorch's view is writable
+    return out, x.shape
 
 
 def _diagonal_vjp(xp, g, shape, offset=0, dim1=0, dim2=1):
-    out = xp.zeros(shape, g.dtype)
-    plane = xp.moveaxis(out, (_wrap(dim1, len(shape)), _wrap(dim2, len(shape))), (-2, -1))
-    k = xp.arange(g.shape[-1])
-    plane[..., k + max(-offset, 0), k + max(offset, 0)] = g     # a diagonal view may be read-only
+    # Zeros with g written on the diagonal, by setitem so that it runs on tensors too.
+    d1, d2 = _wrap(dim1, len(shape)), _wrap(dim2, len(shape))
+    n = g.shape[-1]
+    index = [slice(None)] * len(shape)
+    index[d1] = xp.arange(n) + max(-offset, 0)
+    index[d2] = xp.arange(n) + max(offset, 0)
+    # NumPy puts the dim of two index arrays where they stand if adjacent, else first.
+    g = xp.moveaxis(g, -1, min(d1, d2) if abs(d1 - d2) == 1 else 0)
+    out = xp.zeros(shape, dtype=g.dtype)
+    out[tuple(index)] = g
     return out
 
 
@@ -772,8 +771,9 @@ def _conformance_cases():
         "permute": [S(x(2, 3, 4), (2, 0, 1)), S(x(2, 3, 4), 1, -1, 0), S(x(), ())],
         "transpose": [S(x(2, 3, 4), 0, 2), S(x(2, 3), -1, -2), S(x(2, 3), 1, 1)],
         "t": [S(x(2, 3)), S(x(3)), S(x())],
-        "diagonal": [S(x(3, 3)), S(x(2, 3), 1), S(x(2, 3, 4), -1, 0, 2), S(x(3, 2), -2)],
         "movedim": [S(x(2, 3, 4), 0, -1), S(x(2, 3, 4), (0, 1), (2, 0))],
+        "diagonal": [S(x(3, 4)), S(x(3, 4), 1), S(x(4, 3), -2), S(x(2, 3, 4), 0, 0, 2),
+                     S(x(2, 3, 4), 1, -1, 0), S(x(2, 3), 5)],
         "expand": [S(x(3, 1), (2, 3, 4)), S(x(3, 1), -1, 4), S(x(), (2,))],
         "broadcast_to": [S(x(3, 1), (2, 3, 4)), S(x(), (2, 3))],
         "expand_as": [S(x(3, 1), like(2, 3, 4)), S(x(1), like(5))],

@@ -608,3 +608,41 @@ def test_legendre_training_matches_torch_autograd(torch):
     theirs = train(torch, lambda z: 0.5 * (5 * z ** 3 - 3 * z))
     np.testing.assert_allclose(ours, theirs, rtol=2e-5)
     assert ours[-1] < ours[0] / 3
+
+
+def legacy_calls(lib):
+    """What PyTorch's old Function protocols give: the error of calling an instance, and
+    the warning and tensors of ``ctx.saved_variables``."""
+    import warnings
+
+    class Identity(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * 1
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_variables
+            return g * x
+
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch warns on instantiation
+        instance = Identity()
+    try:
+        instance(x)
+    except RuntimeError as e:
+        error = str(e)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        Identity.apply(x).sum().backward()
+    return error, [(w.category, str(w.message)) for w in caught], x.grad.tolist()
+
+
+@pytest.mark.torch
+def test_legacy_calls_match_torch(torch):
+    error, warned, grad_ = legacy_calls(agx)
+    assert (error, warned, grad_) == legacy_calls(torch)
+    assert "non-static forward method is deprecated" in error
+    assert warned == [(DeprecationWarning, "'saved_variables' is deprecated; use 'saved_tensors'")]

@@ -279,10 +279,48 @@ def test_errors_leave_leaves_grad_untouched():
     close(x.grad, [1.0, 1.0, 1.0])
 
 
-def test_is_grads_batched_is_not_supported():
+def batched_grads(lib, create_graph):
+    """Rows of a Jacobian by ``is_grads_batched``, an input without gradient (None, then
+    materialized unbatched), and with create_graph the gradient of their sum."""
+    x = lib.tensor([[0.5, -1.5], [2.0, 0.25]], dtype=lib.float64, requires_grad=True)
+    unused = lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True)
+    out = (x ** 3).sum(1)
+    eye = lib.eye(2, dtype=lib.float64)
+    rows, none = lib.autograd.grad(out, (x, unused), eye, retain_graph=True,
+                                   create_graph=create_graph, allow_unused=True,
+                                   is_grads_batched=True)
+    (scalar,) = lib.autograd.grad(out.sum(), x, lib.arange(3), retain_graph=True,
+                                  is_grads_batched=True)
+    zeros = lib.autograd.grad(out, (x, unused), eye, retain_graph=True,
+                              is_grads_batched=True, materialize_grads=True)[1]
+    result = [rows, scalar, zeros]
+    if create_graph:
+        result += lib.autograd.grad(rows.sum(), x)
+    assert none is None
+    return [r.detach().numpy() for r in result]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_is_grads_batched_matches_torch(torch, create_graph):
+    ours, theirs = batched_grads(agx, create_graph), batched_grads(torch, create_graph)
+    for o, r in zip(ours, theirs):
+        assert o.shape == r.shape and o.dtype == r.dtype
+        np.testing.assert_allclose(o, r, rtol=1e-12)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("shape", [(2, 2), (2, 1)])
+def test_is_grads_batched_shape_mismatch_is_refused_as_torch_does(torch, shape):
+    for lib in (agx, torch):
+        x = lib.ones(2, 2, requires_grad=True)
+        with pytest.raises(RuntimeError, match="If `is_grads_batched=True`, we interpret the first "
+                                               "dimension of each grad_output as the batch"):
+            lib.autograd.grad(x.sum(), x, lib.ones(*shape), is_grads_batched=True)
     x = t(X)
-    with pytest.raises(NotImplementedError, match="is_grads_batched"):
-        grad(x * 2, x, agx.ones(1, 3, dtype=agx.float64), is_grads_batched=True)
+    with pytest.raises(RuntimeError, match=r"grad_output\[0\] has a shape of torch.Size\(\[2\]\) "
+                                           r"and output\[0\] has a shape of torch.Size\(\[3\]\)"):
+        grad(x * 2, x, agx.ones(2, 2, dtype=agx.float64), is_grads_batched=True)
 
 
 # ------------------------------------------------------------------ backward(inputs=...)
