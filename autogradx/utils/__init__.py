@@ -1,5 +1,9 @@
-"""Utilities: activation checkpointing."""
+"""Utilities: activation checkpointing.
 
-from autogradx.utils.checkpoint import checkpoint
+As in PyTorch, ``autogradx.utils.checkpoint`` is the module and
+``autogradx.utils.checkpoint.checkpoint`` the function.
+"""
+
+from autogradx.utils import checkpoint
 
 __all__ = ["checkpoint"]

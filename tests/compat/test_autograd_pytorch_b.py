@@ -169,10 +169,8 @@ DIFFERENCES = {
     "test_gradcheck_complex_non_complex_outputs": "[missing] torch.complex (AttributeError)",
     "test_checkpointing": "[missing] Tensor.uniform_ (AttributeError)",
     "test_checkpointing_non_reentrant_autocast_cpu": "[missing] torch.autocast (AttributeError)",
-    "test_custom_autograd_ac_early_stop": "[missing] torch.utils.checkpoint is the function, not "
-    "the module: torch.utils.checkpoint.checkpoint raises AttributeError",
     "test_checkpoint_graph_execution_group": "[missing] torch.utils.checkpoint.GraphExecGroup "
-    "(torch.utils.checkpoint is the function: AttributeError)",
+    "(AttributeError)",
     "test_checkpoint_sequential_warns_if_use_reentrant_not_passed_explcitly": "[missing] "
     "torch.utils.checkpoint.checkpoint_sequential",
     # [behaviour]

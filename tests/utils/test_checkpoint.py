@@ -293,3 +293,15 @@ def test_matches_torch():
 
     for ours, theirs in zip(run(agx, checkpoint), run(torch, torch_checkpoint)):
         np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+def test_utils_checkpoint_is_the_module_as_in_torch():
+    # PyTorch code calls torch.utils.checkpoint.checkpoint(...); the name must not be the
+    # function itself.
+    import types
+
+    torch = pytest.importorskip("torch")
+
+    assert isinstance(agx.utils.checkpoint, types.ModuleType)
+    assert agx.utils.checkpoint.checkpoint is checkpoint
+    assert isinstance(torch.utils.checkpoint, types.ModuleType)
