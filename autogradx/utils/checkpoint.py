@@ -25,14 +25,24 @@ from autogradx._factories import default_generator
 __all__ = ["checkpoint"]
 
 
+# PyTorch's warning, less its sentence about PyTorch releases.
+_PASS_USE_REENTRANT = (
+    "torch.utils.checkpoint: the use_reentrant parameter should be passed explicitly. "
+    "autogradx's checkpoint always has the reentrant behaviour (use_reentrant=True); "
+    "pass use_reentrant=True to say so.")
+
+
 def checkpoint(function, *args, use_reentrant=None, preserve_rng_state=True, **kwargs):
     """``function(*args, **kwargs)``, recomputed during backward instead of stored.
 
     ``use_reentrant`` is accepted for PyTorch compatibility; the behaviour is
-    always the reentrant one (see the module docstring). With
+    always the reentrant one (see the module docstring). Leaving it out warns,
+    as in PyTorch, whose default differs between versions. With
     ``preserve_rng_state`` (the default) the recomputation draws the same
     random numbers as the first run (dropout masks match).
     """
+    if use_reentrant is None:
+        warnings.warn(_PASS_USE_REENTRANT, UserWarning, stacklevel=2)
     needs = [isinstance(a, TensorBase) and a.requires_grad for a in args]
     rng_state = default_generator.rng.bit_generator.state if preserve_rng_state else None
     prev = _set_grad_enabled(False)

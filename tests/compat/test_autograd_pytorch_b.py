@@ -181,9 +181,6 @@ DIFFERENCES = {
     "has been enabled' nor 'Error detected in PowBackward0' (0 warnings recorded, 2 expected)",
     "test_nested_anomaly_detect_nan": "[behaviour] g1[0] /= 0 on a 0 element emits NumPy's "
     "RuntimeWarning 'invalid value encountered in divide' (PyTorch is silent)",
-    "test_checkpoint_warns_if_use_reentrant_not_passed_explcitly": "[behaviour] checkpoint() "
-    "without use_reentrant gives no UserWarning 'the use_reentrant parameter should be passed "
-    "explicitly'",
     "test_checkpointing_without_reentrant_custom_function_works": "[behaviour] checkpoint("
     "use_reentrant=False) has reentrant semantics: ctx.saved_tensors can be unpacked twice "
     "(PyTorch: RuntimeError 'Unpack is being triggered for a tensor that was already unpacked "

@@ -3,14 +3,21 @@ memory kept by the graph."""
 
 import gc
 import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
 
 import autogradx as agx
-from autogradx.utils.checkpoint import checkpoint
+from autogradx.utils.checkpoint import checkpoint as _checkpoint
 from helpers import arr
 from helpers import float_tensor as t
+
+
+def checkpoint(function, *args, **kwargs):
+    """The checkpoint under test, saying which behaviour it wants (leaving it out warns)."""
+    return _checkpoint(function, *args, use_reentrant=True, **kwargs)
+
 
 F = agx.nn.functional
 
@@ -291,7 +298,7 @@ def test_matches_torch():
         (h ** 2).sum().backward()
         return [arr(g.grad) for g in (x, w, v)]
 
-    for ours, theirs in zip(run(agx, checkpoint), run(torch, torch_checkpoint)):
+    for ours, theirs in zip(run(agx, _checkpoint), run(torch, torch_checkpoint)):
         np.testing.assert_allclose(ours, theirs, rtol=1e-12)
 
 
@@ -303,5 +310,17 @@ def test_utils_checkpoint_is_the_module_as_in_torch():
     torch = pytest.importorskip("torch")
 
     assert isinstance(agx.utils.checkpoint, types.ModuleType)
-    assert agx.utils.checkpoint.checkpoint is checkpoint
+    assert agx.utils.checkpoint.checkpoint is _checkpoint
     assert isinstance(torch.utils.checkpoint, types.ModuleType)
+
+
+def test_leaving_out_use_reentrant_warns_as_in_torch():
+    torch = pytest.importorskip("torch")
+    pattern = "the use_reentrant parameter should be passed explicitly"
+    for lib, fn in ((torch, torch.utils.checkpoint.checkpoint), (agx, _checkpoint)):
+        x = lib.ones(2, requires_grad=True)
+        with pytest.warns(UserWarning, match=pattern):
+            fn(lambda a: a * 2, x)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            fn(lambda a: a * 2, x, use_reentrant=True)
