@@ -161,7 +161,6 @@ DIFFERENCES = {
     "test_simple_reentrant": "[missing] torch.autograd.Variable (AttributeError)",
     "test_deep_reentrant": "[missing] torch.autograd.Variable (AttributeError)",
     "test_reentrant_priority": "[missing] torch.autograd.Variable (AttributeError)",
-    "test_increment_version": "[missing] torch.autograd.graph.increment_version (AttributeError)",
     "test_inplace_on_view_backward": "[missing] nn.InstanceNorm2d (AttributeError)",
     "test_no_grad_copy": "[missing] Tensor.data_ptr (AttributeError)",
     "test_dir": "[missing] Tensor.real / Tensor.imag: hasattr(x, 'imag') is False instead of "
