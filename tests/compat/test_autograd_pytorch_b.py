@@ -162,7 +162,6 @@ DIFFERENCES = {
     "test_deep_reentrant": "[missing] torch.autograd.Variable (AttributeError)",
     "test_reentrant_priority": "[missing] torch.autograd.Variable (AttributeError)",
     "test_inplace_on_view_backward": "[missing] nn.InstanceNorm2d (AttributeError)",
-    "test_no_grad_copy": "[missing] Tensor.data_ptr (AttributeError)",
     "test_dir": "[missing] Tensor.real / Tensor.imag: hasattr(x, 'imag') is False instead of "
     "raising RuntimeError for a real x, and True for a complex y",
     "test_gradcheck_complex_non_complex_outputs": "[missing] torch.complex (AttributeError)",
