@@ -22,7 +22,7 @@ from autogradx._core.errors import SECOND_BACKWARD, _forward_trace
 from autogradx._core.tensor import TensorBase, wrap
 from autogradx._factories import default_generator
 
-__all__ = ["checkpoint"]
+__all__ = ["checkpoint", "checkpoint_sequential"]
 
 
 # PyTorch's warning, less its sentence about PyTorch releases.
@@ -98,6 +98,39 @@ def checkpoint(function, *args, use_reentrant=None, preserve_rng_state=True, **k
     if is_anomaly_enabled():
         node.metadata["traceback_"] = _forward_trace()
     return outputs[0] if single else outputs
+
+
+def checkpoint_sequential(functions, segments, input, use_reentrant=None, **kwargs):
+    """Run ``functions`` (an ``nn.Sequential`` or a list of callables) one after the other
+    on ``input``, in ``segments`` parts of ``len(functions) // segments`` functions (the last
+    part takes the rest): every part but the last is checkpointed. As PyTorch's, it accepts
+    only ``preserve_rng_state`` besides, and warns when ``use_reentrant`` is left out."""
+    if use_reentrant is None:
+        warnings.warn(_PASS_USE_REENTRANT, UserWarning, stacklevel=2)
+        use_reentrant = True
+    preserve_rng_state = kwargs.pop("preserve_rng_state", True)
+    if kwargs:
+        raise ValueError("Unexpected keyword arguments: " + ",".join(kwargs))
+    from autogradx.nn import Sequential
+    if isinstance(functions, Sequential):
+        functions = list(functions.children())
+
+    def run(part):
+        def forward(x):
+            for f in part:
+                x = f(x)
+            return x
+        return forward
+
+    size = len(functions) // segments
+    if size == 0:       # PyTorch's range() fails here with a ValueError too
+        raise ValueError(f"checkpoint_sequential(): {segments} segments of {len(functions)} "
+                         f"functions leave a segment with no function")
+    checkpointed = size * (segments - 1)
+    for start in range(0, checkpointed, size):
+        input = checkpoint(run(functions[start:start + size]), input,
+                           use_reentrant=use_reentrant, preserve_rng_state=preserve_rng_state)
+    return run(functions[checkpointed:])(input)
 
 
 def _check_versions(inputs, versions):

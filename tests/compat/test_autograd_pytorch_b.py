@@ -168,8 +168,6 @@ DIFFERENCES = {
     "test_checkpointing_non_reentrant_autocast_cpu": "[missing] torch.autocast (AttributeError)",
     "test_checkpoint_graph_execution_group": "[missing] torch.utils.checkpoint.GraphExecGroup "
     "(AttributeError)",
-    "test_checkpoint_sequential_warns_if_use_reentrant_not_passed_explcitly": "[missing] "
-    "torch.utils.checkpoint.checkpoint_sequential",
     # [behaviour]
     "test_numpy_requires_grad": "[behaviour] x.numpy() under no_grad() on a tensor that requires "
     "grad raises 'Can't call numpy() on Tensor that requires grad' (PyTorch allows it)",
