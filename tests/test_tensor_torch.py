@@ -26,24 +26,3 @@ def _pointer_facts(lib):
 def test_data_ptr_behaves_as_torch_s():
     assert _pointer_facts(agx) == _pointer_facts(torch) == [True] * 7
 
-
-def test_gradient_buffers_are_copied_where_torch_copies_them():
-    # PyTorch's test_no_grad_copy: a gradient that is an expanded view is copied into .grad
-    # rather than kept.
-    seen = []
-
-    class Expand(agx.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):
-            ctx.size = x.size()
-            return agx.tensor([1.0])
-
-        @staticmethod
-        def backward(ctx, g):
-            out = agx.ones(1).expand(ctx.size)
-            seen.append(out.data_ptr())
-            return out
-
-    a = agx.randn(5, 6, requires_grad=True)
-    Expand.apply(a).backward()
-    assert a.grad.data_ptr() != seen[0]
