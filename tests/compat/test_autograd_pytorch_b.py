@@ -1,6 +1,7 @@
 # ruff: noqa: F841  (unused locals are PyTorch's, kept as written)
 """PyTorch's ``TestAutograd``, part b: the methods whose ``def`` line lies at characters
-[135000, 270000) of test/test_autograd.py.
+[135000, 270000) of test/test_autograd.py, from ``test_naughty_anomaly_access`` to
+``test_checkpoint_graph_execution_group`` (which straddles 270000).
 
 Ported from pytorch/pytorch, test/test_autograd.py at commit
 5c322af10e52e4d236104ceefd542f34e6dcf20a. Copyright (c) Facebook, Inc. and its affiliates
