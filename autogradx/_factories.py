@@ -4,6 +4,7 @@ Floating results default to float32 (``set_default_dtype`` changes that);
 ``tensor([1, 2])`` infers int64 and ``tensor([True])`` bool, as in PyTorch.
 """
 
+import math
 import numbers
 
 import numpy as np
@@ -276,18 +277,28 @@ def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, **
     """Uniform random values on [0, 1)."""
     shape = _size(size, kw.pop("size", None))
     rng = (generator or default_generator).rng
-    np_dtype = _float(dtype)
-    return _wrap(rng.random(shape, dtype=np_dtype if np_dtype != np.float16 else np.float32)
-                 .astype(np_dtype, copy=False), requires_grad, device)
+    return _wrap(_draw(rng.random, shape, _float(dtype), 1.0), requires_grad, device)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, **kw):
     """Standard normal random values."""
     shape = _size(size, kw.pop("size", None))
     rng = (generator or default_generator).rng
-    np_dtype = _float(dtype)
-    return _wrap(rng.standard_normal(shape, dtype=np_dtype if np_dtype != np.float16 else np.float32)
-                 .astype(np_dtype, copy=False), requires_grad, device)
+    # A complex normal of unit variance: each part has variance 1/2, as in PyTorch.
+    return _wrap(_draw(rng.standard_normal, shape, _float(dtype), math.sqrt(0.5)),
+                 requires_grad, device)
+
+
+def _draw(sample, shape, np_dtype, complex_scale):
+    """``sample(shape, dtype=...)`` cast to ``np_dtype``. NumPy's generators draw only float32
+    and float64: float16 is drawn as float32, and a complex dtype as two independent draws of
+    its real dtype (real and imaginary parts), each scaled by ``complex_scale``."""
+    if np_dtype.kind == "c":
+        part = np.finfo(np_dtype).dtype
+        values = sample(shape, dtype=part) + 1j * sample(shape, dtype=part)
+        return (values * complex_scale).astype(np_dtype, copy=False)
+    return sample(shape, dtype=np_dtype if np_dtype != np.float16 else np.float32).astype(
+        np_dtype, copy=False)
 
 
 def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None,

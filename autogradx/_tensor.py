@@ -75,6 +75,15 @@ class Tensor(TensorBase):
             new.grad = self.grad.__deepcopy__(memo)
         return new
 
+    def data_ptr(self):
+        """The address of the first element, as an int (0 with no elements), as in PyTorch:
+        tensors that share memory from the same element have the same one."""
+        if self._data.size == 0:
+            return 0
+        # NumPy's and CuPy's array interfaces both give the address.
+        interface = getattr(self._data, "__cuda_array_interface__", None)
+        return (interface or self._data.__array_interface__)["data"][0]
+
     def element_size(self):
         """The size in bytes of one element."""
         return self._data.dtype.itemsize

@@ -1,5 +1,6 @@
 """Ops that convert or overwrite a tensor as a whole: dtype casts, fill, copy."""
 
+from autogradx._core.names import scalar_name
 from autogradx._core.tensor import TensorBase
 from autogradx.plugin import Op, OpList, lazy_conformance_cases
 
@@ -33,6 +34,46 @@ def _zero(xp, x):
 
 
 zero = _ops.add(Op("zero", _zero, namespace=None, inplace="zero_", vjp=lambda xp, g: g * 0))
+
+
+def _drawn(xp, x, kernel, sample, complex_scale, shift, scale, generator):
+    """``shift + scale * z`` shaped like ``x`` and in its dtype, ``z`` drawn by ``sample`` (a
+    method of the generator's NumPy ``Generator``). A complex ``x`` gets independent real and
+    imaginary parts, each shifted by ``shift``, as PyTorch draws them."""
+    from autogradx import _factories
+    if x.dtype.kind not in "fc":
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{scalar_name(x.dtype)}\'')
+    rng = (generator or _factories.default_generator).rng
+    z = _factories._draw(getattr(rng, sample), x.shape, x.dtype, complex_scale)
+    if x.dtype.kind == "c":
+        shift = complex(shift, shift)
+    return xp.asarray(shift + scale * z, dtype=x.dtype)
+
+
+def _uniform(xp, x, from_=0.0, to=1.0, *, generator=None):
+    """Values drawn uniformly from ``[from_, to)`` (PyTorch's ``from``) shaped like ``x``."""
+    if from_ > to:
+        raise RuntimeError(
+            f"uniform_ expects to return a [from, to) range, but found from={from_:g} > to={to:g}")
+    return _drawn(xp, x, "check_uniform_bounds", "random", 1.0, from_, to - from_, generator)
+
+
+def _normal(xp, x, mean=0.0, std=1.0, *, generator=None):
+    """Values drawn from ``N(mean, std**2)`` shaped like ``x`` (complex: each part has
+    variance ``std**2 / 2``)."""
+    if std < 0:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
+    return _drawn(xp, x, "normal_kernel_cpu", "standard_normal", 0.5 ** 0.5, mean, std,
+                  generator)
+
+
+# The values do not depend on the tensor's old ones: its gradient is zero, as in PyTorch.
+uniform = _ops.add(Op("uniform", _uniform, namespace=None, inplace="uniform_",
+                      grad_fn="UniformBackward0",
+                      vjp=lambda xp, g, from_=0.0, to=1.0, generator=None: g * 0))
+normal = _ops.add(Op("normal", _normal, namespace=None, inplace="normal_",
+                     grad_fn="NormalBackward0",
+                     vjp=lambda xp, g, mean=0.0, std=1.0, generator=None: g * 0))
 
 
 def _copy(xp, x, src, non_blocking=False):
@@ -91,6 +132,8 @@ def _conformance_cases():
         "_to_copy": [S(x(2, 3), np.dtype("float64")).options(out_dtype="float64")],
         "fill": [S(x(2, 3), 1.5), S(x(2, 3), x()), S(x(), -1.0)],
         "zero": [S(x(2, 3)), S(x())],
+        "uniform": [S(x(2, 3)).options(manual_seed=0), S(x(3), -2.0, 3.0).options(manual_seed=0)],
+        "normal": [S(x(2, 3)).options(manual_seed=0), S(x(3), 1.0, 0.5).options(manual_seed=0)],
         "copy": [S(x(2, 3), x(2, 3)), S(x(2, 3), x(3)), S(x(2, 3), x(1, 3)),
                  S(x(2, 3), Arg((2, 3), dtype="float32")).options(id="2x3, float32 src")],
         "_to_device": [S(x(2, 3), device("cpu")), S(x(), device("cpu"))],

@@ -1,7 +1,11 @@
 """Utilities: activation checkpointing (``utils.checkpoint``) and data loading
-(``utils.data``, imported on first use)."""
+(``utils.data``, imported on first use).
 
-from autogradx.utils.checkpoint import checkpoint
+As in PyTorch, ``autogradx.utils.checkpoint`` is the module and
+``autogradx.utils.checkpoint.checkpoint`` the function.
+"""
+
+from autogradx.utils import checkpoint
 
 __all__ = ["checkpoint", "data"]
 

@@ -22,17 +22,27 @@ from autogradx._core.errors import SECOND_BACKWARD, _forward_trace
 from autogradx._core.tensor import TensorBase, wrap
 from autogradx._factories import default_generator
 
-__all__ = ["checkpoint"]
+__all__ = ["checkpoint", "checkpoint_sequential"]
+
+
+# PyTorch's warning, less its sentence about PyTorch releases.
+_PASS_USE_REENTRANT = (
+    "torch.utils.checkpoint: the use_reentrant parameter should be passed explicitly. "
+    "autogradx's checkpoint always has the reentrant behaviour (use_reentrant=True); "
+    "pass use_reentrant=True to say so.")
 
 
 def checkpoint(function, *args, use_reentrant=None, preserve_rng_state=True, **kwargs):
     """``function(*args, **kwargs)``, recomputed during backward instead of stored.
 
     ``use_reentrant`` is accepted for PyTorch compatibility; the behaviour is
-    always the reentrant one (see the module docstring). With
+    always the reentrant one (see the module docstring). Leaving it out warns,
+    as in PyTorch, whose default differs between versions. With
     ``preserve_rng_state`` (the default) the recomputation draws the same
     random numbers as the first run (dropout masks match).
     """
+    if use_reentrant is None:
+        warnings.warn(_PASS_USE_REENTRANT, UserWarning, stacklevel=2)
     needs = [isinstance(a, TensorBase) and a.requires_grad for a in args]
     rng_state = default_generator.rng.bit_generator.state if preserve_rng_state else None
     prev = _set_grad_enabled(False)
@@ -88,6 +98,39 @@ def checkpoint(function, *args, use_reentrant=None, preserve_rng_state=True, **k
     if is_anomaly_enabled():
         node.metadata["traceback_"] = _forward_trace()
     return outputs[0] if single else outputs
+
+
+def checkpoint_sequential(functions, segments, input, use_reentrant=None, **kwargs):
+    """Run ``functions`` (an ``nn.Sequential`` or a list of callables) one after the other
+    on ``input``, in ``segments`` parts of ``len(functions) // segments`` functions (the last
+    part takes the rest): every part but the last is checkpointed. As PyTorch's, it accepts
+    only ``preserve_rng_state`` besides, and warns when ``use_reentrant`` is left out."""
+    if use_reentrant is None:
+        warnings.warn(_PASS_USE_REENTRANT, UserWarning, stacklevel=2)
+        use_reentrant = True
+    preserve_rng_state = kwargs.pop("preserve_rng_state", True)
+    if kwargs:
+        raise ValueError("Unexpected keyword arguments: " + ",".join(kwargs))
+    from autogradx.nn import Sequential
+    if isinstance(functions, Sequential):
+        functions = list(functions.children())
+
+    def run(part):
+        def forward(x):
+            for f in part:
+                x = f(x)
+            return x
+        return forward
+
+    size = len(functions) // segments
+    if size == 0:       # PyTorch's range() fails here with a ValueError too
+        raise ValueError(f"checkpoint_sequential(): {segments} segments of {len(functions)} "
+                         f"functions leave a segment with no function")
+    checkpointed = size * (segments - 1)
+    for start in range(0, checkpointed, size):
+        input = checkpoint(run(functions[start:start + size]), input,
+                           use_reentrant=use_reentrant, preserve_rng_state=preserve_rng_state)
+    return run(functions[checkpointed:])(input)
 
 
 def _check_versions(inputs, versions):

@@ -1,5 +1,6 @@
 """Strategies of calls of the conversion and filling ops (autogradx/ops/conversion.py):
-dtype casts, and ``fill_``, ``zero_`` and ``copy_`` on a copy of the input."""
+dtype casts, and ``fill_``, ``zero_``, ``copy_``, ``uniform_`` and ``normal_`` on a copy of
+the input."""
 
 from hypothesis import strategies as st
 
@@ -48,4 +49,24 @@ def copy(draw):
     return Call("clone().copy_", x, src, fn=_filled("copy_"))
 
 
-CALLS = {"_to_copy": to_copy(), "fill": fill(), "zero": zero(), "copy": copy()}
+def _random_fill(method, draw_params):
+    """``method`` with drawn parameters and a fixed seed inside the call: every evaluation
+    draws the same values (the gradient is zero either way)."""
+    @st.composite
+    def draw_call(draw):
+        x = _values(draw)
+        seed, params = draw(st.integers(0, 2**16)), draw(draw_params)
+
+        def fn(lib, x, *params):
+            lib.manual_seed(seed)
+            return _filled(method)(lib, x, *params)
+        return Call(f"clone().{method}", x, *params, fn=fn, random=True)
+    return draw_call()
+
+
+_BOUNDS = st.tuples(st.floats(-3, 0), st.floats(0, 3))
+_MEAN_STD = st.tuples(st.floats(-3, 3), st.floats(0, 3))
+
+CALLS = {"_to_copy": to_copy(), "fill": fill(), "zero": zero(), "copy": copy(),
+         "uniform": _random_fill("uniform_", _BOUNDS),
+         "normal": _random_fill("normal_", _MEAN_STD)}

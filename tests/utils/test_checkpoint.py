@@ -3,14 +3,21 @@ memory kept by the graph."""
 
 import gc
 import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
 
 import autogradx as agx
-from autogradx.utils.checkpoint import checkpoint
+from autogradx.utils.checkpoint import checkpoint as _checkpoint
 from helpers import arr
 from helpers import float_tensor as t
+
+
+def checkpoint(function, *args, **kwargs):
+    """The checkpoint under test, saying which behaviour it wants (leaving it out warns)."""
+    return _checkpoint(function, *args, use_reentrant=True, **kwargs)
+
 
 F = agx.nn.functional
 
@@ -291,5 +298,72 @@ def test_matches_torch():
         (h ** 2).sum().backward()
         return [arr(g.grad) for g in (x, w, v)]
 
-    for ours, theirs in zip(run(agx, checkpoint), run(torch, torch_checkpoint)):
+    for ours, theirs in zip(run(agx, _checkpoint), run(torch, torch_checkpoint)):
         np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+def test_utils_checkpoint_is_the_module_as_in_torch():
+    # PyTorch code calls torch.utils.checkpoint.checkpoint(...); the name must not be the
+    # function itself.
+    import types
+
+    torch = pytest.importorskip("torch")
+
+    assert isinstance(agx.utils.checkpoint, types.ModuleType)
+    assert agx.utils.checkpoint.checkpoint is _checkpoint
+    assert isinstance(torch.utils.checkpoint, types.ModuleType)
+
+
+def test_leaving_out_use_reentrant_warns_as_in_torch():
+    torch = pytest.importorskip("torch")
+    pattern = "the use_reentrant parameter should be passed explicitly"
+    for lib, fn in ((torch, torch.utils.checkpoint.checkpoint), (agx, _checkpoint)):
+        x = lib.ones(2, requires_grad=True)
+        with pytest.warns(UserWarning, match=pattern):
+            fn(lambda a: a * 2, x)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            fn(lambda a: a * 2, x, use_reentrant=True)
+
+
+@pytest.mark.parametrize("segments", [1, 2, 3, 4])
+@pytest.mark.parametrize("as_sequential", [True, False])
+def test_checkpoint_sequential_matches_torch(segments, as_sequential):
+    torch = pytest.importorskip("torch")
+    from autogradx.utils.checkpoint import checkpoint_sequential
+
+    def run(lib, ckpt):
+        lib.manual_seed(0)
+        layers = [lib.nn.Linear(3, 3), lib.nn.Tanh(), lib.nn.Linear(3, 2), lib.nn.Sigmoid(),
+                  lib.nn.Linear(2, 2)]
+        with lib.no_grad():
+            for i, layer in enumerate(layers[::2]):
+                layer.weight.copy_(lib.tensor(np.cos(np.arange(layer.weight.numel()) + i)
+                                              .reshape(layer.weight.shape)))
+                layer.bias.copy_(lib.tensor(np.sin(np.arange(layer.bias.numel()) + i)))
+        x = lib.tensor(X.astype(np.float32), requires_grad=True)
+        functions = lib.nn.Sequential(*layers) if as_sequential else layers
+        out = ckpt(functions, segments, x, use_reentrant=True)
+        (out ** 2).sum().backward()
+        params = [p for layer in layers[::2] for p in (layer.weight, layer.bias)]
+        return [arr(out)] + [arr(p.grad) for p in [x] + params]
+
+    ours = run(agx, checkpoint_sequential)
+    theirs = run(torch, torch.utils.checkpoint.checkpoint_sequential)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_checkpoint_sequential_refuses_as_torch():
+    torch = pytest.importorskip("torch")
+    from autogradx.utils.checkpoint import checkpoint_sequential
+    for lib, fn in ((torch, torch.utils.checkpoint.checkpoint_sequential),
+                    (agx, checkpoint_sequential)):
+        layers = [lib.nn.Linear(3, 3)] * 3
+        x = lib.ones(3, requires_grad=True)
+        with pytest.raises(ValueError, match="Unexpected keyword arguments: debug"):
+            fn(layers, 3, x, use_reentrant=True, debug=True)
+        with pytest.raises(ValueError):
+            fn(layers, 5, x, use_reentrant=True)
+        with pytest.warns(UserWarning, match="use_reentrant parameter should be passed"):
+            fn(layers, 3, x)
