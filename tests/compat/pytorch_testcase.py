@@ -9,6 +9,8 @@ item by item.
 """
 
 import contextlib
+import functools
+import gc
 import math
 import unittest
 import warnings
@@ -45,6 +47,41 @@ def _is_number(x):
 
 def _is_tensorish(x):
     return isinstance(x, (torch.Tensor, np.ndarray))
+
+
+class _Missing:
+    """Stands for a name of torch's public API that autogradx lacks: the module imports, and
+    each ported method that uses the name fails, naming it."""
+
+    def __init__(self, dotted):
+        self._dotted = dotted
+
+    def _fail(self, *args, **kwargs):
+        raise AttributeError(f"autogradx has no torch.{self._dotted}")
+
+    __call__ = __getattr__ = __iter__ = __enter__ = _fail
+
+
+def public(dotted):
+    """``torch.<dotted>`` from autogradx (``public("autograd.graph.GradientEdge")``), or a
+    stand-in that raises AttributeError naming it when used."""
+    try:
+        return functools.reduce(getattr, dotted.split("."), torch)
+    except AttributeError:
+        return _Missing(dotted)
+
+
+@contextlib.contextmanager
+def disable_gc():
+    """PyTorch's ``common_utils.disable_gc``: the cyclic collector off inside the block."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 class TestCase(unittest.TestCase):
