@@ -29,7 +29,10 @@ def checkpoint(function, *args, use_reentrant=None, preserve_rng_state=True, **k
     """``function(*args, **kwargs)``, recomputed during backward instead of stored.
 
     ``use_reentrant`` is accepted for PyTorch compatibility; the behaviour is
-    always the reentrant one (see the module docstring). With
+    always the reentrant one (see the module docstring), except that only
+    ``use_reentrant=False`` lets a backward through outputs that the recomputation
+    does not make require grad (``function`` ran them under ``no_grad``) give None
+    gradients instead of PyTorch's reentrant RuntimeError. With
     ``preserve_rng_state`` (the default) the recomputation draws the same
     random numbers as the first run (dropout masks match).
     """
@@ -66,6 +69,8 @@ def checkpoint(function, *args, use_reentrant=None, preserve_rng_state=True, **k
             leaves = [x.detach().requires_grad_(n) if isinstance(x, TensorBase) else x
                       for x, n in zip(inputs, needs)]
         again = _recompute(function, leaves, kwargs, rng_state)
+        if use_reentrant is not False and not any(again[i].requires_grad for i in diff):
+            raise RuntimeError(_NOT_NECESSARY)
         outs, gouts = [], []
         for slot, i in enumerate(diff):
             if grads[slot] is not None and again[i].requires_grad:
@@ -113,6 +118,9 @@ def _recompute(function, leaves, kwargs, rng_state):
         default_generator.rng.bit_generator.state = saved_rng
     return (again,) if isinstance(again, TensorBase) else tuple(again)
 
+
+# PyTorch's reentrant checkpoint raises this (its non-reentrant one gives None gradients).
+_NOT_NECESSARY = "none of output has requires_grad=True, this checkpoint() is not necessary"
 
 _CLOSES_OVER = (
     "checkpoint: the checkpointed function uses tensors that require grad without receiving "
