@@ -10,7 +10,10 @@ recomputed segment is backpropagated with a backward pass of its own, so
 tensors that ``fn`` uses without receiving them as arguments (parameters it
 closes over) get their ``.grad`` accumulated too. Under ``autograd.grad`` or
 ``backward(inputs=...)`` nothing may be accumulated, so there such tensors are
-an error, while gradients with respect to the arguments work.
+an error, while gradients with respect to the arguments work. When no recomputed
+output requires grad (``fn`` made them under ``no_grad``), backward raises
+PyTorch's reentrant error; with ``use_reentrant=False`` the gradients are None
+instead, as with PyTorch's non-reentrant variant.
 """
 
 import warnings
@@ -29,10 +32,7 @@ def checkpoint(function, *args, use_reentrant=None, preserve_rng_state=True, **k
     """``function(*args, **kwargs)``, recomputed during backward instead of stored.
 
     ``use_reentrant`` is accepted for PyTorch compatibility; the behaviour is
-    always the reentrant one (see the module docstring), except that only
-    ``use_reentrant=False`` lets a backward through outputs that the recomputation
-    does not make require grad (``function`` ran them under ``no_grad``) give None
-    gradients instead of PyTorch's reentrant RuntimeError. With
+    always the reentrant one (see the module docstring). With
     ``preserve_rng_state`` (the default) the recomputation draws the same
     random numbers as the first run (dropout masks match).
     """
