@@ -8,8 +8,8 @@ gradients of the outputs (``grad_output``) and runs the module's backward pre-ho
 may replace them. The arguments' node is reached when the gradients of the arguments are
 known: a post-hook on it runs the module's backward hooks with ``grad_input`` and
 ``grad_output``, and they may replace ``grad_input`` (a gradient that reaches the arguments
-without passing through the outputs, in a double backward, runs no hook). When no argument requires grad, the
-backward hooks run at the outputs' node with ``grad_input`` all None.
+without passing through the outputs, in a double backward, runs no hook). When no argument
+requires grad, the backward hooks run at the outputs' node with ``grad_input`` all None.
 
 Only the tensors among the positional arguments and among the outputs (a tensor, or a
 tuple or list of them) take part, as in PyTorch.
@@ -86,6 +86,7 @@ class BackwardHook:
         self.pre_hooks = pre_hooks
         self.n_inputs = 0
         self.input_positions = None     # None: no argument requires grad
+        self.input_zeros = []           # (position, shape, dtype, device) of the others
         self.output_positions = None
         self.n_outputs = 0
         self.grad_outputs = None
