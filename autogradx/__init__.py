@@ -62,6 +62,9 @@ _core_tensor.install_op_lookup(_get_op)
 
 __version__ = "0.1.0"
 
+# PyTorch's constants (``torch.inf``, ``torch.nan``, ...): Python's floats, as there.
+from math import e, inf, nan, pi
+
 # Submodules imported on first use (``autogradx.nn`` and friends), so that
 # ``import autogradx`` costs little more than importing NumPy.
 _SUBMODULES = ("backends", "conformance", "cuda", "linalg", "nn", "optim", "return_types",

@@ -69,3 +69,14 @@ def test_floor_pins_each_lower_bound(requirements):
     # Only bounded requirements are pinned, each exactly once.
     assert all("==" in p for p in pins) and len(pins) == len(set(pins))
     assert not any(p.startswith(("scikit-learn", "tqdm", "matplotlib")) for p in pins)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", ["e", "inf", "nan", "pi"])
+def test_constants_are_torchs(name):
+    torch = pytest.importorskip("torch")
+    import autogradx
+
+    ours, theirs = getattr(autogradx, name), getattr(torch, name)
+    assert type(ours) is type(theirs) is float
+    assert ours == theirs or (ours != ours and theirs != theirs)        # nan

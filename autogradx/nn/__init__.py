@@ -8,6 +8,7 @@ from autogradx.nn.modules import (
     ModuleDict, ModuleList, MSELoss, NLLLoss, ReLU, Sequential, Sigmoid, SiLU, Softmax,
     Softplus, Tanh,
 )
+from autogradx.nn.parallel import DataParallel
 from autogradx.nn.parameter import Parameter
 
 __all__ = [
@@ -15,5 +16,5 @@ __all__ = [
     "Identity", "Linear", "Conv2d", "MaxPool2d", "Flatten", "Dropout", "Embedding", "LayerNorm",
     "ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
     "Softplus", "MSELoss", "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss",
-    "BCELoss",
+    "BCELoss", "DataParallel",
 ]

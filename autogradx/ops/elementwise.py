@@ -276,11 +276,12 @@ def _pow_grad_base(xp, g, input, exponent):
 
 def _pow_grad_exponent(xp, g, input, exponent, result):
     x, y, out = input, exponent, result
+    # g * out * log(x), where PyTorch takes log(0) as 0 for y >= 0 (the gradient is 0) and
+    # as -inf for y < 0 (out is inf, so the gradient is -inf); log(0) is never called.
+    at_zero = xp.where(y < 0, -math.inf, 0)
     if not _is_array(x):
-        return g * out * (math.log(x) if x > 0 else math.nan)
-    # 0 ** y has no log; PyTorch takes that gradient as 0 where y >= 0.
-    safe = xp.where(x == 0, 1, x)
-    return xp.where((x == 0) & (y >= 0), 0, g * out * xp.log(safe))
+        return g * out * (math.log(x) if x > 0 else at_zero if x == 0 else math.nan)
+    return g * out * xp.where(x == 0, at_zero, xp.log(xp.where(x == 0, 1, x)))
 
 
 def _pow(xp, x, y):

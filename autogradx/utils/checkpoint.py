@@ -10,7 +10,10 @@ recomputed segment is backpropagated with a backward pass of its own, so
 tensors that ``fn`` uses without receiving them as arguments (parameters it
 closes over) get their ``.grad`` accumulated too. Under ``autograd.grad`` or
 ``backward(inputs=...)`` nothing may be accumulated, so there such tensors are
-an error, while gradients with respect to the arguments work.
+an error, while gradients with respect to the arguments work. When no recomputed
+output requires grad (``fn`` made them under ``no_grad``), backward raises
+PyTorch's reentrant error; with ``use_reentrant=False`` the gradients are None
+instead, as with PyTorch's non-reentrant variant.
 """
 
 import warnings
@@ -76,6 +79,8 @@ def checkpoint(function, *args, use_reentrant=None, preserve_rng_state=True, **k
             leaves = [x.detach().requires_grad_(n) if isinstance(x, TensorBase) else x
                       for x, n in zip(inputs, needs)]
         again = _recompute(function, leaves, kwargs, rng_state)
+        if use_reentrant is not False and not any(again[i].requires_grad for i in diff):
+            raise RuntimeError(_NOT_NECESSARY)
         outs, gouts = [], []
         for slot, i in enumerate(diff):
             if grads[slot] is not None and again[i].requires_grad:
@@ -156,6 +161,9 @@ def _recompute(function, leaves, kwargs, rng_state):
         default_generator.rng.bit_generator.state = saved_rng
     return (again,) if isinstance(again, TensorBase) else tuple(again)
 
+
+# PyTorch's reentrant checkpoint raises this (its non-reentrant one gives None gradients).
+_NOT_NECESSARY = "none of output has requires_grad=True, this checkpoint() is not necessary"
 
 _CLOSES_OVER = (
     "checkpoint: the checkpointed function uses tensors that require grad without receiving "

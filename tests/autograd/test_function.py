@@ -492,6 +492,28 @@ def test_missing_forward_or_backward():
         agx.autograd.Function.apply(t(X))
 
 
+@pytest.mark.torch
+def test_missing_forward_or_backward_messages_are_torchs(torch):
+    messages = []
+    for lib in (agx, torch):
+        class NoBackward(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                return x * 1
+
+        class NoForward(lib.autograd.Function):
+            @staticmethod
+            def backward(ctx, g):
+                return g
+
+        x = lib.tensor(X, requires_grad=True)
+        for call in (lambda: NoBackward.apply(x).sum().backward(), lambda: NoForward.apply(x)):
+            with pytest.raises(NotImplementedError) as info:
+                call()
+            messages.append(str(info.value))
+    assert messages[:2] == messages[2:]
+
+
 # ------------------------------------------------------------------ gradients of gradients
 
 def test_grad_of_grad_through_a_saved_output():

@@ -184,3 +184,35 @@ class TestCase(unittest.TestCase):
     def assertWarnsOnceRegex(self, category, regex):
         with self.assertWarnsRegex(category, regex):
             yield
+
+
+def parametrize(name, values):
+    """PyTorch's ``common_utils.parametrize`` for one argument name: the method runs once for
+    each value, as ``<method>_<name>_<value>``, once its class has passed through
+    ``instantiate_parametrized_tests``. Stacked decorators give every combination."""
+    def mark(fn):
+        fn._parametrize = [(name, list(values))] + getattr(fn, "_parametrize", [])
+        return fn
+    return mark
+
+
+def _bound(fn, kwargs):
+    def test(self):
+        return fn(self, **kwargs)
+    test.__doc__ = fn.__doc__
+    return test
+
+
+def instantiate_parametrized_tests(cls):
+    """Replaces each ``@parametrize``d method of ``cls`` by one method per combination."""
+    from itertools import product
+    for attr, fn in list(vars(cls).items()):
+        params = getattr(fn, "_parametrize", None)
+        if not params:
+            continue
+        delattr(cls, attr)
+        names = [name for name, _ in params]
+        for combo in product(*(values for _, values in params)):
+            suffix = "_".join(f"{name}_{value}" for name, value in zip(names, combo))
+            setattr(cls, f"{attr}_{suffix}", _bound(fn, dict(zip(names, combo))))
+    return cls

@@ -207,3 +207,27 @@ def test_state_dict_loads_into_torch_and_back():
     x = np.random.default_rng(0).standard_normal((2, 1, 4, 4)).astype(np.float32)
     np.testing.assert_allclose(back(agx.tensor(x)).detach().numpy(),
                                theirs(torch.tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_data_parallel_calls_the_module_as_torch_does_without_gpus():
+    if torch.cuda.is_available():
+        pytest.skip("PyTorch's DataParallel splits the batch across the GPUs")
+    results = []
+    for lib in (agx, torch):
+        lib.manual_seed(0)
+        inner = lib.nn.Linear(3, 2)
+        inner.load_state_dict({"weight": lib.tensor([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]]),
+                               "bias": lib.tensor([0.1, -0.2])})
+        model = lib.nn.DataParallel(inner)
+        x = lib.tensor([[1.0, 2.0, 3.0]], requires_grad=True)
+        out = model(x)
+        out.sum().backward()
+        results.append((sorted(model.state_dict()), model.module is inner, model.device_ids,
+                        out.detach().numpy().tolist(), x.grad.numpy().tolist(),
+                        inner.weight.grad.numpy().tolist()))
+    assert results[0] == results[1]
+
+
+def test_data_parallel_over_several_devices_is_refused():
+    with pytest.raises(RuntimeError, match=r"one device, got device_ids=\[0, 1\]"):
+        nn.DataParallel(nn.Linear(2, 2), device_ids=[0, 1])

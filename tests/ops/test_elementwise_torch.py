@@ -594,6 +594,13 @@ SPECIAL = [
     special("div-trunc-signs", lambda L, x, y: L.div(x, y, rounding_mode="trunc"),
             np.array([-0.0, 3.0, 2.0, -2.0, 5.5, -5.5, 1.0, -1.0]),
             np.array([3.0, 3.0, -2.0, 2.0, -2.0, 2.0, 0.0, 0.0]), marks=NUMPY_WARNS),
+    # The exponent's gradient at base 0: 0 for exponent >= 0, out * log(0) = -inf below.
+    special("pow-zero-base", lambda L, x, y: x ** y, np.array([0.0, 0.0, 0.0, 0.0, 2.0]),
+            np.array([-1.0, 0.0, 1.0, 2.5, -1.0]), marks=NUMPY_WARNS),
+    special("pow-scalar-zero-base", lambda L, y: 0 ** y, np.array([-1.0, 0.0, 1.0, 2.5]),
+            marks=NUMPY_WARNS),
+    special("pow-scalar-negative-base", lambda L, y: (-2.0) ** y, np.array([-1.0, 0.0, 2.0]),
+            marks=NUMPY_WARNS),
     special("where-inf-not-selected", lambda L, c, x, y: L.where(c, x, y),
             np.array([True, False]), np.array([1.0, np.inf]), np.array([np.nan, 2.0])),
     special("lerp-ends", lambda L, x, e, w: L.lerp(x, e, w), np.array([1.0, 1.0, 3.0]),

@@ -188,6 +188,50 @@ def test_error_in_the_recomputation_propagates():
     assert x.grad is None and agx.is_grad_enabled()
 
 
+def detached_inside(x):
+    with agx.no_grad():
+        return x * 2
+
+
+def test_outputs_the_recomputation_detaches_are_an_error_when_reentrant():
+    x = t(X)
+    y = checkpoint(detached_inside, x, use_reentrant=True) + x
+    with pytest.raises(RuntimeError, match="^none of output has requires_grad=True, this "
+                                           "checkpoint\\(\\) is not necessary$"):
+        y.sum().backward()
+
+
+def test_outputs_the_recomputation_detaches_get_no_gradient_when_not_reentrant():
+    x = t(X)
+    y = checkpoint(detached_inside, x, use_reentrant=False) + x
+    y.sum().backward()
+    np.testing.assert_array_equal(arr(x.grad), np.ones_like(X))
+
+
+@pytest.mark.torch
+def test_outputs_the_recomputation_detaches_as_torch():
+    torch = pytest.importorskip("torch")
+    from torch.utils.checkpoint import checkpoint as torch_checkpoint
+
+    def run(lib, ckpt, use_reentrant):
+        x = t(X, lib=lib)
+
+        def fn(a):
+            with lib.no_grad():
+                return a * 2
+
+        y = ckpt(fn, x, use_reentrant=use_reentrant) + x
+        try:
+            y.sum().backward()
+        except RuntimeError as e:
+            return str(e)
+        return arr(x.grad).tolist()
+
+    for use_reentrant in (True, False):
+        assert (run(agx, checkpoint, use_reentrant)
+                == run(torch, torch_checkpoint, use_reentrant))
+
+
 # ------------------------------------------------------------------ random state
 
 def noisy(x):

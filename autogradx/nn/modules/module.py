@@ -13,6 +13,7 @@ from autogradx._core.node import _HookDict, add_hook
 from autogradx._core.dispatch import get_array_module
 from autogradx._core.tensor import TensorBase
 from autogradx.grad_mode import no_grad
+from autogradx.nn.modules._backward_hooks import BackwardHook
 from autogradx.nn.parameter import Parameter
 
 __all__ = ["Module"]
@@ -63,7 +64,8 @@ class Module:
         for name, value in (("training", True), ("_parameters", OrderedDict()),
                             ("_buffers", OrderedDict()), ("_non_persistent_buffers_set", set()),
                             ("_modules", OrderedDict()), ("_forward_pre_hooks", _HookDict()),
-                            ("_forward_hooks", _HookDict())):
+                            ("_forward_hooks", _HookDict()), ("_backward_hooks", _HookDict()),
+                            ("_backward_pre_hooks", _HookDict())):
             object.__setattr__(self, name, value)
 
     def forward(self, *args, **kwargs):
@@ -71,17 +73,25 @@ class Module:
             f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args, **kwargs):
-        if not (self._forward_pre_hooks or self._forward_hooks):
+        if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
+                or self._backward_pre_hooks):
             return self.forward(*args, **kwargs)
         for hook in list(self._forward_pre_hooks.values()):
             new = hook(self, args)
             if new is not None:
                 args = new if isinstance(new, tuple) else (new,)
+        backward_hook = None
+        if self._backward_hooks or self._backward_pre_hooks:
+            backward_hook = BackwardHook(self, list(self._backward_hooks.values()),
+                                         list(self._backward_pre_hooks.values()))
+            args = backward_hook.setup_input_hook(args)
         result = self.forward(*args, **kwargs)
         for hook in list(self._forward_hooks.values()):
             new = hook(self, args, result)
             if new is not None:
                 result = new
+        if backward_hook is not None:
+            result = backward_hook.setup_output_hook(result)
         return result
 
     def register_forward_pre_hook(self, hook):
@@ -93,6 +103,19 @@ class Module:
         """``hook(module, args, output)`` runs after ``forward``; it may return a new output.
         Returns a handle whose ``remove()`` unregisters it."""
         return add_hook(self._forward_hooks, hook)
+
+    def register_full_backward_pre_hook(self, hook):
+        """``hook(module, grad_output)`` runs when the gradients of the module's outputs are
+        known; it may return new ``grad_output``. Returns a handle whose ``remove()``
+        unregisters it."""
+        return add_hook(self._backward_pre_hooks, hook)
+
+    def register_full_backward_hook(self, hook):
+        """``hook(module, grad_input, grad_output)`` runs when the gradients of the module's
+        positional tensor arguments are known (with ``grad_input`` all None when none requires
+        grad); it may return new ``grad_input``. Returns a handle whose ``remove()``
+        unregisters it."""
+        return add_hook(self._backward_hooks, hook)
 
     # -- registration -----------------------------------------------------------------
 
