@@ -10,6 +10,7 @@ import numpy as np
 
 from autogradx import _dtype
 from autogradx._core.engine import run_backward
+from autogradx._core.grad_mode import is_grad_enabled
 from autogradx._core.names import tensor_type_name
 from autogradx._core.tensor import Size, TensorBase, set_tensor_type
 from autogradx._printing import format_tensor
@@ -190,7 +191,7 @@ class Tensor(TensorBase):
         return object.__format__(self, spec)
 
     def __array__(self, dtype=None, copy=None):
-        if self.requires_grad:
+        if self.requires_grad and is_grad_enabled():     # as numpy(): allowed under no_grad
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. "
                 "Use tensor.detach().numpy() instead.")

@@ -19,10 +19,12 @@ cdef class TensorBase:
     cdef object _view_src            # views: their base's grad_fn when the view was made
     cdef VersionCounter _vc          # created on first need; views share their base's counter
     cdef object _hooks               # leaves: hook id -> hook, run before accumulation; or None
+    cdef object _post_acc_hooks      # leaves: hook id -> hook(tensor), run after accumulation; or None
     cdef object __weakref__
 
     cdef VersionCounter version_counter(self)
     cdef Py_ssize_t version(self) noexcept
+    cdef void _set_requires_grad(self, bint value) except *
 
 
 cdef type TensorType                 # autogradx.Tensor, the class new tensors get
