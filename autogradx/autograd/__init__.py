@@ -12,7 +12,7 @@ from autogradx.grad_mode import (
 )
 
 __all__ = ["backward", "grad", "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled", "Function", "FunctionCtx", "once_differentiable", "no_grad", "enable_grad", "set_grad_enabled",
-           "inference_mode", "is_grad_enabled"]
+           "inference_mode", "is_grad_enabled", "gradcheck", "gradgradcheck"]
 
 
 def _as_tuple(x, what, allow_none=False):
@@ -130,3 +130,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 
 from autogradx.autograd import functional  # noqa: E402  (built on grad, above)
+# The functions shadow their module's name, as in PyTorch: ``autograd.gradcheck(fn, x)``;
+# ``from autogradx.autograd.gradcheck import gradcheck`` finds the module in sys.modules.
+from autogradx.autograd.gradcheck import gradcheck, gradgradcheck  # noqa: E402
