@@ -30,6 +30,10 @@ from autogradx._factories import (
 from autogradx._namespace import op_namespace as _op_namespace
 from autogradx._printing import set_printoptions
 from autogradx._tensor import Tensor
+from autogradx._legacy import (
+    BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor,
+    LongTensor, ShortTensor,
+)
 from autogradx.serialization import load, save
 from autogradx.grad_mode import (
     enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled,

@@ -123,7 +123,8 @@ def _size(size, kwsize=None):
     except TypeError:
         raise TypeError(f"size must be a sequence of ints, got {size!r}") from None
     if any(s < 0 for s in size):
-        raise RuntimeError(f"Trying to create tensor with negative dimension: {list(size)}")
+        bad = next(s for s in size if s < 0)
+        raise RuntimeError(f"Trying to create tensor with negative dimension {bad}: {list(size)}")
     return size
 
 
@@ -346,12 +347,3 @@ def randn_like(input, *, dtype=None, device=None, requires_grad=False):
     ``input`` unless given."""
     shape, d, device = _like(input, dtype, device)
     return randn(shape, dtype=d, requires_grad=requires_grad, device=device)
-
-
-def legacy_new(args, kwargs):
-    """The array for ``Tensor(data)`` or ``Tensor(*sizes)`` (always the default float dtype)."""
-    if kwargs:
-        raise TypeError(f"Tensor() got unexpected keyword arguments {sorted(kwargs)}")
-    if len(args) == 1 and not isinstance(args[0], numbers.Integral):
-        return _array_from(args[0], get_default_float())
-    return np.empty(_size(args), get_default_float())

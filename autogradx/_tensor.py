@@ -11,6 +11,7 @@ import numpy as np
 from autogradx import _dtype
 from autogradx._core.engine import run_backward
 from autogradx._core.grad_mode import is_grad_enabled
+from autogradx._core.promote import get_default_float
 from autogradx._core.names import tensor_type_name
 from autogradx._core.tensor import Size, TensorBase, set_tensor_type
 from autogradx._printing import format_tensor
@@ -25,8 +26,8 @@ class Tensor(TensorBase):
 
     def __init__(self, *args, **kwargs):
         # ``Tensor(data)`` and ``Tensor(*sizes)`` as in PyTorch's legacy constructor.
-        from autogradx._factories import legacy_new
-        self._data = legacy_new(args, kwargs)
+        from autogradx._legacy import legacy_array
+        self._data = legacy_array(args, kwargs, get_default_float())
 
     @property
     def dtype(self):
@@ -166,11 +167,20 @@ class Tensor(TensorBase):
                 UserWarning, stacklevel=2)
         return self.permute(tuple(range(self.ndim - 1, -1, -1)))
 
-    def type(self, dtype=None):
+    def type(self, dtype=None, non_blocking=False):
         """The type's name (``'torch.FloatTensor'``) without ``dtype``; else this tensor
-        cast to ``dtype``, as :meth:`to` does."""
+        cast to ``dtype`` (a dtype, a legacy class such as ``autogradx.DoubleTensor`` or its
+        name ``'torch.DoubleTensor'``), as :meth:`to` does."""
         if dtype is None:
             return f"torch.{tensor_type_name(self._data.dtype)}"
+        from autogradx._legacy import TENSOR_TYPES, _TensorTypeMeta
+        if isinstance(dtype, str):
+            cls = TENSOR_TYPES.get(dtype[6:]) if dtype.startswith("torch.") else None
+            if cls is None:
+                raise ValueError(f"invalid type: {dtype!r}")
+            dtype = cls
+        if type(dtype) is _TensorTypeMeta:
+            dtype = dtype.dtype
         return self.to(dtype)
 
     def __repr__(self, *, tensor_contents=None):
