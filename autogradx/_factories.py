@@ -11,6 +11,7 @@ import numpy as np
 from autogradx import _dtype
 from autogradx._core.promote import get_default_float, set_default_float
 from autogradx._core.tensor import TensorBase, wrap
+from autogradx._device import default_device, device as _device
 
 __all__ = [
     "tensor", "as_tensor", "from_numpy", "ones", "zeros", "full", "empty", "eye", "arange",
@@ -87,11 +88,15 @@ def initial_seed():
 
 
 def set_default_dtype(d):
-    """Set the dtype of floating tensors created without an explicit dtype."""
-    np_dtype = _dtype.as_numpy_dtype(d)
-    if np_dtype.kind != "f":
-        raise TypeError(f"only floating-point types are supported as the default type, got {d}")
-    set_default_float(np_dtype)
+    """Set the dtype of floating tensors created without an explicit dtype (and so of
+    complex ones: ``complex64`` for ``float32``, else ``complex128``). Only the floating
+    dtypes are allowed, given as dtypes (``autogradx.float64``), as in PyTorch."""
+    if not isinstance(d, _dtype.dtype):
+        raise TypeError("invalid dtype object: only floating-point types are supported as "
+                        "the default type")
+    if not d.is_floating_point:
+        raise TypeError("only floating-point types are supported as the default type")
+    set_default_float(d.numpy)
 
 
 def get_default_dtype():
@@ -100,9 +105,11 @@ def get_default_dtype():
 
 
 def _wrap(data, requires_grad=False, device=None):
+    """A new tensor of ``data`` on ``device``: the default device when None."""
+    if device is None:
+        device = default_device()
     if device is not None:
-        from autogradx._device import device as _dev
-        dev = _dev(device)
+        dev = _device(device)
         if dev.type != "cpu":
             from autogradx.backends import move
             data = move(data, dev)
@@ -204,9 +211,11 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
 
 
 def as_tensor(data, dtype=None, device=None):
-    """A tensor sharing memory with ``data`` where it can (a tensor or ndarray of the right dtype)."""
-    if isinstance(data, TensorBase) and (dtype is None or data._data.dtype == _dtype.as_numpy_dtype(dtype)):
-        return data
+    """A tensor sharing memory with ``data`` where it can (a tensor or ndarray of the right
+    dtype, on the device asked for, or the default device)."""
+    if isinstance(data, TensorBase):
+        # ``to`` returns ``data`` itself when nothing changes, else records the copy.
+        return data.to(dtype=dtype, device=device if device is not None else default_device())
     np_dtype = None if dtype is None else _dtype.as_numpy_dtype(dtype)
     return _wrap(_array_from(data, np_dtype), False, device)
 
@@ -216,7 +225,7 @@ def from_numpy(ndarray):
     if not isinstance(ndarray, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
     _dtype.check_array_dtype(ndarray.dtype)
-    return _wrap(np.asarray(ndarray))
+    return wrap(np.asarray(ndarray))        # in host memory whatever the default device
 
 
 def _filled(size, value, dtype, requires_grad, device, kwsize=None):
@@ -293,7 +302,9 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, *
 
 def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None,
             requires_grad=False):
-    """Random integers on [low, high)."""
+    """Random integers on [low, high): ``randint(high, size)`` or ``randint(low, high, size)``."""
+    if size is None and high is not None and not isinstance(high, numbers.Number):
+        low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
     rng = (generator or default_generator).rng
