@@ -55,8 +55,8 @@ __all__ = ["gradcheck", "gradgradcheck", "GradcheckError"]
 
 
 class GradcheckError(AssertionError, RuntimeError):
-    """Raised by :func:`gradcheck` when analytic and numerical gradients disagree: a failed
-    assertion, and a RuntimeError as PyTorch's ``GradcheckError`` is."""
+    """Raised by :func:`~autogradx.testing.gradcheck` when analytic and numerical gradients
+    disagree: a failed assertion, and a RuntimeError as PyTorch's ``GradcheckError`` is."""
 
 
 def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, n_directions=3, seed=0,
