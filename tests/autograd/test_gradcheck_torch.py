@@ -16,9 +16,9 @@ def _x(lib):
     return lib.tensor(np.array([0.3, -1.2, 2.0]), requires_grad=True)    # float64
 
 
-def _wrong_sin(lib):
-    """sin with the derivative of cos in its backward."""
-    class WrongSin(lib.autograd.Function):
+def _sin(lib, derivative):
+    """sin as a Function whose backward is ``g * derivative(x)``."""
+    class Sin(lib.autograd.Function):
         @staticmethod
         def forward(ctx, x):
             ctx.save_for_backward(x)
@@ -27,27 +27,20 @@ def _wrong_sin(lib):
         @staticmethod
         def backward(ctx, g):
             (x,) = ctx.saved_tensors
-            return -g * x.sin()
+            return g * derivative(x)
 
-    return WrongSin.apply
+    return Sin.apply
+
+
+def _wrong_sin(lib):
+    """sin with the derivative of cos in its backward."""
+    return _sin(lib, lambda x: -x.sin())
 
 
 def _noisy_sin(lib):
     """sin with a backward that differs by ~1e-9 from run to run."""
     rng = np.random.default_rng(0)
-
-    class NoisySin(lib.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return x.sin()
-
-        @staticmethod
-        def backward(ctx, g):
-            (x,) = ctx.saved_tensors
-            return g * (x.cos() + lib.tensor(rng.standard_normal(3) * 1e-9))
-
-    return NoisySin.apply
+    return _sin(lib, lambda x: x.cos() + lib.tensor(rng.standard_normal(3) * 1e-9))
 
 
 def test_both_import_paths(torch):
