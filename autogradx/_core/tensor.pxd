@@ -24,7 +24,6 @@ cdef class TensorBase:
 
     cdef VersionCounter version_counter(self)
     cdef Py_ssize_t version(self) noexcept
-    cdef void _set_requires_grad(self, bint value) except *
 
 
 cdef type TensorType                 # autogradx.Tensor, the class new tensors get

@@ -112,9 +112,6 @@ cdef class TensorBase:
     def requires_grad(self, bint value):
         if self._grad_fn is not None:
             raise RuntimeError(_leaf_only(value))
-        self._set_requires_grad(value)
-
-    cdef void _set_requires_grad(self, bint value) except *:
         if value and self._data.dtype.kind not in "fc":
             raise RuntimeError(
                 "only Tensors of floating point and complex dtype can require gradients "
@@ -188,7 +185,7 @@ cdef class TensorBase:
             if not requires_grad:
                 raise RuntimeError(_leaf_only(False))
             return self
-        self._set_requires_grad(requires_grad)
+        self.requires_grad = requires_grad
         return self
 
     def detach(self):
