@@ -17,7 +17,9 @@ if int(_np.__version__.split(".")[0]) < 2:
 from autogradx import _dtype
 from autogradx._core import opnode as _core_opnode, tensor as _core_tensor
 from autogradx._core.tensor import Size
-from autogradx._device import device, device_of as _device_of
+from autogradx._device import (
+    device, device_of as _device_of, get_default_device, set_default_device,
+)
 from autogradx._dtype import (
     bool, cdouble, cfloat, complex64, complex128, double, dtype, float, float16, float32,
     float64, half, int, int8, int16, int32, int64, long, short, uint8,
@@ -30,6 +32,10 @@ from autogradx._factories import (
 from autogradx._namespace import op_namespace as _op_namespace
 from autogradx._printing import set_printoptions
 from autogradx._tensor import Tensor
+from autogradx._legacy import (
+    BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor,
+    LongTensor, ShortTensor,
+)
 from autogradx.serialization import load, save
 from autogradx.grad_mode import (
     enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled,
@@ -67,8 +73,8 @@ from math import e, inf, nan, pi
 
 # Submodules imported on first use (``autogradx.nn`` and friends), so that
 # ``import autogradx`` costs little more than importing NumPy.
-_SUBMODULES = ("backends", "conformance", "cuda", "linalg", "nn", "optim", "return_types",
-               "special", "testing", "utils", "viz")
+_SUBMODULES = ("accelerator", "backends", "conformance", "cuda", "linalg", "nn", "optim",
+               "return_types", "special", "testing", "utils", "viz", "xpu")
 _op_getattr, _op_dir = _op_namespace(__name__, "")
 
 

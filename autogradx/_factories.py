@@ -12,6 +12,7 @@ import numpy as np
 from autogradx import _dtype
 from autogradx._core.promote import get_default_float, set_default_float
 from autogradx._core.tensor import Size, TensorBase, wrap
+from autogradx._device import default_device, device as _device
 
 __all__ = [
     "tensor", "as_tensor", "from_numpy", "ones", "zeros", "full", "empty", "eye", "arange",
@@ -88,11 +89,15 @@ def initial_seed():
 
 
 def set_default_dtype(d):
-    """Set the dtype of floating tensors created without an explicit dtype."""
-    np_dtype = _dtype.as_numpy_dtype(d)
-    if np_dtype.kind != "f":
-        raise TypeError(f"only floating-point types are supported as the default type, got {d}")
-    set_default_float(np_dtype)
+    """Set the dtype of floating tensors created without an explicit dtype (and so of
+    complex ones: ``complex64`` for ``float32``, else ``complex128``). Only the floating
+    dtypes are allowed, given as dtypes (``autogradx.float64``), as in PyTorch."""
+    if not isinstance(d, _dtype.dtype):
+        raise TypeError("invalid dtype object: only floating-point types are supported as "
+                        "the default type")
+    if not d.is_floating_point:
+        raise TypeError("only floating-point types are supported as the default type")
+    set_default_float(d.numpy)
 
 
 def get_default_dtype():
@@ -101,9 +106,11 @@ def get_default_dtype():
 
 
 def _wrap(data, requires_grad=False, device=None):
+    """A new tensor of ``data`` on ``device``: the default device when None."""
+    if device is None:
+        device = default_device()
     if device is not None:
-        from autogradx._device import device as _dev
-        dev = _dev(device)
+        dev = _device(device)
         if dev.type != "cpu":
             from autogradx.backends import move
             data = move(data, dev)
@@ -124,7 +131,8 @@ def _size(size, kwsize=None):
     except TypeError:
         raise TypeError(f"size must be a sequence of ints, got {size!r}") from None
     if any(s < 0 for s in size):
-        raise RuntimeError(f"Trying to create tensor with negative dimension: {list(size)}")
+        bad = next(s for s in size if s < 0)
+        raise RuntimeError(f"Trying to create tensor with negative dimension {bad}: {list(size)}")
     return size
 
 
@@ -204,9 +212,11 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
 
 
 def as_tensor(data, dtype=None, device=None):
-    """A tensor sharing memory with ``data`` where it can (a tensor or ndarray of the right dtype)."""
-    if isinstance(data, TensorBase) and (dtype is None or data._data.dtype == _dtype.as_numpy_dtype(dtype)):
-        return data
+    """A tensor sharing memory with ``data`` where it can (a tensor or ndarray of the right
+    dtype, on the device asked for, or the default device)."""
+    if isinstance(data, TensorBase):
+        # ``to`` returns ``data`` itself when nothing changes, else records the copy.
+        return data.to(dtype=dtype, device=device if device is not None else default_device())
     np_dtype = None if dtype is None else _dtype.as_numpy_dtype(dtype)
     return _wrap(_array_from(data, np_dtype), False, device)
 
@@ -216,7 +226,7 @@ def from_numpy(ndarray):
     if not isinstance(ndarray, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
     _dtype.check_array_dtype(ndarray.dtype)
-    return _wrap(np.asarray(ndarray))
+    return wrap(np.asarray(ndarray))        # in host memory whatever the default device
 
 
 def _filled(size, value, dtype, requires_grad, device, kwsize=None):
@@ -303,9 +313,9 @@ def _draw(sample, shape, np_dtype, complex_scale):
 
 def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None,
             requires_grad=False):
-    """Random integers on [low, high): ``randint(low, high, size)`` or ``randint(high, size)``."""
-    if size is None and isinstance(high, (tuple, list)):
-        low, high, size = 0, low, high          # randint(high, size), as PyTorch reads it
+    """Random integers on [low, high): ``randint(high, size)`` or ``randint(low, high, size)``."""
+    if size is None and high is not None and not isinstance(high, numbers.Number):
+        low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
     rng = (generator or default_generator).rng
@@ -359,17 +369,3 @@ def randn_like(input, *, dtype=None, device=None, requires_grad=False):
     ``input`` unless given."""
     shape, d, device = _like(input, dtype, device)
     return randn(shape, dtype=d, requires_grad=requires_grad, device=device)
-
-
-def legacy_new(args, kwargs, dtype=None, name="Tensor"):
-    """The array for PyTorch's legacy constructors, ``Tensor(data)``, ``Tensor(*sizes)``
-    and ``x.new(...)``: of ``dtype`` (NumPy's; the default float if None). No argument gives
-    an empty tensor; a ``Size`` is sizes, any other sequence data."""
-    if kwargs:
-        raise TypeError(f"{name}() got unexpected keyword arguments {sorted(kwargs)}")
-    dtype = get_default_float() if dtype is None else dtype
-    if not args:
-        return np.empty((0,), dtype)
-    if len(args) == 1 and not isinstance(args[0], (numbers.Integral, Size)):
-        return _array_from(args[0], dtype)
-    return np.empty(_size(args), dtype)

@@ -10,6 +10,8 @@ import numpy as np
 
 from autogradx import _dtype
 from autogradx._core.engine import run_backward
+from autogradx._core.grad_mode import is_grad_enabled
+from autogradx._core.promote import get_default_float
 from autogradx._core.names import tensor_type_name
 from autogradx._core.tensor import Size, TensorBase, set_tensor_type
 from autogradx._printing import format_tensor
@@ -24,15 +26,15 @@ class Tensor(TensorBase):
 
     def __init__(self, *args, **kwargs):
         # ``Tensor(data)`` and ``Tensor(*sizes)`` as in PyTorch's legacy constructor.
-        from autogradx._factories import legacy_new
-        self._data = legacy_new(args, kwargs)
+        from autogradx._legacy import legacy_array
+        self._data = legacy_array(args, kwargs, get_default_float())
 
     def new(self, *args, **kwargs):
         """PyTorch's legacy constructor with this tensor's dtype and device: ``new(*sizes)``
         (uninitialised) or ``new(data)``."""
-        from autogradx._factories import legacy_new
+        from autogradx._legacy import legacy_array
         out = Tensor.__new__(Tensor)
-        out._data = legacy_new(args, kwargs, self._data.dtype, "new")
+        out._data = legacy_array(args, dict(kwargs), self._data.dtype)
         return out.to(self.device)
 
     @property
@@ -182,11 +184,20 @@ class Tensor(TensorBase):
                 UserWarning, stacklevel=2)
         return self.permute(tuple(range(self.ndim - 1, -1, -1)))
 
-    def type(self, dtype=None):
+    def type(self, dtype=None, non_blocking=False):
         """The type's name (``'torch.FloatTensor'``) without ``dtype``; else this tensor
-        cast to ``dtype``, as :meth:`to` does."""
+        cast to ``dtype`` (a dtype, a legacy class such as ``autogradx.DoubleTensor`` or its
+        name ``'torch.DoubleTensor'``), as :meth:`to` does."""
         if dtype is None:
             return f"torch.{tensor_type_name(self._data.dtype)}"
+        from autogradx._legacy import TENSOR_TYPES, _TensorTypeMeta
+        if isinstance(dtype, str):
+            cls = TENSOR_TYPES.get(dtype[6:]) if dtype.startswith("torch.") else None
+            if cls is None:
+                raise ValueError(f"invalid type: {dtype!r}")
+            dtype = cls
+        if type(dtype) is _TensorTypeMeta:
+            dtype = dtype.dtype
         return self.to(dtype)
 
     def __repr__(self, *, tensor_contents=None):
@@ -207,7 +218,7 @@ class Tensor(TensorBase):
         return object.__format__(self, spec)
 
     def __array__(self, dtype=None, copy=None):
-        if self.requires_grad:
+        if self.requires_grad and is_grad_enabled():     # as numpy(): allowed under no_grad
             from autogradx._xp import vjp_on_tensors_note
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. "

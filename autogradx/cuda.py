@@ -1,6 +1,7 @@
 """``autogradx.cuda``: whether tensors can live on a CUDA device (through a backend plugin)."""
 
-__all__ = ["is_available", "device_count", "unavailable_reason"]
+__all__ = ["is_available", "device_count", "unavailable_reason", "manual_seed",
+           "manual_seed_all", "synchronize"]
 
 
 def is_available():
@@ -26,3 +27,26 @@ def device_count():
     from autogradx.backends import get_backend
     backend = get_backend("cuda")
     return int(backend.module.cuda.runtime.getDeviceCount())
+
+
+def manual_seed(seed):
+    """Accepted, for scripts that seed every device: autogradx draws random numbers on the
+    host with the default generator, which ``autogradx.manual_seed`` seeds, whatever the
+    device (PyTorch's CUDA generators have no counterpart here)."""
+    int(seed)
+
+
+manual_seed_all = manual_seed
+
+
+def synchronize(device=None):
+    """Wait for the work queued on the CUDA device (its current one by default)."""
+    from autogradx.backends import get_backend
+    cupy = get_backend("cuda").module        # raises, with the reason, when unavailable
+    with cupy.cuda.Device(0 if device is None else _index(device)):
+        cupy.cuda.Device().synchronize()
+
+
+def _index(device):
+    from autogradx._device import device as _device
+    return device if isinstance(device, int) else (_device(device).index or 0)

@@ -1,7 +1,15 @@
-"""Grad mode: ``no_grad``, ``enable_grad``, ``set_grad_enabled``, per thread."""
+"""Grad mode: ``no_grad``, ``enable_grad``, ``set_grad_enabled``, per thread.
+
+Each is a context manager and a decorator, as PyTorch's ``_DecoratorContextManager``:
+a decorated generator function runs in the mode while its body runs (each step), and
+the caller's mode is back between yields; decorating a class is deprecated (a
+FutureWarning) and wraps its construction.
+"""
 
 import functools
 import inspect
+import sys
+import warnings
 
 from autogradx._core.grad_mode import _set_grad_enabled, is_grad_enabled
 
@@ -28,10 +36,17 @@ class _GradModeContext:
         return False
 
     def __call__(self, func):
-        if inspect.isgeneratorfunction(func):
-            raise TypeError(f"{type(self).__name__} cannot decorate generator function "
-                            f"{func.__qualname__}")
+        if inspect.isclass(func):
+            warnings.warn(
+                "Decorating classes is deprecated and will be disabled in future versions. You "
+                "should only decorate functions or methods. To preserve the current behavior "
+                "of class decoration, you can directly decorate the `__init__` method and "
+                "nothing else.", FutureWarning, stacklevel=2)
+            cls = func
+            func = lambda *args, **kwargs: cls(*args, **kwargs)   # noqa: E731  (as PyTorch)
         enabled = self._enabled
+        if inspect.isgeneratorfunction(func):
+            return _wrap_generator(enabled, func)
 
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
@@ -45,6 +60,38 @@ class _GradModeContext:
 
     def clone(self):
         return type(self)()
+
+
+def _wrap_generator(enabled, func):
+    """``func`` (a generator function) with grad mode ``enabled`` around each step of the
+    generator: its start, every ``send``/``throw`` and its ``close``."""
+
+    def step(method, *args):
+        prev = _set_grad_enabled(enabled)
+        try:
+            return method(*args)
+        finally:
+            _set_grad_enabled(prev)
+
+    @functools.wraps(func)
+    def generator_context(*args, **kwargs):
+        gen = func(*args, **kwargs)
+        try:
+            response = step(gen.send, None)
+            while True:
+                try:
+                    request = yield response
+                except GeneratorExit:
+                    step(gen.close)
+                    raise
+                except BaseException:
+                    response = step(gen.throw, sys.exc_info()[1])
+                else:
+                    response = step(gen.send, request)
+        except StopIteration as stop:
+            return stop.value
+
+    return generator_context
 
 
 class no_grad(_GradModeContext):

@@ -54,12 +54,13 @@ from autogradx.grad_mode import enable_grad, no_grad
 __all__ = ["gradcheck", "gradgradcheck", "GradcheckError"]
 
 
-class GradcheckError(AssertionError):
-    """Raised by :func:`gradcheck` when analytic and numerical gradients disagree."""
+class GradcheckError(AssertionError, RuntimeError):
+    """Raised by :func:`~autogradx.testing.gradcheck` when analytic and numerical gradients
+    disagree: a failed assertion, and a RuntimeError as PyTorch's ``GradcheckError`` is."""
 
 
 def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, n_directions=3, seed=0,
-              at_input_dtype=False, raise_exception=True):
+              at_input_dtype=False, raise_exception=True, nondet_tol=None):
     """Check the gradients of ``fn`` at ``inputs`` against finite differences.
 
     ``fn(*inputs)`` must return a tensor or a tuple of tensors. ``inputs`` is a
@@ -84,6 +85,10 @@ def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, n_directions=3, see
     for each checked input on its own and for all of them moved together. The
     two agree if ``|analytic - numerical| <= atol + rtol * |numerical|``.
 
+    With ``nondet_tol`` (a number, as in PyTorch), backward is also checked to be
+    reentrant: a second forward and backward with the same cotangents must give
+    gradients within ``nondet_tol`` of the first (0: the same bits).
+
     It also checks that backward gives every checked input a gradient of its
     own shape and dtype (at the inputs' original dtypes too), and that a
     gradient is ``None`` only for an input the outputs do not depend on (where
@@ -99,6 +104,8 @@ def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, n_directions=3, see
     check = _Check(fn, inputs, checked, eps, atol, rtol, seed, at_input_dtype)
     if not at_input_dtype:      # else each direction checks shapes and dtypes itself
         check.dtypes_and_shapes()
+    if nondet_tol is not None:
+        check.reentrant(nondet_tol)
     for d in range(n_directions):
         check.direction(d)
     return check.outcome(raise_exception)
@@ -258,6 +265,27 @@ class _Check:
         for i in self.checked:
             self._check_grad_meta(i, leaves[i].grad, self.inputs[i]._data.dtype,
                                   "at the input's dtype")
+
+    def reentrant(self, nondet_tol):
+        """Two backward passes with the same cotangents agree within ``nondet_tol``."""
+        grads = []
+        for _ in range(2):
+            self.rng = np.random.default_rng(self.seed)     # the same cotangents each time
+            with enable_grad():
+                outs, leaves = self._call(self.base, True)
+                self._vjp(outs, self._cotangents(outs, "float64"))
+            grads.append([leaves[i].grad for i in self.checked])
+        for i, first, second in zip(self.checked, *grads):
+            if first is None or second is None:
+                continue
+            delta = first._data - second._data
+            diff = float(get_array_module(delta).abs(delta).max()) if delta.size else 0.0
+            if diff > nondet_tol:
+                self.failures.append(
+                    f"{self._label(i)}: Backward is not reentrant, i.e., running backward with "
+                    "same input and grad_output multiple times gives different values, although "
+                    "analytical gradient matches numerical gradient. The tolerance for "
+                    f"nondeterminism was {nondet_tol} (largest difference {diff:.3g}).")
 
     def direction(self, d):
         if self.at_input_dtype:

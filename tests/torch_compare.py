@@ -168,3 +168,13 @@ def assert_same_error_type(fn, data):
     expected = _raised(fn, torch, torch.tensor(data))
     assert expected is not None, "PyTorch accepts this call"
     assert _raised(fn, agx, agx.tensor(data)) is expected
+
+
+def error_of(fn):
+    """``(type name, message)`` of the exception ``fn()`` raises, or None: compared whole
+    between autogradx and PyTorch where the situation, and so PyTorch's text, is the same."""
+    try:
+        fn()
+    except Exception as e:      # noqa: BLE001 - the type and text are what is compared
+        return type(e).__name__, str(e)
+    return None

@@ -354,7 +354,7 @@ cdef list _run(dict state, list roots, bint keep_graph, bint create_graph, tuple
     cdef Node node, nxt
     cdef NodeExtras extras
     cdef _Pending p, q
-    cdef list stack = [], buf, in_grads
+    cdef list stack = [], buf, in_grads, hooked = None
     cdef tuple nexts, slots
 
     # Pass 1: count the edges into every reachable node. ``stack`` is used with its own
@@ -408,18 +408,23 @@ cdef list _run(dict state, list roots, bint keep_graph, bint create_graph, tuple
         if buf is None:
             buf = [None] * node.n_outputs
         extras = node.extras
+        # As in PyTorch: the tensor's hooks, then retain_grad, then the node's pre-hooks.
+        if isinstance(node, AccumulateGrad) and (p.needed or p.captures is not None):
+            buf = run_leaf_hooks(<AccumulateGrad>node, buf)
         if extras is not None:
             if extras.tensor_hooks is not None or extras.retain_refs is not None:
                 buf = _run_tensor_hooks(node, buf)
             if extras.pre_hooks:
                 buf = _run_pre_hooks(node, buf)
         if p.captures is not None:
-            if not p.needed and isinstance(node, AccumulateGrad):
-                buf = run_leaf_hooks(<AccumulateGrad>node, buf)   # as when it accumulates
             for slot, index in p.captures:
                 results[index] = buf[slot]
         in_grads = None
         if p.needed:
+            if extras is not None and extras.post_hooks:
+                # The post-hooks see the gradients the node took, which apply may consume
+                # (AccumulateGrad takes its buffer): they keep their own list.
+                hooked = buf[:]
             # Indexed, not iterated, so that no local keeps a gradient alive: OpNode.apply
             # may write into one that only ``buf`` holds.
             for i in range(len(buf)):
@@ -431,7 +436,8 @@ cdef list _run(dict state, list roots, bint keep_graph, bint create_graph, tuple
             if not keep_graph:
                 node.release()
         if extras is not None and extras.post_hooks and in_grads is not None:
-            in_grads = _run_post_hooks(node, in_grads, buf)
+            in_grads = _run_post_hooks(node, in_grads, hooked)
+            hooked = None
         nexts = node.next_nodes
         slots = node.next_slots
         for i in range(len(nexts)):

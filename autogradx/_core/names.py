@@ -16,8 +16,11 @@ SCALAR_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short
 # Every dtype a tensor may hold (autogradx._dtype has a torch-like dtype for each).
 TENSOR_DTYPES = frozenset(np.dtype(name) for name in SCALAR_NAMES)
 
-# The C++ names of the float types, in a few dtype mismatch messages.
-C_NAMES = {"float16": "c10::Half", "float32": "float", "float64": "double"}
+# The C++ names of the types, in a few dtype mismatch messages.
+C_NAMES = {"float16": "c10::Half", "float32": "float", "float64": "double", "bool": "bool",
+           "uint8": "unsigned char", "int8": "signed char", "int16": "short int",
+           "int32": "int", "int64": "long int", "complex64": "c10::complex<float>",
+           "complex128": "c10::complex<double>"}
 
 
 def scalar_name(dtype):
@@ -26,7 +29,7 @@ def scalar_name(dtype):
 
 
 def c_name(dtype):
-    """The C++ name of a float dtype (``float``), NumPy's name for others."""
+    """The C++ name of a dtype (``float``, ``long int``), NumPy's name for others."""
     return C_NAMES.get(dtype.name, dtype.name)
 
 

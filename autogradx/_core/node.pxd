@@ -48,3 +48,4 @@ cdef class PyNode(Node):
 cdef Node grad_edge(TensorBase t)
 cdef object hook_result(object hook, object res, object g)
 cdef list run_leaf_hooks(AccumulateGrad node, list grads)
+cdef void move_retained_grad(TensorBase t, object old_fn, Py_ssize_t old_nr) except *

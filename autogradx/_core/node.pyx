@@ -154,7 +154,7 @@ cdef class AccumulateGrad(Node):
     cdef list apply(self, list grads, bint create_graph):
         cdef TensorBase var = <TensorBase>self.variable
         cdef TensorBase old
-        grads = run_leaf_hooks(self, grads)
+        # The leaf's tensor hooks ran before this node's pre-hooks (engine.pyx), as in PyTorch.
         g = grads[0]
         grads[0] = None
         with _accumulate_lock:
@@ -166,8 +166,7 @@ cdef class AccumulateGrad(Node):
                     var._grad = g
                 else:
                     var._grad = var._grad + g
-                return []
-            if var._grad is None:
+            elif var._grad is None:
                 # Steal the buffer when nothing else can see it, else copy it,
                 # so that a later in-place accumulation cannot reach another tensor.
                 if Py_REFCNT(g) > 1 or getattr(g, "base", 0) is not None:
@@ -181,6 +180,9 @@ cdef class AccumulateGrad(Node):
                         old._vc.value += 1
                 else:
                     var._grad = var._grad + new_tensor(g, None, 0)
+        g = None
+        if var._post_acc_hooks:
+            _run_post_accumulate_hooks(var)
         return []
 
     def name(self):
@@ -267,10 +269,36 @@ def make_node(str name, inputs, outputs, backward_fn, release_fn=None, qualname=
     node.out_dtype = dtypes[0] if len(outputs) == 1 else dtypes
     for i in range(len(outputs)):
         t = <TensorBase>outputs[i]
+        old_fn, old_nr = t._grad_fn, t._output_nr
         t._grad_fn = node
         t._output_nr = i
         t._requires_grad = False
+        if t._retains_grad:             # an input marked dirty, rebased onto this node
+            move_retained_grad(t, old_fn, old_nr)
     return node
+
+
+cdef void move_retained_grad(TensorBase t, object old_fn, Py_ssize_t old_nr) except *:
+    """``t`` got a new grad_fn in place: its retained ``.grad`` becomes the gradient of its
+    latest version, as PyTorch moves retain_grad (hooks registered before stay behind)."""
+    cdef Node old
+    if old_fn is not None and (<Node>old_fn).extras is not None:
+        old = <Node>old_fn
+        refs = old.extras.retain_refs
+        if refs is not None and old_nr in refs and refs[old_nr]() is t:
+            del refs[old_nr]
+    (<Node>t._grad_fn)._retain_grad(t._output_nr, t)
+
+
+cdef void _run_post_accumulate_hooks(TensorBase var) except *:
+    # Each hook is called with the leaf itself; its .grad is already up to date.
+    for hook in tuple(var._post_acc_hooks.values()):
+        res = hook(var)
+        if res is None:
+            continue
+        if not isinstance(res, TensorBase):
+            raise TypeError(f"expected Variable, but hook returned '{type(res).__name__}'")
+        raise RuntimeError("Tensor post accumulate grad hooks should return None.")
 
 
 cdef list run_leaf_hooks(AccumulateGrad node, list grads):

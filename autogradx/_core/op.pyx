@@ -22,7 +22,7 @@ from .errors import _forward_trace, _shape_error, _type_names
 from .grad_mode cimport anomaly_enabled, grad_enabled
 from .loops cimport call1, call2, scalar_operand
 from .names import TENSOR_DTYPES, scalar_name
-from .node cimport Node, grad_edge
+from .node cimport Node, grad_edge, move_retained_grad
 from .opdef cimport OpDef
 from .opdef import _camel
 from .opnode cimport OpNode, device_of
@@ -438,8 +438,11 @@ cpdef object apply_inplace(OpDef op, tuple args, dict kwargs):
     if on_view:
         copy_slices(t, o._grad_fn)      # the base's history, and the view's on it
     elif o._grad_fn is not None:
+        old_fn, old_nr = t._grad_fn, t._output_nr
         t._grad_fn = o._grad_fn
         t._output_nr = 0
+        if t._retains_grad:
+            move_retained_grad(t, old_fn, old_nr)
     return t
 
 

@@ -31,6 +31,7 @@ cdef class TensorBase:
     cdef ViewInfo _view              # views: how the view was made from _base, or None
     cdef VersionCounter _vc          # created on first need; views share their base's counter
     cdef object _hooks               # leaves: hook id -> hook, run before accumulation; or None
+    cdef object _post_acc_hooks      # leaves: hook id -> hook(tensor), run after accumulation; or None
     cdef object __weakref__
 
     cdef VersionCounter version_counter(self)

@@ -3,6 +3,8 @@ that must be fast. Methods that build on ops live in autogradx/_tensor.py."""
 
 import numpy as np
 
+from .grad_mode cimport grad_enabled
+
 cdef type _ndarray = np.ndarray
 
 
@@ -140,11 +142,7 @@ cdef class TensorBase:
     @requires_grad.setter
     def requires_grad(self, bint value):
         if self._grad_fn is not None:
-            raise RuntimeError(
-                "you can only change requires_grad flags of leaf variables. If you want to "
-                "use a computed variable in a subgraph that doesn't require differentiation "
-                "use var_no_grad = var.detach()."
-            )
+            raise RuntimeError(_leaf_only(value))
         if value and self._data.dtype.kind not in "fc":
             raise RuntimeError(
                 "only Tensors of floating point and complex dtype can require gradients "
@@ -185,6 +183,10 @@ cdef class TensorBase:
                 )
         self._grad = value
 
+    @grad.deleter
+    def grad(self):
+        self._grad = None       # ``del x.grad``, as in PyTorch
+
     @property
     def retains_grad(self):
         """True if this non-leaf tensor keeps its .grad after backward."""
@@ -208,7 +210,12 @@ cdef class TensorBase:
     # -- autograd API ---------------------------------------------------------
 
     def requires_grad_(self, bint requires_grad=True):
-        """Set ``requires_grad`` in place (leaves only) and return self."""
+        """Set ``requires_grad`` in place and return self. On a non-leaf, which requires
+        grad already, only True is allowed (as in PyTorch: a no-op)."""
+        if self._grad_fn is not None:
+            if not requires_grad:
+                raise RuntimeError(_leaf_only(False))
+            return self
         self.requires_grad = requires_grad
         return self
 
@@ -253,6 +260,19 @@ cdef class TensorBase:
             self._hooks = _HookDict()
         return add_hook(self._hooks, hook)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Register ``hook(tensor) -> None``, run on this leaf after backward has accumulated
+        its gradient into ``.grad`` (not by ``autograd.grad``, which accumulates nothing).
+        Returns a handle whose ``remove()`` unregisters it."""
+        from .node import _HookDict, add_hook
+        if not (self._requires_grad or self._grad_fn is not None):
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        if self._post_acc_hooks is None:
+            self._post_acc_hooks = _HookDict()
+        return add_hook(self._post_acc_hooks, hook)
+
     # -- metadata -------------------------------------------------------------
 
     @property
@@ -291,8 +311,9 @@ cdef class TensorBase:
     # -- conversion -----------------------------------------------------------
 
     def numpy(self, *, bint force=False):
-        """The NumPy array behind this tensor (zero-copy: they share memory)."""
-        if (self._requires_grad or self._grad_fn is not None) and not force:
+        """The NumPy array behind this tensor (zero-copy: they share memory). A tensor that
+        requires grad is refused while grad mode is on (``detach()`` it first), as in PyTorch."""
+        if (self._requires_grad or self._grad_fn is not None) and grad_enabled() and not force:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. "
                 "Use tensor.detach().numpy() instead.")
@@ -549,6 +570,15 @@ cdef class TensorBase:
     def __setitem__(self, idx, value):
         idx, _ = _index_param(idx)
         _inplace(_operator(OP_SETITEM), (self, value, idx), None)
+
+
+cdef str _leaf_only(bint value):
+    """PyTorch's refusal to change ``requires_grad`` on a non-leaf (the hint is for False)."""
+    msg = "you can only change requires_grad flags of leaf variables."
+    if not value:
+        msg += (" If you want to use a computed variable in a subgraph that doesn't require "
+                "differentiation use var_no_grad = var.detach().")
+    return msg
 
 
 class Size(tuple):

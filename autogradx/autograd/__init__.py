@@ -5,6 +5,7 @@ import threading
 
 from autogradx._core.engine import run_backward as _run_backward
 from autogradx._core.tensor import TensorBase, wrap
+from autogradx._legacy import Variable
 from autogradx.autograd.anomaly_mode import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from autogradx.autograd.function import Function, FunctionCtx, once_differentiable
 from autogradx.autograd import graph  # noqa: F401  (torch.autograd.graph without an import)
@@ -13,7 +14,7 @@ from autogradx.grad_mode import (
 )
 
 __all__ = ["backward", "grad", "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled", "Function", "FunctionCtx", "once_differentiable", "no_grad", "enable_grad", "set_grad_enabled",
-           "inference_mode", "is_grad_enabled"]
+           "inference_mode", "is_grad_enabled", "gradcheck", "gradgradcheck", "Variable"]
 
 
 def _as_tuple(x, what, allow_none=False):
@@ -97,6 +98,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     With ``is_grads_batched=True`` the first dim of each grad_output is a batch: one
     backward per row, the gradients stacked along a new first dim.
     """
+    if materialize_grads and allow_unused is False:
+        raise ValueError("Expected allow_unused to be True or not passed when "
+                         "materialize_grads=True, but got: allow_unused=False.")
     if allow_unused is None:
         allow_unused = materialize_grads
     outputs = _as_tuple(outputs, "outputs")
@@ -117,8 +121,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     for i, (g, x) in enumerate(zip(raw, inputs)):
         if g is None:
             if materialize_grads:
+                # Differentiable in turn under create_graph, as PyTorch's zeros are.
                 from autogradx import zeros_like
-                g = zeros_like(x)
+                g = zeros_like(x, requires_grad=bool(create_graph))
             elif not allow_unused:
                 raise RuntimeError(
                     f"The differentiated Tensor at index {i} appears to not have been used in "
@@ -163,3 +168,6 @@ def _batched(outputs, grads, retain_graph, create_graph, inputs):
 
 
 from autogradx.autograd import functional  # noqa: E402  (built on grad, above)
+# The functions shadow their module's name, as in PyTorch: ``autograd.gradcheck(fn, x)``;
+# ``from autogradx.autograd.gradcheck import gradcheck`` finds the module in sys.modules.
+from autogradx.autograd.gradcheck import gradcheck, gradgradcheck  # noqa: E402

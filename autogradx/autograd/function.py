@@ -1,11 +1,17 @@
 """``autograd.Function``: differentiable functions defined at run time in Python.
 
-A subclass gives ``forward(ctx, *args)`` and ``backward(ctx, *grad_outputs)``;
-``MyFunction.apply(*args)`` runs the forward without recording it, then
-records a single node whose backward calls ``MyFunction.backward``.
+A subclass gives ``forward(ctx, *args)`` and ``backward(ctx, *grad_outputs)``
+(or ``vjp``, its other name); ``MyFunction.apply(*args)`` runs the forward
+without recording it, then records a single node whose backward calls
+``MyFunction.backward``. As in PyTorch, a subclass may instead give
+``forward(*args)`` without ctx and a separate ``setup_context(ctx, inputs,
+output)`` that saves what backward needs. An in-place Function marks the inputs
+it changed with ``ctx.mark_dirty``: they are returned, and take its node as
+their history.
 """
 
 import functools
+import inspect
 import warnings
 
 from autogradx._core.grad_mode import _set_grad_enabled, is_anomaly_enabled, is_grad_enabled
@@ -26,6 +32,7 @@ class FunctionCtx:
         self._saved = ()
         self._released = False
         self._non_differentiable = set()
+        self._dirty = ()
         self.materialize_grads = True
 
     def save_for_backward(self, *tensors):
@@ -67,11 +74,37 @@ class FunctionCtx:
         self.materialize_grads = bool(value)
 
     def mark_dirty(self, *tensors):
-        raise NotImplementedError("mark_dirty (in-place Functions) is not supported by autogradx")
+        """Inputs that forward changed in place; forward must return them. They get this
+        Function's node as their history, and their version is bumped."""
+        for t in tensors:
+            if not isinstance(t, TensorBase):
+                raise TypeError(f"mark_dirty can only mark tensors, got {type(t).__name__}")
+        self._dirty = tuple(tensors)
+
+    def save_for_forward(self, *tensors):
+        """Kept for a forward-mode ``jvp``, as in PyTorch; autogradx has no forward-mode AD,
+        so nothing reads them (they are checked and held until the graph is freed)."""
+        if not all(t is None or isinstance(t, TensorBase) for t in tensors):
+            raise AssertionError("save_for_forward expects all arguments to be tensors; you "
+                                 "should save non-tensors as attributes on ctx.")
+        self.saved_for_forward = tuple(tensors)
 
     def _release(self):
         self._saved = ()
+        self.saved_for_forward = ()
         self._released = True
+
+    def _bump_dirty(self, outputs):
+        """After forward: each dirty tensor is among ``outputs`` and has a new version, which
+        what was saved of it expects."""
+        for t in self._dirty:
+            if not any(t is o for o in outputs):
+                raise RuntimeError(
+                    "Some elements marked as dirty during the forward method were not returned "
+                    "as output. The inputs that are modified inplace must all be outputs of the "
+                    "Function.")
+            t._bump_version()
+        self._versions = tuple(None if t is None else t._version for t in self._saved)
 
 
 class Function:
@@ -95,23 +128,40 @@ class Function:
             "new-style autograd function with static forward method. (Example: "
             "https://pytorch.org/docs/stable/autograd.html#torch.autograd.Function)")
 
-    # The tensors-only protocol: setup_context is not needed; forward takes ctx.
+    vjp = backward          # the other name PyTorch gives backward: a subclass defines one
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        """Defined by a subclass whose ``forward`` takes no ctx: saves on ``ctx`` what
+        backward needs, from the inputs (a tuple, defaults filled in) and forward's output."""
+        raise NotImplementedError("setup_context is not implemented.")
 
     @classmethod
     def apply(cls, *args, **kwargs):
+        separate = cls.setup_context != Function.setup_context
+        if separate:
+            bound = inspect.signature(cls.forward).bind(*args, **kwargs)
+            bound.apply_defaults()
+            args, kwargs = bound.args, bound.kwargs
         needs = tuple(isinstance(a, TensorBase) and a.requires_grad for a in args)
         name = f"{cls.__name__}Backward"
         ctx = FunctionCtx(needs, name)
         prev = _set_grad_enabled(False)
         try:
-            result = cls.forward(ctx, *args, **kwargs)
+            if separate:
+                result = cls.forward(*args, **kwargs)
+                cls.setup_context(ctx, args, result)
+            else:
+                result = cls.forward(ctx, *args, **kwargs)
         finally:
             _set_grad_enabled(prev)
-        if not (any(needs) and is_grad_enabled()):
-            return result
         single = not isinstance(result, tuple)
         outputs = (result,) if single else result
-        outputs = tuple(_fresh(o, args) for o in outputs)
+        if ctx._dirty:
+            ctx._bump_dirty(outputs)
+        if not (any(needs) and is_grad_enabled()):
+            return result
+        outputs = tuple(_fresh(o, args, ctx._dirty) for o in outputs)
         diff = [i for i, o in enumerate(outputs)
                 if isinstance(o, TensorBase) and id(o) not in ctx._non_differentiable
                 and o.dtype.is_floating_point]
@@ -128,10 +178,21 @@ class Function:
         return outputs[0] if single else outputs
 
 
-def _fresh(out, args):
-    """An output that is one of the inputs is returned as a new tensor sharing its data."""
-    if isinstance(out, TensorBase) and any(out is a for a in args):
+def _fresh(out, args, dirty):
+    """An output that is one of the inputs is returned as a new tensor sharing its data,
+    unless forward changed it in place (``mark_dirty``): that tensor itself is returned,
+    its history continued by this Function's node."""
+    if not (isinstance(out, TensorBase) and any(out is a for a in args)):
+        return out
+    if not any(out is d for d in dirty):
         return out.detach()
+    if out.is_leaf and out.requires_grad:
+        raise RuntimeError("a leaf Variable that requires grad has been used in an in-place "
+                           "operation.")
+    if out._base is not None:
+        raise NotImplementedError(
+            "mark_dirty on a view of another tensor is not supported by autogradx (PyTorch "
+            "rebuilds the base's history); clone() the view before the Function changes it")
     return out
 
 
@@ -148,7 +209,7 @@ def _run_backward(cls, ctx, diff, metas, args, name, grads, create_graph):
         full[i] = g
     prev = _set_grad_enabled(create_graph)
     try:
-        result = cls.backward(ctx, *full)
+        result = _user_backward(cls)(ctx, *full)
     finally:
         _set_grad_enabled(prev)
     if not isinstance(result, tuple):
@@ -173,6 +234,15 @@ def _run_backward(cls, ctx, diff, metas, args, name, grads, create_graph):
             out.append(r if create_graph else r._data)
     return out
 
+
+
+def _user_backward(cls):
+    """The subclass's ``backward`` or ``vjp`` (one name for the same method, as in PyTorch)."""
+    backward, vjp = cls.backward, cls.vjp
+    if backward is not Function.backward and vjp is not Function.vjp:
+        raise RuntimeError("Implementing both 'backward' and 'vjp' for a custom Function is not "
+                           "allowed. You should only implement one of them.")
+    return vjp if vjp is not Function.vjp else backward
 
 
 def once_differentiable(fn):

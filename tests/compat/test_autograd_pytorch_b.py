@@ -149,11 +149,7 @@ DIFFERENCES = {
     "test_lobpcg": "[missing] torch.lobpcg; gradcheck(check_batched_grad=) (TypeError: unexpected "
     "keyword)",
     # [missing]: other public API
-    "test_type_conversions": "[missing] torch.FloatTensor / IntTensor / DoubleTensor / ByteTensor "
-    "and Variable (AttributeError)",
-    "test_simple_reentrant": "[missing] torch.autograd.Variable (AttributeError)",
     "test_deep_reentrant": "[missing] torch.autograd.Variable (AttributeError)",
-    "test_reentrant_priority": "[missing] torch.autograd.Variable (AttributeError)",
     "test_inplace_on_view_backward": "[missing] nn.InstanceNorm2d (AttributeError)",
     "test_dir": "[missing] Tensor.real / Tensor.imag: hasattr(x, 'imag') is False instead of "
     "raising RuntimeError for a real x, and True for a complex y",
@@ -162,8 +158,6 @@ DIFFERENCES = {
     "test_checkpoint_graph_execution_group": "[missing] torch.utils.checkpoint.GraphExecGroup "
     "(AttributeError)",
     # [behaviour]
-    "test_numpy_requires_grad": "[behaviour] x.numpy() under no_grad() on a tensor that requires "
-    "grad raises 'Can't call numpy() on Tensor that requires grad' (PyTorch allows it)",
     "test_pickle": "[behaviour] deliberate (README): pickle.dumps(tensor) raises TypeError "
     "'autogradx tensors are not pickled; use autogradx.save' (autogradx never unpickles)",
     "test_anomaly_grad_warnings": "[behaviour] detect_anomaly() warns neither 'Anomaly Detection "

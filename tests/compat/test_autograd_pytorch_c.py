@@ -2732,8 +2732,6 @@ DIFFERENCES = {
     "test_custom_function_local_inplace":
         "[function] type(grad_fn).__name__ of a custom Function's node is 'PyNode', "
         "not 'MyFnBackward' (grad_fn.name() is right)",
-    "test_setup_context_when_forward_has_default_args":
-        "[function] setup_context: forward(x, y=3) is called with ctx as x (TypeError in pow)",
     "test_custom_function_error":
         "[function] a Function defining both backward and vjp: no RuntimeError 'Implementing "
         "both 'backward' and 'vjp''; its last block needs " + _FWAD,

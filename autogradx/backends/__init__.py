@@ -7,6 +7,9 @@ override an op for one backend (``Plugin(..., overrides=...)``).
 
 The CPU path never imports a backend's library: backends are only looked at
 when a tensor is moved to, or created on, a device other than ``cpu``.
+
+The submodules ``cuda``, ``cudnn`` and ``mps`` hold the switches and probes PyTorch code
+reads from ``torch.backends`` (``torch.backends.mps.is_available()``).
 """
 
 import numpy as np
@@ -108,3 +111,6 @@ def move(array, dev):
     backend = get_backend(dev.type)
     host = array if src is None else src.to_host(array)
     return backend.to_device(host, dev.index or 0)
+
+
+from autogradx.backends import cuda, cudnn, mps  # noqa: E402,F401  (torch.backends' modules)

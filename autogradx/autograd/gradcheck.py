@@ -1,0 +1,72 @@
+"""``autogradx.autograd.gradcheck``: PyTorch's ``gradcheck`` and ``gradgradcheck``, with
+PyTorch's signatures, over :mod:`autogradx.testing`'s checks.
+
+Code written for PyTorch calls them as ``torch.autograd.gradcheck(fn, inputs, ...)`` or
+imports them (``from torch.autograd.gradcheck import gradcheck``); both work here. What the
+keywords mean in autogradx:
+
+- ``eps``, ``atol``, ``rtol``, ``raise_exception``: as in PyTorch. The check itself is
+  autogradx's: vector-Jacobian products along random directions against central
+  differences, in float64 whatever the inputs' dtype (so float32 inputs do not make it
+  fail, and PyTorch's warning about them is not given). ``fast_mode`` is accepted
+  either way: that is always how autogradx checks.
+- ``nondet_tol``: gradcheck also checks that backward is reentrant (two runs agree within
+  it), as PyTorch does; gradgradcheck accepts it and does not run that check.
+- ``check_grad_dtypes``: autogradx always checks each gradient's dtype and shape.
+- ``check_undefined_grad``, ``check_batched_grad``, ``gen_non_contig_grad_outputs``:
+  accepted; these checks are not run (autogradx has no undefined-gradient tensors and no
+  vmap).
+- ``check_forward_ad``, ``check_batched_forward_grad``, ``check_fwd_over_rev``: refused
+  with NotImplementedError, since autogradx has no forward-mode AD; ``masked=True``
+  (sparse tensors) likewise.
+"""
+
+from autogradx.testing import GradcheckError, gradcheck as _gradcheck
+from autogradx.testing import gradgradcheck as _gradgradcheck
+
+__all__ = ["gradcheck", "gradgradcheck", "GradcheckError"]
+
+
+def _refuse(**flags):
+    for name, value in flags.items():
+        if value:
+            what = "sparse tensors" if name == "masked" else "forward-mode AD"
+            raise NotImplementedError(f"gradcheck: {name}=True needs {what}, which autogradx "
+                                      "does not have")
+
+
+def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
+              nondet_tol=0.0, check_undefined_grad=True, check_grad_dtypes=False,
+              check_batched_grad=False, check_batched_forward_grad=False,
+              check_forward_ad=False, check_backward_ad=True, fast_mode=False, masked=None):
+    """Check the gradients of ``func`` at ``inputs`` against finite differences (see the
+    module docstring for the keywords); returns True, or raises GradcheckError (False when
+    ``raise_exception=False``)."""
+    if not (check_forward_ad or check_backward_ad):
+        raise AssertionError(
+            "Expected at least one of check_forward_ad or check_backward_ad to be True")
+    _refuse(check_forward_ad=check_forward_ad,
+            check_batched_forward_grad=check_batched_forward_grad, masked=masked)
+    return _gradcheck(func, inputs, eps=eps, atol=atol, rtol=rtol,
+                      raise_exception=raise_exception, nondet_tol=nondet_tol)
+
+
+def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e-3,
+                  gen_non_contig_grad_outputs=False, raise_exception=True, nondet_tol=0.0,
+                  check_undefined_grad=True, check_grad_dtypes=False, check_batched_grad=False,
+                  check_fwd_over_rev=False, check_rev_over_rev=True, fast_mode=False,
+                  masked=False):
+    """Check the gradients of the gradients of ``func`` (see the module docstring for the
+    keywords); returns True, or raises GradcheckError (False when ``raise_exception=False``)."""
+    if not (check_fwd_over_rev or check_rev_over_rev):
+        raise AssertionError(
+            "Expected at least one of check_fwd_over_rev or check_rev_over_rev to be True")
+    if check_undefined_grad and not check_rev_over_rev:
+        raise AssertionError(
+            "Setting check_undefined_grad=True requires check_rev_over_rev to be True")
+    if check_batched_grad and not check_rev_over_rev:
+        raise AssertionError(
+            "Setting check_batched_grad=True requires check_rev_over_rev to be True")
+    _refuse(check_fwd_over_rev=check_fwd_over_rev, masked=masked)
+    return _gradgradcheck(func, inputs, grad_outputs, eps=eps, atol=atol, rtol=rtol,
+                          raise_exception=raise_exception)

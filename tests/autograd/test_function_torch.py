@@ -1,0 +1,208 @@
+"""``autograd.Function`` in PyTorch's other forms, run through autogradx and torch side by
+side: ``forward`` without ctx and a separate ``setup_context``, classmethods, ``vjp`` as the
+name of backward, in-place Functions (``mark_dirty``) and ``save_for_forward``."""
+
+import numpy as np
+import pytest
+
+import autogradx as agx
+from autogradx.testing import gradcheck
+from torch_compare import error_of
+
+pytest.importorskip("torch")
+
+
+def _scaled_square(lib):
+    class ScaledSquare(lib.autograd.Function):
+        @staticmethod
+        def forward(x, k=2.0):
+            return x ** 2 * k
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            x, k = inputs
+            ctx.seen = (len(inputs), k, lib.is_grad_enabled(), output.requires_grad)
+            ctx.save_for_backward(x)
+            ctx.k = k
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return 2 * ctx.k * x * g, None
+
+    return ScaledSquare
+
+
+@pytest.mark.parametrize("call", [(), (3.0,), "k=3.0"])
+def test_setup_context_gets_the_inputs_with_defaults_and_the_output(torch, call):
+    def run(lib):
+        x = lib.tensor([1.0, -2.0], requires_grad=True)
+        fn = _scaled_square(lib)
+        y = fn.apply(x, k=3.0) if call == "k=3.0" else fn.apply(x, *call)
+        y.sum().backward()
+        return y.tolist(), y.grad_fn.seen, x.grad.tolist(), y.grad_fn.name()
+
+    assert run(agx) == run(torch)
+
+
+def test_setup_context_function_passes_gradcheck():
+    x = agx.tensor(np.array([0.5, -1.5, 2.0]), requires_grad=True)
+    assert gradcheck(_scaled_square(agx).apply, (x, 1.5))
+
+
+def test_setup_context_runs_without_grad_too(torch):
+    def run(lib):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        with lib.no_grad():
+            y = _scaled_square(lib).apply(x)
+        return y.tolist(), y.requires_grad
+
+    assert run(agx) == run(torch)
+
+
+def test_classmethods_and_mark_non_differentiable_in_setup_context(torch):
+    def run(lib):
+        class Twice(lib.autograd.Function):
+            @classmethod
+            def forward(cls, x):
+                return x * 2, (x > 0).to(x.dtype)
+
+            @classmethod
+            def setup_context(cls, ctx, inputs, output):
+                ctx.mark_non_differentiable(output[1])
+
+            @classmethod
+            def backward(cls, ctx, g, g_mask):
+                return g * 2
+
+        x = lib.tensor([1.0, -2.0], requires_grad=True)
+        y, mask = Twice.apply(x)
+        y.sum().backward()
+        return y.requires_grad, mask.requires_grad, x.grad.tolist()
+
+    assert run(agx) == run(torch)
+
+
+def test_forward_without_ctx_needs_setup_context(torch):
+    def run(lib):
+        class NoSetup(lib.autograd.Function):
+            @staticmethod
+            def forward(x):
+                return x * 2
+
+            @staticmethod
+            def backward(ctx, g):
+                return g
+
+        return error_of(lambda: NoSetup.apply(lib.ones(2, requires_grad=True)))
+
+    got, expected = run(agx), run(torch)
+    assert got == expected and expected[0] == "TypeError"
+
+
+def _tripled(lib, define_backward_too):
+    class Triple(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def vjp(ctx, g):
+            return g * 3
+
+    if define_backward_too:
+        Triple.backward = staticmethod(lambda ctx, g: g)
+    return Triple
+
+
+@pytest.mark.parametrize("both", [False, True])
+def test_vjp_is_the_other_name_of_backward(torch, both):
+    def run(lib):
+        x = lib.ones(2, requires_grad=True)
+        y = _tripled(lib, both).apply(x).sum()
+        return error_of(y.backward), None if x.grad is None else x.grad.tolist()
+
+    assert run(agx) == run(torch)
+
+
+def _add_in_place(lib, save_output):
+    class AddInPlace(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, y):
+            x.add_(y)
+            ctx.mark_dirty(x)
+            if save_output:
+                ctx.save_for_backward(x)
+            return x
+
+        @staticmethod
+        def backward(ctx, g):
+            if save_output:
+                (x,) = ctx.saved_tensors
+                return g * x, g * 2
+            return g, g * 2
+
+    return AddInPlace
+
+
+@pytest.mark.parametrize("save_output", [False, True])
+def test_mark_dirty_continues_the_inputs_history(torch, save_output):
+    def run(lib):
+        a = lib.tensor([1.0, 2.0], requires_grad=True)
+        b = a * 1
+        y = lib.ones(2, requires_grad=True)
+        v = b._version
+        out = _add_in_place(lib, save_output).apply(b, y)
+        out.sum().backward()
+        return (out is b, b._version - v, b.is_leaf, b.grad_fn.name(),
+                a.grad.tolist(), y.grad.tolist())
+
+    assert run(agx) == run(torch)
+
+
+@pytest.mark.parametrize("case", ["leaf requiring grad", "not returned", "leaf", "no grad"])
+def test_mark_dirty_cases(torch, case):
+    def run(lib):
+        y = lib.ones(2, requires_grad=True)
+        fn = _add_in_place(lib, False)
+        if case == "leaf requiring grad":
+            return error_of(lambda: fn.apply(lib.ones(2, requires_grad=True), y))
+        if case == "not returned":
+            class Hidden(lib.autograd.Function):
+                @staticmethod
+                def forward(ctx, x, y):
+                    x.add_(y)
+                    ctx.mark_dirty(x)
+                    return y * 1
+
+            return error_of(lambda: Hidden.apply(lib.ones(2), y))
+        c = lib.ones(2)
+        v = c._version
+        if case == "leaf":
+            out = fn.apply(c, y)
+        else:
+            with lib.no_grad():
+                out = fn.apply(c, y)
+        return out is c, c._version - v, c.requires_grad, c.is_leaf, c.tolist()
+
+    assert run(agx) == run(torch)
+
+
+def test_save_for_forward_is_accepted(torch):
+    def run(lib, saved):
+        class SavesForForward(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_forward(*saved(x))
+                return x * 2
+
+            @staticmethod
+            def backward(ctx, g):
+                return g * 2
+
+        x = lib.ones(2, requires_grad=True)
+        return error_of(lambda: SavesForForward.apply(x).sum().backward()), x.grad
+
+    got, expected = run(agx, lambda x: (x, None)), run(torch, lambda x: (x, None))
+    assert got[0] is expected[0] is None and got[1].tolist() == expected[1].tolist()
+    assert run(agx, lambda x: (3,))[0] == run(torch, lambda x: (3,))[0]
