@@ -43,8 +43,6 @@ def test_inplace_change_of_a_base_reaches_its_views():
     assert x.grad.tolist() == [10.0, 0.0]
 
 
-@bug("the gradient of 0 ** y with respect to a negative y is nan; PyTorch's is -inf "
-     "(grad * inf * log(0))")
 def test_pow_gradient_of_the_exponent_at_zero():
     y = leaf(-1.5)
     with np.errstate(all="ignore"):
