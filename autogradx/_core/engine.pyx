@@ -91,6 +91,12 @@ cdef object conform(object g, Node target, Py_ssize_t slot, Node producer, Py_ss
     dtype = target.expected_dtype(slot)
     gdtype = dtype_of(g)
     if gdtype is not dtype and gdtype != dtype:
+        if g.dtype.kind == "c" and dtype.kind == "f":
+            # A real input of an op with a complex result (x * z): its gradient is the real
+            # part (PyTorch's handle_r_to_c).
+            g = g.real
+            if g.dtype == dtype:
+                return g
         if g.dtype.kind not in "fc" or (g.dtype.kind == "c" and dtype.kind != "c"):
             raise TypeError(
                 f"Function {producer._name}{_origin(producer)} returned a gradient of dtype "
@@ -123,7 +129,10 @@ cdef object _conform_tensor(TensorBase g, tuple shape, Node target, Py_ssize_t s
             g = g.reshape(shape)
     dtype = target.expected_dtype(slot)
     if g._data.dtype != dtype:
-        g = g.to(dtype)
+        if g._data.dtype.kind == "c" and dtype.kind == "f":
+            g = g.real                  # as in conform
+        if g._data.dtype != dtype:
+            g = g.to(dtype)
     return g
 
 
@@ -303,6 +312,9 @@ cdef list _sweep(tuple tensors, tuple grads, bint keep_graph, bint create_graph,
         if g is None:
             if t._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            if t._data.dtype.kind == "c":
+                raise RuntimeError("grad can be implicitly created only for real scalar outputs "
+                                   f"but got torch.{t._data.dtype}")
             g = array_module(t._data).ones_like(t._data)
             if create_graph:
                 g = new_tensor(g, None, 0)
