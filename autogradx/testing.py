@@ -68,8 +68,12 @@ def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, n_directions=3, see
     require grad, numbers, ``None``, strings) is passed through unchanged.
 
     The check runs in float64: floating point inputs are replaced by float64
-    copies (keeping ``requires_grad``), so float32 ops are checked with the
-    precision finite differences need. For each of ``n_directions`` random
+    copies (complex ones by complex128; keeping ``requires_grad``), so float32 ops
+    are checked with the precision finite differences need.
+
+    Complex inputs and outputs are pairs of reals, as in PyTorch: ``<a, b>`` below is
+    ``Re(sum(a * conj(b)))``, and the gradient backward gives a complex input is PyTorch's
+    (``dL/dx + i dL/dy`` for the real ``L = <u, fn(x)>``), which the check holds it to. For each of ``n_directions`` random
     output cotangents ``u`` (one per floating point output) and random input
     directions ``v``, it compares
 
@@ -91,7 +95,7 @@ def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, n_directions=3, see
     analytic and numerical values, their difference and the tolerances), or
     returns False if ``raise_exception`` is False.
     """
-    inputs, checked = _checked_inputs("gradcheck", inputs, eps, n_directions)
+    inputs, checked = _checked_inputs("gradcheck", inputs, eps, n_directions, complex_ok=True)
     check = _Check(fn, inputs, checked, eps, atol, rtol, seed)
     check.dtypes_and_shapes()
     for d in range(n_directions):
@@ -99,7 +103,7 @@ def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, n_directions=3, see
     return check.outcome(raise_exception)
 
 
-def _checked_inputs(what, inputs, eps, n_directions):
+def _checked_inputs(what, inputs, eps, n_directions, complex_ok=False):
     """``inputs`` as a tuple, and the indices of those to check (validated)."""
     if not isinstance(inputs, (tuple, list)):
         inputs = (inputs,)
@@ -111,8 +115,9 @@ def _checked_inputs(what, inputs, eps, n_directions):
                          "but none of the inputs do")
     for i in checked:
         kind = inputs[i]._data.dtype.kind
-        if kind != "f":
-            raise ValueError(f"{what} supports real floating point inputs only; input {i} "
+        if kind not in ("fc" if complex_ok else "f"):
+            kinds = "floating point and complex" if complex_ok else "real floating point"
+            raise ValueError(f"{what} supports {kinds} inputs only; input {i} "
                              f"has dtype {inputs[i].dtype}")
     if eps <= 0 or n_directions < 1:
         raise ValueError(f"{what} needs eps > 0 and n_directions >= 1")
@@ -170,12 +175,16 @@ class _Check:
         us = []
         for o in outs:
             data = o._data
-            if data.dtype.kind != "f":
+            if data.dtype.kind not in "fc":
                 us.append(None)
                 continue
             u = self.rng.standard_normal(data.shape)
+            to = data.dtype if dtype is None else dtype
+            if data.dtype.kind == "c":
+                u = u + 1j * self.rng.standard_normal(data.shape)
+                to = data.dtype if dtype is None else np.complex128
             xp = get_array_module(data)
-            us.append(xp.asarray(u, dtype=data.dtype if dtype is None else dtype))
+            us.append(xp.asarray(u, dtype=to))
         return us
 
     def _vjp(self, outs, us):
@@ -265,10 +274,13 @@ class _Check:
         for i in self.checked:
             base = self.base[i]
             xp = get_array_module(base)
-            v = xp.asarray(self.rng.standard_normal(base.shape), dtype="float64")
+            v = self.rng.standard_normal(base.shape)
+            if base.dtype.kind == "c":
+                v = v + 1j * self.rng.standard_normal(base.shape)
+            v = xp.asarray(v, dtype=base.dtype)
             directions[i] = v
             grad = leaves[i].grad
-            if not self._check_grad_meta(i, grad, np.dtype(np.float64), "in float64"):
+            if not self._check_grad_meta(i, grad, base.dtype, f"in {base.dtype}"):
                 joint = False       # no inner product with a gradient of the wrong shape
                 continue
             numerical = self._numerical({i: v}, us)
@@ -471,16 +483,22 @@ class _GradGradCheck(_Check):
 
 
 def _is_float_tensor(v):
-    return isinstance(v, TensorBase) and v._data.dtype.kind == "f"
+    """A floating point or complex tensor."""
+    return isinstance(v, TensorBase) and v._data.dtype.kind in "fc"
 
 
 def _as_float64(a):
-    return a.astype("float64") if a.dtype != np.float64 else a.copy()
+    """A float64 (complex128 for complex) copy."""
+    double = np.complex128 if a.dtype.kind == "c" else np.float64
+    return a.astype(double) if a.dtype != double else a.copy()
 
 
 
 def _dot(a, b):
+    """The real inner product: complex numbers as pairs of reals, ``Re(sum(a * conj(b)))``."""
     xp = get_array_module(a)
+    if a.dtype.kind == "c" or b.dtype.kind == "c":
+        return float(xp.sum(xp.real(a * xp.conj(b))))
     return float(xp.sum(a * b))
 
 

@@ -14,6 +14,7 @@ import warnings
 from autogradx._core.names import c_name, scalar_name
 from autogradx._core.promote import get_default_float
 from autogradx._core.tensor import TensorBase
+from autogradx.ops.complex import complex_sign, is_complex
 from autogradx.plugin import Op, OpList, lazy_conformance_cases
 
 _ops = OpList()      # every op defined below, in order; OPS at the end
@@ -149,7 +150,7 @@ def _div(xp, a, b, *, rounding_mode=None):
     """
     if rounding_mode is None:
         q = a / b
-        if q.dtype.kind != "f" or q.dtype == _FLOAT64 and _dtype_of(a, b).kind in "biu":
+        if q.dtype.kind not in "fc" or q.dtype == _FLOAT64 and _dtype_of(a, b).kind in "biu":
             # Integers divide to the default float dtype (NumPy would give float64).
             q = q.astype(get_default_float())
         return q
@@ -306,6 +307,8 @@ def _float_op(name, forward, formula, doc, **kw):
 
 def _sigmoid(xp, x):
     """``1 / (1 + exp(-input))``, computed without overflow for large ``|input|``."""
+    if is_complex(x):
+        return 1 / (1 + xp.exp(-x))
     e = xp.exp(-xp.abs(x))      # in (0, 1]: never overflows
     return xp.where(x >= 0, 1, e) / (1 + e)
 
@@ -353,10 +356,16 @@ def _abs(xp, x):
     return xp.abs(x)
 
 
-# The gradient is 0 at 0 and at NaN, as PyTorch's ``grad * sgn(input)``.
+def _abs_grad(xp, g, input):
+    """PyTorch's ``grad * sgn(input)``: 0 at 0 and at NaN."""
+    if is_complex(input):
+        return g * complex_sign(xp, input)
+    return xp.where(input > 0, g, xp.where(input < 0, -g, 0))
+
+
+# |z| is not holomorphic: the formula gives PyTorch's complex gradient itself.
 abs_op = _ops.add(Op("abs", _abs, method=True, inplace=True, aliases="absolute",
-                     vjp={"input": lambda xp, g, input:
-                              xp.where(input > 0, g, xp.where(input < 0, -g, 0))}))
+                     holomorphic=False, vjp={"input": _abs_grad}))
 
 
 def _square(xp, x):
@@ -403,9 +412,31 @@ def _sign(xp, x):
     return (x > 0).astype(x.dtype) - (x < 0).astype(x.dtype)
 
 
-sign = _ops.add(Op("sign", _sign, method=True, inplace=True, vjp=_zeros))
-sgn = _ops.add(Op("sgn", _sign, method=True, inplace=True, vjp=_zeros,
-                  doc="The sign of ``input`` (for real tensors, the same as :func:`sign`)."))
+def _real_sign(xp, x):
+    if is_complex(x):
+        raise RuntimeError("Unlike NumPy, torch.sign is not intended to support complex numbers. "
+                           "Please use torch.sgn instead.")
+    return _sign(xp, x)
+
+
+def _sgn(xp, x):
+    """``input / |input|`` (0 at 0); for real tensors, the same as :func:`sign`."""
+    return complex_sign(xp, x) if is_complex(x) else _sign(xp, x)
+
+
+def _sgn_grad(xp, g, input, result):
+    """PyTorch's sgn_backward: ``(g - sgn * Re(conj(sgn) * g)) / |z|``, 0 at 0; 0 for reals."""
+    if not is_complex(input):
+        return xp.zeros_like(g)
+    a = xp.abs(input)
+    nonzero = a != 0
+    along = result * xp.real(xp.conj(result) * g)
+    return xp.where(nonzero, (g - along) / xp.where(nonzero, a, 1), 0)
+
+
+sign = _ops.add(Op("sign", _real_sign, method=True, inplace=True, vjp=_zeros))
+sgn = _ops.add(Op("sgn", _sgn, method=True, inplace=True, holomorphic=False,
+                  vjp={"input": _sgn_grad}))
 
 
 def _rounding(kernel, fn, doc):

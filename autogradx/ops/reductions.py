@@ -16,6 +16,7 @@ from autogradx import return_types
 from autogradx._core.names import scalar_name
 from autogradx._core.tensor import TensorBase
 from autogradx._dtype import as_numpy_dtype
+from autogradx.ops.complex import abs_square
 from autogradx.plugin import Op, OpList, lazy_conformance_cases
 
 _ops = OpList()      # every op defined below, in order; OPS at the end
@@ -255,10 +256,10 @@ def _dof(name, x, dim, unbiased, correction):
 
 def _variance(xp, x, axes, dof, keepdim):
     d = x - xp.mean(x, axis=axes, keepdims=True)
-    s = xp.sum(d * d, axis=axes, keepdims=keepdim)
+    s = xp.sum(abs_square(xp, d), axis=axes, keepdims=keepdim)       # real for complex x too
     if dof > 0:
         return s / dof
-    return xp.where(s == 0, math.nan, math.inf).astype(x.dtype)    # s / 0, without a warning
+    return xp.where(s == 0, math.nan, math.inf).astype(s.dtype)    # s / 0, without a warning
 
 
 def _var_grad(xp, g, x, axes, dof, keepdim):
@@ -298,20 +299,25 @@ def _std_mean(xp, x, dim=None, unbiased=None, keepdim=False, *, correction=None)
             xp.mean(x, axis=axes, keepdims=keepdim)), (axes, dof)
 
 
-# The residual is (axes, dof); dim, unbiased and correction are already in it.
-var = _ops.add(Op("var", _var, save="input", residuals=True, method=True,
+# The residual is (axes, dof); dim, unbiased and correction are already in it. The variance of
+# complex numbers is real and not holomorphic: its formula, 2 g (x - mean) / dof, is PyTorch's
+# complex gradient as written (holomorphic=False).
+var = _ops.add(Op("var", _var, save="input", residuals=True, method=True, holomorphic=False,
                   vjp=lambda xp, g, x, red, keepdim=False, **_: _var_grad(xp, g, x, *red, keepdim)))
 
 std = _ops.add(Op("std", _std, save=("input", "result"), residuals=True, method=True,
+                  holomorphic=False,
                   vjp=lambda xp, g, x, out, red, keepdim=False, **_:
                       _std_grad(xp, g, x, out, *red, keepdim)))
 
 var_mean = _ops.add(Op("var_mean", _var_mean, save="input", residuals=True, n_outputs=2,
+                       holomorphic=False,
                        vjp=lambda xp, g, x, red, keepdim=False, **_:
                            _var_grad(xp, g[0], x, *red, keepdim)
                            + _mean_grad(xp, g[1], x.shape, red[0], keepdim)))
 
 std_mean = _ops.add(Op("std_mean", _std_mean, save=("input", "result"), residuals=True, n_outputs=2,
+                       holomorphic=False,
                        vjp=lambda xp, g, x, out, red, keepdim=False, **_:
                            _std_grad(xp, g[0], x, out[0], *red, keepdim)
                            + _mean_grad(xp, g[1], x.shape, red[0], keepdim)))
