@@ -6,6 +6,7 @@ gives PyTorch's gradient itself (the conjugate Wirtinger convention, docs/autogr
 for a real loss ``L`` of ``z``, the gradient stored for ``z`` is ``dL/dx + i dL/dy``.
 """
 
+from autogradx._core.names import scalar_name
 from autogradx.plugin import Op, OpList, lazy_conformance_cases
 
 _ops = OpList()      # every op defined below, in order; OPS at the end
@@ -16,6 +17,16 @@ def is_complex(v):
     dtype = getattr(v, "dtype", None)
     return dtype is not None and (getattr(dtype, "kind", None) == "c"
                                   or getattr(dtype, "is_complex", False))
+
+
+def refuse_complex(what, *values, error=NotImplementedError):
+    """PyTorch's refusal by an op that has no complex kernel, where any of ``values`` is
+    complex: ``what`` is the kernel's name (the message is then ``"floor_cpu" not
+    implemented for 'ComplexFloat'``) or, with a space in it, the whole message."""
+    for v in values:
+        if is_complex(v):
+            raise error(what if " " in what
+                        else f"\"{what}\" not implemented for '{scalar_name(v.dtype)}'")
 
 
 def complex_sign(xp, z):

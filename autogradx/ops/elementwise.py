@@ -14,7 +14,7 @@ import warnings
 from autogradx._core.names import c_name, scalar_name
 from autogradx._core.promote import get_default_float
 from autogradx._core.tensor import TensorBase
-from autogradx.ops.complex import complex_sign, is_complex
+from autogradx.ops.complex import complex_sign, is_complex, refuse_complex
 from autogradx.plugin import Op, OpList, lazy_conformance_cases
 
 _ops = OpList()      # every op defined below, in order; OPS at the end
@@ -24,6 +24,9 @@ _BINARY = ("input", "other")
 
 # The name PyTorch gives the node of an op whose derivative it does not implement.
 _NOT_IMPLEMENTED = "torch::autograd::NotImplemented"
+
+# PyTorch's refusal of complex numbers by relu and clamp (no order on them).
+_NO_COMPLEX_CLAMP = "clamp is not supported for complex types"
 
 
 # -- argument checks shared by several ops -------------------------------------
@@ -158,7 +161,7 @@ def _div(xp, a, b, *, rounding_mode=None):
     if rounding_mode not in ("trunc", "floor"):
         raise RuntimeError("div expected rounding_mode to be one of None, 'trunc', or 'floor' "
                            f"but found '{rounding_mode}'")
-    _refuse_kind(f"div_{rounding_mode}_cpu", dtype, "b")
+    _refuse_kind(f"div_{rounding_mode}_cpu", dtype, "bc")
     if dtype.kind in "iu":
         _check_int_divisor(b)
         return a // b if rounding_mode == "floor" else _trunc_divide_int(xp, a, b)
@@ -188,7 +191,7 @@ div = _ops.add(Op("div", _div, promote="elementwise", inputs=_BINARY, method=Tru
 def _floor_divide(xp, a, b):
     """``input // other``: the quotient rounded down (Python's ``//``)."""
     dtype = _dtype_of(a, b)
-    _refuse_kind("div_floor_cpu", dtype, "b")
+    _refuse_kind("div_floor_cpu", dtype, "bc")
     if dtype.kind in "iu":
         _check_int_divisor(b)
     return xp.floor_divide(a, b)
@@ -202,7 +205,7 @@ floor_divide = _ops.add(Op("floor_divide", _floor_divide, promote="elementwise",
 def _remainder(xp, a, b):
     """``input % other``, with the sign of ``other`` (Python's ``%``)."""
     dtype = _dtype_of(a, b)
-    _refuse_kind("remainder_cpu", dtype, "b")
+    _refuse_kind("remainder_cpu", dtype, "bc")
     if dtype.kind in "iu":
         _check_int_divisor(b)
         return xp.remainder(a, b)
@@ -232,7 +235,7 @@ remainder = _ops.add(Op("remainder", _remainder, promote="elementwise", inputs=_
 def _fmod(xp, a, b):
     """The remainder of ``input / other`` with the sign of ``input`` (C's ``fmod``)."""
     _require_tensor("fmod", "input", 1, a)
-    _refuse_kind("fmod_cpu", a.dtype, "b")
+    _refuse_kind("fmod_cpu", a.dtype, "bc")
     if a.dtype.kind in "iu":
         _check_int_divisor(b)
     return xp.fmod(a, b)
@@ -383,6 +386,7 @@ def _relu(xp, x, inplace=False):
     """``max(input, 0)``."""
     if x.dtype.kind == "b":
         raise RuntimeError("Boolean inputs not supported for relu")
+    refuse_complex(_NO_COMPLEX_CLAMP, x)
     return xp.maximum(x, 0)
 
 
@@ -413,9 +417,8 @@ def _sign(xp, x):
 
 
 def _real_sign(xp, x):
-    if is_complex(x):
-        raise RuntimeError("Unlike NumPy, torch.sign is not intended to support complex numbers. "
-                           "Please use torch.sgn instead.")
+    refuse_complex("Unlike NumPy, torch.sign is not intended to support complex numbers. "
+                   "Please use torch.sgn instead.", x)
     return _sign(xp, x)
 
 
@@ -443,6 +446,7 @@ def _rounding(kernel, fn, doc):
     """floor, ceil, trunc: integer inputs are already whole numbers."""
     def forward(xp, x):
         _refuse_kind(kernel, x.dtype, "b")
+        refuse_complex(f"{kernel.partition('_')[0]} is not supported for complex inputs", x)
         return x.copy() if x.dtype.kind in "iu" else fn(xp, x)
     forward.__doc__ = doc
     return forward
@@ -462,6 +466,7 @@ trunc = _ops.add(Op("trunc", _rounding("trunc_vml_cpu", lambda xp, x: xp.trunc(x
 def _round(xp, x, *, decimals=0):
     """``input`` rounded to ``decimals`` decimal places, halves to even."""
     _refuse_kind("round_vml_cpu", x.dtype, "b")
+    _refuse_kind("round_vml_cpu" if decimals == 0 else "round_cpu", x.dtype, "c")
     if x.dtype.kind in "iu":
         if decimals != 0:
             raise _kernel_missing("round_cpu", x.dtype)
@@ -481,7 +486,7 @@ round_op = _ops.add(Op("round", _round, method=True, inplace=True, vjp=_zeros,
 
 def _frac(xp, x):
     """The fractional part, ``input - trunc(input)``."""
-    _refuse_kind("frac_cpu", x.dtype, "biu")
+    _refuse_kind("frac_cpu", x.dtype, "biuc")
     return x - xp.trunc(x)
 
 
@@ -497,6 +502,7 @@ def _clamp(xp, x, lo=None, hi=None):
     """
     if lo is None and hi is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    refuse_complex(_NO_COMPLEX_CLAMP, x, lo, hi)
     if lo is not None and hi is not None and _is_array(lo) != _is_array(hi):
         raise TypeError(
             "clamp() received an invalid combination of arguments: min and max must both be "
@@ -542,11 +548,13 @@ clamp = _ops.add(Op("clamp", _clamp, promote="elementwise", inputs=("input", "mi
 
 def _clamp_min(xp, x, lo):
     """``max(input, min)``."""
+    refuse_complex("maximum_cpu" if _is_array(lo) else _NO_COMPLEX_CLAMP, x, lo)
     return xp.maximum(x, lo)
 
 
 def _clamp_max(xp, x, hi):
     """``min(input, max)``."""
+    refuse_complex("minimum_cpu" if _is_array(hi) else _NO_COMPLEX_CLAMP, x, hi)
     return xp.minimum(x, hi)
 
 
@@ -568,6 +576,7 @@ def _maximum(xp, a, b):
     """The larger of ``input`` and ``other`` (NaN where either is NaN)."""
     _require_tensor("maximum", "input", 1, a)
     _require_tensor("maximum", "other", 2, b)
+    refuse_complex("maximum not implemented for complex tensors.", a, b, error=RuntimeError)
     return xp.maximum(a, b)
 
 
@@ -575,6 +584,7 @@ def _minimum(xp, a, b):
     """The smaller of ``input`` and ``other`` (NaN where either is NaN)."""
     _require_tensor("minimum", "input", 1, a)
     _require_tensor("minimum", "other", 2, b)
+    refuse_complex("minimum not implemented for complex tensors.", a, b, error=RuntimeError)
     return xp.minimum(a, b)
 
 
@@ -693,8 +703,12 @@ _ZERO_GRADS = (lambda xp, g: g * 0, lambda xp, g: g * 0)
 
 
 def _comparison(name, compare, doc):
+    ordered = name not in ("eq", "ne")       # complex numbers have no order
+
     def forward(xp, a, b):
         _require_tensor(name, "input", 1, a)
+        if ordered:
+            refuse_complex(f"{name}_cpu", a, b)
         return compare(a, b)
     forward.__doc__ = doc
     return forward
