@@ -91,12 +91,6 @@ cdef object conform(object g, Node target, Py_ssize_t slot, Node producer, Py_ss
     dtype = target.expected_dtype(slot)
     gdtype = dtype_of(g)
     if gdtype is not dtype and gdtype != dtype:
-        if g.dtype.kind == "c" and dtype.kind == "f":
-            # A real input of an op with a complex result (x * z): its gradient is the real
-            # part (PyTorch's handle_r_to_c).
-            g = g.real
-            if g.dtype == dtype:
-                return g
         if g.dtype.kind not in "fc" or (g.dtype.kind == "c" and dtype.kind != "c"):
             raise TypeError(
                 f"Function {producer._name}{_origin(producer)} returned a gradient of dtype "
@@ -129,10 +123,7 @@ cdef object _conform_tensor(TensorBase g, tuple shape, Node target, Py_ssize_t s
             g = g.reshape(shape)
     dtype = target.expected_dtype(slot)
     if g._data.dtype != dtype:
-        if g._data.dtype.kind == "c" and dtype.kind == "f":
-            g = g.real                  # as in conform
-        if g._data.dtype != dtype:
-            g = g.to(dtype)
+        g = g.to(dtype)
     return g
 
 

@@ -85,6 +85,8 @@ cdef class OpNode(Node):
             for i in range(n):
                 if out[i] is not None:
                     out[i] = xp.conj(out[i])
+                    if _real_input(self, i):
+                        out[i] = xp.real(out[i])    # x * z for a real x (PyTorch's handle_r_to_c)
         return out
 
     def _saved_tensors(self):
@@ -170,6 +172,14 @@ cdef class OpNode(Node):
                     raise RuntimeError(SECOND_BACKWARD)
                 return self._saved_tensors()[names.index(key)]
         raise AttributeError(f"'{self._name}' object has no attribute '{name}'")
+
+
+cdef inline bint _real_input(OpNode node, Py_ssize_t i) except -1:
+    """Whether input ``i`` (which gets a gradient) is real."""
+    if node.next_nodes[i] is None:
+        return False
+    cdef Node target = <Node>node.next_nodes[i]
+    return target.expected_dtype(<Py_ssize_t>node.next_slots[i]).kind != "c"
 
 
 cdef bint _any_complex(object g, Py_ssize_t n_outputs) except -1:
