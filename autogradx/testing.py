@@ -343,7 +343,8 @@ def gradgradcheck(fn, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e
     :class:`GradcheckError` with a report, or returns False if
     ``raise_exception`` is False.
     """
-    inputs, checked = _checked_inputs("gradgradcheck", inputs, eps, n_directions)
+    inputs, checked = _checked_inputs("gradgradcheck", inputs, eps, n_directions,
+                                      complex_ok=True)
     check = _GradGradCheck(fn, inputs, checked, grad_outputs, eps, atol, rtol, seed)
     for d in range(n_directions):
         if not check.direction(d):
@@ -376,7 +377,7 @@ class _GradGradCheck(_Check):
                              f"{len(outs)} outputs")
         us, wrt = [], []
         for k, (g, o) in enumerate(zip(self.grad_outputs, outs)):
-            if g is None or o._data.dtype.kind != "f":
+            if g is None or o._data.dtype.kind not in "fc":
                 us.append(None)
                 wrt.append(False)
                 continue
@@ -396,7 +397,7 @@ class _GradGradCheck(_Check):
         xs = [leaves[i] for i in self.checked]
         gs = _grad([o for o, _ in roots], xs, [u for _, u in roots],
                    create_graph=create_graph, allow_unused=True)
-        terms = [(g * v).sum() if create_graph else _dot(g._data, v._data)
+        terms = [_tensor_dot(g, v) if create_graph else _dot(g._data, v._data)
                  for g, v in zip(gs, vs) if g is not None]
         if not terms:
             return None
@@ -432,9 +433,9 @@ class _GradGradCheck(_Check):
         outs, leaves, us, wrt = self._outputs_and_cotangents()
         variables = [("input", i) for i in self.checked] + \
             [("grad_output", k) for k, w in enumerate(wrt) if w]
-        vs = [wrap(self.rng.standard_normal(self.base[i].shape), False) for i in self.checked]
-        ws = {v: self.rng.standard_normal(self.base[v[1]].shape if v[0] == "input"
-                                          else us[v[1]].shape) for v in variables}
+        vs = [wrap(self._random_like(self.base[i]), False) for i in self.checked]
+        ws = {v: self._random_like(self.base[v[1]] if v[0] == "input" else us[v[1]])
+              for v in variables}
         u_leaves = [None if u is None else wrap(u.copy(), w) for u, w in zip(us, wrt)]
         try:
             with enable_grad():
@@ -453,7 +454,7 @@ class _GradGradCheck(_Check):
         total = 0.0
         for (kind, j), h in zip(variables, hs):
             label = self._variable_label(kind, j, outs)
-            if kind == "input" and not self._check_grad_meta(j, h, np.dtype(np.float64),
+            if kind == "input" and not self._check_grad_meta(j, h, self.base[j].dtype,
                                                              "of the gradient, in float64"):
                 return True
             analytic = 0.0 if h is None else _dot(h._data, ws[kind, j])
@@ -468,6 +469,13 @@ class _GradGradCheck(_Check):
             names = [f"{kind} {j}" for kind, j in variables]
             self._compare_second(", ".join(names) + " jointly", d, total, numerical)
         return True
+
+    def _random_like(self, a):
+        """A standard normal direction of ``a``'s shape, complex where ``a`` is."""
+        v = self.rng.standard_normal(a.shape)
+        if a.dtype.kind == "c":
+            v = v + 1j * self.rng.standard_normal(a.shape)
+        return np.asarray(v)        # an array also for a 0-d ``a``
 
     def _compare_second(self, what, d, analytic, numerical, note=""):
         if self._close(analytic, numerical):
@@ -492,6 +500,13 @@ def _as_float64(a):
     double = np.complex128 if a.dtype.kind == "c" else np.float64
     return a.astype(double) if a.dtype != double else a.copy()
 
+
+
+def _tensor_dot(a, b):
+    """:func:`_dot` of tensors, recorded."""
+    if a.dtype.is_complex or b.dtype.is_complex:
+        return (a * b.conj()).real.sum()
+    return (a * b).sum()
 
 
 def _dot(a, b):

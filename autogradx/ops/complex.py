@@ -93,9 +93,11 @@ __getattr__ = lazy_conformance_cases(__name__)
 
 
 def _conformance_cases():
-    """Generated samples for every op here but imag, which refuses the real tensors the kit
-    makes (tests/ops/test_complex_torch.py checks it on complex ones)."""
-    from autogradx.conformance import Skip, generated_samples
+    """Generated samples for every op here (real ones: tests/ops/test_complex_torch.py
+    checks them all on complex tensors too); imag refuses real tensors, so its samples are
+    complex."""
+    from autogradx.conformance import Arg, Sample, generated_samples
     cases = {op.name: generated_samples(op) for op in OPS}
-    cases["imag"] = Skip("refuses real tensors, as PyTorch")
+    cases["imag"] = [Sample(Arg(shape, dtype="complex128", requires_grad=True))
+                     for shape in ((), (2, 3))]
     return cases

@@ -73,9 +73,12 @@ def _spellings(op):
 
 
 def _is_complexed(arg):
-    """An argument that takes the dtype under test: complex here."""
-    return (isinstance(arg, Arg) and arg.dtype is None
-            and (arg.values is None or arg.values.dtype.kind == "f"))
+    """An argument that takes the dtype under test (complex here), or is complex already."""
+    if not isinstance(arg, Arg):
+        return False
+    if arg.dtype is not None:
+        return arg.dtype.kind == "c"
+    return arg.values is None or arg.values.dtype.kind == "f"
 
 
 def _has_complexed(value):
@@ -437,6 +440,18 @@ def test_gradcheck_holds_complex_ops_to_pytorchs_convention():
     right = Op("right_square", lambda xp, x: x * x,
                vjp={"input": lambda xp, g, input: 2 * g * input})
     assert gradcheck(right, (z,))
-    with pytest.raises(ValueError, match="gradgradcheck supports real floating point inputs "
-                                         "only; input 0 has dtype torch.complex128"):
-        gradgradcheck(right, (z,))
+    # and one level up: the vjp of 2 g z, conjugated by the core, is differentiated in turn
+    assert gradgradcheck(right, (z,))
+    assert gradgradcheck(lambda a, b: (a * b.exp() / (a + b), (a * b).abs(), a.var()), (z, w))
+
+
+@pytest.mark.parametrize("real", ["float32", "float64", "int64", "bool"])
+@pytest.mark.parametrize("make_other", [
+    lambda L: 1j, lambda L: L.tensor(1j), lambda L: L.tensor(1j, dtype=L.complex128),
+    lambda L: L.tensor([1j, 2j], dtype=L.complex64),
+], ids=["number", "0-d-complex64", "0-d-complex128", "1-d-complex64"])
+def test_real_tensors_meeting_complex_operands_promote_as_torch(real, make_other):
+    # A float tensor meeting a complex number or 0-d tensor keeps its precision
+    # (float64 * 1j is complex128), as in PyTorch.
+    dtypes = [str((L.ones(2, dtype=getattr(L, real)) * make_other(L)).dtype) for L in (agx, torch)]
+    assert dtypes[0] == dtypes[1]
