@@ -69,13 +69,9 @@ def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, n_directions=3, see
 
     The check runs in float64: floating point inputs are replaced by float64
     copies (complex ones by complex128; keeping ``requires_grad``), so float32 ops
-    are checked with the precision finite differences need.
-
-    Complex inputs and outputs are pairs of reals, as in PyTorch: ``<a, b>`` below is
-    ``Re(sum(a * conj(b)))``, and the gradient backward gives a complex input is PyTorch's
-    (``dL/dx + i dL/dy`` for the real ``L = <u, fn(x)>``), which the check holds it to. For each of ``n_directions`` random
-    output cotangents ``u`` (one per floating point output) and random input
-    directions ``v``, it compares
+    are checked with the precision finite differences need. For each of
+    ``n_directions`` random output cotangents ``u`` (one per floating point or
+    complex output) and random input directions ``v``, it compares
 
     * ``<vjp(u), v>``, from autogradx's backward, with
     * ``<u, J v>``, the central difference
@@ -83,6 +79,11 @@ def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, n_directions=3, see
 
     for each checked input on its own and for all of them moved together. The
     two agree if ``|analytic - numerical| <= atol + rtol * |numerical|``.
+
+    Complex numbers count as pairs of reals: ``<a, b>`` is ``Re(sum(a * conj(b)))``,
+    and ``u`` and ``v`` are complex where the outputs and inputs are. So the gradient
+    of a complex input is held to PyTorch's convention, ``dL/dx + i dL/dy`` for the
+    real ``L = <u, fn(x)>``.
 
     It also checks that backward gives every checked input a gradient of its
     own shape and dtype (at the inputs' original dtypes too), and that a

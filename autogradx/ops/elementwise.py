@@ -417,6 +417,7 @@ def _sign(xp, x):
 
 
 def _real_sign(xp, x):
+    """-1, 0 or 1 by the sign of ``input`` (0 for NaN); complex tensors take :func:`sgn`."""
     refuse_complex("Unlike NumPy, torch.sign is not intended to support complex numbers. "
                    "Please use torch.sgn instead.", x)
     return _sign(xp, x)
