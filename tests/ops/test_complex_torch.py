@@ -368,6 +368,30 @@ def test_real_input_of_a_complex_result_gets_the_real_part(fn):
     _same(got[0][1], got[1][1], "complex input's gradient", TOL["complex128"])
 
 
+@pytest.mark.parametrize("fn", [
+    lambda L, x, z: z[1:] * z[:-1], lambda L, x, z: z[L.tensor([2, 0, 2])],
+    lambda L, x, z: z.clone().mul_(z).add_(x), lambda L, x, z: x.to(L.complex128) * z,
+    lambda L, x, z: z.to(L.complex64) * 2, lambda L, x, z: L.where(x > 0, z, 2 * z),
+], ids=["slices", "index", "in-place", "to-complex", "to-complex64", "where"])
+def test_ops_the_registry_comparison_does_not_spell_as_torch(fn):
+    # indexing, in-place methods and conversions, which PyTorch spells otherwise
+    got = []
+    for lib in (agx, torch):
+        x = lib.tensor([0.5, -1.0, 2.0, 1.5], dtype=lib.float64, requires_grad=True)
+        z = _both([1 + 1j, -2j, 0.5 + 0.25j, 3 - 1j], lib)
+        out = fn(lib, x, z)
+        g = np.random.default_rng(3).standard_normal(tuple(out.shape) + (2,)) @ [1, 1j]
+        out.backward(lib.tensor(g.astype(str(out.dtype).rpartition(".")[2])))
+        got.append((out, x.grad, z.grad))
+    tol = TOL["complex64"]
+    _same(got[0][0], got[1][0], "values", tol)
+    for k in (1, 2):
+        if got[1][k] is None:
+            assert got[0][k] is None
+        else:
+            _same(got[0][k], got[1][k], f"gradient {k}", tol)
+
+
 def test_division_and_sigmoid_keep_the_imaginary_part():
     z = agx.tensor([1 + 2j, -0.5 + 1j], dtype=agx.complex64)
     w = agx.tensor([2 - 1j, 1j], dtype=agx.complex64)
