@@ -184,6 +184,19 @@ class Tensor(TensorBase):
                 UserWarning, stacklevel=2)
         return self.permute(tuple(range(self.ndim - 1, -1, -1)))
 
+    @property
+    def real(self):
+        """The real part (the tensor itself for a real tensor). Unlike PyTorch's, a copy
+        for a complex tensor, not a view that writes back."""
+        from autogradx._registry import get_op
+        return get_op("real")(self)
+
+    @property
+    def imag(self):
+        """The imaginary part of a complex tensor (a copy, as :attr:`real`)."""
+        from autogradx._registry import get_op
+        return get_op("imag")(self)
+
     def type(self, dtype=None, non_blocking=False):
         """The type's name (``'torch.FloatTensor'``) without ``dtype``; else this tensor
         cast to ``dtype`` (a dtype, a legacy class such as ``autogradx.DoubleTensor`` or its

@@ -77,7 +77,7 @@ returns ``vjp``, so it works as a decorator), before the op is registered::
 ``Op`` arguments: ``name`` and ``forward`` positionally, everything else by keyword (a
 positional ``vjp`` still works, with a ``DeprecationWarning``), in four groups: what it
 computes (``inputs``, ``promote``, ``n_outputs``, ``output_type``, ``view``, ``parse``),
-its derivative (``vjp``, ``save``, ``residuals``, ``grad_fn``), where it appears
+its derivative (``vjp``, ``save``, ``residuals``, ``grad_fn``, ``holomorphic``), where it appears
 (``namespace``, ``method``, ``inplace``, ``inplace_param``, ``aliases``, ``doc``) and
 speed hints (``out``, ``ufunc``).
 
@@ -102,6 +102,14 @@ speed hints (``out``, ``ufunc``).
     The name of the backward node (``"MulBackward0"``); by default the op's name
     in CamelCase plus ``Backward0``. May be a function of the inputs and
     params returning the name.
+``holomorphic``
+    Complex gradients follow PyTorch's convention (the conjugate Wirtinger
+    derivative: ``g * conj(f'(z))`` for a holomorphic ``f``). With the default
+    ``True``, the formulas are written for real numbers and extend holomorphically
+    (``g * other``, ``g @ b.T``): for a complex ``g`` the core runs
+    ``conj(formula(conj(g)))``, so they are written once for both. ``False`` for an
+    op that is not holomorphic (``abs``, ``real``, ``var``): its formulas then get
+    complex values as they are and must give PyTorch's gradient themselves.
 ``promote``
     ``"elementwise"`` applies PyTorch's type promotion to the inputs before the
     forward; ``"float"`` does so and also turns integer inputs into the default

@@ -69,13 +69,13 @@ def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, n_directions=3, see
     require grad, numbers, ``None``, strings) is passed through unchanged.
 
     The check runs in float64: floating point inputs are replaced by float64
-    copies (keeping ``requires_grad``), so float32 ops are checked with the
-    precision finite differences need. With ``at_input_dtype=True`` the gradients
-    (backward) are computed at the inputs' own dtypes instead, on copies of their
-    values, and compared with the same float64 finite differences: a vjp that is
-    wrong only in float32 is caught (give tolerances fit for that dtype; the
-    conformance kit uses ``atol=1e-4`` for float32). For each of ``n_directions`` random
-    output cotangents ``u`` (one per floating point output) and random input
+    copies (complex ones by complex128; keeping ``requires_grad``), so float32 ops
+    are checked with the precision finite differences need. With ``at_input_dtype=True``
+    the gradients (backward) are computed at the inputs' own dtypes instead, on copies of
+    their values, and compared with the same float64 finite differences: a vjp that is
+    wrong only in float32 is caught (give tolerances fit for that dtype; the conformance
+    kit uses ``atol=1e-4`` for float32). For each of ``n_directions`` random output
+    cotangents ``u`` (one per floating point or complex output) and random input
     directions ``v``, it compares
 
     * ``<vjp(u), v>``, from autogradx's backward, with
@@ -88,6 +88,11 @@ def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, n_directions=3, see
     With ``nondet_tol`` (a number, as in PyTorch), backward is also checked to be
     reentrant: a second forward and backward with the same cotangents must give
     gradients within ``nondet_tol`` of the first (0: the same bits).
+
+    Complex numbers count as pairs of reals: ``<a, b>`` is ``Re(sum(a * conj(b)))``,
+    and ``u`` and ``v`` are complex where the outputs and inputs are. So the gradient
+    of a complex input is held to PyTorch's convention, ``dL/dx + i dL/dy`` for the
+    real ``L = <u, fn(x)>``.
 
     It also checks that backward gives every checked input a gradient of its
     own shape and dtype (at the inputs' original dtypes too), and that a
@@ -106,12 +111,16 @@ def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, n_directions=3, see
         check.dtypes_and_shapes()
     if nondet_tol is not None:
         check.reentrant(nondet_tol)
+
+    inputs, checked = _checked_inputs("gradcheck", inputs, eps, n_directions, complex_ok=True)
+    check = _Check(fn, inputs, checked, eps, atol, rtol, seed)
+    check.dtypes_and_shapes()
     for d in range(n_directions):
         check.direction(d)
     return check.outcome(raise_exception)
 
 
-def _checked_inputs(what, inputs, eps, n_directions):
+def _checked_inputs(what, inputs, eps, n_directions, complex_ok=False):
     """``inputs`` as a tuple, and the indices of those to check (validated)."""
     if not isinstance(inputs, (tuple, list)):
         inputs = (inputs,)
@@ -123,8 +132,9 @@ def _checked_inputs(what, inputs, eps, n_directions):
                          "but none of the inputs do")
     for i in checked:
         kind = inputs[i]._data.dtype.kind
-        if kind != "f":
-            raise ValueError(f"{what} supports real floating point inputs only; input {i} "
+        if kind not in ("fc" if complex_ok else "f"):
+            kinds = "floating point and complex" if complex_ok else "real floating point"
+            raise ValueError(f"{what} supports {kinds} inputs only; input {i} "
                              f"has dtype {inputs[i].dtype}")
     if eps <= 0 or n_directions < 1:
         raise ValueError(f"{what} needs eps > 0 and n_directions >= 1")
@@ -183,12 +193,16 @@ class _Check:
         us = []
         for o in outs:
             data = o._data
-            if data.dtype.kind != "f":
+            if data.dtype.kind not in "fc":
                 us.append(None)
                 continue
             u = self.rng.standard_normal(data.shape)
+            to = data.dtype if dtype is None else dtype
+            if data.dtype.kind == "c":
+                u = u + 1j * self.rng.standard_normal(data.shape)
+                to = data.dtype if dtype is None else np.complex128
             xp = get_array_module(data)
-            us.append(xp.asarray(u, dtype=data.dtype if dtype is None else dtype))
+            us.append(xp.asarray(u, dtype=to))
         return us
 
     def _vjp(self, outs, us):
@@ -296,8 +310,8 @@ class _Check:
             where = "at the input's dtype"
         else:
             arrays = self.base
-            grad_dtypes = dict.fromkeys(self.checked, np.dtype(np.float64))
-            where = "in float64"
+            grad_dtypes = {i: self.base[i].dtype for i in self.checked}   # float64, complex128
+            where = "in float64 (complex128 for complex inputs)"
         with enable_grad():
             outs, leaves = self._call(arrays, True)
             us = self._cotangents(outs, None if self.at_input_dtype else "float64")
@@ -309,7 +323,10 @@ class _Check:
         for i in self.checked:
             base = self.base[i]
             xp = get_array_module(base)
-            v = xp.asarray(self.rng.standard_normal(base.shape), dtype="float64")
+            v = self.rng.standard_normal(base.shape)
+            if base.dtype.kind == "c":
+                v = v + 1j * self.rng.standard_normal(base.shape)
+            v = xp.asarray(v, dtype=base.dtype)
             directions[i] = v
             grad = leaves[i].grad
             if not self._check_grad_meta(i, grad, grad_dtypes[i], where):
@@ -376,7 +393,8 @@ def gradgradcheck(fn, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e
     :class:`GradcheckError` with a report, or returns False if
     ``raise_exception`` is False.
     """
-    inputs, checked = _checked_inputs("gradgradcheck", inputs, eps, n_directions)
+    inputs, checked = _checked_inputs("gradgradcheck", inputs, eps, n_directions,
+                                      complex_ok=True)
     check = _GradGradCheck(fn, inputs, checked, grad_outputs, eps, atol, rtol, seed)
     for d in range(n_directions):
         if not check.direction(d):
@@ -409,7 +427,7 @@ class _GradGradCheck(_Check):
                              f"{len(outs)} outputs")
         us, wrt = [], []
         for k, (g, o) in enumerate(zip(self.grad_outputs, outs)):
-            if g is None or o._data.dtype.kind != "f":
+            if g is None or o._data.dtype.kind not in "fc":
                 us.append(None)
                 wrt.append(False)
                 continue
@@ -429,7 +447,7 @@ class _GradGradCheck(_Check):
         xs = [leaves[i] for i in self.checked]
         gs = _grad([o for o, _ in roots], xs, [u for _, u in roots],
                    create_graph=create_graph, allow_unused=True)
-        terms = [(g * v).sum() if create_graph else _dot(g._data, v._data)
+        terms = [_tensor_dot(g, v) if create_graph else _dot(g._data, v._data)
                  for g, v in zip(gs, vs) if g is not None]
         if not terms:
             return None
@@ -465,9 +483,9 @@ class _GradGradCheck(_Check):
         outs, leaves, us, wrt = self._outputs_and_cotangents()
         variables = [("input", i) for i in self.checked] + \
             [("grad_output", k) for k, w in enumerate(wrt) if w]
-        vs = [wrap(self.rng.standard_normal(self.base[i].shape), False) for i in self.checked]
-        ws = {v: self.rng.standard_normal(self.base[v[1]].shape if v[0] == "input"
-                                          else us[v[1]].shape) for v in variables}
+        vs = [wrap(self._random_like(self.base[i]), False) for i in self.checked]
+        ws = {v: self._random_like(self.base[v[1]] if v[0] == "input" else us[v[1]])
+              for v in variables}
         u_leaves = [None if u is None else wrap(u.copy(), w) for u, w in zip(us, wrt)]
         try:
             with enable_grad():
@@ -486,7 +504,7 @@ class _GradGradCheck(_Check):
         total = 0.0
         for (kind, j), h in zip(variables, hs):
             label = self._variable_label(kind, j, outs)
-            if kind == "input" and not self._check_grad_meta(j, h, np.dtype(np.float64),
+            if kind == "input" and not self._check_grad_meta(j, h, self.base[j].dtype,
                                                              "of the gradient, in float64"):
                 return True
             analytic = 0.0 if h is None else _dot(h._data, ws[kind, j])
@@ -502,6 +520,13 @@ class _GradGradCheck(_Check):
             self._compare_second(", ".join(names) + " jointly", d, total, numerical)
         return True
 
+    def _random_like(self, a):
+        """A standard normal direction of ``a``'s shape, complex where ``a`` is."""
+        v = self.rng.standard_normal(a.shape)
+        if a.dtype.kind == "c":
+            v = v + 1j * self.rng.standard_normal(a.shape)
+        return np.asarray(v)        # an array also for a 0-d ``a``
+
     def _compare_second(self, what, d, analytic, numerical, note=""):
         if self._close(analytic, numerical):
             return
@@ -516,16 +541,29 @@ class _GradGradCheck(_Check):
 
 
 def _is_float_tensor(v):
-    return isinstance(v, TensorBase) and v._data.dtype.kind == "f"
+    """A floating point or complex tensor."""
+    return isinstance(v, TensorBase) and v._data.dtype.kind in "fc"
 
 
 def _as_float64(a):
-    return a.astype("float64") if a.dtype != np.float64 else a.copy()
+    """A float64 (complex128 for complex) copy."""
+    double = np.complex128 if a.dtype.kind == "c" else np.float64
+    return a.astype(double) if a.dtype != double else a.copy()
 
+
+
+def _tensor_dot(a, b):
+    """:func:`_dot` of tensors, recorded."""
+    if a.dtype.is_complex or b.dtype.is_complex:
+        return (a * b.conj()).real.sum()
+    return (a * b).sum()
 
 
 def _dot(a, b):
+    """The real inner product: complex numbers as pairs of reals, ``Re(sum(a * conj(b)))``."""
     xp = get_array_module(a)
+    if a.dtype.kind == "c" or b.dtype.kind == "c":
+        return float(xp.sum(xp.real(a * xp.conj(b))))
     return float(xp.sum(a * b))
 
 

@@ -303,6 +303,9 @@ cdef list _sweep(tuple tensors, tuple grads, bint keep_graph, bint create_graph,
         if g is None:
             if t._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            if t._data.dtype.kind == "c":
+                raise RuntimeError("grad can be implicitly created only for real scalar outputs "
+                                   f"but got torch.{t._data.dtype}")
             g = array_module(t._data).ones_like(t._data)
             if create_graph:
                 g = new_tensor(g, None, 0)

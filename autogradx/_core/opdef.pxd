@@ -38,6 +38,8 @@ cdef class OpDef:
                                      # per input name); None for the positional forms, which read all
     cdef tuple read_masks            # ``reads`` as bit masks over ``save`` (Python ints), for _save
     cdef tuple vjp_rules             # per input: its formula as an expression tree (formula.py), or None
+    cdef readonly bint holomorphic   # its formulas are the real ones extended holomorphically: on
+                                     # complex gradients the core gives conj(formula(conj(g)))
     cdef readonly tuple aliases      # further names of the function and method (e.g. "clip")
     cdef readonly str doc            # documentation (the forward's docstring by default)
     cdef readonly dict overrides     # array module name -> OpDef with the same contract, for that backend

@@ -26,6 +26,7 @@ class OpDef:
     inplace: Optional[str]
     inplace_param: Optional[str]
     view: bool
+    holomorphic: bool
     aliases: Tuple[str, ...]
     overrides: Dict[str, "OpDef"]
     doc: str
@@ -36,6 +37,7 @@ class OpDef:
                  n_outputs: Optional[int] = ..., output_type: Any = ..., view: bool = ...,
                  parse: Any = ...,
                  vjp: Any = ..., save: Any = ..., residuals: bool = ..., grad_fn: Any = ...,
+                 holomorphic: bool = ...,
                  namespace: Any = ..., method: Any = ..., inplace: Any = ...,
                  inplace_param: Optional[str] = ..., aliases: Any = ..., doc: Optional[str] = ...,
                  out: bool = ..., ufunc: Optional[str] = ..., vjp_ufunc: Any = ...) -> None: ...

@@ -33,7 +33,7 @@ cdef class OpDef:
                  inputs=("input",), promote=None, n_outputs=1, output_type=None,
                  bint view=False, parse=None,
                  # its derivative
-                 vjp=None, save=(), bint residuals=False, grad_fn=None,
+                 vjp=None, save=(), bint residuals=False, grad_fn=None, bint holomorphic=True,
                  # where it appears
                  namespace="", method=None, inplace=None, inplace_param=None, aliases=(),
                  doc=None,
@@ -167,6 +167,7 @@ cdef class OpDef:
         if self.reads is not None and n_outputs == 1:
             self.vjp_rules = _vjp_rules(self)
         self.inplace_param = inplace_param
+        self.holomorphic = holomorphic
         aliases = (aliases,) if isinstance(aliases, str) else tuple(aliases)
         if not all(isinstance(a, str) and a.isidentifier() for a in aliases):
             raise ValueError(f"op {name!r}: bad aliases {aliases!r}")

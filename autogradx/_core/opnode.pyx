@@ -35,7 +35,7 @@ cdef class OpNode(Node):
             self._check_versions()      # raises PyTorch's error, naming the tensor
         if self.n_outputs == 1:
             if (op.vjp_rules is not None and _fast_paths.on and not create_graph and self.params is None
-                    and type(grads[0]) is _ndarray):
+                    and type(grads[0]) is _ndarray and not cnp.PyArray_ISCOMPLEX(<cnp.ndarray>grads[0])):
                 # Held by the sweep's buffer alone: the last ufunc vjp may write into it.
                 owned = (item_refcount(grads, 0) == 1 and writable_owner(<cnp.ndarray>grads[0])
                          and (self.extras is None or not self.extras.post_hooks))
@@ -52,6 +52,10 @@ cdef class OpNode(Node):
             saved = self._saved_tensors()
         else:
             xp = array_module(g if self.n_outputs == 1 else g[0])
+        # PyTorch's complex convention for a holomorphic op: conj(formula(conj(g))).
+        cdef bint conj = op.holomorphic and _any_complex(g, self.n_outputs)
+        if conj:
+            g = xp.conj(g) if self.n_outputs == 1 else tuple([xp.conj(x) for x in g])
         if op.n_outputs == 0 and self.n_outputs == 1:
             g = (g,)                # a variable-output op always gets a tuple
         params = self.params
@@ -77,6 +81,12 @@ cdef class OpNode(Node):
             for i in range(n):
                 if out[i] is not None and not isinstance(out[i], TensorBase):
                     out[i] = _as_constant(out[i])
+        if conj:
+            for i in range(n):
+                if out[i] is not None:
+                    out[i] = xp.conj(out[i])
+                    if _real_input(self, i):
+                        out[i] = xp.real(out[i])    # x * z for a real x (PyTorch's handle_r_to_c)
         return out
 
     def _saved_tensors(self):
@@ -162,6 +172,25 @@ cdef class OpNode(Node):
                     raise RuntimeError(SECOND_BACKWARD)
                 return self._saved_tensors()[names.index(key)]
         raise AttributeError(f"'{self._name}' object has no attribute '{name}'")
+
+
+cdef inline bint _real_input(OpNode node, Py_ssize_t i) except -1:
+    """Whether input ``i`` (which gets a gradient) is real."""
+    if node.next_nodes[i] is None:
+        return False
+    cdef Node target = <Node>node.next_nodes[i]
+    return target.expected_dtype(<Py_ssize_t>node.next_slots[i]).kind != "c"
+
+
+cdef bint _any_complex(object g, Py_ssize_t n_outputs) except -1:
+    """Whether the output gradient (one per output where several) is complex."""
+    if n_outputs != 1:
+        return any([_any_complex(x, 1) for x in g])
+    if type(g) is _ndarray:
+        return cnp.PyArray_ISCOMPLEX(<cnp.ndarray>g)
+    if isinstance(g, TensorBase):
+        g = (<TensorBase>g)._data
+    return g.dtype.kind == "c"
 
 
 cdef bint _saved_a_value(OpNode node) noexcept:

@@ -63,7 +63,7 @@ cdef object _promote_pair(object a, object b):
     if a is None or a == b:
         return b
     ca, cb = _category(a), _category(b)
-    if ca == cb:
+    if ca == cb or ca + cb == 5:        # float and complex: the complex of the larger precision
         return np.promote_types(a, b)
     return a if ca > cb else b
 
@@ -99,12 +99,19 @@ cdef object _result_dtype(list values, Py_ssize_t n):
     if dim is None:
         dim = zero
     elif zero is not None and _category(zero) > _category(dim):
-        dim = zero
+        dim = _complex_of(dim) if _category(zero) == 3 and _category(dim) == 2 else zero
     if dim is None:
         return _default_for(scalar_cat)
     if scalar_cat > _category(dim):
-        return _default_for(scalar_cat)
+        return _complex_of(dim) if scalar_cat == 3 and _category(dim) == 2 else _default_for(scalar_cat)
     return dim
+
+
+cdef object _complex_of(object dtype):
+    """A float dtype meeting a complex operand of lower priority (a 0-d tensor, a number)
+    gives the complex dtype of its own precision, as in PyTorch (float64 * 1j is complex128;
+    float16's, complex32, autogradx has not: complex64)."""
+    return np.dtype(np.complex128) if dtype.itemsize == 8 else np.dtype(np.complex64)
 
 
 cdef void _promote_all(OpDef op, list values, Py_ssize_t n) except *:

@@ -24,6 +24,7 @@ import warnings
 
 from autogradx import _factories
 from autogradx._dtype import as_numpy_dtype
+from autogradx.ops.complex import refuse_complex
 from autogradx.ops.linalg import _mT, _refuse_dtypes, _wrap_dim
 from autogradx.plugin import Op, OpList, lazy_conformance_cases
 
@@ -33,8 +34,9 @@ _NN = "nn.functional"
 
 
 def _float_only(kernel, x):
-    """PyTorch has no integer or bool kernel for these functions."""
+    """PyTorch has no integer, bool or complex kernel for these functions."""
     _refuse_dtypes(kernel, x, kinds="biu")
+    refuse_complex(kernel, x)
 
 
 def _sigmoid(xp, x):
@@ -242,6 +244,7 @@ def _dropout(xp, x, p=0.5, training=True, inplace=False):
     """
     if not training or p == 0 or x.size == 0:
         return x.view(), None
+    refuse_complex("bernoulli_scalar_cpu_", x)
     if x.dtype.kind not in "fc":
         raise RuntimeError(
             f"dropout(): result type Float can't be cast to the desired output type {x.dtype}")
@@ -557,6 +560,9 @@ def _embedding(xp, idx, weight, padding_idx=None, max_norm=None, norm_type=2.0,
             "embedding)")
     if weight.ndim != 2:
         raise RuntimeError("'weight' must be 2-D")
+    # (PyTorch refuses only where the weight requires grad.)
+    refuse_complex("embedding does not support automatic differentiation for outputs with "
+                   "complex dtype.", weight, error=RuntimeError)
     n = weight.shape[0]
     if padding_idx is not None and not -n <= padding_idx < n:
         raise AssertionError("Padding_idx must be within num_embeddings")

@@ -22,6 +22,7 @@ import math
 
 from autogradx._core.names import c_name, scalar_name
 from autogradx._core.tensor import TensorBase
+from autogradx.ops.complex import refuse_complex
 from autogradx.plugin import Op, OpList, lazy_conformance_cases
 
 _ops = OpList()      # every op defined below, in order; OPS at the end
@@ -551,6 +552,7 @@ def _avg_pool2d(xp, input, kernel_size, stride=None, padding=0, ceil_mode=False,
         raise NotImplementedError(f"\"avg_pool2d\" not implemented for '{scalar_name(input.dtype)}'")
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError("divisor must be not zero")
+    refuse_complex("avg_pool2d", input)
     geo = _pool_check("avg_pool2d", input, kernel_size, stride, padding, 1, ceil_mode)
     win = geo.windows(xp, input.reshape(geo.shape), 0)
     sums = xp.zeros(geo.shape[:2] + geo.out, dtype=input.dtype)

@@ -14,6 +14,7 @@ import warnings
 from autogradx._core.names import c_name, scalar_name
 from autogradx._core.promote import get_default_float
 from autogradx._core.tensor import TensorBase
+from autogradx.ops.complex import complex_sign, is_complex, refuse_complex
 from autogradx.plugin import Op, OpList, lazy_conformance_cases
 
 _ops = OpList()      # every op defined below, in order; OPS at the end
@@ -23,6 +24,9 @@ _BINARY = ("input", "other")
 
 # The name PyTorch gives the node of an op whose derivative it does not implement.
 _NOT_IMPLEMENTED = "torch::autograd::NotImplemented"
+
+# PyTorch's refusal of complex numbers by relu and clamp (no order on them).
+_NO_COMPLEX_CLAMP = "clamp is not supported for complex types"
 
 
 # -- argument checks shared by several ops -------------------------------------
@@ -149,7 +153,7 @@ def _div(xp, a, b, *, rounding_mode=None):
     """
     if rounding_mode is None:
         q = a / b
-        if q.dtype.kind != "f" or q.dtype == _FLOAT64 and _dtype_of(a, b).kind in "biu":
+        if q.dtype.kind not in "fc" or q.dtype == _FLOAT64 and _dtype_of(a, b).kind in "biu":
             # Integers divide to the default float dtype (NumPy would give float64).
             q = q.astype(get_default_float())
         return q
@@ -157,7 +161,7 @@ def _div(xp, a, b, *, rounding_mode=None):
     if rounding_mode not in ("trunc", "floor"):
         raise RuntimeError("div expected rounding_mode to be one of None, 'trunc', or 'floor' "
                            f"but found '{rounding_mode}'")
-    _refuse_kind(f"div_{rounding_mode}_cpu", dtype, "b")
+    _refuse_kind(f"div_{rounding_mode}_cpu", dtype, "bc")
     if dtype.kind in "iu":
         _check_int_divisor(b)
         return a // b if rounding_mode == "floor" else _trunc_divide_int(xp, a, b)
@@ -187,7 +191,7 @@ div = _ops.add(Op("div", _div, promote="elementwise", inputs=_BINARY, method=Tru
 def _floor_divide(xp, a, b):
     """``input // other``: the quotient rounded down (Python's ``//``)."""
     dtype = _dtype_of(a, b)
-    _refuse_kind("div_floor_cpu", dtype, "b")
+    _refuse_kind("div_floor_cpu", dtype, "bc")
     if dtype.kind in "iu":
         _check_int_divisor(b)
     return xp.floor_divide(a, b)
@@ -201,7 +205,7 @@ floor_divide = _ops.add(Op("floor_divide", _floor_divide, promote="elementwise",
 def _remainder(xp, a, b):
     """``input % other``, with the sign of ``other`` (Python's ``%``)."""
     dtype = _dtype_of(a, b)
-    _refuse_kind("remainder_cpu", dtype, "b")
+    _refuse_kind("remainder_cpu", dtype, "bc")
     if dtype.kind in "iu":
         _check_int_divisor(b)
         return xp.remainder(a, b)
@@ -231,7 +235,7 @@ remainder = _ops.add(Op("remainder", _remainder, promote="elementwise", inputs=_
 def _fmod(xp, a, b):
     """The remainder of ``input / other`` with the sign of ``input`` (C's ``fmod``)."""
     _require_tensor("fmod", "input", 1, a)
-    _refuse_kind("fmod_cpu", a.dtype, "b")
+    _refuse_kind("fmod_cpu", a.dtype, "bc")
     if a.dtype.kind in "iu":
         _check_int_divisor(b)
     return xp.fmod(a, b)
@@ -307,6 +311,8 @@ def _float_op(name, forward, formula, doc, **kw):
 
 def _sigmoid(xp, x):
     """``1 / (1 + exp(-input))``, computed without overflow for large ``|input|``."""
+    if is_complex(x):
+        return 1 / (1 + xp.exp(-x))
     e = xp.exp(-xp.abs(x))      # in (0, 1]: never overflows
     return xp.where(x >= 0, 1, e) / (1 + e)
 
@@ -354,10 +360,16 @@ def _abs(xp, x):
     return xp.abs(x)
 
 
-# The gradient is 0 at 0 and at NaN, as PyTorch's ``grad * sgn(input)``.
+def _abs_grad(xp, g, input):
+    """PyTorch's ``grad * sgn(input)``: 0 at 0 and at NaN."""
+    if is_complex(input):
+        return g * complex_sign(xp, input)
+    return xp.where(input > 0, g, xp.where(input < 0, -g, 0))
+
+
+# |z| is not holomorphic: the formula gives PyTorch's complex gradient itself.
 abs_op = _ops.add(Op("abs", _abs, method=True, inplace=True, aliases="absolute",
-                     vjp={"input": lambda xp, g, input:
-                              xp.where(input > 0, g, xp.where(input < 0, -g, 0))}))
+                     holomorphic=False, vjp={"input": _abs_grad}))
 
 
 def _square(xp, x):
@@ -375,6 +387,7 @@ def _relu(xp, x, inplace=False):
     """``max(input, 0)``."""
     if x.dtype.kind == "b":
         raise RuntimeError("Boolean inputs not supported for relu")
+    refuse_complex(_NO_COMPLEX_CLAMP, x)
     return xp.maximum(x, 0)
 
 
@@ -404,15 +417,38 @@ def _sign(xp, x):
     return (x > 0).astype(x.dtype) - (x < 0).astype(x.dtype)
 
 
-sign = _ops.add(Op("sign", _sign, method=True, inplace=True, vjp=_zeros))
-sgn = _ops.add(Op("sgn", _sign, method=True, inplace=True, vjp=_zeros,
-                  doc="The sign of ``input`` (for real tensors, the same as :func:`sign`)."))
+def _real_sign(xp, x):
+    """-1, 0 or 1 by the sign of ``input`` (0 for NaN); complex tensors take :func:`sgn`."""
+    refuse_complex("Unlike NumPy, torch.sign is not intended to support complex numbers. "
+                   "Please use torch.sgn instead.", x)
+    return _sign(xp, x)
+
+
+def _sgn(xp, x):
+    """``input / |input|`` (0 at 0); for real tensors, the same as :func:`sign`."""
+    return complex_sign(xp, x) if is_complex(x) else _sign(xp, x)
+
+
+def _sgn_grad(xp, g, input, result):
+    """PyTorch's sgn_backward: ``(g - sgn * Re(conj(sgn) * g)) / |z|``, 0 at 0; 0 for reals."""
+    if not is_complex(input):
+        return xp.zeros_like(g)
+    a = xp.abs(input)
+    nonzero = a != 0
+    along = result * xp.real(xp.conj(result) * g)
+    return xp.where(nonzero, (g - along) / xp.where(nonzero, a, 1), 0)
+
+
+sign = _ops.add(Op("sign", _real_sign, method=True, inplace=True, vjp=_zeros))
+sgn = _ops.add(Op("sgn", _sgn, method=True, inplace=True, holomorphic=False,
+                  vjp={"input": _sgn_grad}))
 
 
 def _rounding(kernel, fn, doc):
     """floor, ceil, trunc: integer inputs are already whole numbers."""
     def forward(xp, x):
         _refuse_kind(kernel, x.dtype, "b")
+        refuse_complex(f"{kernel.partition('_')[0]} is not supported for complex inputs", x)
         return x.copy() if x.dtype.kind in "iu" else fn(xp, x)
     forward.__doc__ = doc
     return forward
@@ -432,6 +468,7 @@ trunc = _ops.add(Op("trunc", _rounding("trunc_vml_cpu", lambda xp, x: xp.trunc(x
 def _round(xp, x, *, decimals=0):
     """``input`` rounded to ``decimals`` decimal places, halves to even."""
     _refuse_kind("round_vml_cpu", x.dtype, "b")
+    _refuse_kind("round_vml_cpu" if decimals == 0 else "round_cpu", x.dtype, "c")
     if x.dtype.kind in "iu":
         if decimals != 0:
             raise _kernel_missing("round_cpu", x.dtype)
@@ -451,7 +488,7 @@ round_op = _ops.add(Op("round", _round, method=True, inplace=True, vjp=_zeros,
 
 def _frac(xp, x):
     """The fractional part, ``input - trunc(input)``."""
-    _refuse_kind("frac_cpu", x.dtype, "biu")
+    _refuse_kind("frac_cpu", x.dtype, "biuc")
     return x - xp.trunc(x)
 
 
@@ -467,6 +504,7 @@ def _clamp(xp, x, lo=None, hi=None):
     """
     if lo is None and hi is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    refuse_complex(_NO_COMPLEX_CLAMP, x, lo, hi)
     if lo is not None and hi is not None and _is_array(lo) != _is_array(hi):
         raise TypeError(
             "clamp() received an invalid combination of arguments: min and max must both be "
@@ -512,11 +550,13 @@ clamp = _ops.add(Op("clamp", _clamp, promote="elementwise", inputs=("input", "mi
 
 def _clamp_min(xp, x, lo):
     """``max(input, min)``."""
+    refuse_complex("maximum_cpu" if _is_array(lo) else _NO_COMPLEX_CLAMP, x, lo)
     return xp.maximum(x, lo)
 
 
 def _clamp_max(xp, x, hi):
     """``min(input, max)``."""
+    refuse_complex("minimum_cpu" if _is_array(hi) else _NO_COMPLEX_CLAMP, x, hi)
     return xp.minimum(x, hi)
 
 
@@ -538,6 +578,7 @@ def _maximum(xp, a, b):
     """The larger of ``input`` and ``other`` (NaN where either is NaN)."""
     _require_tensor("maximum", "input", 1, a)
     _require_tensor("maximum", "other", 2, b)
+    refuse_complex("maximum not implemented for complex tensors.", a, b, error=RuntimeError)
     return xp.maximum(a, b)
 
 
@@ -545,6 +586,7 @@ def _minimum(xp, a, b):
     """The smaller of ``input`` and ``other`` (NaN where either is NaN)."""
     _require_tensor("minimum", "input", 1, a)
     _require_tensor("minimum", "other", 2, b)
+    refuse_complex("minimum not implemented for complex tensors.", a, b, error=RuntimeError)
     return xp.minimum(a, b)
 
 
@@ -663,8 +705,12 @@ _ZERO_GRADS = (lambda xp, g: g * 0, lambda xp, g: g * 0)
 
 
 def _comparison(name, compare, doc):
+    ordered = name not in ("eq", "ne")       # complex numbers have no order
+
     def forward(xp, a, b):
         _require_tensor(name, "input", 1, a)
+        if ordered:
+            refuse_complex(f"{name}_cpu", a, b)
         return compare(a, b)
     forward.__doc__ = doc
     return forward

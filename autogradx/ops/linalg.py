@@ -17,6 +17,7 @@ import string
 import numpy as np
 
 from autogradx._dtype import as_numpy_dtype
+from autogradx.ops.complex import is_complex
 from autogradx.plugin import Op, OpList, lazy_conformance_cases
 from autogradx.return_types import linalg_slogdet
 
@@ -709,19 +710,25 @@ def _slogdet(xp, a):
     return sign, logabsdet
 
 
-def _slogdet_vjp(xp, g, input):
-    # Only logabsdet has a gradient (the sign of a real determinant is piecewise constant).
+def _slogdet_vjp(xp, g, input, result):
+    # The sign of a real determinant is piecewise constant: only logabsdet has a gradient.
+    # For complex A: d logabsdet = Re tr(A^-1 dA) and d sign = i sign Im tr(A^-1 dA), so the
+    # gradient is (g_logabsdet + i Im(g_sign conj(sign))) A^-H. Neither output is holomorphic
+    # (holomorphic=False).
     try:
         inverse = xp.linalg.inv(input)
     except (np.linalg.LinAlgError, LinAlgError):    # on arrays / on tensors
         raise LinAlgError("linalg.slogdet backward: the matrix is singular (logabsdet = -inf), "
                           "so the gradient of logabsdet is not defined") from None
-    return g[1][..., None, None] * _mT(xp, inverse)
+    if not is_complex(input):
+        return g[1][..., None, None] * _mT(xp, inverse)
+    weight = g[1] + 1j * xp.imag(g[0] * xp.conj(result[0]))
+    return weight[..., None, None] * xp.conj(_mT(xp, inverse))
 
 
 slogdet = _ops.add(Op("slogdet", _slogdet, namespace=(_LINALG, ""), n_outputs=2,
                       output_type=linalg_slogdet, method=True, grad_fn="LinalgSlogdetBackward0",
-                      vjp={"input": _slogdet_vjp}))
+                      holomorphic=False, vjp={"input": _slogdet_vjp}))
 
 
 OPS = tuple(_ops)

@@ -21,6 +21,7 @@ import numpy as np
 
 from autogradx._core.names import scalar_name
 from autogradx._core.tensor import TensorBase
+from autogradx.ops.complex import refuse_complex
 from autogradx.plugin import Op, OpList, lazy_conformance_cases
 
 _ops = OpList()      # every op defined below, in order; OPS at the end
@@ -96,6 +97,7 @@ def _bce_logits(xp, x, y, weight=None, size_average=None, reduce=None, reduction
         raise ValueError(
             f"Target size ({list(y.shape)}) must be the same as input size ({list(x.shape)})")
     reduction = _reduction(size_average, reduce, reduction)
+    refuse_complex("log_sigmoid_cpu", x, y)
     # softplus(-x) = log(1 + exp(-x)), without overflow for large |x|.
     softplus_neg = xp.logaddexp(0, -x)
     if pos_weight is None:

@@ -16,6 +16,7 @@ from autogradx import return_types
 from autogradx._core.names import scalar_name
 from autogradx._core.tensor import TensorBase
 from autogradx._dtype import as_numpy_dtype
+from autogradx.ops.complex import abs_square, refuse_complex
 from autogradx.plugin import Op, OpList, lazy_conformance_cases
 
 _ops = OpList()      # every op defined below, in order; OPS at the end
@@ -111,6 +112,7 @@ sum_op = _ops.add(Op("sum", _sum, residuals=True, grad_fn=_dim_name("Sum"), meth
 
 def _nansum(xp, x, dim=None, keepdim=False, *, dtype=None):
     """Sum over ``dim`` (all by default) treating NaN as zero; integers sum to int64."""
+    refuse_complex("nansum on CPU does not support complex inputs", x, error=RuntimeError)
     return xp.nansum(x, axis=_axes(dim, x.ndim), keepdims=keepdim, dtype=_acc_dtype(x, dtype))
 
 
@@ -255,10 +257,10 @@ def _dof(name, x, dim, unbiased, correction):
 
 def _variance(xp, x, axes, dof, keepdim):
     d = x - xp.mean(x, axis=axes, keepdims=True)
-    s = xp.sum(d * d, axis=axes, keepdims=keepdim)
+    s = xp.sum(abs_square(xp, d), axis=axes, keepdims=keepdim)       # real for complex x too
     if dof > 0:
         return s / dof
-    return xp.where(s == 0, math.nan, math.inf).astype(x.dtype)    # s / 0, without a warning
+    return xp.where(s == 0, math.nan, math.inf).astype(s.dtype)    # s / 0, without a warning
 
 
 def _var_grad(xp, g, x, axes, dof, keepdim):
@@ -298,20 +300,25 @@ def _std_mean(xp, x, dim=None, unbiased=None, keepdim=False, *, correction=None)
             xp.mean(x, axis=axes, keepdims=keepdim)), (axes, dof)
 
 
-# The residual is (axes, dof); dim, unbiased and correction are already in it.
-var = _ops.add(Op("var", _var, save="input", residuals=True, method=True,
+# The residual is (axes, dof); dim, unbiased and correction are already in it. The variance of
+# complex numbers is real and not holomorphic: its formula, 2 g (x - mean) / dof, is PyTorch's
+# complex gradient as written (holomorphic=False).
+var = _ops.add(Op("var", _var, save="input", residuals=True, method=True, holomorphic=False,
                   vjp=lambda xp, g, x, red, keepdim=False, **_: _var_grad(xp, g, x, *red, keepdim)))
 
 std = _ops.add(Op("std", _std, save=("input", "result"), residuals=True, method=True,
+                  holomorphic=False,
                   vjp=lambda xp, g, x, out, red, keepdim=False, **_:
                       _std_grad(xp, g, x, out, *red, keepdim)))
 
 var_mean = _ops.add(Op("var_mean", _var_mean, save="input", residuals=True, n_outputs=2,
+                       holomorphic=False,
                        vjp=lambda xp, g, x, red, keepdim=False, **_:
                            _var_grad(xp, g[0], x, *red, keepdim)
                            + _mean_grad(xp, g[1], x.shape, red[0], keepdim)))
 
 std_mean = _ops.add(Op("std_mean", _std_mean, save=("input", "result"), residuals=True, n_outputs=2,
+                       holomorphic=False,
                        vjp=lambda xp, g, x, out, red, keepdim=False, **_:
                            _std_grad(xp, g[0], x, out[0], *red, keepdim)
                            + _mean_grad(xp, g[1], x.shape, red[0], keepdim)))
@@ -414,6 +421,7 @@ logsumexp = _ops.add(Op("logsumexp", _logsumexp, promote="float", method=True,
 def _amax(xp, x, dim=(), keepdim=False):
     """The largest element over ``dim`` (all dims by default); tied elements share the
     gradient evenly."""
+    refuse_complex("max_values_cpu", x)
     axes = _axes(dim, x.ndim)
     _check_nonempty("amax", x, axes)
     return xp.amax(x, axis=axes, keepdims=keepdim)
@@ -422,6 +430,7 @@ def _amax(xp, x, dim=(), keepdim=False):
 def _amin(xp, x, dim=(), keepdim=False):
     """The smallest element over ``dim`` (all dims by default); tied elements share the
     gradient evenly."""
+    refuse_complex("min_values_cpu", x)
     axes = _axes(dim, x.ndim)
     _check_nonempty("amin", x, axes)
     return xp.amin(x, axis=axes, keepdims=keepdim)
@@ -460,6 +469,8 @@ def _extremum(xp, name, x, other, dim, keepdim):
     """The outputs, and the indices along ``dim`` again as the vjp's residual."""
     if other is not None:
         return (_elementwise(name).forward(xp, x, other), _NO_INDICES), None
+    refuse_complex(f"{name}_all" if dim is None else f"{name}(): does not support complex input",
+                   x, error=NotImplementedError if dim is None else RuntimeError)
     reduce, arg = getattr(xp, _EXTREMA[name][0]), getattr(xp, _EXTREMA[name][1])
     if dim is None:
         _check_nonempty(name, x, None)
@@ -581,6 +592,7 @@ min_op = _ops.add(Op("min", _min, inputs=("input", "other"), promote="elementwis
 def _arg_extremum(xp, name, x, dim, keepdim):
     if x.dtype.kind == "b":
         raise RuntimeError(f"{name}(): does not support bool input")
+    refuse_complex(f"{name}(): does not support complex input", x, error=RuntimeError)
     arg = getattr(xp, name)
     if dim is None:
         _check_nonempty(name, x, None, IndexError)

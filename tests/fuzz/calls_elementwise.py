@@ -213,6 +213,8 @@ def _ops():
         # kinks or jumps: at 0 (abs, relu, sign) or at whole numbers
         "abs": KINKED, "relu": KINKED, "sign": KINKED, "sgn": KINKED, "floor": KINKED,
         "ceil": KINKED, "trunc": KINKED, "frac": KINKED,
+        # the parts of a number (real ones here; tests/ops/test_complex_torch.py: complex)
+        "conj": ANY, "real": ANY, "angle": KINKED,
     }
     table = {name: unary(name, values) for name, values in unaries.items()}
     functional = "nn.functional."

@@ -22,6 +22,8 @@ NO_GRADCHECK = {
 
 #: Ops with a vjp that no strategy draws, and why.
 EXCLUDED = {
+    "imag": "refuses the real tensors the strategies draw, as PyTorch does; "
+            "tests/ops/test_complex_torch.py checks it on complex ones",
     "_to_device": "moves a tensor to another device: the CPU alone has none to move to "
                   "(tests/backends checks it with a stand-in device)",
 }

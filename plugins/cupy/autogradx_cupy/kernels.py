@@ -50,12 +50,15 @@ _KERNELS = {
 
 def _sigmoid_op(cupy, kernel):
     def forward(xp, x):
-        """``1 / (1 + exp(-x))`` in one kernel."""
+        """``1 / (1 + exp(-x))`` in one kernel (complex numbers, which have no order for
+        the kernel's split by sign, by the formula)."""
+        if x.dtype.kind == "c":
+            return 1 / (1 + xp.exp(-x))
         return kernel("sigmoid")(x)
 
     def vjp(xp, g, result):
         if (isinstance(g, cupy.ndarray) and isinstance(result, cupy.ndarray)
-                and g.dtype == result.dtype):
+                and g.dtype == result.dtype and g.dtype.kind != "c"):
             return kernel("sigmoid_grad")(g, result)
         return g * result * (1 - result)    # on tensors (create_graph), or mixed dtypes
 
@@ -77,6 +80,7 @@ def _bce_logits_op(cupy, kernel):
         plain = (weight is None and pos_weight is None and size_average is None
                  and reduce is None and isinstance(target, cupy.ndarray)
                  and x.shape == target.shape and x.dtype == target.dtype
+                 and x.dtype.kind != "c"        # the shared op refuses it, as PyTorch
                  and reduction in ("mean", "sum", "none"))
         if not plain:
             return _shared_bce_logits().forward(xp, x, target, weight, size_average, reduce,

@@ -47,9 +47,24 @@ def _special(xp, name, *args):
     return getattr(_kernels(xp), name)(*args)
 
 
-def _unary(name, doc):
-    """A forward applying the special function ``name``, keeping the input's dtype."""
+# PyTorch's names for complex dtypes, in its error messages.
+_COMPLEX_NAMES = {"complex64": "ComplexFloat", "complex128": "ComplexDouble"}
+
+
+def _refuse_complex(kernel, *values):
+    """PyTorch has no complex kernel for these functions: its error, naming the kernel."""
+    for v in values:
+        dtype = getattr(v, "dtype", None)
+        if dtype is not None and dtype.kind == "c":
+            raise NotImplementedError(
+                f"\"{kernel}\" not implemented for '{_COMPLEX_NAMES.get(dtype.name, dtype.name)}'")
+
+
+def _unary(name, doc, kernel):
+    """A forward applying the special function ``name``, keeping the input's dtype; complex
+    input is refused, naming PyTorch's ``kernel``."""
     def forward(xp, x):
+        _refuse_complex(kernel, x)
         return getattr(_kernels(xp), name)(x).astype(x.dtype, copy=False)
     forward.__name__ = f"_{name}"
     forward.__doc__ = doc
@@ -58,28 +73,33 @@ def _unary(name, doc):
 
 _TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
 
-erf = Op(f"{_NS}.erf", _unary("erf", "The error function, ``2/sqrt(pi) * int_0^x exp(-t^2) dt``."),
+erf = Op(f"{_NS}.erf", _unary("erf", "The error function, ``2/sqrt(pi) * int_0^x exp(-t^2) dt``.",
+                                "erf_vml_cpu"),
          vjp={"input": lambda xp, g, input: g * _TWO_OVER_SQRT_PI * xp.exp(-(input * input))},
          promote="float", namespace=_NS, method=True, inplace=True)
 
-erfc = Op(f"{_NS}.erfc", _unary("erfc", "The complementary error function, ``1 - erf(x)``."),
+erfc = Op(f"{_NS}.erfc", _unary("erfc", "The complementary error function, ``1 - erf(x)``.",
+                                  "erfc_vml_cpu"),
           vjp={"input": lambda xp, g, input: g * -_TWO_OVER_SQRT_PI * xp.exp(-(input * input))},
           promote="float", namespace=_NS, method=True, inplace=True)
 
 # erfinv' = sqrt(pi)/2 exp(erfinv(x)^2): from the result, which is saved.
 erfinv = Op(f"{_NS}.erfinv",
-            _unary("erfinv", "The inverse of :func:`erf`, defined on ``(-1, 1)``."),
+            _unary("erfinv", "The inverse of :func:`erf`, defined on ``(-1, 1)``.",
+                   "erfinv_vml_cpu"),
             vjp={"input": lambda xp, g, result:
                  g * (math.sqrt(math.pi) / 2) * xp.exp(result * result)},
             promote="float", namespace=_NS, method=True, inplace=True)
 
 gammaln = Op(f"{_NS}.gammaln",
-             _unary("gammaln", "``log |Gamma(x)|``; ``Tensor.lgamma`` in PyTorch's spelling."),
+             _unary("gammaln", "``log |Gamma(x)|``; ``Tensor.lgamma`` in PyTorch's spelling.",
+                    "lgamma_vml_cpu"),
              vjp={"input": lambda xp, g, input: g * _special(xp, "psi", input)},
              promote="float", namespace=_NS, method="lgamma",
              inplace="lgamma_", grad_fn="LgammaBackward0")
 
-digamma = Op(f"{_NS}.digamma", _unary("psi", "The logarithmic derivative of Gamma, ``psi(x)``."),
+digamma = Op(f"{_NS}.digamma", _unary("psi", "The logarithmic derivative of Gamma, ``psi(x)``.",
+                                        "digamma"),
              vjp={"input": lambda xp, g, input: g * _special(xp, "polygamma", 1, input)},
              promote="float", namespace=_NS, method=True, inplace=True)
 
@@ -104,6 +124,7 @@ def _polygamma(xp, x, n):
                         f"{type(n).__name__}")
     if n < 0:
         raise RuntimeError("polygamma(n, x) does not support negative n.")
+    _refuse_complex({0: "digamma", 1: "trigamma"}.get(n, "polygamma"), x)
     return _kernels(xp).polygamma(n, x).astype(x.dtype, copy=False)
 
 
@@ -111,11 +132,13 @@ polygamma = Op(f"{_NS}.polygamma", _polygamma, parse=_polygamma_args,
                vjp={"input": lambda xp, g, input, n: g * _special(xp, "polygamma", n + 1, input)},
                promote="float", namespace=_NS, method=True, inplace=True)
 
-i0 = Op(f"{_NS}.i0", _unary("i0", "The modified Bessel function of the first kind, order 0."),
+i0 = Op(f"{_NS}.i0", _unary("i0", "The modified Bessel function of the first kind, order 0.",
+                              "i0_vml_cpu"),
         vjp={"input": lambda xp, g, input: g * _special(xp, "i1", input)},
         promote="float", namespace=_NS, method=True, inplace=True)
 
-i0e = Op(f"{_NS}.i0e", _unary("i0e", "``exp(-|x|) * i0(x)``, finite for large ``|x|``."),
+i0e = Op(f"{_NS}.i0e", _unary("i0e", "``exp(-|x|) * i0(x)``, finite for large ``|x|``.",
+                                "i0e_cpu"),
          vjp={"input": lambda xp, g, input, result:
               g * (_special(xp, "i1e", input) - xp.sign(input) * result)},
          promote="float", namespace=_NS, grad_fn="SpecialI0EBackward0")
@@ -130,12 +153,14 @@ def _bessel1_slope(xp, x, r, i0_name, correction):
     return xp.where(at_zero, 0.5, slope)
 
 
-i1 = Op(f"{_NS}.i1", _unary("i1", "The modified Bessel function of the first kind, order 1."),
+i1 = Op(f"{_NS}.i1", _unary("i1", "The modified Bessel function of the first kind, order 1.",
+                              "i1_cpu"),
         vjp={"input": lambda xp, g, input, result:
              g * _bessel1_slope(xp, input, result, "i0", lambda s: 1 / s)},
         promote="float", namespace=_NS, grad_fn="SpecialI1Backward0")
 
-i1e = Op(f"{_NS}.i1e", _unary("i1e", "``exp(-|x|) * i1(x)``, finite for large ``|x|``."),
+i1e = Op(f"{_NS}.i1e", _unary("i1e", "``exp(-|x|) * i1(x)``, finite for large ``|x|``.",
+                                "i1e_cpu"),
          vjp={"input": lambda xp, g, input, result:
               g * _bessel1_slope(xp, input, result, "i0e", lambda s: xp.sign(s) + 1 / s)},
          promote="float", namespace=_NS, grad_fn="SpecialI1EBackward0")
@@ -143,6 +168,7 @@ i1e = Op(f"{_NS}.i1e", _unary("i1e", "``exp(-|x|) * i1(x)``, finite for large ``
 
 def _xlogy(xp, x, y):
     """``x * log(y)``, and 0 where ``x`` is 0 (unless ``y`` is NaN)."""
+    _refuse_complex("xlogy_cpu", x, y)
     out = _kernels(xp).xlogy(x, y)
     return out.astype((x if hasattr(x, "dtype") else y).dtype, copy=False)
 
@@ -158,7 +184,14 @@ xlogy = Op(f"{_NS}.xlogy", _xlogy, inputs=("input", "other"),
                 "other": lambda xp, g, input, other: g * input / other},
            promote="float", namespace=_NS, method=True, inplace=True, grad_fn=_xlogy_name)
 
-expit = Op(f"{_NS}.expit", _unary("expit", "The logistic sigmoid ``1 / (1 + exp(-x))``."),
+def _expit(xp, x):
+    """The logistic sigmoid ``1 / (1 + exp(-x))`` (complex too, as PyTorch)."""
+    if x.dtype.kind == "c":
+        return 1 / (1 + xp.exp(-x))
+    return _kernels(xp).expit(x).astype(x.dtype, copy=False)
+
+
+expit = Op(f"{_NS}.expit", _expit,
            vjp={"input": lambda xp, g, result: g * result * (1 - result)},
            promote="float", namespace=_NS, grad_fn="SigmoidBackward0")
 
