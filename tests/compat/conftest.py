@@ -1,6 +1,7 @@
-"""A ported module's ``DIFFERENCES`` ({method name: reason}) marks those methods as strict
-xfails: they must fail, and the reason says why autogradx differs. When one starts to pass,
-the run fails until it is taken off the list."""
+"""A ported module's ``DIFFERENCES`` ({name: reason}) marks those tests as strict xfails:
+they must fail, and the reason says why autogradx differs. When one starts to pass, the run
+fails until it is taken off the list. A name is a test method's name or, for a parametrized
+test, its parameter id (``test_tutorials.py`` lists programs)."""
 
 import pytest
 
@@ -8,6 +9,9 @@ import pytest
 def pytest_collection_modifyitems(config, items):
     for item in items:
         differences = getattr(item.module, "DIFFERENCES", {})
-        name = item.originalname if hasattr(item, "originalname") else item.name
-        if name in differences:
-            item.add_marker(pytest.mark.xfail(reason=differences[name], strict=True))
+        names = [item.originalname if hasattr(item, "originalname") else item.name]
+        if hasattr(item, "callspec"):
+            names.append(item.callspec.id)
+        for name in names:
+            if name in differences:
+                item.add_marker(pytest.mark.xfail(reason=differences[name], strict=True))
