@@ -51,6 +51,8 @@ PROGRAMS = {
     # Other beginner programs that run on CPU PyTorch with no download
     "neural_networks_tutorial": ("beginner_source/blitz/neural_networks_tutorial.py",
                                  "7a017bba463ba73cfd9d48aabc7e05827a680906"),
+    "tensors_deeper_tutorial": ("beginner_source/introyt/tensors_deeper_tutorial.py",
+                                "ef26e61a99db1fc39331898a14e93beba8e3ab93"),
 }
 
 # Beginner programs left out, and why: each needs torchvision (its data sets, models or

@@ -15,7 +15,7 @@ and replaces the library's random factories (``rand``, ``randn``, ``randint``,
 ``rand_like``, ``randn_like``) and ``nn.init``'s random fills (``uniform_``,
 ``normal_``, ``kaiming_uniform_``, which ``nn.Linear`` and ``nn.Conv2d`` initialise with)
 by ones that draw from one NumPy generator seeded alike and convert to the library's
-tensor. ``empty`` and ``empty_like`` return zeros: uninitialised memory has no defined
+tensor; the program's own ``manual_seed(s)`` reseeds that generator with ``s``. ``empty`` and ``empty_like`` return zeros: uninitialised memory has no defined
 value to compare.
 
 Everything a program prints goes to its record; each program runs in a fresh namespace
@@ -70,31 +70,40 @@ class SharedDraws:
 
     def __init__(self, lib):
         self.lib = lib
+        self._manual_seed = lib.manual_seed
         self.rng = np.random.Generator(np.random.PCG64(SEED))
 
-    def _tensor(self, values, dtype, device, requires_grad):
-        lib = self.lib
-        tensor = lib.tensor(values, dtype=dtype, device=device)
+    def manual_seed(self, seed):
+        """Reseed the shared draws too, so that a program that reseeds repeats its draws."""
+        self.rng = np.random.Generator(np.random.PCG64(seed))
+        return self._manual_seed(seed)
+
+    def _tensor(self, values, dtype, device, requires_grad, out=None):
+        if out is not None:
+            return self._fill(out, values)
+        tensor = self.lib.tensor(values, dtype=dtype, device=device)
         return tensor.requires_grad_() if requires_grad else tensor
 
     def _float(self, dtype):
         return self.lib.get_default_dtype() if dtype is None else dtype
 
-    def rand(self, *size, dtype=None, device=None, requires_grad=False, **_):
+    def rand(self, *size, out=None, dtype=None, device=None, requires_grad=False, **_):
         return self._tensor(self.rng.random(_shape(size)), self._float(dtype), device,
-                            requires_grad)
+                            requires_grad, out)
 
-    def randn(self, *size, dtype=None, device=None, requires_grad=False, **_):
+    def randn(self, *size, out=None, dtype=None, device=None, requires_grad=False, **_):
         return self._tensor(self.rng.standard_normal(_shape(size)), self._float(dtype),
-                            device, requires_grad)
+                            device, requires_grad, out)
 
-    def randint(self, *args, size=None, dtype=None, device=None, requires_grad=False, **_):
+    def randint(self, *args, size=None, out=None, dtype=None, device=None,
+                requires_grad=False, **_):
         args = list(args)
         if size is None:
             size = args.pop()
         low, high = (0, args[0]) if len(args) == 1 else args
         return self._tensor(self.rng.integers(low, high, _shape((size,))),
-                            self.lib.int64 if dtype is None else dtype, device, requires_grad)
+                            self.lib.int64 if dtype is None else dtype, device, requires_grad,
+                            out)
 
     def rand_like(self, input, dtype=None, device=None, requires_grad=False, **_):
         return self._tensor(self.rng.random(tuple(input.shape)),
@@ -125,16 +134,15 @@ class SharedDraws:
         return self.uniform_(tensor, -bound, bound)
 
 
-FACTORIES = ("rand", "randn", "randint", "rand_like", "randn_like")
+FACTORIES = ("manual_seed", "rand", "randn", "randint", "rand_like", "randn_like")
 INIT_FILLS = ("uniform_", "normal_", "kaiming_uniform_")
 
 
-def prepare(lib):
-    """Seed every generator and install fresh shared draws, before each program."""
+def prepare(lib, draws):
+    """Seed every generator and install the shared draws, before each program."""
     random.seed(SEED)
     np.random.seed(SEED)
-    lib.manual_seed(SEED)
-    draws = SharedDraws(lib)
+    draws.manual_seed(SEED)
     for name in FACTORIES:
         setattr(lib, name, getattr(draws, name))
     for name in INIT_FILLS:
@@ -147,8 +155,8 @@ def prepare(lib):
     lib.set_default_dtype(lib.float32)
 
 
-def run(lib, path):
-    prepare(lib)
+def run(lib, draws, path):
+    prepare(lib, draws)
     out = io.StringIO()
     error = None
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -165,9 +173,10 @@ def run(lib, path):
 def main(argv):
     library, program_dir, out_path, *names = argv
     lib = import_library(library)
+    draws = SharedDraws(lib)
     results = {"version": getattr(lib, "__version__", "?"), "programs": {}}
     for name in names:
-        results["programs"][name] = run(lib, os.path.join(program_dir, name + ".py"))
+        results["programs"][name] = run(lib, draws, os.path.join(program_dir, name + ".py"))
     with open(out_path, "w") as f:
         json.dump(results, f, indent=1)
 
