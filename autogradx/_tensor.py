@@ -21,6 +21,7 @@ class Tensor(TensorBase):
     """A multi-dimensional array that records the ops applied to it for autograd."""
 
     __slots__ = ()
+    __module__ = "autogradx"    # its public path, as ``torch.Tensor``'s is ``torch``
 
     def __init__(self, *args, **kwargs):
         # ``Tensor(data)`` and ``Tensor(*sizes)`` as in PyTorch's legacy constructor.

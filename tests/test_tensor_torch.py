@@ -1,5 +1,5 @@
-"""``Tensor.new_*`` against PyTorch: the result takes the tensor's dtype and device unless
-given, the size in any of the factory's spellings."""
+"""The Python-level Tensor API against PyTorch: ``Tensor.new_*`` (the tensor's dtype and
+device unless given, the size in any of the factory's spellings) and the type's name."""
 
 import numpy as np
 import pytest
@@ -46,3 +46,8 @@ def test_new_tensor_copies():
     out = base.new_tensor(data)
     data[0] = 0.0
     assert out.tolist() == [3.0, 4.0]
+
+
+def test_tensor_type_prints_its_public_path_as_torch_does():
+    # ``print(type(x))``, as PyTorch's tensor tutorial does: the package, not a private module
+    assert repr(type(agx.ones(1))) == repr(type(torch.ones(1))).replace("torch", "autogradx")
