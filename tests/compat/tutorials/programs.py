@@ -53,6 +53,8 @@ PROGRAMS = {
                                  "7a017bba463ba73cfd9d48aabc7e05827a680906"),
     "tensors_deeper_tutorial": ("beginner_source/introyt/tensors_deeper_tutorial.py",
                                 "ef26e61a99db1fc39331898a14e93beba8e3ab93"),
+    "modelsyt_tutorial": ("beginner_source/introyt/modelsyt_tutorial.py",
+                          "c53e7d4efc0e39e455c531d21ec7db28ba220214"),
 }
 
 # Beginner programs left out, and why: each needs torchvision (its data sets, models or

@@ -14,8 +14,9 @@ Python's ``random``, NumPy's global generator and the library's own (``manual_se
 and replaces the library's random factories (``rand``, ``randn``, ``randint``,
 ``rand_like``, ``randn_like``) and ``nn.init``'s random fills (``uniform_``,
 ``normal_``, ``kaiming_uniform_``, which ``nn.Linear`` and ``nn.Conv2d`` initialise with)
-by ones that draw from one NumPy generator seeded alike and convert to the library's
-tensor; the program's own ``manual_seed(s)`` reseeds that generator with ``s``. ``empty`` and ``empty_like`` return zeros: uninitialised memory has no defined
+and ``nn.functional.dropout`` (``nn.Dropout`` calls it; its mask is drawn, then
+``input * mask / (1 - p)``) by ones that draw from one NumPy generator seeded alike and
+convert to the library's tensor; the program's own ``manual_seed(s)`` reseeds that generator with ``s``. ``empty`` and ``empty_like`` return zeros: uninitialised memory has no defined
 value to compare.
 
 Everything a program prints goes to its record; each program runs in a fresh namespace
@@ -126,6 +127,12 @@ class SharedDraws:
     def normal_(self, tensor, mean=0.0, std=1.0, generator=None):
         return self._fill(tensor, self.rng.normal(mean, std, tuple(tensor.shape)))
 
+    def dropout(self, input, p=0.5, training=True, inplace=False):
+        if not training or p == 0:
+            return input
+        keep = self.lib.tensor(self.rng.random(tuple(input.shape)) >= p, dtype=input.dtype)
+        return input * keep / (1 - p)
+
     def kaiming_uniform_(self, tensor, a=0, mode="fan_in", nonlinearity="leaky_relu",
                          generator=None):
         init = self.lib.nn.init
@@ -136,6 +143,7 @@ class SharedDraws:
 
 FACTORIES = ("manual_seed", "rand", "randn", "randint", "rand_like", "randn_like")
 INIT_FILLS = ("uniform_", "normal_", "kaiming_uniform_")
+FUNCTIONAL = ("dropout",)
 
 
 def prepare(lib, draws):
@@ -147,6 +155,8 @@ def prepare(lib, draws):
         setattr(lib, name, getattr(draws, name))
     for name in INIT_FILLS:
         setattr(lib.nn.init, name, getattr(draws, name))
+    for name in FUNCTIONAL:
+        setattr(lib.nn.functional, name, getattr(draws, name))
     lib.empty = lib.zeros
     lib.empty_like = lib.zeros_like
     # Undo what an earlier program may have set (polynomial_autograd sets the device).
