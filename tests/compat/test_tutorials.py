@@ -71,6 +71,10 @@ DIFFERENCES = {
     "modelsyt_tutorial": "[missing] nn.BatchNorm1d: the program stops there (AttributeError: "
                          "module 'autogradx.nn' has no attribute 'BatchNorm1d'); the 104 "
                          "lines before it print PyTorch's numbers",
+    "nlp_deep_learning_tutorial": "[missing] autograd.Variable and torch.LongTensor (in "
+                                  "progress): AttributeError: module 'autogradx.autograd' has "
+                                  "no attribute 'Variable'; with stand-ins for the two every "
+                                  "line prints PyTorch's numbers",
 }
 
 # Printed numbers past this line are decided by rounding, in PyTorch too: the text is

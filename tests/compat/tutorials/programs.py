@@ -55,6 +55,12 @@ PROGRAMS = {
                                 "ef26e61a99db1fc39331898a14e93beba8e3ab93"),
     "modelsyt_tutorial": ("beginner_source/introyt/modelsyt_tutorial.py",
                           "c53e7d4efc0e39e455c531d21ec7db28ba220214"),
+    "nlp_pytorch_tutorial": ("beginner_source/nlp/pytorch_tutorial.py",
+                             "cb7cc08cd2e436ace74fa66ae823382abd39fc6d"),
+    "nlp_deep_learning_tutorial": ("beginner_source/nlp/deep_learning_tutorial.py",
+                                   "016d0cc077f60c82b8497d4c7f92051ce40cafee"),
+    "nlp_word_embeddings_tutorial": ("beginner_source/nlp/word_embeddings_tutorial.py",
+                                     "537d2173d209f790135701fa4dcdea2f73e718b7"),
 }
 
 # Beginner programs left out, and why: each needs torchvision (its data sets, models or

@@ -8,16 +8,18 @@ bound to autogradx's modules in ``sys.modules`` before any program runs, so a pr
 ``import torch`` imports autogradx; its text is not touched. A ``torch.X`` that autogradx
 lacks fails to import, as it would for a user.
 
-The runner's one intervention, the same under both libraries: random numbers. PyTorch and
+The runner's one intervention, the same under both libraries: randomness. PyTorch and
 autogradx draw from different generators, so before each program this module seeds
 Python's ``random``, NumPy's global generator and the library's own (``manual_seed``),
 and replaces the library's random factories (``rand``, ``randn``, ``randint``,
-``rand_like``, ``randn_like``) and ``nn.init``'s random fills (``uniform_``,
-``normal_``, ``kaiming_uniform_``, which ``nn.Linear`` and ``nn.Conv2d`` initialise with)
-and ``nn.functional.dropout`` (``nn.Dropout`` calls it; its mask is drawn, then
+``rand_like``, ``randn_like``), ``nn.init``'s random fills (``uniform_``, ``normal_``,
+``kaiming_uniform_``, which ``nn.Linear``, ``nn.Conv2d`` and ``nn.Embedding`` initialise
+with) and ``nn.functional.dropout`` (which ``nn.Dropout`` calls: a drawn mask, then
 ``input * mask / (1 - p)``) by ones that draw from one NumPy generator seeded alike and
-convert to the library's tensor; the program's own ``manual_seed(s)`` reseeds that generator with ``s``. ``empty`` and ``empty_like`` return zeros: uninitialised memory has no defined
-value to compare.
+convert to the library's tensor; the program's own ``manual_seed(s)`` reseeds that
+generator with ``s``. The worker runs with ``PYTHONHASHSEED=0``, so that a set of strings
+iterates in the same order in both runs. ``empty`` and ``empty_like`` return zeros:
+uninitialised memory has no defined value to compare.
 
 Everything a program prints goes to its record; each program runs in a fresh namespace
 (``runpy``) in this one process, so the library is imported once.
@@ -192,4 +194,9 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    # String hashing unsalted, so that iterating a set of words (word_embeddings_tutorial
+    # numbers its vocabulary so) goes in the same order in both runs.
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        os.execve(sys.executable, [sys.executable, *sys.argv],
+                  dict(os.environ, PYTHONHASHSEED="0"))
     main(sys.argv[1:])
