@@ -71,6 +71,10 @@ DIFFERENCES = {
     "modelsyt_tutorial": "[missing] nn.BatchNorm1d: the program stops there (AttributeError: "
                          "module 'autogradx.nn' has no attribute 'BatchNorm1d'); the 104 "
                          "lines before it print PyTorch's numbers",
+    "nlp_sequence_models_tutorial": "[missing] nn.LSTM: the program stops there "
+                                    "(AttributeError: module 'autogradx.nn' has no attribute "
+                                    "'LSTM'); it also uses autograd.Variable and "
+                                    "torch.LongTensor (in progress)",
     "nlp_deep_learning_tutorial": "[missing] autograd.Variable and torch.LongTensor (in "
                                   "progress): AttributeError: module 'autogradx.autograd' has "
                                   "no attribute 'Variable'; with stand-ins for the two every "

@@ -61,6 +61,8 @@ PROGRAMS = {
                                    "016d0cc077f60c82b8497d4c7f92051ce40cafee"),
     "nlp_word_embeddings_tutorial": ("beginner_source/nlp/word_embeddings_tutorial.py",
                                      "537d2173d209f790135701fa4dcdea2f73e718b7"),
+    "nlp_sequence_models_tutorial": ("beginner_source/nlp/sequence_models_tutorial.py",
+                                     "f77e1c2c11be5d612ed9adbc73a8b82904162c23"),
 }
 
 # Beginner programs left out, and why: each needs torchvision (its data sets, models or

@@ -18,7 +18,7 @@ with) and ``nn.functional.dropout`` (which ``nn.Dropout`` calls: a drawn mask, t
 ``input * mask / (1 - p)``) by ones that draw from one NumPy generator seeded alike and
 convert to the library's tensor; the program's own ``manual_seed(s)`` reseeds that
 generator with ``s``. The worker runs with ``PYTHONHASHSEED=0``, so that a set of strings
-iterates in the same order in both runs. ``empty`` and ``empty_like`` return zeros:
+iterates in the same order in both runs (and with one thread, ``OMP_NUM_THREADS=1``). ``empty`` and ``empty_like`` return zeros:
 uninitialised memory has no defined value to compare.
 
 Everything a program prints goes to its record; each program runs in a fresh namespace
@@ -195,8 +195,10 @@ def main(argv):
 
 if __name__ == "__main__":
     # String hashing unsalted, so that iterating a set of words (word_embeddings_tutorial
-    # numbers its vocabulary so) goes in the same order in both runs.
-    if os.environ.get("PYTHONHASHSEED") != "0":
+    # numbers its vocabulary so) goes in the same order in both runs; one thread each, as
+    # the two workers run side by side (torch's idle threads spin: 8x the CPU time of
+    # nlp_sequence_models_tutorial with two).
+    if os.environ.get("PYTHONHASHSEED") != "0" or os.environ.get("OMP_NUM_THREADS") != "1":
         os.execve(sys.executable, [sys.executable, *sys.argv],
-                  dict(os.environ, PYTHONHASHSEED="0"))
+                  dict(os.environ, PYTHONHASHSEED="0", OMP_NUM_THREADS="1"))
     main(sys.argv[1:])
