@@ -56,7 +56,9 @@ DIFFERENCES = {
     "polynomial_autograd": "[missing] torch.set_default_device (in progress): "
                            "AttributeError: module 'autogradx' has no attribute "
                            "'set_default_device'",
-    "buildmodel_tutorial": "[missing] torch.utils.data (in progress)",
+    "buildmodel_tutorial": "[missing] torch.utils.data (in progress); it also imports "
+                           "torchvision (for nothing it uses), so where torchvision is not "
+                           "installed it does not run on PyTorch either and is skipped",
     "neural_networks_tutorial": "[graph] nn.Linear is one node in autogradx: its "
                                 "AddmmBackward0's next_functions are (input, weight, bias), "
                                 "where PyTorch's addmm(bias, input, weight.t()) has (bias, "
