@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 
-from autogradx import _dtype
+from autogradx import _dtype, _factories
 from autogradx._core.engine import run_backward
 from autogradx._core.grad_mode import is_grad_enabled
 from autogradx._core.promote import get_default_float
@@ -23,6 +23,7 @@ class Tensor(TensorBase):
     """A multi-dimensional array that records the ops applied to it for autograd."""
 
     __slots__ = ()
+    __module__ = "autogradx"    # its public path, as ``torch.Tensor``'s is ``torch``
 
     def __init__(self, *args, **kwargs):
         # ``Tensor(data)`` and ``Tensor(*sizes)`` as in PyTorch's legacy constructor.
@@ -121,6 +122,35 @@ class Tensor(TensorBase):
         if dtype is not None and _dtype.as_numpy_dtype(dtype) != out._data.dtype:
             out = get_op("_to_copy")(out, _dtype.as_numpy_dtype(dtype))
         return out.clone() if copy and out is self else out
+
+    # ``new_*``: a factory whose dtype and device default to this tensor's, not the defaults.
+
+    def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
+        """``autogradx.tensor(data)`` with this tensor's dtype and device unless given."""
+        return self._new(_factories.tensor, (data,), dtype, device, requires_grad)
+
+    def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+        """A tensor of ``size`` filled with ``fill_value``, of this tensor's dtype and device
+        unless given."""
+        return self._new(_factories.full, (size, fill_value), dtype, device, requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        """Ones of ``size``, of this tensor's dtype and device unless given."""
+        return self._new(_factories.ones, size, dtype, device, requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        """Zeros of ``size``, of this tensor's dtype and device unless given."""
+        return self._new(_factories.zeros, size, dtype, device, requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        """An uninitialised tensor of ``size``, of this tensor's dtype and device unless
+        given."""
+        return self._new(_factories.empty, size, dtype, device, requires_grad)
+
+    def _new(self, factory, args, dtype, device, requires_grad):
+        return factory(*args, dtype=self.dtype if dtype is None else dtype,
+                       device=self.device if device is None else device,
+                       requires_grad=requires_grad)
 
     def float(self):
         """``self.to(autogradx.float32)``."""

@@ -1,5 +1,8 @@
-"""Tensor methods of ``_tensor.py`` against PyTorch's: ``data_ptr``."""
+"""The Python-level Tensor API against PyTorch: ``data_ptr``, ``Tensor.new_*`` (the tensor's
+dtype and device unless given, the size in any of the factory's spellings) and the type's
+name."""
 
+import numpy as np
 import pytest
 
 import autogradx as agx
@@ -26,3 +29,47 @@ def _pointer_facts(lib):
 def test_data_ptr_behaves_as_torch_s():
     assert _pointer_facts(agx) == _pointer_facts(torch) == [True] * 7
 
+
+CALLS = {
+    "new_ones_sizes": lambda x, lib: x.new_ones(5, 3),
+    "new_ones_tuple": lambda x, lib: x.new_ones((2, 4)),
+    "new_zeros_dtype": lambda x, lib: x.new_zeros(2, dtype=lib.int32),
+    "new_empty_zero_size": lambda x, lib: x.new_empty(0),
+    "new_full_int_fill": lambda x, lib: x.new_full((2, 2), 7),
+    "new_full_dtype": lambda x, lib: x.new_full((3,), 1.5, dtype=lib.float32),
+    "new_tensor_list": lambda x, lib: x.new_tensor([1, 2, 3]),
+    "new_tensor_dtype": lambda x, lib: x.new_tensor([[1, 2]], dtype=lib.int64),
+    "new_ones_requires_grad": lambda x, lib: x.new_ones(2, requires_grad=True),
+    "new_zeros_device": lambda x, lib: x.new_zeros(1, device="cpu"),
+}
+
+
+@pytest.mark.parametrize("source_dtype", ["float64", "int32"])
+@pytest.mark.parametrize("call", CALLS.values(), ids=CALLS.keys())
+def test_new_factory_matches_torch(call, source_dtype):
+    try:
+        theirs = call(torch.tensor([5.5, 3]).to(getattr(torch, source_dtype)), torch)
+    except RuntimeError:            # an int tensor that requires grad: refused, as there
+        with pytest.raises(RuntimeError, match="floating point and complex dtype can require"):
+            call(agx.tensor([5.5, 3]).to(getattr(agx, source_dtype)), agx)
+        return
+    ours = call(agx.tensor([5.5, 3]).to(getattr(agx, source_dtype)), agx)
+    assert str(ours.dtype) == str(theirs.dtype)
+    assert ours.shape == tuple(theirs.shape)
+    assert ours.requires_grad == theirs.requires_grad
+    assert ours.is_leaf and ours.grad_fn is None
+    if call is not CALLS["new_empty_zero_size"]:     # uninitialised values
+        np.testing.assert_array_equal(ours.detach().numpy(), theirs.detach().numpy())
+
+
+def test_new_tensor_copies():
+    base = agx.tensor([1.0, 2.0])
+    data = np.array([3.0, 4.0])
+    out = base.new_tensor(data)
+    data[0] = 0.0
+    assert out.tolist() == [3.0, 4.0]
+
+
+def test_tensor_type_prints_its_public_path_as_torch_does():
+    # ``print(type(x))``, as PyTorch's tensor tutorial does: the package, not a private module
+    assert repr(type(agx.ones(1))) == repr(type(torch.ones(1))).replace("torch", "autogradx")

@@ -345,6 +345,15 @@ cos = _ops.add(_float_op("cos", lambda xp, x: xp.cos(x), lambda xp, g, input: -g
                          "Cosine.", ufunc="cos"))
 tan = _ops.add(_float_op("tan", lambda xp, x: xp.tan(x),
                          lambda xp, g, result: g * (1 + result * result), "Tangent.", ufunc="tan"))
+asin = _ops.add(_float_op("asin", lambda xp, x: xp.arcsin(x),
+                          lambda xp, g, input: g / xp.sqrt(1 - input * input), "Arcsine.",
+                          aliases="arcsin"))
+acos = _ops.add(_float_op("acos", lambda xp, x: xp.arccos(x),
+                          lambda xp, g, input: -g / xp.sqrt(1 - input * input), "Arccosine.",
+                          aliases="arccos"))
+atan = _ops.add(_float_op("atan", lambda xp, x: xp.arctan(x),
+                          lambda xp, g, input: g / (1 + input * input), "Arctangent.",
+                          aliases="arctan", ufunc="arctan"))
 tanh = _ops.add(_float_op("tanh", lambda xp, x: xp.tanh(x),
                           lambda xp, g, result: g * (1 - result * result), "Hyperbolic tangent.",
                           namespace=("", "nn.functional"), ufunc="tanh"))

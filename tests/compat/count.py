@@ -56,6 +56,24 @@ def counts():
     return rows
 
 
+def tutorials():
+    """The tutorial programs: how many, how many run on PyTorch here (per the stored
+    expected output), and those that fail on autogradx (test_tutorials.DIFFERENCES)."""
+    import json
+    from compat import test_tutorials
+    from compat.tutorials import programs
+    stored = json.loads((HERE / "tutorials" / "expected.json").read_text())["programs"]
+    runs = [name for name in programs.PROGRAMS if not stored.get(name, {}).get("error")]
+    failing = {k: v for k, v in test_tutorials.DIFFERENCES.items() if k in runs}
+    return dict(programs=len(programs.PROGRAMS), runs=len(runs), failing=failing,
+                passing=len(runs) - len(failing), not_runnable={
+                    **programs.NOT_RUNNABLE, **programs.LEFT_OUT,
+                    **{programs.PROGRAMS[k][0]: stored[k]["error"] for k in programs.PROGRAMS
+                       if k not in runs}},
+                version=stored and json.loads(
+                    (HERE / "tutorials" / "expected.json").read_text())["version"])
+
+
 def _percent(a, b):
     return f"{100 * a / b:.1f}%" if b else "-"
 
@@ -98,6 +116,16 @@ def markdown(rows):
         if r["differences"]:
             out += [f"### {r['name']}: failing", ""]
             out += [f"- `{k}`: {_md(v)}" for k, v in sorted(r["differences"].items())] + [""]
+    t = tutorials()
+    out += ["## PyTorch's tutorials", "",
+            f"{t['programs']} programs of pytorch/tutorials (`tests/compat/tutorials/"
+            f"programs.py` names each one's path and commit); {t['runs']} run on PyTorch "
+            f"{t['version']} on a CPU without torchvision, and {t['passing']} of those "
+            f"({_percent(t['passing'], t['runs'])}) print PyTorch's numbers on autogradx. "
+            "Those that do not:", ""]
+    out += [f"- `{k}`: {_md(v)}" for k, v in sorted(t["failing"].items())] + [""]
+    out += ["Not run (they need what this machine lacks, or print timings):", ""]
+    out += [f"- `{k}`: {_md(v)}" for k, v in sorted(t["not_runnable"].items())] + [""]
     for r in rows:
         if r["not_ported_reasons"]:
             out += [f"### {r['name']}: not ported", ""]
@@ -116,3 +144,6 @@ if __name__ == "__main__":
         sys.stdout.write(markdown(rows))
     else:
         print("\n".join(table(rows)))
+        t = tutorials()
+        print(f"tutorials: {t['passing']} of {t['runs']} that run on PyTorch pass "
+              f"({t['programs']} listed)")

@@ -95,6 +95,10 @@ CASES = [
     case("sin", lambda L, x: L.sin(x), (R(2, 3),), "SinBackward0"),
     case("cos", lambda L, x: x.cos(), (R(2, 3),), "CosBackward0"),
     case("tan", lambda L, x: L.tan(x), (U(2, 3),), "TanBackward0"),
+    case("asin", lambda L, x: L.asin(x), (U(2, 3),), "AsinBackward0"),
+    case("asin-negative", lambda L, x: (-x).arcsin(), (U(2, 3),), "AsinBackward0"),
+    case("acos", lambda L, x: x.acos(), (U(2, 3),), "AcosBackward0"),
+    case("atan", lambda L, x: L.atan(x), (R(2, 3),), "AtanBackward0"),
     case("tanh", lambda L, x: L.tanh(x), (R(2, 3),), "TanhBackward0"),
     case("tanh-large", lambda L, x: (x * 20).tanh(), (R(2, 3),), "TanhBackward0"),
     case("sigmoid", lambda L, x: L.sigmoid(x), (R(2, 3),), "SigmoidBackward0"),
@@ -304,6 +308,8 @@ SECOND = [
     ("expm1", lambda L, x: L.expm1(x)), ("log1p", lambda L, x: L.log1p(x)),
     ("log2", lambda L, x: L.log2(x)), ("log10", lambda L, x: L.log10(x)),
     ("sin", lambda L, x: L.sin(x)), ("cos", lambda L, x: L.cos(x)), ("tan", lambda L, x: L.tan(x)),
+    ("asin", lambda L, x: L.asin(x * 0.4)), ("acos", lambda L, x: L.acos(x * 0.4)),
+    ("atan", lambda L, x: L.atan(x)),
     ("tanh", lambda L, x: L.tanh(x)), ("sigmoid", lambda L, x: L.sigmoid(x)),
     ("abs", lambda L, x: L.abs(x) * x), ("relu", lambda L, x: L.relu(x - 1) * x),
     ("sign", lambda L, x: L.sign(x - 1) * x * x), ("floor", lambda L, x: L.floor(x * 3) * x),
@@ -352,13 +358,13 @@ POS = np.array([1, 2, 5], np.int64)
 
 
 FLOAT_OPS = ["sqrt", "rsqrt", "reciprocal", "expm1", "log1p", "log2", "log10", "sin", "cos",
-             "tan", "tanh", "sigmoid"]
+             "tan", "atan", "tanh", "sigmoid"]
 
 PROMOTION = [
     *[promo(f"{op}-int64", lambda L, x, op=op: getattr(L, op)(x), POS, expected="torch.float32")
       for op in FLOAT_OPS],
     *[promo(f"{op}-bool", lambda L, x, op=op: getattr(x, op)(), BL, expected="torch.float32")
-      for op in ("sqrt", "sigmoid", "log1p", "expm1")],
+      for op in ("sqrt", "sigmoid", "log1p", "expm1", "asin", "acos")],
     promo("sigmoid-int8", lambda L, x: x.sigmoid(), I8, expected="torch.float32"),
     promo("tanh-float16", lambda L, x: x.tanh(), F16, expected="torch.float16"),
     promo("abs-int64", lambda L, x: L.abs(x), I64, expected="torch.int64"),
