@@ -37,9 +37,9 @@ import numpy as np
 
 import autogradx as agx
 from _common import (
-    arg_parser, fmt, fmt_range, fmt_spread, freeze_heap, import_hips, import_jax, import_torch, machine_info,
-    machine_line, match_torch_threads, parse_args, ratio, round_ratios, select_impls, summarize,
-    target, time_interleaved, write_results,
+    arg_parser, fmt, fmt_range, fmt_spread, freeze_heap, import_hips, import_jax, import_torch,
+    machine_info, machine_line, match_torch_threads, parse_args, ratio, round_ratios, select_impls,
+    summarize, target, time_interleaved, write_results,
 )
 
 torch = import_torch()          # each None when not importable: the columns are optional
