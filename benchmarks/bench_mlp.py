@@ -161,21 +161,22 @@ def jax_runner(jit, params_np, x_np, y_np):
     return run
 
 
-def numpy_step(params, x, y):
-    """The floor: forward keeping what the backward needs, the backward by hand."""
+def numpy_step(params, x, y, xp=np):
+    """The floor: forward keeping what the backward needs, the backward by hand, in
+    NumPy (or CuPy: ``xp``, for bench_gpu.py)."""
     acts, h = [x], x                    # inputs of each layer's matmul
     last = len(params) - 2
     for i in range(0, len(params), 2):
         h = h @ params[i] + params[i + 1]
         if i != last:
-            h = np.maximum(h, 0)
+            h = xp.maximum(h, 0)
             acts.append(h)
     # cross entropy (mean over the batch) and its gradient w.r.t. the logits
     shifted = h - h.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
+    exp = xp.exp(shifted)
     sums = exp.sum(axis=1, keepdims=True)
-    rows = np.arange(len(y))
-    loss = np.mean(np.log(sums[:, 0]) - shifted[rows, y])
+    rows = xp.arange(len(y))
+    loss = xp.mean(xp.log(sums[:, 0]) - shifted[rows, y])
     g = exp / sums
     g[rows, y] -= 1
     g /= len(y)
