@@ -244,7 +244,7 @@ def _close(a, b):
     return None
 
 
-def compare(op, call, fns, backward, random):
+def compare(call, fns, backward, random):
     """None when autogradx's outputs (and gradients, with ``backward``) match
     PyTorch's, else what differs. Random ops: shapes only."""
     got = {}
@@ -304,9 +304,10 @@ def prepare(op, cases):
     backward = a_diff
     random = sample.manual_seed is not None
     try:
-        problem = compare(op, call, fns, backward, random)
+        problem = compare(call, fns, backward, random)
     except Exception as e:                       # noqa: BLE001
-        problem = f"the check raised {type(e).__name__}: {str(e).splitlines()[0]}"
+        return dict(record, excluded=f"forward+backward raised {type(e).__name__}: "
+                    f"{str(e).splitlines()[0]}"), None
     if problem:
         return dict(record, excluded=f"differs from PyTorch: {problem}"), None
     record.update(mode="forward+backward" if backward else "forward only (no output "
@@ -317,12 +318,17 @@ def prepare(op, cases):
 
 
 def calls_per_sample(run, sample_s):
-    """How many calls of ``run`` take about ``sample_s`` seconds (at least 1)."""
+    """How many calls of ``run`` take about ``sample_s`` seconds (1 to 2000), from the
+    fastest of three calls (a call that lost the CPU would say too few)."""
     run()
+    one = min(_seconds(run) for _ in range(3))
+    return max(1, min(2000, round(sample_s / max(one, 1e-7))))
+
+
+def _seconds(run):
     start = time.perf_counter()
     run()
-    one = time.perf_counter() - start
-    return max(1, min(2000, round(sample_s / max(one, 1e-7))))
+    return time.perf_counter() - start
 
 
 def time_op(record, runners, rounds, sample_s):

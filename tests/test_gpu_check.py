@@ -43,7 +43,7 @@ def test_without_nvidia_smi_it_stops_and_says_so(tmp_path):
     done, out = _gpu_check(tmp_path, _path_without_nvidia_smi())
     assert done.returncode == 2
     assert "nvidia-smi is not on PATH" in done.stderr
-    assert "nothing was run (this check needs an NVIDIA GPU and CuPy)" in done.stderr
+    assert "nothing was run (this check needs an NVIDIA GPU, CuPy and pytest)" in done.stderr
     assert not out.exists()
 
 

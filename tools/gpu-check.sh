@@ -6,9 +6,9 @@
 # On a machine with an NVIDIA GPU and CuPy installed (and no package index: nothing is
 # downloaded), from the repository root, in under 8 minutes:
 #   1. builds the core in place (setup.py build_ext --inplace: needs Cython, NumPy and
-#      setuptools installed), and registers autogradx and the CuPy plugin (their entry
-#      points) in PYTHON's environment as editable installs of this checkout
-#      (pip install --no-index --no-deps --no-build-isolation -e . -e plugins/cupy);
+#      setuptools installed), and makes autogradx and the CuPy plugin findable with their
+#      entry points without installing anything: their metadata (setuptools egg_info) goes
+#      to a scratch folder that is put on PYTHONPATH with the checkout;
 #   2. runs the CuPy plugin's tests (plugins/cupy/tests);
 #   3. runs the conformance suite of the built-in ops on the cuda device
 #      (python -m autogradx.conformance numpy --device cuda: values and gradients on
@@ -18,7 +18,8 @@
 # Output goes to benchmarks/results/gpu/ (override with GPU_CHECK_OUT): a log per step,
 # gpu.md and gpu.jsonl (the timing table), and summary.md (each step's outcome, the
 # table). Every step runs even when an earlier one fails; the exit status is 1 if any
-# failed. Without a GPU or CuPy it stops at once with exit status 2 and says which.
+# failed. Without a GPU, CuPy or pytest it stops at once with exit status 2 and says
+# which.
 # PYTHON picks the interpreter (default python3). --quick: fewer timing rounds.
 
 set -uo pipefail
@@ -31,7 +32,7 @@ ROUNDS=5
 
 fail_setup() {
     echo "gpu-check: $*" >&2
-    echo "gpu-check: nothing was run (this check needs an NVIDIA GPU and CuPy)." >&2
+    echo "gpu-check: nothing was run (this check needs an NVIDIA GPU, CuPy and pytest)." >&2
     exit 2
 }
 
@@ -45,6 +46,7 @@ PROBE='import cupy
 print(f"CuPy {cupy.__version__}, {cupy.cuda.runtime.getDeviceCount()} GPU(s)")'
 CUPY=$("$PYTHON" -c "$PROBE" 2>&1) \
     || fail_setup "CuPy cannot reach the GPU with $PYTHON: $(echo "$CUPY" | tail -n 1)"
+"$PYTHON" -c 'import pytest' 2>/dev/null || fail_setup "pytest is not importable with $PYTHON"
 
 mkdir -p "$OUT"
 SUMMARY="$OUT/summary.md"
@@ -81,11 +83,20 @@ step() {
 
 # --- 1. build and register; 2-4. the checks ----------------------------------------------
 # The limits add up to 470 s: the whole check stays under 8 minutes. A fresh build
-# compiles every extension module, in parallel (-j: one per core).
+# compiles every extension module, in parallel (-j: one per core). (pip install -e would
+# compile them all again, one by one, in a build folder of its own.)
 PY=$PYTHON
-if step build-core 150 "$PY" setup.py build_ext --inplace -q -j "$(nproc 2>/dev/null || echo 4)" \
-    && step register 45 "$PY" -m pip install -q --no-index --no-deps --no-build-isolation \
-        -e . -e plugins/cupy; then
+META=$(mktemp -d)
+metadata() {
+    "$PY" setup.py -q egg_info --egg-base "$META" \
+    && (cd plugins/cupy && "$PY" -c 'from setuptools import setup; setup()' -q egg_info \
+        --egg-base "$META")
+}
+export -f metadata
+export PY META
+export PYTHONPATH="$META:$PWD:$PWD/plugins/cupy${PYTHONPATH:+:$PYTHONPATH}"
+if step build-core 170 "$PY" setup.py build_ext --inplace -q -j "$(nproc 2>/dev/null || echo 4)" \
+    && step register 25 bash -c metadata; then
     step cupy-plugin-tests 75 "$PY" -m pytest plugins/cupy/tests -q -p no:cacheprovider
     step conformance-cuda 150 "$PY" -m autogradx.conformance numpy --device cuda
     step mlp-timing 50 "$PY" benchmarks/bench_gpu.py --rounds "$ROUNDS" --out-dir "$OUT"
