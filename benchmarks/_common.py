@@ -25,6 +25,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import statistics
 import subprocess
 import time
 from pathlib import Path
@@ -53,8 +54,27 @@ def import_hips():
     return autograd
 
 
+def import_jax(threads=None):
+    """``jax`` (CPU wheel), or None when it is not importable (its column is optional:
+    ``pip install jax``). Double precision stays off: the benchmarks run float32.
+
+    With ``threads=1``, XLA's CPU backend is told to run each op on the calling
+    thread (``XLA_FLAGS``, read at JAX's first use, so this must come before it);
+    other counts leave XLA's own thread pool as it is."""
+    if threads == 1:
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + JAX_ONE_THREAD).strip()
+    try:
+        import jax
+    except ImportError:
+        return None
+    return jax
+
+
+JAX_ONE_THREAD = " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 HIPS_MISSING_NOTE = ("HIPS autograd is not importable (`pip install autograd`, see "
                      "benchmarks/README.md), so it is left out.")
+JAX_MISSING_NOTE = ("JAX is not importable (`pip install jax`, see benchmarks/README.md), "
+                    "so its columns are left out.")
 
 
 # ---------------------------------------------------------------------------
@@ -103,11 +123,14 @@ def torch_note(args, torch):
     return None
 
 
-def select_impls(impls, args, torch, hips):
+def select_impls(impls, args, torch, hips, jax=False):
     """(the names in ``impls`` that run, notes on those left out): "torch" goes
-    with --no-torch or when not importable, "autograd" (HIPS) when not importable."""
+    with --no-torch or when not importable, "autograd" (HIPS) when not importable,
+    "jax_jit" and "jax_eager" when ``jax`` is None (not importable)."""
     left_out = {"torch": torch_note(args, torch),
                 "autograd": HIPS_MISSING_NOTE if hips is None else None}
+    if jax is None:
+        left_out["jax_jit"] = left_out["jax_eager"] = JAX_MISSING_NOTE
     return ([impl for impl in impls if left_out.get(impl) is None],
             [note for note in left_out.values() if note])
 
@@ -136,6 +159,15 @@ def time_once(run, repeat=1):
     return elapsed / 1e9
 
 
+def freeze_heap():
+    """Move every object alive now (modules, the libraries' tables, the inputs) out of the
+    collector's sight, so that the collection before each timed sample scans only what
+    the benchmark made since: with PyTorch and JAX loaded a full collection takes about
+    0.2 s on the 2-core machine, which would dominate a run of many short samples."""
+    gc.collect()
+    gc.freeze()
+
+
 def time_interleaved(runners, rounds, repeat=1, warmup=1):
     """{impl: [seconds per call, one per round]} for ``{impl: callable}``.
 
@@ -151,6 +183,35 @@ def time_interleaved(runners, rounds, repeat=1, warmup=1):
         for impl, run in runners.items():
             samples[impl].append(time_once(run, repeat) / repeat)
     return samples
+
+
+def summarize(samples, scale=1.0):
+    """``{"median", "min", "max", "spread"}`` of one cell's per-round samples (times
+    ``scale``): spread is (max - min) / median, the width of the rounds' range
+    relative to the cell's number (0.1: the rounds lie within 10% of it)."""
+    values = [s * scale for s in samples]
+    median = statistics.median(values)
+    return {"median": median, "min": min(values), "max": max(values),
+            "spread": (max(values) - min(values)) / median if median else None}
+
+
+def round_ratios(samples, impl, ref):
+    """``impl`` / ``ref`` round by round (the two took turns in each round), or None."""
+    if impl not in samples or ref not in samples:
+        return None
+    return [a / b for a, b in zip(samples[impl], samples[ref]) if b]
+
+
+def fmt_spread(spread):
+    """A relative spread as a percentage (``"12%"``), ``"n/a"`` for None."""
+    return "n/a" if spread is None else f"{100 * spread:.0f}%"
+
+
+def fmt_range(values, digits=2):
+    """``"min-max"`` of a list of ratios, ``"n/a"`` for None or empty."""
+    if not values:
+        return "n/a"
+    return f"{min(values):.{digits}f}-{max(values):.{digits}f}"
 
 
 # ---------------------------------------------------------------------------
@@ -261,9 +322,9 @@ def git_dirty():
     return bool(out.strip())
 
 
-def machine_info(torch=None, hips=None):
-    """Versions and machine facts for every record; ``torch`` and ``hips`` are the
-    modules loaded for the run (None: not loaded, so no version)."""
+def machine_info(torch=None, hips=None, jax=None):
+    """Versions and machine facts for every record; ``torch``, ``hips`` and ``jax`` are
+    the modules loaded for the run (None: not loaded, so no version)."""
     import autogradx
     return {
         "python": platform.python_version(),
@@ -272,6 +333,7 @@ def machine_info(torch=None, hips=None):
         "torch_threads": torch.get_num_threads() if torch is not None else None,
         # HIPS autograd has no __version__; its distribution metadata has.
         "autograd": importlib.metadata.version("autograd") if hips is not None else None,
+        "jax": jax.__version__ if jax is not None else None,
         "autogradx": autogradx.__version__,
         "git_commit": git_commit(),
         "git_dirty": git_dirty(),
@@ -286,6 +348,8 @@ def machine_line(machine):
     if machine["torch_threads"]:
         torch_part += f" ({machine['torch_threads']} threads)"
     hips_part = f", HIPS autograd {machine['autograd']}" if machine.get("autograd") else ""
+    if machine.get("jax"):
+        hips_part += f", JAX {machine['jax']} (CPU)"
     commit = machine["git_commit"] or "unknown"
     if machine.get("git_dirty"):
         commit += " + uncommitted changes"

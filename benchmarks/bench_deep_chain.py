@@ -52,8 +52,9 @@ import numpy as np
 
 import autogradx as agx
 from _common import (
-    arg_parser, fmt, import_hips, import_torch, machine_info, machine_line, match_torch_threads,
-    parse_args, ratio, rss_bytes, select_impls, target, write_results,
+    arg_parser, fmt, fmt_range, fmt_spread, import_hips, import_torch, machine_info, machine_line,
+    match_torch_threads, parse_args, ratio, round_ratios, rss_bytes, select_impls, summarize,
+    target, write_results,
 )
 
 # None when not importable (the columns are optional). A memory child measuring
@@ -275,17 +276,19 @@ def ratio_item(ours, theirs, name):
         fmt(ratio(sum(ours), sum(theirs))))
 
 
-def markdown_table(times, memory, n_ops, machine, rounds, notes):
-    """times: {impl: (fwd, bwd, teardown) medians in s}; memory: {impl: {method: dict}}."""
+def markdown_table(times, totals, memory, n_ops, machine, rounds, notes):
+    """times: {impl: (fwd, bwd, teardown) medians in s}; totals: {impl: [each round's
+    fwd + bwd + teardown]}; memory: {impl: {method: dict}}."""
     lines = [
         f"# Deep chain: {n_ops:,} ops on a (1,) float32 tensor",
         "",
-        f"Median over {rounds} round(s), milliseconds; µs/op is forward + backward over "
-        f"{n_ops:,} ops.",
+        f"Median over {rounds} interleaved round(s), milliseconds; µs/op is forward + backward "
+        f"over {n_ops:,} ops; spread is (max - min) / median of the rounds' totals (forward + "
+        "backward + teardown).",
         "",
-        "| impl | forward ms | backward ms | teardown ms | µs/op | teardown, no backward ms "
-        "| graph B/op (tracemalloc) | graph B/op (RSS) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| impl | forward ms | backward ms | teardown ms | µs/op | spread "
+        "| teardown, no backward ms | graph B/op (tracemalloc) | graph B/op (RSS) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for impl, (fwd, bwd, down) in times.items():
         mem = memory.get(impl, {})
@@ -293,11 +296,14 @@ def markdown_table(times, memory, n_ops, machine, rounds, notes):
         lines.append(
             f"| {IMPL_NAMES[impl]} | {fmt(fwd * 1e3, 1)} | {fmt(bwd * 1e3, 1)} "
             f"| {fmt(down * 1e3, 1)} | {fmt((fwd + bwd) * 1e6 / n_ops)} "
+            f"| {fmt_spread(summarize(totals[impl])['spread'])} "
             f"| {fmt(rss and rss['teardown_no_backward_s'] * 1e3, 1)} "
             f"| {fmt(tm and tm['alive'] / n_ops, 0)} | {fmt(rss and rss['alive'] / n_ops, 0)} |")
     references = [impl for impl in ("torch", "autograd") if impl in times]
     if references:
         lines += ["", *(ratio_item(times["autogradx"], times[impl], IMPL_NAMES[impl])
+                        + f" Total round by round: "
+                        f"{fmt_range(round_ratios(totals, 'autogradx', impl))}."
                         for impl in references)]
     lines += [
         "",
@@ -347,6 +353,9 @@ def main(argv=None):
             samples[impl].append(time_round(forward, backward))
     times = {impl: tuple(statistics.median(phase) for phase in zip(*s))
              for impl, s in samples.items()}
+    # Each round's total (forward + backward + teardown), for the spread of the rounds.
+    totals = {impl: [sum(r) for r in s] for impl, s in samples.items()}
+    spreads = {impl: summarize(t)["spread"] for impl, t in totals.items()}
     memory = {impl: {method: measure_memory(impl, method, cycles)
                      for method in ("tracemalloc", "rss")}
               for impl in impls}
@@ -358,6 +367,7 @@ def main(argv=None):
             "case": CASE, "n_ops": n_ops, "shape": [1], "dtype": "float32", "impl": impl,
             "median_forward_ms": round(fwd * 1e3, 3), "median_backward_ms": round(bwd * 1e3, 3),
             "median_teardown_ms": round(down * 1e3, 3), "rounds": args.rounds,
+            "spread": round(spreads[impl], 4),
             "memory": {method: {k: v if k.endswith("_s") else round(v / n_ops, 2)
                                 for k, v in m.items()}
                        for method, m in memory[impl].items()},
@@ -366,7 +376,7 @@ def main(argv=None):
         })
     records += targets(times, memory, n_ops, machine)
     write_results(args.out_dir, "deep_chain", records,
-                  markdown_table(times, memory, n_ops, machine, args.rounds, notes))
+                  markdown_table(times, totals, memory, n_ops, machine, args.rounds, notes))
 
 
 if __name__ == "__main__":

@@ -13,11 +13,19 @@ same initial parameters and the same batch:
 
     autogradx
     torch      PyTorch CPU, with as many threads as NumPy's BLAS
+    jax_jit    JAX CPU: ``jax.jit`` of the whole step (``jax.value_and_grad`` of the
+               same forward and loss in ``jax.numpy``, then the update as new arrays:
+               JAX has no in-place update), results waited for
+    jax_eager  the same step without ``jax.jit``: JAX dispatching op by op
     autograd   HIPS autograd (``autograd.value_and_grad`` of the same forward and
-               loss in ``autograd.numpy``, then the same update), only when
-               ``import autograd`` works: the table says when it is absent
+               loss in ``autograd.numpy``, then the same update)
     numpy      the floor: the same step with a hand-written backward in plain
                NumPy, the least any autograd over NumPy can cost
+
+PyTorch, JAX and HIPS autograd are each skipped when not importable (the table
+says so). Each cell is the median over rounds in which the implementations take
+turns, with its spread ((max - min) / median of the rounds) and the range of the
+round-by-round ratios.
 
 Before timing, one step of each implementation from the same start is checked:
 the losses and the gradients of the first and last layers' weights must agree
@@ -27,7 +35,7 @@ Run:  python benchmarks/bench_mlp.py [--rounds N | --quick] [--no-torch] [--thre
 Writes benchmarks/results/mlp.jsonl and benchmarks/results/mlp.md.
 """
 
-import statistics
+import functools
 import sys
 
 import numpy as np
@@ -35,13 +43,15 @@ import numpy as np
 import autogradx as agx
 import autogradx.nn.functional as agx_F
 from _common import (
-    arg_parser, fmt, import_hips, import_torch, machine_info, machine_line, match_torch_threads,
-    parse_args, ratio, select_impls, target, time_interleaved, write_results,
+    arg_parser, fmt, fmt_range, fmt_spread, import_hips, import_jax, import_torch, machine_info,
+    machine_line, match_torch_threads, parse_args, ratio, round_ratios, select_impls, summarize,
+    target, time_interleaved, write_results,
 )
 
 torch = import_torch()          # None when not importable: the column is optional
 hips_autograd = import_hips()   # likewise
 anp = None if hips_autograd is None else hips_autograd.numpy
+jax = None                      # imported by main, once the thread count is known
 
 CASE = "mlp_train_step"
 LR = 0.01
@@ -55,7 +65,9 @@ SIZES = {
     "small": ((64, 128, 128, N_CLASSES), 64, 20, 1, 15, 5),
     "large": ((1024, 4096, 4096, N_CLASSES), 512, 1, 0, 5, 1),
 }
-IMPLS = ["autogradx", "torch", "autograd", "numpy"]
+IMPLS = ["autogradx", "torch", "jax_jit", "jax_eager", "autograd", "numpy"]
+NAMES = {"autogradx": "autogradx", "torch": "PyTorch", "jax_jit": "JAX jit",
+         "jax_eager": "JAX eager", "autograd": "HIPS autograd", "numpy": "NumPy floor"}
 
 # Float32 sums over up to 4096 terms, in different orders per BLAS: compare
 # losses to 1e-4 relative and gradients to 1e-3 of their largest entry.
@@ -104,17 +116,18 @@ def tensor_step(params, x, y, F, no_grad):
     return loss, [p.grad for p in params]
 
 
-def hips_loss(params, x, y):
-    """The forward and loss in HIPS autograd's wrapped NumPy."""
+def array_loss(params, x, y, xp):
+    """The forward and loss in a NumPy-like module: HIPS autograd's ``autograd.numpy``
+    or ``jax.numpy``."""
     h = x
     last = len(params) - 2
     for i in range(0, len(params), 2):
-        h = anp.dot(h, params[i]) + params[i + 1]
+        h = xp.dot(h, params[i]) + params[i + 1]
         if i != last:
-            h = anp.maximum(h, 0.0)
-    m = anp.max(h, axis=1, keepdims=True)
-    log_probs = h - (m + anp.log(anp.sum(anp.exp(h - m), axis=1, keepdims=True)))
-    return -anp.mean(log_probs[np.arange(len(y)), y])
+            h = xp.maximum(h, 0.0)
+    m = xp.max(h, axis=1, keepdims=True)
+    log_probs = h - (m + xp.log(xp.sum(xp.exp(h - m), axis=1, keepdims=True)))
+    return -xp.mean(log_probs[np.arange(len(y)), y])
 
 
 def hips_step(params, x, y, value_and_grad):
@@ -124,21 +137,46 @@ def hips_step(params, x, y, value_and_grad):
     return loss, grads
 
 
-def numpy_step(params, x, y):
-    """The floor: forward keeping what the backward needs, the backward by hand."""
+@functools.cache
+def jax_step(jit):
+    """JAX's step as a function of (params, x, y) -> (loss, grads, new params). One
+    function per mode for the whole run, so that ``jax.jit`` compiles each size once, in
+    the check's step, outside the clock (the large MLP has no warm-up step)."""
+    value_and_grad = jax.value_and_grad(lambda params, x, y: array_loss(params, x, y, jax.numpy))
+
+    def step(params, x, y):
+        loss, grads = value_and_grad(params, x, y)
+        return loss, grads, [p - LR * g for p, g in zip(params, grads)]
+    return jax.jit(step) if jit else step
+
+
+def jax_runner(jit, params_np, x_np, y_np):
+    step = jax_step(jit)
+    state = [[jax.numpy.asarray(p) for p in params_np]]
+    x, y = jax.numpy.asarray(x_np), jax.numpy.asarray(y_np)
+
+    def run():
+        loss, grads, state[0] = jax.block_until_ready(step(state[0], x, y))
+        return loss, grads
+    return run
+
+
+def numpy_step(params, x, y, xp=np):
+    """The floor: forward keeping what the backward needs, the backward by hand, in
+    NumPy (or CuPy: ``xp``, for bench_gpu.py)."""
     acts, h = [x], x                    # inputs of each layer's matmul
     last = len(params) - 2
     for i in range(0, len(params), 2):
         h = h @ params[i] + params[i + 1]
         if i != last:
-            h = np.maximum(h, 0)
+            h = xp.maximum(h, 0)
             acts.append(h)
     # cross entropy (mean over the batch) and its gradient w.r.t. the logits
     shifted = h - h.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
+    exp = xp.exp(shifted)
     sums = exp.sum(axis=1, keepdims=True)
-    rows = np.arange(len(y))
-    loss = np.mean(np.log(sums[:, 0]) - shifted[rows, y])
+    rows = xp.arange(len(y))
+    loss = xp.mean(xp.log(sums[:, 0]) - shifted[rows, y])
     g = exp / sums
     g[rows, y] -= 1
     g /= len(y)
@@ -164,9 +202,12 @@ def make_runner(impl, params_np, x_np, y_np):
         params = [torch.tensor(p, requires_grad=True) for p in params_np]
         x, y = torch.tensor(x_np), torch.tensor(y_np)
         return lambda: tensor_step(params, x, y, torch.nn.functional, torch.no_grad)
+    if impl.startswith("jax"):
+        return jax_runner(impl == "jax_jit", params_np, x_np, y_np)
     params = [p.copy() for p in params_np]
     if impl == "autograd":
-        value_and_grad = hips_autograd.value_and_grad(hips_loss)
+        value_and_grad = hips_autograd.value_and_grad(
+            lambda params, x, y: array_loss(params, x, y, anp))
         return lambda: hips_step(params, x_np, y_np, value_and_grad)
     return lambda: numpy_step(params, x_np, y_np)
 
@@ -205,24 +246,26 @@ def check_step(size, params_np, x_np, y_np, impls):
 # ---------------------------------------------------------------------------
 
 def markdown_table(rows, machine, notes):
-    """rows: {size: (description, rounds, {impl: median ms/step})}."""
+    """rows: {size: (description, rounds, {impl: summary in ms}, {impl: per-round ratios})}."""
     lines = [
         "# MLP training step, float32",
         "",
         "Median milliseconds per step (zero-grad, forward, cross-entropy, backward, "
-        "SGD update).",
+        "SGD update) over interleaved rounds; spread is (max - min) / median of the rounds; "
+        "the last columns are autogradx / that implementation, of the medians, round by "
+        "round, and of the fastest rounds (each side's minimum).",
         "",
-        "| MLP | rounds | autogradx ms | PyTorch ms | HIPS autograd ms | NumPy floor ms "
-        "| autogradx / PyTorch | autogradx / HIPS | autogradx / NumPy |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| MLP | rounds | implementation | ms | spread | autogradx / it | per-round ratios "
+        "| fastest rounds' ratio |",
+        "|---|---:|---|---:|---:|---:|---:|---:|",
     ]
-    for size, (desc, rounds, t) in rows.items():
-        a = t.get("autogradx")
-        lines.append(
-            f"| {size} {desc} | {rounds} | {fmt(a, 3)} | {fmt(t.get('torch'), 3)} "
-            f"| {fmt(t.get('autograd'), 3)} | {fmt(t.get('numpy'), 3)} "
-            f"| {fmt(ratio(a, t.get('torch')))} | {fmt(ratio(a, t.get('autograd')))} "
-            f"| {fmt(ratio(a, t.get('numpy')))} |")
+    for size, (desc, rounds, cells, per_round) in rows.items():
+        a = cells["autogradx"]
+        for impl, cell in cells.items():
+            lines.append(
+                f"| {size} {desc} | {rounds} | {NAMES[impl]} | {fmt(cell['median'], 3)} "
+                f"| {fmt_spread(cell['spread'])} | {fmt(ratio(a['median'], cell['median']))} "
+                f"| {fmt_range(per_round[impl])} | {fmt(ratio(a['min'], cell['min']))} |")
     lines += ["", machine_line(machine)]
     lines += [f"Note: {note}" for note in notes]
     return "\n".join(lines) + "\n"
@@ -235,12 +278,12 @@ def targets(rows, machine):
     small, large = rows.get("small"), rows.get("large")
     records = []
     if small:
-        t = small[2]
+        t = {impl: cell["median"] for impl, cell in small[2].items()}
         records.append(target("mlp", "small MLP step: autogradx / PyTorch",
                               ratio(t["autogradx"], t.get("torch")), 0.65,
                               "<= 0.65 of PyTorch", machine))
     if large:
-        t = large[2]
+        t = {impl: cell["median"] for impl, cell in large[2].items()}
         records.append(target("mlp", "large MLP step: autogradx / NumPy floor",
                               ratio(t["autogradx"], t["numpy"]), 1.05,
                               "within 5% of the NumPy floor", machine))
@@ -253,11 +296,17 @@ def main(argv=None):
     parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES),
                         help="which MLPs to time (default: all)")
     args = parse_args(parser, argv)
-    impls, skip_notes = select_impls(IMPLS, args, torch, hips_autograd)
+    global jax
+    jax = import_jax(args.threads)
+    impls, skip_notes = select_impls(IMPLS, args, torch, hips_autograd, jax)
     _, threads_note = match_torch_threads(torch, args.threads)
-    notes = [threads_note, *skip_notes]
+    if jax is not None:
+        threads_note += "; XLA: " + ("one thread (XLA_FLAGS)" if args.threads == 1
+                                     else "its own thread pool")
+    notes = [threads_note, *skip_notes,
+             "Ratios come from this one run on this one machine; compare them only within it."]
 
-    machine = machine_info(torch, hips_autograd)
+    machine = machine_info(torch, hips_autograd, jax)
     records, rows = [], {}
     for size in args.sizes:
         widths, batch, repeat, warmup, rounds, quick_rounds = SIZES[size]
@@ -269,17 +318,18 @@ def main(argv=None):
         check_step(size, params_np, x_np, y_np, impls)
         runners = {impl: make_runner(impl, params_np, x_np, y_np) for impl in impls}
         desc = f"{'-'.join(map(str, widths))}, batch {batch}"
-        medians = {}
-        for impl, samples in time_interleaved(runners, rounds, repeat, warmup).items():
-            ms = [s * 1e3 for s in samples]
-            medians[impl] = statistics.median(ms)
+        samples = time_interleaved(runners, rounds, repeat, warmup)
+        cells = {impl: summarize(s, 1e3) for impl, s in samples.items()}
+        per_round = {impl: round_ratios(samples, "autogradx", impl) for impl in samples}
+        for impl, cell in cells.items():
             records.append({
                 "case": CASE, "size": size, "widths": list(widths), "batch": batch,
-                "dtype": "float32", "impl": impl, "median_ms_per_step": round(medians[impl], 4),
-                "min_ms_per_step": round(min(ms), 4), "rounds": rounds,
+                "dtype": "float32", "impl": impl, "median_ms_per_step": round(cell["median"], 4),
+                "min_ms_per_step": round(cell["min"], 4), "max_ms_per_step": round(cell["max"], 4),
+                "spread": round(cell["spread"], 4), "rounds": rounds,
                 "steps_per_round": repeat, "machine": machine,
             })
-        rows[size] = (desc, rounds, medians)
+        rows[size] = (desc, rounds, cells, per_round)
         del runners                     # free the large MLP's parameters
 
     records += targets(rows, machine)

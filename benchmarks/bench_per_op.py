@@ -36,15 +36,15 @@ Run:  python benchmarks/bench_per_op.py [--rounds N | --quick] [--no-torch] [--t
 Writes benchmarks/results/per_op.jsonl and benchmarks/results/per_op.md.
 """
 
-import statistics
 import sys
 
 import numpy as np
 
 import autogradx as agx
 from _common import (
-    arg_parser, fmt, import_hips, import_torch, machine_info, machine_line, match_torch_threads,
-    parse_args, ratio, select_impls, target, time_interleaved, write_results,
+    arg_parser, fmt, fmt_spread, import_hips, import_torch, machine_info, machine_line,
+    match_torch_threads, parse_args, ratio, select_impls, summarize, target, time_interleaved,
+    write_results,
 )
 
 torch = import_torch()          # None when not importable: the column is optional
@@ -265,18 +265,20 @@ def shape_str(shape):
     return "x".join(map(str, shape))
 
 
-def markdown_table(rows, mins, machine, rounds, notes):
-    """rows, mins: {(shape, mode): {impl: median, resp. minimum, us_per_op}}."""
+def markdown_table(rows, mins, spreads, machine, rounds, notes):
+    """rows, mins: {(shape, mode): {impl: median, resp. minimum, us_per_op}}; spreads:
+    {(shape, mode): {impl: (max - min) / median of its rounds}}."""
     lines = [
         f"# Per-op time: chain of {N_OPS} elementwise ops, float32",
         "",
-        f"Median over {rounds} rounds, microseconds per op (round total / {N_OPS}). "
-        "`forward_backward` includes the final `h.sum()` and the backward pass.",
+        f"Median over {rounds} interleaved rounds, microseconds per op (round total / {N_OPS}). "
+        "`forward_backward` includes the final `h.sum()` and the backward pass. Spreads are "
+        "(max - min) / median of the rounds, of autogradx and of PyTorch.",
         "",
         "| shape | mode | autogradx µs/op | PyTorch µs/op | HIPS autograd µs/op "
         "| NumPy floor µs/op | autogradx / PyTorch | autogradx / HIPS | autogradx / NumPy "
-        "| fastest rounds: autogradx / PyTorch |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| fastest rounds: autogradx / PyTorch | spreads: autogradx, PyTorch |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for (shape, mode), t in rows.items():
         agx_t, torch_t, hips_t, np_t = (t.get(impl) for impl in IMPLS)
@@ -285,7 +287,8 @@ def markdown_table(rows, mins, machine, rounds, notes):
             f"| {shape} | {mode} | {fmt(agx_t)} | {fmt(torch_t)} | {fmt(hips_t)} | {fmt(np_t)} "
             f"| {fmt(ratio(agx_t, torch_t))} | {fmt(ratio(agx_t, hips_t))} "
             f"| {fmt(ratio(agx_t, np_t))} "
-            f"| {fmt(ratio(fastest['autogradx'], fastest.get('torch')))} |")
+            f"| {fmt(ratio(fastest['autogradx'], fastest.get('torch')))} "
+            f"| {', '.join(fmt_spread(spreads[(shape, mode)].get(i)) for i in IMPLS[:2])} |")
     lines += ["", machine_line(machine)]
     lines += [f"Note: {note}" for note in notes]
     return "\n".join(lines) + "\n"
@@ -319,7 +322,7 @@ def main(argv=None):
 
     machine = machine_info(torch, hips)
     rng = np.random.default_rng(0)
-    records, rows, mins = [], {}, {}
+    records, rows, mins, spreads = [], {}, {}, {}
     for shape in SHAPES:
         x_np = rng.uniform(-1.0, 1.0, shape).astype(np.float32)
         c_np = rng.uniform(0.99, 1.01, shape).astype(np.float32)  # see the op chain
@@ -328,20 +331,22 @@ def main(argv=None):
             runners = {impl: make_runner(impl, mode, *make_leaves(impl, x_np, c_np))
                        for impl in impls if (impl, mode) not in NOT_APPLICABLE}
             for impl, samples in time_interleaved(runners, args.rounds).items():
-                us_per_op = [s * 1e6 / N_OPS for s in samples]
-                median = statistics.median(us_per_op)
+                cell = summarize(samples, 1e6 / N_OPS)
+                median = cell["median"]
                 rows.setdefault((shape_str(shape), mode), {})[impl] = median
-                mins.setdefault((shape_str(shape), mode), {})[impl] = min(us_per_op)
+                mins.setdefault((shape_str(shape), mode), {})[impl] = cell["min"]
+                spreads.setdefault((shape_str(shape), mode), {})[impl] = cell["spread"]
                 records.append({
                     "case": CASE, "n_ops": N_OPS, "shape": list(shape), "dtype": "float32",
                     "mode": mode, "impl": impl, "median_us_per_op": round(median, 4),
-                    "min_us_per_op": round(min(us_per_op), 4), "rounds": args.rounds,
+                    "min_us_per_op": round(cell["min"], 4), "spread": round(cell["spread"], 4),
+                    "rounds": args.rounds,
                     "machine": machine,
                 })
 
     records += targets(rows, machine)
     write_results(args.out_dir, "per_op", records,
-                  markdown_table(rows, mins, machine, args.rounds, notes))
+                  markdown_table(rows, mins, spreads, machine, args.rounds, notes))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ HERE = Path(__file__).resolve().parent
 # name: the script; the order in which they run and appear in the summary.
 BENCHMARKS = {
     "per_op": "bench_per_op.py",
+    "catalogue": "bench_catalogue.py",
+    "chain": "bench_chain.py",
     "mlp": "bench_mlp.py",
     "deep_chain": "bench_deep_chain.py",
     "import": "bench_import.py",
