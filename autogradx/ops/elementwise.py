@@ -840,7 +840,8 @@ __getattr__ = lazy_conformance_cases(__name__)
 # Ranges of generated inputs that keep an op inside its domain, away from its poles.
 _DOMAINS = {"log": (0.2, 3.0), "log2": (0.2, 3.0), "log10": (0.2, 3.0), "sqrt": (0.2, 3.0),
             "rsqrt": (0.2, 3.0), "log1p": (-0.5, 2.0), "reciprocal": (0.5, 2.0),
-            "tan": (-1.2, 1.2), "div": (0.5, 2.0), "pow": (0.5, 2.0)}
+            "tan": (-1.2, 1.2), "div": (0.5, 2.0), "pow": (0.5, 2.0),
+            "asin": (-0.9, 0.9), "acos": (-0.9, 0.9)}
 
 
 def _conformance_cases():

@@ -210,6 +210,7 @@ def _ops():
         "log1p": between(-0.5, 2.0), "log2": POSITIVE, "log10": POSITIVE, "sqrt": POSITIVE,
         "rsqrt": POSITIVE, "reciprocal": NONZERO, "sin": ANY, "cos": ANY,
         "tan": between(-1.2, 1.2), "tanh": ANY, "sigmoid": ANY, "square": ANY,
+        "asin": between(-0.9, 0.9), "acos": between(-0.9, 0.9), "atan": ANY,
         # kinks or jumps: at 0 (abs, relu, sign) or at whole numbers
         "abs": KINKED, "relu": KINKED, "sign": KINKED, "sgn": KINKED, "floor": KINKED,
         "ceil": KINKED, "trunc": KINKED, "frac": KINKED,
