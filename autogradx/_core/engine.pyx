@@ -8,6 +8,9 @@ Both passes use explicit stacks: no Python or C recursion however deep the
 graph is.
 """
 
+import itertools
+import threading
+
 import numpy as np
 
 cimport numpy as cnp
@@ -25,6 +28,11 @@ from .tensor cimport TensorBase, new_tensor, needs_grad, same_shape, dtype_of, w
 cdef type _ndarray = np.ndarray
 cdef type _generic = np.generic
 cdef Loops _add = loops_of(np.add)
+
+# The sweep each thread runs, for hooks that ask about it (autograd.graph's multi-grad
+# hooks): (id, roots, inputs), or None between sweeps.
+_task = threading.local()
+_task_ids = itertools.count(1)
 
 
 cdef object unbroadcast(object g, object shape, Node producer, Py_ssize_t index):
@@ -135,11 +143,13 @@ cdef list _run_tensor_hooks(Node node, list grads):
     cdef TensorBase t
     for slot, hooks in (node.extras.tensor_hooks or {}).items():
         g = grads[slot]
-        if g is None or not hooks:
+        if not hooks:
             continue
         for hook in tuple(hooks.values()):
-            res = hook(_as_tensor(g))
+            res = hook(None if g is None else _as_tensor(g))
             if res is not None:
+                if g is None:
+                    raise RuntimeError("can't replace a None gradient with a non-None value")
                 g = hook_result(hook, res, g)
         grads[slot] = g
     for slot, ref in (node.extras.retain_refs or {}).items():
@@ -295,39 +305,82 @@ cdef list _sweep(tuple tensors, tuple grads, bint keep_graph, bint create_graph,
     if len(grads) != n_roots:
         raise RuntimeError(f"{len(grads)} gradients given for {n_roots} tensors")
     for i in range(n_roots):
+        if _is_edge(tensors[i]):
+            node, slot = _edge_at(tensors, i, "tensors")
+            g = _root_grad(i, grads[i], node.expected_shape(slot), node.expected_dtype(slot),
+                           None, create_graph)
+            roots.append((node, slot, g))
+            continue
         t = _tensor_at(tensors, i, "tensors")
         if not needs_grad(t):
             raise RuntimeError(
                 f"element {i} of tensors does not require grad and does not have a grad_fn")
-        g = grads[i]
-        if g is None:
-            if t._data.size != 1:
-                raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            g = array_module(t._data).ones_like(t._data)
-            if create_graph:
-                g = new_tensor(g, None, 0)
-        else:
-            if not isinstance(g, TensorBase):
-                raise TypeError(f"gradient {i} must be a Tensor or None, not {type(g).__name__}")
-            if (<TensorBase>g)._data.shape != t._data.shape:
-                raise RuntimeError(
-                    f"Mismatch in shape: grad_output[{i}] has a shape of "
-                    f"{_size((<TensorBase>g)._data.shape)} and output[{i}] has a shape of "
-                    f"{_size(t._data.shape)}.")
-            if (<TensorBase>g)._data.dtype != t._data.dtype:
-                _check_complex(i, (<TensorBase>g)._data.dtype, t._data.dtype)
-                g = g.to(t.dtype) if create_graph else (<TensorBase>g)._data.astype(t._data.dtype)
-            elif not create_graph:
-                g = (<TensorBase>g)._data
+        g = _root_grad(i, grads[i], t._data.shape, t._data.dtype, t._data, create_graph)
         roots.append((grad_edge(t), t._output_nr if t._grad_fn is not None else 0, g))
 
     cdef dict state = {}
     cdef Py_ssize_t live = 0        # states on nodes and in ``state``, not yet dropped
+    outer = getattr(_task, "current", None)
+    _task.current = (next(_task_ids), roots, inputs)
     try:
         return _run(state, roots, keep_graph, create_graph, inputs, accumulate, &live)
     finally:
+        _task.current = outer
         if live:
             _clear(state, roots)
+
+
+cdef object _root_grad(Py_ssize_t i, object g, object shape, object dtype, object like,
+                       bint create_graph):
+    """The gradient that starts the sweep at root ``i``, whose output has ``shape`` and
+    ``dtype`` (``like``: its array, None for a GradientEdge): ones for None (scalar roots
+    only), else ``g`` checked and cast as PyTorch does."""
+    if g is None:
+        if _numel(shape) != 1:
+            raise RuntimeError("grad can be implicitly created only for scalar outputs")
+        g = np.ones(shape, dtype) if like is None else array_module(like).ones_like(like)
+        return new_tensor(g, None, 0) if create_graph else g
+    if not isinstance(g, TensorBase):
+        raise TypeError(f"gradient {i} must be a Tensor or None, not {type(g).__name__}")
+    if (<TensorBase>g)._data.shape != shape:
+        raise RuntimeError(
+            f"Mismatch in shape: grad_output[{i}] has a shape of "
+            f"{_size((<TensorBase>g)._data.shape)} and output[{i}] has a shape of "
+            f"{_size(shape)}.")
+    if (<TensorBase>g)._data.dtype != dtype:
+        _check_complex(i, (<TensorBase>g)._data.dtype, dtype)
+        return g.to(dtype) if create_graph else (<TensorBase>g)._data.astype(dtype)
+    return g if create_graph else (<TensorBase>g)._data
+
+
+cdef Py_ssize_t _numel(object shape) except -1:
+    cdef Py_ssize_t n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+cdef inline bint _is_edge(object x):
+    # A GradientEdge (autograd.graph): a (node, output_nr[, token]) named tuple that stands
+    # for a tensor among the roots or the inputs.
+    return type(x) is not tuple and isinstance(x, tuple) and len(x) >= 2 and isinstance(x[0], Node)
+
+
+cdef tuple _edge_at(tuple items, Py_ssize_t i, str what):
+    """``(node, output slot)`` of the GradientEdge ``items[i]``, checked."""
+    node, slot = items[i][0], items[i][1]
+    if type(slot) is not int or not 0 <= slot < (<Node>node).n_outputs:
+        raise RuntimeError(f"element {i} of {what} is a GradientEdge to output {slot!r} of "
+                           f"{(<Node>node)._name}, which has {(<Node>node).n_outputs} outputs")
+    return node, slot
+
+
+cdef tuple _target_at(tuple inputs, Py_ssize_t i):
+    """``(node, output slot)`` where ``inputs[i]`` (a tensor or a GradientEdge) takes its gradient."""
+    if _is_edge(inputs[i]):
+        return _edge_at(inputs, i, "inputs")
+    cdef TensorBase x = _tensor_at(inputs, i, "inputs")
+    return grad_edge(x), x._output_nr if x._grad_fn is not None else 0
 
 
 cdef TensorBase _tensor_at(tuple tensors, Py_ssize_t i, str what):
@@ -408,10 +461,13 @@ cdef list _run(dict state, list roots, bint keep_graph, bint create_graph, tuple
         if buf is None:
             buf = [None] * node.n_outputs
         extras = node.extras
-        if extras is not None:
+        if extras is not None and (p.needed or p.captures is not None):
+            # As in PyTorch: a node that runs, or whose gradient is captured, calls its
+            # tensors' hooks (with None for an output that got no gradient); only one that
+            # runs calls its own prehooks.
             if extras.tensor_hooks is not None or extras.retain_refs is not None:
                 buf = _run_tensor_hooks(node, buf)
-            if extras.pre_hooks:
+            if extras.pre_hooks and p.needed:
                 buf = _run_pre_hooks(node, buf)
         if p.captures is not None:
             if not p.needed and isinstance(node, AccumulateGrad):
@@ -495,17 +551,15 @@ def _check_anomaly(Node node, list in_grads):
 cdef void _mark_targets(dict state, tuple inputs, bint accumulate) except *:
     """Note where each of ``inputs`` gets its gradient; unreachable ones get None."""
     cdef Py_ssize_t i
-    cdef TensorBase x
     cdef _Pending p
     for i in range(len(inputs)):
-        x = _tensor_at(inputs, i, "inputs")
-        node = grad_edge(x)
-        p = _get(state, node)
+        node, slot = _target_at(inputs, i)
+        p = _get(state, <Node>node)
         if p is None:
             continue
         if p.captures is None:
             p.captures = []
-        p.captures.append((x._output_nr if x._grad_fn is not None else 0, i))
+        p.captures.append((slot, i))
         if accumulate and isinstance(node, AccumulateGrad):
             p.needed = True
 
@@ -539,3 +593,39 @@ cdef void _prune(dict state, list roots) except *:
 
 def _size(shape):
     return f"torch.Size([{', '.join(str(s) for s in shape)}])"
+
+
+def current_graph_task_id():
+    """An id of the backward this thread runs (a hook asks), or -1 outside backward:
+    PyTorch's ``torch._C._current_graph_task_id``."""
+    task = getattr(_task, "current", None)
+    return -1 if task is None else task[0]
+
+
+def will_engine_execute_node(node):
+    """Whether the backward this thread runs (a hook asks) runs ``node`` or captures its
+    gradient: ``node`` is reached from the roots and, when the backward has ``inputs``, leads
+    to one of them. PyTorch's ``torch._C._will_engine_execute_node``."""
+    task = getattr(_task, "current", None)
+    if task is None:
+        raise RuntimeError(
+            "_will_engine_execute_node should only be called during the backward pass")
+    if not isinstance(node, Node):
+        raise TypeError(f"_will_engine_execute_node expects a grad_fn, got {type(node).__name__}")
+    _, roots, inputs = task
+    if node not in _reachable([r[0] for r in roots]):
+        return False
+    if inputs is None:
+        return True
+    return not _reachable([node]).isdisjoint(_target_at(inputs, i)[0] for i in range(len(inputs)))
+
+
+cdef set _reachable(list nodes):
+    """The nodes reached from ``nodes`` (them included)."""
+    cdef set seen = set()
+    while nodes:
+        node = nodes.pop()
+        if node not in seen:
+            seen.add(node)
+            nodes.extend(n for n in (<Node>node).next_nodes if n is not None)
+    return seen

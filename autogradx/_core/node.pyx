@@ -304,6 +304,12 @@ cdef object hook_result(object hook, object res, object g):
     return res if isinstance(g, TensorBase) else data
 
 
+def grad_fn_or_accumulator(TensorBase t not None):
+    """The node a gradient for ``t`` flows into: its ``grad_fn``, or its ``AccumulateGrad``
+    node for a leaf (made if it has none yet)."""
+    return grad_edge(t)
+
+
 cdef Node grad_edge(TensorBase t):
     """The node a gradient for ``t`` flows into: its grad_fn, or its accumulator."""
     if stale_view(t):
