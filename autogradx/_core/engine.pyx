@@ -20,10 +20,12 @@ cimport cython
 from cpython.ref cimport Py_REFCNT
 
 from .node cimport Node, NodeExtras, AccumulateGrad, grad_edge, hook_result, run_leaf_hooks
-from .grad_mode cimport anomaly_enabled, grad_enabled, set_grad_enabled_c
+from .grad_mode cimport anomaly_enabled, anomaly_check_nan, grad_enabled, set_grad_enabled_c
 from .loops cimport Loops, loops_of, call2, exact_in_place
 from .dispatch cimport array_module
 from .tensor cimport TensorBase, new_tensor, needs_grad, same_shape, dtype_of, writable_owner
+
+from .errors import _anomaly, warn_failed_node
 
 cdef type _ndarray = np.ndarray
 cdef type _generic = np.generic
@@ -322,10 +324,20 @@ cdef list _sweep(tuple tensors, tuple grads, bint keep_graph, bint create_graph,
     cdef Py_ssize_t live = 0        # states on nodes and in ``state``, not yet dropped
     outer = getattr(_task, "current", None)
     _task.current = (next(_task_ids), roots, inputs)
+    cdef bint anomaly = anomaly_enabled()
+    if anomaly:
+        outer_node = getattr(_anomaly, "node", None)
+        _anomaly.node = None        # set by _run to each node it runs
     try:
         return _run(state, roots, keep_graph, create_graph, inputs, accumulate, &live)
+    except BaseException:
+        if anomaly and _anomaly.node is not None:
+            warn_failed_node(_anomaly.node)
+        raise
     finally:
         _task.current = outer
+        if anomaly:
+            _anomaly.node = outer_node
         if live:
             _clear(state, roots)
 
@@ -460,6 +472,8 @@ cdef list _run(dict state, list roots, bint keep_graph, bint create_graph, tuple
         live[0] -= 1
         if buf is None:
             buf = [None] * node.n_outputs
+        if anomaly_enabled():
+            _anomaly.node = node        # the node to report if this step fails
         extras = node.extras
         if extras is not None and (p.needed or p.captures is not None):
             # As in PyTorch: a node that runs, or whose gradient is captured, calls its
@@ -480,10 +494,13 @@ cdef list _run(dict state, list roots, bint keep_graph, bint create_graph, tuple
             # may write into one that only ``buf`` holds.
             for i in range(len(buf)):
                 if buf[i] is not None:
-                    in_grads = node.apply(buf, create_graph)
+                    if create_graph and anomaly_enabled():
+                        in_grads = _apply_as_parent(node, buf)
+                    else:
+                        in_grads = node.apply(buf, create_graph)
                     break
-            if in_grads is not None and anomaly_enabled():
-                _check_anomaly(node, in_grads)
+            if in_grads is not None and anomaly_check_nan():
+                _check_nan(node, in_grads)
             if not keep_graph:
                 node.release()
         if extras is not None and extras.post_hooks and in_grads is not None:
@@ -531,21 +548,25 @@ cdef inline Py_ssize_t _push(list stack, Py_ssize_t top, object item) except -1:
     return top + 1
 
 
-def _check_anomaly(Node node, list in_grads):
-    """Anomaly mode: a NaN gradient is an error naming the node and where it was made."""
+cdef void _check_nan(Node node, list in_grads) except *:
+    """Anomaly mode: a NaN gradient is an error naming the node and the input it is for."""
     for i, g in enumerate(in_grads):
         if g is None:
             continue
         data = (<TensorBase>g)._data if isinstance(g, TensorBase) else g
         if data.dtype.kind in "fc" and bool(array_module(data).isnan(data).any()):
-            trace = (node.extras.metadata or {}).get("traceback_") if node.extras is not None else None
-            msg = f"Function '{node._name}' returned nan values in its {i}th output."
-            if trace:
-                import warnings
-                warnings.warn(f"Error detected in {node._name}. Traceback of forward call that "
-                              f"caused the error:\n{trace}", UserWarning, stacklevel=2)
-                msg += f"\nTraceback of forward call that caused the error:\n{trace}"
-            raise RuntimeError(msg)
+            raise RuntimeError(f"Function '{node._name}' returned nan values in its {i}th output.")
+
+
+cdef list _apply_as_parent(Node node, list buf):
+    """``node.apply`` under create_graph in anomaly mode: the nodes it records keep ``node``
+    as their parent, whose forward traceback the report of their failure shows too."""
+    outer = getattr(_anomaly, "parent", None)
+    _anomaly.parent = node
+    try:
+        return node.apply(buf, True)
+    finally:
+        _anomaly.parent = outer
 
 
 cdef void _mark_targets(dict state, tuple inputs, bint accumulate) except *:
