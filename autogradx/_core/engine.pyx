@@ -650,3 +650,27 @@ cdef set _reachable(list nodes):
             seen.add(node)
             nodes.extend(n for n in (<Node>node).next_nodes if n is not None)
     return seen
+
+
+def call_node(Node node, tuple grads):
+    """``node(*grads)``: the node's backward run once on ``grads`` (one Tensor or None per
+    output), outside any sweep and without its hooks, as PyTorch runs a ``grad_fn`` called
+    directly. Recorded when grad mode is on. Returns the gradient for each input (None
+    where none flows), or the one gradient where the node has one input."""
+    cdef Py_ssize_t i, n = len(node.next_nodes)
+    if len(grads) != node.n_outputs:
+        raise TypeError(f"expected {node.n_outputs} arguments, got {len(grads)} instead")
+    cdef bint create_graph = grad_enabled()
+    buf = [None if grads[i] is None else
+           _root_grad(i, grads[i], node.expected_shape(i), node.expected_dtype(i), None,
+                      create_graph)
+           for i in range(len(grads))]
+    in_grads = node.apply(buf, create_graph) if any(g is not None for g in buf) else [None] * n
+    out = []
+    for i in range(len(in_grads)):
+        nxt = node.next_nodes[i]
+        g = in_grads[i] if nxt is not None else None
+        if g is not None:
+            g = _as_tensor(conform(g, <Node>nxt, node.next_slots[i], node, i))
+        out.append(g)
+    return out[0] if len(out) == 1 else tuple(out)

@@ -134,7 +134,9 @@ cdef class Node:
         return f"<{self._name} object at {id(self):#x}>"
 
     def __call__(self, *grads):
-        raise RuntimeError(f"{self._name} cannot be called directly; use backward() or autograd.grad()")
+        """The gradients for this node's inputs, given one gradient (or None) per output."""
+        from .engine import call_node
+        return call_node(self, grads)
 
 
 cdef void _check_slot(Node node, Py_ssize_t slot) except *:

@@ -3231,7 +3231,6 @@ DIFFERENCES = {
     "test_first_grad_fn_access_in_no_grad_mode": "[complex] Tensor.real is missing (AttributeError)",
     "test_grad_dtype": "[missing] Tensor.grad_dtype (AttributeError)",
     "test_grad_empty_inputs": "[message] the test at this commit expects ValueError 'grad requires non-empty inputs.'; autogradx raises what the installed torch 2.13 raises, RuntimeError '`inputs` argument to `grad()` cannot be empty.'",
-    "test_grad_fn_badcalls": "[missing] calling a grad_fn node directly (RuntimeError: PowBackward0 cannot be called directly)",
     "test_grad_fn_prehooks_multiple_outputs": "[function] a Function's node drops its non-tensor outputs, so a prehook gets 2 grads, not 3 with None for the int output (ValueError: not enough values to unpack)",
     "test_grad_materialize_grads": "[behaviour] grad(..., create_graph=True, materialize_grads=True) gives zeros that do not require grad, so grad of them raises 'element 0 of tensors does not require grad'",
     "test_grad_mode_class_decoration": "[behaviour] @torch.no_grad() on a class does not warn FutureWarning 'Decorating classes is deprecated'",

@@ -1,6 +1,7 @@
 """``autograd.graph``: GradientEdge and get_gradient_edge as outputs and inputs of
-``autograd.grad`` / ``autograd.backward``, register_multi_grad_hook, and which hooks a
-backward calls: each case runs on autogradx and on PyTorch, and both must agree."""
+``autograd.grad`` / ``autograd.backward``, register_multi_grad_hook, which hooks a
+backward calls, and a ``grad_fn`` called directly: each case runs on autogradx and on
+PyTorch, and both must agree."""
 
 import numpy as np
 import pytest
@@ -229,3 +230,44 @@ def test_multi_grad_hook_mode_is_checked():
     fn = lambda lib: lib.autograd.graph.register_multi_grad_hook(
         (x_of(lib),), print, mode="every")
     assert error(fn, agx) == error(fn, torch)
+
+
+# ------------------------------------------------------------------ calling a node
+
+def test_a_node_called_directly_returns_its_input_gradients():
+    def calls(lib):
+        x, w = x_of(lib), x_of(lib, (1.0, 2.0, 3.0))
+        g = lib.tensor([1.0, 10.0, 100.0], dtype=lib.float64)
+        parts = (x * w).unbind()
+        node = (x * w).grad_fn
+        with lib.no_grad():
+            plain_call = node(g)
+        recorded = node(g)
+        return (plain_call, [t.requires_grad for t in recorded],
+                parts[1].grad_fn(None, lib.tensor(2.0, dtype=lib.float64), None),
+                (x * w).grad_fn(None))
+    ours, theirs = both(calls)
+    assert ours == theirs
+
+
+def test_calling_an_accumulator_accumulates():
+    def calls(lib):
+        x = x_of(lib)
+        acc = lib.autograd.graph.get_gradient_edge(x).node
+        return acc(lib.ones(3, dtype=lib.float64)), x.grad
+    ours, theirs = both(calls)
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("n", [0, 2])
+def test_a_node_called_with_a_wrong_number_of_gradients(n):
+    fn = lambda lib: (x_of(lib) * x_of(lib)).grad_fn(*[lib.ones(3, dtype=lib.float64)] * n)
+    assert error(fn, agx) == error(fn, torch)
+
+
+def test_a_node_called_with_a_gradient_of_another_shape():
+    fn = lambda lib: (x_of(lib) * x_of(lib)).grad_fn(lib.ones(4, dtype=lib.float64))
+    with pytest.raises(RuntimeError, match=r"Mismatch in shape: grad_output\[0\] has a shape "
+                                           r"of torch.Size\(\[4\]\) and output\[0\] has a "
+                                           r"shape of torch.Size\(\[3\]\)"):
+        fn(agx)
