@@ -3223,7 +3223,6 @@ NOT_PORTED = {
 DIFFERENCES = {
     "test_accumulate_grad_posthooks_can_observe_tensor_prehook": "[hooks] the AccumulateGrad node's prehook receives the gradient before the leaf's tensor hook doubled it; PyTorch runs tensor hooks first (assertTrue(allclose(gI[0], a * 2)) fails in prehook)",
     "test_backward_create_graph_warns": "[behaviour] backward(create_graph=True) does not warn 'Using backward() with create_graph=True will create a reference cycle...'",
-    "test_backward_twice_with_saved_values": "[behaviour] a second backward through c[[1, 2]] = b[[1, 1]] succeeds; PyTorch refuses with 'Specify retain_graph=True' (IndexBackward0 saved the indices)",
     "test_custom_function_setup_context_multi_input": "[function] Function with setup_context: forward(ctx, ...) is still called with ctx (TypeError: forward() takes 1 positional argument but 2 were given)",
     "test_custom_function_setup_context_multi_output": "[function] Function with setup_context: forward(ctx, ...) is still called with ctx (TypeError: forward() takes 1 positional argument but 2 were given)",
     "test_custom_function_setup_context_simple": "[function] Function with setup_context: forward(ctx, ...) is still called with ctx (TypeError: forward() takes 1 positional argument but 2 were given)",
