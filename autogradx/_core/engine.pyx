@@ -8,15 +8,13 @@ Both passes use explicit stacks: no Python or C recursion however deep the
 graph is.
 """
 
-import itertools
-import threading
-
 import numpy as np
 
 cimport numpy as cnp
 
 cimport cython
 
+from cpython.object cimport PyObject
 from cpython.ref cimport Py_REFCNT
 
 from .node cimport Node, NodeExtras, AccumulateGrad, grad_edge, hook_result, run_leaf_hooks
@@ -32,9 +30,19 @@ cdef type _generic = np.generic
 cdef Loops _add = loops_of(np.add)
 
 # The sweep each thread runs, for hooks that ask about it (autograd.graph's multi-grad
-# hooks): (id, roots, inputs), or None between sweeps.
-_task = threading.local()
-_task_ids = itertools.count(1)
+# hooks): its id (-1 between sweeps), and its roots and inputs, borrowed from _sweep's
+# frame while it runs. C thread-locals: setting them costs a sweep nothing measurable.
+cdef extern from *:
+    """
+    static _Thread_local long long agx_sweep_id = -1;
+    static _Thread_local PyObject *agx_sweep_roots = NULL;
+    static _Thread_local PyObject *agx_sweep_inputs = NULL;
+    static long long agx_sweeps = 0;
+    """
+    long long agx_sweep_id
+    PyObject *agx_sweep_roots
+    PyObject *agx_sweep_inputs
+    long long agx_sweeps
 
 
 cdef object unbroadcast(object g, object shape, Node producer, Py_ssize_t index):
@@ -322,8 +330,14 @@ cdef list _sweep(tuple tensors, tuple grads, bint keep_graph, bint create_graph,
 
     cdef dict state = {}
     cdef Py_ssize_t live = 0        # states on nodes and in ``state``, not yet dropped
-    outer = getattr(_task, "current", None)
-    _task.current = (next(_task_ids), roots, inputs)
+    global agx_sweep_id, agx_sweep_roots, agx_sweep_inputs, agx_sweeps
+    cdef long long outer_id = agx_sweep_id
+    cdef PyObject *outer_roots = agx_sweep_roots
+    cdef PyObject *outer_inputs = agx_sweep_inputs
+    agx_sweeps += 1                 # under the GIL
+    agx_sweep_id = agx_sweeps
+    agx_sweep_roots = <PyObject *>roots
+    agx_sweep_inputs = <PyObject *>inputs
     cdef bint anomaly = anomaly_enabled()
     if anomaly:
         outer_node = getattr(_anomaly, "node", None)
@@ -335,7 +349,9 @@ cdef list _sweep(tuple tensors, tuple grads, bint keep_graph, bint create_graph,
             warn_failed_node(_anomaly.node)
         raise
     finally:
-        _task.current = outer
+        agx_sweep_id = outer_id
+        agx_sweep_roots = outer_roots
+        agx_sweep_inputs = outer_inputs
         if anomaly:
             _anomaly.node = outer_node
         if live:
@@ -619,21 +635,20 @@ def _size(shape):
 def current_graph_task_id():
     """An id of the backward this thread runs (a hook asks), or -1 outside backward:
     PyTorch's ``torch._C._current_graph_task_id``."""
-    task = getattr(_task, "current", None)
-    return -1 if task is None else task[0]
+    return agx_sweep_id
 
 
 def will_engine_execute_node(node):
     """Whether the backward this thread runs (a hook asks) runs ``node`` or captures its
     gradient: ``node`` is reached from the roots and, when the backward has ``inputs``, leads
     to one of them. PyTorch's ``torch._C._will_engine_execute_node``."""
-    task = getattr(_task, "current", None)
-    if task is None:
+    if agx_sweep_id == -1:
         raise RuntimeError(
             "_will_engine_execute_node should only be called during the backward pass")
     if not isinstance(node, Node):
         raise TypeError(f"_will_engine_execute_node expects a grad_fn, got {type(node).__name__}")
-    _, roots, inputs = task
+    roots = <object>agx_sweep_roots
+    inputs = <object>agx_sweep_inputs
     if node not in _reachable([r[0] for r in roots]):
         return False
     if inputs is None:
