@@ -28,6 +28,7 @@ from .errors import _anomaly, warn_failed_node
 cdef type _ndarray = np.ndarray
 cdef type _generic = np.generic
 cdef Loops _add = loops_of(np.add)
+_NONE_REPLACED = "can't replace a None gradient with a non-None value"
 
 # The sweep each thread runs, for hooks that ask about it (autograd.graph's multi-grad
 # hooks): its id (-1 between sweeps), and its roots and inputs, borrowed from _sweep's
@@ -159,7 +160,7 @@ cdef list _run_tensor_hooks(Node node, list grads):
             res = hook(None if g is None else _as_tensor(g))
             if res is not None:
                 if g is None:
-                    raise RuntimeError("can't replace a None gradient with a non-None value")
+                    raise RuntimeError(_NONE_REPLACED)
                 g = hook_result(hook, res, g)
         grads[slot] = g
     for slot, ref in (node.extras.retain_refs or {}).items():
@@ -174,6 +175,18 @@ cdef list _run_tensor_hooks(Node node, list grads):
             t._grad = new_tensor(g.copy(), None, 0)
         else:
             t._grad = new_tensor((<TensorBase>t._grad)._data + g, None, 0)
+    return grads
+
+
+cdef list _leaf_hooks(AccumulateGrad node, list grads):
+    """The hooks of the leaf ``node`` accumulates into, on its gradient; as PyTorch's tensor
+    hooks, with None when the node runs (or is captured) without one."""
+    if grads[0] is not None:
+        return run_leaf_hooks(node, grads)
+    hooks = (<TensorBase>node.variable)._hooks
+    for hook in tuple(hooks.values()) if hooks else ():
+        if hook(None) is not None:
+            raise RuntimeError(_NONE_REPLACED)
     return grads
 
 
@@ -195,7 +208,7 @@ cdef list _hook_grads(object hook, object res, list grads):
         if res[i] is None:
             continue
         if grads[i] is None:
-            raise RuntimeError("can't replace a None gradient with a non-None value")
+            raise RuntimeError(_NONE_REPLACED)
         out[i] = hook_result(hook, res[i], grads[i])
     return out
 
@@ -501,7 +514,7 @@ cdef list _run(dict state, list roots, bint keep_graph, bint create_graph, tuple
                 buf = _run_pre_hooks(node, buf)
         if p.captures is not None:
             if not p.needed and isinstance(node, AccumulateGrad):
-                buf = run_leaf_hooks(<AccumulateGrad>node, buf)   # as when it accumulates
+                buf = _leaf_hooks(<AccumulateGrad>node, buf)   # as when it accumulates
             for slot, index in p.captures:
                 results[index] = buf[slot]
         in_grads = None
@@ -515,6 +528,9 @@ cdef list _run(dict state, list roots, bint keep_graph, bint create_graph, tuple
                     else:
                         in_grads = node.apply(buf, create_graph)
                     break
+            else:
+                if isinstance(node, AccumulateGrad):
+                    _leaf_hooks(<AccumulateGrad>node, buf)
             if in_grads is not None and anomaly_check_nan():
                 _check_nan(node, in_grads)
             if not keep_graph:

@@ -167,6 +167,33 @@ def test_hook_on_an_output_without_gradient_gets_none():
     assert ours == theirs == [None, 0.5 ** 0]
 
 
+def first_only(lib):
+    """A Function whose backward gives a gradient to its first input only."""
+    class FirstOnly(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            return a * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2, None
+    return FirstOnly
+
+
+def test_hook_on_a_leaf_without_gradient_gets_none():
+    def seen(lib):
+        a, b = x_of(lib), x_of(lib)
+        log = {}
+        a.register_hook(lambda g: log.setdefault("a", []).append(g))
+        b.register_hook(lambda g: log.setdefault("b", []).append(g))
+        y = first_only(lib).apply(a, b).sum()
+        lib.autograd.grad(y, (a, b), allow_unused=True, retain_graph=True)
+        y.backward()
+        return sorted(log.items())
+    ours, theirs = both(seen)
+    assert ours == theirs and ours[1] == ["b", [None, None]]
+
+
 def test_a_hook_may_not_replace_a_missing_gradient():
     def fn(lib):
         x = x_of(lib)
@@ -211,6 +238,19 @@ def test_multi_grad_hook_all_sees_the_gradients_the_backward_computes():
         return log
     ours, theirs = both(calls)
     assert ours == theirs and len(ours) == 2
+
+
+def test_multi_grad_hook_all_counts_a_leaf_that_gets_no_gradient():
+    def calls(lib):
+        a, b = x_of(lib), x_of(lib)
+        c = a * 3
+        log = []
+        lib.autograd.graph.register_multi_grad_hook(
+            (a, b, c), lambda grads: log.append([g is not None for g in grads]))
+        first_only(lib).apply(c, b).sum().backward()
+        return log
+    ours, theirs = both(calls)
+    assert ours == theirs == [[True, False, True]]
 
 
 def test_multi_grad_hook_any_runs_once_per_backward_with_the_first_gradient():
