@@ -613,8 +613,8 @@ cdef void _mark_targets(dict state, tuple inputs, bint accumulate) except *:
         if p.captures is None:
             p.captures = []
         p.captures.append((slot, i))
-        if accumulate and isinstance(node, AccumulateGrad):
-            p.needed = True
+        if accumulate:
+            p.needed = True         # as in PyTorch, backward(inputs=...) runs their nodes
 
 
 cdef void _prune(dict state, list roots) except *:

@@ -221,6 +221,21 @@ def test_grad_calls_tensor_hooks_of_a_captured_node_but_not_its_node_hooks():
     assert ours == theirs
 
 
+def test_backward_to_a_non_leaf_runs_its_node():
+    def calls(lib):
+        a = x_of(lib)
+        b = a * 2
+        c = (b * b).sum()
+        log = []
+        b.grad_fn.register_prehook(lambda g: log.append("prehook"))
+        b.grad_fn.register_hook(lambda gi, go: log.append("posthook"))
+        c.backward(inputs=(b,), retain_graph=True)
+        c.backward(inputs=(lib.autograd.graph.get_gradient_edge(b),))
+        return log, b.grad, a.grad
+    ours, theirs = both(calls)
+    assert ours == theirs and ours[0] == ["prehook", "posthook"] * 2 and ours[2] is None
+
+
 # ------------------------------------------------------------------ register_multi_grad_hook
 
 def test_multi_grad_hook_all_sees_the_gradients_the_backward_computes():
