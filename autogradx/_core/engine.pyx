@@ -307,7 +307,8 @@ cpdef run_backward(tuple tensors, tuple grads, bint keep_graph, bint create_grap
     recorded, so that the gradients can be differentiated in turn. With
     ``inputs``, only the nodes leading to them run, and their gradients are
     returned (``accumulate=False``, for ``autograd.grad``) or accumulated into
-    those leaves only (``backward(inputs=...)``).
+    those leaves only (``backward(inputs=...)``). A GradientEdge (``(node, output_nr)``
+    named tuple) may stand for a tensor in ``tensors`` and in ``inputs``.
     """
     cdef bint prev_mode = grad_enabled()
     set_grad_enabled_c(create_graph)
