@@ -42,6 +42,7 @@ from autogradx.grad_mode import (
 )
 from autogradx import autograd, backends as _backends
 from autogradx.autograd import is_anomaly_enabled, set_detect_anomaly
+from autogradx.autograd.anomaly_mode import is_anomaly_check_nan_enabled
 
 
 # What the core and the backends call above themselves, given to them here. The registry

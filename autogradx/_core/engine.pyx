@@ -14,17 +14,36 @@ cimport numpy as cnp
 
 cimport cython
 
+from cpython.object cimport PyObject
 from cpython.ref cimport Py_REFCNT
 
 from .node cimport Node, NodeExtras, AccumulateGrad, grad_edge, hook_result, run_leaf_hooks
-from .grad_mode cimport anomaly_enabled, grad_enabled, set_grad_enabled_c
+from .grad_mode cimport anomaly_enabled, anomaly_check_nan, grad_enabled, set_grad_enabled_c
 from .loops cimport Loops, loops_of, call2, exact_in_place
 from .dispatch cimport array_module
 from .tensor cimport TensorBase, new_tensor, needs_grad, same_shape, dtype_of, writable_owner
 
+from .errors import _anomaly, warn_failed_node
+
 cdef type _ndarray = np.ndarray
 cdef type _generic = np.generic
 cdef Loops _add = loops_of(np.add)
+_NONE_REPLACED = "can't replace a None gradient with a non-None value"
+
+# The sweep each thread runs, for hooks that ask about it (autograd.graph's multi-grad
+# hooks): its id (-1 between sweeps), and its roots and inputs, borrowed from _sweep's
+# frame while it runs. C thread-locals: setting them costs a sweep nothing measurable.
+cdef extern from *:
+    """
+    static _Thread_local long long agx_sweep_id = -1;
+    static _Thread_local PyObject *agx_sweep_roots = NULL;
+    static _Thread_local PyObject *agx_sweep_inputs = NULL;
+    static long long agx_sweeps = 0;
+    """
+    long long agx_sweep_id
+    PyObject *agx_sweep_roots
+    PyObject *agx_sweep_inputs
+    long long agx_sweeps
 
 
 cdef object unbroadcast(object g, object shape, Node producer, Py_ssize_t index):
@@ -135,11 +154,13 @@ cdef list _run_tensor_hooks(Node node, list grads):
     cdef TensorBase t
     for slot, hooks in (node.extras.tensor_hooks or {}).items():
         g = grads[slot]
-        if g is None or not hooks:
+        if not hooks:
             continue
         for hook in tuple(hooks.values()):
-            res = hook(_as_tensor(g))
+            res = hook(None if g is None else _as_tensor(g))
             if res is not None:
+                if g is None:
+                    raise RuntimeError(_NONE_REPLACED)
                 g = hook_result(hook, res, g)
         grads[slot] = g
     for slot, ref in (node.extras.retain_refs or {}).items():
@@ -154,6 +175,18 @@ cdef list _run_tensor_hooks(Node node, list grads):
             t._grad = new_tensor(g.copy(), None, 0)
         else:
             t._grad = new_tensor((<TensorBase>t._grad)._data + g, None, 0)
+    return grads
+
+
+cdef list _leaf_hooks(AccumulateGrad node, list grads):
+    """The hooks of the leaf ``node`` accumulates into, on its gradient; as PyTorch's tensor
+    hooks, with None when the node runs (or is captured) without one."""
+    if grads[0] is not None:
+        return run_leaf_hooks(node, grads)
+    hooks = (<TensorBase>node.variable)._hooks
+    for hook in tuple(hooks.values()) if hooks else ():
+        if hook(None) is not None:
+            raise RuntimeError(_NONE_REPLACED)
     return grads
 
 
@@ -175,7 +208,7 @@ cdef list _hook_grads(object hook, object res, list grads):
         if res[i] is None:
             continue
         if grads[i] is None:
-            raise RuntimeError("can't replace a None gradient with a non-None value")
+            raise RuntimeError(_NONE_REPLACED)
         out[i] = hook_result(hook, res[i], grads[i])
     return out
 
@@ -274,7 +307,8 @@ cpdef run_backward(tuple tensors, tuple grads, bint keep_graph, bint create_grap
     recorded, so that the gradients can be differentiated in turn. With
     ``inputs``, only the nodes leading to them run, and their gradients are
     returned (``accumulate=False``, for ``autograd.grad``) or accumulated into
-    those leaves only (``backward(inputs=...)``).
+    those leaves only (``backward(inputs=...)``). A GradientEdge (``(node, output_nr)``
+    named tuple) may stand for a tensor in ``tensors`` and in ``inputs``.
     """
     cdef bint prev_mode = grad_enabled()
     set_grad_enabled_c(create_graph)
@@ -295,42 +329,103 @@ cdef list _sweep(tuple tensors, tuple grads, bint keep_graph, bint create_graph,
     if len(grads) != n_roots:
         raise RuntimeError(f"{len(grads)} gradients given for {n_roots} tensors")
     for i in range(n_roots):
+        if _is_edge(tensors[i]):
+            node, slot = _edge_at(tensors, i, "tensors")
+            g = _root_grad(i, grads[i], node.expected_shape(slot), node.expected_dtype(slot),
+                           None, create_graph)
+            roots.append((node, slot, g))
+            continue
         t = _tensor_at(tensors, i, "tensors")
         if not needs_grad(t):
             raise RuntimeError(
                 f"element {i} of tensors does not require grad and does not have a grad_fn")
-        g = grads[i]
-        if g is None:
-            if t._data.size != 1:
-                raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            if t._data.dtype.kind == "c":
-                raise RuntimeError("grad can be implicitly created only for real scalar outputs "
-                                   f"but got torch.{t._data.dtype}")
-            g = array_module(t._data).ones_like(t._data)
-            if create_graph:
-                g = new_tensor(g, None, 0)
-        else:
-            if not isinstance(g, TensorBase):
-                raise TypeError(f"gradient {i} must be a Tensor or None, not {type(g).__name__}")
-            if (<TensorBase>g)._data.shape != t._data.shape:
-                raise RuntimeError(
-                    f"Mismatch in shape: grad_output[{i}] has a shape of "
-                    f"{_size((<TensorBase>g)._data.shape)} and output[{i}] has a shape of "
-                    f"{_size(t._data.shape)}.")
-            if (<TensorBase>g)._data.dtype != t._data.dtype:
-                _check_complex(i, (<TensorBase>g)._data.dtype, t._data.dtype)
-                g = g.to(t.dtype) if create_graph else (<TensorBase>g)._data.astype(t._data.dtype)
-            elif not create_graph:
-                g = (<TensorBase>g)._data
+        g = _root_grad(i, grads[i], t._data.shape, t._data.dtype, t._data, create_graph)
         roots.append((grad_edge(t), t._output_nr if t._grad_fn is not None else 0, g))
 
     cdef dict state = {}
     cdef Py_ssize_t live = 0        # states on nodes and in ``state``, not yet dropped
+    global agx_sweep_id, agx_sweep_roots, agx_sweep_inputs, agx_sweeps
+    cdef long long outer_id = agx_sweep_id
+    cdef PyObject *outer_roots = agx_sweep_roots
+    cdef PyObject *outer_inputs = agx_sweep_inputs
+    agx_sweeps += 1                 # under the GIL
+    agx_sweep_id = agx_sweeps
+    agx_sweep_roots = <PyObject *>roots
+    agx_sweep_inputs = <PyObject *>inputs
+    cdef bint anomaly = anomaly_enabled()
+    if anomaly:
+        outer_node = getattr(_anomaly, "node", None)
+        _anomaly.node = None        # set by _run to each node it runs
     try:
         return _run(state, roots, keep_graph, create_graph, inputs, accumulate, &live)
+    except BaseException:
+        if anomaly and _anomaly.node is not None:
+            warn_failed_node(_anomaly.node)
+        raise
     finally:
+        agx_sweep_id = outer_id
+        agx_sweep_roots = outer_roots
+        agx_sweep_inputs = outer_inputs
+        if anomaly:
+            _anomaly.node = outer_node
         if live:
             _clear(state, roots)
+
+
+cdef object _root_grad(Py_ssize_t i, object g, object shape, object dtype, object like,
+                       bint create_graph):
+    """The gradient that starts the sweep at root ``i``, whose output has ``shape`` and
+    ``dtype`` (``like``: its array, None for a GradientEdge): ones for None (scalar roots
+    only), else ``g`` checked and cast as PyTorch does."""
+    if g is None:
+        if _numel(shape) != 1:
+            raise RuntimeError("grad can be implicitly created only for scalar outputs")
+        if np.dtype(dtype).kind == "c":
+            raise RuntimeError("grad can be implicitly created only for real scalar outputs "
+                               f"but got torch.{np.dtype(dtype)}")
+        g = np.ones(shape, dtype) if like is None else array_module(like).ones_like(like)
+        return new_tensor(g, None, 0) if create_graph else g
+    if not isinstance(g, TensorBase):
+        raise TypeError(f"gradient {i} must be a Tensor or None, not {type(g).__name__}")
+    if (<TensorBase>g)._data.shape != shape:
+        raise RuntimeError(
+            f"Mismatch in shape: grad_output[{i}] has a shape of "
+            f"{_size((<TensorBase>g)._data.shape)} and output[{i}] has a shape of "
+            f"{_size(shape)}.")
+    if (<TensorBase>g)._data.dtype != dtype:
+        _check_complex(i, (<TensorBase>g)._data.dtype, dtype)
+        return g.to(dtype) if create_graph else (<TensorBase>g)._data.astype(dtype)
+    return g if create_graph else (<TensorBase>g)._data
+
+
+cdef Py_ssize_t _numel(object shape) except -1:
+    cdef Py_ssize_t n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+cdef inline bint _is_edge(object x):
+    # A GradientEdge (autograd.graph): a (node, output_nr[, token]) named tuple that stands
+    # for a tensor among the roots or the inputs.
+    return type(x) is not tuple and isinstance(x, tuple) and len(x) >= 2 and isinstance(x[0], Node)
+
+
+cdef tuple _edge_at(tuple items, Py_ssize_t i, str what):
+    """``(node, output slot)`` of the GradientEdge ``items[i]``, checked."""
+    node, slot = items[i][0], items[i][1]
+    if type(slot) is not int or not 0 <= slot < (<Node>node).n_outputs:
+        raise RuntimeError(f"element {i} of {what} is a GradientEdge to output {slot!r} of "
+                           f"{(<Node>node)._name}, which has {(<Node>node).n_outputs} outputs")
+    return node, slot
+
+
+cdef tuple _target_at(tuple inputs, Py_ssize_t i):
+    """``(node, output slot)`` where ``inputs[i]`` (a tensor or a GradientEdge) takes its gradient."""
+    if _is_edge(inputs[i]):
+        return _edge_at(inputs, i, "inputs")
+    cdef TensorBase x = _tensor_at(inputs, i, "inputs")
+    return grad_edge(x), x._output_nr if x._grad_fn is not None else 0
 
 
 cdef TensorBase _tensor_at(tuple tensors, Py_ssize_t i, str what):
@@ -410,14 +505,18 @@ cdef list _run(dict state, list roots, bint keep_graph, bint create_graph, tuple
         live[0] -= 1
         if buf is None:
             buf = [None] * node.n_outputs
+        if anomaly_enabled():
+            _anomaly.node = node        # the node to report if this step fails
         extras = node.extras
-        # As in PyTorch: the tensor's hooks, then retain_grad, then the node's pre-hooks.
+        # As in PyTorch: the tensor's hooks, then retain_grad, then the node's pre-hooks. A
+        # node that runs, or whose gradient is captured, calls its tensors' hooks (with None
+        # for an output that got no gradient); only one that runs calls its own prehooks.
         if isinstance(node, AccumulateGrad) and (p.needed or p.captures is not None):
-            buf = run_leaf_hooks(<AccumulateGrad>node, buf)
-        if extras is not None:
+            buf = _leaf_hooks(<AccumulateGrad>node, buf)
+        if extras is not None and (p.needed or p.captures is not None):
             if extras.tensor_hooks is not None or extras.retain_refs is not None:
                 buf = _run_tensor_hooks(node, buf)
-            if extras.pre_hooks:
+            if extras.pre_hooks and p.needed:
                 buf = _run_pre_hooks(node, buf)
         if p.captures is not None:
             for slot, index in p.captures:
@@ -432,10 +531,13 @@ cdef list _run(dict state, list roots, bint keep_graph, bint create_graph, tuple
             # may write into one that only ``buf`` holds.
             for i in range(len(buf)):
                 if buf[i] is not None:
-                    in_grads = node.apply(buf, create_graph)
+                    if create_graph and anomaly_enabled():
+                        in_grads = _apply_as_parent(node, buf)
+                    else:
+                        in_grads = node.apply(buf, create_graph)
                     break
-            if in_grads is not None and anomaly_enabled():
-                _check_anomaly(node, in_grads)
+            if in_grads is not None and anomaly_check_nan():
+                _check_nan(node, in_grads)
             if not keep_graph:
                 node.release()
         if extras is not None and extras.post_hooks and in_grads is not None:
@@ -484,39 +586,41 @@ cdef inline Py_ssize_t _push(list stack, Py_ssize_t top, object item) except -1:
     return top + 1
 
 
-def _check_anomaly(Node node, list in_grads):
-    """Anomaly mode: a NaN gradient is an error naming the node and where it was made."""
+cdef void _check_nan(Node node, list in_grads) except *:
+    """Anomaly mode: a NaN gradient is an error naming the node and the input it is for."""
     for i, g in enumerate(in_grads):
         if g is None:
             continue
         data = (<TensorBase>g)._data if isinstance(g, TensorBase) else g
         if data.dtype.kind in "fc" and bool(array_module(data).isnan(data).any()):
-            trace = (node.extras.metadata or {}).get("traceback_") if node.extras is not None else None
-            msg = f"Function '{node._name}' returned nan values in its {i}th output."
-            if trace:
-                import warnings
-                warnings.warn(f"Error detected in {node._name}. Traceback of forward call that "
-                              f"caused the error:\n{trace}", UserWarning, stacklevel=2)
-                msg += f"\nTraceback of forward call that caused the error:\n{trace}"
-            raise RuntimeError(msg)
+            raise RuntimeError(f"Function '{node._name}' returned nan values in its {i}th output.")
+
+
+cdef list _apply_as_parent(Node node, list buf):
+    """``node.apply`` under create_graph in anomaly mode: the nodes it records keep ``node``
+    as their parent, whose forward traceback the report of their failure shows too."""
+    outer = getattr(_anomaly, "parent", None)
+    _anomaly.parent = node
+    try:
+        return node.apply(buf, True)
+    finally:
+        _anomaly.parent = outer
 
 
 cdef void _mark_targets(dict state, tuple inputs, bint accumulate) except *:
     """Note where each of ``inputs`` gets its gradient; unreachable ones get None."""
     cdef Py_ssize_t i
-    cdef TensorBase x
     cdef _Pending p
     for i in range(len(inputs)):
-        x = _tensor_at(inputs, i, "inputs")
-        node = grad_edge(x)
-        p = _get(state, node)
+        node, slot = _target_at(inputs, i)
+        p = _get(state, <Node>node)
         if p is None:
             continue
         if p.captures is None:
             p.captures = []
-        p.captures.append((x._output_nr if x._grad_fn is not None else 0, i))
-        if accumulate and isinstance(node, AccumulateGrad):
-            p.needed = True
+        p.captures.append((slot, i))
+        if accumulate:
+            p.needed = True         # as in PyTorch, backward(inputs=...) runs their nodes
 
 
 cdef void _prune(dict state, list roots) except *:
@@ -548,3 +652,62 @@ cdef void _prune(dict state, list roots) except *:
 
 def _size(shape):
     return f"torch.Size([{', '.join(str(s) for s in shape)}])"
+
+
+def current_graph_task_id():
+    """An id of the backward this thread runs (a hook asks), or -1 outside backward:
+    PyTorch's ``torch._C._current_graph_task_id``."""
+    return agx_sweep_id
+
+
+def will_engine_execute_node(node):
+    """Whether the backward this thread runs (a hook asks) runs ``node`` or captures its
+    gradient: ``node`` is reached from the roots and, when the backward has ``inputs``, leads
+    to one of them. PyTorch's ``torch._C._will_engine_execute_node``."""
+    if agx_sweep_id == -1:
+        raise RuntimeError(
+            "_will_engine_execute_node should only be called during the backward pass")
+    if not isinstance(node, Node):
+        raise TypeError(f"_will_engine_execute_node expects a grad_fn, got {type(node).__name__}")
+    roots = <object>agx_sweep_roots
+    inputs = <object>agx_sweep_inputs
+    if node not in _reachable([r[0] for r in roots]):
+        return False
+    if inputs is None:
+        return True
+    return not _reachable([node]).isdisjoint(_target_at(inputs, i)[0] for i in range(len(inputs)))
+
+
+cdef set _reachable(list nodes):
+    """The nodes reached from ``nodes`` (them included)."""
+    cdef set seen = set()
+    while nodes:
+        node = nodes.pop()
+        if node not in seen:
+            seen.add(node)
+            nodes.extend(n for n in (<Node>node).next_nodes if n is not None)
+    return seen
+
+
+def call_node(Node node, tuple grads):
+    """``node(*grads)``: the node's backward run once on ``grads`` (one Tensor or None per
+    output), outside any sweep and without its hooks, as PyTorch runs a ``grad_fn`` called
+    directly. Recorded when grad mode is on. Returns the gradient for each input (None
+    where none flows), or the one gradient where the node has one input."""
+    cdef Py_ssize_t i, n = len(node.next_nodes)
+    if len(grads) != node.n_outputs:
+        raise TypeError(f"expected {node.n_outputs} arguments, got {len(grads)} instead")
+    cdef bint create_graph = grad_enabled()
+    buf = [None if grads[i] is None else
+           _root_grad(i, grads[i], node.expected_shape(i), node.expected_dtype(i), None,
+                      create_graph)
+           for i in range(len(grads))]
+    in_grads = node.apply(buf, create_graph) if any(g is not None for g in buf) else [None] * n
+    out = []
+    for i in range(len(in_grads)):
+        nxt = node.next_nodes[i]
+        g = in_grads[i] if nxt is not None else None
+        if g is not None:
+            g = _as_tensor(conform(g, <Node>nxt, node.next_slots[i], node, i))
+        out.append(g)
+    return out[0] if len(out) == 1 else tuple(out)

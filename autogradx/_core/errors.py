@@ -1,5 +1,9 @@
 """The core's error messages: PyTorch's wording where it has one, naming the op and shapes."""
 
+import sys
+import threading
+import warnings
+
 import numpy as np
 
 from .names import tensor_type_name
@@ -27,6 +31,53 @@ def _describe(src, node):
 def _forward_trace():
     import traceback
     return "".join(traceback.format_stack())    # compiled frames do not appear in it
+
+
+# -- anomaly mode (autograd.detect_anomaly) ------------------------------------------------
+
+# The node whose backward runs on this thread while anomaly mode records the nodes that
+# backward makes (create_graph): their "parent".
+_anomaly = threading.local()
+
+
+def record_forward(node):
+    """Anomaly mode: keep on ``node``, just made, the traceback of the forward call that made
+    it and the node whose backward made it, if any, for ``warn_failed_node``."""
+    meta = node.metadata
+    meta["traceback_"] = _forward_trace()
+    parent = getattr(_anomaly, "parent", None)
+    if parent is not None:
+        meta["parent_"] = parent
+
+
+def warn_failed_node(node):
+    """Anomaly mode, once ``node``'s backward failed: PyTorch's warnings, with where the
+    forward made it and, for each node whose backward made the one before, where that one
+    was made. A warning that the filters turn into an error goes to stderr instead, so that
+    the backward's own error is the one raised."""
+    meta = node.metadata
+    texts = [_stack_text(node.name(), meta.get("traceback_"), parent=False)]
+    parent = meta.get("parent_")
+    while parent is not None:
+        meta = parent.metadata
+        texts.append(_stack_text(parent.name(), meta.get("traceback_"), parent=True))
+        parent = meta.get("parent_")
+    for text in texts:
+        try:
+            warnings.warn(text, UserWarning, stacklevel=3)
+        except Warning as w:
+            sys.stderr.write(f"{type(w).__name__}: {w}\n")
+
+
+def _stack_text(name, trace, parent):
+    if trace is None:
+        return (f"Error detected in {name}. No forward pass information available. Enable "
+                "detect anomaly during forward pass for more information.")
+    if parent:
+        return (f"\n\nPrevious calculation was induced by {name}. Traceback of forward call "
+                f"that induced the previous calculation:\n{trace}")
+    return f"Error detected in {name}. Traceback of forward call that caused the error:\n{trace}"
+
 
 
 def _shape_error(op, exc, values):

@@ -5,3 +5,4 @@
 cdef bint grad_enabled() noexcept nogil
 cdef void set_grad_enabled_c(bint enabled) noexcept nogil
 cdef bint anomaly_enabled() noexcept nogil
+cdef bint anomaly_check_nan() noexcept nogil   # anomaly mode is on and checks for NaN

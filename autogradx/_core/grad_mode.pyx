@@ -5,9 +5,11 @@ cdef extern from *:
     """
     static _Thread_local int agx_grad_enabled = 1;
     static int agx_anomaly_enabled = 0;
+    static int agx_anomaly_check_nan = 1;
     """
     int agx_grad_enabled
     int agx_anomaly_enabled
+    int agx_anomaly_check_nan
 
 
 cdef bint grad_enabled() noexcept nogil:
@@ -35,14 +37,25 @@ cdef bint anomaly_enabled() noexcept nogil:
     return agx_anomaly_enabled
 
 
+cdef bint anomaly_check_nan() noexcept nogil:
+    return agx_anomaly_enabled and agx_anomaly_check_nan
+
+
 def is_anomaly_enabled():
     """True if anomaly detection is on (for every thread, as in PyTorch)."""
     return bool(agx_anomaly_enabled)
 
 
-def _set_anomaly_enabled(bint enabled):
-    """Set anomaly detection and return the previous setting."""
-    global agx_anomaly_enabled
-    cdef bint prev = agx_anomaly_enabled
+def is_anomaly_check_nan_enabled():
+    """True if anomaly detection, when on, makes a NaN gradient an error."""
+    return bool(agx_anomaly_check_nan)
+
+
+def _set_anomaly_enabled(bint enabled, bint check_nan=True):
+    """Set anomaly detection (and whether it checks for NaN); return the previous
+    ``(enabled, check_nan)``."""
+    global agx_anomaly_enabled, agx_anomaly_check_nan
+    prev = (bool(agx_anomaly_enabled), bool(agx_anomaly_check_nan))
     agx_anomaly_enabled = enabled
+    agx_anomaly_check_nan = check_nan
     return prev

@@ -134,7 +134,9 @@ cdef class Node:
         return f"<{self._name} object at {id(self):#x}>"
 
     def __call__(self, *grads):
-        raise RuntimeError(f"{self._name} cannot be called directly; use backward() or autograd.grad()")
+        """The gradients for this node's inputs, given one gradient (or None) per output."""
+        from .engine import call_node
+        return call_node(self, grads)
 
 
 cdef void _check_slot(Node node, Py_ssize_t slot) except *:
@@ -330,6 +332,12 @@ cdef object hook_result(object hook, object res, object g):
             f"hook '{name}' has changed the size of value (was {list(gdata.shape)} got "
             f"{list(data.shape)})")
     return res if isinstance(g, TensorBase) else data
+
+
+def grad_fn_or_accumulator(TensorBase t not None):
+    """The node a gradient for ``t`` flows into: its ``grad_fn``, or its ``AccumulateGrad``
+    node for a leaf (made if it has none yet)."""
+    return grad_edge(t)
 
 
 cdef Node grad_edge(TensorBase t):

@@ -18,7 +18,7 @@ from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 
 from .dispatch cimport Switch, array_module
 from .dispatch import FAST_PATHS
-from .errors import _forward_trace, _shape_error, _type_names
+from .errors import _shape_error, _type_names, record_forward
 from .grad_mode cimport anomaly_enabled, grad_enabled
 from .loops cimport call1, call2, scalar_operand
 from .names import TENSOR_DTYPES, scalar_name
@@ -676,7 +676,7 @@ cdef void _record(OpDef op, tuple raw, list values, tuple extra, dict params, tu
         # collector must see this node to free such a cycle.
         gc_track(node)
     if anomaly_enabled():
-        node.metadata["traceback_"] = _forward_trace()
+        record_forward(node)
 
 
 cdef bint _plain(object v) except -1:

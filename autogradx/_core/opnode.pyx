@@ -151,10 +151,13 @@ cdef class OpNode(Node):
 
     cdef void release(self) noexcept:
         # Only a node that saved a value frees something, and may refuse to run again
-        # (as in PyTorch); one that saved none (sum's shape alone, view, x + 1) can.
-        if self.saved and _saved_a_value(self):
+        # (as in PyTorch); one that saved none (sum's shape alone, view, x + 1) can. An
+        # array among the parameters (an index, a mask) is a tensor PyTorch saves too.
+        if (self.saved and _saved_a_value(self)) or (
+                self.params is not None and _holds_array(tuple(self.params.values()))):
             self.saved = None
             self.saved_from = None
+            self.params = None
 
     @property
     def _saved_values(self):

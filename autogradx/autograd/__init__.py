@@ -9,6 +9,7 @@ from autogradx._legacy import Variable
 from autogradx.autograd.anomaly_mode import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from autogradx.autograd.function import Function, FunctionCtx, once_differentiable
 from autogradx.autograd import graph  # noqa: F401  (torch.autograd.graph without an import)
+from autogradx.autograd.graph import GradientEdge
 from autogradx.grad_mode import (
     enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled,
 )
@@ -17,17 +18,20 @@ __all__ = ["backward", "grad", "detect_anomaly", "set_detect_anomaly", "is_anoma
            "inference_mode", "is_grad_enabled", "gradcheck", "gradgradcheck", "Variable"]
 
 
-def _as_tuple(x, what, allow_none=False):
+def _as_tuple(x, what, allow_none=False, allow_edges=False):
     """``x`` (a tensor or a sequence of them) as a tuple; None where ``allow_none`` (a
-    grad_output that is implicitly ones)."""
-    if isinstance(x, TensorBase):
+    grad_output that is implicitly ones). With ``allow_edges``, a GradientEdge may stand
+    for a tensor."""
+    if isinstance(x, TensorBase) or (allow_edges and isinstance(x, GradientEdge)):
         return (x,)
     if x is None and allow_none:
         return None
     x = (x,) if x is None else tuple(x)
     for i, t in enumerate(x):
-        if not (isinstance(t, TensorBase) or (allow_none and t is None)):
-            raise TypeError(f"{what} must be Tensors, got {type(t).__name__} at index {i}")
+        if not (isinstance(t, TensorBase) or (allow_none and t is None)
+                or (allow_edges and isinstance(t, GradientEdge))):
+            kinds = "Tensors or GradientEdges" if allow_edges else "Tensors"
+            raise TypeError(f"{what} must be {kinds}, got {type(t).__name__} at index {i}")
     return x
 
 
@@ -63,26 +67,27 @@ def _is_capturing():
 
 def _check_inputs(inputs):
     for i, t in enumerate(inputs):
-        if not t.requires_grad:
+        if isinstance(t, TensorBase) and not t.requires_grad:
             raise RuntimeError(f"One of the differentiated Tensors (input {i}) does not require grad")
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulate the gradients of ``tensors`` (weighted by ``grad_tensors``) into the leaves.
 
-    With ``inputs``, only those tensors' ``.grad`` are accumulated.
+    With ``inputs``, only those tensors' ``.grad`` are accumulated. A GradientEdge
+    (``autograd.graph``) may stand for a tensor in ``tensors`` and in ``inputs``.
     """
-    tensors = _as_tuple(tensors, "tensors")
+    tensors = _as_tuple(tensors, "tensors", allow_edges=True)
     grads = _grad_outputs(tensors, grad_tensors)
     if retain_graph is None:
         retain_graph = create_graph
     if inputs is not None:
-        inputs = _as_tuple(inputs, "inputs")
+        inputs = _as_tuple(inputs, "inputs", allow_edges=True)
         if not inputs:
             raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
         _check_inputs(inputs)
         for t in inputs:
-            if not t.is_leaf:
+            if isinstance(t, TensorBase) and not t.is_leaf:
                 t.retain_grad()         # a non-leaf input gets its .grad, as in PyTorch
     with _capturing() if inputs is not None else contextlib.nullcontext():
         _run_backward(tensors, grads, bool(retain_graph), bool(create_graph), inputs, True)
@@ -93,7 +98,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     """The gradients of ``outputs`` with respect to ``inputs``, returned rather than
     accumulated into ``.grad``.
 
-    ``grad_outputs`` weights each output (required for non-scalar outputs).
+    ``grad_outputs`` weights each output (required for non-scalar outputs). A GradientEdge
+    (``autograd.graph``) may stand for a tensor in ``outputs`` and in ``inputs``.
     With ``create_graph=True`` the returned gradients are differentiable.
     With ``is_grads_batched=True`` the first dim of each grad_output is a batch: one
     backward per row, the gradients stacked along a new first dim.
@@ -103,8 +109,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                          "materialize_grads=True, but got: allow_unused=False.")
     if allow_unused is None:
         allow_unused = materialize_grads
-    outputs = _as_tuple(outputs, "outputs")
-    inputs = _as_tuple(inputs, "inputs")
+    outputs = _as_tuple(outputs, "outputs", allow_edges=not is_grads_batched)
+    inputs = _as_tuple(inputs, "inputs", allow_edges=True)
     if not inputs:
         raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
     _check_inputs(inputs)
@@ -120,6 +126,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     result = []
     for i, (g, x) in enumerate(zip(raw, inputs)):
         if g is None:
+            if materialize_grads and isinstance(x, GradientEdge):
+                raise RuntimeError(
+                    "materialize_grads cannot be used when the given input is a GradientEdge")
             if materialize_grads:
                 # Differentiable in turn under create_graph, as PyTorch's zeros are.
                 from autogradx import zeros_like

@@ -17,7 +17,7 @@ import warnings
 from autogradx._core.grad_mode import _set_grad_enabled, is_anomaly_enabled, is_grad_enabled
 from autogradx._core.node import make_node
 from autogradx._core.dispatch import get_array_module
-from autogradx._core.errors import SECOND_BACKWARD, _describe, _forward_trace
+from autogradx._core.errors import SECOND_BACKWARD, _describe, record_forward
 from autogradx._core.tensor import TensorBase, wrap
 
 __all__ = ["Function", "FunctionCtx", "once_differentiable"]
@@ -174,7 +174,7 @@ class Function:
                              functools.partial(_run_backward, cls, ctx, diff, metas, args, name),
                              ctx._release, f"autogradx.autograd.function.{name}", ctx=ctx)
             if is_anomaly_enabled():
-                node.metadata["traceback_"] = _forward_trace()
+                record_forward(node)
         return outputs[0] if single else outputs
 
 

@@ -126,7 +126,18 @@ def _check_steps(index):
 def _index_args(input, index):
     # Checked here, not in the forward, where the core would turn a ValueError into a RuntimeError.
     _check_steps(index)
-    return (input, index), {}
+    return (input, _lists_as_arrays(index)), {}
+
+
+def _lists_as_arrays(index):
+    """A list of ints or bools in the index as the array NumPy makes of it, as PyTorch makes
+    a tensor of it: the node then holds it as an array, which backward frees."""
+    if isinstance(index, list):
+        a = np.asarray(index)
+        return a if a.dtype.kind in "iub" and a.size else index
+    if type(index) is tuple:
+        return tuple(_lists_as_arrays(p) if isinstance(p, list) else p for p in index)
+    return index
 
 
 def _index_error(e, ndim):

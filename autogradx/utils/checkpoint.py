@@ -21,7 +21,7 @@ import warnings
 from autogradx._core.engine import run_backward
 from autogradx._core.grad_mode import _set_grad_enabled, is_anomaly_enabled, is_grad_enabled
 from autogradx._core.node import AccumulateGrad, make_node
-from autogradx._core.errors import SECOND_BACKWARD, _forward_trace
+from autogradx._core.errors import SECOND_BACKWARD, record_forward
 from autogradx._core.tensor import TensorBase, wrap
 from autogradx._factories import default_generator
 
@@ -101,7 +101,7 @@ def checkpoint(function, *args, use_reentrant=None, preserve_rng_state=True, **k
     node = make_node("CheckpointFunctionBackward", args, [outputs[i] for i in diff], backward,
                      release)
     if is_anomaly_enabled():
-        node.metadata["traceback_"] = _forward_trace()
+        record_forward(node)
     return outputs[0] if single else outputs
 
 

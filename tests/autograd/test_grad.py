@@ -187,7 +187,7 @@ def test_empty_inputs():
 
 def test_non_tensor_inputs():
     x = t(X)
-    with pytest.raises(TypeError, match="inputs must be Tensors, got ndarray"):
+    with pytest.raises(TypeError, match="inputs must be Tensors or GradientEdges, got ndarray"):
         grad((x * 2).sum(), [np.ones(3)])
 
 
@@ -212,7 +212,7 @@ def test_none_among_the_tensors_is_a_type_error(call, what, index):
         x = agx.tensor([1.0, 2.0], requires_grad=True)
         y = (x * x).sum()
         {call}
-        """) == f"TypeError: {what} must be Tensors, got NoneType at index {index}"
+        """) == f"TypeError: {what} must be Tensors or GradientEdges, got NoneType at index {index}"
 
 
 def test_none_among_the_grad_outputs_is_an_implicit_one():

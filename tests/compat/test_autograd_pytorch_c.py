@@ -2777,10 +2777,6 @@ DIFFERENCES = {
     "test_create_graph_and_full_backward_hook_cycle":
         "[missing] the warning of backward(create_graph=True) ('Using backward() with "
         "create_graph=True will create a reference cycle'): assertTrue(w) fails",
-    "test_multi_grad_any_hooks":
-        "[hooks] torch.autograd.graph.register_multi_grad_hook missing (AttributeError)",
-    "test_multi_grad_hooks_invalid_mode":
-        "[hooks] torch.autograd.graph.register_multi_grad_hook missing (AttributeError)",
     # -- other results --
     "test_pynode_destruction_deadlock":
         "[behaviour] the engine runs the ready Foo node (created first) before PowBackward0, "

@@ -256,3 +256,35 @@ BAD_CALLS = [
 @pytest.mark.parametrize("fn", BAD_CALLS)
 def test_errors_have_torch_types(fn):
     assert_same_error_type(fn, np.zeros((2, 3, 4), np.float32))
+
+
+SECOND_BACKWARD = {
+    "list": lambda L, b: b[[1, 1]],
+    "lists": lambda L, b: b.reshape(3, 1)[[0, 2], [0, 0]],
+    "tensor": lambda L, b: b[L.tensor([1, 1])],
+    "mask": lambda L, b: b[L.tensor([True, False, True])],
+    "slice": lambda L, b: b[1:],
+    "int": lambda L, b: b[2],
+    "index_select": lambda L, b: b.index_select(0, L.tensor([1, 1])),
+    "gather": lambda L, b: b.gather(0, L.tensor([1, 1])),
+    "take_along_dim": lambda L, b: L.take_along_dim(b, L.tensor([1, 1])),
+    "index_add": lambda L, b: L.zeros(3, dtype=L.float64).index_add(0, L.tensor([0, 1]), b[:2]),
+    "masked_fill": lambda L, b: b.masked_fill(L.tensor([True, False, True]), 0.0),
+}
+
+
+@pytest.mark.parametrize("fn", SECOND_BACKWARD.values(), ids=SECOND_BACKWARD)
+def test_a_second_backward_needs_retain_graph_where_torch_saved_the_index(fn):
+    # PyTorch saves an index or mask tensor for backward and frees it after: a second
+    # backward is refused. A basic index saves none, and a second backward runs.
+    def second(L):
+        b = L.tensor([0.5, -1.0, 2.0], dtype=L.float64, requires_grad=True)
+        y = fn(L, b).sum()
+        y.backward()
+        try:
+            y.backward()
+        except RuntimeError as e:
+            assert "Specify retain_graph=True" in str(e)
+            return "refused"
+        return b.grad.tolist()
+    assert second(agx) == second(torch)

@@ -214,7 +214,9 @@ def views_and_in_place_writes():
 
 
 def anomaly_mode():
-    with agx.autograd.detect_anomaly():
+    with pytest.warns(UserWarning, match="Anomaly Detection has been enabled"):
+        mode = agx.autograd.detect_anomaly()
+    with mode:
         x = leaf([1.0, 2.0])
         (x.exp() * x).sum().backward()
 

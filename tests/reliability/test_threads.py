@@ -65,7 +65,9 @@ def test_a_new_thread_starts_with_grad_enabled_whatever_its_parent_does():
 
 def test_anomaly_mode_is_seen_by_every_thread():
     # Process-wide, as in PyTorch.
-    with agx.autograd.detect_anomaly():
+    with pytest.warns(UserWarning, match="Anomaly Detection has been enabled"):
+        mode = agx.autograd.detect_anomaly()
+    with mode:
         (seen,) = run_threads(lambda i: agx.is_anomaly_enabled(), 1)
     assert seen is True and not agx.is_anomaly_enabled()
 
