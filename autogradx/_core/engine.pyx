@@ -8,6 +8,8 @@ Both passes use explicit stacks: no Python or C recursion however deep the
 graph is.
 """
 
+import threading
+
 import numpy as np
 
 cimport numpy as cnp
@@ -277,11 +279,33 @@ cpdef run_backward(tuple tensors, tuple grads, bint keep_graph, bint create_grap
     those leaves only (``backward(inputs=...)``).
     """
     cdef bint prev_mode = grad_enabled()
+    global _last_task
+    _last_task += 1
+    prev_task = _task.id
+    _task.id = _last_task
     set_grad_enabled_c(create_graph)
     try:
         return _sweep(tensors, grads, keep_graph, create_graph, inputs, accumulate)
     finally:
         set_grad_enabled_c(prev_mode)
+        _task.id = prev_task
+
+
+# Each run_backward is a graph task with an id of its own (PyTorch's), which saved-tensor
+# hooks may read to tell one backward from the next (checkpoint recomputes once per task).
+cdef Py_ssize_t _last_task = 0
+
+
+class _Task(threading.local):
+    id = -1
+
+
+_task = _Task()
+
+
+def _current_graph_task_id():
+    """The id of the backward running on this thread (the innermost one), or -1 outside backward."""
+    return _task.id
 
 
 cdef list _sweep(tuple tensors, tuple grads, bint keep_graph, bint create_graph, tuple inputs,

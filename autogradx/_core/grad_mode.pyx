@@ -5,9 +5,11 @@ cdef extern from *:
     """
     static _Thread_local int agx_grad_enabled = 1;
     static int agx_anomaly_enabled = 0;
+    static _Thread_local int agx_saved_hooks_on = 0;
     """
     int agx_grad_enabled
     int agx_anomaly_enabled
+    int agx_saved_hooks_on
 
 
 cdef bint grad_enabled() noexcept nogil:
@@ -46,3 +48,13 @@ def _set_anomaly_enabled(bint enabled):
     cdef bint prev = agx_anomaly_enabled
     agx_anomaly_enabled = enabled
     return prev
+
+
+cdef bint saved_hooks_on() noexcept nogil:
+    return agx_saved_hooks_on
+
+
+def _set_saved_hooks_on(bint on):
+    """Whether ops pack what they save (saved.py keeps the hooks; this is the hot path's flag)."""
+    global agx_saved_hooks_on
+    agx_saved_hooks_on = on

@@ -12,6 +12,11 @@ cdef class OpNode(Node):
     cdef tuple saved_from            # per saved value: input tensor or result VersionCounter it came from, or None
     cdef tuple saved_versions        # their versions when saved
     cdef dict params                 # keyword parameters of the call, passed on to the vjp; or None
+    cdef bint packed                 # some saved values are saved.Packed (saved-tensor hooks were on)
+
+    cdef void pack_saved(self, tuple raw, tuple outs) except *
+    cdef tuple unpacked(self)
+    cdef tuple _tensors_of(self, tuple values)
 
     cdef bint _versions_match(self)
 

@@ -11,8 +11,9 @@ from .dispatch cimport Switch, array_module
 from .dispatch import FAST_PATHS
 from .errors import SECOND_BACKWARD, _describe
 from .loops cimport Loops, call1, call2, exact_in_place, scalar_operand
-from .node cimport Node
+from .node cimport Node, grad_edge
 from .opdef cimport OpDef
+from .saved import Packed, pack, unpack
 from .tensor cimport (TensorBase, VersionCounter, new_tensor, same_shape, item_refcount,
                       writable_owner)
 
@@ -20,6 +21,7 @@ cdef object _numpy = np
 cdef type _ndarray = np.ndarray
 cdef type _generic = np.generic
 cdef Switch _fast_paths = FAST_PATHS
+cdef type _Packed = Packed
 
 
 cdef class OpNode(Node):
@@ -31,7 +33,10 @@ cdef class OpNode(Node):
         cdef tuple saved = self.saved
         if saved is None:
             raise RuntimeError(SECOND_BACKWARD)
-        if self.saved_from is not None and not self._versions_match():
+        if self.packed:
+            self._check_versions()      # of the values not packed
+            saved = self.unpacked()
+        elif self.saved_from is not None and not self._versions_match():
             self._check_versions()      # raises PyTorch's error, naming the tensor
         if self.n_outputs == 1:
             if (op.vjp_rules is not None and _fast_paths.on and not create_graph and self.params is None
@@ -49,7 +54,7 @@ cdef class OpNode(Node):
             data = (<TensorBase>(g if self.n_outputs == 1 else g[0]))._data
             if type(data) is not _ndarray:
                 xp = xp.on(_device_of(data))    # its factories make tensors on that device
-            saved = self._saved_tensors()
+            saved = self._tensors_of(saved)
         else:
             xp = array_module(g if self.n_outputs == 1 else g[0])
         if op.n_outputs == 0 and self.n_outputs == 1:
@@ -81,14 +86,22 @@ cdef class OpNode(Node):
 
     def _saved_tensors(self):
         """The saved values as tensors that carry their history (for create_graph)."""
+        return self._tensors_of(self.unpacked() if self.packed else self.saved)
+
+    cdef tuple _tensors_of(self, tuple values):
+        """``values`` (the saved ones, unpacked) as tensors that carry their history."""
         cdef Py_ssize_t k
         cdef TensorBase t
         out = []
-        for k in range(len(self.saved)):
-            value = self.saved[k]
+        for k in range(len(values)):
+            value = values[k]
             # saved_from covers the declared saves; residuals (after them) have no source
             src = self.saved_from[k] if self.saved_from is not None and k < len(self.saved_from) else None
-            if isinstance(src, TensorBase) or isinstance(src, tuple):
+            if isinstance(src, TensorBase) and type(self.saved[k]) is _Packed:
+                out.append(_with_history(value, <TensorBase>src))   # what the unpack hook gave
+            elif isinstance(src, tuple) and type(self.saved[k][0]) is _Packed:
+                out.append(tuple(_with_history(v, <TensorBase>s) for v, s in zip(value, src)))
+            elif isinstance(src, TensorBase) or isinstance(src, tuple):
                 out.append(src)                     # an input (or the inputs of a variadic op)
             elif isinstance(src, VersionCounter):   # the result: a tensor made by this node
                 if isinstance(value, tuple):
@@ -119,10 +132,47 @@ cdef class OpNode(Node):
                 return False        # the inputs of a variadic op: the slow path checks each
         return True
 
-    def _check_versions(self):
-        for src, v in zip(self.saved_from, self.saved_versions):
-            if src is None:
+    cdef void pack_saved(self, tuple raw, tuple outs) except *:
+        """Saved-tensor hooks are on: each tensor saved (the inputs and results the formulas
+        read; not numbers, nor an op's residual arrays) is replaced by what the pack hook
+        makes of it (saved.py)."""
+        cdef OpDef op = self.op
+        cdef Py_ssize_t k, i
+        cdef list saved = list(self.saved)
+        for k in range(len(op.save_idx)):
+            if saved[k] is None:
                 continue
+            i = op.save_idx[k]
+            if i >= 0 and op.variadic:
+                saved[k] = tuple([pack(t) for t in raw])
+            elif i >= 0:
+                if not isinstance(raw[i], TensorBase):
+                    continue        # a number (or a constant array), kept as it is
+                saved[k] = pack(raw[i])
+            else:
+                saved[k] = pack(outs[0]) if op.n_outputs == 1 else tuple([pack(o) for o in outs])
+            self.saved = tuple(saved)   # each packed value kept as soon as it is made
+            self.packed = True
+
+    cdef tuple unpacked(self):
+        """The saved values, the packed ones unpacked (arrays) by their unpack hooks."""
+        cdef list out = list(self.saved)
+        cdef Py_ssize_t k
+        for k in range(len(out)):
+            v = out[k]
+            if type(v) is _Packed:
+                out[k] = (<TensorBase>unpack(v))._data
+            elif type(v) is tuple and v and type(v[0]) is _Packed:
+                out[k] = tuple([(<TensorBase>unpack(p))._data for p in v])
+        return tuple(out)
+
+    def _check_versions(self):
+        if self.saved_from is None:
+            return
+        for k, (src, v) in enumerate(zip(self.saved_from, self.saved_versions)):
+            if src is None or type(self.saved[k]) is _Packed or (
+                    type(self.saved[k]) is tuple and self.saved[k] and type(self.saved[k][0]) is _Packed):
+                continue        # a packed value: PyTorch cannot see its versions through the hooks
             if isinstance(src, tuple):
                 for t, tv in zip(src, v):
                     if (<TensorBase>t).version() != tv:
@@ -162,6 +212,19 @@ cdef class OpNode(Node):
                     raise RuntimeError(SECOND_BACKWARD)
                 return self._saved_tensors()[names.index(key)]
         raise AttributeError(f"'{self._name}' object has no attribute '{name}'")
+
+
+cdef TensorBase _with_history(object data, TensorBase src):
+    """A tensor of ``data`` whose gradient flows where ``src``'s does (PyTorch's unpacked
+    saved variable): on ``src``'s grad_fn, or into the accumulator of the leaf ``src``."""
+    if data is src._data:
+        return src
+    cdef TensorBase t = new_tensor(data, src._grad_fn, src._output_nr)
+    if src._grad_fn is None and src._requires_grad:
+        grad_edge(src)      # makes the accumulator if it is gone
+        t._requires_grad = True
+        t._accumulator = src._accumulator
+    return t
 
 
 cdef bint _saved_a_value(OpNode node) noexcept:

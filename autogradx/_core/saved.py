@@ -1,0 +1,93 @@
+"""Saved-tensor hooks (PyTorch's ``torch.autograd.graph.saved_tensors_hooks``): this thread's
+stack of (pack, unpack) pairs, and the packing and unpacking of one saved tensor.
+
+While a pair is active, every tensor an op or a Function saves for backward (an input, a
+result; not a number it saves, PyTorch's "wrapped numbers") goes through ``pack_hook``
+once, when the op is recorded, with grad mode off; the node keeps what it returns instead of
+the tensor. Each use in backward (and each ``grad_fn._saved_*`` or ``ctx.saved_tensors``)
+calls ``unpack_hook`` on it, which must give a tensor back. The C flag that op.pyx reads
+(grad_mode.saved_hooks_on) is set exactly while the stack is not empty.
+"""
+
+import threading
+
+from .grad_mode import _set_grad_enabled, _set_saved_hooks_on
+from .tensor import TensorBase
+
+
+class _State(threading.local):
+    def __init__(self):
+        self.stack = []             # (pack_hook, unpack_hook), innermost last
+        self.disabled = None        # disable_saved_tensors_hooks's message, while it is active
+
+
+_state = _State()
+
+PACK_IN_PLACE = (
+    "A saved tensor pack hook is modifying its input in place. Tensors provided as input to "
+    "pack hook can not be modified by in-place operations as this can lead to unexpected "
+    "side-effects. Please open an issue if you need to perform in-place operations on the "
+    "input to a pack hook.")
+
+
+class Packed:
+    """What a saved tensor became: the pack hook's result and the unpack hook to apply."""
+
+    __slots__ = ("unpack_hook", "obj")
+
+    def __init__(self, unpack_hook, obj):
+        self.unpack_hook = unpack_hook
+        self.obj = obj
+
+
+def push_hooks(pack_hook, unpack_hook):
+    if _state.disabled is not None:
+        raise RuntimeError(_state.disabled)
+    _state.stack.append((pack_hook, unpack_hook))
+    _set_saved_hooks_on(True)
+
+
+def pop_hooks():
+    _state.stack.pop()
+    _set_saved_hooks_on(bool(_state.stack))
+
+
+def disabled_message():
+    """The message of the innermost disable_saved_tensors_hooks, or None."""
+    return _state.disabled
+
+
+def set_disabled(message):
+    """Refuse new hooks with ``message`` (None: allow them again). Refused at once where
+    hooks are active, as in PyTorch."""
+    if message is not None and _state.stack:
+        raise RuntimeError(message)
+    _state.disabled = message
+
+
+def pack_with(pack_hook, unpack_hook, tensor):
+    """``tensor`` packed by ``pack_hook`` (grad mode off); refused if the hook changed it in place."""
+    version = tensor._version
+    prev = _set_grad_enabled(False)
+    try:
+        obj = pack_hook(tensor)
+    finally:
+        _set_grad_enabled(prev)
+    if tensor._version != version:
+        raise RuntimeError(PACK_IN_PLACE)
+    return Packed(unpack_hook, obj)
+
+
+def pack(tensor):
+    """``tensor`` packed by the innermost active pair."""
+    pack_hook, unpack_hook = _state.stack[-1]
+    return pack_with(pack_hook, unpack_hook, tensor)
+
+
+def unpack(packed):
+    """The tensor the unpack hook makes of ``packed``."""
+    t = packed.unpack_hook(packed.obj)
+    if not isinstance(t, TensorBase):
+        raise TypeError("Output of saved tensor unpack_hook expected to be a Tensor but got "
+                        f"result of type {type(t).__name__}")
+    return t
