@@ -11,7 +11,7 @@ from .dispatch cimport Switch, array_module
 from .dispatch import FAST_PATHS
 from .errors import SECOND_BACKWARD, _describe
 from .loops cimport Loops, call1, call2, exact_in_place, scalar_operand
-from .node cimport Node, grad_edge
+from .node cimport AccumulateGrad, Node, grad_edge
 from .opdef cimport OpDef
 from .saved import Packed, pack, unpack
 from .tensor cimport (TensorBase, VersionCounter, new_tensor, same_shape, item_refcount,
@@ -35,7 +35,7 @@ cdef class OpNode(Node):
             raise RuntimeError(SECOND_BACKWARD)
         if self.packed:
             self._check_versions()      # of the values not packed
-            saved = self.unpacked()
+            saved = self.unpacked(create_graph)
         elif self.saved_from is not None and not self._versions_match():
             self._check_versions()      # raises PyTorch's error, naming the tensor
         if self.n_outputs == 1:
@@ -86,10 +86,11 @@ cdef class OpNode(Node):
 
     def _saved_tensors(self):
         """The saved values as tensors that carry their history (for create_graph)."""
-        return self._tensors_of(self.unpacked() if self.packed else self.saved)
+        return self._tensors_of(self.unpacked(True) if self.packed else self.saved)
 
     cdef tuple _tensors_of(self, tuple values):
-        """``values`` (the saved ones, unpacked) as tensors that carry their history."""
+        """``values`` (the saved ones; the packed ones unpacked to tensors) as tensors that
+        carry their history."""
         cdef Py_ssize_t k
         cdef TensorBase t
         out = []
@@ -97,10 +98,15 @@ cdef class OpNode(Node):
             value = values[k]
             # saved_from covers the declared saves; residuals (after them) have no source
             src = self.saved_from[k] if self.saved_from is not None and k < len(self.saved_from) else None
-            if isinstance(src, TensorBase) and type(self.saved[k]) is _Packed:
-                out.append(_with_history(value, <TensorBase>src))   # what the unpack hook gave
-            elif isinstance(src, tuple) and type(self.saved[k][0]) is _Packed:
-                out.append(tuple(_with_history(v, <TensorBase>s) for v, s in zip(value, src)))
+            packed = _is_packed(self.saved[k])
+            if packed and isinstance(src, VersionCounter):
+                value = (tuple([(<TensorBase>v)._data for v in value]) if type(value) is tuple
+                         else (<TensorBase>value)._data)
+            if packed and type(src) is tuple and type(value) is tuple:
+                # the inputs of a variadic op, unpacked, on the inputs' histories
+                out.append(tuple([_on_history(<TensorBase>v, <tuple>h) for v, h in zip(value, src)]))
+            elif packed and type(src) is tuple:
+                out.append(_on_history(<TensorBase>value, <tuple>src))    # an input, unpacked
             elif isinstance(src, TensorBase) or isinstance(src, tuple):
                 out.append(src)                     # an input (or the inputs of a variadic op)
             elif isinstance(src, VersionCounter):   # the result: a tensor made by this node
@@ -139,39 +145,45 @@ cdef class OpNode(Node):
         cdef OpDef op = self.op
         cdef Py_ssize_t k, i
         cdef list saved = list(self.saved)
+        cdef list sources = list(self.saved_from) if self.saved_from is not None else [None] * len(saved)
         for k in range(len(op.save_idx)):
             if saved[k] is None:
                 continue
             i = op.save_idx[k]
             if i >= 0 and op.variadic:
                 saved[k] = tuple([pack(t) for t in raw])
+                sources[k] = tuple([_history(<TensorBase>t) for t in raw])
             elif i >= 0:
                 if not isinstance(raw[i], TensorBase):
                     continue        # a number (or a constant array), kept as it is
                 saved[k] = pack(raw[i])
+                sources[k] = _history(<TensorBase>raw[i])
             else:
                 saved[k] = pack(outs[0]) if op.n_outputs == 1 else tuple([pack(o) for o in outs])
-            self.saved = tuple(saved)   # each packed value kept as soon as it is made
+            # Each packed value kept as soon as it is made; the input tensor no longer held
+            # (its history alone), so that its memory can go where the hook moved it.
+            self.saved = tuple(saved)
+            self.saved_from = tuple(sources)
             self.packed = True
 
-    cdef tuple unpacked(self):
-        """The saved values, the packed ones unpacked (arrays) by their unpack hooks."""
+    cdef tuple unpacked(self, bint as_tensors):
+        """The saved values, the packed ones unpacked by their unpack hooks (to arrays, or
+        to the tensors the hooks gave)."""
         cdef list out = list(self.saved)
         cdef Py_ssize_t k
         for k in range(len(out)):
             v = out[k]
             if type(v) is _Packed:
-                out[k] = (<TensorBase>unpack(v))._data
-            elif type(v) is tuple and v and type(v[0]) is _Packed:
-                out[k] = tuple([(<TensorBase>unpack(p))._data for p in v])
+                out[k] = unpack(v) if as_tensors else (<TensorBase>unpack(v))._data
+            elif _is_packed(v):
+                out[k] = tuple([unpack(p) if as_tensors else (<TensorBase>unpack(p))._data for p in v])
         return tuple(out)
 
     def _check_versions(self):
         if self.saved_from is None:
             return
         for k, (src, v) in enumerate(zip(self.saved_from, self.saved_versions)):
-            if src is None or type(self.saved[k]) is _Packed or (
-                    type(self.saved[k]) is tuple and self.saved[k] and type(self.saved[k][0]) is _Packed):
+            if src is None or _is_packed(self.saved[k]):
                 continue        # a packed value: PyTorch cannot see its versions through the hooks
             if isinstance(src, tuple):
                 for t, tv in zip(src, v):
@@ -214,17 +226,43 @@ cdef class OpNode(Node):
         raise AttributeError(f"'{self._name}' object has no attribute '{name}'")
 
 
-cdef TensorBase _with_history(object data, TensorBase src):
-    """A tensor of ``data`` whose gradient flows where ``src``'s does (PyTorch's unpacked
-    saved variable): on ``src``'s grad_fn, or into the accumulator of the leaf ``src``."""
-    if data is src._data:
-        return src
-    cdef TensorBase t = new_tensor(data, src._grad_fn, src._output_nr)
-    if src._grad_fn is None and src._requires_grad:
-        grad_edge(src)      # makes the accumulator if it is gone
+cdef inline bint _is_packed(object v):
+    """``v``, a saved value, is a saved.Packed or a tuple of them (a variadic op's inputs, a
+    multi-output op's results)."""
+    return type(v) is _Packed or (type(v) is tuple and len(<tuple>v) and type((<tuple>v)[0]) is _Packed)
+
+
+cdef tuple _history(TensorBase t):
+    """What a packed saved tensor keeps of ``t`` in place of ``t`` itself: where its gradient
+    flows (grad_fn and output number, or the accumulator of a leaf that requires grad)."""
+    if t._grad_fn is None and t._requires_grad:
+        return (None, 0, grad_edge(t))
+    return (t._grad_fn, t._output_nr, None)
+
+
+cdef TensorBase _on_history(TensorBase u, tuple history):
+    """The tensor an unpack hook gave, on the saved tensor's history (PyTorch's unpacked
+    saved variable): ``u`` itself where it has that history already."""
+    grad_fn, nr, acc = history
+    if u._grad_fn is grad_fn and u._output_nr == nr and (
+            (acc is None and not u._requires_grad) or
+            (acc is not None and u._accumulator is not None and u._accumulator() is acc)):
+        return u
+    cdef TensorBase t = new_tensor(u._data, grad_fn, nr)
+    if acc is not None:
         t._requires_grad = True
-        t._accumulator = src._accumulator
+        t._accumulator = (<TensorBase>(<AccumulateGrad>acc).variable)._accumulator
     return t
+
+
+def saved_history(TensorBase t):
+    """``_history`` for autograd.Function's saved tensors."""
+    return _history(t)
+
+
+def on_history(TensorBase u, tuple history):
+    """``_on_history`` for autograd.Function's saved tensors."""
+    return _on_history(u, history)
 
 
 cdef bint _saved_a_value(OpNode node) noexcept:

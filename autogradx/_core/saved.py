@@ -47,6 +47,11 @@ def push_hooks(pack_hook, unpack_hook):
     _set_saved_hooks_on(True)
 
 
+def active():
+    """A pair of hooks applies to what is saved now on this thread."""
+    return bool(_state.stack)
+
+
 def pop_hooks():
     _state.stack.pop()
     _set_saved_hooks_on(bool(_state.stack))

@@ -8,8 +8,10 @@ records a single node whose backward calls ``MyFunction.backward``.
 import functools
 import warnings
 
+from autogradx._core import saved as _saved_hooks
 from autogradx._core.grad_mode import _set_grad_enabled, is_anomaly_enabled, is_grad_enabled
 from autogradx._core.node import make_node
+from autogradx._core.opnode import on_history, saved_history
 from autogradx._core.dispatch import get_array_module
 from autogradx._core.errors import SECOND_BACKWARD, _describe, _forward_trace
 from autogradx._core.tensor import TensorBase, wrap
@@ -24,6 +26,7 @@ class FunctionCtx:
         self.needs_input_grad = needs_input_grad
         self._name = name
         self._saved = ()
+        self._packed = None         # (packed, history) per saved tensor under saved-tensor hooks
         self._released = False
         self._non_differentiable = set()
         self.materialize_grads = True
@@ -41,6 +44,9 @@ class FunctionCtx:
     def saved_tensors(self):
         if self._released:
             raise RuntimeError(SECOND_BACKWARD)
+        if self._packed is not None:    # unpacked at each access; no version check, as in PyTorch
+            return tuple(None if p is None else on_history(_saved_hooks.unpack(p), h)
+                         for p, h in self._packed)
         for i, (t, v) in enumerate(zip(self._saved, self._versions)):
             if t is not None and t._version != v:
                 raise RuntimeError(
@@ -69,8 +75,16 @@ class FunctionCtx:
     def mark_dirty(self, *tensors):
         raise NotImplementedError("mark_dirty (in-place Functions) is not supported by autogradx")
 
+    def _pack(self):
+        """Saved-tensor hooks are on: keep what the pack hook makes of each saved tensor, and
+        where its gradient flows, instead of the tensor."""
+        self._packed = tuple((None, None) if t is None else (_saved_hooks.pack(t), saved_history(t))
+                             for t in self._saved)
+        self._saved = ()
+
     def _release(self):
         self._saved = ()
+        self._packed = None
         self._released = True
 
 
@@ -123,6 +137,8 @@ class Function:
             node = make_node(name, args, [outputs[i] for i in diff],
                              functools.partial(_run_backward, cls, ctx, diff, metas, args, name),
                              ctx._release, f"autogradx.autograd.function.{name}", ctx=ctx)
+            if _saved_hooks.active():
+                ctx._pack()
             if is_anomaly_enabled():
                 node.metadata["traceback_"] = _forward_trace()
         return outputs[0] if single else outputs

@@ -2700,19 +2700,7 @@ DIFFERENCES = {
     "test_saved_variable_saved_original_inplace_detach":
         "[behaviour] backward after detach_() of a saved non-leaf input runs; PyTorch raises "
         "'Trying to use a saved tensor that has been detached'",
-    "test_saved_variable_packing_unpacking_saved_original_with_default_hooks": _GRAPH,
-    "test_saved_variable_packing_unpacking_did_not_save_original_with_default_hooks": _GRAPH,
-    "test_setting_default_saved_variable_hooks_twice_should_not_fail": _GRAPH,
-    "test_setting_default_saved_variable_hooks_twice_should_use_inner": _GRAPH,
-    "test_saved_tensor_hooks_custom_error_propagation": _GRAPH,
-    "test_saved_tensor_hooks_custom_function_intermediates": _GRAPH,
-    "test_unpack_hooks_exec_count": _GRAPH,
-    "test_saved_tensors_hook_version_counter_not_shared": _GRAPH,
-    "test_save_on_cpu_and_checkpoint": _GRAPH,
     "test_pack_hook_with_inplace_modification_should_fail": _GRAPH,
-    "test_saving_variable_to_disk": _GRAPH,
-    "test_default_saved_tensors_hooks_double_backward": _GRAPH,
-    "test_wrapped_number_saved_tensors_hooks": _GRAPH,
     # -- autograd.Function --
     "test_clear_saved_tensors_on_access":
         "[function] Function.clear_saved_tensors_on_access is not honoured: ctx keeps the "
