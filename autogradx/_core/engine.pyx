@@ -18,6 +18,7 @@ cimport cython
 
 from cpython.ref cimport Py_REFCNT
 
+from .saved import restore_saved_hooks, saved_hooks_state
 from .node cimport Node, NodeExtras, AccumulateGrad, grad_edge, hook_result, run_leaf_hooks
 from .grad_mode cimport anomaly_enabled, grad_enabled, set_grad_enabled_c
 from .loops cimport Loops, loops_of, call2, exact_in_place
@@ -283,12 +284,14 @@ cpdef run_backward(tuple tensors, tuple grads, bint keep_graph, bint create_grap
     _last_task += 1
     prev_task = _task.id
     _task.id = _last_task
+    hooks = saved_hooks_state()     # restored after, as PyTorch restores its thread state
     set_grad_enabled_c(create_graph)
     try:
         return _sweep(tensors, grads, keep_graph, create_graph, inputs, accumulate)
     finally:
         set_grad_enabled_c(prev_mode)
         _task.id = prev_task
+        restore_saved_hooks(hooks)
 
 
 # Each run_backward is a graph task with an id of its own (PyTorch's), which saved-tensor

@@ -57,6 +57,17 @@ def pop_hooks():
     _set_saved_hooks_on(bool(_state.stack))
 
 
+def saved_hooks_state():
+    """This thread's hooks and disabling, for restore_saved_hooks (the engine keeps them
+    across a backward, whose unpack hooks may enter a pair without leaving it)."""
+    return _state.stack[:], _state.disabled
+
+
+def restore_saved_hooks(state):
+    _state.stack[:], _state.disabled = state
+    _set_saved_hooks_on(bool(_state.stack))
+
+
 def disabled_message():
     """The message of the innermost disable_saved_tensors_hooks, or None."""
     return _state.disabled

@@ -3264,7 +3264,6 @@ DIFFERENCES = {
     "test_retain_grad_inplace_over_view": "[views] mul_ on a view of a tensor that requires grad is refused (RuntimeError: in-place change of a view ... not supported)",
     "test_retains_grad_inplace_multiple_outputs": "[hooks] retain_grad on a multi-output node's output, then mul_: .grad is of the old version (allclose(gvar, gvar_expected) fails)",
     "test_return_duplicate_inplace": "[function] ctx.mark_dirty is not supported (NotImplementedError)",
-    "test_saved_tensor_hooks_extra_enter_during_bw_no_leak": "[missing] torch.autograd.graph.saved_tensors_hooks (AttributeError)",
     "test_set_grad_coroutines": "[behaviour] @torch.no_grad() refuses a generator function (TypeError: no_grad cannot decorate generator function)",
     "test_set_grad_coroutines_benign_exceptions": "[behaviour] @torch.no_grad() refuses a generator function (TypeError: no_grad cannot decorate generator function)",
     "test_set_grad_coroutines_critical_exceptions": "[behaviour] @torch.no_grad() refuses a generator function (TypeError: no_grad cannot decorate generator function)",
