@@ -171,10 +171,6 @@ DIFFERENCES = {
     "test_nested_anomaly_detect_nan": "[behaviour] g1[0] /= 0 on a 0 element emits NumPy's "
     "RuntimeWarning 'invalid value encountered in divide' (PyTorch is silent; deliberate per "
     "README); past it, detect_anomaly's warnings (see test_anomaly_grad_warnings) are missing",
-    "test_checkpointing_without_reentrant_custom_function_works": "[behaviour] checkpoint("
-    "use_reentrant=False) has reentrant semantics: ctx.saved_tensors can be unpacked twice "
-    "(PyTorch: RuntimeError 'Unpack is being triggered for a tensor that was already unpacked "
-    "once')",
 }
 
 

@@ -2657,38 +2657,15 @@ NOT_PORTED = {
         "CUDA-only (skipIf not TEST_CUDA), torch.device('cuda') context",
 }
 
-_CHECKPOINT = "autogradx's checkpoint always has the reentrant semantics (use_reentrant=False ignored): "
 _GRAPH = "[missing] torch.autograd.graph (saved_tensors_hooks, save_on_cpu): AttributeError"
 _FWAD = "[forward-ad] torch.autograd.forward_ad (dual_level, make_dual)"
 _MARK_DIRTY = "[function] ctx.mark_dirty raises NotImplementedError"
 
 DIFFERENCES = {
     # -- checkpoint --
-    "test_checkpoint_detects_non_determinism":
-        "[behaviour] " + _CHECKPOINT + "a recomputation saving fewer tensors is not detected "
-        "(RuntimeError 'A different number of tensors was saved' not raised); "
-        "torch.utils.checkpoint.set_checkpoint_early_stop / set_checkpoint_debug_enabled missing",
-    "test_access_saved_tensor_twice_without_recomputation_works":
-        "[behaviour] " + _CHECKPOINT + "CheckpointFunctionBackward has no _saved_result "
-        "(AttributeError); PyTorch recomputes on each access",
     "test_checkpoint_valid_reset_on_error":
         "[behaviour] autogradx's reentrant checkpoint supports autograd.grad with respect to its "
         "arguments; PyTorch raises 'torch.utils.checkpoint is incompatible with .grad()'",
-    "test_checkpointing_without_reentrant_input_requires_grad_True":
-        "[missing] Tensor.uniform_ (AttributeError); then tensors passed to checkpoint by keyword "
-        "(data=) are not inputs: 'element 0 of tensors does not require grad'",
-    "test_checkpointing_without_reentrant_input_requires_grad_False":
-        "[missing] Tensor.uniform_ (AttributeError); then " + _CHECKPOINT + "inputs without "
-        "requires_grad give a graph-less output",
-    "test_checkpointing_without_reentrant_saved_object_identity":
-        "[behaviour] " + _CHECKPOINT + "the recomputation gets detached copies, so the tensor "
-        "saved by the Function is not the caller's b (assertIs fails)",
-    "test_checkpointing_without_reentrant_parameter_used_in_an_out":
-        "[behaviour] " + _CHECKPOINT + "a hook on a parameter used inside and outside the "
-        "checkpoint runs twice (2 != 1)",
-    "test_checkpointing_without_reentrant_arbitrary_input_output":
-        "[behaviour] " + _CHECKPOINT + "no tensor argument requires grad, so the output has no "
-        "graph: backward raises 'element 0 of tensors does not require grad'",
     # -- saved tensors and their hooks --
     "test_get_data_and_hooks_from_raw_saved_variable": _GRAPH,
     "test_saved_tensor_constructor_forbidden_without_flag":

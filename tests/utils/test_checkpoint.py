@@ -16,7 +16,8 @@ from helpers import float_tensor as t
 
 def checkpoint(function, *args, **kwargs):
     """The checkpoint under test, saying which behaviour it wants (leaving it out warns)."""
-    return _checkpoint(function, *args, use_reentrant=True, **kwargs)
+    kwargs.setdefault("use_reentrant", True)
+    return _checkpoint(function, *args, **kwargs)
 
 
 F = agx.nn.functional
