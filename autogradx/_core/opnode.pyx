@@ -13,7 +13,7 @@ from .errors import SECOND_BACKWARD, _describe
 from .loops cimport Loops, call1, call2, exact_in_place, scalar_operand
 from .node cimport AccumulateGrad, Node, grad_edge
 from .opdef cimport OpDef
-from .saved import Packed, pack, unpack
+from .saved import Packed, SavedTensor, pack, pack_with, unpack
 from .tensor cimport (TensorBase, VersionCounter, new_tensor, same_shape, item_refcount,
                       writable_owner)
 
@@ -179,6 +179,47 @@ cdef class OpNode(Node):
                 out[k] = tuple([unpack(p) if as_tensors else (<TensorBase>unpack(p))._data for p in v])
         return tuple(out)
 
+    def _raw_saved(self, Py_ssize_t k):
+        """Saved value ``k`` as SavedTensor shows it: (what was packed, the unpack hook), or
+        (the tensor, None): the input itself, the result detached."""
+        if self.saved is None:
+            raise RuntimeError(SECOND_BACKWARD)
+        v = self.saved[k]
+        if type(v) is _Packed:
+            return (<object>v).obj, (<object>v).unpack_hook
+        src = self.saved_from[k] if self.saved_from is not None else None
+        if isinstance(src, TensorBase):
+            return src, None
+        return _as_constant(v), None
+
+    def _register_saved_hooks(self, Py_ssize_t k, pack_hook, unpack_hook):
+        """Pack saved value ``k`` now with ``pack_hook`` (SavedTensor.register_hooks)."""
+        if self.saved is None:
+            raise RuntimeError(
+                "Calling register_hooks on a saved tensor after it has been freed. Saved "
+                "intermediate values of the graph are freed when you call .backward() or "
+                "autograd.grad(). Specify retain_graph=True if you need to backward through the "
+                "graph a second time or if you need to access saved variables after calling "
+                "backward.")
+        v = self.saved[k]
+        if _is_packed(v):
+            raise RuntimeError(
+                "Calling register_hooks on a saved tensor whose hooks have already been set. "
+                "Hint: only one pair of hooks is allowed at a time.")
+        if v is None:
+            raise RuntimeError("Calling register_hooks on a saved tensor with value None is forbidden")
+        t = self._tensors_of(self.saved)[k]     # the input, or the result on this node
+        if not isinstance(t, TensorBase):
+            raise RuntimeError("register_hooks: the saved value is not one tensor")
+        cdef list saved = list(self.saved)
+        cdef list sources = list(self.saved_from)
+        saved[k] = pack_with(pack_hook, unpack_hook, t)
+        if isinstance(sources[k], TensorBase):
+            sources[k] = _history(<TensorBase>t)
+        self.saved = tuple(saved)
+        self.saved_from = tuple(sources)
+        self.packed = True
+
     def _check_versions(self):
         if self.saved_from is None:
             return
@@ -215,11 +256,15 @@ cdef class OpNode(Node):
 
     def __getattr__(self, str name):
         # PyTorch's introspection: grad_fn._saved_self, _saved_other, _saved_result, ...
-        if name.startswith("_saved_"):
-            key = name[7:]
+        # and grad_fn._raw_saved_self, ...: the saved value itself (a SavedTensor)
+        raw = name.startswith("_raw_saved_")
+        if raw or name.startswith("_saved_"):
+            key = name[11:] if raw else name[7:]
             key = "input" if key == "self" else key
             names = [s.lstrip("*") for s in self.op.save]
             if key in names:
+                if raw:
+                    return SavedTensor._of(self, names.index(key))
                 if self.saved is None:
                     raise RuntimeError(SECOND_BACKWARD)
                 return self._saved_tensors()[names.index(key)]

@@ -107,3 +107,34 @@ def unpack(packed):
         raise TypeError("Output of saved tensor unpack_hook expected to be a Tensor but got "
                         f"result of type {type(t).__name__}")
     return t
+
+
+class SavedTensor:
+    """One value a node saved for backward (``grad_fn._raw_saved_self``, PyTorch's
+    ``torch.autograd.SavedTensor``): ``data`` is what was packed (or the tensor, where no
+    hooks packed it), ``unpack_hook`` the hook that will unpack it (or None), and
+    ``register_hooks(pack_hook, unpack_hook)`` packs it now with a pair of its own."""
+
+    __slots__ = ("_node", "_index")
+
+    def __init__(self):
+        raise RuntimeError("Trying to create a SavedTensor object from Python is forbidden.")
+
+    @classmethod
+    def _of(cls, node, index):
+        self = object.__new__(cls)
+        self._node, self._index = node, index
+        return self
+
+    @property
+    def data(self):
+        return self._node._raw_saved(self._index)[0]
+
+    @property
+    def unpack_hook(self):
+        return self._node._raw_saved(self._index)[1]
+
+    def register_hooks(self, pack_hook, unpack_hook):
+        if not callable(pack_hook) or not callable(unpack_hook):
+            raise TypeError("register_hooks(): expected two callables, pack_hook and unpack_hook")
+        self._node._register_saved_hooks(self._index, pack_hook, unpack_hook)

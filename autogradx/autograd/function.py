@@ -7,6 +7,7 @@ records a single node whose backward calls ``MyFunction.backward``.
 
 import functools
 import warnings
+import weakref
 
 from autogradx._core import saved as _saved_hooks
 from autogradx._core.grad_mode import _set_grad_enabled, is_anomaly_enabled, is_grad_enabled
@@ -45,8 +46,7 @@ class FunctionCtx:
         if self._released:
             raise RuntimeError(SECOND_BACKWARD)
         if self._packed is not None:    # unpacked at each access; no version check, as in PyTorch
-            return tuple(None if p is None else on_history(_saved_hooks.unpack(p), h)
-                         for p, h in self._packed)
+            return tuple(None if p is None else _unpack(p, h, self._node) for p, h in self._packed)
         for i, (t, v) in enumerate(zip(self._saved, self._versions)):
             if t is not None and t._version != v:
                 raise RuntimeError(
@@ -75,12 +75,16 @@ class FunctionCtx:
     def mark_dirty(self, *tensors):
         raise NotImplementedError("mark_dirty (in-place Functions) is not supported by autogradx")
 
-    def _pack(self):
+    def _pack(self, node):
         """Saved-tensor hooks are on: keep what the pack hook makes of each saved tensor, and
-        where its gradient flows, instead of the tensor."""
-        self._packed = tuple((None, None) if t is None else (_saved_hooks.pack(t), saved_history(t))
-                             for t in self._saved)
-        self._saved = ()
+        where its gradient flows, instead of the tensor. An output of ``node`` keeps only its
+        output number (the node itself is found at unpack), so that no cycle holds it."""
+        saved, self._saved = self._saved, ()    # nothing kept if a pack hook raises
+        self._node = weakref.ref(node)
+        self._packed = tuple(
+            None if t is None else
+            (_saved_hooks.pack(t), t.output_nr if t.grad_fn is node else saved_history(t))
+            for t in saved)
 
     def _release(self):
         self._saved = ()
@@ -138,10 +142,17 @@ class Function:
                              functools.partial(_run_backward, cls, ctx, diff, metas, args, name),
                              ctx._release, f"autogradx.autograd.function.{name}", ctx=ctx)
             if _saved_hooks.active():
-                ctx._pack()
+                ctx._pack(node)
             if is_anomaly_enabled():
                 node.metadata["traceback_"] = _forward_trace()
         return outputs[0] if single else outputs
+
+
+def _unpack(packed, history, node_ref):
+    """A saved tensor, unpacked, on its history (``history``: an output number of the node)."""
+    if type(history) is int:
+        history = (node_ref(), history, None)
+    return on_history(_saved_hooks.unpack(packed), history)
 
 
 def _fresh(out, args):

@@ -2657,7 +2657,6 @@ NOT_PORTED = {
         "CUDA-only (skipIf not TEST_CUDA), torch.device('cuda') context",
 }
 
-_GRAPH = "[missing] torch.autograd.graph (saved_tensors_hooks, save_on_cpu): AttributeError"
 _FWAD = "[forward-ad] torch.autograd.forward_ad (dual_level, make_dual)"
 _MARK_DIRTY = "[function] ctx.mark_dirty raises NotImplementedError"
 
@@ -2667,17 +2666,9 @@ DIFFERENCES = {
         "[behaviour] autogradx's reentrant checkpoint supports autograd.grad with respect to its "
         "arguments; PyTorch raises 'torch.utils.checkpoint is incompatible with .grad()'",
     # -- saved tensors and their hooks --
-    "test_get_data_and_hooks_from_raw_saved_variable": _GRAPH,
-    "test_saved_tensor_constructor_forbidden_without_flag":
-        "[missing] torch.autograd.SavedTensor (AttributeError)",
-    "test_saved_variable_packing_unpacking_saved_original_with_hooks":
-        "[missing] grad_fn._raw_saved_self (SavedTensor.register_hooks): AttributeError",
-    "test_saved_variable_packing_unpacking_did_not_save_original_with_hooks":
-        "[missing] grad_fn._raw_saved_result (SavedTensor.register_hooks): AttributeError",
     "test_saved_variable_saved_original_inplace_detach":
         "[behaviour] backward after detach_() of a saved non-leaf input runs; PyTorch raises "
         "'Trying to use a saved tensor that has been detached'",
-    "test_pack_hook_with_inplace_modification_should_fail": _GRAPH,
     # -- autograd.Function --
     "test_clear_saved_tensors_on_access":
         "[function] Function.clear_saved_tensors_on_access is not honoured: ctx keeps the "
