@@ -8,8 +8,6 @@ Both passes use explicit stacks: no Python or C recursion however deep the
 graph is.
 """
 
-import threading
-
 import numpy as np
 
 cimport numpy as cnp
@@ -20,7 +18,7 @@ from cpython.ref cimport Py_REFCNT
 
 from .saved import restore_saved_hooks, saved_hooks_state
 from .node cimport Node, NodeExtras, AccumulateGrad, grad_edge, hook_result, run_leaf_hooks
-from .grad_mode cimport anomaly_enabled, grad_enabled, set_grad_enabled_c
+from .grad_mode cimport anomaly_enabled, grad_enabled, saved_hooks_on, set_grad_enabled_c
 from .loops cimport Loops, loops_of, call2, exact_in_place
 from .dispatch cimport array_module
 from .tensor cimport TensorBase, new_tensor, needs_grad, same_shape, dtype_of, writable_owner
@@ -279,36 +277,39 @@ cpdef run_backward(tuple tensors, tuple grads, bint keep_graph, bint create_grap
     returned (``accumulate=False``, for ``autograd.grad``) or accumulated into
     those leaves only (``backward(inputs=...)``).
     """
+    global agx_task_id, agx_last_task
     cdef bint prev_mode = grad_enabled()
-    global _last_task
-    _last_task += 1
-    prev_task = _task.id
-    _task.id = _last_task
-    hooks = saved_hooks_state()     # restored after, as PyTorch restores its thread state
+    cdef long prev_task = agx_task_id
+    agx_last_task += 1
+    agx_task_id = agx_last_task
+    # Saved-tensor hooks are restored after, as PyTorch restores its thread state (an unpack
+    # hook may enter a pair without leaving it); only looked at where some are on.
+    cdef bint hooks_on = saved_hooks_on()
+    hooks = saved_hooks_state() if hooks_on else None
     set_grad_enabled_c(create_graph)
     try:
         return _sweep(tensors, grads, keep_graph, create_graph, inputs, accumulate)
     finally:
         set_grad_enabled_c(prev_mode)
-        _task.id = prev_task
-        restore_saved_hooks(hooks)
+        agx_task_id = prev_task
+        if hooks_on or saved_hooks_on():
+            restore_saved_hooks(hooks)
 
 
 # Each run_backward is a graph task with an id of its own (PyTorch's), which saved-tensor
 # hooks may read to tell one backward from the next (checkpoint recomputes once per task).
-cdef Py_ssize_t _last_task = 0
-
-
-class _Task(threading.local):
-    id = -1
-
-
-_task = _Task()
+cdef extern from *:
+    """
+    static _Thread_local long agx_task_id = -1;
+    static long agx_last_task = 0;
+    """
+    long agx_task_id
+    long agx_last_task
 
 
 def _current_graph_task_id():
     """The id of the backward running on this thread (the innermost one), or -1 outside backward."""
-    return _task.id
+    return agx_task_id
 
 
 cdef list _sweep(tuple tensors, tuple grads, bint keep_graph, bint create_graph, tuple inputs,

@@ -25,7 +25,7 @@ _state = _State()
 
 PACK_IN_PLACE = (
     "A saved tensor pack hook is modifying its input in place. Tensors provided as input to "
-    "pack hook can not be modified by in-place operations as this can lead to unexpected "
+    "pack hook cannot be modified by in-place operations as this can lead to unexpected "
     "side-effects. Please open an issue if you need to perform in-place operations on the "
     "input to a pack hook.")
 
@@ -64,7 +64,11 @@ def saved_hooks_state():
 
 
 def restore_saved_hooks(state):
-    _state.stack[:], _state.disabled = state
+    """Back to ``state`` (None: no hooks)."""
+    if state is None:
+        _state.stack.clear()
+    else:
+        _state.stack[:], _state.disabled = state
     _set_saved_hooks_on(bool(_state.stack))
 
 
