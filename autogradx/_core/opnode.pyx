@@ -140,7 +140,7 @@ cdef class OpNode(Node):
 
     cdef void pack_saved(self, tuple raw, tuple outs) except *:
         """Saved-tensor hooks are on: each tensor saved (the inputs and results the formulas
-        read; not numbers, nor an op's residual arrays) is replaced by what the pack hook
+        read, the arrays among the residuals; not numbers) is replaced by what the pack hook
         makes of it (saved.py)."""
         cdef OpDef op = self.op
         cdef Py_ssize_t k, i
@@ -165,6 +165,14 @@ cdef class OpNode(Node):
             self.saved = tuple(saved)
             self.saved_from = tuple(sources)
             self.packed = True
+        if op.residuals:
+            # The arrays among the residuals (indices, masks) are saved tensors too.
+            k = len(op.save_idx)
+            packed = _pack_residual(saved[k])
+            if packed is not saved[k]:
+                saved[k] = packed
+                self.saved = tuple(saved)
+                self.packed = True
 
     cdef tuple unpacked(self, bint as_tensors):
         """The saved values, the packed ones unpacked by their unpack hooks (to arrays, or
@@ -177,6 +185,9 @@ cdef class OpNode(Node):
                 out[k] = unpack(v) if as_tensors else (<TensorBase>unpack(v))._data
             elif _is_packed(v):
                 out[k] = tuple([unpack(p) if as_tensors else (<TensorBase>unpack(p))._data for p in v])
+        if self.op.residuals:
+            k = len(self.op.save_idx)
+            out[k] = _unpack_residual(out[k], as_tensors)
         return tuple(out)
 
     def _raw_saved(self, Py_ssize_t k):
@@ -277,6 +288,25 @@ cdef inline bint _is_packed(object v):
     return type(v) is _Packed or (type(v) is tuple and len(<tuple>v) and type((<tuple>v)[0]) is _Packed)
 
 
+cdef object _pack_residual(object v):
+    """The residuals ``v`` with each array packed (as a tensor without history); ``v``
+    itself where it holds none."""
+    if type(v) is _ndarray or hasattr(v, "__cuda_array_interface__"):
+        return pack(new_tensor(v, None, 0))
+    if type(v) is tuple:
+        items = tuple([_pack_residual(item) for item in <tuple>v])
+        return v if all([a is b for a, b in zip(items, <tuple>v)]) else items
+    return v
+
+
+cdef object _unpack_residual(object v, bint as_tensors):
+    if type(v) is _Packed:
+        return unpack(v) if as_tensors else (<TensorBase>unpack(v))._data
+    if type(v) is tuple:
+        return tuple([_unpack_residual(item, as_tensors) for item in <tuple>v])
+    return v
+
+
 cdef tuple _history(TensorBase t):
     """What a packed saved tensor keeps of ``t`` in place of ``t`` itself: where its gradient
     flows (grad_fn and output number, or the accumulator of a leaf that requires grad)."""
@@ -326,7 +356,8 @@ cdef bint _holds_array(object v) noexcept:
             if _holds_array(item):
                 return True
         return False
-    return v is not None and (type(v) is _ndarray or isinstance(v, (TensorBase, _generic))
+    return v is not None and (type(v) is _ndarray or type(v) is _Packed
+                              or isinstance(v, (TensorBase, _generic))
                               or hasattr(v, "__cuda_array_interface__")
                               or hasattr(v, "__array_interface__"))
 

@@ -283,3 +283,20 @@ def test_hooks_are_per_thread():
         worker.start()
         worker.join()
     assert packed == []
+
+
+def test_index_arrays_an_op_keeps_are_packed_too():
+    # max(dim) saves its indices (autogradx: among the op's residual arrays), as in PyTorch.
+    def run(lib):
+        x, y = leaves(lib)
+        dtypes = []
+
+        def pack(t):
+            dtypes.append(str(t.dtype))
+            return t.clone()            # a copy: backward must use the unpacked values
+
+        with lib.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            values, _ = lib.stack([x, y]).max(0)
+        values.sum().backward()
+        return "torch.int64" in dtypes, grads_list(x, y)
+    assert both(run)[0] is True
