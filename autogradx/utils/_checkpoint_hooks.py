@@ -16,6 +16,7 @@ The inputs themselves are saved tensors of whatever hooks are active around the 
 
 import contextlib
 import itertools
+import threading
 import traceback
 import weakref
 from collections import defaultdict
@@ -28,8 +29,8 @@ from autogradx._core.tensor import TensorBase
 from autogradx._factories import default_generator
 from autogradx.autograd.graph import saved_tensors_hooks
 
-__all__ = ["CheckpointError", "set_checkpoint_early_stop", "set_checkpoint_debug_enabled",
-           "checkpoint_without_reentrant"]
+__all__ = ["CheckpointError", "GraphExecGroup", "set_checkpoint_early_stop",
+           "set_checkpoint_debug_enabled", "checkpoint_without_reentrant"]
 
 
 class CheckpointError(RuntimeError):
@@ -76,6 +77,33 @@ def _metadata(x):
 
 
 _DETERMINISM_CHECKS = {"default": _metadata, "none": lambda x: None}
+
+
+class _Group(threading.local):
+    current = None
+
+
+_group = _Group()
+
+
+class GraphExecGroup:
+    """Under one instance of this context manager, the backward calls recompute each
+    (non-reentrant) checkpointed region at most once, as if they were one backward; they
+    must then use disjoint saved tensors, even with ``retain_graph=True``. Not nestable."""
+
+    def __enter__(self):
+        if _group.current is not None:
+            raise RuntimeError("GraphExecGroup contexts cannot be nested. Already inside "
+                               f"group {_group.current}")
+        _group.current = self
+        return self
+
+    def __exit__(self, *args):
+        _group.current = None
+
+    @classmethod
+    def _get_current_group(cls):
+        return _group.current
 
 
 class _Handle:
@@ -185,7 +213,9 @@ class _checkpoint_hook(saved_tensors_hooks):
             return holder
 
         def unpack_hook(holder):
-            gid = _current_graph_task_id()
+            gid = GraphExecGroup._get_current_group()
+            if gid is None:
+                gid = _current_graph_task_id()
             if gid == -1:
                 gid = next(_outside_backward)   # grad_fn._saved_* read outside a backward
             if not frame.is_recomputed[gid]:
@@ -205,11 +235,15 @@ class _checkpoint_hook(saved_tensors_hooks):
                     "torch.utils.checkpoint: a saved tensor was not recomputed (its place was "
                     "freed during the recomputation)")
             if holder.handles[gid] is None:
+                extra = ("Performing two backward calls that overlap (i.e. require the same "
+                         "saved activation in order to compute gradients) is not allowed while "
+                         "under the torch.utils.checkpoint.GraphExecGroup context. "
+                         if isinstance(gid, GraphExecGroup) else "")
                 raise CheckpointError(
                     "torch.utils.checkpoint: Unpack is being triggered for a tensor that was "
-                    "already unpacked once. If you are calling ctx.saved_tensors in backward, "
-                    "make sure to do so only once. Otherwise please open an issue with details "
-                    "on your use case.")
+                    f"already unpacked once. {extra}If you are calling ctx.saved_tensors in "
+                    "backward, make sure to do so only once. Otherwise please open an issue "
+                    "with details on your use case.")
             ret = frame.recomputed[gid].pop(holder.handles[gid])
             holder.handles[gid] = None
             return ret

@@ -29,13 +29,13 @@ from autogradx._core.errors import SECOND_BACKWARD, _forward_trace
 from autogradx._core.tensor import TensorBase, wrap
 from autogradx._factories import default_generator
 
-from autogradx.utils._checkpoint_hooks import (CheckpointError, _noop_context_fn,
+from autogradx.utils._checkpoint_hooks import (CheckpointError, GraphExecGroup, _noop_context_fn,
                                                checkpoint_without_reentrant,
                                                set_checkpoint_debug_enabled,
                                                set_checkpoint_early_stop)
 
 __all__ = ["checkpoint", "checkpoint_sequential", "set_checkpoint_early_stop",
-           "set_checkpoint_debug_enabled", "CheckpointError"]
+           "set_checkpoint_debug_enabled", "CheckpointError", "GraphExecGroup"]
 
 noop_context_fn = _noop_context_fn
 

@@ -159,8 +159,6 @@ DIFFERENCES = {
     "raising RuntimeError for a real x, and True for a complex y",
     "test_gradcheck_complex_non_complex_outputs": "[missing] torch.complex (AttributeError)",
     "test_checkpointing_non_reentrant_autocast_cpu": "[missing] torch.autocast (AttributeError)",
-    "test_checkpoint_graph_execution_group": "[missing] torch.utils.checkpoint.GraphExecGroup "
-    "(AttributeError)",
     # [behaviour]
     "test_numpy_requires_grad": "[behaviour] x.numpy() under no_grad() on a tensor that requires "
     "grad raises 'Can't call numpy() on Tensor that requires grad' (PyTorch allows it)",

@@ -614,3 +614,24 @@ def test_nested_non_reentrant_checkpoints_and_save_on_cpu_match_torch():
         out.sum().backward()
         return rounded(x.grad, w.grad)
     both(run)
+
+
+@pytest.mark.parametrize("grouped", [True, False])
+def test_graph_exec_group_recomputes_once_for_several_backwards_as_torch(grouped):
+    import contextlib
+
+    def run(lib, ckpt):
+        calls = []
+
+        def fn(a):
+            calls.append(1)
+            y = a.sin().cos()
+            return y, y.sin().cos()
+
+        x = t(X, lib=lib)
+        y, z = ckpt(fn, x, use_reentrant=False)
+        with lib.utils.checkpoint.GraphExecGroup() if grouped else contextlib.nullcontext():
+            (gy,) = lib.autograd.grad(z, (y,), grad_outputs=(lib.ones_like(z),))
+            (gx,) = lib.autograd.grad(y, (x,), grad_outputs=(gy,))
+        return len(calls), rounded(gx)
+    both(run)
