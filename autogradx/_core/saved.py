@@ -2,10 +2,11 @@
 stack of (pack, unpack) pairs, and the packing and unpacking of one saved tensor.
 
 While a pair is active, every tensor an op or a Function saves for backward (an input, a
-result; not a number it saves, PyTorch's "wrapped numbers") goes through ``pack_hook``
-once, when the op is recorded, with grad mode off; the node keeps what it returns instead of
-the tensor. Each use in backward (and each ``grad_fn._saved_*`` or ``ctx.saved_tensors``)
-calls ``unpack_hook`` on it, which must give a tensor back. The C flag that op.pyx reads
+result, an array among an op's residuals; not a number it saves, PyTorch's "wrapped
+numbers") goes through ``pack_hook`` once, when the op is recorded, with grad mode off; the
+node keeps what it returns instead of the tensor. Each use in backward (and each
+``grad_fn._saved_*`` or ``ctx.saved_tensors``) calls ``unpack_hook`` on it, which must give
+back a tensor of the saved one's shape (another dtype is taken, as in PyTorch). The C flag that op.pyx reads
 (grad_mode.saved_hooks_on) is set exactly while the stack is not empty.
 """
 
@@ -31,13 +32,15 @@ PACK_IN_PLACE = (
 
 
 class Packed:
-    """What a saved tensor became: the pack hook's result and the unpack hook to apply."""
+    """What a saved tensor became: the pack hook's result, the unpack hook to apply, and
+    the tensor's shape (what the unpacked tensor must have)."""
 
-    __slots__ = ("unpack_hook", "obj")
+    __slots__ = ("unpack_hook", "obj", "shape")
 
-    def __init__(self, unpack_hook, obj):
+    def __init__(self, unpack_hook, obj, shape):
         self.unpack_hook = unpack_hook
         self.obj = obj
+        self.shape = shape
 
 
 def push_hooks(pack_hook, unpack_hook):
@@ -95,7 +98,7 @@ def pack_with(pack_hook, unpack_hook, tensor):
         _set_grad_enabled(prev)
     if tensor._version != version:
         raise RuntimeError(PACK_IN_PLACE)
-    return Packed(unpack_hook, obj)
+    return Packed(unpack_hook, obj, tuple(tensor._data.shape))
 
 
 def pack(tensor):
@@ -110,6 +113,12 @@ def unpack(packed):
     if not isinstance(t, TensorBase):
         raise TypeError("Output of saved tensor unpack_hook expected to be a Tensor but got "
                         f"result of type {type(t).__name__}")
+    if tuple(t._data.shape) != packed.shape:
+        # PyTorch leaves this to the formula that reads it; a clear error here instead.
+        raise RuntimeError(
+            f"saved tensor unpack_hook returned a tensor of shape {list(t._data.shape)}, but "
+            f"the tensor saved had shape {list(packed.shape)}: unpack_hook(pack_hook(t)) must "
+            "give back a tensor of t's shape")
     return t
 
 

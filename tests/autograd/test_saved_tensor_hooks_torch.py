@@ -300,3 +300,20 @@ def test_index_arrays_an_op_keeps_are_packed_too():
         values.sum().backward()
         return "torch.int64" in dtypes, grads_list(x, y)
     assert both(run)[0] is True
+
+
+def test_an_unpacked_tensor_of_another_dtype_is_taken_and_another_shape_refused():
+    def run(lib):
+        b = lib.tensor(X, dtype=lib.float32, requires_grad=True) * 1
+        with lib.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t.double()):
+            out = b.sin()
+        (g,) = lib.autograd.grad(out.sum(), b)
+        return str(g.dtype), np.round(g.numpy(), 6).tolist()
+    both(run)
+
+    x = agx.tensor(X, requires_grad=True)
+    with agx.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t[:2]):
+        out = x.sin()
+    with pytest.raises(RuntimeError, match=r"unpack_hook returned a tensor of shape \[2\], but "
+                                           r"the tensor saved had shape \[3\]"):
+        out.sum().backward()
