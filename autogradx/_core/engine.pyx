@@ -17,8 +17,10 @@ cimport cython
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_REFCNT
 
+from .saved import restore_saved_hooks, saved_hooks_state
 from .node cimport Node, NodeExtras, AccumulateGrad, grad_edge, hook_result, run_leaf_hooks
-from .grad_mode cimport anomaly_enabled, anomaly_check_nan, grad_enabled, set_grad_enabled_c
+from .grad_mode cimport (anomaly_enabled, anomaly_check_nan, grad_enabled, saved_hooks_on,
+                         set_grad_enabled_c)
 from .loops cimport Loops, loops_of, call2, exact_in_place
 from .dispatch cimport array_module
 from .tensor cimport TensorBase, new_tensor, needs_grad, same_shape, dtype_of, writable_owner
@@ -311,11 +313,19 @@ cpdef run_backward(tuple tensors, tuple grads, bint keep_graph, bint create_grap
     named tuple) may stand for a tensor in ``tensors`` and in ``inputs``.
     """
     cdef bint prev_mode = grad_enabled()
+    # Saved-tensor hooks are restored after, as PyTorch restores its thread state (an unpack
+    # hook may enter a pair without leaving it); only looked at where some are on.
+    cdef bint hooks_on = saved_hooks_on()
+    hooks = saved_hooks_state() if hooks_on else None
     set_grad_enabled_c(create_graph)
     try:
         return _sweep(tensors, grads, keep_graph, create_graph, inputs, accumulate)
     finally:
         set_grad_enabled_c(prev_mode)
+        if hooks_on or saved_hooks_on():
+            restore_saved_hooks(hooks)
+
+
 
 
 cdef list _sweep(tuple tensors, tuple grads, bint keep_graph, bint create_graph, tuple inputs,
@@ -655,8 +665,9 @@ def _size(shape):
 
 
 def current_graph_task_id():
-    """An id of the backward this thread runs (a hook asks), or -1 outside backward:
-    PyTorch's ``torch._C._current_graph_task_id``."""
+    """An id of the backward this thread runs (the innermost; a hook asks, and checkpoint
+    recomputes once per backward), or -1 outside backward: PyTorch's
+    ``torch._C._current_graph_task_id``."""
     return agx_sweep_id
 
 

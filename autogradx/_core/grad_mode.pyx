@@ -6,10 +6,15 @@ cdef extern from *:
     static _Thread_local int agx_grad_enabled = 1;
     static int agx_anomaly_enabled = 0;
     static int agx_anomaly_check_nan = 1;
+    static _Thread_local int agx_saved_hooks_on = 0;
+    static int agx_saved_hooks_threads = 0;
     """
     int agx_grad_enabled
     int agx_anomaly_enabled
     int agx_anomaly_check_nan
+    int agx_saved_hooks_on
+    int agx_saved_hooks_threads      # threads whose flag is on: a plain read first, the
+                                     # thread-local one only where some thread has hooks
 
 
 cdef bint grad_enabled() noexcept nogil:
@@ -59,3 +64,15 @@ def _set_anomaly_enabled(bint enabled, bint check_nan=True):
     agx_anomaly_enabled = enabled
     agx_anomaly_check_nan = check_nan
     return prev
+
+
+cdef bint saved_hooks_on() noexcept nogil:
+    return agx_saved_hooks_threads != 0 and agx_saved_hooks_on
+
+
+def _set_saved_hooks_on(bint on):
+    """Whether ops pack what they save (saved.py keeps the hooks; this is the hot path's flag)."""
+    global agx_saved_hooks_on, agx_saved_hooks_threads
+    if on != agx_saved_hooks_on:
+        agx_saved_hooks_threads += 1 if on else -1
+    agx_saved_hooks_on = on

@@ -19,7 +19,7 @@ from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from .dispatch cimport Switch, array_module
 from .dispatch import FAST_PATHS
 from .errors import _shape_error, _type_names, record_forward
-from .grad_mode cimport anomaly_enabled, grad_enabled
+from .grad_mode cimport anomaly_enabled, grad_enabled, saved_hooks_on
 from .loops cimport call1, call2, scalar_operand
 from .names import TENSOR_DTYPES, scalar_name
 from .node cimport Node, grad_edge, move_retained_grad
@@ -29,7 +29,7 @@ from .opnode cimport OpNode, device_of
 from .views cimport check_view_inplace, copy_slices, install_apply_parsed
 from .promote cimport _category, _promote_all, _scalar_category
 from .tensor cimport (TensorBase, VersionCounter, ViewInfo, gc_track, gc_untrack, new_tensor, needs_grad, install_apply,
-                      same_shape, dtype_of)
+                      same_shape, dtype_of, stale_view, rebase_view)
 
 cdef object _numpy = np
 cdef type _ndarray = np.ndarray
@@ -391,8 +391,12 @@ cpdef object apply_inplace(OpDef op, tuple args, dict kwargs):
             check_view_inplace(t)
     if op.out and _write_in_place(op, t, args, kwargs):
         return t
+    if saved_hooks_on() and grad_enabled() and 0 in op.save_idx:
+        # The pack hook gets the values the formulas read, not the tensor about to be
+        # written over (PyTorch packs a copy of self for an in-place op).
+        args = (_snapshot(t),) + args[1:]
     res = apply_op(op, args, kwargs)
-    if res is t:
+    if res is t or res is args[0]:
         return t            # the forward left input 0 as it was: nothing to write
     if not isinstance(res, TensorBase):
         raise TypeError(f"{name}(): op {op.name!r} (plugin {op.plugin!r}) gave "
@@ -444,6 +448,15 @@ cpdef object apply_inplace(OpDef op, tuple args, dict kwargs):
         if t._retains_grad:
             move_retained_grad(t, old_fn, old_nr)
     return t
+
+
+cdef TensorBase _snapshot(TensorBase t):
+    """A copy of ``t``'s values on ``t``'s history."""
+    if stale_view(t):
+        rebase_view(t)
+    cdef TensorBase snap = new_tensor(t._data.copy(), t._grad_fn, t._output_nr)
+    snap._requires_grad = t._requires_grad
+    return snap
 
 
 cdef void _refuse_unwritable(str name, TensorBase t) except *:
@@ -668,6 +681,8 @@ cdef void _record(OpDef op, tuple raw, list values, tuple extra, dict params, tu
                 out._output_nr = k
     if ns or op.residuals:
         _save(node, op, raw, values, outs, resid, ns)
+        if saved_hooks_on():
+            node.pack_saved(raw, outs)
     else:
         node.saved = ()
     node.params = params or None

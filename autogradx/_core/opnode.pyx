@@ -11,8 +11,9 @@ from .dispatch cimport Switch, array_module
 from .dispatch import FAST_PATHS
 from .errors import SECOND_BACKWARD, _describe
 from .loops cimport Loops, call1, call2, exact_in_place, scalar_operand
-from .node cimport Node
+from .node cimport AccumulateGrad, Node, grad_edge
 from .opdef cimport OpDef
+from .saved import Packed, SavedTensor, pack, pack_with, unpack
 from .tensor cimport (TensorBase, VersionCounter, new_tensor, same_shape, item_refcount,
                       writable_owner)
 
@@ -20,6 +21,7 @@ cdef object _numpy = np
 cdef type _ndarray = np.ndarray
 cdef type _generic = np.generic
 cdef Switch _fast_paths = FAST_PATHS
+cdef type _Packed = Packed
 
 
 cdef class OpNode(Node):
@@ -31,7 +33,10 @@ cdef class OpNode(Node):
         cdef tuple saved = self.saved
         if saved is None:
             raise RuntimeError(SECOND_BACKWARD)
-        if self.saved_from is not None and not self._versions_match():
+        if self.packed:
+            self._check_versions()      # of the values not packed
+            saved = self.unpacked(create_graph)
+        elif self.saved_from is not None and not self._versions_match():
             self._check_versions()      # raises PyTorch's error, naming the tensor
         if self.n_outputs == 1:
             if (op.vjp_rules is not None and _fast_paths.on and not create_graph and self.params is None
@@ -49,7 +54,7 @@ cdef class OpNode(Node):
             data = (<TensorBase>(g if self.n_outputs == 1 else g[0]))._data
             if type(data) is not _ndarray:
                 xp = xp.on(_device_of(data))    # its factories make tensors on that device
-            saved = self._saved_tensors()
+            saved = self._tensors_of(saved)
         else:
             xp = array_module(g if self.n_outputs == 1 else g[0])
         # PyTorch's complex convention for a holomorphic op: conj(formula(conj(g))).
@@ -91,14 +96,28 @@ cdef class OpNode(Node):
 
     def _saved_tensors(self):
         """The saved values as tensors that carry their history (for create_graph)."""
+        return self._tensors_of(self.unpacked(True) if self.packed else self.saved)
+
+    cdef tuple _tensors_of(self, tuple values):
+        """``values`` (the saved ones; the packed ones unpacked to tensors) as tensors that
+        carry their history."""
         cdef Py_ssize_t k
         cdef TensorBase t
         out = []
-        for k in range(len(self.saved)):
-            value = self.saved[k]
+        for k in range(len(values)):
+            value = values[k]
             # saved_from covers the declared saves; residuals (after them) have no source
             src = self.saved_from[k] if self.saved_from is not None and k < len(self.saved_from) else None
-            if isinstance(src, TensorBase) or isinstance(src, tuple):
+            packed = _is_packed(self.saved[k])
+            if packed and isinstance(src, VersionCounter):
+                value = (tuple([(<TensorBase>v)._data for v in value]) if type(value) is tuple
+                         else (<TensorBase>value)._data)
+            if packed and type(src) is tuple and type(value) is tuple:
+                # the inputs of a variadic op, unpacked, on the inputs' histories
+                out.append(tuple([_on_history(<TensorBase>v, <tuple>h) for v, h in zip(value, src)]))
+            elif packed and type(src) is tuple:
+                out.append(_on_history(<TensorBase>value, <tuple>src))    # an input, unpacked
+            elif isinstance(src, TensorBase) or isinstance(src, tuple):
                 out.append(src)                     # an input (or the inputs of a variadic op)
             elif isinstance(src, VersionCounter):   # the result: a tensor made by this node
                 if isinstance(value, tuple):
@@ -129,10 +148,105 @@ cdef class OpNode(Node):
                 return False        # the inputs of a variadic op: the slow path checks each
         return True
 
-    def _check_versions(self):
-        for src, v in zip(self.saved_from, self.saved_versions):
-            if src is None:
+    cdef void pack_saved(self, tuple raw, tuple outs) except *:
+        """Saved-tensor hooks are on: each tensor saved (the inputs and results the formulas
+        read, the arrays among the residuals; not numbers) is replaced by what the pack hook
+        makes of it (saved.py)."""
+        cdef OpDef op = self.op
+        cdef Py_ssize_t k, i
+        cdef list saved = list(self.saved)
+        cdef list sources = list(self.saved_from) if self.saved_from is not None else [None] * len(saved)
+        for k in range(len(op.save_idx)):
+            if saved[k] is None:
                 continue
+            i = op.save_idx[k]
+            if i >= 0 and op.variadic:
+                saved[k] = tuple([pack(t) for t in raw])
+                sources[k] = tuple([_history(<TensorBase>t) for t in raw])
+            elif i >= 0:
+                if not isinstance(raw[i], TensorBase):
+                    continue        # a number (or a constant array), kept as it is
+                saved[k] = pack(raw[i])
+                sources[k] = _history(<TensorBase>raw[i])
+            else:
+                saved[k] = pack(outs[0]) if op.n_outputs == 1 else tuple([pack(o) for o in outs])
+            # Each packed value kept as soon as it is made; the input tensor no longer held
+            # (its history alone), so that its memory can go where the hook moved it.
+            self.saved = tuple(saved)
+            self.saved_from = tuple(sources)
+            self.packed = True
+        if op.residuals:
+            # The arrays among the residuals (indices, masks) are saved tensors too.
+            k = len(op.save_idx)
+            packed = _pack_residual(saved[k])
+            if packed is not saved[k]:
+                saved[k] = packed
+                self.saved = tuple(saved)
+                self.packed = True
+
+    cdef tuple unpacked(self, bint as_tensors):
+        """The saved values, the packed ones unpacked by their unpack hooks (to arrays, or
+        to the tensors the hooks gave)."""
+        cdef list out = list(self.saved)
+        cdef Py_ssize_t k
+        for k in range(len(out)):
+            v = out[k]
+            if type(v) is _Packed:
+                out[k] = unpack(v) if as_tensors else (<TensorBase>unpack(v))._data
+            elif _is_packed(v):
+                out[k] = tuple([unpack(p) if as_tensors else (<TensorBase>unpack(p))._data for p in v])
+        if self.op.residuals:
+            k = len(self.op.save_idx)
+            out[k] = _unpack_residual(out[k], as_tensors)
+        return tuple(out)
+
+    def _raw_saved(self, Py_ssize_t k):
+        """Saved value ``k`` as SavedTensor shows it: (what was packed, the unpack hook), or
+        (the tensor, None): the input itself, the result detached."""
+        if self.saved is None:
+            raise RuntimeError(SECOND_BACKWARD)
+        v = self.saved[k]
+        if type(v) is _Packed:
+            return (<object>v).obj, (<object>v).unpack_hook
+        src = self.saved_from[k] if self.saved_from is not None else None
+        if isinstance(src, TensorBase):
+            return src, None
+        return _as_constant(v), None
+
+    def _register_saved_hooks(self, Py_ssize_t k, pack_hook, unpack_hook):
+        """Pack saved value ``k`` now with ``pack_hook`` (SavedTensor.register_hooks)."""
+        if self.saved is None:
+            raise RuntimeError(
+                "Calling register_hooks on a saved tensor after it has been freed. Saved "
+                "intermediate values of the graph are freed when you call .backward() or "
+                "autograd.grad(). Specify retain_graph=True if you need to backward through the "
+                "graph a second time or if you need to access saved variables after calling "
+                "backward.")
+        v = self.saved[k]
+        if _is_packed(v):
+            raise RuntimeError(
+                "Calling register_hooks on a saved tensor whose hooks have already been set. "
+                "Hint: only one pair of hooks is allowed at a time.")
+        if v is None:
+            raise RuntimeError("Calling register_hooks on a saved tensor with value None is forbidden")
+        t = self._tensors_of(self.saved)[k]     # the input, or the result on this node
+        if not isinstance(t, TensorBase):
+            raise RuntimeError("register_hooks: the saved value is not one tensor")
+        cdef list saved = list(self.saved)
+        cdef list sources = list(self.saved_from)
+        saved[k] = pack_with(pack_hook, unpack_hook, t)
+        if isinstance(sources[k], TensorBase):
+            sources[k] = _history(<TensorBase>t)
+        self.saved = tuple(saved)
+        self.saved_from = tuple(sources)
+        self.packed = True
+
+    def _check_versions(self):
+        if self.saved_from is None:
+            return
+        for k, (src, v) in enumerate(zip(self.saved_from, self.saved_versions)):
+            if src is None or _is_packed(self.saved[k]):
+                continue        # a packed value: PyTorch cannot see its versions through the hooks
             if isinstance(src, tuple):
                 for t, tv in zip(src, v):
                     if (<TensorBase>t).version() != tv:
@@ -166,11 +280,15 @@ cdef class OpNode(Node):
 
     def __getattr__(self, str name):
         # PyTorch's introspection: grad_fn._saved_self, _saved_other, _saved_result, ...
-        if name.startswith("_saved_"):
-            key = name[7:]
+        # and grad_fn._raw_saved_self, ...: the saved value itself (a SavedTensor)
+        raw = name.startswith("_raw_saved_")
+        if raw or name.startswith("_saved_"):
+            key = name[11:] if raw else name[7:]
             key = "input" if key == "self" else key
             names = [s.lstrip("*") for s in self.op.save]
             if key in names:
+                if raw:
+                    return SavedTensor._of(self, names.index(key))
                 if self.saved is None:
                     raise RuntimeError(SECOND_BACKWARD)
                 return self._saved_tensors()[names.index(key)]
@@ -196,6 +314,64 @@ cdef bint _any_complex(object g, Py_ssize_t n_outputs) except -1:
     return g.dtype.kind == "c"
 
 
+cdef inline bint _is_packed(object v):
+    """``v``, a saved value, is a saved.Packed or a tuple of them (a variadic op's inputs, a
+    multi-output op's results)."""
+    return type(v) is _Packed or (type(v) is tuple and len(<tuple>v) and type((<tuple>v)[0]) is _Packed)
+
+
+cdef object _pack_residual(object v):
+    """The residuals ``v`` with each array packed (as a tensor without history); ``v``
+    itself where it holds none."""
+    if type(v) is _ndarray or hasattr(v, "__cuda_array_interface__"):
+        return pack(new_tensor(v, None, 0))
+    if type(v) is tuple:
+        items = tuple([_pack_residual(item) for item in <tuple>v])
+        return v if all([a is b for a, b in zip(items, <tuple>v)]) else items
+    return v
+
+
+cdef object _unpack_residual(object v, bint as_tensors):
+    if type(v) is _Packed:
+        return unpack(v) if as_tensors else (<TensorBase>unpack(v))._data
+    if type(v) is tuple:
+        return tuple([_unpack_residual(item, as_tensors) for item in <tuple>v])
+    return v
+
+
+cdef tuple _history(TensorBase t):
+    """What a packed saved tensor keeps of ``t`` in place of ``t`` itself: where its gradient
+    flows (grad_fn and output number, or the accumulator of a leaf that requires grad)."""
+    if t._grad_fn is None and t._requires_grad:
+        return (None, 0, grad_edge(t))
+    return (t._grad_fn, t._output_nr, None)
+
+
+cdef TensorBase _on_history(TensorBase u, tuple history):
+    """The tensor an unpack hook gave, on the saved tensor's history (PyTorch's unpacked
+    saved variable): ``u`` itself where it has that history already."""
+    grad_fn, nr, acc = history
+    if u._grad_fn is grad_fn and u._output_nr == nr and (
+            (acc is None and not u._requires_grad) or
+            (acc is not None and u._accumulator is not None and u._accumulator() is acc)):
+        return u
+    cdef TensorBase t = new_tensor(u._data, grad_fn, nr)
+    if acc is not None:
+        t._requires_grad = True
+        t._accumulator = (<TensorBase>(<AccumulateGrad>acc).variable)._accumulator
+    return t
+
+
+def saved_history(TensorBase t):
+    """``_history`` for autograd.Function's saved tensors."""
+    return _history(t)
+
+
+def on_history(TensorBase u, tuple history):
+    """``_on_history`` for autograd.Function's saved tensors."""
+    return _on_history(u, history)
+
+
 cdef bint _saved_a_value(OpNode node) noexcept:
     """An input or the result (a number too: PyTorch keeps it as a tensor), or an array
     among the residuals; not shapes and flags."""
@@ -212,7 +388,8 @@ cdef bint _holds_array(object v) noexcept:
             if _holds_array(item):
                 return True
         return False
-    return v is not None and (type(v) is _ndarray or isinstance(v, (TensorBase, _generic))
+    return v is not None and (type(v) is _ndarray or type(v) is _Packed
+                              or isinstance(v, (TensorBase, _generic))
                               or hasattr(v, "__cuda_array_interface__")
                               or hasattr(v, "__array_interface__"))
 

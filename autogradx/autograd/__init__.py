@@ -4,6 +4,7 @@ import contextlib
 import threading
 
 from autogradx._core.engine import run_backward as _run_backward
+from autogradx._core.saved import SavedTensor
 from autogradx._core.tensor import TensorBase, wrap
 from autogradx._legacy import Variable
 from autogradx.autograd.anomaly_mode import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
@@ -14,7 +15,7 @@ from autogradx.grad_mode import (
     enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled,
 )
 
-__all__ = ["backward", "grad", "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled", "Function", "FunctionCtx", "once_differentiable", "no_grad", "enable_grad", "set_grad_enabled",
+__all__ = ["backward", "grad", "SavedTensor", "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled", "Function", "FunctionCtx", "once_differentiable", "no_grad", "enable_grad", "set_grad_enabled",
            "inference_mode", "is_grad_enabled", "gradcheck", "gradgradcheck", "Variable"]
 
 

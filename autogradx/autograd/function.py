@@ -13,9 +13,12 @@ their history.
 import functools
 import inspect
 import warnings
+import weakref
 
+from autogradx._core import saved as _saved_hooks
 from autogradx._core.grad_mode import _set_grad_enabled, is_anomaly_enabled, is_grad_enabled
 from autogradx._core.node import make_node
+from autogradx._core.opnode import on_history, saved_history
 from autogradx._core.dispatch import get_array_module
 from autogradx._core.errors import SECOND_BACKWARD, _describe, record_forward
 from autogradx._core.tensor import TensorBase, wrap
@@ -30,6 +33,7 @@ class FunctionCtx:
         self.needs_input_grad = needs_input_grad
         self._name = name
         self._saved = ()
+        self._packed = None         # (packed, history) per saved tensor under saved-tensor hooks
         self._released = False
         self._non_differentiable = set()
         self._dirty = ()
@@ -48,6 +52,8 @@ class FunctionCtx:
     def saved_tensors(self):
         if self._released:
             raise RuntimeError(SECOND_BACKWARD)
+        if self._packed is not None:    # unpacked at each access; no version check, as in PyTorch
+            return tuple(None if p is None else _unpack(p, h, self._node) for p, h in self._packed)
         for i, (t, v) in enumerate(zip(self._saved, self._versions)):
             if t is not None and t._version != v:
                 raise RuntimeError(
@@ -89,9 +95,21 @@ class FunctionCtx:
                                  "should save non-tensors as attributes on ctx.")
         self.saved_for_forward = tuple(tensors)
 
+    def _pack(self, node):
+        """Saved-tensor hooks are on: keep what the pack hook makes of each saved tensor, and
+        where its gradient flows, instead of the tensor. An output of ``node`` keeps only its
+        output number (the node itself is found at unpack), so that no cycle holds it."""
+        saved, self._saved = self._saved, ()    # nothing kept if a pack hook raises
+        self._node = weakref.ref(node)
+        self._packed = tuple(
+            None if t is None else
+            (_saved_hooks.pack(t), t.output_nr if t.grad_fn is node else saved_history(t))
+            for t in saved)
+
     def _release(self):
         self._saved = ()
         self.saved_for_forward = ()
+        self._packed = None
         self._released = True
 
     def _bump_dirty(self, outputs):
@@ -173,9 +191,18 @@ class Function:
             node = make_node(name, args, [outputs[i] for i in diff],
                              functools.partial(_run_backward, cls, ctx, diff, metas, args, name),
                              ctx._release, f"autogradx.autograd.function.{name}", ctx=ctx)
+            if _saved_hooks.active():
+                ctx._pack(node)
             if is_anomaly_enabled():
                 record_forward(node)
         return outputs[0] if single else outputs
+
+
+def _unpack(packed, history, node_ref):
+    """A saved tensor, unpacked, on its history (``history``: an output number of the node)."""
+    if type(history) is int:
+        history = (node_ref(), history, None)
+    return on_history(_saved_hooks.unpack(packed), history)
 
 
 def _fresh(out, args, dirty):

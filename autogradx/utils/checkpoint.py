@@ -1,19 +1,23 @@
 """Activation checkpointing: trade compute for memory.
 
-``checkpoint(fn, *args)`` runs ``fn`` without recording its graph, keeping only
-its inputs; during backward it runs ``fn`` again with recording on and
-backpropagates through that fresh graph. Peak memory then holds one segment's
-intermediates at a time instead of every segment's.
+``checkpoint(fn, *args, use_reentrant=...)`` keeps only ``fn``'s inputs and recomputes what
+its ops saved for backward during backward. Peak memory then holds one segment's
+intermediates at a time instead of every segment's. The two variants are PyTorch's:
 
-The semantics are those of PyTorch's ``use_reentrant=True`` (its default): the
-recomputed segment is backpropagated with a backward pass of its own, so
-tensors that ``fn`` uses without receiving them as arguments (parameters it
-closes over) get their ``.grad`` accumulated too. Under ``autograd.grad`` or
-``backward(inputs=...)`` nothing may be accumulated, so there such tensors are
-an error, while gradients with respect to the arguments work. When no recomputed
-output requires grad (``fn`` made them under ``no_grad``), backward raises
-PyTorch's reentrant error; with ``use_reentrant=False`` the gradients are None
-instead, as with PyTorch's non-reentrant variant.
+- ``use_reentrant=False`` (recommended; _checkpoint_hooks.py): ``fn`` runs once, recorded,
+  under saved-tensor hooks that keep placeholders instead of the saved tensors; backward
+  recomputes them (stopping as soon as it has them all) and checks the recomputation against
+  the first run. Any backward works (``autograd.grad``, ``inputs=``, a backward inside
+  ``fn``), keyword arguments are passed on, and ``context_fn``, ``determinism_check``,
+  ``debug`` and ``early_stop`` are PyTorch's.
+- ``use_reentrant=True`` (the default when ``use_reentrant`` is left out, which warns, as in
+  PyTorch): ``fn`` runs without recording; backward runs it again, recorded, and
+  backpropagates through that fresh graph with a backward pass of its own, so tensors that
+  ``fn`` uses without receiving them as arguments (parameters it closes over) get their
+  ``.grad`` accumulated too. Under ``autograd.grad`` or ``backward(inputs=...)`` nothing may
+  be accumulated, so there such tensors are an error, while gradients with respect to the
+  arguments work (PyTorch refuses ``autograd.grad`` altogether). When no recomputed output
+  requires grad, backward raises PyTorch's reentrant error.
 """
 
 import warnings
@@ -25,27 +29,50 @@ from autogradx._core.errors import SECOND_BACKWARD, record_forward
 from autogradx._core.tensor import TensorBase, wrap
 from autogradx._factories import default_generator
 
-__all__ = ["checkpoint", "checkpoint_sequential"]
+from autogradx.utils._checkpoint_hooks import (CheckpointError, GraphExecGroup, _noop_context_fn,
+                                               checkpoint_without_reentrant,
+                                               set_checkpoint_debug_enabled,
+                                               set_checkpoint_early_stop)
 
+__all__ = ["checkpoint", "checkpoint_sequential", "set_checkpoint_early_stop",
+           "set_checkpoint_debug_enabled", "CheckpointError", "GraphExecGroup"]
+
+noop_context_fn = _noop_context_fn
 
 # PyTorch's warning, less its sentence about PyTorch releases.
 _PASS_USE_REENTRANT = (
     "torch.utils.checkpoint: the use_reentrant parameter should be passed explicitly. "
-    "autogradx's checkpoint always has the reentrant behaviour (use_reentrant=True); "
-    "pass use_reentrant=True to say so.")
+    "use_reentrant=False is recommended, but if you need to preserve the current default "
+    "behavior, you can pass use_reentrant=True. Refer to docs for more details on the "
+    "differences between the two variants.")
 
 
-def checkpoint(function, *args, use_reentrant=None, preserve_rng_state=True, **kwargs):
-    """``function(*args, **kwargs)``, recomputed during backward instead of stored.
+def checkpoint(function, *args, use_reentrant=None, context_fn=_noop_context_fn,
+               determinism_check="default", debug=False, early_stop=True, **kwargs):
+    """``function(*args, **kwargs)``, recomputed during backward instead of stored (see the
+    module docstring for the two variants).
 
-    ``use_reentrant`` is accepted for PyTorch compatibility; the behaviour is
-    always the reentrant one (see the module docstring). Leaving it out warns,
-    as in PyTorch, whose default differs between versions. With
-    ``preserve_rng_state`` (the default) the recomputation draws the same
-    random numbers as the first run (dropout masks match).
+    With ``preserve_rng_state`` (a keyword, True by default) the recomputation draws the
+    same random numbers as the first run (dropout masks match). ``context_fn`` returns two
+    context managers, for the first run and for the recomputation; ``determinism_check``
+    is ``"default"`` (compare shapes, dtypes and devices) or ``"none"``; ``debug`` adds where
+    each tensor was saved to a mismatch's error; ``early_stop`` stops the recomputation once
+    it has what backward needs. These four are for ``use_reentrant=False``.
     """
     if use_reentrant is None:
         warnings.warn(_PASS_USE_REENTRANT, UserWarning, stacklevel=2)
+        use_reentrant = True
+    preserve_rng_state = kwargs.pop("preserve_rng_state", True)
+    if not use_reentrant:
+        return checkpoint_without_reentrant(function, preserve_rng_state, context_fn,
+                                            determinism_check, debug, early_stop, args, kwargs)
+    if context_fn is not _noop_context_fn or debug is not False:
+        raise ValueError("Passing `context_fn` or `debug` is only supported when "
+                         "use_reentrant=False.")
+    return _checkpoint_reentrant(function, args, preserve_rng_state, kwargs)
+
+
+def _checkpoint_reentrant(function, args, preserve_rng_state, kwargs):
     needs = [isinstance(a, TensorBase) and a.requires_grad for a in args]
     rng_state = default_generator.rng.bit_generator.state if preserve_rng_state else None
     prev = _set_grad_enabled(False)
@@ -79,7 +106,7 @@ def checkpoint(function, *args, use_reentrant=None, preserve_rng_state=True, **k
             leaves = [x.detach().requires_grad_(n) if isinstance(x, TensorBase) else x
                       for x, n in zip(inputs, needs)]
         again = _recompute(function, leaves, kwargs, rng_state)
-        if use_reentrant is not False and not any(again[i].requires_grad for i in diff):
+        if not any(again[i].requires_grad for i in diff):
             raise RuntimeError(_NOT_NECESSARY)
         outs, gouts = [], []
         for slot, i in enumerate(diff):

@@ -3236,7 +3236,6 @@ DIFFERENCES = {
     "test_post_accumulate_grad_hook_ordering": "[hooks] Tensor.register_post_accumulate_grad_hook is missing (AttributeError)",
     "test_retain_grad_inplace_over_view": "[views] mul_ on a view of a tensor that requires grad is refused (RuntimeError: in-place change of a view ... not supported)",
     "test_return_duplicate_inplace": "[function] ctx.mark_dirty is not supported (NotImplementedError)",
-    "test_saved_tensor_hooks_extra_enter_during_bw_no_leak": "[missing] torch.autograd.graph.saved_tensors_hooks (AttributeError)",
     "test_setitem_mask": "[missing] torch.BoolTensor (AttributeError)",
     "test_volatile_deprecated": "[missing] torch.autograd.torch and Tensor.volatile (AttributeError)",
 }

@@ -154,18 +154,11 @@ DIFFERENCES = {
     "test_inplace_on_view_backward": "[missing] nn.InstanceNorm2d (AttributeError)",
     "test_gradcheck_complex_non_complex_outputs": "[missing] torch.complex (AttributeError)",
     "test_checkpointing_non_reentrant_autocast_cpu": "[missing] torch.autocast (AttributeError)",
-    "test_checkpoint_graph_execution_group": "[missing] torch.utils.checkpoint.GraphExecGroup "
-    "(AttributeError)",
     # [behaviour]
     "test_pickle": "[behaviour] deliberate (README): pickle.dumps(tensor) raises TypeError "
     "'autogradx tensors are not pickled; use autogradx.save' (autogradx never unpickles)",
     "test_nested_anomaly_detect_nan": "[behaviour] g1[0] /= 0 on a 0 element emits NumPy's "
     "RuntimeWarning 'invalid value encountered in divide' (PyTorch is silent; deliberate per "
-    "README), which takes w[1] (assertIn('No forward pass information', ...) fails)",
-    "test_checkpointing_without_reentrant_custom_function_works": "[behaviour] checkpoint("
-    "use_reentrant=False) has reentrant semantics: ctx.saved_tensors can be unpacked twice "
-    "(PyTorch: RuntimeError 'Unpack is being triggered for a tensor that was already unpacked "
-    "once')",
 }
 
 

@@ -2657,62 +2657,18 @@ NOT_PORTED = {
         "CUDA-only (skipIf not TEST_CUDA), torch.device('cuda') context",
 }
 
-_CHECKPOINT = "autogradx's checkpoint always has the reentrant semantics (use_reentrant=False ignored): "
-_GRAPH = "[missing] torch.autograd.graph (saved_tensors_hooks, save_on_cpu): AttributeError"
 _FWAD = "[forward-ad] torch.autograd.forward_ad (dual_level, make_dual)"
 _MARK_DIRTY = "[function] ctx.mark_dirty raises NotImplementedError"
 
 DIFFERENCES = {
     # -- checkpoint --
-    "test_checkpoint_detects_non_determinism":
-        "[behaviour] " + _CHECKPOINT + "a recomputation saving fewer tensors is not detected "
-        "(RuntimeError 'A different number of tensors was saved' not raised); "
-        "torch.utils.checkpoint.set_checkpoint_early_stop / set_checkpoint_debug_enabled missing",
-    "test_access_saved_tensor_twice_without_recomputation_works":
-        "[behaviour] " + _CHECKPOINT + "CheckpointFunctionBackward has no _saved_result "
-        "(AttributeError); PyTorch recomputes on each access",
     "test_checkpoint_valid_reset_on_error":
         "[behaviour] autogradx's reentrant checkpoint supports autograd.grad with respect to its "
         "arguments; PyTorch raises 'torch.utils.checkpoint is incompatible with .grad()'",
-    "test_checkpointing_without_reentrant_input_requires_grad_True":
-        "[missing] Tensor.uniform_ (AttributeError); then tensors passed to checkpoint by keyword "
-        "(data=) are not inputs: 'element 0 of tensors does not require grad'",
-    "test_checkpointing_without_reentrant_input_requires_grad_False":
-        "[missing] Tensor.uniform_ (AttributeError); then " + _CHECKPOINT + "inputs without "
-        "requires_grad give a graph-less output",
-    "test_checkpointing_without_reentrant_saved_object_identity":
-        "[behaviour] " + _CHECKPOINT + "the recomputation gets detached copies, so the tensor "
-        "saved by the Function is not the caller's b (assertIs fails)",
-    "test_checkpointing_without_reentrant_parameter_used_in_an_out":
-        "[behaviour] " + _CHECKPOINT + "a hook on a parameter used inside and outside the "
-        "checkpoint runs twice (2 != 1)",
-    "test_checkpointing_without_reentrant_arbitrary_input_output":
-        "[behaviour] " + _CHECKPOINT + "no tensor argument requires grad, so the output has no "
-        "graph: backward raises 'element 0 of tensors does not require grad'",
     # -- saved tensors and their hooks --
-    "test_get_data_and_hooks_from_raw_saved_variable": _GRAPH,
-    "test_saved_tensor_constructor_forbidden_without_flag":
-        "[missing] torch.autograd.SavedTensor (AttributeError)",
-    "test_saved_variable_packing_unpacking_saved_original_with_hooks":
-        "[missing] grad_fn._raw_saved_self (SavedTensor.register_hooks): AttributeError",
-    "test_saved_variable_packing_unpacking_did_not_save_original_with_hooks":
-        "[missing] grad_fn._raw_saved_result (SavedTensor.register_hooks): AttributeError",
     "test_saved_variable_saved_original_inplace_detach":
         "[behaviour] backward after detach_() of a saved non-leaf input runs; PyTorch raises "
         "'Trying to use a saved tensor that has been detached'",
-    "test_saved_variable_packing_unpacking_saved_original_with_default_hooks": _GRAPH,
-    "test_saved_variable_packing_unpacking_did_not_save_original_with_default_hooks": _GRAPH,
-    "test_setting_default_saved_variable_hooks_twice_should_not_fail": _GRAPH,
-    "test_setting_default_saved_variable_hooks_twice_should_use_inner": _GRAPH,
-    "test_saved_tensor_hooks_custom_error_propagation": _GRAPH,
-    "test_saved_tensor_hooks_custom_function_intermediates": _GRAPH,
-    "test_unpack_hooks_exec_count": _GRAPH,
-    "test_saved_tensors_hook_version_counter_not_shared": _GRAPH,
-    "test_save_on_cpu_and_checkpoint": _GRAPH,
-    "test_pack_hook_with_inplace_modification_should_fail": _GRAPH,
-    "test_saving_variable_to_disk": _GRAPH,
-    "test_default_saved_tensors_hooks_double_backward": _GRAPH,
-    "test_wrapped_number_saved_tensors_hooks": _GRAPH,
     # -- autograd.Function --
     "test_clear_saved_tensors_on_access":
         "[function] Function.clear_saved_tensors_on_access is not honoured: ctx keeps the "

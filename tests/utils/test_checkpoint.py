@@ -287,12 +287,13 @@ def segment(x):
     return (x.sin() * x + x.exp() * 0.01).tanh()
 
 
-def memory(use_checkpoint):
+def memory(use_checkpoint, use_reentrant=True):
     """Bytes the graph keeps alive after the forward of 20 segments, and the peak during
     backward (both above what existed before the forward), as tracemalloc counts them."""
     for use in (False, True):      # warm up: modules and ops load on first use
         small = t(np.zeros(3))
-        (checkpoint(segment, small) if use else segment(small)).sum().backward()
+        (checkpoint(segment, small, use_reentrant=use_reentrant) if use
+         else segment(small)).sum().backward()
     x = t(np.linspace(-1.0, 1.0, N))
     gc.collect()
     tracemalloc.start()
@@ -300,7 +301,7 @@ def memory(use_checkpoint):
         base = tracemalloc.get_traced_memory()[0]
         h = x
         for _ in range(SEGMENTS):
-            h = checkpoint(segment, h) if use_checkpoint else segment(h)
+            h = checkpoint(segment, h, use_reentrant=use_reentrant) if use_checkpoint else segment(h)
         loss = h.sum()
         kept = tracemalloc.get_traced_memory()[0] - base
         tracemalloc.reset_peak()
@@ -311,10 +312,11 @@ def memory(use_checkpoint):
     return kept, peak, arr(x.grad)
 
 
-def test_checkpointing_keeps_less_memory():
+@pytest.mark.parametrize("use_reentrant", [True, False])
+def test_checkpointing_keeps_less_memory(use_reentrant):
     array = N * 8
     plain_kept, plain_peak, plain_grad = memory(False)
-    ckpt_kept, ckpt_peak, ckpt_grad = memory(True)
+    ckpt_kept, ckpt_peak, ckpt_grad = memory(True, use_reentrant)
     np.testing.assert_allclose(plain_grad, ckpt_grad, rtol=1e-13)
     # Measured (NumPy 2, CPython 3.11): plain keeps 48.08 MB after the forward (60 arrays of
     # 800 kB and 76 kB of nodes) and peaks at 50.49 MB in backward; checkpointed keeps
@@ -412,3 +414,239 @@ def test_checkpoint_sequential_refuses_as_torch():
             fn(layers, 5, x, use_reentrant=True)
         with pytest.warns(UserWarning, match="use_reentrant parameter should be passed"):
             fn(layers, 3, x)
+
+
+# ------------------------------------------------------------------ non-reentrant, against torch
+
+def both(run):
+    """``run(lib, checkpoint)`` for autogradx and for torch; the results must be equal."""
+    torch = pytest.importorskip("torch")
+    got = run(agx, _checkpoint)
+    want = run(torch, torch.utils.checkpoint.checkpoint)
+    assert got == want
+    return got
+
+
+def rounded(*ts):
+    return [None if x is None else np.round(arr(x), 10).tolist() for x in ts]
+
+
+def test_non_reentrant_gradients_and_recomputations_match_torch():
+    def run(lib, ckpt):
+        x, w, v = t(X, lib=lib), t(W, lib=lib), t(W[:, :1], lib=lib)
+        calls = []
+
+        def fn(a, b, scale=1.0):
+            calls.append("fn")
+            return block(a, b) * (a @ v).tanh() * scale    # v: a parameter closed over
+
+        h = x
+        for _ in range(3):
+            h = ckpt(fn, h, w, use_reentrant=False, scale=0.5)[:, :1] * h
+        forward = len(calls)
+        (h ** 2).sum().backward(retain_graph=True)
+        first = len(calls)
+        (h ** 2).sum().backward()           # a second backward recomputes again
+        return [forward, first, len(calls)] + rounded(x.grad, w.grad, v.grad)
+    both(run)
+
+
+def test_non_reentrant_allows_autograd_grad_and_double_backward():
+    def run(lib, ckpt):
+        x, w, v = t(X, lib=lib), t(W, lib=lib), t(W[:, :1], lib=lib)
+        out = ckpt(lambda a, b: block(a, b) * (a @ v), x, w, use_reentrant=False)
+        gx, gv = lib.autograd.grad((out ** 2).sum(), (x, v), create_graph=True)
+        (gx.sum() + gv.sum()).backward()
+        return rounded(gx, gv, x.grad, w.grad, v.grad)
+    both(run)
+
+
+def test_non_reentrant_recomputation_stops_early_unless_told_not_to():
+    def run(lib, ckpt):
+        x = t(X, lib=lib)
+        log = []
+
+        def fn(a):
+            log.append("start")
+            b = a.sin()                 # saves a
+            log.append("sin")
+            c = b.exp()                 # saves its result
+            log.append("exp")
+            d = c + 1                   # saves nothing
+            log.append("add")
+            return d
+
+        ckpt(fn, x, use_reentrant=False).sum().backward()
+        with lib.utils.checkpoint.set_checkpoint_early_stop(False):
+            y = ckpt(fn, x, use_reentrant=False)
+        y.sum().backward()
+        return log
+    both(run)
+
+
+def test_non_reentrant_frees_the_saved_intermediates_after_the_forward():
+    import weakref
+
+    def run(lib, ckpt):
+        x = t(X, lib=lib)
+        refs = []
+
+        def fn(a):
+            h = a * 2
+            refs.append(weakref.ref(h))
+            return h.sin()              # sin saves h
+        out = ckpt(fn, x, use_reentrant=False)
+        alive = refs[0]() is not None
+        out.sum().backward()
+        return alive, rounded(x.grad)
+    assert both(run)[0] is False
+
+
+def first_line_of_error(run):
+    def wrapped(lib, ckpt):
+        try:
+            run(lib, ckpt)
+        except Exception as e:     # noqa: BLE001 (the comparison is the point)
+            return type(e).__name__, str(e).split("\n")[0]
+        return None
+    return wrapped
+
+
+def flaky(first, again):
+    """A function that runs ``first`` the first time and ``again`` after."""
+    calls = []
+
+    def fn(a):
+        calls.append(1)
+        return first(a) if len(calls) == 1 else again(a)
+    return fn
+
+
+@pytest.mark.parametrize("again, check", [
+    (lambda a: a.sin().exp(), "default"),           # fewer tensors saved
+    (lambda a: a.sin() * a.sin().detach()[:2].sum(), "default"),   # as many, one of another shape
+    (lambda a: a.sin().exp().sin(), "default"),     # more: early stop hides it
+], ids=["fewer", "other-metadata", "more"])
+def test_non_reentrant_detects_a_different_recomputation_as_torch(again, check):
+    def run(lib, ckpt):
+        x = t(X, lib=lib)
+        fn = flaky(lambda a: a.sin().exp().sin(), again)
+        ckpt(fn, x, use_reentrant=False, determinism_check=check).sum().backward()
+        return rounded(x.grad)
+    both(first_line_of_error(run))
+
+
+def test_non_reentrant_debug_explains_a_mismatch():
+    def run(lib, ckpt):
+        x = t([0.5], lib=lib)
+        fn = flaky(lambda a: a.sin().exp(), lambda a: a.sin() * lib.tensor([1.0, 2.0]))
+        with pytest.raises(RuntimeError) as info:
+            ckpt(fn, x, use_reentrant=False, debug=True).sum().backward()
+        return "You are seeing this error because you passed `debug=True` to checkpoint" in str(
+            info.value)
+    assert both(run) is True
+
+
+def test_non_reentrant_unpacks_each_saved_tensor_once_per_backward():
+    def run(lib, ckpt):
+        class Twice(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, a):
+                ctx.save_for_backward(a)
+                return a * 2
+
+            @staticmethod
+            def backward(ctx, g):
+                ctx.saved_tensors
+                ctx.saved_tensors
+                return g * 2
+
+        x = t(X, lib=lib)
+        ckpt(lambda a: Twice.apply(a * 1), x, use_reentrant=False).sum().backward()
+    both(first_line_of_error(run))
+
+
+def test_non_reentrant_runs_context_fn_s_contexts():
+    import contextlib
+
+    def run(lib, ckpt):
+        log = []
+
+        @contextlib.contextmanager
+        def context(name):
+            log.append(f"enter {name}")
+            yield
+            log.append(f"exit {name}")
+
+        x = t(X, lib=lib)
+        out = ckpt(lambda a: a.sin(), x, use_reentrant=False,
+                   context_fn=lambda: (context("forward"), context("recompute")))
+        out.sum().backward()
+        return log, rounded(x.grad)
+    both(run)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"use_reentrant": True, "debug": True},
+    {"use_reentrant": False, "determinism_check": "shapes"},
+    {"use_reentrant": False, "debug": True, "context_fn": lambda: (None, None)},
+], ids=["debug-reentrant", "unknown-check", "debug-and-context_fn"])
+def test_bad_checkpoint_arguments_are_refused_as_in_torch(kwargs):
+    def run(lib, ckpt):
+        ckpt(lambda a: a.sin(), t(X, lib=lib), **kwargs)
+    assert both(first_line_of_error(run))[0] == "ValueError"
+
+
+def test_nested_non_reentrant_checkpoints_and_save_on_cpu_match_torch():
+    def run(lib, ckpt):
+        x, w = t(X, lib=lib), t(W, lib=lib)
+
+        def inner(a):
+            return (a @ w).tanh()
+
+        def outer(a):
+            with lib.autograd.graph.save_on_cpu():
+                h = ckpt(inner, a.sin(), use_reentrant=False)
+            return (h ** 2).exp()
+
+        out = ckpt(outer, x, use_reentrant=False)
+        out.sum().backward()
+        return rounded(x.grad, w.grad)
+    both(run)
+
+
+@pytest.mark.parametrize("grouped", [True, False])
+def test_graph_exec_group_recomputes_once_for_several_backwards_as_torch(grouped):
+    import contextlib
+
+    def run(lib, ckpt):
+        calls = []
+
+        def fn(a):
+            calls.append(1)
+            y = a.sin().cos()
+            return y, y.sin().cos()
+
+        x = t(X, lib=lib)
+        y, z = ckpt(fn, x, use_reentrant=False)
+        with lib.utils.checkpoint.GraphExecGroup() if grouped else contextlib.nullcontext():
+            (gy,) = lib.autograd.grad(z, (y,), grad_outputs=(lib.ones_like(z),))
+            (gx,) = lib.autograd.grad(y, (x,), grad_outputs=(gy,))
+        return len(calls), rounded(gx)
+    both(run)
+
+
+def test_unchecked_recomputed_tensors_of_another_shape_are_an_error_not_wrong_gradients():
+    # determinism_check="none": PyTorch hands the formula the other shape, which broadcasts
+    # here and gives a gradient silently; autogradx refuses the unpacked tensor's shape.
+    def run(lib, ckpt):
+        x = t(X, lib=lib)
+        fn = flaky(lambda a: a.sin().exp().sin(), lambda a: a.sin() * a.sin().detach()[:2].sum())
+        ckpt(fn, x, use_reentrant=False, determinism_check="none").sum().backward()
+        return x.grad is not None
+
+    torch = pytest.importorskip("torch")
+    assert run(torch, torch.utils.checkpoint.checkpoint) is True
+    with pytest.raises(RuntimeError, match=r"unpack_hook returned a tensor of shape \[\], but "
+                                           r"the tensor saved had shape \[2, 3\]"):
+        run(agx, _checkpoint)
