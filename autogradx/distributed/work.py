@@ -1,0 +1,109 @@
+"""``Work``: the handle of a collective or point-to-point operation in flight, as
+``torch.distributed``'s work objects (``async_op=True`` returns one).
+
+Waiting is a loop over the backend request's non-blocking ``test()`` under a deadline, not
+a blocking wait: a rank that died, raised or never joined the operation turns into a
+:class:`DistBackendError` on the others after the group's timeout instead of a hang
+(docs/distributed.md, *Failures*). MPI moves a message forward only inside MPI calls, so
+the loop tests without sleeping for a short while (small messages finish there), then
+yields the CPU between tests with a growing pause of at most a millisecond.
+"""
+
+import time
+
+from autogradx.distributed.errors import DistBackendError
+
+__all__ = ["Work"]
+
+_SPIN_TESTS = 200         # tests before the loop starts sleeping between them
+_MAX_PAUSE = 1e-3         # seconds: the longest sleep between two tests
+
+
+class Work:
+    """An operation in flight: ``wait()`` blocks until it is done (or the timeout runs
+    out), ``is_completed()`` asks without blocking.
+
+    ``requests`` are the backend's request objects (each with ``test() -> bool``);
+    ``finish`` runs once when all are done (copies out of staging buffers, the division
+    of ``AVG``); ``result`` is what ``result()`` returns (the output tensors).
+    """
+
+    def __init__(self, requests, what, timeout, finish=None, result=None):
+        self._requests = list(requests)
+        self._what = what            # e.g. "all_reduce (float32 tensor of shape (4,)) on rank 1 of 2"
+        self._timeout = timeout      # seconds
+        self._finish = finish
+        self._result = result
+        self._started = time.monotonic()
+        self._done = False
+        self._error = None
+
+    def _poll(self):
+        if self._done:
+            return True
+        self._requests = [r for r in self._requests if not r.test()]
+        if self._requests:
+            return False
+        self._done = True
+        if self._finish is not None:
+            finish, self._finish = self._finish, None
+            finish()
+        return True
+
+    def is_completed(self):
+        """Whether the operation has finished (never blocks)."""
+        return self._poll()
+
+    def wait(self, timeout=None):
+        """Block until the operation has finished and return True.
+
+        Raises :class:`DistBackendError` when it has not finished ``timeout`` (a
+        ``datetime.timedelta`` or seconds; by default the group's timeout) after it
+        started: a rank died, raised, or is stuck elsewhere. The group cannot be used
+        after that (the operation is still posted on the ranks that joined it).
+        """
+        if self._error is not None:
+            raise self._error
+        limit = self._timeout if timeout is None else _seconds(timeout)
+        deadline = self._started + limit
+        tests = 0
+        pause = 1e-6
+        while not self._poll():
+            now = time.monotonic()
+            if now > deadline:
+                self._error = DistBackendError(
+                    f"{self._what} did not finish within its timeout of {limit:g} s: another "
+                    "rank died, raised an error, or has not joined this operation (a rank "
+                    "that skipped it, or called a different collective)")
+                raise self._error
+            tests += 1
+            if tests > _SPIN_TESTS:
+                time.sleep(pause)
+                pause = min(pause * 2, _MAX_PAUSE)
+        return True
+
+    def is_success(self):
+        """True once the operation finished without error."""
+        return self._done and self._error is None
+
+    def exception(self):
+        """The error ``wait()`` raised, or None."""
+        return self._error
+
+    def result(self):
+        """The operation's output tensors (a list), after waiting for it."""
+        self.wait()
+        return self._result
+
+    def __repr__(self):
+        state = "completed" if self._done else "pending"
+        return f"<Work {self._what}: {state}>"
+
+
+def _seconds(timeout):
+    """``timeout`` (a ``timedelta`` or a number of seconds) in seconds, checked."""
+    seconds = timeout.total_seconds() if hasattr(timeout, "total_seconds") else timeout
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0:
+        raise ValueError(f"timeout must be a positive datetime.timedelta or number of "
+                         f"seconds, got {timeout!r}")
+    return float(seconds)
