@@ -19,7 +19,7 @@ from autogradx.distributed.collectives import (
     recv, reduce, reduce_scatter, reduce_scatter_tensor, scatter, send,
 )
 from autogradx.distributed.errors import DistBackendError, DistError
-from autogradx.distributed.group import (
+from autogradx.distributed.process_group import (
     GroupMember, ProcessGroup, default_pg_timeout, destroy_process_group, get_backend,
     get_process_group_ranks, get_rank, get_world_size, group, init_process_group,
     is_initialized, new_group,

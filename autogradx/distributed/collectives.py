@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 
 from autogradx._core.tensor import TensorBase
-from autogradx.distributed.group import GroupMember, resolve
+from autogradx.distributed.process_group import GroupMember, resolve
 from autogradx.distributed.reduce_op import ReduceOp
 from autogradx.distributed.work import Work
 
