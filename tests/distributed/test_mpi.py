@@ -69,3 +69,28 @@ def test_launcher_runs_a_script_on_n_ranks(tmp_path):
     assert proc.returncode == 0, proc.stderr
     for r in range(3):
         assert f"rank {r} of 3 ['--flag', 'x']" in proc.stdout
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_train_digits_distributed_trains_the_single_process_model(n, tmp_path):
+    pytest.importorskip("sklearn", reason="the digits example needs scikit-learn")
+    import numpy as np
+
+    import autogradx
+    example = HERE.parent.parent / "examples" / "train_digits.py"
+    common = [str(example), "--epochs", "2", "--seed", "3"]
+    single = subprocess.run([sys.executable, *common, "--out-dir", str(tmp_path / "one")],
+                            capture_output=True, text=True, timeout=300)
+    assert single.returncode == 0, single.stderr
+    ranks = subprocess.run([MPIEXEC, "-n", str(n), sys.executable, *common, "--distributed",
+                            "--out-dir", str(tmp_path / "ddp")],
+                           capture_output=True, text=True, timeout=300)
+    assert ranks.returncode == 0, ranks.stdout + ranks.stderr
+    assert ranks.stdout.count("test accuracy:") == 1, ranks.stdout      # rank 0 reports
+    assert f"{n} ranks" in ranks.stdout
+    one = autogradx.load(str(tmp_path / "one" / "digits_mlp.agx"))
+    ddp = autogradx.load(str(tmp_path / "ddp" / "digits_mlp.agx"))
+    assert sorted(one) == sorted(ddp)
+    for name in one:
+        np.testing.assert_allclose(ddp[name].numpy(), one[name].numpy(), rtol=1e-4, atol=1e-5,
+                                   err_msg=name)
