@@ -5,8 +5,9 @@ Waiting is a loop over the backend request's non-blocking ``test()`` under a dea
 a blocking wait: a rank that died, raised or never joined the operation turns into a
 :class:`DistBackendError` on the others after the group's timeout instead of a hang
 (docs/distributed.md, *Failures*). MPI moves a message forward only inside MPI calls, so
-the loop tests without sleeping for a short while (small messages finish there), then
-yields the CPU between tests with a growing pause of at most a millisecond.
+the loop tests without sleeping for the first 10 ms (as ``MPI_Wait`` itself would spin;
+most operations finish there), then yields the CPU between tests with a growing pause of
+at most a millisecond.
 """
 
 import time
@@ -15,7 +16,7 @@ from autogradx.distributed.errors import DistBackendError
 
 __all__ = ["Work"]
 
-_SPIN_TESTS = 200         # tests before the loop starts sleeping between them
+_SPIN_SECONDS = 0.01      # how long the loop tests without sleeping
 _MAX_PAUSE = 1e-3         # seconds: the longest sleep between two tests
 
 
@@ -66,8 +67,8 @@ class Work:
             raise self._error
         limit = self._timeout if timeout is None else _seconds(timeout)
         deadline = self._started + limit
-        tests = 0
-        pause = 1e-6
+        spin_until = time.monotonic() + _SPIN_SECONDS
+        pause = 1e-5
         while not self._poll():
             now = time.monotonic()
             if now > deadline:
@@ -76,8 +77,7 @@ class Work:
                     "rank died, raised an error, or has not joined this operation (a rank "
                     "that skipped it, or called a different collective)")
                 raise self._error
-            tests += 1
-            if tests > _SPIN_TESTS:
+            if now > spin_until:
                 time.sleep(pause)
                 pause = min(pause * 2, _MAX_PAUSE)
         return True

@@ -1,0 +1,211 @@
+"""Data-parallel costs over MPI: all-reduce through autogradx.distributed against raw
+mpi4py, and a DistributedDataParallel training step against one process.
+
+    python benchmarks/bench_distributed.py [--ranks 2] [--rounds 15] [--quick]
+
+Run plainly, it starts itself under ``mpiexec -n RANKS`` (needs ``pip install
+"autogradx[distributed]"``); rank 0 writes the results. Cells (rank 0's clock, all ranks
+lined up by a barrier before each timed call, implementations taking turns each round):
+
+* ``allreduce``: SUM of a 4 MB and a 64 MB float32 array, ``dist.all_reduce`` on a tensor
+  against ``comm.Allreduce(MPI.IN_PLACE, array)`` on the NumPy array behind it.
+* ``ddp_step``: one SGD step of an MLP 512-2048-2048-10 on a global batch of 512: DDP on
+  the ranks (each its share) against one process on the whole batch (the other ranks
+  wait meanwhile). Beside it, the pieces of the DDP step: the local backward alone
+  (``no_sync``) and a blocking all-reduce of all the gradients; the overlap is the share
+  of that communication that the bucketed backward hides:
+  ``(backward + allreduce - ddp backward) / allreduce``.
+"""
+
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+import _common
+
+NAME = "distributed"
+SIZES_MB = (4, 64)
+
+
+def launched_by_mpi():
+    return any(k in os.environ for k in ("PMI_RANK", "PMIX_RANK", "OMPI_COMM_WORLD_RANK"))
+
+
+def timed(run, barrier):
+    barrier()
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def rounds_of(runners, rounds, barrier, warmup=1):
+    """{impl: [seconds per round]}, the implementations taking turns each round."""
+    for run in runners.values():
+        for _ in range(warmup):
+            timed(run, barrier)
+    samples = {impl: [] for impl in runners}
+    for _ in range(rounds):
+        for impl, run in runners.items():
+            samples[impl].append(timed(run, barrier))
+    return samples
+
+
+def stats(samples):
+    return {"median_s": float(np.median(samples)), "min_s": float(np.min(samples)),
+            "max_s": float(np.max(samples)), "rounds": len(samples)}
+
+
+def bench_allreduce(dist, comm, rounds):
+    from mpi4py import MPI
+    import autogradx
+    out = []
+    for mb in SIZES_MB:
+        arr = np.zeros(mb * 1024 * 1024 // 4, dtype=np.float32)   # zeros: sums stay finite
+        t = autogradx.from_numpy(arr)
+        runners = {
+            "autogradx": lambda: dist.all_reduce(t),
+            "mpi4py": lambda: comm.Allreduce(MPI.IN_PLACE, arr),
+        }
+        samples = rounds_of(runners, rounds, dist.barrier)
+        for impl, s in samples.items():
+            out.append({"case": "allreduce", "size_mb": mb, "impl": impl, **stats(s),
+                        "bandwidth_GBps": mb / 1024 / float(np.median(s))})
+    return out
+
+
+def bench_ddp(dist, rounds, quick):
+    import autogradx
+    from autogradx import nn
+    rank, size = dist.get_rank(), dist.get_world_size()
+    width = 1024 if quick else 2048
+    batch = 512
+    rng = np.random.default_rng(0)
+    X = autogradx.from_numpy(rng.standard_normal((batch, 512)).astype(np.float32))
+    y = autogradx.from_numpy(rng.integers(0, 10, batch))
+    mine = slice(rank * batch // size, (rank + 1) * batch // size)
+
+    def model():
+        autogradx.manual_seed(0)
+        return nn.Sequential(nn.Linear(512, width), nn.ReLU(), nn.Linear(width, width),
+                             nn.ReLU(), nn.Linear(width, 10))
+
+    single, replica = model(), model()
+    ddp = nn.parallel.DistributedDataParallel(replica)
+    opt_single = autogradx.optim.SGD(single.parameters(), lr=1e-3)
+    opt_ddp = autogradx.optim.SGD(ddp.parameters(), lr=1e-3)
+    loss_fn = nn.functional.cross_entropy
+    grads = np.zeros(sum(p.numel() for p in replica.parameters()), dtype=np.float32)
+
+    def ddp_step():
+        opt_ddp.zero_grad()
+        loss_fn(ddp(X[mine]), y[mine]).backward()
+        opt_ddp.step()
+
+    def single_step():
+        if rank == 0:
+            opt_single.zero_grad()
+            loss_fn(single(X), y).backward()
+            opt_single.step()
+
+    def local_backward():
+        opt_ddp.zero_grad()
+        loss = loss_fn(ddp(X[mine]), y[mine])
+        with ddp.no_sync():
+            loss.backward()
+
+    def ddp_backward():
+        opt_ddp.zero_grad()
+        loss = loss_fn(ddp(X[mine]), y[mine])
+        loss.backward()
+
+    def allreduce_grads():
+        dist.all_reduce(autogradx.from_numpy(grads))
+
+    # Forward costs the same with and without sync: time backward alone by subtracting a
+    # forward-only run.
+    def forward_only():
+        with ddp.no_sync():
+            loss_fn(ddp(X[mine]), y[mine])
+
+    runners = {"ddp_step": ddp_step, "single_step": single_step,
+               "forward": forward_only, "local_fwd_bwd": local_backward,
+               "ddp_fwd_bwd": ddp_backward, "allreduce_grads": allreduce_grads}
+    samples = rounds_of(runners, rounds, dist.barrier)
+    med = {k: float(np.median(v)) for k, v in samples.items()}
+    backward = med["local_fwd_bwd"] - med["forward"]
+    ddp_bwd = med["ddp_fwd_bwd"] - med["forward"]
+    comm = med["allreduce_grads"]
+    overlap = max(0.0, min(1.0, (backward + comm - ddp_bwd) / comm))
+    shape = f"MLP 512-{width}-{width}-10, global batch {batch}, {size} ranks"
+    out = [{"case": "ddp", "impl": k, "model": shape, **stats(v)} for k, v in samples.items()]
+    out.append({"case": "ddp_summary", "model": shape, "backward_s": backward,
+                "ddp_backward_s": ddp_bwd, "allreduce_s": comm, "overlap": overlap,
+                "speedup": med["single_step"] / med["ddp_step"],
+                "grad_mb": grads.nbytes / 2**20, "buckets": len(ddp.reducer.buckets)})
+    return out
+
+
+def table(records, machine, size, rounds):
+    lines = [f"# Distributed (MPI, {size} ranks on one machine)", "",
+             "## all_reduce, float32 SUM", "",
+             "| size | autogradx (ms) | mpi4py (ms) | autogradx / mpi4py | bandwidth (GB/s) |",
+             "|---|---|---|---|---|"]
+    ar = {(r["size_mb"], r["impl"]): r for r in records if r["case"] == "allreduce"}
+    for mb in SIZES_MB:
+        a, m = ar[(mb, "autogradx")], ar[(mb, "mpi4py")]
+        lines.append(f"| {mb} MB | {a['median_s'] * 1e3:.2f} ({a['min_s'] * 1e3:.2f}-"
+                     f"{a['max_s'] * 1e3:.2f}) | {m['median_s'] * 1e3:.2f} "
+                     f"({m['min_s'] * 1e3:.2f}-{m['max_s'] * 1e3:.2f}) | "
+                     f"{a['median_s'] / m['median_s']:.3f} | {m['bandwidth_GBps']:.2f} |")
+    ddp = {r["impl"]: r for r in records if r["case"] == "ddp"}
+    summary = next(r for r in records if r["case"] == "ddp_summary")
+    lines += ["", f"## Training step: {summary['model']}", "",
+              "| cell | median (ms) | range (ms) |", "|---|---|---|"]
+    for impl, r in ddp.items():
+        lines.append(f"| {impl} | {r['median_s'] * 1e3:.1f} | {r['min_s'] * 1e3:.1f}-"
+                     f"{r['max_s'] * 1e3:.1f} |")
+    lines += ["", f"Backward alone {summary['backward_s'] * 1e3:.1f} ms, DDP backward "
+              f"{summary['ddp_backward_s'] * 1e3:.1f} ms, all-reduce of the "
+              f"{summary['grad_mb']:.1f} MB of gradients {summary['allreduce_s'] * 1e3:.1f} ms "
+              f"({summary['buckets']} buckets): overlap {summary['overlap']:.0%}; DDP step "
+              f"speed-up over one process {summary['speedup']:.2f}x.",
+              "", f"Medians over {rounds} rounds (range: min-max). "
+              + _common.machine_line(machine), ""]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = _common.arg_parser(__doc__, rounds=15, quick_rounds=5)
+    parser.add_argument("--ranks", type=int, default=2, help="MPI ranks (default 2)")
+    args = _common.parse_args(parser, argv)
+    if not launched_by_mpi():
+        from autogradx.distributed.backend import find_mpiexec
+        mpiexec = find_mpiexec()
+        if mpiexec is None:
+            sys.exit("bench_distributed: needs mpiexec: pip install 'autogradx[distributed]'")
+        return subprocess.call([mpiexec, "-n", str(args.ranks), sys.executable,
+                                os.path.abspath(__file__)] + sys.argv[1:])
+    if args.threads:
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    import autogradx.distributed as dist
+    from mpi4py import MPI
+    dist.init_process_group("mpi")
+    records = bench_allreduce(dist, MPI.COMM_WORLD, args.rounds)
+    records += bench_ddp(dist, args.rounds, args.quick)
+    if dist.get_rank() == 0:
+        machine = _common.machine_info()
+        machine["mpi_ranks"] = dist.get_world_size()
+        machine["mpi"] = MPI.Get_library_version().splitlines()[0]
+        for r in records:
+            r["machine"] = machine
+        _common.write_results(args.out_dir, NAME, records,
+                              table(records, machine, dist.get_world_size(), args.rounds))
+    dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
