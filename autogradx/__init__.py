@@ -67,8 +67,8 @@ from math import e, inf, nan, pi
 
 # Submodules imported on first use (``autogradx.nn`` and friends), so that
 # ``import autogradx`` costs little more than importing NumPy.
-_SUBMODULES = ("backends", "conformance", "cuda", "linalg", "nn", "optim", "return_types",
-               "special", "testing", "utils", "viz")
+_SUBMODULES = ("backends", "conformance", "cuda", "distributed", "linalg", "nn", "optim",
+               "return_types", "special", "testing", "utils", "viz")
 _op_getattr, _op_dir = _op_namespace(__name__, "")
 
 
