@@ -175,33 +175,36 @@ for root in range(size):
     check(out, data(root, np.float32, salt=50 + rank), f"scatter from {root}")
 
 # -- point to point: a ring, blocking and not, and a receive from any rank ----------------
-nxt, prv = (rank + 1) % size, (rank - 1) % size
-got = torch.zeros(SHAPE)
-sent = dist.isend(torch.from_numpy(data(rank, np.float32, salt=9)), dst=nxt)
-received = dist.irecv(got, src=prv)
-sent.wait()
-received.wait()
-check(got, data(prv, np.float32, salt=9), "isend/irecv ring")
-if rank == 0:
-    senders = set()
-    for _ in range(size - 1):
-        t = torch.zeros(2, dtype=torch.int64)
-        src = dist.recv(t, tag=5)
-        check(t, np.array([src, 2 * src]), f"recv from any rank (got {src})")
-        senders.add(src)
-    assert senders == set(range(1, size)), senders
-else:
-    dist.send(torch.tensor([rank, 2 * rank]), dst=0, tag=5)
+# (a group of one has no peer)
+if size > 1:
+    nxt, prv = (rank + 1) % size, (rank - 1) % size
+    got = torch.zeros(SHAPE)
+    sent = dist.isend(torch.from_numpy(data(rank, np.float32, salt=9)), dst=nxt)
+    received = dist.irecv(got, src=prv)
+    sent.wait()
+    received.wait()
+    check(got, data(prv, np.float32, salt=9), "isend/irecv ring")
+    if rank == 0:
+        senders = set()
+        for _ in range(size - 1):
+            t = torch.zeros(2, dtype=torch.int64)
+            src = dist.recv(t, tag=5)
+            check(t, np.array([src, 2 * src]), f"recv from any rank (got {src})")
+            senders.add(src)
+        assert senders == set(range(1, size)), senders
+    else:
+        dist.send(torch.tensor([rank, 2 * rank]), dst=0, tag=5)
 
-# -- sub-groups: the first and last ranks; the others are left out -----------------------
-members = [0, size - 1]
+# -- sub-groups: the first and last ranks; the others are left out ----------------------
+members = sorted({0, size - 1})
 sub = dist.new_group(members)
 if rank in members:
-    assert dist.get_world_size(sub) == 2 and dist.get_rank(sub) == members.index(rank)
+    assert dist.get_world_size(sub) == len(members)
+    assert dist.get_rank(sub) == members.index(rank)
     assert dist.get_process_group_ranks(sub) == members
     t = torch.from_numpy(data(rank, np.float64, salt=3))
     dist.all_reduce(t, group=sub)
-    check(t, data(0, np.float64, salt=3) + data(size - 1, np.float64, salt=3), "sub-group all_reduce")
+    check(t, sum(data(r, np.float64, salt=3) for r in members), "sub-group all_reduce")
     t = torch.from_numpy(data(rank, np.float64, salt=4))
     dist.broadcast(t, src=size - 1, group=sub)           # src: a global rank
     check(t, data(size - 1, np.float64, salt=4), "sub-group broadcast")

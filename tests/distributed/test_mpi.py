@@ -1,5 +1,5 @@
 """``autogradx.distributed`` across processes: the scripts beside this file run under
-``mpiexec -n 2`` and ``-n 3`` and check themselves against NumPy and single-process
+``mpiexec -n 2`` and ``-n 3`` (and ``-n 1``, a group of one) and check themselves against NumPy and single-process
 training (a script that finds a mismatch exits non-zero). Skipped when mpi4py is not
 installed (``pip install -e ".[distributed]"``)."""
 
@@ -32,12 +32,12 @@ def assert_ran(proc, n, what):
         assert f"rank {r} of {n}: {what} ok" in proc.stdout, proc.stdout
 
 
-@pytest.mark.parametrize("n", [2, 3])
+@pytest.mark.parametrize("n", [1, 2, 3])
 def test_collectives_match_numpy(n):
     assert_ran(run_ranks(n, "mpi_collectives.py"), n, "collectives")
 
 
-@pytest.mark.parametrize("n", [2, 3])
+@pytest.mark.parametrize("n", [1, 2, 3])
 def test_ddp_matches_single_process_training(n):
     assert_ran(run_ranks(n, "mpi_ddp.py"), n, "ddp")
 
