@@ -77,7 +77,7 @@ def bench_allreduce(dist, comm, rounds):
     return out
 
 
-def bench_ddp(dist, rounds, quick):
+def bench_ddp(dist, rounds, quick, bucket_cap_mb):
     import autogradx
     from autogradx import nn
     rank, size = dist.get_rank(), dist.get_world_size()
@@ -94,7 +94,7 @@ def bench_ddp(dist, rounds, quick):
                              nn.ReLU(), nn.Linear(width, 10))
 
     single, replica = model(), model()
-    ddp = nn.parallel.DistributedDataParallel(replica)
+    ddp = nn.parallel.DistributedDataParallel(replica, bucket_cap_mb=bucket_cap_mb)
     opt_single = autogradx.optim.SGD(single.parameters(), lr=1e-3)
     opt_ddp = autogradx.optim.SGD(ddp.parameters(), lr=1e-3)
     loss_fn = nn.functional.cross_entropy
@@ -176,6 +176,8 @@ def table(records, machine, size, rounds):
 def main(argv=None):
     parser = _common.arg_parser(__doc__, rounds=15, quick_rounds=5)
     parser.add_argument("--ranks", type=int, default=2, help="MPI ranks (default 2)")
+    parser.add_argument("--bucket-cap-mb", type=float, default=25,
+                        help="DDP's bucket_cap_mb (default 25, PyTorch's)")
     args = _common.parse_args(parser, argv)
     if not launched_by_mpi():
         from autogradx.distributed.backend import find_mpiexec
@@ -190,7 +192,7 @@ def main(argv=None):
     from mpi4py import MPI
     dist.init_process_group("mpi")
     records = bench_allreduce(dist, MPI.COMM_WORLD, args.rounds)
-    records += bench_ddp(dist, args.rounds, args.quick)
+    records += bench_ddp(dist, args.rounds, args.quick, args.bucket_cap_mb)
     if dist.get_rank() == 0:
         machine = _common.machine_info()
         machine["mpi_ranks"] = dist.get_world_size()

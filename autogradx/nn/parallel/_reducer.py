@@ -5,7 +5,8 @@ Parameters go into buckets in reverse registration order (backward reaches the l
 first), split by dtype and capped in bytes (the first bucket small, so communication starts
 early), as PyTorch's reducer does. A hook after each parameter's gradient accumulation
 copies ``.grad`` into its slot of the bucket's flat buffer; when a bucket's last slot is
-filled, its non-blocking ``all_reduce(AVG)`` starts while backward goes on. Buckets start
+filled, its non-blocking ``all_reduce(AVG)`` starts while backward goes on (each later hook
+tests the buckets in flight, which is when MPI moves their data). Buckets start
 strictly in index order, so every rank posts the same sequence of collectives (MPI needs
 that of non-blocking collectives), whatever order its gradients arrive in. The hook of the
 last parameter waits for every bucket and writes the averages into ``.grad``.
@@ -142,6 +143,10 @@ class Reducer:
             np.copyto(bucket.slot(i), p.grad._data)
         self.ready.add(id(p))
         bucket.pending -= 1
+        # MPI moves a message only inside MPI calls: test the buckets in flight at every
+        # gradient, so that they progress while backward computes.
+        for started in self.buckets[:self.next_bucket]:
+            started.work.is_completed()
         while self.next_bucket < len(self.buckets) and \
                 self.buckets[self.next_bucket].pending == 0:
             nxt = self.buckets[self.next_bucket]
