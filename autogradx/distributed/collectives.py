@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 
 from autogradx._core.tensor import TensorBase
+from autogradx.distributed import progress
 from autogradx.distributed.process_group import GroupMember, resolve
 from autogradx.distributed.reduce_op import ReduceOp
 from autogradx.distributed.work import Work
@@ -113,6 +114,8 @@ def _member(op, group):
 def _run(g, what, requests, async_op, finish=None, result=None):
     work = Work(requests, what, g.timeout, finish, result)
     if async_op:
+        if progress.enabled(g.comm):
+            progress.watch(work)
         return work
     work.wait()
     return None
@@ -320,7 +323,7 @@ def isend(tensor, dst=None, group=None, tag=0, group_dst=None):
     buf = _contiguous(arr)
     request = g.comm.send(buf, peer, tag)
     # ``buf`` stays referenced by the finish until MPI is done reading it.
-    return Work([request], _describe(f"send to rank {peer}", arr, g), g.timeout,
+    return _run(g, _describe(f"send to rank {peer}", arr, g), [request], True,
                 finish=lambda: buf, result=[tensor])
 
 
@@ -343,7 +346,7 @@ def _irecv(name, tensor, src, group, tag, group_src):
     buf = _contiguous(arr)
     request = g.comm.recv(buf, peer, tag)
     what = _describe(f"recv from {'any rank' if peer is None else f'rank {peer}'}", arr, g)
-    work = Work([request], what, g.timeout, _write_back([(buf, arr)], [tensor]), [tensor])
+    work = _run(g, what, [request], True, _write_back([(buf, arr)], [tensor]), [tensor])
     return work, (g, request)
 
 

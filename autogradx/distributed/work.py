@@ -10,6 +10,7 @@ most operations finish there), then yields the CPU between tests with a growing 
 at most a millisecond.
 """
 
+import threading
 import time
 
 from autogradx.distributed.errors import DistBackendError
@@ -38,18 +39,25 @@ class Work:
         self._started = time.monotonic()
         self._done = False
         self._error = None
+        # The progress thread (progress.py) tests too: one test of a request at a time,
+        # and ``finish`` runs once, before anyone sees the work done.
+        self._lock = threading.Lock()
 
     def _poll(self):
-        if self._done:
+        with self._lock:
+            if self._done:
+                return True
+            self._requests = [r for r in self._requests if not r.test()]
+            if self._requests:
+                return False
+            if self._finish is not None:
+                finish, self._finish = self._finish, None
+                try:
+                    finish()
+                except Exception as exc:      # raised by wait(), in the caller's thread
+                    self._error = exc
+            self._done = True
             return True
-        self._requests = [r for r in self._requests if not r.test()]
-        if self._requests:
-            return False
-        self._done = True
-        if self._finish is not None:
-            finish, self._finish = self._finish, None
-            finish()
-        return True
 
     def is_completed(self):
         """Whether the operation has finished (never blocks)."""
@@ -80,6 +88,8 @@ class Work:
             if now > spin_until:
                 time.sleep(pause)
                 pause = min(pause * 2, _MAX_PAUSE)
+        if self._error is not None:
+            raise self._error
         return True
 
     def is_success(self):

@@ -45,6 +45,8 @@ class MPIBackend:
         self.comm = comm
         self.rank = comm.Get_rank()
         self.size = comm.Get_size()
+        # Whether another thread may call MPI meanwhile (progress.py).
+        self.thread_multiple = _mpi().Query_thread() == _mpi().THREAD_MULTIPLE
 
     @classmethod
     def world(cls):

@@ -5,8 +5,9 @@ Parameters go into buckets in reverse registration order (backward reaches the l
 first), split by dtype and capped in bytes (the first bucket small, so communication starts
 early), as PyTorch's reducer does. A hook after each parameter's gradient accumulation
 copies ``.grad`` into its slot of the bucket's flat buffer; when a bucket's last slot is
-filled, its non-blocking ``all_reduce(AVG)`` starts while backward goes on (each later hook
-tests the buckets in flight, which is when MPI moves their data). Buckets start
+filled, its non-blocking ``all_reduce(AVG)`` starts while backward goes on; MPI moves its
+data while the progress thread of ``autogradx.distributed`` tests it (``progress.py``), and
+each later hook tests the buckets in flight too (all there is when the thread is off). Buckets start
 strictly in index order, so every rank posts the same sequence of collectives (MPI needs
 that of non-blocking collectives), whatever order its gradients arrive in. The hook of the
 last parameter waits for every bucket and writes the averages into ``.grad``.
@@ -89,7 +90,9 @@ class Reducer:
         self.ready = set()              # ids of the parameters whose slot is filled
         self.next_bucket = 0            # the first bucket not yet started
         self.used = None                # find_unused: 1 per parameter used on this rank
-        self.exposed_seconds = 0.0      # last backward: time spent waiting on the buckets
+        # Last backward (read by benchmarks/bench_distributed.py), time.monotonic() values:
+        self.last_gradient_at = 0.0     # the last gradient arrived, the waiting began
+        self.reduced_at = 0.0           # every bucket was reduced
         self._handles = [self._hook(p) for p in params]
 
     def _hook(self, p):
@@ -144,7 +147,7 @@ class Reducer:
         self.ready.add(id(p))
         bucket.pending -= 1
         # MPI moves a message only inside MPI calls: test the buckets in flight at every
-        # gradient, so that they progress while backward computes.
+        # gradient too (without the progress thread, this is all that moves them).
         for started in self.buckets[:self.next_bucket]:
             started.work.is_completed()
         while self.next_bucket < len(self.buckets) and \
@@ -158,11 +161,10 @@ class Reducer:
 
     def _finish(self):
         """Wait for every bucket and write the averaged gradients into ``.grad``."""
-        start = time.perf_counter()
+        self.last_gradient_at = time.monotonic()
         for bucket in self.buckets:
             bucket.work.wait()
-        # The communication backward did not hide (benchmarks/bench_distributed.py).
-        self.exposed_seconds = time.perf_counter() - start
+        self.reduced_at = time.monotonic()
         if self.find_unused:
             used = autogradx.from_numpy(self.used)
             all_reduce(used, op=ReduceOp.MAX, group=self.group)
