@@ -7,6 +7,8 @@ what every other rank sent and so the expected result of each operation. Exits n
 """
 
 import datetime
+import os
+import time
 import warnings
 
 import numpy as np
@@ -194,6 +196,16 @@ if size > 1:
         assert senders == set(range(1, size)), senders
     else:
         dist.send(torch.tensor([rank, 2 * rank]), dst=0, tag=5)
+
+# -- the progress thread completes an operation that nobody waits on ----------------------
+if size > 1:
+    work = dist.all_reduce(torch.ones(4 * 1024 * 1024), async_op=True)     # 16 MB
+    deadline = time.monotonic() + 30
+    while not work._done and time.monotonic() < deadline:
+        time.sleep(0.01)                   # no MPI call from this thread meanwhile
+    progress_on = os.environ.get("AUTOGRADX_DIST_PROGRESS", "1") != "0"
+    assert work._done == progress_on, f"progress thread on: {progress_on}, done: {work._done}"
+    work.wait()
 
 # -- sub-groups: the first and last ranks; the others are left out ----------------------
 members = sorted({0, size - 1})

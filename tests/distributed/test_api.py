@@ -98,6 +98,15 @@ def test_work_finishes_once_and_returns_its_result():
         Work([_Never()], "op", 60).wait(timeout=-1)
 
 
+def test_an_error_after_completion_is_raised_by_wait():
+    def finish():
+        raise ValueError("copy-out failed")
+    work = Work([_After(1)], "op", 60, finish=finish)
+    with pytest.raises(ValueError, match="copy-out failed"):
+        work.wait()
+    assert work.is_completed() and not work.is_success()
+
+
 def test_launcher_builds_the_mpiexec_command():
     args = run.parse_args(["-n", "4", "--mpiexec-args", "-bind-to core", "train.py", "--lr", "1"])
     assert run.command(args, "/x/mpiexec") == [

@@ -3,6 +3,7 @@
 training (a script that finds a mismatch exits non-zero). Skipped when mpi4py is not
 installed (``pip install -e ".[distributed]"``)."""
 
+import os
 import subprocess
 import sys
 import time
@@ -21,9 +22,10 @@ pytestmark = pytest.mark.skipif(MPIEXEC is None, reason="mpi4py is installed but
                                 "was found beside this Python or on PATH")
 
 
-def run_ranks(n, script, *args, timeout=300):
+def run_ranks(n, script, *args, timeout=300, env=None):
     return subprocess.run([MPIEXEC, "-n", str(n), sys.executable, str(HERE / script), *args],
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout,
+                          env=None if env is None else {**os.environ, **env})
 
 
 def assert_ran(proc, n, what):
@@ -35,6 +37,11 @@ def assert_ran(proc, n, what):
 @pytest.mark.parametrize("n", [1, 2, 3])
 def test_collectives_match_numpy(n):
     assert_ran(run_ranks(n, "mpi_collectives.py"), n, "collectives")
+
+
+def test_collectives_without_the_progress_thread():
+    proc = run_ranks(2, "mpi_collectives.py", env={"AUTOGRADX_DIST_PROGRESS": "0"})
+    assert_ran(proc, 2, "collectives")
 
 
 @pytest.mark.parametrize("n", [1, 2, 3])
