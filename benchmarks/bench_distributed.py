@@ -8,7 +8,9 @@ Run plainly, it starts itself under ``mpiexec -n RANKS`` (needs ``pip install
 lined up by a barrier before each timed call, implementations taking turns each round):
 
 * ``allreduce``: SUM of a 4 MB and a 64 MB float32 array, ``dist.all_reduce`` on a tensor
-  against ``comm.Allreduce(MPI.IN_PLACE, array)`` on the NumPy array behind it.
+  against mpi4py on the NumPy array behind it: ``comm.Allreduce(MPI.IN_PLACE, array)``,
+  and ``comm.Iallreduce(...).Wait()``, the same MPI operation autogradx runs (MPI may
+  choose another algorithm for the blocking call).
 * ``ddp_step``: one SGD step of an MLP 512-1024x7-10 (six 4 MB hidden layers, so that
   buckets fill one after the other during backward) on a global batch of 512: DDP on
   the ranks (each its share) against one process on the whole batch (the other ranks
@@ -72,6 +74,7 @@ def bench_allreduce(dist, comm, rounds):
         runners = {
             "autogradx": lambda: dist.all_reduce(t),
             "mpi4py": lambda: comm.Allreduce(MPI.IN_PLACE, arr),
+            "mpi4py_nonblocking": lambda: comm.Iallreduce(MPI.IN_PLACE, arr).Wait(),
         }
         samples = rounds_of(runners, rounds, dist.barrier)
         for impl, s in samples.items():
@@ -156,15 +159,17 @@ def bench_ddp(dist, rounds, quick, bucket_cap_mb):
 def table(records, machine, size, rounds):
     lines = [f"# Distributed (MPI, {size} ranks on one machine)", "",
              "## all_reduce, float32 SUM", "",
-             "| size | autogradx (ms) | mpi4py (ms) | autogradx / mpi4py | bandwidth (GB/s) |",
-             "|---|---|---|---|---|"]
+             "| size | autogradx (ms) | mpi4py Allreduce (ms) | mpi4py Iallreduce+Wait (ms) "
+             "| autogradx / Allreduce | autogradx / Iallreduce | bandwidth (GB/s) |",
+             "|---|---|---|---|---|---|---|"]
     ar = {(r["size_mb"], r["impl"]): r for r in records if r["case"] == "allreduce"}
     for mb in SIZES_MB:
-        a, m = ar[(mb, "autogradx")], ar[(mb, "mpi4py")]
-        lines.append(f"| {mb} MB | {a['median_s'] * 1e3:.2f} ({a['min_s'] * 1e3:.2f}-"
-                     f"{a['max_s'] * 1e3:.2f}) | {m['median_s'] * 1e3:.2f} "
-                     f"({m['min_s'] * 1e3:.2f}-{m['max_s'] * 1e3:.2f}) | "
-                     f"{a['median_s'] / m['median_s']:.3f} | {m['bandwidth_GBps']:.2f} |")
+        cells = [ar[(mb, impl)] for impl in ("autogradx", "mpi4py", "mpi4py_nonblocking")]
+        times = " | ".join(f"{c['median_s'] * 1e3:.2f} ({c['min_s'] * 1e3:.2f}-"
+                           f"{c['max_s'] * 1e3:.2f})" for c in cells)
+        a, m, n = (c["median_s"] for c in cells)
+        lines.append(f"| {mb} MB | {times} | {a / m:.3f} | {a / n:.3f} | "
+                     f"{cells[1]['bandwidth_GBps']:.2f} |")
     ddp = {r["impl"]: r for r in records if r["case"] == "ddp"}
     summary = next(r for r in records if r["case"] == "ddp_summary")
     lines += ["", f"## Training step: {summary['model']}", "",

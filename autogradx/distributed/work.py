@@ -5,9 +5,9 @@ Waiting is a loop over the backend request's non-blocking ``test()`` under a dea
 a blocking wait: a rank that died, raised or never joined the operation turns into a
 :class:`DistBackendError` on the others after the group's timeout instead of a hang
 (docs/distributed.md, *Failures*). MPI moves a message forward only inside MPI calls, so
-the loop tests without sleeping for the first 10 ms (as ``MPI_Wait`` itself would spin;
-most operations finish there), then yields the CPU between tests with a growing pause of
-at most a millisecond.
+the loop tests without sleeping for the first second (as ``MPI_Wait`` itself spins: a
+pause would stall a transfer that is under way), then yields the CPU between tests with a
+growing pause of at most a millisecond (a rank waiting for a slow or dead peer).
 """
 
 import threading
@@ -17,7 +17,7 @@ from autogradx.distributed.errors import DistBackendError
 
 __all__ = ["Work"]
 
-_SPIN_SECONDS = 0.01      # how long the loop tests without sleeping
+_SPIN_SECONDS = 1.0       # how long the loop tests without sleeping
 _MAX_PAUSE = 1e-3         # seconds: the longest sleep between two tests
 
 
