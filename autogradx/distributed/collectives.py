@@ -85,8 +85,9 @@ def _check_op(op_name, op, arr):
 
 
 def _describe(op, arr, g):
-    return (f"{op} ({arr.dtype} tensor of shape {tuple(arr.shape)}) on rank {g.rank()} of "
-            f"{g.size()}")
+    """What the operation is, for its errors: a function, formatted only when needed."""
+    return lambda: (f"{op} ({arr.dtype} tensor of shape {tuple(arr.shape)}) on rank "
+                    f"{g.rank()} of {g.size()}")
 
 
 def _root(g, rank, group_rank, role):
@@ -305,7 +306,8 @@ def barrier(group=None, async_op=False, device_ids=None):
     g = _member("barrier", group)
     if g is None:
         return None
-    return _run(g, f"barrier on rank {g.rank()} of {g.size()}", [g.comm.barrier()], async_op)
+    return _run(g, lambda: f"barrier on rank {g.rank()} of {g.size()}", [g.comm.barrier()],
+                async_op)
 
 
 # -- point to point --------------------------------------------------------------------

@@ -26,13 +26,15 @@ class Work:
     out), ``is_completed()`` asks without blocking.
 
     ``requests`` are the backend's request objects (each with ``test() -> bool``);
+    ``what`` names the operation in errors (a string, or a function returning one, so that
+    the common case formats nothing);
     ``finish`` runs once when all are done (copies out of staging buffers, the division
     of ``AVG``); ``result`` is what ``result()`` returns (the output tensors).
     """
 
     def __init__(self, requests, what, timeout, finish=None, result=None):
         self._requests = list(requests)
-        self._what = what            # e.g. "all_reduce (float32 tensor of shape (4,)) on rank 1 of 2"
+        self._what = what            # "all_reduce (float32 tensor of shape (4,)) on rank 1 of 2"
         self._timeout = timeout      # seconds
         self._finish = finish
         self._result = result
@@ -81,7 +83,7 @@ class Work:
             now = time.monotonic()
             if now > deadline:
                 self._error = DistBackendError(
-                    f"{self._what} did not finish within its timeout of {limit:g} s: another "
+                    f"{self.what} did not finish within its timeout of {limit:g} s: another "
                     "rank died, raised an error, or has not joined this operation (a rank "
                     "that skipped it, or called a different collective)")
                 raise self._error
@@ -105,9 +107,14 @@ class Work:
         self.wait()
         return self._result
 
+    @property
+    def what(self):
+        """The operation, in words."""
+        return self._what() if callable(self._what) else self._what
+
     def __repr__(self):
         state = "completed" if self._done else "pending"
-        return f"<Work {self._what}: {state}>"
+        return f"<Work {self.what}: {state}>"
 
 
 def _seconds(timeout):

@@ -14,9 +14,17 @@ from autogradx.distributed.reduce_op import ReduceOp
 __all__ = ["MPIBackend"]
 
 
+_MPI = None
+
+
 def _mpi():
-    from mpi4py import MPI
-    return MPI
+    """mpi4py's ``MPI`` module, imported at first use (an import statement per operation
+    costs more than a small operation)."""
+    global _MPI
+    if _MPI is None:
+        from mpi4py import MPI
+        _MPI = MPI
+    return _MPI
 
 
 class _Request:
