@@ -6,10 +6,13 @@ a blocking wait: a rank that died, raised or never joined the operation turns in
 :class:`DistBackendError` on the others after the group's timeout instead of a hang
 (docs/distributed.md, *Failures*). MPI moves a message forward only inside MPI calls, so
 the loop tests without sleeping for the first second (as ``MPI_Wait`` itself spins: a
-pause would stall a transfer that is under way), then yields the CPU between tests with a
-growing pause of at most a millisecond (a rank waiting for a slow or dead peer).
+pause would stall a transfer that is under way), giving the core away (``sched_yield``)
+every ``_TESTS_PER_YIELD`` tests, as MPICH's wait does, so that a peer sharing the core
+runs; after that second it sleeps between tests, a growing pause of at most a millisecond
+(a rank waiting for a slow or dead peer).
 """
 
+import os
 import threading
 import time
 
@@ -18,6 +21,7 @@ from autogradx.distributed.errors import DistBackendError
 __all__ = ["Work"]
 
 _SPIN_SECONDS = 1.0       # how long the loop tests without sleeping
+_TESTS_PER_YIELD = 64     # while spinning: tests between two sched_yield calls
 _MAX_PAUSE = 1e-3         # seconds: the longest sleep between two tests
 
 
@@ -79,6 +83,7 @@ class Work:
         deadline = self._started + limit
         spin_until = time.monotonic() + _SPIN_SECONDS
         pause = 1e-5
+        tests = 0
         while not self._poll():
             now = time.monotonic()
             if now > deadline:
@@ -90,6 +95,10 @@ class Work:
             if now > spin_until:
                 time.sleep(pause)
                 pause = min(pause * 2, _MAX_PAUSE)
+            else:
+                tests += 1
+                if tests % _TESTS_PER_YIELD == 0:
+                    _yield()
         if self._error is not None:
             raise self._error
         return True
@@ -115,6 +124,10 @@ class Work:
     def __repr__(self):
         state = "completed" if self._done else "pending"
         return f"<Work {self.what}: {state}>"
+
+
+# os.sched_yield is POSIX only; elsewhere a zero sleep gives the core away too.
+_yield = getattr(os, "sched_yield", lambda: time.sleep(0))
 
 
 def _seconds(timeout):
