@@ -1,5 +1,5 @@
-"""``python -m autogradx info`` lists plugins, backends and the op names several plugins
-register; ``python -m autogradx coverage`` prints the op coverage page of every loaded
+"""``python -m autogradx info`` lists plugins, backends, the op names several plugins
+register and the distributed backends (whether each works here); ``python -m autogradx coverage`` prints the op coverage page of every loaded
 plugin's ops (``--builtin``: autogradx's own, docs/ops.md), both read from the registry."""
 
 import argparse
@@ -72,6 +72,12 @@ def info(out=None):
     for b in registry.backends:
         state = "available" if b.available else f"unavailable: {b.reason}"
         print(f"  {b.device_type:<{width}} {b.name} (plugin {b.plugin}): {state}", file=out)
+    print("distributed backends (autogradx.distributed):", file=out)
+    from autogradx.distributed import backend as dist_backends
+    for name in dist_backends.BACKENDS:
+        works, detail = dist_backends.status(name)
+        print(f"  {name:<{width}} {'available' if works else 'unavailable'}: {detail}",
+              file=out)
     contested = sorted({name for name, _, _ in registry.duplicates})
     if contested:
         order = registry.priority_order()

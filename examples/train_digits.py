@@ -3,11 +3,18 @@
     python examples/train_digits.py                 # MLP 64-128-10, Adam (lr 3e-3), 20 epochs
     python examples/train_digits.py --model cnn     # a small Conv2d network
     python examples/train_digits.py --epochs 5 --seed 1 --out-dir /tmp/digits
+    mpiexec -n 2 python examples/train_digits.py --distributed   # data-parallel over MPI
 
 Prints the test accuracy, saves the weights with ``autogradx.save`` and draws
 the loss and accuracy per epoch to a PNG. Needs scikit-learn (the data set
 ships with it) and, for the plot, matplotlib; tqdm draws the progress bar if
 it is installed.
+
+With ``--distributed`` (under ``mpiexec -n N`` or ``python -m autogradx.distributed.run
+-n N``) every rank takes its share of each global batch of ``--batch-size`` images and
+``DistributedDataParallel`` averages the gradients: the trained model is the one a single
+process gets on the same batches (within float rounding). Rank 0 alone draws the progress
+bar, prints and saves. Needs ``pip install "autogradx[distributed]"``.
 """
 
 import argparse
@@ -33,6 +40,8 @@ def parse_args(argv=None):
     parser.add_argument("--lr", type=float, default=3e-3, help="Adam's learning rate")
     parser.add_argument("--device", default="cpu", help="cpu, or cuda where a backend provides it")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--distributed", action="store_true",
+                        help="data-parallel over the ranks of an MPI job (docs/distributed.md)")
     parser.add_argument("--out-dir", default=DEFAULT_OUT_DIR,
                         help="where the weights and the plot go (default: examples/out)")
     return parser.parse_args(argv)
@@ -94,6 +103,19 @@ class SimpleBar:
               f"{self.postfix}", end="", file=sys.stderr, flush=True)
 
 
+class SilentBar:
+    """The progress bar of ranks other than 0: iterates, draws nothing."""
+
+    def __init__(self, iterable):
+        self.iterable = iterable
+
+    def __iter__(self):
+        return iter(self.iterable)
+
+    def set_postfix(self, **values):
+        pass
+
+
 def progress(iterable, desc):
     try:
         from tqdm import tqdm
@@ -102,11 +124,14 @@ def progress(iterable, desc):
     return tqdm(iterable, desc=desc)
 
 
-def batches(X, y, batch_size, rng, device):
+def batches(X, y, batch_size, rng, device, rank=0, world_size=1):
+    """(images, labels, global batch size): this rank's share of each global batch. Every
+    rank draws the same order from the same seed."""
     order = rng.permutation(len(X))
     for start in range(0, len(X), batch_size):
-        idx = order[start:start + batch_size]
-        yield autogradx.tensor(X[idx], device=device), autogradx.tensor(y[idx], device=device)
+        idx = order[start:start + batch_size][rank::world_size]
+        yield (autogradx.tensor(X[idx], device=device), autogradx.tensor(y[idx], device=device),
+               min(batch_size, len(X) - start))
 
 
 def evaluate(model, X, y):
@@ -144,6 +169,12 @@ def plot_history(history, path):
 
 def main(argv=None):
     args = parse_args(argv)
+    rank, world_size = 0, 1
+    if args.distributed:
+        import autogradx.distributed as dist
+        if not dist.is_initialized():
+            dist.init_process_group("mpi")
+        rank, world_size = dist.get_rank(), dist.get_world_size()
     autogradx.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     device = pick_device(args.device)
@@ -152,21 +183,30 @@ def main(argv=None):
     if args.model == "cnn":
         X_train, X_test = X_train.reshape(-1, 1, 8, 8), X_test.reshape(-1, 1, 8, 8)
     model = build_model(args.model).to(device)
-    optimizer = autogradx.optim.Adam(model.parameters(), lr=args.lr)
-    loss_fn = nn.CrossEntropyLoss()
-    print(model)
-    print(f"{len(X_train)} training and {len(X_test)} test images, "
-          f"{sum(p.numel() for p in model.parameters())} parameters, device {device}")
+    # Under DDP, the wrapper trains; ``model`` (the same parameters) is evaluated and saved.
+    trained = nn.parallel.DistributedDataParallel(model) if args.distributed else model
+    optimizer = autogradx.optim.Adam(trained.parameters(), lr=args.lr)
+    # Per-image losses summed, divided by the global batch size: the mean over the global
+    # batch, also when the last batch does not split evenly (DDP then averages the ranks'
+    # gradients, hence the factor world_size).
+    loss_fn = nn.CrossEntropyLoss(reduction="sum")
+    say = print if rank == 0 else (lambda *a, **k: None)
+    say(model)
+    say(f"{len(X_train)} training and {len(X_test)} test images, "
+        f"{sum(p.numel() for p in model.parameters())} parameters, device {device}"
+        + (f", {world_size} ranks" if args.distributed else ""))
 
     X_train_t, y_train_t = (autogradx.tensor(a, device=device) for a in (X_train, y_train))
     X_test_t, y_test_t = (autogradx.tensor(a, device=device) for a in (X_test, y_test))
     history = {"train_loss": [], "train_acc": [], "test_loss": [], "test_acc": []}
     start = time.perf_counter()
-    bar = progress(range(args.epochs), desc=f"{args.model} epochs")
+    epochs = range(args.epochs)
+    bar = progress(epochs, desc=f"{args.model} epochs") if rank == 0 else SilentBar(epochs)
     for _ in bar:
-        for xb, yb in batches(X_train, y_train, args.batch_size, rng, device):
+        for xb, yb, global_batch in batches(X_train, y_train, args.batch_size, rng, device,
+                                            rank, world_size):
             optimizer.zero_grad()
-            loss = loss_fn(model(xb), yb)
+            loss = loss_fn(trained(xb), yb) * (world_size / global_batch)
             loss.backward()
             optimizer.step()
         for split, (X, y) in (("train", (X_train_t, y_train_t)), ("test", (X_test_t, y_test_t))):
@@ -178,6 +218,8 @@ def main(argv=None):
     elapsed = time.perf_counter() - start
 
     accuracy = history["test_acc"][-1] if history["test_acc"] else math.nan
+    if rank != 0:
+        return accuracy
     print(f"test accuracy: {accuracy:.4f} ({round(accuracy * len(X_test))}/{len(X_test)}) "
           f"after {args.epochs} epochs in {elapsed:.1f} s")
     os.makedirs(args.out_dir, exist_ok=True)

@@ -3,12 +3,15 @@
 ``import autogradx as torch``, and ``from torch.utils.data import DataLoader`` becomes
 ``from autogradx.utils.data import DataLoader`` (a ``from`` import names the module, not
 the alias).
+``autogradx.utils.data.distributed.DistributedSampler`` splits a dataset between the ranks
+of a process group (``autogradx.distributed``).
 
 Batches are autogradx tensors, collated with PyTorch's rules and dtypes. Shuffling draws
 from ``autogradx.Generator`` s: reproducible with ``autogradx.manual_seed`` or
 ``generator=``, though not the same order as PyTorch's for the same seed.
 """
 
+from autogradx.utils.data import distributed
 from autogradx.utils.data.dataloader import (
     DataLoader, default_collate, default_convert, get_worker_info,
 )
@@ -25,5 +28,5 @@ __all__ = [
     "BatchSampler", "ChainDataset", "ConcatDataset", "DataLoader", "Dataset",
     "IterableDataset", "RandomSampler", "Sampler", "SequentialSampler", "StackDataset",
     "Subset", "SubsetRandomSampler", "TensorDataset", "WeightedRandomSampler",
-    "default_collate", "default_convert", "get_worker_info", "random_split",
+    "default_collate", "default_convert", "distributed", "get_worker_info", "random_split",
 ]

@@ -1,0 +1,370 @@
+"""The collective and point-to-point operations on tensors, as ``torch.distributed``'s:
+``all_reduce``, ``broadcast``, ``all_gather``, ... Each takes ``group`` (the default group
+for None) and ``async_op`` (True: return a :class:`Work` at once; False: wait, return None).
+
+A tensor's NumPy array goes to the backend as it is when it is C-contiguous: MPI reads and
+writes the tensor's own memory. A non-contiguous tensor is staged through a contiguous copy
+that is written back when the operation completes; so are the lists of tensors that
+``all_gather``, ``gather``, ``scatter`` and ``reduce_scatter`` take, which MPI needs as one
+buffer. Outputs are written in place, as in PyTorch, and their version counter is bumped
+(saved-tensor checks see the change).
+"""
+
+import warnings
+
+import numpy as np
+
+from autogradx._core.tensor import TensorBase
+from autogradx.distributed import progress
+from autogradx.distributed.process_group import GroupMember, resolve
+from autogradx.distributed.reduce_op import ReduceOp
+from autogradx.distributed.work import Work
+
+__all__ = [
+    "all_reduce", "reduce", "broadcast", "all_gather", "all_gather_into_tensor",
+    "reduce_scatter", "reduce_scatter_tensor", "gather", "scatter", "send", "recv",
+    "isend", "irecv", "barrier",
+]
+
+
+# -- checks and buffers ----------------------------------------------------------------
+
+def _array(op, name, tensor):
+    """The NumPy array behind ``tensor`` (argument ``name`` of ``op``), checked."""
+    if not isinstance(tensor, TensorBase):
+        raise TypeError(f"{op}: {name} must be a Tensor, got {type(tensor).__name__}")
+    arr = tensor._data
+    if type(arr) is not np.ndarray:
+        raise RuntimeError(f"{op}: the mpi backend takes CPU tensors; {name} is on "
+                           f"{tensor.device}")
+    return arr
+
+
+def _arrays(op, name, tensors, like, count):
+    """The arrays of list ``tensors``: ``count`` of them, each of ``like``'s shape and dtype."""
+    if not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"{op}: {name} must be a list of tensors, got "
+                        f"{type(tensors).__name__}")
+    if len(tensors) != count:
+        raise ValueError(f"{op}: {name} has {len(tensors)} tensors, the group has {count} "
+                         "ranks (one tensor per rank)")
+    arrays = [_array(op, f"{name}[{i}]", t) for i, t in enumerate(tensors)]
+    for i, a in enumerate(arrays):
+        if a.shape != like.shape or a.dtype != like.dtype:
+            raise ValueError(f"{op}: {name}[{i}] is a {a.dtype} tensor of shape "
+                             f"{tuple(a.shape)}, expected {like.dtype} of shape "
+                             f"{tuple(like.shape)} (as the input tensor)")
+    return arrays
+
+
+def _same_dtype(op, a, b, names):
+    if a.dtype != b.dtype:
+        raise TypeError(f"{op}: {names[0]} is {a.dtype} but {names[1]} is {b.dtype}; "
+                        "they must have the same dtype")
+
+
+def _contiguous(arr):
+    """``arr`` itself when MPI can use its memory, else a contiguous copy."""
+    return arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
+
+
+def _check_op(op_name, op, arr):
+    if not isinstance(op, ReduceOp):
+        raise TypeError(f"{op_name}: op must be a ReduceOp (e.g. ReduceOp.SUM), got {op!r}")
+    kind = arr.dtype.kind
+    if op is ReduceOp.AVG and kind not in "fc":
+        raise TypeError(f"{op_name}: ReduceOp.AVG needs a floating point or complex tensor, "
+                        f"got {arr.dtype} (an integer mean would be rounded)")
+    if op in (ReduceOp.BAND, ReduceOp.BOR, ReduceOp.BXOR) and kind not in "biu":
+        raise TypeError(f"{op_name}: ReduceOp.{op.name} is bitwise and needs an integer or "
+                        f"bool tensor, got {arr.dtype}")
+    if op in (ReduceOp.MIN, ReduceOp.MAX) and kind == "c":
+        raise TypeError(f"{op_name}: ReduceOp.{op.name} is not defined on complex tensors "
+                        f"({arr.dtype})")
+    return ReduceOp.SUM if op is ReduceOp.AVG else op
+
+
+def _describe(op, arr, g):
+    """What the operation is, for its errors: a function, formatted only when needed."""
+    return lambda: (f"{op} ({arr.dtype} tensor of shape {tuple(arr.shape)}) on rank "
+                    f"{g.rank()} of {g.size()}")
+
+
+def _root(g, rank, group_rank, role):
+    """The group rank of the root, from a global rank or a group one (not both)."""
+    if rank is not None and group_rank is not None:
+        raise ValueError(f"Can not specify both {role} and group_{role}")
+    if group_rank is not None:
+        if not 0 <= group_rank < g.size():
+            raise ValueError(f"group_{role}={group_rank} is out of range for a group of "
+                             f"{g.size()}")
+        return group_rank
+    return g.group_rank(0 if rank is None else rank, role)
+
+
+def _member(op, group):
+    """The group to run on, or None (with PyTorch's warning) on a rank outside it."""
+    g = resolve(group)
+    if g is GroupMember.NON_GROUP_MEMBER:
+        warnings.warn(f"Running {op} on global rank {resolve(None).rank()} which does not "
+                      "belong to the given group.", stacklevel=3)
+        return None
+    return g
+
+
+def _run(g, what, requests, async_op, finish=None, result=None):
+    work = Work(requests, what, g.timeout, finish, result)
+    if async_op:
+        if progress.enabled(g.comm):
+            progress.watch(work)
+        return work
+    work.wait()
+    return None
+
+
+def _write_back(pairs, tensors, post=None):
+    """A ``finish``: ``post`` on the received buffers, copy each staged buffer into its
+    destination array, bump the destinations' versions."""
+    def finish():
+        for buf, dest in pairs:
+            if post is not None:
+                post(buf)
+        for buf, dest in pairs:
+            if buf is not dest:
+                np.copyto(dest, buf.reshape(dest.shape))
+        for t in tensors:
+            t._bump_version()
+    return finish
+
+
+def _average(size):
+    def divide(buf):
+        np.divide(buf, size, out=buf)
+    return divide
+
+
+# -- collectives -----------------------------------------------------------------------
+
+def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
+    """Reduce ``tensor`` over the group with ``op``; every rank gets the result in place."""
+    g = _member("all_reduce", group)
+    if g is None:
+        return None
+    arr = _array("all_reduce", "tensor", tensor)
+    mpi_op = _check_op("all_reduce", op, arr)
+    buf = _contiguous(arr)
+    request = g.comm.allreduce(buf, mpi_op)
+    post = _average(g.size()) if op is ReduceOp.AVG else None
+    return _run(g, _describe("all_reduce", arr, g), [request], async_op,
+                _write_back([(buf, arr)], [tensor], post), [tensor])
+
+
+def reduce(tensor, dst=None, op=ReduceOp.SUM, group=None, async_op=False, group_dst=None):
+    """Reduce ``tensor`` over the group with ``op`` into ``tensor`` on rank ``dst``
+    (the others' tensors are left as they were)."""
+    g = _member("reduce", group)
+    if g is None:
+        return None
+    arr = _array("reduce", "tensor", tensor)
+    mpi_op = _check_op("reduce", op, arr)
+    root = _root(g, dst, group_dst, "dst")
+    buf = _contiguous(arr)
+    request = g.comm.reduce(buf, mpi_op, root)
+    mine = g.rank() == root
+    post = _average(g.size()) if op is ReduceOp.AVG and mine else None
+    return _run(g, _describe("reduce", arr, g), [request], async_op,
+                _write_back([(buf, arr)] if mine else [], [tensor] if mine else [], post),
+                [tensor])
+
+
+def broadcast(tensor, src=None, group=None, async_op=False, group_src=None):
+    """Copy ``tensor`` of rank ``src`` into ``tensor`` on every rank."""
+    g = _member("broadcast", group)
+    if g is None:
+        return None
+    arr = _array("broadcast", "tensor", tensor)
+    root = _root(g, src, group_src, "src")
+    buf = _contiguous(arr)
+    request = g.comm.broadcast(buf, root)
+    return _run(g, _describe("broadcast", arr, g), [request], async_op,
+                _write_back([(buf, arr)], [tensor]), [tensor])
+
+
+def all_gather(tensor_list, tensor, group=None, async_op=False):
+    """Fill ``tensor_list[i]`` with rank ``i``'s ``tensor``, on every rank."""
+    g = _member("all_gather", group)
+    if g is None:
+        return None
+    arr = _array("all_gather", "tensor", tensor)
+    outs = _arrays("all_gather", "tensor_list", tensor_list, arr, g.size())
+    recv = np.empty((g.size(),) + arr.shape, dtype=arr.dtype)
+    request = g.comm.allgather(_contiguous(arr), recv)
+    return _run(g, _describe("all_gather", arr, g), [request], async_op,
+                _write_back(list(zip(recv, outs)), tensor_list), list(tensor_list))
+
+
+def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=False):
+    """``output_tensor`` gets every rank's ``input_tensor`` one after the other (its
+    first dimension ``size`` times the input's, or a leading dimension of ``size``)."""
+    g = _member("all_gather_into_tensor", group)
+    if g is None:
+        return None
+    src = _array("all_gather_into_tensor", "input_tensor", input_tensor)
+    out = _array("all_gather_into_tensor", "output_tensor", output_tensor)
+    _same_dtype("all_gather_into_tensor", out, src, ("output_tensor", "input_tensor"))
+    if out.size != g.size() * src.size:
+        raise ValueError(f"all_gather_into_tensor: output tensor size must be equal to "
+                         f"world_size times input tensor size (output {tuple(out.shape)}, "
+                         f"input {tuple(src.shape)}, world_size {g.size()})")
+    buf = _contiguous(out)
+    request = g.comm.allgather(_contiguous(src), buf)
+    return _run(g, _describe("all_gather_into_tensor", src, g), [request], async_op,
+                _write_back([(buf, out)], [output_tensor]), [output_tensor])
+
+
+def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=False):
+    """Reduce ``input_list[i]`` over the group with ``op`` into ``output`` on rank ``i``."""
+    g = _member("reduce_scatter", group)
+    if g is None:
+        return None
+    out = _array("reduce_scatter", "output", output)
+    ins = _arrays("reduce_scatter", "input_list", input_list, out, g.size())
+    return _reduce_scatter("reduce_scatter", g, output, out, np.stack(ins), op, async_op)
+
+
+def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=False):
+    """Reduce ``input`` (``size`` times ``output``'s elements) over the group with ``op``;
+    rank ``i`` gets the ``i``-th block of the result in ``output``."""
+    g = _member("reduce_scatter_tensor", group)
+    if g is None:
+        return None
+    out = _array("reduce_scatter_tensor", "output", output)
+    src = _array("reduce_scatter_tensor", "input", input)
+    _same_dtype("reduce_scatter_tensor", out, src, ("output", "input"))
+    if src.size != g.size() * out.size:
+        raise ValueError(f"reduce_scatter_tensor: input tensor must be the same size as "
+                         f"output size times world size (input {tuple(src.shape)}, output "
+                         f"{tuple(out.shape)}, world_size {g.size()})")
+    return _reduce_scatter("reduce_scatter_tensor", g, output, out, _contiguous(src), op,
+                           async_op)
+
+
+def _reduce_scatter(name, g, output, out, send, op, async_op):
+    mpi_op = _check_op(name, op, out)
+    buf = _contiguous(out)
+    request = g.comm.reduce_scatter(send, buf, mpi_op)
+    post = _average(g.size()) if op is ReduceOp.AVG else None
+    return _run(g, _describe(name, out, g), [request], async_op,
+                _write_back([(buf, out)], [output], post), [output])
+
+
+def gather(tensor, gather_list=None, dst=None, group=None, async_op=False, group_dst=None):
+    """On rank ``dst``, fill ``gather_list[i]`` with rank ``i``'s ``tensor``; the other
+    ranks pass no list."""
+    g = _member("gather", group)
+    if g is None:
+        return None
+    arr = _array("gather", "tensor", tensor)
+    root = _root(g, dst, group_dst, "dst")
+    if g.rank() == root:
+        outs = _arrays("gather", "gather_list", gather_list, arr, g.size())
+        recv = np.empty((g.size(),) + arr.shape, dtype=arr.dtype)
+        pairs, written = list(zip(recv, outs)), list(gather_list)
+    else:
+        if gather_list:
+            raise ValueError("Argument ``gather_list`` must NOT be specified on "
+                             "non-destination ranks.")
+        recv, pairs, written = None, [], []
+    request = g.comm.gather(_contiguous(arr), recv, root)
+    return _run(g, _describe("gather", arr, g), [request], async_op,
+                _write_back(pairs, written), written)
+
+
+def scatter(tensor, scatter_list=None, src=None, group=None, async_op=False, group_src=None):
+    """Rank ``i`` receives ``scatter_list[i]`` of rank ``src`` into ``tensor``; the other
+    ranks pass no list."""
+    g = _member("scatter", group)
+    if g is None:
+        return None
+    arr = _array("scatter", "tensor", tensor)
+    root = _root(g, src, group_src, "src")
+    if g.rank() == root:
+        send = np.stack(_arrays("scatter", "scatter_list", scatter_list, arr, g.size()))
+    else:
+        if scatter_list:
+            raise ValueError("Argument ``scatter_list`` must NOT be specified on "
+                             "non-source ranks.")
+        send = None
+    buf = _contiguous(arr)
+    request = g.comm.scatter(send, buf, root)
+    return _run(g, _describe("scatter", arr, g), [request], async_op,
+                _write_back([(buf, arr)], [tensor]), [tensor])
+
+
+def barrier(group=None, async_op=False, device_ids=None):
+    """Wait until every rank of the group has reached this call."""
+    g = _member("barrier", group)
+    if g is None:
+        return None
+    return _run(g, lambda: f"barrier on rank {g.rank()} of {g.size()}", [g.comm.barrier()],
+                async_op)
+
+
+# -- point to point --------------------------------------------------------------------
+
+def isend(tensor, dst=None, group=None, tag=0, group_dst=None):
+    """Start sending ``tensor`` to rank ``dst``; returns the :class:`Work`."""
+    g = _member("isend", group)
+    if g is None:
+        return None
+    arr = _array("isend", "tensor", tensor)
+    peer = _root(g, dst, group_dst, "dst")
+    if peer == g.rank():
+        raise ValueError("Invalid destination rank: should not be the same as rank of the "
+                         "current process.")
+    buf = _contiguous(arr)
+    request = g.comm.send(buf, peer, tag)
+    # ``buf`` stays referenced by the finish until MPI is done reading it.
+    return _run(g, _describe(f"send to rank {peer}", arr, g), [request], True,
+                finish=lambda: buf, result=[tensor])
+
+
+def irecv(tensor, src=None, group=None, tag=0, group_src=None):
+    """Start receiving into ``tensor`` from rank ``src`` (any rank for None); returns the
+    :class:`Work`."""
+    work, _ = _irecv("irecv", tensor, src, group, tag, group_src)
+    return work
+
+
+def _irecv(name, tensor, src, group, tag, group_src):
+    g = _member(name, group)
+    if g is None:
+        return None, None
+    arr = _array(name, "tensor", tensor)
+    peer = None if src is None and group_src is None else _root(g, src, group_src, "src")
+    if peer == g.rank():
+        raise ValueError("Invalid source rank: should not be the same as rank of the "
+                         "current process.")
+    buf = _contiguous(arr)
+    request = g.comm.recv(buf, peer, tag)
+    what = _describe(f"recv from {'any rank' if peer is None else f'rank {peer}'}", arr, g)
+    work = _run(g, what, [request], True, _write_back([(buf, arr)], [tensor]), [tensor])
+    return work, (g, request)
+
+
+def send(tensor, dst=None, group=None, tag=0, group_dst=None):
+    """Send ``tensor`` to rank ``dst`` and wait until it has gone."""
+    work = isend(tensor, dst, group, tag, group_dst)
+    if work is not None:
+        work.wait()
+
+
+def recv(tensor, src=None, group=None, tag=0, group_src=None):
+    """Receive into ``tensor`` from rank ``src`` (any rank for None); returns the sender's
+    global rank."""
+    work, handle = _irecv("recv", tensor, src, group, tag, group_src)
+    if work is None:
+        return -1
+    work.wait()
+    g, request = handle
+    return g.global_ranks[request.source]
