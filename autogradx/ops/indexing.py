@@ -38,8 +38,18 @@ def _scatter_add(xp, g, shape, index):
     records as an ``index_add``.
     """
     out = xp.zeros(shape, dtype=g.dtype)
-    xp.add.at(out, index, g)
+    xp.add.at(out, _on_device_of(xp, out, index), g)
     return out
+
+
+def _on_device_of(xp, out, index):
+    """``index`` with its NumPy arrays moved to ``out``'s device where ``out`` is a device
+    array (CuPy refuses host arrays in ``add.at``); unchanged on NumPy and on tensors."""
+    if type(out) is np.ndarray or hasattr(out, "_data"):
+        return index
+    parts = index if type(index) is tuple else (index,)
+    moved = tuple(xp.asarray(p) if type(p) is np.ndarray else p for p in parts)
+    return moved if type(index) is tuple else moved[0]
 
 
 def _zero_at(xp, g, index):
