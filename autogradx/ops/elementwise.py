@@ -122,7 +122,7 @@ rsub = _ops.add(Op("rsub", _rsub, promote="elementwise", inputs=_BINARY,
                    grad_fn=lambda a, b, alpha=1:
                        "RsubBackward0" if _is_array(b) else "RsubBackward1",
                    vjp={"input": lambda xp, g, alpha=1: -g if alpha == 1 else g * -alpha,
-                        "other": lambda xp, g, alpha=1: g}))
+                        "other": lambda xp, g, alpha=1: g}, jvp="elementwise"))
 
 
 def _mul(xp, a, b, *, out=None):
@@ -229,7 +229,7 @@ def _remainder_grad_other(xp, g, input, other):
 
 remainder = _ops.add(Op("remainder", _remainder, promote="elementwise", inputs=_BINARY,
                         method=True, inplace=True, grad_fn=_remainder_name,
-                        vjp={"input": lambda xp, g: g, "other": _remainder_grad_other}))
+                        vjp={"input": lambda xp, g: g, "other": _remainder_grad_other}, jvp="elementwise"))
 
 
 def _fmod(xp, a, b):
@@ -245,7 +245,7 @@ fmod = _ops.add(Op("fmod", _fmod, promote="elementwise", inputs=_BINARY, method=
                    inplace=True,
                    grad_fn=lambda a, b: "FmodBackward1" if _is_array(b) else "FmodBackward0",
                    vjp={"input": lambda xp, g: g,
-                        "other": lambda xp, g, input, other: -g * xp.trunc(input / other)}))
+                        "other": lambda xp, g, input, other: -g * xp.trunc(input / other)}, jvp="elementwise"))
 
 
 def _neg(xp, x):
@@ -295,18 +295,19 @@ def _pow(xp, x, y):
 
 pow_op = _ops.add(Op("pow", _pow, promote="elementwise", inputs=("input", "exponent"),
                      grad_fn=_pow_name, method=True, inplace=True,
-                     vjp={"input": _pow_grad_base, "exponent": _pow_grad_exponent}))
+                     vjp={"input": _pow_grad_base, "exponent": _pow_grad_exponent}, jvp="elementwise"))
 
 clone = _ops.add(Op("clone", lambda xp, x: x.copy(), method=True, vjp=lambda xp, g: g,
-                    doc="A copy with its own storage; gradients flow back to the input."))
+                    doc="A copy with its own storage; gradients flow back to the input.", jvp="linear"))
 
 
 # -- unary functions with a floating point result --------------------------------
 # Integer and bool inputs give the default float dtype (promote="float").
 
 def _float_op(name, forward, formula, doc, **kw):
+    # Elementwise: its vjp formula is its jvp formula (a diagonal Jacobian).
     return Op(name, forward, vjp={"input": formula}, promote="float", method=True, inplace=True,
-              doc=doc, **kw)
+              doc=doc, jvp="elementwise", **kw)
 
 
 def _sigmoid(xp, x):
@@ -545,7 +546,7 @@ def _clamp_grad_max(xp, g, input, min, max):
 clamp = _ops.add(Op("clamp", _clamp, promote="elementwise", inputs=("input", "min", "max"),
                     grad_fn=_clamp_name, method=True, inplace=True, aliases="clip",
                     vjp={"input": _clamp_grad_input, "min": _clamp_grad_min,
-                         "max": _clamp_grad_max}))
+                         "max": _clamp_grad_max}, jvp="elementwise"))
 
 
 def _clamp_min(xp, x, lo):
@@ -565,13 +566,13 @@ clamp_min = _ops.add(Op("clamp_min", _clamp_min, promote="elementwise", inputs=(
                         grad_fn=lambda x, lo:
                             "ClampMinBackward1" if _is_array(lo) else "ClampMinBackward0",
                         vjp={"input": lambda xp, g, input, min: xp.where(input >= min, g, 0),
-                             "min": lambda xp, g, input, min: xp.where(input < min, g, 0)}))
+                             "min": lambda xp, g, input, min: xp.where(input < min, g, 0)}, jvp="elementwise"))
 clamp_max = _ops.add(Op("clamp_max", _clamp_max, promote="elementwise", inputs=("input", "max"),
                         method=True, inplace=True,
                         grad_fn=lambda x, hi:
                             "ClampMaxBackward1" if _is_array(hi) else "ClampMaxBackward0",
                         vjp={"input": lambda xp, g, input, max: xp.where(input <= max, g, 0),
-                             "max": lambda xp, g, input, max: xp.where(input > max, g, 0)}))
+                             "max": lambda xp, g, input, max: xp.where(input > max, g, 0)}, jvp="elementwise"))
 
 
 def _maximum(xp, a, b):
@@ -601,12 +602,12 @@ maximum = _ops.add(Op("maximum", _maximum, promote="elementwise", inputs=_BINARY
                       vjp={"input": lambda xp, g, input, other:
                                _select_grad(xp, g, input, other, input < other),
                            "other": lambda xp, g, input, other:
-                               _select_grad(xp, g, input, other, other < input)}))
+                               _select_grad(xp, g, input, other, other < input)}, jvp="elementwise"))
 minimum = _ops.add(Op("minimum", _minimum, promote="elementwise", inputs=_BINARY, method=True,
                       vjp={"input": lambda xp, g, input, other:
                                _select_grad(xp, g, input, other, input > other),
                            "other": lambda xp, g, input, other:
-                               _select_grad(xp, g, input, other, other > input)}))
+                               _select_grad(xp, g, input, other, other > input)}, jvp="elementwise"))
 
 
 # ``where(condition, input, other)``: the condition is a parameter, not an input,
