@@ -4,5 +4,5 @@
 
 cdef bint forward_active() noexcept nogil
 cdef void propagate(object op, tuple raw, list values, tuple extra, dict params,
-                    tuple outs) except *
+                    tuple outs, object resid) except *
 cdef void propagate_inplace(object t, object result) except *

@@ -10,7 +10,7 @@ cdef extern from *:
     """
     int agx_forward_active
 
-cdef object _propagate = None           # (op, raw, values, extra, params, outs) -> None
+cdef object _propagate = None           # (op, raw, values, extra, params, outs, resid) -> None
 cdef object _propagate_inplace = None   # (written tensor, out-of-place result) -> None
 
 
@@ -34,8 +34,8 @@ def install_propagation(propagate, propagate_inplace):
 
 
 cdef void propagate(object op, tuple raw, list values, tuple extra, dict params,
-                    tuple outs) except *:
-    _propagate(op, raw, values, extra, params, outs)
+                    tuple outs, object resid) except *:
+    _propagate(op, raw, values, extra, params, outs, resid)
 
 
 cdef void propagate_inplace(object t, object result) except *:

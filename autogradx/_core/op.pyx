@@ -252,7 +252,7 @@ cdef object _outputs(OpDef op, tuple raw, list values, tuple extra, dict params,
         if record and _category(dtype_of(res)) >= 2:
             _record(op, raw, values, extra, params, (out,), resid)
         if forward_active():
-            propagate(op, raw, values, extra, params, (out,))
+            propagate(op, raw, values, extra, params, (out,), resid)
         return out if op.output_type is None else op.output_type(out)
     outs = _wrap_outputs(res)
     for o in outs:
@@ -267,7 +267,7 @@ cdef object _outputs(OpDef op, tuple raw, list values, tuple extra, dict params,
     if record and outs:         # unbind of an empty dim: no outputs, nothing to record
         _record(op, raw, values, extra, params, outs, resid)
     if forward_active():
-        propagate(op, raw, values, extra, params, outs)
+        propagate(op, raw, values, extra, params, outs, resid)
     return outs if op.output_type is None else op.output_type(outs)
 
 

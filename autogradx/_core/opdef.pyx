@@ -184,9 +184,9 @@ cdef class OpDef:
 
     def _set_jvp(self, jvp):
         """Check and keep the declared forward rule (see the field's comment in opdef.pxd)."""
-        if jvp == "elementwise" and self.reads is None:
-            raise ValueError(f"op {self.name!r}: jvp='elementwise' takes its vjp formulas as its "
-                             "jvp formulas: give vjp as a dict of one formula per input")
+        if jvp == "elementwise" and not self.differentiable():
+            raise ValueError(f"op {self.name!r}: jvp='elementwise' takes its vjp as its jvp; "
+                             "it has none")
         if jvp is None or jvp in ("elementwise", "linear", "multilinear"):
             self.jvp = jvp
             return
