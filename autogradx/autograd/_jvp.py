@@ -23,6 +23,8 @@ Each op's forward rule comes from its one derivative definition where it can
     Any other differentiable op: ``J t = d/du <vjp(u), t>``, the op's vjp run on tensors
     (create_graph) and differentiated once more with respect to ``u``. Right for every op
     with a vjp, but two reverse passes per op: ``fallback_ops()`` lists the ops that use it.
+    Where the vjp cannot run on tensors (an SVD's), ``J t`` is built row by row, one vjp
+    per output element.
 
 Rules are evaluated on tensors with propagation suspended, under the caller's grad mode,
 so a tangent is itself differentiable by backward (reverse over forward).
@@ -136,16 +138,35 @@ def _by_formulas(op, formulas, reads, raw, tangents, extra, params, outs):
     return (_fit(total, outs[0]),)
 
 
-def _elementwise(op, raw, tangents, extra, params, outs):
-    names = tuple(tuple(op.save[k] for k in r) for r in op.reads)
-    return _by_formulas(op, op.vjps, names, raw, tangents, extra, params, outs)
+def _elementwise(op, raw, tangents, extra, params, outs, resid):
+    if op.reads is not None:
+        names = tuple(tuple(op.save[k] for k in r) for r in op.reads)
+        return _by_formulas(op, op.vjps, names, raw, tangents, extra, params, outs)
+    # The positional form: the vjp with the saved values and residuals, once per input.
+    xp = _namespace(outs[0])
+    kw = _formula_params(op, extra, params)
+    saved = _read(op, op.save, raw, outs)
+    if op.residuals:
+        saved.append(_as_tensor(resid) if isinstance(resid, np.ndarray) else resid)
+    total = None
+    for i, t in enumerate(tangents):
+        if t is None:
+            continue
+        if op.vjps is not None:
+            part = op.vjps[i](xp, t, *saved, **kw)
+        else:
+            part = op.vjp(xp, t, *saved, **kw)
+            part = part if op.n_inputs == 1 else part[i]
+        if part is not None:
+            total = part if total is None else total + part
+    return (_fit(total, outs[0]),)
 
 
-def _declared(op, raw, tangents, extra, params, outs):
+def _declared(op, raw, tangents, extra, params, outs, resid):
     return _by_formulas(op, op.jvp, op.jvp_reads, raw, tangents, extra, params, outs)
 
 
-def _linear(op, raw, tangents, extra, params, outs):
+def _linear(op, raw, tangents, extra, params, outs, resid):
     args = list(raw)
     for i, r in enumerate(raw):
         if _differentiable(r):
@@ -155,7 +176,7 @@ def _linear(op, raw, tangents, extra, params, outs):
     return _call(op, args, extra, _call_params(op, extra, params))
 
 
-def _multilinear(op, raw, tangents, extra, params, outs):
+def _multilinear(op, raw, tangents, extra, params, outs, resid):
     total = None
     for i, t in enumerate(tangents):
         if t is None:
@@ -167,7 +188,7 @@ def _multilinear(op, raw, tangents, extra, params, outs):
     return total
 
 
-def _transpose(op, raw, tangents, extra, params, outs):
+def _transpose(op, raw, tangents, extra, params, outs, resid):
     """``J t`` as the gradient with respect to ``u`` of ``<vjp(u), t>`` (two reverse passes)."""
     from autogradx import autograd
     from autogradx.grad_mode import enable_grad
@@ -186,29 +207,61 @@ def _transpose(op, raw, tangents, extra, params, outs):
         if not ks:
             return (None,) * len(outs)
         us = [_zeros_like(ys[k]).requires_grad_() for k in ks]
-        gs = autograd.grad([ys[k] for k in ks], wrt, us, create_graph=True, allow_unused=True)
-        inner = None
-        for g, t in zip(gs, ts):
-            if g is None:
-                continue
-            # Re <vjp(u), t> (PyTorch's complex convention makes its u-gradient J t).
-            term = (g.conj() * t).sum() if g.is_complex() or t.is_complex() else (g * t).sum()
-            term = term.real if term.is_complex() else term
-            inner = term if inner is None else inner + term
-        if inner is None or not inner.requires_grad:
-            return (None,) * len(outs)
-        jts = autograd.grad(inner, us, create_graph=True, allow_unused=True)
+        try:
+            gs = autograd.grad([ys[k] for k in ks], wrt, us, create_graph=True,
+                               allow_unused=True)
+        except Exception:
+            # A vjp that cannot run on tensors (an SVD's): J t row by row instead.
+            if any(ys[k].is_complex() for k in ks):
+                raise
+            jts = [_by_rows(ys[k], wrt, ts) for k in ks]
+        else:
+            inner = _inner(gs, ts)
+            if inner is None or not inner.requires_grad:
+                return (None,) * len(outs)
+            jts = autograd.grad(inner, us, create_graph=True, allow_unused=True)
+    # Differentiable further only where the primals or tangents are (reverse over forward).
+    keep = any(isinstance(r, TensorBase) and r.requires_grad for r in raw) or any(
+        t is not None and t.requires_grad for t in tangents)
     out = [None] * len(outs)
     for k, jt in zip(ks, jts):
-        out[k] = jt
+        out[k] = jt if keep or jt is None else jt.detach()
     return tuple(out)
+
+
+def _inner(gs, ts):
+    """Re <g, t> summed over the inputs (PyTorch's complex convention makes its gradient
+    with respect to u, where g = vjp(u), the product J t)."""
+    inner = None
+    for g, t in zip(gs, ts):
+        if g is None:
+            continue
+        term = (g.conj() * t).sum() if g.is_complex() or t.is_complex() else (g * t).sum()
+        term = term.real if term.is_complex() else term
+        inner = term if inner is None else inner + term
+    return inner
+
+
+def _by_rows(y, wrt, ts):
+    """J t for a real output ``y``, one vjp per element of ``y`` (each row of J dotted with
+    the tangents): for ops whose vjp runs only on arrays; the tangent is not differentiable
+    further."""
+    from autogradx import autograd, stack
+    rows = []
+    for e in range(y.numel()):
+        u = _zeros_like(y).reshape(-1)
+        u[e] = 1
+        gs = autograd.grad(y, wrt, u.reshape(y.shape), retain_graph=True, allow_unused=True)
+        inner = _inner(gs, ts)
+        rows.append(inner.detach() if inner is not None else _zeros_like(y).reshape(-1)[0])
+    return stack(rows).reshape(y.shape) if rows else _zeros_like(y)
 
 
 _RULES = {"elementwise": _elementwise, "view": _linear, "linear": _linear,
           "multilinear": _multilinear, "formula": _declared, "transpose": _transpose}
 
 
-def propagate(op, raw, values, extra, params, outs):
+def propagate(op, raw, values, extra, params, outs, resid):
     """Give ``outs`` their tangents when an input of ``op`` has one (called by the core
     while a dual level is entered)."""
     tensors = raw
@@ -225,7 +278,7 @@ def propagate(op, raw, values, extra, params, outs):
             and any(o.is_complex() for o in outs if isinstance(o, TensorBase))):
         kind = "transpose"      # its formulas are not the complex derivative
     with suspended():
-        results = _RULES[kind](op, tensors, tangents, extra, params, outs)
+        results = _RULES[kind](op, tensors, tangents, extra, params, outs, resid)
     for o, t in zip(outs, results):
         if t is not None and _differentiable(o):
             set_tangent(o, _fit(t, o))

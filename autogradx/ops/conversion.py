@@ -33,7 +33,7 @@ def _zero(xp, x):
     return xp.zeros_like(x)
 
 
-zero = _ops.add(Op("zero", _zero, namespace=None, inplace="zero_", vjp=lambda xp, g: g * 0))
+zero = _ops.add(Op("zero", _zero, namespace=None, inplace="zero_", vjp=lambda xp, g: g * 0, jvp="elementwise"))
 
 
 def _drawn(xp, x, kernel, sample, complex_scale, shift, scale, generator):

@@ -370,7 +370,7 @@ def _abs_grad(xp, g, input):
 
 # |z| is not holomorphic: the formula gives PyTorch's complex gradient itself.
 abs_op = _ops.add(Op("abs", _abs, method=True, inplace=True, aliases="absolute",
-                     holomorphic=False, vjp={"input": _abs_grad}))
+                     holomorphic=False, vjp={"input": _abs_grad}, jvp="elementwise"))
 
 
 def _square(xp, x):
@@ -381,7 +381,7 @@ def _square(xp, x):
 
 
 square = _ops.add(Op("square", _square, method=True, inplace=True, grad_fn="PowBackward0",
-                     vjp={"input": lambda xp, g, input: g * 2 * input}))
+                     vjp={"input": lambda xp, g, input: g * 2 * input}, jvp="elementwise"))
 
 
 def _relu(xp, x, inplace=False):
@@ -408,7 +408,7 @@ def _relu_grad(xp, g, result, inplace=False):
 
 
 relu = _ops.add(Op("relu", _relu, method=True, inplace=True, inplace_param="inplace",
-                   namespace=("", "nn.functional"), vjp={"input": _relu_grad}))
+                   namespace=("", "nn.functional"), vjp={"input": _relu_grad}, jvp="elementwise"))
 
 
 def _sign(xp, x):
@@ -440,9 +440,9 @@ def _sgn_grad(xp, g, input, result):
     return xp.where(nonzero, (g - along) / xp.where(nonzero, a, 1), 0)
 
 
-sign = _ops.add(Op("sign", _real_sign, method=True, inplace=True, vjp=_zeros))
+sign = _ops.add(Op("sign", _real_sign, method=True, inplace=True, vjp=_zeros, jvp="elementwise"))
 sgn = _ops.add(Op("sgn", _sgn, method=True, inplace=True, holomorphic=False,
-                  vjp={"input": _sgn_grad}))
+                  vjp={"input": _sgn_grad}, jvp="elementwise"))
 
 
 def _rounding(kernel, fn, doc):
@@ -457,13 +457,13 @@ def _rounding(kernel, fn, doc):
 
 floor = _ops.add(Op("floor", _rounding("floor_vml_cpu", lambda xp, x: xp.floor(x),
                                        "The largest whole number <= ``input``."),
-                    method=True, inplace=True, vjp=_zeros))
+                    method=True, inplace=True, vjp=_zeros, jvp="elementwise"))
 ceil = _ops.add(Op("ceil", _rounding("ceil_vml_cpu", lambda xp, x: xp.ceil(x),
                                      "The smallest whole number >= ``input``."),
-                   method=True, inplace=True, vjp=_zeros))
+                   method=True, inplace=True, vjp=_zeros, jvp="elementwise"))
 trunc = _ops.add(Op("trunc", _rounding("trunc_vml_cpu", lambda xp, x: xp.trunc(x),
                                        "``input`` rounded toward zero."),
-                    method=True, inplace=True, aliases="fix", vjp=_zeros))
+                    method=True, inplace=True, aliases="fix", vjp=_zeros, jvp="elementwise"))
 
 
 def _round(xp, x, *, decimals=0):
@@ -484,7 +484,7 @@ def _round(xp, x, *, decimals=0):
 
 round_op = _ops.add(Op("round", _round, method=True, inplace=True, vjp=_zeros,
                        grad_fn=lambda x, **params:
-                           "RoundBackward1" if params else "RoundBackward0"))
+                           "RoundBackward1" if params else "RoundBackward0", jvp="elementwise"))
 
 
 def _frac(xp, x):
@@ -493,7 +493,7 @@ def _frac(xp, x):
     return x - xp.trunc(x)
 
 
-frac = _ops.add(Op("frac", _frac, method=True, inplace=True, vjp=lambda xp, g: g))
+frac = _ops.add(Op("frac", _frac, method=True, inplace=True, vjp=lambda xp, g: g, jvp="elementwise"))
 
 
 # -- bounds and selection ----------------------------------------------------------
@@ -665,11 +665,11 @@ _WHERE_VJP = (lambda xp, g, condition: xp.where(condition, g, 0),
               lambda xp, g, condition: xp.where(condition, 0, g))
 
 where = _ops.add(Op("where", _where, promote="elementwise", inputs=_BINARY, parse=_where_args,
-                    vjp=_WHERE_VJP))
+                    vjp=_WHERE_VJP, jvp="elementwise"))
 # ``Tensor.where(condition, other)`` is ``where(condition, self, other)``.
 tensor_where = _ops.add(Op("tensor_where", _where, promote="elementwise", inputs=_BINARY,
                            parse=_tensor_where_args, namespace=None, method="where",
-                           grad_fn="WhereBackward0", vjp=_WHERE_VJP))
+                           grad_fn="WhereBackward0", vjp=_WHERE_VJP, jvp="elementwise"))
 
 
 def _lerp(xp, x, end, weight):
@@ -693,7 +693,7 @@ lerp = _ops.add(Op("lerp", _lerp, inputs=("input", "end", "weight"), method=True
                        "LerpBackward1" if _is_array(weight) else "LerpBackward0",
                    vjp={"input": lambda xp, g, weight: g * (1 - weight),
                         "end": lambda xp, g, weight: g * weight,
-                        "weight": lambda xp, g, input, end: g * (end - input)}))
+                        "weight": lambda xp, g, input, end: g * (end - input)}, jvp="elementwise"))
 
 
 # -- comparisons, logical and bitwise ops, closeness: bool results, no gradient --------
@@ -718,22 +718,22 @@ def _comparison(name, compare, doc):
 
 
 eq = _ops.add(Op("eq", _comparison("eq", lambda a, b: a == b, "``input == other``, elementwise."),
-                 promote="elementwise", inputs=_BINARY, method=True, inplace=True, vjp=_ZERO_GRADS))
+                 promote="elementwise", inputs=_BINARY, method=True, inplace=True, vjp=_ZERO_GRADS, jvp="elementwise"))
 ne = _ops.add(Op("ne", _comparison("ne", lambda a, b: a != b, "``input != other``, elementwise."),
                  promote="elementwise", inputs=_BINARY, method=True, inplace=True, vjp=_ZERO_GRADS,
-                 aliases="not_equal"))
+                 aliases="not_equal", jvp="elementwise"))
 lt = _ops.add(Op("lt", _comparison("lt", lambda a, b: a < b, "``input < other``, elementwise."),
                  promote="elementwise", inputs=_BINARY, method=True, inplace=True, vjp=_ZERO_GRADS,
-                 aliases="less"))
+                 aliases="less", jvp="elementwise"))
 le = _ops.add(Op("le", _comparison("le", lambda a, b: a <= b, "``input <= other``, elementwise."),
                  promote="elementwise", inputs=_BINARY, method=True, inplace=True, vjp=_ZERO_GRADS,
-                 aliases="less_equal"))
+                 aliases="less_equal", jvp="elementwise"))
 gt = _ops.add(Op("gt", _comparison("gt", lambda a, b: a > b, "``input > other``, elementwise."),
                  promote="elementwise", inputs=_BINARY, method=True, inplace=True, vjp=_ZERO_GRADS,
-                 aliases="greater"))
+                 aliases="greater", jvp="elementwise"))
 ge = _ops.add(Op("ge", _comparison("ge", lambda a, b: a >= b, "``input >= other``, elementwise."),
                  promote="elementwise", inputs=_BINARY, method=True, inplace=True, vjp=_ZERO_GRADS,
-                 aliases="greater_equal"))
+                 aliases="greater_equal", jvp="elementwise"))
 
 
 def _logical(name, fn):

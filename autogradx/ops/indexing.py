@@ -523,7 +523,9 @@ masked_fill = _ops.add(Op(
     "masked_fill", _masked_fill, inputs=("input", "mask", "value"), method=True, inplace=True,
     grad_fn=lambda x, mask, value: f"MaskedFillBackward{int(_is_array(value))}",
     vjp={"input": lambda xp, g, mask: xp.where(mask, 0, g),
-         "value": lambda xp, g, mask: xp.where(mask, g, 0)}))
+         "value": lambda xp, g, mask: xp.where(mask, g, 0)},
+    # Elementwise over input and value (value broadcast): the formulas give the jvp.
+    jvp="elementwise"))
 
 
 OPS = tuple(_ops)
