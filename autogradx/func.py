@@ -89,7 +89,7 @@ def _track(t):
     return v
 
 
-def _grads(outputs, inputs, grad_outputs=None, retain_graph=False):
+def _grads(outputs, inputs, grad_outputs=None):
     """d outputs / d inputs (zeros for an input the outputs do not depend on)."""
     from autogradx import autograd
     outputs = [o for o in outputs]
@@ -98,7 +98,7 @@ def _grads(outputs, inputs, grad_outputs=None, retain_graph=False):
     if live:
         res = list(autograd.grad([outputs[k] for k in live], inputs,
                                  None if grad_outputs is None else [grad_outputs[k] for k in live],
-                                 retain_graph=retain_graph, create_graph=True, allow_unused=True))
+                                 retain_graph=True, create_graph=True, allow_unused=True))
     return [g if g is not None else _zeros_like(x) for g, x in zip(res, inputs)]
 
 
@@ -194,7 +194,7 @@ def vjp(func, *primals, has_aux=False):
                 raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of "
                                    f"{tuple(c.shape)} and output[0] has a shape of {tuple(o.shape)}.")
         with enable_grad():
-            gs = _grads(out_leaves, tracked, cts, retain_graph=True)
+            gs = _grads(out_leaves, tracked, cts)
         return _detached(tuple(rebuild(gs)), keep or _outer(cts))
 
     result = (_detached(out, keep), vjp_fn)
@@ -225,7 +225,7 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None):
                     u = _zeros(o, o.numel())
                     u[e] = 1
                     cts = [u.view(tuple(o.shape)) if j == k else None for j in range(len(outs))]
-                    gs = _grads([o], flat, [cts[k]], retain_graph=True)
+                    gs = _grads([o], flat, [cts[k]])
                     for i, g in enumerate(gs):
                         jac[k][i].append(g)
         keep = _outer(originals)

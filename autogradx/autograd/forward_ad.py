@@ -26,16 +26,27 @@ UnpackedDualTensor.__doc__ = "What unpack_dual returns: the primal (a view) and 
 _current_level = -1
 # id(tensor) -> (weak reference to the tensor, its tangent) at the current level.
 _tangents = {}
+# (id(node), output number) -> (weak reference to the node, the tangent of that output):
+# a node's saved result, made again as a tensor when its vjp runs under create_graph
+# (forward over reverse), is a new tensor with the same node, and the same tangent.
+_result_tangents = {}
 
 
-def _forget(key):
-    return lambda ref: _tangents.pop(key, None)
+def _forget(table, key):
+    return lambda ref: table.pop(key, None)
 
 
 def tangent_of(t):
     """The tangent ``t`` carries at the current level, or None."""
     entry = _tangents.get(id(t))
-    return None if entry is None else entry[1]
+    if entry is None:
+        fn = t.grad_fn
+        if fn is None:
+            return None
+        entry = _result_tangents.get((id(fn), t.output_nr))
+        if entry is None or entry[0]() is not fn:
+            return None
+    return entry[1]
 
 
 def set_tangent(t, tangent):
@@ -43,8 +54,13 @@ def set_tangent(t, tangent):
     key = id(t)
     if tangent is None:
         _tangents.pop(key, None)
-    else:
-        _tangents[key] = (weakref.ref(t, _forget(key)), tangent)
+        return
+    _tangents[key] = (weakref.ref(t, _forget(_tangents, key)), tangent)
+    fn = t.grad_fn
+    if fn is not None:
+        node_key = (id(fn), t.output_nr)
+        _result_tangents[node_key] = (weakref.ref(fn, _forget(_result_tangents, node_key)),
+                                      tangent)
 
 
 @contextlib.contextmanager
@@ -82,6 +98,7 @@ def exit_dual_level(*, level=None):
                            "was created. This is not supported.")
     _core_forward._set_forward_active(False)
     _tangents.clear()
+    _result_tangents.clear()
     _current_level = level - 1
 
 
