@@ -123,3 +123,31 @@ def test_reverse_over_forward_differentiates_the_tangent():
             g, = lib.autograd.grad(t, x)
         return g.tolist()
     np.testing.assert_allclose(f(agx, fwAD), f(torch, torch.autograd.forward_ad), rtol=1e-12)
+
+
+def _custom(lib, with_jvp):
+    class Cube(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            ctx.save_for_forward(x)
+            return x ** 3
+
+        @staticmethod
+        def backward(ctx, g):
+            x, = ctx.saved_tensors
+            return 3 * g * x ** 2
+
+    if with_jvp:
+        Cube.jvp = staticmethod(lambda ctx, t: 3 * t * ctx.saved_tensors[0] ** 2)
+    return Cube
+
+
+def test_custom_function_jvp_and_its_absence():
+    def run(lib, fw, with_jvp):
+        with fw.dual_level():
+            x = fw.make_dual(lib.tensor([1.0, 2.0]), lib.tensor([1.0, 0.5]))
+            return fw.unpack_dual(_custom(lib, with_jvp).apply(x)).tangent.tolist()
+    assert run(agx, fwAD, True) == run(torch, torch.autograd.forward_ad, True) == [3.0, 6.0]
+    assert _errors(agx, fwAD, lambda lib, fw: run(lib, fw, False)) == _errors(
+        torch, torch.autograd.forward_ad, lambda lib, fw: run(lib, fw, False))
