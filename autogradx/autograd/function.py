@@ -180,7 +180,7 @@ class Function:
         if not (any(needs) and is_grad_enabled()):
             if tangents is not None:
                 outputs = tuple(_fresh(o, args, ctx._dirty) for o in outputs)
-                _set_output_tangents(cls, ctx, tangents, outputs)
+                _set_output_tangents(cls, ctx, args, tangents, outputs)
                 return outputs[0] if single else outputs
             return result
         outputs = tuple(_fresh(o, args, ctx._dirty) for o in outputs)
@@ -198,7 +198,7 @@ class Function:
             if is_anomaly_enabled():
                 node.metadata["traceback_"] = _forward_trace()
         if tangents is not None:
-            _set_output_tangents(cls, ctx, tangents, outputs)
+            _set_output_tangents(cls, ctx, args, tangents, outputs)
         return outputs[0] if single else outputs
 
 
@@ -213,12 +213,17 @@ def _input_tangents(args):
     return tangents if any(t is not None for t in tangents) else None
 
 
-def _set_output_tangents(cls, ctx, tangents, outputs):
+def _set_output_tangents(cls, ctx, args, tangents, outputs):
     """The user's jvp, with the tangents of the inputs, gives the outputs' tangents."""
     from autogradx.autograd.forward_ad import set_tangent, suspended
     ctx._in_jvp = True
     try:
         with suspended():
+            if ctx.materialize_grads:   # as PyTorch: zeros for a tensor without a tangent
+                from autogradx import zeros_like
+                tangents = [zeros_like(a.detach()) if t is None and isinstance(a, TensorBase)
+                            and (a.is_floating_point() or a.is_complex()) else t
+                            for a, t in zip(args, tangents)]
             result = cls.jvp(ctx, *tangents)
     finally:
         ctx._in_jvp = False

@@ -2732,9 +2732,6 @@ DIFFERENCES = {
     "test_custom_function_local_inplace":
         "[function] type(grad_fn).__name__ of a custom Function's node is 'PyNode', "
         "not 'MyFnBackward' (grad_fn.name() is right)",
-    "test_custom_function_error":
-        "[function] a Function defining both backward and vjp: no RuntimeError 'Implementing "
-        "both 'backward' and 'vjp''; its last block needs " + _FWAD,
     # -- forward-mode AD --
     "test_custom_function_forward_mode_view_checks":
         "[forward-ad] gradcheck(check_forward_ad=) unsupported (TypeError)",
