@@ -151,3 +151,20 @@ def test_custom_function_jvp_and_its_absence():
     assert run(agx, fwAD, True) == run(torch, torch.autograd.forward_ad, True) == [3.0, 6.0]
     assert _errors(agx, fwAD, lambda lib, fw: run(lib, fw, False)) == _errors(
         torch, torch.autograd.forward_ad, lambda lib, fw: run(lib, fw, False))
+
+
+def test_in_place_changes_through_views_reach_the_base():
+    def through_view(lib, fw):
+        with fw.dual_level():
+            base = fw.make_dual(lib.zeros(4), lib.zeros(4))
+            v = base[1:3]
+            v.mul_(2).add_(fw.make_dual(lib.ones(2), lib.tensor([1.0, 2.0])))
+            return fw.unpack_dual(base).tangent.tolist(), fw.unpack_dual(v).tangent.tolist()
+
+    def setitem(lib, fw):
+        with fw.dual_level():
+            base = lib.zeros(4)
+            base[1:3] = fw.make_dual(lib.ones(2), lib.tensor([1.0, 2.0]))
+            return fw.unpack_dual(base).tangent.tolist()
+    for case in (through_view, setitem):
+        assert case(agx, fwAD) == case(torch, torch.autograd.forward_ad)
