@@ -231,8 +231,12 @@ def _set_output_tangents(cls, ctx, args, tangents, outputs):
     if len(result) != len(outputs):
         raise RuntimeError(f"{cls.__name__}.jvp returned {len(result)} tangents for "
                            f"{len(outputs)} outputs")
-    for o, t in zip(outputs, result):
-        if isinstance(o, TensorBase) and t is not None and id(o) not in ctx._non_differentiable:
+    for k, (o, t) in enumerate(zip(outputs, result)):
+        if t is not None and id(o) in ctx._non_differentiable:
+            raise RuntimeError(f"{cls.__name__}.jvp returned a tangent for output {k}, which "
+                               "forward marked non-differentiable. You should return None at "
+                               "that position instead.")
+        if isinstance(o, TensorBase) and t is not None:
             if tuple(t.shape) != tuple(o.shape):
                 raise RuntimeError(f"{cls.__name__}.jvp returned a tangent of shape "
                                    f"{tuple(t.shape)} for an output of shape {tuple(o.shape)}")
