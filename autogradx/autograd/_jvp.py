@@ -274,8 +274,9 @@ def propagate(op, raw, values, extra, params, outs, resid):
     if op.vjps is not None and kind in ("elementwise", "transpose"):
         # Inputs without a derivative take no tangent.
         tangents = [t if op.vjps[i] is not None else None for i, t in enumerate(tangents)]
-    if (kind == "elementwise" and not op.holomorphic
-            and any(o.is_complex() for o in outs if isinstance(o, TensorBase))):
+    if kind == "elementwise" and not op.holomorphic and (
+            any(o.is_complex() for o in outs if isinstance(o, TensorBase))
+            or any(t is not None and t.is_complex() for t in tangents)):
         kind = "transpose"      # its formulas are not the complex derivative
     with suspended():
         results = _RULES[kind](op, tensors, tangents, extra, params, outs, resid)

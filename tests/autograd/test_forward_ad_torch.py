@@ -168,3 +168,22 @@ def test_in_place_changes_through_views_reach_the_base():
             return fw.unpack_dual(base).tangent.tolist()
     for case in (through_view, setitem):
         assert case(agx, fwAD) == case(torch, torch.autograd.forward_ad)
+
+
+@pytest.mark.parametrize("name, fn", [
+    ("holomorphic", lambda lib, z: (z * z.exp() + 1 / z).sin()),
+    ("non-holomorphic", lambda lib, z: z.abs() * z.conj() + z.real * z.imag),
+    ("to real", lambda lib, z: (z * z).abs().log().sum()),
+])
+def test_complex_tangents_match_torch(name, fn):
+    rng = np.random.default_rng(4)
+    z = rng.standard_normal(3) + 1j * rng.standard_normal(3)
+    t = rng.standard_normal(3) + 1j * rng.standard_normal(3)
+
+    def run(lib, fw):
+        with fw.dual_level():
+            out = fn(lib, fw.make_dual(lib.tensor(z), lib.tensor(t)))
+            tangent = fw.unpack_dual(out).tangent
+            return (tangent.resolve_conj() if lib is torch else tangent).numpy()
+    np.testing.assert_allclose(run(agx, fwAD), run(torch, torch.autograd.forward_ad),
+                               rtol=1e-10, atol=1e-12)
