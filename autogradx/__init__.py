@@ -74,9 +74,9 @@ from math import e, inf, nan, pi
 
 # Submodules imported on first use (``autogradx.nn`` and friends), so that
 # ``import autogradx`` costs little more than importing NumPy.
-_SUBMODULES = ("accelerator", "backends", "conformance", "cuda", "distributed", "functional",
-               "linalg", "nn", "optim", "return_types", "special", "testing", "utils", "viz",
-               "xpu")
+_SUBMODULES = ("accelerator", "backends", "conformance", "cuda", "distributed", "func",
+               "functional", "linalg", "nn", "optim", "return_types", "special", "testing",
+               "utils", "viz", "xpu")
 _op_getattr, _op_dir = _op_namespace(__name__, "")
 
 

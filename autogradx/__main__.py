@@ -17,6 +17,7 @@ def coverage_markdown(registry=None, all_plugins=True):
     """The op coverage page, generated from the registry: the ops of every loaded plugin,
     or with ``all_plugins=False`` autogradx's own (docs/ops.md)."""
     from autogradx._registry import REGISTRY
+    from autogradx.autograd._jvp import rule_kind
     registry = (registry or REGISTRY).load()
     builtin = {name for name, info in registry.plugins.items() if info.builtin}
     lines = [
@@ -26,9 +27,12 @@ def coverage_markdown(registry=None, all_plugins=True):
         f"{'' if all_plugins else ' --builtin'}`; do not edit by hand.",
         "Every op has a forward and a vector-Jacobian product written once against the array",
         "module it is handed; `create_graph=True` runs the same vjp on tensors.",
+        "The forward rule (forward-mode AD) comes from the same definition: `elementwise` (the",
+        "vjp formulas), `view`/`linear` (the op applied to the tangents), `multilinear`,",
+        "`formula` (declared `jvp=`), or `transpose` (two reverse passes through the vjp: slow).",
         "",
-        "| op | plugin | functions | Tensor methods | differentiable inputs | node |",
-        "|---|---|---|---|---|---|",
+        "| op | plugin | functions | Tensor methods | differentiable inputs | node | forward rule |",
+        "|---|---|---|---|---|---|---|",
     ]
     names = [n for n in sorted(registry.ops)
              if all_plugins or registry.ops[n].plugin in builtin]
@@ -47,7 +51,7 @@ def coverage_markdown(registry=None, all_plugins=True):
             f"| `{name}` | {op.plugin} | {', '.join(f'`{f}`' for f in _names(op)) or '-'} | "
             f"{', '.join(f'`{m}`' for m in methods) or '-'} | "
             f"{', '.join(f'`{d}`' for d in diff) or 'none'} | "
-            f"{node if diff else '-'} |")
+            f"{node if diff else '-'} | {rule_kind(op) or '-'} |")
     lines.append("")
     lines.append(f"{len(names)} ops.")
     return "\n".join(lines) + "\n"

@@ -65,6 +65,20 @@ save inputs or the result rather than values derived from them. A vjp that must
 call something else on arrays (a SciPy function) asks :func:`on_tensors` which
 case it is in, and calls an op on tensors.
 
+``jvp``: the forward rule (forward-mode AD, ``autogradx.func.jvp``), only where it cannot be derived
+    Left out, it is derived from the vjp: an elementwise op (one with ``ufunc=``) applies
+    its per-input formulas to the tangents (a vjp formula of an elementwise op is its jvp,
+    ``g`` standing for the tangent), a view op applies itself to the tangent; any other op with a vjp gets the
+    tangent by the transpose trick (two reverse passes through its vjp: right, but
+    slow). ``jvp="elementwise"``: the op is elementwise (a diagonal Jacobian) without
+    declaring ``ufunc=``, so its vjp formulas serve. ``jvp="linear"``: the op is linear in its tensor inputs jointly (``sum``,
+    ``cat``): the op applied to the tangents (zeros where an input has none).
+    ``jvp="multilinear"``: linear in each input separately (``matmul``): the sum over the
+    inputs with a tangent of the op with that input replaced by it. ``jvp={"input":
+    formula, ...}``: one formula per input, ``formula(xp, t, <what it reads>, **params)``
+    with ``t`` that input's tangent, read as the vjp formulas are; their sum is the
+    output's tangent. ``python -m autogradx coverage`` lists which rule each op has.
+
 ``op.defvjp(vjp)`` attaches a positional-form vjp after the op is made (it
 returns ``vjp``, so it works as a decorator), before the op is registered::
 
@@ -77,7 +91,7 @@ returns ``vjp``, so it works as a decorator), before the op is registered::
 ``Op`` arguments: ``name`` and ``forward`` positionally, everything else by keyword (a
 positional ``vjp`` still works, with a ``DeprecationWarning``), in four groups: what it
 computes (``inputs``, ``promote``, ``n_outputs``, ``output_type``, ``view``, ``parse``),
-its derivative (``vjp``, ``save``, ``residuals``, ``grad_fn``, ``holomorphic``), where it appears
+its derivative (``vjp``, ``save``, ``residuals``, ``grad_fn``, ``holomorphic``, ``jvp``), where it appears
 (``namespace``, ``method``, ``inplace``, ``inplace_param``, ``aliases``, ``doc``) and
 speed hints (``out``, ``ufunc``).
 

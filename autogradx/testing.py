@@ -288,8 +288,9 @@ class _Check:
         for i, first, second in zip(self.checked, *grads):
             if first is None or second is None:
                 continue
-            delta = first._data - second._data
-            diff = float(get_array_module(delta).abs(delta).max()) if delta.size else 0.0
+            xp = get_array_module(first._data)
+            delta = xp.asarray(first._data - second._data)     # 0-d arrays subtract to a scalar
+            diff = float(xp.abs(delta).max()) if delta.size else 0.0
             if diff > nondet_tol:
                 self.failures.append(
                     f"{self._label(i)}: Backward is not reentrant, i.e., running backward with "

@@ -30,6 +30,7 @@ BENCHMARKS = {
     "deep_chain": "bench_deep_chain.py",
     "import": "bench_import.py",
     "memory": "bench_memory.py",
+    "func": "bench_func.py",
 }
 
 

@@ -19,6 +19,7 @@ from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from .dispatch cimport Switch, array_module
 from .dispatch import FAST_PATHS
 from .errors import _shape_error, _type_names, record_forward
+from .forward cimport forward_active, propagate, propagate_inplace
 from .grad_mode cimport anomaly_enabled, grad_enabled, saved_hooks_on
 from .loops cimport call1, call2, scalar_operand
 from .names import TENSOR_DTYPES, scalar_name
@@ -250,6 +251,8 @@ cdef object _outputs(OpDef op, tuple raw, list values, tuple extra, dict params,
             _mark_view(<TensorBase>out, raw[0], op, values, extra, params, -1)
         if record and _category(dtype_of(res)) >= 2:
             _record(op, raw, values, extra, params, (out,), resid)
+        if forward_active():
+            propagate(op, raw, values, extra, params, (out,), resid)
         return out if op.output_type is None else op.output_type(out)
     outs = _wrap_outputs(res)
     for o in outs:
@@ -263,6 +266,8 @@ cdef object _outputs(OpDef op, tuple raw, list values, tuple extra, dict params,
             _mark_view(<TensorBase>outs[k], raw[0], op, values, extra, params, k)
     if record and outs:         # unbind of an empty dim: no outputs, nothing to record
         _record(op, raw, values, extra, params, outs, resid)
+    if forward_active():
+        propagate(op, raw, values, extra, params, outs, resid)
     return outs if op.output_type is None else op.output_type(outs)
 
 
@@ -389,7 +394,7 @@ cpdef object apply_inplace(OpDef op, tuple args, dict kwargs):
                 "a leaf Variable that requires grad is being used in an in-place operation.")
         if on_view:
             check_view_inplace(t)
-    if op.out and _write_in_place(op, t, args, kwargs):
+    if op.out and not forward_active() and _write_in_place(op, t, args, kwargs):
         return t
     if saved_hooks_on() and grad_enabled() and 0 in op.save_idx:
         # The pack hook gets the values the formulas read, not the tensor about to be
@@ -439,6 +444,8 @@ cpdef object apply_inplace(OpDef op, tuple args, dict kwargs):
     t._data[...] = o._data
     cdef VersionCounter vc = t.version_counter()
     vc.value += 1
+    if forward_active():
+        propagate_inplace(t, o)
     if on_view:
         copy_slices(t, o._grad_fn)      # the base's history, and the view's on it
     elif o._grad_fn is not None:
@@ -785,3 +792,10 @@ cdef object _apply_parsed_entry(object op, tuple args, dict kwargs):
 
 install_apply(_apply_entry, _inplace_entry)
 install_apply_parsed(_apply_parsed_entry)
+
+
+def apply_parsed(OpDef op, tuple args, dict kwargs):
+    """``apply_op`` on arguments already in the op's own form (its ``parse`` applied), as
+    ``_outputs`` sees them: the forward rules (autograd/_jvp.py) apply an op again to
+    tangents with the parameters of the call."""
+    return _apply_parsed(op, args, kwargs)

@@ -38,6 +38,12 @@ cdef class OpDef:
                                      # per input name); None for the positional forms, which read all
     cdef tuple read_masks            # ``reads`` as bit masks over ``save`` (Python ints), for _save
     cdef tuple vjp_rules             # per input: its formula as an expression tree (formula.py), or None
+    cdef readonly object jvp         # its forward rule when declared: "elementwise" (its vjp formulas,
+                                     # g standing for the tangent), "linear" (the op applied to the
+                                     # tangents), "multilinear" (summed over inputs, each in turn
+                                     # replaced by its tangent), or per input (tuple, None where
+                                     # not given) formula(xp, t, *its reads, **params); None: derived
+    cdef readonly tuple jvp_reads    # per input: the names its jvp formula reads; None unless per input
     cdef readonly bint holomorphic   # its formulas are the real ones extended holomorphically: on
                                      # complex gradients the core gives conj(formula(conj(g)))
     cdef readonly tuple aliases      # further names of the function and method (e.g. "clip")

@@ -27,6 +27,8 @@ class OpDef:
     inplace_param: Optional[str]
     view: bool
     holomorphic: bool
+    jvp: Any
+    jvp_reads: Optional[Tuple[Tuple[str, ...], ...]]
     aliases: Tuple[str, ...]
     overrides: Dict[str, "OpDef"]
     doc: str
@@ -37,7 +39,7 @@ class OpDef:
                  n_outputs: Optional[int] = ..., output_type: Any = ..., view: bool = ...,
                  parse: Any = ...,
                  vjp: Any = ..., save: Any = ..., residuals: bool = ..., grad_fn: Any = ...,
-                 holomorphic: bool = ...,
+                 holomorphic: bool = ..., jvp: Any = ...,
                  namespace: Any = ..., method: Any = ..., inplace: Any = ...,
                  inplace_param: Optional[str] = ..., aliases: Any = ..., doc: Optional[str] = ...,
                  out: bool = ..., ufunc: Optional[str] = ..., vjp_ufunc: Any = ...) -> None: ...

@@ -34,6 +34,7 @@ cdef class OpDef:
                  bint view=False, parse=None,
                  # its derivative
                  vjp=None, save=(), bint residuals=False, grad_fn=None, bint holomorphic=True,
+                 jvp=None,
                  # where it appears
                  namespace="", method=None, inplace=None, inplace_param=None, aliases=(),
                  doc=None,
@@ -168,6 +169,7 @@ cdef class OpDef:
             self.vjp_rules = _vjp_rules(self)
         self.inplace_param = inplace_param
         self.holomorphic = holomorphic
+        self._set_jvp(jvp)
         aliases = (aliases,) if isinstance(aliases, str) else tuple(aliases)
         if not all(isinstance(a, str) and a.isidentifier() for a in aliases):
             raise ValueError(f"op {name!r}: bad aliases {aliases!r}")
@@ -179,6 +181,29 @@ cdef class OpDef:
         if inplace_param is not None and inplace_param not in self.params:
             raise ValueError(f"op {name!r}: inplace_param {inplace_param!r} is not a parameter "
                              f"of its forward {self.params!r}")
+
+    def _set_jvp(self, jvp):
+        """Check and keep the declared forward rule (see the field's comment in opdef.pxd)."""
+        if jvp == "elementwise" and not self.differentiable():
+            raise ValueError(f"op {self.name!r}: jvp='elementwise' takes its vjp as its jvp; "
+                             "it has none")
+        if jvp is None or jvp in ("elementwise", "linear", "multilinear"):
+            self.jvp = jvp
+            return
+        if not isinstance(jvp, dict):
+            raise TypeError(f"op {self.name!r}: jvp must be 'elementwise', 'linear', "
+                            f"'multilinear' or a dict of one formula per input, got {jvp!r}")
+        if self.variadic:
+            raise ValueError(f"op {self.name!r}: a variadic op's jvp is 'linear' or "
+                             "'multilinear'")
+        unknown = [k for k in jvp if k not in self.inputs]
+        if unknown:
+            raise ValueError(f"op {self.name!r}: jvp names {unknown!r}, which are not among "
+                             f"its inputs {self.inputs!r}")
+        params = _formula.forward_parameters(self.forward, len(self.inputs))
+        self.jvp = tuple(jvp.get(i) for i in self.inputs)
+        self.jvp_reads = tuple(() if f is None else _formula.reads(self.name, i, f, self.inputs, params)
+                               for i, f in zip(self.inputs, self.jvp))
 
     cdef bint differentiable(self) noexcept:
         return self.vjp is not None or self.vjps is not None

@@ -11,6 +11,7 @@ from autogradx.autograd.anomaly_mode import detect_anomaly, is_anomaly_enabled, 
 from autogradx.autograd.function import Function, FunctionCtx, once_differentiable
 from autogradx.autograd import graph  # noqa: F401  (torch.autograd.graph without an import)
 from autogradx.autograd.graph import GradientEdge
+from autogradx.autograd import forward_ad  # noqa: F401  (likewise torch.autograd.forward_ad)
 from autogradx.grad_mode import (
     enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled,
 )

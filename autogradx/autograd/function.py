@@ -16,6 +16,7 @@ import warnings
 import weakref
 
 from autogradx._core import saved as _saved_hooks
+from autogradx._core.forward import _set_forward_active
 from autogradx._core.grad_mode import _set_grad_enabled, is_anomaly_enabled, is_grad_enabled
 from autogradx._core.node import make_node
 from autogradx._core.opnode import on_history, saved_history
@@ -38,6 +39,8 @@ class FunctionCtx:
         self._non_differentiable = set()
         self._dirty = ()
         self.materialize_grads = True
+        self.saved_for_forward = ()
+        self._in_jvp = False
 
     def save_for_backward(self, *tensors):
         """Keep ``tensors`` (or None) for backward, where ``ctx.saved_tensors`` returns them."""
@@ -50,6 +53,8 @@ class FunctionCtx:
 
     @property
     def saved_tensors(self):
+        if self._in_jvp:
+            return self.saved_for_forward
         if self._released:
             raise RuntimeError(SECOND_BACKWARD)
         if self._packed is not None:    # unpacked at each access; no version check, as in PyTorch
@@ -88,8 +93,8 @@ class FunctionCtx:
         self._dirty = tuple(tensors)
 
     def save_for_forward(self, *tensors):
-        """Kept for a forward-mode ``jvp``, as in PyTorch; autogradx has no forward-mode AD,
-        so nothing reads them (they are checked and held until the graph is freed)."""
+        """Kept for the forward-mode ``jvp``, where ``ctx.saved_tensors`` returns them (as in
+        PyTorch)."""
         if not all(t is None or isinstance(t, TensorBase) for t in tensors):
             raise AssertionError("save_for_forward expects all arguments to be tensors; you "
                                  "should save non-tensors as attributes on ctx.")
@@ -149,6 +154,14 @@ class Function:
     vjp = backward          # the other name PyTorch gives backward: a subclass defines one
 
     @staticmethod
+    def jvp(ctx, *grad_inputs):
+        """Forward mode (autograd.forward_ad, autogradx.func.jvp): the tangent of each output
+        from the tangents of the inputs (None for an input without one)."""
+        raise NotImplementedError(
+            "You must implement the jvp function for custom autograd.Function to use it with "
+            "forward mode AD.")
+
+    @staticmethod
     def setup_context(ctx, inputs, output):
         """Defined by a subclass whose ``forward`` takes no ctx: saves on ``ctx`` what
         backward needs, from the inputs (a tuple, defaults filled in) and forward's output."""
@@ -164,7 +177,10 @@ class Function:
         needs = tuple(isinstance(a, TensorBase) and a.requires_grad for a in args)
         name = f"{cls.__name__}Backward"
         ctx = FunctionCtx(needs, name)
+        tangents = _input_tangents(args)
         prev = _set_grad_enabled(False)
+        # The forward's own ops carry no tangents: the Function's jvp gives them.
+        prev_fw = _set_forward_active(False) if tangents is not None else False
         try:
             if separate:
                 result = cls.forward(*args, **kwargs)
@@ -173,11 +189,17 @@ class Function:
                 result = cls.forward(ctx, *args, **kwargs)
         finally:
             _set_grad_enabled(prev)
+            if tangents is not None:
+                _set_forward_active(prev_fw)
         single = not isinstance(result, tuple)
         outputs = (result,) if single else result
         if ctx._dirty:
             ctx._bump_dirty(outputs)
         if not (any(needs) and is_grad_enabled()):
+            if tangents is not None:
+                outputs = tuple(_fresh(o, args, ctx._dirty) for o in outputs)
+                _set_output_tangents(cls, ctx, args, tangents, outputs)
+                return outputs[0] if single else outputs
             return result
         outputs = tuple(_fresh(o, args, ctx._dirty) for o in outputs)
         diff = [i for i, o in enumerate(outputs)
@@ -195,6 +217,8 @@ class Function:
                 ctx._pack(node)
             if is_anomaly_enabled():
                 record_forward(node)
+        if tangents is not None:
+            _set_output_tangents(cls, ctx, args, tangents, outputs)
         return outputs[0] if single else outputs
 
 
@@ -203,6 +227,47 @@ def _unpack(packed, history, node_ref):
     if type(history) is int:
         history = (node_ref(), history, None)
     return on_history(_saved_hooks.unpack(packed), history)
+
+
+def _input_tangents(args):
+    """The tangents of the tensor arguments (None where none) while a dual level is
+    entered and one has a tangent; else None."""
+    from autogradx.autograd import forward_ad
+    if forward_ad._current_level < 0:
+        return None
+    from autogradx.autograd.forward_ad import tangent_of
+    tangents = [tangent_of(a) if isinstance(a, TensorBase) else None for a in args]
+    return tangents if any(t is not None for t in tangents) else None
+
+
+def _set_output_tangents(cls, ctx, args, tangents, outputs):
+    """The user's jvp, with the tangents of the inputs, gives the outputs' tangents."""
+    from autogradx.autograd.forward_ad import set_tangent, suspended
+    ctx._in_jvp = True
+    try:
+        with suspended():
+            if ctx.materialize_grads:   # as PyTorch: zeros for a tensor without a tangent
+                from autogradx import zeros_like
+                tangents = [zeros_like(a.detach()) if t is None and isinstance(a, TensorBase)
+                            and (a.is_floating_point() or a.is_complex()) else t
+                            for a, t in zip(args, tangents)]
+            result = cls.jvp(ctx, *tangents)
+    finally:
+        ctx._in_jvp = False
+    result = result if isinstance(result, tuple) else (result,)
+    if len(result) != len(outputs):
+        raise RuntimeError(f"{cls.__name__}.jvp returned {len(result)} tangents for "
+                           f"{len(outputs)} outputs")
+    for k, (o, t) in enumerate(zip(outputs, result)):
+        if t is not None and id(o) in ctx._non_differentiable:
+            raise RuntimeError(f"{cls.__name__}.jvp returned a tangent for output {k}, which "
+                               "forward marked non-differentiable. You should return None at "
+                               "that position instead.")
+        if isinstance(o, TensorBase) and t is not None:
+            if tuple(t.shape) != tuple(o.shape):
+                raise RuntimeError(f"{cls.__name__}.jvp returned a tangent of shape "
+                                   f"{tuple(t.shape)} for an output of shape {tuple(o.shape)}")
+            set_tangent(o, t)
 
 
 def _fresh(out, args, dirty):

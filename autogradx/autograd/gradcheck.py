@@ -16,9 +16,12 @@ keywords mean in autogradx:
 - ``check_undefined_grad``, ``check_batched_grad``, ``gen_non_contig_grad_outputs``:
   accepted; these checks are not run (autogradx has no undefined-gradient tensors and no
   vmap).
-- ``check_forward_ad``, ``check_batched_forward_grad``, ``check_fwd_over_rev``: refused
-  with NotImplementedError, since autogradx has no forward-mode AD; ``masked=True``
-  (sparse tensors) likewise.
+- ``check_forward_ad=True``: also compares the Jacobian-vector product of forward mode
+  (:mod:`autogradx.autograd.forward_ad`), along a random tangent for the inputs that
+  require grad, with central differences (``check_backward_ad=False`` leaves the
+  backward check out). ``check_batched_forward_grad`` and ``check_fwd_over_rev`` are
+  refused with NotImplementedError (they need vmap batching rules and forward-over-reverse
+  checks autogradx does not run); ``masked=True`` (sparse tensors) likewise.
 """
 
 from autogradx.testing import GradcheckError, gradcheck as _gradcheck
@@ -30,7 +33,7 @@ __all__ = ["gradcheck", "gradgradcheck", "GradcheckError"]
 def _refuse(**flags):
     for name, value in flags.items():
         if value:
-            what = "sparse tensors" if name == "masked" else "forward-mode AD"
+            what = "sparse tensors" if name == "masked" else "a check autogradx does not run"
             raise NotImplementedError(f"gradcheck: {name}=True needs {what}, which autogradx "
                                       "does not have")
 
@@ -45,10 +48,43 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
     if not (check_forward_ad or check_backward_ad):
         raise AssertionError(
             "Expected at least one of check_forward_ad or check_backward_ad to be True")
-    _refuse(check_forward_ad=check_forward_ad,
-            check_batched_forward_grad=check_batched_forward_grad, masked=masked)
+    _refuse(check_batched_forward_grad=check_batched_forward_grad, masked=masked)
+    if check_forward_ad and not _check_forward(func, inputs, eps, atol, rtol, raise_exception):
+        return False
+    if not check_backward_ad:
+        return True
     return _gradcheck(func, inputs, eps=eps, atol=atol, rtol=rtol,
                       raise_exception=raise_exception, nondet_tol=nondet_tol)
+
+
+def _check_forward(func, inputs, eps, atol, rtol, raise_exception):
+    """The jvp of ``func`` (forward_ad) along a random tangent of the inputs that require
+    grad, against central differences; True, or GradcheckError (False)."""
+    import numpy as np
+
+    from autogradx._core.tensor import TensorBase
+    from autogradx.conformance import _float_outputs, _jvp_of, _random_like
+    inputs = (inputs,) if isinstance(inputs, TensorBase) else tuple(inputs)
+    leaves = [x.detach() if isinstance(x, TensorBase) else x for x in inputs]
+    rng = np.random.default_rng(0)
+    tangents = {i: _random_like(rng, x.detach()) for i, x in enumerate(inputs)
+                if isinstance(x, TensorBase) and x.requires_grad}
+    if not tangents:
+        return True
+    jv, _ = _jvp_of(lambda *xs: func(*xs), leaves, tangents)
+    shifted = [[x + sign * eps * tangents[i] if i in tangents else x
+                for i, x in enumerate(leaves)] for sign in (1, -1)]
+    plus, minus = (_float_outputs(func(*xs)) for xs in shifted)
+    for k, got in jv.items():
+        numerical = (plus[k].detach().numpy() - minus[k].detach().numpy()) / (2 * eps)
+        analytical = got.detach().numpy()
+        if not np.allclose(analytical, numerical, atol=atol, rtol=rtol):
+            message = (f"Jacobian computed with forward mode mismatch for output {k} along a "
+                       f"random tangent,\nnumerical:{numerical}\nanalytical:{analytical}\n")
+            if raise_exception:
+                raise GradcheckError(message)
+            return False
+    return True
 
 
 def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e-3,

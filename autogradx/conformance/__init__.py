@@ -24,6 +24,9 @@ For each sample and dtype, :func:`check_op` checks that
   dtype (:func:`~autogradx.testing.gradcheck` with ``at_input_dtype=True``);
 * backward leaves the inputs, the outputs, the incoming gradient and the values
   saved for the vjp unchanged (vjps never write into their arguments);
+* the jvp (forward mode, :mod:`autogradx.autograd.forward_ad`) agrees with float64 finite
+  differences and with the vjp by the transpose identity ``<u, J v> = <J^T u, v>``,
+  unless ``forward_mode=False``;
 * gradients of gradients agree with finite differences
   (:func:`~autogradx.testing.gradgradcheck`, in float64), unless the sample
   or the call turns ``second_order`` off;
@@ -373,7 +376,8 @@ DTYPE_TOLERANCES = {"float16": (1e-2, 1e-2), "float32": (1e-4, 1e-3), "float64":
 
 
 def check_op(op, cases=None, dtypes=(_dtype.float32, _dtype.float64), *, device=None,
-             second_order=True, atol=1e-5, rtol=1e-3, seed=0, raise_exception=True):
+             second_order=True, forward_mode=True, atol=1e-5, rtol=1e-3, seed=0,
+             raise_exception=True):
     """Check ``op`` over ``cases`` (a :class:`Sample`, a list of them, or None for
     :func:`generated_samples`) at each of ``dtypes``.
 
@@ -404,8 +408,12 @@ def check_op(op, cases=None, dtypes=(_dtype.float32, _dtype.float64), *, device=
             report.fail(name, f"sample {k}", f"{sample!r} is not an autogradx.conformance.Sample")
             continue
         checker = _SampleCheck(report, op, name, sample, seed + k, atol, rtol)
+        failures = len(report.failures)
         for dt in np_dtypes:
             checker.first_order(dt)
+        if forward_mode and len(report.failures) == failures:
+            # After a failure of the forward or the vjp, the jvp's would only confuse.
+            checker.forward_mode()
         if second_order and sample.second_order:
             checker.second_order()
         elif second_order:
@@ -653,6 +661,47 @@ class _SampleCheck:
         except Exception as e:
             self._fail(dtype, "second order", f"raised {_exc(e)}")
 
+    def forward_mode(self):
+        """The jvp (forward_ad) in float64 against central finite differences, and against
+        the vjp by the transpose identity ``<u, J v> = <J^T u, v>``."""
+        if not self.differentiable:
+            return
+        dtype = np.dtype(np.float64)
+        call = _Call(self.op, self.sample, self.seed, dtype)
+        leaves = [t.detach() for t in call.leaves]
+        wrt = [i for i, t in enumerate(call.leaves) if t.requires_grad]
+        if not wrt:
+            return
+        rng = np.random.default_rng(self.seed + 7919)
+        tangents = {i: _random_like(rng, leaves[i]) for i in wrt}
+        try:
+            jv, primal = _jvp_of(call, leaves, tangents)
+        except Exception as e:
+            self._fail(dtype, "forward mode", f"the jvp raised {_exc(e)}")
+            return
+        if not jv:
+            return
+        # A leaf held in a lower precision (a float32 src) needs a larger step.
+        low = any(leaves[i]._data.dtype.itemsize < (16 if leaves[i].is_complex() else 8)
+                  for i in wrt)
+        eps = 1e-3 if low else 1e-6
+        plus = _float_outputs(call(*[t + eps * tangents[i] if i in tangents else t
+                                     for i, t in enumerate(leaves)]))
+        minus = _float_outputs(call(*[t - eps * tangents[i] if i in tangents else t
+                                      for i, t in enumerate(leaves)]))
+        atol, rtol = self._tolerances(np.dtype(np.float32) if low else dtype)
+        problems = []
+        for k, got in jv.items():
+            fd = (_host(plus[k]._data) - _host(minus[k]._data)) / (2 * eps)
+            if not np.allclose(_host(got._data), fd, atol=atol, rtol=rtol):
+                problems.append(f"output {k}: jvp {_host(got._data).ravel()[:6]} but finite "
+                                f"differences give {fd.ravel()[:6]}")
+        problems += _transpose_identity(call, leaves, tangents, jv, rng, atol, rtol)
+        if problems:
+            self._fail(dtype, "forward mode", "; ".join(problems))
+        else:
+            self.report.passed += 1
+
     def on_device(self, dtype, device):
         """Values and gradients on ``device`` match the CPU's, as that device's arrays."""
         from autogradx._device import device as as_device
@@ -799,6 +848,55 @@ def _is_array(value):
     """True for a NumPy array or an array of a registered backend."""
     from autogradx.backends import backend_of
     return type(value) is np.ndarray or backend_of(value) is not None
+
+
+def _random_like(rng, t):
+    import autogradx
+    values = rng.standard_normal(tuple(t.shape))
+    if t.is_complex():
+        values = values + 1j * rng.standard_normal(tuple(t.shape))
+    return autogradx.as_tensor(values.astype(t._data.dtype))
+
+
+def _float_outputs(out):
+    """{position: tensor} for the floating (and complex) tensor outputs of a call."""
+    outs = tuple(out) if isinstance(out, (tuple, list)) else (out,)
+    return {k: o for k, o in enumerate(outs)
+            if isinstance(o, TensorBase) and (o.is_floating_point() or o.is_complex())}
+
+
+def _jvp_of(call, leaves, tangents):
+    """({output position: its tangent}, the primal outputs) by forward_ad."""
+    from autogradx.autograd import forward_ad as fwAD
+    with fwAD.dual_level():
+        duals = [fwAD.make_dual(t, tangents[i]) if i in tangents else t
+                 for i, t in enumerate(leaves)]
+        outs = _float_outputs(call(*duals))
+        jv = {}
+        for k, o in outs.items():
+            primal, t = fwAD.unpack_dual(o)
+            jv[k] = t if t is not None else primal.detach() * 0
+    return jv, outs
+
+
+def _transpose_identity(call, leaves, tangents, jv, rng, atol, rtol):
+    """Problems with ``<u, J v> = <J^T u, v>`` (u random, J^T u by backward)."""
+    import autogradx
+    xs = [t.clone().requires_grad_() if i in tangents else t for i, t in enumerate(leaves)]
+    outs = _float_outputs(call(*xs))
+    live = [k for k, o in outs.items() if o.requires_grad]
+    if not live:
+        return []
+    us = {k: _random_like(rng, outs[k]) for k in live}
+    inputs = [xs[i] for i in tangents]
+    grads = autogradx.autograd.grad([outs[k] for k in live], inputs, [us[k] for k in live],
+                                    allow_unused=True)
+    lhs = sum(float(np.real(np.vdot(_host(us[k]._data), _host(jv[k]._data)))) for k in live)
+    rhs = sum(float(np.real(np.vdot(_host(g._data), _host(tangents[i]._data))))
+              for i, g in zip(tangents, grads) if g is not None)
+    if abs(lhs - rhs) > atol + rtol * max(abs(lhs), abs(rhs)):
+        return [f"<u, J v> = {lhs!r} by the jvp but <J^T u, v> = {rhs!r} by the vjp"]
+    return []
 
 
 def _snapshot(watched):

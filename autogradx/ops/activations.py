@@ -55,7 +55,7 @@ def _leaky_relu(xp, x, negative_slope=0.01, inplace=False):
 
 leaky_relu = _ops.add(Op("leaky_relu", _leaky_relu, namespace=_NN, inplace_param="inplace",
                          vjp={"input": lambda xp, g, input, negative_slope=0.01, inplace=False:
-                                  xp.where(input > 0, g, g * negative_slope)}))
+                                  xp.where(input > 0, g, g * negative_slope)}, jvp="elementwise"))
 
 
 def _elu(xp, x, alpha=1.0, inplace=False):
@@ -66,7 +66,7 @@ def _elu(xp, x, alpha=1.0, inplace=False):
 
 elu = _ops.add(Op("elu", _elu, namespace=_NN, inplace_param="inplace",
                   vjp={"input": lambda xp, g, input, alpha=1.0, inplace=False:
-                           xp.where(input > 0, g, g * alpha * xp.exp(xp.minimum(input, 0)))}))
+                           xp.where(input > 0, g, g * alpha * xp.exp(xp.minimum(input, 0)))}, jvp="elementwise"))
 
 
 # erf, which NumPy lacks, to float64 precision (max relative error 2.3e-16, as math.erf):
@@ -136,7 +136,7 @@ def _gelu_vjp(xp, g, input, approximate="none"):
     return g * (cdf + x * pdf)
 
 
-gelu = _ops.add(Op("gelu", _gelu, namespace=_NN, vjp={"input": _gelu_vjp}))
+gelu = _ops.add(Op("gelu", _gelu, namespace=_NN, vjp={"input": _gelu_vjp}, jvp="elementwise"))
 
 
 def _silu(xp, x, inplace=False):
@@ -150,7 +150,7 @@ def _silu_vjp(xp, g, input, inplace=False):
     return g * s * (1 + input * (1 - s))
 
 
-silu = _ops.add(Op("silu", _silu, namespace=_NN, inplace_param="inplace", vjp={"input": _silu_vjp}))
+silu = _ops.add(Op("silu", _silu, namespace=_NN, inplace_param="inplace", vjp={"input": _silu_vjp}, jvp="elementwise"))
 
 
 def _softplus(xp, x, beta=1.0, threshold=20.0):
@@ -162,7 +162,7 @@ def _softplus(xp, x, beta=1.0, threshold=20.0):
 
 softplus = _ops.add(Op("softplus", _softplus, namespace=_NN,
                        vjp={"input": lambda xp, g, input, beta=1.0, threshold=20.0: xp.where(
-                                input * beta > threshold, g, g * _sigmoid(xp, input * beta))}))
+                                input * beta > threshold, g, g * _sigmoid(xp, input * beta))}, jvp="elementwise"))
 
 
 # -- softmax ------------------------------------------------------------------------
@@ -204,8 +204,9 @@ def _softmax_vjp(xp, g, result, dim=None, _stacklevel=3, dtype=None):
     return result * (g - xp.sum(g * result, axis=axis, keepdims=True))
 
 
+# Its Jacobian diag(s) - s s^T is symmetric: the vjp formula is also the jvp's.
 softmax = _ops.add(Op("softmax", _softmax, namespace=("", _NN), method=True,
-                      vjp={"input": _softmax_vjp}))
+                      vjp={"input": _softmax_vjp}, jvp={"input": _softmax_vjp}))
 
 
 def _log_softmax(xp, x, dim=None, _stacklevel=3, dtype=None):
@@ -258,7 +259,7 @@ dropout = _ops.add(Op("dropout", _dropout, namespace=_NN, parse=_dropout_args, r
                       grad_fn=lambda x, p=0.5, training=True, inplace=False:
                           "MulBackward0" if training and p > 0 and x.size else "AliasBackward0",
                       vjp=lambda xp, g, scale, p=0.5, training=True, inplace=False:
-                          g if scale is None else g * scale))
+                          g if scale is None else g * scale, jvp="elementwise"))
 
 
 # -- linear, one_hot, pad -------------------------------------------------------------
@@ -600,7 +601,7 @@ def _embedding_grad_weight(xp, g, residual, **params):
 
 
 embedding = _ops.add(Op("embedding", _embedding, namespace=_NN, inputs=("input", "weight"),
-                        residuals=True, vjp=(None, _embedding_grad_weight)))
+                        residuals=True, vjp=(None, _embedding_grad_weight), jvp="linear"))
 
 
 OPS = tuple(_ops)

@@ -76,12 +76,12 @@ def _angle_grad(xp, g, input):
 
 
 conj = _ops.add(Op("conj", _conj, method=True, holomorphic=False,
-                   vjp={"input": lambda xp, g: _conj(xp, g)}))
+                   vjp={"input": lambda xp, g: _conj(xp, g)}, jvp="linear"))
 # A real gradient becomes the complex input's (its imaginary part 0).
-real = _ops.add(Op("real", _real, holomorphic=False, vjp={"input": lambda xp, g: g}))
-imag = _ops.add(Op("imag", _imag, holomorphic=False, vjp={"input": lambda xp, g: g * 1j}))
+real = _ops.add(Op("real", _real, holomorphic=False, vjp={"input": lambda xp, g: g}, jvp="linear"))
+imag = _ops.add(Op("imag", _imag, holomorphic=False, vjp={"input": lambda xp, g: g * 1j}, jvp="linear"))
 angle = _ops.add(Op("angle", _angle, promote="float", method=True, holomorphic=False,
-                    vjp={"input": _angle_grad}))
+                    vjp={"input": _angle_grad}, jvp="elementwise"))
 
 
 OPS = tuple(_ops)

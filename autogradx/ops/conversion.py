@@ -14,7 +14,7 @@ def _to_copy(xp, x, dtype):
 
 # The gradient comes back in the output's dtype; the engine casts it to the input's.
 _to_copy_op = _ops.add(Op("_to_copy", _to_copy, namespace=None, grad_fn="ToCopyBackward0",
-                          vjp=lambda xp, g, dtype: g))
+                          vjp=lambda xp, g, dtype: g, jvp="linear"))
 
 
 def _fill(xp, x, value):
@@ -33,7 +33,7 @@ def _zero(xp, x):
     return xp.zeros_like(x)
 
 
-zero = _ops.add(Op("zero", _zero, namespace=None, inplace="zero_", vjp=lambda xp, g: g * 0))
+zero = _ops.add(Op("zero", _zero, namespace=None, inplace="zero_", vjp=lambda xp, g: g * 0, jvp="elementwise"))
 
 
 def _drawn(xp, x, kernel, sample, complex_scale, shift, scale, generator):
@@ -105,7 +105,7 @@ def _to_device_vjp(xp, g, source, device):
 
 
 _to_device_op = _ops.add(Op("_to_device", _to_device, namespace=None, residuals=True,
-                            grad_fn="ToCopyBackward0", vjp=_to_device_vjp))
+                            grad_fn="ToCopyBackward0", vjp=_to_device_vjp, jvp="linear"))
 
 
 OPS = tuple(_ops)

@@ -122,7 +122,7 @@ rsub = _ops.add(Op("rsub", _rsub, promote="elementwise", inputs=_BINARY,
                    grad_fn=lambda a, b, alpha=1:
                        "RsubBackward0" if _is_array(b) else "RsubBackward1",
                    vjp={"input": lambda xp, g, alpha=1: -g if alpha == 1 else g * -alpha,
-                        "other": lambda xp, g, alpha=1: g}))
+                        "other": lambda xp, g, alpha=1: g}, jvp="elementwise"))
 
 
 def _mul(xp, a, b, *, out=None):
@@ -229,7 +229,7 @@ def _remainder_grad_other(xp, g, input, other):
 
 remainder = _ops.add(Op("remainder", _remainder, promote="elementwise", inputs=_BINARY,
                         method=True, inplace=True, grad_fn=_remainder_name,
-                        vjp={"input": lambda xp, g: g, "other": _remainder_grad_other}))
+                        vjp={"input": lambda xp, g: g, "other": _remainder_grad_other}, jvp="elementwise"))
 
 
 def _fmod(xp, a, b):
@@ -245,7 +245,7 @@ fmod = _ops.add(Op("fmod", _fmod, promote="elementwise", inputs=_BINARY, method=
                    inplace=True,
                    grad_fn=lambda a, b: "FmodBackward1" if _is_array(b) else "FmodBackward0",
                    vjp={"input": lambda xp, g: g,
-                        "other": lambda xp, g, input, other: -g * xp.trunc(input / other)}))
+                        "other": lambda xp, g, input, other: -g * xp.trunc(input / other)}, jvp="elementwise"))
 
 
 def _neg(xp, x):
@@ -295,18 +295,19 @@ def _pow(xp, x, y):
 
 pow_op = _ops.add(Op("pow", _pow, promote="elementwise", inputs=("input", "exponent"),
                      grad_fn=_pow_name, method=True, inplace=True,
-                     vjp={"input": _pow_grad_base, "exponent": _pow_grad_exponent}))
+                     vjp={"input": _pow_grad_base, "exponent": _pow_grad_exponent}, jvp="elementwise"))
 
 clone = _ops.add(Op("clone", lambda xp, x: x.copy(), method=True, vjp=lambda xp, g: g,
-                    doc="A copy with its own storage; gradients flow back to the input."))
+                    doc="A copy with its own storage; gradients flow back to the input.", jvp="linear"))
 
 
 # -- unary functions with a floating point result --------------------------------
 # Integer and bool inputs give the default float dtype (promote="float").
 
 def _float_op(name, forward, formula, doc, **kw):
+    # Elementwise: its vjp formula is its jvp formula (a diagonal Jacobian).
     return Op(name, forward, vjp={"input": formula}, promote="float", method=True, inplace=True,
-              doc=doc, **kw)
+              doc=doc, jvp="elementwise", **kw)
 
 
 def _sigmoid(xp, x):
@@ -378,7 +379,7 @@ def _abs_grad(xp, g, input):
 
 # |z| is not holomorphic: the formula gives PyTorch's complex gradient itself.
 abs_op = _ops.add(Op("abs", _abs, method=True, inplace=True, aliases="absolute",
-                     holomorphic=False, vjp={"input": _abs_grad}))
+                     holomorphic=False, vjp={"input": _abs_grad}, jvp="elementwise"))
 
 
 def _square(xp, x):
@@ -389,7 +390,7 @@ def _square(xp, x):
 
 
 square = _ops.add(Op("square", _square, method=True, inplace=True, grad_fn="PowBackward0",
-                     vjp={"input": lambda xp, g, input: g * 2 * input}))
+                     vjp={"input": lambda xp, g, input: g * 2 * input}, jvp="elementwise"))
 
 
 def _relu(xp, x, inplace=False):
@@ -416,7 +417,7 @@ def _relu_grad(xp, g, result, inplace=False):
 
 
 relu = _ops.add(Op("relu", _relu, method=True, inplace=True, inplace_param="inplace",
-                   namespace=("", "nn.functional"), vjp={"input": _relu_grad}))
+                   namespace=("", "nn.functional"), vjp={"input": _relu_grad}, jvp="elementwise"))
 
 
 def _sign(xp, x):
@@ -448,9 +449,9 @@ def _sgn_grad(xp, g, input, result):
     return xp.where(nonzero, (g - along) / xp.where(nonzero, a, 1), 0)
 
 
-sign = _ops.add(Op("sign", _real_sign, method=True, inplace=True, vjp=_zeros))
+sign = _ops.add(Op("sign", _real_sign, method=True, inplace=True, vjp=_zeros, jvp="elementwise"))
 sgn = _ops.add(Op("sgn", _sgn, method=True, inplace=True, holomorphic=False,
-                  vjp={"input": _sgn_grad}))
+                  vjp={"input": _sgn_grad}, jvp="elementwise"))
 
 
 def _rounding(kernel, fn, doc):
@@ -465,13 +466,13 @@ def _rounding(kernel, fn, doc):
 
 floor = _ops.add(Op("floor", _rounding("floor_vml_cpu", lambda xp, x: xp.floor(x),
                                        "The largest whole number <= ``input``."),
-                    method=True, inplace=True, vjp=_zeros))
+                    method=True, inplace=True, vjp=_zeros, jvp="elementwise"))
 ceil = _ops.add(Op("ceil", _rounding("ceil_vml_cpu", lambda xp, x: xp.ceil(x),
                                      "The smallest whole number >= ``input``."),
-                   method=True, inplace=True, vjp=_zeros))
+                   method=True, inplace=True, vjp=_zeros, jvp="elementwise"))
 trunc = _ops.add(Op("trunc", _rounding("trunc_vml_cpu", lambda xp, x: xp.trunc(x),
                                        "``input`` rounded toward zero."),
-                    method=True, inplace=True, aliases="fix", vjp=_zeros))
+                    method=True, inplace=True, aliases="fix", vjp=_zeros, jvp="elementwise"))
 
 
 def _round(xp, x, *, decimals=0):
@@ -492,7 +493,7 @@ def _round(xp, x, *, decimals=0):
 
 round_op = _ops.add(Op("round", _round, method=True, inplace=True, vjp=_zeros,
                        grad_fn=lambda x, **params:
-                           "RoundBackward1" if params else "RoundBackward0"))
+                           "RoundBackward1" if params else "RoundBackward0", jvp="elementwise"))
 
 
 def _frac(xp, x):
@@ -501,7 +502,7 @@ def _frac(xp, x):
     return x - xp.trunc(x)
 
 
-frac = _ops.add(Op("frac", _frac, method=True, inplace=True, vjp=lambda xp, g: g))
+frac = _ops.add(Op("frac", _frac, method=True, inplace=True, vjp=lambda xp, g: g, jvp="elementwise"))
 
 
 # -- bounds and selection ----------------------------------------------------------
@@ -554,7 +555,7 @@ def _clamp_grad_max(xp, g, input, min, max):
 clamp = _ops.add(Op("clamp", _clamp, promote="elementwise", inputs=("input", "min", "max"),
                     grad_fn=_clamp_name, method=True, inplace=True, aliases="clip",
                     vjp={"input": _clamp_grad_input, "min": _clamp_grad_min,
-                         "max": _clamp_grad_max}))
+                         "max": _clamp_grad_max}, jvp="elementwise"))
 
 
 def _clamp_min(xp, x, lo):
@@ -574,13 +575,13 @@ clamp_min = _ops.add(Op("clamp_min", _clamp_min, promote="elementwise", inputs=(
                         grad_fn=lambda x, lo:
                             "ClampMinBackward1" if _is_array(lo) else "ClampMinBackward0",
                         vjp={"input": lambda xp, g, input, min: xp.where(input >= min, g, 0),
-                             "min": lambda xp, g, input, min: xp.where(input < min, g, 0)}))
+                             "min": lambda xp, g, input, min: xp.where(input < min, g, 0)}, jvp="elementwise"))
 clamp_max = _ops.add(Op("clamp_max", _clamp_max, promote="elementwise", inputs=("input", "max"),
                         method=True, inplace=True,
                         grad_fn=lambda x, hi:
                             "ClampMaxBackward1" if _is_array(hi) else "ClampMaxBackward0",
                         vjp={"input": lambda xp, g, input, max: xp.where(input <= max, g, 0),
-                             "max": lambda xp, g, input, max: xp.where(input > max, g, 0)}))
+                             "max": lambda xp, g, input, max: xp.where(input > max, g, 0)}, jvp="elementwise"))
 
 
 def _maximum(xp, a, b):
@@ -610,12 +611,12 @@ maximum = _ops.add(Op("maximum", _maximum, promote="elementwise", inputs=_BINARY
                       vjp={"input": lambda xp, g, input, other:
                                _select_grad(xp, g, input, other, input < other),
                            "other": lambda xp, g, input, other:
-                               _select_grad(xp, g, input, other, other < input)}))
+                               _select_grad(xp, g, input, other, other < input)}, jvp="elementwise"))
 minimum = _ops.add(Op("minimum", _minimum, promote="elementwise", inputs=_BINARY, method=True,
                       vjp={"input": lambda xp, g, input, other:
                                _select_grad(xp, g, input, other, input > other),
                            "other": lambda xp, g, input, other:
-                               _select_grad(xp, g, input, other, other > input)}))
+                               _select_grad(xp, g, input, other, other > input)}, jvp="elementwise"))
 
 
 # ``where(condition, input, other)``: the condition is a parameter, not an input,
@@ -673,11 +674,11 @@ _WHERE_VJP = (lambda xp, g, condition: xp.where(condition, g, 0),
               lambda xp, g, condition: xp.where(condition, 0, g))
 
 where = _ops.add(Op("where", _where, promote="elementwise", inputs=_BINARY, parse=_where_args,
-                    vjp=_WHERE_VJP))
+                    vjp=_WHERE_VJP, jvp="elementwise"))
 # ``Tensor.where(condition, other)`` is ``where(condition, self, other)``.
 tensor_where = _ops.add(Op("tensor_where", _where, promote="elementwise", inputs=_BINARY,
                            parse=_tensor_where_args, namespace=None, method="where",
-                           grad_fn="WhereBackward0", vjp=_WHERE_VJP))
+                           grad_fn="WhereBackward0", vjp=_WHERE_VJP, jvp="elementwise"))
 
 
 def _lerp(xp, x, end, weight):
@@ -701,7 +702,7 @@ lerp = _ops.add(Op("lerp", _lerp, inputs=("input", "end", "weight"), method=True
                        "LerpBackward1" if _is_array(weight) else "LerpBackward0",
                    vjp={"input": lambda xp, g, weight: g * (1 - weight),
                         "end": lambda xp, g, weight: g * weight,
-                        "weight": lambda xp, g, input, end: g * (end - input)}))
+                        "weight": lambda xp, g, input, end: g * (end - input)}, jvp="elementwise"))
 
 
 # -- comparisons, logical and bitwise ops, closeness: bool results, no gradient --------
@@ -726,22 +727,22 @@ def _comparison(name, compare, doc):
 
 
 eq = _ops.add(Op("eq", _comparison("eq", lambda a, b: a == b, "``input == other``, elementwise."),
-                 promote="elementwise", inputs=_BINARY, method=True, inplace=True, vjp=_ZERO_GRADS))
+                 promote="elementwise", inputs=_BINARY, method=True, inplace=True, vjp=_ZERO_GRADS, jvp="elementwise"))
 ne = _ops.add(Op("ne", _comparison("ne", lambda a, b: a != b, "``input != other``, elementwise."),
                  promote="elementwise", inputs=_BINARY, method=True, inplace=True, vjp=_ZERO_GRADS,
-                 aliases="not_equal"))
+                 aliases="not_equal", jvp="elementwise"))
 lt = _ops.add(Op("lt", _comparison("lt", lambda a, b: a < b, "``input < other``, elementwise."),
                  promote="elementwise", inputs=_BINARY, method=True, inplace=True, vjp=_ZERO_GRADS,
-                 aliases="less"))
+                 aliases="less", jvp="elementwise"))
 le = _ops.add(Op("le", _comparison("le", lambda a, b: a <= b, "``input <= other``, elementwise."),
                  promote="elementwise", inputs=_BINARY, method=True, inplace=True, vjp=_ZERO_GRADS,
-                 aliases="less_equal"))
+                 aliases="less_equal", jvp="elementwise"))
 gt = _ops.add(Op("gt", _comparison("gt", lambda a, b: a > b, "``input > other``, elementwise."),
                  promote="elementwise", inputs=_BINARY, method=True, inplace=True, vjp=_ZERO_GRADS,
-                 aliases="greater"))
+                 aliases="greater", jvp="elementwise"))
 ge = _ops.add(Op("ge", _comparison("ge", lambda a, b: a >= b, "``input >= other``, elementwise."),
                  promote="elementwise", inputs=_BINARY, method=True, inplace=True, vjp=_ZERO_GRADS,
-                 aliases="greater_equal"))
+                 aliases="greater_equal", jvp="elementwise"))
 
 
 def _logical(name, fn):

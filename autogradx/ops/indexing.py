@@ -358,7 +358,7 @@ def _index_select_vjp(xp, g, shape, dim, index):
 
 
 index_select = _ops.add(Op("index_select", _index_select, residuals=True, method=True,
-                           vjp=_index_select_vjp))
+                           vjp=_index_select_vjp, jvp="linear"))
 
 
 def _along(index, dim):
@@ -411,7 +411,7 @@ def _gather(xp, x, dim, index, *, sparse_grad=False):
 
 gather = _ops.add(Op("gather", _gather, residuals=True, method=True,
                      vjp=lambda xp, g, at, dim, index, sparse_grad=False:
-                         _scatter_at(xp, g, at[0], at[1], index)))
+                         _scatter_at(xp, g, at[0], at[1], index), jvp="linear"))
 
 
 def _take_along_dim(xp, x, indices, dim=None):
@@ -454,7 +454,7 @@ def _take_along_dim_vjp(xp, g, at, indices, dim=None):
 
 
 take_along_dim = _ops.add(Op("take_along_dim", _take_along_dim, residuals=True, method=True,
-                             grad_fn="GatherBackward0", vjp=_take_along_dim_vjp))
+                             grad_fn="GatherBackward0", vjp=_take_along_dim_vjp, jvp="linear"))
 
 
 def _scatter_args(input, dim, index, src):
@@ -544,7 +544,9 @@ masked_fill = _ops.add(Op(
     "masked_fill", _masked_fill, inputs=("input", "mask", "value"), method=True, inplace=True,
     grad_fn=lambda x, mask, value: f"MaskedFillBackward{int(_is_array(value))}",
     vjp={"input": lambda xp, g, mask: xp.where(mask, 0, g),
-         "value": lambda xp, g, mask: xp.where(mask, g, 0)}))
+         "value": lambda xp, g, mask: xp.where(mask, g, 0)},
+    # Elementwise over input and value (value broadcast): the formulas give the jvp.
+    jvp="elementwise"))
 
 
 OPS = tuple(_ops)

@@ -106,7 +106,7 @@ def _matmul_grad_other(xp, g, input):
 
 matmul = _ops.add(Op("matmul", _matmul, inputs=("input", "other"), grad_fn=_matmul_name,
                      method=True, ufunc="matmul",
-                     vjp={"input": _matmul_grad_input, "other": _matmul_grad_other}))
+                     vjp={"input": _matmul_grad_input, "other": _matmul_grad_other}, jvp="multilinear"))
 
 
 def _mm(xp, a, b):
@@ -126,7 +126,7 @@ def _mm(xp, a, b):
 _MM_GRADS = {"input": lambda xp, g, mat2: xp.matmul(g, _mT(xp, mat2)),
              "mat2": lambda xp, g, input: xp.matmul(_mT(xp, input), g)}
 
-mm = _ops.add(Op("mm", _mm, inputs=("input", "mat2"), method=True, vjp=_MM_GRADS))
+mm = _ops.add(Op("mm", _mm, inputs=("input", "mat2"), method=True, vjp=_MM_GRADS, jvp="multilinear"))
 
 
 def _bmm(xp, a, b):
@@ -143,7 +143,7 @@ def _bmm(xp, a, b):
     return xp.matmul(a, b)
 
 
-bmm = _ops.add(Op("bmm", _bmm, inputs=("input", "mat2"), method=True, vjp=_MM_GRADS))
+bmm = _ops.add(Op("bmm", _bmm, inputs=("input", "mat2"), method=True, vjp=_MM_GRADS, jvp="multilinear"))
 
 
 def _mv(xp, a, v):
@@ -162,7 +162,7 @@ def _mv(xp, a, v):
 
 mv = _ops.add(Op("mv", _mv, inputs=("input", "vec"), method=True,
                  vjp={"input": lambda xp, g, vec: g[:, None] * vec,
-                      "vec": lambda xp, g, input: xp.matmul(g, input)}))
+                      "vec": lambda xp, g, input: xp.matmul(g, input)}, jvp="multilinear"))
 
 
 def _dot(xp, a, b):
@@ -185,7 +185,7 @@ def _dot(xp, a, b):
 # this namespace on them); dot takes two vectors of one size, and g is 0-d.
 dot = _ops.add(Op("dot", _dot, inputs=("input", "tensor"), method=True,
                   vjp={"input": lambda xp, g, tensor: xp.multiply(g, tensor),
-                       "tensor": lambda xp, g, input: xp.multiply(g, input)}))
+                       "tensor": lambda xp, g, input: xp.multiply(g, input)}, jvp="multilinear"))
 
 
 def _outer(xp, a, b):
@@ -200,7 +200,7 @@ def _outer(xp, a, b):
 outer = _ops.add(Op("outer", _outer, inputs=("input", "vec2"), promote="elementwise",
                     grad_fn="MulBackward0", method=True, aliases="ger",
                     vjp={"input": lambda xp, g, vec2: xp.matmul(g, vec2),
-                         "vec2": lambda xp, g, input: xp.matmul(input, g)}))
+                         "vec2": lambda xp, g, input: xp.matmul(input, g)}, jvp="multilinear"))
 
 
 # -- einsum ---------------------------------------------------------------------
@@ -324,7 +324,7 @@ def _einsum_vjp(xp, g, operands, equation):
 
 
 einsum = _ops.add(Op("einsum", _einsum, inputs=("*operands",), parse=_einsum_args, save="operands",
-                     grad_fn=_einsum_name, vjp=_einsum_vjp))
+                     grad_fn=_einsum_name, vjp=_einsum_vjp, jvp="multilinear"))
 
 
 # -- norms ----------------------------------------------------------------------

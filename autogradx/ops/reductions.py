@@ -107,7 +107,7 @@ def _sum(xp, x, dim=None, keepdim=False, *, dtype=None):
 
 sum_op = _ops.add(Op("sum", _sum, residuals=True, grad_fn=_dim_name("Sum"), method=True,
                      vjp=lambda xp, g, shape, dim=None, keepdim=False, dtype=None:
-                         _expand_back(xp, g, shape, dim, keepdim)))
+                         _expand_back(xp, g, shape, dim, keepdim), jvp="linear"))
 
 
 def _nansum(xp, x, dim=None, keepdim=False, *, dtype=None):
@@ -140,7 +140,7 @@ def _mean_grad(xp, g, shape, dim, keepdim):
 
 mean = _ops.add(Op("mean", _mean, residuals=True, grad_fn=_dim_name("Mean"), method=True,
                    vjp=lambda xp, g, shape, dim=None, keepdim=False, dtype=None:
-                       _mean_grad(xp, g, shape, dim, keepdim)))
+                       _mean_grad(xp, g, shape, dim, keepdim), jvp="linear"))
 
 
 def _cumsum(xp, x, dim, *, dtype=None):
@@ -158,7 +158,7 @@ def _reverse_cumsum(xp, g, axis):
 
 cumsum = _ops.add(Op("cumsum", _cumsum, method=True, inplace=True,
                      vjp=lambda xp, g, dim, dtype=None:
-                         _reverse_cumsum(xp, g, _axes(dim, g.ndim)[0] if g.ndim else None)))
+                         _reverse_cumsum(xp, g, _axes(dim, g.ndim)[0] if g.ndim else None), jvp="linear"))
 
 
 # ---------------------------------------------------------------- products

@@ -487,7 +487,7 @@ def _repeat_vjp(xp, g, shapes, **params):
 
 
 repeat = _ops.add(Op("repeat", _repeat, residuals=True, namespace=None, method=True,
-                     parse=_sizes_parser("repeats"), vjp=_repeat_vjp))
+                     parse=_sizes_parser("repeats"), vjp=_repeat_vjp, jvp="linear"))
 
 
 def _tile(xp, x, dims):
@@ -497,7 +497,7 @@ def _tile(xp, x, dims):
 
 
 tile = _ops.add(Op("tile", _tile, residuals=True, method=True, grad_fn="RepeatBackward0",
-                   vjp=_repeat_vjp))
+                   vjp=_repeat_vjp, jvp="linear"))
 
 # -- flipping ----------------------------------------------------------------------
 
@@ -518,7 +518,7 @@ def _flip(xp, x, dims):
 
 
 flip = _ops.add(Op("flip", _flip, residuals=True, method=True, parse=_sizes_parser("dims"),
-                   vjp=_flip_vjp))
+                   vjp=_flip_vjp, jvp="linear"))
 
 
 def _fliplr(xp, x):
@@ -529,7 +529,7 @@ def _fliplr(xp, x):
 
 
 fliplr = _ops.add(Op("fliplr", _fliplr, residuals=True, method=True, grad_fn="FlipBackward0",
-                     vjp=_flip_vjp))
+                     vjp=_flip_vjp, jvp="linear"))
 
 
 def _flipud(xp, x):
@@ -540,7 +540,7 @@ def _flipud(xp, x):
 
 
 flipud = _ops.add(Op("flipud", _flipud, residuals=True, method=True, grad_fn="FlipBackward0",
-                     vjp=_flip_vjp))
+                     vjp=_flip_vjp, jvp="linear"))
 
 # -- memory layout ---------------------------------------------------------------
 
@@ -612,7 +612,7 @@ def _cat(xp, tensors, dim=0):
 
 cat = _ops.add(Op("cat", _cat, inputs=("*tensors",), residuals=True, promote="elementwise",
                   parse=_dim_args, aliases=("concat", "concatenate"),
-                  vjp=lambda xp, g, at, dim=0: _split_back(xp, g, *at)))
+                  vjp=lambda xp, g, at, dim=0: _split_back(xp, g, *at), jvp="linear"))
 
 
 def _stack(xp, tensors, dim=0):
@@ -630,7 +630,7 @@ def _stack(xp, tensors, dim=0):
 stack = _ops.add(Op("stack", _stack, inputs=("*tensors",), residuals=True, promote="elementwise",
                     parse=_dim_args,
                     vjp=lambda xp, g, at, dim=0:
-                        [g[(slice(None),) * at[0] + (i,)] for i in range(at[1])]))
+                        [g[(slice(None),) * at[0] + (i,)] for i in range(at[1])], jvp="linear"))
 
 
 def _stacker(name, ndim, dim):
@@ -645,7 +645,7 @@ def _stacker(name, ndim, dim):
 
     forward.__doc__ = f"``tensors`` joined {name} (see ``cat``)."
     return Op(name, forward, inputs=("*tensors",), residuals=True, promote="elementwise",
-              grad_fn="CatBackward0", vjp=lambda xp, g, at: _split_back(xp, g, *at))
+              grad_fn="CatBackward0", vjp=lambda xp, g, at: _split_back(xp, g, *at), jvp="linear")
 
 
 hstack = _ops.add(_stacker("hstack", 1, lambda n: 0 if n == 1 else 1))

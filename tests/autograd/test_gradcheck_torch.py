@@ -114,10 +114,37 @@ def test_gradcheck_needs_backward_or_forward_ad(torch):
     assert run(agx) == run(torch) is not None
 
 
-@pytest.mark.parametrize("keyword", ["check_forward_ad", "check_batched_forward_grad", "masked"])
-def test_forward_ad_and_sparse_checks_are_refused(keyword):
+@pytest.mark.parametrize("keyword", ["check_batched_forward_grad", "masked"])
+def test_batched_forward_and_sparse_checks_are_refused(keyword):
     with pytest.raises(NotImplementedError, match=f"{keyword}=True"):
         agx.autograd.gradcheck(agx.sin, _x(agx), **{keyword: True})
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+def test_check_forward_ad_catches_a_wrong_jvp_as_torch_does(torch):
+    def run(lib):
+        class Doubled(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                return x * 2
+
+            @staticmethod
+            def backward(ctx, g):
+                return g * 2
+
+            @staticmethod
+            def jvp(ctx, t):
+                return t * 3        # wrong: 2
+
+        x = lib.tensor([0.5, 1.5], dtype=lib.float64, requires_grad=True)
+        good = lib.autograd.gradcheck(lib.sin, (x,), check_forward_ad=True)
+        try:
+            lib.autograd.gradcheck(Doubled.apply, (x,), check_forward_ad=True,
+                                   check_backward_ad=False)
+        except Exception as e:
+            return good, "forward mode mismatch" in str(e)
+        return good, False
+    assert run(agx) == run(torch) == (True, True)
 
 
 def test_fwd_over_rev_is_refused():

@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 
 import autogradx as torch
-from autogradx.testing import gradcheck, gradgradcheck  # noqa: F401  (the ported files' names)
+from autogradx.autograd.gradcheck import gradcheck, gradgradcheck  # noqa: F401  (the ported files' names)
 
 # PyTorch's default tolerances by dtype (torch.testing._comparison).
 _TOLERANCES = {

@@ -130,8 +130,6 @@ DIFFERENCES = {
     "test_gradcheck_forward_ad_batched_grad": "[forward-ad] gradcheck(check_forward_ad=True, "
     "check_batched_forward_grad=True) (TypeError: unexpected keyword 'check_forward_ad')",
     # [missing]: gradcheck's PyTorch keywords (torch.autograd.gradcheck paths)
-    "test_gradcheck_single_input": "[missing] gradcheck/gradgradcheck(fast_mode=) (TypeError: "
-    "unexpected keyword 'fast_mode')",
     "test_gradcheck_nondeterministic": "[missing] gradcheck(check_batched_grad=, nondet_tol=, "
     "fast_mode=) and its 'Backward is not reentrant' check (TypeError: unexpected keyword)",
     "test_gradcheck_undefined_grad": "[missing] gradcheck(fast_mode=) and its undefined-grad "

@@ -2657,7 +2657,8 @@ NOT_PORTED = {
         "CUDA-only (skipIf not TEST_CUDA), torch.device('cuda') context",
 }
 
-_FWAD = "[forward-ad] torch.autograd.forward_ad (dual_level, make_dual)"
+_FWAD = ("[forward-ad] the harness's gradcheck (autogradx.testing.gradcheck) has no "
+         "check_forward_ad= (TypeError); autograd.gradcheck has it")
 _MARK_DIRTY = "[function] ctx.mark_dirty raises NotImplementedError"
 
 DIFFERENCES = {
@@ -2688,20 +2689,12 @@ DIFFERENCES = {
     "test_custom_function_local_inplace":
         "[function] type(grad_fn).__name__ of a custom Function's node is 'PyNode', "
         "not 'MyFnBackward' (grad_fn.name() is right)",
-    "test_custom_function_error":
-        "[function] a Function defining both backward and vjp: no RuntimeError 'Implementing "
-        "both 'backward' and 'vjp''; its last block needs " + _FWAD,
     # -- forward-mode AD --
     "test_custom_function_forward_mode_view_checks":
         "[forward-ad] gradcheck(check_forward_ad=) unsupported (TypeError)",
     "test_custom_function_forward_mode_inplace_checks":
         "[forward-ad] gradcheck(check_forward_ad=) unsupported (TypeError)",
-    "test_custom_function_forward_mode_wrong_formula":
-        "[forward-ad] gradcheck(check_forward_ad=) unsupported (TypeError)",
-    "test_custom_function_forward_mode_non_tensor_before_tensor_args": _FWAD,
     "test_custom_function_forward_mode_forward_is_no_op": _FWAD,
-    "test_custom_function_save_for_forward": _FWAD,
-    "test_custom_function_forward_mode_non_differentiable": _FWAD,
     # -- views --
     "test_autograd_views_codegen": "[views] Tensor._is_view missing (AttributeError); "
         "in-place on unbind outputs not refused with PyTorch's text",

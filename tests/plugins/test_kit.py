@@ -34,9 +34,10 @@ def test_the_module_examples_run():
 def test_a_correct_op_passes_every_check():
     report = check_op(CUBE, [Sample(Arg((2, 3))), Sample(Arg(()))], (agx.float32, agx.float64))
     assert report.ok and not report.failures
-    # per sample and dtype: forward, gradients, contract; per sample: second order
-    assert report.passed == 2 * (2 * 3 + 1)
-    assert str(report).startswith("check_op(kit_cube): 1 ops checked, 14 checks passed, 0 failed")
+    # per sample and dtype: forward, gradients, contract; per sample: forward mode (the
+    # jvp), second order
+    assert report.passed == 2 * (2 * 3 + 1 + 1)
+    assert str(report).startswith("check_op(kit_cube): 1 ops checked, 16 checks passed, 0 failed")
 
 
 def test_generated_samples_cover_shapes_and_broadcasting():
@@ -251,3 +252,15 @@ def test_conformance_tests_one_pytest_test_per_op_outside_the_source_tree(tmp_pa
     }, out.stdout
     assert "cmd_double: no conformance_cases (give samples, or Skip(reason))" in out.stdout
     assert "no autogradx plugin named 'nope' is installed" in out.stdout
+
+
+def test_a_wrong_jvp_fails_the_forward_mode_check():
+    """A declared jvp formula wrong by a factor 2 fails against finite differences and the
+    vjp (the transpose identity); with forward_mode=False it is not checked."""
+    op = Op("kit_bad_jvp", lambda xp, x: xp.sin(x), vjp={"input": lambda xp, g, input: g * xp.cos(input)},
+            jvp={"input": lambda xp, t, input: 2 * t * xp.cos(input)})
+    samples = [Sample(Arg((2, 3)))]
+    report = check_op(op, samples, raise_exception=False)
+    assert [where for _, where, _ in report.failures] == ["2x3; float64; forward mode"]
+    assert "finite differences" in report.failures[0][2] and "<u, J v>" in report.failures[0][2]
+    assert check_op(op, samples, forward_mode=False).ok

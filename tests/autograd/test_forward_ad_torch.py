@@ -1,0 +1,189 @@
+"""forward_ad against torch.autograd.forward_ad: the same functions give the same primal
+and tangent; the API's errors are PyTorch's."""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+# torch's forward AD loads its decompositions through torch.jit.script, which warns.
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+
+import autogradx as agx
+from autogradx.autograd import forward_ad as fwAD
+
+FUNCTIONS = {
+    "polynomial": lambda lib, x, y: (x * x * y + 3 * x - y / 2).sum(),
+    "transcendental": lambda lib, x, y: lib.sin(x) * lib.exp(y) + lib.tanh(x * y) + lib.log1p(x * x),
+    "broadcasting": lambda lib, x, y: x[:, None] * y.sum(0) - x.unsqueeze(0).mean(1, keepdim=True),
+    "matmul": lambda lib, x, y: (x.reshape(2, 2) @ y[:2, :2]).sigmoid(),
+    "reductions": lambda lib, x, y: lib.cat([x.max().reshape(1), y.sum(1), y.mean(0)]).softmax(0),
+    "shapes": lambda lib, x, y: lib.stack([x, x.flip(0)]).t().reshape(-1).relu() * 2,
+    "indexing": lambda lib, x, y: y[1:, ::2].transpose(0, 1).pow(2) + x[[0, 2]].sqrt().sum(),
+    "norms": lambda lib, x, y: lib.nn.functional.layer_norm(y, (4,)).abs() + x.norm(),
+}
+
+
+def _pair(seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.uniform(0.5, 2.0, 4), rng.standard_normal((3, 4)),
+            rng.standard_normal(4), rng.standard_normal((3, 4)))
+
+
+def _jvp(lib, fw, fn, x, y, tx, ty):
+    with fw.dual_level():
+        dx = fw.make_dual(lib.tensor(x), lib.tensor(tx))
+        dy = fw.make_dual(lib.tensor(y), lib.tensor(ty))
+        primal, tangent = fw.unpack_dual(fn(lib, dx, dy))
+        return primal.detach().numpy(), tangent.numpy()
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_same_primal_and_tangent_as_torch(name):
+    x, y, tx, ty = _pair()
+    ours = _jvp(agx, fwAD, FUNCTIONS[name], x, y, tx, ty)
+    theirs = _jvp(torch, torch.autograd.forward_ad, FUNCTIONS[name], x, y, tx, ty)
+    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_tangent_matches_finite_differences(name):
+    x, y, tx, ty = _pair(1)
+    fn = FUNCTIONS[name]
+    _, tangent = _jvp(agx, fwAD, fn, x, y, tx, ty)
+    eps = 1e-6
+    f = lambda s: fn(agx, agx.tensor(x + s * tx), agx.tensor(y + s * ty)).numpy()
+    np.testing.assert_allclose(tangent, (f(eps) - f(-eps)) / (2 * eps), rtol=1e-5, atol=1e-6)
+
+
+def _errors(lib, fw, action):
+    try:
+        action(lib, fw)
+    except Exception as e:
+        return type(e).__name__, str(e)
+    return None
+
+
+ERRORS = {
+    "make_dual without a level": lambda lib, fw: fw.make_dual(lib.ones(2), lib.ones(2)),
+    "shape mismatch": lambda lib, fw: _in_level(fw, lambda: fw.make_dual(lib.ones(2), lib.ones(3))),
+    "integer primal": lambda lib, fw: _in_level(fw, lambda: fw.make_dual(lib.ones(2, dtype=lib.int64), lib.ones(2))),
+    "integer tangent": lambda lib, fw: _in_level(fw, lambda: fw.make_dual(lib.ones(2), lib.ones(2, dtype=lib.int64))),
+    "nested levels": lambda lib, fw: _in_level(fw, fw.enter_dual_level),
+    "exit without a level": lambda lib, fw: fw.exit_dual_level(),
+}
+
+
+def _in_level(fw, action):
+    with fw.dual_level():
+        action()
+
+
+@pytest.mark.parametrize("name", sorted(ERRORS))
+def test_errors_are_torchs(name):
+    assert _errors(agx, fwAD, ERRORS[name]) == _errors(torch, torch.autograd.forward_ad, ERRORS[name])
+
+
+def test_unpack_dual_and_levels():
+    x = agx.tensor([1.0, 2.0], requires_grad=True)
+    with fwAD.dual_level() as level:
+        assert level == 0
+        d = fwAD.make_dual(x, agx.tensor([1.0, 0.0]))
+        unpacked = fwAD.unpack_dual(d)
+        assert isinstance(unpacked, tuple) and unpacked._fields == ("primal", "tangent")
+        assert fwAD.unpack_dual(x).tangent is None
+        y = d * d
+        assert fwAD.unpack_dual(y).tangent.tolist() == [2.0, 0.0]
+        # make_dual is backward differentiable: the gradient reaches the primal.
+        y.sum().backward()
+        assert x.grad.tolist() == [2.0, 4.0]
+    # Leaving the level drops the tangents.
+    assert fwAD.unpack_dual(y).tangent is None
+    with fwAD.dual_level():
+        assert fwAD.unpack_dual(y).tangent is None
+
+
+def test_in_place_ops_carry_the_tangent():
+    def f(lib, fw):
+        with fw.dual_level():
+            x = fw.make_dual(lib.tensor([1.0, 2.0, 3.0]), lib.tensor([1.0, 1.0, 1.0]))
+            y = x.clone()
+            y.mul_(x)
+            y.add_(1.0)
+            return fw.unpack_dual(y).tangent.tolist()
+    assert f(agx, fwAD) == f(torch, torch.autograd.forward_ad)
+
+
+def test_reverse_over_forward_differentiates_the_tangent():
+    def f(lib, fw):
+        x = lib.tensor([0.5, 1.5], dtype=lib.float64, requires_grad=True)
+        with fw.dual_level():
+            d = fw.make_dual(x, lib.tensor([1.0, 2.0], dtype=lib.float64))
+            t = fw.unpack_dual((d.sin() * d).sum()).tangent
+            g, = lib.autograd.grad(t, x)
+        return g.tolist()
+    np.testing.assert_allclose(f(agx, fwAD), f(torch, torch.autograd.forward_ad), rtol=1e-12)
+
+
+def _custom(lib, with_jvp):
+    class Cube(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            ctx.save_for_forward(x)
+            return x ** 3
+
+        @staticmethod
+        def backward(ctx, g):
+            x, = ctx.saved_tensors
+            return 3 * g * x ** 2
+
+    if with_jvp:
+        Cube.jvp = staticmethod(lambda ctx, t: 3 * t * ctx.saved_tensors[0] ** 2)
+    return Cube
+
+
+def test_custom_function_jvp_and_its_absence():
+    def run(lib, fw, with_jvp):
+        with fw.dual_level():
+            x = fw.make_dual(lib.tensor([1.0, 2.0]), lib.tensor([1.0, 0.5]))
+            return fw.unpack_dual(_custom(lib, with_jvp).apply(x)).tangent.tolist()
+    assert run(agx, fwAD, True) == run(torch, torch.autograd.forward_ad, True) == [3.0, 6.0]
+    assert _errors(agx, fwAD, lambda lib, fw: run(lib, fw, False)) == _errors(
+        torch, torch.autograd.forward_ad, lambda lib, fw: run(lib, fw, False))
+
+
+def test_in_place_changes_through_views_reach_the_base():
+    def through_view(lib, fw):
+        with fw.dual_level():
+            base = fw.make_dual(lib.zeros(4), lib.zeros(4))
+            v = base[1:3]
+            v.mul_(2).add_(fw.make_dual(lib.ones(2), lib.tensor([1.0, 2.0])))
+            return fw.unpack_dual(base).tangent.tolist(), fw.unpack_dual(v).tangent.tolist()
+
+    def setitem(lib, fw):
+        with fw.dual_level():
+            base = lib.zeros(4)
+            base[1:3] = fw.make_dual(lib.ones(2), lib.tensor([1.0, 2.0]))
+            return fw.unpack_dual(base).tangent.tolist()
+    for case in (through_view, setitem):
+        assert case(agx, fwAD) == case(torch, torch.autograd.forward_ad)
+
+
+@pytest.mark.parametrize("name, fn", [
+    ("holomorphic", lambda lib, z: (z * z.exp() + 1 / z).sin()),
+    ("non-holomorphic", lambda lib, z: z.abs() * z.conj() + z.real * z.imag),
+    ("to real", lambda lib, z: (z * z).abs().log().sum()),
+])
+def test_complex_tangents_match_torch(name, fn):
+    rng = np.random.default_rng(4)
+    z = rng.standard_normal(3) + 1j * rng.standard_normal(3)
+    t = rng.standard_normal(3) + 1j * rng.standard_normal(3)
+
+    def run(lib, fw):
+        with fw.dual_level():
+            out = fn(lib, fw.make_dual(lib.tensor(z), lib.tensor(t)))
+            tangent = fw.unpack_dual(out).tangent
+            return (tangent.resolve_conj() if lib is torch else tangent).numpy()
+    np.testing.assert_allclose(run(agx, fwAD), run(torch, torch.autograd.forward_ad),
+                               rtol=1e-10, atol=1e-12)
