@@ -16,6 +16,7 @@ import string
 
 import numpy as np
 
+from autogradx._core.names import scalar_name
 from autogradx._dtype import as_numpy_dtype
 from autogradx.ops.complex import is_complex
 from autogradx.plugin import Op, OpList, lazy_conformance_cases
@@ -48,7 +49,7 @@ def _refuse_dtypes(name, *arrays, kinds="b"):
     """PyTorch has no kernel for these dtypes (``"addmm_impl_cpu_" not implemented for 'Bool'``)."""
     for a in arrays:
         if a.dtype.kind in kinds:
-            raise NotImplementedError(f'"{name}" not implemented for \'{a.dtype}\'')
+            raise NotImplementedError(f'"{name}" not implemented for \'{scalar_name(a.dtype)}\'')
 
 
 def _same_dtype(name, a, b):
