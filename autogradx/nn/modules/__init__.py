@@ -16,13 +16,14 @@ from autogradx.nn.modules.loss import (
 from autogradx.nn.modules.module import Module
 from autogradx.nn.modules.normalization import GroupNorm, LayerNorm
 from autogradx.nn.modules.pooling import MaxPool2d
+from autogradx.nn.modules.rnn import GRU, GRUCell, LSTM, LSTMCell, RNN, RNNCell
 from autogradx.nn.modules.sparse import Embedding
 
 __all__ = [
     "Module", "Sequential", "ModuleList", "ModuleDict", "Identity", "Linear", "Conv2d",
     "MaxPool2d", "Flatten", "Dropout", "Embedding", "LayerNorm",
     "GroupNorm", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d",
-    "InstanceNorm3d", "ReLU", "LeakyReLU", "ELU",
+    "InstanceNorm3d", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "ReLU", "LeakyReLU", "ELU",
     "GELU", "SiLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Softplus", "MSELoss", "L1Loss",
     "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss", "BCELoss",
 ]
