@@ -740,6 +740,9 @@ def _svd_input(name, a):
     if a.dtype.kind not in "fc":
         raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. "
                            f"Got {scalar_name(a.dtype)}")
+    if a.dtype.itemsize == 2:
+        raise NotImplementedError(f'"linalg_svd_cpu" not implemented for '
+                                  f"'{scalar_name(a.dtype)}'")
 
 
 def _linalg_svd(xp, a, full_matrices=True, *, driver=None):

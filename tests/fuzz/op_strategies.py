@@ -24,6 +24,8 @@ NO_GRADCHECK = {
 EXCLUDED = {
     "imag": "refuses the real tensors the strategies draw, as PyTorch does; "
             "tests/ops/test_complex_torch.py checks it on complex ones",
+    "view_as_real": "refuses the real tensors the strategies draw, as PyTorch does; "
+                    "tests/ops/test_complex_torch.py checks it on complex ones",
     "_to_device": "moves a tensor to another device: the CPU alone has none to move to "
                   "(tests/backends checks it with a stand-in device)",
 }
