@@ -13,6 +13,7 @@ vjps cannot be differentiated again (``create_graph=True``).
 
 import math
 import string
+import warnings
 
 import numpy as np
 
@@ -202,6 +203,71 @@ outer = _ops.add(Op("outer", _outer, inputs=("input", "vec2"), promote="elementw
                     grad_fn="MulBackward0", method=True, aliases="ger",
                     vjp={"input": lambda xp, g, vec2: xp.matmul(g, vec2),
                          "vec2": lambda xp, g, input: xp.matmul(input, g)}))
+
+
+# -- cross product ----------------------------------------------------------------------
+
+def _cross_dim(a, b, dim):
+    """The axis of the 3-vectors in the broadcast shape of ``a`` and ``b``, checked;
+    ``dim=None`` (``torch.cross``'s deprecated default) takes the first axis of size 3."""
+    _refuse_dtypes("cross", a)
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"expected scalar type {scalar_name(a.dtype)} but found "
+                           f"{scalar_name(b.dtype)}")
+    if dim is None:
+        shape = np.broadcast_shapes(a.shape, b.shape)
+        if 3 not in shape:
+            raise RuntimeError("no dimension of size 3 in input")
+        warnings.warn("Using torch.cross without specifying the dim arg is deprecated.\n"
+                      "Please either pass the dim explicitly or simply use torch.linalg.cross."
+                      "\nThe default value of dim will change to agree with that of "
+                      "linalg.cross in a future release.", UserWarning, stacklevel=4)
+        return shape.index(3)
+    if a.ndim != b.ndim:
+        raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
+    d = _wrap_dim(dim, a.ndim)
+    if a.shape[d] != 3 or b.shape[d] != 3:
+        raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got "
+                           f"{a.shape[d]} and {b.shape[d]}")
+    return d
+
+
+def _cross_product(xp, a, b, d):
+    """``a x b`` along axis ``d``, written with indexing and arithmetic so that it runs on
+    tensors too (each input's gradient is a cross product)."""
+    a, b = xp.moveaxis(a, d, -1), xp.moveaxis(b, d, -1)
+    out = xp.stack([a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1],
+                    a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2],
+                    a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]], axis=-1)
+    return xp.moveaxis(out, -1, d)
+
+
+def _linalg_cross(xp, a, b, *, dim=-1):
+    """The cross product of the 3-vectors along ``dim`` of ``input`` and ``other`` (which
+    broadcast)."""
+    d = _cross_dim(a, b, dim)
+    a, b = xp.broadcast_arrays(a, b)
+    return _cross_product(xp, a, b, d), d
+
+
+def _cross(xp, a, b, dim=None):
+    """``torch.cross``: as ``linalg.cross``, but ``dim=None`` takes the first dim of size 3
+    (deprecated in PyTorch, which warns)."""
+    d = _cross_dim(a, b, dim)
+    a, b = xp.broadcast_arrays(a, b)
+    return _cross_product(xp, a, b, d), d
+
+
+# a x b: the gradient of a is b x g, that of b is g x a (along the dim the forward used).
+_CROSS_VJP = (lambda xp, g, input, other, d, **params: _cross_product(xp, other, g, d),
+              lambda xp, g, input, other, d, **params: _cross_product(xp, g, input, d))
+
+linalg_cross = _ops.add(Op("linalg_cross", _linalg_cross, inputs=("input", "other"),
+                           namespace=_LINALG, aliases="cross", residuals=True,
+                           save=("input", "other"), grad_fn="LinalgCrossBackward0",
+                           vjp=_CROSS_VJP))
+cross = _ops.add(Op("cross", _cross, inputs=("input", "other"), method=True, residuals=True,
+                    save=("input", "other"), grad_fn="LinalgCrossBackward0", vjp=_CROSS_VJP))
 
 
 # -- einsum ---------------------------------------------------------------------
@@ -892,6 +958,8 @@ def _conformance_cases():
         "solve": [S(mat, x(3, 2)), S(mat, x(3)), S(mats, x(2, 3, 1)), S(mat, x(2, 3), left=False)],
         "det": [S(mat), S(mats)],
         "slogdet": [S(mat), S(mats)],
+        "linalg_cross": [S(x(3), x(3)), S(x(2, 3), x(1, 3)), S(x(3, 2), x(3, 2), dim=0)],
+        "cross": [S(x(2, 3), x(2, 3), 1), S(x(3, 2, 1), x(3, 1, 2), dim=-3)],
         # Distinct singular values: the gradients of the singular vectors are defined. (The
         # columns of a full U or Vh beyond min(m, n) get no gradient, as in PyTorch, whatever
         # finite differences say: tests/ops/test_linalg_torch.py.)

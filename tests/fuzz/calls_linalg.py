@@ -1,6 +1,6 @@
 """Strategies of calls of the linear algebra ops (autogradx/ops/linalg.py): products of every
 rank with broadcast batch dims, random einsum equations, vector and matrix norms of every
-order, well-conditioned matrices for inv, solve and determinants, and singular value
+order, cross products, well-conditioned matrices for inv, solve and determinants, singular value
 decompositions (through functions of them that the singular vectors' signs do not change)."""
 
 import numpy as np
@@ -124,6 +124,21 @@ def solve(draw):
     return Call("linalg.solve", well_conditioned(rng, batch, n), uniform(rng, b_shape), **kwargs)
 
 
+@st.composite
+def cross(draw, path):
+    """3-vectors along a drawn dim of operands of one rank that broadcast."""
+    a, b = draw(broadcast_shapes(2, 0, 2, max_side=3))
+    n = max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
+    d = draw(st.integers(0, n))
+    a, b = a[:d] + (3,) + a[d:], b[:d] + (3,) + b[d:]
+    rng = draw(rngs())
+    dim = draw(st.sampled_from([d, d - n - 1]))
+    if path == "linalg.cross" and dim == -1 and draw(st.booleans()):
+        return Call(path, uniform(rng, a), uniform(rng, b))
+    return Call(path, uniform(rng, a), uniform(rng, b), dim=dim)
+
+
 def _sign_free(u, s, vh):
     """What an SVD determines whatever signs LAPACK gives the singular vectors:
     ``U_k S U_k^T``, ``V_k S^2 V_k^T`` and ``S`` (``k = min(m, n)``)."""
@@ -158,6 +173,8 @@ CALLS = {
     "det": st.one_of(square("linalg.det"), square("det")),
     "slogdet": square("linalg.slogdet"),
     "solve": solve(),
+    "linalg_cross": cross("linalg.cross"),
+    "cross": cross("cross"),
     "linalg_svd": svd("linalg.svd"),
     "svdvals": svd("linalg.svdvals"),
     "svd": svd("svd"),

@@ -31,6 +31,12 @@ CASES = [
     case("dot-keyword", lambda L, a, b: L.dot(a, tensor=b), (R(3), R(3)), "DotBackward0"),
     case("outer", lambda L, a, b: L.outer(a, b), (R(3), R(4)), "MulBackward0"),
     case("ger-method", lambda L, a, b: a.ger(b), (R(2), R(3)), "MulBackward0"),
+    case("linalg.cross", lambda L, a, b: L.linalg.cross(a, b), (R(2, 3), R(1, 3)),
+         "LinalgCrossBackward0"),
+    case("linalg.cross-dim", lambda L, a, b: L.linalg.cross(a, b, dim=0), (R(3, 2), R(3, 1)),
+         "LinalgCrossBackward0"),
+    case("cross-method-dim", lambda L, a, b: a.cross(b, dim=-2), (R(2, 3, 2), R(2, 3, 2)),
+         "LinalgCrossBackward0"),
     # einsum: PyTorch's node is that of its last internal op
     case("einsum-matmul", lambda L, a, b: L.einsum("ij,jk->ik", a, b), (R(2, 3), R(3, 4)),
          "ViewBackward0"),
@@ -303,3 +309,15 @@ def test_svd_errors_match_torch(call):
     with pytest.raises(RuntimeError) as ours:
         call(agx)
     assert str(ours.value) == str(theirs.value)
+
+
+def test_cross_without_dim_takes_the_first_dim_of_size_3_and_warns_as_torch():
+    a = np.random.default_rng(4).standard_normal((2, 3, 3))
+    results = []
+    for lib in (agx, torch):
+        with pytest.warns(UserWarning, match="Using torch.cross without specifying the dim"):
+            results.append(lib.cross(lib.tensor(a), lib.tensor(a[::-1].copy())))
+    _allclose(results[0].numpy(), results[1].numpy(), **TOL["float64"])
+    for lib in (agx, torch):
+        with pytest.raises(RuntimeError, match="no dimension of size 3 in input"):
+            lib.cross(lib.ones(2, 2), lib.ones(2, 2))
