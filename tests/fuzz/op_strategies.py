@@ -16,6 +16,8 @@ CALLS = {name: strategy for module in (calls_elementwise, calls_reductions, call
 #: Ops drawn for the comparison with PyTorch, but not checked against finite differences,
 #: and why.
 NO_GRADCHECK = {
+    "unique": "no derivative: backward raises, as PyTorch's does (the comparison with PyTorch "
+              "checks the forward, and that backward raises)",
     "floor_divide": "no derivative: backward raises, as PyTorch's does (the comparison with "
                     "PyTorch checks the forward, and that backward raises)",
 }
