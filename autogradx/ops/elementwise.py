@@ -616,10 +616,12 @@ def _nextafter(xp, a, b):
     return xp.nextafter(a, b)
 
 
-# PyTorch's derivative: the step is below rounding, so the input's gradient passes through.
+# PyTorch's derivative: the step is below rounding, so the input's gradient passes through
+# where the result moved (where input == other the result is other: none), other gets none.
 nextafter = _ops.add(Op("nextafter", _nextafter, promote="elementwise", inputs=_BINARY,
                         method=True, inplace=True,
-                        vjp={"input": lambda xp, g: g, "other": lambda xp, g: xp.zeros_like(g)}))
+                        vjp={"input": lambda xp, g, input, other: xp.where(input != other, g, 0),
+                             "other": lambda xp, g: xp.zeros_like(g)}))
 
 
 # ``where(condition, input, other)``: the condition is a parameter, not an input,
