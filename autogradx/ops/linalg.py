@@ -1,14 +1,21 @@
 """Matrix products, ``einsum`` and the ``autogradx.linalg`` functions.
 
-Registry names: ``linalg.norm`` is registered as ``linalg_norm`` (ATen's name
-for it) and exposed under ``norm`` through ``aliases``, because the registry key
-``norm`` is ``torch.norm``, a different function. The other ``linalg`` ops keep
-PyTorch's names; ``det`` and ``slogdet`` are the same functions at the top level
-(``torch.det``), so they appear in both namespaces.
+Registry names: ``linalg.norm``, ``linalg.svd`` and ``linalg.cross`` are registered
+as ``linalg_norm``, ``linalg_svd`` and ``linalg_cross`` (ATen's names) and exposed
+under ``norm``, ``svd`` and ``cross`` through ``aliases``, because the registry keys
+``norm``, ``svd`` and ``cross`` are ``torch.norm``, ``torch.svd`` and ``torch.cross``,
+different functions. The other ``linalg`` ops keep PyTorch's names; ``det`` and
+``slogdet`` are the same functions at the top level (``torch.det``), so they appear in
+both namespaces.
 
-Backward through a matrix 2-norm, a nuclear norm or the determinant of an
-exactly singular matrix uses the SVD, for which autogradx has no op yet: those
-vjps cannot be differentiated again (``create_graph=True``).
+Backward through a matrix 2-norm, a nuclear norm or the determinant of an exactly
+singular matrix uses the SVD, whose gradient is PyTorch's (defined for distinct
+singular values), so those vjps are differentiated again too (``create_graph=True``).
+
+Differences from PyTorch: the gradient of a complex SVD is not supported (it raises);
+``torch.svd``'s ``V`` has the op's node (``LinalgSvdBackward0``) where PyTorch's is the
+``TransposeBackward0`` of ``Vh``; with ``compute_uv=False`` its zero ``U`` and ``V``
+carry that node too.
 """
 
 import math
