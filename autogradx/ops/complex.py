@@ -86,14 +86,23 @@ angle = _ops.add(Op("angle", _angle, promote="float", method=True, holomorphic=F
 
 
 def _complex(xp, real, imag):
-    """The complex tensor ``real + i imag`` (both half, float or double, of one dtype)."""
+    """The complex tensor ``real + i imag`` (both float or double, of one dtype; half parts,
+    which PyTorch makes complex32, are refused: NumPy has no such dtype)."""
     if real.dtype != imag.dtype:
         raise RuntimeError(f"Expected object of scalar type {scalar_name(real.dtype)} but got "
                            f"scalar type {scalar_name(imag.dtype)} for second argument")
     if real.dtype.kind != "f":
         raise RuntimeError(f"Expected both inputs to be Half, Float or Double tensors but got "
                            f"{scalar_name(real.dtype)} and {scalar_name(imag.dtype)}")
+    _refuse_complex_half("complex", real)
     return real + 1j * imag
+
+
+def _refuse_complex_half(name, x):
+    # PyTorch's result would be complex32 (ComplexHalf), which NumPy does not have.
+    if x.dtype.itemsize == 2:
+        raise RuntimeError(f"{name}(): float16 parts would make a complex32 (ComplexHalf) "
+                           "tensor, which autogradx does not support (NumPy has no such dtype)")
 
 
 complex_op = _ops.add(Op("complex", _complex, inputs=("real", "imag"), holomorphic=False,
@@ -109,7 +118,7 @@ def _view_as_real(xp, x):
 
 def _view_as_complex(xp, x):
     """A tensor whose last dim (of size 2) holds real and imaginary parts as complex
-    numbers: a view."""
+    numbers: a view (float or double; half, which PyTorch makes complex32, is refused)."""
     if x.dtype.kind != "f":
         raise RuntimeError(f"view_as_complex is only supported for half, float and double "
                            f"tensors, but got a tensor of scalar type: {scalar_name(x.dtype)}")
@@ -117,6 +126,7 @@ def _view_as_complex(xp, x):
         raise RuntimeError("Tensor must have a last dimension of size 2")
     if x.strides[-1] != x.itemsize:
         raise RuntimeError("Tensor must have a last dimension with stride 1")
+    _refuse_complex_half("view_as_complex", x)
     return x.view(xp.result_type(x.dtype, 1j))[..., 0]
 
 

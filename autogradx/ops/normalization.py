@@ -21,6 +21,7 @@ takes the name of PyTorch's last one (``ViewBackward0``).
 
 import numpy as np
 
+from autogradx._core.names import scalar_name
 from autogradx.ops.activations import _float_only, _normalized
 from autogradx.plugin import Op, OpList, lazy_conformance_cases
 
@@ -41,6 +42,12 @@ def _affine(xp, out, x, weight, bias):
     if weight is not None:
         out = out * _channels(xp, weight, x)
     return out if bias is None else out + _channels(xp, bias, x)
+
+
+def _upcast(x):
+    """float16 arrays in float32, as PyTorch computes them (a tensor under create_graph, or
+    an array of another dtype, as it is)."""
+    return x.astype(_FLOAT32) if isinstance(x.dtype, np.dtype) and x.dtype == np.float16 else x
 
 
 def _not_channel_axes(x):
@@ -112,6 +119,7 @@ def _uses_batch_stats(running_mean, running_var, training):
 
 def _batch_stats(xp, x, running_mean, running_var, training, eps):
     """``(xhat, rstd)``: ``x`` normalised with the batch's statistics or the running ones."""
+    x = _upcast(x)
     if _uses_batch_stats(running_mean, running_var, training):
         return _normalized(xp, x, _not_channel_axes(x), eps)
     # The running statistics are arrays even where x is a tensor (gradients of gradients):
@@ -188,6 +196,7 @@ def _instance_norm_args(input, running_mean=None, running_var=None, weight=None,
 
 def _instance_stats(xp, x, running_mean, running_var, use_input_stats, eps):
     """``(xhat, rstd)``: ``x`` normalised per sample and channel, or with the running statistics."""
+    x = _upcast(x)
     if use_input_stats:
         return _normalized(xp, x, tuple(range(2, x.ndim)), eps)
     return _batch_stats(xp, x, running_mean, running_var, False, eps)
@@ -207,7 +216,9 @@ def _instance_norm(xp, x, weight=None, bias=None, *, running_mean=None, running_
         raise RuntimeError(f"instance_norm(): expected an input of shape (N, C, *) with at "
                            f"least one spatial dim, got {list(x.shape)}")
     _float_only("batch_norm", x)       # (before the dtypes of the others, as PyTorch)
-    dtype = _computed_in("batch_norm", x, weight, bias, running_mean, running_var)
+    # (PyTorch repeats the running statistics per sample, which casts them: any float
+    # dtype does.)
+    dtype = _computed_in("batch_norm", x, weight, bias)
     _check_per_channel(x, weight=weight, bias=bias, running_mean=running_mean,
                        running_var=running_var)
     x, result_dtype = x.astype(dtype, copy=False), x.dtype
@@ -260,6 +271,7 @@ def _grouped(xp, x, num_groups):
 
 def _group_stats(xp, x, num_groups, eps):
     """``(xhat, rstd)`` with ``xhat`` in ``x``'s shape and ``rstd`` per sample and group."""
+    x = _upcast(x)
     xhat, rstd = _normalized(xp, _grouped(xp, x, num_groups), (2,), eps)
     return xp.reshape(xhat, x.shape), rstd
 
@@ -283,7 +295,12 @@ def _group_norm(xp, x, weight=None, bias=None, *, num_groups, eps=1e-05):
             raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of "
                                f"channels in input, but got {name} of shape {list(t.shape)} "
                                f"and input of shape {list(x.shape)}")
-    dtype, result_dtype = _computed_in("GroupNormKernelImpl", x, weight, bias), x.dtype
+    # (PyTorch compares the weight's dtype with the input's, or the bias's without a weight.)
+    dtype = _computed_in("GroupNormKernelImpl", x, weight if weight is not None else bias)
+    if weight is not None and bias is not None and bias.dtype != weight.dtype:
+        raise RuntimeError(f"expected scalar type {scalar_name(weight.dtype)} but found "
+                           f"{scalar_name(bias.dtype)}")
+    result_dtype = x.dtype
     xhat, _ = _group_stats(xp, x.astype(dtype, copy=False), num_groups, eps)
     return _affine(xp, xhat, x, weight, bias).astype(result_dtype, copy=False)
 

@@ -644,6 +644,7 @@ def _unique(xp, x, sorted=True, return_inverse=False, return_counts=False, dim=N
     PyTorch's CPU kernel), or its distinct slices along ``dim``; with ``return_inverse``
     where each element (slice) went, with ``return_counts`` how often each occurs. NaNs
     are each distinct, as in PyTorch."""
+    refuse_complex("unique" if dim is None else "unique_dim", x)       # (no order on them)
     if dim is None:
         values, inverse, counts = xp.unique(x.reshape(-1), return_inverse=True,
                                             return_counts=True, equal_nan=False)
@@ -651,6 +652,13 @@ def _unique(xp, x, sorted=True, return_inverse=False, return_counts=False, dim=N
     else:
         from autogradx.ops.shape import _wrap
         d = _wrap(dim, x.ndim)
+        empty = [k for k, n in enumerate(x.shape) if n == 0]
+        if len(empty) > 1:
+            raise RuntimeError("Number of zero sized dimensions is more than one, so unique "
+                               "cannot be applied ")
+        if empty and empty != [d]:
+            raise RuntimeError("There are 0 sized dimensions, and they aren't selected, so "
+                               "unique cannot be applied")
         values, inverse, counts = xp.unique(x, return_inverse=True, return_counts=True,
                                             axis=d, equal_nan=False)
         inverse = inverse.reshape(-1)
