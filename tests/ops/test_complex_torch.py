@@ -535,3 +535,12 @@ def test_views_share_memory_and_refuse_as_torch():
         with pytest.raises(RuntimeError) as ours:
             call(agx)
         assert str(ours.value) == str(theirs.value)
+
+
+@pytest.mark.parametrize("call", [lambda L: L.complex(L.ones(2, dtype=L.float16),
+                                                     L.ones(2, dtype=L.float16)),
+                                  lambda L: L.view_as_complex(L.ones(2, dtype=L.float16))],
+                         ids=["complex", "view_as_complex"])
+def test_float16_parts_are_refused_for_want_of_complex32(call):
+    with pytest.raises(RuntimeError, match="complex32"):
+        call(agx)

@@ -306,3 +306,13 @@ def test_unique_backward_refuses_as_torch(dim):
             x.unique(dim=dim).sum().backward()
         messages.append(str(e.value))
     assert messages[0] == messages[1]
+
+
+@pytest.mark.parametrize("shape, dim", [((0, 0), 0), ((3, 0), 0), ((0, 3), 1)],
+                         ids=["two-empty-dims", "empty-dim-not-selected", "empty-not-selected-1"])
+def test_unique_of_empty_slices_refuses_as_torch(shape, dim):
+    with pytest.raises(RuntimeError) as theirs:
+        torch.unique(torch.ones(shape), dim=dim)
+    with pytest.raises(RuntimeError) as ours:
+        agx.unique(agx.ones(shape), dim=dim)
+    assert str(ours.value) == str(theirs.value)
