@@ -216,29 +216,43 @@ class Registry:
         info.ops.append(op.name)
 
     def namespace(self, namespace):
-        """``{function name: op}`` for the ops exposed in ``namespace`` (aliases included)."""
+        """``{function name: op}`` for the ops exposed in ``namespace`` (aliases included);
+        the top level also gets the in-place methods that PyTorch spells as functions
+        (``torch.sin_(x)``)."""
         self.load()
         out = {}
         for op in self.ops.values():
             if namespace in op.namespaces:
                 for name in (op.name.rpartition(".")[2],) + op.aliases:
                     out.setdefault(name, op)
+        if namespace == "":
+            for name, method in self._inplace_methods().items():
+                if name in TORCH_INPLACE_FUNCTIONS:
+                    out.setdefault(name, method)
+        return out
+
+    def _inplace_methods(self):
+        """``{method name: InplaceMethod}``: each op's in-place method, under its aliases too
+        (``multiply_``, as in PyTorch)."""
+        from autogradx._core.op import InplaceMethod
+        out = {}
+        for op in self.ops.values():
+            if op.inplace:
+                inplace = InplaceMethod(op)
+                for name in (op.inplace,) + tuple(alias + "_" for alias in op.aliases):
+                    out.setdefault(name, inplace)
         return out
 
     def methods(self):
         """``{method name: callable}`` for the Tensor methods ops declare (and in-place ones)."""
-        from autogradx._core.op import InplaceMethod
         self.load()
         out = {}
         for op in self.ops.values():
             if op.method:
                 for name in (op.method,) + op.aliases:
                     out.setdefault(name, op)
-            if op.inplace:
-                inplace = InplaceMethod(op)
-                out.setdefault(op.inplace, inplace)
-                for alias in op.aliases:             # multiply -> multiply_, as in PyTorch
-                    out.setdefault(alias + "_", inplace)
+        for name, method in self._inplace_methods().items():
+            out.setdefault(name, method)
         return out
 
 
@@ -246,6 +260,20 @@ def _dist_name(ep):
     dist = getattr(ep, "dist", None)
     return dist.name if dist is not None else None
 
+
+#: PyTorch's in-place functions of the ``torch`` namespace (``dir(torch)`` of PyTorch 2.13,
+#: public callables ending in ``_``): the in-place methods of these names are functions of
+#: ``autogradx`` too. Most in-place methods have no such function (``torch.add_`` does not
+#: exist), and no rule of PyTorch's says which do, hence the list.
+TORCH_INPLACE_FUNCTIONS = frozenset("""
+    abs_ acos_ acosh_ addmv_ alpha_dropout_ arccos_ arccosh_ arcsin_ arcsinh_ arctan_
+    arctanh_ as_strided_ asin_ asinh_ atan_ atanh_ ceil_ celu_ clamp_ clamp_max_ clamp_min_
+    clip_ conj_physical_ cos_ cosh_ deg2rad_ detach_ dropout_ embedding_renorm_ erf_ erfc_
+    exp2_ exp_ expm1_ feature_alpha_dropout_ feature_dropout_ fill_ fix_ floor_ frac_ gcd_ i0_
+    index_put_ lcm_ ldexp_ log10_ log1p_ log2_ log_ logit_ nan_to_num_ neg_ negative_
+    rad2deg_ reciprocal_ relu_ resize_as_ resize_as_sparse_ round_ rrelu_ rsqrt_ selu_
+    sigmoid_ sin_ sinc_ sinh_ sqrt_ square_ tan_ tanh_ threshold_ trunc_ xlogy_ zero_
+""".split())
 
 REGISTRY = Registry()
 

@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 
-from autogradx import _dtype, _factories
+from autogradx import _dtype, _factories, _inplace_views
 from autogradx._core.engine import run_backward
 from autogradx._core.grad_mode import is_grad_enabled
 from autogradx._core.promote import get_default_float
@@ -24,6 +24,11 @@ class Tensor(TensorBase):
 
     __slots__ = ()
     __module__ = "autogradx"    # its public path, as ``torch.Tensor``'s is ``torch``
+
+    unsqueeze_ = _inplace_views.unsqueeze_
+    squeeze_ = _inplace_views.squeeze_
+    transpose_ = _inplace_views.transpose_
+    t_ = _inplace_views.t_
 
     def __init__(self, *args, **kwargs):
         # ``Tensor(data)`` and ``Tensor(*sizes)`` as in PyTorch's legacy constructor.

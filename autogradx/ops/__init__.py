@@ -9,11 +9,13 @@ its ``OPS`` (an :class:`autogradx.plugin.OpList` filled where each op is defined
 
 from autogradx.plugin import Plugin
 from autogradx.ops import (
-    activations, complex, conv, conversion, elementwise, indexing, linalg, losses, reductions, shape,
+    activations, complex, conv, conversion, elementwise, indexing, linalg, losses, normalization,
+    reductions, shape,
 )
 
 #: The op family modules, in the order their ops are registered.
-MODULES = (elementwise, complex, reductions, shape, indexing, linalg, activations, losses, conv, conversion)
+MODULES = (elementwise, complex, reductions, shape, indexing, linalg, activations, normalization,
+           losses, conv, conversion)
 
 plugin = Plugin(
     "numpy",

@@ -1,5 +1,6 @@
-"""Ops on the parts of complex numbers: conj, real, imag, angle; and the helpers other
-families use for their complex cases (the complex sign, the squared modulus).
+"""Ops on the parts of complex numbers: conj, real, imag, angle, complex, view_as_real,
+view_as_complex; and the helpers other families use for their complex cases (the complex
+sign, the squared modulus).
 
 None of these is holomorphic, so each is made with ``holomorphic=False`` and its formula
 gives PyTorch's gradient itself (the conjugate Wirtinger convention, docs/autograd.md):
@@ -84,6 +85,59 @@ angle = _ops.add(Op("angle", _angle, promote="float", method=True, holomorphic=F
                     vjp={"input": _angle_grad}, jvp="elementwise"))
 
 
+def _complex(xp, real, imag):
+    """The complex tensor ``real + i imag`` (both float or double, of one dtype; half parts,
+    which PyTorch makes complex32, are refused: NumPy has no such dtype)."""
+    if real.dtype != imag.dtype:
+        raise RuntimeError(f"Expected object of scalar type {scalar_name(real.dtype)} but got "
+                           f"scalar type {scalar_name(imag.dtype)} for second argument")
+    if real.dtype.kind != "f":
+        raise RuntimeError(f"Expected both inputs to be Half, Float or Double tensors but got "
+                           f"{scalar_name(real.dtype)} and {scalar_name(imag.dtype)}")
+    _refuse_complex_half("complex", real)
+    return real + 1j * imag
+
+
+def _refuse_complex_half(name, x):
+    # PyTorch's result would be complex32 (ComplexHalf), which NumPy does not have.
+    if x.dtype.itemsize == 2:
+        raise RuntimeError(f"{name}(): float16 parts would make a complex32 (ComplexHalf) "
+                           "tensor, which autogradx does not support (NumPy has no such dtype)")
+
+
+complex_op = _ops.add(Op("complex", _complex, inputs=("real", "imag"), holomorphic=False,
+                         vjp={"real": lambda xp, g: xp.real(g), "imag": lambda xp, g: xp.imag(g)}))
+
+
+def _view_as_real(xp, x):
+    """A complex tensor's real and imaginary parts as a last dim of size 2: a view."""
+    if not is_complex(x):
+        raise RuntimeError("view_as_real is only supported for complex tensors")
+    return x[..., None].view(x.real.dtype)
+
+
+def _view_as_complex(xp, x):
+    """A tensor whose last dim (of size 2) holds real and imaginary parts as complex
+    numbers: a view (float or double; half, which PyTorch makes complex32, is refused)."""
+    if x.dtype.kind != "f":
+        raise RuntimeError(f"view_as_complex is only supported for half, float and double "
+                           f"tensors, but got a tensor of scalar type: {scalar_name(x.dtype)}")
+    if x.ndim == 0 or x.shape[-1] != 2:
+        raise RuntimeError("Tensor must have a last dimension of size 2")
+    if x.strides[-1] != x.itemsize:
+        raise RuntimeError("Tensor must have a last dimension with stride 1")
+    _refuse_complex_half("view_as_complex", x)
+    return x.view(xp.result_type(x.dtype, 1j))[..., 0]
+
+
+# The gradients are each other's op: a real loss's gradient dL/dx + i dL/dy, split or joined.
+view_as_real = _ops.add(Op("view_as_real", _view_as_real, view=True, holomorphic=False,
+                           vjp={"input": lambda xp, g: g[..., 0] + 1j * g[..., 1]}))
+view_as_complex = _ops.add(Op("view_as_complex", _view_as_complex, view=True, holomorphic=False,
+                              vjp={"input": lambda xp, g: xp.stack([xp.real(g), xp.imag(g)],
+                                                                   axis=-1)}))
+
+
 OPS = tuple(_ops)
 
 
@@ -94,10 +148,12 @@ __getattr__ = lazy_conformance_cases(__name__)
 
 def _conformance_cases():
     """Generated samples for every op here (real ones: tests/ops/test_complex_torch.py
-    checks them all on complex tensors too); imag refuses real tensors, so its samples are
-    complex."""
+    checks them all on complex tensors too); imag and view_as_real refuse real tensors, so
+    their samples are complex; view_as_complex takes a last dim of 2."""
     from autogradx.conformance import Arg, Sample, generated_samples
     cases = {op.name: generated_samples(op) for op in OPS}
     cases["imag"] = [Sample(Arg(shape, dtype="complex128", requires_grad=True))
                      for shape in ((), (2, 3))]
+    cases["view_as_real"] = cases["imag"]
+    cases["view_as_complex"] = [Sample(Arg((2,))), Sample(Arg((3, 2)))]
     return cases

@@ -619,6 +619,21 @@ minimum = _ops.add(Op("minimum", _minimum, promote="elementwise", inputs=_BINARY
                                _select_grad(xp, g, input, other, other > input)}, jvp="elementwise"))
 
 
+def _nextafter(xp, a, b):
+    """The next floating point number after ``input`` towards ``other``, elementwise."""
+    dtype = _dtype_of(a, b)
+    _refuse_kind("nextafter_cpu", dtype, "biuc")
+    return xp.nextafter(a, b)
+
+
+# PyTorch's derivative: the step is below rounding, so the input's gradient passes through
+# where the result moved (where input == other the result is other: none), other gets none.
+nextafter = _ops.add(Op("nextafter", _nextafter, promote="elementwise", inputs=_BINARY,
+                        method=True, inplace=True,
+                        vjp={"input": lambda xp, g, input, other: xp.where(input != other, g, 0),
+                             "other": lambda xp, g: xp.zeros_like(g)}))
+
+
 # ``where(condition, input, other)``: the condition is a parameter, not an input,
 # so that type promotion (and the gradient) only concern ``input`` and ``other``.
 

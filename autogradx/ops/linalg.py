@@ -1,25 +1,34 @@
 """Matrix products, ``einsum`` and the ``autogradx.linalg`` functions.
 
-Registry names: ``linalg.norm`` is registered as ``linalg_norm`` (ATen's name
-for it) and exposed under ``norm`` through ``aliases``, because the registry key
-``norm`` is ``torch.norm``, a different function. The other ``linalg`` ops keep
-PyTorch's names; ``det`` and ``slogdet`` are the same functions at the top level
-(``torch.det``), so they appear in both namespaces.
+Registry names: ``linalg.norm``, ``linalg.svd`` and ``linalg.cross`` are registered
+as ``linalg_norm``, ``linalg_svd`` and ``linalg_cross`` (ATen's names) and exposed
+under ``norm``, ``svd`` and ``cross`` through ``aliases``, because the registry keys
+``norm``, ``svd`` and ``cross`` are ``torch.norm``, ``torch.svd`` and ``torch.cross``,
+different functions. The other ``linalg`` ops keep PyTorch's names; ``det`` and
+``slogdet`` are the same functions at the top level (``torch.det``), so they appear in
+both namespaces.
 
-Backward through a matrix 2-norm, a nuclear norm or the determinant of an
-exactly singular matrix uses the SVD, for which autogradx has no op yet: those
-vjps cannot be differentiated again (``create_graph=True``).
+Backward through a matrix 2-norm, a nuclear norm or the determinant of an exactly
+singular matrix uses the SVD, whose gradient is PyTorch's (defined for distinct
+singular values), so those vjps are differentiated again too (``create_graph=True``).
+
+Differences from PyTorch: the gradient of a complex SVD is not supported (it raises);
+``torch.svd``'s ``V`` has the op's node (``LinalgSvdBackward0``) where PyTorch's is the
+``TransposeBackward0`` of ``Vh``; with ``compute_uv=False`` its zero ``U`` and ``V``
+carry that node too.
 """
 
 import math
 import string
+import warnings
 
 import numpy as np
 
+from autogradx._core.names import scalar_name
 from autogradx._dtype import as_numpy_dtype
 from autogradx.ops.complex import is_complex
 from autogradx.plugin import Op, OpList, lazy_conformance_cases
-from autogradx.return_types import linalg_slogdet
+from autogradx.return_types import linalg_slogdet, linalg_svd, svd as svd_type
 
 _ops = OpList()      # every op defined below, in order; OPS at the end
 
@@ -48,7 +57,7 @@ def _refuse_dtypes(name, *arrays, kinds="b"):
     """PyTorch has no kernel for these dtypes (``"addmm_impl_cpu_" not implemented for 'Bool'``)."""
     for a in arrays:
         if a.dtype.kind in kinds:
-            raise NotImplementedError(f'"{name}" not implemented for \'{a.dtype}\'')
+            raise NotImplementedError(f'"{name}" not implemented for \'{scalar_name(a.dtype)}\'')
 
 
 def _same_dtype(name, a, b):
@@ -201,6 +210,71 @@ outer = _ops.add(Op("outer", _outer, inputs=("input", "vec2"), promote="elementw
                     grad_fn="MulBackward0", method=True, aliases="ger",
                     vjp={"input": lambda xp, g, vec2: xp.matmul(g, vec2),
                          "vec2": lambda xp, g, input: xp.matmul(input, g)}, jvp="multilinear"))
+
+
+# -- cross product ----------------------------------------------------------------------
+
+def _cross_dim(a, b, dim):
+    """The axis of the 3-vectors in the broadcast shape of ``a`` and ``b``, checked;
+    ``dim=None`` (``torch.cross``'s deprecated default) takes the first axis of size 3."""
+    _refuse_dtypes("cross", a)
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"expected scalar type {scalar_name(a.dtype)} but found "
+                           f"{scalar_name(b.dtype)}")
+    if dim is None:
+        shape = np.broadcast_shapes(a.shape, b.shape)
+        if 3 not in shape:
+            raise RuntimeError("no dimension of size 3 in input")
+        warnings.warn("Using torch.cross without specifying the dim arg is deprecated.\n"
+                      "Please either pass the dim explicitly or simply use torch.linalg.cross."
+                      "\nThe default value of dim will change to agree with that of "
+                      "linalg.cross in a future release.", UserWarning, stacklevel=4)
+        return shape.index(3)
+    if a.ndim != b.ndim:
+        raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
+    d = _wrap_dim(dim, a.ndim)
+    if a.shape[d] != 3 or b.shape[d] != 3:
+        raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got "
+                           f"{a.shape[d]} and {b.shape[d]}")
+    return d
+
+
+def _cross_product(xp, a, b, d):
+    """``a x b`` along axis ``d``, written with indexing and arithmetic so that it runs on
+    tensors too (each input's gradient is a cross product)."""
+    a, b = xp.moveaxis(a, d, -1), xp.moveaxis(b, d, -1)
+    out = xp.stack([a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1],
+                    a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2],
+                    a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]], axis=-1)
+    return xp.moveaxis(out, -1, d)
+
+
+def _linalg_cross(xp, a, b, *, dim=-1):
+    """The cross product of the 3-vectors along ``dim`` of ``input`` and ``other`` (which
+    broadcast)."""
+    d = _cross_dim(a, b, dim)
+    a, b = xp.broadcast_arrays(a, b)
+    return _cross_product(xp, a, b, d), d
+
+
+def _cross(xp, a, b, dim=None):
+    """``torch.cross``: as ``linalg.cross``, but ``dim=None`` takes the first dim of size 3
+    (deprecated in PyTorch, which warns)."""
+    d = _cross_dim(a, b, dim)
+    a, b = xp.broadcast_arrays(a, b)
+    return _cross_product(xp, a, b, d), d
+
+
+# a x b: the gradient of a is b x g, that of b is g x a (along the dim the forward used).
+_CROSS_VJP = (lambda xp, g, input, other, d, **params: _cross_product(xp, other, g, d),
+              lambda xp, g, input, other, d, **params: _cross_product(xp, g, input, d))
+
+linalg_cross = _ops.add(Op("linalg_cross", _linalg_cross, inputs=("input", "other"),
+                           namespace=_LINALG, aliases="cross", residuals=True,
+                           save=("input", "other"), grad_fn="LinalgCrossBackward0",
+                           vjp=_CROSS_VJP))
+cross = _ops.add(Op("cross", _cross, inputs=("input", "other"), method=True, residuals=True,
+                    save=("input", "other"), grad_fn="LinalgCrossBackward0", vjp=_CROSS_VJP))
 
 
 # -- einsum ---------------------------------------------------------------------
@@ -731,6 +805,120 @@ slogdet = _ops.add(Op("slogdet", _slogdet, namespace=(_LINALG, ""), n_outputs=2,
                       holomorphic=False, vjp={"input": _slogdet_vjp}))
 
 
+# -- singular value decomposition ----------------------------------------------------
+
+def _svd_input(name, a):
+    if a.ndim < 2:
+        raise RuntimeError(f"{name}: The input tensor A must have at least 2 dimensions.")
+    if a.dtype.kind not in "fc":
+        raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. "
+                           f"Got {scalar_name(a.dtype)}")
+    if a.dtype.itemsize == 2:
+        raise NotImplementedError(f'"linalg_svd_cpu" not implemented for '
+                                  f"'{scalar_name(a.dtype)}'")
+
+
+def _linalg_svd(xp, a, full_matrices=True, *, driver=None):
+    """``(U, S, Vh)`` with ``A = U diag(S) Vh``, the singular values ``S`` in descending
+    order; ``full_matrices=False`` gives the reduced ``U`` and ``Vh`` (``k = min(m, n)``
+    columns / rows)."""
+    _svd_input("linalg.svd", a)
+    u, s, vh = xp.linalg.svd(a, full_matrices=full_matrices)
+    return u, s, vh
+
+
+def _is_zero(xp, t):
+    return not bool(xp.any(t != 0))
+
+
+def _svd_backward(xp, gU, gS, gVh, U, S, Vh):
+    """PyTorch's ``svd_backward`` for real input with distinct singular values: the
+    gradient of ``A`` from those of ``U``, ``S`` and ``Vh`` (full ones narrowed to ``k``).
+
+    An output whose gradient is zero (not used) takes no part, as PyTorch's undefined
+    gradients: where only ``S`` is used the gradient is ``U diag(gS) Vh``, defined for
+    repeated singular values too.
+    """
+    if is_complex(U):
+        raise NotImplementedError("linalg.svd: the gradient of a complex SVD is not supported "
+                                  "by autogradx")
+    k = S.shape[-1]
+    m, n = U.shape[-2], Vh.shape[-1]
+    U, Vh = U[..., :, :k], Vh[..., :k, :]
+    use_u = not _is_zero(xp, gU)
+    use_v = not _is_zero(xp, gVh)
+    if not use_u and not use_v:
+        return xp.matmul(U * gS[..., None, :], Vh)
+    gU, gVh = gU[..., :, :k], gVh[..., :k, :]
+    eye = xp.eye(k, dtype=S.dtype)
+    S2 = S * S
+    E = S2[..., None, :] - S2[..., :, None] + eye        # the diagonal is never read: 1
+    inner = gS[..., :, None] * eye
+    if use_u:
+        UtgU = xp.matmul(_mT(xp, U), gU)
+        inner = inner + (UtgU - _mT(xp, UtgU)) * S[..., None, :] / E
+    if use_v:
+        VtgV = xp.matmul(Vh, _mT(xp, gVh))
+        inner = inner + S[..., :, None] * (VtgV - _mT(xp, VtgV)) / E
+    if m > n and use_u:
+        # U inner Vh + (I - U U^T) gU S^-1 Vh
+        gUSinv = gU / S[..., None, :]
+        return xp.matmul(xp.matmul(U, inner) + gUSinv
+                         - xp.matmul(U, xp.matmul(_mT(xp, U), gUSinv)), Vh)
+    if m < n and use_v:
+        # U (inner Vh + S^-1 gVh (I - V Vh))
+        SinvgVh = gVh / S[..., :, None]
+        return xp.matmul(U, xp.matmul(inner, Vh) + SinvgVh
+                         - xp.matmul(xp.matmul(SinvgVh, _mT(xp, Vh)), Vh))
+    return xp.matmul(U, xp.matmul(inner, Vh))
+
+
+def _linalg_svd_vjp(xp, g, result, full_matrices=True, driver=None):
+    return _svd_backward(xp, *g, *result)
+
+
+linalg_svd_op = _ops.add(Op("linalg_svd", _linalg_svd, namespace=_LINALG, aliases="svd",
+                            n_outputs=3, output_type=linalg_svd, holomorphic=False,
+                            grad_fn="LinalgSvdBackward0", vjp={"input": _linalg_svd_vjp}))
+
+
+def _svdvals(xp, a, *, driver=None):
+    """The singular values of ``A`` (of each matrix in a batch), in descending order."""
+    _svd_input("linalg.svd", a)     # (PyTorch names linalg.svd here too)
+    return xp.linalg.svd(a, compute_uv=False)
+
+
+def _svdvals_vjp(xp, g, input, driver=None):
+    u, _, vh = xp.linalg.svd(input, full_matrices=False)
+    return xp.matmul(u * g[..., None, :], vh)
+
+
+svdvals = _ops.add(Op("svdvals", _svdvals, namespace=_LINALG, grad_fn="LinalgSvdBackward0",
+                      holomorphic=False, vjp={"input": _svdvals_vjp}))
+
+
+def _svd(xp, a, some=True, compute_uv=True):
+    """``(U, S, V)`` with ``A = U diag(S) V^T`` (``torch.svd``; ``linalg.svd`` gives
+    ``Vh = V^T``): reduced with ``some``, zero ``U`` and ``V`` without ``compute_uv``."""
+    _svd_input("linalg.svd", a)
+    u, s, vh = xp.linalg.svd(a, full_matrices=not some or not compute_uv)
+    if not compute_uv:
+        return xp.zeros_like(u), s, xp.zeros_like(vh)
+    return u, s, _mT(xp, vh).conj()
+
+
+def _svd_vjp(xp, g, input, result, some=True, compute_uv=True):
+    if not compute_uv:          # U and V are zeros: only S has a gradient
+        return _svdvals_vjp(xp, g[1], input)
+    u, s, v = result
+    return _svd_backward(xp, g[0], g[1], _mT(xp, g[2]), u, s, _mT(xp, v))
+
+
+# PyTorch's V is a transpose of Vh, so its node is TransposeBackward0 (here, the op's own).
+svd_op = _ops.add(Op("svd", _svd, method=True, n_outputs=3, output_type=svd_type,
+                     holomorphic=False, grad_fn="LinalgSvdBackward0", vjp={"input": _svd_vjp}))
+
+
 OPS = tuple(_ops)
 
 
@@ -754,11 +942,6 @@ def _conformance_cases():
     # Distinct singular values, so that the gradients of the 2- and nuclear norms are defined.
     rect = Arg(values=[[1.0, 0.3, -0.5], [0.2, -2.0, 0.4]])
 
-    def svd(sample):        # a known gap: PyTorch differentiates these twice
-        return sample.options(second_order=False, reason=(
-            "the vjp of the 2- and nuclear norms calls xp.linalg.svd, which has no autogradx op: "
-            "create_graph=True raises"))
-
     return {
         "matmul": [S(x(2, 3), x(3, 4)), S(x(3), x(3)), S(x(3), x(3, 2)), S(x(2, 3), x(3)),
                    S(x(2, 2, 3), x(3, 4)), S(x(2, 1, 2, 3), x(3, 3, 2))],
@@ -774,12 +957,20 @@ def _conformance_cases():
                         S(x(2, 3), -math.inf, -1), S(x(2, 3), 3, dim=0), S(x(2, 3), 0.5),
                         S(x())],
         "matrix_norm": [S(x(2, 3)), S(x(2, 3, 3), 1), S(x(3, 3), -1, keepdim=True),
-                        S(x(2, 3), math.inf), S(x(2, 3), -math.inf, (1, 0)), svd(S(rect, 2)),
-                        svd(S(rect, -2)), svd(S(rect, "nuc"))],
+                        S(x(2, 3), math.inf), S(x(2, 3), -math.inf, (1, 0)), S(rect, 2),
+                        S(rect, -2), S(rect, "nuc")],
         "linalg_norm": [S(x(2, 3)), S(x(4), 3), S(x(2, 3), "fro", (0, 1)), S(x(2, 3), 1, 1),
-                        S(x(2, 3), math.inf), svd(S(rect, 2)), S(x(2, 3), dim=-1, keepdim=True)],
+                        S(x(2, 3), math.inf), S(rect, 2), S(x(2, 3), dim=-1, keepdim=True)],
         "inv": [S(mat), S(mats)],
         "solve": [S(mat, x(3, 2)), S(mat, x(3)), S(mats, x(2, 3, 1)), S(mat, x(2, 3), left=False)],
         "det": [S(mat), S(mats)],
         "slogdet": [S(mat), S(mats)],
+        "linalg_cross": [S(x(3), x(3)), S(x(2, 3), x(1, 3)), S(x(3, 2), x(3, 2), dim=0)],
+        "cross": [S(x(2, 3), x(2, 3), 1), S(x(3, 2, 1), x(3, 1, 2), dim=-3)],
+        # Distinct singular values: the gradients of the singular vectors are defined. (The
+        # columns of a full U or Vh beyond min(m, n) get no gradient, as in PyTorch, whatever
+        # finite differences say: tests/ops/test_linalg_torch.py.)
+        "linalg_svd": [S(mat), S(rect, False), S(mats, full_matrices=False)],
+        "svdvals": [S(mat), S(rect), S(mats)],
+        "svd": [S(mat), S(rect), S(mats, compute_uv=False)],
     }

@@ -637,6 +637,55 @@ all_op = _ops.add(Op("all", _all, method=True))
 any_op = _ops.add(Op("any", _any, method=True))
 
 
+# ---------------------------------------------------------------- unique
+
+def _unique(xp, x, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    """The distinct elements of ``input`` in ascending order (``sorted=False`` too, as
+    PyTorch's CPU kernel), or its distinct slices along ``dim``; with ``return_inverse``
+    where each element (slice) went, with ``return_counts`` how often each occurs. NaNs
+    are each distinct, as in PyTorch."""
+    refuse_complex("unique" if dim is None else "unique_dim", x)       # (no order on them)
+    if dim is None:
+        values, inverse, counts = xp.unique(x.reshape(-1), return_inverse=True,
+                                            return_counts=True, equal_nan=False)
+        inverse = inverse.reshape(x.shape)
+    else:
+        from autogradx.ops.shape import _wrap
+        d = _wrap(dim, x.ndim)
+        empty = [k for k, n in enumerate(x.shape) if n == 0]
+        if len(empty) > 1:
+            raise RuntimeError("Number of zero sized dimensions is more than one, so unique "
+                               "cannot be applied ")
+        if empty and empty != [d]:
+            raise RuntimeError("There are 0 sized dimensions, and they aren't selected, so "
+                               "unique cannot be applied")
+        values, inverse, counts = xp.unique(x, return_inverse=True, return_counts=True,
+                                            axis=d, equal_nan=False)
+        inverse = inverse.reshape(-1)
+    outs = [values]
+    if return_inverse:
+        outs.append(inverse.astype(np.int64))
+    if return_counts:
+        outs.append(counts.astype(np.int64))
+    return tuple(outs)
+
+
+def _unique_name(x, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    return "Unique2Backward0" if dim is None else "UniqueDimBackward0"
+
+
+def _unique_vjp(xp, g, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    # PyTorch records the node, and its backward refuses.
+    aten = "_unique2" if dim is None else "unique_dim"
+    raise NotImplementedError(f"the derivative for '{aten}' is not implemented.")
+
+
+# The values alone, or a tuple with the inverse and/or the counts, as PyTorch returns.
+unique = _ops.add(Op("unique", _unique, n_outputs=None, method=True, grad_fn=_unique_name,
+                     output_type=lambda outs: outs[0] if len(outs) == 1 else tuple(outs),
+                     vjp={"input": _unique_vjp}))
+
+
 OPS = tuple(_ops)
 
 
@@ -662,6 +711,7 @@ def _conformance_cases():
     spread = [S(x(2, 3)), S(x(2, 3), 1), S(x(2, 3, 4), (0, 2), keepdim=True, correction=0),
               S(x(5), unbiased=False), S(x(2, 3), -1, correction=2)]
     with_zeros = Arg(values=[[1.5, 0.0, -2.0], [0.5, 0.0, 0.0]])
+    repeats = Arg(values=[[1.5, 0.0, 1.5], [0.5, 0.0, 0.5]], requires_grad=False)
     return {
         "sum": dims + [S(x(0, 3), 0), S(x(2, 3), 1, dtype="float64").options(out_dtype="float64")],
         "nansum": [S(x(2, 3)), S(x(2, 3), 1, True)],
@@ -683,4 +733,7 @@ def _conformance_cases():
         "argmin": [S(x(2, 3)), S(x(2, 3), 1), S(x(2, 3), 0, True)],
         "all": [S(x(2, 3)), S(Arg((2, 3), dtype="bool"), 1), S(Arg((2, 3), dtype="bool"), 0, True)],
         "any": [S(x(2, 3)), S(Arg((2, 3), dtype="bool"), 1), S(Arg((2, 3), dtype="bool"), 0, True)],
+        # No derivative (PyTorch has none): constant inputs only.
+        "unique": [S(repeats), S(repeats, return_inverse=True, return_counts=True),
+                   S(repeats, dim=1, return_inverse=True), S(repeats, False, False, True, 0)],
     }

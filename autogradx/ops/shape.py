@@ -664,9 +664,11 @@ def _pieces(x, d, sizes):
     return tuple(out), d
 
 
-def _split_args(tensor, split_size_or_sections=None, dim=0, *, split_size=None):
-    # ``Tensor.split`` calls its first parameter ``split_size``.
-    sizes = split_size_or_sections if split_size is None else split_size
+def _split_args(tensor, split_size_or_sections=None, dim=0, *, split_size=None,
+                split_sizes=None):
+    # ``Tensor.split`` calls its first parameter ``split_size``, ``split_with_sizes``
+    # (this op's alias) ``split_sizes``.
+    sizes = next((s for s in (split_size, split_sizes) if s is not None), split_size_or_sections)
     return (tensor,), {"split_size_or_sections": sizes, "dim": dim}
 
 
@@ -700,7 +702,7 @@ def _split_name(x, *, split_size_or_sections, dim=0):
 
 # The gradients of the pieces (zeros for those that got none) joined back.
 split = _ops.add(Op("split", _split, residuals=True, n_outputs=None, output_type=tuple, method=True,
-                    view=True, parse=_split_args, grad_fn=_split_name,
+                    view=True, parse=_split_args, aliases="split_with_sizes", grad_fn=_split_name,
                     vjp=lambda xp, g, d, **params: xp.concatenate(g, axis=d)))
 
 

@@ -28,7 +28,7 @@ from sphinx.util.nodes import nested_parse_with_titles
 
 import autogradx
 from autogradx._core.op import InplaceMethod
-from autogradx._registry import REGISTRY
+from autogradx._registry import REGISTRY, TORCH_INPLACE_FUNCTIONS
 from autogradx.plugin import Op
 
 logger = logging.getLogger(__name__)
@@ -84,6 +84,13 @@ def method_names(op):
     inplace = (op.inplace,) + tuple(alias + "_" for alias in op.aliases) if op.inplace else ()
     own = autogradx.Tensor.__dict__
     return [n for n in methods if n not in own], [n for n in inplace if n not in own]
+
+
+def inplace_functions(op):
+    """The in-place methods of ``op`` that are also functions of ``autogradx``
+    (``autogradx.sin_``), as in PyTorch."""
+    names = (op.inplace,) + tuple(alias + "_" for alias in op.aliases) if op.inplace else ()
+    return [n for n in names if n in TORCH_INPLACE_FUNCTIONS]
 
 
 def by_family(ops):
@@ -150,16 +157,22 @@ class OpsDirective(GeneratedRstDirective):
     def run(self):
         module = self.arguments[0]
         namespace = module.removeprefix("autogradx").removeprefix(".")
-        ops = [op for op in builtin_ops() if namespace in op.namespaces]
+        ops = [op for op in builtin_ops()
+               if namespace in op.namespaces or namespace == "" and inplace_functions(op)]
         if not ops:
             return self.render(["autogradx itself has no ops here: plugins add them.", ""])
 
         def entries(op):
             name = op.name.rpartition(".")[2]
-            lines = entry("function", name, call_signature(op), module, op_body(op))
-            for alias in op.aliases:
-                lines += entry("function", alias, call_signature(op), module,
-                               f"Alias of :func:`{name}`.")
+            lines = []
+            if namespace in op.namespaces:
+                lines += entry("function", name, call_signature(op), module, op_body(op))
+                for alias in op.aliases:
+                    lines += entry("function", alias, call_signature(op), module,
+                                   f"Alias of :func:`{name}`.")
+            for inplace in inplace_functions(op) if namespace == "" else ():
+                lines += entry("function", inplace, call_signature(op), module,
+                               f"In-place version of ``{name}``, as ``Tensor.{inplace}``.")
             return lines
 
         return self.render(family_sections(ops, entries))

@@ -41,10 +41,13 @@ DEVICE_SAMPLES = {
 CANNOT_RUN = {}
 
 # With create_graph=True a vjp runs on tensors; these still meet a device they cannot take.
-_XP_DEVICE_PARAM = ("create_graph: a tensor passed as a parameter (pos_weight) reaches the vjp "
-                    "as an array of the device, and ops run on tensors take NumPy arrays only")
+_XP_DEVICE_PARAM = ("create_graph: a tensor passed as a parameter (pos_weight, running_mean) "
+                    "reaches the vjp as an array of the device, and ops run on tensors take "
+                    "NumPy arrays only")
 SECOND_ORDER = {
     "binary_cross_entropy_with_logits": _XP_DEVICE_PARAM,
+    "batch_norm": _XP_DEVICE_PARAM,         # evaluation mode: the running statistics
+    "instance_norm": _XP_DEVICE_PARAM,
 }
 
 

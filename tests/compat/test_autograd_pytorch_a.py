@@ -3228,11 +3228,12 @@ DIFFERENCES = {
     "test_grad_empty_inputs": "[message] the test at this commit expects ValueError 'grad requires non-empty inputs.'; autogradx raises what the installed torch 2.13 raises, RuntimeError '`inputs` argument to `grad()` cannot be empty.'",
     "test_grad_fn_prehooks_multiple_outputs": "[function] a Function's node drops its non-tensor outputs, so a prehook gets 2 grads, not 3 with None for the int output (ValueError: not enough values to unpack)",
     "test_grad_to_node_set": "[missing] Tensor.set_ (AttributeError)",
-    "test_hooks_cpp": "[missing] torch.nn.BatchNorm1d (AttributeError)",
     "test_indexing": "[missing] torch.autograd.Variable (AttributeError)",
     "test_not_implemented_fwad": "[forward-ad] torch.igamma is missing (AttributeError): the "
     "test needs an op without a forward rule, and every autogradx op has one",
-    "test_not_implemented_grad": "[missing] torch.nextafter (AttributeError)",
+    "test_not_implemented_grad": "[behaviour] nextafter has a derivative in PyTorch 2.13, as "
+                                 "in autogradx: backward raises no NotImplementedError (the "
+                                 "test predates it)",
     "test_once_differentiable": "[function] with @once_differentiable and create_graph=True, x.grad has no grad_fn (PyTorch: a node that raises on double backward)",
     "test_post_accumulate_grad_hook_ordering": "[hooks] Tensor.register_post_accumulate_grad_hook is missing (AttributeError)",
     "test_retain_grad_inplace_over_view": "[views] mul_ on a view of a tensor that requires grad is refused (RuntimeError: in-place change of a view ... not supported)",

@@ -2685,7 +2685,7 @@ DIFFERENCES = {
         _MARK_DIRTY + " instead of 'a view of a leaf Variable that requires grad'",
     "test_custom_function_saving_mutated_view_no_leak": _MARK_DIRTY,
     "test_custom_function_inplace_on_non_default_view":
-        "[missing] Tensor.split_with_sizes (AttributeError); then ctx.mark_dirty",
+        "[function] ctx.mark_dirty on a view of another tensor is not supported",
     "test_custom_function_local_inplace":
         "[function] type(grad_fn).__name__ of a custom Function's node is 'PyNode', "
         "not 'MyFnBackward' (grad_fn.name() is right)",
@@ -2714,8 +2714,8 @@ DIFFERENCES = {
         "view of a tensor that requires grad ('div_(): in-place change of a view ... not "
         "supported by autogradx'), not PyTorch's no_grad-block message",
     "test_autograd_inplace_views_cross_dtype":
-        "[complex] torch.rand(dtype=complex64): TypeError 'Unsupported dtype complex64 for "
-        "random'; torch.view_as_real missing",
+        "[views] in-place on a view_as_real view: the core replays the view ops on an index "
+        "array to rebuild the history, which view_as_real (a view changing the dtype) refuses",
     "test_autograd_multiple_views_python":
         "[views] in-place on a Function's view output: autogradx's own refusal text, not "
         "'Output 0 of ComplexViewBackward is a view and is being modified inplace'",

@@ -1,6 +1,7 @@
 """Strategies of calls of the linear algebra ops (autogradx/ops/linalg.py): products of every
 rank with broadcast batch dims, random einsum equations, vector and matrix norms of every
-order, and well-conditioned matrices for inv, solve and determinants."""
+order, cross products, well-conditioned matrices for inv, solve and determinants, singular value
+decompositions (through functions of them that the singular vectors' signs do not change)."""
 
 import numpy as np
 from hypothesis import strategies as st
@@ -123,6 +124,44 @@ def solve(draw):
     return Call("linalg.solve", well_conditioned(rng, batch, n), uniform(rng, b_shape), **kwargs)
 
 
+@st.composite
+def cross(draw, path):
+    """3-vectors along a drawn dim of operands of one rank that broadcast."""
+    a, b = draw(broadcast_shapes(2, 0, 2, max_side=3))
+    n = max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
+    d = draw(st.integers(0, n))
+    a, b = a[:d] + (3,) + a[d:], b[:d] + (3,) + b[d:]
+    rng = draw(rngs())
+    dim = draw(st.sampled_from([d, d - n - 1]))
+    if path == "linalg.cross" and dim == -1 and draw(st.booleans()):
+        return Call(path, uniform(rng, a), uniform(rng, b))
+    return Call(path, uniform(rng, a), uniform(rng, b), dim=dim)
+
+
+def _sign_free(u, s, vh):
+    """What an SVD determines whatever signs LAPACK gives the singular vectors:
+    ``U_k S U_k^T``, ``V_k S^2 V_k^T`` and ``S`` (``k = min(m, n)``)."""
+    k = s.shape[-1]
+    u, vh = u[..., :k], vh[..., :k, :]
+    return (u * s[..., None, :]) @ u.mT, vh.mT @ (s[..., :, None] ** 2 * vh), s
+
+
+@st.composite
+def svd(draw, path):
+    """A (batched) matrix of distinct entries (distinct singular values, almost surely),
+    through ``linalg.svd`` (full or reduced) or ``torch.svd`` (``some`` or not)."""
+    a = distinct(draw(rngs()), draw(shapes(min_dims=2, max_dims=3, max_side=3)))
+    if path == "linalg.svdvals":
+        return Call(path, a)
+    flag = draw(st.booleans())
+    if path == "linalg.svd":
+        return Call(path, a, flag, fn=lambda lib, x, full: _sign_free(*lib.linalg.svd(x, full)))
+    return Call(path, a, flag,
+                fn=lambda lib, x, some: _sign_free(*(lambda u, s, v: (u, s, v.mT))(
+                    *lib.svd(x, some))))
+
+
 CALLS = {
     "matmul": matmul(),
     **{name: product(name) for name in ("mm", "bmm", "mv", "dot", "outer")},
@@ -134,4 +173,9 @@ CALLS = {
     "det": st.one_of(square("linalg.det"), square("det")),
     "slogdet": square("linalg.slogdet"),
     "solve": solve(),
+    "linalg_cross": cross("linalg.cross"),
+    "cross": cross("cross"),
+    "linalg_svd": svd("linalg.svd"),
+    "svdvals": svd("linalg.svdvals"),
+    "svd": svd("svd"),
 }

@@ -1,7 +1,7 @@
 """Strategies of calls of ``nn.functional`` beyond the elementwise activations
-(autogradx/ops/activations.py, losses.py, conv.py): softmax along any dim, linear, pad in
-every mode, layer norm, embedding; every loss with its reductions, weights and options
-(targets that keep off the kinks of l1, smooth l1 and huber); convolutions with strides,
+(autogradx/ops/activations.py, normalization.py, losses.py, conv.py): softmax along any dim,
+linear, pad in every mode, layer, batch, instance and group norm, embedding; every loss with
+its reductions, weights and options (targets that keep off the kinks of l1, smooth l1 and huber); convolutions with strides,
 padding, dilation and groups; pooling with ceil mode (no ties for max pooling)."""
 
 import numpy as np
@@ -77,6 +77,62 @@ def layer_norm(draw):
                           bias=st.just(uniform(rng, normalized)),
                           eps=st.sampled_from([1e-5, 1e-3])))
     return Call(F + "layer_norm", x, list(normalized), **kwargs)
+
+
+def _channels_first(draw, rng, min_dims=2):
+    """``(N, C, *)`` values pairwise apart (a variance near 0 is ill-conditioned), at least
+    two values per statistic."""
+    shape = draw(shapes(min_dims, 4, 1, 3))
+    if shape[0] * int(np.prod(shape[2:], dtype=np.int64)) == 1:
+        shape = (2,) + shape[1:]
+    return distinct(rng, shape)
+
+
+def _per_channel(draw, rng, c, **more):
+    return draw(options(weight=st.just(uniform(rng, (c,))), bias=st.just(uniform(rng, (c,))),
+                        eps=st.sampled_from([1e-5, 1e-3]), **more))
+
+
+@st.composite
+def batch_norm(draw):
+    """Training (the batch's statistics, running ones updated or absent) or evaluation
+    (positive running statistics)."""
+    rng = draw(rngs())
+    x = _channels_first(draw, rng)
+    c = x.shape[1]
+    training = draw(st.booleans())
+    stats = (const(uniform(rng, (c,))), const(uniform(rng, (c,), 0.5, 2.0)))
+    if training and draw(st.booleans()):
+        stats = (None, None)
+    kwargs = _per_channel(draw, rng, c, momentum=st.sampled_from([0.1, 0.5]))
+    return Call(F + "batch_norm", x, *stats, training=training, **kwargs)
+
+
+@st.composite
+def instance_norm(draw):
+    rng = draw(rngs())
+    x = _channels_first(draw, rng, min_dims=3)
+    if x.size // (x.shape[0] * x.shape[1]) == 1:
+        x = np.concatenate([x, x[..., :1] * 0.5 + 0.05], axis=-1)
+    c = x.shape[1]
+    if draw(st.booleans()):
+        stats = {"running_mean": const(uniform(rng, (c,))),
+                 "running_var": const(uniform(rng, (c,), 0.5, 2.0)),
+                 "use_input_stats": draw(st.booleans())}
+    else:
+        stats = {}
+    return Call(F + "instance_norm", x, **stats, **_per_channel(draw, rng, c))
+
+
+@st.composite
+def group_norm(draw):
+    rng = draw(rngs())
+    groups = draw(st.integers(1, 3))
+    shape = draw(shapes(0, 2, 1, 3))
+    x = distinct(rng, (draw(st.integers(1, 3)), groups * draw(st.integers(1, 2))) + shape)
+    if x.size // (x.shape[0] * groups) == 1:
+        x = np.concatenate([x, x * 0.5 + 0.05], axis=1)     # two channels per group
+    return Call(F + "group_norm", x, groups, **_per_channel(draw, rng, x.shape[1]))
 
 
 @st.composite
@@ -234,6 +290,9 @@ CALLS = {
     "pad": pad(),
     "layer_norm": layer_norm(),
     "embedding": embedding(),
+    "batch_norm": batch_norm(),
+    "instance_norm": instance_norm(),
+    "group_norm": group_norm(),
     "binary_cross_entropy_with_logits": bce_with_logits(),
     "binary_cross_entropy": bce(),
     **{name: regression_loss(name)

@@ -1,6 +1,7 @@
 """Strategies of calls of the reductions (autogradx/ops/reductions.py): no dim, one dim
 (negative or not) or a tuple of them, ``keepdim``, the ops' own parameters, and values
-without ties where the gradient picks one element (max, amax, inf-norms)."""
+without ties where the gradient picks one element (max, amax, inf-norms); ``unique`` of
+values that repeat."""
 
 import numpy as np
 from hypothesis import strategies as st
@@ -119,6 +120,21 @@ def extreme(path):
     return draw_call()
 
 
+@st.composite
+def unique(draw):
+    """``unique`` of few distinct values (repeats), of all elements or of slices along a dim,
+    with the inverse and the counts or not."""
+    rng = draw(rngs())
+    shape = draw(shapes(min_side=0))
+    kwargs = draw(st.fixed_dictionaries({}, optional={
+        "sorted": st.booleans(), "return_inverse": st.booleans(),
+        "return_counts": st.booleans()}))
+    if shape and draw(st.booleans()):
+        kwargs["dim"] = draw(dim_of(len(shape)))
+    return Call(draw(st.sampled_from(["unique", ".unique"])),
+                rng.integers(-1, 2, shape).astype(float) / 2, **kwargs)
+
+
 CALLS = {
     "sum": reduction("sum", min_side=0, dtypes=True),
     "nansum": reduction("nansum", with_nans, min_side=0),
@@ -133,4 +149,5 @@ CALLS = {
     "var_mean": moments("var_mean"), "std_mean": moments("std_mean"),
     "norm": norm(),
     "max": extreme("max"), "min": extreme("min"),
+    "unique": unique(),
 }

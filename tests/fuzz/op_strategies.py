@@ -16,6 +16,8 @@ CALLS = {name: strategy for module in (calls_elementwise, calls_reductions, call
 #: Ops drawn for the comparison with PyTorch, but not checked against finite differences,
 #: and why.
 NO_GRADCHECK = {
+    "unique": "no derivative: backward raises, as PyTorch's does (the comparison with PyTorch "
+              "checks the forward, and that backward raises)",
     "floor_divide": "no derivative: backward raises, as PyTorch's does (the comparison with "
                     "PyTorch checks the forward, and that backward raises)",
 }
@@ -24,6 +26,8 @@ NO_GRADCHECK = {
 EXCLUDED = {
     "imag": "refuses the real tensors the strategies draw, as PyTorch does; "
             "tests/ops/test_complex_torch.py checks it on complex ones",
+    "view_as_real": "refuses the real tensors the strategies draw, as PyTorch does; "
+                    "tests/ops/test_complex_torch.py checks it on complex ones",
     "_to_device": "moves a tensor to another device: the CPU alone has none to move to "
                   "(tests/backends checks it with a stand-in device)",
 }

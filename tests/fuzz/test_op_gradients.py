@@ -292,6 +292,19 @@ KNOWN = [
           "(slow_conv_dilated); autogradx computes them"),
     Known(_SPECIAL, "backward: autogradx raises nothing, PyTorch NotImplementedError",
           "a PyTorch gap: it has no float16 kernel for these derivatives", _has("float16")),
+    Known(["group_norm"], "backward: autogradx raises nothing, PyTorch RuntimeError",
+          "a PyTorch bug: group_norm's backward with a bias and no weight fails ('tensor does "
+          "not have a device'); autogradx's gradients are right (gradcheck)",
+          lambda case: "bias=" in case.call.label and "weight=" not in case.call.label),
+    Known(["instance_norm", "group_norm"], "gradient of input 0",
+          "a PyTorch imprecision: its float16 instance_norm and group_norm gradients need not "
+          "sum to zero over each group, as the exact ones do; autogradx computes them in "
+          "float32",
+          _has("float16")),
+    Known(["complex", "view_as_complex"], "forward: autogradx raises RuntimeError, PyTorch "
+          "(nothing|UserWarning)", "a NumPy gap: float16 parts make a complex32 tensor in PyTorch, a dtype "
+          "NumPy lacks (which it warns is experimental, once); autogradx refuses them (the op's "
+          "docs say so)", _has("float16")),
 ]
 
 

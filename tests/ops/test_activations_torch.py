@@ -144,14 +144,14 @@ def test_integer_inputs(fn, values):
 
 
 ERRORS = [
-    *[err(f"{name}-int", lambda L, n=name: getattr(F(L), n)(_t(L, (2,), "int64")), "int64")
+    *[err(f"{name}-int", lambda L, n=name: getattr(F(L), n)(_t(L, (2,), "int64")), "Long")
       for name in ("leaky_relu", "elu", "gelu", "silu", "softplus")],
-    err("leaky_relu-bool", lambda L: F(L).leaky_relu(_t(L, (2,), "bool")), "bool"),
+    err("leaky_relu-bool", lambda L: F(L).leaky_relu(_t(L, (2,), "bool")), "Bool"),
     err("gelu-approximate", lambda L: F(L).gelu(_t(L, (2,)), approximate="erf"),
         "approximate argument must be either none or tanh"),
-    err("softmax-int", lambda L: F(L).softmax(_t(L, (2,), "int64"), 0), "int64"),
-    err("softmax-int-dtype", lambda L: F(L).softmax(_t(L, (2,)), 0, dtype=L.int64), "int64"),
-    err("log_softmax-int", lambda L: F(L).log_softmax(_t(L, (2,), "int32"), 0), "int32"),
+    err("softmax-int", lambda L: F(L).softmax(_t(L, (2,), "int64"), 0), "Long"),
+    err("softmax-int-dtype", lambda L: F(L).softmax(_t(L, (2,)), 0, dtype=L.int64), "Long"),
+    err("log_softmax-int", lambda L: F(L).log_softmax(_t(L, (2,), "int32"), 0), "Int"),
     err("softmax-dim", lambda L: F(L).softmax(_t(L, (2, 3)), 2), "out of range"),
     err("dropout-p", lambda L: F(L).dropout(_t(L, (2,)), 1.5), "between 0 and 1"),
     err("dropout-int", lambda L: F(L).dropout(_t(L, (2,), "int64")), "can't be cast"),
@@ -186,7 +186,7 @@ ERRORS = [
     err("layer_norm-shape", lambda L: F(L).layer_norm(_t(L, (2, 3)), (2,)), r"\[\*, 2\]"),
     err("layer_norm-weight-shape", lambda L: F(L).layer_norm(_t(L, (2, 3)), (3,), _t(L, (2,))),
         "weight"),
-    err("layer_norm-int", lambda L: F(L).layer_norm(_t(L, (2, 3), "int64"), (3,)), "int64"),
+    err("layer_norm-int", lambda L: F(L).layer_norm(_t(L, (2, 3), "int64"), (3,)), "Long"),
     err("layer_norm-mixed-dtype",
         lambda L: F(L).layer_norm(_t(L, (2, 3)), (3,), _t(L, (3,), "float64")), "dtype"),
     err("embedding-float-indices", lambda L: F(L).embedding(_t(L, (2,)), _t(L, (3, 2))),

@@ -494,3 +494,53 @@ def test_real_tensors_meeting_complex_operands_promote_as_torch(real, make_other
     # (float64 * 1j is complex128), as in PyTorch.
     dtypes = [str((L.ones(2, dtype=getattr(L, real)) * make_other(L)).dtype) for L in (agx, torch)]
     assert dtypes[0] == dtypes[1]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_complex_from_parts_and_views_as_torch(dtype):
+    rng = np.random.default_rng(3)
+    re_, im_ = rng.standard_normal((2, 3)).astype(dtype), rng.standard_normal((2, 3)).astype(dtype)
+    pairs = rng.standard_normal((3, 2)).astype(dtype)
+    got = []
+    for lib in (agx, torch):
+        r, i = lib.tensor(re_, requires_grad=True), lib.tensor(im_, requires_grad=True)
+        p = lib.tensor(pairs, requires_grad=True)
+        z = lib.complex(r, i)
+        v = lib.view_as_real(z * z)
+        c = lib.view_as_complex(p)
+        (v * lib.tensor(np.arange(12.0).reshape(2, 3, 2).astype(dtype))).sum().backward()
+        (c * c.conj() + c.sin()).real.sum().backward()
+        got.append([(z, z.grad_fn.name()), (v, v.grad_fn.name()), (c, c.grad_fn.name()),
+                    (r.grad, None), (i.grad, None), (p.grad, None)])
+    for (a, a_name), (t, t_name) in zip(*got):
+        _same(a, t, "value", TOL["complex64"] if dtype == "float32" else TOL["complex128"])
+        assert a_name == t_name
+
+
+def test_views_share_memory_and_refuse_as_torch():
+    z = agx.tensor([1 + 2j, 3 - 1j])
+    v = agx.view_as_real(z)
+    v[0, 1] = 5.0
+    assert z[0].item() == 1 + 5j
+    p = agx.tensor([[1.0, 2.0]])
+    agx.view_as_complex(p)[0] = 3 - 4j
+    assert p.tolist() == [[3.0, -4.0]]
+    for call in (lambda L: L.view_as_real(L.ones(2)), lambda L: L.view_as_complex(L.ones(2, 3)),
+                 lambda L: L.view_as_complex(L.ones(2, 2).t()),
+                 lambda L: L.view_as_complex(L.ones(2, dtype=L.int64)),
+                 lambda L: L.complex(L.ones(2), L.ones(2, dtype=L.float64)),
+                 lambda L: L.complex(L.ones(2, dtype=L.int64), L.ones(2, dtype=L.int64))):
+        with pytest.raises(RuntimeError) as theirs:
+            call(torch)
+        with pytest.raises(RuntimeError) as ours:
+            call(agx)
+        assert str(ours.value) == str(theirs.value)
+
+
+@pytest.mark.parametrize("call", [lambda L: L.complex(L.ones(2, dtype=L.float16),
+                                                     L.ones(2, dtype=L.float16)),
+                                  lambda L: L.view_as_complex(L.ones(2, dtype=L.float16))],
+                         ids=["complex", "view_as_complex"])
+def test_float16_parts_are_refused_for_want_of_complex32(call):
+    with pytest.raises(RuntimeError, match="complex32"):
+        call(agx)

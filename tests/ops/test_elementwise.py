@@ -109,6 +109,7 @@ BOUNDS = [
     case("maximum-0d-method", lambda x, y: x.maximum(y), R(), R(2, 3)),
     case("minimum", lambda x, y: agx.minimum(x, y), R(2, 3), R(2, 3)),
     case("minimum-2x3x4,4", lambda x, y: x.minimum(y), R(2, 3, 4), R(4)),
+    case("nextafter", lambda x, y: agx.nextafter(x, y), R(2, 3), R(3)),
     case("where", lambda c, x, y: agx.where(c, x, y), B(2, 3), R(2, 3), R(2, 3)),
     case("where-broadcast", lambda c, x, y: agx.where(c, x, y), B(3, 1), R(1, 4), R(4)),
     case("where-cond-broadcasts-inputs", lambda c, x, y: agx.where(c, x, y),

@@ -102,7 +102,30 @@ NORMS = [
       for o in ("fro", "nuc", 1, 2, -INF)],
 ]
 
+def _sign_free(usv):
+    """Functions of an SVD that do not depend on the singular vectors' signs (each pair
+    ``u_i``, ``v_i`` is defined up to a common sign): ``U S U^T``, ``V S^2 V^T`` and ``S``."""
+    u, s, vh = usv
+    k = s.shape[-1]
+    u, vh = u[..., :k], vh[..., :k, :]
+    return (u * s[..., None, :]) @ u.mT, vh.mT @ (s[..., :, None] ** 2 * vh), s
+
+
+def _svd_v(usv):
+    """``torch.svd``'s ``(U, S, V)`` as ``linalg.svd``'s ``(U, S, Vh)``."""
+    return usv[0], usv[1], usv[2].mT
+
+
 DECOMPOSITIONS = [
+    case("svd-square", lambda a: _sign_free(L.svd(a)), R(3, 3)),
+    case("svd-tall-full", lambda a: _sign_free(L.svd(a)), R(4, 2)),
+    case("svd-tall-reduced", lambda a: _sign_free(L.svd(a, full_matrices=False)), R(4, 2)),
+    case("svd-wide-batched", lambda a: _sign_free(L.svd(a, False)), R(2, 2, 3)),
+    case("svd-only-S", lambda a: L.svd(a).S, R(3, 2)),
+    case("svdvals", L.svdvals, R(2, 4)),
+    case("torch-svd", lambda a: _sign_free(_svd_v(agx.svd(a))), R(3, 2)),
+    case("torch-svd-some-false", lambda a: _sign_free(_svd_v(a.svd(some=False))), R(2, 3)),
+    case("torch-svd-no-uv", lambda a: agx.svd(a, compute_uv=False).S, R(3, 3)),
     case("inv", L.inv, M(3, 3)),
     case("inv-batched", L.inv, M(2, 3, 3)),
     case("inv-1x1", L.inv, M(1, 1)),
@@ -130,12 +153,6 @@ def test_gradcheck(fn, specs):
     assert gradcheck(fn, make_inputs(specs, seed=0))
 
 
-def _xfail(reason):
-    return pytest.mark.xfail(strict=True, reason=reason)
-
-
-NO_SVD = _xfail("autogradx has no svd op, which the 2-norm and nuclear norm vjps use")
-
 GRADGRAD = [
     case("mm", agx.mm, R(2, 3), R(3, 2)),
     case("bmm", agx.bmm, R(2, 2, 3), R(2, 3, 2)),
@@ -149,8 +166,11 @@ GRADGRAD = [
     case("vector_norm-ord3-dim", lambda x: L.vector_norm(x, 3, 1), R(2, 3)),
     case("vector_norm-inf", lambda x: L.vector_norm(x, INF), R(4)),
     case("matrix_norm-ord1", lambda x: L.matrix_norm(x, 1), R(3, 3)),
-    pytest.param(lambda x: L.matrix_norm(x, 2), (R(3, 3),), id="matrix_norm-ord2",
-                 marks=NO_SVD),
+    case("matrix_norm-ord2", lambda x: L.matrix_norm(x, 2), R(3, 3)),
+    case("matrix_norm-nuc", lambda x: L.matrix_norm(x, "nuc"), R(3, 2)),
+    case("svd", lambda x: _sign_free(L.svd(x, full_matrices=False)), R(3, 2)),
+    case("svd-wide", lambda x: _sign_free(L.svd(x)), R(2, 3)),
+    case("svdvals", L.svdvals, R(3, 3)),
     case("inv", L.inv, M(3, 3)),
     pytest.param(L.solve, (M(3, 3), R(3, 2)), id="solve"),
     pytest.param(L.det, (M(3, 3),), id="det"),

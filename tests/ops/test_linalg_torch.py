@@ -31,6 +31,12 @@ CASES = [
     case("dot-keyword", lambda L, a, b: L.dot(a, tensor=b), (R(3), R(3)), "DotBackward0"),
     case("outer", lambda L, a, b: L.outer(a, b), (R(3), R(4)), "MulBackward0"),
     case("ger-method", lambda L, a, b: a.ger(b), (R(2), R(3)), "MulBackward0"),
+    case("linalg.cross", lambda L, a, b: L.linalg.cross(a, b), (R(2, 3), R(1, 3)),
+         "LinalgCrossBackward0"),
+    case("linalg.cross-dim", lambda L, a, b: L.linalg.cross(a, b, dim=0), (R(3, 2), R(3, 1)),
+         "LinalgCrossBackward0"),
+    case("cross-method-dim", lambda L, a, b: a.cross(b, dim=-2), (R(2, 3, 2), R(2, 3, 2)),
+         "LinalgCrossBackward0"),
     # einsum: PyTorch's node is that of its last internal op
     case("einsum-matmul", lambda L, a, b: L.einsum("ij,jk->ik", a, b), (R(2, 3), R(3, 4)),
          "ViewBackward0"),
@@ -189,7 +195,7 @@ ERRORS = [
     err("mm-vector", lambda L: L.mm(_t(L, (2, 3)), _t(L, (3,))), "mat2 must be a matrix"),
     err("mm-shapes", lambda L: L.mm(_t(L, (2, 3)), _t(L, (2, 3))), r"2x3 and 2x3"),
     err("mm-dtypes", lambda L: L.mm(_t(L, (2, 3)), _t(L, (3, 2), "float64")), "dtype"),
-    err("mm-bool", lambda L: L.mm(_t(L, (2, 2), "bool"), _t(L, (2, 2), "bool")), "bool"),
+    err("mm-bool", lambda L: L.mm(_t(L, (2, 2), "bool"), _t(L, (2, 2), "bool")), "Bool"),
     err("bmm-2d", lambda L: L.bmm(_t(L, (2, 3)), _t(L, (3, 2))), "3D"),
     err("bmm-batch", lambda L: L.bmm(_t(L, (2, 2, 3)), _t(L, (3, 3, 4))), r"\[2, 3\]"),
     err("mv-matrix", lambda L: L.mv(_t(L, (2, 3)), _t(L, (3, 2))), "vector"),
@@ -233,3 +239,85 @@ ERRORS = [
 @pytest.mark.parametrize("fn, match", ERRORS)
 def test_errors(fn, match):
     assert_raises_like_torch(fn, match)
+
+
+# ---------------------------------------------------------------- singular value decomposition
+
+_allclose = np.testing.assert_allclose
+
+
+def _column_signs(ours, theirs):
+    """The signs that turn our singular vectors (columns) into PyTorch's: each is defined up
+    to a sign, which LAPACK calls need not choose alike."""
+    return np.sign(np.sum(ours * theirs, axis=-2, keepdims=True))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, full", [((3, 3), True), ((4, 2), True), ((4, 2), False),
+                                         ((2, 4), True), ((2, 4), False), ((2, 3, 2), False)])
+def test_svd_values_and_gradients_match_torch(shape, full, dtype):
+    """Random gradients of U, S and Vh (full ones included: PyTorch gives the columns
+    beyond min(m, n) no gradient) after aligning the singular vectors' signs."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(shape).astype(dtype)
+    x, t = agx.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    ours, theirs = agx.linalg.svd(x, full_matrices=full), torch.linalg.svd(t, full_matrices=full)
+    assert type(ours).__name__ == type(theirs).__name__ == "linalg_svd"
+    assert ours.U.grad_fn.name() == theirs.U.grad_fn.name()
+    su = _column_signs(ours.U.detach().numpy(), theirs.U.detach().numpy())
+    svh = np.swapaxes(_column_signs(np.swapaxes(ours.Vh.detach().numpy(), -1, -2),
+                                    np.swapaxes(theirs.Vh.detach().numpy(), -1, -2)), -1, -2)
+    for o, e in ((ours.U.detach().numpy() * su, theirs.U), (ours.S.detach().numpy(), theirs.S),
+                 (ours.Vh.detach().numpy() * svh, theirs.Vh)):
+        _allclose(o, e.detach().numpy(), **TOL[dtype])
+    gu, gs, gvh = (rng.standard_normal(tuple(e.shape)).astype(dtype) for e in theirs)
+    ((ours.U * agx.tensor(gu * su)).sum() + (ours.S * agx.tensor(gs)).sum()
+     + (ours.Vh * agx.tensor(gvh * svh)).sum()).backward()
+    ((theirs.U * torch.tensor(gu)).sum() + (theirs.S * torch.tensor(gs)).sum()
+     + (theirs.Vh * torch.tensor(gvh)).sum()).backward()
+    tol = {"float32": dict(rtol=1e-3, atol=1e-4), "float64": TOL["float64"]}[dtype]
+    _allclose(x.grad.numpy(), t.grad.numpy(), **tol)
+
+
+@pytest.mark.parametrize("some", [True, False])
+def test_torch_svd_and_svdvals_match_torch(some):
+    a = np.random.default_rng(1).standard_normal((4, 3))
+    x, t = agx.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    ours, theirs = agx.svd(x, some=some), torch.svd(t, some=some)
+    assert type(ours).__name__ == type(theirs).__name__ == "svd"
+    assert [tuple(o.shape) for o in ours] == [tuple(e.shape) for e in theirs]
+    _allclose(ours.S.detach().numpy(), theirs.S.detach().numpy(), **TOL["float64"])
+    sv = _column_signs(ours.V.detach().numpy(), theirs.V.detach().numpy())
+    _allclose(ours.V.detach().numpy() * sv, theirs.V.detach().numpy(), **TOL["float64"])
+    (ours.V[:, :1] * agx.tensor(sv[:, :1])).sum().backward()
+    theirs.V[:, :1].sum().backward()
+    _allclose(x.grad.numpy(), t.grad.numpy(), **TOL["float64"])
+    no_uv, no_uv_t = agx.svd(x, compute_uv=False), torch.svd(t, compute_uv=False)
+    assert [tuple(o.shape) for o in no_uv] == [tuple(e.shape) for e in no_uv_t]
+    assert not no_uv.U.detach().numpy().any() and not no_uv.V.detach().numpy().any()
+    _allclose(agx.linalg.svdvals(x).detach().numpy(),
+                 torch.linalg.svdvals(t).detach().numpy(), **TOL["float64"])
+
+
+@pytest.mark.parametrize("call", [lambda L: L.linalg.svd(L.ones(3)),
+                                  lambda L: L.linalg.svd(L.ones(3, 3, dtype=L.int64)),
+                                  lambda L: L.linalg.svdvals(L.ones(2))],
+                         ids=["1-d", "int64", "svdvals-1-d"])
+def test_svd_errors_match_torch(call):
+    with pytest.raises(RuntimeError) as theirs:
+        call(torch)
+    with pytest.raises(RuntimeError) as ours:
+        call(agx)
+    assert str(ours.value) == str(theirs.value)
+
+
+def test_cross_without_dim_takes_the_first_dim_of_size_3_and_warns_as_torch():
+    a = np.random.default_rng(4).standard_normal((2, 3, 3))
+    results = []
+    for lib in (agx, torch):
+        with pytest.warns(UserWarning, match="Using torch.cross without specifying the dim"):
+            results.append(lib.cross(lib.tensor(a), lib.tensor(a[::-1].copy())))
+    _allclose(results[0].numpy(), results[1].numpy(), **TOL["float64"])
+    for lib in (agx, torch):
+        with pytest.raises(RuntimeError, match="no dimension of size 3 in input"):
+            lib.cross(lib.ones(2, 2), lib.ones(2, 2))

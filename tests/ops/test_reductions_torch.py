@@ -270,3 +270,49 @@ def test_in_place_change_of_the_output(fn, allowed):
                 out.sum().backward()
     if allowed:
         np.testing.assert_array_equal(grads[1], grads[0])
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"sorted": False}, {"return_inverse": True},
+                                    {"return_counts": True, "return_inverse": True},
+                                    {"dim": 1, "return_inverse": True, "return_counts": True},
+                                    {"dim": -2, "return_counts": True}],
+                         ids=["plain", "unsorted", "inverse", "inverse-counts", "dim", "dim-neg"])
+@pytest.mark.parametrize("values", [[[3.0, 1.0, 3.0], [2.0, 1.0, 2.0]], [[1.0, math.nan, math.nan]],
+                                    [[True, False, True]], [[5, 3, 5], [5, 3, 5]]],
+                         ids=["float", "nan", "bool", "int"])
+def test_unique_matches_torch(values, kwargs):
+    got = []
+    for lib in (agx, torch):
+        x = lib.tensor(values)
+        if x.dtype.is_floating_point:
+            x.requires_grad_()
+        out = lib.unique(x, **kwargs)
+        out = out if isinstance(out, tuple) else (out,)
+        got.append(out)
+        assert out[0].requires_grad == x.requires_grad
+    assert len(got[0]) == len(got[1])
+    for a, t in zip(*got):
+        assert str(a.dtype) == str(t.dtype)
+        np.testing.assert_array_equal(a.detach().numpy(), t.detach().numpy())
+        assert a.grad_fn is None or a.grad_fn.name() == t.grad_fn.name()
+
+
+@pytest.mark.parametrize("dim", [None, 0])
+def test_unique_backward_refuses_as_torch(dim):
+    messages = []
+    for lib in (agx, torch):
+        x = lib.tensor([[1.0, 2.0], [1.0, 2.0]], requires_grad=True)
+        with pytest.raises(NotImplementedError) as e:
+            x.unique(dim=dim).sum().backward()
+        messages.append(str(e.value))
+    assert messages[0] == messages[1]
+
+
+@pytest.mark.parametrize("shape, dim", [((0, 0), 0), ((3, 0), 0), ((0, 3), 1)],
+                         ids=["two-empty-dims", "empty-dim-not-selected", "empty-not-selected-1"])
+def test_unique_of_empty_slices_refuses_as_torch(shape, dim):
+    with pytest.raises(RuntimeError) as theirs:
+        torch.unique(torch.ones(shape), dim=dim)
+    with pytest.raises(RuntimeError) as ours:
+        agx.unique(agx.ones(shape), dim=dim)
+    assert str(ours.value) == str(theirs.value)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import autogradx as agx
+from autogradx.testing import gradcheck, gradgradcheck
 from helpers import D, R, transposed
 from torch_compare import (DTYPES, assert_close, assert_same_error_type, backward_both, case,
                            compare_input_gradients, make_both, node_name, random_like,
@@ -244,6 +245,10 @@ SPLITS = [
     case("split-sizes", lambda L, x: x.split([1, 0, 4], dim=1),
          [(2, 5)], "SplitWithSizesBackward0"),
     case("split-kw", lambda L, x: x.split(split_size=1), [(2, 5)], "SplitBackward0"),
+    case("split_with_sizes", lambda L, x: L.split_with_sizes(x, [2, 3], 1), [(2, 5)],
+         "SplitWithSizesBackward0"),
+    case("split_with_sizes-method-kw", lambda L, x: x.split_with_sizes(split_sizes=[1, 1]),
+         [(2, 5)], "SplitWithSizesBackward0"),
     case("chunk", lambda L, x: x.chunk(3, 1), [(2, 5)], "SplitBackward0"),
     case("chunk-fewer", lambda L, x: L.chunk(x, 4, dim=-1), [(2, 5)], "SplitBackward0"),
     case("unbind", lambda L, x: x.unbind(1), [(2, 3)], "UnbindBackward0"),
@@ -282,3 +287,76 @@ SPLIT_ERRORS = [
 @pytest.mark.parametrize("fn", SPLIT_ERRORS)
 def test_split_errors_have_torch_types(fn):
     test_errors_have_torch_types(fn)
+
+
+# ---------------------------------------------------------------- in-place view ops
+
+INPLACE_VIEWS = [
+    ("unsqueeze_", lambda y: y.unsqueeze_(1)),
+    ("unsqueeze_-negative", lambda y: y.unsqueeze_(-1)),
+    ("squeeze_", lambda y: y.unsqueeze_(0).squeeze_()),
+    ("squeeze_-dim", lambda y: y.unsqueeze_(1).squeeze_(1)),
+    ("squeeze_-dims", lambda y: y.unsqueeze_(0).squeeze_((0,))),
+    ("t_", lambda y: y.t_()),
+    ("transpose_", lambda y: y.transpose_(0, 1)),
+    ("chain", lambda y: y.t_().unsqueeze_(0).transpose_(0, 2)),
+]
+
+
+@pytest.mark.parametrize("call", [c for _, c in INPLACE_VIEWS], ids=[n for n, _ in INPLACE_VIEWS])
+def test_inplace_view_ops_match_torch(call):
+    a = np.random.default_rng(5).standard_normal((2, 3))
+    got = []
+    for lib in (agx, torch):
+        x = lib.tensor(a, requires_grad=True)
+        y = x * 1
+        out = call(y)
+        g = lib.tensor(np.arange(float(out.numel())).reshape(tuple(out.shape)))
+        (out * g).sum().backward()
+        got.append((out is y, tuple(y.shape), y.grad_fn.name(), y._version,
+                    y.detach().numpy().tolist(), x.grad.numpy().tolist()))
+    assert got[0] == got[1]
+
+
+def test_inplace_view_ops_differentiate_twice():
+    x = agx.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], dtype=agx.float64, requires_grad=True)
+
+    def f(x):
+        y = x * x
+        y.t_()
+        return y.unsqueeze_(0)
+
+    assert gradcheck(f, (x,)) and gradgradcheck(f, (x,))
+
+
+@pytest.mark.parametrize("call", [lambda L: L.ones(2, 3, requires_grad=True).t_(),
+                                  lambda L: L.ones(2, 3, requires_grad=True).unsqueeze_(0),
+                                  lambda L: L.ones(2, 3, 4).t_(),
+                                  lambda L: L.ones(2, 3).unsqueeze_(3),
+                                  lambda L: L.ones(2, 3).transpose_(0, 2)],
+                         ids=["leaf-t_", "leaf-unsqueeze_", "t_-3d", "unsqueeze_-dim",
+                              "transpose_-dim"])
+def test_inplace_view_op_errors_match_torch(call):
+    with pytest.raises(Exception) as theirs:
+        call(torch)
+    with pytest.raises(type(theirs.value)) as ours:
+        call(agx)
+    assert str(ours.value) == str(theirs.value)
+
+
+def test_inplace_view_ops_under_no_grad_and_on_views_without_grad():
+    x = agx.ones(2, 3, requires_grad=True)
+    with agx.no_grad():
+        x.unsqueeze_(0)
+    assert tuple(x.shape) == (1, 2, 3) and x.is_leaf
+    base = agx.zeros(2, 3)
+    row = base[0]
+    row.unsqueeze_(0)
+    row[0, 1] = 5.0
+    assert tuple(row.shape) == (1, 3) and base[0, 1].item() == 5.0   # still its storage
+
+
+def test_inplace_view_op_on_a_view_that_requires_grad_is_refused_clearly():
+    y = agx.ones(2, 3, requires_grad=True) * 1
+    with pytest.raises(NotImplementedError, match="view of a tensor that requires grad"):
+        y[0].unsqueeze_(0)
