@@ -320,8 +320,11 @@ def test_the_docs_list_the_ops_that_refuse_complex_input():
         _, err = _run(agx, call, call.leaves(agx))
         refusing[op.name] = refusing.get(op.name, True) and err is not None
     always = {name for name, refused in refusing.items() if refused}
-    # dropout refuses in training only, as PyTorch; the docs name it too
-    assert _documented_refusals() == always | {"dropout"}
+    # dropout refuses in training only, as PyTorch; the docs name it too. The docs also name
+    # the ops of the scipy_special plugin, which a run without it does not compare.
+    documented = {name for name in _documented_refusals()
+                  if name in refusing or name == "dropout" or not name.startswith("special.")}
+    assert documented == always | {"dropout"}
     assert set(REFUSED) <= always
 
 
