@@ -266,6 +266,14 @@ cdef void _clear(dict state, list roots) noexcept:
                 stack.append(nxt)
 
 
+CREATE_GRAPH_CYCLE = (
+    "Using backward() with create_graph=True will create a reference cycle between the "
+    "parameter and its gradient which can cause a memory leak. We recommend using "
+    "autograd.grad when creating the graph to avoid this. If you have to use this function, "
+    "make sure to reset the .grad fields of your parameters to None after use to break the "
+    "cycle and avoid the leak.")
+
+
 cpdef run_backward(tuple tensors, tuple grads, bint keep_graph, bint create_graph,
                    tuple inputs=None, bint accumulate=True):
     """Backpropagate ``grads`` (tensors or None) from ``tensors`` into the leaves' ``.grad``.
@@ -323,6 +331,11 @@ cdef list _sweep(tuple tensors, tuple grads, bint keep_graph, bint create_graph,
             elif not create_graph:
                 g = (<TensorBase>g)._data
         roots.append((grad_edge(t), t._output_nr if t._grad_fn is not None else 0, g))
+    if accumulate and create_graph:
+        # PyTorch's warning, where its engine gives it: each leaf's .grad will hold a graph
+        # that leads back to the leaf.
+        import warnings
+        warnings.warn(CREATE_GRAPH_CYCLE, UserWarning, stacklevel=2)
 
     cdef dict state = {}
     cdef Py_ssize_t live = 0        # states on nodes and in ``state``, not yet dropped

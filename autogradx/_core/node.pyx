@@ -236,10 +236,14 @@ cdef class PyNode(Node):
         raise AttributeError(f"'{self._name}' object has no attribute '{name}'")
 
 
-def make_node(str name, inputs, outputs, backward_fn, release_fn=None, qualname=None, ctx=None):
+def make_node(str name, inputs, outputs, backward_fn, release_fn=None, qualname=None, ctx=None,
+              node_type=PyNode):
     """A PyNode named ``name`` with edges to ``inputs`` (tensors that need a gradient, or
-    None) that makes ``outputs`` (tensors), which get it as their ``grad_fn``."""
-    cdef PyNode node = PyNode.__new__(PyNode)
+    None) that makes ``outputs`` (tensors), which get it as their ``grad_fn``. ``node_type``
+    is PyNode or a Python subclass of it (a custom Function's ``<Name>Backward`` class)."""
+    if not (isinstance(node_type, type) and issubclass(node_type, PyNode)):
+        raise TypeError(f"make_node: node_type must be a subclass of PyNode, got {node_type!r}")
+    cdef PyNode node = node_type.__new__(node_type)
     cdef TensorBase t
     cdef Py_ssize_t i
     node._name = name

@@ -75,12 +75,7 @@ cdef void check_view_inplace(TensorBase t) except *:
     if not needs_grad(root):
         return
     while info is not None:
-        if info.index >= 0:
-            raise RuntimeError(
-                f"Output {info.index} of {_camel((<OpDef>info.op).name)} is a view and "
-                "is being modified inplace. This view is the output of a function that returns "
-                "multiple views. Such functions do not allow the output views to be modified "
-                "inplace. You should replace the inplace operation by an out-of-place one.")
+        # A view made under no_grad is refused as such first, as PyTorch records it.
         if info.no_grad_made:
             raise RuntimeError(
                 "A view was created in no_grad mode and is being modified inplace with grad "
@@ -88,7 +83,18 @@ cdef void check_view_inplace(TensorBase t) except *:
                 "forbidden. You can clarify your code by moving both the view and the inplace "
                 "either both inside the no_grad block (if you don't want the inplace to be "
                 "tracked) or both outside (if you want the inplace to be tracked).")
+        if info.index >= 0:
+            raise RuntimeError(
+                f"Output {info.index} of {_node_name(<OpDef>info.op)} is a view and "
+                "is being modified inplace. This view is the output of a function that returns "
+                "multiple views. Such functions do not allow the output views to be modified "
+                "inplace. You should replace the inplace operation by an out-of-place one.")
         info = info.parent
+
+
+cdef str _node_name(OpDef op):
+    """The name of the node ``op`` records (its grad_fn's), as PyTorch's messages give it."""
+    return op.grad_fn if isinstance(op.grad_fn, str) else _camel(op.name) + "Backward0"
 
 
 cdef void copy_slices(TensorBase t, object fn) except *:

@@ -15,7 +15,7 @@ import inspect
 import warnings
 
 from autogradx._core.grad_mode import _set_grad_enabled, is_anomaly_enabled, is_grad_enabled
-from autogradx._core.node import make_node
+from autogradx._core.node import PyNode, make_node
 from autogradx._core.dispatch import get_array_module
 from autogradx._core.errors import SECOND_BACKWARD, _describe, _forward_trace
 from autogradx._core.tensor import TensorBase, wrap
@@ -110,6 +110,13 @@ class FunctionCtx:
 class Function:
     """Base class of user-defined differentiable functions (see the module docstring)."""
 
+    def __init_subclass__(cls, **kwargs):
+        # Its graph nodes' class, made once per Function class as PyTorch's FunctionMeta
+        # does: type(grad_fn).__name__ is "<Name>Backward".
+        super().__init_subclass__(**kwargs)
+        cls._backward_cls = type(f"{cls.__name__}Backward", (PyNode,),
+                                 {"__module__": cls.__module__, "_forward_cls": cls})
+
     @staticmethod
     def forward(ctx, *args, **kwargs):
         raise NotImplementedError(
@@ -172,7 +179,8 @@ class Function:
                      if isinstance(o, TensorBase) else None for o in outputs]
             node = make_node(name, args, [outputs[i] for i in diff],
                              functools.partial(_run_backward, cls, ctx, diff, metas, args, name),
-                             ctx._release, f"autogradx.autograd.function.{name}", ctx=ctx)
+                             ctx._release, f"autogradx.autograd.function.{name}", ctx=ctx,
+                             node_type=cls._backward_cls)
             if is_anomaly_enabled():
                 node.metadata["traceback_"] = _forward_trace()
         return outputs[0] if single else outputs
