@@ -9,6 +9,7 @@ from autogradx._legacy import Variable
 from autogradx.autograd.anomaly_mode import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from autogradx.autograd.function import Function, FunctionCtx, once_differentiable
 from autogradx.autograd import graph  # noqa: F401  (torch.autograd.graph without an import)
+from autogradx.autograd import grad_mode  # noqa: F401  (likewise)
 from autogradx.grad_mode import (
     enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled,
 )

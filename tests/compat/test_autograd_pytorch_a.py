@@ -3221,11 +3221,9 @@ NOT_PORTED = {
 
 # Ported methods that fail on autogradx today: {name: "[tag] what fails"}.
 DIFFERENCES = {
-    "test_backward_create_graph_warns": "[behaviour] backward(create_graph=True) does not warn 'Using backward() with create_graph=True will create a reference cycle...'",
     "test_backward_to_node": "[missing] torch.autograd.graph (get_gradient_edge, GradientEdge)",
     "test_backward_twice_with_saved_values": "[behaviour] a second backward through c[[1, 2]] = b[[1, 1]] succeeds; PyTorch refuses with 'Specify retain_graph=True' (IndexBackward0 saved the indices)",
     "test_custom_function_vmap_defaults": "[function] Function has no generate_vmap_rule / vmap attributes (AttributeError)",
-    "test_first_grad_fn_access_in_no_grad_mode": "[complex] Tensor.real is missing (AttributeError)",
     "test_grad_dtype": "[missing] Tensor.grad_dtype (AttributeError)",
     "test_grad_empty_inputs": "[message] the test at this commit expects ValueError 'grad requires non-empty inputs.'; autogradx raises what the installed torch 2.13 raises, RuntimeError '`inputs` argument to `grad()` cannot be empty.'",
     "test_grad_fn_badcalls": "[missing] calling a grad_fn node directly (RuntimeError: PowBackward0 cannot be called directly)",
@@ -3239,15 +3237,24 @@ DIFFERENCES = {
     "test_gradient_edge_output": "[missing] torch.autograd.graph (get_gradient_edge, GradientEdge)",
     "test_hook_edge_case_when_called_with_grad": "[hooks] autograd.grad(c, inputs=b) runs b.grad_fn's post hook and prehook; PyTorch runs neither (2 != 0)",
     "test_hooks_cpp": "[missing] torch.nn.BatchNorm1d (AttributeError)",
-    "test_indexing": "[missing] torch.autograd.Variable (AttributeError)",
+    "test_indexing":
+        "[missing] Tensor.bernoulli (AttributeError)",
     "test_not_implemented_fwad": "[forward-ad] torch.autograd.forward_ad is missing (issue #21)",
     "test_not_implemented_grad": "[missing] torch.nextafter (AttributeError)",
     "test_once_differentiable": "[function] with @once_differentiable and create_graph=True, x.grad has no grad_fn (PyTorch: a node that raises on double backward)",
-    "test_post_accumulate_grad_hook_ordering": "[hooks] Tensor.register_post_accumulate_grad_hook is missing (AttributeError)",
-    "test_prehook_ordering": "[hooks] tensor hooks and grad_fn prehooks run in another order (log [1, 2, 2, 1, 1, 2] differs: 2 != 1)",
-    "test_retain_grad_inplace_over_view": "[views] mul_ on a view of a tensor that requires grad is refused (RuntimeError: in-place change of a view ... not supported)",
-    "test_return_duplicate_inplace": "[function] ctx.mark_dirty is not supported (NotImplementedError)",
+    "test_post_accumulate_grad_hook_ordering":
+        "[hooks] a leaf's AccumulateGrad prehook, post-accumulate-grad hook and posthook run in "
+        "another order: tensor.grad is [-2, -2, -2], PyTorch's order gives [3, 3, 3]",
+    "test_prehook_ordering":
+        "[hooks] tensor hooks and grad_fn prehooks run in another order (the log has 6 entries "
+        "where PyTorch's has 5)",
+    "test_retain_grad_inplace_over_view":
+        "[views] retain_grad() on a view that is then changed in place: view.grad stays None (the "
+        "retained gradient does not follow the view's new grad_fn); PyTorch gives tensor([1.])",
+    "test_return_duplicate_inplace":
+        "[function] torch.autograd.function.InplaceFunction is missing (AttributeError)",
     "test_saved_tensor_hooks_extra_enter_during_bw_no_leak": "[missing] torch.autograd.graph.saved_tensors_hooks (AttributeError)",
-    "test_setitem_mask": "[missing] torch.BoolTensor (AttributeError)",
+    "test_setitem_mask":
+        "[missing] Tensor.bernoulli_ (AttributeError)",
     "test_volatile_deprecated": "[missing] torch.autograd.torch and Tensor.volatile (AttributeError)",
 }
