@@ -85,16 +85,11 @@ cdef void check_view_inplace(TensorBase t) except *:
                 "tracked) or both outside (if you want the inplace to be tracked).")
         if info.index >= 0:
             raise RuntimeError(
-                f"Output {info.index} of {_node_name(<OpDef>info.op)} is a view and "
+                f"Output {info.index} of {_camel((<OpDef>info.op).name)} is a view and "
                 "is being modified inplace. This view is the output of a function that returns "
                 "multiple views. Such functions do not allow the output views to be modified "
                 "inplace. You should replace the inplace operation by an out-of-place one.")
         info = info.parent
-
-
-cdef str _node_name(OpDef op):
-    """The name of the node ``op`` records (its grad_fn's), as PyTorch's messages give it."""
-    return op.grad_fn if isinstance(op.grad_fn, str) else _camel(op.name) + "Backward0"
 
 
 cdef void copy_slices(TensorBase t, object fn) except *:

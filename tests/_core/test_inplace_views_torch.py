@@ -158,6 +158,11 @@ def _refusal(lib, which):
     elif which == "multi_output_view":
         a, b = (x * 1).unbind()[:2]
         a.mul_(2)
+    elif which == "no_grad_multi_output_view":     # the no_grad refusal comes first
+        y = x * 1
+        with lib.no_grad():
+            a = y.unbind()[0]
+        a.mul_(2)
     elif which == "detach_":
         (x * 1)[:2].detach_()
     elif which == "expanded":
@@ -165,7 +170,8 @@ def _refusal(lib, which):
 
 
 @pytest.mark.parametrize("which", ["leaf", "view_before_requires_grad", "no_grad_view",
-                                   "multi_output_view", "detach_", "expanded"])
+                                   "multi_output_view", "no_grad_multi_output_view", "detach_",
+                                   "expanded"])
 def test_refusals_are_pytorchs(which):
     with pytest.raises(RuntimeError) as expected:
         _refusal(torch, which)

@@ -2758,6 +2758,10 @@ DIFFERENCES = {
     "test_custom_function_save_for_forward": _FWAD,
     "test_custom_function_forward_mode_non_differentiable": _FWAD,
     # -- views --
+    "test_autograd_views_codegen":
+        "[message] the test at this commit expects 'Output 0 of UnbindBackward0 is a view and is "
+        "being modified inplace.'; autogradx gives what the installed torch 2.13 gives, 'Output "
+        "0 of Unbind is a view and is being modified inplace.'",
     "test_inplace_not_requires_grad":
         "[views] in-place on a view returned by a custom Function is not refused "
         "('This view was created inside a custom Function' not raised)",
