@@ -26,11 +26,13 @@ __all__ = ["Function", "FunctionCtx", "once_differentiable"]
 class FunctionCtx:
     """The ``ctx`` of a Function: what forward leaves for backward."""
 
-    def __init__(self, needs_input_grad, name):
+    def __init__(self, needs_input_grad, name, clear_on_access=False):
         self.needs_input_grad = needs_input_grad
         self._name = name
         self._saved = ()
         self._released = False
+        self._clear_on_access = clear_on_access     # the Function's clear_saved_tensors_on_access
+        self._accessed = False
         self._non_differentiable = set()
         self._dirty = ()
         self.materialize_grads = True
@@ -48,6 +50,11 @@ class FunctionCtx:
     def saved_tensors(self):
         if self._released:
             raise RuntimeError(SECOND_BACKWARD)
+        if self._accessed:
+            raise RuntimeError(
+                "saved_tensors can only be accessed once when clear_saved_tensors_on_access=True "
+                "is set on the autograd.Function. Either access saved_tensors only once, or set "
+                "clear_saved_tensors_on_access=False.")
         for i, (t, v) in enumerate(zip(self._saved, self._versions)):
             if t is not None and t._version != v:
                 raise RuntimeError(
@@ -56,7 +63,12 @@ class FunctionCtx:
                     f"{t._version}; expected version {v} instead. Hint: {self._name} saved it "
                     f"(saved tensor {i}) with ctx.save_for_backward; clone() the tensor before "
                     "changing it in place.")
-        return self._saved
+        saved = self._saved
+        if self._clear_on_access:
+            # Only the caller holds them now: backward may free each as it goes.
+            self._saved = ()
+            self._accessed = True
+        return saved
 
     @property
     def saved_variables(self):
@@ -152,7 +164,7 @@ class Function:
             args, kwargs = bound.args, bound.kwargs
         needs = tuple(isinstance(a, TensorBase) and a.requires_grad for a in args)
         name = f"{cls.__name__}Backward"
-        ctx = FunctionCtx(needs, name)
+        ctx = FunctionCtx(needs, name, bool(getattr(cls, "clear_saved_tensors_on_access", False)))
         prev = _set_grad_enabled(False)
         try:
             if separate:
@@ -178,7 +190,9 @@ class Function:
             metas = [(get_array_module(o._data), o._data.shape, o._data.dtype)
                      if isinstance(o, TensorBase) else None for o in outputs]
             node = make_node(name, args, [outputs[i] for i in diff],
-                             functools.partial(_run_backward, cls, ctx, diff, metas, args, name),
+                             functools.partial(_run_backward, cls, ctx, diff, metas,
+                                               tuple(isinstance(a, TensorBase) for a in args),
+                                               name),
                              ctx._release, f"autogradx.autograd.function.{name}", ctx=ctx,
                              node_type=cls._backward_cls)
             if is_anomaly_enabled():
@@ -204,7 +218,9 @@ def _fresh(out, args, dirty):
     return out
 
 
-def _run_backward(cls, ctx, diff, metas, args, name, grads, create_graph):
+def _run_backward(cls, ctx, diff, metas, tensor_args, name, grads, create_graph):
+    # tensor_args: which of forward's inputs were tensors (the node holds no input itself,
+    # so that only ctx keeps what was saved)
     full = [None] * len(metas)
     for slot, i in enumerate(diff):
         full[i] = grads[slot]
@@ -222,21 +238,22 @@ def _run_backward(cls, ctx, diff, metas, args, name, grads, create_graph):
         _set_grad_enabled(prev)
     if not isinstance(result, tuple):
         result = (result,)
-    if len(result) < len(args) or any(r is not None for r in result[len(args):]):
+    n = len(tensor_args)
+    if len(result) < n or any(r is not None for r in result[n:]):
         raise RuntimeError(
             f"function {name} returned an incorrect number of gradients "
-            f"(expected {len(args)}, got {len(result)})")
+            f"(expected {n}, got {len(result)})")
     out = []
-    for i, (r, a) in enumerate(zip(result, args)):
+    for i, (r, is_tensor, needed) in enumerate(zip(result, tensor_args, ctx.needs_input_grad)):
         if r is not None and not isinstance(r, TensorBase):
             raise RuntimeError(
                 f"function {name} returned a {type(r).__name__} as gradient {i}: expected "
                 "Variable or None (a Tensor or None)")
-        if r is not None and not isinstance(a, TensorBase):
+        if r is not None and not is_tensor:
             raise RuntimeError(
                 f"function {name} returned a gradient different than None at position {i + 1}, "
                 "but the corresponding forward input was not a Variable")
-        if r is None or not a.requires_grad:
+        if r is None or not needed:
             out.append(None)
         else:
             out.append(r if create_graph else r._data)

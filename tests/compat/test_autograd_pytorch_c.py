@@ -2717,12 +2717,6 @@ DIFFERENCES = {
     "test_default_saved_tensors_hooks_double_backward": _GRAPH,
     "test_wrapped_number_saved_tensors_hooks": _GRAPH,
     # -- autograd.Function --
-    "test_clear_saved_tensors_on_access":
-        "[function] Function.clear_saved_tensors_on_access is not honoured: ctx keeps the "
-        "saved tensor alive (weakref not None)",
-    "test_clear_saved_tensors_on_access_double_access_error":
-        "[function] Function.clear_saved_tensors_on_access is not honoured: a second "
-        "ctx.saved_tensors does not raise 'can only be accessed once'",
     "test_autograd_python_custom_function_inplace": _MARK_DIRTY,
     "test_custom_function_mark_dirty_not_differentiable":
         "[forward-ad] torch.autograd.forward_ad (AttributeError); the backward part passes",
