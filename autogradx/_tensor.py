@@ -214,12 +214,18 @@ class Tensor(TensorBase):
         return self.to(dtype)
 
     def __repr__(self, *, tensor_contents=None):
-        fn = self.grad_fn
+        try:
+            fn = self.grad_fn
+            name = fn.name().rpartition("::")[2] if fn is not None else None
+        except RuntimeError:
+            # A view made under no_grad whose base changed in place: its grad_fn is refused,
+            # and PyTorch's repr says so.
+            fn, name = False, "Invalid"
         return format_tensor(
             self._data if type(self._data) is np.ndarray else self._data.get(),
             dtype_name=self._data.dtype.name,
-            requires_grad=self.is_leaf and self.requires_grad,
-            grad_fn_name=fn.name().rpartition("::")[2] if fn is not None else None,
+            requires_grad=fn is None and self.requires_grad,
+            grad_fn_name=name,
             device=None if type(self._data) is np.ndarray else str(self.device),
         )
 
