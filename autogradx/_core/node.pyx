@@ -277,6 +277,11 @@ def make_node(str name, inputs, outputs, backward_fn, release_fn=None, qualname=
         t._grad_fn = node
         t._output_nr = i
         t._requires_grad = False
+        if t._view is not None:
+            # A view's history is set now, as PyTorch records a view's version when it sets
+            # its history: in-place changes made before (inside a Function's forward) do not
+            # make it rebuild its grad_fn from its base.
+            t._view.version = t.version()
         if t._retains_grad:             # an input marked dirty, rebased onto this node
             move_retained_grad(t, old_fn, old_nr)
     return node

@@ -307,3 +307,27 @@ def test_clear_saved_tensors_on_access_refuses_a_second_access(torch):
         return error_of(lambda: MyFn.apply(lib.ones(3, requires_grad=True)).sum().backward())
 
     assert run(agx) == run(torch) is not None
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+def test_a_view_output_changed_inside_forward_keeps_the_functions_node(torch, inplace):
+    def run(lib):
+        class MyFn(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, inp):
+                view = inp.clone()[:3]
+                if inplace:
+                    view += 2
+                return view
+
+            @staticmethod
+            def backward(ctx, grad):
+                return lib.cat([grad, lib.zeros(7, dtype=grad.dtype)])
+
+        base = lib.arange(10, dtype=lib.float64).requires_grad_()
+        out = MyFn.apply(base)
+        name = type(out.grad_fn).__name__
+        (out * out).sum().backward()
+        return name, base.grad.tolist()
+
+    assert run(agx) == run(torch)

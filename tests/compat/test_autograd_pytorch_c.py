@@ -2730,10 +2730,6 @@ DIFFERENCES = {
     "test_custom_function_saving_mutated_view_no_leak": _MARK_DIRTY,
     "test_custom_function_inplace_on_non_default_view":
         "[missing] Tensor.split_with_sizes (AttributeError)",
-    "test_custom_function_local_inplace":
-        "[views] a Function returning a view of a local clone that its forward changed in place: "
-        "the output's grad_fn is None (rebuilt from the view's base), PyTorch keeps MyFnBackward; "
-        "without the in-place change it is MyFnBackward",
     "test_custom_function_error":
         "[forward-ad] torch.autograd.forward_ad (its last block); the backward-and-vjp checks "
         "before it pass",
