@@ -43,6 +43,20 @@ class Tensor(TensorBase):
         return _dtype.from_numpy_dtype(self._data.dtype)
 
     @property
+    def grad_dtype(self):
+        """The dtype of this leaf's ``.grad`` (by default its own; gradients arriving in another
+        dtype are cast to it), or None: any dtype, kept as it arrives."""
+        want = self._grad_numpy_dtype
+        return None if want is None else _dtype.from_numpy_dtype(want)
+
+    @grad_dtype.setter
+    def grad_dtype(self, value):
+        if value is not None and not isinstance(value, _dtype.dtype):
+            raise RuntimeError(
+                f"grad_dtype must be a torch.dtype or None, but got {type(value).__name__}")
+        self._grad_numpy_dtype = None if value is None else value.numpy
+
+    @property
     def device(self):
         """The :class:`device` this tensor's storage is on."""
         from autogradx._device import device_of

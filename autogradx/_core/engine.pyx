@@ -90,7 +90,7 @@ cdef object conform(object g, Node target, Py_ssize_t slot, Node producer, Py_ss
         g = unbroadcast(g, shape, producer, index)
     dtype = target.expected_dtype(slot)
     gdtype = dtype_of(g)
-    if gdtype is not dtype and gdtype != dtype:
+    if dtype is not None and gdtype is not dtype and gdtype != dtype:
         if g.dtype.kind not in "fc" or (g.dtype.kind == "c" and dtype.kind != "c"):
             raise TypeError(
                 f"Function {producer._name}{_origin(producer)} returned a gradient of dtype "
@@ -122,7 +122,7 @@ cdef object _conform_tensor(TensorBase g, tuple shape, Node target, Py_ssize_t s
         if lead:
             g = g.reshape(shape)
     dtype = target.expected_dtype(slot)
-    if g._data.dtype != dtype:
+    if dtype is not None and g._data.dtype != dtype:
         g = g.to(dtype)
     return g
 

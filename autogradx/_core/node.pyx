@@ -5,7 +5,7 @@ import threading
 import weakref
 
 from cpython.ref cimport Py_REFCNT
-from .tensor cimport TensorBase, gc_track, new_tensor, rebase_view, stale_view
+from .tensor cimport TensorBase, gc_track, grad_dtype_of, new_tensor, rebase_view, stale_view
 
 cimport cython
 
@@ -149,7 +149,8 @@ cdef class AccumulateGrad(Node):
         return (<TensorBase>self.variable)._data.shape
 
     cdef object expected_dtype(self, Py_ssize_t slot):
-        return (<TensorBase>self.variable)._data.dtype
+        # The leaf's grad_dtype: None lets a gradient of any dtype through.
+        return grad_dtype_of(<TensorBase>self.variable)
 
     cdef list apply(self, list grads, bint create_graph):
         cdef TensorBase var = <TensorBase>self.variable

@@ -11,7 +11,7 @@ from .dispatch cimport Switch, array_module
 from .dispatch import FAST_PATHS
 from .errors import SECOND_BACKWARD, _describe
 from .loops cimport Loops, call1, call2, exact_in_place, scalar_operand
-from .node cimport Node
+from .node cimport AccumulateGrad, Node
 from .opdef cimport OpDef
 from .tensor cimport (TensorBase, VersionCounter, new_tensor, same_shape, item_refcount,
                       writable_owner)
@@ -179,7 +179,10 @@ cdef inline bint _real_input(OpNode node, Py_ssize_t i) except -1:
     if node.next_nodes[i] is None:
         return False
     cdef Node target = <Node>node.next_nodes[i]
-    return target.expected_dtype(<Py_ssize_t>node.next_slots[i]).kind != "c"
+    dtype = target.expected_dtype(<Py_ssize_t>node.next_slots[i])
+    if dtype is None:       # a leaf whose grad_dtype is None: its own dtype tells
+        dtype = (<TensorBase>(<AccumulateGrad>target).variable)._data.dtype
+    return dtype.kind != "c"
 
 
 cdef bint _any_complex(object g, Py_ssize_t n_outputs) except -1:
