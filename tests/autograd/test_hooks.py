@@ -272,8 +272,8 @@ NODE_HOOK_CHANGES = [
 @pytest.mark.parametrize("create_graph", [False, True], ids=["", "create_graph"])
 def test_node_hook_may_not_change_a_gradients_type_or_size(where, replace, change,
                                                             create_graph):
-    with pytest.raises(RuntimeError, match=re.escape(f"hook '<lambda>' has changed the {change}")), \
-            backward_cycle_warning(create_graph):
+    changed = re.escape(f"hook '<lambda>' has changed the {change}")
+    with pytest.raises(RuntimeError, match=changed), backward_cycle_warning(create_graph):
         _node_hook_run(agx, where, replace, create_graph)
 
 
