@@ -49,6 +49,20 @@ class Tensor(TensorBase):
         return _dtype.from_numpy_dtype(self._data.dtype)
 
     @property
+    def grad_dtype(self):
+        """The dtype of this leaf's ``.grad`` (by default its own; gradients arriving in another
+        dtype are cast to it), or None: any dtype, kept as it arrives."""
+        want = self._grad_numpy_dtype
+        return None if want is None else _dtype.from_numpy_dtype(want)
+
+    @grad_dtype.setter
+    def grad_dtype(self, value):
+        if value is not None and not isinstance(value, _dtype.dtype):
+            raise RuntimeError(
+                f"grad_dtype must be a torch.dtype or None, but got {type(value).__name__}")
+        self._grad_numpy_dtype = None if value is None else value.numpy
+
+    @property
     def device(self):
         """The :class:`device` this tensor's storage is on."""
         from autogradx._device import device_of
@@ -249,12 +263,18 @@ class Tensor(TensorBase):
         return self.to(dtype)
 
     def __repr__(self, *, tensor_contents=None):
-        fn = self.grad_fn
+        try:
+            fn = self.grad_fn
+            name = fn.name().rpartition("::")[2] if fn is not None else None
+        except RuntimeError:
+            # A view made under no_grad whose base changed in place: its grad_fn is refused,
+            # and PyTorch's repr says so.
+            fn, name = False, "Invalid"
         return format_tensor(
             self._data if type(self._data) is np.ndarray else self._data.get(),
             dtype_name=self._data.dtype.name,
-            requires_grad=self.is_leaf and self.requires_grad,
-            grad_fn_name=fn.name().rpartition("::")[2] if fn is not None else None,
+            requires_grad=fn is None and self.requires_grad,
+            grad_fn_name=name,
             device=None if type(self._data) is np.ndarray else str(self.device),
         )
 

@@ -23,8 +23,8 @@ An op whose vjp is wrong is caught, with a report naming the input::
     >>> try:
     ...     gradcheck(bad_square, (x,))
     ... except GradcheckError as e:
-    ...     print(str(e).splitlines()[1])
-      input 0 (shape (2, 3), dtype torch.float32): vjp mismatch in direction 0
+    ...     print(str(e).splitlines()[1].split(":")[0])
+      Jacobian mismatch for output 0 with respect to input 0 (shape (2, 3), dtype torch.float32)
 
 :func:`gradgradcheck` does the same one level up, for gradients of gradients
 (``create_graph=True``): the vjp must itself be differentiable, which a vjp
@@ -49,7 +49,7 @@ import numpy as np
 from autogradx._core.dispatch import get_array_module
 from autogradx._core.tensor import TensorBase, wrap
 from autogradx.autograd import backward as _backward, grad as _grad
-from autogradx.grad_mode import enable_grad, no_grad
+from autogradx.grad_mode import enable_grad
 
 __all__ = ["gradcheck", "gradgradcheck", "GradcheckError"]
 
@@ -60,7 +60,8 @@ class GradcheckError(AssertionError, RuntimeError):
 
 
 def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, n_directions=3, seed=0,
-              at_input_dtype=False, raise_exception=True, nondet_tol=None):
+              at_input_dtype=False, raise_exception=True, nondet_tol=None,
+              check_batched_grad=False):
     """Check the gradients of ``fn`` at ``inputs`` against finite differences.
 
     ``fn(*inputs)`` must return a tensor or a tuple of tensors. ``inputs`` is a
@@ -94,16 +95,24 @@ def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, n_directions=3, see
     of a complex input is held to PyTorch's convention, ``dL/dx + i dL/dy`` for the
     real ``L = <u, fn(x)>``.
 
+    With ``check_batched_grad``, ``grad(..., is_grads_batched=True)`` from each output
+    must agree, row by row, with one backward per cotangent.
+
     It also checks that backward gives every checked input a gradient of its
     own shape and dtype (at the inputs' original dtypes too), and that a
     gradient is ``None`` only for an input the outputs do not depend on (where
-    the directional derivative must then be ~0).
+    the directional derivative must then be ~0). ``fn`` runs on inputs that require
+    grad (so it may register hooks), also for the finite differences; outputs whose
+    shape or dtype change when the inputs are perturbed raise an AssertionError.
 
     The inputs passed in are not modified and their ``.grad`` is left alone:
     the check works on copies. Returns True when every check passes; otherwise
-    raises :class:`GradcheckError` with a report (which input, its shape, the
-    analytic and numerical values, their difference and the tolerances), or
-    returns False if ``raise_exception`` is False.
+    raises :class:`GradcheckError` with a report in PyTorch's words where PyTorch has
+    them ('Jacobian mismatch for output 0 with respect to input 0', found again one
+    output at a time where there are several; 'Numerical gradient for function expected
+    to be zero' where no output requires grad; 'Backward is not reentrant'), naming the
+    input, its shape, the analytic and numerical values, their difference and the
+    tolerances; or returns False if ``raise_exception`` is False.
     """
     inputs, checked = _checked_inputs("gradcheck", inputs, eps, n_directions, complex_ok=True)
     check = _Check(fn, inputs, checked, eps, atol, rtol, seed, at_input_dtype)
@@ -113,6 +122,10 @@ def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, n_directions=3, see
         check.reentrant(nondet_tol)
     for d in range(n_directions):
         check.direction(d)
+    if check_batched_grad:
+        with enable_grad():
+            outs, leaves = check._call(check.base, True)
+        check.batched_grad(outs, [leaves[i] for i in check.checked])
     return check.outcome(raise_exception)
 
 
@@ -212,14 +225,17 @@ class _Check:
             _backward(roots, grads)
 
     def _phi(self, shifted, us):
-        """``sum_k <u_k, fn(shifted)_k>`` in float64, without recording a graph."""
-        with no_grad():
-            outs, _ = self._call(shifted, False)
+        """``sum_k <u_k, fn(shifted)_k>`` in float64; and the outputs. ``fn`` runs on
+        inputs that require grad, as in PyTorch, so that it may register hooks."""
+        with enable_grad():
+            outs, _ = self._call(shifted, True)
         total = 0.0
         for o, u in zip(outs, us):
             if u is not None:
+                # u has the shape of the unperturbed output
+                self._same_outputs([u], [o], dtypes=False)
                 total += _dot(_as_float64(o._data), u)
-        return total
+        return total, outs
 
     def _numerical(self, directions, us):
         eps = self.eps
@@ -230,23 +246,77 @@ class _Check:
             # asarray: a 0-d array plus a number is a NumPy scalar, not an array
             plus[i] = xp.asarray(self.base[i] + eps * v)
             minus[i] = xp.asarray(self.base[i] - eps * v)
-        return (self._phi(plus, us) - self._phi(minus, us)) / (2 * eps)
+        phi_plus, outs_plus = self._phi(plus, us)
+        phi_minus, outs_minus = self._phi(minus, us)
+        self._same_outputs(outs_minus, outs_plus)
+        return (phi_plus - phi_minus) / (2 * eps)
+
+    def _same_outputs(self, outs_a, outs_b, dtypes=True):
+        """Finite differences mean nothing if the outputs' shapes or dtypes depend on the
+        inputs' values: raise PyTorch's AssertionError (whatever ``raise_exception``)."""
+        from autogradx import Size
+        for a, b in zip(outs_a, outs_b):
+            if tuple(a.shape) != tuple(b.shape):
+                raise GradcheckError(
+                    f"Expected `func` in {self.what} to return outputs with the same shape when "
+                    f"inputs are perturbed by {self.eps}, but got: shapes {Size(a.shape)} and "
+                    f"{Size(b.shape)}.")
+            if dtypes and a.dtype != b.dtype:
+                raise GradcheckError(
+                    f"Expected `func` in {self.what} to return outputs with the same dtype when "
+                    f"inputs are perturbed by {self.eps}, but got: dtypes {a.dtype} and "
+                    f"{b.dtype}.")
 
     def _close(self, analytic, numerical):
         return (np.isfinite(analytic) and np.isfinite(numerical)
                 and abs(analytic - numerical) <= self.atol + self.rtol * abs(numerical))
 
-    def _compare(self, what, d, analytic, numerical, note=""):
+    def _compare(self, what, d, analytic, numerical, directions, us, note=""):
         if self._close(analytic, numerical):
             return
         tol = self.atol + self.rtol * abs(numerical)
+        if not any(u is not None for u in us) or note == _NO_DIFFERENTIABLE_OUTPUT:
+            head = f"Numerical gradient for function expected to be zero: {what}"
+        else:
+            k, part = self._output_of_mismatch(directions, us)
+            output = "the outputs together" if k is None else f"output {k}"
+            head = f"Jacobian mismatch for {output} with respect to {what}"
+            if part is not None:
+                head = f"While considering the {part} part of complex outputs only, {head}"
         self.failures.append(
-            f"{what}: vjp mismatch in direction {d}{note}\n"
+            f"{head}: vjp mismatch in direction {d}{note}\n"
             f"    analytic  <vjp(u), v> = {analytic:.10g}\n"
             f"    numerical <u, J v>    = {numerical:.10g}\n"
             f"    difference            = {abs(analytic - numerical):.3g} > "
             f"atol + rtol * |numerical| = {self.atol:g} + {self.rtol:g} * "
             f"{abs(numerical):.3g} = {tol:.3g}")
+
+    def _output_of_mismatch(self, directions, us):
+        """Where the vjp disagrees with finite differences along ``directions`` ({input:
+        direction}), as PyTorch's report names it: the first such output's index and, for a
+        complex output, which part of it ("imaginary" is tried first, as in PyTorch);
+        (None, None) when only the outputs' sum disagrees."""
+        live = [k for k, u in enumerate(us) if u is not None]
+        for k in live:
+            u = us[k]
+            if u.dtype.kind != "c":
+                if len(live) == 1:
+                    return k, None
+                parts = [(None, u)]
+            else:
+                xp = get_array_module(u)
+                parts = [("imaginary", xp.asarray(1j * u.imag)),
+                         ("real", xp.asarray(u.real, dtype=u.dtype))]
+            for part, u_part in parts:
+                only = [u_part if j == k else None for j in range(len(us))]
+                with enable_grad():
+                    outs, leaves = self._call(self.base, True)
+                    self._vjp(outs, only)
+                analytic = sum(_dot(leaves[i].grad._data, v) for i, v in directions.items()
+                               if leaves[i].grad is not None)
+                if not self._close(analytic, self._numerical(directions, only)):
+                    return k, part
+        return None, None
 
     def _check_grad_meta(self, i, grad, dtype, where):
         """Record a failure unless ``grad`` is None or has the input's shape and ``dtype``."""
@@ -288,15 +358,39 @@ class _Check:
         for i, first, second in zip(self.checked, *grads):
             if first is None or second is None:
                 continue
-            xp = get_array_module(first._data)
-            delta = xp.asarray(first._data - second._data)     # 0-d arrays subtract to a scalar
-            diff = float(xp.abs(delta).max()) if delta.size else 0.0
+            diff = _max_abs_diff(first._data, second._data)
             if diff > nondet_tol:
-                self.failures.append(
-                    f"{self._label(i)}: Backward is not reentrant, i.e., running backward with "
-                    "same input and grad_output multiple times gives different values, although "
-                    "analytical gradient matches numerical gradient. The tolerance for "
-                    f"nondeterminism was {nondet_tol} (largest difference {diff:.3g}).")
+                self.failures.append(_not_reentrant(self._label(i), nondet_tol, diff))
+
+    def batched_grad(self, outs, xs):
+        """``grad(..., is_grads_batched=True)`` from each output that requires grad gives,
+        row by row, what one backward per cotangent gives (PyTorch's check_batched_grad)."""
+        for k, o in enumerate(outs):
+            if not o.requires_grad or o._data.dtype.kind not in "fc":
+                continue
+            rows = [self._cotangents([o], "float64")[0] for _ in range(2)]
+            batch = wrap(get_array_module(rows[0]).stack(rows), False)
+            try:
+                batched = _grad(o, xs, batch, retain_graph=True, allow_unused=True,
+                                is_grads_batched=True)
+            except Exception as e:     # reported, as PyTorch does, rather than crash
+                self.failures.append(f"While computing batched gradients of output {k}, got: "
+                                     f"{type(e).__name__}: {e}")
+                self.cause = e
+                return
+            for b, u in enumerate(rows):
+                looped = _grad(o, xs, wrap(u, False), retain_graph=True, allow_unused=True)
+                for i, g_batched, g in zip(self.checked, batched, looped):
+                    row = None if g_batched is None else g_batched._data[b]
+                    if g is None and row is None:
+                        continue
+                    if g is None or row is None or not np.allclose(
+                            _as_numpy(row), _as_numpy(g._data), rtol=self.rtol, atol=self.atol):
+                        self.failures.append(
+                            f"batched grad mismatch for output {k} with respect to "
+                            f"{self._label(i)}: row {b} of grad(..., is_grads_batched=True) "
+                            "differs from grad() with that row's grad_output")
+                        return
 
     def direction(self, d):
         if self.at_input_dtype:
@@ -304,15 +398,16 @@ class _Check:
             # outputs' dtypes, which the finite differences then use too.
             arrays = [v._data.copy() if _is_float_tensor(v) else None for v in self.inputs]
             grad_dtypes = {i: self.inputs[i]._data.dtype for i in self.checked}
-            where = "at the input's dtype"
+            where = {i: "at the input's dtype" for i in self.checked}
         else:
             arrays = self.base
             grad_dtypes = {i: self.base[i].dtype for i in self.checked}   # float64, complex128
-            where = None
+            where = {i: f"in {_dtype_name(self.base[i].dtype)[6:]}" for i in self.checked}
         with enable_grad():
             outs, leaves = self._call(arrays, True)
             us = self._cotangents(outs, None if self.at_input_dtype else "float64")
             self._vjp(outs, us)
+        differentiable = any(o.requires_grad for o in outs)
         us = [None if u is None else _as_float64(u) for u in us]
         directions = {}
         total_analytic = 0.0
@@ -326,24 +421,25 @@ class _Check:
             v = xp.asarray(v, dtype=base.dtype)
             directions[i] = v
             grad = leaves[i].grad
-            if not self._check_grad_meta(i, grad, grad_dtypes[i], where or f"in {grad_dtypes[i]}"):
+            if not self._check_grad_meta(i, grad, grad_dtypes[i], where[i]):
                 joint = False       # no inner product with a gradient of the wrong shape
                 continue
             numerical = self._numerical({i: v}, us)
             if grad is None:
                 analytic = 0.0
-                note = (" (backward gave no gradient (None) for this input, but the output "
+                note = (_NO_DIFFERENTIABLE_OUTPUT if not differentiable else
+                        " (backward gave no gradient (None) for this input, but the output "
                         "depends on it)")
             else:
                 analytic = _dot(grad._data, v)      # float64 products, whatever its dtype
                 note = "" if grad._data.dtype == np.float64 else \
                     f" (backward in {_dtype_name(grad._data.dtype)})"
             total_analytic += analytic
-            self._compare(self._label(i), d, analytic, numerical, note)
+            self._compare(self._label(i), d, analytic, numerical, {i: v}, us, note)
         if joint and len(self.checked) > 1:
             numerical = self._numerical(directions, us)
             what = "inputs " + ", ".join(str(i) for i in self.checked) + " jointly"
-            self._compare(what, d, total_analytic, numerical)
+            self._compare(what, d, total_analytic, numerical, directions, us)
 
     def outcome(self, raise_exception):
         if not self.failures:
@@ -361,7 +457,8 @@ class _Check:
 
 
 def gradgradcheck(fn, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e-3,
-                  n_directions=3, seed=0, raise_exception=True):
+                  n_directions=3, seed=0, raise_exception=True, nondet_tol=None,
+                  check_batched_grad=False):
     """Check the gradients of the gradients of ``fn`` (``create_graph=True``) against finite
     differences of its first-order vector-Jacobian products.
 
@@ -384,6 +481,11 @@ def gradgradcheck(fn, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e
     gradient it receives. Each variable is checked on its own and all of them
     together, with ``|analytic - numerical| <= atol + rtol * |numerical|``.
 
+    With ``nondet_tol``, the second backward is also checked to be reentrant: run twice
+    over the same recorded gradients it must agree within ``nondet_tol``. With
+    ``check_batched_grad``, ``grad(..., is_grads_batched=True)`` through the recorded
+    gradients must agree with one backward per cotangent.
+
     An error raised while differentiating the gradients (for instance a vjp
     using a NumPy function that has no tensor counterpart) is reported as a
     failure. Returns True when every check passes; otherwise raises
@@ -392,10 +494,20 @@ def gradgradcheck(fn, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e
     """
     inputs, checked = _checked_inputs("gradgradcheck", inputs, eps, n_directions,
                                       complex_ok=True)
-    check = _GradGradCheck(fn, inputs, checked, grad_outputs, eps, atol, rtol, seed)
+    check = _GradGradCheck(fn, inputs, checked, grad_outputs, eps, atol, rtol, seed,
+                           nondet_tol)
     for d in range(n_directions):
         if not check.direction(d):
             break
+    if check_batched_grad and not check.failures:
+        outs, leaves, us, _ = check._outputs_and_cotangents()
+        xs = [leaves[i] for i in check.checked]
+        roots = [(o, wrap(u, False)) for o, u in zip(outs, us) if u is not None and o.requires_grad]
+        if roots:
+            with enable_grad():
+                gs = _grad([o for o, _ in roots], xs, [u for _, u in roots], create_graph=True,
+                           allow_unused=True)
+            check.batched_grad([g for g in gs if g is not None], xs)
     return check.outcome(raise_exception)
 
 
@@ -404,8 +516,9 @@ class _GradGradCheck(_Check):
 
     what = "gradgradcheck"
 
-    def __init__(self, fn, inputs, checked, grad_outputs, eps, atol, rtol, seed):
+    def __init__(self, fn, inputs, checked, grad_outputs, eps, atol, rtol, seed, nondet_tol):
         super().__init__(fn, inputs, checked, eps, atol, rtol, seed)
+        self.nondet_tol = nondet_tol
         if grad_outputs is not None and not isinstance(grad_outputs, (tuple, list)):
             grad_outputs = (grad_outputs,)
         self.grad_outputs = None if grad_outputs is None else tuple(grad_outputs)
@@ -464,9 +577,14 @@ class _GradGradCheck(_Check):
                     ss[j] = xp.asarray(us[j] + sign * self.eps * w)
             with enable_grad():
                 outs, leaves = self._call(xs, True)
+                self._same_outputs([u for u in us if u is not None],
+                                   [o for o, u in zip(outs, us) if u is not None], dtypes=False)
                 psi = self._psi(outs, leaves, [None if u is None else wrap(u, False)
                                                for u in ss], vs, False)
             vals.append(0.0 if psi is None else psi)
+            if sign > 0:
+                outs_plus = outs
+        self._same_outputs(outs, outs_plus)
         return (vals[0] - vals[1]) / (2 * self.eps)
 
     def _variable_label(self, kind, j, outs):
@@ -489,7 +607,11 @@ class _GradGradCheck(_Check):
                 psi = self._psi(outs, leaves, u_leaves, vs, True)
                 targets = [leaves[j] if kind == "input" else u_leaves[j] for kind, j in variables]
                 if psi is not None and psi.requires_grad:
-                    hs = _grad(psi, targets, allow_unused=True)
+                    hs = _grad(psi, targets, allow_unused=True,
+                               retain_graph=self.nondet_tol is not None)
+                    if self.nondet_tol is not None:
+                        self._reentrant(hs, _grad(psi, targets, allow_unused=True), variables,
+                                        outs)
                 else:
                     hs = (None,) * len(targets)      # psi is constant: zero second derivatives
         except Exception as e:     # report it, naming the function, rather than crash the check
@@ -517,6 +639,16 @@ class _GradGradCheck(_Check):
             self._compare_second(", ".join(names) + " jointly", d, total, numerical)
         return True
 
+    def _reentrant(self, first, second, variables, outs):
+        """Two backward passes over the same recorded gradients agree within nondet_tol."""
+        for (kind, j), a, b in zip(variables, first, second):
+            if a is None or b is None:
+                continue
+            diff = _max_abs_diff(a._data, b._data)
+            if diff > self.nondet_tol:
+                self.failures.append(_not_reentrant(self._variable_label(kind, j, outs),
+                                                    self.nondet_tol, diff))
+
     def _random_like(self, a):
         """A standard normal direction of ``a``'s shape, complex where ``a`` is."""
         v = self.rng.standard_normal(a.shape)
@@ -537,9 +669,30 @@ class _GradGradCheck(_Check):
             f"{abs(numerical):.3g} = {tol:.3g}")
 
 
+def _not_reentrant(what, nondet_tol, diff):
+    """PyTorch's words for a backward that gives different values when run twice."""
+    return (f"{what}: Backward is not reentrant, i.e., running backward with same input and "
+            "grad_output multiple times gives different values, although analytical gradient "
+            f"matches numerical gradient. The tolerance for nondeterminism was {nondet_tol} "
+            f"(largest difference {diff:.3g}).")
+
+
+_NO_DIFFERENTIABLE_OUTPUT = " (no output requires grad, but the outputs depend on this input)"
+
+
 def _is_float_tensor(v):
     """A floating point or complex tensor."""
     return isinstance(v, TensorBase) and v._data.dtype.kind in "fc"
+
+
+def _max_abs_diff(a, b):
+    xp = get_array_module(a)
+    delta = xp.asarray(a - b)       # asarray: 0-d arrays subtract to a NumPy scalar
+    return float(xp.abs(delta).max()) if delta.size else 0.0
+
+
+def _as_numpy(a):
+    return a.get() if hasattr(a, "get") else np.asarray(a)      # CuPy arrays have .get()
 
 
 def _as_float64(a):

@@ -236,3 +236,12 @@ def error_in_child(code):
                          text=True, timeout=120)
     assert out.returncode == 0, f"the interpreter died with status {out.returncode}:\n{out.stderr}"
     return out.stdout.strip().splitlines()[-1]
+
+
+def backward_cycle_warning(create_graph=True):
+    """What ``backward(create_graph=True)`` warns, as PyTorch does (the leaves' .grad will
+    hold a graph that leads back to them); nothing expected otherwise."""
+    if not create_graph:
+        return contextlib.nullcontext()
+    return pytest.warns(UserWarning, match=r"Using backward\(\) with create_graph=True will "
+                                           "create a reference cycle")

@@ -111,7 +111,7 @@ cdef object conform(object g, Node target, Py_ssize_t slot, Node producer, Py_ss
         g = unbroadcast(g, shape, producer, index)
     dtype = target.expected_dtype(slot)
     gdtype = dtype_of(g)
-    if gdtype is not dtype and gdtype != dtype:
+    if dtype is not None and gdtype is not dtype and gdtype != dtype:
         if g.dtype.kind not in "fc" or (g.dtype.kind == "c" and dtype.kind != "c"):
             raise TypeError(
                 f"Function {producer._name}{_origin(producer)} returned a gradient of dtype "
@@ -143,7 +143,7 @@ cdef object _conform_tensor(TensorBase g, tuple shape, Node target, Py_ssize_t s
         if lead:
             g = g.reshape(shape)
     dtype = target.expected_dtype(slot)
-    if g._data.dtype != dtype:
+    if dtype is not None and g._data.dtype != dtype:
         g = g.to(dtype)
     return g
 
@@ -301,6 +301,14 @@ cdef void _clear(dict state, list roots) noexcept:
                 stack.append(nxt)
 
 
+CREATE_GRAPH_CYCLE = (
+    "Using backward() with create_graph=True will create a reference cycle between the "
+    "parameter and its gradient which can cause a memory leak. We recommend using "
+    "autograd.grad when creating the graph to avoid this. If you have to use this function, "
+    "make sure to reset the .grad fields of your parameters to None after use to break the "
+    "cycle and avoid the leak.")
+
+
 cpdef run_backward(tuple tensors, tuple grads, bint keep_graph, bint create_graph,
                    tuple inputs=None, bint accumulate=True):
     """Backpropagate ``grads`` (tensors or None) from ``tensors`` into the leaves' ``.grad``.
@@ -351,6 +359,11 @@ cdef list _sweep(tuple tensors, tuple grads, bint keep_graph, bint create_graph,
                 f"element {i} of tensors does not require grad and does not have a grad_fn")
         g = _root_grad(i, grads[i], t._data.shape, t._data.dtype, t._data, create_graph)
         roots.append((grad_edge(t), t._output_nr if t._grad_fn is not None else 0, g))
+    if accumulate and create_graph:
+        # PyTorch's warning, where its engine gives it: each leaf's .grad will hold a graph
+        # that leads back to the leaf.
+        import warnings
+        warnings.warn(CREATE_GRAPH_CYCLE, UserWarning, stacklevel=2)
 
     cdef dict state = {}
     cdef Py_ssize_t live = 0        # states on nodes and in ``state``, not yet dropped

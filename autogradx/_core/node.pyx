@@ -5,7 +5,7 @@ import threading
 import weakref
 
 from cpython.ref cimport Py_REFCNT
-from .tensor cimport TensorBase, gc_track, new_tensor, rebase_view, stale_view
+from .tensor cimport TensorBase, gc_track, grad_dtype_of, new_tensor, rebase_view, stale_view
 
 cimport cython
 
@@ -151,7 +151,8 @@ cdef class AccumulateGrad(Node):
         return (<TensorBase>self.variable)._data.shape
 
     cdef object expected_dtype(self, Py_ssize_t slot):
-        return (<TensorBase>self.variable)._data.dtype
+        # The leaf's grad_dtype: None lets a gradient of any dtype through.
+        return grad_dtype_of(<TensorBase>self.variable)
 
     cdef list apply(self, list grads, bint create_graph):
         cdef TensorBase var = <TensorBase>self.variable
@@ -238,10 +239,14 @@ cdef class PyNode(Node):
         raise AttributeError(f"'{self._name}' object has no attribute '{name}'")
 
 
-def make_node(str name, inputs, outputs, backward_fn, release_fn=None, qualname=None, ctx=None):
+def make_node(str name, inputs, outputs, backward_fn, release_fn=None, qualname=None, ctx=None,
+              node_type=PyNode):
     """A PyNode named ``name`` with edges to ``inputs`` (tensors that need a gradient, or
-    None) that makes ``outputs`` (tensors), which get it as their ``grad_fn``."""
-    cdef PyNode node = PyNode.__new__(PyNode)
+    None) that makes ``outputs`` (tensors), which get it as their ``grad_fn``. ``node_type``
+    is PyNode or a Python subclass of it (a custom Function's ``<Name>Backward`` class)."""
+    if not (isinstance(node_type, type) and issubclass(node_type, PyNode)):
+        raise TypeError(f"make_node: node_type must be a subclass of PyNode, got {node_type!r}")
+    cdef PyNode node = node_type.__new__(node_type)
     cdef TensorBase t
     cdef Py_ssize_t i
     node._name = name
@@ -275,6 +280,11 @@ def make_node(str name, inputs, outputs, backward_fn, release_fn=None, qualname=
         t._grad_fn = node
         t._output_nr = i
         t._requires_grad = False
+        if t._view is not None:
+            # A view's history is set now, as PyTorch records a view's version when it sets
+            # its history: in-place changes made before (inside a Function's forward) do not
+            # make it rebuild its grad_fn from its base.
+            t._view.version = t.version()
         if t._retains_grad:             # an input marked dirty, rebased onto this node
             move_retained_grad(t, old_fn, old_nr)
     return node

@@ -300,7 +300,10 @@ cdef inline bint _real_input(OpNode node, Py_ssize_t i) except -1:
     if node.next_nodes[i] is None:
         return False
     cdef Node target = <Node>node.next_nodes[i]
-    return target.expected_dtype(<Py_ssize_t>node.next_slots[i]).kind != "c"
+    dtype = target.expected_dtype(<Py_ssize_t>node.next_slots[i])
+    if dtype is None:       # a leaf whose grad_dtype is None: its own dtype tells
+        dtype = (<TensorBase>(<AccumulateGrad>target).variable)._data.dtype
+    return dtype.kind != "c"
 
 
 cdef bint _any_complex(object g, Py_ssize_t n_outputs) except -1:

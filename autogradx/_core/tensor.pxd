@@ -32,6 +32,7 @@ cdef class TensorBase:
     cdef VersionCounter _vc          # created on first need; views share their base's counter
     cdef object _hooks               # leaves: hook id -> hook, run before accumulation; or None
     cdef object _post_acc_hooks      # leaves: hook id -> hook(tensor), run after accumulation; or None
+    cdef object _grad_dtype          # leaves: the NumPy dtype .grad keeps; None: the tensor's; False: any
     cdef object __weakref__
 
     cdef VersionCounter version_counter(self)
@@ -52,6 +53,7 @@ cdef TensorBase new_tensor(object data, object grad_fn, Py_ssize_t output_nr)
 cdef void gc_track(object obj) noexcept
 cdef void gc_untrack(object obj) noexcept
 cdef bint needs_grad(TensorBase t) noexcept
+cdef object grad_dtype_of(TensorBase t)     # the dtype t's .grad must have, or None for any
 cdef void install_rebase(rebase_fn fn) noexcept
 cdef void rebase_view(TensorBase t) except *
 

@@ -18,6 +18,7 @@ class TensorBase:
     def is_leaf(self) -> bool: ...
     requires_grad: bool
     grad: Optional["TensorBase"]
+    _grad_numpy_dtype: Any     # a leaf's .grad dtype (a NumPy dtype), or None for any
     @property
     def retains_grad(self) -> bool: ...
     @property

@@ -67,6 +67,12 @@ cdef bint needs_grad(TensorBase t) noexcept:
     return t._requires_grad or t._grad_fn is not None
 
 
+cdef object grad_dtype_of(TensorBase t):
+    if t._grad_dtype is None:
+        return t._data.dtype
+    return None if t._grad_dtype is False else t._grad_dtype
+
+
 cdef rebase_fn _rebase_impl = NULL
 
 
@@ -176,16 +182,45 @@ cdef class TensorBase:
                     f"assigned grad has data of a different size: expected shape "
                     f"{tuple(self._data.shape)}, got {tuple(g.shape)}"
                 )
-            if g.dtype != self._data.dtype:
+            want = grad_dtype_of(self)
+            if want is not None and g.dtype != want:
+                from .names import c_name, scalar_name
                 raise RuntimeError(
-                    f"assigned grad has data of a different type: expected {self._data.dtype}, "
-                    f"got {g.dtype}"
-                )
+                    f"attempting to assign a gradient with dtype '{c_name(g.dtype)}' to a tensor "
+                    f"with grad_dtype '{scalar_name(want)}'. The gradient must match the tensor's "
+                    "grad_dtype (defaults to the tensor's dtype). You can set the tensor's "
+                    "grad_dtype attribute with a specific dtype, or None to allow any dtype. Set "
+                    "grad_dtype with caution. Diverging the dtypes of a tensor and its gradient "
+                    "may break downstream systems that assume they match.")
         self._grad = value
 
     @grad.deleter
     def grad(self):
         self._grad = None       # ``del x.grad``, as in PyTorch
+
+    @property
+    def _grad_numpy_dtype(self):
+        """A leaf's grad_dtype as a NumPy dtype, None for any (autogradx.Tensor.grad_dtype
+        gives it as an autogradx dtype)."""
+        if not self.is_leaf:
+            raise RuntimeError("grad_dtype can only be accessed on leaf tensors.")
+        return grad_dtype_of(self)
+
+    @_grad_numpy_dtype.setter
+    def _grad_numpy_dtype(self, want):
+        if not self.is_leaf:
+            raise RuntimeError("grad_dtype can only be set on leaf tensors.")
+        if want is None:
+            self._grad_dtype = False
+            return
+        if self._grad is not None and (<TensorBase>self._grad)._data.dtype != want:
+            from .names import c_name, scalar_name
+            raise RuntimeError(
+                f"Cannot set grad_dtype to '{scalar_name(want)}' because there is already a "
+                f"gradient with dtype '{c_name((<TensorBase>self._grad)._data.dtype)}'. Please "
+                "clear the gradient (.grad = None) before changing grad_dtype, or ensure the new "
+                "grad_dtype matches the existing gradient's dtype.")
+        self._grad_dtype = want
 
     @property
     def retains_grad(self):

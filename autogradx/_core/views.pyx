@@ -46,8 +46,21 @@ cdef object replay(ViewInfo info, object x, bint on_tensor):
 
 
 cdef void rebase(TensorBase t) except *:
-    """Give the view ``t`` the history of the same view taken now from its base."""
+    """Give the view ``t`` the history of the same view taken now from its base; refused,
+    as PyTorch refuses it, for a view made under no_grad of a base that needs a gradient."""
     cdef TensorBase root = <TensorBase>t._base, new
+    cdef ViewInfo info = t._view
+    if needs_grad(root):
+        while info is not None:
+            if info.no_grad_made:
+                raise RuntimeError(
+                    "A view was created in no_grad mode and its base or another view of its "
+                    "base has been modified inplace with grad mode enabled. Given that this use "
+                    "case is ambiguous and error-prone, it is forbidden. You can clarify your "
+                    "code by moving both the view and the inplace either both inside the "
+                    "no_grad block (if you don't want the inplace to be tracked) or both "
+                    "outside (if you want the inplace to be tracked).")
+            info = info.parent
     cdef bint was = grad_enabled()
     set_grad_enabled_c(True)        # as PyTorch, on reading grad_fn under no_grad too
     try:
@@ -75,12 +88,7 @@ cdef void check_view_inplace(TensorBase t) except *:
     if not needs_grad(root):
         return
     while info is not None:
-        if info.index >= 0:
-            raise RuntimeError(
-                f"Output {info.index} of {_camel((<OpDef>info.op).name)} is a view and "
-                "is being modified inplace. This view is the output of a function that returns "
-                "multiple views. Such functions do not allow the output views to be modified "
-                "inplace. You should replace the inplace operation by an out-of-place one.")
+        # A view made under no_grad is refused as such first, as PyTorch records it.
         if info.no_grad_made:
             raise RuntimeError(
                 "A view was created in no_grad mode and is being modified inplace with grad "
@@ -88,6 +96,12 @@ cdef void check_view_inplace(TensorBase t) except *:
                 "forbidden. You can clarify your code by moving both the view and the inplace "
                 "either both inside the no_grad block (if you don't want the inplace to be "
                 "tracked) or both outside (if you want the inplace to be tracked).")
+        if info.index >= 0:
+            raise RuntimeError(
+                f"Output {info.index} of {_camel((<OpDef>info.op).name)} is a view and "
+                "is being modified inplace. This view is the output of a function that returns "
+                "multiple views. Such functions do not allow the output views to be modified "
+                "inplace. You should replace the inplace operation by an out-of-place one.")
         info = info.parent
 
 

@@ -12,6 +12,7 @@ from autogradx.autograd.function import Function, FunctionCtx, once_differentiab
 from autogradx.autograd import graph  # noqa: F401  (torch.autograd.graph without an import)
 from autogradx.autograd.graph import GradientEdge
 from autogradx.autograd import forward_ad  # noqa: F401  (likewise torch.autograd.forward_ad)
+from autogradx.autograd import grad_mode  # noqa: F401  (likewise)
 from autogradx.grad_mode import (
     enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled,
 )

@@ -188,8 +188,17 @@ def _multilinear(op, raw, tangents, extra, params, outs, resid):
     return total
 
 
+# Ops whose transpose-trick tangent is known wrong: refused, never a wrong number. The SVD's
+# vjp drops the singular vectors' terms when their gradients are the zeros the trick passes.
+NO_FORWARD = {"linalg_svd": "the tangents of U and V", "svd": "the tangents of U and V"}
+
+
 def _transpose(op, raw, tangents, extra, params, outs, resid):
     """``J t`` as the gradient with respect to ``u`` of ``<vjp(u), t>`` (two reverse passes)."""
+    if op.name in NO_FORWARD:
+        raise NotImplementedError(
+            f"forward-mode AD of {op.name} is not implemented in autogradx ({NO_FORWARD[op.name]} "
+            "would be wrong); use reverse mode (jacrev, vjp)")
     from autogradx import autograd
     from autogradx.grad_mode import enable_grad
     with enable_grad():

@@ -18,7 +18,7 @@ import weakref
 from autogradx._core import saved as _saved_hooks
 from autogradx._core.forward import _set_forward_active
 from autogradx._core.grad_mode import _set_grad_enabled, is_anomaly_enabled, is_grad_enabled
-from autogradx._core.node import make_node
+from autogradx._core.node import PyNode, make_node
 from autogradx._core.opnode import on_history, saved_history
 from autogradx._core.dispatch import get_array_module
 from autogradx._core.errors import SECOND_BACKWARD, _describe, record_forward
@@ -30,12 +30,14 @@ __all__ = ["Function", "FunctionCtx", "once_differentiable"]
 class FunctionCtx:
     """The ``ctx`` of a Function: what forward leaves for backward."""
 
-    def __init__(self, needs_input_grad, name):
+    def __init__(self, needs_input_grad, name, clear_on_access=False):
         self.needs_input_grad = needs_input_grad
         self._name = name
         self._saved = ()
         self._packed = None         # (packed, history) per saved tensor under saved-tensor hooks
         self._released = False
+        self._clear_on_access = clear_on_access     # the Function's clear_saved_tensors_on_access
+        self._accessed = False
         self._non_differentiable = set()
         self._dirty = ()
         self.materialize_grads = True
@@ -57,6 +59,11 @@ class FunctionCtx:
             return self.saved_for_forward
         if self._released:
             raise RuntimeError(SECOND_BACKWARD)
+        if self._accessed:
+            raise RuntimeError(
+                "saved_tensors can only be accessed once when clear_saved_tensors_on_access=True "
+                "is set on the autograd.Function. Either access saved_tensors only once, or set "
+                "clear_saved_tensors_on_access=False.")
         if self._packed is not None:    # unpacked at each access; no version check, as in PyTorch
             return tuple(None if p is None else _unpack(p, h, self._node) for p, h in self._packed)
         for i, (t, v) in enumerate(zip(self._saved, self._versions)):
@@ -67,7 +74,12 @@ class FunctionCtx:
                     f"{t._version}; expected version {v} instead. Hint: {self._name} saved it "
                     f"(saved tensor {i}) with ctx.save_for_backward; clone() the tensor before "
                     "changing it in place.")
-        return self._saved
+        saved = self._saved
+        if self._clear_on_access:
+            # Only the caller holds them now: backward may free each as it goes.
+            self._saved = ()
+            self._accessed = True
+        return saved
 
     @property
     def saved_variables(self):
@@ -133,6 +145,13 @@ class FunctionCtx:
 class Function:
     """Base class of user-defined differentiable functions (see the module docstring)."""
 
+    def __init_subclass__(cls, **kwargs):
+        # Its graph nodes' class, made once per Function class as PyTorch's FunctionMeta
+        # does: type(grad_fn).__name__ is "<Name>Backward".
+        super().__init_subclass__(**kwargs)
+        cls._backward_cls = type(f"{cls.__name__}Backward", (PyNode,),
+                                 {"__module__": cls.__module__, "_forward_cls": cls})
+
     @staticmethod
     def forward(ctx, *args, **kwargs):
         raise NotImplementedError(
@@ -176,7 +195,7 @@ class Function:
             args, kwargs = bound.args, bound.kwargs
         needs = tuple(isinstance(a, TensorBase) and a.requires_grad for a in args)
         name = f"{cls.__name__}Backward"
-        ctx = FunctionCtx(needs, name)
+        ctx = FunctionCtx(needs, name, bool(getattr(cls, "clear_saved_tensors_on_access", False)))
         tangents = _input_tangents(args)
         prev = _set_grad_enabled(False)
         # The forward's own ops carry no tangents: the Function's jvp gives them.
@@ -211,8 +230,11 @@ class Function:
             metas = [(get_array_module(o._data), o._data.shape, o._data.dtype)
                      if isinstance(o, TensorBase) else None for o in outputs]
             node = make_node(name, args, [outputs[i] for i in diff],
-                             functools.partial(_run_backward, cls, ctx, diff, metas, args, name),
-                             ctx._release, f"autogradx.autograd.function.{name}", ctx=ctx)
+                             functools.partial(_run_backward, cls, ctx, diff, metas,
+                                               tuple(isinstance(a, TensorBase) for a in args),
+                                               name),
+                             ctx._release, f"autogradx.autograd.function.{name}", ctx=ctx,
+                             node_type=cls._backward_cls)
             if _saved_hooks.active():
                 ctx._pack(node)
             if is_anomaly_enabled():
@@ -288,7 +310,9 @@ def _fresh(out, args, dirty):
     return out
 
 
-def _run_backward(cls, ctx, diff, metas, args, name, grads, create_graph):
+def _run_backward(cls, ctx, diff, metas, tensor_args, name, grads, create_graph):
+    # tensor_args: which of forward's inputs were tensors (the node holds no input itself,
+    # so that only ctx keeps what was saved)
     full = [None] * len(metas)
     for slot, i in enumerate(diff):
         full[i] = grads[slot]
@@ -306,21 +330,22 @@ def _run_backward(cls, ctx, diff, metas, args, name, grads, create_graph):
         _set_grad_enabled(prev)
     if not isinstance(result, tuple):
         result = (result,)
-    if len(result) < len(args) or any(r is not None for r in result[len(args):]):
+    n = len(tensor_args)
+    if len(result) < n or any(r is not None for r in result[n:]):
         raise RuntimeError(
             f"function {name} returned an incorrect number of gradients "
-            f"(expected {len(args)}, got {len(result)})")
+            f"(expected {n}, got {len(result)})")
     out = []
-    for i, (r, a) in enumerate(zip(result, args)):
+    for i, (r, is_tensor, needed) in enumerate(zip(result, tensor_args, ctx.needs_input_grad)):
         if r is not None and not isinstance(r, TensorBase):
             raise RuntimeError(
                 f"function {name} returned a {type(r).__name__} as gradient {i}: expected "
                 "Variable or None (a Tensor or None)")
-        if r is not None and not isinstance(a, TensorBase):
+        if r is not None and not is_tensor:
             raise RuntimeError(
                 f"function {name} returned a gradient different than None at position {i + 1}, "
                 "but the corresponding forward input was not a Variable")
-        if r is None or not a.requires_grad:
+        if r is None or not needed:
             out.append(None)
         else:
             out.append(r if create_graph else r._data)

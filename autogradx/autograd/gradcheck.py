@@ -9,13 +9,18 @@ keywords mean in autogradx:
   autogradx's: vector-Jacobian products along random directions against central
   differences, in float64 whatever the inputs' dtype (so float32 inputs do not make it
   fail, and PyTorch's warning about them is not given). ``fast_mode`` is accepted
-  either way: that is always how autogradx checks.
-- ``nondet_tol``: gradcheck also checks that backward is reentrant (two runs agree within
-  it), as PyTorch does; gradgradcheck accepts it and does not run that check.
+  either way: PyTorch's fast mode is an optimization whose verdict agrees with the slow
+  check, and autogradx's check is already a projected one. A failure names the output and
+  the input as PyTorch does ('Jacobian mismatch for output 0 with respect to input 0'; 'Numerical
+  gradient for function expected to be zero' where no output requires grad), and outputs
+  whose shape or dtype change when the inputs are perturbed raise PyTorch's AssertionError.
+- ``nondet_tol``: backward must be reentrant (two runs agree within it), as in PyTorch;
+  for gradgradcheck, the backward of the recorded gradients.
+- ``check_batched_grad``: ``grad(..., is_grads_batched=True)`` must agree with one
+  backward per cotangent (for gradgradcheck, through the recorded gradients).
 - ``check_grad_dtypes``: autogradx always checks each gradient's dtype and shape.
-- ``check_undefined_grad``, ``check_batched_grad``, ``gen_non_contig_grad_outputs``:
-  accepted; these checks are not run (autogradx has no undefined-gradient tensors and no
-  vmap).
+- ``check_undefined_grad``, ``gen_non_contig_grad_outputs``: accepted; these checks are
+  not run (autogradx's engine passes no undefined gradients to a node).
 - ``check_forward_ad=True``: also compares the Jacobian-vector product of forward mode
   (:mod:`autogradx.autograd.forward_ad`), along a random tangent for the inputs that
   require grad, with central differences (``check_backward_ad=False`` leaves the
@@ -54,7 +59,8 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
     if not check_backward_ad:
         return True
     return _gradcheck(func, inputs, eps=eps, atol=atol, rtol=rtol,
-                      raise_exception=raise_exception, nondet_tol=nondet_tol)
+                      raise_exception=raise_exception, nondet_tol=nondet_tol,
+                      check_batched_grad=check_batched_grad)
 
 
 def _check_forward(func, inputs, eps, atol, rtol, raise_exception):
@@ -105,4 +111,5 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
             "Setting check_batched_grad=True requires check_rev_over_rev to be True")
     _refuse(check_fwd_over_rev=check_fwd_over_rev, masked=masked)
     return _gradgradcheck(func, inputs, grad_outputs, eps=eps, atol=atol, rtol=rtol,
-                          raise_exception=raise_exception)
+                          raise_exception=raise_exception, nondet_tol=nondet_tol,
+                          check_batched_grad=check_batched_grad)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import autogradx as agx
+from torch_compare import error_of
 
 torch = pytest.importorskip("torch")
 
@@ -158,6 +159,11 @@ def _refusal(lib, which):
     elif which == "multi_output_view":
         a, b = (x * 1).unbind()[:2]
         a.mul_(2)
+    elif which == "no_grad_multi_output_view":     # the no_grad refusal comes first
+        y = x * 1
+        with lib.no_grad():
+            a = y.unbind()[0]
+        a.mul_(2)
     elif which == "detach_":
         (x * 1)[:2].detach_()
     elif which == "expanded":
@@ -165,7 +171,8 @@ def _refusal(lib, which):
 
 
 @pytest.mark.parametrize("which", ["leaf", "view_before_requires_grad", "no_grad_view",
-                                   "multi_output_view", "detach_", "expanded"])
+                                   "multi_output_view", "no_grad_multi_output_view", "detach_",
+                                   "expanded"])
 def test_refusals_are_pytorchs(which):
     with pytest.raises(RuntimeError) as expected:
         _refusal(torch, which)
@@ -181,3 +188,26 @@ def test_in_place_on_views_without_grad_needs_no_history():
     base.t()[2].fill_(5)
     np.testing.assert_array_equal(base.numpy(), [[0, 1, 5], [0, 1, 5]])
     assert base.grad_fn is None and base._version == 2
+
+
+def _stale_no_grad_view(lib):
+    """A view made under no_grad of a tensor that needs a gradient, whose memory then
+    changed in place (under no_grad too)."""
+    a = leaf(lib, [1.0, 2.0]).clone()
+    with lib.no_grad():
+        b = a[:1]
+        b *= 2
+    return b
+
+
+@pytest.mark.parametrize("use", [lambda b: b.grad_fn, lambda b: b.is_leaf, lambda b: b * 2],
+                         ids=["grad_fn", "is_leaf", "op"])
+def test_a_stale_view_made_under_no_grad_is_refused_as_torch_refuses_it(use):
+    assert error_of(lambda: use(_stale_no_grad_view(agx))) == \
+        error_of(lambda: use(_stale_no_grad_view(torch)))
+
+
+def test_a_stale_view_made_under_no_grad_prints_an_invalid_grad_fn():
+    ours = repr(_stale_no_grad_view(agx))
+    assert ours == repr(_stale_no_grad_view(torch))
+    assert ours.endswith("grad_fn=<Invalid>)")

@@ -68,3 +68,56 @@ def test_del_grad_sets_it_to_none():
         return before, after, x.grad.tolist()
 
     assert run(agx) == run(torch)
+
+
+def _grad_dtype_steps(lib):
+    """grad_dtype read and set on a leaf and a non-leaf, and .grad assigned under it: each
+    step's result or error."""
+    steps = []
+
+    def step(fn):
+        err = error_of(fn)
+        steps.append(err if err is not None else repr(fn()))
+
+    leaf = lib.tensor([1.0, 2.0], requires_grad=True)
+    step(lambda: leaf.grad_dtype)
+    step(lambda: lib.tensor([1, 2]).grad_dtype)
+    step(lambda: (leaf * 2).grad_dtype)
+    step(lambda: setattr(leaf * 2, "grad_dtype", lib.float16))
+    step(lambda: setattr(leaf, "grad_dtype", "float16"))
+    leaf.grad_dtype = lib.float16
+    step(lambda: leaf.grad_dtype)
+    step(lambda: setattr(leaf, "grad", lib.tensor([1.0, 1.0])))
+    step(lambda: setattr(lib.tensor([1.0], requires_grad=True), "grad",
+                         lib.tensor([1.0], dtype=lib.float64)))
+    leaf.grad_dtype = None
+    step(lambda: leaf.grad_dtype)
+    leaf.grad = lib.tensor([1.0, 1.0], dtype=lib.float64)
+    step(lambda: setattr(leaf, "grad_dtype", lib.float16))
+    return steps
+
+
+def test_grad_dtype_and_its_errors_are_torchs():
+    assert _grad_dtype_steps(agx) == _grad_dtype_steps(torch)
+
+
+@pytest.mark.parametrize("grad_dtype", ["default", None, "float16", "float64"])
+def test_backward_casts_gradients_to_the_leafs_grad_dtype(grad_dtype):
+    def run(lib):
+        class ToDouble(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                return x * 2
+
+            @staticmethod
+            def backward(ctx, g):
+                return g.to(lib.float64) * 2
+
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        if grad_dtype != "default":
+            x.grad_dtype = None if grad_dtype is None else getattr(lib, grad_dtype)
+        ToDouble.apply(x).sum().backward()
+        ToDouble.apply(x).sum().backward()      # accumulated in that dtype
+        return str(x.grad.dtype), x.grad.tolist()
+
+    assert run(agx) == run(torch)

@@ -6,12 +6,13 @@ import collections
 import pytest
 
 from autogradx._registry import REGISTRY
-from autogradx.autograd._jvp import RULE_KINDS, fallback_ops, rule_kind
+from autogradx.autograd._jvp import NO_FORWARD, RULE_KINDS, fallback_ops, rule_kind
 from autogradx.conformance import Skip, check_op, plugin_cases
 
 BUILTIN = next(name for name, info in REGISTRY.load().plugins.items() if info.builtin)
 CASES = [(op, cases) for op, cases in plugin_cases(BUILTIN)
-         if cases is not None and not isinstance(cases, Skip) and rule_kind(op) is not None]
+         if cases is not None and not isinstance(cases, Skip) and rule_kind(op) is not None
+         and op.name not in NO_FORWARD]
 
 
 def test_every_differentiable_op_has_a_forward_rule():
@@ -39,3 +40,15 @@ def test_jvp_matches_finite_differences_and_the_vjp(op, cases):
     # dtypes=(): only the forward-mode check (float64), not the first-order ones.
     report = check_op(op, cases, dtypes=(), second_order=False, raise_exception=False)
     assert report.ok, str(report)
+
+
+@pytest.mark.parametrize("name", sorted(NO_FORWARD))
+def test_ops_without_a_right_tangent_refuse_forward_mode(name):
+    import autogradx as agx
+    from autogradx.autograd import forward_ad as fwAD
+    op = REGISTRY.load().ops[name]
+    a = agx.tensor([[2.0, 1.0], [0.5, 3.0]], dtype=agx.float64)
+    with fwAD.dual_level():
+        dual = fwAD.make_dual(a, agx.ones_like(a))
+        with pytest.raises(NotImplementedError, match=f"forward-mode AD of {name}"):
+            op(dual)

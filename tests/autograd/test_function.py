@@ -13,7 +13,7 @@ import pytest
 import autogradx as agx
 from autogradx.autograd import once_differentiable
 from autogradx.testing import gradcheck, gradgradcheck
-from helpers import close
+from helpers import backward_cycle_warning, close
 from helpers import float_tensor as t
 
 grad = agx.autograd.grad
@@ -370,7 +370,8 @@ def test_a_gradient_holding_an_array_subclass_is_refused(data, create_graph):
     fn = _returning(lambda g: _holding(data(np.asarray(g._data))))
     x = t(X)
     with pytest.raises(TypeError, match=r"ReturnsBackward returned a numpy.(matrix|ma.MaskedArray) "
-                                        r"as gradient 0, expected an array"):
+                                        r"as gradient 0, expected an array"), \
+            backward_cycle_warning(create_graph):
         fn.apply(x).sum().backward(create_graph=create_graph)
     assert x.grad is None
 

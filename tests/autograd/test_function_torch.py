@@ -206,3 +206,128 @@ def test_save_for_forward_is_accepted(torch):
     got, expected = run(agx, lambda x: (x, None)), run(torch, lambda x: (x, None))
     assert got[0] is expected[0] is None and got[1].tolist() == expected[1].tolist()
     assert run(agx, lambda x: (3,))[0] == run(torch, lambda x: (3,))[0]
+
+
+def _saving_function(lib, **attributes):
+    class MyFn(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return g * 2
+
+    for name, value in attributes.items():
+        setattr(MyFn, name, value)
+    return MyFn
+
+
+def test_a_functions_node_class_is_named_after_it(torch):
+    def names(lib):
+        fn = _saving_function(lib)
+        y = fn.apply(lib.ones(2, requires_grad=True))
+        return type(y.grad_fn).__name__, y.grad_fn.name(), type(y.grad_fn) is fn._backward_cls
+
+    assert names(agx) == names(torch) == ("MyFnBackward", "MyFnBackward", True)
+
+
+def test_a_ctx_kept_past_its_graph_still_gives_saved_tensors_as_torch_213(torch):
+    """PyTorch's test_naughty_autograd_function_stashing_ctx expects a RuntimeError here; the
+    torch this project follows (2.13) gives the tensors, and so does autogradx."""
+    def run(lib):
+        kept = []
+
+        class Id(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x
+
+            @staticmethod
+            def backward(ctx, g):
+                kept.append(ctx)
+                return ctx.saved_tensors
+
+        p = lib.zeros(1, requires_grad=True)
+        y = Id.apply(p)
+        y.backward(retain_graph=True)
+        del y
+        return error_of(lambda: kept[0].saved_tensors), len(kept[0].saved_tensors)
+
+    assert run(agx) == run(torch) == (None, 1)
+
+
+def test_clear_saved_tensors_on_access_frees_them_on_the_first_access(torch):
+    import weakref
+
+    def run(lib):
+        freed = []
+
+        class MyFn(lib.autograd.Function):
+            clear_saved_tensors_on_access = True
+
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x.clone()
+
+            @staticmethod
+            def backward(ctx, g):
+                (x,) = ctx.saved_tensors
+                ref = weakref.ref(x)
+                del x
+                freed.append(ref() is None)
+                return g
+
+        MyFn.apply(lib.ones(3, requires_grad=True).clone()).sum().backward()
+        return freed
+
+    assert run(agx) == run(torch) == [True]
+
+
+def test_clear_saved_tensors_on_access_refuses_a_second_access(torch):
+    def run(lib):
+        class MyFn(lib.autograd.Function):
+            clear_saved_tensors_on_access = True
+
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x.clone()
+
+            @staticmethod
+            def backward(ctx, g):
+                ctx.saved_tensors
+                ctx.saved_tensors
+                return g
+
+        return error_of(lambda: MyFn.apply(lib.ones(3, requires_grad=True)).sum().backward())
+
+    assert run(agx) == run(torch) is not None
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+def test_a_view_output_changed_inside_forward_keeps_the_functions_node(torch, inplace):
+    def run(lib):
+        class MyFn(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, inp):
+                view = inp.clone()[:3]
+                if inplace:
+                    view += 2
+                return view
+
+            @staticmethod
+            def backward(ctx, grad):
+                return lib.cat([grad, lib.zeros(7, dtype=grad.dtype)])
+
+        base = lib.arange(10, dtype=lib.float64).requires_grad_()
+        out = MyFn.apply(base)
+        name = type(out.grad_fn).__name__
+        (out * out).sum().backward()
+        return name, base.grad.tolist()
+
+    assert run(agx) == run(torch)

@@ -5,13 +5,15 @@ then the same computations against torch.autograd.
 """
 
 import re
+import warnings
 
 import numpy as np
 import pytest
 
 import autogradx as agx
 from autogradx.testing import gradgradcheck
-from helpers import K, P, R, U, arr, close, error_in_child, make_inputs
+from helpers import K, P, R, U, arr, backward_cycle_warning, close, error_in_child
+from helpers import make_inputs
 from helpers import float_tensor as t
 
 F = agx.nn.functional
@@ -396,9 +398,36 @@ def test_third_derivatives():
     close(g3, 24 * xs + 8 * np.exp(2 * xs) - np.cos(xs))
 
 
+@pytest.mark.parametrize("call", [
+    lambda lib, y, x: y.backward(create_graph=True),
+    lambda lib, y, x: lib.autograd.backward(y, create_graph=True),
+    lambda lib, y, x: lib.autograd.grad(y, x, create_graph=True),
+    lambda lib, y, x: y.backward()], ids=["Tensor.backward", "autograd.backward", "grad", "plain"])
+def test_backward_with_create_graph_warns_of_the_cycle_as_torch_does(call):
+    torch = pytest.importorskip("torch")
+
+    def warned(lib):
+        x = lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        with warnings.catch_warnings(record=True) as ws:
+            # torch warns once a process unless warn_always (Python's filters do that here)
+            warnings.simplefilter("always")
+            call(lib, (x ** 3).sum(), x)
+        # torch adds where its engine warned: " (Triggered internally at ...)"
+        return [str(w.message).split(" (Triggered internally")[0] for w in ws
+                if "reference cycle" in str(w.message)]
+
+    warn_always = torch.is_warn_always_enabled()
+    torch.set_warn_always(True)
+    try:
+        assert warned(agx) == warned(torch)
+    finally:
+        torch.set_warn_always(warn_always)
+
+
 def test_backward_create_graph_makes_grad_differentiable():
     x = t(X)
-    (x ** 3).sum().backward(create_graph=True)
+    with backward_cycle_warning():
+        (x ** 3).sum().backward(create_graph=True)
     g = x.grad
     assert g.requires_grad
     x.grad = None

@@ -126,3 +126,11 @@ def test_decorated_function_keeps_its_name_and_restores_the_mode(torch, name):
         return f(1), f.__name__, f.__doc__, lib.is_grad_enabled()
 
     assert run(agx) == run(torch)
+
+
+@pytest.mark.parametrize("name", ["no_grad", "enable_grad", "set_grad_enabled",
+                                  "inference_mode"])
+def test_the_context_managers_at_torch_autograd_grad_modes_path(name):
+    torch = pytest.importorskip("torch")
+    assert hasattr(torch.autograd.grad_mode, name)
+    assert getattr(agx.autograd.grad_mode, name) is getattr(agx, name)

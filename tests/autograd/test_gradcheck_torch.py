@@ -98,9 +98,121 @@ def test_non_reentrant_backward_is_reported_as_torch_words_it(torch):
 def test_keywords_for_checks_autogradx_cannot_run_are_accepted(torch):
     x = _x(agx)
     assert agx.autograd.gradcheck(agx.sin, x, check_undefined_grad=True, check_grad_dtypes=True,
-                                  check_batched_grad=True, fast_mode=False, masked=False)
+                                  fast_mode=False, masked=False)
     assert agx.autograd.gradgradcheck(agx.sin, x, gen_non_contig_grad_outputs=True,
-                                      check_batched_grad=True, fast_mode=True, nondet_tol=1e-9)
+                                      fast_mode=True, nondet_tol=1e-9)
+
+
+def _grad_plus_one_percent(x):
+    """The identity, with a hook that makes its gradient 1% off."""
+    y = x.clone()
+    y.register_hook(lambda g: g + 1e-2)
+    return y
+
+
+@pytest.mark.parametrize("fast_mode", [True, False])
+def test_a_wrong_gradient_is_named_as_torch_names_it(torch, fast_mode):
+    for lib in (torch, agx):
+        from_lib = lib.autograd.gradcheck
+        with pytest.raises(RuntimeError,
+                           match="Jacobian mismatch for output 0 with respect to input 0"):
+            from_lib(_grad_plus_one_percent, (lib.ones(2, 2, dtype=lib.double,
+                                                       requires_grad=True),),
+                     fast_mode=fast_mode)
+
+
+def test_the_output_whose_gradient_is_wrong_is_named(torch):
+    def fn(lib):
+        return lambda x: (x * 2, _grad_plus_one_percent(x))
+
+    for lib in (torch, agx):
+        with pytest.raises(RuntimeError, match="Jacobian mismatch for output 1 with respect to "
+                                               "input 0"):
+            lib.autograd.gradcheck(fn(lib), (_x(lib),), fast_mode=False)
+
+
+def test_the_part_of_a_complex_output_whose_gradient_is_wrong_is_named(torch):
+    for lib in (torch, agx):
+        x = lib.ones(2, 2, requires_grad=True, dtype=lib.complex128)
+        with pytest.raises(RuntimeError, match="While considering the imaginary part of complex "
+                                               "outputs only, Jacobian mismatch for output 0"):
+            lib.autograd.gradcheck(_grad_plus_one_percent, (x,), fast_mode=False)
+
+
+@pytest.mark.parametrize("fast_mode", [True, False])
+def test_outputs_that_do_not_require_grad_must_not_depend_on_the_inputs(torch, fast_mode):
+    def verdicts(lib):
+        x = lib.ones((1,), dtype=lib.double, requires_grad=True)
+        with pytest.raises(RuntimeError,
+                           match="Numerical gradient for function expected to be zero"):
+            lib.autograd.gradcheck(lambda x: x.detach() * 2, x, fast_mode=fast_mode)
+        return (lib.autograd.gradcheck(lambda x: x.detach() * 2, x, raise_exception=False,
+                                       fast_mode=fast_mode),
+                lib.autograd.gradcheck(lambda x: (), (x,), fast_mode=fast_mode))
+
+    assert verdicts(agx) == verdicts(torch) == (False, True)
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda lib, x: lib.cat([x, x]), "same shape"),
+    (lambda lib, x: x.to(lib.float32), "same dtype")])
+def test_outputs_whose_shape_or_dtype_depend_on_the_values_are_refused(torch, change, words):
+    for lib in (torch, agx):
+        def fn(x):
+            return change(lib, x) if lib.all(x >= 1) else x
+
+        a = lib.ones(1, dtype=lib.double, requires_grad=True)
+        with pytest.raises(AssertionError, match=f"return outputs with the {words} when "
+                                                 "inputs are perturbed"):
+            lib.autograd.gradcheck(fn, (a,), raise_exception=False)
+
+
+def test_gradgradcheck_checks_that_the_second_backward_is_reentrant(torch):
+    """A Function whose backward goes through itself with fresh noise: the gradients of its
+    gradients differ from run to run (PyTorch's test_gradcheck_nondeterministic)."""
+    def noisy(lib, jitter):
+        class NonDet(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                return x.clone()
+
+            @staticmethod
+            def backward(ctx, g):
+                return NonDet.apply(g) * (1 + lib.rand_like(g) * jitter)
+
+        return NonDet.apply
+
+    def verdicts(lib):
+        x = lib.randn(3, 3, dtype=lib.double, requires_grad=True)
+        with pytest.raises(RuntimeError, match="Backward is not reentrant"):
+            lib.autograd.gradgradcheck(noisy(lib, 1e-12), x, check_batched_grad=False)
+        return (lib.autograd.gradgradcheck(noisy(lib, 1e-12), x, nondet_tol=1e-5),
+                lib.autograd.gradgradcheck(noisy(lib, 0.0), x, check_batched_grad=False))
+
+    assert verdicts(agx) == verdicts(torch) == (True, True)
+
+
+@pytest.mark.parametrize("name", ["gradcheck", "gradgradcheck"])
+def test_check_batched_grad_agrees_with_torch(torch, name):
+    def verdict(lib):
+        check = getattr(lib.autograd, name)
+        return check(lambda x: (x * x.exp(), x.sum()), (_x(lib),), check_batched_grad=True)
+
+    assert verdict(agx) == verdict(torch) is True
+
+
+def test_check_batched_grad_reports_a_batched_backward_that_disagrees(torch, monkeypatch):
+    real = autogradx.testing._grad
+
+    def off_by_one_when_batched(*args, is_grads_batched=False, **kwargs):
+        grads = real(*args, is_grads_batched=is_grads_batched, **kwargs)
+        return tuple(g + 1 for g in grads) if is_grads_batched else grads
+
+    monkeypatch.setattr(autogradx.testing, "_grad", off_by_one_when_batched)
+    assert agx.autograd.gradcheck(agx.sin, _x(agx), check_batched_grad=False)
+    with pytest.raises(RuntimeError, match="batched grad mismatch for output 0 with respect to "
+                                           "input 0"):
+        agx.autograd.gradcheck(agx.sin, _x(agx), check_batched_grad=True)
 
 
 def test_gradcheck_needs_backward_or_forward_ad(torch):

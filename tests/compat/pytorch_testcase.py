@@ -18,7 +18,26 @@ import warnings
 import numpy as np
 
 import autogradx as torch
-from autogradx.autograd.gradcheck import gradcheck, gradgradcheck  # noqa: F401  (the ported files' names)
+from autogradx.autograd.gradcheck import gradcheck as _gradcheck
+from autogradx.autograd.gradcheck import gradgradcheck as _gradgradcheck
+
+def gradcheck(fn, inputs, **kwargs):
+    """PyTorch's harness wrapper: ``torch.autograd.gradcheck`` with check_batched_grad and
+    fast_mode on unless the test says otherwise."""
+    return _gradcheck(fn, inputs, **_harness_defaults(kwargs))
+
+
+def gradgradcheck(fn, inputs, grad_outputs=None, **kwargs):
+    """PyTorch's harness wrapper of ``torch.autograd.gradgradcheck``, as :func:`gradcheck`."""
+    return _gradgradcheck(fn, inputs, grad_outputs, **_harness_defaults(kwargs))
+
+
+def _harness_defaults(kwargs):
+    for key in ("check_batched_grad", "fast_mode"):
+        if kwargs.get(key) is None:
+            kwargs[key] = True
+    return kwargs
+
 
 # PyTorch's default tolerances by dtype (torch.testing._comparison).
 _TOLERANCES = {

@@ -3221,23 +3221,27 @@ NOT_PORTED = {
 
 # Ported methods that fail on autogradx today: {name: "[tag] what fails"}.
 DIFFERENCES = {
-    "test_backward_create_graph_warns": "[behaviour] backward(create_graph=True) does not warn 'Using backward() with create_graph=True will create a reference cycle...'",
     "test_custom_function_vmap_defaults": "[function] Function has no generate_vmap_rule / vmap attributes (AttributeError)",
-    "test_first_grad_fn_access_in_no_grad_mode": "[complex] Tensor.real is missing (AttributeError)",
-    "test_grad_dtype": "[missing] Tensor.grad_dtype (AttributeError)",
+    "test_grad_dtype":
+        "[missing] torch.bfloat16 (AttributeError), in its last two blocks; the grad_dtype checks "
+        "before them pass",
     "test_grad_empty_inputs": "[message] the test at this commit expects ValueError 'grad requires non-empty inputs.'; autogradx raises what the installed torch 2.13 raises, RuntimeError '`inputs` argument to `grad()` cannot be empty.'",
     "test_grad_fn_prehooks_multiple_outputs": "[function] a Function's node drops its non-tensor outputs, so a prehook gets 2 grads, not 3 with None for the int output (ValueError: not enough values to unpack)",
-    "test_grad_to_node_set": "[missing] Tensor.set_ (AttributeError)",
-    "test_indexing": "[missing] torch.autograd.Variable (AttributeError)",
-    "test_not_implemented_fwad": "[forward-ad] torch.igamma is missing (AttributeError): the "
-    "test needs an op without a forward rule, and every autogradx op has one",
-    "test_not_implemented_grad": "[behaviour] nextafter has a derivative in PyTorch 2.13, as "
-                                 "in autogradx: backward raises no NotImplementedError (the "
-                                 "test predates it)",
+    "test_grad_to_node_set": "[missing] torch.autograd.graph (get_gradient_edge, GradientEdge)",
+    "test_indexing":
+        "[missing] Tensor.bernoulli (AttributeError)",
+    "test_not_implemented_fwad": "[forward-ad] torch.autograd.forward_ad is missing (issue #21)",
+    "test_not_implemented_grad": "[missing] torch.nextafter (AttributeError)",
     "test_once_differentiable": "[function] with @once_differentiable and create_graph=True, x.grad has no grad_fn (PyTorch: a node that raises on double backward)",
-    "test_post_accumulate_grad_hook_ordering": "[hooks] Tensor.register_post_accumulate_grad_hook is missing (AttributeError)",
-    "test_retain_grad_inplace_over_view": "[views] mul_ on a view of a tensor that requires grad is refused (RuntimeError: in-place change of a view ... not supported)",
-    "test_return_duplicate_inplace": "[function] ctx.mark_dirty is not supported (NotImplementedError)",
-    "test_setitem_mask": "[missing] torch.BoolTensor (AttributeError)",
+    "test_post_accumulate_grad_hook_ordering":
+        "[hooks] a leaf's AccumulateGrad prehook, post-accumulate-grad hook and posthook run in "
+        "another order: tensor.grad is [-2, -2, -2], PyTorch's order gives [3, 3, 3]",
+    "test_retain_grad_inplace_over_view":
+        "[views] retain_grad() on a view that is then changed in place: view.grad stays None (the "
+        "retained gradient does not follow the view's new grad_fn); PyTorch gives tensor([1.])",
+    "test_return_duplicate_inplace":
+        "[function] torch.autograd.function.InplaceFunction is missing (AttributeError)",
+    "test_setitem_mask":
+        "[missing] Tensor.bernoulli_ (AttributeError)",
     "test_volatile_deprecated": "[missing] torch.autograd.torch and Tensor.volatile (AttributeError)",
 }
