@@ -18,7 +18,8 @@ RESULT = "result"
 
 # Expression tree nodes (op.pyx turns each ufunc into its Loops):
 #   (0,) g    (1, k) saved value k    (2, v) the number v
-#   (3, np.negative, x) -x    (4, ufunc, operator, x, y) x + y, x - y, x * y, x / y
+#   (3, ufunc, x) -x, cos(x), ... (a unary ufunc)
+#   (4, ufunc, operator, x, y) x + y, x - y, x * y, x / y
 _ARITHMETIC = {"add": (np.add, lambda a, b: a + b), "sub": (np.subtract, lambda a, b: a - b),
                "mul": (np.multiply, lambda a, b: a * b),
                "truediv": (np.divide, lambda a, b: a / b)}
@@ -65,7 +66,8 @@ def forward_parameters(forward, n_inputs):
 
 
 class _Untraceable(Exception):
-    """The formula did something besides arithmetic of g, saved values and numbers."""
+    """The formula did something besides arithmetic of g, saved values and numbers, and
+    unary ufuncs of these."""
 
 
 def _untraceable(*args, **kwargs):
@@ -124,10 +126,20 @@ for _name in _ARITHMETIC:
 
 
 class _NoArrayModule:
-    """``xp`` while tracing: calling into the array module is not plain arithmetic."""
+    """``xp`` while tracing: of the array module, only NumPy's unary ufuncs of one output
+    (``xp.cos(input)``, ``xp.sign(input)``) are taken, on a traced value: anything else is
+    not part of an expression tree."""
 
     def __getattr__(self, name):
-        raise _Untraceable
+        ufunc = getattr(np, name, None)
+        if not isinstance(ufunc, np.ufunc) or ufunc.nin != 1 or ufunc.nout != 1:
+            raise _Untraceable
+
+        def call(x, *args, **kwargs):
+            if args or kwargs or not isinstance(x, _Symbol):
+                raise _Untraceable      # out=, dtype=, a constant argument
+            return _Symbol((3, ufunc, x.tree))
+        return call
 
 
 def trace(formula, slots):

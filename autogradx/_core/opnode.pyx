@@ -19,6 +19,7 @@ from .tensor cimport (TensorBase, VersionCounter, new_tensor, same_shape, item_r
 
 cdef object _numpy = np
 cdef type _ndarray = np.ndarray
+cdef object _negative = np.negative
 cdef type _generic = np.generic
 cdef Switch _fast_paths = FAST_PATHS
 cdef type _Packed = Packed
@@ -438,7 +439,8 @@ cdef object _eval(tuple e, object g, tuple saved, bint *fresh, bint into_g):
     if kind == 3:
         x = _eval(<tuple>e[2], g, saved, &xf, into_g and (<tuple>e[2])[0] == 0)
         if type(x) is not _ndarray:
-            return -x
+            # A number (a saved scalar): as the formula computes it, -x or ufunc(x).
+            return -x if (<Loops>e[1]).ufunc is _negative else (<Loops>e[1]).ufunc(x)
         r = call1(<Loops>e[1], x, xf)
     else:
         x = _eval(<tuple>e[3], g, saved, &xf, into_g and (<tuple>e[3])[0] == 0)

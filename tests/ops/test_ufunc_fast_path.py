@@ -95,8 +95,10 @@ def test_the_arithmetic_ops_get_the_fast_path_from_their_formulas():
     assert {"add", "sub", "mul", "neg", "div", "exp", "log", "sqrt", "tanh", "sigmoid",
             "reciprocal", "square"} <= set(ARITHMETIC_OPS)
     ops = REGISTRY.load().ops
-    # Formulas calling into the array module, or using ** or a comparison, have none.
-    assert ops["sin"].arithmetic_vjps == () and ops["rsqrt"].arithmetic_vjps == ()
+    # A unary ufunc of the array module is part of the tree (sin: g * xp.cos(input));
+    # ** or a comparison are not (rsqrt: ** 3).
+    assert ops["sin"].arithmetic_vjps == ("input",) and ops["cos"].arithmetic_vjps == ("input",)
+    assert ops["rsqrt"].arithmetic_vjps == ()
     assert ops["div"].arithmetic_vjps == ("input", "other")
 
 
@@ -157,7 +159,8 @@ def test_formulas_that_branch_on_a_value_get_no_fast_path():
     branching = [
         lambda xp, g, other: g if other == 0 else g / other,      # a comparison
         lambda xp, g, other: g * other ** 2,                      # a power
-        lambda xp, g, other: g * xp.exp(other),                   # the array module
+        lambda xp, g, other: g * xp.where(other > 0, 1.0, 2.0),   # the array module, not a unary ufunc
+        lambda xp, g, other: g * xp.exp(other, out=None),         # a ufunc with keywords
         lambda xp, g, other: g * other.conj(),                    # a method
         lambda xp, g, other: g * np.float32(2.0) * other,         # a NumPy scalar
         lambda xp, g, other: other * 2.0,                         # no g
@@ -165,8 +168,9 @@ def test_formulas_that_branch_on_a_value_get_no_fast_path():
     for formula in branching:
         op = Op("probe", fwd, inputs=("input", "other"), vjp={"input": formula})
         assert op.arithmetic_vjps == ()
-    op = Op("probe", fwd, inputs=("input", "other"), vjp={"input": lambda xp, g, other: g * other})
-    assert op.arithmetic_vjps == ("input",)
+    for formula in (lambda xp, g, other: g * other, lambda xp, g, other: g * xp.exp(other)):
+        op = Op("probe", fwd, inputs=("input", "other"), vjp={"input": formula})
+        assert op.arithmetic_vjps == ("input",)
 
 
 def test_vjp_ufunc_is_deprecated_and_ignored():
