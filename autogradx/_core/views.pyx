@@ -148,6 +148,8 @@ cdef class CopySlices(Node):
         result = g.copy()
         flat = result.reshape(-1)
         region = flat[self.positions]
+        if isinstance(region, np.generic):
+            region = np.asarray(region)     # a 0-d view's region: NumPy gives a scalar
         res = self.fn.apply([region], False) if self.fn is not None else [None]
         flat[self.positions] = 0 if res[0] is None else res[0]
         return [result] + res[1:]

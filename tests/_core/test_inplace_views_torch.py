@@ -113,7 +113,15 @@ def _unsqueezed_view_mul(lib):
     return [y], [x]
 
 
-CASES = [_scale_columns, _mask_assign, _diagonal_add, _copy_into_view, _view_of_a_view,
+def _zero_dim_view(lib):
+    x = leaf(lib, 0.5)
+    y = x * 3
+    y.reshape(()).add_(x)           # a 0-d view of a 0-d tensor
+    (y * y).backward()
+    return [y], [x]
+
+
+CASES = [_zero_dim_view, _scale_columns, _mask_assign, _diagonal_add, _copy_into_view, _view_of_a_view,
          _view_taken_before_its_base_changed, _sibling_views, _transposed_row,
          _into_a_tensor_without_history, _view_updated_under_no_grad, _unsqueezed_view_mul]
 
@@ -128,6 +136,18 @@ def test_in_place_through_views_gives_pytorchs_values_gradients_and_nodes(case):
         assert a._version == t._version
     for a, t in zip(leaves, tleaves):
         np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-12)
+
+
+def test_a_saved_value_changed_through_a_0d_view_is_pytorchs_error():
+    # Found by the graph fuzzer: tanh saved its result, which the view's add_ changed.
+    def run(lib):
+        x = leaf(lib, 0.3)
+        y = x.tanh()
+        y.reshape(()).add_(x)
+        with pytest.raises(RuntimeError) as e:
+            y.tanh().backward()
+        return str(e.value).split(":")[0]
+    assert run(agx) == run(torch)
 
 
 def test_create_graph_through_copy_slices():
