@@ -220,7 +220,9 @@ def view(draw, values, n):
         index = draw(basic_indices(shape))
         text, fn = f"[{index!r}]", lambda lib, x: x[index]
         new = _shape_of(lambda a: a[index], shape)
-    return Step(f"v{n} = v{i}{text}", fn, (i,)), Value(new, values[i].requires_grad, view=True)
+    value = Value(new, values[i].requires_grad, view=True)
+    value.marks = values[i].marks       # one memory: an in-place change of either marks both
+    return Step(f"v{n} = v{i}{text}", fn, (i,)), value
 
 
 def copy(draw, values, n):
@@ -229,8 +231,9 @@ def copy(draw, values, n):
     if draw(st.booleans()):
         return (Step(f"v{n} = v{i}.clone()", lambda lib, x: x.clone(), (i,)),
                 Value(values[i].shape, values[i].requires_grad))
-    return (Step(f"v{n} = v{i}.detach()", lambda lib, x: x.detach(), (i,)),
-            Value(values[i].shape, False, leaf=True, view=True))
+    value = Value(values[i].shape, False, leaf=True, view=True)
+    value.marks = values[i].marks       # one memory, as for a view
+    return Step(f"v{n} = v{i}.detach()", lambda lib, x: x.detach(), (i,)), value
 
 
 def inplace(draw, values, n):

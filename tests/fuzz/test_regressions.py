@@ -33,6 +33,28 @@ def _assign(x, index, value):
 
 # ---------------------------------------------------------------- wrong gradients
 
+@bug("an in-place op reading a tensor that overlaps the written one without being it "
+     "(y.unsqueeze(0).add_(y)) runs, with NumPy's buffering; PyTorch refuses it: 'some "
+     "elements of the input tensor and the written-to tensor refer to a single memory "
+     "location'")
+def test_in_place_reading_a_partly_overlapping_tensor_is_refused():
+    y = leaf(0.3).tanh()
+    with pytest.raises(RuntimeError, match="refer to a single memory location"):
+        y.unsqueeze(0).add_(y)
+
+
+def test_stacked_leaves_get_one_gradient_per_backward():
+    """Found by the graph fuzzer in PyTorch 2.13, not in autogradx: after a first backward
+    of a sum over 0-d leaves (``stack([a, b]).sum()``, ``a.sum() + b.sum()``), PyTorch's
+    leaves' ``.grad`` alias one buffer, so a second backward makes ``a.grad`` 3 where it is
+    2."""
+    a, b = leaf(0.5), leaf(0.2)
+    total = agx.stack([a, b]).sum() + a.detach().sum()
+    total.backward(retain_graph=True)
+    total.backward()
+    assert a.grad.item() == 2.0 and b.grad.item() == 2.0
+
+
 def test_inplace_change_of_a_base_reaches_its_views():
     x = leaf([1.0, 1.0])
     base = x * 2
