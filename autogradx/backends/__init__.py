@@ -24,13 +24,15 @@ class Backend:
 
     ``module`` is the NumPy-compatible module (``cupy``), ``array_type`` the
     class of its arrays; ``to_device(ndarray, index)`` and ``to_host(array)``
-    move data; ``device_index(array)`` tells which device an array is on. A
+    move data; ``device_index(array)`` tells which device an array is on and
+    ``current_index()`` which device an index-less device (``"cuda"``) means. A
     backend that cannot run here is still registered with ``available=False``
     and the ``reason``, so that errors and ``python -m autogradx info`` say why.
     """
 
     def __init__(self, name, device_type, module=None, array_type=None, *, to_device=None,
-                 to_host=None, device_index=None, available=True, reason=""):
+                 to_host=None, device_index=None, current_index=None, available=True,
+                 reason=""):
         if device_type == "cpu":
             raise ValueError("the cpu device belongs to NumPy")
         self.name = name
@@ -40,6 +42,7 @@ class Backend:
         self.to_device = to_device
         self.to_host = to_host
         self.device_index = device_index or (lambda a: 0)
+        self.current_index = current_index or (lambda: 0)
         self.available = bool(available) and module is not None
         self.reason = reason if not self.available else ""
         self.plugin = None
@@ -110,7 +113,8 @@ def move(array, dev):
         return array if src is None else src.to_host(array)
     backend = get_backend(dev.type)
     host = array if src is None else src.to_host(array)
-    return backend.to_device(host, dev.index or 0)
+    index = backend.current_index() if dev.index is None else dev.index
+    return backend.to_device(host, index)
 
 
 from autogradx.backends import cuda, cudnn, mps  # noqa: E402,F401  (torch.backends' modules)

@@ -1,15 +1,15 @@
-"""``autogradx.distributed``: data-parallel training over MPI, with the API of
-``torch.distributed``.
+"""``autogradx.distributed``: data-parallel training over MPI (CPU tensors) or NCCL
+(cuda tensors, through CuPy), with the API of ``torch.distributed``.
 
 Processes are started by an MPI launcher (``mpiexec -n 2 python script.py``, or
 ``python -m autogradx.distributed.run -n 2 script.py``), join with
-``init_process_group("mpi")`` and then run collectives on CPU tensors: ``all_reduce``,
-``broadcast``, ``all_gather``, ... (``collectives.py``), each with ``async_op=True``
-returning a :class:`Work`. ``autogradx.nn.parallel.DistributedDataParallel`` averages
+``init_process_group("mpi")`` (or ``"nccl"``) and then run collectives on the backend's
+tensors: ``all_reduce``, ``broadcast``, ``all_gather``, ... (``collectives.py``), each
+with ``async_op=True`` returning a :class:`Work`. ``autogradx.nn.parallel.DistributedDataParallel`` averages
 gradients with them and ``autogradx.utils.data.distributed.DistributedSampler`` splits the
 data. mpi4py and an MPI library come with ``pip install "autogradx[distributed]"``; nothing
-here imports them before ``init_process_group``. The ``nccl`` backend is refused for now
-(``backend/nccl.py``). See docs/distributed.md.
+here imports them before ``init_process_group``. The ``nccl`` backend needs CuPy with NCCL
+and a GPU besides (``backend/nccl.py``). See docs/distributed.md.
 """
 
 import importlib.util
@@ -49,5 +49,7 @@ def is_mpi_available():
 
 
 def is_nccl_available():
-    """False: autogradx has no NCCL backend yet."""
-    return False
+    """Whether the nccl backend can start here: CuPy with NCCL, a GPU, and mpi4py (the
+    reason when not: ``python -m autogradx info``)."""
+    from autogradx.distributed.backend.nccl import unavailable_reason
+    return unavailable_reason() is None

@@ -2,17 +2,17 @@
 ``all_reduce``, ``broadcast``, ``all_gather``, ... Each takes ``group`` (the default group
 for None) and ``async_op`` (True: return a :class:`Work` at once; False: wait, return None).
 
-A tensor's NumPy array goes to the backend as it is when it is C-contiguous: MPI reads and
-writes the tensor's own memory. A non-contiguous tensor is staged through a contiguous copy
-that is written back when the operation completes; so are the lists of tensors that
-``all_gather``, ``gather``, ``scatter`` and ``reduce_scatter`` take, which MPI needs as one
-buffer. Outputs are written in place, as in PyTorch, and their version counter is bumped
-(saved-tensor checks see the change).
+Tensors must be on the group's device: the CPU for the ``mpi`` backend, the rank's CUDA
+device for ``nccl``. A tensor's array (NumPy's, or CuPy's) goes to the backend as it is
+when it is C-contiguous: the backend reads and writes the tensor's own memory. A
+non-contiguous tensor is staged through a contiguous copy that is written back when the
+operation completes; so are the lists of tensors that ``all_gather``, ``gather``,
+``scatter`` and ``reduce_scatter`` take, which the backends need as one buffer. Outputs are
+written in place, as in PyTorch, and their version counter is bumped (saved-tensor checks
+see the change).
 """
 
 import warnings
-
-import numpy as np
 
 from autogradx._core.tensor import TensorBase
 from autogradx.distributed import progress
@@ -29,26 +29,35 @@ __all__ = [
 
 # -- checks and buffers ----------------------------------------------------------------
 
-def _array(op, name, tensor):
-    """The NumPy array behind ``tensor`` (argument ``name`` of ``op``), checked."""
+def _array(g, op, name, tensor):
+    """The array behind ``tensor`` (argument ``name`` of ``op``), checked to be on
+    group ``g``'s device."""
     if not isinstance(tensor, TensorBase):
         raise TypeError(f"{op}: {name} must be a Tensor, got {type(tensor).__name__}")
     arr = tensor._data
-    if type(arr) is not np.ndarray:
-        raise RuntimeError(f"{op}: the mpi backend takes CPU tensors; {name} is on "
-                           f"{tensor.device}")
+    comm = g.comm
+    if type(arr) is not comm.array_type:
+        where = "CPU" if comm.device_type == "cpu" else comm.device_type
+        raise RuntimeError(f"{op}: the {g.backend_name} backend takes {where} tensors; "
+                           f"{name} is on {tensor.device}")
+    if not comm.owns(arr):
+        raise RuntimeError(f"{op}: {name} is on {tensor.device}, but this rank's "
+                           f"{g.backend_name} communicator is on {comm.device_type}:"
+                           f"{comm.device} (autogradx.cuda.set_device, or device_id of "
+                           "init_process_group, chooses it)")
     return arr
 
 
-def _arrays(op, name, tensors, like, count):
-    """The arrays of list ``tensors``: ``count`` of them, each of ``like``'s shape and dtype."""
+def _arrays(g, op, name, tensors, like):
+    """The arrays of list ``tensors``: one per rank of ``g``, each of ``like``'s shape and
+    dtype."""
     if not isinstance(tensors, (list, tuple)):
         raise TypeError(f"{op}: {name} must be a list of tensors, got "
                         f"{type(tensors).__name__}")
-    if len(tensors) != count:
-        raise ValueError(f"{op}: {name} has {len(tensors)} tensors, the group has {count} "
-                         "ranks (one tensor per rank)")
-    arrays = [_array(op, f"{name}[{i}]", t) for i, t in enumerate(tensors)]
+    if len(tensors) != g.size():
+        raise ValueError(f"{op}: {name} has {len(tensors)} tensors, the group has "
+                         f"{g.size()} ranks (one tensor per rank)")
+    arrays = [_array(g, op, f"{name}[{i}]", t) for i, t in enumerate(tensors)]
     for i, a in enumerate(arrays):
         if a.shape != like.shape or a.dtype != like.dtype:
             raise ValueError(f"{op}: {name}[{i}] is a {a.dtype} tensor of shape "
@@ -63,9 +72,9 @@ def _same_dtype(op, a, b, names):
                         "they must have the same dtype")
 
 
-def _contiguous(arr):
-    """``arr`` itself when MPI can use its memory, else a contiguous copy."""
-    return arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
+def _contiguous(g, arr):
+    """``arr`` itself when the backend can use its memory, else a contiguous copy."""
+    return arr if arr.flags.c_contiguous else g.comm.xp.ascontiguousarray(arr)
 
 
 def _check_op(op_name, op, arr):
@@ -122,7 +131,7 @@ def _run(g, what, requests, async_op, finish=None, result=None):
     return None
 
 
-def _write_back(pairs, tensors, post=None):
+def _write_back(g, pairs, tensors, post=None):
     """A ``finish``: ``post`` on the received buffers, copy each staged buffer into its
     destination array, bump the destinations' versions."""
     def finish():
@@ -131,7 +140,7 @@ def _write_back(pairs, tensors, post=None):
                 post(buf)
         for buf, dest in pairs:
             if buf is not dest:
-                np.copyto(dest, buf.reshape(dest.shape))
+                g.comm.xp.copyto(dest, buf.reshape(dest.shape))
         for t in tensors:
             t._bump_version()
     return finish
@@ -139,7 +148,7 @@ def _write_back(pairs, tensors, post=None):
 
 def _average(size):
     def divide(buf):
-        np.divide(buf, size, out=buf)
+        buf /= size
     return divide
 
 
@@ -150,13 +159,13 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     g = _member("all_reduce", group)
     if g is None:
         return None
-    arr = _array("all_reduce", "tensor", tensor)
+    arr = _array(g, "all_reduce", "tensor", tensor)
     mpi_op = _check_op("all_reduce", op, arr)
-    buf = _contiguous(arr)
+    buf = _contiguous(g, arr)
     request = g.comm.allreduce(buf, mpi_op)
     post = _average(g.size()) if op is ReduceOp.AVG else None
     return _run(g, _describe("all_reduce", arr, g), [request], async_op,
-                _write_back([(buf, arr)], [tensor], post), [tensor])
+                _write_back(g, [(buf, arr)], [tensor], post), [tensor])
 
 
 def reduce(tensor, dst=None, op=ReduceOp.SUM, group=None, async_op=False, group_dst=None):
@@ -165,15 +174,15 @@ def reduce(tensor, dst=None, op=ReduceOp.SUM, group=None, async_op=False, group_
     g = _member("reduce", group)
     if g is None:
         return None
-    arr = _array("reduce", "tensor", tensor)
+    arr = _array(g, "reduce", "tensor", tensor)
     mpi_op = _check_op("reduce", op, arr)
     root = _root(g, dst, group_dst, "dst")
-    buf = _contiguous(arr)
+    buf = _contiguous(g, arr)
     request = g.comm.reduce(buf, mpi_op, root)
     mine = g.rank() == root
     post = _average(g.size()) if op is ReduceOp.AVG and mine else None
     return _run(g, _describe("reduce", arr, g), [request], async_op,
-                _write_back([(buf, arr)] if mine else [], [tensor] if mine else [], post),
+                _write_back(g, [(buf, arr)] if mine else [], [tensor] if mine else [], post),
                 [tensor])
 
 
@@ -182,12 +191,12 @@ def broadcast(tensor, src=None, group=None, async_op=False, group_src=None):
     g = _member("broadcast", group)
     if g is None:
         return None
-    arr = _array("broadcast", "tensor", tensor)
+    arr = _array(g, "broadcast", "tensor", tensor)
     root = _root(g, src, group_src, "src")
-    buf = _contiguous(arr)
+    buf = _contiguous(g, arr)
     request = g.comm.broadcast(buf, root)
     return _run(g, _describe("broadcast", arr, g), [request], async_op,
-                _write_back([(buf, arr)], [tensor]), [tensor])
+                _write_back(g, [(buf, arr)], [tensor]), [tensor])
 
 
 def all_gather(tensor_list, tensor, group=None, async_op=False):
@@ -195,12 +204,12 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
     g = _member("all_gather", group)
     if g is None:
         return None
-    arr = _array("all_gather", "tensor", tensor)
-    outs = _arrays("all_gather", "tensor_list", tensor_list, arr, g.size())
-    recv = np.empty((g.size(),) + arr.shape, dtype=arr.dtype)
-    request = g.comm.allgather(_contiguous(arr), recv)
+    arr = _array(g, "all_gather", "tensor", tensor)
+    outs = _arrays(g, "all_gather", "tensor_list", tensor_list, arr)
+    recv = g.comm.xp.empty((g.size(),) + arr.shape, dtype=arr.dtype)
+    request = g.comm.allgather(_contiguous(g, arr), recv)
     return _run(g, _describe("all_gather", arr, g), [request], async_op,
-                _write_back(list(zip(recv, outs)), tensor_list), list(tensor_list))
+                _write_back(g, list(zip(recv, outs)), tensor_list), list(tensor_list))
 
 
 def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=False):
@@ -209,17 +218,17 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=Fal
     g = _member("all_gather_into_tensor", group)
     if g is None:
         return None
-    src = _array("all_gather_into_tensor", "input_tensor", input_tensor)
-    out = _array("all_gather_into_tensor", "output_tensor", output_tensor)
+    src = _array(g, "all_gather_into_tensor", "input_tensor", input_tensor)
+    out = _array(g, "all_gather_into_tensor", "output_tensor", output_tensor)
     _same_dtype("all_gather_into_tensor", out, src, ("output_tensor", "input_tensor"))
     if out.size != g.size() * src.size:
         raise ValueError(f"all_gather_into_tensor: output tensor size must be equal to "
                          f"world_size times input tensor size (output {tuple(out.shape)}, "
                          f"input {tuple(src.shape)}, world_size {g.size()})")
-    buf = _contiguous(out)
-    request = g.comm.allgather(_contiguous(src), buf)
+    buf = _contiguous(g, out)
+    request = g.comm.allgather(_contiguous(g, src), buf)
     return _run(g, _describe("all_gather_into_tensor", src, g), [request], async_op,
-                _write_back([(buf, out)], [output_tensor]), [output_tensor])
+                _write_back(g, [(buf, out)], [output_tensor]), [output_tensor])
 
 
 def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=False):
@@ -227,9 +236,9 @@ def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=Fal
     g = _member("reduce_scatter", group)
     if g is None:
         return None
-    out = _array("reduce_scatter", "output", output)
-    ins = _arrays("reduce_scatter", "input_list", input_list, out, g.size())
-    return _reduce_scatter("reduce_scatter", g, output, out, np.stack(ins), op, async_op)
+    out = _array(g, "reduce_scatter", "output", output)
+    ins = _arrays(g, "reduce_scatter", "input_list", input_list, out)
+    return _reduce_scatter("reduce_scatter", g, output, out, g.comm.xp.stack(ins), op, async_op)
 
 
 def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=False):
@@ -238,24 +247,24 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=F
     g = _member("reduce_scatter_tensor", group)
     if g is None:
         return None
-    out = _array("reduce_scatter_tensor", "output", output)
-    src = _array("reduce_scatter_tensor", "input", input)
+    out = _array(g, "reduce_scatter_tensor", "output", output)
+    src = _array(g, "reduce_scatter_tensor", "input", input)
     _same_dtype("reduce_scatter_tensor", out, src, ("output", "input"))
     if src.size != g.size() * out.size:
         raise ValueError(f"reduce_scatter_tensor: input tensor must be the same size as "
                          f"output size times world size (input {tuple(src.shape)}, output "
                          f"{tuple(out.shape)}, world_size {g.size()})")
-    return _reduce_scatter("reduce_scatter_tensor", g, output, out, _contiguous(src), op,
+    return _reduce_scatter("reduce_scatter_tensor", g, output, out, _contiguous(g, src), op,
                            async_op)
 
 
 def _reduce_scatter(name, g, output, out, send, op, async_op):
     mpi_op = _check_op(name, op, out)
-    buf = _contiguous(out)
+    buf = _contiguous(g, out)
     request = g.comm.reduce_scatter(send, buf, mpi_op)
     post = _average(g.size()) if op is ReduceOp.AVG else None
     return _run(g, _describe(name, out, g), [request], async_op,
-                _write_back([(buf, out)], [output], post), [output])
+                _write_back(g, [(buf, out)], [output], post), [output])
 
 
 def gather(tensor, gather_list=None, dst=None, group=None, async_op=False, group_dst=None):
@@ -264,20 +273,20 @@ def gather(tensor, gather_list=None, dst=None, group=None, async_op=False, group
     g = _member("gather", group)
     if g is None:
         return None
-    arr = _array("gather", "tensor", tensor)
+    arr = _array(g, "gather", "tensor", tensor)
     root = _root(g, dst, group_dst, "dst")
     if g.rank() == root:
-        outs = _arrays("gather", "gather_list", gather_list, arr, g.size())
-        recv = np.empty((g.size(),) + arr.shape, dtype=arr.dtype)
+        outs = _arrays(g, "gather", "gather_list", gather_list, arr)
+        recv = g.comm.xp.empty((g.size(),) + arr.shape, dtype=arr.dtype)
         pairs, written = list(zip(recv, outs)), list(gather_list)
     else:
         if gather_list:
             raise ValueError("Argument ``gather_list`` must NOT be specified on "
                              "non-destination ranks.")
         recv, pairs, written = None, [], []
-    request = g.comm.gather(_contiguous(arr), recv, root)
+    request = g.comm.gather(_contiguous(g, arr), recv, root)
     return _run(g, _describe("gather", arr, g), [request], async_op,
-                _write_back(pairs, written), written)
+                _write_back(g, pairs, written), written)
 
 
 def scatter(tensor, scatter_list=None, src=None, group=None, async_op=False, group_src=None):
@@ -286,19 +295,19 @@ def scatter(tensor, scatter_list=None, src=None, group=None, async_op=False, gro
     g = _member("scatter", group)
     if g is None:
         return None
-    arr = _array("scatter", "tensor", tensor)
+    arr = _array(g, "scatter", "tensor", tensor)
     root = _root(g, src, group_src, "src")
     if g.rank() == root:
-        send = np.stack(_arrays("scatter", "scatter_list", scatter_list, arr, g.size()))
+        send = g.comm.xp.stack(_arrays(g, "scatter", "scatter_list", scatter_list, arr))
     else:
         if scatter_list:
             raise ValueError("Argument ``scatter_list`` must NOT be specified on "
                              "non-source ranks.")
         send = None
-    buf = _contiguous(arr)
+    buf = _contiguous(g, arr)
     request = g.comm.scatter(send, buf, root)
     return _run(g, _describe("scatter", arr, g), [request], async_op,
-                _write_back([(buf, arr)], [tensor]), [tensor])
+                _write_back(g, [(buf, arr)], [tensor]), [tensor])
 
 
 def barrier(group=None, async_op=False, device_ids=None):
@@ -317,12 +326,12 @@ def isend(tensor, dst=None, group=None, tag=0, group_dst=None):
     g = _member("isend", group)
     if g is None:
         return None
-    arr = _array("isend", "tensor", tensor)
+    arr = _array(g, "isend", "tensor", tensor)
     peer = _root(g, dst, group_dst, "dst")
     if peer == g.rank():
         raise ValueError("Invalid destination rank: should not be the same as rank of the "
                          "current process.")
-    buf = _contiguous(arr)
+    buf = _contiguous(g, arr)
     request = g.comm.send(buf, peer, tag)
     # ``buf`` stays referenced by the finish until MPI is done reading it.
     return _run(g, _describe(f"send to rank {peer}", arr, g), [request], True,
@@ -340,15 +349,15 @@ def _irecv(name, tensor, src, group, tag, group_src):
     g = _member(name, group)
     if g is None:
         return None, None
-    arr = _array(name, "tensor", tensor)
+    arr = _array(g, name, "tensor", tensor)
     peer = None if src is None and group_src is None else _root(g, src, group_src, "src")
     if peer == g.rank():
         raise ValueError("Invalid source rank: should not be the same as rank of the "
                          "current process.")
-    buf = _contiguous(arr)
+    buf = _contiguous(g, arr)
     request = g.comm.recv(buf, peer, tag)
     what = _describe(f"recv from {'any rank' if peer is None else f'rank {peer}'}", arr, g)
-    work = _run(g, what, [request], True, _write_back([(buf, arr)], [tensor]), [tensor])
+    work = _run(g, what, [request], True, _write_back(g, [(buf, arr)], [tensor]), [tensor])
     return work, (g, request)
 
 

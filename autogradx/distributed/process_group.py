@@ -103,9 +103,12 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
                        rank=-1, store=None, group_name="", pg_options=None, device_id=None):
     """Join the job's processes into the default group.
 
-    Rank and size come from the launcher (``mpiexec``, or
-    ``python -m autogradx.distributed.run``); a plain ``python script.py`` is a group of
-    one. ``world_size`` and ``rank``, when given, must agree with the launcher's.
+    ``backend`` is ``"mpi"`` (CPU tensors, the default) or ``"nccl"`` (cuda tensors,
+    through CuPy; on CUDA device ``device_id``, else the one ``autogradx.cuda.set_device``
+    chose, else rank modulo the number of devices). Rank and size come from the launcher
+    (``mpiexec``, or ``python -m autogradx.distributed.run``); a plain
+    ``python script.py`` is a group of one. ``world_size`` and ``rank``, when given, must
+    agree with the launcher's.
     ``timeout`` bounds every wait on the group's operations (default 30 minutes): past
     it the waiting ranks raise instead of hanging (docs/distributed.md, *Failures*).
     """
@@ -122,7 +125,7 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
         raise ValueError(f"store: the {name} backend takes ranks from the MPI launcher "
                          "(mpiexec) and uses no store")
     seconds = _seconds(timeout)
-    comm = _backends.create_world(name)
+    comm = _backends.create_world(name, device_id)
     for given, actual, what in ((world_size, comm.size, "world_size"),
                                 (rank, comm.rank, "rank")):
         if given not in (-1, None) and given != actual:
@@ -176,7 +179,7 @@ def get_world_size(group=None):
 
 
 def get_backend(group=None):
-    """The name of ``group``'s backend (``"mpi"``)."""
+    """The name of ``group``'s backend (``"mpi"`` or ``"nccl"``)."""
     g = resolve(group)
     if g is GroupMember.NON_GROUP_MEMBER:
         raise ValueError("Invalid process group specified")

@@ -2,9 +2,10 @@
 world communicator of the one chosen.
 
 A backend is an object with ``rank``, ``size``, ``split(ranks)``, ``close()``,
-``abort(code)`` and the operations of ``backend/mpi.py`` on C-contiguous arrays, each
-returning a request with ``test()``; ``collectives.py`` is written against that and nothing
-else.
+``abort(code)``, the array module and array type of its tensors' device (``xp``,
+``array_type``; ``device_type``, and ``owns(array)`` for a device with several indices) and
+the operations of ``backend/mpi.py`` on C-contiguous arrays of that type, each returning a
+request with ``test()``; ``collectives.py`` is written against that and nothing else.
 """
 
 import importlib.util
@@ -43,11 +44,18 @@ def unavailable_reason(name):
                      f"{', '.join(repr(b) for b in BACKENDS)}")
 
 
-def create_world(name):
-    """The world communicator of backend ``name``, or a RuntimeError saying why not."""
+def create_world(name, device_id=None):
+    """The world communicator of backend ``name`` (the nccl one on CUDA device
+    ``device_id``), or a RuntimeError saying why not."""
     reason = unavailable_reason(name)
     if reason is not None:
         raise RuntimeError(f"Distributed backend '{name}' is not available: {reason}")
+    if name == "nccl":
+        from autogradx.distributed.backend.nccl import NCCLBackend
+        return NCCLBackend.world(device_id)
+    if device_id is not None:
+        raise ValueError(f"init_process_group: device_id={device_id!r} is for the nccl "
+                         "backend; the mpi backend runs on the CPU")
     from autogradx.distributed.backend.mpi import MPIBackend
     return MPIBackend.world()
 
@@ -59,6 +67,15 @@ def status(name, timeout=60):
     reason = unavailable_reason(name)
     if reason is not None:
         return False, reason
+    works, detail = _mpi_status(timeout)
+    if name == "nccl" and works:
+        from autogradx.distributed.backend.nccl import version
+        return True, f"{version()}; started through {detail}"
+    return works, detail
+
+
+def _mpi_status(timeout):
+    """``(works, detail)`` of mpi4py: the nccl backend starts through it too."""
     probe = ("from mpi4py import MPI; import mpi4py; "
              "print('mpi4py', mpi4py.__version__ + ',', "
              "MPI.Get_library_version().splitlines()[0].replace('Version:', '').strip())")

@@ -48,6 +48,13 @@ class MPIBackend:
     C-contiguous NumPy arrays, each returning a request with ``test()``."""
 
     name = "mpi"
+    device_type = "cpu"           # where its tensors live
+    xp = np
+    array_type = np.ndarray
+
+    @staticmethod
+    def owns(arr):
+        return True
 
     def __init__(self, comm):
         self.comm = comm

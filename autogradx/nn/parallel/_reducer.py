@@ -7,7 +7,9 @@ early), as PyTorch's reducer does. A hook after each parameter's gradient accumu
 copies ``.grad`` into its slot of the bucket's flat buffer; when a bucket's last slot is
 filled, its non-blocking ``all_reduce(AVG)`` starts while backward goes on; MPI moves its
 data while the progress thread of ``autogradx.distributed`` tests it (``progress.py``), and
-each later hook tests the buckets in flight too (all there is when the thread is off). Buckets start
+each later hook tests the buckets in flight too (all there is when the thread is off); NCCL
+moves it on its own CUDA stream. The buffers live where the parameters do (the group's
+array module, NumPy or CuPy). Buckets start
 strictly in index order, so every rank posts the same sequence of collectives (MPI needs
 that of non-blocking collectives), whatever order its gradients arrive in. The hook of the
 last parameter waits for every bucket and writes the averages into ``.grad``.
@@ -21,7 +23,7 @@ import time
 
 import numpy as np
 
-import autogradx
+from autogradx._core.tensor import TensorBase, wrap
 from autogradx.distributed.collectives import all_reduce
 from autogradx.distributed.reduce_op import ReduceOp
 
@@ -41,11 +43,11 @@ UNFINISHED_REDUCTION = (
 class _Bucket:
     """Parameters whose gradients travel in one all-reduce, and its flat buffer."""
 
-    def __init__(self, params):
+    def __init__(self, params, xp):
         self.params = params
         sizes = [p._data.size for p in params]
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).tolist()
-        self.buffer = np.zeros(self.offsets[-1], dtype=params[0]._data.dtype)
+        self.buffer = xp.zeros(self.offsets[-1], dtype=params[0]._data.dtype)
         self.pending = len(params)      # slots not yet filled this iteration
         self.work = None                # the all-reduce in flight, or None
 
@@ -54,20 +56,21 @@ class _Bucket:
         return self.buffer[self.offsets[i]:self.offsets[i + 1]].reshape(p._data.shape)
 
 
-def _buckets(params, first_cap, cap):
+def _buckets(params, first_cap, cap, xp):
     """Parameters in reverse order, cut into buckets of one dtype and at most ``cap``
-    bytes (``first_cap`` for the first), each holding at least one parameter."""
+    bytes (``first_cap`` for the first), each holding at least one parameter; their
+    buffers made by array module ``xp``."""
     out, current, size = [], [], 0
     for p in reversed(params):
         limit = first_cap if not out else cap
         nbytes = p._data.nbytes
         if current and (p._data.dtype != current[0]._data.dtype or size + nbytes > limit):
-            out.append(_Bucket(current))
+            out.append(_Bucket(current, xp))
             current, size = [], 0
         current.append(p)
         size += nbytes
     if current:
-        out.append(_Bucket(current))
+        out.append(_Bucket(current, xp))
     return out
 
 
@@ -80,7 +83,8 @@ class Reducer:
         self.group = group
         self.names = names
         self.find_unused = find_unused_parameters
-        self.buckets = _buckets(params, first_bucket_mb * _MB, bucket_cap_mb * _MB)
+        self.xp = group.comm.xp
+        self.buckets = _buckets(params, first_bucket_mb * _MB, bucket_cap_mb * _MB, self.xp)
         self.where = {}                 # id(param) -> (bucket index, slot)
         for b, bucket in enumerate(self.buckets):
             for i, p in enumerate(bucket.params):
@@ -127,7 +131,7 @@ class Reducer:
         if self.find_unused:
             reached = _reachable_leaves(outputs)
             params = [p for bucket in self.buckets for p in bucket.params]
-            self.used = np.array([id(p) in reached for p in params], dtype=np.int32)
+            self.used = self.xp.asarray([id(p) in reached for p in params], dtype=np.int32)
             for p in params:
                 if id(p) not in reached:
                     self._mark_ready(p)
@@ -143,7 +147,7 @@ class Reducer:
         if p.grad is None:
             bucket.slot(i).fill(0)
         else:
-            np.copyto(bucket.slot(i), p.grad._data)
+            self.xp.copyto(bucket.slot(i), p.grad._data)
         self.ready.add(id(p))
         bucket.pending -= 1
         # MPI moves a message only inside MPI calls: test the buckets in flight at every
@@ -153,7 +157,7 @@ class Reducer:
         while self.next_bucket < len(self.buckets) and \
                 self.buckets[self.next_bucket].pending == 0:
             nxt = self.buckets[self.next_bucket]
-            nxt.work = all_reduce(autogradx.from_numpy(nxt.buffer), op=ReduceOp.AVG,
+            nxt.work = all_reduce(wrap(nxt.buffer), op=ReduceOp.AVG,
                                   group=self.group, async_op=True)
             self.next_bucket += 1
         if self.next_bucket == len(self.buckets):
@@ -166,9 +170,8 @@ class Reducer:
             bucket.work.wait()
         self.reduced_at = time.monotonic()
         if self.find_unused:
-            used = autogradx.from_numpy(self.used)
-            all_reduce(used, op=ReduceOp.MAX, group=self.group)
-            used_anywhere = self.used.astype(bool)
+            all_reduce(wrap(self.used), op=ReduceOp.MAX, group=self.group)
+            used_anywhere = self.used.tolist()          # on the host
         k = 0
         for bucket in self.buckets:
             for i, p in enumerate(bucket.params):
@@ -177,9 +180,9 @@ class Reducer:
                 if not anywhere:
                     continue                # unused on every rank: .grad stays as it was
                 if p.grad is None:
-                    p.grad = autogradx.from_numpy(bucket.slot(i).copy())
+                    p.grad = wrap(bucket.slot(i).copy())
                 else:
-                    np.copyto(p.grad._data, bucket.slot(i))
+                    self.xp.copyto(p.grad._data, bucket.slot(i))
                     p.grad._bump_version()
         self.armed = False
 
@@ -199,7 +202,7 @@ def _reachable_leaves(outputs):
             pending.extend(obj)
         elif isinstance(obj, dict):
             pending.extend(obj.values())
-        elif isinstance(obj, autogradx.Tensor) and obj.grad_fn is not None:
+        elif isinstance(obj, TensorBase) and obj.grad_fn is not None:
             stack.append(obj.grad_fn)
     while stack:
         node = stack.pop()

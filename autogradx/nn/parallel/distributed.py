@@ -1,5 +1,6 @@
 """``DistributedDataParallel``: one replica of a module per rank, gradients averaged over
-the ranks during backward, as ``torch.nn.parallel.DistributedDataParallel`` on CPU.
+the ranks during backward, as ``torch.nn.parallel.DistributedDataParallel``: a CPU module
+over the ``mpi`` backend, a module on the rank's CUDA device over ``nccl``.
 
 At construction the ranks check that their modules have the same parameters and take rank
 0's values of parameters and buffers. Each forward (with ``broadcast_buffers``) first takes
@@ -12,9 +13,8 @@ skips the averaging (gradients accumulate locally) until the first backward outs
 import contextlib
 import zlib
 
-import numpy as np
-
 import autogradx
+from autogradx._core.tensor import wrap
 from autogradx.distributed.process_group import resolve
 from autogradx.distributed.collectives import all_gather_into_tensor, broadcast
 from autogradx.nn.modules.module import Module
@@ -40,23 +40,16 @@ class DistributedDataParallel(Module):
                  bucket_cap_mb=None, find_unused_parameters=False, check_reduction=False,
                  gradient_as_bucket_view=False, static_graph=False):
         super().__init__()
-        if device_ids or output_device is not None:
-            raise ValueError(
-                "DistributedDataParallel device_ids and output_device arguments only work "
-                "with single-device/multiple-device GPU modules; autogradx's CPU modules "
-                f"take neither, got device_ids={device_ids}, output_device={output_device}")
         params = [p for p in module.parameters() if p.requires_grad]
         if not params:
             raise RuntimeError("DistributedDataParallel is not needed when a module doesn't "
                                "have any parameter that requires a gradient.")
-        if any(p.device.type != "cpu" for p in params):
-            raise ValueError("DistributedDataParallel: the mpi backend takes CPU modules; "
-                             f"this one has parameters on {params[0].device}")
+        self.process_group = resolve(process_group)
+        self.device = _check_devices(self.process_group, params, device_ids, output_device)
         cap = _BUCKET_CAP_MB if bucket_cap_mb is None else bucket_cap_mb
         if not cap > 0:
             raise ValueError(f"bucket_cap_mb must be positive, got {bucket_cap_mb}")
         self.module = module
-        self.process_group = resolve(process_group)
         self.dim = dim
         self.broadcast_buffers = broadcast_buffers
         self.find_unused_parameters = find_unused_parameters
@@ -75,11 +68,13 @@ class DistributedDataParallel(Module):
         """Every rank must wrap the same parameters (names, shapes, dtypes): compared
         through a checksum, so a mismatch fails here rather than as garbage later."""
         layout = ";".join(f"{names[id(p)]}:{tuple(p.shape)}:{p.dtype}" for p in params)
-        mine = np.array([len(params), zlib.crc32(layout.encode())], dtype=np.int64)
-        everyone = np.empty((self.process_group.size(), 2), dtype=np.int64)
-        all_gather_into_tensor(autogradx.from_numpy(everyone), autogradx.from_numpy(mine),
-                               group=self.process_group)
-        differ = [r for r, row in enumerate(everyone) if (row != everyone[0]).any()]
+        mine = autogradx.tensor([len(params), zlib.crc32(layout.encode())],
+                                dtype=autogradx.int64, device=self.device)
+        everyone = autogradx.empty((self.process_group.size(), 2), dtype=autogradx.int64,
+                                   device=self.device)
+        all_gather_into_tensor(everyone, mine, group=self.process_group)
+        rows = everyone.tolist()
+        differ = [r for r, row in enumerate(rows) if row != rows[0]]
         if differ:
             raise RuntimeError(
                 "DistributedDataParallel: the module's parameters differ between ranks (group "
@@ -91,16 +86,17 @@ class DistributedDataParallel(Module):
         if self.process_group.size() == 1 or not tensors:
             return
         root = self.process_group.global_ranks[0]
+        xp = self.process_group.comm.xp
         by_dtype = {}
         for t in tensors:
             by_dtype.setdefault(t._data.dtype, []).append(t)
         for group in by_dtype.values():
-            flat = np.concatenate([t._data.reshape(-1) for t in group])
-            broadcast(autogradx.from_numpy(flat), src=root, group=self.process_group)
+            flat = xp.concatenate([t._data.reshape(-1) for t in group])
+            broadcast(wrap(flat), src=root, group=self.process_group)
             offset = 0
             for t in group:
                 n = t._data.size
-                np.copyto(t._data, flat[offset:offset + n].reshape(t._data.shape))
+                xp.copyto(t._data, flat[offset:offset + n].reshape(t._data.shape))
                 t._bump_version()
                 offset += n
 
@@ -123,3 +119,39 @@ class DistributedDataParallel(Module):
             yield
         finally:
             self.require_backward_grad_sync = previous
+
+
+def _check_devices(group, params, device_ids, output_device):
+    """The device of the module's parameters: the group's (the CPU for mpi, the rank's
+    CUDA device for nccl), and the one ``device_ids``/``output_device`` name if given
+    (only a module on a CUDA device takes them, as in PyTorch)."""
+    comm = group.comm
+    device = params[0].device
+    elsewhere = [p.device for p in params if p.device != device]
+    if elsewhere:
+        raise ValueError("DistributedDataParallel's input module must be on the same type "
+                         f"of devices, but input module parameters locate in {device} and "
+                         f"{elsewhere[0]}")
+    if device.type != comm.device_type or not comm.owns(params[0]._data):
+        want = ("CPU modules" if comm.device_type == "cpu"
+                else f"modules on this rank's device, {comm.device_type}:{comm.device}")
+        raise ValueError(f"DistributedDataParallel: the {group.backend_name} backend takes "
+                         f"{want}; this one has parameters on {device}")
+    if device.type == "cpu":
+        if device_ids or output_device is not None:
+            raise ValueError(
+                "DistributedDataParallel device_ids and output_device arguments only work "
+                "with single-device/multiple-device GPU modules or CPU modules, but got "
+                f"device_ids {device_ids}, output_device {output_device}, and module "
+                f"parameters on {device}.")
+        return device
+    named = [d for d in list(device_ids or []) + [output_device] if d is not None]
+    if device_ids is not None and len(device_ids) != 1:
+        raise ValueError("device_ids can only be None or contain a single element, got "
+                         f"{device_ids}")
+    for d in named:
+        index = d if isinstance(d, int) else autogradx.device(d).index
+        if index != device.index:
+            raise ValueError(f"DistributedDataParallel: device_ids/output_device name "
+                             f"{d!r}, but the module's parameters are on {device}")
+    return device

@@ -36,7 +36,8 @@ def make_plugin():
     from autogradx_cupy import kernels
     backend = Backend(NAME, "cuda", module=cupy, array_type=cupy.ndarray,
                       to_device=_to_device(cupy), to_host=cupy.asnumpy,
-                      device_index=lambda a: a.device.id)
+                      device_index=lambda a: a.device.id,
+                      current_index=lambda: cupy.cuda.Device().id)
     return Plugin(NAME, backends=[backend], overrides=kernels.overrides(cupy),
                   version=__version__, description="CUDA device through CuPy")
 
