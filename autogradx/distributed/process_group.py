@@ -124,6 +124,9 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
     if store is not None:
         raise ValueError(f"store: the {name} backend takes ranks from the MPI launcher "
                          "(mpiexec) and uses no store")
+    if device_id is not None and name != "nccl":
+        raise ValueError(f"init_process_group: device_id={device_id!r} is for the nccl "
+                         f"backend; the {name} backend runs on the CPU")
     seconds = _seconds(timeout)
     comm = _backends.create_world(name, device_id)
     for given, actual, what in ((world_size, comm.size, "world_size"),

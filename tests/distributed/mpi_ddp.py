@@ -1,4 +1,5 @@
-"""Run under ``mpiexec -n N`` (tests/distributed/test_mpi.py): ``DistributedDataParallel``
+"""Run under ``mpiexec -n N`` (tests/distributed/test_mpi.py, and test_nccl.py for the
+``nccl`` backend: ``backend_choice.py``): ``DistributedDataParallel``
 against one process training the same model on the same global batch, step by step, with
 ``no_sync``, uneven last batches (``DistributedSampler``), unused parameters and buffers.
 
@@ -17,8 +18,9 @@ from autogradx import nn
 from autogradx.nn.parallel import DistributedDataParallel as DDP
 from autogradx.utils.data import DataLoader, TensorDataset
 from autogradx.utils.data.distributed import DistributedSampler
+from backend_choice import BACKEND, DEVICE, host, on_device
 
-dist.init_process_group("mpi", timeout=datetime.timedelta(seconds=60))
+dist.init_process_group(BACKEND, timeout=datetime.timedelta(seconds=60))
 rank, size = dist.get_rank(), dist.get_world_size()
 F = nn.functional
 TOL = dict(rtol=1e-5, atol=1e-6)
@@ -27,18 +29,18 @@ TOL = dict(rtol=1e-5, atol=1e-6)
 def make_model(seed):
     torch.manual_seed(seed)
     return nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 16), nn.Tanh(),
-                         nn.Linear(16, 3))
+                         nn.Linear(16, 3)).to(DEVICE)
 
 
 def assert_close(model, reference, what):
     for (name, p), q in zip(model.named_parameters(), reference.parameters()):
-        assert np.allclose(p.detach().numpy(), q.detach().numpy(), **TOL), \
+        assert np.allclose(host(p), host(q), **TOL), \
             f"rank {rank}: {what}: {name} differs from the single-process run"
 
 
 def assert_grads_close(model, reference, what):
     for (name, p), q in zip(model.named_parameters(), reference.parameters()):
-        assert np.allclose(p.grad.numpy(), q.grad.numpy(), **TOL), \
+        assert np.allclose(host(p.grad), host(q.grad), **TOL), \
             f"rank {rank}: {what}: grad of {name} differs from the single-process one"
 
 
@@ -48,11 +50,11 @@ y = rng.integers(0, 3, 60)
 
 # -- construction: rank 0's parameters and buffers win --------------------------------------
 model = make_model(seed=rank)                  # every rank starts elsewhere
-model.register_buffer("running", torch.full((2,), float(rank)))
+model.register_buffer("running", torch.full((2,), float(rank), device=DEVICE))
 # Tiny buckets: several all-reduces per backward, started while backward runs.
 ddp = DDP(model, bucket_cap_mb=0.001)
 assert len(ddp.reducer.buckets) > 1
-assert np.array_equal(model.running.numpy(), np.zeros(2, np.float32))
+assert np.array_equal(host(model.running), np.zeros(2, np.float32))
 reference = make_model(seed=0)
 assert_close(model, reference, "after construction")
 
@@ -63,7 +65,7 @@ per_rank = 4
 global_batch = per_rank * size
 for step in range(5):
     rows = slice(step * global_batch, (step + 1) * global_batch)
-    xb, yb = torch.from_numpy(X[rows]), torch.from_numpy(y[rows])
+    xb, yb = on_device(X[rows]), on_device(y[rows])
     mine = slice(rank * per_rank, (rank + 1) * per_rank)
     opt.zero_grad()
     F.cross_entropy(ddp(xb[mine]), yb[mine]).backward()
@@ -81,15 +83,15 @@ micro = [slice(k * global_batch, (k + 1) * global_batch) for k in range(3)]
 with ddp.no_sync():
     for k in range(2):
         rows = np.arange(micro[k].start, micro[k].stop)[rank * per_rank:(rank + 1) * per_rank]
-        F.cross_entropy(ddp(torch.from_numpy(X[rows])), torch.from_numpy(y[rows])).backward()
-        F.cross_entropy(local(torch.from_numpy(X[rows])), torch.from_numpy(y[rows])).backward()
+        F.cross_entropy(ddp(on_device(X[rows])), on_device(y[rows])).backward()
+        F.cross_entropy(local(on_device(X[rows])), on_device(y[rows])).backward()
 # Inside no_sync nothing was averaged: the gradients are this rank's own.
 assert_grads_close(model, local, "inside no_sync")
 rows = np.arange(micro[2].start, micro[2].stop)[rank * per_rank:(rank + 1) * per_rank]
-F.cross_entropy(ddp(torch.from_numpy(X[rows])), torch.from_numpy(y[rows])).backward()
+F.cross_entropy(ddp(on_device(X[rows])), on_device(y[rows])).backward()
 for k in range(3):
-    F.cross_entropy(reference(torch.from_numpy(X[micro[k]])),
-                    torch.from_numpy(y[micro[k]])).backward()
+    F.cross_entropy(reference(on_device(X[micro[k]])),
+                    on_device(y[micro[k]])).backward()
 assert_grads_close(model, reference, "after no_sync and a synchronised step")
 
 # -- uneven last batch: DistributedSampler pads, each rank's mean counts alike --------------
@@ -114,12 +116,12 @@ batches = [[s[i:i + 2] for i in range(0, len(s), 2)] for s in shards]
 assert len(batches[0][-1]) == 1                      # ... and an uneven last batch
 for step, (xb, yb) in enumerate(loader):
     opt.zero_grad()
-    F.cross_entropy(ddp(xb), yb).backward()
+    F.cross_entropy(ddp(xb.to(DEVICE)), yb.to(DEVICE)).backward()
     opt.step()
     # The reference: the mean over ranks of each rank's batch mean (what DDP computes).
     ref_opt.zero_grad()
-    loss = sum(F.cross_entropy(reference(torch.from_numpy(X[b[step]])),
-                               torch.from_numpy(y[b[step]])) for b in batches) / size
+    loss = sum(F.cross_entropy(reference(on_device(X[b[step]])),
+                               on_device(y[b[step]])) for b in batches) / size
     loss.backward()
     ref_opt.step()
     assert_close(model, reference, f"uneven epoch, step {step}")
@@ -138,21 +140,21 @@ class Branchy(nn.Module):
 
 
 torch.manual_seed(0)
-branchy = Branchy()
+branchy = Branchy().to(DEVICE)
 reference = copy.deepcopy(branchy)
 net = DDP(branchy, find_unused_parameters=True, bucket_cap_mb=0.0001)
-xb = torch.from_numpy(X[:2 * size, :4])
+xb = on_device(X[:2 * size, :4])
 mine = xb[2 * rank:2 * rank + 2]
 net(mine, use=rank == 0).sum().backward()
 total = sum(reference(xb[2 * r:2 * r + 2], use=r == 0).sum() for r in range(size)) / size
 total.backward()
 for name in ("trunk", "sometimes"):
     for p, q in zip(getattr(branchy, name).parameters(), getattr(reference, name).parameters()):
-        assert np.allclose(p.grad.numpy(), q.grad.numpy(), **TOL), f"unused: {name}"
+        assert np.allclose(host(p.grad), host(q.grad), **TOL), f"unused: {name}"
 assert all(p.grad is None for p in branchy.never.parameters()), "a parameter used nowhere got a grad"
 
 torch.manual_seed(0)
-strict = DDP(Branchy())                     # find_unused_parameters=False
+strict = DDP(Branchy().to(DEVICE))                     # find_unused_parameters=False
 strict(mine, use=True).sum().backward()
 try:
     strict(mine, use=True)
@@ -165,11 +167,21 @@ else:
 # -- replicas that differ are refused on every rank -----------------------------------------
 if size > 1:
     try:
-        DDP(nn.Linear(3, 3 + (rank == size - 1)))
+        DDP(nn.Linear(3, 3 + (rank == size - 1)).to(DEVICE))
     except RuntimeError as exc:
         assert "parameters differ between ranks" in str(exc), str(exc)
     else:
         raise AssertionError("different models on the ranks went unnoticed")
+
+# -- on nccl: the replicas are on the GPU, a CPU module is refused --------------------------
+if BACKEND == "nccl":
+    assert all(p.device.type == "cuda" for p in model.parameters())
+    try:
+        DDP(nn.Linear(2, 2))
+    except ValueError as exc:
+        assert "the nccl backend takes modules on this rank's device" in str(exc), str(exc)
+    else:
+        raise AssertionError("a CPU module went to the nccl backend")
 
 dist.destroy_process_group()
 print(f"rank {rank} of {size}: ddp ok", flush=True)

@@ -4,9 +4,11 @@ launcher's command line and ``python -m autogradx info``. (Across processes:
 test_mpi.py.)"""
 
 import datetime
+import importlib.machinery
 import importlib.util
 import subprocess
 import sys
+import types
 
 import pytest
 
@@ -30,7 +32,7 @@ def test_before_init_process_group_queries_fail_as_in_pytorch():
 
 @pytest.mark.parametrize("kwargs, error, text", [
     (dict(backend="gloo"), ValueError, "Invalid backend: 'gloo'"),
-    (dict(backend="nccl"), RuntimeError, "Distributed backend 'nccl' is not available"),
+    (dict(device_id=0), ValueError, "device_id=0 is for the nccl backend"),
     (dict(init_method="tcp://10.0.0.1:23456"), ValueError, "leave init_method unset"),
     (dict(store=object()), ValueError, "uses no store"),
     (dict(timeout=5), TypeError, "datetime.timedelta"),
@@ -42,15 +44,53 @@ def test_init_process_group_refuses_what_it_cannot_do(kwargs, error, text):
     assert not dist.is_initialized()
 
 
-def test_nccl_is_refused_with_the_reason():
+def _cupy_without(what):
+    """``sys.modules`` entries for a CuPy that lacks ``what`` (a GPU, NCCL, ...)."""
+    def device_count():
+        if what == "driver":
+            raise RuntimeError("cudaErrorNoDevice: no CUDA-capable device is detected")
+        return 0 if what == "gpu" else 1
+    cupy = types.ModuleType("cupy")
+    cupy.__spec__ = importlib.machinery.ModuleSpec("cupy", None)
+    cupy.cuda = types.ModuleType("cupy.cuda")
+    cupy.cuda.runtime = types.SimpleNamespace(getDeviceCount=device_count)
+    nccl = None if what == "nccl" else types.ModuleType("cupy.cuda.nccl")
+    modules = {"cupy": None if what == "cupy" else cupy, "cupy.cuda": cupy.cuda,
+               "cupy.cuda.nccl": nccl}
+    if what == "mpi4py":
+        modules["mpi4py"] = None
+    return modules
+
+
+@pytest.mark.parametrize("what, reason", [
+    ("cupy", "CuPy is not installed"),
+    ("driver", "no CUDA device (RuntimeError: cudaErrorNoDevice"),
+    ("gpu", "no CUDA device"),
+    ("nccl", "CuPy has no NCCL (ModuleNotFoundError"),
+    ("mpi4py", "mpi4py is not installed (the nccl backend starts under the MPI launcher"),
+])
+def test_nccl_is_refused_with_the_reason(monkeypatch, what, reason):
+    from autogradx.distributed import backend
+    for name, module in _cupy_without(what).items():
+        monkeypatch.setitem(sys.modules, name, module)
     assert not dist.is_nccl_available()
-    with pytest.raises(RuntimeError) as info:
+    with pytest.raises(RuntimeError, match=r"Distributed backend 'nccl' is not available: ") \
+            as info:
         dist.init_process_group("nccl")
-    reason = str(info.value)
-    if importlib.util.find_spec("cupy") is None:
-        assert "CuPy is not installed" in reason
-    else:
-        assert "no CUDA device" in reason or "no NCCL backend" in reason
+    assert reason in str(info.value)
+    assert not dist.is_initialized()
+    works, detail = backend.status("nccl")        # what python -m autogradx info prints
+    assert not works and reason in detail
+
+
+def test_set_device_needs_a_cuda_device():
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is here: set_device would succeed")
+    with pytest.raises(RuntimeError) as info:
+        torch.cuda.set_device(0)
+    assert str(info.value) == torch.cuda.unavailable_reason()
+    with pytest.raises(ValueError, match="Expected a cuda device, but got: cpu"):
+        torch.cuda.set_device("cpu")
 
 
 def test_reduce_op_has_pytorchs_members():
@@ -128,4 +168,6 @@ def test_info_lists_the_distributed_backends():
         assert "unavailable: mpi4py is not installed" in mpi
     else:
         assert "available: mpi4py" in mpi and "unavailable" not in mpi
-    assert "unavailable" in nccl
+    if not dist.is_nccl_available():
+        from autogradx.distributed.backend.nccl import unavailable_reason
+        assert f"unavailable: {unavailable_reason()}" in nccl

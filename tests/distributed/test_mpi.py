@@ -3,35 +3,19 @@
 training (a script that finds a mismatch exits non-zero). Skipped when mpi4py is not
 installed (``pip install -e ".[distributed]"``)."""
 
-import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("mpi4py", reason="autogradx.distributed needs mpi4py: "
                                      "pip install -e '.[distributed]'")
 
-from autogradx.distributed.backend import find_mpiexec  # noqa: E402
+from distributed_ranks import MPIEXEC, SCRIPTS, assert_ran, run_ranks  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
-MPIEXEC = find_mpiexec()
 pytestmark = pytest.mark.skipif(MPIEXEC is None, reason="mpi4py is installed but no mpiexec "
                                 "was found beside this Python or on PATH")
-
-
-def run_ranks(n, script, *args, timeout=300, env=None):
-    return subprocess.run([MPIEXEC, "-n", str(n), sys.executable, str(HERE / script), *args],
-                          capture_output=True, text=True, timeout=timeout,
-                          env=None if env is None else {**os.environ, **env})
-
-
-def assert_ran(proc, n, what):
-    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    for r in range(n):
-        assert f"rank {r} of {n}: {what} ok" in proc.stdout, proc.stdout
 
 
 @pytest.mark.parametrize("n", [1, 2, 3])
@@ -87,7 +71,7 @@ def test_train_digits_distributed_trains_the_single_process_model(n, tmp_path):
     import numpy as np
 
     import autogradx
-    example = HERE.parent.parent / "examples" / "train_digits.py"
+    example = SCRIPTS.parent.parent / "examples" / "train_digits.py"
     common = [str(example), "--epochs", "2", "--seed", "3"]
     single = subprocess.run([sys.executable, *common, "--out-dir", str(tmp_path / "one")],
                             capture_output=True, text=True, timeout=300)

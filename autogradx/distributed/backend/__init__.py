@@ -53,9 +53,6 @@ def create_world(name, device_id=None):
     if name == "nccl":
         from autogradx.distributed.backend.nccl import NCCLBackend
         return NCCLBackend.world(device_id)
-    if device_id is not None:
-        raise ValueError(f"init_process_group: device_id={device_id!r} is for the nccl "
-                         "backend; the mpi backend runs on the CPU")
     from autogradx.distributed.backend.mpi import MPIBackend
     return MPIBackend.world()
 
