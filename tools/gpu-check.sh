@@ -4,7 +4,7 @@
 #   tools/gpu-check.sh [--quick]
 #
 # On a machine with an NVIDIA GPU and CuPy installed (and no package index: nothing is
-# downloaded), from the repository root, in under 8 minutes:
+# downloaded), from the repository root, in under 10 minutes:
 #   1. builds the core in place (setup.py build_ext --inplace: needs Cython, NumPy and
 #      setuptools installed), and makes autogradx and the CuPy plugin findable with their
 #      entry points without installing anything: their metadata (setuptools egg_info) goes
@@ -14,7 +14,13 @@
 #      (python -m autogradx.conformance numpy --device cuda: values and gradients on
 #      the GPU against the CPU, float32 and float64);
 #   4. times the large MLP step on cuda against a hand-written CuPy floor, and PyTorch
-#      CUDA when importable (benchmarks/bench_gpu.py).
+#      CUDA when importable (benchmarks/bench_gpu.py);
+#   5. runs the nccl backend of autogradx.distributed in a world of one process (every
+#      collective against NumPy, then DDP steps against one process: the scripts
+#      tests/distributed/mpi_collectives.py and mpi_ddp.py with AUTOGRADX_TEST_BACKEND=nccl;
+#      NCCL needs CuPy's NCCL library and mpi4py, and the step says which is missing), and
+#      tests/distributed's NCCL tests (test_nccl.py on the GPU, one rank per GPU up to two,
+#      and through the test double; test_api.py's refusals).
 # Output goes to benchmarks/results/gpu/ (override with GPU_CHECK_OUT): a log per step,
 # gpu.md and gpu.jsonl (the timing table), and summary.md (each step's outcome, the
 # table). Every step runs even when an earlier one fails; the exit status is 1 if any
@@ -82,7 +88,7 @@ step() {
 }
 
 # --- 1. build and register; 2-4. the checks ----------------------------------------------
-# The limits add up to 470 s: the whole check stays under 8 minutes. A fresh build
+# The limits add up to 590 s: the whole check stays under 10 minutes. A fresh build
 # compiles every extension module, in parallel (-j: one per core). (pip install -e would
 # compile them all again, one by one, in a build folder of its own.)
 PY=$PYTHON
@@ -100,6 +106,10 @@ if step build-core 170 "$PY" setup.py build_ext --inplace -q -j "$(nproc 2>/dev/
     step cupy-plugin-tests 75 "$PY" -m pytest plugins/cupy/tests -q -p no:cacheprovider
     step conformance-cuda 150 "$PY" -m autogradx.conformance numpy --device cuda
     step mlp-timing 50 "$PY" benchmarks/bench_gpu.py --rounds "$ROUNDS" --out-dir "$OUT"
+    step nccl-world-of-1 45 env AUTOGRADX_TEST_BACKEND=nccl bash -c \
+        '"$PY" tests/distributed/mpi_collectives.py && "$PY" tests/distributed/mpi_ddp.py'
+    step nccl-tests 75 "$PY" -m pytest tests/distributed/test_nccl.py \
+        tests/distributed/test_api.py -q -rs -p no:cacheprovider
 fi
 
 {
