@@ -67,12 +67,17 @@ def _cupy_without(what):
     ("driver", "no CUDA device (RuntimeError: cudaErrorNoDevice"),
     ("gpu", "no CUDA device"),
     ("nccl", "CuPy has no NCCL (ModuleNotFoundError"),
+    ("plugin", "autogradx has no cuda device: the CuPy plugin is not installed"),
     ("mpi4py", "mpi4py is not installed (the nccl backend starts under the MPI launcher"),
 ])
 def test_nccl_is_refused_with_the_reason(monkeypatch, what, reason):
     from autogradx.distributed import backend
     for name, module in _cupy_without(what).items():
         monkeypatch.setitem(sys.modules, name, module)
+    # autogradx's cuda device (the CuPy plugin), whatever this machine has
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: what != "plugin")
+    monkeypatch.setattr(torch.cuda, "unavailable_reason",
+                        lambda: "the CuPy plugin is not installed")
     assert not dist.is_nccl_available()
     with pytest.raises(RuntimeError, match=r"Distributed backend 'nccl' is not available: ") \
             as info:

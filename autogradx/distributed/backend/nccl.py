@@ -45,7 +45,7 @@ def _nccl():
 
 def unavailable_reason():
     """Why the nccl backend cannot make a process group here (most specific first: no
-    CuPy, no GPU, no NCCL, no mpi4py), or None when it can."""
+    CuPy, no GPU, no NCCL, no cuda device in autogradx, no mpi4py), or None when it can."""
     if importlib.util.find_spec("cupy") is None:
         return "CuPy is not installed (NCCL collectives run on cuda tensors through CuPy)"
     try:
@@ -59,6 +59,9 @@ def unavailable_reason():
     except Exception as exc:
         return (f"CuPy has no NCCL ({type(exc).__name__}: {exc}; install NCCL, e.g. "
                 "python -m cupyx.tools.install_library --library nccl)")
+    from autogradx import cuda
+    if not cuda.is_available():
+        return f"autogradx has no cuda device: {cuda.unavailable_reason()}"
     if importlib.util.find_spec("mpi4py") is None:
         return ("mpi4py is not installed (the nccl backend starts under the MPI launcher: "
                 "pip install 'autogradx[distributed]')")
