@@ -15,8 +15,9 @@ and a GPU besides (``backend/nccl.py``). See docs/distributed.md.
 import importlib.util
 
 from autogradx.distributed.collectives import (
-    all_gather, all_gather_into_tensor, all_reduce, barrier, broadcast, gather, irecv, isend,
-    recv, reduce, reduce_scatter, reduce_scatter_tensor, scatter, send,
+    P2POp, all_gather, all_gather_into_tensor, all_reduce, barrier, batch_isend_irecv,
+    broadcast, gather, irecv, isend, recv, reduce, reduce_scatter, reduce_scatter_tensor,
+    scatter, send,
 )
 from autogradx.distributed.errors import DistBackendError, DistError
 from autogradx.distributed.process_group import (
@@ -28,8 +29,9 @@ from autogradx.distributed.reduce_op import ReduceOp
 from autogradx.distributed.work import Work
 
 __all__ = [
-    "DistBackendError", "DistError", "GroupMember", "ProcessGroup", "ReduceOp", "Work",
-    "all_gather", "all_gather_into_tensor", "all_reduce", "barrier", "broadcast",
+    "DistBackendError", "DistError", "GroupMember", "P2POp", "ProcessGroup", "ReduceOp",
+    "Work", "all_gather", "all_gather_into_tensor", "all_reduce", "barrier",
+    "batch_isend_irecv", "broadcast",
     "default_pg_timeout", "destroy_process_group", "gather", "get_backend",
     "get_process_group_ranks", "get_rank", "get_world_size", "group", "init_process_group",
     "irecv", "is_available", "is_initialized", "is_mpi_available", "is_nccl_available",

@@ -23,7 +23,7 @@ from autogradx.distributed.work import Work
 __all__ = [
     "all_reduce", "reduce", "broadcast", "all_gather", "all_gather_into_tensor",
     "reduce_scatter", "reduce_scatter_tensor", "gather", "scatter", "send", "recv",
-    "isend", "irecv", "barrier",
+    "isend", "irecv", "barrier", "P2POp", "batch_isend_irecv",
 ]
 
 
@@ -321,21 +321,37 @@ def barrier(group=None, async_op=False, device_ids=None):
 
 # -- point to point --------------------------------------------------------------------
 
-def isend(tensor, dst=None, group=None, tag=0, group_dst=None):
-    """Start sending ``tensor`` to rank ``dst``; returns the :class:`Work`."""
-    g = _member("isend", group)
+def _point(name, tensor, peer, group, group_peer, sending):
+    """A send (``sending``) or receive of ``tensor``, checked and staged but not posted:
+    ``(group, peer's group rank or None for any, buffer, finish, what)``, or None on a rank
+    outside ``group``."""
+    g = _member(name, group)
     if g is None:
         return None
-    arr = _array(g, "isend", "tensor", tensor)
-    peer = _root(g, dst, group_dst, "dst")
-    if peer == g.rank():
-        raise ValueError("Invalid destination rank: should not be the same as rank of the "
-                         "current process.")
+    arr = _array(g, name, "tensor", tensor)
+    # A receive from any rank for no peer; a send goes to rank 0 then (PyTorch's default).
+    anyone = not sending and peer is None and group_peer is None
+    rank = None if anyone else _root(g, peer, group_peer, "dst" if sending else "src")
+    if rank == g.rank():
+        raise ValueError(f"Invalid {'destination' if sending else 'source'} rank: should not "
+                         "be the same as rank of the current process.")
     buf = _contiguous(g, arr)
-    request = g.comm.send(buf, peer, tag)
-    # ``buf`` stays referenced by the finish until MPI is done reading it.
-    return _run(g, _describe(f"send to rank {peer}", arr, g), [request], True,
-                finish=lambda: buf, result=[tensor])
+    if sending:
+        # ``buf`` stays referenced by the finish until the backend is done reading it.
+        finish, what = (lambda: buf), f"send to rank {rank}"
+    else:
+        finish = _write_back(g, [(buf, arr)], [tensor])
+        what = f"recv from {'any rank' if rank is None else f'rank {rank}'}"
+    return g, rank, buf, finish, _describe(what, arr, g)
+
+
+def isend(tensor, dst=None, group=None, tag=0, group_dst=None):
+    """Start sending ``tensor`` to rank ``dst``; returns the :class:`Work`."""
+    point = _point("isend", tensor, dst, group, group_dst, True)
+    if point is None:
+        return None
+    g, peer, buf, finish, what = point
+    return _run(g, what, [g.comm.send(buf, peer, tag)], True, finish, [tensor])
 
 
 def irecv(tensor, src=None, group=None, tag=0, group_src=None):
@@ -346,19 +362,50 @@ def irecv(tensor, src=None, group=None, tag=0, group_src=None):
 
 
 def _irecv(name, tensor, src, group, tag, group_src):
-    g = _member(name, group)
-    if g is None:
+    point = _point(name, tensor, src, group, group_src, False)
+    if point is None:
         return None, None
-    arr = _array(g, name, "tensor", tensor)
-    peer = None if src is None and group_src is None else _root(g, src, group_src, "src")
-    if peer == g.rank():
-        raise ValueError("Invalid source rank: should not be the same as rank of the "
-                         "current process.")
-    buf = _contiguous(g, arr)
+    g, peer, buf, finish, what = point
     request = g.comm.recv(buf, peer, tag)
-    what = _describe(f"recv from {'any rank' if peer is None else f'rank {peer}'}", arr, g)
-    work = _run(g, what, [request], True, _write_back(g, [(buf, arr)], [tensor]), [tensor])
-    return work, (g, request)
+    return _run(g, what, [request], True, finish, [tensor]), (g, request)
+
+
+class P2POp:
+    """One send or receive for :func:`batch_isend_irecv`: ``op`` is :func:`isend` or
+    :func:`irecv`, ``peer`` the other rank (global; ``group_peer``: within ``group``)."""
+
+    def __init__(self, op, tensor, peer=None, group=None, tag=0, group_peer=None):
+        if op not in (isend, irecv):
+            raise ValueError("Invalid ``op``. Expected ``op`` to be of type "
+                             "``autogradx.distributed.isend`` or "
+                             "``autogradx.distributed.irecv``.")
+        self.op, self.tensor, self.peer = op, tensor, peer
+        self.group, self.tag, self.group_peer = group, tag, group_peer
+
+
+def batch_isend_irecv(p2p_op_list):
+    """Start every send and receive of ``p2p_op_list`` (:class:`P2POp`, all on one group)
+    at once; returns their :class:`Work` objects. On ``nccl`` they go in one NCCL group,
+    so that ranks sending to each other do not wait for each other's receive: exchanges
+    such as a ring need this there, as in PyTorch."""
+    if not p2p_op_list or not all(isinstance(p, P2POp) for p in p2p_op_list):
+        raise ValueError("batch_isend_irecv expects a non-empty list of P2POp, got "
+                         f"{p2p_op_list!r}")
+    if len({id(p.group) for p in p2p_op_list}) != 1:
+        raise ValueError("All ops need to use the same group.")
+    points = [_point(p.op.__name__, p.tensor, p.peer, p.group, p.group_peer, p.op is isend)
+              for p in p2p_op_list]
+    if points[0] is None:
+        return []
+    g = points[0][0]
+    for p, (_, peer, _, _, _) in zip(p2p_op_list, points):
+        if peer is None:
+            raise ValueError("batch_isend_irecv: an irecv needs its peer (no receive from "
+                             "any rank in a batch)")
+    requests = g.comm.batch([("send" if p.op is isend else "recv", buf, peer, p.tag)
+                             for p, (_, peer, buf, _, _) in zip(p2p_op_list, points)])
+    return [_run(g, what, [request], True, finish, [p.tensor])
+            for p, (_, _, _, finish, what), request in zip(p2p_op_list, points, requests)]
 
 
 def send(tensor, dst=None, group=None, tag=0, group_dst=None):

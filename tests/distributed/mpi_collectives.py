@@ -201,28 +201,45 @@ for root in range(size):
     dist.scatter(out, pieces if rank == root else None, src=root)
     check(out, data(root, np.float32, salt=50 + rank), f"scatter from {root}")
 
-# -- point to point: a ring, blocking and not, and a receive from any rank ----------------
+# -- point to point: a ring (batched, and on mpi one op at a time), blocking sends to rank 0
 # (a group of one has no peer)
 if size > 1:
     nxt, prv = (rank + 1) % size, (rank - 1) % size
-    got = torch.zeros(SHAPE)
-    sent = dist.isend(on_device(data(rank, np.float32, salt=9)), dst=nxt)
-    received = dist.irecv(got, src=prv)
-    sent.wait()
-    received.wait()
-    check(got, data(prv, np.float32, salt=9), "isend/irecv ring")
-    if NCCL:
-        pass                               # no receive from any rank (refused above)
-    elif rank == 0:
+    got = torch.zeros(SHAPE, dtype=torch.float64)
+    works = dist.batch_isend_irecv([
+        dist.P2POp(dist.isend, on_device(data(rank, np.float64, salt=8)), nxt),
+        dist.P2POp(dist.irecv, got, prv)])
+    assert len(works) == 2
+    for work in works:
+        work.wait()
+    check(got, data(prv, np.float64, salt=8), "batch_isend_irecv ring")
+    if not NCCL:                           # NCCL: a send waits for its receive (batch it)
+        got = torch.zeros(SHAPE)
+        sent = dist.isend(on_device(data(rank, np.float32, salt=9)), dst=nxt)
+        received = dist.irecv(got, src=prv)
+        sent.wait()
+        received.wait()
+        check(got, data(prv, np.float32, salt=9), "isend/irecv ring")
+    if rank == 0:
         senders = set()
-        for _ in range(size - 1):
+        for r in range(1, size):
             t = torch.zeros(2, dtype=torch.int64)
-            src = dist.recv(t, tag=5)
-            check(t, np.array([src, 2 * src]), f"recv from any rank (got {src})")
+            src = dist.recv(t, src=r if NCCL else None, tag=5)    # nccl: no "any rank"
+            check(t, np.array([src, 2 * src]), f"recv (got {src})")
             senders.add(src)
         assert senders == set(range(1, size)), senders
     else:
         dist.send(torch.tensor([rank, 2 * rank]), dst=0, tag=5)
+for bad, text in ((lambda: dist.batch_isend_irecv([]), "non-empty list of P2POp"),
+                  (lambda: dist.P2POp(dist.send, torch.ones(2), 0), "Invalid ``op``"),
+                  (lambda: dist.batch_isend_irecv([dist.P2POp(dist.irecv, torch.ones(2))]),
+                   "an irecv needs its peer")):
+    try:
+        bad()
+    except ValueError as exc:
+        assert text in str(exc), str(exc)
+    else:
+        raise AssertionError(f"no ValueError ({text})")
 
 # -- the progress thread completes an operation that nobody waits on ----------------------
 if size > 1 and not NCCL:                  # (a GPU stream needs no thread)
@@ -260,7 +277,9 @@ if NCCL and DOUBLE:
     # Every operation went through the double's NCCL, each of NCCL's calls at least once.
     calls = set(dist.group.WORLD.comm.comm.calls)
     want = {"allReduce", "reduce", "broadcast", "allGather", "reduceScatter"}
-    want |= {"send", "recv"} if size > 1 else set()
+    # sends and receives: alone (send, recv) and in NCCL groups (gather, scatter, batches)
+    if size > 1:
+        want |= {"recv" if rank == 0 else "send", "send in a group", "recv in a group"}
     assert want <= calls, f"NCCL calls made: {sorted(calls)}, expected {sorted(want)}"
 dist.destroy_process_group()
 assert not dist.is_initialized()

@@ -199,7 +199,7 @@ class NcclCommunicator:
         self.ndev, self.rank, self.device = ndev, rank, _current_device()
         self.mpi = _connect(ndev, commId, rank)
         self.alive = True
-        self.calls = []             # the operations, by name, for the tests
+        self.calls = []             # the operations ("send", "send in a group"), for tests
 
     # collectives
     def allReduce(self, sendbuf, recvbuf, count, datatype, op, stream):
@@ -264,7 +264,7 @@ class NcclCommunicator:
         if _current_device() != self.device:
             raise DoubleError(f"{name} on device {_current_device()}, the communicator is on "
                               f"{self.device}")
-        self.calls.append(name)
+        self.calls.append(name if _group is None else f"{name} in a group")
         launch = lambda: stream.requests.append(start())     # noqa: E731
         if _group is None:
             launch()

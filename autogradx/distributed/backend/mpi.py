@@ -122,6 +122,11 @@ class MPIBackend:
             raise _error("Irecv", exc) from None
         return _Request(request, status)
 
+    def batch(self, ops):
+        """``ops``: ``("send" | "recv", buf, peer, tag)`` each; one request per op."""
+        return [self.send(buf, peer, tag) if kind == "send" else self.recv(buf, peer, tag)
+                for kind, buf, peer, tag in ops]
+
     def barrier(self):
         return self._call("Ibarrier")
 

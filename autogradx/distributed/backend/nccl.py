@@ -184,7 +184,7 @@ class NCCLBackend:
     abort = staticmethod(MPIBackend.abort)
 
     def owns(self, arr):
-        """Whether ``arr`` is on this backend's device (else: that device, for the error)."""
+        """Whether CuPy array ``arr`` is on this communicator's device."""
         return arr.device.id == self.device
 
     # -- operations ------------------------------------------------------------
@@ -251,6 +251,15 @@ class NCCLBackend:
         request = self._launch([buf], lambda s: self._recv(buf, src, s))
         request.source = src
         return request
+
+    def batch(self, ops):
+        """``ops``: ``("send" | "recv", buf, peer, tag)`` each, in one NCCL group; one
+        request (the group's) per op."""
+        def post(s):
+            for kind, buf, peer, _ in ops:
+                (self._send if kind == "send" else self._recv)(buf, peer, s)
+        request = self._launch([buf for _, buf, _, _ in ops], post, group=True)
+        return [request] * len(ops)
 
     def barrier(self):
         return self.allreduce(self.xp.zeros(1, dtype=np.float32), ReduceOp.SUM)
