@@ -135,3 +135,14 @@ def test_cuda_without_a_backend_says_why():
     with pytest.raises(RuntimeError, match="cuda") as info:
         agx.zeros(2).to("cuda")
     assert str(info.value) == reason
+
+
+def test_a_device_without_index_is_the_backends_current_one(fake, monkeypatch):
+    # "cuda" means the current CUDA device (autogradx.cuda.set_device), not always 0.
+    indices = []
+    monkeypatch.setattr(fake, "current_index", lambda: 3)
+    monkeypatch.setattr(fake, "to_device",
+                        lambda a, index: indices.append(index) or a.view(fake.array_type))
+    agx.tensor([1.0]).to("fake")
+    agx.tensor([1.0]).to("fake:1")
+    assert indices == [3, 1]

@@ -182,6 +182,21 @@ if BACKEND == "nccl":
         assert "the nccl backend takes modules on this rank's device" in str(exc), str(exc)
     else:
         raise AssertionError("a CPU module went to the nccl backend")
+    here = torch.cuda.current_device()
+    DDP(nn.Linear(2, 2).to(DEVICE), device_ids=[here], output_device=here)
+    try:
+        DDP(nn.Linear(2, 2).to(DEVICE), device_ids=[here + 1])
+    except ValueError as exc:
+        assert f"parameters are on cuda:{here}" in str(exc), str(exc)
+    else:
+        raise AssertionError("device_ids naming another device went unnoticed")
+else:
+    try:
+        DDP(nn.Linear(2, 2), device_ids=[0])
+    except ValueError as exc:
+        assert "device_ids and output_device arguments only work" in str(exc), str(exc)
+    else:
+        raise AssertionError("device_ids on a CPU module went unnoticed")
 
 dist.destroy_process_group()
 print(f"rank {rank} of {size}: ddp ok", flush=True)
