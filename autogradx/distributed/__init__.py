@@ -5,11 +5,12 @@ Processes are started by an MPI launcher (``mpiexec -n 2 python script.py``, or
 ``python -m autogradx.distributed.run -n 2 script.py``), join with
 ``init_process_group("mpi")`` (or ``"nccl"``) and then run collectives on the backend's
 tensors: ``all_reduce``, ``broadcast``, ``all_gather``, ... (``collectives.py``), each
-with ``async_op=True`` returning a :class:`Work`. ``autogradx.nn.parallel.DistributedDataParallel`` averages
-gradients with them and ``autogradx.utils.data.distributed.DistributedSampler`` splits the
-data. mpi4py and an MPI library come with ``pip install "autogradx[distributed]"``; nothing
-here imports them before ``init_process_group``. The ``nccl`` backend needs CuPy with NCCL
-and a GPU besides (``backend/nccl.py``). See docs/distributed.md.
+with ``async_op=True`` returning a :class:`Work`.
+``autogradx.nn.parallel.DistributedDataParallel`` averages gradients with them and
+``autogradx.utils.data.distributed.DistributedSampler`` splits the data. mpi4py and an MPI
+library come with ``pip install "autogradx[distributed]"``; nothing here imports them
+before ``init_process_group``. The ``nccl`` backend needs CuPy with NCCL and a GPU besides
+(``backend/nccl.py``). See docs/distributed.md.
 """
 
 import importlib.util

@@ -1,8 +1,9 @@
 """``Work``: the handle of a collective or point-to-point operation in flight, as
 ``torch.distributed``'s work objects (``async_op=True`` returns one).
 
-Waiting is a loop over the backend request's non-blocking ``test()`` under a deadline, not
-a blocking wait: a rank that died, raised or never joined the operation turns into a
+Waiting is a loop over the backend request's non-blocking ``test()`` (an MPI request's
+test; for ``nccl``, a query of the CUDA event recorded after the operation) under a
+deadline, not a blocking wait: a rank that died, raised or never joined the operation turns into a
 :class:`DistBackendError` on the others after the group's timeout instead of a hang
 (docs/distributed.md, *Failures*). MPI moves a message forward only inside MPI calls, so
 the loop tests without sleeping for the first second (as ``MPI_Wait`` itself spins: a
