@@ -336,7 +336,7 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
                     t = fwAD.unpack_dual(o).tangent
                     tangents.append(t if t is not None else _zeros_like(o))
                 primals = [fwAD.unpack_dual(o).primal for o in outs]
-            return tuple(tangents), tuple(primals), aux
+            return (tuple(tangents), tuple(primals)) + ((aux,) if has_aux else ())
 
         structure = {}
         columns, outs, aux = [], None, None
@@ -345,12 +345,11 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
                 columns.append(None)
                 continue
             basis = _eye(x.numel(), x).view((x.numel(),) + tuple(x.shape))
-            tangents, primals, aux_i = vmap(functools.partial(pushforward, i),
-                                            randomness=randomness)(basis)
-            columns.append(tangents)
+            res = vmap(functools.partial(pushforward, i), randomness=randomness)(basis)
+            columns.append(res[0])
             # Every sample's primal outputs and aux are the same: the first one's.
-            outs = [p[0] for p in primals]
-            aux = _first_sample(aux_i) if has_aux else None
+            outs = [p[0] for p in res[1]]
+            aux = _first_sample(res[2]) if has_aux else None
         if outs is None:        # no input elements at all: evaluate once for the shapes
             out, aux = _split_aux(func(*args, **kwargs), has_aux, "jacfwd")
             outs, structure["rebuild"] = _tensors(out, "jacfwd(f, ...)(*args): the output of f")

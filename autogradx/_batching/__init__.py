@@ -304,14 +304,15 @@ def align(t, levels, fw=None):
     """``t`` (batched at a subset of ``levels``, or not at all) with a batch dim for every
     level of ``levels`` (a missing one expanded: a view), physical; its tangent too."""
     have = levels_of(t)
-    if have == levels:
-        out = t
-    else:
-        out = t
-        for k, level in enumerate(levels):
-            if level not in have:
-                out = out.unsqueeze(k)
-        out = out.expand(_sizes(levels) + tuple(out._data.shape[len(levels):]))
+    out = t
+    if have != levels:
+        import contextlib
+        # The tangent is aligned on its own below (it may be batched where t is not).
+        with fw.suspended() if fw is not None else contextlib.nullcontext():
+            for k, level in enumerate(levels):
+                if level not in have:
+                    out = out.unsqueeze(k)
+            out = out.expand(_sizes(levels) + tuple(out._data.shape[len(levels):]))
     if fw is not None:
         tangent = fw.tangent_of(t)
         if tangent is not None and (out is not t or levels_of(tangent) != levels):
@@ -483,7 +484,9 @@ def grad(outputs, inputs, grad_outputs, **kwargs):
                 g = align(g, have) if have else g
             gos.append(g)
         res = autograd.grad(list(outputs), list(inputs), gos, **kwargs)
-        return [None if g is None else mark(g, levels_of(x)) for g, x in zip(res, inputs)]
+        # A tangent (forward over reverse) was computed on the same arrays: batched alike.
+        return [None if g is None else _claim(g, levels_of(x), (), _fw()) if levels_of(x)
+                else g for g, x in zip(res, inputs)]
     finally:
         _core._set_batching_active(prev)
 

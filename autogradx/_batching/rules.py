@@ -62,13 +62,15 @@ DECLARED = {
     "_to_copy": "direct", "_to_device": "direct", "contiguous": "direct",
     "gather": "dims", "take_along_dim": "dims",  # their index is batched with the input
     "linear": "linear",             # input @ weight.T + bias: no metadata says so
+    # x.view_as(other) is x.view(other.shape): the op of the name without "_as".
+    "view_as": "like", "reshape_as": "like", "expand_as": "like",
 }
 # Ops whose index parameter is batched along with the input (the same rank as it).
 _ALIGNED_INDEX = frozenset({"gather", "take_along_dim"})
 _ROLE_OVERRIDES = {"tile": {"dims": "reps"}}
 
 KINDS = ("broadcast", "dims", "concat", "matmul", "einsum", "index", "loss", "class_loss",
-         "direct", "linear")
+         "direct", "linear", "like")
 
 
 def kind_of(op):
@@ -283,6 +285,19 @@ def _dims(c):
             values[name] = (1,) * n + reps
     values[inputs[0]] = x
     return c.call_bound(values, sig)
+
+
+def _like(c):
+    """``x.view_as(other)``: ``x.view(other's sample shape)`` (``other`` gives only a shape)."""
+    from autogradx._registry import get_op
+    x, other = c.args[0], c.args[1]
+    if c.kwargs or len(c.args) != 2:
+        raise Unsupported
+    shape = tuple(other._data.shape[c.n if c.is_batched(other) else 0:])
+    if not c.is_batched(x):
+        batch = c.batch_shape(other)
+        x = x.expand(batch + tuple(x._data.shape))
+    return _dims(Call(get_op(c.op.name[:-len("_as")]), (x, shape), None, c.n, {id(x)}))
 
 
 def _reduce_all(c, values, sig, x, rank):
@@ -506,4 +521,4 @@ def _class_loss(c):
 
 _RULES = {"broadcast": _broadcast, "dims": _dims, "concat": _concat, "matmul": _matmul,
           "einsum": _einsum, "index": _index, "loss": _loss, "class_loss": _class_loss,
-          "direct": _direct, "linear": _linear}
+          "direct": _direct, "linear": _linear, "like": _like}
