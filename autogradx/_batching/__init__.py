@@ -56,8 +56,12 @@ _warn_fallback = False
 _warned = set()
 
 
+_next_id = [0]       # level ids never repeat: a tensor of a finished level is recognised
+
+
 def push_level(size, randomness):
-    level = Level(len(_levels), size, randomness)
+    level = Level(_next_id[0], size, randomness)
+    _next_id[0] += 1
     _levels.append(level)
     _core._set_batching_active(True)
     return level
@@ -297,7 +301,8 @@ def dispatch(op, args, kwargs):
 
 
 def _sizes(levels):
-    return tuple(_levels[i].size for i in levels)
+    sizes = {level.id: level.size for level in _levels}
+    return tuple(sizes[i] for i in levels)
 
 
 def align(t, levels, fw=None):
@@ -346,7 +351,7 @@ def _batched(op, args, kwargs, levels, fw):
         from autogradx import _factories
         draws = _factories.Generator._draws
         try:
-            res = rule(rules.Call(op, p_args, p_kwargs, n, {id(t) for t in batched}))
+            res = rule(rules.Call(op, p_args, p_kwargs, n, {id(t) for t in batched}, args))
         except Exception:
             # Unsupported, or arguments the batched call refuses: the loop runs the op on
             # each sample, and raises the op's own error where a sample's call is wrong.
@@ -359,11 +364,14 @@ def _batched(op, args, kwargs, levels, fw):
 
 
 def _same_randomness(levels):
-    return any(_levels[i].randomness == "same" for i in levels)
+    return any(level.randomness == "same" for level in _levels if level.id in levels)
 
 
 def _claim(t, levels, inputs, fw):
     """Mark a result batched at ``levels`` (an input returned as is gets a new alias first)."""
+    have = levels_of(t)
+    if have and have != levels:
+        t = align(t, levels, fw)        # a composite rule's result, batched at fewer levels
     if id(t) in inputs:
         t = t.view_as(t) if fw is None else _alias_dual(t, fw)
     if fw is not None:

@@ -62,6 +62,12 @@ DECLARED = {
     "_to_copy": "direct", "_to_device": "direct", "contiguous": "direct",
     "gather": "dims", "take_along_dim": "dims",  # their index is batched with the input
     "linear": "linear",             # input @ weight.T + bias: no metadata says so
+    # Elementwise, with nothing in the registry to say so (no derivative, no promotion).
+    "isnan": "broadcast", "isinf": "broadcast", "isfinite": "broadcast",
+    "logical_not": "broadcast", "logical_and": "broadcast", "logical_or": "broadcast",
+    "logical_xor": "broadcast", "isclose": "broadcast",
+    # Shape ops of no parameter whose meaning is a composition of ops that have rules.
+    "t": "composite", "ravel": "composite", "fliplr": "composite", "flipud": "composite",
     # x.view_as(other) is x.view(other.shape): the op of the name without "_as".
     "view_as": "like", "reshape_as": "like", "expand_as": "like",
 }
@@ -70,7 +76,7 @@ _ALIGNED_INDEX = frozenset({"gather", "take_along_dim"})
 _ROLE_OVERRIDES = {"tile": {"dims": "reps"}}
 
 KINDS = ("broadcast", "dims", "concat", "matmul", "einsum", "index", "loss", "class_loss",
-         "direct", "linear", "like")
+         "direct", "linear", "like", "composite")
 
 
 def kind_of(op):
@@ -87,6 +93,8 @@ def kind_of(op):
         return "broadcast"
     if op.variadic and "dim" in op.params:
         return "concat"
+    if op.promote is not None and not op.params and not op.variadic and not op.view:
+        return "broadcast"      # type-promoting and parameterless: PyTorch's elementwise ops
     if op.view and "index" in op.params and "dim" not in op.params:
         return "index"
     if (op.varargs and op.view) or set(op.params) & (_DIM_PARAMS | _SHAPE_PARAMS | _REPS_PARAMS):
@@ -111,10 +119,11 @@ class Call:
     """One op call on batched tensors: ``args``/``kwargs`` (parsed, batched tensors
     aligned to the same ``n`` leading batch dims), and which of them are batched."""
 
-    __slots__ = ("op", "args", "kwargs", "n", "batched")
+    __slots__ = ("op", "args", "kwargs", "n", "batched", "original")
 
-    def __init__(self, op, args, kwargs, n, batched):
+    def __init__(self, op, args, kwargs, n, batched, original=None):
         self.op, self.args, self.kwargs, self.n, self.batched = op, args, kwargs or {}, n, batched
+        self.original = original        # the arguments as the function gave them
 
     def is_batched(self, t):
         return isinstance(t, TensorBase) and id(t) in self.batched
@@ -298,6 +307,28 @@ def _like(c):
         batch = c.batch_shape(other)
         x = x.expand(batch + tuple(x._data.shape))
     return _dims(Call(get_op(c.op.name[:-len("_as")]), (x, shape), None, c.n, {id(x)}))
+
+
+# What the composite ops are, as ops with rules (applied to one sample, dispatched again).
+COMPOSITES = {
+    "t": lambda x: x if x.dim() < 2 else x.transpose(0, 1),
+    "ravel": lambda x: x.reshape(-1),
+    "fliplr": lambda x: x.flip(1),
+    "flipud": lambda x: x.flip(0),
+}
+
+
+def _composite(c):
+    from autogradx._core import batching
+    if len(c.args) != 1 or c.kwargs or c.original is None:
+        raise Unsupported
+    if c.rank(c.args[0]) < (2 if c.op.name == "fliplr" else 1 if c.op.name == "flipud" else 0):
+        raise Unsupported       # the op's own error, from the loop
+    prev = batching._set_batching_active(True)
+    try:
+        return COMPOSITES[c.op.name](c.original[0])
+    finally:
+        batching._set_batching_active(prev)
 
 
 def _reduce_all(c, values, sig, x, rank):
@@ -521,4 +552,4 @@ def _class_loss(c):
 
 _RULES = {"broadcast": _broadcast, "dims": _dims, "concat": _concat, "matmul": _matmul,
           "einsum": _einsum, "index": _index, "loss": _loss, "class_loss": _class_loss,
-          "direct": _direct, "linear": _linear, "like": _like}
+          "direct": _direct, "linear": _linear, "like": _like, "composite": _composite}
