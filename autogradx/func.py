@@ -2,11 +2,13 @@
 
 ``grad``, ``grad_and_value``, ``vjp`` and ``jacrev`` are reverse mode (``autograd.grad``
 with ``create_graph=True``, so that an outer transform can differentiate them again);
-``jvp`` and ``jacfwd`` are true forward mode (``autograd.forward_ad``: one forward pass per
-tangent); ``hessian`` is ``jacfwd(jacrev(f))``, forward over reverse. ``vmap`` maps a
-function over a dimension of its inputs by running it once per batch element and stacking
-the results (no per-op batching rules yet: every op takes this loop). They compose:
-``vmap(grad(f))`` gives per-sample gradients.
+``jvp`` is true forward mode (``autograd.forward_ad``: one forward pass per tangent) and
+``jacfwd`` is ``jvp`` vmapped over the basis vectors of each input; ``hessian`` is
+``jacfwd(jacrev(f))``, forward over reverse. ``vmap`` maps a function over a dimension of
+its inputs: every op inside runs once on the whole batch by its batching rule
+(autogradx/_batching), and an op without one runs once per sample, counted by
+``vmap_fallback_stats()``. They compose: ``vmap(grad(f))`` gives per-sample gradients,
+differentiating the batched computation (the parameters inside are batched too).
 
 Unlike torch.func, there are no transform levels: an inner transform tracks its inputs on
 the same autograd graph as the outer one. Results are detached when no input of the

@@ -65,7 +65,8 @@ DECLARED = {
     # Elementwise, with nothing in the registry to say so (no derivative, no promotion).
     "isnan": "broadcast", "isinf": "broadcast", "isfinite": "broadcast",
     "logical_not": "broadcast", "logical_and": "broadcast", "logical_or": "broadcast",
-    "logical_xor": "broadcast", "isclose": "broadcast",
+    "logical_xor": "broadcast", "isclose": "broadcast", "bitwise_not": "broadcast",
+    "split": "dims",                # its dim is keyword-only (after split_size_or_sections)
     # Shape ops of no parameter whose meaning is a composition of ops that have rules.
     "t": "composite", "ravel": "composite", "fliplr": "composite", "flipud": "composite",
     # x.view_as(other) is x.view(other.shape): the op of the name without "_as".
