@@ -3,7 +3,8 @@ plugins with the conformance samples (as tests/plugins/test_conformance.py takes
 
 For each sample, three draws of its floating tensors are stacked and mapped (integer and
 bool tensors, indices and masks, are shared: in_dims None, unless the op takes nothing
-else); the batched result must be
+else), then only the first of them (weights and other operands shared); the batched
+result must be
 the stack of the op applied to each draw, in values and dtype, and, for a differentiable
 op, vmap(grad) must give each draw's own gradient. Then: which ops have a rule, the
 fallback report, randomness, and the batched path of the transforms inside vmap.
@@ -32,7 +33,7 @@ def _builtin_cases():
 
 
 # The loop's reference is wrong there, not vmap: a bug outside vmap, kept visible.
-KNOWN = {"pow-3": "grad of a 0-d float64 base ** a float64 tensor with create_graph=True is "
+KNOWN = {"pow-3-all": "grad of a 0-d float64 base ** a float64 tensor with create_graph=True is "
                   "computed in float32 (pow's exponent formula makes its at-zero term with "
                   "xp.where of two Python numbers: a float32 tensor)"}
 
@@ -41,21 +42,28 @@ def _params():
     params = []
     for op, cases in _builtin_cases():
         for k, sample in enumerate(cases):
-            if sample.manual_seed is None:      # random ops: test_randomness
-                id = f"{op.name}-{k}"
-                marks = pytest.mark.xfail(strict=True, reason=KNOWN[id]) if id in KNOWN else ()
-                params.append(pytest.param(op, sample, id=id, marks=marks))
+            if sample.manual_seed is not None:      # random ops: test_randomness
+                continue
+            for which in ("all", "first"):
+                id = f"{op.name}-{k}-{which}"
+                marks = (pytest.mark.xfail(strict=True, reason=KNOWN[id]) if id in KNOWN
+                         else ())
+                params.append(pytest.param(op, sample, which, id=id, marks=marks))
     return params
 
 
-def _draws(op, sample):
-    """The op's call, the draws' leaves, and which leaves are batched (the floating ones,
-    or all when none is)."""
+def _draws(op, sample, which="all"):
+    """The op's call, the draws' leaves, and which leaves are batched: the floating ones
+    (or all when none is), or only the first of them (``which="first"``: the others, a
+    weight, a bias, an operand, are shared)."""
     calls = [_Call(op, sample, 100 + b, np.dtype(np.float64)) for b in range(B)]
     leaves = [[t.detach() for t in c.leaves] for c in calls]
     batched = [t.is_floating_point() or t.is_complex() for t in leaves[0]]
     if not any(batched):        # an op of integers or bools: batch them all
         batched = [True] * len(batched)
+    if which == "first":
+        first = batched.index(True)
+        batched = [i == first for i in range(len(batched))]
     args = [agx.stack([draw[i] for draw in leaves]) if bt else leaves[0][i]
             for i, bt in enumerate(batched)]
     per_draw = [[draw[i] if bt else leaves[0][i] for i, bt in enumerate(batched)]
@@ -67,9 +75,9 @@ def _flat(out):
     return list(out) if isinstance(out, (tuple, list)) else [out]
 
 
-@pytest.mark.parametrize("op, sample", _params())
-def test_vmap_matches_the_loop(op, sample):
-    call, args, per_draw, batched = _draws(op, sample)
+@pytest.mark.parametrize("op, sample, which", _params())
+def test_vmap_matches_the_loop(op, sample, which):
+    call, args, per_draw, batched = _draws(op, sample, which)
     try:
         expected = [_flat(call(*d)) for d in per_draw]
     except Exception as e:      # a sample of an error case: vmap must raise it too

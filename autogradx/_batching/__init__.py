@@ -223,6 +223,9 @@ def _make_batched_tensor():
                 _refuse("an index conversion")
             return Tensor.__index__(self)
 
+        def __str__(self):
+            return self.__repr__()
+
         def __repr__(self, *, tensor_contents=None):
             levels = levels_of(self)
             if not logical_dims(self):

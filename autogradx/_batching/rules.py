@@ -67,6 +67,10 @@ DECLARED = {
     "logical_not": "broadcast", "logical_and": "broadcast", "logical_or": "broadcast",
     "logical_xor": "broadcast", "isclose": "broadcast", "bitwise_not": "broadcast",
     "split": "dims",                # its dim is keyword-only (after split_size_or_sections)
+    "setitem": "index",             # x[index] = values, out of place
+    # (N, C, *spatial) ops: the batch folded into N.
+    "conv1d": "fold", "conv2d": "fold", "conv3d": "fold", "avg_pool2d": "fold",
+    "max_pool2d": "fold", "max_pool2d_with_indices": "fold",
     # Shape ops of no parameter whose meaning is a composition of ops that have rules.
     "t": "composite", "ravel": "composite", "fliplr": "composite", "flipud": "composite",
     # x.view_as(other) is x.view(other.shape): the op of the name without "_as".
@@ -77,7 +81,7 @@ _ALIGNED_INDEX = frozenset({"gather", "take_along_dim"})
 _ROLE_OVERRIDES = {"tile": {"dims": "reps"}}
 
 KINDS = ("broadcast", "dims", "concat", "matmul", "einsum", "index", "loss", "class_loss",
-         "direct", "linear", "like", "composite")
+         "direct", "linear", "like", "composite", "fold")
 
 
 def kind_of(op):
@@ -471,15 +475,55 @@ def _index(c):
     values, sig = c.bound()
     index = values["index"]
     parts = index if type(index) is tuple else (index,)
-    if not c.is_batched(x) or any(c.is_batched(p) for p in parts):
+    if any(c.is_batched(p) for p in parts):
         raise Unsupported       # a batched index: the loop
+    names = c.input_names(sig)
+    if not c.is_batched(x):
+        # setitem of batched values into an unbatched tensor: a batched result (which an
+        # in-place x[index] = values then refuses to write back, as PyTorch does).
+        x = values[names[0]] = x.expand(c.batch_shape(values[names[1]]) + tuple(x._data.shape))
     advanced = [k for k, p in enumerate(parts) if _is_advanced(p)]
     if advanced and advanced != list(range(advanced[0], advanced[-1] + 1)):
         raise Unsupported       # separated advanced indices put their dims first
     # An index tensor inside the tuple reaches the forward as its array (as a lone one does).
     parts = tuple(p._data if isinstance(p, TensorBase) else p for p in parts)
     values["index"] = (slice(None),) * c.n + parts
+    if len(names) > 1 and c.is_batched(values[names[1]]):
+        # setitem's values broadcast to the region from the right: pad behind the batch dims.
+        region = x._data[values["index"]].ndim - c.n
+        values[names[1]] = c.pad(values[names[1]], region)
     return c.call_bound(values, sig)
+
+
+# -- fold -----------------------------------------------------------------------------
+
+
+def _fold(c):
+    """An op on ``(N, C, *spatial)`` (or one ``(C, *spatial)``) input: the batch dims folded
+    into N, the op applied once, the batch dims unfolded from the result."""
+    values, sig = c.bound()
+    names = c.input_names(sig)
+    x = values[names[0]]
+    if not c.is_batched(x) or any(c.is_batched(v) for k, v in values.items() if k != names[0]):
+        raise Unsupported       # a batched weight: the loop
+    spatial = (values[names[1]]._data.ndim - 2 if len(names) > 1 and
+               isinstance(values.get(names[1]), TensorBase) else
+               int(next(ch for ch in c.op.name if ch.isdigit())))
+    rank = c.rank(x)
+    if rank not in (spatial + 1, spatial + 2):
+        raise Unsupported       # the op's own error, from the loop
+    batch = c.batch_shape(x)
+    lead = batch + tuple(x._data.shape[c.n:c.n + rank - spatial - 1])
+    values[names[0]] = x.reshape((-1,) + tuple(x._data.shape[len(lead):]))
+    out = c.call_bound(values, sig)
+    return _walk_tensors(out, lambda t: t.reshape(lead + tuple(t._data.shape[1:])))
+
+
+def _walk_tensors(out, fn):
+    if isinstance(out, TensorBase):
+        return fn(out)
+    items = [_walk_tensors(v, fn) for v in out]
+    return type(out)(*items) if hasattr(out, "_fields") else type(out)(items)
 
 
 # -- losses ---------------------------------------------------------------------------
@@ -553,4 +597,5 @@ def _class_loss(c):
 
 _RULES = {"broadcast": _broadcast, "dims": _dims, "concat": _concat, "matmul": _matmul,
           "einsum": _einsum, "index": _index, "loss": _loss, "class_loss": _class_loss,
-          "direct": _direct, "linear": _linear, "like": _like, "composite": _composite}
+          "direct": _direct, "linear": _linear, "like": _like, "composite": _composite,
+          "fold": _fold}
