@@ -24,6 +24,7 @@ import weakref
 from autogradx._core import batching as _core
 from autogradx._core.op import apply_parsed
 from autogradx._core.tensor import Size, TensorBase
+from autogradx._tensor import Tensor
 
 __all__ = ["BatchedTensor", "Level", "push_level", "pop_level", "levels_of", "logical_dims",
            "dispatch", "fallback_stats", "reset_fallback_stats", "set_fallback_warning",
@@ -111,7 +112,6 @@ def physical(t):
     """``t`` as an ordinary tensor of the same array and history (for a result leaving vmap)."""
     if type(t) is BatchedTensor:
         _marks.pop(id(t), None)
-        from autogradx._tensor import Tensor
         t.__class__ = Tensor
     return t
 
@@ -123,120 +123,90 @@ def _refuse(what):
         "keep it a tensor (data-dependent Python control flow cannot be vmapped).")
 
 
-def _tensor_type():
-    from autogradx._tensor import Tensor
-    return Tensor
+def _refusing(method, what):
+    """``Tensor.method``, refused on a batched tensor while its vmap's function runs."""
+    def call(self, *args, **kwargs):
+        if logical_dims(self):
+            _refuse(what)
+        return getattr(Tensor, method)(self, *args, **kwargs)
+    call.__name__ = method
+    return call
 
 
-def _make_batched_tensor():
-    Tensor = _tensor_type()
+class BatchedTensor(Tensor):
+    """A tensor batched by vmap: its array holds every sample; its shape is one sample's
+    (while the vmap's function runs)."""
 
-    class BatchedTensor(Tensor):
-        """A tensor batched by vmap: its array holds every sample; its shape is one
-        sample's (while the vmap's function runs)."""
+    __slots__ = ()
+    __module__ = "autogradx.func"
 
-        __slots__ = ()
-        __module__ = "autogradx.func"
+    @property
+    def shape(self):
+        return Size(self._data.shape[logical_dims(self):])
 
-        @property
-        def shape(self):
-            return Size(self._data.shape[logical_dims(self):])
+    def size(self, dim=None):
+        shape = self.shape
+        if dim is None:
+            return shape
+        n = max(len(shape), 1)
+        if not -n <= dim < n:
+            raise IndexError(f"Dimension out of range (expected to be in range of "
+                             f"[{-n}, {n - 1}], but got {dim})")
+        return shape[dim]
 
-        def size(self, dim=None):
-            shape = self.shape
-            if dim is None:
-                return shape
-            n = len(shape)
-            if not -max(n, 1) <= dim < max(n, 1):
-                raise IndexError(f"Dimension out of range (expected to be in range of "
-                                 f"[{-max(n, 1)}, {max(n, 1) - 1}], but got {dim})")
-            return shape[dim % n]
+    @property
+    def ndim(self):
+        return self._data.ndim - logical_dims(self)
 
-        @property
-        def ndim(self):
-            return self._data.ndim - logical_dims(self)
+    def dim(self):
+        return self._data.ndim - logical_dims(self)
 
-        def dim(self):
-            return self._data.ndim - logical_dims(self)
+    def numel(self):
+        return math.prod(self.shape)
 
-        def numel(self):
-            return math.prod(self.shape)
+    nelement = numel
 
-        nelement = numel
+    def __len__(self):
+        shape = self.shape
+        if not shape:
+            raise TypeError("len() of a 0-d tensor")
+        return shape[0]
 
-        def __len__(self):
-            shape = self.shape
-            if not shape:
-                raise TypeError("len() of a 0-d tensor")
-            return shape[0]
+    def stride(self, dim=None):
+        k = logical_dims(self)
+        strides = tuple(s // self._data.itemsize for s in self._data.strides[k:])
+        return strides if dim is None else strides[dim]
 
-        def stride(self, dim=None):
-            k = logical_dims(self)
-            strides = tuple(s // self._data.itemsize for s in self._data.strides[k:])
-            return strides if dim is None else strides[dim]
+    def detach(self):
+        out = Tensor.detach(self)
+        return mark(out, levels_of(self)) if logical_dims(self) else out
 
-        def detach(self):
-            out = Tensor.detach(self)
-            return mark(out, levels_of(self)) if logical_dims(self) else out
+    @property
+    def data(self):
+        return self.detach()
 
-        @property
-        def data(self):
-            return self.detach()
+    item = _refusing("item", ".item()")
+    tolist = _refusing("tolist", ".tolist()")
+    numpy = _refusing("numpy", ".numpy()")
+    __array__ = _refusing("__array__", "a NumPy conversion")
+    __bool__ = _refusing("__bool__", "bool() (an if or while on a tensor)")
+    __float__ = _refusing("__float__", "float()")
+    __int__ = _refusing("__int__", "int()")
+    __index__ = _refusing("__index__", "an index conversion")
 
-        def item(self):
-            if logical_dims(self):
-                _refuse(".item()")
-            return Tensor.item(self)
+    def __repr__(self, *, tensor_contents=None):
+        if not logical_dims(self):
+            return Tensor.__repr__(self, tensor_contents=tensor_contents)
+        # The whole batch, batch dims first (printed as the tensor it is outside vmap).
+        prev = _core._set_batching_active(False)
+        try:
+            inner = Tensor.__repr__(self, tensor_contents=tensor_contents)
+        finally:
+            _core._set_batching_active(prev)
+        return (f"BatchedTensor(lvls={list(levels_of(self))}, bdims=first, "
+                f"sample shape={list(self.shape)}, value=\n{inner})")
 
-        def tolist(self):
-            if logical_dims(self):
-                _refuse(".tolist()")
-            return Tensor.tolist(self)
-
-        def numpy(self, *, force=False):
-            if logical_dims(self):
-                _refuse(".numpy()")
-            return Tensor.numpy(self, force=force)
-
-        def __array__(self, dtype=None, copy=None):
-            if logical_dims(self):
-                _refuse("a NumPy conversion")
-            return Tensor.__array__(self, dtype, copy)
-
-        def __bool__(self):
-            if logical_dims(self):
-                _refuse("bool() (an if or while on a tensor)")
-            return Tensor.__bool__(self)
-
-        def __float__(self):
-            if logical_dims(self):
-                _refuse("float()")
-            return Tensor.__float__(self)
-
-        def __int__(self):
-            if logical_dims(self):
-                _refuse("int()")
-            return Tensor.__int__(self)
-
-        def __index__(self):
-            if logical_dims(self):
-                _refuse("an index conversion")
-            return Tensor.__index__(self)
-
-        def __str__(self):
-            return self.__repr__()
-
-        def __repr__(self, *, tensor_contents=None):
-            levels = levels_of(self)
-            if not logical_dims(self):
-                return Tensor.__repr__(self, tensor_contents=tensor_contents)
-            return (f"BatchedTensor(lvl={levels[-1]}, bdim=0, shape={list(self.shape)}, "
-                    f"value=\n{Tensor.__repr__(self, tensor_contents=tensor_contents)})")
-
-    return BatchedTensor
-
-
-BatchedTensor = _make_batched_tensor()
+    __str__ = __repr__
 
 
 # -- dispatch ---------------------------------------------------------------------------
@@ -401,16 +371,12 @@ def _alias_dual(t, fw):
 # -- entering and leaving a level ------------------------------------------------------
 
 
-def _fw():
-    return _tangent_table()
-
-
 def enter(t, dim, level):
     """``t`` batched at ``level`` along its (sample) dim ``dim``: that dim moved behind its
     batch dims of outer levels (a view); its tangent too."""
     prev = _core._set_batching_active(False)
     try:
-        fw = _fw()
+        fw = _tangent_table()
         have = levels_of(t)
         if fw is not None and fw.tangent_of(t) is not None:
             union = tuple(sorted(set(have) | set(levels_of(fw.tangent_of(t)))))
@@ -438,7 +404,7 @@ def leave(t, level, out_dim):
     the sample dim ``out_dim`` (expanded there if it does not depend on the level)."""
     prev = _core._set_batching_active(False)
     try:
-        fw = _fw()
+        fw = _tangent_table()
         have = levels_of(t)
         if fw is not None and fw.tangent_of(t) is not None and levels_of(fw.tangent_of(t)) != have:
             union = tuple(sorted(set(have) | set(levels_of(fw.tangent_of(t)))))
@@ -496,7 +462,7 @@ def grad(outputs, inputs, grad_outputs, **kwargs):
             gos.append(g)
         res = autograd.grad(list(outputs), list(inputs), gos, **kwargs)
         # A tangent (forward over reverse) was computed on the same arrays: batched alike.
-        return [None if g is None else _claim(g, levels_of(x), (), _fw()) if levels_of(x)
+        return [None if g is None else _claim(g, levels_of(x), (), _tangent_table()) if levels_of(x)
                 else g for g, x in zip(res, inputs)]
     finally:
         _core._set_batching_active(prev)
@@ -509,7 +475,7 @@ def batch_all(t):
         return t
     prev = _core._set_batching_active(False)
     try:
-        return mark(align(t, levels, _fw()), levels)
+        return mark(align(t, levels, _tangent_table()), levels)
     finally:
         _core._set_batching_active(prev)
 

@@ -107,13 +107,6 @@ def kind_of(op):
     return None
 
 
-@functools.lru_cache(maxsize=None)
-def _rule_by_name(name):
-    from autogradx._registry import get_op
-    kind = kind_of(get_op(name))
-    return None if kind is None else _RULES[kind]
-
-
 def rule_for(op):
     """The batching rule of ``op``, or None."""
     kind = kind_of(op)
