@@ -106,3 +106,31 @@ def test_jacobians_in_vmap_match_torch():
         ours = afunc.vmap(run(agx, afunc, transform))(agx.tensor(xs)).numpy()
         theirs = torch.func.vmap(run(torch, torch.func, transform))(torch.tensor(xs)).numpy()
         np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
+def test_compositions_match_torch():
+    """vmap inside and outside jvp, grad, jacrev, jacfwd and hessian, nested vmaps: each as
+    torch.func computes it, and no op takes the fallback loop."""
+    rng = np.random.default_rng(0)
+    X, V, W = rng.standard_normal((3, 4)), rng.standard_normal((3, 4)), rng.standard_normal(4)
+
+    def run(lib, F):
+        x, v, w = lib.tensor(X), lib.tensor(V), lib.tensor(W)
+        f = lambda x, w: (x.sin() * w).softmax(-1) * x.sum()
+        g = lambda x: f(x, w)
+        return [t.detach().numpy() for t in (
+            F.jvp(F.vmap(f, in_dims=(0, None)), (x, w), (v, lib.zeros_like(w)))[1],
+            F.vmap(lambda x, v: F.jvp(g, (x,), (v,))[1])(x, v),
+            F.vmap(lambda v: F.jvp(g, (x[0],), (v,))[1])(v),
+            F.grad(lambda w: F.vmap(f, in_dims=(0, None))(x, w).pow(2).sum())(w),
+            F.vmap(F.vmap(F.grad(lambda a, b: (a * b).sin().sum())), in_dims=(0, None))(x, w),
+            F.jacrev(F.vmap(g))(x),
+            F.vmap(F.jacfwd(g))(x),
+            F.vmap(F.hessian(lambda x: (x.sin() * w).sum() * x.prod()))(x),
+        )]
+    afunc.reset_vmap_fallback_stats()
+    ours = run(agx, afunc)
+    assert afunc.vmap_fallback_stats() == {}
+    for a, b in zip(ours, run(torch, torch.func)):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
