@@ -10,6 +10,7 @@ import numbers
 import numpy as np
 
 from autogradx import _dtype
+from autogradx._core.batching import is_batching_active
 from autogradx._core.promote import get_default_float, set_default_float
 from autogradx._core.tensor import Size, TensorBase, wrap
 from autogradx._device import default_device, device as _device
@@ -314,7 +315,6 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, *
 def _per_sample(shape):
     """Inside vmap(randomness="different"), each sample draws its own values: the shape
     with those levels' batch dims in front, and the levels; else ``shape`` and ()."""
-    from autogradx._core.batching import is_batching_active
     if not is_batching_active():
         return shape, ()
     from autogradx import _batching
