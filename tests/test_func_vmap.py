@@ -10,8 +10,6 @@ op, vmap(grad) must give each draw's own gradient. Then: which ops have a rule, 
 fallback report, randomness, and the batched path of the transforms inside vmap.
 """
 
-import functools
-
 import numpy as np
 import pytest
 

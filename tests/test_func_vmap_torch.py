@@ -13,7 +13,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated
 
 import autogradx as agx
 import autogradx.func as afunc
-from autogradx._registry import REGISTRY
 from test_func_vmap import _builtin_cases, _draws, _flat
 
 NAMESPACES = {"": torch, "nn.functional": torch.nn.functional, "linalg": torch.linalg}

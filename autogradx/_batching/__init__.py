@@ -28,7 +28,8 @@ from autogradx._tensor import Tensor
 
 __all__ = ["BatchedTensor", "Level", "push_level", "pop_level", "levels_of", "logical_dims",
            "dispatch", "fallback_stats", "reset_fallback_stats", "set_fallback_warning",
-           "VmapFallbackWarning", "physical", "mark", "Unsupported"]
+           "VmapFallbackWarning", "physical", "mark", "Unsupported", "walk", "align", "enter",
+           "leave", "grad", "batch_all"]
 
 
 class VmapFallbackWarning(UserWarning):
@@ -212,17 +213,17 @@ class BatchedTensor(Tensor):
 # -- dispatch ---------------------------------------------------------------------------
 
 
-def _walk(value, fn):
+def walk(value, fn):
     """``value`` with ``fn`` applied to every tensor in it (tuples, lists, dicts)."""
     if isinstance(value, TensorBase):
         return fn(value)
     if isinstance(value, (tuple, list)):
-        items = [_walk(v, fn) for v in value]
+        items = [walk(v, fn) for v in value]
         if hasattr(value, "_fields"):
             return type(value)(*items)
         return type(value)(items)
     if isinstance(value, dict):
-        return {k: _walk(v, fn) for k, v in value.items()}
+        return {k: walk(v, fn) for k, v in value.items()}
     return value
 
 
@@ -314,8 +315,8 @@ def _batched(op, args, kwargs, levels, fw):
             batched.append(a)
             return a
         return t
-    p_args = _walk(args, prepare)
-    p_kwargs = _walk(kwargs, prepare) if kwargs else kwargs
+    p_args = walk(args, prepare)
+    p_kwargs = walk(kwargs, prepare) if kwargs else kwargs
     rule = rules.rule_for(op)
     inputs = {id(t) for t in _tensors_in(args, _tensors_in(kwargs or {}, []))} | {
         id(t) for t in batched}
@@ -333,7 +334,7 @@ def _batched(op, args, kwargs, levels, fw):
             res = None      # a random op where every sample must draw the same values
     if res is None:
         res = _loop(op, p_args, p_kwargs, levels, {id(t) for t in batched})
-    return _walk(res, lambda t: _claim(t, levels, inputs, fw))
+    return walk(res, lambda t: _claim(t, levels, inputs, fw))
 
 
 def _same_randomness(levels):
@@ -501,8 +502,8 @@ def _loop(op, args, kwargs, levels, batched):
         if id(t) in batched and id(t) not in flat:
             flat[id(t)] = t.reshape((count,) + tuple(t._data.shape[n:]))
         return t
-    _walk(args, flatten)
-    _walk(kwargs, flatten)
+    walk(args, flatten)
+    walk(kwargs, flatten)
     gen = _factories.default_generator
     state = gen.get_state() if _same_randomness(levels) else None
     results = []
@@ -511,7 +512,7 @@ def _loop(op, args, kwargs, levels, batched):
             return flat[id(t)][i] if id(t) in flat else t
         if state is not None:
             gen.set_state(state)
-        results.append(apply_parsed(op, _walk(args, pick), _walk(kwargs, pick)))
+        results.append(apply_parsed(op, walk(args, pick), walk(kwargs, pick)))
     first = results[0]
     leaves = _tensors_in(first, [])
     per_sample = [_tensors_in(r, []) for r in results]
@@ -525,7 +526,7 @@ def _loop(op, args, kwargs, levels, batched):
         column = stack([p[j] for p in per_sample])
         stacked.append(column.reshape(sizes + tuple(column._data.shape[1:])))
     it = iter(stacked)
-    return _walk(first, lambda t: next(it))
+    return walk(first, lambda t: next(it))
 
 
 def fallback_stats():

@@ -37,7 +37,7 @@ fallback loop, as do ops of no kind.
 import functools
 import inspect
 
-from autogradx._batching import Unsupported
+from autogradx._batching import Unsupported, walk
 from autogradx._core.op import apply_parsed
 from autogradx._core.tensor import TensorBase
 
@@ -509,14 +509,7 @@ def _fold(c):
     lead = batch + tuple(x._data.shape[c.n:c.n + rank - spatial - 1])
     values[names[0]] = x.reshape((-1,) + tuple(x._data.shape[len(lead):]))
     out = c.call_bound(values, sig)
-    return _walk_tensors(out, lambda t: t.reshape(lead + tuple(t._data.shape[1:])))
-
-
-def _walk_tensors(out, fn):
-    if isinstance(out, TensorBase):
-        return fn(out)
-    items = [_walk_tensors(v, fn) for v in out]
-    return type(out)(*items) if hasattr(out, "_fields") else type(out)(items)
+    return walk(out, lambda t: t.reshape(lead + tuple(t._data.shape[1:])))
 
 
 # -- losses ---------------------------------------------------------------------------
