@@ -17,6 +17,7 @@ def coverage_markdown(registry=None, all_plugins=True):
     """The op coverage page, generated from the registry: the ops of every loaded plugin,
     or with ``all_plugins=False`` autogradx's own (docs/ops.md)."""
     from autogradx._registry import REGISTRY
+    from autogradx._batching.rules import kind_of
     from autogradx.autograd._jvp import rule_kind
     registry = (registry or REGISTRY).load()
     builtin = {name for name, info in registry.plugins.items() if info.builtin}
@@ -30,9 +31,12 @@ def coverage_markdown(registry=None, all_plugins=True):
         "The forward rule (forward-mode AD) comes from the same definition: `elementwise` (the",
         "vjp formulas), `view`/`linear` (the op applied to the tangents), `multilinear`,",
         "`formula` (declared `jvp=`), or `transpose` (two reverse passes through the vjp: slow).",
+        "The batching rule (`vmap`, docs/func.md) is derived per kind of op the same way; `-`:",
+        "vmap runs the op once per sample (its fallback loop).",
         "",
-        "| op | plugin | functions | Tensor methods | differentiable inputs | node | forward rule |",
-        "|---|---|---|---|---|---|---|",
+        "| op | plugin | functions | Tensor methods | differentiable inputs | node | forward rule "
+        "| batching rule |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     names = [n for n in sorted(registry.ops)
              if all_plugins or registry.ops[n].plugin in builtin]
@@ -51,9 +55,11 @@ def coverage_markdown(registry=None, all_plugins=True):
             f"| `{name}` | {op.plugin} | {', '.join(f'`{f}`' for f in _names(op)) or '-'} | "
             f"{', '.join(f'`{m}`' for m in methods) or '-'} | "
             f"{', '.join(f'`{d}`' for d in diff) or 'none'} | "
-            f"{node if diff else '-'} | {rule_kind(op) or '-'} |")
+            f"{node if diff else '-'} | {rule_kind(op) or '-'} | {kind_of(op) or '-'} |")
     lines.append("")
-    lines.append(f"{len(names)} ops.")
+    batched = sum(kind_of(registry.ops[n]) is not None for n in names)
+    lines.append(f"{len(names)} ops. {batched} have a batching rule, {len(names) - batched} "
+                 "take vmap's fallback loop.")
     return "\n".join(lines) + "\n"
 
 

@@ -10,6 +10,7 @@ import numbers
 import numpy as np
 
 from autogradx import _dtype
+from autogradx._core.batching import is_batching_active
 from autogradx._core.promote import get_default_float, set_default_float
 from autogradx._core.tensor import Size, TensorBase, wrap
 from autogradx._device import default_device, device as _device
@@ -33,6 +34,8 @@ class Generator:
 
     # Set by vmap(randomness="error") while it runs the mapped function.
     _refuse_random = False
+    # Counts the draws of every generator: vmap sees whether an op drew random numbers.
+    _draws = 0
 
     def __init__(self, device="cpu"):
         self._seed = _DEFAULT_SEED
@@ -46,6 +49,7 @@ class Generator:
                 "vmap: called random operation while in randomness error mode. Please either "
                 "use the 'same' or 'different' randomness flags on vmap or perform the "
                 "randomness operation out of vmap")
+        Generator._draws += 1
         if self._rng is None:
             self._rng = np.random.Generator(np.random.PCG64(self._seed))
         return self._rng
@@ -293,18 +297,37 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False)
 
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, **kw):
     """Uniform random values on [0, 1)."""
-    shape = _size(size, kw.pop("size", None))
+    shape, levels = _per_sample(_size(size, kw.pop("size", None)))
     rng = (generator or default_generator).rng
-    return _wrap(_draw(rng.random, shape, _float(dtype), 1.0), requires_grad, device)
+    return _batched(_wrap(_draw(rng.random, shape, _float(dtype), 1.0), requires_grad, device),
+                    levels)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, **kw):
     """Standard normal random values."""
-    shape = _size(size, kw.pop("size", None))
+    shape, levels = _per_sample(_size(size, kw.pop("size", None)))
     rng = (generator or default_generator).rng
     # A complex normal of unit variance: each part has variance 1/2, as in PyTorch.
-    return _wrap(_draw(rng.standard_normal, shape, _float(dtype), math.sqrt(0.5)),
-                 requires_grad, device)
+    return _batched(_wrap(_draw(rng.standard_normal, shape, _float(dtype), math.sqrt(0.5)),
+                          requires_grad, device), levels)
+
+
+def _per_sample(shape):
+    """Inside vmap(randomness="different"), each sample draws its own values: the shape
+    with those levels' batch dims in front, and the levels; else ``shape`` and ()."""
+    if not is_batching_active():
+        return shape, ()
+    from autogradx import _batching
+    levels = tuple(level for level in _batching.active_levels()
+                   if level.randomness == "different")
+    return tuple(level.size for level in levels) + tuple(shape), tuple(l.id for l in levels)
+
+
+def _batched(t, levels):
+    if not levels:
+        return t
+    from autogradx import _batching
+    return _batching.mark(t, levels)
 
 
 def _draw(sample, shape, np_dtype, complex_scale):
@@ -335,7 +358,8 @@ def _like(t, dtype, device):
     """Shape, dtype and device of a ``*_like`` result: ``t``'s unless given."""
     if not isinstance(t, TensorBase):
         raise TypeError(f"expected a Tensor, got {type(t).__name__}")
-    return (t._data.shape, t._data.dtype if dtype is None else _dtype.as_numpy_dtype(dtype),
+    # t.shape: a sample's shape for a tensor batched by vmap.
+    return (tuple(t.shape), t._data.dtype if dtype is None else _dtype.as_numpy_dtype(dtype),
             t.device if device is None else device)
 
 

@@ -2,11 +2,13 @@
 
 ``grad``, ``grad_and_value``, ``vjp`` and ``jacrev`` are reverse mode (``autograd.grad``
 with ``create_graph=True``, so that an outer transform can differentiate them again);
-``jvp`` and ``jacfwd`` are true forward mode (``autograd.forward_ad``: one forward pass per
-tangent); ``hessian`` is ``jacfwd(jacrev(f))``, forward over reverse. ``vmap`` maps a
-function over a dimension of its inputs by running it once per batch element and stacking
-the results (no per-op batching rules yet: every op takes this loop). They compose:
-``vmap(grad(f))`` gives per-sample gradients.
+``jvp`` is true forward mode (``autograd.forward_ad``: one forward pass per tangent) and
+``jacfwd`` is ``jvp`` vmapped over the basis vectors of each input; ``hessian`` is
+``jacfwd(jacrev(f))``, forward over reverse. ``vmap`` maps a function over a dimension of
+its inputs: every op inside runs once on the whole batch by its batching rule
+(autogradx/_batching), and an op without one runs once per sample, counted by
+``vmap_fallback_stats()``. They compose: ``vmap(grad(f))`` gives per-sample gradients,
+differentiating the batched computation (the parameters inside are batched too).
 
 Unlike torch.func, there are no transform levels: an inner transform tracks its inputs on
 the same autograd graph as the outer one. Results are detached when no input of the
@@ -17,12 +19,16 @@ at a time, as ``forward_ad``.
 
 import functools
 
+from autogradx import _batching
+from autogradx._batching import VmapFallbackWarning
+from autogradx._core.batching import is_batching_active
 from autogradx._core.tensor import TensorBase
 from autogradx.autograd import forward_ad as fwAD
 from autogradx.grad_mode import enable_grad
 
 __all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap",
-           "functional_call"]
+           "functional_call", "vmap_fallback_stats", "reset_vmap_fallback_stats",
+           "set_vmap_fallback_warning", "batching_rule_kind", "VmapFallbackWarning"]
 
 
 # -- pytrees of tensors (tuples, lists, dicts) ------------------------------------------
@@ -81,9 +87,12 @@ def _outer(leaves):
 
 def _track(t):
     """``t`` as a tensor this transform differentiates with respect to: a view that keeps
-    ``t``'s history and tangent (an outer transform's), requiring grad."""
+    ``t``'s history and tangent (an outer transform's), requiring grad. Inside vmap it is
+    batched at every level (expanded where it is not), so that its gradient is per sample."""
     with enable_grad():
         v = t.view(tuple(t.shape))
+        if is_batching_active():
+            v = _batching.batch_all(v)
     if not v.requires_grad:
         v.requires_grad_()
     return v
@@ -96,9 +105,11 @@ def _grads(outputs, inputs, grad_outputs=None):
     live = [k for k, o in enumerate(outputs) if o.requires_grad]
     res = [None] * len(inputs)
     if live:
-        res = list(autograd.grad([outputs[k] for k in live], inputs,
-                                 None if grad_outputs is None else [grad_outputs[k] for k in live],
-                                 retain_graph=True, create_graph=True, allow_unused=True))
+        # Inside vmap, on the batched arrays (the gradient of each sample's output).
+        grad = _batching.grad if is_batching_active() else autograd.grad
+        res = list(grad([outputs[k] for k in live], inputs,
+                        None if grad_outputs is None else [grad_outputs[k] for k in live],
+                        retain_graph=True, create_graph=True, allow_unused=True))
     return [g if g is not None else _zeros_like(x) for g, x in zip(res, inputs)]
 
 
@@ -298,8 +309,9 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
 
 
 def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
-    """The Jacobian of ``func`` with respect to the arguments ``argnums`` by forward mode
-    (one jvp per input element); shaped ``output.shape + input.shape``."""
+    """The Jacobian of ``func`` with respect to the arguments ``argnums`` by forward mode:
+    ``jvp`` vmapped over the basis vectors of each input (one batched forward pass per
+    input); shaped ``output.shape + input.shape``."""
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         nums = _argnums(argnums, len(args), "jacfwd(f, ...)(*args)")
@@ -309,44 +321,58 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
             originals += leaves
             groups.append((leaves, rebuild))
         flat = [x for leaves, _ in groups for x in leaves]
-        columns = [[] for _ in flat]    # per input: per element, the output tangents
-        outs = out_rebuild = aux = None
+
+        def pushforward(i, basis):
+            """The outputs of ``func`` and their tangents along ``basis`` for input ``i``."""
+            with _forward_level("jacfwd(f, ...)(*args)"):
+                new_args, k = list(args), 0
+                for a, (leaves, rebuild) in zip(nums, groups):
+                    new_args[a] = rebuild([
+                        fwAD.make_dual(leaf, basis if k + j == i else _zeros_like(leaf))
+                        for j, leaf in enumerate(leaves)])
+                    k += len(leaves)
+                out, aux = _split_aux(func(*new_args, **kwargs), has_aux, "jacfwd")
+                outs, structure["rebuild"] = _tensors(out, "jacfwd(f, ...)(*args): the output of f")
+                tangents = []
+                for o in outs:
+                    t = fwAD.unpack_dual(o).tangent
+                    tangents.append(t if t is not None else _zeros_like(o))
+                primals = [fwAD.unpack_dual(o).primal for o in outs]
+            return (tuple(tangents), tuple(primals)) + ((aux,) if has_aux else ())
+
+        structure = {}
+        columns, outs, aux = [], None, None
         for i, x in enumerate(flat):
-            for e in range(x.numel()):
-                basis = _zeros(x, x.numel())
-                basis[e] = 1
-                with _forward_level("jacfwd(f, ...)(*args)"):
-                    new_args, k = list(args), 0
-                    for a, (leaves, rebuild) in zip(nums, groups):
-                        new_args[a] = rebuild([
-                            fwAD.make_dual(leaf, basis.view(tuple(leaf.shape)) if k + j == i
-                                           else _zeros_like(leaf))
-                            for j, leaf in enumerate(leaves)])
-                        k += len(leaves)
-                    out, aux = _split_aux(func(*new_args, **kwargs), has_aux, "jacfwd")
-                    outs, out_rebuild = _tensors(out, "jacfwd(f, ...)(*args): the output of f")
-                    tangents = []
-                    for o in outs:
-                        t = fwAD.unpack_dual(o).tangent
-                        tangents.append(t if t is not None else _zeros_like(o))
-                    outs = [fwAD.unpack_dual(o).primal for o in outs]
-                columns[i].append(tangents)
+            if x.numel() == 0:
+                columns.append(None)
+                continue
+            basis = _eye(x.numel(), x).view((x.numel(),) + tuple(x.shape))
+            res = vmap(functools.partial(pushforward, i), randomness=randomness)(basis)
+            columns.append(res[0])
+            # Every sample's primal outputs and aux are the same: the first one's.
+            outs = [p[0] for p in res[1]]
+            aux = _first_sample(res[2]) if has_aux else None
         if outs is None:        # no input elements at all: evaluate once for the shapes
             out, aux = _split_aux(func(*args, **kwargs), has_aux, "jacfwd")
-            outs, out_rebuild = _tensors(out, "jacfwd(f, ...)(*args): the output of f")
-        from autogradx import stack
+            outs, structure["rebuild"] = _tensors(out, "jacfwd(f, ...)(*args): the output of f")
+        out_rebuild = structure["rebuild"]
         blocks = []
         for k, o in enumerate(outs):
             per_input = []
             for i, x in enumerate(flat):
-                cols = [c[k] for c in columns[i]]
                 shape = tuple(o.shape) + tuple(x.shape)
-                per_input.append(stack(cols, dim=-1).reshape(shape) if cols
-                                 else _zeros(o, shape))
+                per_input.append(columns[i][k].movedim(0, -1).reshape(shape)
+                                 if columns[i] is not None else _zeros(o, shape))
             blocks.append(per_input)
         keep = _outer(originals)
         return _assemble(blocks, groups, out_rebuild, argnums, aux, keep, has_aux)
     return wrapper
+
+
+def _first_sample(tree):
+    """The first sample of each tensor of ``tree`` (vmap's results along dim 0)."""
+    leaves, rebuild = _flatten(tree)
+    return rebuild([x[0] if isinstance(x, TensorBase) else x for x in leaves])
 
 
 def hessian(func, argnums=0):
@@ -398,72 +424,115 @@ def _in_dims(in_dims, args):
 
 
 def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
-    """``func`` mapped over dimension ``in_dims`` of its inputs: the results for each batch
-    element, stacked along ``out_dims``. ``randomness``: ``"error"`` (a random op inside
-    raises), ``"different"`` (each element draws its own) or ``"same"`` (every element
-    draws the same values)."""
+    """``func`` mapped over dimension ``in_dims`` of its inputs, the results stacked along
+    ``out_dims``. Each op runs once on the whole batch by its batching rule (an op without
+    one runs once per sample: :func:`vmap_fallback_stats` lists them). ``randomness``:
+    ``"error"`` (a random op inside raises), ``"different"`` (each sample draws its own)
+    or ``"same"`` (every sample draws the same values). ``chunk_size``: map that many
+    samples at a time."""
     if randomness not in ("error", "different", "same"):
         raise RuntimeError(f"Only allowed values for randomness are 'error', 'different', or "
                            f"'same'. Got {randomness}")
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size <= 0):
         raise ValueError(f"vmap: chunk_size should be None or greater than 0. (got {chunk_size})")
+    name = getattr(func, "__name__", func)
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         if not args:
-            raise ValueError(f"vmap({getattr(func, '__name__', func)})(<inputs>): got no inputs. "
+            raise ValueError(f"vmap({name})(<inputs>): got no inputs. "
                              "Maybe you forgot to add inputs, or you are trying to vmap over a "
                              "function with no inputs. The latter is unsupported.")
         specs = _in_dims(in_dims, args)
         sizes = [leaf.shape[d] for leaves, _, dims in specs
                  for leaf, d in zip(leaves, dims) if d is not None]
         if not sizes:
-            raise ValueError(f"vmap({getattr(func, '__name__', func)}, in_dims={in_dims}, ...)"
+            raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)"
                              "(<inputs>): at least one input must be batched (in_dims must not "
                              "be None for every input)")
         if len(set(sizes)) != 1:
-            raise ValueError(f"vmap({getattr(func, '__name__', func)}, in_dims={in_dims}, ...)"
+            raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)"
                              "(<inputs>): Expected all tensors to have the same size in the "
                              f"mapped dimension, got sizes {sizes} for the mapped dimension")
-        from autogradx import _factories, stack
-        gen = _factories.default_generator
-        state = gen.get_state() if randomness == "same" else None
-        results = []
-        for b in range(sizes[0]):
-            call_args = [rebuild([leaf if d is None else leaf.select(d, b)
+        if chunk_size is not None and sizes[0] > chunk_size:
+            return _chunked(specs, sizes[0], kwargs)
+        return _mapped(specs, sizes[0], kwargs)
+
+    def _mapped(specs, size, kwargs):
+        from autogradx import _factories
+        level = _batching.push_level(size, randomness)
+        prev = _factories.Generator._refuse_random
+        try:
+            call_args = [rebuild([leaf if d is None else _batching.enter(leaf, d, level)
                                   for leaf, d in zip(leaves, dims)])
                          for leaves, rebuild, dims in specs]
-            if state is not None:
-                gen.set_state(state)
-            prev = _factories.Generator._refuse_random
             _factories.Generator._refuse_random = randomness == "error"
-            try:
-                results.append(func(*call_args, **kwargs))
-            finally:
-                _factories.Generator._refuse_random = prev
-        outs0, rebuild_out = _flatten(results[0])
-        flat = [_flatten(r)[0] for r in results]
-        if isinstance(out_dims, (int, type(None))):
-            odims = [out_dims] * len(outs0)
-        else:
-            odims, _ = _flatten(out_dims)
-            if len(odims) != len(outs0):
-                raise ValueError(f"vmap(f, ..., out_dims={out_dims})(<inputs>): out_dims is not "
-                                 "compatible with the structure of `outputs`.")
-        stacked = []
-        for j, d in enumerate(odims):
-            column = [f[j] for f in flat]
-            if not all(isinstance(c, TensorBase) for c in column):
-                raise ValueError(f"vmap({getattr(func, '__name__', func)}, ...): `{getattr(func, '__name__', func)}` "
-                                 "must only return Tensors, got type "
-                                 f"{type(next(c for c in column if not isinstance(c, TensorBase)))}. "
-                                 "Did you mean to set out_dims= to None for output?")
-            if d is None:
-                stacked.append(column[0])
-            else:
-                stacked.append(stack(column, dim=d))
-        return rebuild_out(stacked)
+            out = func(*call_args, **kwargs)
+            _factories.Generator._refuse_random = prev
+            outs, rebuild_out = _flatten(out)
+            odims = _out_dims(out_dims, outs)
+            for o in outs:
+                if not isinstance(o, TensorBase):
+                    raise ValueError(f"vmap({name}, ...): `{name}` must only return Tensors, "
+                                     f"got type {type(o)}. Did you mean to set out_dims= to "
+                                     "None for output?")
+            return rebuild_out([_batching.leave(o, level, d) for o, d in zip(outs, odims)])
+        finally:
+            _factories.Generator._refuse_random = prev
+            _batching.pop_level(level)
+
+    def _chunked(specs, size, kwargs):
+        from autogradx import cat
+        pieces = []
+        for start in range(0, size, chunk_size):
+            length = min(chunk_size, size - start)
+            chunk = [(leaves, rebuild, dims, [leaf if d is None else leaf.narrow(d, start, length)
+                                              for leaf, d in zip(leaves, dims)])
+                     for leaves, rebuild, dims in specs]
+            pieces.append(_mapped([(new, rebuild, dims) for _, rebuild, dims, new in chunk],
+                                  length, kwargs))
+        flat = [_flatten(p)[0] for p in pieces]
+        _, rebuild_out = _flatten(pieces[0])
+        odims = _out_dims(out_dims, flat[0])
+        return rebuild_out([column[0] if d is None else cat(list(column), dim=d)
+                            for d, column in zip(odims, zip(*flat))])
+
     return wrapper
+
+
+def _out_dims(out_dims, outs):
+    if isinstance(out_dims, (int, type(None))):
+        return [out_dims] * len(outs)
+    odims, _ = _flatten(out_dims)
+    if len(odims) != len(outs):
+        raise ValueError(f"vmap(f, ..., out_dims={out_dims})(<inputs>): out_dims is not "
+                         "compatible with the structure of `outputs`.")
+    return odims
+
+
+def vmap_fallback_stats():
+    """``{op name: calls}``: the ops that ran vmap's fallback loop (once per sample, for want
+    of a batching rule for that call) since :func:`reset_vmap_fallback_stats`."""
+    return _batching.fallback_stats()
+
+
+def reset_vmap_fallback_stats():
+    """Forget the counts of :func:`vmap_fallback_stats`."""
+    _batching.reset_fallback_stats()
+
+
+def set_vmap_fallback_warning(enabled=True):
+    """Warn (:class:`VmapFallbackWarning`, once per op) when an op runs vmap's fallback loop;
+    off by default, as in PyTorch. Returns the previous setting."""
+    return _batching.set_fallback_warning(enabled)
+
+
+def batching_rule_kind(op_name):
+    """The kind of batching rule vmap uses for the registered op ``op_name`` (``"broadcast"``,
+    ``"dims"``, ``"matmul"``, ...), or None where it runs the fallback loop."""
+    from autogradx._batching import rules
+    from autogradx._registry import get_op
+    return rules.kind_of(get_op(op_name))
 
 
 # -- modules ----------------------------------------------------------------------------
@@ -534,6 +603,11 @@ def _swap(target, attr, value):
 def _zeros_like(t):
     from autogradx import zeros_like
     return zeros_like(t.detach())
+
+
+def _eye(n, like):
+    from autogradx import eye
+    return eye(n, dtype=like.dtype, device=like.device)
 
 
 def _zeros(like, shape):

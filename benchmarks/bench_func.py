@@ -4,26 +4,30 @@
                     jacrev 256 vjps
     jacobian/wide   f: R^256 -> R^8 (sums of maps of x): jacfwd needs 256 jvps, jacrev 8
     per-sample      vmap(grad(loss)) of a 16-32-4 MLP over a batch of 32 (per-sample
-                    gradients of every parameter), against a Python loop of grad over the
-                    samples, and torch.func's vmap(grad) on the same model
+                    gradients of every parameter): autogradx's batched path (every op by
+                    its batching rule; the run stops if any op took vmap's fallback
+                    loop), a Python loop of grad over the samples, and torch.func's
+                    vmap(grad) on the same model
 
-Each cell is the median over rounds; implementations take turns within a round (see
-_common.py). Before timing, every implementation's result is checked against autogradx's
-jacrev (Jacobians) or the loop (per-sample gradients).
+jacfwd is vmap of jvp over the basis vectors (one batched forward pass per input);
+jacrev is one vjp per output element.
+
+Each cell is the median over rounds, with the spread of its rounds ((max - min) /
+median); implementations take turns within a round (see _common.py). Before timing,
+every implementation's result is checked against autogradx's jacrev (Jacobians) or the
+loop (per-sample gradients).
 
 Run:  python benchmarks/bench_func.py [--rounds N | --quick] [--no-torch]
 Writes benchmarks/results/func.jsonl and benchmarks/results/func.md.
 """
-
-import statistics
 
 import numpy as np
 
 import autogradx as agx
 import autogradx.func as afunc
 from _common import (
-    arg_parser, fmt, import_torch, machine_info, machine_line, parse_args, ratio,
-    time_interleaved, torch_note, write_results,
+    arg_parser, fmt, fmt_spread, import_torch, machine_info, machine_line, parse_args, ratio,
+    summarize, time_interleaved, torch_note, write_results,
 )
 
 torch = import_torch()
@@ -96,8 +100,12 @@ def _per_sample_runners(impls):
             runners[impl] = (lambda F=F, params=params, xs=xs, ys=ys:
                              F.vmap(F.grad(_loss), in_dims=(None, 0, 0))(params, xs, ys))
     expected = runners["autogradx loop of grad"]()
+    afunc.reset_vmap_fallback_stats()
     for impl, run in runners.items():
         got = run()
+        if impl == "autogradx vmap(grad)" and afunc.vmap_fallback_stats():
+            raise SystemExit(f"{impl}: ops took vmap's fallback loop: "
+                             f"{afunc.vmap_fallback_stats()}")
         for k in params_np:
             a = np.stack([e[k].numpy() for e in expected])
             b = got[k].detach().numpy() if isinstance(got, dict) else np.stack(
@@ -105,6 +113,19 @@ def _per_sample_runners(impls):
             if not np.allclose(a, b, rtol=1e-9, atol=1e-12):
                 raise SystemExit(f"{impl}: per-sample gradients of {k} differ from the loop's")
     return runners
+
+
+def _row(case, impl, cells, ref):
+    c = cells[impl]
+    return (f"| {case} | {impl} | {fmt(c['median'])} | {fmt_spread(c['spread'])} | "
+            f"{fmt(ratio(c['median'], cells[ref]['median']))} |")
+
+
+def _record(case, impl, cells, rounds, machine):
+    c = cells[impl]
+    return {"case": case, "impl": impl, "median_ms": round(c["median"], 4),
+            "min_ms": round(c["min"], 4), "max_ms": round(c["max"], 4),
+            "rounds": rounds, "machine": machine}
 
 
 def main(argv=None):
@@ -116,28 +137,25 @@ def main(argv=None):
     records, lines = [], []
     jac_impls = ["autogradx jacfwd", "autogradx jacrev"] + (
         ["torch jacfwd", "torch jacrev"] if with_torch else [])
-    lines += ["| case | implementation | median ms | vs autogradx jacrev |", "|---|---|---|---|"]
+    lines += ["| case | implementation | median ms | spread | vs autogradx jacrev |",
+              "|---|---|---|---|---|"]
     for case, fn, n in (("jacobian/tall (8 -> 256)", tall, N_SMALL),
                         ("jacobian/wide (256 -> 8)", wide, N_LARGE)):
         samples = time_interleaved(_jacobian_runners(fn, n, jac_impls), args.rounds)
-        medians = {impl: statistics.median(s) * 1e3 for impl, s in samples.items()}
+        cells = {impl: summarize(s, 1e3) for impl, s in samples.items()}
         for impl in jac_impls:
-            lines.append(f"| {case} | {impl} | {fmt(medians[impl])} | "
-                         f"{fmt(ratio(medians[impl], medians['autogradx jacrev']))} |")
-            records.append({"case": case, "impl": impl, "median_ms": round(medians[impl], 4),
-                            "rounds": args.rounds, "machine": machine})
+            lines.append(_row(case, impl, cells, "autogradx jacrev"))
+            records.append(_record(case, impl, cells, args.rounds, machine))
     ps_impls = ["autogradx vmap(grad)", "autogradx loop of grad"] + (
         ["torch.func vmap(grad)"] if with_torch else [])
     samples = time_interleaved(_per_sample_runners(ps_impls), args.rounds)
-    medians = {impl: statistics.median(s) * 1e3 for impl, s in samples.items()}
-    lines += ["", "| case | implementation | median ms | vs autogradx loop |", "|---|---|---|---|"]
+    cells = {impl: summarize(s, 1e3) for impl, s in samples.items()}
+    lines += ["", "| case | implementation | median ms | spread | vs autogradx loop |",
+              "|---|---|---|---|---|"]
+    case = f"per-sample grads, MLP {'-'.join(map(str, WIDTHS))}, batch {BATCH}"
     for impl in ps_impls:
-        lines.append(f"| per-sample grads, MLP {'-'.join(map(str, WIDTHS))}, batch {BATCH} | "
-                     f"{impl} | {fmt(medians[impl])} | "
-                     f"{fmt(ratio(medians[impl], medians['autogradx loop of grad']))} |")
-        records.append({"case": "per_sample_grads", "impl": impl,
-                        "median_ms": round(medians[impl], 4), "rounds": args.rounds,
-                        "machine": machine})
+        lines.append(_row(case, impl, cells, "autogradx loop of grad"))
+        records.append(_record("per_sample_grads", impl, cells, args.rounds, machine))
     header = ["# Function transforms", "", machine_line(machine), "",
               f"{args.rounds} rounds; medians. " + (note or ""), ""]
     write_results(args.out_dir, "func", records, "\n".join(header + lines) + "\n")

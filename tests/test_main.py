@@ -26,6 +26,9 @@ def test_coverage_lists_every_builtin_op_once():
     page = coverage_markdown(all_plugins=False)
     assert _rows(page) == sorted(f"| `{name}`" for name in builtin)
     assert f"{len(builtin)} ops." in page
+    from autogradx._batching.rules import kind_of
+    batched = sum(kind_of(REGISTRY.load().ops[name]) is not None for name in builtin)
+    assert f"{batched} have a batching rule, {len(builtin) - batched} take" in page
 
 
 def test_coverage_lists_every_plugins_ops_by_default(site):

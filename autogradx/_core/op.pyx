@@ -19,6 +19,7 @@ from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from .dispatch cimport Switch, array_module
 from .dispatch import FAST_PATHS
 from .errors import _shape_error, _type_names, record_forward
+from .batching cimport batching_active, dispatch as batching_dispatch, not_batched
 from .forward cimport forward_active, propagate, propagate_inplace
 from .grad_mode cimport anomaly_enabled, grad_enabled, saved_hooks_on
 from .loops cimport call1, call2, scalar_operand
@@ -56,6 +57,10 @@ cdef object _apply_parsed(OpDef op, tuple args, dict kwargs):
             return apply_inplace(op, args, kwargs)      # F.relu(x, inplace=True)
     if kwargs and "out" in kwargs:
         return _apply_out(op, args, kwargs)
+    if batching_active():
+        res = batching_dispatch(op, args, kwargs)     # vmap: a batched input takes its rule
+        if not not_batched(res):
+            return res
     if op.variadic:
         return _apply_variadic(op, args, kwargs)
     cdef Py_ssize_t n = op.n_inputs, nargs = len(args), i, first = 0
@@ -394,7 +399,8 @@ cpdef object apply_inplace(OpDef op, tuple args, dict kwargs):
                 "a leaf Variable that requires grad is being used in an in-place operation.")
         if on_view:
             check_view_inplace(t)
-    if op.out and not forward_active() and _write_in_place(op, t, args, kwargs):
+    if (op.out and not forward_active() and not batching_active()
+            and _write_in_place(op, t, args, kwargs)):
         return t
     if saved_hooks_on() and grad_enabled() and 0 in op.save_idx:
         # The pack hook gets the values the formulas read, not the tensor about to be
