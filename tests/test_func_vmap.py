@@ -30,10 +30,9 @@ def _builtin_cases():
     return out
 
 
-# The loop's reference is wrong there, not vmap: a bug outside vmap, kept visible.
-KNOWN = {"pow-3-all": "grad of a 0-d float64 base ** a float64 tensor with create_graph=True is "
-                  "computed in float32 (pow's exponent formula makes its at-zero term with "
-                  "xp.where of two Python numbers: a float32 tensor)"}
+# Cases where the loop's reference is wrong, not vmap (a bug outside vmap, kept visible as a
+# strict xfail): none at present.
+KNOWN = {}
 
 
 def _params():

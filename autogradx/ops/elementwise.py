@@ -282,7 +282,9 @@ def _pow_grad_exponent(xp, g, input, exponent, result):
     x, y, out = input, exponent, result
     # g * out * log(x), where PyTorch takes log(0) as 0 for y >= 0 (the gradient is 0) and
     # as -inf for y < 0 (out is inf, so the gradient is -inf); log(0) is never called.
-    at_zero = xp.where(y < 0, -math.inf, 0)
+    # Built on zeros of out's dtype: from two Python scalars, a tensor namespace (under
+    # create_graph) would make it float32, and float32 wins over a 0-d float64 base.
+    at_zero = xp.where(y < 0, -math.inf, xp.zeros_like(out))
     if not _is_array(x):
         return g * out * (math.log(x) if x > 0 else at_zero if x == 0 else math.nan)
     return g * out * xp.where(x == 0, at_zero, xp.log(xp.where(x == 0, 1, x)))

@@ -344,6 +344,20 @@ def test_second_derivatives(fn):
     np.testing.assert_allclose(a_gg, t_gg, rtol=1e-10, err_msg="second derivative")
 
 
+def test_pow_exponent_gradient_under_create_graph_keeps_a_0d_bases_dtype():
+    # A 0-d float64 base ** a float64 tensor: the exponent's gradient, recorded, is float64
+    # (its at-zero term was once made float32, and won the promotion over the 0-d base).
+    exponent = np.linspace(0.5, 2.0, 6).reshape(2, 3)
+    got = []
+    for lib in (agx, torch):
+        b = lib.tensor(0.7, dtype=lib.float64, requires_grad=True)
+        e = lib.tensor(exponent, requires_grad=True)
+        (g,) = lib.autograd.grad((b ** e).sum(), e, create_graph=True)
+        got.append(g)
+    assert got[0].dtype == agx.float64
+    np.testing.assert_allclose(got[0].detach().numpy(), got[1].detach().numpy(), rtol=1e-12)
+
+
 # ---------------------------------------------------------------- dtype rules
 
 I64 = np.array([-2, 0, 3], np.int64)
