@@ -14,6 +14,7 @@ place of the op's and the view at any of its inputs.
 import numpy as np
 
 from .dispatch cimport array_module
+from .errors import SECOND_BACKWARD
 from .grad_mode cimport grad_enabled, set_grad_enabled_c
 from .node cimport Node, grad_edge
 from .opdef cimport OpDef
@@ -152,6 +153,8 @@ cdef class CopySlices(Node):
     """The base's node after an in-place change of one of its views (see the module doc)."""
 
     cdef list apply(self, list grads, bint create_graph):
+        if self.positions is None:
+            raise RuntimeError(SECOND_BACKWARD)
         g = grads[0]
         if create_graph:
             # On tensors, so that the gradient is itself recorded.
@@ -173,8 +176,11 @@ cdef class CopySlices(Node):
         return res[:self.slot] + [result] + res[self.slot + 1:]
 
     cdef void release(self) noexcept:
-        if self.fn is not None:
-            self.fn.release()
+        # As PyTorch: fn is let go of, and freed with what it saved unless something else
+        # holds it (a custom Function's node, which its saved outputs reach too: it releases
+        # its own when the engine gets there). A later backward through this node is refused.
+        self.fn = None
+        self.positions = None
 
     def name(self):
         return "torch::autograd::CopySlices"

@@ -43,6 +43,7 @@ class FunctionCtx:
         self._packed = None         # (packed, history) per saved tensor under saved-tensor hooks
         self._out_slots = None      # per saved tensor: its output number on the node, or None
         self._node = None           # weak reference to the node, once made
+        self._in_copy_slices = False    # the node is a dirty view's base's CopySlices' too
         self._released = False
         self._clear_on_access = clear_on_access     # the Function's clear_saved_tensors_on_access
         self._accessed = False
@@ -145,6 +146,10 @@ class FunctionCtx:
             self._out_slots = slots
 
     def _release(self):
+        if self._in_copy_slices:
+            # Its node, in a CopySlices node (a dirty view), is reached through it and through
+            # the saved outputs, in either order: what it saved goes with the node.
+            return
         self._saved = ()
         self.saved_for_forward = ()
         self._packed = None
@@ -270,6 +275,7 @@ class Function:
                              node_type=cls._backward_cls)
             for view, slot in dirty_views:
                 rebase_on_node(view, node, slot)
+                ctx._in_copy_slices = True
             ctx._hold(node, [outputs[i] for i in diff])
             if is_anomaly_enabled():
                 record_forward(node)
