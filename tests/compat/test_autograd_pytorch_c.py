@@ -2673,8 +2673,6 @@ DIFFERENCES = {
     "test_custom_function_forward_mode_view_checks":
         "[forward-ad] gradcheck(check_forward_ad=True) refused: NotImplementedError 'needs "
         "forward-mode AD'",
-    "test_custom_function_forward_mode_inplace_checks":
-        "[forward-ad] gradcheck(check_forward_ad=) unsupported (TypeError)",
     "test_custom_function_forward_mode_forward_is_no_op": _FWAD,
     # -- views --
     "test_autograd_views_codegen":
@@ -2704,10 +2702,6 @@ DIFFERENCES = {
         "[views] in-place on a Function's view output: autogradx refuses with 'A view was created "
         "in no_grad mode...' (the forward ran under no_grad), not 'Output 0 of ComplexViewBackward"
         " is a view and is being modified inplace'",
-    "test_custom_function_return_view_in_nograd":
-        "[views] zero_() on a view that a custom Function made under no_grad: autogradx says 'a "
-        "view of a leaf Variable that requires grad is being used in an in-place operation.', "
-        "PyTorch 'A view was created in no_grad mode and is being modified inplace'",
     # -- hooks --
     # -- other results --
     "test_pynode_destruction_deadlock":
