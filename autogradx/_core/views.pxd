@@ -5,9 +5,9 @@ from .node cimport Node
 from .tensor cimport TensorBase, ViewInfo, apply_fn
 
 cdef class CopySlices(Node):
-    cdef Node fn                     # the in-place op's node (its edge `slot` replaced by the base's), or None
-    cdef object positions            # flat positions in the base of the view's elements; None once released
-    cdef Py_ssize_t slot             # which input of fn the view is (0 for an op; any for a custom Function)
+    cdef Node fn                     # the in-place op's node (edge `slot` is the base's here), or None
+    cdef object positions            # flat positions of the view's elements in the base; None: released
+    cdef Py_ssize_t slot             # which input of fn the view is (0 for an op, any for a Function)
 
 
 cdef void install_apply_parsed(apply_fn fn) noexcept

@@ -43,7 +43,7 @@ class FunctionCtx:
         self._packed = None         # (packed, history) per saved tensor under saved-tensor hooks
         self._out_slots = None      # per saved tensor: its output number on the node, or None
         self._node = None           # weak reference to the node, once made
-        self._in_copy_slices = False    # the node is a dirty view's base's CopySlices' too
+        self._in_copy_slices = False    # the node is also inside a CopySlices node (a dirty view)
         self._released = False
         self._clear_on_access = clear_on_access     # the Function's clear_saved_tensors_on_access
         self._accessed = False
