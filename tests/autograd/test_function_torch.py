@@ -397,6 +397,29 @@ def test_mark_dirty_on_a_view_passes_gradcheck_and_gradgradcheck(view_at):
     assert gradgradcheck(fn, (r, k))
 
 
+def test_mark_dirty_on_a_view_of_a_base_without_grad_gives_it_a_history(torch):
+    def run(lib):
+        class AddInto(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, a, b):
+                ctx.mark_dirty(a)
+                return a.add_(b * 2)
+
+            @staticmethod
+            def backward(ctx, g):
+                return g, g * 2
+
+        x = lib.zeros(4)
+        y = lib.ones(2, requires_grad=True)
+        v = x[1:3]
+        q = AddInto.apply(v, y)
+        facts = (q is v, q.grad_fn.name(), x.grad_fn.name(), x.is_leaf, x.tolist())
+        (x * lib.arange(4.0)).sum().backward()
+        return facts, y.grad.tolist()
+
+    assert run(agx) == run(torch)
+
+
 def _adds_one(lib, returns=1, inside=None):
     """Adds 1 in place to its input (or, with ``inside``, to ``inside(input)``) and marks
     that dirty."""
