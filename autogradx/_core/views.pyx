@@ -6,12 +6,15 @@ history becomes a CopySlices node: the gradient it passes to the base's old hist
 incoming one with the view's region replaced by the op's gradient for its input 0 (the
 view's old values); the op's other inputs get theirs. The view's own history is then
 rebuilt on the base's new one by replaying the view ops that made it, as is the history of
-any other view of that base the next time it is used (``rebase``).
+any other view of that base the next time it is used (``rebase``). A custom Function that
+marks an input view dirty (``ctx.mark_dirty``) goes through the same path, its node in
+place of the op's and the view at any of its inputs.
 """
 
 import numpy as np
 
 from .dispatch cimport array_module
+from .errors import SECOND_BACKWARD
 from .grad_mode cimport grad_enabled, set_grad_enabled_c
 from .node cimport Node, grad_edge
 from .opdef cimport OpDef
@@ -78,15 +81,25 @@ cdef void rebase(TensorBase t) except *:
 install_rebase(rebase)
 
 
+def check_inplace_on_view(TensorBase t):
+    """``check_view_inplace`` for a custom Function that changed the view ``t`` in place
+    (``ctx.mark_dirty``)."""
+    check_view_inplace(t)
+
+
+def rebase_on_node(TensorBase t, Node fn, Py_ssize_t slot):
+    """``copy_slices`` for a custom Function whose node ``fn`` took the view ``t`` as its
+    input ``slot`` and changed it in place (``ctx.mark_dirty``)."""
+    copy_slices(t, fn, slot)
+
+
 cdef void check_view_inplace(TensorBase t) except *:
     """PyTorch's refusals of an in-place change of the view ``t`` in grad mode."""
     cdef TensorBase root = <TensorBase>t._base
     cdef ViewInfo info = t._view
-    if root._grad_fn is None and root._requires_grad:
-        raise RuntimeError(
-            "a view of a leaf Variable that requires grad is being used in an in-place operation.")
     if not needs_grad(root):
         return
+    # How the view was made is refused first, then a leaf base: PyTorch's order.
     while info is not None:
         # A view made under no_grad is refused as such first, as PyTorch records it.
         if info.no_grad_made:
@@ -103,11 +116,14 @@ cdef void check_view_inplace(TensorBase t) except *:
                 "multiple views. Such functions do not allow the output views to be modified "
                 "inplace. You should replace the inplace operation by an out-of-place one.")
         info = info.parent
+    if root._grad_fn is None and root._requires_grad:
+        raise RuntimeError(
+            "a view of a leaf Variable that requires grad is being used in an in-place operation.")
 
 
-cdef void copy_slices(TensorBase t, object fn) except *:
-    """After an op with node ``fn`` (or None) wrote into the view ``t``: the base's history
-    becomes a CopySlices node, and the view's is rebuilt on it."""
+cdef void copy_slices(TensorBase t, object fn, Py_ssize_t slot=0) except *:
+    """After an op with node ``fn`` (or None) wrote into the view ``t``, its input ``slot``:
+    the base's history becomes a CopySlices node, and the view's is rebuilt on it."""
     cdef TensorBase root = <TensorBase>t._base
     cdef CopySlices node = CopySlices.__new__(CopySlices)
     cdef Node f = <Node>fn if fn is not None else None
@@ -115,12 +131,13 @@ cdef void copy_slices(TensorBase t, object fn) except *:
     xp = array_module(data)
     node._name = "CopySlices"
     node.fn = f
+    node.slot = slot
     node.positions = replay(t._view, xp.arange(data.size).reshape(data.shape), False)
     base_edge = grad_edge(root) if needs_grad(root) else None
     base_slot = root._output_nr if root._grad_fn is not None else 0
     if f is not None:
-        node.next_nodes = (base_edge,) + f.next_nodes[1:]
-        node.next_slots = (base_slot,) + f.next_slots[1:]
+        node.next_nodes = f.next_nodes[:slot] + (base_edge,) + f.next_nodes[slot + 1:]
+        node.next_slots = f.next_slots[:slot] + (base_slot,) + f.next_slots[slot + 1:]
     else:
         node.next_nodes = (base_edge,)
         node.next_slots = (base_slot,)
@@ -136,6 +153,8 @@ cdef class CopySlices(Node):
     """The base's node after an in-place change of one of its views (see the module doc)."""
 
     cdef list apply(self, list grads, bint create_graph):
+        if self.positions is None:
+            raise RuntimeError(SECOND_BACKWARD)
         g = grads[0]
         if create_graph:
             # On tensors, so that the gradient is itself recorded.
@@ -143,20 +162,25 @@ cdef class CopySlices(Node):
             region = flat[self.positions]
             res = self.fn.apply([region], True) if self.fn is not None else [None]
             result = flat.clone()
-            result[self.positions] = 0.0 if res[0] is None else res[0]
-            return [result.reshape(g.shape)] + res[1:]
+            written = res[self.slot]
+            result[self.positions] = 0.0 if written is None else written
+            return res[:self.slot] + [result.reshape(g.shape)] + res[self.slot + 1:]
         result = g.copy()
         flat = result.reshape(-1)
         region = flat[self.positions]
         if isinstance(region, np.generic):
             region = np.asarray(region)     # a 0-d view's region: NumPy gives a scalar
         res = self.fn.apply([region], False) if self.fn is not None else [None]
-        flat[self.positions] = 0 if res[0] is None else res[0]
-        return [result] + res[1:]
+        written = res[self.slot]
+        flat[self.positions] = 0 if written is None else written
+        return res[:self.slot] + [result] + res[self.slot + 1:]
 
     cdef void release(self) noexcept:
-        if self.fn is not None:
-            self.fn.release()
+        # As PyTorch: fn is let go of, and freed with what it saved unless something else
+        # holds it (a custom Function's node, which its saved outputs reach too: it releases
+        # its own when the engine gets there). A later backward through this node is refused.
+        self.fn = None
+        self.positions = None
 
     def name(self):
         return "torch::autograd::CopySlices"

@@ -6,8 +6,10 @@ without recording it, then records a single node whose backward calls
 ``MyFunction.backward``. As in PyTorch, a subclass may instead give
 ``forward(*args)`` without ctx and a separate ``setup_context(ctx, inputs,
 output)`` that saves what backward needs. An in-place Function marks the inputs
-it changed with ``ctx.mark_dirty``: they are returned, and take its node as
-their history.
+it changed with ``ctx.mark_dirty``: they are returned, their version is bumped, and
+they take its node as their history (a view's base takes a CopySlices node, as
+after an in-place op on a view: autogradx/_core/views.pyx). A saved output is kept
+without its history, which leads back to the ctx, so that no reference cycle holds it.
 """
 
 import functools
@@ -23,8 +25,12 @@ from autogradx._core.opnode import on_history, saved_history
 from autogradx._core.dispatch import get_array_module
 from autogradx._core.errors import SECOND_BACKWARD, _describe, record_forward
 from autogradx._core.tensor import TensorBase, wrap
+from autogradx._core.views import check_inplace_on_view, rebase_on_node
 
-__all__ = ["Function", "FunctionCtx", "once_differentiable"]
+__all__ = ["Function", "FunctionCtx", "InplaceFunction", "once_differentiable"]
+
+_NOT_AN_INPUT = ("ctx.mark_dirty() received a tensor that was not an input. Only input Tensors "
+                 "that have been mutated should be passed to ctx.mark_dirty().")
 
 
 class FunctionCtx:
@@ -35,6 +41,9 @@ class FunctionCtx:
         self._name = name
         self._saved = ()
         self._packed = None         # (packed, history) per saved tensor under saved-tensor hooks
+        self._out_slots = None      # per saved tensor: its output number on the node, or None
+        self._node = None           # weak reference to the node, once made
+        self._in_copy_slices = False    # the node is also inside a CopySlices node (a dirty view)
         self._released = False
         self._clear_on_access = clear_on_access     # the Function's clear_saved_tensors_on_access
         self._accessed = False
@@ -66,15 +75,19 @@ class FunctionCtx:
                 "clear_saved_tensors_on_access=False.")
         if self._packed is not None:    # unpacked at each access; no version check, as in PyTorch
             return tuple(None if p is None else _unpack(p, h, self._node) for p, h in self._packed)
+        saved = self._saved
+        if self._out_slots is not None:
+            node = self._node()
+            saved = tuple(t if k is None or node is None else on_history(t, (node, k, None))
+                          for t, k in zip(saved, self._out_slots))
         for i, (t, v) in enumerate(zip(self._saved, self._versions)):
             if t is not None and t._version != v:
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified "
-                    f"by an inplace operation: {_describe(t, None)}, is at version "
+                    f"by an inplace operation: {_describe(saved[i], None)}, is at version "
                     f"{t._version}; expected version {v} instead. Hint: {self._name} saved it "
                     f"(saved tensor {i}) with ctx.save_for_backward; clone() the tensor before "
                     "changing it in place.")
-        saved = self._saved
         if self._clear_on_access:
             # Only the caller holds them now: backward may free each as it goes.
             self._saved = ()
@@ -112,34 +125,60 @@ class FunctionCtx:
                                  "should save non-tensors as attributes on ctx.")
         self.saved_for_forward = tuple(tensors)
 
-    def _pack(self, node):
-        """Saved-tensor hooks are on: keep what the pack hook makes of each saved tensor, and
-        where its gradient flows, instead of the tensor. An output of ``node`` keeps only its
-        output number (the node itself is found at unpack), so that no cycle holds it."""
-        saved, self._saved = self._saved, ()    # nothing kept if a pack hook raises
+    def _hold(self, node, outputs):
+        """``node`` is made, with ``outputs``: a saved output keeps only its output number
+        (the node itself is found at each access, as it is held weakly), so that no cycle
+        holds it. Under saved-tensor hooks, what the pack hook makes of each saved tensor is
+        kept instead of the tensor, with where its gradient flows."""
         self._node = weakref.ref(node)
-        self._packed = tuple(
-            None if t is None else
-            (_saved_hooks.pack(t), t.output_nr if t.grad_fn is node else saved_history(t))
-            for t in saved)
+        slots = tuple(None if t is None else next((k for k, o in enumerate(outputs) if o is t),
+                                                  None)
+                      for t in self._saved)
+        if _saved_hooks.active():
+            saved, self._saved = self._saved, ()    # nothing kept if a pack hook raises
+            self._packed = tuple(
+                None if t is None else
+                (_saved_hooks.pack(t), saved_history(t) if k is None else k)
+                for t, k in zip(saved, slots))
+        elif any(k is not None for k in slots):
+            # An alias without history: the same memory and version counter.
+            self._saved = tuple(t if k is None else t.detach() for t, k in zip(self._saved, slots))
+            self._out_slots = slots
 
     def _release(self):
+        if self._in_copy_slices:
+            # Its node, in a CopySlices node (a dirty view), is reached through it and through
+            # the saved outputs, in either order: what it saved goes with the node.
+            return
         self._saved = ()
         self.saved_for_forward = ()
         self._packed = None
         self._released = True
 
     def _bump_dirty(self, outputs):
-        """After forward: each dirty tensor is among ``outputs`` and has a new version, which
-        what was saved of it expects."""
+        """After forward: each dirty tensor has a new version, which what was saved of it
+        expects, and is among ``outputs``."""
+        for t in self._dirty:
+            t._bump_version()
+        self._versions = tuple(None if t is None else t._version for t in self._saved)
         for t in self._dirty:
             if not any(t is o for o in outputs):
                 raise RuntimeError(
                     "Some elements marked as dirty during the forward method were not returned "
                     "as output. The inputs that are modified inplace must all be outputs of the "
                     "Function.")
-            t._bump_version()
-        self._versions = tuple(None if t is None else t._version for t in self._saved)
+
+    def _differentiable(self, t):
+        """``t``, an output, gets a gradient from this Function's node (where one is made)."""
+        return (isinstance(t, TensorBase) and id(t) not in self._non_differentiable
+                and t.dtype.is_floating_point)
+
+    def _kept_dirty(self, recorded):
+        """The dirty tensors returned as themselves (``recorded``: the node is made): the
+        differentiable ones, and those that need no gradient; PyTorch returns the others
+        detached, as an input returned unchanged."""
+        return tuple(t for t in self._dirty
+                     if not t.requires_grad or (recorded and self._differentiable(t)))
 
 
 class Function:
@@ -216,14 +255,13 @@ class Function:
             ctx._bump_dirty(outputs)
         if not (any(needs) and is_grad_enabled()):
             if tangents is not None:
-                outputs = tuple(_fresh(o, args, ctx._dirty) for o in outputs)
+                outputs = tuple(_fresh(o, args, ctx._kept_dirty(False)) for o in outputs)
                 _set_output_tangents(cls, ctx, args, tangents, outputs)
                 return outputs[0] if single else outputs
             return result
-        outputs = tuple(_fresh(o, args, ctx._dirty) for o in outputs)
-        diff = [i for i, o in enumerate(outputs)
-                if isinstance(o, TensorBase) and id(o) not in ctx._non_differentiable
-                and o.dtype.is_floating_point]
+        outputs = tuple(_fresh(o, args, ctx._kept_dirty(True)) for o in outputs)
+        diff = [i for i, o in enumerate(outputs) if ctx._differentiable(o)]
+        dirty_views = _check_dirty(ctx, args, outputs, diff)
         if diff:
             # Every tensor output's shape and dtype: the zeros backward sees where no gradient
             # arrived (non-differentiable outputs included, as in PyTorch).
@@ -235,13 +273,65 @@ class Function:
                                                name),
                              ctx._release, f"autogradx.autograd.function.{name}", ctx=ctx,
                              node_type=cls._backward_cls)
-            if _saved_hooks.active():
-                ctx._pack(node)
+            for view, slot in dirty_views:
+                rebase_on_node(view, node, slot)
+                ctx._in_copy_slices = True
+            ctx._hold(node, [outputs[i] for i in diff])
             if is_anomaly_enabled():
                 record_forward(node)
         if tangents is not None:
             _set_output_tangents(cls, ctx, args, tangents, outputs)
+        ctx._dirty = ()     # a dirty output's history leads to ctx: no reference back to it
         return outputs[0] if single else outputs
+
+
+class InplaceFunction(Function):
+    """PyTorch's ``torch.autograd.function.InplaceFunction``, kept for old code: a Function
+    whose instances carry an ``inplace`` flag (``apply`` is used as with any Function)."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
+
+def _check_dirty(ctx, args, outputs, diff):
+    """PyTorch's refusals of the differentiable outputs (at ``diff``) marked dirty. Gives
+    each view among them, with its position among the inputs, for its base to be rebased."""
+    views = []
+    for i in diff:
+        t = outputs[i]
+        if not any(t is d for d in ctx._dirty):
+            continue
+        if _leaf_requiring_grad(t):
+            raise RuntimeError("a leaf Variable that requires grad has been used in an in-place "
+                               "operation.")
+        slot = next((k for k, a in enumerate(args) if a is t), None)
+        if slot is None:
+            if t._base is not None:     # a view of one of forward's intermediates
+                raise RuntimeError(_NOT_AN_INPUT)
+            warnings.warn(_NOT_AN_INPUT, stacklevel=3)
+        if t._base is not None:
+            if len(outputs) > 1:
+                # The base's CopySlices node takes the gradient of one output.
+                raise RuntimeError(
+                    "If your Function modifies inplace an input that is a view of another "
+                    "Tensor, your Function cannot return more than one Tensor. This is not "
+                    "supported by the current autograd engine. You should either make sure the "
+                    "input is not a view (using .clone() for example) or make your Function "
+                    "only return one Tensor (potentially splitting it into two Functions: one "
+                    "doing the inplace that returns a single Tensor and a second one that does "
+                    "the other operations). You can ask on the forum "
+                    "https://discuss.pytorch.org/ if you need help to do this change.")
+            check_inplace_on_view(t)
+            views.append((t, slot))
+    return views
+
+
+def _leaf_requiring_grad(t):
+    # A view of a base that needs a gradient is no leaf; is_leaf would rebuild its history,
+    # which is refused for a view made under no_grad: check_inplace_on_view reports that.
+    return (t.requires_grad and not (t._base is not None and t._base.requires_grad)
+            and t.is_leaf)
 
 
 def _unpack(packed, history, node_ref):
@@ -265,6 +355,8 @@ def _input_tangents(args):
 def _set_output_tangents(cls, ctx, args, tangents, outputs):
     """The user's jvp, with the tangents of the inputs, gives the outputs' tangents."""
     from autogradx.autograd.forward_ad import set_tangent, suspended
+    given = tangents
+    versions = [None if t is None else t._version for t in given]
     ctx._in_jvp = True
     try:
         with suspended():
@@ -289,24 +381,42 @@ def _set_output_tangents(cls, ctx, args, tangents, outputs):
             if tuple(t.shape) != tuple(o.shape):
                 raise RuntimeError(f"{cls.__name__}.jvp returned a tangent of shape "
                                    f"{tuple(t.shape)} for an output of shape {tuple(o.shape)}")
+            if any(o is d for d in ctx._dirty) and _dirty_tangent(args, given, versions, o, t):
+                continue
             set_tangent(o, t)
+
+
+def _dirty_tangent(args, given, versions, out, tangent):
+    """``out``, marked dirty, gets ``tangent`` from jvp. Where its input had a tangent, jvp
+    must have changed that one in place and returned it (which ``out`` has already): True
+    then; False where ``out`` takes ``tangent`` (PyTorch's rules)."""
+    k = next((i for i, a in enumerate(args) if a is out), None)
+    if k is None:
+        raise RuntimeError("Only input Tensors should be given to ctx.mark_dirty(). If a Tensor "
+                           "is not an input, there is no need to pass it to mark_dirty().")
+    if given[k] is None:
+        return False
+    if tangent._version == versions[k]:
+        raise RuntimeError(
+            "An inplace custom Function is not modifying the forward mode gradients inplace. If "
+            "the forward is modifying an input inplace, then the jvp function must modify the "
+            "corresponding gradient inplace.")
+    if tangent is not given[k]:
+        raise RuntimeError(
+            "An inplace custom Function is not returning the forward mode gradients as-is. If "
+            "the forward is modifying an input inplace, then the jvp function must modify the "
+            "gradient inplace and return it as-is.")
+    return True
 
 
 def _fresh(out, args, dirty):
     """An output that is one of the inputs is returned as a new tensor sharing its data,
-    unless forward changed it in place (``mark_dirty``): that tensor itself is returned,
-    its history continued by this Function's node."""
+    unless forward changed it in place and it is returned as itself (``dirty``: see
+    ``FunctionCtx._kept_dirty``), its history continued by this Function's node."""
     if not (isinstance(out, TensorBase) and any(out is a for a in args)):
         return out
     if not any(out is d for d in dirty):
         return out.detach()
-    if out.is_leaf and out.requires_grad:
-        raise RuntimeError("a leaf Variable that requires grad has been used in an in-place "
-                           "operation.")
-    if out._base is not None:
-        raise NotImplementedError(
-            "mark_dirty on a view of another tensor is not supported by autogradx (PyTorch "
-            "rebuilds the base's history); clone() the view before the Function changes it")
     return out
 
 

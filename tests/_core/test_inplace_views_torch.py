@@ -179,6 +179,12 @@ def _refusal(lib, which):
     elif which == "multi_output_view":
         a, b = (x * 1).unbind()[:2]
         a.mul_(2)
+    elif which == "multi_output_view_of_leaf":      # refused as such before as a leaf's view
+        x.split(2)[0].mul_(2)
+    elif which == "no_grad_view_of_leaf":           # likewise
+        with lib.no_grad():
+            v = x[:2]
+        v.mul_(2)
     elif which == "no_grad_multi_output_view":     # the no_grad refusal comes first
         y = x * 1
         with lib.no_grad():
@@ -191,8 +197,9 @@ def _refusal(lib, which):
 
 
 @pytest.mark.parametrize("which", ["leaf", "view_before_requires_grad", "no_grad_view",
-                                   "multi_output_view", "no_grad_multi_output_view", "detach_",
-                                   "expanded"])
+                                   "multi_output_view", "multi_output_view_of_leaf",
+                                   "no_grad_view_of_leaf", "no_grad_multi_output_view",
+                                   "detach_", "expanded"])
 def test_refusals_are_pytorchs(which):
     with pytest.raises(RuntimeError) as expected:
         _refusal(torch, which)
@@ -231,3 +238,16 @@ def test_a_stale_view_made_under_no_grad_prints_an_invalid_grad_fn():
     ours = repr(_stale_no_grad_view(agx))
     assert ours == repr(_stale_no_grad_view(torch))
     assert ours.endswith("grad_fn=<Invalid>)")
+
+
+@pytest.mark.parametrize("retain", [False, True])
+def test_a_second_backward_through_copy_slices_needs_retain_graph_as_torch(retain):
+    # CopySlices lets go of the op's node after a backward, even of one that saved nothing.
+    def second(lib):
+        x = leaf(lib, [1.0, 2.0, 3.0])
+        h = x.clone()
+        h[:2] += 1
+        h.sum().backward(retain_graph=retain)
+        return error_of(lambda: h.sum().backward()), x.grad.tolist()
+
+    assert second(agx) == second(torch)

@@ -3239,8 +3239,6 @@ DIFFERENCES = {
     "test_retain_grad_inplace_over_view":
         "[views] retain_grad() on a view that is then changed in place: view.grad stays None (the "
         "retained gradient does not follow the view's new grad_fn); PyTorch gives tensor([1.])",
-    "test_return_duplicate_inplace":
-        "[function] torch.autograd.function.InplaceFunction is missing (AttributeError)",
     "test_setitem_mask":
         "[missing] Tensor.bernoulli_ (AttributeError)",
     "test_volatile_deprecated": "[missing] torch.autograd.torch and Tensor.volatile (AttributeError)",

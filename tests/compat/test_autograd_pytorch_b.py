@@ -117,9 +117,6 @@ DIFFERENCES = {
         "[hooks] module full backward hooks, tensor hooks and node hooks run in another relative "
         "order (the log has 23 entries where PyTorch's has 21)",
     # [function]
-    "test_return_leaf_inplace":
-        "[function] torch.autograd.function.InplaceFunction is missing (public()'s stand-in: "
-        "TypeError)",
     "test_naughty_autograd_function_stashing_ctx":
         "[behaviour] the test at this commit expects RuntimeError from a ctx's saved_tensors read "
         "after its output was deleted; the installed torch 2.13 returns the saved tensors (no "

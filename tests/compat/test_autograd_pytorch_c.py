@@ -2659,7 +2659,6 @@ NOT_PORTED = {
 
 _FWAD = ("[forward-ad] the harness's gradcheck (autogradx.testing.gradcheck) has no "
          "check_forward_ad= (TypeError); autograd.gradcheck has it")
-_MARK_DIRTY = "[function] ctx.mark_dirty raises NotImplementedError"
 
 DIFFERENCES = {
     # -- checkpoint --
@@ -2670,26 +2669,10 @@ DIFFERENCES = {
     "test_saved_variable_saved_original_inplace_detach":
         "[behaviour] backward after detach_() of a saved non-leaf input runs; PyTorch raises "
         "'Trying to use a saved tensor that has been detached'",
-    # -- autograd.Function --
-    "test_autograd_python_custom_function_inplace": _MARK_DIRTY,
-    "test_custom_function_mark_dirty_not_differentiable":
-        "[forward-ad] torch.autograd.forward_ad (AttributeError); the backward part passes",
-    "test_custom_function_mark_output_view_of_intermediate":
-        "[function] ctx.mark_dirty of a view of a Function's intermediate (not an input) is not "
-        "refused ('received a tensor that was not an input.' not raised)",
-    "test_custom_function_inplace_on_view_of_leaf":
-        "[function] ctx.mark_dirty on a view raises NotImplementedError ('mark_dirty on a view of "
-        "another tensor is not supported by autogradx'), not 'a view of a leaf Variable that "
-        "requires grad'",
-    "test_custom_function_saving_mutated_view_no_leak": _MARK_DIRTY,
-    "test_custom_function_inplace_on_non_default_view":
-        "[function] ctx.mark_dirty on a view of another tensor is not supported",
     # -- forward-mode AD --
     "test_custom_function_forward_mode_view_checks":
         "[forward-ad] gradcheck(check_forward_ad=True) refused: NotImplementedError 'needs "
         "forward-mode AD'",
-    "test_custom_function_forward_mode_inplace_checks":
-        "[forward-ad] gradcheck(check_forward_ad=) unsupported (TypeError)",
     "test_custom_function_forward_mode_forward_is_no_op": _FWAD,
     # -- views --
     "test_autograd_views_codegen":
@@ -2719,10 +2702,6 @@ DIFFERENCES = {
         "[views] in-place on a Function's view output: autogradx refuses with 'A view was created "
         "in no_grad mode...' (the forward ran under no_grad), not 'Output 0 of ComplexViewBackward"
         " is a view and is being modified inplace'",
-    "test_custom_function_return_view_in_nograd":
-        "[views] zero_() on a view that a custom Function made under no_grad: autogradx says 'a "
-        "view of a leaf Variable that requires grad is being used in an in-place operation.', "
-        "PyTorch 'A view was created in no_grad mode and is being modified inplace'",
     # -- hooks --
     # -- other results --
     "test_pynode_destruction_deadlock":
