@@ -10,6 +10,6 @@ cdef class CopySlices(Node):
 
 
 cdef void install_apply_parsed(apply_fn fn) noexcept
-cdef void check_view_inplace(TensorBase t) except *
+cdef void check_view_inplace(TensorBase t, tuple args) except *
 cdef void copy_slices(TensorBase t, object fn) except *
 cdef object replay(ViewInfo info, object x, bint on_tensor)
