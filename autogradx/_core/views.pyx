@@ -7,6 +7,12 @@ incoming one with the view's region replaced by the op's gradient for its input 
 view's old values); the op's other inputs get theirs. The view's own history is then
 rebuilt on the base's new one by replaying the view ops that made it, as is the history of
 any other view of that base the next time it is used (``rebase``).
+
+How a view was made (its creation mark, tensor.pxd: PyTorch's CreationMeta) decides which
+of these changes PyTorch refuses, with its messages (``refusal``): a view made under
+no_grad or inference_mode, one of several views an op or a Function returned, or a view a
+custom Function returned (``mark_function_views``), whose backward the rebuilt history
+would bypass.
 """
 
 import re
