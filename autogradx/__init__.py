@@ -38,7 +38,8 @@ from autogradx._legacy import (
 )
 from autogradx.serialization import load, save
 from autogradx.grad_mode import (
-    enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled,
+    enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad,
+    set_grad_enabled,
 )
 from autogradx import autograd, backends as _backends
 from autogradx.autograd import is_anomaly_enabled, set_detect_anomaly

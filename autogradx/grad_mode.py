@@ -11,9 +11,12 @@ import inspect
 import sys
 import warnings
 
-from autogradx._core.grad_mode import _set_grad_enabled, is_grad_enabled
+from autogradx._core.grad_mode import (
+    _set_grad_enabled, _set_inference_mode, is_grad_enabled, is_inference_mode_enabled,
+)
 
-__all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "inference_mode"]
+__all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "inference_mode",
+           "is_inference_mode_enabled"]
 
 
 class _GradModeContext:
@@ -28,12 +31,19 @@ class _GradModeContext:
         return self
 
     def __enter__(self):
-        self._prev = _set_grad_enabled(self._enabled)
+        self._prev = self._switch()
         return self
 
     def __exit__(self, *exc):
-        _set_grad_enabled(self._prev)
+        self._restore(self._prev)
         return False
+
+    def _switch(self):
+        """Put this thread in the mode; return what ``_restore`` puts back."""
+        return _set_grad_enabled(self._enabled)
+
+    def _restore(self, prev):
+        _set_grad_enabled(prev)
 
     def __call__(self, func):
         if inspect.isclass(func):
@@ -44,17 +54,16 @@ class _GradModeContext:
                 "nothing else.", FutureWarning, stacklevel=2)
             cls = func
             func = lambda *args, **kwargs: cls(*args, **kwargs)   # noqa: E731  (as PyTorch)
-        enabled = self._enabled
         if inspect.isgeneratorfunction(func):
-            return _wrap_generator(enabled, func)
+            return _wrap_generator(self, func)
 
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
-            prev = _set_grad_enabled(enabled)
+            prev = self._switch()
             try:
                 return func(*args, **kwargs)
             finally:
-                _set_grad_enabled(prev)
+                self._restore(prev)
 
         return wrapper
 
@@ -62,16 +71,16 @@ class _GradModeContext:
         return type(self)()
 
 
-def _wrap_generator(enabled, func):
-    """``func`` (a generator function) with grad mode ``enabled`` around each step of the
-    generator: its start, every ``send``/``throw`` and its ``close``."""
+def _wrap_generator(mode, func):
+    """``func`` (a generator function) in ``mode`` (a _GradModeContext) around each step of
+    the generator: its start, every ``send``/``throw`` and its ``close``."""
 
     def step(method, *args):
-        prev = _set_grad_enabled(enabled)
+        prev = mode._switch()
         try:
             return method(*args)
         finally:
-            _set_grad_enabled(prev)
+            mode._restore(prev)
 
     @functools.wraps(func)
     def generator_context(*args, **kwargs):
@@ -107,10 +116,21 @@ class enable_grad(_GradModeContext):
 
 
 class inference_mode(_GradModeContext):
-    """Like ``no_grad`` (autogradx has no separate inference tensors)."""
+    """Like ``no_grad`` (autogradx has no separate inference tensors); a view made in it is
+    named as made in inference mode when an in-place change of it is refused."""
 
     def __init__(self, mode=True):
         self._enabled = not mode
+
+    def _switch(self):
+        return _set_grad_enabled(self._enabled), _set_inference_mode(not self._enabled)
+
+    def _restore(self, prev):
+        _set_grad_enabled(prev[0])
+        _set_inference_mode(prev[1])
+
+    def clone(self):
+        return type(self)(not self._enabled)
 
 
 class set_grad_enabled(_GradModeContext):

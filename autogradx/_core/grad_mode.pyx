@@ -4,12 +4,14 @@ op-application hot path costs a function call, not a Python lookup."""
 cdef extern from *:
     """
     static _Thread_local int agx_grad_enabled = 1;
+    static _Thread_local int agx_inference_mode = 0;
     static int agx_anomaly_enabled = 0;
     static int agx_anomaly_check_nan = 1;
     static _Thread_local int agx_saved_hooks_on = 0;
     static int agx_saved_hooks_threads = 0;
     """
     int agx_grad_enabled
+    int agx_inference_mode           # a no_grad that views made in it name as inference mode
     int agx_anomaly_enabled
     int agx_anomaly_check_nan
     int agx_saved_hooks_on
@@ -35,6 +37,24 @@ def _set_grad_enabled(bint enabled):
     """Set this thread's grad mode and return the previous one."""
     cdef bint prev = agx_grad_enabled
     set_grad_enabled_c(enabled)
+    return prev
+
+
+cdef bint inference_enabled() noexcept nogil:
+    return agx_inference_mode
+
+
+def is_inference_mode_enabled():
+    """Return True inside ``inference_mode`` on this thread."""
+    return bool(agx_inference_mode)
+
+
+def _set_inference_mode(bint enabled):
+    """Set this thread's inference mode flag and return the previous one (grad mode is set
+    apart, with ``_set_grad_enabled``)."""
+    global agx_inference_mode
+    cdef bint prev = agx_inference_mode
+    agx_inference_mode = enabled
     return prev
 
 

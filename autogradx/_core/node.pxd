@@ -38,6 +38,10 @@ cdef class AccumulateGrad(Node):
     cdef readonly object variable    # the leaf tensor whose .grad this node accumulates into
 
 
+cdef class CopyBackwards(Node):
+    pass                             # a leaf's .grad copied from a gradient with history (node.pyx)
+
+
 cdef class PyNode(Node):
     cdef object backward_fn          # backward_fn(grads, create_graph) -> one gradient per input
     cdef object release_fn           # called when the graph's saved values are freed, or None

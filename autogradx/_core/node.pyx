@@ -5,7 +5,8 @@ import threading
 import weakref
 
 from cpython.ref cimport Py_REFCNT
-from .tensor cimport TensorBase, gc_track, grad_dtype_of, new_tensor, rebase_view, stale_view
+from .tensor cimport (TensorBase, gc_track, grad_dtype_of, needs_grad, new_tensor, rebase_view,
+                      stale_view)
 
 cimport cython
 
@@ -163,10 +164,8 @@ cdef class AccumulateGrad(Node):
         with _accumulate_lock:
             if isinstance(g, TensorBase):
                 # create_graph: the gradient is itself a differentiable tensor.
-                if (<TensorBase>g)._base is not None:
-                    g = _unshared(<TensorBase>g)
                 if var._grad is None:
-                    var._grad = g
+                    var._grad = _grad_copy(<TensorBase>g)
                 else:
                     var._grad = var._grad + g
             elif var._grad is None:
@@ -195,13 +194,37 @@ cdef class AccumulateGrad(Node):
         return f"<AccumulateGrad object at {id(self):#x}>"
 
 
-cdef TensorBase _unshared(TensorBase t):
-    """A view's values in memory of their own, with its history: PyTorch's ``.grad`` is never
-    a view (it clones one), so that ``detach_()`` and in-place updates of it are allowed."""
-    fn = t.grad_fn                  # the property: rebuilt if its base changed
-    cdef TensorBase c = new_tensor(t._data.copy(), fn, t._output_nr if fn is not None else 0)
-    c._requires_grad = t._requires_grad and fn is None
+cdef TensorBase _grad_copy(TensorBase g):
+    """What ``.grad`` becomes of the first gradient ``g`` that create_graph accumulates: a
+    copy, as PyTorch makes (``.grad`` is never a view or an alias of another tensor), recorded
+    as PyTorch's copy is, by a CopyBackwards node leading to ``g``'s history."""
+    cdef TensorBase c = new_tensor(g._data.copy(), None, 0)
+    cdef CopyBackwards node
+    if needs_grad(g):
+        node = CopyBackwards.__new__(CopyBackwards)
+        node._name = "CopyBackwards"
+        src = grad_edge(g)          # rebuilds a stale view's history first
+        node.next_nodes = (None, src)
+        node.next_slots = (0, g._output_nr if g._grad_fn is not None else 0)
+        node.n_outputs = 1
+        node.out_shape = c._data.shape
+        node.out_dtype = c._data.dtype
+        c._grad_fn = node
     return c
+
+
+cdef class CopyBackwards(Node):
+    """The node of a copy into a tensor that needs no gradient (input 0) from one that does
+    (input 1): the gradient passes to input 1 unchanged."""
+
+    cdef list apply(self, list grads, bint create_graph):
+        return [None, grads[0]]
+
+    def name(self):
+        return "torch::autograd::CopyBackwards"
+
+    def __repr__(self):
+        return f"<CopyBackwards object at {id(self):#x}>"
 
 
 cdef class PyNode(Node):
@@ -242,8 +265,9 @@ cdef class PyNode(Node):
 def make_node(str name, inputs, outputs, backward_fn, release_fn=None, qualname=None, ctx=None,
               node_type=PyNode):
     """A PyNode named ``name`` with edges to ``inputs`` (tensors that need a gradient, or
-    None) that makes ``outputs`` (tensors), which get it as their ``grad_fn``. ``node_type``
-    is PyNode or a Python subclass of it (a custom Function's ``<Name>Backward`` class)."""
+    None) that makes ``outputs`` (tensors, which get it as their ``grad_fn``, or None for a slot
+    no gradient flows into: a Function's non-tensor output). ``node_type`` is PyNode or a
+    Python subclass of it (a custom Function's ``<Name>Backward`` class)."""
     if not (isinstance(node_type, type) and issubclass(node_type, PyNode)):
         raise TypeError(f"make_node: node_type must be a subclass of PyNode, got {node_type!r}")
     cdef PyNode node = node_type.__new__(node_type)
@@ -267,14 +291,17 @@ def make_node(str name, inputs, outputs, backward_fn, release_fn=None, qualname=
     node.next_slots = tuple(slots)
     outputs = tuple(outputs)
     for o in outputs:
-        if not isinstance(o, TensorBase):
-            raise TypeError(f"make_node: the outputs must be Tensors, got {type(o).__name__}")
+        if o is not None and not isinstance(o, TensorBase):
+            raise TypeError(f"make_node: the outputs must be Tensors or None, got "
+                            f"{type(o).__name__}")
     node.n_outputs = len(outputs)
-    shapes = tuple((<TensorBase>o)._data.shape for o in outputs)
-    dtypes = tuple((<TensorBase>o)._data.dtype for o in outputs)
+    shapes = tuple(None if o is None else (<TensorBase>o)._data.shape for o in outputs)
+    dtypes = tuple(None if o is None else (<TensorBase>o)._data.dtype for o in outputs)
     node.out_shape = shapes[0] if len(outputs) == 1 else shapes
     node.out_dtype = dtypes[0] if len(outputs) == 1 else dtypes
     for i in range(len(outputs)):
+        if outputs[i] is None:
+            continue
         t = <TensorBase>outputs[i]
         old_fn, old_nr = t._grad_fn, t._output_nr
         t._grad_fn = node

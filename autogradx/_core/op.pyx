@@ -21,7 +21,7 @@ from .dispatch import FAST_PATHS
 from .errors import _shape_error, _type_names, record_forward
 from .batching cimport batching_active, dispatch as batching_dispatch, not_batched
 from .forward cimport forward_active, propagate, propagate_inplace
-from .grad_mode cimport anomaly_enabled, grad_enabled, saved_hooks_on
+from .grad_mode cimport anomaly_enabled, grad_enabled, inference_enabled, saved_hooks_on
 from .loops cimport call1, call2, scalar_operand
 from .names import TENSOR_DTYPES, scalar_name
 from .node cimport Node, grad_edge, move_retained_grad
@@ -31,7 +31,8 @@ from .opnode cimport OpNode, device_of
 from .views cimport check_view_inplace, copy_slices, install_apply_parsed
 from .promote cimport _category, _promote_all, _scalar_category
 from .tensor cimport (TensorBase, VersionCounter, ViewInfo, gc_track, gc_untrack, new_tensor, needs_grad, install_apply,
-                      same_shape, dtype_of, stale_view, rebase_view)
+                      same_shape, dtype_of, stale_view, rebase_view, VIEW_DEFAULT, VIEW_INFERENCE,
+                      VIEW_MULTI_OUTPUT, VIEW_NO_GRAD)
 
 cdef object _numpy = np
 cdef type _ndarray = np.ndarray
@@ -373,8 +374,21 @@ cdef void _mark_view(TensorBase out, object src, OpDef op, list values, tuple ex
     info.params = dict(params) if params else None     # _record adds to the call's dict
     info.index = index
     info.parent = base._view
-    info.no_grad_made = not grad_enabled()
+    info.creation = _view_creation(base._view, index)
     out._view = info
+
+
+cdef inline int _view_creation(ViewInfo parent, Py_ssize_t index) noexcept:
+    """A new view's creation mark (tensor.pxd), as PyTorch propagates it: the mode it is made
+    in, else its parent's; inference mode is never overridden."""
+    cdef int made = (VIEW_DEFAULT if grad_enabled() and index < 0 else
+                     VIEW_MULTI_OUTPUT if grad_enabled() else
+                     VIEW_INFERENCE if inference_enabled() else VIEW_NO_GRAD)
+    if parent is None:
+        return made
+    if made == VIEW_DEFAULT or parent.creation == VIEW_INFERENCE:
+        return parent.creation
+    return made
 
 
 cpdef object apply_inplace(OpDef op, tuple args, dict kwargs):
@@ -398,7 +412,7 @@ cpdef object apply_inplace(OpDef op, tuple args, dict kwargs):
             raise RuntimeError(
                 "a leaf Variable that requires grad is being used in an in-place operation.")
         if on_view:
-            check_view_inplace(t)
+            check_view_inplace(t, args)
     if (op.out and not forward_active() and not batching_active()
             and _write_in_place(op, t, args, kwargs)):
         return t

@@ -7,6 +7,16 @@ cdef class VersionCounter:
     cdef public Py_ssize_t value     # bumped by every in-place change; shared by views
 
 
+# How a view was made, which decides the in-place changes of it that are refused (PyTorch's
+# CreationMeta). A view of a view takes its parent's, unless made in one of the modes itself.
+cdef enum:
+    VIEW_DEFAULT = 0                 # made by a view op in grad mode: in-place changes allowed
+    VIEW_NO_GRAD = 1                 # made while grad mode was off
+    VIEW_INFERENCE = 2               # made in inference_mode (kept by its views of views)
+    VIEW_CUSTOM_FUNCTION = 3         # returned by a custom Function
+    VIEW_MULTI_OUTPUT = 4            # one of the views an op or a Function returned together
+
+
 cdef class ViewInfo:
     # How a view was made from its base, so that its history can be rebuilt on the base's
     # new history after an in-place change (views.pyx replays the view ops).
@@ -16,7 +26,7 @@ cdef class ViewInfo:
     cdef public dict params          # the op's keyword parameters, or None
     cdef public Py_ssize_t index     # which output of a multi-output view op (split), or -1
     cdef public ViewInfo parent      # the view it was taken from, or None (taken from the base)
-    cdef public bint no_grad_made    # made while grad mode was off
+    cdef public int creation         # VIEW_DEFAULT, ... (above)
 
 
 cdef class TensorBase:

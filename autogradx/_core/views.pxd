@@ -11,6 +11,6 @@ cdef class CopySlices(Node):
 
 
 cdef void install_apply_parsed(apply_fn fn) noexcept
-cdef void check_view_inplace(TensorBase t) except *
+cdef void check_view_inplace(TensorBase t, tuple args) except *
 cdef void copy_slices(TensorBase t, object fn, Py_ssize_t slot=*) except *
 cdef object replay(ViewInfo info, object x, bint on_tensor)

@@ -25,7 +25,7 @@ from autogradx._core.opnode import on_history, saved_history
 from autogradx._core.dispatch import get_array_module
 from autogradx._core.errors import SECOND_BACKWARD, _describe, record_forward
 from autogradx._core.tensor import TensorBase, wrap
-from autogradx._core.views import check_inplace_on_view, rebase_on_node
+from autogradx._core.views import check_inplace_on_view, mark_function_views, rebase_on_node
 
 __all__ = ["Function", "FunctionCtx", "InplaceFunction", "once_differentiable"]
 
@@ -171,7 +171,7 @@ class FunctionCtx:
     def _differentiable(self, t):
         """``t``, an output, gets a gradient from this Function's node (where one is made)."""
         return (isinstance(t, TensorBase) and id(t) not in self._non_differentiable
-                and t.dtype.is_floating_point)
+                and (t.dtype.is_floating_point or t.dtype.is_complex))
 
     def _kept_dirty(self, recorded):
         """The dirty tensors returned as themselves (``recorded``: the node is made): the
@@ -210,6 +210,18 @@ class Function:
             "https://pytorch.org/docs/stable/autograd.html#torch.autograd.Function)")
 
     vjp = backward          # the other name PyTorch gives backward: a subclass defines one
+
+    # PyTorch's vmap protocol: a Function runs under torch.vmap with its own ``vmap`` rule or,
+    # where this is True, a generated one. autogradx.func.vmap calls the Function once per batch
+    # element and needs neither; they are here as PyTorch defines them.
+    generate_vmap_rule = False
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        """The Function's rule under PyTorch's vmap (not called by autogradx.func.vmap)."""
+        raise NotImplementedError(
+            "To use autograd.Function with vmap, you must either override the vmap staticmethod "
+            "or set generate_vmap_rule=True.")
 
     @staticmethod
     def jvp(ctx, *grad_inputs):
@@ -251,24 +263,30 @@ class Function:
                 _set_forward_active(prev_fw)
         single = not isinstance(result, tuple)
         outputs = (result,) if single else result
+        pure_view = _pure_view(ctx, args, outputs)
         if ctx._dirty:
             ctx._bump_dirty(outputs)
         if not (any(needs) and is_grad_enabled()):
             if tangents is not None:
                 outputs = tuple(_fresh(o, args, ctx._kept_dirty(False)) for o in outputs)
+                mark_function_views(outputs, args, 0, pure_view)
                 _set_output_tangents(cls, ctx, args, tangents, outputs)
                 return outputs[0] if single else outputs
+            mark_function_views(outputs, args, 0, pure_view)
             return result
         outputs = tuple(_fresh(o, args, ctx._kept_dirty(True)) for o in outputs)
         diff = [i for i, o in enumerate(outputs) if ctx._differentiable(o)]
+        mark_function_views(outputs, args, len(diff), pure_view)
         dirty_views = _check_dirty(ctx, args, outputs, diff)
         if diff:
             # Every tensor output's shape and dtype: the zeros backward sees where no gradient
             # arrived (non-differentiable outputs included, as in PyTorch).
             metas = [(get_array_module(o._data), o._data.shape, o._data.dtype)
                      if isinstance(o, TensorBase) else None for o in outputs]
-            node = make_node(name, args, [outputs[i] for i in diff],
-                             functools.partial(_run_backward, cls, ctx, diff, metas,
+            # One slot per output, as PyTorch's node: None where no gradient can flow.
+            slots = [o if i in diff else None for i, o in enumerate(outputs)]
+            node = make_node(name, args, slots,
+                             functools.partial(_run_backward, cls, ctx, metas,
                                                tuple(isinstance(a, TensorBase) for a in args),
                                                name),
                              ctx._release, f"autogradx.autograd.function.{name}", ctx=ctx,
@@ -276,7 +294,7 @@ class Function:
             for view, slot in dirty_views:
                 rebase_on_node(view, node, slot)
                 ctx._in_copy_slices = True
-            ctx._hold(node, [outputs[i] for i in diff])
+            ctx._hold(node, slots)
             if is_anomaly_enabled():
                 record_forward(node)
         if tangents is not None:
@@ -409,6 +427,18 @@ def _dirty_tangent(args, given, versions, out, tangent):
     return True
 
 
+def _pure_view(ctx, args, outputs):
+    """Whether forward declared the Function a view (``ctx._is_pure_view``, as PyTorch's
+    DTensor functions do): its output view is then a plain view of the input, and an in-place
+    change of it is recorded as one of that view."""
+    if not getattr(ctx, "_is_pure_view", False):
+        return False
+    if sum(isinstance(a, TensorBase) for a in args) != 1 or len(outputs) != 1:
+        raise RuntimeError("Pure view custom Function can only have one input Tensor and one "
+                           "output Tensor. Open an issue if you need to support more.")
+    return True
+
+
 def _fresh(out, args, dirty):
     """An output that is one of the inputs is returned as a new tensor sharing its data,
     unless forward changed it in place and it is returned as itself (``dirty``: see
@@ -420,12 +450,10 @@ def _fresh(out, args, dirty):
     return out
 
 
-def _run_backward(cls, ctx, diff, metas, tensor_args, name, grads, create_graph):
+def _run_backward(cls, ctx, metas, tensor_args, name, grads, create_graph):
     # tensor_args: which of forward's inputs were tensors (the node holds no input itself,
     # so that only ctx keeps what was saved)
-    full = [None] * len(metas)
-    for slot, i in enumerate(diff):
-        full[i] = grads[slot]
+    full = list(grads)
     for i, g in enumerate(full):
         if g is None and ctx.materialize_grads and metas[i] is not None:
             xp, shape, dtype = metas[i]
@@ -473,12 +501,37 @@ def _user_backward(cls):
 
 
 def once_differentiable(fn):
-    """Mark a backward as not itself differentiable (it runs without recording)."""
+    """Mark a backward as not itself differentiable: it runs without recording, and where
+    create_graph asks for its gradients' history (one of the gradients it gets requires grad),
+    they lead to an ``Error`` node that raises if differentiated, as in PyTorch."""
     @functools.wraps(fn)
     def wrapper(ctx, *args):
         prev = _set_grad_enabled(False)
         try:
-            return fn(ctx, *args)
+            outputs = fn(ctx, *args)
         finally:
             _set_grad_enabled(prev)
+        if not (prev and any(isinstance(a, TensorBase) and a.requires_grad for a in args)):
+            return outputs
+        single = not isinstance(outputs, tuple)
+        # As PyTorch's: each gradient an alias of a new leaf that requires grad, all of them
+        # made by one Error node.
+        leaves = [o.detach().requires_grad_() if isinstance(o, TensorBase) else None
+                  for o in ((outputs,) if single else outputs)]
+        aliases = [None if t is None else t.detach() for t in leaves]
+        make_node("Error", leaves, aliases, _differentiated_twice, node_type=Error)
+        return aliases[0] if single else tuple(aliases)
     return wrapper
+
+
+class Error(PyNode):
+    """PyTorch's DelayedError node: the history of what a ``once_differentiable`` backward
+    returned under create_graph."""
+
+    def name(self):
+        return "torch::autograd::Error"
+
+
+def _differentiated_twice(grads, create_graph):
+    raise RuntimeError(
+        "trying to differentiate twice a function that was marked with @once_differentiable")

@@ -423,11 +423,12 @@ FROM_USER_CODE = {
         x = agx.tensor([1.0], requires_grad=True)
         run_backward((x * 2,), (None,), False, False, (None,))
         """, "TypeError: element 0 of inputs is a NoneType, expected a Tensor"),
-    "make_node-of-None": ("""
+    # None is a slot no tensor holds (a Function's non-tensor output); other objects are refused.
+    "make_node-of-int": ("""
         from autogradx._core.node import make_node
         x = agx.tensor([1.0], requires_grad=True)
-        make_node("F", [x], [None], lambda grads, create_graph: grads)
-        """, "TypeError: make_node: the outputs must be Tensors, got NoneType"),
+        make_node("F", [x], [3], lambda grads, create_graph: grads)
+        """, "TypeError: make_node: the outputs must be Tensors or None, got int"),
     "node-with-too-few-gradients": ("""
         from autogradx._core.node import make_node
         x, w = agx.tensor([1.0], requires_grad=True), agx.tensor([2.0], requires_grad=True)

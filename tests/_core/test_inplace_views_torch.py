@@ -181,25 +181,54 @@ def _refusal(lib, which):
         a.mul_(2)
     elif which == "multi_output_view_of_leaf":      # refused as such before as a leaf's view
         x.split(2)[0].mul_(2)
-    elif which == "no_grad_view_of_leaf":           # likewise
-        with lib.no_grad():
-            v = x[:2]
-        v.mul_(2)
     elif which == "no_grad_multi_output_view":     # the no_grad refusal comes first
         y = x * 1
         with lib.no_grad():
             a = y.unbind()[0]
         a.mul_(2)
+    elif which == "no_grad_view_of_a_leaf":     # its creation is refused before the leaf
+        with lib.no_grad():
+            v = x[:2]
+        v.mul_(2)
+    elif which == "no_grad_view_other_input_needs_grad":
+        with lib.no_grad():
+            v = lib.zeros(4, dtype=lib.float64)[:2]
+        v.add_(x[:2])
+    elif which == "multi_output_view_other_input_needs_grad":
+        lib.zeros(2, 2, dtype=lib.float64).unbind()[0].copy_(x[:2])
+    elif which == "view_of_a_no_grad_view":
+        with lib.no_grad():
+            y = lib.zeros(2, dtype=lib.float64).view(2)
+        y.requires_grad_(True)
+        y.view(2).div_(2)
+    elif which == "view_of_an_inference_mode_view":
+        base = lib.zeros(2, dtype=lib.float64)      # made outside: not an inference tensor
+        with lib.inference_mode():
+            y = base.view(2)
+        y.requires_grad_(True)
+        y.view(2).div_(2)
+    elif which == "inference_mode_view_other_input_needs_grad":
+        base = lib.zeros(4, dtype=lib.float64)
+        with lib.inference_mode():
+            v = base[:2]
+        v.add_(x[:2])
+    elif which == "multi_output_view_after_its_base_changed":
+        y = x * 1
+        a = y.unbind()[0]
+        y.mul_(2)
+        a.grad_fn
     elif which == "detach_":
         (x * 1)[:2].detach_()
     elif which == "expanded":
         lib.zeros(3, 1, dtype=lib.float64).expand(3, 3).add_(1)
 
 
-@pytest.mark.parametrize("which", ["leaf", "view_before_requires_grad", "no_grad_view",
-                                   "multi_output_view", "multi_output_view_of_leaf",
-                                   "no_grad_view_of_leaf", "no_grad_multi_output_view",
-                                   "detach_", "expanded"])
+@pytest.mark.parametrize("which", [
+    "leaf", "view_before_requires_grad", "no_grad_view", "multi_output_view",
+    "multi_output_view_of_leaf", "no_grad_multi_output_view", "no_grad_view_of_a_leaf", "no_grad_view_other_input_needs_grad",
+    "multi_output_view_other_input_needs_grad", "view_of_a_no_grad_view",
+    "view_of_an_inference_mode_view", "inference_mode_view_other_input_needs_grad",
+    "multi_output_view_after_its_base_changed", "detach_", "expanded"])
 def test_refusals_are_pytorchs(which):
     with pytest.raises(RuntimeError) as expected:
         _refusal(torch, which)

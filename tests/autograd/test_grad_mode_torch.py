@@ -134,3 +134,33 @@ def test_the_context_managers_at_torch_autograd_grad_modes_path(name):
     torch = pytest.importorskip("torch")
     assert hasattr(torch.autograd.grad_mode, name)
     assert getattr(agx.autograd.grad_mode, name) is getattr(agx, name)
+
+
+@pytest.mark.parametrize("name", sorted(DECORATORS))
+def test_the_inference_mode_flag_follows_torchs(torch, name):
+    """``is_inference_mode_enabled`` in a decorated function, a decorated generator's steps
+    (not between them), a context and a no_grad nested in it."""
+    def run(lib):
+        make = DECORATORS[name]
+        seen = []
+
+        @make(lib)
+        def f():
+            with lib.no_grad():
+                seen.append(lib.is_inference_mode_enabled())
+            return lib.is_inference_mode_enabled()
+
+        @make(lib)
+        def gen():
+            yield lib.is_inference_mode_enabled()
+            yield lib.is_inference_mode_enabled()
+
+        seen.append(f())
+        g = gen()
+        seen.append((next(g), lib.is_inference_mode_enabled(), next(g)))
+        with make(lib) if name.endswith(")") else lib.inference_mode():
+            seen.append(lib.is_inference_mode_enabled())
+        seen.append(lib.is_inference_mode_enabled())
+        return seen
+
+    assert run(agx) == run(torch)

@@ -2679,29 +2679,11 @@ DIFFERENCES = {
         "[message] the test at this commit expects 'Output 0 of UnbindBackward0 is a view and is "
         "being modified inplace.'; autogradx gives what the installed torch 2.13 gives, 'Output "
         "0 of Unbind is a view and is being modified inplace.'",
-    "test_inplace_not_requires_grad":
-        "[views] in-place on a view returned by a custom Function (its forward ran under no_grad) "
-        "is refused with 'A view was created in no_grad mode and its base or another view of its "
-        "base has been modified inplace...', not 'This view was created inside a custom Function'",
-    "test_autograd_simple_views_python":
-        "[views] tmp += 3 on a view returned by a custom Function: autogradx refuses with 'A view "
-        "was created in no_grad mode...' (the forward ran under no_grad); PyTorch allows it, or "
-        "refuses with 'Output 0 of IdOneOutputBackward is a view...' where the Function returned "
-        "several views",
     "test_autograd_inplace_views_creation_meta":
         "[missing] Tensor.as_strided_ (AttributeError)",
-    "test_autograd_inplace_view_of_view":
-        "[views] z /= 2 on a view of a view made under no_grad (its base then set requires_grad) "
-        "is refused with 'A view was created in no_grad mode and its base or another view of its "
-        "base has been modified inplace...', not PyTorch's 'a view of a view ... is being ... "
-        "inside the no_grad block'",
     "test_autograd_inplace_views_cross_dtype":
         "[views] in-place on a view_as_real view: the core replays the view ops on an index "
         "array to rebuild the history, which view_as_real (a view changing the dtype) refuses",
-    "test_autograd_multiple_views_python":
-        "[views] in-place on a Function's view output: autogradx refuses with 'A view was created "
-        "in no_grad mode...' (the forward ran under no_grad), not 'Output 0 of ComplexViewBackward"
-        " is a view and is being modified inplace'",
     # -- hooks --
     # -- other results --
     "test_pynode_destruction_deadlock":
