@@ -11,6 +11,8 @@ from types import MethodType
 
 import numpy as np
 
+cimport cython
+
 from .loops cimport loops_of
 from . import formula as _formula
 from .tensor cimport apply_registered
@@ -23,11 +25,16 @@ def _camel(name):
 
 
 cdef class OpDef:
-    """The contract of one op: a forward and its vjp over an array module.
+    """Op(name, forward, *, inputs=("input",), promote=None, n_outputs=1, output_type=None, view=False, parse=None, vjp=None, save=(), residuals=False, grad_fn=None, holomorphic=True, jvp=None, namespace="", method=None, inplace=None, inplace_param=None, aliases=(), doc=None, out=False, ufunc=None, vjp_ufunc=None)
+
+    The contract of one op: a forward and its vjp over an array module.
 
     See :mod:`autogradx.plugin` for the documented constructor arguments.
     """
 
+    # The signature above is written by hand: Cython's embedded one put ``inputs`` before
+    # ``*args`` (the deprecated positional vjp), as if positional.
+    @cython.embedsignature(False)
     def __init__(self, str name, forward, *args,
                  # what it computes
                  inputs=("input",), promote=None, n_outputs=1, output_type=None,

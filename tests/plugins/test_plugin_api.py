@@ -124,17 +124,31 @@ def test_the_guides_op_signature_is_ops():
     block = guide[guide.index("Op(name, forward, *,"):]
     block = block[:block.index("```")]
     documented = re.findall(r"(\w+)=", block)
-    signature = Op.__doc__.splitlines()[0]          # the compiled core's embedded signature
+    signature = Op.__doc__.splitlines()[0]          # the signature help(Op) shows
     actual = re.findall(r"(\w+)=", signature)
     assert sorted(documented) == sorted(actual)
     with pytest.raises(TypeError, match="takes name and forward positionally"):
         Op("probe_kw", lambda xp, x: x, None, ("input",))
 
 
-@pytest.mark.xfail(strict=True, reason="core: opdef.pyx's embedded signature shows "
-                   "inputs=('input') before *args, as if positional; the guide and Op say "
-                   "keyword-only (needs an explicit signature line in OpDef's docstring)")
 def test_help_op_shows_inputs_keyword_only():
+    """help(Op) shows Op's real signature: name and forward positional, the rest keyword-only,
+    each keyword accepted with the default it shows, the same keywords as the stub's."""
+    import ast
+    import pydoc
+    from pathlib import Path
+
     from autogradx.plugin import Op
+    shown = pydoc.render_doc(Op, renderer=pydoc.plaintext)
     signature = Op.__doc__.splitlines()[0]
-    assert signature.index("*") < signature.index("inputs=")
+    assert signature in shown
+    assert signature.startswith("Op(name, forward, *, inputs=")
+    node = ast.parse(f"def {signature}: pass").body[0].args
+    assert [a.arg for a in node.args] == ["name", "forward"] and node.vararg is None
+    defaults = {a.arg: ast.literal_eval(d) for a, d in zip(node.kwonlyargs, node.kw_defaults)}
+    op = Op("probe_signature", lambda xp, x: x, **defaults)
+    assert op.inputs == ("input",) and op.grad_fn == "ProbeSignatureBackward0"
+    stub = ast.parse((Path(agx.__file__).parent / "_core" / "opdef.pyi").read_text())
+    init = next(f for c in stub.body if isinstance(c, ast.ClassDef)
+                for f in c.body if getattr(f, "name", None) == "__init__")
+    assert [a.arg for a in init.args.kwonlyargs] == list(defaults)
