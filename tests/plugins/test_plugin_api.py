@@ -92,25 +92,47 @@ def test_a_vjp_that_forgets_it_is_named_with_its_op_and_plugin(monkeypatch):
 # -- what docs/plugins.md says of names and arguments --------------------------------------
 
 def test_a_dotted_name_as_the_guide_says(monkeypatch):
-    """The function, method and default node name use the part after the dot; the
-    namespace is given by namespace= (without it, the function is autogradx.<part>)."""
+    """A dotted name's prefix is its namespace, unless namespace= says otherwise; the
+    function and method use the part after the dot, the node name the whole name."""
     from autogradx._registry import REGISTRY
     from autogradx.plugin import Op
     torch = pytest.importorskip("torch")
     logit = Op("special.probe_logit", lambda xp, x: xp.log(x / (1 - x)),
-               vjp={"input": lambda xp, g, input: g / (input * (1 - input))},
-               namespace="special", method=True)
+               vjp={"input": lambda xp, g, input: g / (input * (1 - input))}, method=True)
     assert logit.namespaces == ("special",) and logit.method == "probe_logit"
     monkeypatch.setitem(REGISTRY.load().ops, logit.name, logit)
     x = agx.tensor([0.25, 0.5], requires_grad=True)
     y = agx.special.probe_logit(x)
-    assert y.grad_fn.name() == "ProbeLogitBackward0"
+    assert y.grad_fn.name() == "SpecialProbeLogitBackward0"
+    assert not hasattr(agx, "probe_logit")
     y.sum().backward()
     xt = torch.tensor([0.25, 0.5], requires_grad=True)
     torch.special.logit(xt).sum().backward()
     assert np.allclose(x.grad.numpy(), xt.grad.numpy())
-    bare = Op("special.probe_bare", lambda xp, x: x, vjp={"input": lambda xp, g: g})
-    assert bare.namespaces == ("",)
+    top = Op("special.probe_top", lambda xp, x: x, vjp={"input": lambda xp, g: g}, namespace="")
+    assert top.namespaces == ("",)
+
+
+@pytest.mark.parametrize("name, call", [
+    # torch.special's and torch.linalg's own functions: the namespace is in the node's name
+    ("special.erfcx", lambda t, x: t.special.erfcx(x)),
+    ("special.log_ndtr", lambda t, x: t.special.log_ndtr(x)),
+    ("special.i0e", lambda t, x: t.special.i0e(x)),
+    ("special.xlog1py", lambda t, x: t.special.xlog1py(x, x)),
+    ("special.ndtri", lambda t, x: t.special.ndtri(x)),
+    ("linalg.vector_norm", lambda t, x: t.linalg.vector_norm(x)),
+    # digits and underscores as PyTorch's codegen title-cases them
+    ("log1p", lambda t, x: t.log1p(x)),
+    ("logaddexp2", lambda t, x: t.logaddexp2(x, x)),
+    ("binary_cross_entropy_with_logits",
+     lambda t, x: t.nn.functional.binary_cross_entropy_with_logits(x, x.detach())),
+])
+def test_the_default_node_name_is_pytorchs(name, call):
+    from autogradx.plugin import Op
+    torch = pytest.importorskip("torch")
+    x = torch.tensor([0.25, 0.5], dtype=torch.float64, requires_grad=True)
+    op = Op(name, lambda xp, x: x, vjp={"input": lambda xp, g: g})
+    assert op.grad_fn == type(call(torch, x).grad_fn).__name__
 
 
 def test_the_guides_op_signature_is_ops():
@@ -136,6 +158,7 @@ def test_help_op_shows_inputs_keyword_only():
     each keyword accepted with the default it shows, the same keywords as the stub's."""
     import ast
     import pydoc
+    import re
     from pathlib import Path
 
     from autogradx.plugin import Op
@@ -143,10 +166,14 @@ def test_help_op_shows_inputs_keyword_only():
     signature = Op.__doc__.splitlines()[0]
     assert signature in shown
     assert signature.startswith("Op(name, forward, *, inputs=")
-    node = ast.parse(f"def {signature}: pass").body[0].args
+    # a default computed from other arguments is described: namespace=<the name's prefix>
+    described = re.findall(r"(\w+)=<[^>]*>", signature)
+    node = ast.parse(f"def {re.sub(r'=<[^>]*>', '=...', signature)}: pass").body[0].args
     assert [a.arg for a in node.args] == ["name", "forward"] and node.vararg is None
     defaults = {a.arg: ast.literal_eval(d) for a, d in zip(node.kwonlyargs, node.kw_defaults)}
-    op = Op("probe_signature", lambda xp, x: x, **defaults)
+    op = Op("probe_signature", lambda xp, x: x,
+            **{k: v for k, v in defaults.items() if k not in described})
+    assert described == ["namespace"] and op.namespaces == ("",)
     assert op.inputs == ("input",) and op.grad_fn == "ProbeSignatureBackward0"
     stub = ast.parse((Path(agx.__file__).parent / "_core" / "opdef.pyi").read_text())
     init = next(f for c in stub.body if isinstance(c, ast.ClassDef)
