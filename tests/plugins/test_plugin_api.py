@@ -153,6 +153,20 @@ def test_the_guides_op_signature_is_ops():
         Op("probe_kw", lambda xp, x: x, None, ("input",))
 
 
+def test_the_guide_shows_each_public_method_of_op():
+    """Op's public methods (defvjp) are in the guide with a use, not only in help(Op)."""
+    from pathlib import Path
+
+    from autogradx.plugin import Op
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "plugins.md").read_text()
+    methods = [name for name, value in vars(Op).items()
+               if not name.startswith("_") and callable(value)]
+    assert "defvjp" in methods
+    for name in methods:
+        assert f"op.{name}(" in guide, name
+    assert "@cube.defvjp\ndef " in guide
+
+
 def test_help_op_shows_inputs_keyword_only():
     """help(Op) shows Op's real signature: name and forward positional, the rest keyword-only,
     each keyword accepted with the default it shows, the same keywords as the stub's."""
