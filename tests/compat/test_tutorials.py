@@ -56,12 +56,6 @@ DIFFERENCES = {
     "buildmodel_tutorial": "it imports torchvision (for nothing it uses), so where "
                            "torchvision is not installed it does not run on PyTorch either "
                            "and is skipped",
-    "neural_networks_tutorial": "[graph] nn.Linear is one node in autogradx: its "
-                                "AddmmBackward0's next_functions are (input, weight, bias), "
-                                "where PyTorch's addmm(bias, input, weight.t()) has (bias, "
-                                "input, TBackward0); the tutorial prints "
-                                "next_functions[0][0] (AccumulateGrad in PyTorch, "
-                                "ReluBackward0 here)",
     "nlp_sequence_models_tutorial": "[graph] nn.LSTM is built from autogradx's ops, so its "
                                     "output prints grad_fn=<StackBackward0> where PyTorch's "
                                     "fused kernel prints <MkldnnRnnLayerBackward0>; the numbers "
