@@ -61,8 +61,8 @@ DIFFERENCES = {
                                     "<MkldnnRnnLayerBackward0> (one fused node); on its native "
                                     "path (torch.backends.mkldnn disabled) <StackBackward0>, as "
                                     "autogradx, which composes LSTM of ops as that path does: "
-                                    "there the whole output agrees (measured with torch 2.13), "
-                                    "and tests/nn/test_rnn_torch.py compares the output nodes. "
+                                    "there the whole output agrees (test_the_lstm_tutorial_"
+                                    "prints_what_pytorchs_native_path_prints runs it). "
                                     "Printing the name of a oneDNN kernel autogradx does not run "
                                     "would be untrue",
 }
