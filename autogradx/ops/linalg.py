@@ -155,7 +155,7 @@ def _addmm(xp, x, mat1, mat2, *, beta=1, alpha=1):
             raise RuntimeError(f"{name} and mat2 must have the same dtype, but got "
                                f"{scalar_name(t.dtype)} and {scalar_name(mat2.dtype)}")
     _refuse_dtypes("addmm_impl_cpu_", mat1)
-    _expanded(x.shape, (mat1.shape[0], mat2.shape[1]))       # PyTorch's error where it does not
+    _expanded(x.shape, (mat1.shape[0], mat2.shape[1]))   # input must broadcast: PyTorch's error
     out = xp.matmul(mat1, mat2)
     if alpha != 1:
         out = alpha * out
