@@ -6,10 +6,16 @@ namespace, on first use, so that importing autogradx scans no plugins.
 """
 
 
+#: The modules that serve ops, by registry namespace: a function appears only where one is.
+MODULES = {"": "autogradx", "nn.functional": "autogradx.nn.functional",
+           "linalg": "autogradx.linalg", "special": "autogradx.special"}
+
+
 def op_namespace(module_name, namespace):
     """``(__getattr__, __dir__)`` for module ``module_name``, serving the ops of registry
     namespace ``namespace`` (``""``: the top level); an op looked up is cached on the module."""
     import sys
+    assert MODULES[namespace] == module_name, "a module serving ops is listed in MODULES"
 
     def __getattr__(name):
         if name.startswith("__"):

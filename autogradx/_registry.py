@@ -211,6 +211,13 @@ class Registry:
             _warn(f"autogradx plugin {info.name!r}: op {op.name!r} already belongs to plugin "
                   f"{op.plugin!r}; skipped")
             return
+        from autogradx._namespace import MODULES
+        for namespace in op.namespaces:
+            if namespace not in MODULES:
+                _warn(f"autogradx plugin {info.name!r}: op {op.name!r} is declared in namespace "
+                      f"{namespace!r}, where no module serves functions (a dotted name's prefix "
+                      f"is its namespace unless namespace= is given); the namespaces are "
+                      f"{', '.join(repr(n) for n in MODULES)}")
         op._set_plugin(info.name)
         self.ops[op.name] = op
         info.ops.append(op.name)

@@ -97,9 +97,9 @@ speed hints (``out``, ``ufunc``).
 
 ``name``
     Registry name; also the function name. In a dotted name (``"special.logit"``)
-    the part after the last dot is the function's, the method's and the default
-    node's name (``LogitBackward0``), and the namespace is still given by
-    ``namespace`` (``namespace="special"``).
+    the part after the last dot is the function's and the method's name, the prefix
+    the default ``namespace``, and the default node name keeps it
+    (``SpecialLogitBackward0``, as PyTorch names torch.special's own functions).
 ``inputs``
     Names of the tensor inputs, e.g. ``("input", "other")``: the forward's first
     parameters after ``xp``, and the names derivative formulas read them by.
@@ -113,9 +113,10 @@ speed hints (``out``, ``ufunc``).
     checked for in-place changes before the vjp runs, and released after
     backward unless ``retain_graph=True``.
 ``grad_fn``
-    The name of the backward node (``"MulBackward0"``); by default the op's name
-    in CamelCase plus ``Backward0``. May be a function of the inputs and
-    params returning the name.
+    The name of the backward node (``"MulBackward0"``); by default PyTorch's rule:
+    the op's name title-cased word by word, dots as underscores, plus ``Backward0``
+    (``log1p``: ``Log1PBackward0``). May be a function of the inputs and params
+    returning the name.
 ``holomorphic``
     Complex gradients follow PyTorch's convention (the conjugate Wirtinger
     derivative: ``g * conj(f'(z))`` for a holomorphic ``f``). With the default
@@ -131,7 +132,8 @@ speed hints (``out``, ``ufunc``).
 ``namespace``
     Where the function appears: ``""`` for ``autogradx.<name>``,
     ``"nn.functional"``, ``"linalg"``; a tuple for several (``("",
-    "nn.functional")`` for ``relu``); ``None`` for no function.
+    "nn.functional")`` for ``relu``); ``None`` for no function. By default a dotted
+    name's prefix, else ``""``.
 ``inplace``
     ``True`` (or a name such as ``"add_"``) for an in-place Tensor method: the
     result is computed out of place, then written into input 0.

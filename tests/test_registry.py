@@ -311,3 +311,18 @@ def test_a_plugin_name_or_version_other_than_its_distributions_is_reported(site,
     reg, warned = load()
     assert [str(w.message) for w in warned] == [message]
     assert "goodplug" in reg.plugins and reg.plugins["goodplug"].version == "1.0"
+
+
+def test_an_op_in_a_namespace_no_module_serves_is_reported(site):
+    """A dotted name's prefix is its namespace: one that names no autogradx module (a vendor
+    prefix) would leave the function nowhere, so loading says so; the op is still loaded."""
+    source = GOOD.replace('agp.Op("test_cube",', 'agp.Op("goodplug.test_cube",')
+    make_dist(site, "agxtest-good", "agxtest_good", source, {"goodplug": "agxtest_good:plugin"})
+    reg, warned = load()
+    assert [str(w.message) for w in warned] == [
+        "autogradx plugin 'goodplug': op 'goodplug.test_cube' is declared in namespace "
+        "'goodplug', where no module serves functions (a dotted name's prefix is its namespace "
+        "unless namespace= is given); the namespaces are '', 'nn.functional', 'linalg', "
+        "'special'"]
+    assert reg.ops["goodplug.test_cube"].method == "test_cube"
+    assert "test_cube" not in reg.namespace("")

@@ -11,6 +11,8 @@ from types import MethodType
 
 import numpy as np
 
+cimport cython
+
 from .loops cimport loops_of
 from . import formula as _formula
 from .tensor cimport apply_registered
@@ -19,15 +21,33 @@ cdef frozenset _PROMOTE = frozenset({None, "elementwise", "float"})
 
 
 def _camel(name):
-    return "".join(part[:1].upper() + part[1:] for part in re.split(r"_+", name) if part)
+    """An op's name as PyTorch's codegen writes its node (``_camel(name) + "Backward0"``): the
+    native function's name title-cased (``log1p`` -> ``Log1P``), which for torch.special and
+    torch.linalg functions carries the namespace (``special.erfcx`` -> ``SpecialErfcx``)."""
+    return "".join(part.title() for part in re.split(r"[_.]+", name) if part)
+
+
+class _FromName:
+    """The default ``namespace``: the dotted name's prefix, or the top level."""
+
+    def __repr__(self):
+        return "<the name's prefix>"
+
+
+_FROM_NAME = _FromName()
 
 
 cdef class OpDef:
-    """The contract of one op: a forward and its vjp over an array module.
+    """Op(name, forward, *, inputs=("input",), promote=None, n_outputs=1, output_type=None, view=False, parse=None, vjp=None, save=(), residuals=False, grad_fn=None, holomorphic=True, jvp=None, namespace=<the name's prefix>, method=None, inplace=None, inplace_param=None, aliases=(), doc=None, out=False, ufunc=None, vjp_ufunc=None)
+
+    The contract of one op: a forward and its vjp over an array module.
 
     See :mod:`autogradx.plugin` for the documented constructor arguments.
     """
 
+    # The signature above is written by hand: Cython's embedded one put ``inputs`` before
+    # ``*args`` (the deprecated positional vjp), as if positional.
+    @cython.embedsignature(False)
     def __init__(self, str name, forward, *args,
                  # what it computes
                  inputs=("input",), promote=None, n_outputs=1, output_type=None,
@@ -36,7 +56,7 @@ cdef class OpDef:
                  vjp=None, save=(), bint residuals=False, grad_fn=None, bint holomorphic=True,
                  jvp=None,
                  # where it appears
-                 namespace="", method=None, inplace=None, inplace_param=None, aliases=(),
+                 namespace=_FROM_NAME, method=None, inplace=None, inplace_param=None, aliases=(),
                  doc=None,
                  # speed hints
                  bint out=False, ufunc=None, vjp_ufunc=None):
@@ -126,10 +146,12 @@ cdef class OpDef:
         self.save = save
         self.save_idx = tuple(idx)
         self.residuals = residuals
-        self.grad_fn = grad_fn if grad_fn is not None else _camel(name.rpartition(".")[2]) + "Backward0"
+        self.grad_fn = grad_fn if grad_fn is not None else _camel(name) + "Backward0"
         self.promote = promote
         self.n_outputs = n_outputs
         self.output_type = output_type
+        if namespace is _FROM_NAME:
+            namespace = name.rpartition(".")[0]
         namespaces = () if namespace is None else (
             (namespace,) if isinstance(namespace, str) else tuple(namespace))
         for ns in namespaces:

@@ -25,7 +25,7 @@ import warnings
 from autogradx import _factories
 from autogradx._dtype import as_numpy_dtype
 from autogradx.ops.complex import refuse_complex
-from autogradx.ops.linalg import _mT, _refuse_dtypes, _wrap_dim
+from autogradx.ops.linalg import _refuse_dtypes, _wrap_dim
 from autogradx.plugin import Op, OpList, lazy_conformance_cases
 
 _ops = OpList()      # every op defined below, in order; OPS at the end
@@ -262,68 +262,7 @@ dropout = _ops.add(Op("dropout", _dropout, namespace=_NN, parse=_dropout_args, r
                           g if scale is None else g * scale, jvp="elementwise"))
 
 
-# -- linear, one_hot, pad -------------------------------------------------------------
-
-def _linear(xp, x, w, b=None):
-    """``input @ weight.T + bias``: the affine map of ``nn.Linear``.
-
-    ``input`` (*, in), ``weight`` (out, in) (or (in,) for a single output without
-    its dim, and then no bias), ``bias`` broadcasting against (*, out).
-    """
-    if x.ndim == 0 or w.ndim == 0:
-        raise RuntimeError(f"linear(): both arguments to linear need to be at least 1D, but "
-                           f"they are {x.ndim}D and {w.ndim}D")
-    if w.ndim > 2:
-        raise RuntimeError(f"linear(): weight must have at most 2 dimensions, but it is {w.ndim}D")
-    if x.dtype != w.dtype:
-        raise RuntimeError(f"linear(): expected input and weight to have the same dtype, but "
-                           f"got: {x.dtype} != {w.dtype}")
-    _refuse_dtypes("addmm_impl_cpu_", x)
-    if x.shape[-1] != w.shape[-1]:
-        rows = x.size // x.shape[-1] if x.shape[-1] else 0
-        raise RuntimeError(
-            f"linear(): mat1 and mat2 shapes cannot be multiplied ({rows}x{x.shape[-1]} and "
-            f"{w.shape[-1]}x{w.shape[0] if w.ndim == 2 else 1})")
-    if b is None:
-        return xp.matmul(x, _mT(xp, w) if w.ndim == 2 else w)
-    if w.ndim == 1:
-        raise RuntimeError("linear(): with a bias, mat2 must be a matrix, got 1-D tensor")
-    if b.dtype != x.dtype:
-        raise RuntimeError(f"linear(): expected bias to have the dtype of input and weight "
-                           f"({x.dtype}), but got {b.dtype}")
-    return xp.matmul(x, _mT(xp, w)) + b
-
-
-def _linear_name(x, w, b=None):
-    # PyTorch's node is that of the kernel: addmm / mm for a 2-D input, a product folded
-    # to 2-D and viewed back for more dims, a squeeze for a 1-D input.
-    if w.ndim == 1:
-        return {1: "DotBackward0", 2: "MvBackward0"}.get(x.ndim, "UnsafeViewBackward0")
-    if x.ndim == 2:
-        return "MmBackward0" if b is None else "AddmmBackward0"
-    if x.ndim == 1:
-        return "SqueezeBackward4" if b is None else "ViewBackward0"
-    return "UnsafeViewBackward0" if b is None else "ViewBackward0"
-
-
-def _linear_grad_weight(xp, g, input):
-    x = input
-    if g.ndim < x.ndim:                 # a 1-D weight: its output dim is dropped
-        return g[..., None] * x         # summed over the batch dims by the engine
-    if x.ndim == 1:
-        return g[:, None] * x
-    g2 = xp.reshape(g, (-1, g.shape[-1]))
-    return xp.matmul(_mT(xp, g2), xp.reshape(x, (-1, x.shape[-1])))
-
-
-# Each gradient reads only what it needs: input's the weight, weight's the input, bias's nothing.
-linear = _ops.add(Op("linear", _linear, namespace=_NN, inputs=("input", "weight", "bias"),
-                     grad_fn=_linear_name,
-                     vjp={"input": lambda xp, g, weight:
-                              xp.matmul(g, weight) if weight.ndim == 2 else g[..., None] * weight,
-                          "weight": _linear_grad_weight,
-                          "bias": lambda xp, g: g}))
-
+# -- one_hot, pad (linear is composed of ops: autogradx/nn/functional.py) -----------------
 
 def _one_hot(xp, x, num_classes=-1):
     """``out[..., k] = 1`` where ``input[...] == k``, else 0 (int64, one more dim).
@@ -639,8 +578,6 @@ def _conformance_cases():
         "log_softmax": [S(x(2, 3), 1), S(x(2, 3), dim=0), S(x(2, 3, 4), -1), S(x(), 0)],
         "dropout": [S(x(4, 5), 0.5).options(manual_seed=0), S(x(4, 5), 0.5, False),
                     S(x(3), p=0.0), S(x(2, 3), 1.0).options(manual_seed=0)],
-        "linear": [S(x(2, 3), x(4, 3)), S(x(2, 3), x(4, 3), x(4)), S(x(3), x(4, 3), x(4)),
-                   S(x(2, 5, 3), x(4, 3), x(4)), S(x(2, 3), x(1, 3), x())],
         "one_hot": [S(I([0, 2, 1]), 3), S(I([[0, 1], [3, 0]])), S(I(2), 4)],
         "pad": [S(x(2, 3), (1, 2)), S(x(2, 3), (1, 1, 0, 2), value=0.5), S(x(2, 3), (-1, 1)),
                 S(x(1, 2, 3, 3), (1, 1, 1, 1), "reflect"), S(x(1, 2, 3), (2, 1), "replicate"),

@@ -27,6 +27,7 @@ import numpy as np
 from autogradx._core.names import scalar_name
 from autogradx._dtype import as_numpy_dtype
 from autogradx.ops.complex import is_complex
+from autogradx.ops.shape import _expanded
 from autogradx.plugin import Op, OpList, lazy_conformance_cases
 from autogradx.return_types import linalg_slogdet, linalg_svd, svd as svd_type
 
@@ -136,6 +137,42 @@ _MM_GRADS = {"input": lambda xp, g, mat2: xp.matmul(g, _mT(xp, mat2)),
              "mat2": lambda xp, g, input: xp.matmul(_mT(xp, input), g)}
 
 mm = _ops.add(Op("mm", _mm, inputs=("input", "mat2"), method=True, vjp=_MM_GRADS, jvp="multilinear"))
+
+
+def _addmm(xp, x, mat1, mat2, *, beta=1, alpha=1):
+    """``beta * input + alpha * (mat1 @ mat2)``, ``input`` broadcast to the product's shape;
+    with ``beta=0`` input is ignored (its nan and inf too). ``nn.Linear`` of a matrix is
+    ``addmm(bias, input, weight.t())``."""
+    for name, t in (("mat1", mat1), ("mat2", mat2)):
+        if t.ndim != 2:
+            raise RuntimeError(f"{name} must be a matrix, got {t.ndim}-D tensor")
+    if mat1.shape[1] != mat2.shape[0]:
+        raise RuntimeError(
+            f"mat1 and mat2 shapes cannot be multiplied "
+            f"({mat1.shape[0]}x{mat1.shape[1]} and {mat2.shape[0]}x{mat2.shape[1]})")
+    for name, t in (("mat1", mat1), ("self", x)):
+        if t.dtype != mat2.dtype:
+            raise RuntimeError(f"{name} and mat2 must have the same dtype, but got "
+                               f"{scalar_name(t.dtype)} and {scalar_name(mat2.dtype)}")
+    _refuse_dtypes("addmm_impl_cpu_", mat1)
+    _expanded(x.shape, (mat1.shape[0], mat2.shape[1]))   # input must broadcast: PyTorch's error
+    out = xp.matmul(mat1, mat2)
+    if alpha != 1:
+        out = alpha * out
+    if beta != 0:
+        out = out + (x if beta == 1 else beta * x)
+    return out.astype(mat2.dtype, copy=False)
+
+
+addmm = _ops.add(Op("addmm", _addmm, inputs=("input", "mat1", "mat2"), method=True,
+                    vjp={"input": lambda xp, g, beta=1, alpha=1: g * beta,
+                         "mat1": lambda xp, g, mat2, beta=1, alpha=1:
+                             alpha * xp.matmul(g, _mT(xp, mat2)),
+                         "mat2": lambda xp, g, mat1, beta=1, alpha=1:
+                             alpha * xp.matmul(_mT(xp, mat1), g)},
+                    jvp={"input": lambda xp, t, beta=1, alpha=1: t * beta,
+                         "mat1": lambda xp, t, mat2, beta=1, alpha=1: alpha * xp.matmul(t, mat2),
+                         "mat2": lambda xp, t, mat1, beta=1, alpha=1: alpha * xp.matmul(mat1, t)}))
 
 
 def _bmm(xp, a, b):
@@ -946,6 +983,9 @@ def _conformance_cases():
         "matmul": [S(x(2, 3), x(3, 4)), S(x(3), x(3)), S(x(3), x(3, 2)), S(x(2, 3), x(3)),
                    S(x(2, 2, 3), x(3, 4)), S(x(2, 1, 2, 3), x(3, 3, 2))],
         "mm": [S(x(2, 3), x(3, 4)), S(x(1, 3), x(3, 1))],
+        "addmm": [S(x(4), x(2, 3), x(3, 4)), S(x(2, 4), x(2, 3), x(3, 4)), S(x(), x(1, 3), x(3, 1)),
+                  S(x(2, 1), x(2, 3), x(3, 4), beta=0.5, alpha=-2.0),
+                  S(x(4), x(2, 3), x(3, 4), beta=0)],
         "bmm": [S(x(2, 3, 4), x(2, 4, 5))],
         "mv": [S(x(3, 4), x(4))],
         "dot": [S(x(4), x(4))],

@@ -258,10 +258,10 @@ class CompiledClassDirective(GeneratedRstDirective):
     def run(self):
         module_name, _, name = self.arguments[0].rpartition(".")
         cls = getattr(importlib.import_module(module_name), name)
-        # Without the class's embedded signature: Cython renders OpDef's wrongly (its
-        # keyword-only marker misplaced, the default ("input",) shown as ('input')).
-        lines = entry("class", name, "", module_name,
-                      embedded_signature(cls.__doc__, cls.__name__)[1])
+        # The class's docstring opens with its signature under the exported name (written by
+        # hand in the .pyx: Cython's embedded one misplaced the keyword-only marker).
+        signature, body = embedded_signature(cls.__doc__, name)
+        lines = entry("class", name, signature, module_name, body)
         for attr, value in vars(cls).items():
             if not attr.startswith("_") and callable(value) and value.__doc__:
                 signature, body = embedded_signature(value.__doc__, f"{cls.__name__}.{attr}")

@@ -35,6 +35,19 @@ def product(draw, path):
 
 
 @st.composite
+def addmm(draw):
+    """``beta * input + alpha * (mat1 @ mat2)``, ``input`` of any shape broadcasting to the
+    product's (0-d, a row, a column, the full matrix), beta and alpha drawn (0 included)."""
+    rng = draw(rngs())
+    n, k, m = draw(SIDES), draw(SIDES), draw(SIDES)
+    x = draw(st.sampled_from([(), (m,), (1, m), (n, 1), (n, m)]))
+    scales = draw(st.fixed_dictionaries({}, optional={
+        "beta": st.sampled_from([0, 0.5, 2]), "alpha": st.sampled_from([0, -1.5, 3])}))
+    path = draw(st.sampled_from(["addmm", ".addmm"]))
+    return Call(path, uniform(rng, x), uniform(rng, (n, k)), uniform(rng, (k, m)), **scales)
+
+
+@st.composite
 def einsum(draw):
     """A random equation over the letters ``ijkl``: one to three operands, repeated letters
     (diagonals) included, the output implicit or any order of some of the letters."""
@@ -165,6 +178,7 @@ def svd(draw, path):
 CALLS = {
     "matmul": matmul(),
     **{name: product(name) for name in ("mm", "bmm", "mv", "dot", "outer")},
+    "addmm": addmm(),
     "einsum": einsum(),
     "vector_norm": vector_norm(),
     "matrix_norm": matrix_norm(),

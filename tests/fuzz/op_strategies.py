@@ -13,6 +13,10 @@ CALLS = {name: strategy for module in (calls_elementwise, calls_reductions, call
                                        calls_indexing, calls_linalg, calls_nn, calls_conversion)
          for name, strategy in module.CALLS.items()}
 
+#: Functions composed of ops, as PyTorch composes them (so that their graphs are PyTorch's),
+#: drawn as the ops are: the composition is what is under test.
+COMPOSED = {"linear": "autogradx/nn/functional.py"}
+
 #: Ops drawn for the comparison with PyTorch, but not checked against finite differences,
 #: and why.
 NO_GRADCHECK = {
@@ -46,10 +50,10 @@ def held_to_completeness(op):
 
 def gradcheck_ops():
     """The op names whose drawn calls are checked against finite differences."""
-    return sorted(name for name in differentiable_ops()
-                  if name in CALLS and name not in NO_GRADCHECK)
+    return sorted([name for name in differentiable_ops()
+                   if name in CALLS and name not in NO_GRADCHECK] + list(COMPOSED))
 
 
 def drawn_ops():
     """The op names drawn for the comparison with PyTorch."""
-    return sorted(name for name in differentiable_ops() if name in CALLS)
+    return sorted([name for name in differentiable_ops() if name in CALLS] + list(COMPOSED))

@@ -208,7 +208,6 @@ KNOWN = [
     Known(["contiguous"], "grad_fn AliasBackward0 != PyTorch's TransposeBackward0", _NAME),
     Known(["movedim"], "grad_fn PermuteBackward0 != PyTorch's AliasBackward0", _NAME),
     Known(["_to_copy"], "grad_fn CloneBackward0 != PyTorch's ToCopyBackward0", _NAME),
-    Known(["linear"], "grad_fn ViewBackward0 != PyTorch's AddBackward0", _NAME),
     Known(["getitem"], r"grad_fn \w+ != PyTorch's SliceBackward0", _NAME,     # slice(-1, ...)
           lambda case: "slice(-" in case.call.label),
     Known(["setitem"], r"grad_fn \w+ != PyTorch's CopySlices", _NAME,

@@ -210,3 +210,27 @@ def test_dropout_on_one_layer_warns_like_torch():
     with pytest.warns(UserWarning) as ours:
         nn.GRU(3, 4, dropout=0.5)
     assert str(ours[0].message) == str(theirs[0].message)
+
+
+
+@pytest.mark.parametrize("make", [lambda m: m.LSTM(3, 4), lambda m: m.GRU(3, 4, num_layers=2),
+                                  lambda m: m.RNN(3, 4, batch_first=True)],
+                         ids=["lstm", "gru-2-layers", "rnn-batch-first"])
+def test_output_nodes_are_those_of_pytorchs_native_path(make):
+    """Each output's node (what printing it shows) is the one PyTorch's native CPU path
+    records (``StackBackward0`` for the output of LSTM), since autogradx composes the layers
+    of ops as that path does; the nodes behind them differ. PyTorch's default CPU path runs
+    LSTM as one oneDNN kernel whose output's node is ``MkldnnRnnLayerBackward0``: autogradx
+    has no such kernel and does not borrow its name (tests/compat/test_tutorials.py lists the
+    tutorial that prints it)."""
+    ours, theirs = _pair(make)
+    x = np.random.default_rng(0).standard_normal((5, 2, 3))
+    names = [o.grad_fn.name() for o in _leaves(ours(agx.tensor(x, requires_grad=True)))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")     # the flags' note on TF32 for Intel GPUs
+        with torch.backends.mkldnn.flags(enabled=False):
+            native = _leaves(theirs(torch.tensor(x, requires_grad=True)))
+    assert names == [t.grad_fn.name() for t in native]
+    if isinstance(ours, nn.LSTM) and torch.backends.mkldnn.is_available():
+        default = theirs.float()(torch.tensor(x, dtype=torch.float32, requires_grad=True))
+        assert default[0].grad_fn.name() == "MkldnnRnnLayerBackward0" != names[0]

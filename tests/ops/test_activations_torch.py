@@ -3,13 +3,15 @@ output dtype, the gradient of every input (same random output gradient) and the 
 name; then integer inputs and the errors (same exception type, a message naming the problem).
 """
 
+import re
+
 import numpy as np
 import pytest
 
 import autogradx as agx
 from helpers import I, K, R, W, err
 from torch_compare import (DTYPES, F, assert_close, assert_raises_like_torch, backward_both, case,
-                           compare_input_gradients, random_like, run_both)
+                           compare_input_gradients, node_name, random_like, run_both)
 from torch_compare import ones as _t
 
 torch = pytest.importorskip("torch")
@@ -116,6 +118,66 @@ def test_dropout_in_training_is_a_mul_node():
     a = agx.nn.functional.dropout(agx.ones(3, requires_grad=True) * 1, 0.5)
     t = torch.nn.functional.dropout(torch.ones(3, requires_grad=True) * 1, 0.5)
     assert a.grad_fn.name() == t.grad_fn.name() == "MulBackward0"
+
+
+def _graph(fn):
+    """A node and the nodes behind it, by name, as nested tuples (None: no gradient)."""
+    if fn is None:
+        return None
+    name = node_name(fn)
+    return (name,) if name == "AccumulateGrad" else (
+        name, *(_graph(f) for f, _ in fn.next_functions))
+
+
+@pytest.mark.parametrize("x, w, b", [
+    (R(3, 4), R(5, 4), R(5)), (R(4), R(5, 4), R(5)), (R(2, 3, 4), R(5, 4), R(5)),
+    (R(2, 2, 3, 4), R(5, 4), R(5)), (R(2, 3, 4), R(5, 4), R(1)), (R(3, 4), R(2, 4), R()),
+    (R(3, 4), R(5, 4), None), (K(R(3, 4)), R(5, 4), R(5)), (K(R(2, 3, 4)), R(5, 4), R(5)),
+], ids=["2d", "1d", "3d", "4d", "3d-bias-1", "0d-bias", "2d-no-bias", "const-2d",
+        "const-3d"])
+def test_linear_records_pytorchs_nodes(x, w, b):
+    """Node for node as PyTorch's linear (addmm of the bias, the input and a TBackward0 of
+    the weight; a folded input viewed back). (matmul, which linear calls without a bias or on
+    an input it cannot fold, is one node where PyTorch's batched and 1-D products are several.)"""
+    specs = (x, w) if b is None else (x, w, b)
+    a_in, t_in, a, t, rng = run_both(lambda L, *args: F(L).linear(*args), specs, "float64")
+    assert _graph(a.grad_fn) == _graph(t.grad_fn)
+    _close(a, t, "forward")
+    backward_both(a, t, random_like(rng, t))
+    compare_input_gradients(a_in, t_in, _close)
+
+
+def test_linear_of_a_transposed_input_adds_the_bias_in_place():
+    """A non-contiguous input of 3 dims: matmul, then the bias added (AddBackward0)."""
+    x = agx.ones(2, 4, 3).transpose(1, 2)
+    out = agx.nn.functional.linear(x, agx.ones(5, 4, requires_grad=True),
+                                   agx.ones(5, requires_grad=True))
+    xt = torch.ones(2, 4, 3).transpose(1, 2)
+    ref = torch.nn.functional.linear(xt, torch.ones(5, 4, requires_grad=True),
+                                     torch.ones(5, requires_grad=True))
+    assert node_name(out.grad_fn) == node_name(ref.grad_fn) == "AddBackward0"
+    assert [node_name(f) for f, _ in out.grad_fn.next_functions] == \
+        [node_name(f) for f, _ in ref.grad_fn.next_functions]
+
+
+@pytest.mark.parametrize("make", [
+    # the fuzzer's finds, before linear was composed as PyTorch's: a 0-d float32 bias added
+    # in place to a float64 product; a bool input with a float64 bias, refused by addmm
+    lambda L: F(L).linear(L.tensor([0.5], dtype=L.float64), L.tensor([[0.3]], dtype=L.float64),
+                          L.tensor(0.2, dtype=L.float32)),
+    lambda L: F(L).linear(L.tensor([True]), L.tensor([[True]]),
+                          L.tensor([0.5], dtype=L.float64)),
+], ids=["float32-0d-bias", "bool-input-float64-bias"])
+def test_linear_of_mixed_dtypes_as_torch(make):
+    try:
+        expected = make(torch)
+    except RuntimeError as e:
+        with pytest.raises(RuntimeError, match=re.escape(str(e))):
+            make(agx)
+    else:
+        out = make(agx)
+        assert str(out.dtype) == str(expected.dtype)
+        np.testing.assert_allclose(out.numpy(), expected.numpy())
 
 
 INTEGER_CASES = [

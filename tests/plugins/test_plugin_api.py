@@ -92,25 +92,47 @@ def test_a_vjp_that_forgets_it_is_named_with_its_op_and_plugin(monkeypatch):
 # -- what docs/plugins.md says of names and arguments --------------------------------------
 
 def test_a_dotted_name_as_the_guide_says(monkeypatch):
-    """The function, method and default node name use the part after the dot; the
-    namespace is given by namespace= (without it, the function is autogradx.<part>)."""
+    """A dotted name's prefix is its namespace, unless namespace= says otherwise; the
+    function and method use the part after the dot, the node name the whole name."""
     from autogradx._registry import REGISTRY
     from autogradx.plugin import Op
     torch = pytest.importorskip("torch")
     logit = Op("special.probe_logit", lambda xp, x: xp.log(x / (1 - x)),
-               vjp={"input": lambda xp, g, input: g / (input * (1 - input))},
-               namespace="special", method=True)
+               vjp={"input": lambda xp, g, input: g / (input * (1 - input))}, method=True)
     assert logit.namespaces == ("special",) and logit.method == "probe_logit"
     monkeypatch.setitem(REGISTRY.load().ops, logit.name, logit)
     x = agx.tensor([0.25, 0.5], requires_grad=True)
     y = agx.special.probe_logit(x)
-    assert y.grad_fn.name() == "ProbeLogitBackward0"
+    assert y.grad_fn.name() == "SpecialProbeLogitBackward0"
+    assert not hasattr(agx, "probe_logit")
     y.sum().backward()
     xt = torch.tensor([0.25, 0.5], requires_grad=True)
     torch.special.logit(xt).sum().backward()
     assert np.allclose(x.grad.numpy(), xt.grad.numpy())
-    bare = Op("special.probe_bare", lambda xp, x: x, vjp={"input": lambda xp, g: g})
-    assert bare.namespaces == ("",)
+    top = Op("special.probe_top", lambda xp, x: x, vjp={"input": lambda xp, g: g}, namespace="")
+    assert top.namespaces == ("",)
+
+
+@pytest.mark.parametrize("name, call", [
+    # torch.special's and torch.linalg's own functions: the namespace is in the node's name
+    ("special.erfcx", lambda t, x: t.special.erfcx(x)),
+    ("special.log_ndtr", lambda t, x: t.special.log_ndtr(x)),
+    ("special.i0e", lambda t, x: t.special.i0e(x)),
+    ("special.xlog1py", lambda t, x: t.special.xlog1py(x, x)),
+    ("special.ndtri", lambda t, x: t.special.ndtri(x)),
+    ("linalg.vector_norm", lambda t, x: t.linalg.vector_norm(x)),
+    # digits and underscores as PyTorch's codegen title-cases them
+    ("log1p", lambda t, x: t.log1p(x)),
+    ("logaddexp2", lambda t, x: t.logaddexp2(x, x)),
+    ("binary_cross_entropy_with_logits",
+     lambda t, x: t.nn.functional.binary_cross_entropy_with_logits(x, x.detach())),
+])
+def test_the_default_node_name_is_pytorchs(name, call):
+    from autogradx.plugin import Op
+    torch = pytest.importorskip("torch")
+    x = torch.tensor([0.25, 0.5], dtype=torch.float64, requires_grad=True)
+    op = Op(name, lambda xp, x: x, vjp={"input": lambda xp, g: g})
+    assert op.grad_fn == type(call(torch, x).grad_fn).__name__
 
 
 def test_the_guides_op_signature_is_ops():
@@ -124,17 +146,50 @@ def test_the_guides_op_signature_is_ops():
     block = guide[guide.index("Op(name, forward, *,"):]
     block = block[:block.index("```")]
     documented = re.findall(r"(\w+)=", block)
-    signature = Op.__doc__.splitlines()[0]          # the compiled core's embedded signature
+    signature = Op.__doc__.splitlines()[0]          # the signature help(Op) shows
     actual = re.findall(r"(\w+)=", signature)
     assert sorted(documented) == sorted(actual)
     with pytest.raises(TypeError, match="takes name and forward positionally"):
         Op("probe_kw", lambda xp, x: x, None, ("input",))
 
 
-@pytest.mark.xfail(strict=True, reason="core: opdef.pyx's embedded signature shows "
-                   "inputs=('input') before *args, as if positional; the guide and Op say "
-                   "keyword-only (needs an explicit signature line in OpDef's docstring)")
-def test_help_op_shows_inputs_keyword_only():
+def test_the_guide_shows_each_public_method_of_op():
+    """Op's public methods (defvjp) are in the guide with a use, not only in help(Op)."""
+    from pathlib import Path
+
     from autogradx.plugin import Op
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "plugins.md").read_text()
+    methods = [name for name, value in vars(Op).items()
+               if not name.startswith("_") and callable(value)]
+    assert "defvjp" in methods
+    for name in methods:
+        assert f"op.{name}(" in guide, name
+    assert "@cube.defvjp\ndef " in guide
+
+
+def test_help_op_shows_inputs_keyword_only():
+    """help(Op) shows Op's real signature: name and forward positional, the rest keyword-only,
+    each keyword accepted with the default it shows, the same keywords as the stub's."""
+    import ast
+    import pydoc
+    import re
+    from pathlib import Path
+
+    from autogradx.plugin import Op
+    shown = pydoc.render_doc(Op, renderer=pydoc.plaintext)
     signature = Op.__doc__.splitlines()[0]
-    assert signature.index("*") < signature.index("inputs=")
+    assert signature in shown
+    assert signature.startswith("Op(name, forward, *, inputs=")
+    # a default computed from other arguments is described: namespace=<the name's prefix>
+    described = re.findall(r"(\w+)=<[^>]*>", signature)
+    node = ast.parse(f"def {re.sub(r'=<[^>]*>', '=...', signature)}: pass").body[0].args
+    assert [a.arg for a in node.args] == ["name", "forward"] and node.vararg is None
+    defaults = {a.arg: ast.literal_eval(d) for a, d in zip(node.kwonlyargs, node.kw_defaults)}
+    op = Op("probe_signature", lambda xp, x: x,
+            **{k: v for k, v in defaults.items() if k not in described})
+    assert described == ["namespace"] and op.namespaces == ("",)
+    assert op.inputs == ("input",) and op.grad_fn == "ProbeSignatureBackward0"
+    stub = ast.parse((Path(agx.__file__).parent / "_core" / "opdef.pyi").read_text())
+    init = next(f for c in stub.body if isinstance(c, ast.ClassDef)
+                for f in c.body if getattr(f, "name", None) == "__init__")
+    assert [a.arg for a in init.args.kwonlyargs] == list(defaults)

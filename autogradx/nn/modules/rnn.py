@@ -198,7 +198,7 @@ class RNNBase(Module):
             output = output.squeeze(1)
             state = tuple(s.squeeze(1) for s in state)
         elif self.batch_first:
-            output = output.transpose(0, 1)
+            output.transpose_(0, 1)     # in place, as PyTorch (its node: TransposeBackward1)
         return output, (state if self.mode == "LSTM" else state[0])
 
     def _initial_state(self, input, hx):

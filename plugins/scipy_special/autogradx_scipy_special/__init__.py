@@ -73,15 +73,20 @@ def _unary(name, doc, kernel):
 
 _TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
 
+# A dotted name puts the function in autogradx.special and names its node as PyTorch names
+# torch.special's own functions (special.i0e: SpecialI0EBackward0). Where torch.special
+# aliases a function of torch (erf, digamma, i0, expit = sigmoid, gammaln = lgamma), PyTorch's
+# node is that function's, given by grad_fn=.
+
 erf = Op(f"{_NS}.erf", _unary("erf", "The error function, ``2/sqrt(pi) * int_0^x exp(-t^2) dt``.",
                                 "erf_vml_cpu"),
          vjp={"input": lambda xp, g, input: g * _TWO_OVER_SQRT_PI * xp.exp(-(input * input))},
-         promote="float", namespace=_NS, method=True, inplace=True)
+         promote="float", method=True, inplace=True, grad_fn="ErfBackward0")
 
 erfc = Op(f"{_NS}.erfc", _unary("erfc", "The complementary error function, ``1 - erf(x)``.",
                                   "erfc_vml_cpu"),
           vjp={"input": lambda xp, g, input: g * -_TWO_OVER_SQRT_PI * xp.exp(-(input * input))},
-          promote="float", namespace=_NS, method=True, inplace=True)
+          promote="float", method=True, inplace=True, grad_fn="ErfcBackward0")
 
 # erfinv' = sqrt(pi)/2 exp(erfinv(x)^2): from the result, which is saved.
 erfinv = Op(f"{_NS}.erfinv",
@@ -89,19 +94,19 @@ erfinv = Op(f"{_NS}.erfinv",
                    "erfinv_vml_cpu"),
             vjp={"input": lambda xp, g, result:
                  g * (math.sqrt(math.pi) / 2) * xp.exp(result * result)},
-            promote="float", namespace=_NS, method=True, inplace=True)
+            promote="float", method=True, inplace=True, grad_fn="ErfinvBackward0")
 
 gammaln = Op(f"{_NS}.gammaln",
              _unary("gammaln", "``log |Gamma(x)|``; ``Tensor.lgamma`` in PyTorch's spelling.",
                     "lgamma_vml_cpu"),
              vjp={"input": lambda xp, g, input: g * _special(xp, "psi", input)},
-             promote="float", namespace=_NS, method="lgamma",
+             promote="float", method="lgamma",
              inplace="lgamma_", grad_fn="LgammaBackward0")
 
 digamma = Op(f"{_NS}.digamma", _unary("psi", "The logarithmic derivative of Gamma, ``psi(x)``.",
                                         "digamma"),
              vjp={"input": lambda xp, g, input: g * _special(xp, "polygamma", 1, input)},
-             promote="float", namespace=_NS, method=True, inplace=True)
+             promote="float", method=True, inplace=True, grad_fn="DigammaBackward0")
 
 
 def _polygamma_args(*args, **kwargs):
@@ -130,18 +135,18 @@ def _polygamma(xp, x, n):
 
 polygamma = Op(f"{_NS}.polygamma", _polygamma, parse=_polygamma_args,
                vjp={"input": lambda xp, g, input, n: g * _special(xp, "polygamma", n + 1, input)},
-               promote="float", namespace=_NS, method=True, inplace=True)
+               promote="float", method=True, inplace=True, grad_fn="PolygammaBackward0")
 
 i0 = Op(f"{_NS}.i0", _unary("i0", "The modified Bessel function of the first kind, order 0.",
                               "i0_vml_cpu"),
         vjp={"input": lambda xp, g, input: g * _special(xp, "i1", input)},
-        promote="float", namespace=_NS, method=True, inplace=True)
+        promote="float", method=True, inplace=True, grad_fn="I0Backward0")
 
 i0e = Op(f"{_NS}.i0e", _unary("i0e", "``exp(-|x|) * i0(x)``, finite for large ``|x|``.",
                                 "i0e_cpu"),
          vjp={"input": lambda xp, g, input, result:
               g * (_special(xp, "i1e", input) - xp.sign(input) * result)},
-         promote="float", namespace=_NS, grad_fn="SpecialI0EBackward0")
+         promote="float")
 
 
 def _bessel1_slope(xp, x, r, i0_name, correction):
@@ -157,13 +162,13 @@ i1 = Op(f"{_NS}.i1", _unary("i1", "The modified Bessel function of the first kin
                               "i1_cpu"),
         vjp={"input": lambda xp, g, input, result:
              g * _bessel1_slope(xp, input, result, "i0", lambda s: 1 / s)},
-        promote="float", namespace=_NS, grad_fn="SpecialI1Backward0")
+        promote="float")
 
 i1e = Op(f"{_NS}.i1e", _unary("i1e", "``exp(-|x|) * i1(x)``, finite for large ``|x|``.",
                                 "i1e_cpu"),
          vjp={"input": lambda xp, g, input, result:
               g * _bessel1_slope(xp, input, result, "i0e", lambda s: xp.sign(s) + 1 / s)},
-         promote="float", namespace=_NS, grad_fn="SpecialI1EBackward0")
+         promote="float")
 
 
 def _xlogy(xp, x, y):
@@ -182,7 +187,7 @@ def _xlogy_name(x, y):
 xlogy = Op(f"{_NS}.xlogy", _xlogy, inputs=("input", "other"),
            vjp={"input": lambda xp, g, input, other: g * _special(xp, "xlogy", input != 0, other),
                 "other": lambda xp, g, input, other: g * input / other},
-           promote="float", namespace=_NS, method=True, inplace=True, grad_fn=_xlogy_name)
+           promote="float", method=True, inplace=True, grad_fn=_xlogy_name)
 
 def _expit(xp, x):
     """The logistic sigmoid ``1 / (1 + exp(-x))`` (complex too, as PyTorch)."""
@@ -193,7 +198,7 @@ def _expit(xp, x):
 
 expit = Op(f"{_NS}.expit", _expit,
            vjp={"input": lambda xp, g, result: g * result * (1 - result)},
-           promote="float", namespace=_NS, grad_fn="SigmoidBackward0")
+           promote="float", grad_fn="SigmoidBackward0")
 
 # Special functions the vjps call by their SciPy names, as ops (for tensors).
 _OPS = {"psi": digamma, "polygamma": polygamma, "i0": i0, "i1": i1, "i0e": i0e, "i1e": i1e,
