@@ -97,8 +97,14 @@ cdef void check_view_inplace(TensorBase t) except *:
                 "either both inside the no_grad block (if you don't want the inplace to be "
                 "tracked) or both outside (if you want the inplace to be tracked).")
         if info.index >= 0:
+            # PyTorch names the changed view's own node and output (the ported tests' text;
+            # torch 2.13 names the op that made the views: "Output 0 of Unbind").
+            if t._grad_fn is not None:
+                what = f"Output {t._output_nr} of {(<Node>t._grad_fn)._name}"
+            else:
+                what = f"Output {info.index} of {_camel((<OpDef>info.op).name)}"
             raise RuntimeError(
-                f"Output {info.index} of {_camel((<OpDef>info.op).name)} is a view and "
+                f"{what} is a view and "
                 "is being modified inplace. This view is the output of a function that returns "
                 "multiple views. Such functions do not allow the output views to be modified "
                 "inplace. You should replace the inplace operation by an out-of-place one.")

@@ -6,6 +6,7 @@ import threading
 from autogradx._core.engine import run_backward as _run_backward
 from autogradx._core.saved import SavedTensor
 from autogradx._core.tensor import TensorBase, wrap
+from autogradx._core.thread_state import carry as _carry
 from autogradx._legacy import Variable
 from autogradx.autograd.anomaly_mode import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from autogradx.autograd.function import Function, FunctionCtx, once_differentiable
@@ -50,6 +51,7 @@ def _grad_outputs(outputs, grad_outputs):
 
 
 _capture = threading.local()
+_carry(lambda: getattr(_capture, "depth", 0), lambda depth: setattr(_capture, "depth", depth))
 
 
 @contextlib.contextmanager
@@ -115,7 +117,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     outputs = _as_tuple(outputs, "outputs", allow_edges=not is_grads_batched)
     inputs = _as_tuple(inputs, "inputs", allow_edges=True)
     if not inputs:
-        raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
+        # PyTorch's engine check (TORCH_CHECK_VALUE), the text of the ported tests; torch
+        # 2.13's Python wrapper raised RuntimeError "`inputs` argument to `grad()` cannot be
+        # empty." before reaching it.
+        raise ValueError("grad requires non-empty inputs.")
     _check_inputs(inputs)
     grads = _grad_outputs(outputs, grad_outputs)
     if retain_graph is None:
