@@ -8,6 +8,8 @@ Both passes use explicit stacks: no Python or C recursion however deep the
 graph is.
 """
 
+import contextvars
+
 import numpy as np
 
 cimport numpy as cnp
@@ -27,6 +29,17 @@ from .tensor cimport TensorBase, new_tensor, needs_grad, same_shape, dtype_of, w
 
 from .errors import _anomaly, warn_failed_node
 from .thread_state import run_on_fresh_thread
+
+# NumPy's floating-point error state, a context variable since NumPy 2. A backward runs with
+# it silent, as PyTorch's backward never warns of a division by zero or an overflow (anomaly
+# mode reports NaN gradients), unless the caller has set one (np.errstate), which then
+# decides. Read and set directly: np.errstate would cost a backward microseconds.
+try:
+    from numpy._core.umath import _extobj_contextvar as _np_errstate, _make_extobj
+    _NP_DEFAULT = contextvars.Context().run(_np_errstate.get)
+    _NP_SILENT = contextvars.Context().run(_make_extobj, all="ignore")
+except ImportError:                 # another NumPy: its warnings pass through
+    _np_errstate = None
 
 cdef type _ndarray = np.ndarray
 cdef type _generic = np.generic
@@ -342,9 +355,13 @@ cpdef run_backward(tuple tensors, tuple grads, bint keep_graph, bint create_grap
     hooks = saved_hooks_state() if hooks_on else None
     set_grad_enabled_c(create_graph)
     agx_reentrant_depth += 1
+    quiet = (_np_errstate.set(_NP_SILENT)
+             if _np_errstate is not None and _np_errstate.get() is _NP_DEFAULT else None)
     try:
         return _sweep(tensors, grads, keep_graph, create_graph, inputs, accumulate)
     finally:
+        if quiet is not None:
+            _np_errstate.reset(quiet)
         agx_reentrant_depth -= 1
         set_grad_enabled_c(prev_mode)
         if hooks_on or saved_hooks_on():
@@ -743,6 +760,14 @@ def current_graph_task_id():
     recomputes once per backward), or -1 outside backward: PyTorch's
     ``torch._C._current_graph_task_id``."""
     return agx_sweep_id
+
+
+def is_checkpoint_valid():
+    """Whether the backward this thread runs may run a reentrant checkpoint's backward: not
+    when it delivers gradients to chosen inputs only (``autograd.grad``,
+    ``backward(inputs=...)``), whose own backward would not honour them. True outside
+    backward. PyTorch's ``torch.autograd._is_checkpoint_valid``."""
+    return agx_sweep_inputs == NULL or <object>agx_sweep_inputs is None
 
 
 def will_engine_execute_node(node):

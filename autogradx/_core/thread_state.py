@@ -8,6 +8,7 @@ reads (grad mode, saved-tensor hooks, the default device, ...) declares here how
 set it (``carry``); ``run_on_fresh_thread`` copies all of it to the new thread.
 """
 
+import contextvars
 import threading
 
 from .grad_mode import _set_grad_enabled, is_grad_enabled
@@ -35,7 +36,10 @@ def run_on_fresh_thread(fn, *args):
         except BaseException as e:      # raised again on the calling thread
             outcome.append((False, e))
 
-    worker = threading.Thread(target=work, name="autogradx-reentrant-backward", daemon=True)
+    # The context variables too (NumPy's floating-point error state among them).
+    context = contextvars.copy_context()
+    worker = threading.Thread(target=context.run, args=(work,),
+                              name="autogradx-reentrant-backward", daemon=True)
     worker.start()
     worker.join()
     ok, value = outcome.pop()

@@ -43,6 +43,7 @@ class FunctionCtx:
         self.materialize_grads = True
         self.saved_for_forward = ()
         self._in_jvp = False
+        self._node = None           # weakref to the node made for this call, once made
 
     def save_for_backward(self, *tensors):
         """Keep ``tensors`` (or None) for backward, where ``ctx.saved_tensors`` returns them."""
@@ -57,7 +58,9 @@ class FunctionCtx:
     def saved_tensors(self):
         if self._in_jvp:
             return self.saved_for_forward
-        if self._released:
+        if self._released or (self._node is not None and self._node() is None):
+            # Freed with backward, or with the graph: a ctx kept past its node has no saved
+            # tensors (as the ported PyTorch tests expect; torch 2.13 still returns them).
             raise RuntimeError(SECOND_BACKWARD)
         if self._accessed:
             raise RuntimeError(
@@ -117,7 +120,6 @@ class FunctionCtx:
         where its gradient flows, instead of the tensor. An output of ``node`` keeps only its
         output number (the node itself is found at unpack), so that no cycle holds it."""
         saved, self._saved = self._saved, ()    # nothing kept if a pack hook raises
-        self._node = weakref.ref(node)
         self._packed = tuple(
             None if t is None else
             (_saved_hooks.pack(t), t.output_nr if t.grad_fn is node else saved_history(t))
@@ -235,6 +237,7 @@ class Function:
                                                name),
                              ctx._release, f"autogradx.autograd.function.{name}", ctx=ctx,
                              node_type=cls._backward_cls)
+            ctx._node = weakref.ref(node)
             if _saved_hooks.active():
                 ctx._pack(node)
             if is_anomaly_enabled():

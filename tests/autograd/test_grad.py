@@ -776,11 +776,11 @@ def test_gradients_match_torch(torch, scenario):
     lambda lib, x, z: lib.autograd.grad((x * 2).sum(), [x, z]),
     lambda lib, x, z: lib.autograd.grad(x * 2, x),
     lambda lib, x, z: lib.autograd.grad(x * 2, x, lib.ones(2, dtype=lib.float64)),
-    lambda lib, x, z: lib.autograd.grad((x * 2).sum(), []),
+    # grad(..., []) is not here: autogradx follows the ported tests' ValueError, not torch
+    # 2.13's RuntimeError (test_empty_inputs).
     lambda lib, x, z: lib.autograd.backward((x * 2).sum(), inputs=[]),
     lambda lib, x, z: lib.autograd.grad(x.detach().sum(), x),
-], ids=["unused", "non-scalar", "shape", "empty-inputs", "empty-backward-inputs",
-        "no-grad-output"])
+], ids=["unused", "non-scalar", "shape", "empty-backward-inputs", "no-grad-output"])
 def test_error_messages_match_torch(torch, call):
     def run(lib):
         x, z = _lib_tensor(lib, X), _lib_tensor(lib, [1.0])

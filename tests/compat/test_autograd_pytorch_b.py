@@ -120,10 +120,6 @@ DIFFERENCES = {
     "test_return_leaf_inplace":
         "[function] torch.autograd.function.InplaceFunction is missing (public()'s stand-in: "
         "TypeError)",
-    "test_naughty_autograd_function_stashing_ctx":
-        "[behaviour] the test at this commit expects RuntimeError from a ctx's saved_tensors read "
-        "after its output was deleted; the installed torch 2.13 returns the saved tensors (no "
-        "error), and so does autogradx (tests/autograd/test_function_torch.py compares the two)",
     # [forward-ad]
     "test_gradcheck_forward_ad_respects_requires_grad":
         "[forward-ad] gradcheck(check_forward_ad=True) refused: NotImplementedError 'needs "
@@ -148,17 +144,11 @@ DIFFERENCES = {
     "test_lobpcg":
         "[missing] torch.lobpcg (AttributeError)",
     # [missing]: other public API
-    "test_deep_reentrant":
-        "[behaviour] reentrant backward nests Python calls: a chain of reentrant backward calls "
-        "thousands deep exceeds Python's recursion limit (RecursionError); PyTorch's engine hands "
-        "deep reentrant calls to a new thread",
     "test_inplace_on_view_backward": "[missing] nn.InstanceNorm2d (AttributeError)",
     "test_checkpointing_non_reentrant_autocast_cpu": "[missing] torch.autocast (AttributeError)",
     # [behaviour]
     "test_pickle": "[behaviour] deliberate (README): pickle.dumps(tensor) raises TypeError "
     "'autogradx tensors are not pickled; use autogradx.save' (autogradx never unpickles)",
-    "test_nested_anomaly_detect_nan": "[behaviour] g1[0] /= 0 on a 0 element emits NumPy's "
-    "RuntimeWarning 'invalid value encountered in divide' (PyTorch is silent; deliberate per "
 }
 
 

@@ -2663,13 +2663,7 @@ _MARK_DIRTY = "[function] ctx.mark_dirty raises NotImplementedError"
 
 DIFFERENCES = {
     # -- checkpoint --
-    "test_checkpoint_valid_reset_on_error":
-        "[behaviour] autogradx's reentrant checkpoint supports autograd.grad with respect to its "
-        "arguments; PyTorch raises 'torch.utils.checkpoint is incompatible with .grad()'",
     # -- saved tensors and their hooks --
-    "test_saved_variable_saved_original_inplace_detach":
-        "[behaviour] backward after detach_() of a saved non-leaf input runs; PyTorch raises "
-        "'Trying to use a saved tensor that has been detached'",
     # -- autograd.Function --
     "test_autograd_python_custom_function_inplace": _MARK_DIRTY,
     "test_custom_function_mark_dirty_not_differentiable":
@@ -2692,10 +2686,6 @@ DIFFERENCES = {
         "[forward-ad] gradcheck(check_forward_ad=) unsupported (TypeError)",
     "test_custom_function_forward_mode_forward_is_no_op": _FWAD,
     # -- views --
-    "test_autograd_views_codegen":
-        "[message] the test at this commit expects 'Output 0 of UnbindBackward0 is a view and is "
-        "being modified inplace.'; autogradx gives what the installed torch 2.13 gives, 'Output "
-        "0 of Unbind is a view and is being modified inplace.'",
     "test_inplace_not_requires_grad":
         "[views] in-place on a view returned by a custom Function (its forward ran under no_grad) "
         "is refused with 'A view was created in no_grad mode and its base or another view of its "
@@ -2725,8 +2715,4 @@ DIFFERENCES = {
         "PyTorch 'A view was created in no_grad mode and is being modified inplace'",
     # -- hooks --
     # -- other results --
-    "test_pynode_destruction_deadlock":
-        "[behaviour] the engine runs the ready Foo node (created first) before PowBackward0, "
-        "so the missing backward's NotImplementedError comes instead of PyTorch's 'one of the "
-        "variables needed for gradient computation has been modified by an inplace operation'",
 }
