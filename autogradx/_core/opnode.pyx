@@ -296,11 +296,7 @@ cdef class OpNode(Node):
                     return SavedTensor._of(self, names.index(key))
                 if self.saved is None:
                     raise RuntimeError(SECOND_BACKWARD)
-                k = names.index(key)
-                if (self.saved_from is not None and isinstance(self.saved_from[k], TensorBase)
-                        and _detached_in_place(self, k)):
-                    raise RuntimeError(DETACHED_IN_PLACE)
-                return self._saved_tensors()[k]
+                return self._saved_tensors()[names.index(key)]
         raise AttributeError(f"'{self._name}' object has no attribute '{name}'")
 
 
@@ -313,7 +309,8 @@ DETACHED_IN_PLACE = (
 cdef bint _detached_in_place(OpNode node, Py_ssize_t k) except -1:
     """Saved input ``k`` (a tensor) had a history when saved (its edge leads to a node other
     than an accumulator) and has none now: ``detach_()`` took it, and with it what PyTorch
-    reads to unpack the input (an output's own node would do; an input's is refused)."""
+    reads to unpack the input for backward (an output's own node would do; an input's is
+    refused). ``grad_fn._saved_self`` still gives the tensor, as in PyTorch."""
     cdef Py_ssize_t i = node.op.save_idx[k] if k < len(node.op.save_idx) else -1
     if i < 0 or node.op.variadic or i >= len(node.next_nodes):
         return False
