@@ -3223,8 +3223,10 @@ NOT_PORTED = {
 DIFFERENCES = {
     "test_custom_function_vmap_defaults": "[function] Function has no generate_vmap_rule / vmap attributes (AttributeError)",
     "test_grad_dtype":
-        "[missing] torch.bfloat16 (AttributeError), in its last two blocks; the grad_dtype checks "
-        "before them pass",
+        "[missing] torch.bfloat16 (AttributeError: module 'autogradx' has no attribute "
+        "'bfloat16'), in its last two blocks (mixed accumulation with a bfloat16 .grad): NumPy has "
+        "no bfloat16 dtype (the ml_dtypes package adds one, which autogradx's dtypes, promotion "
+        "and ops do not know); every grad_dtype check before them passes",
     "test_grad_fn_prehooks_multiple_outputs": "[function] a Function's node drops its non-tensor outputs, so a prehook gets 2 grads, not 3 with None for the int output (ValueError: not enough values to unpack)",
     "test_grad_to_node_set": "[missing] torch.autograd.graph (get_gradient_edge, GradientEdge)",
     "test_indexing":
