@@ -4,8 +4,11 @@ Gradients flow from the roots along node edges. The sweep first counts, for
 every reachable node, how many edges lead into it; a node runs once all of
 them have delivered (or declined to deliver) a gradient, so each node runs
 exactly once and gradients meeting at a node are summed in its buffer first.
-Both passes use explicit stacks: no Python or C recursion however deep the
-graph is.
+Of the nodes ready at once, the one made last runs first, an accumulator before
+any (PyTorch's ready queue, ordered by sequence number). Both passes use an
+explicit stack or heap: no Python or C recursion however deep the graph is. A
+backward started from inside another (reentrant) nests on the thread's stack, and
+past a depth goes on on a fresh thread, as PyTorch's does.
 """
 
 import contextvars
