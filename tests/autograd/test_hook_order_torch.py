@@ -3,6 +3,7 @@
 pre-hook, ``retain_grad()`` followed by an in-place op, and ``materialize_grads`` with
 ``create_graph``."""
 
+import random
 import warnings
 
 import numpy as np
@@ -212,7 +213,8 @@ def test_a_leafs_hooks_compose_in_pytorchs_order(torch, post_hook_sets_grad):
 
 
 def _node_order(lib, build):
-    """The names of the nodes of ``build(lib)``'s graph, in the order backward runs them."""
+    """The nodes of ``build(lib)``'s graph (each as its place in a walk from the root, and
+    its name) in the order backward runs them."""
     order = []
     loss = build(lib)
     stack, seen = [loss.grad_fn], set()
@@ -221,7 +223,7 @@ def _node_order(lib, build):
         if node is None or node in seen:
             continue
         seen.add(node)
-        node.register_prehook(lambda gs, name=node.name(): order.append(name))
+        node.register_prehook(lambda gs, me=(len(seen), node.name()): order.append(me))
         stack.extend(n for n, _ in node.next_functions)
     loss.backward()
     return order
@@ -283,3 +285,24 @@ def test_a_nodes_sequence_nr_follows_creation_order(torch):
                 acc._sequence_nr() == 2 ** 63 - 1 if lib is agx else acc._sequence_nr() == 2 ** 64 - 1)
 
     assert run(agx) == run(torch) == (True, True)
+
+
+def _random_graph(lib, seed):
+    """A small random graph of unary and binary ops over 1 to 4 leaves, and its loss."""
+    rng = random.Random(seed)
+    leaves = [lib.tensor([0.1 * i, 0.5], requires_grad=True) for i in range(rng.randint(1, 4))]
+    values = list(leaves)
+    for _ in range(rng.randint(1, 12)):
+        a, b = rng.choice(values), rng.choice(values)
+        values.append(rng.choice([lambda: a.sin(), lambda: a * b, lambda: a + b,
+                                  lambda: a.tanh()])())
+    made = values[len(leaves):]
+    return sum(r.sum() for r in rng.sample(made, rng.randint(1, min(2, len(made)))))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_graphs_run_their_nodes_in_pytorchs_order(torch, seed):
+    def run(lib):
+        return _node_order(lib, lambda lib: _random_graph(lib, seed))
+
+    assert run(agx) == run(torch)
