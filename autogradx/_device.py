@@ -6,6 +6,8 @@ import threading
 
 import numpy as np
 
+from autogradx._core.thread_state import carry
+
 __all__ = ["device", "device_of", "get_default_device", "set_default_device", "default_device"]
 
 
@@ -69,6 +71,14 @@ CPU = device("cpu")
 
 # This thread's default device: None for the CPU (the factories' fast path), else a device.
 _state = threading.local()
+
+
+def _set_devices(devices):
+    _state.device, _state.cpu = devices
+
+
+# A backward handed to another thread (the engine's deep reentrant calls) keeps the device.
+carry(lambda: (default_device(), getattr(_state, "cpu", None)), _set_devices)
 
 
 def default_device():

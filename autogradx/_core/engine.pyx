@@ -4,9 +4,14 @@ Gradients flow from the roots along node edges. The sweep first counts, for
 every reachable node, how many edges lead into it; a node runs once all of
 them have delivered (or declined to deliver) a gradient, so each node runs
 exactly once and gradients meeting at a node are summed in its buffer first.
-Both passes use explicit stacks: no Python or C recursion however deep the
-graph is.
+Of the nodes ready at once, the one made last runs first, an accumulator before
+any (PyTorch's ready queue, ordered by sequence number). Both passes use an
+explicit stack or heap: no Python or C recursion however deep the graph is. A
+backward started from inside another (reentrant) nests on the thread's stack, and
+past a depth goes on on a fresh thread, as PyTorch's does.
 """
+
+import contextvars
 
 import numpy as np
 
@@ -26,6 +31,18 @@ from .dispatch cimport array_module
 from .tensor cimport TensorBase, new_tensor, needs_grad, same_shape, dtype_of, writable_owner
 
 from .errors import _anomaly, warn_failed_node
+from .thread_state import run_on_fresh_thread
+
+# NumPy's floating-point error state, a context variable since NumPy 2. A backward runs with
+# it silent, as PyTorch's backward never warns of a division by zero or an overflow (anomaly
+# mode reports NaN gradients), unless the caller has set one (np.errstate), which then
+# decides. Read and set directly: np.errstate would cost a backward microseconds.
+try:
+    from numpy._core.umath import _extobj_contextvar as _np_errstate, _make_extobj
+    _NP_DEFAULT = contextvars.Context().run(_np_errstate.get)
+    _NP_SILENT = contextvars.Context().run(_make_extobj, all="ignore")
+except ImportError:                 # another NumPy: its warnings pass through
+    _np_errstate = None
 
 cdef type _ndarray = np.ndarray
 cdef type _generic = np.generic
@@ -41,11 +58,18 @@ cdef extern from *:
     static _Thread_local PyObject *agx_sweep_roots = NULL;
     static _Thread_local PyObject *agx_sweep_inputs = NULL;
     static long long agx_sweeps = 0;
+    static _Thread_local int agx_reentrant_depth = 0;
     """
     long long agx_sweep_id
     PyObject *agx_sweep_roots
     PyObject *agx_sweep_inputs
     long long agx_sweeps
+    int agx_reentrant_depth         # backward calls running on this thread, nested
+
+# How deep backward calls nest on one thread before the next goes to a fresh thread: each
+# level costs the caller's backward a dozen Python frames (of the default limit of 1000).
+cdef enum:
+    MAX_REENTRANT_DEPTH = 32
 
 
 cdef object unbroadcast(object g, object shape, Node producer, Py_ssize_t index):
@@ -320,15 +344,28 @@ cpdef run_backward(tuple tensors, tuple grads, bint keep_graph, bint create_grap
     those leaves only (``backward(inputs=...)``). A GradientEdge (``(node, output_nr)``
     named tuple) may stand for a tensor in ``tensors`` and in ``inputs``.
     """
+    global agx_reentrant_depth
+    if agx_reentrant_depth >= MAX_REENTRANT_DEPTH:
+        # A backward started from a node's backward, nested this deep on this thread: as
+        # PyTorch's engine does, go on on another thread (with this one's state) whose stack
+        # is fresh, so that a chain of them thousands deep meets no recursion limit.
+        return run_on_fresh_thread(run_backward, tensors, grads, keep_graph, create_graph,
+                                   inputs, accumulate)
     cdef bint prev_mode = grad_enabled()
     # Saved-tensor hooks are restored after, as PyTorch restores its thread state (an unpack
     # hook may enter a pair without leaving it); only looked at where some are on.
     cdef bint hooks_on = saved_hooks_on()
     hooks = saved_hooks_state() if hooks_on else None
     set_grad_enabled_c(create_graph)
+    agx_reentrant_depth += 1
+    quiet = (_np_errstate.set(_NP_SILENT)
+             if _np_errstate is not None and _np_errstate.get() is _NP_DEFAULT else None)
     try:
         return _sweep(tensors, grads, keep_graph, create_graph, inputs, accumulate)
     finally:
+        if quiet is not None:
+            _np_errstate.reset(quiet)
+        agx_reentrant_depth -= 1
         set_grad_enabled_c(prev_mode)
         if hooks_on or saved_hooks_on():
             restore_saved_hooks(hooks)
@@ -504,13 +541,14 @@ cdef list _run(dict state, list roots, bint keep_graph, bint create_graph, tuple
         _mark_targets(state, inputs, accumulate)
         _prune(state, roots)
 
-    # Pass 2: run each node once all its incoming edges have delivered.
+    # Pass 2: run each node once all its incoming edges have delivered; of the nodes ready
+    # at once, the latest made first (``stack`` is now a heap: PyTorch's ready queue).
     for node, slot, g in roots:
         p = _get(state, node)
         if p.grads is None:
             p.grads = [None] * node.n_outputs
             if p.deps == 0:
-                top = _push(stack, top, node)
+                top = _heap_push(stack, top, node)
         if p.grads[slot] is None:
             p.grads[slot] = g
         else:
@@ -518,9 +556,8 @@ cdef list _run(dict state, list roots, bint keep_graph, bint create_graph, tuple
             p.grads[slot] = np.asarray(g) if isinstance(g, _generic) else g
     g = None
     while top:
+        node = _heap_pop(stack, top)
         top -= 1
-        node = <Node>stack[top]
-        stack[top] = None
         p = _get(state, node)
         buf = p.grads
         p.grads = None
@@ -597,7 +634,7 @@ cdef list _run(dict state, list roots, bint keep_graph, bint create_graph, tuple
                     g = prev = None
             q.deps -= 1
             if q.deps == 0:
-                top = _push(stack, top, nxt)
+                top = _heap_push(stack, top, nxt)
     return results
 
 
@@ -607,6 +644,50 @@ cdef inline Py_ssize_t _push(list stack, Py_ssize_t top, object item) except -1:
     else:
         stack.append(item)
     return top + 1
+
+
+# The ready queue: a binary max-heap on sequence_nr in heap[:n], pushed and popped as
+# libstdc++'s push_heap and pop_heap do, so that nodes of equal rank (accumulators) leave
+# it in the order PyTorch's std::priority_queue gives them.
+
+cdef Py_ssize_t _heap_push(list heap, Py_ssize_t n, Node node) except -1:
+    """Add ``node`` to the heap of ``n`` nodes; returns the new size."""
+    if n == len(heap):
+        heap.append(None)
+    _sift_up(heap, n, 0, node)
+    return n + 1
+
+
+cdef Node _heap_pop(list heap, Py_ssize_t n):
+    """Take the first node out of the heap of ``n`` nodes (which then holds ``n - 1``)."""
+    cdef Node first = <Node>heap[0]
+    cdef Py_ssize_t hole = 0, child = 0, size = n - 1
+    last = heap[size]
+    heap[size] = None
+    if size == 0:
+        return first
+    # Move the larger child up into the hole down to a leaf, then sift ``last`` up from it.
+    while child < (size - 1) // 2:
+        child = 2 * (child + 1)
+        if (<Node>heap[child]).sequence_nr < (<Node>heap[child - 1]).sequence_nr:
+            child -= 1
+        heap[hole] = heap[child]
+        hole = child
+    if (size & 1) == 0 and child == (size - 2) // 2:
+        child = 2 * (child + 1)
+        heap[hole] = heap[child - 1]
+        hole = child - 1
+    _sift_up(heap, hole, 0, <Node>last)
+    return first
+
+
+cdef inline void _sift_up(list heap, Py_ssize_t hole, Py_ssize_t top, Node node) except *:
+    cdef Py_ssize_t parent = (hole - 1) // 2
+    while hole > top and (<Node>heap[parent]).sequence_nr < node.sequence_nr:
+        heap[hole] = heap[parent]
+        hole = parent
+        parent = (hole - 1) // 2
+    heap[hole] = node
 
 
 cdef void _check_nan(Node node, list in_grads) except *:
@@ -682,6 +763,14 @@ def current_graph_task_id():
     recomputes once per backward), or -1 outside backward: PyTorch's
     ``torch._C._current_graph_task_id``."""
     return agx_sweep_id
+
+
+def is_checkpoint_valid():
+    """Whether the backward this thread runs may run a reentrant checkpoint's backward: not
+    when it delivers gradients to chosen inputs only (``autograd.grad``,
+    ``backward(inputs=...)``), whose own backward would not honour them. True outside
+    backward. PyTorch's ``torch.autograd._is_checkpoint_valid``."""
+    return agx_sweep_inputs == NULL or <object>agx_sweep_inputs is None
 
 
 def will_engine_execute_node(node):

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 
 from .names import tensor_type_name
+from .thread_state import carry
 
 SECOND_BACKWARD = (
     "Trying to backward through the graph a second time (or directly access saved "
@@ -38,6 +39,7 @@ def _forward_trace():
 # The node whose backward runs on this thread while anomaly mode records the nodes that
 # backward makes (create_graph): their "parent".
 _anomaly = threading.local()
+carry(lambda: getattr(_anomaly, "parent", None), lambda parent: setattr(_anomaly, "parent", parent))
 
 
 def record_forward(node):

@@ -24,6 +24,8 @@ cdef class Node:
     cdef object out_dtype            # dtype of the output; a tuple of dtypes when n_outputs > 1
     cdef NodeExtras extras           # hooks and metadata, made on first use; None for most nodes
     cdef object pending              # the running backward's state of this node (engine.pyx); None between sweeps
+    cdef Py_ssize_t sequence_nr      # creation order (PyTorch's sequence_nr): of the ready nodes, the engine
+                                     # runs the latest made first; an accumulator's is the largest
     cdef object __weakref__
 
     cdef NodeExtras get_extras(self)

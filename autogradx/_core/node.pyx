@@ -5,6 +5,7 @@ import threading
 import weakref
 
 from cpython.ref cimport Py_REFCNT
+from cpython.pyport cimport PY_SSIZE_T_MAX
 from .tensor cimport (TensorBase, gc_track, grad_dtype_of, needs_grad, new_tensor, rebase_view,
                       stale_view)
 
@@ -58,9 +59,23 @@ cdef class NodeExtras:
     """A node's hooks and metadata (see node.pxd)."""
 
 
+# The sequence number the next node gets (under the GIL).
+cdef Py_ssize_t _next_sequence_nr = 0
+
+
 @cython.trashcan(True)
 cdef class Node:
     """A backward function in the graph (the ``grad_fn`` of a tensor)."""
+
+    def __cinit__(self):
+        global _next_sequence_nr
+        self.sequence_nr = _next_sequence_nr
+        _next_sequence_nr += 1
+
+    def _sequence_nr(self):
+        """The node's place in creation order, which decides the order in which backward runs
+        the nodes that are ready at once (PyTorch's ``Node._sequence_nr()``)."""
+        return self.sequence_nr
 
     cdef NodeExtras get_extras(self):
         if self.extras is None:
@@ -158,9 +173,15 @@ cdef class AccumulateGrad(Node):
     cdef list apply(self, list grads, bint create_graph):
         cdef TensorBase var = <TensorBase>self.variable
         cdef TensorBase old
+        cdef Py_ssize_t own_refs
         # The leaf's tensor hooks ran before this node's pre-hooks (engine.pyx), as in PyTorch.
         g = grads[0]
         grads[0] = None
+        # Which references to an array gradient mean that nothing else can see it: this
+        # local, and the engine's copy of the gradients for this node's post-hooks. As in
+        # PyTorch, a stolen gradient is the one those hooks see, so a post-accumulate-grad
+        # hook's in-place change of .grad shows in them.
+        own_refs = 1 + (self.extras is not None and bool(self.extras.post_hooks))
         with _accumulate_lock:
             if isinstance(g, TensorBase):
                 # create_graph: the gradient is itself a differentiable tensor.
@@ -171,7 +192,7 @@ cdef class AccumulateGrad(Node):
             elif var._grad is None:
                 # Steal the buffer when nothing else can see it, else copy it,
                 # so that a later in-place accumulation cannot reach another tensor.
-                if Py_REFCNT(g) > 1 or getattr(g, "base", 0) is not None:
+                if Py_REFCNT(g) > own_refs or getattr(g, "base", 0) is not None:
                     g = g.copy()
                 var._grad = new_tensor(g, None, 0)
             else:
@@ -394,6 +415,7 @@ cdef Node grad_edge(TensorBase t):
 cdef AccumulateGrad _new_accumulator(TensorBase t):
     cdef AccumulateGrad acc = AccumulateGrad.__new__(AccumulateGrad)
     acc._name = "AccumulateGrad"
+    acc.sequence_nr = PY_SSIZE_T_MAX    # as PyTorch's: a ready accumulator runs first
     acc.variable = t
     acc.n_outputs = 1
     acc.next_nodes = ()

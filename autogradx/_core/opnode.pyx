@@ -145,6 +145,8 @@ cdef class OpNode(Node):
             elif isinstance(src, TensorBase):
                 if (<TensorBase>src).version() != <Py_ssize_t>versions[k]:
                     return False
+                if (<TensorBase>src)._grad_fn is None and _detached_in_place(self, k):
+                    return False
             else:
                 return False        # the inputs of a variadic op: the slow path checks each
         return True
@@ -248,6 +250,8 @@ cdef class OpNode(Node):
         for k, (src, v) in enumerate(zip(self.saved_from, self.saved_versions)):
             if src is None or _is_packed(self.saved[k]):
                 continue        # a packed value: PyTorch cannot see its versions through the hooks
+            if isinstance(src, TensorBase) and _detached_in_place(self, k):
+                raise RuntimeError(DETACHED_IN_PLACE)
             if isinstance(src, tuple):
                 for t, tv in zip(src, v):
                     if (<TensorBase>t).version() != tv:
@@ -294,6 +298,25 @@ cdef class OpNode(Node):
                     raise RuntimeError(SECOND_BACKWARD)
                 return self._saved_tensors()[names.index(key)]
         raise AttributeError(f"'{self._name}' object has no attribute '{name}'")
+
+
+# PyTorch's text, its missing space included.
+DETACHED_IN_PLACE = (
+    "Trying to use a saved tensor that has been detached in-place, i.e. with .detach_()."
+    "This is not supported, please use out-of-place `.detach()` instead")
+
+
+cdef bint _detached_in_place(OpNode node, Py_ssize_t k) except -1:
+    """Saved input ``k`` (a tensor) had a history when saved (its edge leads to a node other
+    than an accumulator) and has none now: ``detach_()`` took it, and with it what PyTorch
+    reads to unpack the input for backward (an output's own node would do; an input's is
+    refused). ``grad_fn._saved_self`` still gives the tensor, as in PyTorch."""
+    cdef Py_ssize_t i = node.op.save_idx[k] if k < len(node.op.save_idx) else -1
+    if i < 0 or node.op.variadic or i >= len(node.next_nodes):
+        return False
+    nxt = node.next_nodes[i]
+    return (nxt is not None and type(nxt) is not AccumulateGrad
+            and (<TensorBase>node.saved_from[k])._grad_fn is None)
 
 
 cdef inline bint _real_input(OpNode node, Py_ssize_t i) except -1:

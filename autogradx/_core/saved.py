@@ -13,6 +13,7 @@ back a tensor of the saved one's shape (another dtype is taken, as in PyTorch). 
 import threading
 
 from .grad_mode import _set_grad_enabled, _set_saved_hooks_on
+from .thread_state import carry
 from .tensor import TensorBase
 
 
@@ -73,6 +74,10 @@ def restore_saved_hooks(state):
     else:
         _state.stack[:], _state.disabled = state
     _set_saved_hooks_on(bool(_state.stack))
+
+
+# A backward handed to another thread (engine.pyx) keeps this thread's hooks.
+carry(saved_hooks_state, restore_saved_hooks)
 
 
 def disabled_message():

@@ -26,6 +26,7 @@ from autogradx._core.engine import current_graph_task_id
 from autogradx._core.grad_mode import _set_grad_enabled, is_grad_enabled
 from autogradx._core.opnode import on_history, saved_history
 from autogradx._core.tensor import TensorBase
+from autogradx._core.thread_state import carry
 from autogradx._factories import default_generator
 from autogradx.autograd.graph import saved_tensors_hooks
 
@@ -84,6 +85,7 @@ class _Group(threading.local):
 
 
 _group = _Group()
+carry(lambda: _group.current, lambda group: setattr(_group, "current", group))
 
 
 class GraphExecGroup:

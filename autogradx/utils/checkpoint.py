@@ -14,15 +14,14 @@ intermediates at a time instead of every segment's. The two variants are PyTorch
   PyTorch): ``fn`` runs without recording; backward runs it again, recorded, and
   backpropagates through that fresh graph with a backward pass of its own, so tensors that
   ``fn`` uses without receiving them as arguments (parameters it closes over) get their
-  ``.grad`` accumulated too. Under ``autograd.grad`` or ``backward(inputs=...)`` nothing may
-  be accumulated, so there such tensors are an error, while gradients with respect to the
-  arguments work (PyTorch refuses ``autograd.grad`` altogether). When no recomputed output
-  requires grad, backward raises PyTorch's reentrant error.
+  ``.grad`` accumulated too. As in PyTorch, it refuses ``autograd.grad`` and
+  ``backward(inputs=...)``, which must accumulate nothing (``use_reentrant=False`` serves
+  them). When no recomputed output requires grad, backward raises PyTorch's reentrant error.
 """
 
 import warnings
 
-from autogradx._core.engine import run_backward
+from autogradx._core.engine import is_checkpoint_valid, run_backward
 from autogradx._core.grad_mode import _set_grad_enabled, is_anomaly_enabled, is_grad_enabled
 from autogradx._core.node import AccumulateGrad, make_node
 from autogradx._core.errors import SECOND_BACKWARD, record_forward
@@ -97,6 +96,8 @@ def _checkpoint_reentrant(function, args, preserve_rng_state, kwargs):
     state = {"released": False}
 
     def backward(grads, create_graph):
+        if not is_checkpoint_valid():
+            raise RuntimeError(_INCOMPATIBLE)
         if state["released"]:
             raise RuntimeError(SECOND_BACKWARD)
         _check_versions(inputs, versions)
@@ -192,28 +193,24 @@ def _recompute(function, leaves, kwargs, rng_state):
 # PyTorch's reentrant checkpoint raises this (its non-reentrant one gives None gradients).
 _NOT_NECESSARY = "none of output has requires_grad=True, this checkpoint() is not necessary"
 
-_CLOSES_OVER = (
-    "checkpoint: the checkpointed function uses tensors that require grad without receiving "
-    "them as arguments (parameters it closes over). Their gradients are accumulated into .grad "
-    "by .backward(), which is incompatible with autograd.grad() or passing an `inputs` "
-    "parameter to .backward(). Pass those tensors to checkpoint() as arguments, or call "
-    ".backward() without `inputs`.")
+# PyTorch's: its reentrant backward accumulates into .grad, which a backward that delivers
+# gradients to chosen inputs only must not do.
+_INCOMPATIBLE = (
+    "When use_reentrant=True, torch.utils.checkpoint is incompatible with .grad() or passing "
+    "an `inputs` parameter to .backward(). To resolve this error, you can either set "
+    "use_reentrant=False, or call .backward() without passing the `inputs` argument.")
 
 
 def _backpropagate(outs, gouts, targets, create_graph):
     """The gradients of the recomputed ``outs`` at the argument leaves ``targets``: arrays, or
     tensors with ``create_graph`` (None where a target is not used). Tensors the function
-    closes over get their ``.grad`` accumulated, unless that is not allowed here."""
-    from autogradx.autograd import _is_capturing
-    capturing = _is_capturing()
-    if not (capturing or create_graph):
+    closes over get their ``.grad`` accumulated."""
+    if not create_graph:
         # A backward of its own, as PyTorch's reentrant checkpoint: the argument leaves and
         # any tensors the function closes over get their .grad.
         run_backward(outs, gouts, False, False)
         return tuple(None if x.grad is None else x.grad._data for x in targets)
     others = _other_leaves(outs, targets)
-    if others and capturing:
-        raise RuntimeError(_CLOSES_OVER)
     found = run_backward(outs, gouts, create_graph, create_graph, targets + others, False)
     for leaf, g in zip(others, found[len(targets):]):
         if g is not None:

@@ -4,6 +4,7 @@ import gc
 import re
 import sys
 import threading
+import warnings
 import weakref
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 
 import autogradx as agx
 from autogradx._core.node import AccumulateGrad
+from autogradx._core.saved import active as saved_hooks_active
 from helpers import error_in_child, leaf
 
 
@@ -472,3 +474,108 @@ FROM_USER_CODE = {
 @pytest.mark.parametrize("code, error", FROM_USER_CODE.values(), ids=FROM_USER_CODE)
 def test_what_user_code_passes_is_checked(code, error):
     assert error_in_child(code) == error
+
+
+class _DeepReentrant(agx.autograd.Function):
+    """Each backward runs the backward of the next link: a chain of nested backward calls
+    (PyTorch's test_deep_reentrant). ``seen`` gets the thread state at each depth."""
+
+    seen = []
+
+    @staticmethod
+    def forward(ctx, x):
+        with agx.enable_grad():
+            ctx.x = agx.tensor(x.detach().numpy(), requires_grad=True) - 1
+        return ctx.x.detach()
+
+    @staticmethod
+    def backward(ctx, g):
+        _DeepReentrant.seen.append((agx.is_grad_enabled(), np.geterr()["divide"],
+                                    agx.get_default_device().type, saved_hooks_active()))
+        if ctx.x < 0:
+            return g
+        with agx.enable_grad():
+            _DeepReentrant.apply(ctx.x).sum().backward()
+        return g
+
+
+def test_reentrant_backward_thousands_deep_meets_no_recursion_limit():
+    v = agx.tensor(2000.0, requires_grad=True)
+    _DeepReentrant.seen = []
+    _DeepReentrant.apply(v).sum().backward()
+    assert v.grad.item() == 1.0 and len(_DeepReentrant.seen) == 2001
+    # Past the depth at which a nested backward goes on on a fresh thread, each sees the
+    # state it would see on this one: grad mode off in backward, NumPy's error state (silent
+    # in backward), the device, no saved-tensor hooks.
+    assert set(_DeepReentrant.seen) == {(False, "ignore", "cpu", False)}
+
+
+def test_a_deep_reentrant_backward_carries_the_callers_errstate_and_hooks():
+    from autogradx.autograd.graph import saved_tensors_hooks
+    v = agx.tensor(100.0, requires_grad=True)
+    _DeepReentrant.seen = []
+    with np.errstate(divide="raise"), saved_tensors_hooks(lambda t: t, lambda t: t):
+        _DeepReentrant.apply(v).sum().backward()
+    assert set(_DeepReentrant.seen) == {(False, "raise", "cpu", True)}
+
+
+def test_an_error_deep_in_reentrant_backward_reaches_the_caller():
+    class Failing(agx.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, depth):
+            ctx.depth = depth
+            return x.clone()
+
+        @staticmethod
+        def backward(ctx, g):
+            if ctx.depth == 0:
+                raise ValueError("deepest link")
+            with agx.enable_grad():
+                y = agx.ones(1, requires_grad=True)
+                Failing.apply(y, ctx.depth - 1).sum().backward()
+            return g, None
+
+    x = agx.ones(1, requires_grad=True)
+    with pytest.raises(ValueError, match="deepest link"):
+        Failing.apply(x, 100).sum().backward()
+    (x * 2).sum().backward()            # nothing left behind
+    assert x.grad.tolist() == [2.0]
+
+
+def _divide_by_zero_in_backward():
+    class Div(agx.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.clone()
+
+        @staticmethod
+        def backward(ctx, g):
+            g = g.clone()
+            g[0] /= 0                   # 1/0 and, below, 0/0: NumPy would warn of both
+            g[1] = 0
+            g[1] /= 0
+            return g
+
+    x = agx.ones(3, requires_grad=True)
+    Div.apply(x).sum().backward()
+    return x.grad
+
+
+def test_backward_is_silent_on_floating_point_errors_as_torch():
+    # pytest turns warnings into errors: a NumPy RuntimeWarning would fail this test.
+    grad = _divide_by_zero_in_backward()
+    assert np.isinf(grad[0].item()) and np.isnan(grad[1].item())
+    assert np.geterr()["divide"] == "warn"      # the caller's state is back
+
+
+def test_an_errstate_set_by_the_caller_decides_in_backward():
+    with np.errstate(divide="raise"), pytest.raises(FloatingPointError):
+        _divide_by_zero_in_backward()
+
+
+def test_anomaly_mode_still_reports_the_nan():
+    with pytest.raises(RuntimeError, match="returned nan values in its 0th output"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # anomaly mode's own warnings
+            with agx.autograd.detect_anomaly():
+                _divide_by_zero_in_backward()

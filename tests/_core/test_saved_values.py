@@ -279,3 +279,24 @@ def test_no_unnecessary_save(lib):
         loss += (x * lib.tensor([float(i)])).sum()
     loss.backward()
     assert mu.grad.tolist() == [3.0]
+
+
+@pytest.mark.parametrize("use", ["backward", "_saved_self"])
+def test_a_saved_input_detached_in_place_is_refused_on_use(use):
+    torch = pytest.importorskip("torch")
+    from torch_compare import error_of
+
+    def run(lib, op):
+        a = lib.tensor(1.0, requires_grad=True).clone()
+        b = op(a)
+        a.detach_()
+        if use == "backward":
+            return error_of(b.backward)
+        return error_of(lambda: b.grad_fn._saved_self)     # given, as PyTorch gives it
+
+    # sin saves its input (refused once detached); exp its result (unaffected).
+    assert run(agx, lambda a: a.sin()) == run(torch, lambda a: a.sin())
+    if use == "backward":
+        assert run(agx, lambda a: a.sin())[1].startswith("Trying to use a saved tensor that has "
+                                                         "been detached in-place")
+        assert run(agx, lambda a: a.exp()) == run(torch, lambda a: a.exp()) is None

@@ -3,6 +3,7 @@
 pre-hook, ``retain_grad()`` followed by an in-place op, and ``materialize_grads`` with
 ``create_graph``."""
 
+import random
 import warnings
 
 import numpy as np
@@ -184,3 +185,124 @@ def test_materialize_grads_refuses_allow_unused_false(torch):
                                                 materialize_grads=True))
 
     assert run(agx) == run(torch) != None  # noqa: E711
+
+
+def _all_hooks_order(lib, post_hook_sets_grad):
+    """A leaf's four kinds of hooks, each changing the gradient (PyTorch's
+    test_post_accumulate_grad_hook_ordering): their order shows in ``.grad``."""
+    x = _leaf(lib, (1.0, 1.0, 1.0))
+    acc = x.view_as(x).grad_fn.next_functions[0][0]
+    x.register_hook(lambda g: g.sub(2.0))
+    acc.register_prehook(lambda gs: (gs[0].div(5.0),))
+    x.register_post_accumulate_grad_hook(lambda t: [t.grad.add_(0.5)] and None)
+    if post_hook_sets_grad:
+        # The gradient the post-hook sees is the one .grad took (stolen, not copied).
+        def post(grad_in, grad_out):
+            x.grad = grad_out[0].mul(10)
+    else:
+        def post(grad_in, grad_out):
+            post.seen = grad_out[0].tolist()
+    acc.register_hook(post)
+    x.sum().backward()
+    return x.grad.tolist(), getattr(post, "seen", None)
+
+
+@pytest.mark.parametrize("post_hook_sets_grad", [True, False])
+def test_a_leafs_hooks_compose_in_pytorchs_order(torch, post_hook_sets_grad):
+    assert _all_hooks_order(agx, post_hook_sets_grad) == _all_hooks_order(torch, post_hook_sets_grad)
+
+
+def _node_order(lib, build):
+    """The nodes of ``build(lib)``'s graph (each as its place in a walk from the root, and
+    its name) in the order backward runs them."""
+    order = []
+    loss = build(lib)
+    stack, seen = [loss.grad_fn], set()
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        node.register_prehook(lambda gs, me=(len(seen), node.name()): order.append(me))
+        stack.extend(n for n, _ in node.next_functions)
+    loss.backward()
+    return order
+
+
+def _branches(lib):
+    # Nodes made later run first among those ready at once; accumulators before all.
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    y = lib.tensor([3.0, 4.0], requires_grad=True)
+    a = x.exp()
+    b = (y * 2).sin()
+    c = x * y
+    return (a + b * c + c.cos()).sum()
+
+
+def _leaves_at_once(lib):
+    # Several accumulators ready at once: PyTorch's priority queue decides between equals.
+    xs = [lib.tensor([float(i)], requires_grad=True) for i in range(5)]
+    return (lib.stack(xs) * lib.stack(xs[::-1])).sum()
+
+
+@pytest.mark.parametrize("build", [_branches, _leaves_at_once])
+def test_nodes_run_in_pytorchs_order(torch, build):
+    assert _node_order(agx, build) == _node_order(torch, build)
+
+
+def _created_first_runs_last(lib):
+    """PyTorch's test_pynode_destruction_deadlock: the Function node, made first, runs after
+    PowBackward0, whose saved input was changed in place: its error comes first."""
+    class Foo(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.clone()
+
+        @staticmethod
+        def backward(ctx, g):
+            raise AssertionError("Foo's backward ran first")
+
+    inp = lib.ones(2, requires_grad=True)
+    right = Foo.apply(inp)
+    left1 = inp.clone()
+    left2 = left1 ** 2
+    left1 += 1
+    error = error_of(lambda: (left2 + right).sum().backward())
+    return error[0], error[1].split(":")[0]
+
+
+def test_the_node_made_last_runs_first(torch):
+    assert _created_first_runs_last(agx) == _created_first_runs_last(torch)
+
+
+def test_a_nodes_sequence_nr_follows_creation_order(torch):
+    def run(lib):
+        x = lib.ones(2, requires_grad=True)
+        a = x * 2
+        b = a.exp()
+        acc = a.grad_fn.next_functions[0][0]
+        return (b.grad_fn._sequence_nr() > a.grad_fn._sequence_nr(),
+                acc._sequence_nr() == 2 ** 63 - 1 if lib is agx else acc._sequence_nr() == 2 ** 64 - 1)
+
+    assert run(agx) == run(torch) == (True, True)
+
+
+def _random_graph(lib, seed):
+    """A small random graph of unary and binary ops over 1 to 4 leaves, and its loss."""
+    rng = random.Random(seed)
+    leaves = [lib.tensor([0.1 * i, 0.5], requires_grad=True) for i in range(rng.randint(1, 4))]
+    values = list(leaves)
+    for _ in range(rng.randint(1, 12)):
+        a, b = rng.choice(values), rng.choice(values)
+        values.append(rng.choice([lambda: a.sin(), lambda: a * b, lambda: a + b,
+                                  lambda: a.tanh()])())
+    made = values[len(leaves):]
+    return sum(r.sum() for r in rng.sample(made, rng.randint(1, min(2, len(made)))))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_graphs_run_their_nodes_in_pytorchs_order(torch, seed):
+    def run(lib):
+        return _node_order(lib, lambda lib: _random_graph(lib, seed))
+
+    assert run(agx) == run(torch)

@@ -2662,23 +2662,13 @@ _FWAD = ("[forward-ad] the harness's gradcheck (autogradx.testing.gradcheck) has
 
 DIFFERENCES = {
     # -- checkpoint --
-    "test_checkpoint_valid_reset_on_error":
-        "[behaviour] autogradx's reentrant checkpoint supports autograd.grad with respect to its "
-        "arguments; PyTorch raises 'torch.utils.checkpoint is incompatible with .grad()'",
     # -- saved tensors and their hooks --
-    "test_saved_variable_saved_original_inplace_detach":
-        "[behaviour] backward after detach_() of a saved non-leaf input runs; PyTorch raises "
-        "'Trying to use a saved tensor that has been detached'",
     # -- forward-mode AD --
     "test_custom_function_forward_mode_view_checks":
         "[forward-ad] gradcheck(check_forward_ad=True) refused: NotImplementedError 'needs "
         "forward-mode AD'",
     "test_custom_function_forward_mode_forward_is_no_op": _FWAD,
     # -- views --
-    "test_autograd_views_codegen":
-        "[message] the test at this commit expects 'Output 0 of UnbindBackward0 is a view and is "
-        "being modified inplace.'; autogradx gives what the installed torch 2.13 gives, 'Output "
-        "0 of Unbind is a view and is being modified inplace.'",
     "test_autograd_inplace_views_creation_meta":
         "[missing] Tensor.as_strided_ (AttributeError)",
     "test_autograd_inplace_views_cross_dtype":
@@ -2686,8 +2676,4 @@ DIFFERENCES = {
         "array to rebuild the history, which view_as_real (a view changing the dtype) refuses",
     # -- hooks --
     # -- other results --
-    "test_pynode_destruction_deadlock":
-        "[behaviour] the engine runs the ready Foo node (created first) before PowBackward0, "
-        "so the missing backward's NotImplementedError comes instead of PyTorch's 'one of the "
-        "variables needed for gradient computation has been modified by an inplace operation'",
 }

@@ -83,22 +83,46 @@ def test_parameters_the_function_closes_over_get_gradients():
     np.testing.assert_allclose(arr(x.grad), arr(x_plain.grad), rtol=1e-14)
 
 
-def test_autograd_grad_through_a_checkpoint():
-    x, w = t(X), t(W)
-    gx, gw = agx.autograd.grad(checkpoint(block, x, w).sum(), (x, w))
-    x2, w2 = t(X), t(W)
-    block(x2, w2).sum().backward()
-    np.testing.assert_allclose(arr(gx), arr(x2.grad), rtol=1e-14)
-    np.testing.assert_allclose(arr(gw), arr(w2.grad), rtol=1e-14)
-    assert x.grad is None and w.grad is None
+@pytest.mark.torch
+@pytest.mark.parametrize("call", [
+    lambda lib, y, x: lib.autograd.grad(y, (x,)),
+    lambda lib, y, x: lib.autograd.grad(y, (x,), create_graph=True),
+    lambda lib, y, x: y.backward(inputs=(x,)),
+], ids=["grad", "grad-create-graph", "backward-inputs"])
+def test_a_backward_to_chosen_inputs_is_refused_as_in_torch(call):
+    torch = pytest.importorskip("torch")
+    from torch.utils.checkpoint import checkpoint as torch_checkpoint
+    from torch_compare import error_of
+
+    def run(lib, ckpt):
+        x = t(X, lib=lib)
+        error = error_of(lambda: call(lib, ckpt(lambda a: a.exp(), x, use_reentrant=True).sum(), x))
+        # Nothing is left behind: a plain backward through a checkpoint works after it.
+        ckpt(lambda a: a.exp(), x, use_reentrant=True).sum().backward()
+        return error, arr(x.grad).tolist()
+
+    assert run(agx, checkpoint) == run(torch, torch_checkpoint)
 
 
-def test_autograd_grad_with_closed_over_parameters_is_an_error():
-    w, x = t(W), t(X)
-    y = checkpoint(lambda a: block(a, w), x).sum()
-    with pytest.raises(RuntimeError, match="closes over.*incompatible with autograd.grad"):
-        agx.autograd.grad(y, x)
-    assert w.grad is None
+def test_a_checkpoint_inside_a_backward_of_its_own_is_allowed_under_grad():
+    # The check is the innermost backward's: a Function whose backward runs a plain backward
+    # through a checkpoint works inside autograd.grad.
+    class Outer(agx.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a.clone()
+
+        @staticmethod
+        def backward(ctx, g):
+            w = t(W)
+            with agx.enable_grad():
+                checkpoint(block, t(X), w).sum().backward()
+            ctx.w_grad = w.grad
+            return g
+
+    x = t(X)
+    (gx,) = agx.autograd.grad(Outer.apply(x).sum(), x)
+    np.testing.assert_array_equal(arr(gx), np.ones_like(X))
 
 
 def test_no_input_requires_grad_warns_and_records_nothing():
@@ -125,12 +149,13 @@ def test_nested_checkpoints():
 
 def test_gradients_of_gradients_through_a_checkpoint():
     x, w = t(X), t(W)
-    (gx,) = agx.autograd.grad(checkpoint(block, x, w).sum(), x, create_graph=True)
-    (hw,) = agx.autograd.grad((gx ** 2).sum(), w)
     x2, w2 = t(X), t(W)
-    (gx2,) = agx.autograd.grad(block(x2, w2).sum(), x2, create_graph=True)
-    (hw2,) = agx.autograd.grad((gx2 ** 2).sum(), w2)
-    np.testing.assert_allclose(arr(gx), arr(gx2), rtol=1e-13)
+    with backward_cycle_warning():
+        checkpoint(block, x, w).sum().backward(create_graph=True)
+        block(x2, w2).sum().backward(create_graph=True)
+    (hw,) = agx.autograd.grad((x.grad ** 2).sum(), w)
+    (hw2,) = agx.autograd.grad((x2.grad ** 2).sum(), w2)
+    np.testing.assert_allclose(arr(x.grad), arr(x2.grad), rtol=1e-13)
     np.testing.assert_allclose(arr(hw), arr(hw2), rtol=1e-12)
 
 
