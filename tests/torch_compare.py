@@ -6,6 +6,7 @@ skips itself (``pytest.importorskip("torch")``) before it calls anything here, a
 files without torch must collect.
 """
 
+import re
 import warnings
 
 import numpy as np
@@ -168,6 +169,14 @@ def assert_same_error_type(fn, data):
     expected = _raised(fn, torch, torch.tensor(data))
     assert expected is not None, "PyTorch accepts this call"
     assert _raised(fn, agx, agx.tensor(data)) is expected
+
+
+def as_torch_names_a_view(text):
+    """A refusal of an in-place change of a view, worded as torch 2.13 words it: autogradx
+    names the view's node ("Output 0 of UnbindBackward0", "... of MyFnBackward"), as
+    PyTorch's handle_view_on_rebase and the ported tests (tests/compat, at their pinned
+    commit) expect; torch 2.13 names the op or Function ("Output 0 of Unbind")."""
+    return re.sub(r"^(Output \d+ of \w+?)Backward\d*( is a view)", r"\1\2", text)
 
 
 def error_of(fn):

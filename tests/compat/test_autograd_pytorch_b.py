@@ -113,12 +113,6 @@ DIFFERENCES = {
     "and the method never runs backward); then relu(view, inplace=True) on a view needs "
     "CopySlices",
     # [hooks]
-    "test_backward_hook_relative_ordering":
-        "[graph] nn.Linear is one node in autogradx, AddmmBackward0 with next_functions (input, "
-        "weight, bias), where PyTorch's F.linear is addmm(bias, input, weight.t()) with (bias, "
-        "input, TBackward0): the log has no TBackward0 pre/post-hook entries (21 entries, "
-        "PyTorch's 23) and weight's AccumulateGrad hooks come before bias's. The hook kinds and "
-        "the engine's node order are PyTorch's (tests/autograd/test_hook_order_torch.py)",
     # [function]
     # [forward-ad]
     "test_gradcheck_forward_ad_respects_requires_grad":
