@@ -77,14 +77,17 @@ def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, n_directions=3, see
     wrong only in float32 is caught (give tolerances fit for that dtype; the conformance
     kit uses ``atol=1e-4`` for float32). For each of ``n_directions`` random output
     cotangents ``u`` (one per floating point or complex output) and random input
-    directions ``v``, it compares
+    directions ``v``, all unit vectors as in PyTorch's fast gradcheck, it compares
 
     * ``<vjp(u), v>``, from autogradx's backward, with
     * ``<u, J v>``, the central difference
       ``(<u, fn(x + eps v)> - <u, fn(x - eps v)>) / (2 eps)``,
 
     for each checked input on its own and for all of them moved together. The
-    two agree if ``|analytic - numerical| <= atol + rtol * |numerical|``.
+    two agree if ``|analytic - numerical| <= atol * |u|_1 * |v|_1 + rtol * |numerical|``:
+    atol bounds each entry of the Jacobian, as in PyTorch's slow gradcheck, and so bounds
+    the projection by ``atol * |u|_1 * |v|_1`` (the 1-norms counting real and imaginary
+    parts; PyTorch's fast gradcheck scales atol the same way).
 
     With ``nondet_tol`` (a number, as in PyTorch), backward is also checked to be
     reentrant: a second forward and backward with the same cotangents must give
@@ -267,14 +270,17 @@ class _Check:
                     f"inputs are perturbed by {self.eps}, but got: dtypes {a.dtype} and "
                     f"{b.dtype}.")
 
-    def _close(self, analytic, numerical):
+    def _close(self, analytic, numerical, scale=1.0):
+        """``|analytic - numerical| <= atol * scale + rtol * |numerical|``."""
         return (np.isfinite(analytic) and np.isfinite(numerical)
-                and abs(analytic - numerical) <= self.atol + self.rtol * abs(numerical))
+                and abs(analytic - numerical) <= self.atol * scale + self.rtol * abs(numerical))
 
     def _compare(self, what, d, analytic, numerical, directions, us, note=""):
-        if self._close(analytic, numerical):
+        scale = _atol_scale(directions.values(), us)
+        if self._close(analytic, numerical, scale):
             return
-        tol = self.atol + self.rtol * abs(numerical)
+        atol = self.atol * scale
+        tol = atol + self.rtol * abs(numerical)
         if not any(u is not None for u in us) or note == _NO_DIFFERENTIABLE_OUTPUT:
             head = f"Numerical gradient for function expected to be zero: {what}"
         else:
@@ -288,7 +294,7 @@ class _Check:
             f"    analytic  <vjp(u), v> = {analytic:.10g}\n"
             f"    numerical <u, J v>    = {numerical:.10g}\n"
             f"    difference            = {abs(analytic - numerical):.3g} > "
-            f"atol + rtol * |numerical| = {self.atol:g} + {self.rtol:g} * "
+            f"atol * |u|_1 |v|_1 + rtol * |numerical| = {atol:.3g} + {self.rtol:g} * "
             f"{abs(numerical):.3g} = {tol:.3g}")
 
     def _output_of_mismatch(self, directions, us):
@@ -314,7 +320,9 @@ class _Check:
                     self._vjp(outs, only)
                 analytic = sum(_dot(leaves[i].grad._data, v) for i, v in directions.items()
                                if leaves[i].grad is not None)
-                if not self._close(analytic, self._numerical(directions, only)):
+                numerical = self._numerical(directions, only)
+                if not self._close(analytic, numerical,
+                                   _atol_scale(directions.values(), only)):
                     return k, part
         return None, None
 
@@ -405,7 +413,8 @@ class _Check:
             where = {i: f"in {_dtype_name(self.base[i].dtype)[6:]}" for i in self.checked}
         with enable_grad():
             outs, leaves = self._call(arrays, True)
-            us = self._cotangents(outs, None if self.at_input_dtype else "float64")
+            us = [None if u is None else _unit(u) for u in
+                  self._cotangents(outs, None if self.at_input_dtype else "float64")]
             self._vjp(outs, us)
         differentiable = any(o.requires_grad for o in outs)
         us = [None if u is None else _as_float64(u) for u in us]
@@ -418,7 +427,7 @@ class _Check:
             v = self.rng.standard_normal(base.shape)
             if base.dtype.kind == "c":
                 v = v + 1j * self.rng.standard_normal(base.shape)
-            v = xp.asarray(v, dtype=base.dtype)
+            v = _unit(xp.asarray(v, dtype=base.dtype))
             directions[i] = v
             grad = leaves[i].grad
             if not self._check_grad_meta(i, grad, grad_dtypes[i], where[i]):
@@ -700,6 +709,32 @@ def _as_float64(a):
     double = np.complex128 if a.dtype.kind == "c" else np.float64
     return a.astype(double) if a.dtype != double else a.copy()
 
+
+
+def _unit(a):
+    """``a`` scaled to norm 1 (complex numbers as pairs of reals); an empty or zero ``a``
+    as is."""
+    if isinstance(a, (float, np.generic)):
+        a = np.asarray(a)       # NumPy's random draws of shape () are scalars
+    xp = get_array_module(a)
+    norm = float(xp.sqrt(xp.sum(xp.abs(a) ** 2)))
+    return xp.asarray(a / norm) if norm > 0 else a      # asarray: 0-d / number is a scalar
+
+
+def _atol_scale(directions, cotangents):
+    """What atol is multiplied by in a projected check ``<u, J v>``: with every entry of
+    the Jacobian within atol, the projection is within ``atol * |u|_1 * |v|_1``, the 1-norms
+    counting real and imaginary parts (PyTorch's fast gradcheck scales atol the same way,
+    ``_adjusted_atol``)."""
+    def l1(arrays):
+        total = 0.0
+        for a in arrays:
+            if a is not None:
+                a = np.asarray(a) if isinstance(a, (float, complex, np.generic)) else a
+                xp = get_array_module(a)
+                total += float(xp.sum(xp.abs(xp.real(a))) + xp.sum(xp.abs(xp.imag(a))))
+        return total
+    return l1(directions) * l1(cotangents)
 
 
 def _tensor_dot(a, b):
