@@ -397,6 +397,16 @@ def _in_dims(in_dims, args):
     return out
 
 
+_RANDOM_IN_VMAP = (
+    "vmap: called random operation while in randomness error mode. Please either use the "
+    "'same' or 'different' randomness flags on vmap or perform the randomness operation out "
+    "of vmap")
+# The words of torch._vmap_internals._vmap, the vmap of PyTorch's gradcheck.
+_RANDOM_IN_LEGACY_VMAP = (
+    "vmap: We do not yet support calling random operations inside of vmap. Please perform "
+    "random operations outside of vmap as a workaround")
+
+
 def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
     """``func`` mapped over dimension ``in_dims`` of its inputs: the results for each batch
     element, stacked along ``out_dims``. ``randomness``: ``"error"`` (a random op inside
@@ -407,7 +417,19 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
                            f"'same'. Got {randomness}")
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size <= 0):
         raise ValueError(f"vmap: chunk_size should be None or greater than 0. (got {chunk_size})")
+    return _mapped(func, in_dims, out_dims, randomness,
+                   _RANDOM_IN_VMAP if randomness == "error" else None)
 
+
+def _legacy_vmap(func, in_dims=0, out_dims=0):
+    """PyTorch's older ``torch._vmap_internals._vmap``, which its gradcheck uses: ``vmap``
+    that refuses random ops in that vmap's words."""
+    return _mapped(func, in_dims, out_dims, "error", _RANDOM_IN_LEGACY_VMAP)
+
+
+def _mapped(func, in_dims, out_dims, randomness, refuse_random):
+    """vmap's loop (``refuse_random``: the message of the error a random op raises inside,
+    or None)."""
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         if not args:
@@ -436,7 +458,7 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
             if state is not None:
                 gen.set_state(state)
             prev = _factories.Generator._refuse_random
-            _factories.Generator._refuse_random = randomness == "error"
+            _factories.Generator._refuse_random = refuse_random
             try:
                 results.append(func(*call_args, **kwargs))
             finally:

@@ -255,20 +255,7 @@ class _Check:
         return (phi_plus - phi_minus) / (2 * eps)
 
     def _same_outputs(self, outs_a, outs_b, dtypes=True):
-        """Finite differences mean nothing if the outputs' shapes or dtypes depend on the
-        inputs' values: raise PyTorch's AssertionError (whatever ``raise_exception``)."""
-        from autogradx import Size
-        for a, b in zip(outs_a, outs_b):
-            if tuple(a.shape) != tuple(b.shape):
-                raise GradcheckError(
-                    f"Expected `func` in {self.what} to return outputs with the same shape when "
-                    f"inputs are perturbed by {self.eps}, but got: shapes {Size(a.shape)} and "
-                    f"{Size(b.shape)}.")
-            if dtypes and a.dtype != b.dtype:
-                raise GradcheckError(
-                    f"Expected `func` in {self.what} to return outputs with the same dtype when "
-                    f"inputs are perturbed by {self.eps}, but got: dtypes {a.dtype} and "
-                    f"{b.dtype}.")
+        _check_same_outputs(self.what, self.eps, outs_a, outs_b, dtypes)
 
     def _close(self, analytic, numerical, scale=1.0):
         """``|analytic - numerical| <= atol * scale + rtol * |numerical|``."""
@@ -684,6 +671,22 @@ def _not_reentrant(what, nondet_tol, diff):
             "grad_output multiple times gives different values, although analytical gradient "
             f"matches numerical gradient. The tolerance for nondeterminism was {nondet_tol} "
             f"(largest difference {diff:.3g}).")
+
+
+def _check_same_outputs(what, eps, outs_a, outs_b, dtypes=True):
+    """Finite differences mean nothing if the outputs' shapes or dtypes depend on the
+    inputs' values: raise PyTorch's AssertionError (whatever ``raise_exception``)."""
+    from autogradx import Size
+    for a, b in zip(outs_a, outs_b):
+        if tuple(a.shape) != tuple(b.shape):
+            raise GradcheckError(
+                f"Expected `func` in {what} to return outputs with the same shape when "
+                f"inputs are perturbed by {eps}, but got: shapes {Size(a.shape)} and "
+                f"{Size(b.shape)}.")
+        if dtypes and a.dtype != b.dtype:
+            raise GradcheckError(
+                f"Expected `func` in {what} to return outputs with the same dtype when "
+                f"inputs are perturbed by {eps}, but got: dtypes {a.dtype} and {b.dtype}.")
 
 
 _NO_DIFFERENTIABLE_OUTPUT = " (no output requires grad, but the outputs depend on this input)"
