@@ -2657,8 +2657,6 @@ NOT_PORTED = {
         "CUDA-only (skipIf not TEST_CUDA), torch.device('cuda') context",
 }
 
-_FWAD = ("[forward-ad] the harness's gradcheck (autogradx.testing.gradcheck) has no "
-         "check_forward_ad= (TypeError); autograd.gradcheck has it")
 _MARK_DIRTY = "[function] ctx.mark_dirty raises NotImplementedError"
 
 DIFFERENCES = {
@@ -2684,13 +2682,6 @@ DIFFERENCES = {
     "test_custom_function_saving_mutated_view_no_leak": _MARK_DIRTY,
     "test_custom_function_inplace_on_non_default_view":
         "[function] ctx.mark_dirty on a view of another tensor is not supported",
-    # -- forward-mode AD --
-    "test_custom_function_forward_mode_view_checks":
-        "[forward-ad] gradcheck(check_forward_ad=True) refused: NotImplementedError 'needs "
-        "forward-mode AD'",
-    "test_custom_function_forward_mode_inplace_checks":
-        "[forward-ad] gradcheck(check_forward_ad=) unsupported (TypeError)",
-    "test_custom_function_forward_mode_forward_is_no_op": _FWAD,
     # -- views --
     "test_autograd_views_codegen":
         "[message] the test at this commit expects 'Output 0 of UnbindBackward0 is a view and is "
