@@ -223,7 +223,7 @@ class Function:
         raw, outputs = outputs, tuple(_fresh(o, args, ctx._dirty) for o in outputs)
         diff = [i for i, o in enumerate(outputs)
                 if isinstance(o, TensorBase) and id(o) not in ctx._non_differentiable
-                and o.dtype.is_floating_point]
+                and (o.dtype.is_floating_point or o.dtype.is_complex)]
         if diff:
             # Every tensor output's shape and dtype: the zeros backward sees where no gradient
             # arrived (non-differentiable outputs included, as in PyTorch).
