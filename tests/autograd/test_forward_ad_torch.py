@@ -71,6 +71,11 @@ ERRORS = {
     "integer tangent": lambda lib, fw: _in_level(fw, lambda: fw.make_dual(lib.ones(2), lib.ones(2, dtype=lib.int64))),
     "nested levels": lambda lib, fw: _in_level(fw, fw.enter_dual_level),
     "exit without a level": lambda lib, fw: fw.exit_dual_level(),
+    # PyTorch has no forward derivative for the incomplete gamma functions
+    "igamma": lambda lib, fw: _in_level(fw, lambda: lib.igamma(
+        fw.make_dual(lib.ones(2), lib.ones(2)), lib.ones(2))),
+    "igammac of a dual other": lambda lib, fw: _in_level(fw, lambda: lib.igammac(
+        lib.ones(2), fw.make_dual(lib.ones(2), lib.ones(2)))),
 }
 
 
