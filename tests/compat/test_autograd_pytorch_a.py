@@ -3230,7 +3230,6 @@ DIFFERENCES = {
     "test_grad_to_node_set": "[missing] torch.autograd.graph (get_gradient_edge, GradientEdge)",
     "test_indexing":
         "[missing] Tensor.bernoulli (AttributeError)",
-    "test_not_implemented_fwad": "[forward-ad] torch.autograd.forward_ad is missing (issue #21)",
     "test_not_implemented_grad": "[missing] torch.nextafter (AttributeError)",
     "test_once_differentiable": "[function] with @once_differentiable and create_graph=True, x.grad has no grad_fn (PyTorch: a node that raises on double backward)",
     "test_post_accumulate_grad_hook_ordering":
