@@ -1013,5 +1013,10 @@ def _conformance_cases():
         "bitwise_not": [S(ints(2, 3)), S(const(4, dtype="bool"))],
         "allclose": [S(x(2, 3), x(2, 3)), S(same, same), S(x(3), x(3), rtol=0.5, atol=2.0)],
         "equal": [S(x(2, 3), x(2, 3)), S(same, same), S(x(2, 3), x(3))],
+        # A derivative for ``other`` only (PyTorch has none for ``input``), on both sides of
+        # x = a + 1; no forward mode, as PyTorch.
+        "igamma": [S(const(2, 3, low=0.5, high=4.0), x(3, low=0.2, high=8.0)),
+                   S(const(3, 1, low=0.5, high=4.0), x(1, 4, low=0.2, high=8.0))],
+        "igammac": [S(const(2, 3, low=0.5, high=4.0), x(2, 3, low=0.2, high=8.0))],
     })
     return cases
