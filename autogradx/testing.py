@@ -76,15 +76,19 @@ def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, n_directions=3, see
     their values, and compared with the same float64 finite differences: a vjp that is
     wrong only in float32 is caught (give tolerances fit for that dtype; the conformance
     kit uses ``atol=1e-4`` for float32). For each of ``n_directions`` random output
-    cotangents ``u`` (one per floating point or complex output) and random input
-    directions ``v``, all unit vectors as in PyTorch's fast gradcheck, it compares
+    cotangents ``u`` (one per floating point or complex output, normal, scaled to norm 1)
+    and random input directions ``v`` (uniform in [0, 1) and of norm 1, the real and the
+    imaginary part of a complex one each, as PyTorch's fast gradcheck draws them), it
+    compares
 
     * ``<vjp(u), v>``, from autogradx's backward, with
     * ``<u, J v>``, the central difference
       ``(<u, fn(x + eps v)> - <u, fn(x - eps v)>) / (2 eps)``,
 
-    for each checked input on its own and for all of them moved together. The
-    two agree if ``|analytic - numerical| <= atol * |u|_1 * |v|_1 + rtol * |numerical|``:
+    for each checked input on its own and for all of them moved together (for a complex
+    ``v``, its real and imaginary parts are stepped apart and the two results make one
+    complex number, as in PyTorch's fast gradcheck). The two agree if
+    ``|analytic - numerical| <= atol * |u|_1 * |v|_1 + rtol * |numerical|``:
     atol bounds each entry of the Jacobian, as in PyTorch's slow gradcheck, and so bounds
     the projection by ``atol * |u|_1 * |v|_1`` (the 1-norms counting real and imaginary
     parts; PyTorch's fast gradcheck scales atol the same way).

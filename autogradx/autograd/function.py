@@ -289,7 +289,7 @@ def _set_output_tangents(cls, ctx, args, tangents, raw, outputs):
                            f"(expected {len(outputs)} but got {len(result)})")
     bases = {id(_root(a)): i for i, a in enumerate(args) if isinstance(a, TensorBase)}
     for k, (r, o, t) in enumerate(zip(raw, outputs, result)):
-        if t is not None and (not isinstance(o, TensorBase) or id(o) in ctx._non_differentiable
+        if t is not None and (not isinstance(o, TensorBase) or id(r) in ctx._non_differentiable
                               or not (o.is_floating_point() or o.is_complex())):
             raise RuntimeError(f"Function's jvp returned a gradient at position {k}, but  the "
                                "corresponding forward output is not a differentiable Tensor.You "

@@ -273,3 +273,32 @@ def test_complex_tangents_match_torch(name, fn):
             return (tangent.resolve_conj() if lib is torch else tangent).numpy()
     np.testing.assert_allclose(run(agx, fwAD), run(torch, torch.autograd.forward_ad),
                                rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("tangents", [lambda t: (t * 2, t), lambda t: t * 2,
+                                      lambda t: (t * 2, None)],
+                         ids=["a-tangent-for-the-index", "too-few", "right"])
+def test_function_jvp_tangents_are_checked_against_the_outputs_as_by_torch(tangents):
+    """A tangent for an output marked non-differentiable, or a wrong number of them."""
+    def run(lib, fw):
+        class WithIndex(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                index = x.argmax().to(x.dtype)
+                ctx.mark_non_differentiable(index)
+                return x * 2, index
+
+            @staticmethod
+            def backward(ctx, g, _):
+                return g * 2
+
+            @staticmethod
+            def jvp(ctx, t):
+                return tangents(t)
+
+        with fw.dual_level():
+            x = fw.make_dual(lib.tensor([1.0, 3.0]), lib.tensor([0.5, 1.0]))
+            out, _ = WithIndex.apply(x)
+            return fw.unpack_dual(out).tangent.tolist()
+
+    assert _errors(agx, fwAD, run) == _errors(torch, torch.autograd.forward_ad, run)
