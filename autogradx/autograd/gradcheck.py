@@ -24,8 +24,9 @@ keywords mean in autogradx:
   backward is called with undefined gradients: a hook sees None, a Function's backward
   zeros or None), else GradcheckError 'Expected backward function to handle undefined
   output grads' after PyTorch's warning; with ``check_forward_ad``, a zero tangent and no
-  tangent must give the same output tangents. ``gen_non_contig_grad_outputs`` is accepted;
-  autogradx's arrays are not checked for contiguity.
+  tangent must give the same output tangents. gradgradcheck accepts it and does not run it.
+  ``gen_non_contig_grad_outputs`` is accepted; autogradx's arrays are not checked for
+  contiguity.
 - ``check_forward_ad=True``: also compares forward mode's Jacobian-vector products
   (:mod:`autogradx.autograd.forward_ad`) with central differences: the Jacobian's columns
   (``fast_mode=False``) or one random unit tangent per input (``fast_mode=True``), 'Jacobian
@@ -37,8 +38,9 @@ keywords mean in autogradx:
   with NotImplementedError (autogradx runs no forward-over-reverse check); ``masked=True``
   (sparse tensors) likewise.
 
-The checks run in PyTorch's order: backward, forward, batched forward, batched backward and
-undefined gradients; a failure in backward hides one in forward.
+The checks run in this order: backward (with its batched check), forward (with its
+undefined-tangent check), batched forward, undefined output gradients; as in PyTorch, a
+failure in backward hides one in forward.
 """
 
 import warnings
