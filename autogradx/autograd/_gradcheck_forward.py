@@ -4,9 +4,10 @@ torch/autograd/gradcheck.py runs them, over :mod:`autogradx.autograd.forward_ad`
 - :func:`check_jacobian`: the Jacobian-vector products of forward mode against central
   differences, one dual call per column. ``fast_mode=False`` takes the columns of the
   Jacobian (a unit tangent per element of each input that requires grad; for a complex
-  input, its real and then its imaginary unit) and compares them entry by entry within
+  input, its imaginary and then its real unit) and compares them entry by entry within
   ``atol + rtol * |numerical|``. ``fast_mode=True`` takes one random unit tangent per input
-  and compares ``J u`` entry by entry, atol scaled by ``|u|_1`` (PyTorch's ``_adjusted_atol``).
+  (per part of a complex one), uniform in [0, 1) as PyTorch's, and compares ``J u`` entry
+  by entry, atol scaled by ``|u|_1`` (PyTorch's ``_adjusted_atol``).
   The inputs that require grad are all dual in each call, with zero tangents but the one of
   the column, as in PyTorch (so a Function's ``jvp`` runs once per column).
 - :func:`check_undefined`: a tangent that is zeros and a missing one (a plain tensor) give
@@ -102,14 +103,14 @@ def _columns(leaf, fast_mode, rng):
     """(tangent, which part of a complex input it moves, atol scale) for each column."""
     xp = get_array_module(leaf._data)
     shape, dtype = leaf._data.shape, leaf._data.dtype
+    # A complex input's imaginary part first, then its real part, as PyTorch checks them.
+    units = [(1, None)] if dtype.kind != "c" else [(1j, "imaginary"), (1, "real")]
     if fast_mode:
-        u = rng.random(shape)
-        if dtype.kind == "c":
-            u = u + 1j * rng.random(shape)
-        u = _unit(np.asarray(u, dtype=dtype))
-        yield wrap(xp.asarray(u), False), None, _atol_scale([u], [np.ones(())])
+        for unit, part in units:
+            u = _unit(rng.random(shape))
+            yield (wrap(xp.asarray(np.asarray(unit * u, dtype=dtype)), False), part,
+                   _atol_scale([u], [np.ones(())]))
         return
-    units = [(1, None)] if dtype.kind != "c" else [(1, "real"), (1j, "imaginary")]
     for unit, part in units:
         for e in range(leaf.numel()):
             t = np.zeros(shape, dtype)

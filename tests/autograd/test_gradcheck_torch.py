@@ -472,3 +472,34 @@ def test_atol_of_the_projected_check_is_scaled_as_torchs(torch):
     assert verdicts(torch, fast_mode=True) == (True, False)
     for seed in range(10):
         assert verdicts(agx, seed=seed) == (True, False)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+@pytest.mark.parametrize("fast_mode", [True, False])
+def test_forward_ad_of_complex_inputs_names_the_part_as_torch(torch, fast_mode):
+    """A jvp right for the real part of a complex input and wrong for its imaginary part (the
+    identity's tangent for conj) is reported as PyTorch reports it; a right one passes."""
+    def run(lib):
+        class Conj(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, t):
+                return t.conj() * 1
+
+            @staticmethod
+            def backward(ctx, g):
+                return g.conj()
+
+            @staticmethod
+            def jvp(ctx, t):
+                return t * 1        # wrong: t.conj()
+
+        z = lib.tensor(np.array([0.5 + 1j, -1 + 0.25j]), requires_grad=True)
+        good = lib.autograd.gradcheck(lambda t: (t * t).sin(), (z,), check_forward_ad=True,
+                                      fast_mode=fast_mode)
+        with pytest.raises(RuntimeError) as e:
+            lib.autograd.gradcheck(Conj.apply, (z,), check_forward_ad=True,
+                                   check_backward_ad=False, fast_mode=fast_mode)
+        return good, str(e.value).split(",")[0]
+
+    assert run(agx) == run(torch) == (True, "While considering the imaginary part of complex "
+                                            "inputs only")
