@@ -32,8 +32,8 @@ class Generator:
     NumPy's random module is imported on first use, not with autogradx.
     """
 
-    # Set by vmap(randomness="error") while it runs the mapped function.
-    _refuse_random = False
+    # Set by vmap(randomness="error") while it runs the mapped function: the error's message.
+    _refuse_random = None
     # Counts the draws of every generator: vmap sees whether an op drew random numbers.
     _draws = 0
 
@@ -45,10 +45,7 @@ class Generator:
     def rng(self):
         """The ``numpy.random.Generator`` that draws the values, made from the seed on first use."""
         if Generator._refuse_random:
-            raise RuntimeError(
-                "vmap: called random operation while in randomness error mode. Please either "
-                "use the 'same' or 'different' randomness flags on vmap or perform the "
-                "randomness operation out of vmap")
+            raise RuntimeError(Generator._refuse_random)
         Generator._draws += 1
         if self._rng is None:
             self._rng = np.random.Generator(np.random.PCG64(self._seed))

@@ -423,6 +423,16 @@ def _in_dims(in_dims, args):
     return out
 
 
+_RANDOM_IN_VMAP = (
+    "vmap: called random operation while in randomness error mode. Please either use the "
+    "'same' or 'different' randomness flags on vmap or perform the randomness operation out "
+    "of vmap")
+# The words of torch._vmap_internals._vmap, the vmap of PyTorch's gradcheck.
+_RANDOM_IN_LEGACY_VMAP = (
+    "vmap: We do not yet support calling random operations inside of vmap. Please perform "
+    "random operations outside of vmap as a workaround")
+
+
 def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
     """``func`` mapped over dimension ``in_dims`` of its inputs, the results stacked along
     ``out_dims``. Each op runs once on the whole batch by its batching rule (an op without
@@ -435,6 +445,19 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
                            f"'same'. Got {randomness}")
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size <= 0):
         raise ValueError(f"vmap: chunk_size should be None or greater than 0. (got {chunk_size})")
+    return _vmap(func, in_dims, out_dims, randomness, chunk_size,
+                 _RANDOM_IN_VMAP if randomness == "error" else None)
+
+
+def _legacy_vmap(func, in_dims=0, out_dims=0):
+    """PyTorch's older ``torch._vmap_internals._vmap``, which its gradcheck uses: ``vmap``
+    that refuses random ops in that vmap's words."""
+    return _vmap(func, in_dims, out_dims, "error", None, _RANDOM_IN_LEGACY_VMAP)
+
+
+def _vmap(func, in_dims, out_dims, randomness, chunk_size, refuse_random):
+    """vmap (``refuse_random``: the message of the error a random op raises inside, or
+    None)."""
     name = getattr(func, "__name__", func)
 
     @functools.wraps(func)
@@ -466,7 +489,7 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
             call_args = [rebuild([leaf if d is None else _batching.enter(leaf, d, level)
                                   for leaf, d in zip(leaves, dims)])
                          for leaves, rebuild, dims in specs]
-            _factories.Generator._refuse_random = randomness == "error"
+            _factories.Generator._refuse_random = refuse_random
             out = func(*call_args, **kwargs)
             _factories.Generator._refuse_random = prev
             outs, rebuild_out = _flatten(out)

@@ -76,15 +76,22 @@ def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, n_directions=3, see
     their values, and compared with the same float64 finite differences: a vjp that is
     wrong only in float32 is caught (give tolerances fit for that dtype; the conformance
     kit uses ``atol=1e-4`` for float32). For each of ``n_directions`` random output
-    cotangents ``u`` (one per floating point or complex output) and random input
-    directions ``v``, it compares
+    cotangents ``u`` (one per floating point or complex output, normal, scaled to norm 1)
+    and random input directions ``v`` (uniform in [0, 1) and of norm 1, the real and the
+    imaginary part of a complex one each, as PyTorch's fast gradcheck draws them), it
+    compares
 
     * ``<vjp(u), v>``, from autogradx's backward, with
     * ``<u, J v>``, the central difference
       ``(<u, fn(x + eps v)> - <u, fn(x - eps v)>) / (2 eps)``,
 
-    for each checked input on its own and for all of them moved together. The
-    two agree if ``|analytic - numerical| <= atol + rtol * |numerical|``.
+    for each checked input on its own and for all of them moved together (for a complex
+    ``v``, its real and imaginary parts are stepped apart and the two results make one
+    complex number, as in PyTorch's fast gradcheck). The two agree if
+    ``|analytic - numerical| <= atol * |u|_1 * |v|_1 + rtol * |numerical|``:
+    atol bounds each entry of the Jacobian, as in PyTorch's slow gradcheck, and so bounds
+    the projection by ``atol * |u|_1 * |v|_1`` (the 1-norms counting real and imaginary
+    parts; PyTorch's fast gradcheck scales atol the same way).
 
     With ``nondet_tol`` (a number, as in PyTorch), backward is also checked to be
     reentrant: a second forward and backward with the same cotangents must give
@@ -238,6 +245,19 @@ class _Check:
         return total, outs
 
     def _numerical(self, directions, us):
+        """``<u, J v>`` by central differences along ``directions`` ({input: v}). The real
+        and imaginary parts of complex directions are stepped separately, as PyTorch's fast
+        gradcheck steps them (each a unit vector): the result is then the complex number
+        ``<u, J Re v> + i <u, J i Im v>``, compared with :func:`_projection` as PyTorch
+        compares them, by the modulus of the difference."""
+        real = {i: v.real if v.dtype.kind == "c" else v for i, v in directions.items()}
+        imag = {i: 1j * v.imag for i, v in directions.items() if v.dtype.kind == "c"}
+        parts = [self._central_difference(
+            {i: get_array_module(directions[i]).asarray(v, dtype=directions[i].dtype)
+             for i, v in part.items()}, us) for part in ((real, imag) if imag else (real,))]
+        return parts[0] if len(parts) == 1 else complex(parts[0], parts[1])
+
+    def _central_difference(self, directions, us):
         eps = self.eps
         plus = list(self.base)
         minus = list(self.base)
@@ -252,29 +272,19 @@ class _Check:
         return (phi_plus - phi_minus) / (2 * eps)
 
     def _same_outputs(self, outs_a, outs_b, dtypes=True):
-        """Finite differences mean nothing if the outputs' shapes or dtypes depend on the
-        inputs' values: raise PyTorch's AssertionError (whatever ``raise_exception``)."""
-        from autogradx import Size
-        for a, b in zip(outs_a, outs_b):
-            if tuple(a.shape) != tuple(b.shape):
-                raise GradcheckError(
-                    f"Expected `func` in {self.what} to return outputs with the same shape when "
-                    f"inputs are perturbed by {self.eps}, but got: shapes {Size(a.shape)} and "
-                    f"{Size(b.shape)}.")
-            if dtypes and a.dtype != b.dtype:
-                raise GradcheckError(
-                    f"Expected `func` in {self.what} to return outputs with the same dtype when "
-                    f"inputs are perturbed by {self.eps}, but got: dtypes {a.dtype} and "
-                    f"{b.dtype}.")
+        _check_same_outputs(self.what, self.eps, outs_a, outs_b, dtypes)
 
-    def _close(self, analytic, numerical):
+    def _close(self, analytic, numerical, scale=1.0):
+        """``|analytic - numerical| <= atol * scale + rtol * |numerical|``."""
         return (np.isfinite(analytic) and np.isfinite(numerical)
-                and abs(analytic - numerical) <= self.atol + self.rtol * abs(numerical))
+                and abs(analytic - numerical) <= self.atol * scale + self.rtol * abs(numerical))
 
     def _compare(self, what, d, analytic, numerical, directions, us, note=""):
-        if self._close(analytic, numerical):
+        scale = _atol_scale(directions.values(), us)
+        if self._close(analytic, numerical, scale):
             return
-        tol = self.atol + self.rtol * abs(numerical)
+        atol = self.atol * scale
+        tol = atol + self.rtol * abs(numerical)
         if not any(u is not None for u in us) or note == _NO_DIFFERENTIABLE_OUTPUT:
             head = f"Numerical gradient for function expected to be zero: {what}"
         else:
@@ -288,7 +298,7 @@ class _Check:
             f"    analytic  <vjp(u), v> = {analytic:.10g}\n"
             f"    numerical <u, J v>    = {numerical:.10g}\n"
             f"    difference            = {abs(analytic - numerical):.3g} > "
-            f"atol + rtol * |numerical| = {self.atol:g} + {self.rtol:g} * "
+            f"atol * |u|_1 |v|_1 + rtol * |numerical| = {atol:.3g} + {self.rtol:g} * "
             f"{abs(numerical):.3g} = {tol:.3g}")
 
     def _output_of_mismatch(self, directions, us):
@@ -312,9 +322,11 @@ class _Check:
                 with enable_grad():
                     outs, leaves = self._call(self.base, True)
                     self._vjp(outs, only)
-                analytic = sum(_dot(leaves[i].grad._data, v) for i, v in directions.items()
+                analytic = sum(_projection(leaves[i].grad._data, v) for i, v in directions.items()
                                if leaves[i].grad is not None)
-                if not self._close(analytic, self._numerical(directions, only)):
+                numerical = self._numerical(directions, only)
+                if not self._close(analytic, numerical,
+                                   _atol_scale(directions.values(), only)):
                     return k, part
         return None, None
 
@@ -405,7 +417,8 @@ class _Check:
             where = {i: f"in {_dtype_name(self.base[i].dtype)[6:]}" for i in self.checked}
         with enable_grad():
             outs, leaves = self._call(arrays, True)
-            us = self._cotangents(outs, None if self.at_input_dtype else "float64")
+            us = [None if u is None else _unit(u) for u in
+                  self._cotangents(outs, None if self.at_input_dtype else "float64")]
             self._vjp(outs, us)
         differentiable = any(o.requires_grad for o in outs)
         us = [None if u is None else _as_float64(u) for u in us]
@@ -415,9 +428,10 @@ class _Check:
         for i in self.checked:
             base = self.base[i]
             xp = get_array_module(base)
-            v = self.rng.standard_normal(base.shape)
+            # As PyTorch's: uniform in [0, 1), real and imaginary parts unit vectors.
+            v = _unit(self.rng.random(base.shape))
             if base.dtype.kind == "c":
-                v = v + 1j * self.rng.standard_normal(base.shape)
+                v = v + 1j * _unit(self.rng.random(base.shape))
             v = xp.asarray(v, dtype=base.dtype)
             directions[i] = v
             grad = leaves[i].grad
@@ -431,7 +445,7 @@ class _Check:
                         " (backward gave no gradient (None) for this input, but the output "
                         "depends on it)")
             else:
-                analytic = _dot(grad._data, v)      # float64 products, whatever its dtype
+                analytic = _projection(grad._data, v)   # float64 products, whatever its dtype
                 note = "" if grad._data.dtype == np.float64 else \
                     f" (backward in {_dtype_name(grad._data.dtype)})"
             total_analytic += analytic
@@ -677,6 +691,22 @@ def _not_reentrant(what, nondet_tol, diff):
             f"(largest difference {diff:.3g}).")
 
 
+def _check_same_outputs(what, eps, outs_a, outs_b, dtypes=True):
+    """Finite differences mean nothing if the outputs' shapes or dtypes depend on the
+    inputs' values: raise PyTorch's AssertionError (whatever ``raise_exception``)."""
+    from autogradx import Size
+    for a, b in zip(outs_a, outs_b):
+        if tuple(a.shape) != tuple(b.shape):
+            raise GradcheckError(
+                f"Expected `func` in {what} to return outputs with the same shape when "
+                f"inputs are perturbed by {eps}, but got: shapes {Size(a.shape)} and "
+                f"{Size(b.shape)}.")
+        if dtypes and a.dtype != b.dtype:
+            raise GradcheckError(
+                f"Expected `func` in {what} to return outputs with the same dtype when "
+                f"inputs are perturbed by {eps}, but got: dtypes {a.dtype} and {b.dtype}.")
+
+
 _NO_DIFFERENTIABLE_OUTPUT = " (no output requires grad, but the outputs depend on this input)"
 
 
@@ -700,6 +730,41 @@ def _as_float64(a):
     double = np.complex128 if a.dtype.kind == "c" else np.float64
     return a.astype(double) if a.dtype != double else a.copy()
 
+
+
+def _unit(a):
+    """``a`` scaled to norm 1 (complex numbers as pairs of reals); an empty or zero ``a``
+    as is."""
+    if isinstance(a, (float, np.generic)):
+        a = np.asarray(a)       # NumPy's random draws of shape () are scalars
+    xp = get_array_module(a)
+    norm = float(xp.sqrt(xp.sum(xp.abs(a) ** 2)))
+    return xp.asarray(a / norm) if norm > 0 else a      # asarray: 0-d / number is a scalar
+
+
+def _atol_scale(directions, cotangents):
+    """What atol is multiplied by in a projected check ``<u, J v>``: with every entry of
+    the Jacobian within atol, the projection is within ``atol * |u|_1 * |v|_1``, the 1-norms
+    counting real and imaginary parts (PyTorch's fast gradcheck scales atol the same way,
+    ``_adjusted_atol``)."""
+    def l1(arrays):
+        total = 0.0
+        for a in arrays:
+            if a is not None:
+                a = np.asarray(a) if isinstance(a, (float, complex, np.generic)) else a
+                xp = get_array_module(a)
+                total += float(xp.sum(xp.abs(xp.real(a))) + xp.sum(xp.abs(xp.imag(a))))
+        return total
+    return l1(directions) * l1(cotangents)
+
+
+def _projection(g, v):
+    """``<g, v>``, as :meth:`_Check._numerical` gives ``<u, J v>``: for a complex ``v``, the
+    complex number ``<g, Re v> + i <g, i Im v>``."""
+    if v.dtype.kind != "c":
+        return _dot(g, v)
+    xp = get_array_module(v)
+    return complex(_dot(g, xp.asarray(v.real)), _dot(g, xp.asarray(1j * v.imag)))
 
 
 def _tensor_dot(a, b):

@@ -188,17 +188,29 @@ def _multilinear(op, raw, tangents, extra, params, outs, resid):
     return total
 
 
-# Ops whose transpose-trick tangent is known wrong: refused, never a wrong number. The SVD's
-# vjp drops the singular vectors' terms when their gradients are the zeros the trick passes.
-NO_FORWARD = {"linalg_svd": "the tangents of U and V", "svd": "the tangents of U and V"}
+# PyTorch gives these ops no forward derivative (derivatives.yaml): refused with its error.
+PYTORCH_HAS_NONE = "PyTorch has no forward derivative for it"
+# Ops that refuse forward mode, and why. The SVD's transpose-trick tangent is known wrong
+# (never a wrong number): its vjp drops the singular vectors' terms when their gradients are
+# the zeros the trick passes.
+NO_FORWARD = {"linalg_svd": "the tangents of U and V", "svd": "the tangents of U and V",
+              "igamma": PYTORCH_HAS_NONE, "igammac": PYTORCH_HAS_NONE}
+
+
+def _refuse_forward(op):
+    if NO_FORWARD[op.name] is PYTORCH_HAS_NONE:
+        raise NotImplementedError(
+            f"Trying to use forward AD with {op.name} that does not support it because it has "
+            "not been implemented yet.\nPlease file an issue to PyTorch at https://github.com/"
+            "pytorch/pytorch/issues/new?template=feature-request.yml so that we can prioritize "
+            "its implementation or submit a PR adding the implementation to derivatives.yaml")
+    raise NotImplementedError(
+        f"forward-mode AD of {op.name} is not implemented in autogradx ({NO_FORWARD[op.name]} "
+        "would be wrong); use reverse mode (jacrev, vjp)")
 
 
 def _transpose(op, raw, tangents, extra, params, outs, resid):
     """``J t`` as the gradient with respect to ``u`` of ``<vjp(u), t>`` (two reverse passes)."""
-    if op.name in NO_FORWARD:
-        raise NotImplementedError(
-            f"forward-mode AD of {op.name} is not implemented in autogradx ({NO_FORWARD[op.name]} "
-            "would be wrong); use reverse mode (jacrev, vjp)")
     from autogradx import autograd
     from autogradx.grad_mode import enable_grad
     with enable_grad():
@@ -280,6 +292,8 @@ def propagate(op, raw, values, extra, params, outs, resid):
     kind = rule_kind(op)
     if kind is None or not any(_differentiable(o) for o in outs):
         return
+    if op.name in NO_FORWARD:
+        _refuse_forward(op)
     if op.vjps is not None and kind in ("elementwise", "transpose"):
         # Inputs without a derivative take no tangent.
         tangents = [t if op.vjps[i] is not None else None for i, t in enumerate(tangents)]

@@ -270,14 +270,18 @@ class Function:
             ctx._bump_dirty(outputs)
         if not (any(needs) and is_grad_enabled()):
             if tangents is not None:
-                outputs = tuple(_fresh(o, args, ctx._kept_dirty(False)) for o in outputs)
+                raw, outputs = outputs, tuple(_fresh(o, args, ctx._kept_dirty(False))
+                                              for o in outputs)
                 mark_function_views(outputs, args, 0, pure_view)
-                _set_output_tangents(cls, ctx, args, tangents, outputs)
+                _set_output_tangents(cls, ctx, args, tangents, raw, outputs)
                 return outputs[0] if single else outputs
             mark_function_views(outputs, args, 0, pure_view)
             return result
-        outputs = tuple(_fresh(o, args, ctx._kept_dirty(True)) for o in outputs)
-        diff = [i for i, o in enumerate(outputs) if ctx._differentiable(o)]
+        raw, outputs = outputs, tuple(_fresh(o, args, ctx._kept_dirty(True)) for o in outputs)
+        # Marks are looked up on what forward returned (an input returned as-is is a new
+        # tensor in ``outputs``).
+        diff = [i for i, (r, o) in enumerate(zip(raw, outputs))
+                if ctx._differentiable(o) and id(r) not in ctx._non_differentiable]
         mark_function_views(outputs, args, len(diff), pure_view)
         dirty_views = _check_dirty(ctx, args, outputs, diff)
         if diff:
@@ -300,7 +304,7 @@ class Function:
             if is_anomaly_enabled():
                 record_forward(node)
         if tangents is not None:
-            _set_output_tangents(cls, ctx, args, tangents, outputs)
+            _set_output_tangents(cls, ctx, args, tangents, raw, outputs)
         ctx._dirty = ()     # a dirty output's history leads to ctx: no reference back to it
         return outputs[0] if single else outputs
 
@@ -372,61 +376,90 @@ def _input_tangents(args):
     return tangents if any(t is not None for t in tangents) else None
 
 
-def _set_output_tangents(cls, ctx, args, tangents, outputs):
-    """The user's jvp, with the tangents of the inputs, gives the outputs' tangents."""
+def _set_output_tangents(cls, ctx, args, tangents, raw, outputs):
+    """The user's jvp, with the tangents of the inputs, gives the outputs' tangents (``raw``:
+    the outputs as forward returned them; ``outputs``: as apply returns them). As PyTorch
+    checks, the tangent of an output that is a view of an input (or that input itself, which
+    counts as ``x.view_as(x)``) must be a view of that input's tangent, and the tangent of
+    an input changed in place (``mark_dirty``) must be changed in place and returned."""
     from autogradx.autograd.forward_ad import set_tangent, suspended
-    given = tangents
-    versions = [None if t is None else t._version for t in given]
+    versions = [None if t is None else t._version for t in tangents]
     ctx._in_jvp = True
     try:
         with suspended():
             if ctx.materialize_grads:   # as PyTorch: zeros for a tensor without a tangent
                 from autogradx import zeros_like
-                tangents = [zeros_like(a.detach()) if t is None and isinstance(a, TensorBase)
-                            and (a.is_floating_point() or a.is_complex()) else t
-                            for a, t in zip(args, tangents)]
-            result = cls.jvp(ctx, *tangents)
+                given = [zeros_like(a.detach()) if t is None and isinstance(a, TensorBase)
+                         and (a.is_floating_point() or a.is_complex()) else t
+                         for a, t in zip(args, tangents)]
+            else:
+                given = tangents
+            result = cls.jvp(ctx, *given)
     finally:
         ctx._in_jvp = False
     result = result if isinstance(result, tuple) else (result,)
     if len(result) != len(outputs):
-        raise RuntimeError(f"{cls.__name__}.jvp returned {len(result)} tangents for "
-                           f"{len(outputs)} outputs")
-    for k, (o, t) in enumerate(zip(outputs, result)):
-        if t is not None and id(o) in ctx._non_differentiable:
-            raise RuntimeError(f"{cls.__name__}.jvp returned a tangent for output {k}, which "
-                               "forward marked non-differentiable. You should return None at "
-                               "that position instead.")
-        if isinstance(o, TensorBase) and t is not None:
-            if tuple(t.shape) != tuple(o.shape):
-                raise RuntimeError(f"{cls.__name__}.jvp returned a tangent of shape "
-                                   f"{tuple(t.shape)} for an output of shape {tuple(o.shape)}")
-            if any(o is d for d in ctx._dirty) and _dirty_tangent(args, given, versions, o, t):
-                continue
-            set_tangent(o, t)
+        raise RuntimeError(f"Function's jvp returned an invalid number of forward gradients "
+                           f"(expected {len(outputs)} but got {len(result)})")
+    bases = {id(_root(a)): i for i, a in enumerate(args) if isinstance(a, TensorBase)}
+    for k, (r, o, t) in enumerate(zip(raw, outputs, result)):
+        if t is not None and (not isinstance(o, TensorBase) or id(r) in ctx._non_differentiable
+                              or not (o.is_floating_point() or o.is_complex())):
+            raise RuntimeError(f"Function's jvp returned a gradient at position {k}, but  the "
+                               "corresponding forward output is not a differentiable Tensor.You "
+                               "should return None at that position instead.")
+        if t is None:
+            continue
+        if tuple(t.shape) != tuple(o.shape):
+            raise RuntimeError(f"{cls.__name__}.jvp returned a tangent of shape "
+                               f"{tuple(t.shape)} for an output of shape {tuple(o.shape)}")
+        if any(r is d for d in ctx._dirty):
+            i = next((i for i, a in enumerate(args) if a is r), None)
+            if i is None:
+                raise RuntimeError("Only input Tensors should be given to ctx.mark_dirty(). If a "
+                                   "Tensor is not an input, there is no need to pass it to "
+                                   "mark_dirty().")
+            if tangents[i] is not None:
+                _check_inplace_tangent(t, tangents[i], versions[i])
+        elif any(r is a for a in args) or r._base is not None:
+            i = bases.get(id(_root(r)))
+            if i is not None and tangents[i] is not None:
+                _check_view_tangent(t, tangents[i])
+        set_tangent(o, t)
 
 
-def _dirty_tangent(args, given, versions, out, tangent):
-    """``out``, marked dirty, gets ``tangent`` from jvp. Where its input had a tangent, jvp
-    must have changed that one in place and returned it (which ``out`` has already): True
-    then; False where ``out`` takes ``tangent`` (PyTorch's rules)."""
-    k = next((i for i, a in enumerate(args) if a is out), None)
-    if k is None:
-        raise RuntimeError("Only input Tensors should be given to ctx.mark_dirty(). If a Tensor "
-                           "is not an input, there is no need to pass it to mark_dirty().")
-    if given[k] is None:
-        return False
-    if tangent._version == versions[k]:
+def _root(t):
+    """The tensor whose memory ``t`` views (``t`` itself if it is no view)."""
+    return t if t._base is None else t._base
+
+
+def _check_inplace_tangent(out_tangent, in_tangent, version):
+    """The jvp of an in-place Function changed its input's tangent in place and returned it."""
+    if out_tangent._version == version:
         raise RuntimeError(
             "An inplace custom Function is not modifying the forward mode gradients inplace. If "
             "the forward is modifying an input inplace, then the jvp function must modify the "
             "corresponding gradient inplace.")
-    if tangent is not given[k]:
+    if out_tangent is not in_tangent:
         raise RuntimeError(
             "An inplace custom Function is not returning the forward mode gradients as-is. If "
             "the forward is modifying an input inplace, then the jvp function must modify the "
             "gradient inplace and return it as-is.")
-    return True
+
+
+def _check_view_tangent(out_tangent, in_tangent):
+    """The tangent of an output that views an input is a view of that input's tangent (of
+    the same base, where that tangent is itself a view)."""
+    if out_tangent._base is None:
+        raise RuntimeError("A custom Function's forward is returning a view (or an input as-is) "
+                           "but the jvp is not returning a view.")
+    if in_tangent._base is not None:
+        if out_tangent._base is not in_tangent._base:
+            raise RuntimeError("A custom Function is returning a view but the jvp is not "
+                               "returning a view of the same base as the given grad input.")
+    elif out_tangent._base is not in_tangent:
+        raise RuntimeError("A custom Function is returning a view but the jvp is not returning "
+                           "a view of the given grad input.")
 
 
 def _pure_view(ctx, args, outputs):

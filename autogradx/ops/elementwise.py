@@ -722,6 +722,102 @@ lerp = _ops.add(Op("lerp", _lerp, inputs=("input", "end", "weight"), method=True
                         "weight": lambda xp, g, input, end: g * (end - input)}, jvp="elementwise"))
 
 
+# -- the regularized incomplete gamma functions --------------------------------------
+
+def _lgamma(xp, a):
+    """``log|Gamma(a)|`` of an array of ``xp``, or of a tensor as a constant (NumPy has no
+    lgamma: ``math.lgamma`` on the host)."""
+    host = a.detach().numpy() if isinstance(a, TensorBase) else (
+        a.get() if hasattr(a, "get") else a)          # CuPy arrays have .get()
+    values = np.frompyfunc(_lgamma_or_pole, 1, 1)(np.asarray(host, dtype=np.float64))
+    return xp.asarray(np.asarray(values, dtype=np.float64))
+
+
+def _lgamma_or_pole(v):
+    """math.lgamma, with inf at its poles (0, -1, -2, ...) as PyTorch's lgamma gives."""
+    try:
+        return math.lgamma(v)
+    except ValueError:
+        return math.inf
+
+
+_SERIES_TERMS = 100_000     # more than the series needs for a up to ~1e7 (~sqrt(40 a) terms)
+
+
+def _incomplete_gamma(xp, a, x):
+    """``(P, Q)``: the regularized lower and upper incomplete gamma functions in float64,
+    with scipy.special.gammainc's values where ``a`` or ``x`` is 0, infinite, negative or
+    nan. The series of P where ``x < a + 1``, the continued fraction of Q (modified Lentz)
+    elsewhere: each converges fast on its side, and the other function is 1 minus it."""
+    eps, tiny = np.finfo(np.float64).eps, np.finfo(np.float64).tiny
+    a, x = xp.broadcast_arrays(xp.asarray(a, dtype=xp.float64), xp.asarray(x, dtype=xp.float64))
+    inner = (a > 0) & (x > 0) & xp.isfinite(a) & xp.isfinite(x)
+    series = inner & (x < a + 1)
+    fraction = inner & ~series
+    ia, ix = xp.where(inner, a, 1.0), xp.where(inner, x, 1.0)
+    scale = xp.exp(ia * xp.log(ix) - ix - _lgamma(xp, ia))
+    # Elements on the other side take values that converge at once (1, 0.5; 1, 2).
+    sa, sx = xp.where(series, a, 1.0), xp.where(series, x, 0.5)
+    term = total = 1 / sa
+    n = sa
+    for _ in range(_SERIES_TERMS):
+        n = n + 1
+        term = term * sx / n
+        total = total + term
+        if not bool(xp.any(xp.abs(term) > xp.abs(total) * eps)):
+            break
+    lower = total * scale
+    ca, cx = xp.where(fraction, a, 1.0), xp.where(fraction, x, 2.0)
+    b = cx + 1 - ca
+    c, d = xp.full_like(b, 1 / tiny), 1 / b
+    h = d
+    for i in range(1, _SERIES_TERMS):
+        an = -i * (i - ca)
+        b = b + 2
+        d = an * d + b
+        d = 1 / xp.where(xp.abs(d) < tiny, tiny, d)
+        c = b + an / c
+        c = xp.where(xp.abs(c) < tiny, tiny, c)
+        h = h * d * c
+        if not bool(xp.any(xp.abs(d * c - 1) > eps)):
+            break
+    upper = h * scale
+    p = xp.where(series, lower, 1 - upper)
+    nan = (xp.isnan(a) | xp.isnan(x) | (a < 0) | (x < 0) | ((a == 0) & (x == 0))
+           | (xp.isinf(a) & xp.isinf(x)))
+    p = xp.where(~inner & ((a == 0) | xp.isinf(x)), 1.0, xp.where(inner, p, 0.0))
+    q = xp.where(series, 1 - lower, xp.where(inner, upper, 1 - p))
+    return xp.where(nan, xp.nan, p), xp.where(nan, xp.nan, q)
+
+
+def _incomplete_gamma_op(name, part, sign, doc):
+    """``igamma`` (``part`` 0, P) or ``igammac`` (1, Q) of ``(input, other)``: PyTorch has
+    the derivative for ``other`` only (``sign`` times the density)."""
+    def forward(xp, a, x):
+        _require_tensor(name, "input", 1, a)
+        _require_tensor(name, "other", 2, x)
+        dtype = _dtype_of(a, x)
+        _refuse_kind(f"{name}_cpu", dtype, "biuc")
+        return xp.asarray(_incomplete_gamma(xp, a, x)[part], dtype=dtype)
+    forward.__doc__ = doc
+
+    def grad_input(xp, g):
+        raise NotImplementedError(f"the derivative for '{name}: input' is not implemented.")
+
+    def grad_other(xp, g, input, other):
+        return sign * g * xp.exp((input - 1) * xp.log(other) - other - _lgamma(xp, input))
+
+    # No forward rule either: forward mode refuses it (autograd/_jvp.py's NO_FORWARD).
+    return Op(name, forward, promote="elementwise", inputs=_BINARY, method=True, inplace=True,
+              vjp={"input": grad_input, "other": grad_other})
+
+
+igamma = _ops.add(_incomplete_gamma_op(
+    "igamma", 0, 1, "The regularized lower incomplete gamma function P(input, other)."))
+igammac = _ops.add(_incomplete_gamma_op(
+    "igammac", 1, -1, "The regularized upper incomplete gamma function Q(input, other)."))
+
+
 # -- comparisons, logical and bitwise ops, closeness: bool results, no gradient --------
 # (Out of place they are never recorded; written in place into a float tensor, the
 # core gives it a zero-gradient history, as PyTorch's EqBackward0.)
@@ -919,5 +1015,10 @@ def _conformance_cases():
         "bitwise_not": [S(ints(2, 3)), S(const(4, dtype="bool"))],
         "allclose": [S(x(2, 3), x(2, 3)), S(same, same), S(x(3), x(3), rtol=0.5, atol=2.0)],
         "equal": [S(x(2, 3), x(2, 3)), S(same, same), S(x(2, 3), x(3))],
+        # A derivative for ``other`` only (PyTorch has none for ``input``), on both sides of
+        # x = a + 1; no forward mode, as PyTorch.
+        "igamma": [S(const(2, 3, low=0.5, high=4.0), x(3, low=0.2, high=8.0)),
+                   S(const(3, 1, low=0.5, high=4.0), x(1, 4, low=0.2, high=8.0))],
+        "igammac": [S(const(2, 3, low=0.5, high=4.0), x(2, 3, low=0.2, high=8.0))],
     })
     return cases

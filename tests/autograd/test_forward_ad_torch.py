@@ -71,6 +71,11 @@ ERRORS = {
     "integer tangent": lambda lib, fw: _in_level(fw, lambda: fw.make_dual(lib.ones(2), lib.ones(2, dtype=lib.int64))),
     "nested levels": lambda lib, fw: _in_level(fw, fw.enter_dual_level),
     "exit without a level": lambda lib, fw: fw.exit_dual_level(),
+    # PyTorch has no forward derivative for the incomplete gamma functions
+    "igamma": lambda lib, fw: _in_level(fw, lambda: lib.igamma(
+        fw.make_dual(lib.ones(2), lib.ones(2)), lib.ones(2))),
+    "igammac of a dual other": lambda lib, fw: _in_level(fw, lambda: lib.igammac(
+        lib.ones(2), fw.make_dual(lib.ones(2), lib.ones(2)))),
 }
 
 
@@ -153,6 +158,87 @@ def test_custom_function_jvp_and_its_absence():
         torch, torch.autograd.forward_ad, lambda lib, fw: run(lib, fw, False))
 
 
+def _view_function(lib, jvp):
+    """x -> x[:2] (a view of its input) with the tangent ``jvp(t)``."""
+    class Narrow(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.narrow(0, 0, 2)
+
+        @staticmethod
+        def backward(ctx, g):
+            return lib.cat([g, g.new_zeros(1)])
+
+    Narrow.jvp = staticmethod(lambda ctx, t: jvp(t))
+    return Narrow
+
+
+def _as_is_function(lib, jvp):
+    """x -> (x * 2, x): the second output is the input as-is (PyTorch: x.view_as(x))."""
+    class AsIs(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2, x
+
+        @staticmethod
+        def backward(ctx, g, h):
+            return 2 * g + h
+
+    AsIs.jvp = staticmethod(lambda ctx, t: (t * 2, jvp(t)))
+    return AsIs
+
+
+def _in_place_function(lib, jvp):
+    """x -> x.mul_(2), marked dirty, with the tangent ``jvp(t)``."""
+    class Double(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.mark_dirty(x)
+            return x.mul_(2)
+
+        @staticmethod
+        def backward(ctx, g):
+            return 2 * g
+
+    Double.jvp = staticmethod(lambda ctx, t: jvp(t))
+    return Double
+
+
+@pytest.mark.parametrize("make, jvp", [
+    (_view_function, lambda t: t.narrow(0, 0, 2)),
+    (_view_function, lambda t: t.narrow(0, 0, 2).clone()),
+    (_view_function, lambda t: t.narrow(0, 0, 2).clone().view_as(t.narrow(0, 0, 2))),
+    (_as_is_function, lambda t: t.view_as(t)),
+    (_as_is_function, lambda t: t),
+    (_as_is_function, lambda t: t * 1),
+    (_in_place_function, lambda t: t.mul_(2)),
+    (_in_place_function, lambda t: t * 2),
+    (_in_place_function, lambda t: t.clone().mul_(2)),
+], ids=["view", "view-not-a-view", "view-of-another", "as-is-view_as", "as-is-itself",
+        "as-is-new", "in-place", "in-place-out-of-place", "in-place-other-tensor"])
+@pytest.mark.parametrize("through_view", [False, True], ids=["input", "view-input"])
+def test_function_jvp_views_and_in_place_changes_are_checked_as_by_torch(make, jvp,
+                                                                         through_view):
+    """A Function whose output views its input (or is its input) must give a tangent that
+    views the input's tangent (of the same base where that is a view); one that changes its
+    input in place must change the tangent in place and return it."""
+    def run(lib, fw):
+        with fw.dual_level():
+            x = fw.make_dual(lib.tensor([1.0, 2.0, 3.0]), lib.tensor([0.5, 1.0, 1.5]))
+            if through_view or make is _in_place_function:
+                x = x.view_as(x) if make is not _in_place_function else x.clone()
+            out = make(lib, jvp).apply(x)
+            out = out if isinstance(out, tuple) else (out,)
+            return [fw.unpack_dual(o).tangent.tolist() for o in out]
+
+    def outcome(lib, fw):
+        found = []
+        return _errors(lib, fw, lambda *a: found.append(run(*a))) or found
+
+    ours, theirs = outcome(agx, fwAD), outcome(torch, torch.autograd.forward_ad)
+    assert ours == theirs
+
+
 def test_in_place_changes_through_views_reach_the_base():
     def through_view(lib, fw):
         with fw.dual_level():
@@ -187,3 +273,32 @@ def test_complex_tangents_match_torch(name, fn):
             return (tangent.resolve_conj() if lib is torch else tangent).numpy()
     np.testing.assert_allclose(run(agx, fwAD), run(torch, torch.autograd.forward_ad),
                                rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("tangents", [lambda t: (t * 2, t), lambda t: t * 2,
+                                      lambda t: (t * 2, None)],
+                         ids=["a-tangent-for-the-index", "too-few", "right"])
+def test_function_jvp_tangents_are_checked_against_the_outputs_as_by_torch(tangents):
+    """A tangent for an output marked non-differentiable, or a wrong number of them."""
+    def run(lib, fw):
+        class WithIndex(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                index = x.argmax().to(x.dtype)
+                ctx.mark_non_differentiable(index)
+                return x * 2, index
+
+            @staticmethod
+            def backward(ctx, g, _):
+                return g * 2
+
+            @staticmethod
+            def jvp(ctx, t):
+                return tangents(t)
+
+        with fw.dual_level():
+            x = fw.make_dual(lib.tensor([1.0, 3.0]), lib.tensor([0.5, 1.0]))
+            out, _ = WithIndex.apply(x)
+            return fw.unpack_dual(out).tangent.tolist()
+
+    assert _errors(agx, fwAD, run) == _errors(torch, torch.autograd.forward_ad, run)

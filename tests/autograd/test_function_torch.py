@@ -615,3 +615,30 @@ def test_inplace_function_is_a_function_with_an_inplace_flag(torch):
                 error_of(lambda: lib.autograd.function.InplaceFunction.apply(x)))
 
     assert run(agx) == run(torch)
+
+
+def test_complex_outputs_are_differentiable_as_in_torch():
+    """A Function's complex output takes part in backward (it was left out: only floating
+    point outputs were recorded)."""
+    import torch
+
+    def run(lib):
+        class Square(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, z):
+                ctx.save_for_backward(z)
+                return z * z
+
+            @staticmethod
+            def backward(ctx, g):
+                (z,) = ctx.saved_tensors
+                return g * 2 * z.conj()
+
+        z = lib.tensor(np.array([1 + 2j, -0.5 + 1j]), requires_grad=True)
+        y = Square.apply(z)
+        (y.abs() ** 2).sum().backward()
+        return y.requires_grad, z.grad.numpy()
+
+    (ours_rg, ours), (theirs_rg, theirs) = run(agx), run(torch)
+    assert ours_rg is theirs_rg is True
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12)

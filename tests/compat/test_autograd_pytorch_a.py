@@ -3229,7 +3229,6 @@ DIFFERENCES = {
     "test_grad_to_node_set": "[missing] torch.autograd.graph (get_gradient_edge, GradientEdge)",
     "test_indexing":
         "[missing] Tensor.bernoulli (AttributeError)",
-    "test_not_implemented_fwad": "[forward-ad] torch.autograd.forward_ad is missing (issue #21)",
     "test_not_implemented_grad": "[missing] torch.nextafter (AttributeError)",
     "test_retain_grad_inplace_over_view":
         "[views] retain_grad() on a view that is then changed in place: view.grad stays None (the "

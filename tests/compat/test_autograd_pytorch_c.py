@@ -2664,10 +2664,6 @@ DIFFERENCES = {
     # -- checkpoint --
     # -- saved tensors and their hooks --
     # -- forward-mode AD --
-    "test_custom_function_forward_mode_view_checks":
-        "[forward-ad] gradcheck(check_forward_ad=True) refused: NotImplementedError 'needs "
-        "forward-mode AD'",
-    "test_custom_function_forward_mode_forward_is_no_op": _FWAD,
     # -- views --
     "test_autograd_inplace_views_creation_meta":
         "[missing] Tensor.as_strided_ (AttributeError)",

@@ -245,6 +245,9 @@ def _ops():
         "maximum": nary("maximum", KINKED, grid),
         "minimum": nary("minimum", grid, KINKED),
         "nextafter": nary("nextafter", ANY, ANY),
+        # PyTorch differentiates the incomplete gamma functions in ``other`` only
+        "igamma": nary("igamma", lambda rng, s: const(POSITIVE(rng, s)), POSITIVE),
+        "igammac": nary("igammac", lambda rng, s: const(POSITIVE(rng, s)), POSITIVE),
         "complex": nary("complex", ANY, ANY),
         "view_as_complex": nary("view_as_complex", lambda rng, s: ANY(rng, s + (2,))),
         "clamp": bounded("clamp", "min", "max"),

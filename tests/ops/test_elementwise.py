@@ -110,6 +110,12 @@ BOUNDS = [
     case("minimum", lambda x, y: agx.minimum(x, y), R(2, 3), R(2, 3)),
     case("minimum-2x3x4,4", lambda x, y: x.minimum(y), R(2, 3, 4), R(4)),
     case("nextafter", lambda x, y: agx.nextafter(x, y), R(2, 3), R(3)),
+    # the incomplete gamma functions: a derivative for ``other`` only, on both sides of
+    # x = a + 1 (series and continued fraction)
+    case("igamma", lambda a, x: agx.igamma(a, x), K(uniform((2, 3), 0.5, 4.0)),
+         uniform((3,), 0.2, 8.0)),
+    case("igammac-method", lambda a, x: a.igammac(x), K(uniform((3, 1), 0.5, 4.0)),
+         uniform((1, 4), 0.2, 8.0)),
     case("where", lambda c, x, y: agx.where(c, x, y), B(2, 3), R(2, 3), R(2, 3)),
     case("where-broadcast", lambda c, x, y: agx.where(c, x, y), B(3, 1), R(1, 4), R(4)),
     case("where-cond-broadcasts-inputs", lambda c, x, y: agx.where(c, x, y),

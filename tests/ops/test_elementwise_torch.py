@@ -148,6 +148,12 @@ CASES = [
          "ClampMaxBackward1"),
     case("maximum", lambda L, x, y: L.maximum(x, y), (R(2, 3), R(2, 3)), "MaximumBackward0"),
     case("nextafter", lambda L, x, y: L.nextafter(x, y), (R(2, 3), R(3)), "NextafterBackward0"),
+    # the incomplete gamma functions: PyTorch has the derivative for ``other`` only
+    case("igamma", lambda L, a, x: L.igamma(a, x), (K(P(2, 3)), uniform((3,), 0.0, 4.0)),
+         "IgammaBackward0"),
+    case("igammac-method", lambda L, a, x: a.igammac(x), (K(uniform((2, 3), 0.1, 9.0)),
+                                                          uniform((2, 3), 0.0, 12.0)),
+         "IgammacBackward0"),
     case("nextafter-method", lambda L, x, y: x.nextafter(y), (R(2, 3), R(2, 3)),
          "NextafterBackward0"),
     case("maximum-3x1,1x4", lambda L, x, y: L.maximum(x, y), (R(3, 1), R(1, 4)),
@@ -628,6 +634,15 @@ SPECIAL = [
             np.array([True, False]), np.array([1.0, np.inf]), np.array([np.nan, 2.0])),
     special("lerp-ends", lambda L, x, e, w: L.lerp(x, e, w), np.array([1.0, 1.0, 3.0]),
             np.array([1e8, 5.0, -7.0]), np.array([0.0, 1.0, 0.5])),
+    # zeros, infinities, negatives and nan; a tiny x; both sides of x = a + 1
+    special("igamma-edges", lambda L, a, x: L.igamma(a.detach(), x),
+            np.array([0.0, 0.0, 1.0, 2.0, -1.0, 1.0, np.inf, 1.0, np.inf, 3.0, 7.5, 7.5, 0.1]),
+            np.array([0.0, 1.0, 0.0, -1.0, 1.0, np.inf, 1.0, np.nan, np.inf, 1e-300, 8.4, 8.6,
+                      30.0]), marks=NUMPY_WARNS),
+    special("igammac-edges", lambda L, a, x: L.igammac(a.detach(), x),
+            np.array([0.0, 0.0, 1.0, 2.0, -1.0, 1.0, np.inf, 1.0, np.inf, 3.0, 7.5, 7.5, 0.1]),
+            np.array([0.0, 1.0, 0.0, -1.0, 1.0, np.inf, 1.0, np.nan, np.inf, 1e-300, 8.4, 8.6,
+                      30.0]), marks=NUMPY_WARNS),
 ]
 
 
@@ -801,6 +816,13 @@ ERRORS = [
         r"derivative for aten::floor_divide is not implemented"),
     err("rmod-backward", lambda L: _backward(2 % L.tensor([1.5], requires_grad=True)),
         RuntimeError, r"derivative for aten::remainder is not implemented"),
+    err("igamma-input-backward",
+        lambda L: _backward(L.igamma(L.tensor([1.5], requires_grad=True), L.tensor([1.0]))),
+        NotImplementedError, r"the derivative for 'igamma: input' is not implemented\."),
+    err("igammac-number", lambda L: L.igammac(L.tensor([1.0]), 2.0), TypeError,
+        r"igammac\(\): argument 'other' \(position 2\) must be Tensor, not float"),
+    err("igamma-int", lambda L: L.igamma(L.tensor([1]), L.tensor([2])), NotImplementedError,
+        r"\"igamma_cpu\" not implemented for 'Long'"),
 ]
 
 
