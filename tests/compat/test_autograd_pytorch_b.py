@@ -115,10 +115,6 @@ DIFFERENCES = {
     # [hooks]
     # [function]
     # [forward-ad]
-    "test_gradcheck_forward_ad_respects_requires_grad":
-        "[vmap] autogradx's vmap is a loop over the batch (no batching rules), so "
-        "check_batched_forward_grad runs a Function's jvp once per batch element: 14 jvp calls "
-        "where PyTorch's batched jvp makes 12 (the counts without it, 2 and 6, agree)",
     "test_lobpcg":
         "[missing] torch.lobpcg (AttributeError)",
     # [missing]: other public API
