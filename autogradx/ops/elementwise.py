@@ -727,10 +727,12 @@ lerp = _ops.add(Op("lerp", _lerp, inputs=("input", "end", "weight"), method=True
 def _lgamma(xp, a):
     """``log|Gamma(a)|`` of an array of ``xp``, or of a tensor as a constant (NumPy has no
     lgamma: ``math.lgamma`` on the host)."""
-    host = a.detach().numpy() if isinstance(a, TensorBase) else (
-        a.get() if hasattr(a, "get") else a)          # CuPy arrays have .get()
+    if isinstance(a, TensorBase):       # under create_graph: a constant on a's device
+        host, where = a.detach().cpu().numpy(), {"device": a.device}
+    else:
+        host, where = (a.get() if hasattr(a, "get") else a), {}   # CuPy arrays have .get()
     values = np.frompyfunc(_lgamma_or_pole, 1, 1)(np.asarray(host, dtype=np.float64))
-    return xp.asarray(np.asarray(values, dtype=np.float64))
+    return xp.asarray(np.asarray(values, dtype=np.float64), **where)
 
 
 def _lgamma_or_pole(v):
