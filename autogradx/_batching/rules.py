@@ -25,6 +25,8 @@ Each rule serves an op *kind*, and each op's kind comes from what the registry s
 ``"loss"``, ``"class_loss"``
     Ops with a ``reduction`` parameter: computed with ``reduction="none"`` and reduced per
     sample; the class-index losses (``ignore_index``) fold the batch into their ``N`` dim.
+``"addmm"``
+    ``addmm``: a batched ``matmul`` plus the input padded to its result.
 ``"direct"``
     Ops that act on their input's trailing dims only, whatever the leading ones (matrix
     functions of ``linalg``; declared in DECLARED).
@@ -61,7 +63,7 @@ DECLARED = {
     "clone": "direct", "conj": "direct", "real": "direct", "imag": "direct",
     "_to_copy": "direct", "_to_device": "direct", "contiguous": "direct",
     "gather": "dims", "take_along_dim": "dims",  # their index is batched with the input
-    "linear": "linear",             # input @ weight.T + bias: no metadata says so
+    "addmm": "addmm",               # beta * input + alpha * mat1 @ mat2: no metadata says so
     # Elementwise, with nothing in the registry to say so (no derivative, no promotion).
     "isnan": "broadcast", "isinf": "broadcast", "isfinite": "broadcast",
     "logical_not": "broadcast", "logical_and": "broadcast", "logical_or": "broadcast",
@@ -81,7 +83,7 @@ _ALIGNED_INDEX = frozenset({"gather", "take_along_dim"})
 _ROLE_OVERRIDES = {"tile": {"dims": "reps"}}
 
 KINDS = ("broadcast", "dims", "concat", "matmul", "einsum", "index", "loss", "class_loss",
-         "direct", "linear", "like", "composite", "fold")
+         "direct", "addmm", "like", "composite", "fold")
 
 
 def kind_of(op):
@@ -403,32 +405,25 @@ def _matmul(c):
     return out
 
 
-def _linear(c):
-    """``linear``: itself where only the input is batched (it takes any leading dims), else
-    a batched ``matmul`` with the transposed weight, plus the bias padded to the result."""
+def _addmm(c):
+    """``addmm``: a batched ``matmul`` of the two matrices, scaled by ``alpha``, plus
+    ``beta`` times the input padded to the result (``nn.Linear`` of a matrix is addmm)."""
     from autogradx._registry import get_op
-    x, w = c.args[0], c.args[1]
-    b = c.args[2] if len(c.args) > 2 else c.kwargs.get("bias")
-    if len(c.args) > 3 or set(c.kwargs) - {"bias"}:
+    if len(c.args) != 3 or set(c.kwargs) - {"beta", "alpha"}:
         raise Unsupported
-    if not c.is_batched(w) and not c.is_batched(b):
-        return c.apply(c.args, c.kwargs)
-    rx = c.rank(x)
-    if rx == 0 or c.rank(w) not in (1, 2):
-        raise Unsupported
-    vector = c.rank(w) == 1         # a weight of one row gives one value per input row
-    wt = w.unsqueeze(-1) if vector else w.transpose(-1, -2)
-    if rx == 1:
-        x = x.unsqueeze(-2)
-    rank = max(c.rank(x), 2)
-    out = get_op("matmul")(c.pad(x, rank), c.pad(wt, rank))
-    if rx == 1:
-        out = out.squeeze(-2)
-    if vector:
-        out = out.squeeze(-1)
-    if b is not None:
-        out = out + (c.pad(b, out._data.ndim - c.n) if c.is_batched(b) else b)
-    return out
+    x, m1, m2 = c.args
+    if c.rank(m1) != 2 or c.rank(m2) != 2 or c.rank(x) > 2:
+        raise Unsupported           # the loop raises the op's own error
+    beta, alpha = c.kwargs.get("beta", 1), c.kwargs.get("alpha", 1)
+    out = get_op("matmul")(c.pad(m1, 2), c.pad(m2, 2))
+    if alpha != 1:
+        out = out * alpha
+    if beta == 0:                   # the input is ignored, its nan and inf too
+        if c.is_batched(m1) or c.is_batched(m2):
+            return out
+        return out.expand(c.batch_shape(x) + tuple(out.shape))     # the batch is the input's
+    x = c.pad(x, 2)
+    return out + (x if beta == 1 else x * beta)
 
 
 def _einsum(c):
@@ -583,5 +578,5 @@ def _class_loss(c):
 
 _RULES = {"broadcast": _broadcast, "dims": _dims, "concat": _concat, "matmul": _matmul,
           "einsum": _einsum, "index": _index, "loss": _loss, "class_loss": _class_loss,
-          "direct": _direct, "linear": _linear, "like": _like, "composite": _composite,
+          "direct": _direct, "addmm": _addmm, "like": _like, "composite": _composite,
           "fold": _fold}
