@@ -369,6 +369,8 @@ cdef void _mark_view(TensorBase out, object src, OpDef op, list values, tuple ex
     info.index = index
     info.parent = base._view
     info.no_grad_made = not grad_enabled()
+    info.dtype_changed = ((base._view is not None and base._view.dtype_changed)
+                          or dtype_of(out._data) != dtype_of(base._data))
     out._view = info
 
 
@@ -386,7 +388,7 @@ cpdef object apply_inplace(OpDef op, tuple args, dict kwargs):
     cdef Py_ssize_t k
     name = op.inplace or op.name + "_"
     if type(t._data) is _ndarray and not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>t._data):
-        _refuse_unwritable(name, t)
+        _make_writable(name, t)
     cdef bint on_view = t._base is not None and grad_enabled()
     if grad_enabled():
         if t._grad_fn is None and t._requires_grad:
@@ -466,18 +468,27 @@ cdef TensorBase _snapshot(TensorBase t):
     return snap
 
 
-cdef void _refuse_unwritable(str name, TensorBase t) except *:
+cdef void _make_writable(str name, TensorBase t) except *:
+    """``t``'s array is read-only. NumPy marks so its broadcast views (an expand()ed tensor)
+    and the views taken from them: as PyTorch, writing is refused only where elements of
+    ``t`` share a memory location; elsewhere ``t`` gets a writable view of the same memory
+    (``gI = g.expand(n); gI[0] = 0`` writes the one element). Memory read-only itself (a
+    read-only NumPy array given to from_numpy) is refused."""
     cdef cnp.ndarray a = <cnp.ndarray>t._data
     cdef int d
     for d in range(a.ndim):
         if a.strides[d] == 0 and a.shape[d] > 1:
-            # expand()ed: several elements are one memory location.
             raise RuntimeError(
                 "unsupported operation: more than one element of the written-to tensor refers "
                 "to a single memory location. Please clone() the tensor before performing the "
                 "operation.")
-    raise RuntimeError(f"{name}(): the tensor's memory is read-only (it was made from a "
-                       "read-only NumPy array); clone() it before changing it in place")
+    w = a.view()
+    try:
+        w.flags.writeable = True
+    except ValueError:
+        raise RuntimeError(f"{name}(): the tensor's memory is read-only (it was made from a "
+                           "read-only NumPy array); clone() it before changing it in place") from None
+    t._data = w
 
 
 cdef bint _write_in_place(OpDef op, TensorBase t, tuple args, dict kwargs) except -1:

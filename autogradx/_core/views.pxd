@@ -6,7 +6,8 @@ from .tensor cimport TensorBase, ViewInfo, apply_fn
 
 cdef class CopySlices(Node):
     cdef Node fn                     # the in-place op's node (its edge 0 replaced by the base's), or None
-    cdef object positions            # flat positions in the base of the view's elements
+    cdef object positions            # flat positions in the base's memory of the view's elements
+    cdef object unit                 # the view's dtype, which those positions count in
 
 
 cdef void install_apply_parsed(apply_fn fn) noexcept

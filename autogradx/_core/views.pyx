@@ -6,14 +6,18 @@ history becomes a CopySlices node: the gradient it passes to the base's old hist
 incoming one with the view's region replaced by the op's gradient for its input 0 (the
 view's old values); the op's other inputs get theirs. The view's own history is then
 rebuilt on the base's new one by replaying the view ops that made it, as is the history of
-any other view of that base the next time it is used (``rebase``).
+any other view of that base the next time it is used (``rebase``); a gradient it retains
+(``retain_grad()``) follows it to the new history.
+
+The in-place view ops (``transpose_``, ``unsqueeze_``, ...) on a view change how the view is
+made: it becomes one view op longer (``change_view``).
 """
 
 import numpy as np
 
 from .dispatch cimport array_module
 from .grad_mode cimport grad_enabled, set_grad_enabled_c
-from .node cimport Node, grad_edge
+from .node cimport Node, grad_edge, move_retained_grad
 from .opdef cimport OpDef
 from .opdef import _camel
 from .tensor cimport TensorBase, ViewInfo, apply_fn, install_rebase, needs_grad, stale_view
@@ -70,9 +74,12 @@ cdef void rebase(TensorBase t) except *:
     if new._grad_fn is not None:
         # PyTorch names the rebuilt view's node after the as_strided it replays.
         (<Node>new._grad_fn)._name = "AsStridedBackward0"
+    old_fn, old_nr = t._grad_fn, t._output_nr
     t._grad_fn = new._grad_fn
     t._output_nr = new._output_nr
     t._view.version = t._vc.value
+    if t._retains_grad and t._grad_fn is not None:
+        move_retained_grad(t, old_fn, old_nr)
 
 
 install_rebase(rebase)
@@ -115,7 +122,7 @@ cdef void copy_slices(TensorBase t, object fn) except *:
     xp = array_module(data)
     node._name = "CopySlices"
     node.fn = f
-    node.positions = replay(t._view, xp.arange(data.size).reshape(data.shape), False)
+    node.positions, node.unit = _positions(t._view, data)
     base_edge = grad_edge(root) if needs_grad(root) else None
     base_slot = root._output_nr if root._grad_fn is not None else 0
     if f is not None:
@@ -132,6 +139,57 @@ cdef void copy_slices(TensorBase t, object fn) except *:
     rebase(t)
 
 
+cdef tuple _positions(ViewInfo info, object data):
+    """Where the view ``info`` describes lies in its base's memory (``data``, laid out in C
+    order): ``(positions, dtype)``, the flat position of each of its elements counted in
+    elements of its dtype. Read from the strides of the view taken again from an array
+    like the base, so that a view changing the dtype (view_as_real, view(dtype)) is found
+    as any other."""
+    xp = array_module(data)
+    probe = xp.empty(data.shape, data.dtype)
+    view = replay(info, probe, False)
+    offsets = xp.full(view.shape, _address(view) - _address(probe), dtype=xp.int64)
+    for d in range(view.ndim):
+        steps = xp.arange(view.shape[d], dtype=xp.int64) * view.strides[d]
+        offsets = offsets + steps.reshape((-1,) + (1,) * (view.ndim - 1 - d))
+    return offsets // view.dtype.itemsize, view.dtype
+
+
+cdef Py_ssize_t _address(object a) except? -1:
+    return a.ctypes.data if isinstance(a, _numpy.ndarray) else a.data.ptr
+
+
+def change_view(TensorBase t not None, object take, str name not None):
+    """An in-place view op (``transpose_``) on the view ``t``: ``take()`` applies the same
+    view op to ``t`` out of place. As in PyTorch: in grad mode it is refused where an
+    in-place change of ``t`` would be; ``t`` takes the new view's array, its version is
+    bumped, and where recorded its history is the new view's (its node named ``name``,
+    ``TransposeBackward1``). ``t`` stays a view of its base, made by one more view op;
+    except where a view it was taken from changes the dtype: PyTorch rebuilds such a view
+    with its view functions, which do not know the in-place one (the history rebuilt after
+    a later in-place change misses it, as PyTorch's does)."""
+    if grad_enabled():
+        check_view_inplace(t)
+    cdef TensorBase out = <TensorBase>take()
+    cdef ViewInfo info = t._view
+    t._data = out._data
+    t._vc.value += 1
+    if out._view is not None and not info.dtype_changed:
+        info = out._view
+        # Its creation was not a view's creation (PyTorch keeps the view's creation meta).
+        info.no_grad_made = False
+        t._view = info
+    if out._grad_fn is not None:
+        (<Node>out._grad_fn)._name = name
+        old_fn, old_nr = t._grad_fn, t._output_nr
+        t._grad_fn = out._grad_fn
+        t._output_nr = out._output_nr
+        info.version = t._vc.value
+        if t._retains_grad:
+            move_retained_grad(t, old_fn, old_nr)
+    return t
+
+
 cdef class CopySlices(Node):
     """The base's node after an in-place change of one of its views (see the module doc)."""
 
@@ -140,13 +198,19 @@ cdef class CopySlices(Node):
         if create_graph:
             # On tensors, so that the gradient is itself recorded.
             flat = g.reshape(-1)
+            if self.unit != flat.dtype:
+                flat = flat.view(self.unit)
             region = flat[self.positions]
             res = self.fn.apply([region], True) if self.fn is not None else [None]
             result = flat.clone()
             result[self.positions] = 0.0 if res[0] is None else res[0]
+            if self.unit != g.dtype:
+                result = result.view(g.dtype)
             return [result.reshape(g.shape)] + res[1:]
         result = g.copy()
         flat = result.reshape(-1)
+        if self.unit != flat.dtype:
+            flat = flat.view(self.unit)     # a view changing the dtype (view_as_real)
         region = flat[self.positions]
         if isinstance(region, np.generic):
             region = np.asarray(region)     # a 0-d view's region: NumPy gives a scalar

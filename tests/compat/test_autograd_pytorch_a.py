@@ -3227,21 +3227,17 @@ DIFFERENCES = {
         "before them pass",
     "test_grad_empty_inputs": "[message] the test at this commit expects ValueError 'grad requires non-empty inputs.'; autogradx raises what the installed torch 2.13 raises, RuntimeError '`inputs` argument to `grad()` cannot be empty.'",
     "test_grad_fn_prehooks_multiple_outputs": "[function] a Function's node drops its non-tensor outputs, so a prehook gets 2 grads, not 3 with None for the int output (ValueError: not enough values to unpack)",
-    "test_grad_to_node_set": "[missing] torch.autograd.graph (get_gradient_edge, GradientEdge)",
-    "test_indexing":
-        "[missing] Tensor.bernoulli (AttributeError)",
     "test_not_implemented_fwad": "[forward-ad] torch.autograd.forward_ad is missing (issue #21)",
-    "test_not_implemented_grad": "[missing] torch.nextafter (AttributeError)",
+    "test_not_implemented_grad":
+        "[behaviour] the test at this commit expects nextafter's backward to raise "
+        "NotImplementedError 'the derivative for ... is not implemented'; the installed torch 2.13 "
+        "has its derivative (NextafterBackward0), and so does autogradx "
+        "(tests/ops/test_elementwise_torch.py compares the two)",
     "test_once_differentiable": "[function] with @once_differentiable and create_graph=True, x.grad has no grad_fn (PyTorch: a node that raises on double backward)",
     "test_post_accumulate_grad_hook_ordering":
         "[hooks] a leaf's AccumulateGrad prehook, post-accumulate-grad hook and posthook run in "
         "another order: tensor.grad is [-2, -2, -2], PyTorch's order gives [3, 3, 3]",
-    "test_retain_grad_inplace_over_view":
-        "[views] retain_grad() on a view that is then changed in place: view.grad stays None (the "
-        "retained gradient does not follow the view's new grad_fn); PyTorch gives tensor([1.])",
     "test_return_duplicate_inplace":
         "[function] torch.autograd.function.InplaceFunction is missing (AttributeError)",
-    "test_setitem_mask":
-        "[missing] Tensor.bernoulli_ (AttributeError)",
     "test_volatile_deprecated": "[missing] torch.autograd.torch and Tensor.volatile (AttributeError)",
 }

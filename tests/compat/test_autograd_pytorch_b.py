@@ -104,14 +104,6 @@ NOT_PORTED = {
 
 DIFFERENCES = {
     # [views]
-    "test_anomaly_detect_nan":
-        "[views] gI = gO.clone().expand(size); gI[0] = 0 is refused (RuntimeError 'more than one "
-        "element of the written-to tensor refers to a single memory location'): autogradx checks "
-        "the whole expanded tensor, PyTorch the region written",
-    "test_inplace_on_view_saved_output": "[views] copy.grad_fn.register_hook(obj) refuses a "
-    "non-callable object at registration (TypeError 'hook must be callable'; PyTorch stores it "
-    "and the method never runs backward); then relu(view, inplace=True) on a view needs "
-    "CopySlices",
     # [hooks]
     "test_backward_hook_relative_ordering":
         "[hooks] module full backward hooks, tensor hooks and node hooks run in another relative "
