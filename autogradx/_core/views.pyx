@@ -10,7 +10,7 @@ any other view of that base the next time it is used (``rebase``); a gradient it
 (``retain_grad()``) follows it to the new history.
 
 The in-place view ops (``transpose_``, ``unsqueeze_``, ...) on a view change how the view is
-made: it becomes one view op longer (``change_view``).
+made: it becomes one view op longer (``change_shape``).
 """
 
 import numpy as np
@@ -20,7 +20,8 @@ from .grad_mode cimport grad_enabled, set_grad_enabled_c
 from .node cimport Node, grad_edge, move_retained_grad
 from .opdef cimport OpDef
 from .opdef import _camel
-from .tensor cimport TensorBase, ViewInfo, apply_fn, install_rebase, needs_grad, stale_view
+from .tensor cimport (TensorBase, VersionCounter, ViewInfo, apply_fn, install_rebase, needs_grad,
+                      stale_view)
 
 cdef object _numpy = np
 cdef apply_fn _apply_parsed = NULL      # op.pyx's, given when it is imported
@@ -159,24 +160,29 @@ cdef Py_ssize_t _address(object a) except? -1:
     return a.ctypes.data if isinstance(a, _numpy.ndarray) else a.data.ptr
 
 
-def change_view(TensorBase t not None, object take, str name not None):
-    """An in-place view op (``transpose_``) on the view ``t``: ``take()`` applies the same
-    view op to ``t`` out of place. As in PyTorch: in grad mode it is refused where an
-    in-place change of ``t`` would be; ``t`` takes the new view's array, its version is
-    bumped, and where recorded its history is the new view's (its node named ``name``,
-    ``TransposeBackward1``). ``t`` stays a view of its base, made by one more view op;
+def change_shape(TensorBase t not None, object take, str name not None):
+    """An in-place view op (``transpose_``) on ``t``: ``take()`` applies the same view op to
+    ``t`` out of place. As in PyTorch: in grad mode it is refused where an in-place change of
+    ``t`` would be; ``t`` takes the new view's array, its version is bumped, and where
+    recorded its history is the new view's (its node named ``name``,
+    ``TransposeBackward1``). A view stays a view of its base, made by one more view op;
     except where a view it was taken from changes the dtype: PyTorch rebuilds such a view
     with its view functions, which do not know the in-place one (the history rebuilt after
     a later in-place change misses it, as PyTorch's does)."""
     if grad_enabled():
-        check_view_inplace(t)
+        if t._base is not None:
+            check_view_inplace(t)
+        elif t._grad_fn is None and t._requires_grad:
+            raise RuntimeError(
+                "a leaf Variable that requires grad is being used in an in-place operation.")
     cdef TensorBase out = <TensorBase>take()
     cdef ViewInfo info = t._view
+    cdef VersionCounter vc = t.version_counter()
     t._data = out._data
-    t._vc.value += 1
-    if out._view is not None and not info.dtype_changed:
+    vc.value += 1
+    if info is not None and out._view is not None and not info.dtype_changed:
         info = out._view
-        # Its creation was not a view's creation (PyTorch keeps the view's creation meta).
+        # Not a view's creation: the view keeps how it was created (PyTorch's creation meta).
         info.no_grad_made = False
         t._view = info
     if out._grad_fn is not None:
@@ -184,7 +190,8 @@ def change_view(TensorBase t not None, object take, str name not None):
         old_fn, old_nr = t._grad_fn, t._output_nr
         t._grad_fn = out._grad_fn
         t._output_nr = out._output_nr
-        info.version = t._vc.value
+        if info is not None:
+            info.version = vc.value
         if t._retains_grad:
             move_retained_grad(t, old_fn, old_nr)
     return t

@@ -3,6 +3,7 @@
 import contextlib
 import threading
 
+import autogradx as torch  # noqa: F401  (torch.autograd.torch: PyTorch's module imports torch)
 from autogradx._core.engine import run_backward as _run_backward
 from autogradx._core.saved import SavedTensor
 from autogradx._core.tensor import TensorBase, wrap

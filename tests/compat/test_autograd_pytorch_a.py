@@ -3239,5 +3239,4 @@ DIFFERENCES = {
         "another order: tensor.grad is [-2, -2, -2], PyTorch's order gives [3, 3, 3]",
     "test_return_duplicate_inplace":
         "[function] torch.autograd.function.InplaceFunction is missing (AttributeError)",
-    "test_volatile_deprecated": "[missing] torch.autograd.torch and Tensor.volatile (AttributeError)",
 }
