@@ -369,8 +369,7 @@ cdef void _mark_view(TensorBase out, object src, OpDef op, list values, tuple ex
     info.index = index
     info.parent = base._view
     info.no_grad_made = not grad_enabled()
-    info.dtype_changed = ((base._view is not None and base._view.dtype_changed)
-                          or dtype_of(out._data) != dtype_of(base._data))
+    info.dtype_changed = dtype_of(out._data) != dtype_of(base._data)
     out._view = info
 
 

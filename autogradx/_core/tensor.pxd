@@ -17,7 +17,7 @@ cdef class ViewInfo:
     cdef public Py_ssize_t index     # which output of a multi-output view op (split), or -1
     cdef public ViewInfo parent      # the view it was taken from, or None (taken from the base)
     cdef public bint no_grad_made    # made while grad mode was off
-    cdef public bint dtype_changed   # it or a view it was taken from changes the dtype (view_as_real)
+    cdef public bint dtype_changed   # the view op changed the dtype (view_as_real)
 
 
 cdef class TensorBase:

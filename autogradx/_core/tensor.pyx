@@ -671,7 +671,7 @@ class Size(tuple):
 
 
 def _no_set_derivative(grads, create_graph):
-    raise NotImplementedError("the derivative for 'set_' is not implemented.")
+    raise RuntimeError("derivative for set_ is not implemented")
 
 
 cdef bint _shares_elements(object a) except -1:

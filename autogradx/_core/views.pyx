@@ -19,6 +19,7 @@ from .dispatch cimport array_module
 from .grad_mode cimport grad_enabled, set_grad_enabled_c
 from .node cimport Node, grad_edge, move_retained_grad
 from .opdef cimport OpDef
+from .opnode cimport _tensor_namespace
 from .opdef import _camel
 from .tensor cimport (TensorBase, VersionCounter, ViewInfo, apply_fn, install_rebase, needs_grad,
                       stale_view)
@@ -72,8 +73,9 @@ cdef void rebase(TensorBase t) except *:
         new = <TensorBase>replay(t._view, root, True)
     finally:
         set_grad_enabled_c(was)
-    if new._grad_fn is not None:
-        # PyTorch names the rebuilt view's node after the as_strided it replays.
+    if new._grad_fn is not None and not t._view.dtype_changed:
+        # PyTorch names the rebuilt view's node after the as_strided it replays; a view op
+        # changing the dtype it replays as itself (its view function).
         (<Node>new._grad_fn)._name = "AsStridedBackward0"
     old_fn, old_nr = t._grad_fn, t._output_nr
     t._grad_fn = new._grad_fn
@@ -160,6 +162,26 @@ cdef Py_ssize_t _address(object a) except? -1:
     return a.ctypes.data if isinstance(a, _numpy.ndarray) else a.data.ptr
 
 
+cdef bint _by_view_fn(ViewInfo info) noexcept:
+    """A view op of the chain ``info`` changes the dtype: PyTorch rebuilds such a view with
+    its view functions, not with as_strided."""
+    while info is not None:
+        if info.dtype_changed:
+            return True
+        info = info.parent
+    return False
+
+
+cdef object _reinterpret(object flat):
+    """The 1-d tensor ``flat`` of complex numbers as a 1-d tensor of their real and imaginary
+    parts, or back: the dtype changes of autogradx's views (view_as_real, view_as_complex),
+    recorded."""
+    xp = _tensor_namespace()
+    if (<TensorBase>flat)._data.dtype.kind == "c":
+        return xp.view_as_real(flat).reshape(-1)
+    return xp.view_as_complex(flat.reshape(-1, 2))
+
+
 def change_shape(TensorBase t not None, object take, str name not None):
     """An in-place view op (``transpose_``) on ``t``: ``take()`` applies the same view op to
     ``t`` out of place. As in PyTorch: in grad mode it is refused where an in-place change of
@@ -180,7 +202,7 @@ def change_shape(TensorBase t not None, object take, str name not None):
     cdef VersionCounter vc = t.version_counter()
     t._data = out._data
     vc.value += 1
-    if info is not None and out._view is not None and not info.dtype_changed:
+    if info is not None and out._view is not None and not _by_view_fn(info):
         info = out._view
         # Not a view's creation: the view keeps how it was created (PyTorch's creation meta).
         info.no_grad_made = False
@@ -205,14 +227,15 @@ cdef class CopySlices(Node):
         if create_graph:
             # On tensors, so that the gradient is itself recorded.
             flat = g.reshape(-1)
-            if self.unit != flat.dtype:
-                flat = flat.view(self.unit)
+            changed = self.unit != (<TensorBase>flat)._data.dtype
+            if changed:
+                flat = _reinterpret(flat)
             region = flat[self.positions]
             res = self.fn.apply([region], True) if self.fn is not None else [None]
             result = flat.clone()
             result[self.positions] = 0.0 if res[0] is None else res[0]
-            if self.unit != g.dtype:
-                result = result.view(g.dtype)
+            if changed:
+                result = _reinterpret(result)
             return [result.reshape(g.shape)] + res[1:]
         result = g.copy()
         flat = result.reshape(-1)

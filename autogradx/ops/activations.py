@@ -58,6 +58,18 @@ leaky_relu = _ops.add(Op("leaky_relu", _leaky_relu, namespace=_NN, inplace_param
                                   xp.where(input > 0, g, g * negative_slope)}, jvp="elementwise"))
 
 
+def _threshold(xp, x, threshold, value, inplace=False):
+    """``x`` where ``x > threshold``, else ``value`` (in ``x``'s dtype)."""
+    refuse_complex("threshold_cpu", x)
+    return xp.where(x > threshold, x, xp.asarray(value).astype(x.dtype))
+
+
+threshold = _ops.add(Op("threshold", _threshold, namespace=("", _NN), inplace="threshold_",
+                        inplace_param="inplace",
+                        vjp={"input": lambda xp, g, input, threshold, value, inplace=False:
+                                 xp.where(input > threshold, g, 0)}, jvp="elementwise"))
+
+
 def _elu(xp, x, alpha=1.0, inplace=False):
     """``x`` where ``x > 0``, else ``alpha * (exp(x) - 1)``."""
     _float_only("elu_cpu", x)
@@ -628,6 +640,7 @@ def _conformance_cases():
     pointwise = [S(x()), S(x(5)), S(x(2, 3))]
     return {
         "leaky_relu": pointwise + [S(x(2, 3), 0.2), S(x(2, 3), negative_slope=-0.5)],
+        "threshold": [S(x(), 0.5, 3.0), S(x(2, 3), 0.1, -1.0), S(x(2, 3), -0.5, 0.0)],
         "elu": pointwise + [S(x(2, 3), 0.5), S(x(2, 3), alpha=2.0)],
         "gelu": pointwise + [S(x(2, 3, low=-4.0, high=4.0), approximate="tanh")],
         "silu": pointwise,

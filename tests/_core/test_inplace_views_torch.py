@@ -121,9 +121,40 @@ def _zero_dim_view(lib):
     return [y], [x]
 
 
+def _complex_as_real_pairs(lib):
+    # view_as_real changes the dtype: CopySlices finds the view's elements by their strides.
+    z = lib.tensor(np.arange(6.0).reshape(3, 2) + 1j, dtype=lib.complex128, requires_grad=True)
+    a = z * 1
+    r = lib.view_as_real(a)
+    r[:, 0, 1].mul_(3)
+    (lib.view_as_real(a) * lib.arange(12.0, dtype=lib.float64).reshape(3, 2, 2)).sum().backward()
+    return [a, r], [z]
+
+
+def _real_pairs_as_complex(lib):
+    x = leaf(lib, np.arange(8.0).reshape(2, 2, 2))
+    y = x * 1
+    c = lib.view_as_complex(y)
+    c[1].mul_(1j)
+    (y * y).sum().backward()
+    return [y], [x]
+
+
+def _expanded_written_one_element(lib):
+    # PyTorch refuses a write only where the part written shares memory (gI[0] = 0).
+    x = leaf(lib, [2.0])
+    g = (x * 1).expand(4)
+    g[0] = 0.5
+    g[1] += x[0]
+    g[2].mul_(x[0])
+    (g * g).sum().backward()
+    return [g], [x]
+
+
 CASES = [_zero_dim_view, _scale_columns, _mask_assign, _diagonal_add, _copy_into_view, _view_of_a_view,
          _view_taken_before_its_base_changed, _sibling_views, _transposed_row,
-         _into_a_tensor_without_history, _view_updated_under_no_grad, _unsqueezed_view_mul]
+         _into_a_tensor_without_history, _view_updated_under_no_grad, _unsqueezed_view_mul,
+         _complex_as_real_pairs, _real_pairs_as_complex, _expanded_written_one_element]
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda f: f.__name__.strip("_"))
@@ -162,6 +193,43 @@ def test_create_graph_through_copy_slices():
         np.testing.assert_allclose(a, t, rtol=1e-12)
 
 
+def test_create_graph_through_copy_slices_of_a_view_changing_the_dtype():
+    def f(lib):
+        z = lib.tensor([1.0 + 2.0j, -0.5 + 1.0j], dtype=lib.complex128, requires_grad=True)
+        w = leaf(lib, [2.0, 3.0])
+        a = z * 1
+        lib.view_as_real(a)[:, 1].mul_(w)
+        g, = lib.autograd.grad(lib.view_as_real(a * a).sum(), w, create_graph=True)
+        (g * g).sum().backward()
+        return g.detach().numpy(), z.grad.numpy(), w.grad.numpy()
+    for a, t in zip(f(agx), f(torch)):
+        np.testing.assert_allclose(a, t, rtol=1e-12)
+
+
+def test_a_retained_grad_follows_the_view_s_rebuilt_history():
+    def f(lib):
+        x = leaf(lib, [1.0, 2.0, 3.0])
+        base = x * 1
+        view, other = base[:2], base[1:]
+        view.retain_grad()
+        other.retain_grad()
+        view.mul_(lib.tensor([2.0, 3.0], dtype=lib.float64))
+        (view * view + other.sum()).sum().backward()
+        return view.grad.numpy(), other.grad.numpy(), x.grad.numpy()
+    for a, t in zip(f(agx), f(torch)):
+        np.testing.assert_array_equal(a, t)
+
+
+def test_writes_into_an_expanded_tensor_change_every_element_sharing_the_memory():
+    def f(lib):
+        g = lib.zeros(1, dtype=lib.float64).expand(3)
+        g[0] = 2.0
+        g[1] /= 4.0
+        g[2].add_(1.0)
+        return g.numpy().tolist(), g._version
+    assert f(agx) == f(torch)
+
+
 def _refusal(lib, which):
     x = leaf(lib, [1.0, 2.0, 3.0, 4.0])
     if which == "leaf":
@@ -188,11 +256,15 @@ def _refusal(lib, which):
         (x * 1)[:2].detach_()
     elif which == "expanded":
         lib.zeros(3, 1, dtype=lib.float64).expand(3, 3).add_(1)
+    elif which == "expanded_row":
+        lib.zeros(3, 1, dtype=lib.float64).expand(3, 3)[1] = 1.0
+    elif which == "expanded_slice":
+        lib.zeros(1, dtype=lib.float64).expand(4)[1:3].mul_(2)
 
 
 @pytest.mark.parametrize("which", ["leaf", "view_before_requires_grad", "no_grad_view",
                                    "multi_output_view", "no_grad_multi_output_view", "detach_",
-                                   "expanded"])
+                                   "expanded", "expanded_row", "expanded_slice"])
 def test_refusals_are_pytorchs(which):
     with pytest.raises(RuntimeError) as expected:
         _refusal(torch, which)
