@@ -59,8 +59,15 @@ leaky_relu = _ops.add(Op("leaky_relu", _leaky_relu, namespace=_NN, inplace_param
 
 
 def _threshold(xp, x, threshold, value, inplace=False):
-    """``x`` where ``x > threshold``, else ``value`` (in ``x``'s dtype)."""
+    """``x`` where ``x > threshold``, else ``value`` (in ``x``'s dtype, which must hold the
+    numbers)."""
+    _refuse_dtypes("threshold_cpu", x, kinds="b")
     refuse_complex("threshold_cpu", x)
+    if x.dtype.kind in "iu":
+        info = xp.iinfo(x.dtype)
+        if not all(info.min <= v <= info.max for v in (threshold, value)):
+            raise RuntimeError(f"value cannot be converted to type {x.dtype.name}_t without "
+                               "overflow")
     return xp.where(x > threshold, x, xp.asarray(value).astype(x.dtype))
 
 

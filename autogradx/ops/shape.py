@@ -324,7 +324,7 @@ def _memory(x):
     array of ``x``'s dtype over the whole memory of the array owning ``x``'s (the last of its
     ``.base`` chain), and ``offset`` where ``x`` starts in it."""
     owner = x
-    while getattr(owner, "base", None) is not None and hasattr(owner.base, "strides"):
+    while type(getattr(owner, "base", None)) is type(x):    # an array of the same device
         owner = owner.base
     if not (owner.flags.c_contiguous or owner.flags.f_contiguous):
         owner = x       # memory with gaps: only x's own elements count
