@@ -225,18 +225,20 @@ cdef class CopySlices(Node):
     cdef list apply(self, list grads, bint create_graph):
         g = grads[0]
         if create_graph:
-            # On tensors, so that the gradient is itself recorded.
-            flat = g.reshape(-1)
-            changed = self.unit != (<TensorBase>flat)._data.dtype
-            if changed:
-                flat = _reinterpret(flat)
-            region = flat[self.positions]
-            res = self.fn.apply([region], True) if self.fn is not None else [None]
+            # On tensors, so that the gradient is itself recorded: the op's gradient written
+            # into a copy of the incoming one, which PyTorch's next functions show (the
+            # op's double-backward node next to the copy's).
+            if self.unit == (<TensorBase>g)._data.dtype:
+                where = array_module(self.positions).unravel_index(self.positions, g.shape)
+                res = self.fn.apply([g[where]], True) if self.fn is not None else [None]
+                result = g.clone()
+                result[where] = 0.0 if res[0] is None else res[0]
+                return [result] + res[1:]
+            flat = _reinterpret(g.reshape(-1))
+            res = self.fn.apply([flat[self.positions]], True) if self.fn is not None else [None]
             result = flat.clone()
             result[self.positions] = 0.0 if res[0] is None else res[0]
-            if changed:
-                result = _reinterpret(result)
-            return [result.reshape(g.shape)] + res[1:]
+            return [_reinterpret(result).reshape(g.shape)] + res[1:]
         result = g.copy()
         flat = result.reshape(-1)
         if self.unit != flat.dtype:

@@ -206,6 +206,25 @@ def test_create_graph_through_copy_slices_of_a_view_changing_the_dtype():
         np.testing.assert_allclose(a, t, rtol=1e-12)
 
 
+def test_create_graph_through_an_in_place_threshold_on_a_view():
+    # PyTorch's issue #10532: the gradient's node reads the op's double-backward node.
+    def f(lib):
+        x = lib.tensor(np.linspace(-2.0, 2.0, 12).reshape(1, 3, 2, 2), requires_grad=True)
+        tmp = (x + 0.5).view_as(x)
+        prob = lib.sigmoid(lib.nn.functional.threshold(tmp, 0.0, 0.0, True))
+        g, = lib.autograd.grad(prob, x, lib.ones(prob.shape, dtype=lib.float64),
+                               create_graph=True)
+        penalty = (g * g).sum()
+        penalty.backward()
+        inner = penalty.grad_fn.next_functions[0][0].next_functions[0][0]
+        return g.detach().numpy(), x.grad.numpy(), node_name(g), \
+            inner.next_functions[1][0].name()
+    ours, theirs = f(agx), f(torch)
+    for a, t in zip(ours[:2], theirs[:2]):
+        np.testing.assert_allclose(a, t, rtol=1e-12)
+    assert ours[3] == theirs[3] == "ThresholdBackwardBackward0"
+
+
 def test_a_retained_grad_follows_the_view_s_rebuilt_history():
     def f(lib):
         x = leaf(lib, [1.0, 2.0, 3.0])
@@ -228,6 +247,43 @@ def test_writes_into_an_expanded_tensor_change_every_element_sharing_the_memory(
         g[2].add_(1.0)
         return g.numpy().tolist(), g._version
     assert f(agx) == f(torch)
+
+
+OVERLAPS = {
+    "same tensor": lambda x, m: x.add_(x),
+    "same elements, another view": lambda x, m: x.add_(x.view(4)),
+    "shifted": lambda x, m: x[1:].add_(x[:-1]),
+    "copy_ shifted": lambda x, m: x[1:].copy_(x[:-1]),
+    "unsqueezed": lambda x, m: x.unsqueeze(0).add_(x),
+    "0-d element": lambda x, m: x.mul_(x[0]),
+    "transposed": lambda x, m: m.t().add_(m),
+    "disjoint rows": lambda x, m: m[0].mul_(m[1]),
+    "disjoint slices": lambda x, m: x[1:3].mul_(x[0:1]),
+    "with gaps": lambda x, m: x[:2].add_(x[::2]),
+    "column into row": lambda x, m: m[0].mul_(m[:, 0]),
+    "expanded": lambda x, m: m[0].mul_(m[0, :1].expand(3)),
+    "lerp_": lambda x, m: m[0].lerp_(m.view(9)[1:4], 0.5),
+    "clamp_": lambda x, m: m.clamp_(min=m.t()),
+    "fill_ with an element": lambda x, m: m.fill_(m[0, 0]),
+    "masked_fill_": lambda x, m: m.masked_fill_(m > 0.5, m[0, 0]),
+    "index_add_": lambda x, m: m[0].index_add_(0, lib_index(m), m[:1, 0]),
+}
+
+
+def lib_index(m):
+    return (agx if isinstance(m, agx.Tensor) else torch).tensor([0])
+
+
+@pytest.mark.parametrize("call", OVERLAPS.values(), ids=OVERLAPS.keys())
+def test_in_place_ops_reading_overlapping_memory_are_refused_where_torch_refuses_them(call):
+    def run(lib):
+        x = lib.arange(4.0, dtype=lib.float64)
+        m = lib.arange(9.0, dtype=lib.float64).reshape(3, 3)
+        call(x, m)
+        return x.tolist(), m.tolist()
+    assert error_of(lambda: run(agx)) == error_of(lambda: run(torch))
+    if error_of(lambda: run(torch)) is None:
+        assert run(agx) == run(torch)
 
 
 def _refusal(lib, which):

@@ -144,7 +144,6 @@ DIFFERENCES = {
         "[behaviour] reentrant backward nests Python calls: a chain of reentrant backward calls "
         "thousands deep exceeds Python's recursion limit (RecursionError); PyTorch's engine hands "
         "deep reentrant calls to a new thread",
-    "test_inplace_on_view_backward": "[missing] nn.InstanceNorm2d (AttributeError)",
     "test_checkpointing_non_reentrant_autocast_cpu": "[missing] torch.autocast (AttributeError)",
     # [behaviour]
     "test_pickle": "[behaviour] deliberate (README): pickle.dumps(tensor) raises TypeError "
