@@ -120,7 +120,7 @@ def _bernoulli_vjp(xp, g, p=None, generator=None):
     # PyTorch: no gradient of the probabilities read from input (zeros), no derivative with p.
     if p is not None:
         raise RuntimeError("derivative for aten::bernoulli is not implemented")
-    return g * 0
+    return xp.zeros_like(g)
 
 
 bernoulli = _ops.add(Op("bernoulli", _bernoulli, method=True,
