@@ -370,6 +370,8 @@ cdef void _mark_view(TensorBase out, object src, OpDef op, list values, tuple ex
     info.parent = base._view
     info.no_grad_made = not grad_enabled()
     info.dtype_changed = dtype_of(out._data) != dtype_of(base._data)
+    if base._view is None:
+        info.base_data = base._data
     out._view = info
 
 

@@ -18,6 +18,7 @@ cdef class ViewInfo:
     cdef public ViewInfo parent      # the view it was taken from, or None (taken from the base)
     cdef public bint no_grad_made    # made while grad mode was off
     cdef public bint dtype_changed   # the view op changed the dtype (view_as_real)
+    cdef public object base_data     # taken from the base (no parent): the base's array then, whose layout the ops replay from
 
 
 cdef class TensorBase:

@@ -676,6 +676,8 @@ def _no_set_derivative(grads, create_graph):
 
 cdef bint _shares_elements(object a) except -1:
     """Elements of the array ``a`` share one memory location (a broadcast dim)."""
+    if type(a) is _ndarray and cnp.PyArray_ISWRITEABLE(<cnp.ndarray>a):
+        return False        # NumPy marks its broadcast views read-only (as_strided's too)
     for n, step in zip(a.shape, a.strides):
         if step == 0 and n > 1:
             return True

@@ -67,6 +67,7 @@ cdef void rebase(TensorBase t) except *:
                     "no_grad block (if you don't want the inplace to be tracked) or both "
                     "outside (if you want the inplace to be tracked).")
             info = info.parent
+    check_base_layout(root, t._view)
     cdef bint was = grad_enabled()
     set_grad_enabled_c(True)        # as PyTorch, on reading grad_fn under no_grad too
     try:
@@ -97,6 +98,7 @@ cdef void check_view_inplace(TensorBase t) except *:
             "a view of a leaf Variable that requires grad is being used in an in-place operation.")
     if not needs_grad(root):
         return
+    check_base_layout(root, info)       # before anything is written (copy_slices replays)
     while info is not None:
         # A view made under no_grad is refused as such first, as PyTorch records it.
         if info.no_grad_made:
@@ -123,6 +125,7 @@ cdef void copy_slices(TensorBase t, object fn) except *:
     cdef Node f = <Node>fn if fn is not None else None
     data = root._data
     xp = array_module(data)
+    check_base_layout(root, t._view)    # done already where the base needs a gradient
     node._name = "CopySlices"
     node.fn = f
     node.positions, node.unit = _positions(t._view, data)
@@ -140,6 +143,24 @@ cdef void copy_slices(TensorBase t, object fn) except *:
     root._grad_fn = node
     root._output_nr = 0
     rebase(t)
+
+
+cdef void check_base_layout(TensorBase root, ViewInfo info) except *:
+    """The view ops of ``info`` replay from its base's layout when the view was taken: refused
+    (PyTorch replays from the storage, with as_strided) where the base changed its shape in
+    place since (``transpose_``), rather than rebuilding a wrong history."""
+    while info.parent is not None:
+        info = info.parent
+    old, data = info.base_data, root._data
+    if data is old or old is None:
+        return
+    if old.shape == data.shape and old.strides == data.strides:
+        info.base_data = data       # the same layout (a writable view of the same memory)
+        return
+    raise NotImplementedError(
+        f"autogradx cannot rebuild the history of a view whose base changed its shape in "
+        f"place (from {list(old.shape)} to {list(data.shape)}: transpose_, unsqueeze_, "
+        f"as_strided_, ...) after the view was taken; take the view again after the change")
 
 
 cdef tuple _positions(ViewInfo info, object data):
