@@ -28,6 +28,31 @@ cdef object _numpy = np
 cdef apply_fn _apply_parsed = NULL      # op.pyx's, given when it is imported
 
 
+_IN_CUSTOM_FUNCTION = (
+    " This view was created inside a custom Function (or because an input was returned "
+    "as-is) and the autograd logic to handle view+inplace would override the custom backward "
+    "associated with the custom Function, leading to incorrect gradients. This behavior is "
+    "forbidden. You can fix this by cloning the output of the custom Function.")
+
+
+def mark_function_views(tuple outputs, tuple inputs, str name not None):
+    """The outputs of the custom Function ``name`` that are views taken inside its forward
+    (which ran under no_grad) are views made in a custom Function, as PyTorch's creation
+    meta: an in-place change of one, or of its base, is refused (it would bypass the
+    Function's backward)."""
+    cdef ViewInfo info
+    known = {id((<TensorBase>a)._view) for a in inputs
+             if isinstance(a, TensorBase) and (<TensorBase>a)._view is not None}
+    for k, o in enumerate(outputs):
+        if not isinstance(o, TensorBase) or (<TensorBase>o)._view is None:
+            continue
+        info = (<TensorBase>o)._view
+        info.custom_fn = f"Output {k} of {name}"
+        while info is not None and id(info) not in known:
+            info.no_grad_made = False       # made by the forward, not under the caller's no_grad
+            info = info.parent
+
+
 cdef void install_apply_parsed(apply_fn fn) noexcept:
     global _apply_parsed
     _apply_parsed = fn
@@ -58,6 +83,9 @@ cdef void rebase(TensorBase t) except *:
     cdef ViewInfo info = t._view
     if needs_grad(root):
         while info is not None:
+            if info.custom_fn is not None:
+                raise RuntimeError(f"{info.custom_fn} is a view and its base or another view of "
+                                   "its base has been modified inplace." + _IN_CUSTOM_FUNCTION)
             if info.no_grad_made:
                 raise RuntimeError(
                     "A view was created in no_grad mode and its base or another view of its "
@@ -100,6 +128,9 @@ cdef void check_view_inplace(TensorBase t) except *:
         return
     check_base_layout(root, info)       # before anything is written (copy_slices replays)
     while info is not None:
+        if info.custom_fn is not None:
+            raise RuntimeError(f"{info.custom_fn} is a view and is being modified inplace."
+                               + _IN_CUSTOM_FUNCTION)
         # A view made under no_grad is refused as such first, as PyTorch records it.
         if info.no_grad_made:
             raise RuntimeError(

@@ -19,6 +19,7 @@ from autogradx._core import saved as _saved_hooks
 from autogradx._core.forward import _set_forward_active
 from autogradx._core.grad_mode import _set_grad_enabled, is_anomaly_enabled, is_grad_enabled
 from autogradx._core.node import PyNode, make_node
+from autogradx._core.views import mark_function_views
 from autogradx._core.opnode import on_history, saved_history
 from autogradx._core.dispatch import get_array_module
 from autogradx._core.errors import SECOND_BACKWARD, _describe, record_forward
@@ -235,6 +236,7 @@ class Function:
                                                name),
                              ctx._release, f"autogradx.autograd.function.{name}", ctx=ctx,
                              node_type=cls._backward_cls)
+            mark_function_views(outputs, tuple(args), cls.__name__)
             if _saved_hooks.active():
                 ctx._pack(node)
             if is_anomaly_enabled():

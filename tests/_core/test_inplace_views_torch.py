@@ -246,6 +246,34 @@ def test_a_view_of_a_base_whose_shape_changed_in_place_is_refused_not_rebuilt_wr
         _view_of_a_base_transposed_in_place(agx, then)
 
 
+def _function_view(lib, then):
+    class Func(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.view_as(x)[1:]
+
+        @staticmethod
+        def backward(ctx, g):
+            return lib.cat([lib.zeros_like(g[:1]), g])
+
+    base = lib.rand(3, 2, requires_grad=True).clone()
+    out = Func.apply(base)
+    if then == "in-place on it":
+        out.add_(1)
+    elif then == "in-place view op on it":
+        out.t_()
+    else:
+        base.mul_(2)
+        out.grad_fn
+
+
+@pytest.mark.parametrize("then", ["in-place on it", "in-place view op on it",
+                                  "base changed, then its grad_fn"])
+def test_a_view_a_custom_function_returns_is_refused_as_torch_refuses_it(then):
+    assert error_of(lambda: _function_view(agx, then)) == \
+        error_of(lambda: _function_view(torch, then))
+
+
 def test_a_retained_grad_follows_the_view_s_rebuilt_history():
     def f(lib):
         x = leaf(lib, [1.0, 2.0, 3.0])

@@ -2705,11 +2705,6 @@ DIFFERENCES = {
         "was created in no_grad mode...' (the forward ran under no_grad); PyTorch allows it, or "
         "refuses with 'Output 0 of IdOneOutputBackward is a view...' where the Function returned "
         "several views",
-    "test_autograd_inplace_views_creation_meta":
-        "[views] the in-place view ops pass on plain and multi-output views; on the view a custom "
-        "Function returns (its forward ran under no_grad) autogradx refuses with 'A view was "
-        "created in no_grad mode and is being modified inplace...', not 'This view was created "
-        "inside a custom Function' (as test_autograd_simple_views_python)",
     "test_autograd_inplace_view_of_view":
         "[views] z /= 2 on a view of a view made under no_grad (its base then set requires_grad) "
         "is refused with 'A view was created in no_grad mode and its base or another view of its "
