@@ -29,6 +29,9 @@ class Tensor(TensorBase):
     squeeze_ = _inplace_views.squeeze_
     transpose_ = _inplace_views.transpose_
     t_ = _inplace_views.t_
+    swapdims_ = _inplace_views.swapdims_
+    swapaxes_ = _inplace_views.swapaxes_
+    as_strided_ = _inplace_views.as_strided_
 
     def __init__(self, *args, **kwargs):
         # ``Tensor(data)`` and ``Tensor(*sizes)`` as in PyTorch's legacy constructor.
@@ -47,6 +50,18 @@ class Tensor(TensorBase):
     def dtype(self):
         """The element type, e.g. ``autogradx.float32``."""
         return _dtype.from_numpy_dtype(self._data.dtype)
+
+    @property
+    def volatile(self):
+        """Always False, with PyTorch's warning: volatile was removed (use ``no_grad``)."""
+        warnings.warn("volatile was removed (Variable.volatile is always False)", UserWarning,
+                      stacklevel=2)
+        return False
+
+    @volatile.setter
+    def volatile(self, value):
+        warnings.warn("volatile was removed and now has no effect. Use `with torch.no_grad():` "
+                      "instead.", UserWarning, stacklevel=2)
 
     @property
     def grad_dtype(self):

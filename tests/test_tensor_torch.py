@@ -1,6 +1,6 @@
 """The Python-level Tensor API against PyTorch: ``data_ptr``, ``Tensor.new_*`` (the tensor's
-dtype and device unless given, the size in any of the factory's spellings) and the type's
-name."""
+dtype and device unless given, the size in any of the factory's spellings), the type's
+name, ``set_`` and the removed ``volatile``."""
 
 import numpy as np
 import pytest
@@ -73,3 +73,60 @@ def test_new_tensor_copies():
 def test_tensor_type_prints_its_public_path_as_torch_does():
     # ``print(type(x))``, as PyTorch's tensor tutorial does: the package, not a private module
     assert repr(type(agx.ones(1))) == repr(type(torch.ones(1))).replace("torch", "autogradx")
+
+
+# -- set_ ---------------------------------------------------------------------------------
+
+def _set_facts(lib):
+    """``set_`` shares the source's memory, bumps the version, empties without a source, and
+    gives a leaf a new gradient edge: a graph recorded before leads to the old one."""
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    edge = lib.autograd.graph.get_gradient_edge(x)
+    out = x * 3
+    src = lib.tensor([5.0, 6.0])
+    with lib.no_grad():
+        same = x.set_(src) is x
+        x[0] = 9.0
+    unused = _error_type(lambda: lib.autograd.grad(out.sum(), x))
+    old, = lib.autograd.grad(out.sum(), edge)
+    empty = lib.ones(2, 2).set_()
+    resized = lib.ones(2).set_(lib.zeros(3, 2))
+    return (same, tuple(x.shape), src.tolist(), x._version, x.is_leaf, x.requires_grad, unused,
+            old.tolist(), tuple(empty.shape), tuple(resized.shape))
+
+
+def _error_type(fn):
+    try:
+        fn()
+    except Exception as e:      # noqa: BLE001 - which type is what is compared
+        return type(e).__name__
+    return None
+
+
+def test_set_matches_torch():
+    assert _set_facts(agx) == _set_facts(torch)
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.ones(2, requires_grad=True).set_(lib.ones(3)),
+    lambda lib: lib.ones(2).set_(lib.ones(3, dtype=lib.float64)),
+    lambda lib: (lib.ones(2, requires_grad=True) * 2).set_(lib.ones(3)).sum().backward(),
+], ids=["leaf requiring grad", "dtype", "backward through set_"])
+def test_set_refusals_are_torch_s(call):
+    from torch_compare import error_of
+    assert error_of(lambda: call(agx)) == error_of(lambda: call(torch))
+
+
+# -- volatile -----------------------------------------------------------------------------
+
+def test_volatile_is_false_with_torch_s_warnings():
+    seen = []
+    for lib in (agx, torch):
+        x = lib.ones(2)
+        with pytest.warns(UserWarning) as read:
+            value = x.volatile
+        with pytest.warns(UserWarning) as written:
+            x.volatile = True
+        seen.append((value, [str(w.message) for w in read], [str(w.message) for w in written]))
+    assert seen[0] == seen[1]
+    assert agx.autograd.torch is agx

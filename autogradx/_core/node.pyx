@@ -48,6 +48,12 @@ def add_hook(owner_dict, hook):
     """Insert ``hook`` into ``owner_dict`` (a _HookDict) and return its handle."""
     if not callable(hook):
         raise TypeError(f"hook must be callable, got {type(hook).__name__}")
+    return _store_hook(owner_dict, hook)
+
+
+cdef object _store_hook(owner_dict, hook):
+    # A node's hooks are not checked at registration: PyTorch stores any object there (and
+    # calling one that is not callable fails in backward).
     handle = RemovableHandle(owner_dict)
     owner_dict[handle.id] = hook
     return handle
@@ -111,14 +117,14 @@ cdef class Node:
         cdef NodeExtras ex = self.get_extras()
         if ex.post_hooks is None:
             ex.post_hooks = _HookDict()
-        return add_hook(ex.post_hooks, hook)
+        return _store_hook(ex.post_hooks, hook)
 
     def register_prehook(self, hook):
         """Register ``hook(grad_outputs)``, run before this node; it may return new grad_outputs."""
         cdef NodeExtras ex = self.get_extras()
         if ex.pre_hooks is None:
             ex.pre_hooks = _HookDict()
-        return add_hook(ex.pre_hooks, hook)
+        return _store_hook(ex.pre_hooks, hook)
 
     def _register_tensor_hook(self, Py_ssize_t slot, hook):
         _check_slot(self, slot)

@@ -375,6 +375,9 @@ cdef void _mark_view(TensorBase out, object src, OpDef op, list values, tuple ex
     info.index = index
     info.parent = base._view
     info.creation = _view_creation(base._view, index)
+    info.dtype_changed = dtype_of(out._data) != dtype_of(base._data)
+    if base._view is None:
+        info.base_data = base._data
     out._view = info
 
 
@@ -405,7 +408,7 @@ cpdef object apply_inplace(OpDef op, tuple args, dict kwargs):
     cdef Py_ssize_t k
     name = op.inplace or op.name + "_"
     if type(t._data) is _ndarray and not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>t._data):
-        _refuse_unwritable(name, t)
+        _make_writable(name, t)
     cdef bint on_view = t._base is not None and grad_enabled()
     if grad_enabled():
         if t._grad_fn is None and t._requires_grad:
@@ -413,6 +416,8 @@ cpdef object apply_inplace(OpDef op, tuple args, dict kwargs):
                 "a leaf Variable that requires grad is being used in an in-place operation.")
         if on_view:
             check_view_inplace(t, args)
+    if type(t._data) is _ndarray:
+        _refuse_partial_overlap(op, t, args, kwargs)
     if (op.out and not forward_active() and not batching_active()
             and _write_in_place(op, t, args, kwargs)):
         return t
@@ -486,18 +491,105 @@ cdef TensorBase _snapshot(TensorBase t):
     return snap
 
 
-cdef void _refuse_unwritable(str name, TensorBase t) except *:
+cdef void _make_writable(str name, TensorBase t) except *:
+    """``t``'s array is read-only. NumPy marks so its broadcast views (an expand()ed tensor)
+    and the views taken from them: as PyTorch, writing is refused only where elements of
+    ``t`` share a memory location; elsewhere ``t`` gets a writable view of the same memory
+    (``gI = g.expand(n); gI[0] = 0`` writes the one element). Memory read-only itself (a
+    read-only NumPy array given to from_numpy) is refused."""
     cdef cnp.ndarray a = <cnp.ndarray>t._data
     cdef int d
     for d in range(a.ndim):
         if a.strides[d] == 0 and a.shape[d] > 1:
-            # expand()ed: several elements are one memory location.
             raise RuntimeError(
                 "unsupported operation: more than one element of the written-to tensor refers "
                 "to a single memory location. Please clone() the tensor before performing the "
                 "operation.")
-    raise RuntimeError(f"{name}(): the tensor's memory is read-only (it was made from a "
-                       "read-only NumPy array); clone() it before changing it in place")
+    w = a.view()
+    try:
+        w.flags.writeable = True
+    except ValueError:
+        raise RuntimeError(f"{name}(): the tensor's memory is read-only (it was made from a "
+                           "read-only NumPy array); clone() it before changing it in place") from None
+    t._data = w
+
+
+cdef void _refuse_partial_overlap(OpDef op, TensorBase t, tuple args, dict kwargs) except *:
+    """As PyTorch, refuse an in-place op that reads a tensor sharing part, not all, of the
+    memory it writes (``x[1:].add_(x[:-1])``, ``x.mul_(x[0])``): its result would depend on
+    the order the elements are written in. Tensors with gaps or repeated elements
+    (``x[::2]``) pass, as PyTorch cannot tell them apart cheaply either; so does the number
+    a fill reads (its ``value``). setitem writes only the part indexed, which this does not
+    see: not checked."""
+    cdef Py_ssize_t i, n
+    if op.variadic or op.name == "setitem":
+        return
+    if op.parse is not None:
+        args, kwargs = op.parse(*args, **(kwargs or {}))
+        args = tuple(args)
+    n = len(args)
+    for i in range(1, op.n_inputs):
+        name = op.inputs[i]
+        if name == "value":
+            continue
+        v = args[i] if i < n else (kwargs.get(name) if kwargs else None)
+        if (isinstance(v, TensorBase) and v is not t
+                and type((<TensorBase>v)._data) is _ndarray
+                and _partial_overlap(<cnp.ndarray>t._data, <cnp.ndarray>(<TensorBase>v)._data)):
+            raise RuntimeError(
+                "unsupported operation: some elements of the input tensor and the written-to "
+                "tensor refer to a single memory location. Please clone() the tensor before "
+                "performing the operation.")
+
+
+cdef bint _partial_overlap(cnp.ndarray a, cnp.ndarray b) except -1:
+    """PyTorch's MemOverlapStatus::Partial of two arrays: both without gaps or repeated
+    elements, sharing memory but not the same elements the same way (strides)."""
+    cdef Py_ssize_t a0, a1, b0, b1
+    if a is b or cnp.PyArray_SIZE(a) == 0 or cnp.PyArray_SIZE(b) == 0:
+        return False
+    a0, a1 = _extent(a)
+    b0, b1 = _extent(b)
+    if a1 <= b0 or b1 <= a0:
+        return False            # apart: the common case, answered first
+    if not (_dense(a) and _dense(b)):
+        return False
+    if a0 == b0 and a1 == b1:
+        return not _same_strides(a, b)
+    return True
+
+
+cdef bint _same_strides(cnp.ndarray a, cnp.ndarray b) noexcept:
+    cdef int d
+    if a.ndim != b.ndim:
+        return False
+    for d in range(a.ndim):
+        if a.strides[d] != b.strides[d]:
+            return False
+    return True
+
+
+cdef tuple _extent(cnp.ndarray a):
+    """The lowest address of ``a``'s elements, and one past the highest."""
+    cdef Py_ssize_t lo = <Py_ssize_t>cnp.PyArray_DATA(a), hi = lo
+    cdef int d
+    for d in range(a.ndim):
+        if a.strides[d] < 0:
+            lo += (a.shape[d] - 1) * a.strides[d]
+        else:
+            hi += (a.shape[d] - 1) * a.strides[d]
+    return lo, hi + a.itemsize
+
+
+cdef bint _dense(cnp.ndarray a) except -1:
+    """``a``'s elements fill a block of memory once each (some order of its dims is C order)."""
+    dims = sorted((a.strides[d], a.shape[d]) for d in range(a.ndim) if a.shape[d] != 1)
+    cdef Py_ssize_t expected = a.itemsize
+    for stride, size in dims:
+        if stride != expected:
+            return False
+        expected *= size
+    return True
 
 
 cdef bint _write_in_place(OpDef op, TensorBase t, tuple args, dict kwargs) except -1:

@@ -23,3 +23,4 @@ cdef class OpNode(Node):
 
 
 cdef object device_of(object data)
+cdef object _tensor_namespace()     # the namespace vjps run on under create_graph (recording on tensors)

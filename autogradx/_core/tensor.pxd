@@ -27,6 +27,8 @@ cdef class ViewInfo:
     cdef public Py_ssize_t index     # which output of a multi-output view op (split), or -1
     cdef public ViewInfo parent      # the view it was taken from, or None (taken from the base)
     cdef public int creation         # VIEW_DEFAULT, ... (above)
+    cdef public bint dtype_changed   # the view op changed the dtype (view_as_real)
+    cdef public object base_data     # taken from the base (no parent): the base's array then, whose layout the ops replay from
 
 
 cdef class TensorBase:

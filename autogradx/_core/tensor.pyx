@@ -242,6 +242,33 @@ cdef class TensorBase:
         cdef VersionCounter vc = self.version_counter()
         vc.value += 1
 
+    def set_(self, source=None):
+        """This tensor takes ``source``'s memory (shared, not copied; none without
+        ``source``: empty), as PyTorch's ``set_``. The dtypes must match; the version is
+        bumped. A leaf gets a new gradient edge, as in PyTorch: a graph recorded before
+        leads to the old one. On a tensor with a history, in grad mode, backward through it
+        raises (PyTorch has no derivative for ``set_``)."""
+        from .names import c_name
+        if source is None:
+            data = self._data[:0].reshape(0) if self._data.ndim else self._data.reshape(1)[:0]
+        elif not isinstance(source, TensorBase):
+            raise TypeError(f"set_(): argument 'source' must be Tensor, not {type(source).__name__}")
+        else:
+            data = (<TensorBase>source)._data
+            if data.dtype != self._data.dtype:
+                raise RuntimeError(f"Could not set tensor of type {c_name(data.dtype)} to a "
+                                   f"tensor of type {c_name(self._data.dtype)}")
+        if grad_enabled() and self._grad_fn is None and self._requires_grad:
+            raise RuntimeError(
+                "a leaf Variable that requires grad is being used in an in-place operation.")
+        self._data = data
+        self._bump_version()
+        self._accumulator = None
+        if grad_enabled() and needs_grad(self):
+            from .node import make_node
+            make_node("NotImplemented", [self], [self], _no_set_derivative)
+        return self
+
     # -- autograd API ---------------------------------------------------------
 
     def requires_grad_(self, bint requires_grad=True):
@@ -603,7 +630,16 @@ cdef class TensorBase:
         return _apply(_operator(OP_INDEX if advanced else OP_GETITEM), (self, idx), None)
 
     def __setitem__(self, idx, value):
-        idx, _ = _index_param(idx)
+        idx, advanced = _index_param(idx)
+        if not advanced and _shares_elements(self._data):
+            # An expand()ed tensor: as PyTorch, write into the view indexed, refused only
+            # where the elements of that view share memory.
+            region = _apply(_operator(OP_GETITEM), (self, idx), None)
+            if isinstance(value, TensorBase):
+                region.copy_(value)
+            else:
+                region.fill_(value)
+            return
         _inplace(_operator(OP_SETITEM), (self, value, idx), None)
 
 
@@ -632,6 +668,20 @@ class Size(tuple):
         for s in self:
             n *= s
         return n
+
+
+def _no_set_derivative(grads, create_graph):
+    raise RuntimeError("derivative for set_ is not implemented")
+
+
+cdef bint _shares_elements(object a) except -1:
+    """Elements of the array ``a`` share one memory location (a broadcast dim)."""
+    if type(a) is _ndarray and cnp.PyArray_ISWRITEABLE(<cnp.ndarray>a):
+        return False        # NumPy marks its broadcast views read-only (as_strided's too)
+    for n, step in zip(a.shape, a.strides):
+        if step == 0 and n > 1:
+            return True
+    return False
 
 
 cdef Py_ssize_t _wrap_dim(object dim, Py_ssize_t ndim) except -1:

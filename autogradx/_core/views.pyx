@@ -6,7 +6,8 @@ history becomes a CopySlices node: the gradient it passes to the base's old hist
 incoming one with the view's region replaced by the op's gradient for its input 0 (the
 view's old values); the op's other inputs get theirs. The view's own history is then
 rebuilt on the base's new one by replaying the view ops that made it, as is the history of
-any other view of that base the next time it is used (``rebase``). A custom Function that
+any other view of that base the next time it is used (``rebase``); a gradient it retains
+(``retain_grad()``) follows it to the new history. A custom Function that
 marks an input view dirty (``ctx.mark_dirty``) goes through the same path, its node in
 place of the op's and the view at any of its inputs.
 
@@ -15,6 +16,9 @@ of these changes PyTorch refuses, with its messages (``refusal``): a view made u
 no_grad or inference_mode, one of several views an op or a Function returned, or a view a
 custom Function returned (``mark_function_views``), whose backward the rebuilt history
 would bypass.
+
+The in-place view ops (``transpose_``, ``unsqueeze_``, ...) on a view change how the view is
+made: it becomes one view op longer (``change_shape``).
 """
 
 import numpy as np
@@ -22,11 +26,12 @@ import numpy as np
 from .dispatch cimport array_module
 from .errors import SECOND_BACKWARD
 from .grad_mode cimport grad_enabled, set_grad_enabled_c
-from .node cimport Node, grad_edge
+from .node cimport Node, grad_edge, move_retained_grad
 from .opdef cimport OpDef
-from .tensor cimport (TensorBase, ViewInfo, apply_fn, install_rebase, needs_grad, stale_view,
-                      VIEW_CUSTOM_FUNCTION, VIEW_DEFAULT, VIEW_INFERENCE, VIEW_MULTI_OUTPUT,
-                      VIEW_NO_GRAD)
+from .opnode cimport _tensor_namespace
+from .tensor cimport (TensorBase, VersionCounter, ViewInfo, apply_fn, install_rebase, needs_grad,
+                      stale_view, VIEW_CUSTOM_FUNCTION, VIEW_DEFAULT, VIEW_INFERENCE,
+                      VIEW_MULTI_OUTPUT, VIEW_NO_GRAD)
 
 cdef object _numpy = np
 cdef apply_fn _apply_parsed = NULL      # op.pyx's, given when it is imported
@@ -62,18 +67,23 @@ cdef void rebase(TensorBase t) except *:
     cdef TensorBase root = <TensorBase>t._base, new
     if t._view.creation != VIEW_DEFAULT and (t._grad_fn is not None or needs_grad(root)):
         raise RuntimeError(refusal(t, True))
+    check_base_layout(root, t._view)
     cdef bint was = grad_enabled()
     set_grad_enabled_c(True)        # as PyTorch, on reading grad_fn under no_grad too
     try:
         new = <TensorBase>replay(t._view, root, True)
     finally:
         set_grad_enabled_c(was)
-    if new._grad_fn is not None:
-        # PyTorch names the rebuilt view's node after the as_strided it replays.
+    if new._grad_fn is not None and not t._view.dtype_changed:
+        # PyTorch names the rebuilt view's node after the as_strided it replays; a view op
+        # changing the dtype it replays as itself (its view function).
         (<Node>new._grad_fn)._name = "AsStridedBackward0"
+    old_fn, old_nr = t._grad_fn, t._output_nr
     t._grad_fn = new._grad_fn
     t._output_nr = new._output_nr
     t._view.version = t._vc.value
+    if t._retains_grad and t._grad_fn is not None:
+        move_retained_grad(t, old_fn, old_nr)
 
 
 install_rebase(rebase)
@@ -106,6 +116,8 @@ cdef void check_view_inplace(TensorBase t, tuple args) except *:
     if view_needs and root._grad_fn is None:
         raise RuntimeError(
             "a view of a leaf Variable that requires grad is being used in an in-place operation.")
+    if needs_grad(root):
+        check_base_layout(root, t._view)     # before anything is written (copy_slices replays)
 
 
 cdef str refusal(TensorBase t, bint indirect):
@@ -173,10 +185,11 @@ cdef void copy_slices(TensorBase t, object fn, Py_ssize_t slot=0) except *:
     cdef Node f = <Node>fn if fn is not None else None
     data = root._data
     xp = array_module(data)
+    check_base_layout(root, t._view)    # done already where the base needs a gradient
     node._name = "CopySlices"
     node.fn = f
     node.slot = slot
-    node.positions = replay(t._view, xp.arange(data.size).reshape(data.shape), False)
+    node.positions, node.unit = _positions(t._view, data)
     base_edge = grad_edge(root) if needs_grad(root) else None
     base_slot = root._output_nr if root._grad_fn is not None else 0
     if f is not None:
@@ -193,6 +206,101 @@ cdef void copy_slices(TensorBase t, object fn, Py_ssize_t slot=0) except *:
     rebase(t)
 
 
+cdef void check_base_layout(TensorBase root, ViewInfo info) except *:
+    """The view ops of ``info`` replay from its base's layout when the view was taken: refused
+    (PyTorch replays from the storage, with as_strided) where the base changed its shape in
+    place since (``transpose_``), rather than rebuilding a wrong history."""
+    while info.parent is not None:
+        info = info.parent
+    old, data = info.base_data, root._data
+    if data is old or old is None:
+        return
+    if old.shape == data.shape and old.strides == data.strides:
+        info.base_data = data       # the same layout (a writable view of the same memory)
+        return
+    raise NotImplementedError(
+        f"autogradx cannot rebuild the history of a view whose base changed its shape in "
+        f"place (from {list(old.shape)} to {list(data.shape)}: transpose_, unsqueeze_, "
+        f"as_strided_, ...) after the view was taken; take the view again after the change")
+
+
+cdef tuple _positions(ViewInfo info, object data):
+    """Where the view ``info`` describes lies in its base's memory (``data``, laid out in C
+    order): ``(positions, dtype)``, the flat position of each of its elements counted in
+    elements of its dtype. Read from the strides of the view taken again from an array
+    like the base, so that a view changing the dtype (view_as_real, view(dtype)) is found
+    as any other."""
+    xp = array_module(data)
+    probe = xp.empty(data.shape, data.dtype)
+    view = replay(info, probe, False)
+    offsets = xp.full(view.shape, _address(view) - _address(probe), dtype=xp.int64)
+    for d in range(view.ndim):
+        steps = xp.arange(view.shape[d], dtype=xp.int64) * view.strides[d]
+        offsets = offsets + steps.reshape((-1,) + (1,) * (view.ndim - 1 - d))
+    return offsets // view.dtype.itemsize, view.dtype
+
+
+cdef Py_ssize_t _address(object a) except? -1:
+    return a.ctypes.data if isinstance(a, _numpy.ndarray) else a.data.ptr
+
+
+cdef bint _by_view_fn(ViewInfo info) noexcept:
+    """A view op of the chain ``info`` changes the dtype: PyTorch rebuilds such a view with
+    its view functions, not with as_strided."""
+    while info is not None:
+        if info.dtype_changed:
+            return True
+        info = info.parent
+    return False
+
+
+cdef object _reinterpret(object flat):
+    """The 1-d tensor ``flat`` of complex numbers as a 1-d tensor of their real and imaginary
+    parts, or back: the dtype changes of autogradx's views (view_as_real, view_as_complex),
+    recorded."""
+    xp = _tensor_namespace()
+    if (<TensorBase>flat)._data.dtype.kind == "c":
+        return xp.view_as_real(flat).reshape(-1)
+    return xp.view_as_complex(flat.reshape(-1, 2))
+
+
+def change_shape(TensorBase t not None, object take, str name not None):
+    """An in-place view op (``transpose_``) on ``t``: ``take()`` applies the same view op to
+    ``t`` out of place. As in PyTorch: in grad mode it is refused where an in-place change of
+    ``t`` would be; ``t`` takes the new view's array, its version is bumped, and where
+    recorded its history is the new view's (its node named ``name``,
+    ``TransposeBackward1``). A view stays a view of its base, made by one more view op;
+    except where a view it was taken from changes the dtype: PyTorch rebuilds such a view
+    with its view functions, which do not know the in-place one (the history rebuilt after
+    a later in-place change misses it, as PyTorch's does)."""
+    if grad_enabled():
+        if t._base is not None:
+            check_view_inplace(t, (t,))
+        elif t._grad_fn is None and t._requires_grad:
+            raise RuntimeError(
+                "a leaf Variable that requires grad is being used in an in-place operation.")
+    cdef TensorBase out = <TensorBase>take()
+    cdef ViewInfo info = t._view
+    cdef VersionCounter vc = t.version_counter()
+    t._data = out._data
+    vc.value += 1
+    if info is not None and out._view is not None and not _by_view_fn(info):
+        info = out._view
+        # Not a view's creation: the view keeps how it was created (PyTorch's creation meta).
+        info.creation = t._view.creation
+        t._view = info
+    if out._grad_fn is not None:
+        (<Node>out._grad_fn)._name = name
+        old_fn, old_nr = t._grad_fn, t._output_nr
+        t._grad_fn = out._grad_fn
+        t._output_nr = out._output_nr
+        if info is not None:
+            info.version = vc.value
+        if t._retains_grad:
+            move_retained_grad(t, old_fn, old_nr)
+    return t
+
+
 cdef class CopySlices(Node):
     """The base's node after an in-place change of one of its views (see the module doc)."""
 
@@ -201,16 +309,26 @@ cdef class CopySlices(Node):
             raise RuntimeError(SECOND_BACKWARD)
         g = grads[0]
         if create_graph:
-            # On tensors, so that the gradient is itself recorded.
-            flat = g.reshape(-1)
-            region = flat[self.positions]
-            res = self.fn.apply([region], True) if self.fn is not None else [None]
+            # On tensors, so that the gradient is itself recorded: the op's gradient written
+            # into a copy of the incoming one, which PyTorch's next functions show (the
+            # op's double-backward node next to the copy's).
+            if self.unit == (<TensorBase>g)._data.dtype:
+                where = array_module(self.positions).unravel_index(self.positions, g.shape)
+                res = self.fn.apply([g[where]], True) if self.fn is not None else [None]
+                result = g.clone()
+                written = res[self.slot]
+                result[where] = 0.0 if written is None else written
+                return res[:self.slot] + [result] + res[self.slot + 1:]
+            flat = _reinterpret(g.reshape(-1))
+            res = self.fn.apply([flat[self.positions]], True) if self.fn is not None else [None]
             result = flat.clone()
             written = res[self.slot]
             result[self.positions] = 0.0 if written is None else written
-            return res[:self.slot] + [result.reshape(g.shape)] + res[self.slot + 1:]
+            return res[:self.slot] + [_reinterpret(result).reshape(g.shape)] + res[self.slot + 1:]
         result = g.copy()
         flat = result.reshape(-1)
+        if self.unit != flat.dtype:
+            flat = flat.view(self.unit)     # a view changing the dtype (view_as_real)
         region = flat[self.positions]
         if isinstance(region, np.generic):
             region = np.asarray(region)     # a 0-d view's region: NumPy gives a scalar

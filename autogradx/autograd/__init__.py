@@ -1,5 +1,9 @@
 """``autogradx.autograd``: backward, grad, custom Functions and grad mode."""
 
+import contextlib
+import threading
+
+import autogradx as torch  # noqa: F401  (torch.autograd.torch: PyTorch's module imports torch)
 from autogradx._core.engine import is_checkpoint_valid as _is_checkpoint_valid  # noqa: F401
 from autogradx._core.engine import run_backward as _run_backward
 from autogradx._core.saved import SavedTensor

@@ -25,8 +25,8 @@ import warnings
 from autogradx import _factories
 from autogradx._dtype import as_numpy_dtype
 from autogradx.ops.complex import refuse_complex
-from autogradx.ops.linalg import _refuse_dtypes, _wrap_dim
-from autogradx.plugin import Op, OpList, lazy_conformance_cases
+from autogradx.ops.linalg import _mT, _refuse_dtypes, _wrap_dim
+from autogradx.plugin import Op, OpList, lazy_conformance_cases, on_tensors
 
 _ops = OpList()      # every op defined below, in order; OPS at the end
 
@@ -56,6 +56,45 @@ def _leaky_relu(xp, x, negative_slope=0.01, inplace=False):
 leaky_relu = _ops.add(Op("leaky_relu", _leaky_relu, namespace=_NN, inplace_param="inplace",
                          vjp={"input": lambda xp, g, input, negative_slope=0.01, inplace=False:
                                   xp.where(input > 0, g, g * negative_slope)}, jvp="elementwise"))
+
+
+def _threshold(xp, x, threshold, value, inplace=False):
+    """``x`` where ``x > threshold``, else ``value`` (in ``x``'s dtype, which must hold the
+    numbers)."""
+    _refuse_dtypes("threshold_cpu", x, kinds="b")
+    refuse_complex("threshold_cpu", x)
+    if x.dtype.kind in "iu":
+        info = xp.iinfo(x.dtype)
+        if not all(info.min <= v <= info.max for v in (threshold, value)):
+            raise RuntimeError(f"value cannot be converted to type {x.dtype.name}_t without "
+                               "overflow")
+    return xp.where(x > threshold, x, xp.asarray(value).astype(x.dtype))
+
+
+def _threshold_backward(xp, grad_output, x, threshold):
+    """PyTorch's threshold_backward: ``grad_output`` where ``input > threshold``, else 0."""
+    return xp.where(x > threshold, grad_output, 0)
+
+
+# threshold's gradient, an op of its own on tensors so that double backward records
+# PyTorch's node; its gradient for input is zero (a step function), as PyTorch's.
+threshold_backward = _ops.add(Op(
+    "threshold_backward", _threshold_backward, inputs=("grad_output", "input"), namespace=None,
+    grad_fn="ThresholdBackwardBackward0", jvp="elementwise",
+    vjp={"grad_output": lambda xp, g, input, threshold: _threshold_grad(xp, g, input, threshold),
+         "input": lambda xp, g, threshold: g * 0}))
+
+
+def _threshold_grad(xp, g, input, threshold):
+    if on_tensors(xp):
+        return threshold_backward(g, input, threshold)
+    return _threshold_backward(xp, g, input, threshold)
+
+
+threshold = _ops.add(Op("threshold", _threshold, namespace=("", _NN), inplace="threshold_",
+                        inplace_param="inplace",
+                        vjp={"input": lambda xp, g, input, threshold, value, inplace=False:
+                                 _threshold_grad(xp, g, input, threshold)}, jvp="elementwise"))
 
 
 def _elu(xp, x, alpha=1.0, inplace=False):
@@ -567,6 +606,8 @@ def _conformance_cases():
     pointwise = [S(x()), S(x(5)), S(x(2, 3))]
     return {
         "leaky_relu": pointwise + [S(x(2, 3), 0.2), S(x(2, 3), negative_slope=-0.5)],
+        "threshold": [S(x(), 0.5, 3.0), S(x(2, 3), 0.1, -1.0), S(x(2, 3), -0.5, 0.0)],
+        "threshold_backward": [S(x(2, 3), x(2, 3), 0.1), S(x(), x(), -0.5)],
         "elu": pointwise + [S(x(2, 3), 0.5), S(x(2, 3), alpha=2.0)],
         "gelu": pointwise + [S(x(2, 3, low=-4.0, high=4.0), approximate="tanh")],
         "silu": pointwise,

@@ -76,6 +76,84 @@ normal = _ops.add(Op("normal", _normal, namespace=None, inplace="normal_",
                      vjp=lambda xp, g, mean=0.0, std=1.0, generator=None: g * 0))
 
 
+_P_RANGE = ("Expected p_in >= 0 && p_in <= 1 to be true, but got false.  (Could this error "
+            "message be improved?  If so, please report an enhancement request to PyTorch.)")
+
+
+def _coin_flips(xp, x, p, generator):
+    """1 with probability ``p`` (a number, or an array broadcasting to ``x``), else 0, shaped
+    like ``x`` and in its dtype."""
+    from autogradx import _factories
+    rng = (generator or _factories.default_generator).rng
+    return (xp.asarray(rng.random(x.shape)) < p).astype(x.dtype)
+
+
+def _check_p(p):
+    """A number ``p`` must be a probability, as PyTorch's bernoulli_ says."""
+    if not 0 <= p <= 1:
+        raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p:g}")
+
+
+def _check_p_array(p):
+    """An array of probabilities: floating point (unless empty), each in [0, 1]."""
+    if p.dtype.kind != "f" and p.size:
+        raise NotImplementedError(
+            f'"bernoulli_tensor_cpu_p_" not implemented for \'{scalar_name(p.dtype)}\'')
+    if not ((p >= 0) & (p <= 1)).all():
+        raise RuntimeError(_P_RANGE)
+
+
+def _bernoulli(xp, x, p=None, *, generator=None):
+    """0 or 1 in ``input``'s dtype: 1 with probability ``p`` (a number) or, without it, with
+    the probability each value of ``input`` gives."""
+    if p is None:
+        if x.dtype.kind == "c" and x.size:
+            raise NotImplementedError(
+                f'"bernoulli_tensor_cpu_self_" not implemented for \'{scalar_name(x.dtype)}\'')
+        _check_p_array(x)
+        return _coin_flips(xp, x, x, generator)
+    _check_p(p)
+    return _coin_flips(xp, x, p, generator)
+
+
+def _bernoulli_vjp(xp, g, p=None, generator=None):
+    # PyTorch: no gradient of the probabilities read from input (zeros), no derivative with p.
+    if p is not None:
+        raise RuntimeError("derivative for aten::bernoulli is not implemented")
+    return xp.zeros_like(g)
+
+
+bernoulli = _ops.add(Op("bernoulli", _bernoulli, method=True,
+                        grad_fn=lambda x, p=None, generator=None:
+                            "BernoulliBackward0" if p is None else "NotImplemented",
+                        vjp={"input": _bernoulli_vjp}))
+
+
+def _bernoulli_fill(xp, x, p=None, *, generator=None):
+    """What ``x.bernoulli_(p)`` writes: 1 with probability ``p`` (a number, 0.5 if not
+    given, or an array of probabilities broadcasting to ``x``), else 0, in ``x``'s dtype."""
+    from autogradx.ops.shape import _expanded
+    if x.dtype.kind == "c":
+        raise NotImplementedError(
+            f'"bernoulli_tensor_cpu_self_" not implemented for \'{scalar_name(x.dtype)}\'')
+    if hasattr(p, "dtype"):
+        _check_p_array(p)
+        return _coin_flips(xp, x, xp.broadcast_to(p, _expanded(p.shape, x.shape)), generator)
+    p = 0.5 if p is None else p
+    _check_p(p)
+    return _coin_flips(xp, x, p, generator)
+
+
+# The values drawn do not depend on x, nor on p's values differentiably: zero gradients.
+bernoulli_fill = _ops.add(Op("bernoulli_fill", _bernoulli_fill, inputs=("input", "p"),
+                             namespace=None, inplace="bernoulli_",
+                             grad_fn=lambda x, p=None, generator=None:
+                                 "BernoulliBackward1" if hasattr(p, "dtype") else
+                                 "BernoulliBackward2",
+                             vjp={"input": lambda xp, g: g * 0,
+                                  "p": lambda xp, g, p: xp.zeros_like(p)}))
+
+
 def _copy(xp, x, src, non_blocking=False):
     """``src`` broadcast to ``x``'s shape and converted to its dtype (what ``x.copy_(src)`` writes)."""
     if src.ndim > x.ndim or any(s not in (1, d) for s, d in zip(src.shape[::-1], x.shape[::-1])):
@@ -134,6 +212,10 @@ def _conformance_cases():
         "zero": [S(x(2, 3)), S(x())],
         "uniform": [S(x(2, 3)).options(manual_seed=0), S(x(3), -2.0, 3.0).options(manual_seed=0)],
         "normal": [S(x(2, 3)).options(manual_seed=0), S(x(3), 1.0, 0.5).options(manual_seed=0)],
+        # Seed 1: the leaves' values come from seed 0's stream, which would draw them again.
+        "bernoulli": [S(Arg((2, 3), low=0.0, high=1.0)).options(manual_seed=1)],
+        "bernoulli_fill": [S(x(2, 3), 0.3).options(manual_seed=1),
+                           S(x(2, 3), Arg((3,), low=0.0, high=1.0)).options(manual_seed=1)],
         "copy": [S(x(2, 3), x(2, 3)), S(x(2, 3), x(3)), S(x(2, 3), x(1, 3)),
                  S(x(2, 3), Arg((2, 3), dtype="float32")).options(id="2x3, float32 src")],
         "_to_device": [S(x(2, 3), device("cpu")), S(x(), device("cpu"))],

@@ -319,6 +319,72 @@ transpose = _ops.add(Op("transpose", _transpose, method=True, view=True,
                         vjp=lambda xp, g, dim0, dim1: xp.swapaxes(g, dim0, dim1) if g.ndim else g))
 
 
+def _memory(x):
+    """The memory ``x`` lies in, as PyTorch's storage: ``(flat, offset)``, ``flat`` a 1-d
+    array of ``x``'s dtype over the whole memory of the array owning ``x``'s (the last of its
+    ``.base`` chain), and ``offset`` where ``x`` starts in it."""
+    owner = x
+    while type(getattr(owner, "base", None)) is type(x):    # an array of the same device
+        owner = owner.base
+    if not (owner.flags.c_contiguous or owner.flags.f_contiguous):
+        owner = x       # memory with gaps: only x's own elements count
+    size = x.dtype.itemsize
+    start = _address(x) - _address(owner)
+    raw = owner.reshape(-1, order="A").view("uint8")
+    return raw[:raw.size // size * size].view(x.dtype), start // size
+
+
+def _address(a):
+    return a.ctypes.data if hasattr(a, "ctypes") else a.data.ptr
+
+
+def _positions(xp, offset, size, stride):
+    """For each element of a view of ``size`` and ``stride`` (in elements) from ``offset``,
+    its position in the memory."""
+    pos = xp.full(tuple(size), offset, dtype=xp.int64)
+    for d, (n, st) in enumerate(zip(size, stride)):
+        pos = pos + (xp.arange(n, dtype=xp.int64) * st).reshape((-1,) + (1,) * (len(size) - 1 - d))
+    return pos
+
+
+def _as_strided(xp, x, size, stride, storage_offset=None):
+    """A view of ``input``'s memory (its storage, in PyTorch's terms) with the given ``size``
+    and ``stride`` (in elements), from ``storage_offset`` (by default where ``input``
+    starts)."""
+    size, stride = tuple(size), tuple(stride)
+    if len(size) != len(stride):
+        raise RuntimeError("mismatch in length of strides and shape")
+    if any(st < 0 for st in stride):
+        raise RuntimeError(f"as_strided: Negative strides are not supported at the moment, got "
+                           f"strides: {list(stride)}")
+    flat, start = _memory(x)
+    offset = start if storage_offset is None else storage_offset
+    needed = 0 if 0 in size else offset + 1 + sum((n - 1) * st for n, st in zip(size, stride))
+    if needed > flat.size:
+        item = x.dtype.itemsize
+        raise RuntimeError(
+            f"setStorage: sizes {list(size)}, strides {list(stride)}, storage offset {offset}, "
+            f"and itemsize {item} requiring a storage size of {needed * item} are out of "
+            f"bounds for storage of size {flat.size * item}")
+    out = xp.lib.stride_tricks.as_strided(flat[offset:] if needed else flat[:0], size,
+                                          tuple(st * x.dtype.itemsize for st in stride))
+    if hasattr(out.flags, "writeable") and any(st == 0 and n > 1 for n, st in zip(size, stride)):
+        out.flags.writeable = False     # as NumPy marks a broadcast: writes into it are refused
+    own = _positions(xp, start, x.shape, tuple(st // x.dtype.itemsize for st in x.strides))
+    return out, (_positions(xp, offset, size, stride), own, flat.size)
+
+
+def _as_strided_vjp(xp, g, geometry, size, stride, storage_offset=None):
+    # The gradient of the memory (repeated positions add), read where the input lies.
+    out_pos, in_pos, n = geometry
+    from autogradx.ops.indexing import _scatter_add
+    return _scatter_add(xp, g, (n,), out_pos)[in_pos]
+
+
+as_strided = _ops.add(Op("as_strided", _as_strided, residuals=True, method=True, view=True,
+                         vjp=_as_strided_vjp))
+
+
 def _t(xp, x):
     """A matrix transposed; tensors of fewer dims unchanged (a view either way)."""
     if x.ndim > 2:
@@ -772,6 +838,7 @@ def _conformance_cases():
         "unsqueeze": [S(x(2, 3), 1), S(x(), 0), S(x(2, 3), -1)],
         "permute": [S(x(2, 3, 4), (2, 0, 1)), S(x(2, 3, 4), 1, -1, 0), S(x(), ())],
         "transpose": [S(x(2, 3, 4), 0, 2), S(x(2, 3), -1, -2), S(x(2, 3), 1, 1)],
+        "as_strided": [S(x(2, 3), (2, 2), (1, 2)), S(x(6), (3, 2), (1, 1), 1), S(x(2, 3), (0,), (1,))],
         "t": [S(x(2, 3)), S(x(3)), S(x())],
         "movedim": [S(x(2, 3, 4), 0, -1), S(x(2, 3, 4), (0, 1), (2, 0))],
         "diagonal": [S(x(3, 4)), S(x(3, 4), 1), S(x(4, 3), -2), S(x(2, 3, 4), 0, 0, 2),

@@ -304,9 +304,20 @@ def test_node_posthook_sees_the_gradients_as_the_inputs_take_them():
     assert _posthook_sees(agx) == ([(1,)], [70.0])      # un-broadcast before the hook
 
 
-def test_node_hook_must_be_callable():
-    with pytest.raises(TypeError, match="hook must be callable"):
-        (t([1.0]) * 2).grad_fn.register_hook(None)
+@pytest.mark.parametrize("register", ["register_hook", "register_prehook"])
+def test_a_node_hook_is_stored_unchecked_and_fails_when_called_as_in_torch(register):
+    # PyTorch stores any object as a node's hook (the compat suite registers one only to
+    # see it freed); calling one that is not callable fails in backward.
+    torch = pytest.importorskip("torch")
+    from torch_compare import error_of
+
+    def run(lib):
+        x = lib.tensor([1.0], requires_grad=True)
+        y = x * 2
+        getattr(y.grad_fn, register)(3)
+        y.sum().backward()
+    assert error_of(lambda: run(agx)) == error_of(lambda: run(torch)) == \
+        ("TypeError", "'int' object is not callable")
 
 
 # ------------------------------------------------------------------ retain_grad

@@ -2665,11 +2665,6 @@ DIFFERENCES = {
     # -- saved tensors and their hooks --
     # -- forward-mode AD --
     # -- views --
-    "test_autograd_inplace_views_creation_meta":
-        "[missing] Tensor.as_strided_ (AttributeError)",
-    "test_autograd_inplace_views_cross_dtype":
-        "[views] in-place on a view_as_real view: the core replays the view ops on an index "
-        "array to rebuild the history, which view_as_real (a view changing the dtype) refuses",
     # -- hooks --
     # -- other results --
 }

@@ -1,6 +1,6 @@
 """Strategies of calls of the conversion and filling ops (autogradx/ops/conversion.py):
-dtype casts, and ``fill_``, ``zero_``, ``copy_``, ``uniform_`` and ``normal_`` on a copy of
-the input."""
+dtype casts, and ``fill_``, ``zero_``, ``copy_``, ``uniform_``, ``normal_`` and ``bernoulli_`` on
+a copy of the input; ``bernoulli`` of probabilities."""
 
 from hypothesis import strategies as st
 
@@ -64,9 +64,25 @@ def _random_fill(method, draw_params):
     return draw_call()
 
 
+@st.composite
+def bernoulli(draw):
+    """``bernoulli(p)`` of probabilities, with a fixed seed inside the call (as
+    ``_random_fill``)."""
+    p = uniform(draw(rngs()), draw(shapes(min_side=0)), 0.0, 1.0)
+    # Seeds past rngs()': a stream of p's own seed would draw p itself, every value on the
+    # boundary where a step of finite differences flips it.
+    seed = draw(st.integers(2**32, 2**32 + 2**16))
+
+    def fn(lib, p):
+        lib.manual_seed(seed)
+        return lib.bernoulli(p)
+    return Call("bernoulli", p, fn=fn, random=True)
+
+
 _BOUNDS = st.tuples(st.floats(-3, 0), st.floats(0, 3))
 _MEAN_STD = st.tuples(st.floats(-3, 3), st.floats(0, 3))
 
 CALLS = {"_to_copy": to_copy(), "fill": fill(), "zero": zero(), "copy": copy(),
          "uniform": _random_fill("uniform_", _BOUNDS),
-         "normal": _random_fill("normal_", _MEAN_STD)}
+         "normal": _random_fill("normal_", _MEAN_STD), "bernoulli": bernoulli(),
+         "bernoulli_fill": _random_fill("bernoulli_", st.tuples(st.floats(0, 1)))}

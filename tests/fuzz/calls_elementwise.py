@@ -224,6 +224,10 @@ def _ops():
         "leaky_relu": unary(functional + "leaky_relu", KINKED,
                             options(negative_slope=st.sampled_from([0.01, 0.2, -0.5, 2.0]))),
         "elu": unary(functional + "elu", KINKED, options(alpha=st.sampled_from([1.0, 0.5, 2.0]))),
+        # the step at the threshold: 0, where KINKED values keep off
+        "threshold": unary(functional + "threshold", KINKED,
+                           st.fixed_dictionaries({"threshold": st.just(0.0),
+                                                  "value": st.sampled_from([0.0, -1.5, 2.0])})),
         "gelu": unary(functional + "gelu", ANY,
                       options(approximate=st.sampled_from(["none", "tanh"]))),
         "silu": unary(functional + "silu", ANY),

@@ -244,8 +244,22 @@ def simple(draw, path, min_dims=0, max_dims=3):
     return Call(path, _tensor(draw, min_dims, max_dims))
 
 
+@st.composite
+def as_strided(draw):
+    """A view of a 1-d input's memory of a drawn size and stride (0 too: elements read
+    twice) from a drawn offset, every element inside the memory."""
+    size = draw(st.lists(st.integers(0, 3), min_size=0, max_size=3))
+    stride = [draw(st.integers(0, 3)) for _ in size]
+    needed = 0 if 0 in size else 1 + sum((n - 1) * s for n, s in zip(size, stride))
+    n = max(needed, 1) + draw(st.integers(0, 3))
+    x = uniform(draw(rngs()), (n,))
+    offset = draw(st.integers(0, n - needed)) if needed else 0
+    return Call("as_strided", x, tuple(size), tuple(stride), offset)
+
+
 CALLS = {
     "reshape": st.one_of(reshape("reshape"), reshape(".reshape")),
+    "as_strided": as_strided(),
     "view": reshape(".view"),
     "reshape_as": like(".reshape_as"),
     "view_as": like(".view_as"),

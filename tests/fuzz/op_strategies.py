@@ -32,6 +32,8 @@ EXCLUDED = {
             "tests/ops/test_complex_torch.py checks it on complex ones",
     "view_as_real": "refuses the real tensors the strategies draw, as PyTorch does; "
                     "tests/ops/test_complex_torch.py checks it on complex ones",
+    "threshold_backward": "threshold's gradient as an op (its double backward); drawn through "
+                          "threshold, whose second-order checks run it",
     "_to_device": "moves a tensor to another device: the CPU alone has none to move to "
                   "(tests/backends checks it with a stand-in device)",
 }

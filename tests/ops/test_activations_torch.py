@@ -26,6 +26,9 @@ TOL = {"float32": dict(rtol=1e-4, atol=1e-5), "float64": dict(rtol=1e-10, atol=1
 CASES = [
     case("leaky_relu", lambda L, x: F(L).leaky_relu(x), (R(2, 3),), "LeakyReluBackward0"),
     case("leaky_relu-slope", lambda L, x: F(L).leaky_relu(x, 0.3), (R(5),), "LeakyReluBackward0"),
+    case("threshold", lambda L, x: F(L).threshold(x, 0.1, -2.0), (R(2, 3),), "ThresholdBackward0"),
+    case("threshold-top-level", lambda L, x: L.threshold(x, -0.5, 4.0), (R(5),),
+         "ThresholdBackward0"),
     case("elu", lambda L, x: F(L).elu(x), (W(2, 5),), "EluBackward0"),
     case("elu-alpha", lambda L, x: F(L).elu(x, alpha=0.4), (R(3),), "EluBackward0"),
     case("gelu", lambda L, x: F(L).gelu(x), (W(4, 5),), "GeluBackward0"),

@@ -1,5 +1,6 @@
-"""``Tensor.uniform_`` and ``Tensor.normal_`` (ops/conversion.py) against PyTorch: the same
-distributions (the streams differ), grad_fn names, zero gradients, dtypes and refusals."""
+"""``Tensor.uniform_``, ``Tensor.normal_``, ``bernoulli`` and ``Tensor.bernoulli_``
+(ops/conversion.py) against PyTorch: the same distributions (the streams differ), grad_fn
+names, zero gradients, dtypes and refusals."""
 
 import re
 
@@ -70,3 +71,71 @@ def test_the_generator_makes_the_draws_reproducible():
     a = agx.zeros(5).normal_(generator=agx.Generator().manual_seed(7))
     b = agx.zeros(5).normal_(generator=agx.Generator().manual_seed(7))
     np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+# -- bernoulli ----------------------------------------------------------------------------
+
+BERNOULLI = [
+    ("bernoulli", lambda lib, p: lib.bernoulli(p)),
+    ("bernoulli-p", lambda lib, p: lib.bernoulli(lib.zeros(N, dtype=lib.float64), 0.3)),
+    ("method", lambda lib, p: p.bernoulli()),
+    ("bernoulli_", lambda lib, p: lib.zeros(N, dtype=lib.int32).bernoulli_()),
+    ("bernoulli_-float", lambda lib, p: lib.zeros(N, dtype=lib.bool).bernoulli_(0.8)),
+    ("bernoulli_-tensor", lambda lib, p: lib.zeros(2, N // 2).bernoulli_(p[:N // 2])),
+]
+
+
+@pytest.mark.parametrize("call", [c for _, c in BERNOULLI], ids=[n for n, _ in BERNOULLI])
+def test_bernoulli_draws_as_torch_draws(call):
+    probabilities = np.random.default_rng(1).random(N)    # not the stream seed 0 draws
+
+    outs = []
+    for lib in (agx, torch):
+        lib.manual_seed(0)
+        out = call(lib, lib.tensor(probabilities))
+        outs.append((str(out.dtype).rpartition(".")[2], tuple(out.shape),
+                     out.numpy().astype(np.float64).reshape(-1, N)))
+    (ours_dtype, ours_shape, ours), (theirs_dtype, theirs_shape, theirs) = outs
+    assert (ours_dtype, ours_shape) == (theirs_dtype, theirs_shape)
+    assert set(np.unique(ours)) <= {0.0, 1.0}
+    # Each row's mean, and where the probabilities vary, that the ones follow them.
+    np.testing.assert_allclose(ours.mean(axis=1), theirs.mean(axis=1), atol=0.01)
+    high = probabilities > 0.5
+    np.testing.assert_allclose(ours[:, high].mean(), theirs[:, high].mean(), atol=0.01)
+
+
+def _bernoulli_graph(lib, which):
+    x = lib.full((3,), 0.5, dtype=lib.float64, requires_grad=True)
+    p = lib.full((3,), 0.5, dtype=lib.float64, requires_grad=True)
+    if which == "bernoulli":
+        y = lib.bernoulli(x)
+    elif which == "bernoulli_-tensor":
+        y = (x * 1).bernoulli_(p)
+    else:
+        y = (x * 1).bernoulli_(0.5)
+    (y + x + p).sum().backward()
+    return node_name(y.grad_fn), x.grad.numpy().tolist(), p.grad.numpy().tolist()
+
+
+@pytest.mark.parametrize("which", ["bernoulli", "bernoulli_-tensor", "bernoulli_-float"])
+def test_bernoulli_in_a_graph_passes_zero_gradients_as_torch(which):
+    assert _bernoulli_graph(agx, which) == _bernoulli_graph(torch, which)
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.bernoulli(lib.tensor([True, False])),
+    lambda lib: lib.bernoulli(lib.ones(3, dtype=lib.int64)),
+    lambda lib: lib.bernoulli(lib.ones(3) * 2),
+    lambda lib: lib.bernoulli(lib.ones(2, dtype=lib.complex64)),
+    lambda lib: lib.bernoulli(lib.ones(3), 1.5),
+    lambda lib: lib.zeros(3).bernoulli_(-0.1),
+    lambda lib: lib.zeros(3).bernoulli_(lib.ones(3, dtype=lib.int64)),
+    lambda lib: lib.zeros(2, 3).bernoulli_(lib.rand(4)),
+    lambda lib: lib.zeros(3, requires_grad=True).bernoulli_(),
+    lambda lib: lib.bernoulli(lib.ones(3, requires_grad=True), 0.5).sum().backward(),
+], ids=["bool", "int", "p > 1", "complex", "p-float > 1", "p_ < 0", "int p_", "p_ shape",
+        "leaf requiring grad", "backward with p"])
+def test_bernoulli_refusals_are_torch_s(call):
+    with pytest.raises(Exception) as theirs:
+        call(torch)
+    assert_raises_like_torch(call, re.escape(str(theirs.value)))

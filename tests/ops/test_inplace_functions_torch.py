@@ -16,7 +16,7 @@ FUNCTIONS = sorted(n for n, f in REGISTRY.namespace("").items() if n.endswith("_
 
 # The arguments after the tensor, where the function needs some.
 EXTRA = {"clamp_": (-0.5, 0.5), "clip_": (-0.5, 0.5), "clamp_min_": (0.1,),
-         "clamp_max_": (0.1,), "fill_": (2.5,), "xlogy_": (0.5,)}
+         "clamp_max_": (0.1,), "fill_": (2.5,), "xlogy_": (0.5,), "threshold_": (0.4, -1.0)}
 
 
 def test_every_in_place_method_pytorch_has_as_a_function_is_one():
