@@ -187,3 +187,10 @@ def error_of(fn):
     except Exception as e:      # noqa: BLE001 - the type and text are what is compared
         return type(e).__name__, str(e)
     return None
+
+
+def view_error_of(fn):
+    """``error_of(fn)``, a refusal of an in-place change of a view worded as torch 2.13 words
+    it (``as_torch_names_a_view``)."""
+    err = error_of(fn)
+    return err if err is None else (err[0], as_torch_names_a_view(err[1]))

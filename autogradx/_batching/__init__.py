@@ -509,7 +509,11 @@ def _loop(op, args, kwargs, levels, batched):
     results = []
     for i in range(count):
         def pick(t, i=i):
-            return flat[id(t)][i] if id(t) in flat else t
+            if id(t) not in flat:
+                return t
+            # A view op (as_strided) sees a sample as a tensor of its own, as torch.func's
+            # vmap shows it, not a slice at an offset of the batch's memory.
+            return flat[id(t)][i].clone() if op.view else flat[id(t)][i]
         if state is not None:
             gen.set_state(state)
         results.append(apply_parsed(op, walk(args, pick), walk(kwargs, pick)))

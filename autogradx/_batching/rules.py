@@ -54,6 +54,7 @@ _REPS_PARAMS = frozenset({"repeats"})
 # and parameter names that mean something else for one op. Each entry says why.
 DECLARED = {
     "unique": None,                 # its result's size depends on the values
+    "as_strided": None,             # its strides count the sample's memory: no batch stride
     "one_hot": "direct",            # appends the class dim
     "view_as_real": "direct",       # appends a dim of 2
     "view_as_complex": "direct",    # consumes the last dim
