@@ -18,7 +18,7 @@ def coverage_markdown(registry=None, all_plugins=True):
     or with ``all_plugins=False`` autogradx's own (docs/ops.md)."""
     from autogradx._registry import REGISTRY
     from autogradx._batching.rules import kind_of
-    from autogradx.autograd._jvp import rule_kind
+    from autogradx.autograd._jvp import NO_FORWARD, rule_kind
     registry = (registry or REGISTRY).load()
     builtin = {name for name, info in registry.plugins.items() if info.builtin}
     lines = [
@@ -30,7 +30,8 @@ def coverage_markdown(registry=None, all_plugins=True):
         "module it is handed; `create_graph=True` runs the same vjp on tensors.",
         "The forward rule (forward-mode AD) comes from the same definition: `elementwise` (the",
         "vjp formulas), `view`/`linear` (the op applied to the tangents), `multilinear`,",
-        "`formula` (declared `jvp=`), or `transpose` (two reverse passes through the vjp: slow).",
+        "`formula` (declared `jvp=`), or `transpose` (two reverse passes through the vjp: slow);",
+        "`refused`: forward mode raises, with the reason (`NO_FORWARD` in autograd/_jvp.py).",
         "The batching rule (`vmap`, docs/func.md) is derived per kind of op the same way; `-`:",
         "vmap runs the op once per sample (its fallback loop).",
         "",
@@ -55,7 +56,8 @@ def coverage_markdown(registry=None, all_plugins=True):
             f"| `{name}` | {op.plugin} | {', '.join(f'`{f}`' for f in _names(op)) or '-'} | "
             f"{', '.join(f'`{m}`' for m in methods) or '-'} | "
             f"{', '.join(f'`{d}`' for d in diff) or 'none'} | "
-            f"{node if diff else '-'} | {rule_kind(op) or '-'} | {kind_of(op) or '-'} |")
+            f"{node if diff else '-'} | "
+            f"{'refused' if name in NO_FORWARD else rule_kind(op) or '-'} | {kind_of(op) or '-'} |")
     lines.append("")
     batched = sum(kind_of(registry.ops[n]) is not None for n in names)
     lines.append(f"{len(names)} ops. {batched} have a batching rule, {len(names) - batched} "
