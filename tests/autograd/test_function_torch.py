@@ -642,3 +642,23 @@ def test_complex_outputs_are_differentiable_as_in_torch():
     (ours_rg, ours), (theirs_rg, theirs) = run(agx), run(torch)
     assert ours_rg is theirs_rg is True
     np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+def test_an_input_returned_as_is_and_marked_non_differentiable_needs_no_grad(torch):
+    # The mark is looked up on what forward returned, not on the new tensor apply returns.
+    def run(lib):
+        class Same(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.mark_non_differentiable(x)
+                return x
+
+            @staticmethod
+            def backward(ctx, g):
+                return g
+
+        x = lib.ones(2, requires_grad=True)
+        y = Same.apply(x)
+        return y.requires_grad, y is x, y.grad_fn is None, y.tolist()
+
+    assert run(agx) == run(torch)
