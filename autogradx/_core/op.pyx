@@ -514,15 +514,22 @@ cdef void _make_writable(str name, TensorBase t) except *:
     t._data = w
 
 
+_OVERLAP = ("unsupported operation: some elements of the input tensor and the written-to "
+            "tensor refer to a single memory location. Please clone() the tensor before "
+            "performing the operation.")
+
+
 cdef void _refuse_partial_overlap(OpDef op, TensorBase t, tuple args, dict kwargs) except *:
     """As PyTorch, refuse an in-place op that reads a tensor sharing part, not all, of the
     memory it writes (``x[1:].add_(x[:-1])``, ``x.mul_(x[0])``): its result would depend on
     the order the elements are written in. Tensors with gaps or repeated elements
     (``x[::2]``) pass, as PyTorch cannot tell them apart cheaply either; so does the number
-    a fill reads (its ``value``). setitem writes only the part indexed, which this does not
-    see: not checked."""
+    a fill reads (its ``value``). setitem writes only the part indexed: checked apart."""
     cdef Py_ssize_t i, n
-    if op.variadic or op.name == "setitem":
+    if op.name == "setitem":
+        _refuse_setitem_overlap(t, args)
+        return
+    if op.variadic:
         return
     if op.parse is not None:
         args, kwargs = op.parse(*args, **(kwargs or {}))
@@ -536,10 +543,65 @@ cdef void _refuse_partial_overlap(OpDef op, TensorBase t, tuple args, dict kwarg
         if (isinstance(v, TensorBase) and v is not t
                 and type((<TensorBase>v)._data) is _ndarray
                 and _partial_overlap(<cnp.ndarray>t._data, <cnp.ndarray>(<TensorBase>v)._data)):
-            raise RuntimeError(
-                "unsupported operation: some elements of the input tensor and the written-to "
-                "tensor refer to a single memory location. Please clone() the tensor before "
-                "performing the operation.")
+            raise RuntimeError(_OVERLAP)
+
+
+cdef void _refuse_setitem_overlap(TensorBase t, tuple args) except *:
+    """``x[index] = v`` as PyTorch runs it. A basic index copies ``v`` into the view indexed
+    (partial overlap refused), ``v`` broadcast first where its shape differs (elements
+    repeated: not checked) and filled in where 0-d. An advanced index is index_put_ on the
+    view the basic parts make, which refuses ``v`` sharing any memory with it, save a
+    one-element ``v`` at one boolean mask (a masked_fill_)."""
+    if len(args) < 3 or not isinstance(args[1], TensorBase):
+        return
+    v = (<TensorBase>args[1])._data
+    if type(v) is not _ndarray:
+        return
+    basic, masks, arrays = [], 0, 0
+    for p in (args[2] if isinstance(args[2], tuple) else (args[2],)):
+        if isinstance(p, list):
+            p = np.asarray(p)
+        if isinstance(p, (bool, np.bool_)) or (isinstance(p, _ndarray) and p.ndim == 0
+                                               and p.dtype == bool):
+            return                      # a True/False dim: rare, left unchecked
+        if isinstance(p, _ndarray) and p.ndim > 0:
+            if p.dtype == bool:
+                masks += 1
+                basic.extend([slice(None)] * p.ndim)
+            else:
+                arrays += 1
+                basic.append(slice(None))
+        else:
+            basic.append(int(p) if isinstance(p, _ndarray) else p)
+    try:
+        target = t._data[tuple(basic)]
+    except (IndexError, TypeError, ValueError):
+        return                          # the op itself names a bad index
+    if not (masks or arrays):
+        if v.shape != target.shape:
+            if v.ndim == 0:
+                return
+            shape = list(v.shape)
+            while shape and shape[0] == 1:
+                del shape[0]            # PyTorch strips v's leading 1-dims, then expands
+            try:
+                v = np.broadcast_to(v.reshape(shape), target.shape)
+            except ValueError:
+                return
+        if _partial_overlap(<cnp.ndarray>target, <cnp.ndarray>v):
+            raise RuntimeError(_OVERLAP)
+        return
+    if masks == 1 and not arrays and v.size == 1:
+        return
+    if _partial_overlap(<cnp.ndarray>target, <cnp.ndarray>v) or _same_elements(target, v):
+        raise RuntimeError(_OVERLAP)
+
+
+cdef bint _same_elements(cnp.ndarray a, cnp.ndarray b) except -1:
+    """PyTorch's MemOverlapStatus::Full: the same elements, the same way."""
+    if a.size == 0 or b.size == 0 or not np.may_share_memory(a, b):
+        return False
+    return (_extent(a) == _extent(b) and _same_strides(a, b) and _dense(a))
 
 
 cdef bint _partial_overlap(cnp.ndarray a, cnp.ndarray b) except -1:

@@ -316,6 +316,21 @@ OVERLAPS = {
     "fill_ with an element": lambda x, m: m.fill_(m[0, 0]),
     "masked_fill_": lambda x, m: m.masked_fill_(m > 0.5, m[0, 0]),
     "index_add_": lambda x, m: m[0].index_add_(0, lib_index(m), m[:1, 0]),
+    # x[i] = v: a copy into the view indexed, or index_put_ on it (which refuses any
+    # shared memory), a broadcast v unchecked, a 0-d one at a slice or mask a fill.
+    "setitem shifted": lambda x, m: x.__setitem__(slice(1, None), x[:-1]),
+    "setitem transposed": lambda x, m: m.__setitem__(slice(None), m.t()),
+    "setitem itself": lambda x, m: m.__setitem__(slice(None), m),
+    "setitem disjoint row": lambda x, m: m.__setitem__(0, m[1]),
+    "setitem one element broadcast": lambda x, m: x.__setitem__(slice(1, 4), x[2:3]),
+    "setitem 0-d element": lambda x, m: x.__setitem__(slice(1, 4), x[2]),
+    "setitem list, overlapping": lambda x, m: x.__setitem__([0, 1], x[2:]),
+    "setitem list, same elements": lambda x, m: x.__setitem__([0, 1, 2, 3], x),
+    "setitem list, 0-d element": lambda x, m: x.__setitem__([0, 1], x[3]),
+    "setitem mask, 0-d element": lambda x, m: m.__setitem__(m > 4, m[0, 0]),
+    "setitem mask, overlapping": lambda x, m: x.__setitem__(x > 1, x[:2]),
+    "setitem list after a select, disjoint": lambda x, m: m.__setitem__((0, [0, 1]), m[1, :2]),
+    "setitem list after a select": lambda x, m: m.__setitem__((0, [0, 1]), m[0, 1:]),
 }
 
 
