@@ -577,6 +577,8 @@ cdef void _refuse_setitem_overlap(TensorBase t, tuple args) except *:
         target = t._data[tuple(basic)]
     except (IndexError, TypeError, ValueError):
         return                          # the op itself names a bad index
+    if type(target) is not _ndarray:
+        return                          # one element (a NumPy scalar): all of v or none
     if not (masks or arrays):
         if v.shape != target.shape:
             if v.ndim == 0:

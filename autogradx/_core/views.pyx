@@ -201,8 +201,11 @@ cdef void copy_slices(TensorBase t, object fn, Py_ssize_t slot=0) except *:
     node.n_outputs = 1
     node.out_shape = data.shape
     node.out_dtype = data.dtype
+    old_fn, old_nr = root._grad_fn, root._output_nr
     root._grad_fn = node
     root._output_nr = 0
+    if root._retains_grad:
+        move_retained_grad(root, old_fn, old_nr)   # the base's .grad: of its new version
     rebase(t)
 
 

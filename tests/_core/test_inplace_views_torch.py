@@ -288,6 +288,19 @@ def test_a_retained_grad_follows_the_view_s_rebuilt_history():
         np.testing.assert_array_equal(a, t)
 
 
+def test_a_base_s_retained_grad_is_of_its_version_after_an_in_place_op_on_a_view():
+    def f(lib):
+        x = leaf(lib, np.arange(6.0).reshape(2, 3))
+        base = x * 1
+        base.retain_grad()
+        base[1].mul_(2)
+        base.t()[0].mul_(3)
+        (base * base).sum().backward()
+        return base.grad.numpy(), x.grad.numpy()
+    for a, t in zip(f(agx), f(torch)):
+        np.testing.assert_array_equal(a, t)
+
+
 def test_writes_into_an_expanded_tensor_change_every_element_sharing_the_memory():
     def f(lib):
         g = lib.zeros(1, dtype=lib.float64).expand(3)
