@@ -469,6 +469,8 @@ cpdef object apply_inplace(OpDef op, tuple args, dict kwargs):
     t._data[...] = o._data
     cdef VersionCounter vc = t.version_counter()
     vc.value += 1
+    if isinstance(o._grad_fn, OpNode):
+        _result_saved_is_t(<OpNode>o._grad_fn, op, o, vc)
     if forward_active():
         propagate_inplace(t, o)
     if on_view:
@@ -480,6 +482,23 @@ cpdef object apply_inplace(OpDef op, tuple args, dict kwargs):
         if t._retains_grad:
             move_retained_grad(t, old_fn, old_nr)
     return t
+
+
+cdef void _result_saved_is_t(OpNode node, OpDef op, TensorBase o, VersionCounter vc) except *:
+    """The result ``node`` saved is now ``t``'s values: as PyTorch (which saves ``t``), a
+    later in-place change of ``t`` or of a tensor sharing its memory is refused at backward
+    (``x.exp_(); x.mul_(2)``), not read from the copy the result was computed in."""
+    cdef Py_ssize_t k
+    if node.saved_from is None:
+        return
+    own = o.version_counter()
+    sources, versions = list(node.saved_from), list(node.saved_versions)
+    for k in range(len(op.save_idx)):
+        if op.save_idx[k] < 0 and sources[k] is own:
+            sources[k] = vc
+            versions[k] = vc.value
+    node.saved_from = tuple(sources)
+    node.saved_versions = tuple(versions)
 
 
 cdef TensorBase _snapshot(TensorBase t):
