@@ -580,6 +580,8 @@ cdef void _refuse_setitem_overlap(TensorBase t, tuple args) except *:
     for p in (args[2] if isinstance(args[2], tuple) else (args[2],)):
         if isinstance(p, list):
             p = np.asarray(p)
+        elif isinstance(p, TensorBase):
+            p = (<TensorBase>p)._data     # under vmap the index keeps its tensors
         if isinstance(p, (bool, np.bool_)) or (isinstance(p, _ndarray) and p.ndim == 0
                                                and p.dtype == bool):
             return                      # a True/False dim: rare, left unchecked
