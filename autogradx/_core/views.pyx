@@ -240,7 +240,8 @@ cdef tuple _positions(ViewInfo info, object data):
     for d in range(view.ndim):
         steps = xp.arange(view.shape[d], dtype=xp.int64) * view.strides[d]
         offsets = offsets + steps.reshape((-1,) + (1,) * (view.ndim - 1 - d))
-    return offsets // view.dtype.itemsize, view.dtype
+    # asarray: for a 0-d view the division gives a NumPy scalar, which has no array module
+    return xp.asarray(offsets // view.dtype.itemsize), view.dtype
 
 
 cdef Py_ssize_t _address(object a) except? -1:

@@ -181,11 +181,15 @@ def test_a_saved_value_changed_through_a_0d_view_is_pytorchs_error():
     assert run(agx) == run(torch)
 
 
-def test_create_graph_through_copy_slices():
+@pytest.mark.parametrize("view", ["slice", "0-d"])
+def test_create_graph_through_copy_slices(view):
     def f(lib):
         x = leaf(lib, [1.0, 2.0, 3.0, 4.0])
         y = x * x
-        y[1:3].mul_(x[:2])
+        if view == "slice":
+            y[1:3].mul_(x[:2])
+        else:
+            y[1].add_(y[2])         # a 0-d view's positions in its base: an array all the same
         g, = lib.autograd.grad((y * y).sum(), x, create_graph=True)
         (g * g).sum().backward()
         return g.detach().numpy(), x.grad.numpy()
