@@ -153,6 +153,10 @@ cdef object _apply_out(OpDef op, tuple args, dict kwargs):
             for a in args + tuple(kwargs.values()))):
         raise RuntimeError(f"{op.name}(): functions with out=... arguments don't support "
                            "automatic differentiation, but one of the arguments requires grad.")
+    if (type(t._data) is _ndarray and op.numpy_ufunc is not None
+            and op.numpy_ufunc.signature is None):
+        # As PyTorch's elementwise kernels (its reductions and matmul do not check).
+        _refuse_partial_overlap(op, t, args, kwargs, 0)
     res = apply_op(op, args, kwargs)
     if not isinstance(res, TensorBase):
         raise TypeError(f"{op.name}(): out= is for ops of one tensor result")
@@ -538,12 +542,14 @@ _OVERLAP = ("unsupported operation: some elements of the input tensor and the wr
             "performing the operation.")
 
 
-cdef void _refuse_partial_overlap(OpDef op, TensorBase t, tuple args, dict kwargs) except *:
+cdef void _refuse_partial_overlap(OpDef op, TensorBase t, tuple args, dict kwargs,
+                                  Py_ssize_t first=1) except *:
     """As PyTorch, refuse an in-place op that reads a tensor sharing part, not all, of the
     memory it writes (``x[1:].add_(x[:-1])``, ``x.mul_(x[0])``): its result would depend on
     the order the elements are written in. Tensors with gaps or repeated elements
     (``x[::2]``) pass, as PyTorch cannot tell them apart cheaply either; so does the number
-    a fill reads (its ``value``). setitem writes only the part indexed: checked apart."""
+    a fill reads (its ``value``). setitem writes only the part indexed: checked apart.
+    Inputs from ``first`` on are checked: 1 in place (input 0 is ``t``), 0 for ``out=``."""
     cdef Py_ssize_t i, n
     if op.name == "setitem":
         _refuse_setitem_overlap(t, args)
@@ -554,7 +560,7 @@ cdef void _refuse_partial_overlap(OpDef op, TensorBase t, tuple args, dict kwarg
         args, kwargs = op.parse(*args, **(kwargs or {}))
         args = tuple(args)
     n = len(args)
-    for i in range(1, op.n_inputs):
+    for i in range(first, op.n_inputs):
         name = op.inputs[i]
         if name == "value":
             continue

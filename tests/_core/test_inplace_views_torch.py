@@ -348,11 +348,20 @@ OVERLAPS = {
     "setitem mask, overlapping": lambda x, m: x.__setitem__(x > 1, x[:2]),
     "setitem list after a select, disjoint": lambda x, m: m.__setitem__((0, [0, 1]), m[1, :2]),
     "setitem list after a select": lambda x, m: m.__setitem__((0, [0, 1]), m[0, 1:]),
+    # out=: checked as an elementwise op's inputs, input 0 too
+    "out= shifted": lambda x, m: lib_of(x).add(x[:-1], x[1:], out=x[1:]),
+    "out= transposed": lambda x, m: lib_of(m).mul(m, 2, out=m.t()),
+    "out= the input": lambda x, m: lib_of(m).mul(m, 2, out=m),
+    "out= disjoint": lambda x, m: lib_of(x).sqrt(x[:2], out=x[2:]),
 }
 
 
+def lib_of(t):
+    return agx if isinstance(t, agx.Tensor) else torch
+
+
 def lib_index(m):
-    return (agx if isinstance(m, agx.Tensor) else torch).tensor([0])
+    return lib_of(m).tensor([0])
 
 
 @pytest.mark.parametrize("call", OVERLAPS.values(), ids=OVERLAPS.keys())
