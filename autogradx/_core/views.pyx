@@ -89,6 +89,12 @@ cdef void rebase(TensorBase t) except *:
 install_rebase(rebase)
 
 
+def view_taken_from(TensorBase t, TensorBase base):
+    """The view ``t`` is of its base, taken again from ``base``, a tensor of the base's shape
+    (forward mode: the base's tangent, whose view is the view's tangent)."""
+    return replay(t._view, base, True)
+
+
 def check_inplace_on_view(TensorBase t):
     """``check_view_inplace`` for a custom Function that changed the view ``t`` in place
     (``ctx.mark_dirty``)."""

@@ -34,6 +34,7 @@ import numpy as np
 
 from autogradx._core.op import apply_parsed
 from autogradx._core.tensor import TensorBase
+from autogradx._core.views import view_taken_from
 from autogradx.autograd.forward_ad import set_tangent, suspended, tangent_of
 
 RULE_KINDS = ("elementwise", "view", "linear", "multilinear", "formula", "transpose")
@@ -318,6 +319,15 @@ def propagate_inplace(t, result):
             with suspended():
                 old.zero_()
         return
+    if old is None and t._base is not None:
+        # A view without a tangent: as PyTorch, its base gets one (zeros) and the view's is
+        # the same view of it, so that the base sees the part written.
+        base = t._base
+        if tangent_of(base) is None:
+            set_tangent(base, _zeros_like(base))
+        with suspended():
+            old = view_taken_from(t, tangent_of(base))
+        set_tangent(t, old)
     if old is None or old.dtype != new.dtype:
         set_tangent(t, new)
     else:
