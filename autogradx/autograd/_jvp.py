@@ -35,7 +35,7 @@ import numpy as np
 from autogradx._core.op import apply_parsed
 from autogradx._core.tensor import TensorBase
 from autogradx._core.views import view_taken_from
-from autogradx.autograd.forward_ad import set_tangent, suspended, tangent_of
+from autogradx.autograd.forward_ad import keep_result_tangent, set_tangent, suspended, tangent_of
 
 RULE_KINDS = ("elementwise", "view", "linear", "multilinear", "formula", "transpose")
 
@@ -332,6 +332,9 @@ def propagate_inplace(t, result):
         set_tangent(t, new)
     else:
         with suspended():
+            # The node t's values came from keeps the tangent as it was: values it saved
+            # (x.sin().mul_(x) saves the sine) find theirs through it, under create_graph.
+            keep_result_tangent(t, old.clone())
             old._data[...] = new._data
 
 
