@@ -458,6 +458,8 @@ cpdef object apply_inplace(OpDef op, tuple args, dict kwargs):
                     if sources is not None:
                         snap = new_tensor(saved[k], t._grad_fn, t._output_nr)
                         (<TensorBase>snap)._requires_grad = t._requires_grad
+                        if forward_active():
+                            propagate_inplace(snap, t)      # and t's tangent, as it is now
                         sources[k] = snap
                         versions[k] = 0         # the snapshot's own, unchanging version
             node.saved = tuple(saved)
