@@ -23,6 +23,8 @@ made: it becomes one view op longer (``change_shape``).
 
 import numpy as np
 
+from .batching cimport batching_active
+from .batching import _set_batching_active
 from .dispatch cimport array_module
 from .errors import SECOND_BACKWARD
 from .grad_mode cimport grad_enabled, set_grad_enabled_c
@@ -49,7 +51,14 @@ cdef object replay(ViewInfo info, object x, bint on_tensor):
     if info.parent is not None:
         x = replay(info.parent, x, on_tensor)
     if on_tensor:
-        res = _apply_parsed(op, (x,) + info.args, dict(info.params) if info.params else None)
+        # Under vmap the view was taken on the batch's arrays (its batching rule's arguments):
+        # it is replayed so, not through the rule again.
+        was = batching_active() and _set_batching_active(False)
+        try:
+            res = _apply_parsed(op, (x,) + info.args, dict(info.params) if info.params else None)
+        finally:
+            if was:
+                _set_batching_active(True)
     else:
         xp = array_module(x)
         if op.overrides and xp is not _numpy:
