@@ -20,13 +20,14 @@ SECOND_BACKWARD = (
 
 
 def _describe(src, node):
-    """How PyTorch names a saved tensor in its in-place error: ``[torch.FloatTensor [2]]``."""
+    """How PyTorch names a saved tensor in its in-place error: ``[torch.FloatTensor [2]]``,
+    followed by ``, which is output 0 of MulBackward0,`` where it has a history."""
     if hasattr(src, "_data"):           # a tensor
         desc = f"[torch.{tensor_type_name(src._data.dtype)} {list(src._data.shape)}]"
         if src.grad_fn is not None:
-            desc += f", which is output {src.output_nr} of {src.grad_fn.name()}"
+            desc += f", which is output {src.output_nr} of {src.grad_fn.name()},"
         return desc
-    return f"[the output of {node.name()}]"
+    return f"[the output of {node.name()}],"
 
 
 def _forward_trace():

@@ -153,6 +153,10 @@ cdef object _apply_out(OpDef op, tuple args, dict kwargs):
             for a in args + tuple(kwargs.values()))):
         raise RuntimeError(f"{op.name}(): functions with out=... arguments don't support "
                            "automatic differentiation, but one of the arguments requires grad.")
+    if (type(t._data) is _ndarray and op.numpy_ufunc is not None
+            and op.numpy_ufunc.signature is None):
+        # As PyTorch's elementwise kernels (its reductions and matmul do not check).
+        _refuse_partial_overlap(op, t, args, kwargs, 0)
     res = apply_op(op, args, kwargs)
     if not isinstance(res, TensorBase):
         raise TypeError(f"{op.name}(): out= is for ops of one tensor result")
@@ -454,6 +458,8 @@ cpdef object apply_inplace(OpDef op, tuple args, dict kwargs):
                     if sources is not None:
                         snap = new_tensor(saved[k], t._grad_fn, t._output_nr)
                         (<TensorBase>snap)._requires_grad = t._requires_grad
+                        if forward_active():
+                            propagate_inplace(snap, t)      # and t's tangent, as it is now
                         sources[k] = snap
                         versions[k] = 0         # the snapshot's own, unchanging version
             node.saved = tuple(saved)
@@ -469,6 +475,8 @@ cpdef object apply_inplace(OpDef op, tuple args, dict kwargs):
     t._data[...] = o._data
     cdef VersionCounter vc = t.version_counter()
     vc.value += 1
+    if isinstance(o._grad_fn, OpNode):
+        _result_saved_is_t(<OpNode>o._grad_fn, op, o, vc)
     if forward_active():
         propagate_inplace(t, o)
     if on_view:
@@ -480,6 +488,23 @@ cpdef object apply_inplace(OpDef op, tuple args, dict kwargs):
         if t._retains_grad:
             move_retained_grad(t, old_fn, old_nr)
     return t
+
+
+cdef void _result_saved_is_t(OpNode node, OpDef op, TensorBase o, VersionCounter vc) except *:
+    """The result ``node`` saved is now ``t``'s values: as PyTorch (which saves ``t``), a
+    later in-place change of ``t`` or of a tensor sharing its memory is refused at backward
+    (``x.exp_(); x.mul_(2)``), not read from the copy the result was computed in."""
+    cdef Py_ssize_t k
+    if node.saved_from is None:
+        return
+    own = o.version_counter()
+    sources, versions = list(node.saved_from), list(node.saved_versions)
+    for k in range(len(op.save_idx)):
+        if op.save_idx[k] < 0 and sources[k] is own:
+            sources[k] = vc
+            versions[k] = vc.value
+    node.saved_from = tuple(sources)
+    node.saved_versions = tuple(versions)
 
 
 cdef TensorBase _snapshot(TensorBase t):
@@ -514,21 +539,30 @@ cdef void _make_writable(str name, TensorBase t) except *:
     t._data = w
 
 
-cdef void _refuse_partial_overlap(OpDef op, TensorBase t, tuple args, dict kwargs) except *:
+_OVERLAP = ("unsupported operation: some elements of the input tensor and the written-to "
+            "tensor refer to a single memory location. Please clone() the tensor before "
+            "performing the operation.")
+
+
+cdef void _refuse_partial_overlap(OpDef op, TensorBase t, tuple args, dict kwargs,
+                                  Py_ssize_t first=1) except *:
     """As PyTorch, refuse an in-place op that reads a tensor sharing part, not all, of the
     memory it writes (``x[1:].add_(x[:-1])``, ``x.mul_(x[0])``): its result would depend on
     the order the elements are written in. Tensors with gaps or repeated elements
     (``x[::2]``) pass, as PyTorch cannot tell them apart cheaply either; so does the number
-    a fill reads (its ``value``). setitem writes only the part indexed, which this does not
-    see: not checked."""
+    a fill reads (its ``value``). setitem writes only the part indexed: checked apart.
+    Inputs from ``first`` on are checked: 1 in place (input 0 is ``t``), 0 for ``out=``."""
     cdef Py_ssize_t i, n
-    if op.variadic or op.name == "setitem":
+    if op.name == "setitem":
+        _refuse_setitem_overlap(t, args)
+        return
+    if op.variadic:
         return
     if op.parse is not None:
         args, kwargs = op.parse(*args, **(kwargs or {}))
         args = tuple(args)
     n = len(args)
-    for i in range(1, op.n_inputs):
+    for i in range(first, op.n_inputs):
         name = op.inputs[i]
         if name == "value":
             continue
@@ -536,10 +570,69 @@ cdef void _refuse_partial_overlap(OpDef op, TensorBase t, tuple args, dict kwarg
         if (isinstance(v, TensorBase) and v is not t
                 and type((<TensorBase>v)._data) is _ndarray
                 and _partial_overlap(<cnp.ndarray>t._data, <cnp.ndarray>(<TensorBase>v)._data)):
-            raise RuntimeError(
-                "unsupported operation: some elements of the input tensor and the written-to "
-                "tensor refer to a single memory location. Please clone() the tensor before "
-                "performing the operation.")
+            raise RuntimeError(_OVERLAP)
+
+
+cdef void _refuse_setitem_overlap(TensorBase t, tuple args) except *:
+    """``x[index] = v`` as PyTorch runs it. A basic index copies ``v`` into the view indexed
+    (partial overlap refused), ``v`` broadcast first where its shape differs (elements
+    repeated: not checked) and filled in where 0-d. An advanced index is index_put_ on the
+    view the basic parts make, which refuses ``v`` sharing any memory with it, save a
+    one-element ``v`` at one boolean mask (a masked_fill_)."""
+    if len(args) < 3 or not isinstance(args[1], TensorBase):
+        return
+    v = (<TensorBase>args[1])._data
+    if type(v) is not _ndarray:
+        return
+    basic, masks, arrays = [], 0, 0
+    for p in (args[2] if isinstance(args[2], tuple) else (args[2],)):
+        if isinstance(p, list):
+            p = np.asarray(p)
+        elif isinstance(p, TensorBase):
+            p = (<TensorBase>p)._data     # under vmap the index keeps its tensors
+        if isinstance(p, (bool, np.bool_)) or (isinstance(p, _ndarray) and p.ndim == 0
+                                               and p.dtype == bool):
+            return                      # a True/False dim: rare, left unchecked
+        if isinstance(p, _ndarray) and p.ndim > 0:
+            if p.dtype == bool:
+                masks += 1
+                basic.extend([slice(None)] * p.ndim)
+            else:
+                arrays += 1
+                basic.append(slice(None))
+        else:
+            basic.append(int(p) if isinstance(p, _ndarray) else p)
+    try:
+        target = t._data[tuple(basic)]
+    except (IndexError, TypeError, ValueError):
+        return                          # the op itself names a bad index
+    if type(target) is not _ndarray:
+        return                          # one element (a NumPy scalar): all of v or none
+    if not (masks or arrays):
+        if v.shape != target.shape:
+            if v.ndim == 0:
+                return
+            shape = list(v.shape)
+            while shape and shape[0] == 1:
+                del shape[0]            # PyTorch strips v's leading 1-dims, then expands
+            try:
+                v = np.broadcast_to(v.reshape(shape), target.shape)
+            except ValueError:
+                return
+        if _partial_overlap(<cnp.ndarray>target, <cnp.ndarray>v):
+            raise RuntimeError(_OVERLAP)
+        return
+    if masks == 1 and not arrays and v.size == 1:
+        return
+    if _partial_overlap(<cnp.ndarray>target, <cnp.ndarray>v) or _same_elements(target, v):
+        raise RuntimeError(_OVERLAP)
+
+
+cdef bint _same_elements(cnp.ndarray a, cnp.ndarray b) except -1:
+    """PyTorch's MemOverlapStatus::Full: the same elements, the same way."""
+    if a.size == 0 or b.size == 0 or not np.may_share_memory(a, b):
+        return False
+    return (_extent(a) == _extent(b) and _same_strides(a, b) and _dense(a))
 
 
 cdef bint _partial_overlap(cnp.ndarray a, cnp.ndarray b) except -1:

@@ -264,7 +264,7 @@ cdef class OpNode(Node):
                 desc = _describe(src, self)
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified "
-                    f"by an inplace operation: {desc}, is at version {now}; expected version "
+                    f"by an inplace operation: {desc} is at version {now}; expected version "
                     f"{v} instead. Hint: {self._name} (op {self.op.name!r}) saved it for "
                     "backward; clone() the tensor before changing it in place.")
 

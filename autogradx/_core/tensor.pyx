@@ -3,6 +3,7 @@ that must be fast. Methods that build on ops live in autogradx/_tensor.py."""
 
 import numpy as np
 
+from .batching cimport batching_active
 from .grad_mode cimport grad_enabled
 
 cdef type _ndarray = np.ndarray
@@ -777,15 +778,17 @@ cdef inline bint _operand(object other):
 
 
 cdef object _index_param(object idx):
-    """An index with tensors replaced by their arrays; and whether it is advanced."""
+    """An index with tensors replaced by their arrays; and whether it is advanced. Under vmap
+    the tensors stay, so that the batching dispatch sees a batched one (x[i] per sample)."""
+    cdef bint keep = batching_active()
     if isinstance(idx, TensorBase):
-        return (<TensorBase>idx)._data, True
+        return (idx if keep else (<TensorBase>idx)._data), True
     if isinstance(idx, tuple):
         parts = []
         advanced = False
         for part in idx:
             if isinstance(part, TensorBase):
-                parts.append((<TensorBase>part)._data)
+                parts.append(part if keep else (<TensorBase>part)._data)
                 advanced = True
             else:
                 if isinstance(part, (list, _ndarray)):

@@ -23,6 +23,8 @@ made: it becomes one view op longer (``change_shape``).
 
 import numpy as np
 
+from .batching cimport batching_active
+from .batching import _set_batching_active
 from .dispatch cimport array_module
 from .errors import SECOND_BACKWARD
 from .grad_mode cimport grad_enabled, set_grad_enabled_c
@@ -49,7 +51,14 @@ cdef object replay(ViewInfo info, object x, bint on_tensor):
     if info.parent is not None:
         x = replay(info.parent, x, on_tensor)
     if on_tensor:
-        res = _apply_parsed(op, (x,) + info.args, dict(info.params) if info.params else None)
+        # Under vmap the view was taken on the batch's arrays (its batching rule's arguments):
+        # it is replayed so, not through the rule again.
+        was = batching_active() and _set_batching_active(False)
+        try:
+            res = _apply_parsed(op, (x,) + info.args, dict(info.params) if info.params else None)
+        finally:
+            if was:
+                _set_batching_active(True)
     else:
         xp = array_module(x)
         if op.overrides and xp is not _numpy:
@@ -87,6 +96,12 @@ cdef void rebase(TensorBase t) except *:
 
 
 install_rebase(rebase)
+
+
+def view_taken_from(TensorBase t, TensorBase base):
+    """The view ``t`` is of its base, taken again from ``base``, a tensor of the base's shape
+    (forward mode: the base's tangent, whose view is the view's tangent)."""
+    return replay(t._view, base, True)
 
 
 def check_inplace_on_view(TensorBase t):
@@ -201,8 +216,11 @@ cdef void copy_slices(TensorBase t, object fn, Py_ssize_t slot=0) except *:
     node.n_outputs = 1
     node.out_shape = data.shape
     node.out_dtype = data.dtype
+    old_fn, old_nr = root._grad_fn, root._output_nr
     root._grad_fn = node
     root._output_nr = 0
+    if root._retains_grad:
+        move_retained_grad(root, old_fn, old_nr)   # the base's .grad: of its new version
     rebase(t)
 
 
@@ -237,7 +255,8 @@ cdef tuple _positions(ViewInfo info, object data):
     for d in range(view.ndim):
         steps = xp.arange(view.shape[d], dtype=xp.int64) * view.strides[d]
         offsets = offsets + steps.reshape((-1,) + (1,) * (view.ndim - 1 - d))
-    return offsets // view.dtype.itemsize, view.dtype
+    # asarray: for a 0-d view the division gives a NumPy scalar, which has no array module
+    return xp.asarray(offsets // view.dtype.itemsize), view.dtype
 
 
 cdef Py_ssize_t _address(object a) except? -1:

@@ -34,7 +34,8 @@ import numpy as np
 
 from autogradx._core.op import apply_parsed
 from autogradx._core.tensor import TensorBase
-from autogradx.autograd.forward_ad import set_tangent, suspended, tangent_of
+from autogradx._core.views import view_taken_from
+from autogradx.autograd.forward_ad import keep_result_tangent, set_tangent, suspended, tangent_of
 
 RULE_KINDS = ("elementwise", "view", "linear", "multilinear", "formula", "transpose")
 
@@ -318,10 +319,22 @@ def propagate_inplace(t, result):
             with suspended():
                 old.zero_()
         return
+    if old is None and t._base is not None:
+        # A view without a tangent: as PyTorch, its base gets one (zeros) and the view's is
+        # the same view of it, so that the base sees the part written.
+        base = t._base
+        if tangent_of(base) is None:
+            set_tangent(base, _zeros_like(base))
+        with suspended():
+            old = view_taken_from(t, tangent_of(base))
+        set_tangent(t, old)
     if old is None or old.dtype != new.dtype:
         set_tangent(t, new)
     else:
         with suspended():
+            # The node t's values came from keeps the tangent as it was: values it saved
+            # (x.sin().mul_(x) saves the sine) find theirs through it, under create_graph.
+            keep_result_tangent(t, old.clone())
             old._data[...] = new._data
 
 

@@ -63,6 +63,16 @@ def set_tangent(t, tangent):
                                       tangent)
 
 
+def keep_result_tangent(t, tangent):
+    """``t``'s node's output keeps ``tangent`` (a copy of ``t``'s, taken before an in-place
+    op changes that in place): a value saved from it before the change finds it there."""
+    fn = t.grad_fn
+    if fn is not None:
+        node_key = (id(fn), t.output_nr)
+        _result_tangents[node_key] = (weakref.ref(fn, _forget(_result_tangents, node_key)),
+                                      tangent)
+
+
 @contextlib.contextmanager
 def suspended():
     """No tangent propagation inside (the forward rules' own ops, make_dual's alias)."""

@@ -86,7 +86,7 @@ class FunctionCtx:
             if t is not None and t._version != v:
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified "
-                    f"by an inplace operation: {_describe(saved[i], None)}, is at version "
+                    f"by an inplace operation: {_describe(saved[i], None)} is at version "
                     f"{t._version}; expected version {v} instead. Hint: {self._name} saved it "
                     f"(saved tensor {i}) with ctx.save_for_backward; clone() the tensor before "
                     "changing it in place.")

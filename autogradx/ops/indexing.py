@@ -14,6 +14,7 @@ import operator
 import numpy as np
 
 from autogradx._core.names import scalar_name, tensor_type_name
+from autogradx._core.tensor import TensorBase
 from autogradx.ops.shape import _wrap
 from autogradx.plugin import Op, OpList, get_array_module, lazy_conformance_cases
 
@@ -63,8 +64,10 @@ def _zero_at(xp, g, index):
 
 
 def _parts(index):
-    """The index as a tuple; a 0-d integer array (``x[torch.tensor(1)]``) counts as an int."""
+    """The index as a tuple of arrays (a tensor in it, which vmap's fallback loop hands over,
+    as its array); a 0-d integer array (``x[torch.tensor(1)]``) counts as an int."""
     parts = index if isinstance(index, tuple) else (index,)
+    parts = (p._data if isinstance(p, TensorBase) else p for p in parts)
     return tuple(int(p) if _is_array(p) and p.ndim == 0 and p.dtype.kind in "iu" else p
                  for p in parts)
 

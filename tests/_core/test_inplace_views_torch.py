@@ -181,11 +181,15 @@ def test_a_saved_value_changed_through_a_0d_view_is_pytorchs_error():
     assert run(agx) == run(torch)
 
 
-def test_create_graph_through_copy_slices():
+@pytest.mark.parametrize("view", ["slice", "0-d"])
+def test_create_graph_through_copy_slices(view):
     def f(lib):
         x = leaf(lib, [1.0, 2.0, 3.0, 4.0])
         y = x * x
-        y[1:3].mul_(x[:2])
+        if view == "slice":
+            y[1:3].mul_(x[:2])
+        else:
+            y[1].add_(y[2])         # a 0-d view's positions in its base: an array all the same
         g, = lib.autograd.grad((y * y).sum(), x, create_graph=True)
         (g * g).sum().backward()
         return g.detach().numpy(), x.grad.numpy()
@@ -288,6 +292,19 @@ def test_a_retained_grad_follows_the_view_s_rebuilt_history():
         np.testing.assert_array_equal(a, t)
 
 
+def test_a_base_s_retained_grad_is_of_its_version_after_an_in_place_op_on_a_view():
+    def f(lib):
+        x = leaf(lib, np.arange(6.0).reshape(2, 3))
+        base = x * 1
+        base.retain_grad()
+        base[1].mul_(2)
+        base.t()[0].mul_(3)
+        (base * base).sum().backward()
+        return base.grad.numpy(), x.grad.numpy()
+    for a, t in zip(f(agx), f(torch)):
+        np.testing.assert_array_equal(a, t)
+
+
 def test_writes_into_an_expanded_tensor_change_every_element_sharing_the_memory():
     def f(lib):
         g = lib.zeros(1, dtype=lib.float64).expand(3)
@@ -316,11 +333,35 @@ OVERLAPS = {
     "fill_ with an element": lambda x, m: m.fill_(m[0, 0]),
     "masked_fill_": lambda x, m: m.masked_fill_(m > 0.5, m[0, 0]),
     "index_add_": lambda x, m: m[0].index_add_(0, lib_index(m), m[:1, 0]),
+    # x[i] = v: a copy into the view indexed, or index_put_ on it (which refuses any
+    # shared memory), a broadcast v unchecked, a 0-d one at a slice or mask a fill.
+    "setitem shifted": lambda x, m: x.__setitem__(slice(1, None), x[:-1]),
+    "setitem transposed": lambda x, m: m.__setitem__(slice(None), m.t()),
+    "setitem itself": lambda x, m: m.__setitem__(slice(None), m),
+    "setitem disjoint row": lambda x, m: m.__setitem__(0, m[1]),
+    "setitem one element broadcast": lambda x, m: x.__setitem__(slice(1, 4), x[2:3]),
+    "setitem 0-d element": lambda x, m: x.__setitem__(slice(1, 4), x[2]),
+    "setitem list, overlapping": lambda x, m: x.__setitem__([0, 1], x[2:]),
+    "setitem list, same elements": lambda x, m: x.__setitem__([0, 1, 2, 3], x),
+    "setitem list, 0-d element": lambda x, m: x.__setitem__([0, 1], x[3]),
+    "setitem mask, 0-d element": lambda x, m: m.__setitem__(m > 4, m[0, 0]),
+    "setitem mask, overlapping": lambda x, m: x.__setitem__(x > 1, x[:2]),
+    "setitem list after a select, disjoint": lambda x, m: m.__setitem__((0, [0, 1]), m[1, :2]),
+    "setitem list after a select": lambda x, m: m.__setitem__((0, [0, 1]), m[0, 1:]),
+    # out=: checked as an elementwise op's inputs, input 0 too
+    "out= shifted": lambda x, m: lib_of(x).add(x[:-1], x[1:], out=x[1:]),
+    "out= transposed": lambda x, m: lib_of(m).mul(m, 2, out=m.t()),
+    "out= the input": lambda x, m: lib_of(m).mul(m, 2, out=m),
+    "out= disjoint": lambda x, m: lib_of(x).sqrt(x[:2], out=x[2:]),
 }
 
 
+def lib_of(t):
+    return agx if isinstance(t, agx.Tensor) else torch
+
+
 def lib_index(m):
-    return (agx if isinstance(m, agx.Tensor) else torch).tensor([0])
+    return lib_of(m).tensor([0])
 
 
 @pytest.mark.parametrize("call", OVERLAPS.values(), ids=OVERLAPS.keys())

@@ -252,7 +252,15 @@ def test_in_place_changes_through_views_reach_the_base():
             base = lib.zeros(4)
             base[1:3] = fw.make_dual(lib.ones(2), lib.tensor([1.0, 2.0]))
             return fw.unpack_dual(base).tangent.tolist()
-    for case in (through_view, setitem):
+    def into_a_view_without_tangent(lib, fw):
+        with fw.dual_level():
+            base = lib.zeros(3, 2)
+            v = base.t()[1]
+            v.copy_(fw.make_dual(lib.ones(3), lib.tensor([1.0, 2.0, 3.0])))
+            v.mul_(fw.make_dual(lib.full((3,), 2.0), lib.ones(3)))
+            base[0].add_(1)
+            return fw.unpack_dual(base).tangent.tolist(), fw.unpack_dual(v).tangent.tolist()
+    for case in (through_view, setitem, into_a_view_without_tangent):
         assert case(agx, fwAD) == case(torch, torch.autograd.forward_ad)
 
 
@@ -302,3 +310,22 @@ def test_function_jvp_tangents_are_checked_against_the_outputs_as_by_torch(tange
             return fw.unpack_dual(out).tangent.tolist()
 
     assert _errors(agx, fwAD, run) == _errors(torch, torch.autograd.forward_ad, run)
+
+
+@pytest.mark.parametrize("change", [
+    pytest.param(lambda lib, x, z: z.mul_(x.flip(0)), id="mul_"),
+    pytest.param(lambda lib, x, z: z[1:3].mul_(x[2:]), id="mul_ on a view"),
+])
+def test_forward_over_reverse_through_an_in_place_op_that_saved_the_tensor_it_wrote(change):
+    # The value mul_ saved (z before it) keeps its tangent: it was read from the tensor's,
+    # changed in place since.
+    def run(lib, fw):
+        with fw.dual_level():
+            x = fw.make_dual(lib.tensor([0.1, 0.2, 0.3, 0.4], dtype=lib.float64),
+                             lib.tensor([0.5, -1.0, 1.0, 2.0], dtype=lib.float64))
+            x.requires_grad_()
+            z = x.sin()
+            change(lib, x, z)
+            g, = lib.autograd.grad(z.exp().sum(), x, create_graph=True)
+            return fw.unpack_dual(g).tangent.detach().numpy()
+    np.testing.assert_allclose(run(agx, fwAD), run(torch, torch.autograd.forward_ad), rtol=1e-12)

@@ -36,7 +36,6 @@ INPLACE_UNARY = ("relu_", "tanh_", "sigmoid_", "neg_")
 # x * c, x / c, c / x and x * y, x / y, x @ y where y needs no gradient save x, needlessly
 UNNEEDED = "saved needlessly"
 SQUARED = "squared"                     # x ** 2 saves its result, needlessly
-SAVED_RESULT = "saved in place"         # relu_, tanh_, sigmoid_ save a copy of their result
 
 
 class Value:
@@ -271,15 +270,6 @@ def inplace(draw, values, n):
     return step, None
 
 
-def _marks_after(step, values):
-    """The marks of the value ``step`` changed in place, before and after it."""
-    target = values[step.operands[0]]
-    before = set(target.marks)
-    if step.text.endswith(tuple(f".{name}()" for name in ("relu_", "tanh_", "sigmoid_"))):
-        target.marks.add(SAVED_RESULT)
-    return before
-
-
 KINDS = (unary, with_number, binary, reduction, matmul, stack, view, copy, inplace)
 
 
@@ -299,7 +289,7 @@ def programs(draw, min_steps=5, max_steps=30):
             made = unary(draw, values, len(values))
         step, value = made
         if step.inplace:
-            changed |= _marks_after(step, values)
+            changed |= values[step.operands[0]].marks    # of the value changed in place
         else:
             values.append(value)
         steps.append(step)

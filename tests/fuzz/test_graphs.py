@@ -16,8 +16,7 @@ from hypothesis import given, settings  # noqa: E402
 import autogradx as agx  # noqa: E402
 from fuzz.calls import examples  # noqa: E402
 from fuzz.known import BUG, Known, missing_regression_tests  # noqa: E402
-from fuzz.programs import (SAVED_RESULT, SQUARED, UNNEEDED, programs,  # noqa: E402
-                           run)
+from fuzz.programs import SQUARED, UNNEEDED, programs, run  # noqa: E402
 
 
 RTOL, ATOL = 1e-7, 1e-10
@@ -70,8 +69,6 @@ KNOWN = [
           lambda program: UNNEEDED in program.changed),
     Known(_PROGRAM, "^failure:", BUG + "test_inplace_change_of_a_squared_value",
           lambda program: SQUARED in program.changed),
-    Known(_PROGRAM, "^failure:", BUG + "test_inplace_change_of_a_result_saved_in_place_is_refused",
-          lambda program: SAVED_RESULT in program.changed),
     Known(_PROGRAM, r"\.reshape.*'ViewBackward0'\) != PyTorch's \(.*'UnsafeViewBackward0'\)",
           BUG + "test_grad_fn_name_matches_torch"),
     # a slice from a negative start records the node of the op before it
