@@ -2,6 +2,7 @@
 # conformance kit turns them off to compare).
 
 cdef object array_module(object data)
+cdef bint is_numpy(object xp) noexcept   # NumPy, or numpy_api's NUMPY
 
 
 cdef class Switch:

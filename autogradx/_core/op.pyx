@@ -16,7 +16,7 @@ from types import MethodType
 from cpython.ref cimport Py_INCREF
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 
-from .dispatch cimport Switch, array_module
+from .dispatch cimport Switch, array_module, is_numpy
 from .dispatch import FAST_PATHS
 from .errors import _shape_error, _type_names, record_forward
 from .batching cimport batching_active, dispatch as batching_dispatch, not_batched
@@ -123,7 +123,7 @@ cdef object _apply_parsed(OpDef op, tuple args, dict kwargs):
                 raise _not_differentiable(op, op.inputs[i])
     try:
         if params is None and not extra:
-            res = (_call_ufunc(op, values, n) if op.numpy_ufunc is not None and xp is _numpy and _fast_paths.on
+            res = (_call_ufunc(op, values, n) if op.numpy_ufunc is not None and is_numpy(xp) and _fast_paths.on
                    else None)
             if res is None:
                 res = _call_forward(op, xp, values, n)
@@ -176,7 +176,7 @@ cdef object _apply_out(OpDef op, tuple args, dict kwargs):
 cdef OpDef _for_arrays(OpDef op, object xp, list values, Py_ssize_t n):
     """The op that computes on ``xp``'s arrays (a backend's own kernel, if it has one), with
     ``values`` promoted to its dtype rule; apply_op and _apply_variadic share this step."""
-    if op.overrides and xp is not _numpy:
+    if op.overrides and not is_numpy(xp):
         op = op.overrides.get(xp.__name__, op)
     if op.promote is not None:
         _promote_all(op, values, n)

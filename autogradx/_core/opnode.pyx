@@ -8,6 +8,7 @@ import numpy as np
 cimport numpy as cnp
 
 from .dispatch cimport Switch, array_module
+from .numpy_api import NUMPY     # what the vjps get on NumPy arrays while the fast paths are on
 from .dispatch import FAST_PATHS
 from .errors import SECOND_BACKWARD, _describe
 from .loops cimport Loops, call1, call2, exact_in_place, scalar_operand
@@ -17,7 +18,6 @@ from .saved import Packed, SavedTensor, pack, pack_with, unpack
 from .tensor cimport (TensorBase, VersionCounter, new_tensor, same_shape, item_refcount,
                       writable_owner)
 
-cdef object _numpy = np
 cdef type _ndarray = np.ndarray
 cdef object _negative = np.negative
 cdef type _generic = np.generic
@@ -435,7 +435,7 @@ cdef list _rule_grads(OpNode node, OpDef op, object g, tuple saved, Py_ssize_t n
             continue
         rule = op.vjp_rules[i]
         if rule is None:
-            out[i] = _call_vjp(op.vjps[i], _numpy, g, _reads_of(op, i, saved), None)
+            out[i] = _call_vjp(op.vjps[i], NUMPY, g, _reads_of(op, i, saved), None)
         elif <int>(<tuple>rule)[0] == 0:
             out[i] = g
             owned = False               # g is now an output itself

@@ -25,7 +25,7 @@ import numpy as np
 
 from .batching cimport batching_active
 from .batching import _set_batching_active
-from .dispatch cimport array_module
+from .dispatch cimport array_module, is_numpy
 from .errors import SECOND_BACKWARD
 from .grad_mode cimport grad_enabled, set_grad_enabled_c
 from .node cimport Node, grad_edge, move_retained_grad
@@ -61,7 +61,7 @@ cdef object replay(ViewInfo info, object x, bint on_tensor):
                 _set_batching_active(True)
     else:
         xp = array_module(x)
-        if op.overrides and xp is not _numpy:
+        if op.overrides and not is_numpy(xp):
             op = op.overrides.get(xp.__name__, op)
         res = op.forward(xp, x, *info.args, **(info.params or {}))
         if op.residuals:
