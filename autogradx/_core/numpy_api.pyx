@@ -28,10 +28,14 @@ from cpython.ref cimport Py_INCREF
 cnp.import_array()
 
 cdef extern from "numpy/arrayobject.h":
+    ctypedef struct PyArray_Descr:
+        pass
     # Steals a reference to descr.
-    object PyArray_NewFromDescr(PyTypeObject *subtype, PyObject *descr, int nd,
+    object PyArray_NewFromDescr(PyTypeObject *subtype, PyArray_Descr *descr, int nd,
                                 cnp.npy_intp *dims, cnp.npy_intp *strides, void *data,
                                 int flags, PyObject *obj)
+    object PyArray_NewLikeArray(cnp.ndarray prototype, cnp.NPY_ORDER order, PyObject *descr,
+                                int subok)
 
 cdef type _ndarray = np.ndarray
 cdef object _NoValue = np._NoValue
@@ -131,7 +135,7 @@ cdef object _broadcast_view(cnp.ndarray a, tuple shape):
             return None
     descr = <object>cnp.PyArray_DESCR(a)
     Py_INCREF(descr)                # PyArray_NewFromDescr steals it
-    view = PyArray_NewFromDescr(<PyTypeObject *>_ndarray, <PyObject *>descr, nd, dims, strides,
+    view = PyArray_NewFromDescr(<PyTypeObject *>_ndarray, <PyArray_Descr *>descr, nd, dims, strides,
                                 cnp.PyArray_DATA(a), 0, NULL)   # flags 0: read-only, as NumPy's
     cnp.set_array_base(view, a)
     return view
@@ -240,21 +244,27 @@ def all(a, axis=None, out=None, keepdims=_NoValue, *, where=_NoValue):
 # ---------------------------------------------------------------- filled like an array
 
 def ones_like(a, dtype=None, order="K", subok=True, shape=None, *, device=None):
-    """``numpy.ones_like``: ``empty_like`` filled with 1, as NumPy makes it."""
-    if type(a) is _ndarray and order == "K" and shape is None and device is None:
-        res = _empty_like(a, dtype)
-        _copyto(res, 1, casting="unsafe")
-        return res
+    """``numpy.ones_like``: an array like ``a`` filled with 1, as NumPy makes it."""
+    if (type(a) is _ndarray and dtype is None and order == "K" and shape is None
+            and device is None):
+        return _filled_like(<cnp.ndarray>a, 1)
     return _np_ones_like(a, dtype=dtype, order=order, subok=subok, shape=shape, device=device)
 
 
 def zeros_like(a, dtype=None, order="K", subok=True, shape=None, *, device=None):
-    """``numpy.zeros_like``: ``empty_like`` filled with 0, as NumPy makes it."""
-    if type(a) is _ndarray and order == "K" and shape is None and device is None:
-        res = _empty_like(a, dtype)
-        _copyto(res, 0, casting="unsafe")
-        return res
+    """``numpy.zeros_like``: an array like ``a`` filled with 0, as NumPy makes it."""
+    if (type(a) is _ndarray and dtype is None and order == "K" and shape is None
+            and device is None):
+        return _filled_like(<cnp.ndarray>a, 0)
     return _np_zeros_like(a, dtype=dtype, order=order, subok=subok, shape=shape, device=device)
+
+
+cdef object _filled_like(cnp.ndarray a, object value):
+    """``empty_like(a)`` (order K, a's dtype) filled with 0 or 1, which every dtype holds
+    exactly: what ``copyto(res, value, casting="unsafe")`` writes."""
+    res = PyArray_NewLikeArray(a, cnp.NPY_KEEPORDER, NULL, 1)
+    cnp.PyArray_FillWithScalar(res, value)
+    return res
 
 
 def full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None, *, device=None):
