@@ -59,6 +59,8 @@ cdef object _np_full_like = np.full_like
 cdef object _np_expand_dims = np.expand_dims
 cdef object _np_moveaxis = np.moveaxis
 cdef object _np_swapaxes = np.swapaxes
+cdef object _np_reshape = np.reshape
+cdef object _np_transpose = np.transpose
 
 cdef enum:
     MAX_DIMS = 64                   # NPY_MAXDIMS in NumPy 2
@@ -176,6 +178,20 @@ def moveaxis(a, source, destination):
     return _np_moveaxis(a, source, destination)
 
 
+def reshape(a, shape, order="C", *, copy=None):
+    """``numpy.reshape``: the method, without NumPy's wrapper."""
+    if type(a) is _ndarray and copy is None:
+        return a.reshape(shape, order=order)
+    return _np_reshape(a, shape, order, copy=copy)
+
+
+def transpose(a, axes=None):
+    """``numpy.transpose``: the method, without NumPy's wrapper."""
+    if type(a) is _ndarray:
+        return a.transpose(axes)
+    return _np_transpose(a, axes)
+
+
 def swapaxes(a, axis1, axis2):
     """``numpy.swapaxes``: the method, without NumPy's wrapper."""
     if type(a) is _ndarray:
@@ -279,8 +295,8 @@ def full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None, *, d
 
 # ---------------------------------------------------------------- the namespace
 
-FAST = {f.__name__: f for f in (broadcast_to, expand_dims, moveaxis, swapaxes, sum, mean, any,
-                                all, ones_like, zeros_like, full_like)}
+FAST = {f.__name__: f for f in (broadcast_to, expand_dims, moveaxis, reshape, transpose, swapaxes, sum,
+                                mean, any, all, ones_like, zeros_like, full_like)}
 
 NUMPY = types.ModuleType("numpy")
 NUMPY.__dict__.update(np.__dict__)      # NumPy's names (and its __getattr__ for lazy ones)

@@ -25,7 +25,7 @@ from .grad_mode cimport anomaly_enabled, grad_enabled, inference_enabled, saved_
 from .loops cimport call1, call2, scalar_operand
 from .names import TENSOR_DTYPES, scalar_name
 from .node cimport Node, grad_edge, move_retained_grad
-from .opdef cimport OpDef
+from .opdef cimport OpDef, call_as_method
 from .opdef import _camel
 from .opnode cimport OpNode, device_of
 from .views cimport check_view_inplace, copy_slices, install_apply_parsed
@@ -783,6 +783,9 @@ cdef class InplaceMethod:
 
     def __repr__(self):
         return f"<in-place method {self.op.inplace!r} of op {self.op.name!r}>"
+
+
+call_as_method(InplaceMethod)
 
 
 # NumPy spellings accepted for PyTorch's parameter names.

@@ -51,3 +51,6 @@ cdef class OpDef:
     cdef readonly dict overrides     # array module name -> OpDef with the same contract, for that backend
 
     cdef bint differentiable(self) noexcept
+
+
+cdef void call_as_method(type t) noexcept    # x.name(...) calls it as t(x, ...), no bound method

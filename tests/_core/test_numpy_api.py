@@ -125,6 +125,17 @@ def test_broadcast_to():
         view[0, 0] = 1
 
 
+def test_reshape_transpose():
+    for a in ARRAYS:
+        for shape in [a.shape, (-1,), (a.size,), (1, -1), (-1, 1), (2, -1), 7, (0,), None]:
+            for kwargs in ({}, {"order": "F"}, {"order": "A"}, {"copy": True}):
+                _both("reshape", a, shape, **kwargs)
+        for axes in [None, tuple(range(a.ndim))[::-1], tuple(range(a.ndim)), (0,) * a.ndim,
+                     list(range(a.ndim))]:
+            _both("transpose", a, axes)
+            _both("transpose", a)
+
+
 def test_expand_dims_moveaxis_swapaxes():
     for a in ARRAYS:
         n = a.ndim
