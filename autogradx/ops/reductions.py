@@ -101,13 +101,18 @@ def _dim_name(base):
 
 def _sum(xp, x, dim=None, keepdim=False, *, dtype=None):
     """Sum of the elements over ``dim`` (all by default); integers and bools sum to int64."""
+    if dim is None and dtype is None and x.dtype.kind in "fc":
+        return xp.sum(x, keepdims=keepdim), x.shape     # x.sum(), the commonest call: no axes to check
     axes = _axes(dim, x.ndim)
     return xp.sum(x, axis=axes, keepdims=keepdim, dtype=_acc_dtype(x, dtype)), x.shape
 
 
+def _sum_vjp(xp, g, shape, dim=None, keepdim=False, dtype=None):
+    return xp.broadcast_to(g, shape) if dim is None else _expand_back(xp, g, shape, dim, keepdim)
+
+
 sum_op = _ops.add(Op("sum", _sum, residuals=True, grad_fn=_dim_name("Sum"), method=True,
-                     vjp=lambda xp, g, shape, dim=None, keepdim=False, dtype=None:
-                         _expand_back(xp, g, shape, dim, keepdim), jvp="linear"))
+                     vjp=_sum_vjp, jvp="linear"))
 
 
 def _nansum(xp, x, dim=None, keepdim=False, *, dtype=None):
