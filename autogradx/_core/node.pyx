@@ -1,11 +1,12 @@
 """Graph nodes: the base class, leaf accumulators, and hook handles."""
 
 import itertools
-import threading
 import weakref
 
 from cpython.ref cimport Py_REFCNT
 from cpython.pyport cimport PY_SSIZE_T_MAX
+from cpython.pythread cimport (NOWAIT_LOCK, WAIT_LOCK, PyThread_acquire_lock,
+                               PyThread_allocate_lock, PyThread_release_lock, PyThread_type_lock)
 from .tensor cimport (TensorBase, gc_track, grad_dtype_of, needs_grad, new_tensor, rebase_view,
                       stale_view)
 
@@ -14,8 +15,16 @@ cimport cython
 _hook_ids = itertools.count()
 
 # Adding into .grad reads, adds and writes back, and NumPy releases the GIL in the add
-# of a large array: threads that backpropagate into the same leaf take turns here.
-_accumulate_lock = threading.Lock()
+# of a large array: threads that backpropagate into the same leaf take turns here. A C
+# lock (a threading.Lock's with-block costs more than the rest of a small accumulation).
+cdef PyThread_type_lock _accumulate_lock = PyThread_allocate_lock()
+
+
+cdef inline void _acquire_accumulate_lock() noexcept:
+    # Wait without the GIL, as threading.Lock does: the holder may need the GIL to finish.
+    if not PyThread_acquire_lock(_accumulate_lock, NOWAIT_LOCK):
+        with nogil:
+            PyThread_acquire_lock(_accumulate_lock, WAIT_LOCK)
 
 
 class RemovableHandle:
@@ -188,7 +197,8 @@ cdef class AccumulateGrad(Node):
         # PyTorch, a stolen gradient is the one those hooks see, so a post-accumulate-grad
         # hook's in-place change of .grad shows in them.
         own_refs = 1 + (self.extras is not None and bool(self.extras.post_hooks))
-        with _accumulate_lock:
+        _acquire_accumulate_lock()
+        try:
             if isinstance(g, TensorBase):
                 # create_graph: the gradient is itself a differentiable tensor.
                 if var._grad is None:
@@ -209,6 +219,8 @@ cdef class AccumulateGrad(Node):
                         old._vc.value += 1
                 else:
                     var._grad = var._grad + new_tensor(g, None, 0)
+        finally:
+            PyThread_release_lock(_accumulate_lock)
         g = None
         if var._post_acc_hooks:
             _run_post_accumulate_hooks(var)
