@@ -22,7 +22,10 @@ Differences from PyTorch, on purpose:
 import math
 import warnings
 
+import numpy as np
+
 from autogradx import _factories
+from autogradx._core import special as _special
 from autogradx._dtype import as_numpy_dtype
 from autogradx.ops.complex import refuse_complex
 from autogradx.ops.linalg import _mT, _refuse_dtypes, _wrap_dim
@@ -138,7 +141,16 @@ def _chebyshev(t, coefs):
 
 
 def _erf(xp, x):
-    """The error function, elementwise, in ``x``'s dtype."""
+    """The error function, elementwise, in ``x``'s dtype: libc's erf in a C loop
+    (autogradx/_core/special.pyx) on NumPy float32 and float64 arrays, the Chebyshev
+    interpolants on the others (CuPy, float16, tensors under create_graph)."""
+    if type(x) is np.ndarray and x.dtype.char in "fd":
+        return _special.erf(x)
+    return _erf_xp(xp, x)
+
+
+def _erf_xp(xp, x):
+    """The error function, elementwise, in ``x``'s dtype, on arrays of any backend."""
     a = xp.abs(x)
     small = xp.minimum(a, 1.0)
     mid = xp.clip(a, 1.0, 6.0)      # clipped so that neither branch overflows

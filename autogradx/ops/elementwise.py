@@ -11,6 +11,7 @@ import math
 import numpy as np
 import warnings
 
+from autogradx._core import special as _special
 from autogradx._core.names import c_name, scalar_name
 from autogradx._core.promote import get_default_float
 from autogradx._core.tensor import TensorBase
@@ -725,8 +726,11 @@ lerp = _ops.add(Op("lerp", _lerp, inputs=("input", "end", "weight"), method=True
 # -- the regularized incomplete gamma functions --------------------------------------
 
 def _lgamma(xp, a):
-    """``log|Gamma(a)|`` of an array of ``xp``, or of a tensor as a constant (NumPy has no
-    lgamma: ``math.lgamma`` on the host)."""
+    """``log|Gamma(a)|`` in float64, of an array of ``xp``, or of a tensor as a constant
+    (NumPy has no lgamma: a C loop on NumPy arrays, ``math.lgamma`` on the host for the
+    others)."""
+    if type(a) is np.ndarray:
+        return _special.lgamma(a)
     if isinstance(a, TensorBase):       # under create_graph: a constant on a's device
         host, where = a.detach().cpu().numpy(), {"device": a.device}
     else:
@@ -747,10 +751,20 @@ _SERIES_TERMS = 100_000     # more than the series needs for a up to ~1e7 (~sqrt
 
 
 def _incomplete_gamma(xp, a, x):
-    """``(P, Q)``: the regularized lower and upper incomplete gamma functions in float64,
-    with scipy.special.gammainc's values where ``a`` or ``x`` is 0, infinite, negative or
-    nan. The series of P where ``x < a + 1``, the continued fraction of Q (modified Lentz)
-    elsewhere: each converges fast on its side, and the other function is 1 minus it."""
+    """``(P, Q)``: the regularized lower and upper incomplete gamma functions in float64.
+    On NumPy arrays a C loop (autogradx/_core/special.pyx) computes per element what
+    :func:`_incomplete_gamma_xp` computes on whole arrays."""
+    if type(a) is np.ndarray and type(x) is np.ndarray:
+        return _special.incomplete_gamma(a, x)
+    return _incomplete_gamma_xp(xp, a, x)
+
+
+def _incomplete_gamma_xp(xp, a, x):
+    """``(P, Q)`` on arrays of any backend, with scipy.special.gammainc's values where
+    ``a`` or ``x`` is 0, infinite, negative or nan. The series of P where ``x < a + 1``,
+    the continued fraction of Q (modified Lentz) elsewhere: each converges fast on its
+    side, and the other function is 1 minus it. Iterated until every element has
+    converged."""
     eps, tiny = np.finfo(np.float64).eps, np.finfo(np.float64).tiny
     a, x = xp.broadcast_arrays(xp.asarray(a, dtype=xp.float64), xp.asarray(x, dtype=xp.float64))
     inner = (a > 0) & (x > 0) & xp.isfinite(a) & xp.isfinite(x)
