@@ -16,14 +16,13 @@ import numpy as np
 
 cimport cython
 cimport numpy as cnp
-from libc.math cimport INFINITY, NAN, erf as c_erf, exp, fabs, isinf, isnan, lgamma as c_lgamma, log
+from libc.math cimport INFINITY, NAN, erf as c_erf, exp, fabs, isinf, lgamma as c_lgamma, log
 
 cnp.import_array()
 
 cdef object _float32 = np.float32
 cdef object _float64 = np.float64
 cdef object _asarray = np.asarray
-cdef object _ascontiguousarray = np.ascontiguousarray
 cdef object _empty = np.empty
 cdef object _empty_like = np.empty_like
 
@@ -31,14 +30,14 @@ cdef object _empty_like = np.empty_like
 cdef double _EPS = 2.220446049250313e-16
 cdef double _TINY = 2.2250738585072014e-308
 # More terms than the series needs for a up to ~1e7 (~sqrt(40 a) terms); the continued
-# fraction needs far fewer. Only NaN-free inputs reach the loops, so they end.
+# fraction needs far fewer. Only finite positive a and x reach the loops, so they end.
 cdef Py_ssize_t _MAX_TERMS = 100_000
 
 
 def erf(x):
     """The error function of a float32 or float64 array, in its dtype (computed in
     double: libc's ``erf``, correctly rounded to within an ulp)."""
-    cdef cnp.ndarray a = _ascontiguousarray(x)
+    cdef cnp.ndarray a = _asarray(x, order="C")
     cdef cnp.ndarray out = _empty_like(a)
     cdef Py_ssize_t i, n = a.size
     cdef double *d
@@ -62,7 +61,7 @@ def erf(x):
 
 def lgamma(x):
     """``log|Gamma(x)|`` in float64, inf at the poles (0, -1, -2, ...) as PyTorch gives."""
-    cdef cnp.ndarray a = _ascontiguousarray(x, dtype=_float64)
+    cdef cnp.ndarray a = _asarray(x, dtype=_float64, order="C")
     cdef cnp.ndarray out = _empty_like(a)
     cdef double *d = <double *>cnp.PyArray_DATA(a)
     cdef double *od = <double *>cnp.PyArray_DATA(out)
@@ -74,20 +73,26 @@ def lgamma(x):
 
 
 cdef void _incomplete_gamma(double a, double x, double *p, double *q) noexcept nogil:
-    """P(a, x) and Q(a, x) = 1 - P, with scipy.special.gammainc's values where a or x is
-    0, infinite, negative or NaN. The series of P where x < a + 1, the continued fraction
-    of Q (modified Lentz) elsewhere: each converges fast on its side."""
+    """P(a, x) and Q(a, x) = 1 - P. Where a or x is 0, infinite, negative or NaN, PyTorch's
+    values, from its checks in its order (so igamma(nan, 0) is 0, igamma(nan, inf) 1). The
+    series of P where x < a + 1, the continued fraction of Q (modified Lentz) elsewhere:
+    each converges fast on its side."""
     cdef double scale, term, total, n, b, c, d, h, an
     cdef Py_ssize_t i
-    if (isnan(a) or isnan(x) or a < 0 or x < 0 or (a == 0 and x == 0)
-            or (isinf(a) and isinf(x))):
-        p[0] = q[0] = NAN
-        return
-    if a == 0 or isinf(x):
-        p[0], q[0] = 1.0, 0.0
-        return
-    if x == 0 or isinf(a):
-        p[0], q[0] = 0.0, 1.0
+    if not (a > 0 and x > 0 and a < INFINITY and x < INFINITY):
+        if x < 0 or a < 0:
+            p[0] = NAN
+        elif a == 0:
+            p[0] = 1.0 if x > 0 else NAN
+        elif x == 0:
+            p[0] = 0.0
+        elif isinf(a):
+            p[0] = NAN if isinf(x) else 0.0
+        elif isinf(x):
+            p[0] = 1.0
+        else:
+            p[0] = NAN
+        q[0] = 1 - p[0]
         return
     scale = exp(a * log(x) - x - c_lgamma(a))
     if x < a + 1:

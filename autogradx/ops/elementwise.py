@@ -760,8 +760,8 @@ def _incomplete_gamma(xp, a, x):
 
 
 def _incomplete_gamma_xp(xp, a, x):
-    """``(P, Q)`` on arrays of any backend, with scipy.special.gammainc's values where
-    ``a`` or ``x`` is 0, infinite, negative or nan. The series of P where ``x < a + 1``,
+    """``(P, Q)`` on arrays of any backend, with PyTorch's values where ``a`` or ``x``
+    is 0, infinite, negative or nan. The series of P where ``x < a + 1``,
     the continued fraction of Q (modified Lentz) elsewhere: each converges fast on its
     side, and the other function is 1 minus it. Iterated until every element has
     converged."""
@@ -798,12 +798,15 @@ def _incomplete_gamma_xp(xp, a, x):
         if not bool(xp.any(xp.abs(d * c - 1) > eps)):
             break
     upper = h * scale
-    p = xp.where(series, lower, 1 - upper)
-    nan = (xp.isnan(a) | xp.isnan(x) | (a < 0) | (x < 0) | ((a == 0) & (x == 0))
-           | (xp.isinf(a) & xp.isinf(x)))
-    p = xp.where(~inner & ((a == 0) | xp.isinf(x)), 1.0, xp.where(inner, p, 0.0))
-    q = xp.where(series, 1 - lower, xp.where(inner, upper, 1 - p))
-    return xp.where(nan, xp.nan, p), xp.where(nan, xp.nan, q)
+    # PyTorch's checks, in its order (so igamma(nan, 0) is 0 and igamma(nan, inf) 1).
+    edge = xp.where(a == 0, xp.where(x > 0, 1.0, xp.nan),
+                    xp.where(x == 0, 0.0,
+                             xp.where(xp.isinf(a), xp.where(xp.isinf(x), xp.nan, 0.0),
+                                      xp.where(xp.isinf(x), 1.0, xp.nan))))
+    edge = xp.where((x < 0) | (a < 0), xp.nan, edge)
+    p = xp.where(series, lower, xp.where(inner, 1 - upper, edge))
+    q = xp.where(series, 1 - lower, xp.where(inner, upper, 1 - edge))
+    return p, q
 
 
 def _incomplete_gamma_op(name, part, sign, doc):
