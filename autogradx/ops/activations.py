@@ -140,11 +140,14 @@ def _chebyshev(t, coefs):
     return t * b1 - b2 + coefs[0]
 
 
+_C_ERF_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))     # native byte order only
+
+
 def _erf(xp, x):
     """The error function, elementwise, in ``x``'s dtype: libc's erf in a C loop
     (autogradx/_core/special.pyx) on NumPy float32 and float64 arrays, the Chebyshev
     interpolants on the others (CuPy, float16, tensors under create_graph)."""
-    if type(x) is np.ndarray and x.dtype.char in "fd":
+    if type(x) is np.ndarray and x.dtype in _C_ERF_DTYPES:
         return _special.erf(x)
     return _erf_xp(xp, x)
 
