@@ -29,8 +29,8 @@ if DEBUG:
 else:
     compile_args = ["-O2"]
 
-CORE = ["grad_mode", "node", "tensor", "loops", "numpy_api", "dispatch", "opdef", "promote", "opnode", "views", "forward", "batching", "op",
-        "engine"]
+CORE = ["grad_mode", "node", "tensor", "loops", "numpy_api", "special", "dispatch", "opdef",
+        "promote", "opnode", "views", "forward", "batching", "op", "engine"]
 
 extensions = [
     Extension(

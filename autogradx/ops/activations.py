@@ -22,7 +22,10 @@ Differences from PyTorch, on purpose:
 import math
 import warnings
 
+import numpy as np
+
 from autogradx import _factories
+from autogradx._core import special as _special
 from autogradx._dtype import as_numpy_dtype
 from autogradx.ops.complex import refuse_complex
 from autogradx.ops.linalg import _mT, _refuse_dtypes, _wrap_dim
@@ -137,8 +140,20 @@ def _chebyshev(t, coefs):
     return t * b1 - b2 + coefs[0]
 
 
+_C_ERF_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))     # native byte order only
+
+
 def _erf(xp, x):
-    """The error function, elementwise, in ``x``'s dtype."""
+    """The error function, elementwise, in ``x``'s dtype: libc's erf in a C loop
+    (autogradx/_core/special.pyx) on NumPy float32 and float64 arrays, the Chebyshev
+    interpolants on the others (CuPy, float16, tensors under create_graph)."""
+    if type(x) is np.ndarray and x.dtype in _C_ERF_DTYPES:
+        return _special.erf(x)
+    return _erf_xp(xp, x)
+
+
+def _erf_xp(xp, x):
+    """The error function, elementwise, in ``x``'s dtype, on arrays of any backend."""
     a = xp.abs(x)
     small = xp.minimum(a, 1.0)
     mid = xp.clip(a, 1.0, 6.0)      # clipped so that neither branch overflows

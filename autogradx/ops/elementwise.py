@@ -11,6 +11,7 @@ import math
 import numpy as np
 import warnings
 
+from autogradx._core import special as _special
 from autogradx._core.names import c_name, scalar_name
 from autogradx._core.promote import get_default_float
 from autogradx._core.tensor import TensorBase
@@ -725,8 +726,11 @@ lerp = _ops.add(Op("lerp", _lerp, inputs=("input", "end", "weight"), method=True
 # -- the regularized incomplete gamma functions --------------------------------------
 
 def _lgamma(xp, a):
-    """``log|Gamma(a)|`` of an array of ``xp``, or of a tensor as a constant (NumPy has no
-    lgamma: ``math.lgamma`` on the host)."""
+    """``log|Gamma(a)|`` in float64, of an array of ``xp``, or of a tensor as a constant
+    (NumPy has no lgamma: a C loop on NumPy arrays, ``math.lgamma`` on the host for the
+    others)."""
+    if type(a) is np.ndarray:
+        return _special.lgamma(a)
     if isinstance(a, TensorBase):       # under create_graph: a constant on a's device
         host, where = a.detach().cpu().numpy(), {"device": a.device}
     else:
@@ -747,10 +751,20 @@ _SERIES_TERMS = 100_000     # more than the series needs for a up to ~1e7 (~sqrt
 
 
 def _incomplete_gamma(xp, a, x):
-    """``(P, Q)``: the regularized lower and upper incomplete gamma functions in float64,
-    with scipy.special.gammainc's values where ``a`` or ``x`` is 0, infinite, negative or
-    nan. The series of P where ``x < a + 1``, the continued fraction of Q (modified Lentz)
-    elsewhere: each converges fast on its side, and the other function is 1 minus it."""
+    """``(P, Q)``: the regularized lower and upper incomplete gamma functions in float64.
+    On NumPy arrays a C loop (autogradx/_core/special.pyx) computes per element what
+    :func:`_incomplete_gamma_xp` computes on whole arrays."""
+    if type(a) is np.ndarray and type(x) is np.ndarray:
+        return _special.incomplete_gamma(a, x)
+    return _incomplete_gamma_xp(xp, a, x)
+
+
+def _incomplete_gamma_xp(xp, a, x):
+    """``(P, Q)`` on arrays of any backend, with PyTorch's values where ``a`` or ``x``
+    is 0, infinite, negative or nan. The series of P where ``x < a + 1``,
+    the continued fraction of Q (modified Lentz) elsewhere: each converges fast on its
+    side, and the other function is 1 minus it. Iterated until every element has
+    converged."""
     eps, tiny = np.finfo(np.float64).eps, np.finfo(np.float64).tiny
     a, x = xp.broadcast_arrays(xp.asarray(a, dtype=xp.float64), xp.asarray(x, dtype=xp.float64))
     inner = (a > 0) & (x > 0) & xp.isfinite(a) & xp.isfinite(x)
@@ -784,12 +798,15 @@ def _incomplete_gamma(xp, a, x):
         if not bool(xp.any(xp.abs(d * c - 1) > eps)):
             break
     upper = h * scale
-    p = xp.where(series, lower, 1 - upper)
-    nan = (xp.isnan(a) | xp.isnan(x) | (a < 0) | (x < 0) | ((a == 0) & (x == 0))
-           | (xp.isinf(a) & xp.isinf(x)))
-    p = xp.where(~inner & ((a == 0) | xp.isinf(x)), 1.0, xp.where(inner, p, 0.0))
-    q = xp.where(series, 1 - lower, xp.where(inner, upper, 1 - p))
-    return xp.where(nan, xp.nan, p), xp.where(nan, xp.nan, q)
+    # PyTorch's checks, in its order (so igamma(nan, 0) is 0 and igamma(nan, inf) 1).
+    edge = xp.where(a == 0, xp.where(x > 0, 1.0, xp.nan),
+                    xp.where(x == 0, 0.0,
+                             xp.where(xp.isinf(a), xp.where(xp.isinf(x), xp.nan, 0.0),
+                                      xp.where(xp.isinf(x), 1.0, xp.nan))))
+    edge = xp.where((x < 0) | (a < 0), xp.nan, edge)
+    p = xp.where(series, lower, xp.where(inner, 1 - upper, edge))
+    q = xp.where(series, 1 - lower, xp.where(inner, upper, 1 - edge))
+    return p, q
 
 
 def _incomplete_gamma_op(name, part, sign, doc):

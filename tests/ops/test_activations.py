@@ -188,14 +188,17 @@ def test_softmax_implicit_dim_warns_as_pytorch():
     np.testing.assert_allclose(y.numpy(), np.full((2, 3), 1 / 3), rtol=1e-6)  # dim 1 for 2-D
 
 
-def test_erf_is_accurate_to_float64():
-    from autogradx.ops.activations import _erf
+@pytest.mark.parametrize("name", ["_erf", "_erf_xp"])
+def test_erf_is_accurate_to_float64(name):
+    """Both the C loop (NumPy arrays) and the vectorised formula (other backends)."""
+    from autogradx.ops import activations
+    erf = getattr(activations, name)
     x = np.concatenate([np.linspace(-7, 7, 4001), [0.0, 1.0, -1.0, 6.0, 1e-300, -1e-8]])
-    got = _erf(np, x)
+    got = erf(np, x)
     want = np.array([math.erf(v) for v in x])
     np.testing.assert_allclose(got, want, rtol=1e-15, atol=1e-300)
-    assert np.isnan(_erf(np, np.array([np.nan]))).all()
-    np.testing.assert_array_equal(_erf(np, np.array([np.inf, -np.inf])), [1.0, -1.0])
+    assert np.isnan(erf(np, np.array([np.nan]))).all()
+    np.testing.assert_array_equal(erf(np, np.array([np.inf, -np.inf])), [1.0, -1.0])
 
 
 # ---------------------------------------------------------------- dropout

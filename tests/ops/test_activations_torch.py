@@ -269,3 +269,42 @@ ERRORS = [
 @pytest.mark.parametrize("fn, match", ERRORS)
 def test_errors(fn, match):
     assert_raises_like_torch(fn, match)
+
+
+# gelu's erf is a C loop on NumPy float32/float64 arrays and Chebyshev interpolants on
+# the others: both against PyTorch over a sweep, with its special points. (Not +-inf:
+# -inf * 0 gives NaN as in PyTorch, with NumPy's RuntimeWarning; float32 gelu(inf) is NaN
+# in PyTorch's vectorised kernel, inf in its float64 one and in autogradx.)
+_GELU_SWEEP = np.concatenate([np.linspace(-9, 9, 3001),
+                              [0.0, -0.0, 1e-30, -1e-30, 40.0, -40.0, np.nan]])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_gelu_values_and_gradient_over_a_sweep(dtype):
+    # absolute: 1 + erf(x) cancels in the negative tail, in float32 as in PyTorch
+    tol = {"float32": dict(rtol=2e-6, atol=1e-6), "float64": dict(rtol=1e-13, atol=1e-15)}
+    x = _GELU_SWEEP.astype(dtype)
+    g = np.random.default_rng(0).standard_normal(x.shape).astype(dtype)
+    out = {}
+    for lib in (agx, torch):
+        t = lib.tensor(x, requires_grad=True)
+        y = F(lib).gelu(t)
+        y.backward(lib.tensor(g))
+        out[lib] = y.detach().numpy(), t.grad.numpy()
+    for got, want in zip(out[agx], out[torch]):
+        assert got.dtype == want.dtype
+        np.testing.assert_allclose(got, want, **tol[dtype])       # NaN where PyTorch has NaN
+
+
+def test_gelu_through_the_vectorised_erf_matches_torch():
+    """float16 and gradients of gradients take the vectorised formula."""
+    x = np.linspace(-5, 5, 41)
+    out = {}
+    for lib in (agx, torch):
+        t = lib.tensor(x, requires_grad=True)
+        (g,) = lib.autograd.grad(F(lib).gelu(t).sum(), t, create_graph=True)
+        (gg,) = lib.autograd.grad(g.sum(), t)
+        half = F(lib).gelu(lib.tensor(x, dtype=lib.float16))
+        out[lib] = g.detach().numpy(), gg.numpy(), half.float().numpy()
+    for got, want, tol in zip(out[agx], out[torch], (1e-13, 1e-12, 2e-3)):
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)

@@ -843,3 +843,27 @@ def test_every_op_is_compared_with_torch():
             continue        # tests/ops/test_against_torch.py
         names = (op.name, op.method or "", *op.aliases)
         assert any(n and n in ids for n in names), op.name
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_igamma_igammac_values_and_gradient_over_a_sweep(dtype):
+    """A C loop on NumPy arrays (autogradx/_core/special.pyx): PyTorch's values and its
+    gradient in ``other`` over a range of ``input`` (PyTorch switches to an asymptotic
+    series beyond 20, good to ~2e-9) and ``other``, with the special points."""
+    rng = np.random.default_rng(0)
+    a = np.exp(rng.uniform(np.log(1e-2), np.log(20.0), 2000))
+    x = a * np.exp(rng.uniform(-3, 3, 2000))
+    edges = np.array([0.0, -1.0, 0.5, 3.0, np.inf, np.nan])
+    a = np.concatenate([a, np.repeat(edges, 6)]).astype(dtype)
+    x = np.concatenate([x, np.tile(edges, 6)]).astype(dtype)
+    tol = {"float32": dict(rtol=2e-5, atol=1e-30), "float64": dict(rtol=1e-12, atol=1e-300)}
+    for name in ("igamma", "igammac"):
+        out = {}
+        for lib in (agx, torch):
+            xt = lib.tensor(x, requires_grad=True)
+            y = getattr(lib, name)(lib.tensor(a), xt)
+            y.sum().backward()
+            out[lib] = y.detach().numpy(), xt.grad.numpy()
+        for got, want in zip(out[agx], out[torch]):
+            assert got.dtype == want.dtype
+            np.testing.assert_allclose(got, want, **tol[dtype])

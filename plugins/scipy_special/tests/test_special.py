@@ -118,6 +118,16 @@ def test_polygamma_order_must_be_a_natural_number(n, error, match):
         special.polygamma(n, agx.tensor([1.0]))
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_polygamma_gives_scipys_values_bit_for_bit(dtype):
+    """The plugin computes polygamma by SciPy's formula without SciPy's Python wrapper."""
+    x = np.concatenate([np.linspace(-5, 12, 2001), [0.0, -1.0, 1e-3, 1e30, np.inf, -np.inf,
+                                                     np.nan]]).astype(dtype)
+    for n in (0, 1, 2, 3, 7):
+        want = scipy.special.polygamma(n, x).astype(dtype)
+        np.testing.assert_array_equal(special.polygamma(n, agx.tensor(x)).numpy(), want)
+
+
 def test_an_array_module_without_special_functions_is_named():
     from autogradx_scipy_special import _kernels
     with pytest.raises(TypeError, match="no special functions for arrays of 'fakenumpy'"):
