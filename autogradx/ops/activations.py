@@ -539,6 +539,7 @@ def _layer_norm_vjp(xp, g, input, weight, *, normalized_shape, eps=1e-05):
     (PyTorch's one formula for all three also keeps input and weight)."""
     axes = _norm_axes(input, normalized_shape)
     xhat, rstd = _normalized(xp, _upcast(input), axes, eps)
+    g = _upcast(g)
     gw = g if weight is None else g * weight
     # weight's and bias's are summed over the batch dims by the engine.
     return (_grad_normalized(xp, gw, xhat, rstd, axes), None if weight is None else g * xhat, g)
