@@ -41,9 +41,14 @@ def _channels(xp, t, x):
 
 
 def _affine(xp, out, x, weight, bias):
+    """``out * weight + bias`` per channel. ``out`` is a forward's own temporary array: the
+    bias goes in in place, one array of ``x``'s size less to allocate (on large inputs
+    each fresh one costs as much in page faults as the arithmetic)."""
     if weight is not None:
         out = out * _channels(xp, weight, x)
-    return out if bias is None else out + _channels(xp, bias, x)
+    if bias is not None:
+        out += _channels(xp, bias, x)
+    return out
 
 
 def _not_channel_axes(x):
@@ -156,8 +161,8 @@ def _batch_norm(xp, x, weight=None, bias=None, *, running_mean, running_var, tra
         # The batch's statistics once, for the output and the running ones.
         n = x.size // x.shape[1]
         mean, centred, var = _moments(xp, _upcast(x), _not_channel_axes(x))
-        rstd = 1 / xp.sqrt(var + eps)
-        xhat = centred * rstd
+        centred *= 1 / xp.sqrt(var + eps)
+        xhat = centred          # (in place: a forward's arrays, see _affine)
         _update_running(xp, running_mean, running_var, mean.reshape(-1),
                         var.reshape(-1) * (n / max(n - 1, 1)), momentum)
     else:
@@ -226,8 +231,8 @@ def _instance_norm(xp, x, weight=None, bias=None, *, running_mean=None, running_
         axes = tuple(range(2, x.ndim))
         n = x.size // (x.shape[0] * x.shape[1])
         mean, centred, var = _moments(xp, _upcast(x), axes)
-        rstd = 1 / xp.sqrt(var + eps)
-        xhat = centred * rstd
+        centred *= 1 / xp.sqrt(var + eps)
+        xhat = centred          # (in place: a forward's arrays, see _affine)
         if running_mean is not None or running_var is not None:
             _update_running(xp, running_mean, running_var, xp.mean(mean, axis=axes + (0,)),
                             xp.mean(var, axis=axes + (0,)) * (n / (n - 1)), momentum)
