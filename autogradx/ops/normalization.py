@@ -13,7 +13,9 @@ axes, then scales by a per-channel ``weight`` and shifts by a per-channel ``bias
 
 ``layer_norm`` (in ``activations``) is the same computation over the trailing axes.
 The input's gradient is one formula for all of them (``_grad_normalized``): the
-derivative of ``(x - mean) * rstd`` over the axes the statistics were taken on.
+derivative of ``(x - mean) * rstd`` over the axes the statistics were taken on. Each op
+has one vjp for input, weight and bias (as PyTorch's one formula, it keeps input and
+weight), so that a backward computes the statistics once.
 
 ``instance_norm`` is one op where PyTorch reshapes around ``batch_norm``: its node
 takes the name of PyTorch's last one (``ViewBackward0``).
