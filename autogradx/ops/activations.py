@@ -34,6 +34,7 @@ from autogradx.plugin import Op, OpList, lazy_conformance_cases, on_tensors
 _ops = OpList()      # every op defined below, in order; OPS at the end
 
 _NN = "nn.functional"
+_FLOAT32 = np.dtype("float32")
 
 
 def _float_only(kernel, x):
@@ -477,11 +478,39 @@ def _norm_axes(x, normalized_shape):
     return tuple(range(x.ndim - len(shape), x.ndim))
 
 
+def _upcast(x):
+    """float16 arrays in float32, as PyTorch computes them (a tensor under create_graph, or
+    an array of another dtype, as it is)."""
+    return x.astype(_FLOAT32) if isinstance(x.dtype, np.dtype) and x.dtype == np.float16 else x
+
+
+def _mean(xp, x, axes, n):
+    """``xp.mean(x, axes, keepdims=True)`` where ``n`` elements are averaged: the sum
+    divided by a Python int costs half NumPy's mean (its division by an intp with casting
+    options costs as much as the sum). The normalisations compute float16 in float32."""
+    return xp.sum(x, axis=axes, keepdims=True) / n
+
+
+def _moments(xp, x, axes):
+    """``(mean, x - mean, biased variance)`` over ``axes`` (keeping them)."""
+    n = math.prod([x.shape[a] for a in axes])
+    mean = _mean(xp, x, axes, n)
+    centred = x - mean
+    return mean, centred, _mean(xp, centred * centred, axes, n)
+
+
 def _normalized(xp, x, axes, eps):
     """``(x - mean) / sqrt(var + eps)`` over ``axes`` (biased variance), and that reciprocal."""
-    centred = x - xp.mean(x, axis=axes, keepdims=True)
-    rstd = 1 / xp.sqrt(xp.mean(centred * centred, axis=axes, keepdims=True) + eps)
+    _, centred, var = _moments(xp, x, axes)
+    rstd = 1 / xp.sqrt(var + eps)
     return centred * rstd, rstd
+
+
+def _grad_normalized(xp, gw, xhat, rstd, axes):
+    """The gradient of ``xhat = (x - mean(x)) * rstd`` (statistics over ``axes``) given the
+    gradient ``gw`` of ``xhat``: the one formula of layer, batch, instance and group norm."""
+    n = math.prod([gw.shape[a] for a in axes])
+    return rstd * (gw - _mean(xp, gw, axes, n) - xhat * _mean(xp, gw * xhat, axes, n))
 
 
 def _layer_norm(xp, x, weight=None, bias=None, *, normalized_shape, eps=1e-05):
@@ -512,32 +541,27 @@ def _layer_norm(xp, x, weight=None, bias=None, *, normalized_shape, eps=1e-05):
         if t.dtype != x.dtype:
             raise RuntimeError(f"layer_norm(): mixed dtype: expected {name} of dtype {x.dtype} "
                                f"as the input, got {t.dtype}")
-    out, _ = _normalized(xp, x, _norm_axes(x, shape), eps)
+    out, _ = _normalized(xp, _upcast(x), _norm_axes(x, shape), eps)
     if weight is not None:
         out = out * weight
-    return out if bias is None else out + bias
+    return (out if bias is None else out + bias).astype(x.dtype, copy=False)
 
 
-def _layer_norm_grad_input(xp, g, input, weight, *, normalized_shape, eps=1e-05):
+def _layer_norm_vjp(xp, g, input, weight, *, normalized_shape, eps=1e-05):
+    """The gradients of input, weight and bias, from one computation of the statistics
+    (PyTorch's one formula for all three also keeps input and weight)."""
     axes = _norm_axes(input, normalized_shape)
-    xhat, rstd = _normalized(xp, input, axes, eps)
+    xhat, rstd = _normalized(xp, _upcast(input), axes, eps)
+    g = _upcast(g)
     gw = g if weight is None else g * weight
-    return rstd * (gw - xp.mean(gw, axis=axes, keepdims=True)
-                   - xhat * xp.mean(gw * xhat, axis=axes, keepdims=True))
+    # weight's and bias's are summed over the batch dims by the engine.
+    return (_grad_normalized(xp, gw, xhat, rstd, axes), None if weight is None else g * xhat, g)
 
 
-def _layer_norm_grad_weight(xp, g, input, *, normalized_shape, eps=1e-05):
-    xhat, _ = _normalized(xp, input, _norm_axes(input, normalized_shape), eps)
-    return g * xhat     # summed over the batch dims by the engine
-
-
-# The weight's gradient reads the input only, the bias's nothing (PyTorch's one formula
-# for all three keeps input, weight and bias).
 layer_norm = _ops.add(Op("layer_norm", _layer_norm, namespace=_NN,
                          inputs=("input", "weight", "bias"), parse=_layer_norm_args,
-                         grad_fn="NativeLayerNormBackward0",
-                         vjp={"input": _layer_norm_grad_input, "weight": _layer_norm_grad_weight,
-                              "bias": lambda xp, g, **params: g}))
+                         grad_fn="NativeLayerNormBackward0", save=("input", "weight"),
+                         vjp=_layer_norm_vjp))
 
 
 def _embedding(xp, idx, weight, padding_idx=None, max_norm=None, norm_type=2.0,

@@ -16,8 +16,12 @@ _ops = OpList()      # every op defined below, in order; OPS at the end
 def is_complex(v):
     """Whether array or tensor ``v`` holds complex numbers (Python numbers: False)."""
     dtype = getattr(v, "dtype", None)
-    return dtype is not None and (getattr(dtype, "kind", None) == "c"
-                                  or getattr(dtype, "is_complex", False))
+    if dtype is None:
+        return False
+    # NumPy's and CuPy's dtypes have a kind; autogradx's (on tensors) say is_complex. A
+    # failed getattr costs as much as the rest, so only the one that applies is asked.
+    kind = getattr(dtype, "kind", None)
+    return kind == "c" if kind is not None else getattr(dtype, "is_complex", False)
 
 
 def refuse_complex(what, *values, error=NotImplementedError):

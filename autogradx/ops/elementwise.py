@@ -7,6 +7,7 @@ bitwise and closeness tests (bool results, no gradient).
 """
 
 import math
+import operator
 
 import numpy as np
 import warnings
@@ -849,30 +850,35 @@ _ZERO_GRADS = (lambda xp, g: g * 0, lambda xp, g: g * 0)
 def _comparison(name, compare, doc):
     ordered = name not in ("eq", "ne")       # complex numbers have no order
 
+    # These run on every mask a model builds: the checks are inline, on array attributes
+    # (a forward gets arrays, NumPy's or CuPy's), each helper's frame costing as much as
+    # the comparison itself.
     def forward(xp, a, b):
-        _require_tensor(name, "input", 1, a)
-        if ordered:
-            refuse_complex(f"{name}_cpu", a, b)
+        if not hasattr(a, "shape"):
+            _require_tensor(name, "input", 1, a)
+        # Promotion gave ``a`` the common dtype: complex if either input is.
+        if ordered and a.dtype.kind == "c":
+            refuse_complex(f"{name}_cpu", a)
         return compare(a, b)
     forward.__doc__ = doc
     return forward
 
 
-eq = _ops.add(Op("eq", _comparison("eq", lambda a, b: a == b, "``input == other``, elementwise."),
+eq = _ops.add(Op("eq", _comparison("eq", operator.eq, "``input == other``, elementwise."),
                  promote="elementwise", inputs=_BINARY, method=True, inplace=True, vjp=_ZERO_GRADS, jvp="elementwise"))
-ne = _ops.add(Op("ne", _comparison("ne", lambda a, b: a != b, "``input != other``, elementwise."),
+ne = _ops.add(Op("ne", _comparison("ne", operator.ne, "``input != other``, elementwise."),
                  promote="elementwise", inputs=_BINARY, method=True, inplace=True, vjp=_ZERO_GRADS,
                  aliases="not_equal", jvp="elementwise"))
-lt = _ops.add(Op("lt", _comparison("lt", lambda a, b: a < b, "``input < other``, elementwise."),
+lt = _ops.add(Op("lt", _comparison("lt", operator.lt, "``input < other``, elementwise."),
                  promote="elementwise", inputs=_BINARY, method=True, inplace=True, vjp=_ZERO_GRADS,
                  aliases="less", jvp="elementwise"))
-le = _ops.add(Op("le", _comparison("le", lambda a, b: a <= b, "``input <= other``, elementwise."),
+le = _ops.add(Op("le", _comparison("le", operator.le, "``input <= other``, elementwise."),
                  promote="elementwise", inputs=_BINARY, method=True, inplace=True, vjp=_ZERO_GRADS,
                  aliases="less_equal", jvp="elementwise"))
-gt = _ops.add(Op("gt", _comparison("gt", lambda a, b: a > b, "``input > other``, elementwise."),
+gt = _ops.add(Op("gt", _comparison("gt", operator.gt, "``input > other``, elementwise."),
                  promote="elementwise", inputs=_BINARY, method=True, inplace=True, vjp=_ZERO_GRADS,
                  aliases="greater", jvp="elementwise"))
-ge = _ops.add(Op("ge", _comparison("ge", lambda a, b: a >= b, "``input >= other``, elementwise."),
+ge = _ops.add(Op("ge", _comparison("ge", operator.ge, "``input >= other``, elementwise."),
                  promote="elementwise", inputs=_BINARY, method=True, inplace=True, vjp=_ZERO_GRADS,
                  aliases="greater_equal", jvp="elementwise"))
 

@@ -276,9 +276,28 @@ def _cross_dim(a, b, dim):
     return d
 
 
+_NEXT, _AFTER = np.array([1, 2, 0]), np.array([2, 0, 1])     # component k -> k+1, k+2
+_TAKE_MAX = 3 * 512     # elements: take's break-even with slices along a last axis (measured)
+
+
 def _cross_product(xp, a, b, d):
     """``a x b`` along axis ``d``, written with indexing and arithmetic so that it runs on
     tensors too (each input's gradient is a cross product)."""
+    if type(a) is np.ndarray and type(b) is np.ndarray and a.shape == b.shape:
+        # out[k] = a[k+1] b[k+2] - a[k+2] b[k+1], the same bits as below.
+        if d < a.ndim - 1 or a.size <= _TAKE_MAX:
+            # The components rolled by the arrays' take (0.2 us each, where np.stack of
+            # three slices costs 5 us).
+            return (a.take(_NEXT, axis=d) * b.take(_AFTER, axis=d)
+                    - a.take(_AFTER, axis=d) * b.take(_NEXT, axis=d))
+        # take gathers one element at a time along a last axis of 3: on many vectors,
+        # slices (views) written into the result cost less.
+        out = np.empty(a.shape, np.result_type(a, b))
+        part = [(slice(None),) * d + (k, Ellipsis) for k in range(3)]
+        for k in range(3):
+            i, j = part[(k + 1) % 3], part[(k + 2) % 3]
+            np.subtract(a[i] * b[j], a[j] * b[i], out=out[part[k]])
+        return out
     a, b = xp.moveaxis(a, d, -1), xp.moveaxis(b, d, -1)
     out = xp.stack([a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1],
                     a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2],
@@ -290,7 +309,8 @@ def _linalg_cross(xp, a, b, *, dim=-1):
     """The cross product of the 3-vectors along ``dim`` of ``input`` and ``other`` (which
     broadcast)."""
     d = _cross_dim(a, b, dim)
-    a, b = xp.broadcast_arrays(a, b)
+    if a.shape != b.shape:
+        a, b = xp.broadcast_arrays(a, b)
     return _cross_product(xp, a, b, d), d
 
 
@@ -298,7 +318,8 @@ def _cross(xp, a, b, dim=None):
     """``torch.cross``: as ``linalg.cross``, but ``dim=None`` takes the first dim of size 3
     (deprecated in PyTorch, which warns)."""
     d = _cross_dim(a, b, dim)
-    a, b = xp.broadcast_arrays(a, b)
+    if a.shape != b.shape:
+        a, b = xp.broadcast_arrays(a, b)
     return _cross_product(xp, a, b, d), d
 
 

@@ -15,6 +15,7 @@ composite); errors PyTorch raises as ``ValueError`` come out of the core as
 ``RuntimeError`` with the same message.
 """
 
+import math
 import warnings
 
 import numpy as np
@@ -533,6 +534,8 @@ def _nll(xp, input, target, weight=None, size_average=None, ignore_index=-100, r
     _check_classes(input, target, weight)
     if input.dtype.kind != "f":
         raise _not_implemented("nll_loss_out_frame", input.dtype)
+    if _plain_targets(input, target, weight, ignore_index, 0.0):
+        return _plain_nll(xp, input, target, reduction)
     safe, keep, w = _targets(xp, input, target, weight, ignore_index, check=True)
     return _nll_reduce(xp, -w * _pick_kept(xp, input, safe, keep), w, reduction)
 
@@ -540,6 +543,8 @@ def _nll(xp, input, target, weight=None, size_average=None, ignore_index=-100, r
 def _nll_grad(xp, g, input, target, weight=None, ignore_index=-100, **params):
     # input for its shape and dtype only, but nothing else read gives the number of classes
     x = input
+    if _plain_targets(x, target, weight, ignore_index, 0.0):
+        return _plain_nll_grad(xp, g, x, target, _quiet(params))
     safe, _, w = _targets(xp, x, target, weight, ignore_index)
     gw = _nll_scale(xp, g, w, _quiet(params)) * w
     return -xp.expand_dims(gw, _class_dim(x)) * _one_hot(xp, x, safe)
@@ -564,7 +569,10 @@ nll_loss = _ops.add(Op(
 
 def _log_softmax(xp, x, axis):
     """``log(softmax(x))`` without overflow: shifted by the max along ``axis``."""
-    z = x - xp.max(x, axis=axis, keepdims=True)
+    # (an array's method skips NumPy's Python wrapper; a tensor's max is PyTorch's)
+    top = (xp.max(x, axis=axis, keepdims=True) if isinstance(x, TensorBase)
+           else x.max(axis=axis, keepdims=True))
+    z = x - top
     return z - xp.log(xp.sum(xp.exp(z), axis=axis, keepdims=True))
 
 
@@ -623,9 +631,7 @@ def _cross_entropy(xp, input, target, weight=None, size_average=None, ignore_ind
             return xp.asarray(xp.nan, dtype=terms.dtype), logp
         return -xp.sum(terms) / _n_samples(xp, input), logp
     if _plain_targets(input, target, weight, ignore_index, label_smoothing):
-        loss = -1.0 * _pick(xp, logp, target)      # -w * picked with every w 1, as below
-        return (loss if reduction == "none" else xp.sum(loss) if reduction == "sum"
-                else xp.sum(loss) / xp.asarray(input.shape[0], dtype=loss.dtype)), logp
+        return _plain_nll(xp, logp, target, reduction), logp
     safe, keep, w = _targets(xp, input, target, weight, ignore_index, check=True)
     loss = -w * _pick_kept(xp, logp, safe, keep)
     if label_smoothing > 0:
@@ -646,15 +652,36 @@ def _plain_targets(x, target, weight, ignore_index, label_smoothing):
     return 0 <= lo and hi < x.shape[1] and not lo <= ignore_index <= hi
 
 
+def _plain_nll(xp, logp, target, reduction):
+    """The nll loss of _plain_targets: the general path's bits, every weight being 1."""
+    loss = -1.0 * _pick(xp, logp, target)      # -w * picked with every w 1
+    return (loss if reduction == "none" else xp.sum(loss) if reduction == "sum"
+            else xp.sum(loss) / xp.asarray(logp.shape[0], dtype=loss.dtype))
+
+
+def _plain_nll_grad(xp, g, x, target, reduction):
+    """_nll_grad for _plain_targets: ``v`` (minus the output gradient per sample) at each
+    target, ``v * 0`` elsewhere (the general path's zeros, with their signs)."""
+    v = -(g / xp.asarray(x.shape[0], dtype=x.dtype) if reduction == "mean" else g)
+    if v.ndim:
+        v = v[:, None]
+    out = v * xp.zeros_like(x)
+    out[xp.arange(x.shape[0]), target] = v if v.ndim == 0 else v[:, 0]
+    return out
+
+
 def _ce_grad_plain(xp, g, logp, target, reduction):
     """_ce_grad_input for _plain_targets, in 5 array operations instead of about 15; None
     where the output gradient is zero or not finite (the general path then keeps its
     NaNs and the signs of its zeros)."""
     gs = g / xp.asarray(logp.shape[0], dtype=logp.dtype) if reduction == "mean" else g
     v = -1 * gs                                     # the target's entry of grad_logp
-    if not bool(xp.all(xp.isfinite(v) & (v != 0))):
+    if v.ndim == 0:                                 # (a mean or sum: a Python test is cheaper)
+        if not (math.isfinite(v) and v != 0):
+            return None
+    elif not bool(xp.all(xp.isfinite(v) & (v != 0))):
         return None
-    if v.ndim:
+    else:
         v = v[:, None]
     # grad_logp is v at the target and v * 0 (a zero of v's sign) elsewhere; each row
     # sums to v exactly, so the result is grad_logp - exp(logp) * v.

@@ -13,7 +13,9 @@ axes, then scales by a per-channel ``weight`` and shifts by a per-channel ``bias
 
 ``layer_norm`` (in ``activations``) is the same computation over the trailing axes.
 The input's gradient is one formula for all of them (``_grad_normalized``): the
-derivative of ``(x - mean) * rstd`` over the axes the statistics were taken on.
+derivative of ``(x - mean) * rstd`` over the axes the statistics were taken on. Each op
+has one vjp for input, weight and bias (as PyTorch's one formula, it keeps input and
+weight), so that a backward computes the statistics once.
 
 ``instance_norm`` is one op where PyTorch reshapes around ``batch_norm``: its node
 takes the name of PyTorch's last one (``ViewBackward0``).
@@ -22,7 +24,8 @@ takes the name of PyTorch's last one (``ViewBackward0``).
 import numpy as np
 
 from autogradx._core.names import scalar_name
-from autogradx.ops.activations import _float_only, _normalized
+from autogradx.ops.activations import (_float_only, _grad_normalized, _moments, _normalized,
+                                       _upcast)
 from autogradx.plugin import Op, OpList, lazy_conformance_cases
 
 _ops = OpList()      # every op defined below, in order; OPS at the end
@@ -35,30 +38,23 @@ _FLOAT32 = np.dtype("float32")
 
 def _channels(xp, t, x):
     """A per-channel vector ``t`` shaped to broadcast against ``x`` (``(N, C, *)``)."""
-    return xp.reshape(t, (1, -1) + (1,) * (x.ndim - 2))
+    # (the method, on arrays and tensors alike: xp.reshape is NumPy's Python wrapper)
+    return t.reshape((1, -1) + (1,) * (x.ndim - 2))
 
 
 def _affine(xp, out, x, weight, bias):
+    """``out * weight + bias`` per channel. ``out`` is a forward's own temporary array: the
+    bias goes in in place, one array of ``x``'s size less to allocate (on large inputs
+    each fresh one costs as much in page faults as the arithmetic)."""
     if weight is not None:
         out = out * _channels(xp, weight, x)
-    return out if bias is None else out + _channels(xp, bias, x)
-
-
-def _upcast(x):
-    """float16 arrays in float32, as PyTorch computes them (a tensor under create_graph, or
-    an array of another dtype, as it is)."""
-    return x.astype(_FLOAT32) if isinstance(x.dtype, np.dtype) and x.dtype == np.float16 else x
+    if bias is not None:
+        out += _channels(xp, bias, x)
+    return out
 
 
 def _not_channel_axes(x):
     return (0,) + tuple(range(2, x.ndim))
-
-
-def _grad_normalized(xp, gw, xhat, rstd, axes):
-    """The gradient of ``xhat = (x - mean(x)) * rstd`` (statistics over ``axes``) given the
-    gradient ``gw`` of ``xhat``."""
-    return rstd * (gw - xp.mean(gw, axis=axes, keepdims=True)
-                   - xhat * xp.mean(gw * xhat, axis=axes, keepdims=True))
 
 
 def _computed_in(kernel, x, *tensors):
@@ -81,12 +77,25 @@ def _check_per_channel(x, **tensors):
             raise RuntimeError(f"{name} should contain {x.shape[1]} elements not {t.size}")
 
 
-def _grad_weight(xp, g, xhat, x):
-    return xp.sum(g * xhat, axis=_not_channel_axes(x))
+def _scaled(xp, g, weight, x):
+    """``g`` times the per-channel ``weight`` (the gradient of the normalised ``x``)."""
+    return g if weight is None else g * _channels(xp, weight, x)
 
 
-def _grad_bias(xp, g, **params):
-    return xp.sum(g, axis=_not_channel_axes(g))
+def _param_grads(xp, g, xhat, weight):
+    """The gradients of the per-channel weight (None without one) and bias."""
+    per_channel = _not_channel_axes(g)
+    return (None if weight is None else xp.sum(g * xhat, axis=per_channel),
+            xp.sum(g, axis=per_channel))
+
+
+def _grads(xp, g, input, weight, xhat, rstd, axes):
+    """The gradients of input, weight and bias from the statistics computed once for the
+    three: ``axes`` are those of the statistics, None for constant ones (the running
+    statistics of evaluation)."""
+    gw = _scaled(xp, g, weight, input)
+    grad_input = gw * rstd if axes is None else _grad_normalized(xp, gw, xhat, rstd, axes)
+    return (grad_input, *_param_grads(xp, g, xhat, weight))
 
 
 def _update_running(xp, running_mean, running_var, mean, var_unbiased, momentum):
@@ -150,36 +159,30 @@ def _batch_norm(xp, x, weight=None, bias=None, *, running_mean, running_var, tra
         for name, t in (("running_mean", running_mean), ("running_var", running_var)):
             if t is None:
                 raise RuntimeError(f"{name} must be defined in evaluation mode")
-    xhat, _ = _batch_stats(xp, x, running_mean, running_var, training, eps)
     if training:
-        axes = _not_channel_axes(x)
+        # The batch's statistics once, for the output and the running ones.
         n = x.size // x.shape[1]
-        mean = xp.mean(x, axis=axes)
-        var = xp.sum((x - _channels(xp, mean, x)) ** 2, axis=axes) / max(n - 1, 1)
-        _update_running(xp, running_mean, running_var, mean, var, momentum)
+        mean, centred, var = _moments(xp, _upcast(x), _not_channel_axes(x))
+        centred *= 1 / xp.sqrt(var + eps)
+        xhat = centred          # (in place: a forward's arrays, see _affine)
+        _update_running(xp, running_mean, running_var, mean.reshape(-1),
+                        var.reshape(-1) * (n / max(n - 1, 1)), momentum)
+    else:
+        xhat, _ = _batch_stats(xp, x, running_mean, running_var, training, eps)
     return _affine(xp, xhat, x, weight, bias).astype(result_dtype, copy=False)
 
 
-def _batch_norm_grad_input(xp, g, input, weight, *, running_mean, running_var, training=False,
-                           momentum=0.1, eps=1e-05):
+def _batch_norm_vjp(xp, g, input, weight, *, running_mean, running_var, training=False,
+                    momentum=0.1, eps=1e-05):
     xhat, rstd = _batch_stats(xp, input, running_mean, running_var, training, eps)
-    gw = g if weight is None else g * _channels(xp, weight, input)
-    if not _uses_batch_stats(running_mean, running_var, training):
-        return gw * rstd            # the running statistics are constants
-    return _grad_normalized(xp, gw, xhat, rstd, _not_channel_axes(input))
-
-
-def _batch_norm_grad_weight(xp, g, input, *, running_mean, running_var, training=False,
-                            momentum=0.1, eps=1e-05):
-    xhat, _ = _batch_stats(xp, input, running_mean, running_var, training, eps)
-    return _grad_weight(xp, g, xhat, input)
+    batch = _uses_batch_stats(running_mean, running_var, training)
+    return _grads(xp, g, input, weight, xhat, rstd, _not_channel_axes(input) if batch else None)
 
 
 batch_norm = _ops.add(Op("batch_norm", _batch_norm, namespace=_NN,
                          inputs=("input", "weight", "bias"), parse=_batch_norm_args,
-                         grad_fn="NativeBatchNormBackward0",
-                         vjp={"input": _batch_norm_grad_input, "weight": _batch_norm_grad_weight,
-                              "bias": _grad_bias}))
+                         grad_fn="NativeBatchNormBackward0", save=("input", "weight"),
+                         vjp=_batch_norm_vjp))
 
 
 # -- instance_norm ---------------------------------------------------------------------
@@ -225,37 +228,32 @@ def _instance_norm(xp, x, weight=None, bias=None, *, running_mean=None, running_
     if not use_input_stats and (running_mean is None or running_var is None):
         raise RuntimeError("Expected running_mean and running_var to be defined when "
                            "use_input_stats is false")
-    xhat, _ = _instance_stats(xp, x, running_mean, running_var, use_input_stats, eps)
     if use_input_stats:
+        # The statistics once, for the output and the running ones.
         axes = tuple(range(2, x.ndim))
         n = x.size // (x.shape[0] * x.shape[1])
-        mean = xp.mean(x, axis=axes, keepdims=True)
-        var = xp.sum((x - mean) ** 2, axis=axes) / (n - 1)
-        _update_running(xp, running_mean, running_var, xp.mean(mean, axis=axes + (0,)),
-                        xp.mean(var, axis=0), momentum)
+        mean, centred, var = _moments(xp, _upcast(x), axes)
+        centred *= 1 / xp.sqrt(var + eps)
+        xhat = centred          # (in place: a forward's arrays, see _affine)
+        if running_mean is not None or running_var is not None:
+            _update_running(xp, running_mean, running_var, xp.mean(mean, axis=axes + (0,)),
+                            xp.mean(var, axis=axes + (0,)) * (n / (n - 1)), momentum)
+    else:
+        xhat, _ = _instance_stats(xp, x, running_mean, running_var, use_input_stats, eps)
     return _affine(xp, xhat, x, weight, bias).astype(result_dtype, copy=False)
 
 
-def _instance_norm_grad_input(xp, g, input, weight, *, running_mean=None, running_var=None,
-                              use_input_stats=True, momentum=0.1, eps=1e-05):
+def _instance_norm_vjp(xp, g, input, weight, *, running_mean=None, running_var=None,
+                       use_input_stats=True, momentum=0.1, eps=1e-05):
     xhat, rstd = _instance_stats(xp, input, running_mean, running_var, use_input_stats, eps)
-    gw = g if weight is None else g * _channels(xp, weight, input)
-    if not use_input_stats:
-        return gw * rstd
-    return _grad_normalized(xp, gw, xhat, rstd, tuple(range(2, input.ndim)))
-
-
-def _instance_norm_grad_weight(xp, g, input, *, running_mean=None, running_var=None,
-                               use_input_stats=True, momentum=0.1, eps=1e-05):
-    xhat, _ = _instance_stats(xp, input, running_mean, running_var, use_input_stats, eps)
-    return _grad_weight(xp, g, xhat, input)
+    axes = tuple(range(2, input.ndim)) if use_input_stats else None
+    return _grads(xp, g, input, weight, xhat, rstd, axes)
 
 
 instance_norm = _ops.add(Op("instance_norm", _instance_norm, namespace=_NN,
                             inputs=("input", "weight", "bias"), parse=_instance_norm_args,
-                            grad_fn="ViewBackward0",
-                            vjp={"input": _instance_norm_grad_input,
-                                 "weight": _instance_norm_grad_weight, "bias": _grad_bias}))
+                            grad_fn="ViewBackward0", save=("input", "weight"),
+                            vjp=_instance_norm_vjp))
 
 
 # -- group_norm ------------------------------------------------------------------------
@@ -266,14 +264,14 @@ def _group_norm_args(input, num_groups, weight=None, bias=None, eps=1e-05):
 
 def _grouped(xp, x, num_groups):
     """``x`` as ``(N, num_groups, rest)``: each group's statistics are over its last axis."""
-    return xp.reshape(x, (x.shape[0], num_groups, -1))
+    return x.reshape((x.shape[0], num_groups, -1))
 
 
 def _group_stats(xp, x, num_groups, eps):
     """``(xhat, rstd)`` with ``xhat`` in ``x``'s shape and ``rstd`` per sample and group."""
     x = _upcast(x)
     xhat, rstd = _normalized(xp, _grouped(xp, x, num_groups), (2,), eps)
-    return xp.reshape(xhat, x.shape), rstd
+    return xhat.reshape(x.shape), rstd
 
 
 def _group_norm(xp, x, weight=None, bias=None, *, num_groups, eps=1e-05):
@@ -305,24 +303,20 @@ def _group_norm(xp, x, weight=None, bias=None, *, num_groups, eps=1e-05):
     return _affine(xp, xhat, x, weight, bias).astype(result_dtype, copy=False)
 
 
-def _group_norm_grad_input(xp, g, input, weight, *, num_groups, eps=1e-05):
-    xhat, rstd = _group_stats(xp, input, num_groups, eps)
-    gw = g if weight is None else g * _channels(xp, weight, input)
-    grouped = _grad_normalized(xp, _grouped(xp, gw, num_groups),
-                               _grouped(xp, xhat, num_groups), rstd, (2,))
-    return xp.reshape(grouped, input.shape)
-
-
-def _group_norm_grad_weight(xp, g, input, *, num_groups, eps=1e-05):
-    xhat, _ = _group_stats(xp, input, num_groups, eps)
-    return _grad_weight(xp, g, xhat, input)
+def _group_norm_vjp(xp, g, input, weight, *, num_groups, eps=1e-05):
+    """The gradients of input, weight and bias; the input's in groups, where its statistics
+    were taken, the others per channel."""
+    input = _upcast(input)
+    xhat, rstd = _normalized(xp, _grouped(xp, input, num_groups), (2,), eps)
+    gw = _grouped(xp, _scaled(xp, g, weight, input), num_groups)
+    grad_input = _grad_normalized(xp, gw, xhat, rstd, (2,)).reshape(input.shape)
+    return (grad_input, *_param_grads(xp, g, xhat.reshape(input.shape), weight))
 
 
 group_norm = _ops.add(Op("group_norm", _group_norm, namespace=_NN,
                          inputs=("input", "weight", "bias"), parse=_group_norm_args,
-                         grad_fn="NativeGroupNormBackward0",
-                         vjp={"input": _group_norm_grad_input, "weight": _group_norm_grad_weight,
-                              "bias": _grad_bias}))
+                         grad_fn="NativeGroupNormBackward0", save=("input", "weight"),
+                         vjp=_group_norm_vjp))
 
 
 OPS = tuple(_ops)

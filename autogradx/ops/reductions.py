@@ -644,17 +644,51 @@ any_op = _ops.add(Op("any", _any, method=True))
 
 # ---------------------------------------------------------------- unique
 
+def _unique_sorted(xp, x, d, return_inverse, return_counts):
+    """np.unique's values, inverse and counts (None where not asked for) of a NumPy array,
+    by one sort of its elements (``d`` None) or a lexsort of its slices along ``d``:
+    np.unique is Python around the same sort (a structured view of the slices for ``d``).
+    As ``equal_nan=False``, NaN differs from itself: each NaN is a group of its own."""
+    if d is None:
+        flat = x.reshape(-1)
+        if return_inverse:
+            order = flat.argsort()      # (np.unique's quicksort: the same order of equal NaNs)
+            s = flat[order]
+        else:
+            s = flat.copy()
+            s.sort()
+        differs = s[1:] != s[:-1]
+    else:
+        rows = xp.moveaxis(x, d, 0).reshape(x.shape[d], -1)
+        order = np.lexsort(rows.T[::-1]) if rows.shape[1] else np.arange(len(rows))
+        s = rows[order]
+        differs = (s[1:] != s[:-1]).any(axis=1)
+    starts = np.empty(len(s), dtype=bool)      # where each group of equal ones begins
+    starts[:1] = True
+    starts[1:] = differs
+    values = s[starts] if d is None else x.take(order[starts], axis=d)
+    inverse = counts = None
+    if return_inverse:
+        inverse = np.empty(len(s), dtype=np.int64)
+        inverse[order] = starts.cumsum() - 1
+        if d is None:
+            inverse = inverse.reshape(x.shape)
+    if return_counts:
+        first = starts.nonzero()[0]
+        counts = np.empty(len(first), dtype=np.int64)
+        counts[:-1] = first[1:] - first[:-1]
+        counts[-1:] = len(s) - first[-1:]
+    return values, inverse, counts
+
+
 def _unique(xp, x, sorted=True, return_inverse=False, return_counts=False, dim=None):
     """The distinct elements of ``input`` in ascending order (``sorted=False`` too, as
     PyTorch's CPU kernel), or its distinct slices along ``dim``; with ``return_inverse``
     where each element (slice) went, with ``return_counts`` how often each occurs. NaNs
     are each distinct, as in PyTorch."""
     refuse_complex("unique" if dim is None else "unique_dim", x)       # (no order on them)
-    if dim is None:
-        values, inverse, counts = xp.unique(x.reshape(-1), return_inverse=True,
-                                            return_counts=True, equal_nan=False)
-        inverse = inverse.reshape(x.shape)
-    else:
+    d = None
+    if dim is not None:
         from autogradx.ops.shape import _wrap
         d = _wrap(dim, x.ndim)
         empty = [k for k, n in enumerate(x.shape) if n == 0]
@@ -664,14 +698,21 @@ def _unique(xp, x, sorted=True, return_inverse=False, return_counts=False, dim=N
         if empty and empty != [d]:
             raise RuntimeError("There are 0 sized dimensions, and they aren't selected, so "
                                "unique cannot be applied")
+    if type(x) is np.ndarray and x.size:
+        values, inverse, counts = _unique_sorted(xp, x, d, return_inverse, return_counts)
+    elif d is None:
+        values, inverse, counts = xp.unique(x.reshape(-1), return_inverse=True,
+                                            return_counts=True, equal_nan=False)
+        inverse = inverse.reshape(x.shape)
+    else:
         values, inverse, counts = xp.unique(x, return_inverse=True, return_counts=True,
                                             axis=d, equal_nan=False)
         inverse = inverse.reshape(-1)
     outs = [values]
     if return_inverse:
-        outs.append(inverse.astype(np.int64))
+        outs.append(inverse.astype(np.int64, copy=False))
     if return_counts:
-        outs.append(counts.astype(np.int64))
+        outs.append(counts.astype(np.int64, copy=False))
     return tuple(outs)
 
 

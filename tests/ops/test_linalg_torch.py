@@ -44,6 +44,11 @@ CASES = [
          "LinalgCrossBackward0"),
     case("cross-method-dim", lambda L, a, b: a.cross(b, dim=-2), (R(2, 3, 2), R(2, 3, 2)),
          "LinalgCrossBackward0"),
+    # many vectors along the last dim (slices, not take, on NumPy), and along a middle one
+    case("linalg.cross-many", lambda L, a, b: L.linalg.cross(a, b), (R(2, 400, 3), R(2, 400, 3)),
+         "LinalgCrossBackward0"),
+    case("cross-many-dim", lambda L, a, b: L.cross(a, b, dim=1), (R(40, 3, 20), R(40, 3, 20)),
+         "LinalgCrossBackward0"),
     # einsum: PyTorch's node is that of its last internal op
     case("einsum-matmul", lambda L, a, b: L.einsum("ij,jk->ik", a, b), (R(2, 3), R(3, 4)),
          "ViewBackward0"),

@@ -297,6 +297,34 @@ def test_unique_matches_torch(values, kwargs):
         assert a.grad_fn is None or a.grad_fn.name() == t.grad_fn.name()
 
 
+@pytest.mark.parametrize("dim", [None, 0, 1, 2, -1])
+@pytest.mark.parametrize("dtype", ["float32", "int64", "bool", "float16"])
+def test_unique_of_3d_input_matches_torch(dim, dtype):
+    """Slices of more than one axis compare in PyTorch's (lexicographic) order; every
+    output, with repeats along each axis."""
+    x = np.random.default_rng(3).integers(0, 3, (4, 3, 5)).astype(dtype)
+    x[1] = x[3]
+    x[:, 0] = x[:, 2]
+    x[:, :, 1] = x[:, :, 4]
+    kwargs = dict(dim=dim, return_inverse=True, return_counts=True)
+    ours = agx.unique(agx.tensor(x), **kwargs)
+    theirs = torch.unique(torch.tensor(x), **kwargs)
+    for a, t in zip(ours, theirs, strict=True):
+        assert str(a.dtype) == str(t.dtype)
+        np.testing.assert_array_equal(a.numpy(), t.numpy())
+
+
+@pytest.mark.parametrize("shape, dim", [((2, 0), 1), ((0,), None), ((1,), None), ((), None)])
+def test_unique_of_empty_and_single_inputs_matches_torch(shape, dim):
+    x = np.arange(int(np.prod(shape)), dtype=np.float32).reshape(shape)
+    kwargs = dict(dim=dim, return_inverse=True, return_counts=True)
+    ours = agx.unique(agx.tensor(x), **kwargs)
+    theirs = torch.unique(torch.tensor(x), **kwargs)
+    for a, t in zip(ours, theirs, strict=True):
+        assert str(a.dtype) == str(t.dtype) and tuple(a.shape) == tuple(t.shape)
+        np.testing.assert_array_equal(a.numpy(), t.numpy())
+
+
 @pytest.mark.parametrize("dim", [None, 0])
 def test_unique_backward_refuses_as_torch(dim):
     messages = []
