@@ -60,10 +60,8 @@ def _windows(xp, x, kernel, stride, dilation, out):
     nd = len(kernel)
     if type(x) is np.ndarray:
         x = np.ascontiguousarray(x)         # the buffer must be one block
-        steps = x.strides[2:]
-        return np.ndarray(x.shape[:2] + tuple(kernel) + tuple(out), x.dtype, x, 0,
-                          x.strides[:2] + tuple(t * d for t, d in zip(steps, dilation))
-                          + tuple(t * s for t, s in zip(steps, stride)))
+        shape, strides = _window_layout(x.shape, x.strides, kernel, stride, dilation, out)
+        return np.ndarray(shape, x.dtype, x, 0, strides)
     if isinstance(x, TensorBase):
         slabs = [x[(slice(None), slice(None)) + _place(offset, stride, dilation, out)]
                  for offset in _offsets(kernel)]
@@ -74,6 +72,15 @@ def _windows(xp, x, kernel, stride, dilation, out):
                 + tuple(slice(0, (n - 1) * s + 1, s) for n, s in zip(out, stride))
                 + tuple(slice(None, None, d) for d in dilation)]
     return xp.moveaxis(view, tuple(range(2 + nd, 2 + 2 * nd)), tuple(range(2, 2 + nd)))
+
+
+@functools.lru_cache(maxsize=256)
+def _window_layout(shape, strides, kernel, stride, dilation, out):
+    """The shape and strides (in bytes) of :func:`_windows` of a NumPy array."""
+    steps = strides[2:]
+    return (shape[:2] + tuple(kernel) + tuple(out),
+            strides[:2] + tuple(t * d for t, d in zip(steps, dilation))
+            + tuple(t * s for t, s in zip(steps, stride)))
 
 
 @functools.lru_cache(maxsize=64)      # at most 64 x 128 kB: see _COL2IM_SCATTER_MAX
@@ -128,21 +135,24 @@ def _pad(xp, x, pads, value=0):
     """
     if not any(lo or hi for lo, hi in pads):
         return x
-    lead = tuple(x.shape[:x.ndim - len(pads)])
-    out = xp.full(lead + tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[len(lead):], pads)),
-                  value, dtype=x.dtype)
-    out[_inside(pads, x.shape)] = x
+    shape, inside = _padding(tuple(x.shape), pads)
+    out = xp.zeros(shape, dtype=x.dtype) if value == 0 else xp.full(shape, value, dtype=x.dtype)
+    out[inside] = x
     return out
 
 
-def _inside(pads, shape):
-    """The index of the original ``shape`` inside its padded version."""
-    return (Ellipsis,) + tuple(slice(lo, lo + n) for (lo, _), n in zip(pads, shape[-len(pads):]))
+@functools.lru_cache(maxsize=256)
+def _padding(shape, pads):
+    """The shape of ``shape`` padded by ``pads`` (on its last axes), and the index of the
+    original inside it."""
+    lead = len(shape) - len(pads)
+    return (shape[:lead] + tuple(n + lo + hi for n, (lo, hi) in zip(shape[lead:], pads)),
+            (Ellipsis,) + tuple(slice(lo, lo + n) for (lo, _), n in zip(pads, shape[lead:])))
 
 
 def _crop(g, pads, shape):
     """The inverse of :func:`_pad` on a gradient: the part over the original ``shape``."""
-    return g[_inside(pads, shape)]
+    return g[_padding(tuple(shape), pads)[1]]
 
 
 def _memoised(check):
@@ -531,24 +541,24 @@ def _max_pool(xp, x, kernel_size, stride, padding, dilation, ceil_mode):
     # Offset k weighs K - k where it holds the maximum: the heaviest is the first. (An
     # argmax over the kernel axis is 20 times slower on NumPy: a call per window.)
     size = win.shape[2]
-    weight = xp.arange(size, 0, -1, dtype=xp.int32).reshape(size, 1, 1)
+    weight = geo.memo(("weight", xp), lambda: xp.arange(size, 0, -1).reshape(size, 1, 1))
     arg = size - ((win == best[:, :, None]) * weight).max(axis=2)
     if x.dtype.kind == "f":
         nan = xp.isnan(best)
         if nan.any():       # the last NaN: offset k weighs k + 1 where it holds a NaN
             arg = xp.where(nan, (xp.isnan(win) * (size + 1 - weight)).max(axis=2) - 1, arg)
-    # no element above the lowest value: -1, for _plane_index
-    return best, _plane_index(xp, xp.where(best == lowest, -1, arg), geo), geo
+    return best, _plane_index(xp, arg, best == lowest, geo), geo
 
 
-def _plane_index(xp, arg, geo):
+def _plane_index(xp, arg, none_above, geo):
     """The flat ``h * W + w`` input index of kernel offset ``arg`` of each window.
 
-    ``arg`` is -1 where no element beat -inf: PyTorch then points at the
-    window's first element inside the input.
+    Where no element is above the lowest value (``none_above``: -inf, or the
+    lowest integer, everywhere), PyTorch points at the window's first element
+    inside the input.
     """
     corner, step, first = geo.memo(("plane_index", xp), lambda: _plane_index_parts(xp, geo))
-    return xp.where(arg >= 0, corner + step.take(arg), first)
+    return xp.where(none_above, first, corner + step.take(arg))
 
 
 def _plane_index_parts(xp, geo):
@@ -576,7 +586,8 @@ def _unbatch(a, geo):
 def _max_pool_grad(xp, g, geo, index):
     n, c, height, width = geo.shape
     planes = (n * c, math.prod(geo.out))
-    flat = index.reshape(planes) + xp.arange(n * c)[:, None] * (height * width)
+    starts = geo.memo(("plane_starts", xp), lambda: xp.arange(n * c)[:, None] * (height * width))
+    flat = index.reshape(planes) + starts
     grad = _scatter_add(xp, g.reshape(planes), flat, n * c * height * width)
     return _unbatch(grad.reshape(geo.shape), geo)
 
