@@ -450,7 +450,7 @@ class _PoolGeometry:
     """
 
     __slots__ = ("kernel", "stride", "padding", "dilation", "out", "shape", "batched", "pads",
-                 "padded_size", "_memo")
+                 "padded_size", "flat_windows", "_memo")
 
     def __init__(self, kernel, stride, padding, dilation, out, shape, batched):
         self.kernel, self.stride, self.padding, self.dilation = kernel, stride, padding, dilation
@@ -460,6 +460,7 @@ class _PoolGeometry:
                           for n, k, s, p, d, o in zip(shape[2:], kernel, stride, padding,
                                                       dilation, out))
         self.padded_size = tuple(n + lo + hi for n, (lo, hi) in zip(shape[2:], self.pads))
+        self.flat_windows = shape[:2] + (math.prod(kernel),) + out
         self._memo = {}
 
     def memo(self, key, make):
@@ -475,7 +476,7 @@ class _PoolGeometry:
         of their own: ``(N, C, kH * kW, outH, outW)``."""
         win = _windows(xp, _pad(xp, x.reshape(self.shape), self.pads, value), self.kernel,
                        self.stride, self.dilation, self.out)
-        return win.reshape(self.shape[:2] + (math.prod(self.kernel),) + self.out)
+        return win.reshape(self.flat_windows)
 
 
 @_memoised
@@ -539,40 +540,51 @@ def _max_pool(xp, x, kernel_size, stride, padding, dilation, ceil_mode):
     win = geo.windows(xp, x, lowest)
     best = win.max(axis=2)
     # Offset k weighs K - k where it holds the maximum: the heaviest is the first. (An
-    # argmax over the kernel axis is 20 times slower on NumPy: a call per window.)
+    # argmax over the kernel axis is 3 times slower on large NumPy arrays: a call per
+    # window.) No offset weighs anything where the maximum is NaN.
     size = win.shape[2]
     weight = geo.memo(("weight", xp), lambda: xp.arange(size, 0, -1).reshape(size, 1, 1))
-    arg = size - ((win == best[:, :, None]) * weight).max(axis=2)
-    if x.dtype.kind == "f":
-        nan = xp.isnan(best)
-        if nan.any():       # the last NaN: offset k weighs k + 1 where it holds a NaN
-            arg = xp.where(nan, (xp.isnan(win) * (size + 1 - weight)).max(axis=2) - 1, arg)
-    return best, _plane_index(xp, arg, best == lowest, geo), geo
+    heaviest = ((win == best[:, :, None]) * weight).max(axis=2)
+    arg = size - heaviest
+    if x.dtype.kind == "f" and not heaviest.all():
+        # the last NaN: offset k weighs k + 1 where it holds a NaN
+        arg = xp.where(heaviest == 0, (xp.isnan(win) * (size + 1 - weight)).max(axis=2) - 1,
+                       arg)
+    index = _plane_index(xp, arg, geo)
+    if any(geo.padding):
+        # No element above the lowest value (-inf, or the lowest integer) may mean the
+        # padding's: PyTorch points at the window's first element inside the input. (With
+        # no padding before, that is where ``arg`` already points.)
+        first = geo.memo(("first_inside", xp), lambda: _first_inside(xp, geo))
+        index = xp.where(best == lowest, first, index)
+    return best, index, geo
 
 
-def _plane_index(xp, arg, none_above, geo):
-    """The flat ``h * W + w`` input index of kernel offset ``arg`` of each window.
-
-    Where no element is above the lowest value (``none_above``: -inf, or the
-    lowest integer, everywhere), PyTorch points at the window's first element
-    inside the input.
-    """
-    corner, step, first = geo.memo(("plane_index", xp), lambda: _plane_index_parts(xp, geo))
-    return xp.where(none_above, first, corner + step.take(arg))
+def _plane_index(xp, arg, geo):
+    """The flat ``h * W + w`` input index of kernel offset ``arg`` of each window."""
+    corner, step = geo.memo(("plane_index", xp), lambda: _plane_index_parts(xp, geo))
+    return corner + step.take(arg)
 
 
 def _plane_index_parts(xp, geo):
-    """Each window's top left corner (padding included), the step from it to each kernel
-    offset, and each window's first element inside the input, as flat plane indices."""
+    """Each window's top left corner (padding included) and the step from it to each kernel
+    offset, as flat plane indices."""
     kw, (sh, sw), (ph, pw), (dh, dw) = geo.kernel[1], geo.stride, geo.padding, geo.dilation
     width = geo.shape[3]
     top = xp.arange(geo.out[0])[:, None] * sh - ph
     left = xp.arange(geo.out[1]) * sw - pw
     offset = xp.arange(math.prod(geo.kernel))
-    step = (offset // kw * dh) * width + offset % kw * dw
-    first = ((top + _ceil_div(-top, dh) * dh * (top < 0)) * width
-             + left + _ceil_div(-left, dw) * dw * (left < 0))
-    return (top * width + left).astype(xp.int64), step.astype(xp.int64), first.astype(xp.int64)
+    return ((top * width + left).astype(xp.int64),
+            ((offset // kw * dh) * width + offset % kw * dw).astype(xp.int64))
+
+
+def _first_inside(xp, geo):
+    """Each window's first element inside the input, as a flat plane index."""
+    (sh, sw), (ph, pw), (dh, dw) = geo.stride, geo.padding, geo.dilation
+    top = xp.arange(geo.out[0])[:, None] * sh - ph
+    left = xp.arange(geo.out[1]) * sw - pw
+    return ((top + _ceil_div(-top, dh) * dh * (top < 0)) * geo.shape[3]
+            + left + _ceil_div(-left, dw) * dw * (left < 0)).astype(xp.int64)
 
 
 def _ceil_div(a, b):
