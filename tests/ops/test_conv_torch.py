@@ -205,11 +205,13 @@ def test_max_pool_indices_at_ties_nans_and_infinities(values, kw):
                                      padding=(1, 1), ceil_mode=True),
                                 dict(kernel_size=2)],
                          ids=["padding", "dilation-ceil", "plain"])
-def test_max_pool_indices_over_many_windows(dtype, kw):
+# a few hundred windows, and more than _ARGMAX_WINDOWS (another way to the first maximum)
+@pytest.mark.parametrize("shape", [(3, 4, 9, 10), (4, 8, 24, 25)], ids=["few", "many"])
+def test_max_pool_indices_over_many_windows(dtype, kw, shape):
     """Many windows at once, each with its own mix of ties, NaNs and lowest values: every
     window's index must be PyTorch's (first maximum, last NaN, never the padding)."""
     rng = np.random.default_rng(1)
-    x = rng.integers(-2, 2, (3, 4, 9, 10)).astype(dtype)     # few values: many ties
+    x = rng.integers(-2, 2, shape).astype(dtype)     # few values: many ties
     lowest = -np.inf if dtype.startswith("float") else np.iinfo(dtype).min
     x[rng.random(x.shape) < 0.3] = lowest
     if dtype.startswith("float"):
