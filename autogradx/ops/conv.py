@@ -6,15 +6,22 @@ multiplies the filters with them, one matmul per group. The vjp for the
 filters is the product of the output gradient with the same columns; the vjp
 for the input multiplies the output gradient by the filters and sums the
 windows back onto the input (:func:`_col2im`, the adjoint of the windowing).
-Pooling reuses the windows: max pooling records the flat index of each
-window's maximum and scatter-adds the gradient there, average pooling spreads
-it with :func:`_col2im`.
+Pooling reuses the windows, their kernel offsets flattened into one axis: max
+pooling records the flat index of each window's maximum and scatter-adds the
+gradient there, average pooling sums that axis and spreads the gradient back
+with :func:`_col2im`.
 
 Everything runs on the array module ``xp`` the op is handed. The vjps also
 run on tensors (``create_graph=True``), so they use only functions autogradx
 has as ops, plus ``xp.add.at`` for the scatter and ``out[idx] = out[idx] + v``
-for col2im, which autogradx records; :func:`_windows` is the one NumPy-only
-piece (a strided view; tensors take a slower path of stacked slices).
+for col2im, which autogradx records; :func:`_windows` is the one piece that
+differs by array type (a strided view; tensors take a slower path of stacked
+slices).
+
+On the small inputs where Python costs more than the arithmetic, what follows
+from the arguments alone is worked out once per argument set and kept: the
+checked geometry (:func:`_memoised`), the windows' strides and positions, the
+padded shape, max pooling's index parts, average pooling's divisors.
 """
 
 import functools
