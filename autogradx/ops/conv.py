@@ -196,13 +196,17 @@ def _expand(value, nd, what):
 
 
 class _ConvGeometry:
-    """The checked arguments of one convolution, normalised to tuples, and its output size."""
+    """The checked arguments of one convolution, normalised to tuples; its padded and output
+    sizes, and the axis order that lays its windows out as columns."""
 
-    __slots__ = ("stride", "pads", "dilation", "groups", "batched", "out")
+    __slots__ = ("stride", "pads", "dilation", "groups", "batched", "out", "padded", "col_order")
 
-    def __init__(self, stride, pads, dilation, groups, batched, out):
+    def __init__(self, stride, pads, dilation, groups, batched, out, padded):
         self.stride, self.pads, self.dilation = stride, pads, dilation
-        self.groups, self.batched, self.out = groups, batched, out
+        self.groups, self.batched, self.out, self.padded = groups, batched, out, padded
+        # the windows' axes as columns: (N, C, *kernel, *out) -> (C, *kernel, N, *out)
+        nd = len(stride)
+        self.col_order = (1, *range(2, 2 + nd), 0, *range(2 + nd, 2 + 2 * nd))
 
 
 def _conv_pads(nd, padding, kernel, stride, dilation):
@@ -282,7 +286,7 @@ def _check_conv_geometry(nd, x_shape, w_shape, bias_shape, stride, padding, dila
         raise RuntimeError(
             f"Given weight of size {list(w_shape)}, expected bias to be 1-dimensional with "
             f"{c_out} elements, but got bias of size {list(bias_shape)} instead")
-    padded = [n + lo + hi for n, (lo, hi) in zip(x_shape[-nd:], pads)]
+    padded = tuple(n + lo + hi for n, (lo, hi) in zip(x_shape[-nd:], pads))
     span = [(k - 1) * d + 1 for k, d in zip(kernel, dilation)]
     if any(p < s for p, s in zip(padded, span)):
         raise RuntimeError(
@@ -290,7 +294,7 @@ def _check_conv_geometry(nd, x_shape, w_shape, bias_shape, stride, padding, dila
             f"Kernel size: ({' x '.join(map(str, span))}). Kernel size can't be greater than "
             "actual input size")
     out = tuple((p - s) // st + 1 for p, s, st in zip(padded, span, stride))
-    return _ConvGeometry(stride, pads, dilation, groups, len(x_shape) == nd + 2, out)
+    return _ConvGeometry(stride, pads, dilation, groups, len(x_shape) == nd + 2, out, padded)
 
 
 
@@ -300,13 +304,11 @@ def _im2col(xp, x, kernel, geo):
     Kernel offsets outside, output positions inside: copying the strided view
     in this order is an order of magnitude faster than rows of whole windows.
     """
-    nd, out = len(kernel), geo.out
+    out = geo.out
     x = _pad(xp, x, geo.pads)
     n, c = x.shape[:2]
     win = _windows(xp, x, kernel, geo.stride, geo.dilation, out)
-    # (N, C, *kernel, *out) -> (C, *kernel, N, *out)
-    order = (1,) + tuple(range(2, 2 + nd)) + (0,) + tuple(range(2 + nd, 2 + 2 * nd))
-    cols = xp.transpose(win, order).reshape(
+    cols = xp.transpose(win, geo.col_order).reshape(
         geo.groups, c // geo.groups * math.prod(kernel), n * math.prod(out))
     return cols, out
 
@@ -356,8 +358,7 @@ def _conv_grad_input(xp, g, input, weight, stride=1, padding=0, dilation=1, grou
     cols = xp.matmul(xp.swapaxes(_filters(weight, geo.groups), 1, 2), _grad_rows(xp, g, geo.groups))
     # (groups, C/groups * prod(kernel), N * prod(out)) -> (C, N, *kernel, *out)
     cols = xp.moveaxis(cols.reshape((c,) + weight.shape[2:] + (n,) + g.shape[2:]), 1 + nd, 1)
-    padded = tuple(size + lo + hi for size, (lo, hi) in zip(x.shape[2:], geo.pads))
-    grad = xp.swapaxes(_col2im(xp, cols, padded, geo.stride, geo.dilation), 0, 1)
+    grad = xp.swapaxes(_col2im(xp, cols, geo.padded, geo.stride, geo.dilation), 0, 1)
     grad = _crop(grad, geo.pads, x.shape)
     return grad if geo.batched else grad[0]
 
