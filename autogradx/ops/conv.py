@@ -458,7 +458,7 @@ class _PoolGeometry:
     """
 
     __slots__ = ("kernel", "stride", "padding", "dilation", "out", "shape", "batched", "pads",
-                 "padded_size", "flat_windows", "_memo")
+                 "padded_size", "flat_windows", "disjoint", "_memo")
 
     def __init__(self, kernel, stride, padding, dilation, out, shape, batched):
         self.kernel, self.stride, self.padding, self.dilation = kernel, stride, padding, dilation
@@ -469,6 +469,8 @@ class _PoolGeometry:
                                                       dilation, out))
         self.padded_size = tuple(n + lo + hi for n, (lo, hi) in zip(shape[2:], self.pads))
         self.flat_windows = shape[:2] + (math.prod(kernel),) + out
+        # no two windows share an element (each starts past the last one's end)
+        self.disjoint = all(s >= (k - 1) * d + 1 for k, s, d in zip(kernel, stride, dilation))
         self._memo = {}
 
     def memo(self, key, make):
@@ -615,7 +617,13 @@ def _max_pool_grad(xp, g, geo, index):
     planes = (n * c, math.prod(geo.out))
     starts = geo.memo(("plane_starts", xp), lambda: xp.arange(n * c)[:, None] * (height * width))
     flat = index.reshape(planes) + starts
-    grad = _scatter_add(xp, g.reshape(planes), flat, n * c * height * width)
+    if geo.disjoint and type(g) is np.ndarray:
+        # windows apart: no input element is two windows' maximum, so an assignment does
+        # what the scatter-add would (NumPy's add.at costs 2-3 us more on a small array)
+        grad = np.zeros(n * c * height * width, dtype=g.dtype)
+        grad[flat] = g.reshape(planes)
+    else:
+        grad = _scatter_add(xp, g.reshape(planes), flat, n * c * height * width)
     return _unbatch(grad.reshape(geo.shape), geo)
 
 
