@@ -165,13 +165,17 @@ def _crop(g, pads, shape):
 def _memoised(check):
     """``check``, a function of hashable arguments that validates them and returns their
     geometry, answered from a cache: the forward and the vjps ask for the same one on
-    every call. Errors are not cached; arguments that are not hashable (a list for a
-    stride) are checked afresh. ``typed``: a float must not find an int's geometry
-    (PyTorch refuses a float stride)."""
+    every call. Errors are not cached. Arguments are checked afresh where they are not
+    hashable (a list for a stride) or hold anything but ints in a tuple: ``(1.0, 2)``
+    equals ``(1, 2)`` as a key, but PyTorch refuses it (``typed`` tells a float from an
+    int only at the top level)."""
     cached = functools.lru_cache(maxsize=256, typed=True)(check)
 
     @functools.wraps(check)
     def geometry(*args):
+        for a in args:
+            if type(a) is tuple and any(type(v) is not int for v in a):
+                return check(*args)
         try:
             return cached(*args)
         except TypeError:       # unhashable: a TypeError of check itself comes back again

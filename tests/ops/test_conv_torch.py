@@ -331,3 +331,20 @@ def test_errors_match_torch(fn):
         fn(agx)
     assert str(t_err.value).replace("[[", "[").replace("]]", "]") in str(a_err.value)
     assert a_err.type is t_err.type
+
+
+@pytest.mark.parametrize("call", [
+    lambda L, x, w, s: F(L).conv2d(x, w, stride=s),
+    lambda L, x, w, s: F(L).max_pool2d(x, s),
+    lambda L, x, w, s: F(L).avg_pool2d(x, 2, stride=s),
+], ids=["conv2d", "max_pool2d", "avg_pool2d"])
+def test_float_in_a_tuple_refused_after_the_int_call(call):
+    """The checked arguments are cached, and ``(2.0, 2) == (2, 2)``: once the int call has
+    run, the float one must still be refused, as PyTorch refuses it."""
+    a_x, a_w = agx.ones(1, 1, 4, 4), agx.ones(1, 1, 2, 2)
+    t_x, t_w = torch.ones(1, 1, 4, 4), torch.ones(1, 1, 2, 2)
+    call(agx, a_x, a_w, (2, 2))
+    with pytest.raises((TypeError, RuntimeError)):
+        call(torch, t_x, t_w, (2.0, 2))
+    with pytest.raises((TypeError, RuntimeError)):
+        call(agx, a_x, a_w, (2.0, 2))
