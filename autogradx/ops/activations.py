@@ -400,8 +400,12 @@ def _pad(xp, x, pad, mode="constant", value=None):
         crop[axis] = slice(max(-left, 0), x.shape[axis] - max(-right, 0))
         padding[axis] = (max(left, 0), max(right, 0))
     x = x[tuple(crop)]
-    if mode == "constant":
-        return xp.pad(x, padding, constant_values=0 if value is None else value)
+    if mode == "constant":      # a filled array with x written in: xp.pad costs 20-40 us
+        shape = tuple(n + lo + hi for n, (lo, hi) in zip(x.shape, padding))
+        out = (xp.zeros(shape, dtype=x.dtype) if value is None
+               else xp.full(shape, value, dtype=x.dtype))
+        out[tuple(slice(lo, lo + n) for n, (lo, _) in zip(x.shape, padding))] = x
+        return out
     return xp.pad(x, padding, mode=_NUMPY_PAD_MODES[mode])
 
 
@@ -458,8 +462,14 @@ def _unpad_axis(xp, g, axis, left, right, mode):
 
 
 def _pad_vjp(xp, g, pad, mode="constant", value=None):
+    pad = [int(p) for p in pad]
+    if mode == "constant" and min(pad, default=0) >= 0:
+        # nothing cropped, and the padding holds constants: the gradient is g over the input
+        k = len(pad) // 2
+        return g[(Ellipsis,) + tuple(slice(pad[2 * i], g.shape[-1 - i] - pad[2 * i + 1])
+                                     for i in range(k - 1, -1, -1))]
     for i in range(len(pad) // 2):
-        g = _unpad_axis(xp, g, g.ndim - 1 - i, int(pad[2 * i]), int(pad[2 * i + 1]), mode)
+        g = _unpad_axis(xp, g, g.ndim - 1 - i, pad[2 * i], pad[2 * i + 1], mode)
     return g
 
 

@@ -79,6 +79,10 @@ CASES = [
          CONV),
     case("conv3d-unbatched-groups", conv3d(groups=2), (R(4, 3, 3, 3), R(2, 2, 2, 2, 2)),
          "SqueezeBackward1"),
+    # large enough that the input's gradient sums its windows back one kernel offset at a
+    # time (the small cases above take the one-scatter path)
+    case("conv2d-large", conv2d(stride=(1, 2), padding=1, dilation=(2, 1)),
+         (R(2, 8, 20, 21), R(6, 8, 3, 3), R(6)), CONV),
     # max pooling
     case("max_pool2d", max_pool(kernel_size=2), (R(2, 3, 6, 6),), MAX),
     case("max_pool2d-odd", max_pool(kernel_size=2), (R(1, 2, 7, 5),), MAX),
@@ -113,6 +117,8 @@ CASES = [
     case("avg_pool2d-divisor_override", avg_pool(kernel_size=2, padding=1, divisor_override=3),
          (R(1, 2, 5, 4),), AVG),
     case("avg_pool2d-unbatched", avg_pool(kernel_size=(2, 3), stride=1), (R(2, 4, 5),), AVG),
+    case("avg_pool2d-large", avg_pool(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+         (R(4, 8, 25, 24),), AVG),
 ]
 
 
@@ -191,6 +197,50 @@ def test_max_pool_indices_at_ties_nans_and_infinities(values, kw):
     a_out.sum().backward()
     t_out.sum().backward()
     np.testing.assert_array_equal(a_in.grad.numpy(), t_in.grad.numpy())
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "int32"])
+@pytest.mark.parametrize("kw", [dict(kernel_size=3, stride=1, padding=1),
+                                dict(kernel_size=(2, 3), stride=(1, 2), dilation=(2, 1),
+                                     padding=(1, 1), ceil_mode=True),
+                                dict(kernel_size=2)],
+                         ids=["padding", "dilation-ceil", "plain"])
+# a few hundred windows, and more than _ARGMAX_WINDOWS (another way to the first maximum)
+@pytest.mark.parametrize("shape", [(3, 4, 9, 10), (4, 8, 24, 25)], ids=["few", "many"])
+def test_max_pool_indices_over_many_windows(dtype, kw, shape):
+    """Many windows at once, each with its own mix of ties, NaNs and lowest values: every
+    window's index must be PyTorch's (first maximum, last NaN, never the padding)."""
+    rng = np.random.default_rng(1)
+    x = rng.integers(-2, 2, shape).astype(dtype)     # few values: many ties
+    lowest = -np.inf if dtype.startswith("float") else np.iinfo(dtype).min
+    x[rng.random(x.shape) < 0.3] = lowest
+    if dtype.startswith("float"):
+        x[rng.random(x.shape) < 0.05] = np.nan
+    a_out, a_idx = F(agx).max_pool2d_with_indices(agx.tensor(x), **kw)
+    t_out, t_idx = F(torch).max_pool2d_with_indices(torch.tensor(x), **kw)
+    assert a_idx.tolist() == t_idx.tolist()
+    np.testing.assert_array_equal(a_out.numpy(), t_out.numpy())
+
+
+@pytest.mark.parametrize("fn, weights", [(conv2d(padding=1, stride=2), [(4, 3, 3, 3)]),
+                                         (max_pool(kernel_size=2), []),
+                                         (avg_pool(kernel_size=3, padding=1), [])],
+                         ids=["conv2d", "max_pool2d", "avg_pool2d"])
+def test_input_not_contiguous(fn, weights):
+    """The windows are a view over the input's memory: a transposed input must give
+    PyTorch's values and gradients all the same."""
+    rng = np.random.default_rng(2)
+    values = [rng.standard_normal((2, 3, 6, 7))] + [rng.standard_normal(s) for s in weights]
+    a_leaves = [agx.tensor(v, requires_grad=True) for v in values]
+    t_leaves = [torch.tensor(v, requires_grad=True) for v in values]
+    a_x, t_x = a_leaves[0].transpose(2, 3), t_leaves[0].transpose(2, 3)
+    assert not a_x.detach().numpy().flags.c_contiguous
+    a_out, t_out = fn(agx, a_x, *a_leaves[1:]), fn(torch, t_x, *t_leaves[1:])
+    np.testing.assert_allclose(a_out.detach().numpy(), t_out.detach().numpy(), rtol=1e-10)
+    a_out.sum().backward()
+    t_out.sum().backward()
+    for a, t in zip(a_leaves, t_leaves):
+        np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-10)
 
 
 @pytest.mark.xfail(strict=True, raises=NotImplementedError,
@@ -281,3 +331,20 @@ def test_errors_match_torch(fn):
         fn(agx)
     assert str(t_err.value).replace("[[", "[").replace("]]", "]") in str(a_err.value)
     assert a_err.type is t_err.type
+
+
+@pytest.mark.parametrize("call", [
+    lambda L, x, w, s: F(L).conv2d(x, w, stride=s),
+    lambda L, x, w, s: F(L).max_pool2d(x, s),
+    lambda L, x, w, s: F(L).avg_pool2d(x, 2, stride=s),
+], ids=["conv2d", "max_pool2d", "avg_pool2d"])
+def test_float_in_a_tuple_refused_after_the_int_call(call):
+    """The checked arguments are cached, and ``(2.0, 2) == (2, 2)``: once the int call has
+    run, the float one must still be refused, as PyTorch refuses it."""
+    a_x, a_w = agx.ones(1, 1, 4, 4), agx.ones(1, 1, 2, 2)
+    t_x, t_w = torch.ones(1, 1, 4, 4), torch.ones(1, 1, 2, 2)
+    call(agx, a_x, a_w, (2, 2))
+    with pytest.raises((TypeError, RuntimeError)):
+        call(torch, t_x, t_w, (2.0, 2))
+    with pytest.raises((TypeError, RuntimeError)):
+        call(agx, a_x, a_w, (2.0, 2))
