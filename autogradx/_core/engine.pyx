@@ -47,6 +47,7 @@ except ImportError:                 # another NumPy: its warnings pass through
 cdef type _ndarray = np.ndarray
 cdef type _generic = np.generic
 cdef Loops _add = loops_of(np.add)
+cdef object _add_reduce = np.add.reduce
 _NONE_REPLACED = "can't replace a None gradient with a non-None value"
 
 # The sweep each thread runs, for hooks that ask about it (autograd.graph's multi-grad
@@ -84,9 +85,15 @@ cdef object unbroadcast(object g, object shape, Node producer, Py_ssize_t index)
             if shape[i] != 1:
                 _bad_grad(g, shape, producer, index)
             axes.append(lead + i)
+    # np.add.reduce is what ndarray.sum calls, without its Python frame (a quarter of
+    # the cost on small arrays); other arrays use their own sum.
+    reduce = _add_reduce if type(g) is _ndarray else None
     if lead and len(axes) == lead and len(shape):
-        return g.sum(axis=tuple(axes))      # a new array, not a view of one (leaves keep it)
-    g = g.sum(axis=tuple(axes), keepdims=True) if axes else g
+        # A new array, not a view of one (leaves keep it).
+        return reduce(g, tuple(axes)) if reduce is not None else g.sum(axis=tuple(axes))
+    if axes:
+        g = (reduce(g, tuple(axes), None, None, keepdims=True) if reduce is not None
+             else g.sum(axis=tuple(axes), keepdims=True))
     return g.reshape(shape) if lead else g
 
 

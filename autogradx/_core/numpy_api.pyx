@@ -42,6 +42,9 @@ cdef object _NoValue = np._NoValue
 cdef object _add_reduce = np.add.reduce
 cdef object _or_reduce = np.logical_or.reduce
 cdef object _and_reduce = np.logical_and.reduce
+cdef object _mul_reduce = np.multiply.reduce
+cdef object _max_reduce = np.maximum.reduce
+cdef object _min_reduce = np.minimum.reduce
 cdef object _true_divide = np.true_divide
 cdef object _empty_like = np.empty_like
 cdef object _copyto = np.copyto
@@ -51,6 +54,11 @@ cdef object _bool = np.bool_
 cdef object _np_broadcast_to = np.broadcast_to
 cdef object _np_sum = np.sum
 cdef object _np_mean = np.mean
+cdef object _np_prod = np.prod
+cdef object _np_max = np.max
+cdef object _np_min = np.min
+cdef object _np_cumsum = np.cumsum
+cdef object _np_cumprod = np.cumprod
 cdef object _np_any = np.any
 cdef object _np_all = np.all
 cdef object _np_ones_like = np.ones_like
@@ -201,15 +209,45 @@ def swapaxes(a, axis1, axis2):
 
 # ---------------------------------------------------------------- reductions
 
+cdef inline object _reduce(object reduce, object a, object axis, object dtype, object out,
+                           object keepdims):
+    """``ufunc.reduce`` as NumPy's ``_wrapreduction`` calls it for an ndarray (keywords given
+    as _NoValue are not passed)."""
+    if keepdims is _NoValue:
+        return reduce(a, axis, dtype, out)
+    return reduce(a, axis, dtype, out, keepdims=keepdims)
+
+
 def sum(a, axis=None, dtype=None, out=None, keepdims=_NoValue, initial=_NoValue,
         where=_NoValue):
     """``numpy.sum``: ``np.add.reduce``, as NumPy's wrapper calls it for an ndarray."""
     if type(a) is _ndarray and initial is _NoValue and where is _NoValue:
-        if keepdims is _NoValue:
-            return _add_reduce(a, axis, dtype, out)
-        return _add_reduce(a, axis, dtype, out, keepdims=keepdims)
+        return _reduce(_add_reduce, a, axis, dtype, out, keepdims)
     return _np_sum(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims, initial=initial,
                    where=where)
+
+
+def prod(a, axis=None, dtype=None, out=None, keepdims=_NoValue, initial=_NoValue,
+         where=_NoValue):
+    """``numpy.prod``: ``np.multiply.reduce``, as NumPy's wrapper calls it for an ndarray."""
+    if type(a) is _ndarray and initial is _NoValue and where is _NoValue:
+        return _reduce(_mul_reduce, a, axis, dtype, out, keepdims)
+    return _np_prod(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims, initial=initial,
+                    where=where)
+
+
+def max(a, axis=None, out=None, keepdims=_NoValue, initial=_NoValue, where=_NoValue):
+    """``numpy.max``: ``np.maximum.reduce``, as NumPy's wrapper calls it for an ndarray."""
+    if type(a) is _ndarray and initial is _NoValue and where is _NoValue:
+        return _reduce(_max_reduce, a, axis, None, out, keepdims)
+    return _np_max(a, axis=axis, out=out, keepdims=keepdims, initial=initial, where=where)
+
+
+def min(a, axis=None, out=None, keepdims=_NoValue, initial=_NoValue, where=_NoValue):
+    """``numpy.min``: ``np.minimum.reduce``, as NumPy's wrapper calls it for an ndarray."""
+    if type(a) is _ndarray and initial is _NoValue and where is _NoValue:
+        return _reduce(_min_reduce, a, axis, None, out, keepdims)
+    return _np_min(a, axis=axis, out=out, keepdims=keepdims, initial=initial, where=where)
 
 
 def mean(a, axis=None, dtype=None, out=None, keepdims=_NoValue, *, where=_NoValue):
@@ -242,19 +280,29 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=_NoValue, *, where=_NoValu
 def any(a, axis=None, out=None, keepdims=_NoValue, *, where=_NoValue):
     """``numpy.any``: ``np.logical_or.reduce`` to bool, as NumPy's wrapper calls it."""
     if type(a) is _ndarray and where is _NoValue:
-        if keepdims is _NoValue:
-            return _or_reduce(a, axis, _bool, out)
-        return _or_reduce(a, axis, _bool, out, keepdims=keepdims)
+        return _reduce(_or_reduce, a, axis, _bool, out, keepdims)
     return _np_any(a, axis=axis, out=out, keepdims=keepdims, where=where)
 
 
 def all(a, axis=None, out=None, keepdims=_NoValue, *, where=_NoValue):
     """``numpy.all``: ``np.logical_and.reduce`` to bool, as NumPy's wrapper calls it."""
     if type(a) is _ndarray and where is _NoValue:
-        if keepdims is _NoValue:
-            return _and_reduce(a, axis, _bool, out)
-        return _and_reduce(a, axis, _bool, out, keepdims=keepdims)
+        return _reduce(_and_reduce, a, axis, _bool, out, keepdims)
     return _np_all(a, axis=axis, out=out, keepdims=keepdims, where=where)
+
+
+def cumsum(a, axis=None, dtype=None, out=None):
+    """``numpy.cumsum``: the method, without NumPy's wrapper."""
+    if type(a) is _ndarray:
+        return a.cumsum(axis, dtype, out)
+    return _np_cumsum(a, axis=axis, dtype=dtype, out=out)
+
+
+def cumprod(a, axis=None, dtype=None, out=None):
+    """``numpy.cumprod``: the method, without NumPy's wrapper."""
+    if type(a) is _ndarray:
+        return a.cumprod(axis, dtype, out)
+    return _np_cumprod(a, axis=axis, dtype=dtype, out=out)
 
 
 # ---------------------------------------------------------------- filled like an array
@@ -296,7 +344,9 @@ def full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None, *, d
 # ---------------------------------------------------------------- the namespace
 
 FAST = {f.__name__: f for f in (broadcast_to, expand_dims, moveaxis, reshape, transpose, swapaxes, sum,
-                                mean, any, all, ones_like, zeros_like, full_like)}
+                                prod, max, min, mean, any, all, cumsum, cumprod, ones_like,
+                                zeros_like, full_like)}
+FAST["amax"], FAST["amin"] = max, min      # NumPy's aliases (its own are separate functions)
 
 NUMPY = types.ModuleType("numpy")
 NUMPY.__dict__.update(np.__dict__)      # NumPy's names (and its __getattr__ for lazy ones)

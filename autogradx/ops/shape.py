@@ -147,7 +147,8 @@ def _reshape(xp, x, shape):
 
 reshape = _ops.add(Op("reshape", _reshape, residuals=True, method=True, view=True, vjp=_to_shape,
                       parse=_sizes_parser("shape"),
-                      grad_fn=lambda x, shape: _reshape_name(x, _infer(shape, x.size))))
+                      grad_fn=lambda x, shape: "ViewBackward0" if x.flags.c_contiguous
+                      else _reshape_name(x, _infer(shape, x.size))))
 
 
 def _reshape_as(xp, x, other):

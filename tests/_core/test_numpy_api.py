@@ -80,7 +80,7 @@ def test_ops_get_it_while_the_fast_paths_are_on_and_numpy_itself_otherwise():
         _set_fast_paths(prev)
 
 
-@pytest.mark.parametrize("name", ["sum", "mean", "any", "all"])
+@pytest.mark.parametrize("name", ["sum", "prod", "max", "min", "amax", "amin", "mean", "any", "all"])
 def test_reductions(name):
     for a in ARRAYS:
         for axis in _axis_choices(a.ndim):
@@ -91,7 +91,7 @@ def test_reductions(name):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             _both(name, a, None)
-            if name in ("sum", "mean"):
+            if name in ("sum", "prod", "mean"):
                 _both(name, a, dtype=np.float64)
             if name == "sum":
                 _both(name, a, 0 if a.ndim else None, None, np.empty(a.shape[1:], np.float64))
@@ -123,6 +123,17 @@ def test_broadcast_to():
     view = NUMPY.broadcast_to(one, (4, 3))
     with pytest.raises(ValueError, match="read-only"):
         view[0, 0] = 1
+
+
+@pytest.mark.parametrize("name", ["cumsum", "cumprod"])
+def test_cumulative(name):
+    for a in ARRAYS:
+        for axis in [None, 0, -1, a.ndim, -a.ndim - 1]:
+            for kwargs in ({}, {"dtype": np.float64}, {"dtype": np.int32}):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    _both(name, a, axis, **kwargs)
+    _both(name, [1, 2, 3])
 
 
 def test_reshape_transpose():
