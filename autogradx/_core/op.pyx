@@ -222,7 +222,7 @@ cdef object _call_ufunc(OpDef op, list values, Py_ssize_t n):
         if type(b) is _ndarray and not _same_dtype(<cnp.ndarray>a, <cnp.ndarray>b):
             return None             # ops that promote have made them one dtype already
         b = scalar_operand(b, a)
-    elif type(a) is not _ndarray and _is_float_array(b):
+    elif op.number_first and type(a) is not _ndarray and _is_float_array(b):
         a = scalar_operand(a, b)
     else:
         return None

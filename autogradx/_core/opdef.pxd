@@ -34,6 +34,8 @@ cdef class OpDef:
     cdef readonly bint out           # the forward takes out=: an array to write the result into
     cdef readonly object numpy_ufunc # the NumPy ufunc the forward computes on float arrays without parameters, or None
     cdef Loops loops                 # its inner loops, called directly on small arrays
+    cdef readonly bint number_first  # with ufunc=: input 0 may be a Python number (torch.add(2, t));
+                                     # else the ufunc path leaves one there to the forward (torch.lt(2, t) is refused)
     cdef readonly tuple reads        # per input: the indices in ``save`` its formula reads (vjp given
                                      # per input name); None for the positional forms, which read all
     cdef tuple read_masks            # ``reads`` as bit masks over ``save`` (Python ints), for _save

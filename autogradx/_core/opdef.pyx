@@ -38,7 +38,7 @@ _FROM_NAME = _FromName()
 
 
 cdef class OpDef:
-    """Op(name, forward, *, inputs=("input",), promote=None, n_outputs=1, output_type=None, view=False, parse=None, vjp=None, save=(), residuals=False, grad_fn=None, holomorphic=True, jvp=None, namespace=<the name's prefix>, method=None, inplace=None, inplace_param=None, aliases=(), doc=None, out=False, ufunc=None, vjp_ufunc=None)
+    """Op(name, forward, *, inputs=("input",), promote=None, n_outputs=1, output_type=None, view=False, parse=None, vjp=None, save=(), residuals=False, grad_fn=None, holomorphic=True, jvp=None, namespace=<the name's prefix>, method=None, inplace=None, inplace_param=None, aliases=(), doc=None, out=False, ufunc=None, number_first=True, vjp_ufunc=None)
 
     The contract of one op: a forward and its vjp over an array module.
 
@@ -59,7 +59,7 @@ cdef class OpDef:
                  namespace=_FROM_NAME, method=None, inplace=None, inplace_param=None, aliases=(),
                  doc=None,
                  # speed hints
-                 bint out=False, ufunc=None, vjp_ufunc=None):
+                 bint out=False, ufunc=None, bint number_first=True, vjp_ufunc=None):
         if args:
             # vjp was the one argument after forward that could be positional.
             if len(args) > 1 or vjp is not None:
@@ -181,6 +181,7 @@ cdef class OpDef:
             if not isinstance(self.numpy_ufunc, np.ufunc):
                 raise ValueError(f"op {name!r}: ufunc={ufunc!r} is not a NumPy ufunc")
             self.loops = loops_of(self.numpy_ufunc)
+        self.number_first = number_first
         if vjp_ufunc is not None:
             warnings.warn(
                 f"op {name!r}: vjp_ufunc= is deprecated and ignored: give vjp as a dict of one "

@@ -865,22 +865,28 @@ def _comparison(name, compare, doc):
 
 
 eq = _ops.add(Op("eq", _comparison("eq", operator.eq, "``input == other``, elementwise."),
-                 promote="elementwise", inputs=_BINARY, method=True, inplace=True, vjp=_ZERO_GRADS, jvp="elementwise"))
+                 promote="elementwise", inputs=_BINARY, method=True, inplace=True, vjp=_ZERO_GRADS, jvp="elementwise",
+                 ufunc="equal", number_first=False))
 ne = _ops.add(Op("ne", _comparison("ne", operator.ne, "``input != other``, elementwise."),
                  promote="elementwise", inputs=_BINARY, method=True, inplace=True, vjp=_ZERO_GRADS,
-                 aliases="not_equal", jvp="elementwise"))
+                 aliases="not_equal", jvp="elementwise",
+                 ufunc="not_equal", number_first=False))
 lt = _ops.add(Op("lt", _comparison("lt", operator.lt, "``input < other``, elementwise."),
                  promote="elementwise", inputs=_BINARY, method=True, inplace=True, vjp=_ZERO_GRADS,
-                 aliases="less", jvp="elementwise"))
+                 aliases="less", jvp="elementwise",
+                 ufunc="less", number_first=False))
 le = _ops.add(Op("le", _comparison("le", operator.le, "``input <= other``, elementwise."),
                  promote="elementwise", inputs=_BINARY, method=True, inplace=True, vjp=_ZERO_GRADS,
-                 aliases="less_equal", jvp="elementwise"))
+                 aliases="less_equal", jvp="elementwise",
+                 ufunc="less_equal", number_first=False))
 gt = _ops.add(Op("gt", _comparison("gt", operator.gt, "``input > other``, elementwise."),
                  promote="elementwise", inputs=_BINARY, method=True, inplace=True, vjp=_ZERO_GRADS,
-                 aliases="greater", jvp="elementwise"))
+                 aliases="greater", jvp="elementwise",
+                 ufunc="greater", number_first=False))
 ge = _ops.add(Op("ge", _comparison("ge", operator.ge, "``input >= other``, elementwise."),
                  promote="elementwise", inputs=_BINARY, method=True, inplace=True, vjp=_ZERO_GRADS,
-                 aliases="greater_equal", jvp="elementwise"))
+                 aliases="greater_equal", jvp="elementwise",
+                 ufunc="greater_equal", number_first=False))
 
 
 def _logical(name, fn):
