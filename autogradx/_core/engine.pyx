@@ -28,6 +28,7 @@ from .grad_mode cimport (anomaly_enabled, anomaly_check_nan, grad_enabled, saved
                          set_grad_enabled_c)
 from .loops cimport Loops, loops_of, call2, exact_in_place
 from .dispatch cimport array_module
+from .numpy_api cimport filled_like
 from .tensor cimport TensorBase, new_tensor, needs_grad, same_shape, dtype_of, writable_owner
 
 from .errors import _anomaly, warn_failed_node
@@ -445,15 +446,16 @@ cdef object _root_grad(Py_ssize_t i, object g, object shape, object dtype, objec
     ``dtype`` (``like``: its array, None for a GradientEdge): ones for None (scalar roots
     only), else ``g`` checked and cast as PyTorch does."""
     if g is None:
-        if _numel(shape) != 1:
+        if (cnp.PyArray_SIZE(<cnp.ndarray>like) if type(like) is _ndarray else _numel(shape)) != 1:
             raise RuntimeError("grad can be implicitly created only for scalar outputs")
-        if np.dtype(dtype).kind == "c":
+        if (cnp.PyArray_ISCOMPLEX(<cnp.ndarray>like) if type(like) is _ndarray
+                else np.dtype(dtype).kind == "c"):
             raise RuntimeError("grad can be implicitly created only for real scalar outputs "
                                f"but got torch.{np.dtype(dtype)}")
-        if like is None or type(like) is _ndarray:
-            g = np.array(1, dtype)          # the cheapest way to a fresh one (0.2 us)
-            if shape != ():
-                g = g.reshape(shape)
+        if type(like) is _ndarray:
+            g = filled_like(<cnp.ndarray>like, 1)
+        elif like is None:
+            g = np.ones(shape, dtype)
         else:
             g = array_module(like).ones_like(like)
         return new_tensor(g, None, 0) if create_graph else g
