@@ -123,6 +123,8 @@ def _getitem_name(x, index):
         return "SelectBackward0"
     if type(index) is slice:
         return "SliceBackward0"
+    if _one_array(index):
+        return "IndexBackward0"
     kinds = _kinds(x.shape, _parts(index))
     if "index" in kinds or "bool" in kinds:
         return "IndexBackward0"
@@ -181,13 +183,19 @@ getitem = _ops.add(Op("getitem", _getitem, residuals=True, namespace=None, view=
                       vjp=lambda xp, g, shape, index: _embed(xp, g, shape, _parts(index))))
 
 
+def _one_array(index):
+    """Is ``index`` a single NumPy array of at least one dim (``x[tensor]``, the common
+    advanced index), which needs none of ``_parts``' conversions?"""
+    return type(index) is np.ndarray and index.ndim > 0
+
+
 def _advanced(parts):
     return any(_is_array(p) or isinstance(p, list) or _is_bool(p) for p in parts)
 
 
 def _index(xp, x, index):
     """``input[index]`` where the index holds integer or boolean arrays: a copy."""
-    parts = _parts(index)
+    parts = (index,) if _one_array(index) else _parts(index)
     for p in parts:
         if _is_array(p) and p.dtype.kind not in "iub":
             raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
@@ -198,6 +206,8 @@ def _index(xp, x, index):
 
 
 def _index_vjp(xp, g, shape, index):
+    if _one_array(index):
+        return _scatter_add(xp, g, shape, (index,))
     parts = _parts(index)
     if _advanced(parts):
         return _scatter_add(xp, g, shape, parts)
@@ -324,7 +334,10 @@ select = _ops.add(Op("select", _select, residuals=True, method=True, view=True,
 
 def _check_bounds(index, size, dim):
     if index.size:
-        lo, hi = int(index.min()), int(index.max())
+        if type(index) is np.ndarray:   # the ufuncs' reduce: ndarray.min's Python frame skipped
+            lo, hi = int(np.minimum.reduce(index, None)), int(np.maximum.reduce(index, None))
+        else:
+            lo, hi = int(index.min()), int(index.max())
         if lo < 0 or hi >= size:
             bad = lo if lo < 0 else hi
             raise RuntimeError(
@@ -409,12 +422,19 @@ def _gather(xp, x, dim, index, *, sparse_grad=False):
     """``out[i][j][k] = input[index[i][j][k]][j][k]`` for ``dim=0`` (and so on): the values
     of ``input`` along ``dim`` at ``index``, which has ``input``'s number of dims."""
     d = _check_gather("gather", x, dim, index)
-    return _gather_at(xp, x, d, index), (x.shape, d)
+    if x.ndim == 0:
+        return x.copy(), ((), None)
+    at = _along(index, d)       # kept for the vjp, which would build it again
+    return x[at], (x.shape, at)
 
 
-gather = _ops.add(Op("gather", _gather, residuals=True, method=True,
-                     vjp=lambda xp, g, at, dim, index, sparse_grad=False:
-                         _scatter_at(xp, g, at[0], at[1], index), jvp="linear"))
+def _gather_vjp(xp, g, taken, dim, index, sparse_grad=False):
+    shape, at = taken
+    return _scatter_add(xp, g, shape, at) if shape else g
+
+
+gather = _ops.add(Op("gather", _gather, residuals=True, method=True, vjp=_gather_vjp,
+                     jvp="linear"))
 
 
 def _take_along_dim(xp, x, indices, dim=None):
@@ -435,7 +455,8 @@ def _take_along_dim(xp, x, indices, dim=None):
                 f"dimensions, but got {x.ndim} dimensions for input, and {indices.ndim} "
                 "dimensions for indices")
         d = _wrap(dim, x.ndim)
-        if x.ndim:
+        if x.ndim and (x.shape[:d] != indices.shape[:d]
+                       or x.shape[d + 1:] != indices.shape[d + 1:]):
             common = list(np.broadcast_shapes(*[s[:d] + (1,) + s[d + 1:]
                                                 for s in (x.shape, indices.shape)]))
             x = xp.broadcast_to(x, tuple(common[:d] + [x.shape[d]] + common[d + 1:]))
@@ -450,7 +471,8 @@ def _take_along_dim_vjp(xp, g, at, indices, dim=None):
     shape, taken_shape, d = at
     if dim is None:
         return xp.reshape(_scatter_at(xp, g, taken_shape, 0, indices.reshape(-1)), shape)
-    if indices.ndim:
+    if indices.ndim and (indices.shape[:d] != taken_shape[:d]
+                         or indices.shape[d + 1:] != taken_shape[d + 1:]):
         indices = get_array_module(indices).broadcast_to(
             indices, taken_shape[:d] + indices.shape[d:d + 1] + taken_shape[d + 1:])
     return _scatter_at(xp, g, taken_shape, d, indices)
@@ -470,11 +492,11 @@ def _scatter_add_fwd(xp, x, src, *, dim, index):
     d = _check_gather("scatter_add", x, dim, index, src)
     if src.dtype != x.dtype:
         raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
-    used = tuple(slice(0, n) for n in index.shape)
     if not x.ndim:
         return x + src, src.shape
     out = x.copy()
-    xp.add.at(out, _along(index, d), src[used])
+    used = src if src.shape == index.shape else src[tuple(slice(0, n) for n in index.shape)]
+    xp.add.at(out, _along(index, d), used)
     return out, src.shape
 
 
