@@ -412,25 +412,28 @@ def _gather_at(xp, x, dim, index):
     return x[_along(index, dim)]
 
 
-def _scatter_at(xp, g, shape, dim, index):
-    if not shape:
-        return g
-    return _scatter_add(xp, g, shape, _along(index, dim))
+def _gathered(xp, x, dim, index, unflat=None):
+    """``_gather_at`` and what the vjp needs: the advanced index it used (None for a 0-d
+    ``x``), kept so that the vjp need not build it again, and the shape to give the
+    gradient (``unflat``; None for ``x``'s own)."""
+    if x.ndim == 0:
+        return x.copy(), (unflat, (), None)
+    at = _along(index, dim)
+    return x[at], (unflat, x.shape, at)
+
+
+def _gather_vjp(xp, g, taken, **params):
+    # The gradient of the (flattened or broadcast) input that was gathered from; the
+    # engine sums a broadcast one back.
+    unflat, shape, at = taken
+    out = g if at is None else _scatter_add(xp, g, shape, at)
+    return out if unflat is None else xp.reshape(out, unflat)
 
 
 def _gather(xp, x, dim, index, *, sparse_grad=False):
     """``out[i][j][k] = input[index[i][j][k]][j][k]`` for ``dim=0`` (and so on): the values
     of ``input`` along ``dim`` at ``index``, which has ``input``'s number of dims."""
-    d = _check_gather("gather", x, dim, index)
-    if x.ndim == 0:
-        return x.copy(), ((), None)
-    at = _along(index, d)       # kept for the vjp, which would build it again
-    return x[at], (x.shape, at)
-
-
-def _gather_vjp(xp, g, taken, dim, index, sparse_grad=False):
-    shape, at = taken
-    return _scatter_add(xp, g, shape, at) if shape else g
+    return _gathered(xp, x, _check_gather("gather", x, dim, index), index)
 
 
 gather = _ops.add(Op("gather", _gather, residuals=True, method=True, vjp=_gather_vjp,
@@ -463,23 +466,11 @@ def _take_along_dim(xp, x, indices, dim=None):
             indices = xp.broadcast_to(
                 indices, tuple(common[:d] + [indices.shape[d]] + common[d + 1:]))
     _check_bounds(indices, x.shape[d] if x.ndim else 1, d)
-    return _gather_at(xp, x, d, indices), (shape, x.shape, d)
-
-
-def _take_along_dim_vjp(xp, g, at, indices, dim=None):
-    # The gradient of the broadcast (or flattened) input; the engine sums a broadcast one back.
-    shape, taken_shape, d = at
-    if dim is None:
-        return xp.reshape(_scatter_at(xp, g, taken_shape, 0, indices.reshape(-1)), shape)
-    if indices.ndim and (indices.shape[:d] != taken_shape[:d]
-                         or indices.shape[d + 1:] != taken_shape[d + 1:]):
-        indices = get_array_module(indices).broadcast_to(
-            indices, taken_shape[:d] + indices.shape[d:d + 1] + taken_shape[d + 1:])
-    return _scatter_at(xp, g, taken_shape, d, indices)
+    return _gathered(xp, x, d, indices, shape if dim is None else None)
 
 
 take_along_dim = _ops.add(Op("take_along_dim", _take_along_dim, residuals=True, method=True,
-                             grad_fn="GatherBackward0", vjp=_take_along_dim_vjp, jvp="linear"))
+                             grad_fn="GatherBackward0", vjp=_gather_vjp, jvp="linear"))
 
 
 def _scatter_args(input, dim, index, src):

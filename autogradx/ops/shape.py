@@ -388,7 +388,7 @@ def _as_strided(xp, x, size, stride, storage_offset=None):
     size, stride = tuple(size), tuple(stride)
     if len(size) != len(stride):
         raise RuntimeError("mismatch in length of strides and shape")
-    if any(st < 0 for st in stride):
+    if stride and min(stride) < 0:
         raise RuntimeError(f"as_strided: Negative strides are not supported at the moment, got "
                            f"strides: {list(stride)}")
     flat, start = _memory(x)
@@ -406,7 +406,8 @@ def _as_strided(xp, x, size, stride, storage_offset=None):
     else:
         out = xp.lib.stride_tricks.as_strided(flat[offset:] if needed else flat[:0], size,
                                               tuple(st * item for st in stride))
-    if hasattr(out.flags, "writeable") and any(st == 0 and n > 1 for n, st in zip(size, stride)):
+    if 0 in stride and hasattr(out.flags, "writeable") and any(
+            st == 0 and n > 1 for n, st in zip(size, stride)):
         out.flags.writeable = False     # as NumPy marks a broadcast: writes into it are refused
     own = _positions(xp, start, x.shape, tuple(st // item for st in x.strides))
     return out, (_positions(xp, offset, size, stride), own, flat.size)
