@@ -169,7 +169,7 @@ reshape_as = _ops.add(Op("reshape_as", _reshape_as, inputs=("input", "other"), r
 
 
 def _view_of(x, shape):
-    if not _viewable(x, shape):
+    if not (x.flags.c_contiguous or _viewable(x, shape)):
         raise RuntimeError(
             "view size is not compatible with input tensor's size and stride (at least one "
             "dimension spans across two contiguous subspaces). Use .reshape(...) instead.")
