@@ -9,6 +9,7 @@ The vjp of taking elements puts the gradient back where they came from:
 may repeat positions (their gradients add up).
 """
 
+import functools
 import operator
 
 import numpy as np
@@ -380,10 +381,27 @@ index_select = _ops.add(Op("index_select", _index_select, residuals=True, method
 def _along(index, dim):
     """The advanced index that takes, for each position of ``index``, element ``index[pos]``
     along ``dim`` and the position's own coordinate along the other dims."""
-    xp = get_array_module(index)    # an array even where the vjp runs on tensors
-    n = index.ndim
+    if type(index) is np.ndarray:
+        coordinates = _numpy_coordinates(index.shape, dim)
+        return coordinates[:dim] + (index,) + coordinates[dim + 1:]
+    return _coordinates(get_array_module(index), index.shape, dim, index)
+
+
+def _coordinates(xp, shape, dim, index=None):
+    """Each dim's coordinates (``arange``s shaped to broadcast), ``index`` at ``dim``."""
+    n = len(shape)
     return tuple(index if k == dim else xp.arange(s).reshape((-1,) + (1,) * (n - k - 1))
-                 for k, s in enumerate(index.shape))
+                 for k, s in enumerate(shape))
+
+
+@functools.lru_cache(maxsize=256)
+def _numpy_coordinates(shape, dim):
+    # Kept per shape (small: each the size of one dim): a gather builds them on every call.
+    coordinates = _coordinates(np, shape, dim)
+    for c in coordinates:
+        if c is not None:
+            c.flags.writeable = False   # shared by every call of this shape
+    return coordinates
 
 
 def _check_gather(name, x, dim, index, src=None):
@@ -406,16 +424,10 @@ def _check_gather(name, x, dim, index, src=None):
     return d
 
 
-def _gather_at(xp, x, dim, index):
-    if x.ndim == 0:
-        return x.copy()
-    return x[_along(index, dim)]
-
-
 def _gathered(xp, x, dim, index, unflat=None):
-    """``_gather_at`` and what the vjp needs: the advanced index it used (None for a 0-d
-    ``x``), kept so that the vjp need not build it again, and the shape to give the
-    gradient (``unflat``; None for ``x``'s own)."""
+    """The values of ``x`` at ``index`` along ``dim``, and what the vjp needs: the advanced
+    index used (None for a 0-d ``x``), kept so that the vjp need not build it again, and
+    the shape to give the gradient (``unflat``; None for ``x``'s own)."""
     if x.ndim == 0:
         return x.copy(), (unflat, (), None)
     at = _along(index, dim)
@@ -484,15 +496,18 @@ def _scatter_add_fwd(xp, x, src, *, dim, index):
     if src.dtype != x.dtype:
         raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
     if not x.ndim:
-        return x + src, src.shape
+        return x + src, (src.shape, None)
     out = x.copy()
     used = src if src.shape == index.shape else src[tuple(slice(0, n) for n in index.shape)]
-    xp.add.at(out, _along(index, d), used)
-    return out, src.shape
+    at = _along(index, d)
+    xp.add.at(out, at, used)
+    return out, (src.shape, at)
 
 
-def _scatter_add_src_grad(xp, g, src_shape, dim, index):
-    part = _gather_at(xp, g, _wrap(dim, g.ndim), index)
+def _scatter_add_src_grad(xp, g, scattered, dim, index):
+    # g where src was added (the forward's advanced index), in src's shape.
+    src_shape, at = scattered
+    part = g if at is None else g[at]
     if tuple(part.shape) == tuple(src_shape):
         return part
     return _embed(xp, part, src_shape, tuple(slice(0, n) for n in index.shape))
@@ -500,7 +515,7 @@ def _scatter_add_src_grad(xp, g, src_shape, dim, index):
 
 scatter_add = _ops.add(Op("scatter_add", _scatter_add_fwd, inputs=("input", "src"), residuals=True,
                           method=True, inplace=True, parse=_scatter_args,
-                          vjp=(lambda xp, g, src_shape, dim, index: g, _scatter_add_src_grad)))
+                          vjp=(lambda xp, g, scattered, dim, index: g, _scatter_add_src_grad)))
 
 
 def _index_add_args(input, dim, index, source, *, alpha=1):
