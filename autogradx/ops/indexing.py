@@ -140,6 +140,8 @@ def _check_steps(index):
 
 
 def _index_args(input, index):
+    if _one_array(index):
+        return (input, index), {}   # no slice to check, no list to convert
     # Checked here, not in the forward, where the core would turn a ValueError into a RuntimeError.
     _check_steps(index)
     return (input, _lists_as_arrays(index)), {}
@@ -196,12 +198,13 @@ def _advanced(parts):
 
 def _index(xp, x, index):
     """``input[index]`` where the index holds integer or boolean arrays: a copy."""
-    parts = (index,) if _one_array(index) else _parts(index)
+    one = _one_array(index)     # x[tensor]: advanced, and its own parts
+    parts = (index,) if one else _parts(index)
     for p in parts:
         if _is_array(p) and p.dtype.kind not in "iub":
             raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
     out = _take(x, parts)
-    if _advanced(parts) and getattr(out, "base", None) is not None:
+    if (one or _advanced(parts)) and getattr(out, "base", None) is not None:
         out = out.copy()    # NumPy may return a view of a temporary: make it plainly a copy
     return out, x.shape
 
