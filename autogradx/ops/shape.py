@@ -509,20 +509,23 @@ def _expanded(shape, sizes):
             f"expand: the number of sizes provided ({len(sizes)}) must be greater or equal to "
             f"the number of dimensions in the tensor ({len(shape)})")
     lead = len(sizes) - len(shape)
-    for i in range(lead):
-        if sizes[i] < 0:
-            raise RuntimeError(f"The expanded size of the tensor ({sizes[i]}) isn't allowed in "
-                               f"a leading, non-existing dimension {i}")
-    out = sizes
-    if -1 in sizes:     # -1 keeps a dim's size
-        out = sizes[:lead] + tuple(h if s == -1 else s for s, h in zip(sizes[lead:], shape))
-    for i, have in enumerate(shape, lead):
-        s = out[i]
-        if s != have and (s < 0 or have != 1):
+    out = []
+    for i, s in enumerate(sizes):
+        if i < lead:
+            if s < 0:
+                raise RuntimeError(f"The expanded size of the tensor ({s}) isn't allowed in a "
+                                   f"leading, non-existing dimension {i}")
+            out.append(s)
+            continue
+        have = shape[i - lead]
+        if s == -1:
+            s = have
+        elif s < 0 or (have != 1 and s != have):
             raise RuntimeError(
                 f"The expanded size of the tensor ({s}) must match the existing size ({have}) "
                 f"at non-singleton dimension {i}.  Target sizes: {list(sizes)}.  "
                 f"Tensor sizes: {list(shape)}")
+        out.append(s)
     return tuple(out)
 
 
