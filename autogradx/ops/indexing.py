@@ -9,6 +9,7 @@ The vjp of taking elements puts the gradient back where they came from:
 may repeat positions (their gradients add up).
 """
 
+import functools
 import operator
 
 import numpy as np
@@ -123,6 +124,8 @@ def _getitem_name(x, index):
         return "SelectBackward0"
     if type(index) is slice:
         return "SliceBackward0"
+    if _one_array(index):
+        return "IndexBackward0"
     kinds = _kinds(x.shape, _parts(index))
     if "index" in kinds or "bool" in kinds:
         return "IndexBackward0"
@@ -137,6 +140,8 @@ def _check_steps(index):
 
 
 def _index_args(input, index):
+    if _one_array(index):
+        return (input, index), {}   # no slice to check, no list to convert
     # Checked here, not in the forward, where the core would turn a ValueError into a RuntimeError.
     _check_steps(index)
     return (input, _lists_as_arrays(index)), {}
@@ -181,23 +186,32 @@ getitem = _ops.add(Op("getitem", _getitem, residuals=True, namespace=None, view=
                       vjp=lambda xp, g, shape, index: _embed(xp, g, shape, _parts(index))))
 
 
+def _one_array(index):
+    """Is ``index`` a single NumPy array of at least one dim (``x[tensor]``, the common
+    advanced index), which needs none of ``_parts``' conversions?"""
+    return type(index) is np.ndarray and index.ndim > 0
+
+
 def _advanced(parts):
     return any(_is_array(p) or isinstance(p, list) or _is_bool(p) for p in parts)
 
 
 def _index(xp, x, index):
     """``input[index]`` where the index holds integer or boolean arrays: a copy."""
-    parts = _parts(index)
+    one = _one_array(index)     # x[tensor]: advanced, and its own parts
+    parts = (index,) if one else _parts(index)
     for p in parts:
         if _is_array(p) and p.dtype.kind not in "iub":
             raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
     out = _take(x, parts)
-    if _advanced(parts) and getattr(out, "base", None) is not None:
+    if (one or _advanced(parts)) and getattr(out, "base", None) is not None:
         out = out.copy()    # NumPy may return a view of a temporary: make it plainly a copy
     return out, x.shape
 
 
 def _index_vjp(xp, g, shape, index):
+    if _one_array(index):
+        return _scatter_add(xp, g, shape, (index,))
     parts = _parts(index)
     if _advanced(parts):
         return _scatter_add(xp, g, shape, parts)
@@ -324,7 +338,10 @@ select = _ops.add(Op("select", _select, residuals=True, method=True, view=True,
 
 def _check_bounds(index, size, dim):
     if index.size:
-        lo, hi = int(index.min()), int(index.max())
+        if type(index) is np.ndarray:   # the ufuncs' reduce: ndarray.min's Python frame skipped
+            lo, hi = int(np.minimum.reduce(index, None)), int(np.maximum.reduce(index, None))
+        else:
+            lo, hi = int(index.min()), int(index.max())
         if lo < 0 or hi >= size:
             bad = lo if lo < 0 else hi
             raise RuntimeError(
@@ -367,10 +384,27 @@ index_select = _ops.add(Op("index_select", _index_select, residuals=True, method
 def _along(index, dim):
     """The advanced index that takes, for each position of ``index``, element ``index[pos]``
     along ``dim`` and the position's own coordinate along the other dims."""
-    xp = get_array_module(index)    # an array even where the vjp runs on tensors
-    n = index.ndim
+    if type(index) is np.ndarray:
+        coordinates = _numpy_coordinates(index.shape, dim)
+        return coordinates[:dim] + (index,) + coordinates[dim + 1:]
+    return _coordinates(get_array_module(index), index.shape, dim, index)
+
+
+def _coordinates(xp, shape, dim, index=None):
+    """Each dim's coordinates (``arange``s shaped to broadcast), ``index`` at ``dim``."""
+    n = len(shape)
     return tuple(index if k == dim else xp.arange(s).reshape((-1,) + (1,) * (n - k - 1))
-                 for k, s in enumerate(index.shape))
+                 for k, s in enumerate(shape))
+
+
+@functools.lru_cache(maxsize=256)
+def _numpy_coordinates(shape, dim):
+    # Kept per shape (small: each the size of one dim): a gather builds them on every call.
+    coordinates = _coordinates(np, shape, dim)
+    for c in coordinates:
+        if c is not None:
+            c.flags.writeable = False   # shared by every call of this shape
+    return coordinates
 
 
 def _check_gather(name, x, dim, index, src=None):
@@ -393,28 +427,32 @@ def _check_gather(name, x, dim, index, src=None):
     return d
 
 
-def _gather_at(xp, x, dim, index):
+def _gathered(xp, x, dim, index, unflat=None):
+    """The values of ``x`` at ``index`` along ``dim``, and what the vjp needs: the advanced
+    index used (None for a 0-d ``x``), kept so that the vjp need not build it again, and
+    the shape to give the gradient (``unflat``; None for ``x``'s own)."""
     if x.ndim == 0:
-        return x.copy()
-    return x[_along(index, dim)]
+        return x.copy(), (unflat, (), None)
+    at = _along(index, dim)
+    return x[at], (unflat, x.shape, at)
 
 
-def _scatter_at(xp, g, shape, dim, index):
-    if not shape:
-        return g
-    return _scatter_add(xp, g, shape, _along(index, dim))
+def _gather_vjp(xp, g, taken, **params):
+    # The gradient of the (flattened or broadcast) input that was gathered from; the
+    # engine sums a broadcast one back.
+    unflat, shape, at = taken
+    out = g if at is None else _scatter_add(xp, g, shape, at)
+    return out if unflat is None else xp.reshape(out, unflat)
 
 
 def _gather(xp, x, dim, index, *, sparse_grad=False):
     """``out[i][j][k] = input[index[i][j][k]][j][k]`` for ``dim=0`` (and so on): the values
     of ``input`` along ``dim`` at ``index``, which has ``input``'s number of dims."""
-    d = _check_gather("gather", x, dim, index)
-    return _gather_at(xp, x, d, index), (x.shape, d)
+    return _gathered(xp, x, _check_gather("gather", x, dim, index), index)
 
 
-gather = _ops.add(Op("gather", _gather, residuals=True, method=True,
-                     vjp=lambda xp, g, at, dim, index, sparse_grad=False:
-                         _scatter_at(xp, g, at[0], at[1], index), jvp="linear"))
+gather = _ops.add(Op("gather", _gather, residuals=True, method=True, vjp=_gather_vjp,
+                     jvp="linear"))
 
 
 def _take_along_dim(xp, x, indices, dim=None):
@@ -435,29 +473,19 @@ def _take_along_dim(xp, x, indices, dim=None):
                 f"dimensions, but got {x.ndim} dimensions for input, and {indices.ndim} "
                 "dimensions for indices")
         d = _wrap(dim, x.ndim)
-        if x.ndim:
+        if x.ndim and (x.shape[:d] != indices.shape[:d]
+                       or x.shape[d + 1:] != indices.shape[d + 1:]):
             common = list(np.broadcast_shapes(*[s[:d] + (1,) + s[d + 1:]
                                                 for s in (x.shape, indices.shape)]))
             x = xp.broadcast_to(x, tuple(common[:d] + [x.shape[d]] + common[d + 1:]))
             indices = xp.broadcast_to(
                 indices, tuple(common[:d] + [indices.shape[d]] + common[d + 1:]))
     _check_bounds(indices, x.shape[d] if x.ndim else 1, d)
-    return _gather_at(xp, x, d, indices), (shape, x.shape, d)
-
-
-def _take_along_dim_vjp(xp, g, at, indices, dim=None):
-    # The gradient of the broadcast (or flattened) input; the engine sums a broadcast one back.
-    shape, taken_shape, d = at
-    if dim is None:
-        return xp.reshape(_scatter_at(xp, g, taken_shape, 0, indices.reshape(-1)), shape)
-    if indices.ndim:
-        indices = get_array_module(indices).broadcast_to(
-            indices, taken_shape[:d] + indices.shape[d:d + 1] + taken_shape[d + 1:])
-    return _scatter_at(xp, g, taken_shape, d, indices)
+    return _gathered(xp, x, d, indices, shape if dim is None else None)
 
 
 take_along_dim = _ops.add(Op("take_along_dim", _take_along_dim, residuals=True, method=True,
-                             grad_fn="GatherBackward0", vjp=_take_along_dim_vjp, jvp="linear"))
+                             grad_fn="GatherBackward0", vjp=_gather_vjp, jvp="linear"))
 
 
 def _scatter_args(input, dim, index, src):
@@ -470,16 +498,19 @@ def _scatter_add_fwd(xp, x, src, *, dim, index):
     d = _check_gather("scatter_add", x, dim, index, src)
     if src.dtype != x.dtype:
         raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
-    used = tuple(slice(0, n) for n in index.shape)
     if not x.ndim:
-        return x + src, src.shape
+        return x + src, (src.shape, None)
     out = x.copy()
-    xp.add.at(out, _along(index, d), src[used])
-    return out, src.shape
+    used = src if src.shape == index.shape else src[tuple(slice(0, n) for n in index.shape)]
+    at = _along(index, d)
+    xp.add.at(out, at, used)
+    return out, (src.shape, at)
 
 
-def _scatter_add_src_grad(xp, g, src_shape, dim, index):
-    part = _gather_at(xp, g, _wrap(dim, g.ndim), index)
+def _scatter_add_src_grad(xp, g, scattered, dim, index):
+    # g where src was added (the forward's advanced index), in src's shape.
+    src_shape, at = scattered
+    part = g if at is None else g[at]
     if tuple(part.shape) == tuple(src_shape):
         return part
     return _embed(xp, part, src_shape, tuple(slice(0, n) for n in index.shape))
@@ -487,7 +518,7 @@ def _scatter_add_src_grad(xp, g, src_shape, dim, index):
 
 scatter_add = _ops.add(Op("scatter_add", _scatter_add_fwd, inputs=("input", "src"), residuals=True,
                           method=True, inplace=True, parse=_scatter_args,
-                          vjp=(lambda xp, g, src_shape, dim, index: g, _scatter_add_src_grad)))
+                          vjp=(lambda xp, g, scattered, dim, index: g, _scatter_add_src_grad)))
 
 
 def _index_add_args(input, dim, index, source, *, alpha=1):

@@ -22,6 +22,8 @@ _ops = OpList()      # every op defined below, in order; OPS at the end
 
 def _wrap(dim, ndim):
     """``dim`` in ``[0, ndim)``, negative dims counting from the end (0-d tensors take 0, -1)."""
+    if type(dim) is int and -ndim <= dim < ndim:
+        return dim % ndim       # the common case, without the two calls below
     n = max(ndim, 1)
     d = operator.index(dim)
     if not -n <= d < n:
@@ -68,6 +70,8 @@ def _sizes_parser(keyword):
 
 def _infer(shape, numel):
     """``shape`` with its -1 replaced, checked against ``numel`` (PyTorch's messages)."""
+    if (not shape or min(shape) >= 0) and math.prod(shape) == numel:
+        return shape    # nothing to infer: no loop over the sizes
     infer, known = None, 1
     for i, s in enumerate(shape):
         if s == -1:
@@ -142,7 +146,8 @@ def _to_shape(xp, g, in_shape, **params):
 def _reshape(xp, x, shape):
     """``input`` with the same elements in ``shape`` (one size may be -1): a view of it
     where its strides allow, else a copy."""
-    return _reshaped(xp, x, _infer(shape, x.size)), x.shape
+    shape = _infer(shape, x.size)
+    return (x.reshape(shape) if x.flags.c_contiguous else _reshaped(xp, x, shape)), x.shape
 
 
 reshape = _ops.add(Op("reshape", _reshape, residuals=True, method=True, view=True, vjp=_to_shape,
@@ -164,7 +169,7 @@ reshape_as = _ops.add(Op("reshape_as", _reshape_as, inputs=("input", "other"), r
 
 
 def _view_of(x, shape):
-    if not _viewable(x, shape):
+    if not (x.flags.c_contiguous or _viewable(x, shape)):
         raise RuntimeError(
             "view size is not compatible with input tensor's size and stride (at least one "
             "dimension spans across two contiguous subspaces). Use .reshape(...) instead.")
@@ -208,7 +213,9 @@ def _flatten(xp, x, start_dim=0, end_dim=-1):
     strides allow, else a copy."""
     shape = _flat_shape(x, start_dim, end_dim)
     # Nothing to merge: PyTorch returns the input itself; here a view of it.
-    return (x[...] if shape is None else _reshaped(xp, x, shape)), x.shape
+    if shape is None:
+        return x[...], x.shape
+    return (x.reshape(shape) if x.flags.c_contiguous else _reshaped(xp, x, shape)), x.shape
 
 
 def _flatten_name(x, start_dim=0, end_dim=-1):
@@ -255,8 +262,11 @@ unflatten = _ops.add(Op("unflatten", _unflatten, residuals=True, method=True, vi
 
 def _squeeze(xp, x, dim=None):
     """``input`` without its size-1 dims (all of them, or those among ``dim``); a view."""
-    drop = range(x.ndim) if dim is None else _wrap_dims(dim, x.ndim)
-    shape = tuple(s for i, s in enumerate(x.shape) if not (i in drop and s == 1))
+    if dim is None:
+        shape = tuple(s for s in x.shape if s != 1)
+    else:
+        drop = _wrap_dims(dim, x.ndim)
+        shape = tuple(s for i, s in enumerate(x.shape) if not (i in drop and s == 1))
     return x.reshape(shape), x.shape
 
 
@@ -378,7 +388,7 @@ def _as_strided(xp, x, size, stride, storage_offset=None):
     size, stride = tuple(size), tuple(stride)
     if len(size) != len(stride):
         raise RuntimeError("mismatch in length of strides and shape")
-    if any(st < 0 for st in stride):
+    if stride and min(stride) < 0:
         raise RuntimeError(f"as_strided: Negative strides are not supported at the moment, got "
                            f"strides: {list(stride)}")
     flat, start = _memory(x)
@@ -396,7 +406,8 @@ def _as_strided(xp, x, size, stride, storage_offset=None):
     else:
         out = xp.lib.stride_tricks.as_strided(flat[offset:] if needed else flat[:0], size,
                                               tuple(st * item for st in stride))
-    if hasattr(out.flags, "writeable") and any(st == 0 and n > 1 for n, st in zip(size, stride)):
+    if 0 in stride and hasattr(out.flags, "writeable") and any(
+            st == 0 and n > 1 for n, st in zip(size, stride)):
         out.flags.writeable = False     # as NumPy marks a broadcast: writes into it are refused
     own = _positions(xp, start, x.shape, tuple(st // item for st in x.strides))
     return out, (_positions(xp, offset, size, stride), own, flat.size)
@@ -432,7 +443,7 @@ def _diagonal(xp, x, offset=0, dim1=0, dim2=1):
     d1, d2 = _wrap(dim1, x.ndim), _wrap(dim2, x.ndim)
     if d1 == d2:
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
-    out = xp.diagonal(x, operator.index(offset), d1, d2)
+    out = x.diagonal(operator.index(offset), d1, d2)    # the method: no NumPy wrapper
     if getattr(out.flags, "writeable", True) is False and x.flags.writeable:
         out.flags.writeable = True      # NumPy hands it read-only; PyTorch's view is writable
     return out, x.shape
@@ -441,6 +452,12 @@ def _diagonal(xp, x, offset=0, dim1=0, dim2=1):
 def _diagonal_vjp(xp, g, shape, offset=0, dim1=0, dim2=1):
     # Zeros with g written on the diagonal, by setitem so that it runs on tensors too.
     d1, d2 = _wrap(dim1, len(shape)), _wrap(dim2, len(shape))
+    if type(g) is np.ndarray:   # into the zeros' diagonal view: no index arrays to build
+        out = np.zeros(shape, dtype=g.dtype)
+        diag = out.diagonal(offset, d1, d2)
+        diag.flags.writeable = True     # NumPy hands it read-only; out is ours
+        diag[...] = g
+        return out
     n = g.shape[-1]
     index = [slice(None)] * len(shape)
     index[d1] = xp.arange(n) + max(-offset, 0)
@@ -464,17 +481,18 @@ def _movedim(xp, x, source, destination):
         raise RuntimeError(
             f"movedim: Invalid source or destination dims: source ({list(src)} dims) should "
             f"contain the same number of dims as destination ({list(dst)} dims)")
+    wrapped = {}
     for what, dims in (("source", src), ("destination", dst)):
-        wrapped = [_wrap(d, x.ndim) for d in dims]
-        if len(set(wrapped)) != len(wrapped):
+        wrapped[what] = [_wrap(d, x.ndim) for d in dims]
+        if len(set(wrapped[what])) != len(dims):
             raise RuntimeError(f"movedim: repeated dim in `{what}` ({list(dims)})")
     if x.ndim == 0:
         return x[...], ()
     perm = [None] * x.ndim
-    for s, d in zip(src, dst):
-        perm[_wrap(d, x.ndim)] = _wrap(s, x.ndim)
-    rest = iter(i for i in range(x.ndim) if i not in perm)
-    perm = tuple(next(rest) if p is None else p for p in perm)
+    for s, d in zip(wrapped["source"], wrapped["destination"]):
+        perm[d] = s
+    rest = iter([i for i in range(x.ndim) if i not in perm])
+    perm = tuple([next(rest) if p is None else p for p in perm])
     return xp.transpose(x, perm), perm
 
 
@@ -596,13 +614,21 @@ tile = _ops.add(Op("tile", _tile, residuals=True, method=True, grad_fn="RepeatBa
 # -- flipping ----------------------------------------------------------------------
 
 
+def _reversed(xp, a, axes):
+    """``a`` reversed along ``axes``: a view with negative strides."""
+    if type(a) is np.ndarray:   # by a slice: np.flip's Python wrapper costs ~3 us
+        return a[tuple(slice(None, None, -1) if i in axes else slice(None)
+                       for i in range(a.ndim))]
+    return xp.flip(a, axes)     # tensors (gradients of gradients) refuse negative steps
+
+
 def _flipped(xp, x, axes):
     # A copy, as in PyTorch (NumPy's flip is a view with negative strides).
-    return (xp.flip(x, axes).copy() if axes else x.copy()), axes
+    return (_reversed(xp, x, axes).copy() if axes else x.copy()), axes
 
 
 def _flip_vjp(xp, g, axes, **params):
-    return xp.flip(g, axes) if axes else g
+    return _reversed(xp, g, axes) if axes else g
 
 
 def _flip(xp, x, dims):
@@ -668,8 +694,10 @@ def _joined(xp, tensors, dim):
     kept = [t for t, s in zip(tensors, skip) if not s] or tensors[:1]
     ref = kept[0]
     d = _wrap(dim, ref.ndim)
+    before, after = ref.shape[:d], ref.shape[d + 1:]
     for i, t in enumerate(tensors):
-        if skip[i]:
+        if skip[i] or (t.ndim == ref.ndim and t.shape[:d] == before
+                       and t.shape[d + 1:] == after):    # the common case: one comparison
             continue
         if t.ndim != ref.ndim:
             raise RuntimeError(
@@ -718,7 +746,15 @@ def _stack(xp, tensors, dim=0):
             raise RuntimeError(f"stack expects each tensor to be equal size, but got "
                                f"{list(ref.shape)} at entry 0 and {list(t.shape)} at entry {i}")
     out = xp.empty(ref.shape[:d] + (len(tensors),) + ref.shape[d:], ref.dtype)
-    return xp.stack(tensors, axis=d, out=out), (d, len(tensors))   # C-ordered, see _joined
+    return _stacked(xp, tensors, d, out), (d, len(tensors))   # C-ordered, see _joined
+
+
+def _stacked(xp, arrays, d, out=None):
+    """``arrays`` (of one shape) stacked along a new dim ``d``."""
+    if type(arrays[0]) is np.ndarray:   # np.stack's Python wrapper costs ~4 us
+        shape = arrays[0].shape[:d] + (1,) + arrays[0].shape[d:]
+        return np.concatenate([a.reshape(shape) for a in arrays], axis=d, out=out)
+    return xp.stack(arrays, axis=d, out=out) if out is not None else xp.stack(arrays, axis=d)
 
 
 stack = _ops.add(Op("stack", _stack, inputs=("*tensors",), residuals=True, promote="elementwise",
@@ -733,7 +769,7 @@ def _stacker(name, ndim, dim):
     atleast = {1: "atleast_1d", 2: "atleast_2d", 3: "atleast_3d"}[ndim]
 
     def forward(xp, tensors):
-        raised = [getattr(xp, atleast)(t) for t in tensors]
+        raised = [t if t.ndim >= ndim else getattr(xp, atleast)(t) for t in tensors]
         out, (d, sizes) = _joined(xp, raised, dim(raised[0].ndim))
         return out, (d, sizes, [t.shape for t in tensors])
 
@@ -829,7 +865,7 @@ def _unbind(xp, x, dim=0):
 
 
 unbind = _ops.add(Op("unbind", _unbind, residuals=True, n_outputs=None, output_type=tuple,
-                     method=True, view=True, vjp=lambda xp, g, d, dim=0: xp.stack(g, axis=d)))
+                     method=True, view=True, vjp=lambda xp, g, d, dim=0: _stacked(xp, g, d)))
 
 
 OPS = tuple(_ops)

@@ -288,3 +288,21 @@ def test_a_second_backward_needs_retain_graph_where_torch_saved_the_index(fn):
             return "refused"
         return b.grad.tolist()
     assert second(agx) == second(torch)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gathers_of_one_index_shape_take_their_own_positions(dtype):
+    # The advanced index of gather, take_along_dim and scatter_add is built from coordinates
+    # kept per index shape: indices of one shape, with other values and along other dims,
+    # in one graph, must each take and give back their own positions.
+    def fn(L, x, src):
+        i, j = L.tensor([[2, 0], [1, 1], [0, 2]]), L.tensor([[1, 0], [0, 1], [1, 1]])
+        return L.stack([x.gather(1, i), x.gather(1, j), x.gather(0, j),
+                        L.take_along_dim(x, j, 1), L.scatter_add(x, 1, i, src)[:, :2],
+                        L.scatter_add(x, 0, j, src)[:, :2]])
+
+    a_in, t_in, a_out, t_out, rng = run_both(fn, [(3, 3), (3, 2)], dtype)
+    assert_close(a_out, t_out, "values", **TOL[dtype])
+    backward_both(a_out, t_out, random_like(rng, t_out))
+    compare_input_gradients(a_in, t_in, lambda a, t, what: assert_close(a, t, what, **TOL[dtype]),
+                            every_input=True)
