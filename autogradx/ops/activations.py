@@ -304,8 +304,8 @@ def _dropout(xp, x, p=0.5, training=True, inplace=False):
     """
     if not training or p == 0 or x.size == 0:
         return x.view(), None
-    refuse_complex("bernoulli_scalar_cpu_", x)
-    if x.dtype.kind not in "fc":
+    if x.dtype.kind != "f":
+        refuse_complex("bernoulli_scalar_cpu_", x)
         raise RuntimeError(
             f"dropout(): result type Float can't be cast to the desired output type {x.dtype}")
     keep = _factories.default_generator.rng.random(x.shape) >= p

@@ -140,6 +140,11 @@ _MM_GRADS = {"input": lambda xp, g, mat2: xp.matmul(g, _mT(xp, mat2)),
 mm = _ops.add(Op("mm", _mm, inputs=("input", "mat2"), method=True, vjp=_MM_GRADS, jvp="multilinear"))
 
 
+def _times(alpha, x):
+    """``alpha * x``; ``x`` itself for 1 (the default: no pass over it)."""
+    return x if alpha == 1 else alpha * x
+
+
 def _addmm(xp, x, mat1, mat2, *, beta=1, alpha=1):
     """``beta * input + alpha * (mat1 @ mat2)``, ``input`` broadcast to the product's shape;
     with ``beta=0`` input is ignored (its nan and inf too). ``nn.Linear`` of a matrix is
@@ -157,9 +162,7 @@ def _addmm(xp, x, mat1, mat2, *, beta=1, alpha=1):
                                f"{scalar_name(t.dtype)} and {scalar_name(mat2.dtype)}")
     _refuse_dtypes("addmm_impl_cpu_", mat1)
     _expanded(x.shape, (mat1.shape[0], mat2.shape[1]))   # input must broadcast: PyTorch's error
-    out = xp.matmul(mat1, mat2)
-    if alpha != 1:
-        out = alpha * out
+    out = _times(alpha, xp.matmul(mat1, mat2))
     if beta != 0:
         out = out + (x if beta == 1 else beta * x)
     return out.astype(mat2.dtype, copy=False)
@@ -168,9 +171,9 @@ def _addmm(xp, x, mat1, mat2, *, beta=1, alpha=1):
 addmm = _ops.add(Op("addmm", _addmm, inputs=("input", "mat1", "mat2"), method=True,
                     vjp={"input": lambda xp, g, beta=1, alpha=1: g * beta,
                          "mat1": lambda xp, g, mat2, beta=1, alpha=1:
-                             alpha * xp.matmul(g, _mT(xp, mat2)),
+                             _times(alpha, xp.matmul(g, _mT(xp, mat2))),
                          "mat2": lambda xp, g, mat1, beta=1, alpha=1:
-                             alpha * xp.matmul(_mT(xp, mat1), g)},
+                             _times(alpha, xp.matmul(_mT(xp, mat1), g))},
                     jvp={"input": lambda xp, t, beta=1, alpha=1: t * beta,
                          "mat1": lambda xp, t, mat2, beta=1, alpha=1: alpha * xp.matmul(t, mat2),
                          "mat2": lambda xp, t, mat1, beta=1, alpha=1: alpha * xp.matmul(mat1, t)}))
