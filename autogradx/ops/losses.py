@@ -166,8 +166,9 @@ def _clamped_log1m(xp, x):
     return xp.where(x < 1, xp.maximum(xp.log1p(-xp.where(x < 1, x, 0)), -100), -100)
 
 
-def _bce_weight(xp, weight, x):
-    return 1 if weight is None else xp.asarray(weight, dtype=x.dtype)
+def _bce_weighted(xp, v, weight, x):
+    """``v`` times ``weight`` in ``x``'s dtype; ``v`` itself without a weight (no pass)."""
+    return v if weight is None else v * xp.asarray(weight, dtype=x.dtype)
 
 
 def _bce(xp, input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
@@ -189,13 +190,13 @@ def _bce(xp, input, target, weight=None, size_average=None, reduce=None, reducti
     if not xp.all((input >= 0) & (input <= 1)):    # NaN too, as PyTorch
         raise RuntimeError("all elements of input should be between 0 and 1")
     loss = (target - 1) * _clamped_log1m(xp, input) - target * _clamped_log(xp, input)
-    return _reduce(xp, loss * _bce_weight(xp, weight, input), reduction)
+    return _reduce(xp, _bce_weighted(xp, loss, weight, input), reduction)
 
 
 def _bce_grad_input(xp, g, input, target, weight=None, **params):
     x, y = input, target
     # PyTorch's formula: (x - y) / max(x (1 - x), 1e-12), finite at 0 and 1.
-    grad = (x - y) / xp.maximum((1 - x) * x, 1e-12) * _bce_weight(xp, weight, x)
+    grad = _bce_weighted(xp, (x - y) / xp.maximum((1 - x) * x, 1e-12), weight, x)
     return _unreduce(xp, g, x, _quiet(params)) * grad
 
 
@@ -205,7 +206,7 @@ def _bce_grad_target(xp, g, input, weight=None, **params):
     inner = xp.where((x > 0) & (x < 1), x, 0.5)
     neg_logit = xp.where(x <= 0, xp.inf, xp.where(x >= 1, -xp.inf,
                                                   xp.log1p(-inner) - xp.log(inner)))
-    return _unreduce(xp, g, x, _quiet(params)) * neg_logit * _bce_weight(xp, weight, x)
+    return _bce_weighted(xp, _unreduce(xp, g, x, _quiet(params)) * neg_logit, weight, x)
 
 
 binary_cross_entropy = _ops.add(Op(
