@@ -28,6 +28,7 @@ from autogradx import _factories
 from autogradx._core import special as _special
 from autogradx._dtype import as_numpy_dtype
 from autogradx.ops.complex import refuse_complex
+from autogradx.ops.elementwise import _sigmoid
 from autogradx.ops.linalg import _mT, _refuse_dtypes, _wrap_dim
 from autogradx.plugin import Op, OpList, lazy_conformance_cases, on_tensors
 
@@ -39,14 +40,9 @@ _FLOAT32 = np.dtype("float32")
 
 def _float_only(kernel, x):
     """PyTorch has no integer, bool or complex kernel for these functions."""
-    _refuse_dtypes(kernel, x, kinds="biu")
-    refuse_complex(kernel, x)
-
-
-def _sigmoid(xp, x):
-    """``1 / (1 + exp(-x))`` without overflow for large ``|x|``."""
-    e = xp.exp(-xp.abs(x))
-    return xp.where(x >= 0, 1, e) / (1 + e)
+    if x.dtype.kind != "f":     # a float input, the usual case, costs one comparison
+        _refuse_dtypes(kernel, x, kinds="biu")
+        refuse_complex(kernel, x)
 
 
 # -- pointwise activations ---------------------------------------------------------
@@ -65,9 +61,11 @@ leaky_relu = _ops.add(Op("leaky_relu", _leaky_relu, namespace=_NN, inplace_param
 def _threshold(xp, x, threshold, value, inplace=False):
     """``x`` where ``x > threshold``, else ``value`` (in ``x``'s dtype, which must hold the
     numbers)."""
-    _refuse_dtypes("threshold_cpu", x, kinds="b")
-    refuse_complex("threshold_cpu", x)
-    if x.dtype.kind in "iu":
+    kind = x.dtype.kind
+    if kind != "f":
+        _refuse_dtypes("threshold_cpu", x, kinds="b")
+        refuse_complex("threshold_cpu", x)
+    if kind in "iu":
         info = xp.iinfo(x.dtype)
         if not all(info.min <= v <= info.max for v in (threshold, value)):
             raise RuntimeError(f"value cannot be converted to type {x.dtype.name}_t without "
@@ -215,15 +213,21 @@ def _softplus(xp, x, beta=1.0, threshold=20.0):
     return xp.where(bx > threshold, x, xp.logaddexp(0, bx) / beta)
 
 
-softplus = _ops.add(Op("softplus", _softplus, namespace=_NN,
-                       vjp={"input": lambda xp, g, input, beta=1.0, threshold=20.0: xp.where(
-                                input * beta > threshold, g, g * _sigmoid(xp, input * beta))}, jvp="elementwise"))
+def _softplus_vjp(xp, g, input, beta=1.0, threshold=20.0):
+    bx = input * beta
+    return xp.where(bx > threshold, g, g * _sigmoid(xp, bx))
+
+
+softplus = _ops.add(Op("softplus", _softplus, namespace=_NN, vjp={"input": _softplus_vjp},
+                       jvp="elementwise"))
 
 
 # -- softmax ------------------------------------------------------------------------
 
 def _softmax_axis(ndim, dim):
     """The axis softmax normalises over; None for a 0-d input (a single element)."""
+    if type(dim) is int and -ndim <= dim < ndim:
+        return dim              # NumPy's reductions take a negative axis as PyTorch's dim
     if dim is None:
         dim = 0 if ndim in (0, 1, 3) else 1     # PyTorch's legacy implicit choice
     axis = _wrap_dim(dim, ndim)
@@ -300,8 +304,8 @@ def _dropout(xp, x, p=0.5, training=True, inplace=False):
     """
     if not training or p == 0 or x.size == 0:
         return x.view(), None
-    refuse_complex("bernoulli_scalar_cpu_", x)
-    if x.dtype.kind not in "fc":
+    if x.dtype.kind != "f":
+        refuse_complex("bernoulli_scalar_cpu_", x)
         raise RuntimeError(
             f"dropout(): result type Float can't be cast to the desired output type {x.dtype}")
     keep = _factories.default_generator.rng.random(x.shape) >= p

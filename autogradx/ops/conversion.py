@@ -1,5 +1,6 @@
 """Ops that convert or overwrite a tensor as a whole: dtype casts, fill, copy."""
 
+from autogradx import _factories
 from autogradx._core.names import scalar_name
 from autogradx._core.tensor import TensorBase
 from autogradx.plugin import Op, OpList, lazy_conformance_cases
@@ -40,14 +41,15 @@ def _drawn(xp, x, kernel, sample, complex_scale, shift, scale, generator):
     """``shift + scale * z`` shaped like ``x`` and in its dtype, ``z`` drawn by ``sample`` (a
     method of the generator's NumPy ``Generator``). A complex ``x`` gets independent real and
     imaginary parts, each shifted by ``shift``, as PyTorch draws them."""
-    from autogradx import _factories
     if x.dtype.kind not in "fc":
         raise NotImplementedError(f'"{kernel}" not implemented for \'{scalar_name(x.dtype)}\'')
     rng = (generator or _factories.default_generator).rng
     z = _factories._draw(getattr(rng, sample), x.shape, x.dtype, complex_scale)
     if x.dtype.kind == "c":
         shift = complex(shift, shift)
-    return xp.asarray(shift + scale * z, dtype=x.dtype)
+    if shift != 0 or scale != 1:     # the defaults (uniform's [0, 1), N(0, 1)) skip two passes
+        z = shift + scale * z
+    return xp.asarray(z, dtype=x.dtype)
 
 
 def _uniform(xp, x, from_=0.0, to=1.0, *, generator=None):
@@ -83,7 +85,6 @@ _P_RANGE = ("Expected p_in >= 0 && p_in <= 1 to be true, but got false.  (Could 
 def _coin_flips(xp, x, p, generator):
     """1 with probability ``p`` (a number, or an array broadcasting to ``x``), else 0, shaped
     like ``x`` and in its dtype."""
-    from autogradx import _factories
     rng = (generator or _factories.default_generator).rng
     return (xp.asarray(rng.random(x.shape)) < p).astype(x.dtype)
 
@@ -94,12 +95,12 @@ def _check_p(p):
         raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p:g}")
 
 
-def _check_p_array(p):
+def _check_p_array(xp, p):
     """An array of probabilities: floating point (unless empty), each in [0, 1]."""
     if p.dtype.kind != "f" and p.size:
         raise NotImplementedError(
             f'"bernoulli_tensor_cpu_p_" not implemented for \'{scalar_name(p.dtype)}\'')
-    if not ((p >= 0) & (p <= 1)).all():
+    if not xp.all((p >= 0) & (p <= 1)):
         raise RuntimeError(_P_RANGE)
 
 
@@ -110,7 +111,7 @@ def _bernoulli(xp, x, p=None, *, generator=None):
         if x.dtype.kind == "c" and x.size:
             raise NotImplementedError(
                 f'"bernoulli_tensor_cpu_self_" not implemented for \'{scalar_name(x.dtype)}\'')
-        _check_p_array(x)
+        _check_p_array(xp, x)
         return _coin_flips(xp, x, x, generator)
     _check_p(p)
     return _coin_flips(xp, x, p, generator)
@@ -137,7 +138,7 @@ def _bernoulli_fill(xp, x, p=None, *, generator=None):
         raise NotImplementedError(
             f'"bernoulli_tensor_cpu_self_" not implemented for \'{scalar_name(x.dtype)}\'')
     if hasattr(p, "dtype"):
-        _check_p_array(p)
+        _check_p_array(xp, p)
         return _coin_flips(xp, x, xp.broadcast_to(p, _expanded(p.shape, x.shape)), generator)
     p = 0.5 if p is None else p
     _check_p(p)

@@ -703,15 +703,16 @@ tensor_where = _ops.add(Op("tensor_where", _where, promote="elementwise", inputs
 def _lerp(xp, x, end, weight):
     """``input + weight * (end - input)``; all floating point tensors of one dtype."""
     _require_tensor("lerp", "end", 2, end)
-    _refuse_kind("lerp_kernel_scalar" if not _is_array(weight) else "lerp_kernel_tensor",
+    weight_is_array = _is_array(weight)
+    _refuse_kind("lerp_kernel_tensor" if weight_is_array else "lerp_kernel_scalar",
                  x.dtype, "biu")
-    for name, v in (("end", end), ("weight", weight)):
-        if _is_array(v) and v.dtype != x.dtype:
+    for name, v in (("end", end), ("weight", weight))[:1 + weight_is_array]:
+        if v.dtype != x.dtype:
             raise RuntimeError(f"expected dtype {c_name(x.dtype)} for `{name}` but got "
                                f"dtype {c_name(v.dtype)}")
     diff = end - x
     # PyTorch's two forms: each is exact at its own end (weight 0 or 1).
-    if _is_array(weight):
+    if weight_is_array:
         return xp.where(xp.abs(weight) < 0.5, x + weight * diff, end - diff * (1 - weight))
     return x + weight * diff if -0.5 < weight < 0.5 else end - diff * (1 - weight)
 

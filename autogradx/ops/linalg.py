@@ -18,6 +18,7 @@ Differences from PyTorch: the gradient of a complex SVD is not supported (it rai
 carry that node too.
 """
 
+import functools
 import math
 import string
 import warnings
@@ -139,6 +140,11 @@ _MM_GRADS = {"input": lambda xp, g, mat2: xp.matmul(g, _mT(xp, mat2)),
 mm = _ops.add(Op("mm", _mm, inputs=("input", "mat2"), method=True, vjp=_MM_GRADS, jvp="multilinear"))
 
 
+def _times(alpha, x):
+    """``alpha * x``; ``x`` itself for 1 (the default: no pass over it)."""
+    return x if alpha == 1 else alpha * x
+
+
 def _addmm(xp, x, mat1, mat2, *, beta=1, alpha=1):
     """``beta * input + alpha * (mat1 @ mat2)``, ``input`` broadcast to the product's shape;
     with ``beta=0`` input is ignored (its nan and inf too). ``nn.Linear`` of a matrix is
@@ -156,9 +162,7 @@ def _addmm(xp, x, mat1, mat2, *, beta=1, alpha=1):
                                f"{scalar_name(t.dtype)} and {scalar_name(mat2.dtype)}")
     _refuse_dtypes("addmm_impl_cpu_", mat1)
     _expanded(x.shape, (mat1.shape[0], mat2.shape[1]))   # input must broadcast: PyTorch's error
-    out = xp.matmul(mat1, mat2)
-    if alpha != 1:
-        out = alpha * out
+    out = _times(alpha, xp.matmul(mat1, mat2))
     if beta != 0:
         out = out + (x if beta == 1 else beta * x)
     return out.astype(mat2.dtype, copy=False)
@@ -167,9 +171,9 @@ def _addmm(xp, x, mat1, mat2, *, beta=1, alpha=1):
 addmm = _ops.add(Op("addmm", _addmm, inputs=("input", "mat1", "mat2"), method=True,
                     vjp={"input": lambda xp, g, beta=1, alpha=1: g * beta,
                          "mat1": lambda xp, g, mat2, beta=1, alpha=1:
-                             alpha * xp.matmul(g, _mT(xp, mat2)),
+                             _times(alpha, xp.matmul(g, _mT(xp, mat2))),
                          "mat2": lambda xp, g, mat1, beta=1, alpha=1:
-                             alpha * xp.matmul(_mT(xp, mat1), g)},
+                             _times(alpha, xp.matmul(_mT(xp, mat1), g))},
                     jvp={"input": lambda xp, t, beta=1, alpha=1: t * beta,
                          "mat1": lambda xp, t, mat2, beta=1, alpha=1: alpha * xp.matmul(t, mat2),
                          "mat2": lambda xp, t, mat1, beta=1, alpha=1: alpha * xp.matmul(mat1, t)}))
@@ -340,11 +344,33 @@ cross = _ops.add(Op("cross", _cross, inputs=("input", "other"), method=True, res
 _LETTERS = string.ascii_uppercase + string.ascii_lowercase
 
 
+try:        # NumPy's C einsum: np.einsum's Python argument handling costs ~10 us a call
+    from numpy._core.multiarray import c_einsum as _c_einsum
+except ImportError:         # pragma: no cover - a NumPy that moved it
+    _c_einsum = None
+
+
+def _contract(xp, equation, arrays):
+    """``xp.einsum(equation, *arrays)``, optimized beyond two operands as np.einsum is
+    asked to; NumPy operands without an optimization go to NumPy's C function directly
+    (what np.einsum itself calls then)."""
+    if len(arrays) > 2:
+        return xp.einsum(equation, *arrays, optimize=True)
+    if _c_einsum is not None and all(type(a) is np.ndarray for a in arrays):
+        try:
+            return _c_einsum(equation, *arrays)
+        except ValueError:
+            pass    # raised again below from np.einsum's frame: the core then names the shapes
+    return xp.einsum(equation, *arrays, optimize=False)
+
+
+@functools.lru_cache(maxsize=256)       # the forward, grad_fn and vjp all parse it
 def _einsum_subscripts(equation, ndims):
     """The equation with every ``...`` spelt out: (subscripts per operand, output subscripts).
 
-    The implicit output (no ``->``) is the broadcast dims, then the letters that
-    appear once, in alphabetical order (capitals first), as in PyTorch and NumPy.
+    ``ndims``: a tuple, the operands' numbers of dims. The implicit output (no ``->``)
+    is the broadcast dims, then the letters that appear once, in alphabetical order
+    (capitals first), as in PyTorch and NumPy.
     """
     equation = equation.replace(" ", "")
     lhs, arrow, rhs = equation.partition("->")
@@ -363,6 +389,7 @@ def _einsum_subscripts(equation, ndims):
             k = n - len(t.replace("...", ""))
             t = t.replace("...", broadcast[n_broadcast - k:] if k else "")
         ins.append(t)
+    ins = tuple(ins)
     if arrow:
         out = rhs.replace("...", broadcast)
     else:
@@ -388,7 +415,7 @@ def _einsum(xp, operands, equation):
     """
     if not isinstance(equation, str):
         raise TypeError(f"einsum(): the equation must be a string, got {type(equation).__name__}")
-    ins, out = _einsum_subscripts(equation, [o.ndim for o in operands])  # checks the count
+    ins, out = _einsum_subscripts(equation, tuple([o.ndim for o in operands]))  # checks the count
     for o in operands[1:]:
         if o.dtype != operands[0].dtype:
             raise RuntimeError(
@@ -398,7 +425,7 @@ def _einsum(xp, operands, equation):
         # PyTorch sums one operand's subscripts out with sum(), which gives int64 for bool
         # and integer tensors (NumPy's einsum keeps the dtype: bools would be or-ed).
         operands = [operands[0].astype(np.int64)]
-    return xp.einsum(equation, *operands, optimize=len(operands) > 2)
+    return _contract(xp, equation, operands)
 
 
 def _summed(ins, out):
@@ -410,7 +437,7 @@ def _einsum_name(operands, equation):
     # PyTorch's node is that of einsum's last internal op: a contraction ends in a view
     # of a batched product, products without summation in a mul; one operand ends in a
     # sum when a subscript is summed out, else in a permute.
-    ins, out = _einsum_subscripts(equation, [o.ndim for o in operands])
+    ins, out = _einsum_subscripts(equation, tuple([o.ndim for o in operands]))
     summed = _summed(ins, out)
     if len(ins) == 1:
         return "SumBackward1" if summed else "PermuteBackward0"
@@ -418,40 +445,50 @@ def _einsum_name(operands, equation):
 
 
 def _einsum_grad(xp, g, operands, ins, out, k):
-    """The gradient of operand ``k``: an einsum of the output gradient and the other operands.
-
-    Subscripts of operand ``k`` that appear nowhere else are broadcast in with a
-    vector of ones; a repeated subscript (a diagonal, ``"ii"``) is restored by an
-    identity matrix over a fresh subscript.
-    """
+    """The gradient of operand ``k``: an einsum of the output gradient and the other operands."""
     x = operands[k]
-    terms = [out] + [s for j, s in enumerate(ins) if j != k]
+    equation, extras = _einsum_grad_plan(ins, out, k, x.shape)
     arrays = [g] + [o for j, o in enumerate(operands) if j != k]
-    spare = iter(c for c in _LETTERS if c not in "".join(ins) + out)
-    used = set("".join(terms))
-    target = ""
-    for axis, c in enumerate(ins[k]):
-        size = x.shape[axis]
-        if c in target:
-            fresh = next(spare)
-            terms.append(c + fresh)
-            arrays.append(xp.eye(size, dtype=g.dtype))
-            target += fresh
-            continue
-        if c not in used:
-            terms.append(c)
-            arrays.append(xp.ones(size, dtype=g.dtype))
-            used.add(c)
-        target += c
-    grad = xp.einsum(",".join(terms) + "->" + target, *arrays, optimize=len(arrays) > 2)
+    for eye, size in extras:
+        arrays.append(xp.eye(size, dtype=g.dtype) if eye else xp.ones(size, dtype=g.dtype))
+    grad = _contract(xp, equation, arrays)
     if grad.shape != x.shape:
         # Size-1 dims of the other operands leave size-1 dims here: broadcast them back.
         grad = xp.broadcast_to(grad, tuple(max(a, b) for a, b in zip(grad.shape, x.shape)))
     return grad
 
 
+@functools.lru_cache(maxsize=256)
+def _einsum_grad_plan(ins, out, k, shape):
+    """The equation of operand ``k``'s gradient (operands: the output gradient, the other
+    operands, then the extras) and its extra operands, ``(is_eye, size)`` each.
+
+    Subscripts of operand ``k`` that appear nowhere else are broadcast in with a
+    vector of ones; a repeated subscript (a diagonal, ``"ii"``) is restored by an
+    identity matrix over a fresh subscript.
+    """
+    terms = [out] + [s for j, s in enumerate(ins) if j != k]
+    extras = []
+    spare = iter(c for c in _LETTERS if c not in "".join(ins) + out)
+    used = set("".join(terms))
+    target = ""
+    for axis, c in enumerate(ins[k]):
+        if c in target:
+            fresh = next(spare)
+            terms.append(c + fresh)
+            extras.append((True, shape[axis]))
+            target += fresh
+            continue
+        if c not in used:
+            terms.append(c)
+            extras.append((False, shape[axis]))
+            used.add(c)
+        target += c
+    return ",".join(terms) + "->" + target, tuple(extras)
+
+
 def _einsum_vjp(xp, g, operands, equation):
-    ins, out = _einsum_subscripts(equation, [o.ndim for o in operands])
+    ins, out = _einsum_subscripts(equation, tuple([o.ndim for o in operands]))
     return [_einsum_grad(xp, g, operands, ins, out, k) for k in range(len(operands))]
 
 

@@ -279,6 +279,7 @@ ERRORS = [
     err("huber-int", lambda L: F(L).huber_loss(_t(L, [1, 2]), _t(L, [1, 2]))),
     err("bce-size", lambda L: F(L).binary_cross_entropy(_t(L, [0.5, 0.5]), _t(L, [0.5]))),
     err("bce-range", lambda L: F(L).binary_cross_entropy(_t(L, [0.5, 2.0]), _t(L, [0.5, 0.5]))),
+    err("bce-nan", lambda L: F(L).binary_cross_entropy(_t(L, [0.5, np.nan]), _t(L, [0.5, 0.5]))),
     err("bce-target-dtype",
         lambda L: F(L).binary_cross_entropy(_t(L, [0.5], "float32"), _t(L, [0.5], "float64"))),
     err("bce-int", lambda L: F(L).binary_cross_entropy(_t(L, [0, 1]), _t(L, [0, 1]))),
