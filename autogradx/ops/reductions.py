@@ -59,6 +59,8 @@ def _is_int(v):
 
 def _expand_back(xp, g, shape, dim, keepdim):
     """Broadcast the gradient of a reduction back over the reduced dims."""
+    if dim is None or dim == ():       # over everything (the commonest call): no axes to check
+        return xp.broadcast_to(g, shape)
     axes = _axes(dim, len(shape))
     if axes is not None and not keepdim and len(shape):
         g = xp.expand_dims(g, axes)
@@ -67,7 +69,9 @@ def _expand_back(xp, g, shape, dim, keepdim):
 
 def _count(shape, axes):
     """How many elements each output of a reduction over ``axes`` (None: all) combines."""
-    return math.prod(s for i, s in enumerate(shape) if axes is None or i in axes)
+    if axes is None:
+        return math.prod(shape)
+    return math.prod(s for i, s in enumerate(shape) if i in axes)
 
 
 def _acc_dtype(x, dtype):
@@ -91,6 +95,17 @@ def _safe_div(xp, g, d):
     """``g / d``, taken as 0 where ``d == 0`` (PyTorch's choice at a zero norm or std)."""
     zero = d == 0
     return xp.where(zero, 0, g / xp.where(zero, 1, d))
+
+
+def _flip(xp, a, axis):
+    """``a`` reversed along ``axis``: for a NumPy array the view np.flip makes, by slicing
+    (np.flip is Python around it, ten times the cost on a small array)."""
+    if type(a) is np.ndarray:
+        return a[(slice(None),) * (axis % a.ndim) + (_REVERSED,)]
+    return xp.flip(a, axis)
+
+
+_REVERSED = slice(None, None, -1)
 
 
 def _dim_name(base):
@@ -118,7 +133,10 @@ sum_op = _ops.add(Op("sum", _sum, residuals=True, grad_fn=_dim_name("Sum"), meth
 def _nansum(xp, x, dim=None, keepdim=False, *, dtype=None):
     """Sum over ``dim`` (all by default) treating NaN as zero; integers sum to int64."""
     refuse_complex("nansum on CPU does not support complex inputs", x, error=RuntimeError)
-    return xp.nansum(x, axis=_axes(dim, x.ndim), keepdims=keepdim, dtype=_acc_dtype(x, dtype))
+    if x.dtype.kind == "f":
+        # what np.nansum does (its Python costs more than the sum on a small array)
+        x = xp.where(xp.isnan(x), 0, x)
+    return xp.sum(x, axis=_axes(dim, x.ndim), keepdims=keepdim, dtype=_acc_dtype(x, dtype))
 
 
 nansum = _ops.add(Op("nansum", _nansum, method=True,
@@ -140,7 +158,9 @@ def _mean(xp, x, dim=None, keepdim=False, *, dtype=None):
 
 
 def _mean_grad(xp, g, shape, dim, keepdim):
-    return _expand_back(xp, g / _count(shape, _axes(dim, len(shape))), shape, dim, keepdim)
+    # [...]: g / n of a 0-d g is a NumPy scalar, which broadcast_to takes the slow way;
+    # indexed with ... it is a 0-d array again (a view, on every backend).
+    return _expand_back(xp, (g / _count(shape, _axes(dim, len(shape))))[...], shape, dim, keepdim)
 
 
 mean = _ops.add(Op("mean", _mean, residuals=True, grad_fn=_dim_name("Mean"), method=True,
@@ -158,7 +178,7 @@ def _reverse_cumsum(xp, g, axis):
     """Sums from each position to the end along ``axis`` (the vjp of cumsum)."""
     if g.ndim == 0:
         return g
-    return xp.flip(xp.cumsum(xp.flip(g, axis), axis), axis)
+    return _flip(xp, xp.cumsum(_flip(xp, g, axis), axis), axis)
 
 
 cumsum = _ops.add(Op("cumsum", _cumsum, method=True, inplace=True,
@@ -187,7 +207,7 @@ def _others_product(xp, x, axis):
     zeros give 0 everywhere, as in PyTorch.
     """
     x = xp.moveaxis(x, axis, -1)
-    after = xp.flip(_products_before(xp, xp.flip(x, -1)), -1)
+    after = _flip(xp, _products_before(xp, _flip(xp, x, -1)), -1)
     return xp.moveaxis(_products_before(xp, x) * after, -1, axis)
 
 
@@ -222,7 +242,7 @@ def _cumprod_vjp(xp, g, input, result, dim, dtype=None):
     if x.ndim == 0:
         return g
     axis = _axes(dim, x.ndim)[0]
-    if not (x == 0).any():
+    if not xp.any(x == 0):
         return _reverse_cumsum(xp, g * out, axis) / x
     x, s = xp.moveaxis(x, axis, -1), xp.moveaxis(g, axis, -1)
     a = xp.concatenate([x[..., 1:], xp.zeros_like(x[..., :1])], axis=-1)   # x_{k+1}; 0 at the end
@@ -261,11 +281,14 @@ def _dof(name, x, dim, unbiased, correction):
 
 
 def _variance(xp, x, axes, dof, keepdim):
-    d = x - xp.mean(x, axis=axes, keepdims=True)
-    s = xp.sum(abs_square(xp, d), axis=axes, keepdims=keepdim)       # real for complex x too
+    """The variance over ``axes``, and the mean it took out (the output of var_mean)."""
+    mean = xp.mean(x, axis=axes, keepdims=True)
+    s = xp.sum(abs_square(xp, x - mean), axis=axes, keepdims=keepdim)   # real for complex x too
+    if not keepdim:
+        mean = mean.reshape(s.shape)
     if dof > 0:
-        return s / dof
-    return xp.where(s == 0, math.nan, math.inf).astype(s.dtype)    # s / 0, without a warning
+        return s / dof, mean
+    return xp.where(s == 0, math.nan, math.inf).astype(s.dtype), mean    # s / 0, without a warning
 
 
 def _var_grad(xp, g, x, axes, dof, keepdim):
@@ -282,27 +305,26 @@ def _var(xp, x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Variance over ``dim`` (all by default) with ``correction`` (1: Bessel's, the default;
     ``unbiased=False`` is ``correction=0``)."""
     axes, dof = _dof("var", x, dim, unbiased, correction)
-    return _variance(xp, x, axes, dof, keepdim), (axes, dof)
+    return _variance(xp, x, axes, dof, keepdim)[0], (axes, dof)
 
 
 def _std(xp, x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Standard deviation over ``dim`` (all by default), with ``correction`` as in ``var``."""
     axes, dof = _dof("std", x, dim, unbiased, correction)
-    return xp.sqrt(_variance(xp, x, axes, dof, keepdim)), (axes, dof)
+    return xp.sqrt(_variance(xp, x, axes, dof, keepdim)[0]), (axes, dof)
 
 
 def _var_mean(xp, x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """``(var, mean)`` over ``dim``, with ``correction`` as in ``var``."""
     axes, dof = _dof("var_mean", x, dim, unbiased, correction)
-    return (_variance(xp, x, axes, dof, keepdim),
-            xp.mean(x, axis=axes, keepdims=keepdim)), (axes, dof)
+    return _variance(xp, x, axes, dof, keepdim), (axes, dof)
 
 
 def _std_mean(xp, x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """``(std, mean)`` over ``dim``, with ``correction`` as in ``var``."""
     axes, dof = _dof("std_mean", x, dim, unbiased, correction)
-    return (xp.sqrt(_variance(xp, x, axes, dof, keepdim)),
-            xp.mean(x, axis=axes, keepdims=keepdim)), (axes, dof)
+    var, mean = _variance(xp, x, axes, dof, keepdim)
+    return (xp.sqrt(var), mean), (axes, dof)
 
 
 # The residual is (axes, dof); dim, unbiased and correction are already in it. The variance of
@@ -529,9 +551,11 @@ def _extremum_vjp(name):
                          for f, reads in zip(op.vjps, op.reads))
         if dim is None:
             # PyTorch's evenly_distribute_backward: ties (NaNs if the result is NaN) share it
-            values = getattr(xp, _EXTREMA[name][0])(x)
+            # keepdims: arrays of one element, whose arithmetic costs a fraction of NumPy
+            # scalars' (same values)
+            values = getattr(xp, name)(x, keepdims=True)
             mask = (x == values) | (xp.isnan(x) & xp.isnan(values))
-            return mask * (g / xp.sum(mask)), None
+            return mask * (g / xp.sum(mask, keepdims=True)), None
         return _selected_grad(xp, g, indices, x.shape, dim, keepdim), None
     return vjp
 
