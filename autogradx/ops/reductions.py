@@ -54,7 +54,8 @@ def _one_axis(name, dim, ndim):
 
 
 def _is_int(v):
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+    # type(v) is int first: an isinstance against the ABC costs several times as much
+    return type(v) is int or (isinstance(v, numbers.Integral) and not isinstance(v, bool))
 
 
 def _expand_back(xp, g, shape, dim, keepdim):
@@ -206,9 +207,12 @@ def _others_product(xp, x, axis):
     (``result / x`` is not): one zero gets the product of the rest, several
     zeros give 0 everywhere, as in PyTorch.
     """
-    x = xp.moveaxis(x, axis, -1)
+    last = axis % x.ndim == x.ndim - 1       # (always, for the product of all elements)
+    if not last:
+        x = xp.moveaxis(x, axis, -1)
     after = _flip(xp, _products_before(xp, _flip(xp, x, -1)), -1)
-    return xp.moveaxis(_products_before(xp, x) * after, -1, axis)
+    others = _products_before(xp, x) * after
+    return others if last else xp.moveaxis(others, -1, axis)
 
 
 def _prod_vjp(xp, g, input, dim=None, keepdim=False, dtype=None):
@@ -552,11 +556,9 @@ def _extremum_vjp(name):
                          for f, reads in zip(op.vjps, op.reads))
         if dim is None:
             # PyTorch's evenly_distribute_backward: ties (NaNs if the result is NaN) share it
-            # keepdims: arrays of one element, whose arithmetic costs a fraction of NumPy
-            # scalars' (same values)
-            values = getattr(xp, name)(x, keepdims=True)
-            mask = (x == values) | (xp.isnan(x) & xp.isnan(values))
-            return mask * (g / xp.sum(mask, keepdims=True)), None
+            values = getattr(xp, _EXTREMA[name][0])(x)
+            mask = x == values if values == values else xp.isnan(x)     # a NaN result: the NaNs
+            return mask * (g / xp.sum(mask)), None
         return _selected_grad(xp, g, indices, x.shape, dim, keepdim), None
     return vjp
 
