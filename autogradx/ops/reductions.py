@@ -58,14 +58,19 @@ def _is_int(v):
     return type(v) is int or (isinstance(v, numbers.Integral) and not isinstance(v, bool))
 
 
+def _kept(xp, g, ndim, dim, keepdim):
+    """A reduction's output (or its gradient) with the reduced dims back as size 1, so that
+    it broadcasts against the ``ndim``-d input (a vjp multiplying it by an array of the
+    input's shape needs no more)."""
+    if dim is None or dim == () or keepdim:    # over everything, a 0-d array already does
+        return g
+    axes = _axes(dim, ndim)
+    return g if axes is None or not ndim else xp.expand_dims(g, axes)
+
+
 def _expand_back(xp, g, shape, dim, keepdim):
     """Broadcast the gradient of a reduction back over the reduced dims."""
-    if dim is None or dim == ():       # over everything (the commonest call): no axes to check
-        return xp.broadcast_to(g, shape)
-    axes = _axes(dim, len(shape))
-    if axes is not None and not keepdim and len(shape):
-        g = xp.expand_dims(g, axes)
-    return xp.broadcast_to(g, shape)
+    return xp.broadcast_to(_kept(xp, g, len(shape), dim, keepdim), shape)
 
 
 def _count(shape, axes):
@@ -234,7 +239,7 @@ def _others_product(xp, x, axis):
 
 def _prod_vjp(xp, g, input, dim=None, keepdim=False, dtype=None):
     x = input
-    g = _expand_back(xp, g, x.shape, dim, keepdim)
+    g = _kept(xp, g, x.ndim, dim, keepdim)
     axis = None if dim is None else _axes(dim, x.ndim)
     if not axis:        # all elements (or a 0-d x): one flat axis
         return g * _others_product(xp, x.reshape(-1), 0).reshape(x.shape)
@@ -313,7 +318,7 @@ def _variance(xp, x, axes, dof, keepdim):
 
 
 def _var_grad(xp, g, x, axes, dof, keepdim):
-    g = _expand_back(xp, g, x.shape, axes, keepdim)
+    g = _kept(xp, g, x.ndim, axes, keepdim)
     return g * (x - _mean_of(xp, x, axes, True)) * (2 / dof if dof else math.inf)
 
 
@@ -421,8 +426,8 @@ def _norm_vjp(xp, g, input, result, p="fro", dim=None, keepdim=False, dtype=None
     p = _norm_order(p, dim)
     if p == 0:
         return None         # a count of nonzeros: PyTorch gives no gradient
-    g = _expand_back(xp, g, x.shape, dim, keepdim)
-    norm = _expand_back(xp, norm, x.shape, dim, keepdim)
+    g = _kept(xp, g, x.ndim, dim, keepdim)
+    norm = _kept(xp, norm, x.ndim, dim, keepdim)
     if p == 2:
         return x * _safe_div(xp, g, norm)
     if p == 1:
@@ -460,9 +465,8 @@ def _logsumexp(xp, x, dim, keepdim=False):
 
 logsumexp = _ops.add(Op("logsumexp", _logsumexp, promote="float", method=True,
                         vjp={"input": lambda xp, g, input, result, dim, keepdim=False:
-                                 _expand_back(xp, g, input.shape, dim, keepdim)
-                                 * xp.exp(input - _expand_back(xp, result, input.shape, dim,
-                                                               keepdim))}))
+                                 _kept(xp, g, input.ndim, dim, keepdim)
+                                 * xp.exp(input - _kept(xp, result, input.ndim, dim, keepdim))}))
 
 
 # ---------------------------------------------------------------- amax, amin
@@ -488,9 +492,9 @@ def _amin(xp, x, dim=(), keepdim=False):
 def _ties_vjp(xp, g, input, result, dim=(), keepdim=False):
     """The gradient shared evenly by the elements equal to the result (PyTorch's amax)."""
     x, out = input, result
-    mask = x == _expand_back(xp, out, x.shape, dim, keepdim)
+    mask = x == _kept(xp, out, x.ndim, dim, keepdim)
     count = xp.sum(mask, axis=_axes(dim, x.ndim), keepdims=True)
-    return _expand_back(xp, g, x.shape, dim, keepdim) * mask / count
+    return _kept(xp, g, x.ndim, dim, keepdim) * mask / count
 
 
 amax = _ops.add(Op("amax", _amax, method=True, vjp={"input": _ties_vjp}))
