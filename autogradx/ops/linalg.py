@@ -535,6 +535,8 @@ def _vnorm_grad(xp, g, x, norm, ord, axes, keepdim):
         count = xp.sum(mask, axis=axes, keepdims=True)
         return xp.sign(x) * xp.where(mask, g / count, 0)
     zero = norm == 0
+    if ord == 2 and not xp.any(zero):       # the commonest: np.where costs several ufuncs
+        return g * (x / norm)
     safe_norm = xp.where(zero, 1, norm)
     if ord == 2:
         return g * xp.where(zero, 0, x / safe_norm)

@@ -115,6 +115,8 @@ def _mean_of(xp, x, axes, keepdim):
 def _safe_div(xp, g, d):
     """``g / d``, taken as 0 where ``d == 0`` (PyTorch's choice at a zero norm or std)."""
     zero = d == 0
+    if not xp.any(zero):        # the common case: np.where costs several ufuncs' time
+        return g / d
     return xp.where(zero, 0, g / xp.where(zero, 1, d))
 
 
@@ -156,14 +158,19 @@ def _nansum(xp, x, dim=None, keepdim=False, *, dtype=None):
     refuse_complex("nansum on CPU does not support complex inputs", x, error=RuntimeError)
     if x.dtype.kind == "f":
         # what np.nansum does (its Python costs more than the sum on a small array)
-        x = xp.where(xp.isnan(x), 0, x)
+        nan = xp.isnan(x)
+        if xp.any(nan):
+            x = xp.where(nan, 0, x)
     return xp.sum(x, axis=_axes(dim, x.ndim), keepdims=keepdim, dtype=_acc_dtype(x, dtype))
 
 
-nansum = _ops.add(Op("nansum", _nansum, method=True,
-                     vjp={"input": lambda xp, g, input, dim=None, keepdim=False, dtype=None:
-                              xp.where(xp.isnan(input), 0,
-                                       _expand_back(xp, g, input.shape, dim, keepdim))}))
+def _nansum_vjp(xp, g, input, dim=None, keepdim=False, dtype=None):
+    g = _expand_back(xp, g, input.shape, dim, keepdim)
+    nan = xp.isnan(input)
+    return xp.where(nan, 0, g) if xp.any(nan) else g
+
+
+nansum = _ops.add(Op("nansum", _nansum, method=True, vjp={"input": _nansum_vjp}))
 
 
 def _mean(xp, x, dim=None, keepdim=False, *, dtype=None):
@@ -456,7 +463,9 @@ def _logsumexp(xp, x, dim, keepdim=False):
     axes = _axes(dim, x.ndim)
     if _count(x.shape, axes):
         m = xp.amax(x, axis=axes, keepdims=True)
-        m = xp.where(xp.isfinite(m), m, 0)      # all -inf (or an inf): nothing to take out
+        finite = xp.isfinite(m)
+        if not xp.all(finite):
+            m = xp.where(finite, m, 0)      # all -inf (or an inf): nothing to take out
     else:
         m = xp.zeros_like(xp.sum(x, axis=axes, keepdims=True))
     s = xp.sum(xp.exp(x - m), axis=axes, keepdims=keepdim)
