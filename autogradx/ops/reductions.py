@@ -115,7 +115,9 @@ def _mean_of(xp, x, axes, keepdim):
 def _safe_div(xp, g, d):
     """``g / d``, taken as 0 where ``d == 0`` (PyTorch's choice at a zero norm or std)."""
     zero = d == 0
-    if not xp.any(zero):        # the common case: np.where costs several ufuncs' time
+    # The common case without np.where, which costs several ufuncs' time. (bool() for a
+    # single one: np.any takes a NumPy scalar, what 0-d arrays give, the slow way round.)
+    if not (bool(zero) if zero.ndim == 0 else xp.any(zero)):
         return g / d
     return xp.where(zero, 0, g / xp.where(zero, 1, d))
 
