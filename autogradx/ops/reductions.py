@@ -54,20 +54,30 @@ def _one_axis(name, dim, ndim):
 
 
 def _is_int(v):
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+    # type(v) is int first: an isinstance against the ABC costs several times as much
+    return type(v) is int or (isinstance(v, numbers.Integral) and not isinstance(v, bool))
+
+
+def _kept(xp, g, ndim, dim, keepdim):
+    """A reduction's output (or its gradient) with the reduced dims back as size 1, so that
+    it broadcasts against the ``ndim``-d input (a vjp multiplying it by an array of the
+    input's shape needs no more)."""
+    if dim is None or dim == () or keepdim:    # over everything, a 0-d array already does
+        return g
+    axes = _axes(dim, ndim)
+    return g if axes is None or not ndim else xp.expand_dims(g, axes)
 
 
 def _expand_back(xp, g, shape, dim, keepdim):
     """Broadcast the gradient of a reduction back over the reduced dims."""
-    axes = _axes(dim, len(shape))
-    if axes is not None and not keepdim and len(shape):
-        g = xp.expand_dims(g, axes)
-    return xp.broadcast_to(g, shape)
+    return xp.broadcast_to(_kept(xp, g, len(shape), dim, keepdim), shape)
 
 
 def _count(shape, axes):
     """How many elements each output of a reduction over ``axes`` (None: all) combines."""
-    return math.prod(s for i, s in enumerate(shape) if axes is None or i in axes)
+    if axes is None:
+        return math.prod(shape)
+    return math.prod(s for i, s in enumerate(shape) if i in axes)
 
 
 def _acc_dtype(x, dtype):
@@ -87,10 +97,40 @@ def _check_nonempty(name, x, axes, error=RuntimeError):
             raise IndexError(f"{name}(): Expected reduction dim {a} to have non-zero size.")
 
 
+def _mean_of(xp, x, axes, keepdim):
+    """``xp.mean(x, axis=axes, keepdims=keepdim)``, bit for bit, for less. On a non-empty
+    NumPy array of float32 or float64 np.mean is the sum divided by the count as an intp
+    (so in float64, then cast back); divided by the count as a Python int it is divided in
+    the array's own precision instead, which rounds to the same result wherever the count
+    is exact in it (up to 2**24), at half the cost. (float16 np.mean sums in float32, and a
+    complex division differs in its last bits: both left to np.mean.)"""
+    if type(x) is np.ndarray and x.size and x.dtype.kind == "f" and x.dtype.itemsize >= 4:
+        s = xp.sum(x, axis=axes, keepdims=keepdim)
+        n = x.size // s.size
+        if n <= 1 << 24:
+            return s / n
+    return xp.mean(x, axis=axes, keepdims=keepdim)
+
+
 def _safe_div(xp, g, d):
     """``g / d``, taken as 0 where ``d == 0`` (PyTorch's choice at a zero norm or std)."""
     zero = d == 0
+    # The common case without np.where, which costs several ufuncs' time. (bool() for a
+    # single one: np.any takes a NumPy scalar, what 0-d arrays give, the slow way round.)
+    if not (bool(zero) if zero.ndim == 0 else xp.any(zero)):
+        return g / d
     return xp.where(zero, 0, g / xp.where(zero, 1, d))
+
+
+def _flip(xp, a, axis):
+    """``a`` reversed along ``axis``: for a NumPy array the view np.flip makes, by slicing
+    (np.flip is Python around it, ten times the cost on a small array)."""
+    if type(a) is np.ndarray:
+        return a[(slice(None),) * (axis % a.ndim) + (_REVERSED,)]
+    return xp.flip(a, axis)
+
+
+_REVERSED = slice(None, None, -1)
 
 
 def _dim_name(base):
@@ -118,13 +158,21 @@ sum_op = _ops.add(Op("sum", _sum, residuals=True, grad_fn=_dim_name("Sum"), meth
 def _nansum(xp, x, dim=None, keepdim=False, *, dtype=None):
     """Sum over ``dim`` (all by default) treating NaN as zero; integers sum to int64."""
     refuse_complex("nansum on CPU does not support complex inputs", x, error=RuntimeError)
-    return xp.nansum(x, axis=_axes(dim, x.ndim), keepdims=keepdim, dtype=_acc_dtype(x, dtype))
+    if x.dtype.kind == "f":
+        # what np.nansum does (its Python costs more than the sum on a small array)
+        nan = xp.isnan(x)
+        if xp.any(nan):
+            x = xp.where(nan, 0, x)
+    return xp.sum(x, axis=_axes(dim, x.ndim), keepdims=keepdim, dtype=_acc_dtype(x, dtype))
 
 
-nansum = _ops.add(Op("nansum", _nansum, method=True,
-                     vjp={"input": lambda xp, g, input, dim=None, keepdim=False, dtype=None:
-                              xp.where(xp.isnan(input), 0,
-                                       _expand_back(xp, g, input.shape, dim, keepdim))}))
+def _nansum_vjp(xp, g, input, dim=None, keepdim=False, dtype=None):
+    g = _expand_back(xp, g, input.shape, dim, keepdim)
+    nan = xp.isnan(input)
+    return xp.where(nan, 0, g) if xp.any(nan) else g
+
+
+nansum = _ops.add(Op("nansum", _nansum, method=True, vjp={"input": _nansum_vjp}))
 
 
 def _mean(xp, x, dim=None, keepdim=False, *, dtype=None):
@@ -136,11 +184,15 @@ def _mean(xp, x, dim=None, keepdim=False, *, dtype=None):
             "mean(): could not infer output dtype. Input dtype must be either a floating "
             f"point or complex dtype. Got: {x.dtype}")
     axes = _axes(dim, x.ndim)
+    if dtype is None:
+        return _mean_of(xp, x, axes, keepdim), x.shape
     return xp.mean(x, axis=axes, keepdims=keepdim, dtype=dtype), x.shape
 
 
 def _mean_grad(xp, g, shape, dim, keepdim):
-    return _expand_back(xp, g / _count(shape, _axes(dim, len(shape))), shape, dim, keepdim)
+    # [...]: g / n of a 0-d g is a NumPy scalar, which broadcast_to takes the slow way;
+    # indexed with ... it is a 0-d array again (a view, on every backend).
+    return _expand_back(xp, (g / _count(shape, _axes(dim, len(shape))))[...], shape, dim, keepdim)
 
 
 mean = _ops.add(Op("mean", _mean, residuals=True, grad_fn=_dim_name("Mean"), method=True,
@@ -158,7 +210,7 @@ def _reverse_cumsum(xp, g, axis):
     """Sums from each position to the end along ``axis`` (the vjp of cumsum)."""
     if g.ndim == 0:
         return g
-    return xp.flip(xp.cumsum(xp.flip(g, axis), axis), axis)
+    return _flip(xp, xp.cumsum(_flip(xp, g, axis), axis), axis)
 
 
 cumsum = _ops.add(Op("cumsum", _cumsum, method=True, inplace=True,
@@ -186,14 +238,17 @@ def _others_product(xp, x, axis):
     (``result / x`` is not): one zero gets the product of the rest, several
     zeros give 0 everywhere, as in PyTorch.
     """
-    x = xp.moveaxis(x, axis, -1)
-    after = xp.flip(_products_before(xp, xp.flip(x, -1)), -1)
-    return xp.moveaxis(_products_before(xp, x) * after, -1, axis)
+    last = axis % x.ndim == x.ndim - 1       # (always, for the product of all elements)
+    if not last:
+        x = xp.moveaxis(x, axis, -1)
+    after = _flip(xp, _products_before(xp, _flip(xp, x, -1)), -1)
+    others = _products_before(xp, x) * after
+    return others if last else xp.moveaxis(others, -1, axis)
 
 
 def _prod_vjp(xp, g, input, dim=None, keepdim=False, dtype=None):
     x = input
-    g = _expand_back(xp, g, x.shape, dim, keepdim)
+    g = _kept(xp, g, x.ndim, dim, keepdim)
     axis = None if dim is None else _axes(dim, x.ndim)
     if not axis:        # all elements (or a 0-d x): one flat axis
         return g * _others_product(xp, x.reshape(-1), 0).reshape(x.shape)
@@ -222,7 +277,7 @@ def _cumprod_vjp(xp, g, input, result, dim, dtype=None):
     if x.ndim == 0:
         return g
     axis = _axes(dim, x.ndim)[0]
-    if not (x == 0).any():
+    if not xp.any(x == 0):
         return _reverse_cumsum(xp, g * out, axis) / x
     x, s = xp.moveaxis(x, axis, -1), xp.moveaxis(g, axis, -1)
     a = xp.concatenate([x[..., 1:], xp.zeros_like(x[..., :1])], axis=-1)   # x_{k+1}; 0 at the end
@@ -261,16 +316,19 @@ def _dof(name, x, dim, unbiased, correction):
 
 
 def _variance(xp, x, axes, dof, keepdim):
-    d = x - xp.mean(x, axis=axes, keepdims=True)
-    s = xp.sum(abs_square(xp, d), axis=axes, keepdims=keepdim)       # real for complex x too
+    """The variance over ``axes``, and the mean it took out (the output of var_mean)."""
+    mean = _mean_of(xp, x, axes, True)
+    s = xp.sum(abs_square(xp, x - mean), axis=axes, keepdims=keepdim)   # real for complex x too
+    if not keepdim:
+        mean = mean.reshape(s.shape)
     if dof > 0:
-        return s / dof
-    return xp.where(s == 0, math.nan, math.inf).astype(s.dtype)    # s / 0, without a warning
+        return s / dof, mean
+    return xp.where(s == 0, math.nan, math.inf).astype(s.dtype), mean    # s / 0, without a warning
 
 
 def _var_grad(xp, g, x, axes, dof, keepdim):
-    g = _expand_back(xp, g, x.shape, axes, keepdim)
-    return g * (x - xp.mean(x, axis=axes, keepdims=True)) * (2 / dof if dof else math.inf)
+    g = _kept(xp, g, x.ndim, axes, keepdim)
+    return g * (x - _mean_of(xp, x, axes, True)) * (2 / dof if dof else math.inf)
 
 
 def _std_grad(xp, g, x, std, axes, dof, keepdim):
@@ -282,27 +340,26 @@ def _var(xp, x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Variance over ``dim`` (all by default) with ``correction`` (1: Bessel's, the default;
     ``unbiased=False`` is ``correction=0``)."""
     axes, dof = _dof("var", x, dim, unbiased, correction)
-    return _variance(xp, x, axes, dof, keepdim), (axes, dof)
+    return _variance(xp, x, axes, dof, keepdim)[0], (axes, dof)
 
 
 def _std(xp, x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Standard deviation over ``dim`` (all by default), with ``correction`` as in ``var``."""
     axes, dof = _dof("std", x, dim, unbiased, correction)
-    return xp.sqrt(_variance(xp, x, axes, dof, keepdim)), (axes, dof)
+    return xp.sqrt(_variance(xp, x, axes, dof, keepdim)[0]), (axes, dof)
 
 
 def _var_mean(xp, x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """``(var, mean)`` over ``dim``, with ``correction`` as in ``var``."""
     axes, dof = _dof("var_mean", x, dim, unbiased, correction)
-    return (_variance(xp, x, axes, dof, keepdim),
-            xp.mean(x, axis=axes, keepdims=keepdim)), (axes, dof)
+    return _variance(xp, x, axes, dof, keepdim), (axes, dof)
 
 
 def _std_mean(xp, x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """``(std, mean)`` over ``dim``, with ``correction`` as in ``var``."""
     axes, dof = _dof("std_mean", x, dim, unbiased, correction)
-    return (xp.sqrt(_variance(xp, x, axes, dof, keepdim)),
-            xp.mean(x, axis=axes, keepdims=keepdim)), (axes, dof)
+    var, mean = _variance(xp, x, axes, dof, keepdim)
+    return (xp.sqrt(var), mean), (axes, dof)
 
 
 # The residual is (axes, dof); dim, unbiased and correction are already in it. The variance of
@@ -356,6 +413,9 @@ def _norm(xp, x, p="fro", dim=None, keepdim=False, *, dtype=None):
         raise RuntimeError("linalg.vector_norm: Expected a floating point or complex tensor "
                            f"as input. Got {scalar_name(x.dtype)}")
     axes = _axes(dim, x.ndim)
+    if p == 2:          # the commonest: |x| * |x| is x * x for real x, one ufunc fewer
+        a = x if x.dtype.kind == "f" else xp.abs(x)
+        return xp.sqrt(xp.sum(a * a, axis=axes, keepdims=keepdim))
     a = xp.abs(x)
     if math.isinf(p):
         if _count(x.shape, axes) == 0:
@@ -366,8 +426,6 @@ def _norm(xp, x, p="fro", dim=None, keepdim=False, *, dtype=None):
         return xp.sum(a != 0, axis=axes, keepdims=keepdim, dtype=a.dtype)
     if p == 1:
         return xp.sum(a, axis=axes, keepdims=keepdim)
-    if p == 2:
-        return xp.sqrt(xp.sum(a * a, axis=axes, keepdims=keepdim))
     return xp.sum(a ** p, axis=axes, keepdims=keepdim) ** (1 / p)
 
 
@@ -377,8 +435,8 @@ def _norm_vjp(xp, g, input, result, p="fro", dim=None, keepdim=False, dtype=None
     p = _norm_order(p, dim)
     if p == 0:
         return None         # a count of nonzeros: PyTorch gives no gradient
-    g = _expand_back(xp, g, x.shape, dim, keepdim)
-    norm = _expand_back(xp, norm, x.shape, dim, keepdim)
+    g = _kept(xp, g, x.ndim, dim, keepdim)
+    norm = _kept(xp, norm, x.ndim, dim, keepdim)
     if p == 2:
         return x * _safe_div(xp, g, norm)
     if p == 1:
@@ -407,7 +465,9 @@ def _logsumexp(xp, x, dim, keepdim=False):
     axes = _axes(dim, x.ndim)
     if _count(x.shape, axes):
         m = xp.amax(x, axis=axes, keepdims=True)
-        m = xp.where(xp.isfinite(m), m, 0)      # all -inf (or an inf): nothing to take out
+        finite = xp.isfinite(m)
+        if not xp.all(finite):
+            m = xp.where(finite, m, 0)      # all -inf (or an inf): nothing to take out
     else:
         m = xp.zeros_like(xp.sum(x, axis=axes, keepdims=True))
     s = xp.sum(xp.exp(x - m), axis=axes, keepdims=keepdim)
@@ -416,9 +476,8 @@ def _logsumexp(xp, x, dim, keepdim=False):
 
 logsumexp = _ops.add(Op("logsumexp", _logsumexp, promote="float", method=True,
                         vjp={"input": lambda xp, g, input, result, dim, keepdim=False:
-                                 _expand_back(xp, g, input.shape, dim, keepdim)
-                                 * xp.exp(input - _expand_back(xp, result, input.shape, dim,
-                                                               keepdim))}))
+                                 _kept(xp, g, input.ndim, dim, keepdim)
+                                 * xp.exp(input - _kept(xp, result, input.ndim, dim, keepdim))}))
 
 
 # ---------------------------------------------------------------- amax, amin
@@ -444,9 +503,9 @@ def _amin(xp, x, dim=(), keepdim=False):
 def _ties_vjp(xp, g, input, result, dim=(), keepdim=False):
     """The gradient shared evenly by the elements equal to the result (PyTorch's amax)."""
     x, out = input, result
-    mask = x == _expand_back(xp, out, x.shape, dim, keepdim)
+    mask = x == _kept(xp, out, x.ndim, dim, keepdim)
     count = xp.sum(mask, axis=_axes(dim, x.ndim), keepdims=True)
-    return _expand_back(xp, g, x.shape, dim, keepdim) * mask / count
+    return _kept(xp, g, x.ndim, dim, keepdim) * mask / count
 
 
 amax = _ops.add(Op("amax", _amax, method=True, vjp={"input": _ties_vjp}))
@@ -530,7 +589,7 @@ def _extremum_vjp(name):
         if dim is None:
             # PyTorch's evenly_distribute_backward: ties (NaNs if the result is NaN) share it
             values = getattr(xp, _EXTREMA[name][0])(x)
-            mask = (x == values) | (xp.isnan(x) & xp.isnan(values))
+            mask = x == values if values == values else xp.isnan(x)     # a NaN result: the NaNs
             return mask * (g / xp.sum(mask)), None
         return _selected_grad(xp, g, indices, x.shape, dim, keepdim), None
     return vjp

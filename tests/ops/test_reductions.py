@@ -423,3 +423,21 @@ def test_no_degrees_of_freedom_warns_and_gives_nan(fn):
         out = fn(x)
     out = out[0] if isinstance(out, tuple) else out
     assert np.isnan(out.numpy()).all()
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64", "complex64", "complex128"])
+@pytest.mark.parametrize("axes, keepdim", [(None, False), (None, True), ((1,), False),
+                                           ((0, 2), True), ((0, 2), False)])
+def test_mean_of_is_numpy_mean_bit_for_bit(dtype, axes, keepdim):
+    # var, std and mean take np.mean's two steps themselves: the same bits, dtype and shape
+    from autogradx._core.numpy_api import NUMPY
+    from autogradx.ops.reductions import _mean_of
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 4, 5)) * 1e3 + 0.1
+    if dtype.startswith("complex"):
+        x = x + 1j * rng.normal(size=x.shape)
+    x = x.astype(dtype)
+    got, want = np.asarray(_mean_of(NUMPY, x, axes, keepdim)), np.asarray(
+        np.mean(x, axis=axes, keepdims=keepdim))
+    assert (got.dtype, got.shape) == (want.dtype, want.shape)
+    assert got.tobytes() == want.tobytes()
