@@ -34,10 +34,12 @@ cdef extern from "numpy/arrayobject.h":
     object PyArray_NewFromDescr(PyTypeObject *subtype, PyArray_Descr *descr, int nd,
                                 cnp.npy_intp *dims, cnp.npy_intp *strides, void *data,
                                 int flags, PyObject *obj)
+    object PyArray_FromScalar(object scalar, PyArray_Descr *outcode)   # a 0-d array of it
     object PyArray_NewLikeArray(cnp.ndarray prototype, cnp.NPY_ORDER order, PyObject *descr,
                                 int subok)
 
 cdef type _ndarray = np.ndarray
+cdef type _generic = np.generic
 cdef object _NoValue = np._NoValue
 cdef object _add_reduce = np.add.reduce
 cdef object _or_reduce = np.logical_or.reduce
@@ -109,6 +111,8 @@ cdef tuple _axes(object axis, Py_ssize_t ndim):
 
 def broadcast_to(array, shape, subok=False):
     """``numpy.broadcast_to``: a read-only view of ``array`` with ``shape``."""
+    if isinstance(array, _generic) and type(shape) is tuple:
+        array = PyArray_FromScalar(array, NULL)   # what NumPy makes of a NumPy scalar
     if type(array) is _ndarray and type(shape) is tuple:
         view = _broadcast_view(<cnp.ndarray>array, <tuple>shape)
         if view is not None:
@@ -279,14 +283,18 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=_NoValue, *, where=_NoValu
 
 def any(a, axis=None, out=None, keepdims=_NoValue, *, where=_NoValue):
     """``numpy.any``: ``np.logical_or.reduce`` to bool, as NumPy's wrapper calls it."""
-    if type(a) is _ndarray and where is _NoValue:
+    # A NumPy scalar too (every 0-d ufunc result is one): NumPy's wrapper would call its
+    # method, which ends in the same reduction.
+    if (type(a) is _ndarray or isinstance(a, _generic)) and where is _NoValue:
         return _reduce(_or_reduce, a, axis, _bool, out, keepdims)
     return _np_any(a, axis=axis, out=out, keepdims=keepdims, where=where)
 
 
 def all(a, axis=None, out=None, keepdims=_NoValue, *, where=_NoValue):
     """``numpy.all``: ``np.logical_and.reduce`` to bool, as NumPy's wrapper calls it."""
-    if type(a) is _ndarray and where is _NoValue:
+    # A NumPy scalar too (every 0-d ufunc result is one): NumPy's wrapper would call its
+    # method, which ends in the same reduction.
+    if (type(a) is _ndarray or isinstance(a, _generic)) and where is _NoValue:
         return _reduce(_and_reduce, a, axis, _bool, out, keepdims)
     return _np_all(a, axis=axis, out=out, keepdims=keepdims, where=where)
 
