@@ -194,6 +194,8 @@ def reshape(a, shape, order="C", *, copy=None):
     """``numpy.reshape``: the method, without NumPy's wrapper."""
     if type(a) is _ndarray and copy is None:
         return a.reshape(shape, order=order)
+    if copy is None:
+        return _np_reshape(a, shape, order)     # NumPy 2.0 has no copy= (2.1 added it)
     return _np_reshape(a, shape, order, copy=copy)
 
 
