@@ -28,7 +28,6 @@ from .grad_mode cimport (anomaly_enabled, anomaly_check_nan, grad_enabled, saved
                          set_grad_enabled_c)
 from .loops cimport Loops, loops_of, call2, exact_in_place
 from .dispatch cimport array_module
-from .numpy_api cimport filled_like
 from .tensor cimport TensorBase, new_tensor, needs_grad, same_shape, dtype_of, writable_owner
 
 from .errors import _anomaly, warn_failed_node
@@ -48,7 +47,6 @@ except ImportError:                 # another NumPy: its warnings pass through
 cdef type _ndarray = np.ndarray
 cdef type _generic = np.generic
 cdef Loops _add = loops_of(np.add)
-cdef object _add_reduce = np.add.reduce
 _NONE_REPLACED = "can't replace a None gradient with a non-None value"
 
 # The sweep each thread runs, for hooks that ask about it (autograd.graph's multi-grad
@@ -86,15 +84,12 @@ cdef object unbroadcast(object g, object shape, Node producer, Py_ssize_t index)
             if shape[i] != 1:
                 _bad_grad(g, shape, producer, index)
             axes.append(lead + i)
-    # np.add.reduce is what ndarray.sum calls, without its Python frame (a quarter of
-    # the cost on small arrays); other arrays use their own sum.
-    reduce = _add_reduce if type(g) is _ndarray else None
+    # The array module's sum: on NumPy arrays numpy_api's, np.add.reduce without the
+    # Python frame of ndarray.sum (a quarter of the cost on small arrays).
+    xp = array_module(g)
     if lead and len(axes) == lead and len(shape):
-        # A new array, not a view of one (leaves keep it).
-        return reduce(g, tuple(axes)) if reduce is not None else g.sum(axis=tuple(axes))
-    if axes:
-        g = (reduce(g, tuple(axes), None, None, keepdims=True) if reduce is not None
-             else g.sum(axis=tuple(axes), keepdims=True))
+        return xp.sum(g, axis=tuple(axes))      # a new array, not a view of one (leaves keep it)
+    g = xp.sum(g, axis=tuple(axes), keepdims=True) if axes else g
     return g.reshape(shape) if lead else g
 
 
@@ -446,18 +441,15 @@ cdef object _root_grad(Py_ssize_t i, object g, object shape, object dtype, objec
     ``dtype`` (``like``: its array, None for a GradientEdge): ones for None (scalar roots
     only), else ``g`` checked and cast as PyTorch does."""
     if g is None:
-        if (cnp.PyArray_SIZE(<cnp.ndarray>like) if type(like) is _ndarray else _numel(shape)) != 1:
+        # A NumPy root answers from its array header, without Python calls.
+        numpy_root = type(like) is _ndarray
+        if (cnp.PyArray_SIZE(<cnp.ndarray>like) if numpy_root else _numel(shape)) != 1:
             raise RuntimeError("grad can be implicitly created only for scalar outputs")
-        if (cnp.PyArray_ISCOMPLEX(<cnp.ndarray>like) if type(like) is _ndarray
+        if (cnp.PyArray_ISCOMPLEX(<cnp.ndarray>like) if numpy_root
                 else np.dtype(dtype).kind == "c"):
             raise RuntimeError("grad can be implicitly created only for real scalar outputs "
                                f"but got torch.{np.dtype(dtype)}")
-        if type(like) is _ndarray:
-            g = filled_like(<cnp.ndarray>like, 1)
-        elif like is None:
-            g = np.ones(shape, dtype)
-        else:
-            g = array_module(like).ones_like(like)
+        g = np.ones(shape, dtype) if like is None else array_module(like).ones_like(like)
         return new_tensor(g, None, 0) if create_graph else g
     if not isinstance(g, TensorBase):
         raise TypeError(f"gradient {i} must be a Tensor or None, not {type(g).__name__}")

@@ -321,7 +321,7 @@ def ones_like(a, dtype=None, order="K", subok=True, shape=None, *, device=None):
     """``numpy.ones_like``: an array like ``a`` filled with 1, as NumPy makes it."""
     if (type(a) is _ndarray and dtype is None and order == "K" and shape is None
             and device is None):
-        return filled_like(<cnp.ndarray>a, 1)
+        return _filled_like(<cnp.ndarray>a, 1)
     return _np_ones_like(a, dtype=dtype, order=order, subok=subok, shape=shape, device=device)
 
 
@@ -329,11 +329,11 @@ def zeros_like(a, dtype=None, order="K", subok=True, shape=None, *, device=None)
     """``numpy.zeros_like``: an array like ``a`` filled with 0, as NumPy makes it."""
     if (type(a) is _ndarray and dtype is None and order == "K" and shape is None
             and device is None):
-        return filled_like(<cnp.ndarray>a, 0)
+        return _filled_like(<cnp.ndarray>a, 0)
     return _np_zeros_like(a, dtype=dtype, order=order, subok=subok, shape=shape, device=device)
 
 
-cdef object filled_like(cnp.ndarray a, object value):
+cdef object _filled_like(cnp.ndarray a, object value):
     """``empty_like(a)`` (order K, a's dtype) filled with 0 or 1, which every dtype holds
     exactly: what ``copyto(res, value, casting="unsafe")`` writes."""
     res = PyArray_NewLikeArray(a, cnp.NPY_KEEPORDER, NULL, 1)
