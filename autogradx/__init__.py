@@ -67,6 +67,7 @@ def _tensor_namespace():
 _backends.set_plugin_loader(_load_plugins)
 _core_opnode.install_services(device_of=_device_of, tensor_namespace=_tensor_namespace)
 _core_tensor.install_op_lookup(_get_op)
+_core_tensor.install_backward(autograd.backward)
 
 __version__ = "0.1.0"
 

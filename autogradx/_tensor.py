@@ -9,7 +9,6 @@ import warnings
 import numpy as np
 
 from autogradx import _dtype, _factories, _inplace_views
-from autogradx._core.engine import run_backward
 from autogradx._core.grad_mode import is_grad_enabled
 from autogradx._core.promote import get_default_float
 from autogradx._core.names import tensor_type_name
@@ -124,21 +123,6 @@ class Tensor(TensorBase):
     def element_size(self):
         """The size in bytes of one element."""
         return self._data.dtype.itemsize
-
-    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        """Accumulate the gradient of this tensor into the ``.grad`` of the leaves.
-
-        ``gradient`` is required unless this tensor has a single element. The
-        graph's saved values are freed afterwards unless ``retain_graph=True``.
-        """
-        if inputs is not None:
-            from autogradx.autograd import backward
-            return backward(self, gradient, retain_graph, create_graph, inputs=inputs)
-        if retain_graph is None:
-            retain_graph = create_graph
-        if gradient is not None and not isinstance(gradient, TensorBase):
-            raise TypeError(f"gradient must be a Tensor or None, not {type(gradient).__name__}")
-        run_backward((self,), (gradient,), bool(retain_graph), bool(create_graph))
 
     def clone(self):
         """A copy with its own storage; gradients flow back to this tensor."""

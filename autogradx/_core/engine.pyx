@@ -21,6 +21,7 @@ cimport cython
 
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_REFCNT
+from cpython.contextvars cimport PyContextVar_Set, PyContextVar_Reset, get_value
 
 from .saved import restore_saved_hooks, saved_hooks_state
 from .node cimport Node, NodeExtras, AccumulateGrad, grad_edge, hook_result, run_leaf_hooks
@@ -361,13 +362,14 @@ cpdef run_backward(tuple tensors, tuple grads, bint keep_graph, bint create_grap
     hooks = saved_hooks_state() if hooks_on else None
     set_grad_enabled_c(create_graph)
     agx_reentrant_depth += 1
-    quiet = (_np_errstate.set(_NP_SILENT)
-             if _np_errstate is not None and _np_errstate.get() is _NP_DEFAULT else None)
+    # (Through the C API: the methods cost a tenth of a microsecond more per backward.)
+    quiet = (PyContextVar_Set(_np_errstate, _NP_SILENT)
+             if _np_errstate is not None and get_value(_np_errstate) is _NP_DEFAULT else None)
     try:
         return _sweep(tensors, grads, keep_graph, create_graph, inputs, accumulate)
     finally:
         if quiet is not None:
-            _np_errstate.reset(quiet)
+            PyContextVar_Reset(_np_errstate, quiet)
         agx_reentrant_depth -= 1
         set_grad_enabled_c(prev_mode)
         if hooks_on or saved_hooks_on():

@@ -363,11 +363,21 @@ cdef void _mark_view(TensorBase out, object src, OpDef op, list values, tuple ex
     keeps how it was made (ViewInfo), so that its history can be rebuilt on the base's."""
     cdef TensorBase base
     cdef ViewInfo info
-    if not isinstance(src, TensorBase) or getattr(out._data, "base", None) is None:
-        return      # the forward copied: not a view after all
+    if not isinstance(src, TensorBase):
+        return
     base = <TensorBase>src
+    data = out._data
+    if type(data) is _ndarray and type(base._data) is _ndarray:
+        # np.may_share_memory's test, from the array headers (its call is a tenth of the
+        # cost of a small op).
+        if (cnp.PyArray_BASE(<cnp.ndarray>data) is NULL
+                or (cnp.PyArray_SIZE(<cnp.ndarray>data)
+                    and not _bounds_overlap(<cnp.ndarray>data, <cnp.ndarray>base._data))):
+            return      # the forward copied: not a view after all
+    elif getattr(data, "base", None) is None:
+        return      # the forward copied: not a view after all
     # NumPy copies may keep a .base (x.T.reshape(-1)): only shared memory makes a view.
-    if out._data.size and not array_module(out._data).may_share_memory(out._data, base._data):
+    elif data.size and not array_module(data).may_share_memory(data, base._data):
         return
     out._base = base._base if base._base is not None else base
     out._vc = base.version_counter()
@@ -660,6 +670,30 @@ cdef bint _same_strides(cnp.ndarray a, cnp.ndarray b) noexcept:
         if a.strides[d] != b.strides[d]:
             return False
     return True
+
+
+cdef inline void _bounds(cnp.ndarray a, Py_ssize_t *lo, Py_ssize_t *hi) noexcept:
+    """[lo, hi): from the lowest address of ``a``'s elements to one past the highest."""
+    cdef Py_ssize_t low = <Py_ssize_t>cnp.PyArray_DATA(a), high = low, step
+    cdef int d
+    for d in range(cnp.PyArray_NDIM(a)):
+        step = cnp.PyArray_STRIDE(a, d) * (cnp.PyArray_DIM(a, d) - 1)
+        if step < 0:
+            low += step
+        else:
+            high += step
+    lo[0] = low
+    hi[0] = high + cnp.PyArray_ITEMSIZE(a)
+
+
+cdef bint _bounds_overlap(cnp.ndarray a, cnp.ndarray b) noexcept:
+    """``np.may_share_memory(a, b)`` (its default test: the two memory bounds overlap)."""
+    cdef Py_ssize_t a0, a1, b0, b1
+    if cnp.PyArray_SIZE(a) == 0 or cnp.PyArray_SIZE(b) == 0:
+        return False
+    _bounds(a, &a0, &a1)
+    _bounds(b, &b0, &b1)
+    return a0 < b1 and b0 < a1
 
 
 cdef tuple _extent(cnp.ndarray a):
