@@ -1,4 +1,4 @@
-"""Build the Cython engine in autogradx/_core.
+"""Build the Cython engine in autogradx/_core (and the ops compiled in autogradx/ops).
 
 Compiler directives live here and nowhere else. Set AUTOGRADX_DEBUG=1 at build
 time for a debug build: bounds and wraparound checks on, line tracing on, C
@@ -32,15 +32,19 @@ else:
 CORE = ["grad_mode", "node", "tensor", "loops", "numpy_api", "special", "dispatch", "opdef",
         "promote", "opnode", "views", "forward", "batching", "op", "engine"]
 
+# Ops compiled for their Python frames' sake (see each module's docstring).
+OPS = ["_sum"]
+
 extensions = [
     Extension(
-        f"autogradx._core.{name}",
-        [f"autogradx/_core/{name}.pyx"],
+        f"autogradx.{package}.{name}",
+        [f"autogradx/{package}/{name}.pyx"],
         include_dirs=[numpy.get_include()],
         define_macros=macros,
         extra_compile_args=compile_args,
     )
-    for name in CORE
+    for package, names in (("_core", CORE), ("ops", OPS))
+    for name in names
 ]
 
 # The six modules translate and compile side by side: the first install takes about

@@ -139,20 +139,14 @@ def _dim_name(base):
 
 # ---------------------------------------------------------------- sums and means
 
-def _sum(xp, x, dim=None, keepdim=False, *, dtype=None):
-    """Sum of the elements over ``dim`` (all by default); integers and bools sum to int64."""
-    if dim is None and dtype is None and x.dtype.kind in "fc":
-        return xp.sum(x, keepdims=keepdim), x.shape     # x.sum(), the commonest call: no axes to check
-    axes = _axes(dim, x.ndim)
-    return xp.sum(x, axis=axes, keepdims=keepdim, dtype=_acc_dtype(x, dtype)), x.shape
+# sum's forward, vjp and name are compiled (_sum.pyx): nearly every graph ends in one.
+from autogradx.ops import _sum  # noqa: E402  (it reads the helpers above at call time)
 
+for _f in (_sum.sum_forward, _sum.sum_vjp, _sum.sum_name):
+    _f.__module__ = __name__        # the op is this module's: its samples are found here
 
-def _sum_vjp(xp, g, shape, dim=None, keepdim=False, dtype=None):
-    return xp.broadcast_to(g, shape) if dim is None else _expand_back(xp, g, shape, dim, keepdim)
-
-
-sum_op = _ops.add(Op("sum", _sum, residuals=True, grad_fn=_dim_name("Sum"), method=True,
-                     vjp=_sum_vjp, jvp="linear"))
+sum_op = _ops.add(Op("sum", _sum.sum_forward, residuals=True, grad_fn=_sum.sum_name,
+                     method=True, vjp=_sum.sum_vjp, jvp="linear"))
 
 
 def _nansum(xp, x, dim=None, keepdim=False, *, dtype=None):
