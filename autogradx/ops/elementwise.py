@@ -375,10 +375,11 @@ def _abs(xp, x):
 
 
 def _abs_grad(xp, g, input):
-    """PyTorch's ``grad * sgn(input)``: 0 at 0 and at NaN."""
+    """PyTorch's ``grad * sgn(input)``: ``grad * 0`` at 0 and at NaN (NaN where ``grad``
+    is infinite or NaN, as PyTorch's), ``-grad`` below 0, ``grad`` above."""
     if is_complex(input):
         return g * complex_sign(xp, input)
-    return xp.where(input > 0, g, xp.where(input < 0, -g, 0))
+    return xp.where(input < 0, -g, g * (input > 0))
 
 
 # |z| is not holomorphic: the formula gives PyTorch's complex gradient itself.
