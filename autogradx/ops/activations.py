@@ -19,6 +19,7 @@ Differences from PyTorch, on purpose:
   ``sparse=True`` (sparse gradients) are not supported.
 """
 
+import contextlib
 import math
 import warnings
 
@@ -164,18 +165,28 @@ def _erf_xp(xp, x):
 _SQRT_2_PI = math.sqrt(2 / math.pi)
 
 
+def _quiet(xp):
+    """NumPy's floating-point warnings off, for a forward whose NaN or inf PyTorch gives
+    silently (a backward runs so already); other array modules do not warn."""
+    errstate = getattr(xp, "errstate", None)
+    return errstate(invalid="ignore", over="ignore") if errstate else contextlib.nullcontext()
+
+
 def _gelu(xp, x, approximate="none"):
     """GELU: ``x * Phi(x)``, Phi the standard normal CDF.
 
     ``approximate='tanh'``: ``0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))``.
     """
     _float_only("GeluKernelImpl", x)
-    if approximate == "tanh":
-        return 0.5 * x * (1 + xp.tanh(_SQRT_2_PI * (x + 0.044715 * x ** 3)))
-    if approximate != "none":
+    if approximate not in ("none", "tanh"):
         raise RuntimeError(
             f"gelu(): approximate argument must be either none or tanh, got {approximate!r}")
-    return x * 0.5 * (1 + _erf(xp, x * math.sqrt(0.5)))
+    # -inf * 0 (NaN, as PyTorch's) and, for 'tanh', x ** 3 overflowing (to inf: tanh is
+    # then 1, the result x, as PyTorch's) happen without the warnings NumPy would give.
+    with _quiet(xp):
+        if approximate == "tanh":
+            return 0.5 * x * (1 + xp.tanh(_SQRT_2_PI * (x + 0.044715 * x ** 3)))
+        return x * 0.5 * (1 + _erf(xp, x * math.sqrt(0.5)))
 
 
 def _gelu_vjp(xp, g, input, approximate="none"):

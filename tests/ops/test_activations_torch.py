@@ -296,6 +296,29 @@ def test_gelu_values_and_gradient_over_a_sweep(dtype):
         np.testing.assert_allclose(got, want, **tol[dtype])       # NaN where PyTorch has NaN
 
 
+_GELU_EDGES = [-np.inf, np.inf, np.nan, -0.0, 0.0, -1e20, 1e20, -3e38, 3e38, 1e-30]
+
+
+@pytest.mark.parametrize("value", _GELU_EDGES)
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_gelu_at_infinities_nan_and_huge_values_matches_torch_without_a_warning(
+        dtype, approximate, value):
+    # (pyproject turns warnings into errors: -inf * 0 and an overflowing x ** 3 once warned.)
+    # One element at a time: PyTorch's vectorised float32 kernel gives NaN for +inf (and
+    # flushes tiny gradients to 0) in some lanes only; its scalar loop is the reference.
+    x = np.array([value], dtype=dtype)
+    out = {}
+    for lib in (agx, torch):
+        t = lib.tensor(x, requires_grad=True)
+        y = F(lib).gelu(t, approximate=approximate)
+        y.backward(lib.ones_like(y))
+        out[lib] = y.detach().numpy(), t.grad.numpy()
+    for got, want in zip(out[agx], out[torch]):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=0, equal_nan=True)
+        assert np.signbit(got) == np.signbit(want) or np.isnan(want).all()
+
+
 def test_gelu_through_the_vectorised_erf_matches_torch():
     """float16 and gradients of gradients take the vectorised formula."""
     x = np.linspace(-5, 5, 41)
