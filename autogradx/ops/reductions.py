@@ -17,7 +17,7 @@ from autogradx._core.names import scalar_name
 from autogradx._core.tensor import TensorBase
 from autogradx._dtype import as_numpy_dtype
 from autogradx.ops.complex import abs_square, refuse_complex
-from autogradx.ops.linalg import _vnorm, _vnorm_grad
+from autogradx.ops.linalg import _vnorm, _vnorm_grad, _zero_where
 from autogradx.plugin import Op, OpList, lazy_conformance_cases
 
 _ops = OpList()      # every op defined below, in order; OPS at the end
@@ -111,16 +111,6 @@ def _mean_of(xp, x, axes, keepdim):
         if n <= 1 << 24:
             return s / n
     return xp.mean(x, axis=axes, keepdims=keepdim)
-
-
-def _safe_div(xp, g, d):
-    """``g / d``, taken as 0 where ``d == 0`` (PyTorch's choice at a zero norm or std)."""
-    zero = d == 0
-    # The common case without np.where, which costs several ufuncs' time. (bool() for a
-    # single one: np.any takes a NumPy scalar, what 0-d arrays give, the slow way round.)
-    if not (bool(zero) if zero.ndim == 0 else xp.any(zero)):
-        return g / d
-    return xp.where(zero, 0, g / xp.where(zero, 1, d))
 
 
 def _flip(xp, a, axis):
@@ -333,8 +323,8 @@ def _var_grad(xp, g, x, axes, dof, keepdim):
 
 
 def _std_grad(xp, g, x, std, axes, dof, keepdim):
-    # d std = d var / (2 std), taken as 0 where std == 0 (as PyTorch)
-    return _var_grad(xp, _safe_div(xp, g, 2 * std), x, axes, dof, keepdim)
+    # d std = d var / (2 std), 0 where std == 0: PyTorch's std_backward, divide then mask
+    return _var_grad(xp, _zero_where(xp, std == 0, g / (2 * std)), x, axes, dof, keepdim)
 
 
 def _var(xp, x, dim=None, unbiased=None, keepdim=False, *, correction=None):

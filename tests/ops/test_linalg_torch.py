@@ -373,33 +373,46 @@ NORM_INPUTS = {
 }
 
 
+def _assert_second_derivatives_match_torch(fn, data):
+    """``fn(lib, x)``'s first and second derivatives (``grad(grad(y, x, v) . w, x)``) are
+    torch's, NaN for NaN."""
+    data = np.asarray(data, dtype=np.float64)
+    results = []
+    for lib in (agx, torch):
+        x = lib.tensor(data, requires_grad=True)
+        y = fn(lib, x)
+        v = lib.tensor(np.random.default_rng(6).standard_normal(tuple(y.shape)))
+        (g,) = lib.autograd.grad(y, x, v, create_graph=True)
+        w = lib.tensor(np.random.default_rng(7).standard_normal(data.shape))
+        if not g.requires_grad:         # ord 1: sign(x) * v, constant in x
+            results.append((g.detach().numpy(), None))
+            continue
+        (gg,) = lib.autograd.grad((g * w).sum(), x)
+        # (torch gives the zero second derivative of ord 1 as a ZeroTensor)
+        results.append((g.detach().numpy(), (gg + 0).numpy()))
+    (a_g, a_gg), (t_g, t_gg) = results
+    np.testing.assert_allclose(a_g, t_g, rtol=1e-10, atol=1e-12, err_msg="first derivative")
+    assert (a_gg is None) == (t_gg is None), "second derivative recorded in one library only"
+    if t_gg is not None:
+        np.testing.assert_allclose(a_gg, t_gg, rtol=1e-10, atol=1e-12, equal_nan=True,
+                                   err_msg="second derivative")
+
+
 @pytest.mark.parametrize("data", NORM_INPUTS.values(), ids=NORM_INPUTS.keys())
 @pytest.mark.parametrize("dim", [None, -1])
 @pytest.mark.parametrize("ord", [2, 1, 3, 1.5, 2.5, 0.5, -1, -0.5, INF, -INF])
 def test_second_derivatives_of_norms_match_torch(ord, dim, data):
     # PyTorch's norm_backward divides by a zero norm (or, for ord < 1, by a zero element)
     # and then puts 0 in its place: the first derivative is 0 there, the second NaN.
-    data = np.asarray(data, dtype=np.float64)
     for fn in _norms(ord, dim):
-        results = []
-        for lib in (agx, torch):
-            x = lib.tensor(data, requires_grad=True)
-            y = fn(lib, x)
-            v = lib.tensor(np.random.default_rng(6).standard_normal(tuple(y.shape)))
-            (g,) = lib.autograd.grad(y, x, v, create_graph=True)
-            w = lib.tensor(np.random.default_rng(7).standard_normal(data.shape))
-            if not g.requires_grad:         # ord 1: sign(x) * v, constant in x
-                results.append((g.detach().numpy(), None))
-                continue
-            (gg,) = lib.autograd.grad((g * w).sum(), x)
-            # (torch gives the zero second derivative of ord 1 as a ZeroTensor)
-            results.append((g.detach().numpy(), (gg + 0).numpy()))
-        (a_g, a_gg), (t_g, t_gg) = results
-        np.testing.assert_allclose(a_g, t_g, rtol=1e-10, atol=1e-12, err_msg="first derivative")
-        assert (a_gg is None) == (t_gg is None), "second derivative recorded in one library only"
-        if t_gg is not None:
-            np.testing.assert_allclose(a_gg, t_gg, rtol=1e-10, atol=1e-12, equal_nan=True,
-                                       err_msg="second derivative")
+        _assert_second_derivatives_match_torch(fn, data)
+
+
+@pytest.mark.parametrize("data", NORM_INPUTS.values(), ids=NORM_INPUTS.keys())
+@pytest.mark.parametrize("dim", [None, -1])
+def test_second_derivatives_of_std_match_torch(dim, data):
+    # std_backward divides by 2 std and masks where std == 0, as norm_backward does
+    _assert_second_derivatives_match_torch(lambda L, x: L.std(x, dim=dim), data)
 
 
 def test_second_derivative_of_the_norm_at_zero_is_nan_as_in_torch():
