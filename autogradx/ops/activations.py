@@ -60,8 +60,8 @@ leaky_relu = _ops.add(Op("leaky_relu", _leaky_relu, namespace=_NN, inplace_param
 
 
 def _threshold(xp, x, threshold, value, inplace=False):
-    """``x`` where ``x > threshold``, else ``value`` (in ``x``'s dtype, which must hold the
-    numbers)."""
+    """``value`` where ``x <= threshold``, else ``x`` (NaN stays NaN); ``value`` in ``x``'s
+    dtype, which must hold the numbers."""
     kind = x.dtype.kind
     if kind != "f":
         _refuse_dtypes("threshold_cpu", x, kinds="b")
@@ -71,12 +71,13 @@ def _threshold(xp, x, threshold, value, inplace=False):
         if not all(info.min <= v <= info.max for v in (threshold, value)):
             raise RuntimeError(f"value cannot be converted to type {x.dtype.name}_t without "
                                "overflow")
-    return xp.where(x > threshold, x, xp.asarray(value).astype(x.dtype))
+    return xp.where(x <= threshold, xp.asarray(value).astype(x.dtype), x)
 
 
 def _threshold_backward(xp, grad_output, x, threshold):
-    """PyTorch's threshold_backward: ``grad_output`` where ``input > threshold``, else 0."""
-    return xp.where(x > threshold, grad_output, 0)
+    """PyTorch's threshold_backward: 0 where ``input <= threshold``, else ``grad_output``
+    (which a NaN input passes)."""
+    return xp.where(x <= threshold, 0, grad_output)
 
 
 # threshold's gradient, an op of its own on tensors so that double backward records
@@ -101,14 +102,15 @@ threshold = _ops.add(Op("threshold", _threshold, namespace=("", _NN), inplace="t
 
 
 def _elu(xp, x, alpha=1.0, inplace=False):
-    """``x`` where ``x > 0``, else ``alpha * (exp(x) - 1)``."""
+    """``alpha * (exp(x) - 1)`` where ``x < 0``, else ``x`` (NaN stays NaN; -0.0 stays -0.0,
+    as PyTorch's ``alpha * expm1(-0.0)``)."""
     _float_only("elu_cpu", x)
-    return xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0)))
+    return xp.where(x < 0, alpha * xp.expm1(xp.minimum(x, 0)), x)
 
 
 elu = _ops.add(Op("elu", _elu, namespace=_NN, inplace_param="inplace",
                   vjp={"input": lambda xp, g, input, alpha=1.0, inplace=False:
-                           xp.where(input > 0, g, g * alpha * xp.exp(xp.minimum(input, 0)))}, jvp="elementwise"))
+                           xp.where(input <= 0, g * alpha * xp.exp(xp.minimum(input, 0)), g)}, jvp="elementwise"))
 
 
 # erf, which NumPy lacks, to float64 precision (max relative error 2.3e-16, as math.erf):
@@ -265,6 +267,8 @@ def _softmax(xp, x, dim=None, _stacklevel=3, dtype=None):
     ``dtype``: the dtype to compute (and return) in.
     """
     x, axis = _softmax_input("softmax", x, dim, _stacklevel, dtype)
+    if not x.size:
+        return x.copy()         # (max over an empty axis has no identity)
     e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
     return e / xp.sum(e, axis=axis, keepdims=True)
 
@@ -285,6 +289,8 @@ def _log_softmax(xp, x, dim=None, _stacklevel=3, dtype=None):
     ``dtype``: the dtype to compute (and return) in.
     """
     x, axis = _softmax_input("log_softmax", x, dim, _stacklevel, dtype)
+    if not x.size:
+        return x.copy()         # (max over an empty axis has no identity)
     shifted = x - xp.max(x, axis=axis, keepdims=True)
     return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
 

@@ -319,6 +319,44 @@ def test_gelu_at_infinities_nan_and_huge_values_matches_torch_without_a_warning(
         assert np.signbit(got) == np.signbit(want) or np.isnan(want).all()
 
 
+_EDGES = np.array([-np.inf, np.inf, np.nan, -0.0, 0.0, 0.5, -0.5, 1e30, -1e30, -50.0])
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L, x: F(L).threshold(x, 0.5, -2.0), lambda L, x: F(L).threshold(x, -0.0, 3.0),
+    lambda L, x: F(L).elu(x), lambda L, x: F(L).elu(x, 0.5),
+], ids=["threshold", "threshold-at-zero", "elu", "elu-alpha"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_at_nan_infinities_and_signed_zeros_matches_torch(fn, dtype):
+    # NaN fails ``x <= threshold`` in PyTorch: it passes through with its gradient; elu keeps
+    # the sign of a zero (alpha * expm1(-0.0) is -0.0).
+    out = {}
+    for lib in (agx, torch):
+        x = lib.tensor(_EDGES.astype(dtype), requires_grad=True)
+        y = fn(lib, x)
+        y.backward(lib.tensor(np.linspace(-1, 1, _EDGES.size).astype(dtype)))
+        out[lib] = y.detach().numpy(), x.grad.numpy()
+    for got, want in zip(out[agx], out[torch]):
+        np.testing.assert_allclose(got, want, rtol=1e-6, equal_nan=True)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+
+
+@pytest.mark.parametrize("fn", [lambda L, x: F(L).softmax(x, dim=-1),
+                                lambda L, x: F(L).log_softmax(x, dim=-1),
+                                lambda L, x: F(L).softmax(x, dim=0)],
+                         ids=["softmax", "log_softmax", "softmax-dim-0"])
+@pytest.mark.parametrize("shape", [(0,), (2, 0), (0, 3)])
+def test_softmax_of_empty_tensors_matches_torch(fn, shape):
+    out = {}
+    for lib in (agx, torch):
+        x = lib.zeros(shape, requires_grad=True)
+        y = fn(lib, x)
+        y.sum().backward()
+        out[lib] = y.detach().numpy(), x.grad.numpy()
+    for got, want in zip(out[agx], out[torch]):
+        assert got.shape == want.shape and got.dtype == want.dtype
+
+
 def test_gelu_through_the_vectorised_erf_matches_torch():
     """float16 and gradients of gradients take the vectorised formula."""
     x = np.linspace(-5, 5, 41)
