@@ -403,7 +403,8 @@ def _relu(xp, x, inplace=False):
     if x.dtype.kind == "b":
         raise RuntimeError("Boolean inputs not supported for relu")
     refuse_complex(_NO_COMPLEX_CLAMP, x)
-    return xp.maximum(x, 0)
+    # 0 first: of two equal operands NumPy returns the second, so -0.0 stays -0.0 (PyTorch's)
+    return xp.maximum(0, x)
 
 
 _UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}

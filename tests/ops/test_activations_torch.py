@@ -324,12 +324,12 @@ _EDGES = np.array([-np.inf, np.inf, np.nan, -0.0, 0.0, 0.5, -0.5, 1e30, -1e30, -
 
 @pytest.mark.parametrize("fn", [
     lambda L, x: F(L).threshold(x, 0.5, -2.0), lambda L, x: F(L).threshold(x, -0.0, 3.0),
-    lambda L, x: F(L).elu(x), lambda L, x: F(L).elu(x, 0.5),
-], ids=["threshold", "threshold-at-zero", "elu", "elu-alpha"])
+    lambda L, x: F(L).elu(x), lambda L, x: F(L).elu(x, 0.5), lambda L, x: F(L).relu(x),
+], ids=["threshold", "threshold-at-zero", "elu", "elu-alpha", "relu"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_at_nan_infinities_and_signed_zeros_matches_torch(fn, dtype):
-    # NaN fails ``x <= threshold`` in PyTorch: it passes through with its gradient; elu keeps
-    # the sign of a zero (alpha * expm1(-0.0) is -0.0).
+    # NaN fails ``x <= threshold`` in PyTorch: it passes through with its gradient; elu and
+    # relu keep the sign of a zero (alpha * expm1(-0.0) is -0.0).
     out = {}
     for lib in (agx, torch):
         x = lib.tensor(_EDGES.astype(dtype), requires_grad=True)
