@@ -380,7 +380,9 @@ std_mean = _ops.add(Op("std_mean", _std_mean, save=("input", "result"), residual
 # ---------------------------------------------------------------- norms
 
 def _norm_order(p, dim):
-    """``p`` as a number: 'fro' is the 2-norm (over at most two dims)."""
+    """``p`` as a number: 'fro' (and None, as PyTorch) is the 2-norm (over at most two dims)."""
+    if p is None:
+        return 2
     if not isinstance(p, str):
         return p
     if p == "fro":
