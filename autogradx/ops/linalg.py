@@ -539,11 +539,13 @@ def _vnorm(xp, x, ord, axes, keepdim):
     if ord == 2:        # the commonest: |x| * |x| is x * x for real x, one ufunc fewer
         a = x if x.dtype.kind == "f" else xp.abs(x)
         return xp.sqrt(xp.sum(a * a, axis=axes, keepdims=keepdim))
+    # max and min, and a negative power's sum (inf over nothing), have no identity
+    if (ord < 0 or math.isinf(ord)) and (any(x.shape[i] == 0 for i in axes)
+                                         or (not axes and x.size == 0)):
+        raise RuntimeError(f"linalg.vector_norm cannot compute the {ord} norm on an empty "
+                           "tensor because the operation does not have an identity")
     a = xp.abs(x)
     if math.isinf(ord):
-        if any(x.shape[i] == 0 for i in axes) or (not axes and x.size == 0):
-            raise RuntimeError(f"linalg.vector_norm cannot compute the {ord} norm on an empty "
-                               "tensor because the operation does not have an identity")
         reduce = xp.max if ord > 0 else xp.min
         return reduce(a, axis=axes, keepdims=keepdim)
     if ord == 0:

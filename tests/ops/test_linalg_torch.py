@@ -258,6 +258,11 @@ ERRORS = [
         lambda L: L.linalg.vector_norm(_t(L, (2,)), dtype=L.int64), "floating point"),
     err("vector_norm-inf-empty",
         lambda L: L.linalg.vector_norm(_t(L, (0, 3)), INF), "empty"),
+    err("vector_norm-negative-ord-empty",
+        lambda L: L.linalg.vector_norm(_t(L, (0, 3)), -1), "cannot compute the -1 norm"),
+    err("vector_norm-negative-ord-empty-dim",
+        lambda L: L.linalg.vector_norm(_t(L, (3, 0)), -0.5, dim=1), "-0.5 norm"),
+    err("norm-negative-p-empty", lambda L: L.norm(_t(L, (0,)), -2), "-2 norm"),
     err("matrix_norm-dim", lambda L: L.linalg.matrix_norm(_t(L, (2, 2)), dim=(0,)), "2-tuple"),
 ]
 
