@@ -183,16 +183,48 @@ def _memoised(check):
     return geometry
 
 
+# -- integer arguments ---------------------------------------------------------------
+
+def _is_index(v):
+    """An int for PyTorch's argument parser: a Python or NumPy integer, not a bool."""
+    return (isinstance(v, int) and not isinstance(v, bool)) or isinstance(v, np.integer)
+
+
+def _type_name(v):
+    t = type(v)
+    return t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+
+
+def _ints(name, value, what, position=None):
+    """``value`` (an int, or a tuple or list of ints) as Python ints: an int or a tuple.
+    Anything else (a float, even 2.0; a bool; a NumPy array) raises PyTorch's TypeError,
+    as its argument parser does before the op looks at anything."""
+    where = f"{name}(): argument '{what}'" + (f" (position {position})" if position else "")
+    if _is_index(value):
+        return int(value)
+    if type(value) not in (tuple, list):
+        raise TypeError(f"{where} must be tuple of ints, not {_type_name(value)}")
+    for i, v in enumerate(value):
+        if not _is_index(v):
+            raise TypeError(f"{where} must be tuple of ints, but found element of type "
+                            f"{_type_name(v)} at pos {i}")
+    return tuple(int(v) for v in value)
+
+
 # -- convolution ---------------------------------------------------------------------
 
-def _expand(value, nd, what):
+# Where PyTorch's conv1d/2d/3d(input, weight, bias, stride, padding, dilation, groups) takes them.
+_CONV_POSITIONS = {"stride": 4, "padding": 5, "dilation": 6, "groups": 7}
+
+
+def _expand(name, value, nd, what):
     """``value`` (an int, or a sequence of 1 or ``nd`` ints) as a tuple of ``nd`` ints."""
+    value = _ints(name, value, what, _CONV_POSITIONS[what])
     if isinstance(value, int):
         return (value,) * nd
-    value = tuple(value)
     if len(value) == 1:
         return value * nd
-    if len(value) != nd or not all(isinstance(v, int) for v in value):
+    if len(value) != nd:
         raise RuntimeError(
             f"expected {what} to be a single integer value or a list of {nd} values to match "
             f"the convolution dimensions, but got {what}={list(value)}")
@@ -214,6 +246,7 @@ class _ConvGeometry:
 
 
 def _conv_pads(nd, padding, kernel, stride, dilation):
+    """``(before, after)`` per spatial axis, from a padding string or ``nd`` ints."""
     if isinstance(padding, str):
         if padding == "valid":
             return ((0, 0),) * nd
@@ -224,7 +257,6 @@ def _conv_pads(nd, padding, kernel, stride, dilation):
         # an odd total pads one more after than before, as in PyTorch
         totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
         return tuple((t // 2, t - t // 2) for t in totals)
-    padding = _expand(padding, nd, "padding")
     if any(p < 0 for p in padding):
         raise RuntimeError("negative padding is not supported")
     return tuple((p, p) for p in padding)
@@ -258,6 +290,15 @@ def _conv_geometry(nd, x_shape, w_shape, bias_shape, stride, padding, dilation, 
 @_memoised
 def _check_conv_geometry(nd, x_shape, w_shape, bias_shape, stride, padding, dilation, groups):
     name = f"conv{nd}d"
+    # the argument types first, as PyTorch's parser checks them before the op runs
+    stride = _expand(name, stride, nd, "stride")
+    dilation = _expand(name, dilation, nd, "dilation")
+    if not isinstance(padding, str):
+        padding = _expand(name, padding, nd, "padding")
+    if not _is_index(groups):
+        raise TypeError(f"{name}(): argument 'groups' (position {_CONV_POSITIONS['groups']}) "
+                        f"must be int, not {_type_name(groups)}")
+    groups = int(groups)
     if len(x_shape) not in (nd + 1, nd + 2):
         raise RuntimeError(
             f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to {name}, but got "
@@ -265,8 +306,6 @@ def _check_conv_geometry(nd, x_shape, w_shape, bias_shape, stride, padding, dila
     if len(w_shape) != nd + 2:
         raise RuntimeError(f"Expected {nd + 2}D weight for {name}, but got weight of size: "
                            f"{list(w_shape)}")
-    stride = _expand(stride, nd, "stride")
-    dilation = _expand(dilation, nd, "dilation")
     kernel = w_shape[2:]
     if any(s <= 0 for s in stride):
         raise RuntimeError("non-positive stride is not supported")
@@ -430,13 +469,18 @@ conv3d = _ops.add(_conv_op(3, _conv3d))
 
 # -- pooling -------------------------------------------------------------------------
 
+# Where PyTorch's max_pool2d(input, kernel_size, stride, padding, dilation) takes them
+# (its avg_pool2d's messages give no position).
+_POOL_POSITIONS = {"kernel_size": 2, "stride": 3, "padding": 4, "dilation": 5}
+
+
 def _pair(name, value, what, allow_none=False):
-    if allow_none and (value is None or (not isinstance(value, int) and len(value) == 0)):
+    if allow_none and (value is None or (type(value) in (tuple, list) and len(value) == 0)):
         return None
+    value = _ints(name, value, what, _POOL_POSITIONS[what] if name == "max_pool2d" else None)
     if isinstance(value, int):
         return (value, value)
-    value = tuple(value)
-    if len(value) in (1, 2) and all(isinstance(v, int) for v in value):
+    if len(value) in (1, 2):
         return value * (3 - len(value))
     ways = "must either be omitted, a single int" if allow_none else "must either be a single int"
     if what == "dilation":

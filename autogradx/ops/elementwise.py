@@ -375,10 +375,11 @@ def _abs(xp, x):
 
 
 def _abs_grad(xp, g, input):
-    """PyTorch's ``grad * sgn(input)``: 0 at 0 and at NaN."""
+    """PyTorch's ``grad * sgn(input)``: ``grad * 0`` at 0 and at NaN (NaN where ``grad``
+    is infinite or NaN, as PyTorch's), ``-grad`` below 0, ``grad`` above."""
     if is_complex(input):
         return g * complex_sign(xp, input)
-    return xp.where(input > 0, g, xp.where(input < 0, -g, 0))
+    return xp.where(input < 0, -g, g * (input > 0))
 
 
 # |z| is not holomorphic: the formula gives PyTorch's complex gradient itself.
@@ -402,7 +403,8 @@ def _relu(xp, x, inplace=False):
     if x.dtype.kind == "b":
         raise RuntimeError("Boolean inputs not supported for relu")
     refuse_complex(_NO_COMPLEX_CLAMP, x)
-    return xp.maximum(x, 0)
+    # 0 first: of two equal operands NumPy returns the second, so -0.0 stays -0.0 (PyTorch's)
+    return xp.maximum(0, x)
 
 
 _UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}

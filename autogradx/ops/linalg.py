@@ -527,8 +527,9 @@ def _vector_axes(dim, ndim):
 
 
 def _keep(xp, t, axes, keepdim):
-    """A reduced array with its reduced axes back as size-1 dims."""
-    return t if keepdim or not axes else xp.expand_dims(t, axes)
+    """A reduced array with its reduced axes back as size-1 dims (a 0-d one, reduced over
+    every axis, broadcasts as it is)."""
+    return t if keepdim or not axes or not t.ndim else xp.expand_dims(t, axes)
 
 
 def _vnorm(xp, x, ord, axes, keepdim):
@@ -538,11 +539,13 @@ def _vnorm(xp, x, ord, axes, keepdim):
     if ord == 2:        # the commonest: |x| * |x| is x * x for real x, one ufunc fewer
         a = x if x.dtype.kind == "f" else xp.abs(x)
         return xp.sqrt(xp.sum(a * a, axis=axes, keepdims=keepdim))
+    # max and min, and a negative power's sum (inf over nothing), have no identity
+    if (ord < 0 or math.isinf(ord)) and (any(x.shape[i] == 0 for i in axes)
+                                         or (not axes and x.size == 0)):
+        raise RuntimeError(f"linalg.vector_norm cannot compute the {ord} norm on an empty "
+                           "tensor because the operation does not have an identity")
     a = xp.abs(x)
     if math.isinf(ord):
-        if any(x.shape[i] == 0 for i in axes) or (not axes and x.size == 0):
-            raise RuntimeError(f"linalg.vector_norm cannot compute the {ord} norm on an empty "
-                               "tensor because the operation does not have an identity")
         reduce = xp.max if ord > 0 else xp.min
         return reduce(a, axis=axes, keepdims=keepdim)
     if ord == 0:
@@ -558,7 +561,10 @@ def _vnorm(xp, x, ord, axes, keepdim):
 
 
 def _vnorm_grad(xp, g, x, norm, ord, axes, keepdim):
-    """PyTorch's norm backward, case by case (0 where the norm or the element is 0)."""
+    """PyTorch's norm_backward (FunctionsManual.cpp), case by case, step for step: 0 where
+    the norm is 0 (for ord < 1, where the element is 0), by replacing the quotient there
+    after dividing (``_zero_where``, PyTorch's ``masked_fill_``), so that a second
+    derivative through it is NaN there, as PyTorch's is."""
     if ord == 0:
         return None             # a count: no gradient (None, as in PyTorch)
     g = _keep(xp, g, axes, keepdim)
@@ -569,22 +575,25 @@ def _vnorm_grad(xp, g, x, norm, ord, axes, keepdim):
         # The gradient of an amax: shared evenly between the elements that attain it.
         a = xp.abs(x)
         mask = (a == norm) | xp.isnan(a)
-        count = xp.sum(mask, axis=axes, keepdims=True)
-        return xp.sign(x) * xp.where(mask, g / count, 0)
-    zero = norm == 0
-    if ord == 2 and not xp.any(zero):       # the commonest: np.where costs several ufuncs
-        return g * (x / norm)
-    safe_norm = xp.where(zero, 1, norm)
+        return xp.sign(x) * (g / xp.sum(mask, axis=axes, keepdims=True) * mask)
     if ord == 2:
-        return g * xp.where(zero, 0, x / safe_norm)
-    a = xp.abs(x)
+        return g * _zero_where(xp, norm == 0, x / norm)
     if ord < 1:
-        powers = xp.where(x == 0, 0, xp.where(x == 0, 1, a) ** (ord - 1))
+        powers = _zero_where(xp, x == 0, xp.abs(x) ** (ord - 1))
         return xp.sign(x) * powers * g * norm ** (1 - ord)
-    scale = xp.where(zero, 0, g / safe_norm ** (ord - 1))
+    scale = _zero_where(xp, norm == 0, g / norm ** (ord - 1))
     if ord < 2:
-        return xp.sign(x) * a ** (ord - 1) * scale
-    return x * a ** (ord - 2) * scale
+        return xp.sign(x) * xp.abs(x) ** (ord - 1) * scale
+    return x * xp.abs(x) ** (ord - 2) * scale
+
+
+def _zero_where(xp, mask, a):
+    """``a`` with 0 where ``mask`` (PyTorch's ``a.masked_fill_(mask, 0)``)."""
+    # Only where something is masked: np.where costs several ufuncs' time. (bool() for a
+    # single one: np.any takes the NumPy scalar a 0-d comparison gives the slow way round.)
+    if not (bool(mask) if mask.ndim == 0 else xp.any(mask)):
+        return a
+    return xp.where(mask, 0, a)
 
 
 def _vector_norm(xp, x, ord=2, dim=None, keepdim=False, *, dtype=None):

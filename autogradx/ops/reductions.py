@@ -17,6 +17,7 @@ from autogradx._core.names import scalar_name
 from autogradx._core.tensor import TensorBase
 from autogradx._dtype import as_numpy_dtype
 from autogradx.ops.complex import abs_square, refuse_complex
+from autogradx.ops.linalg import _vnorm, _vnorm_grad, _zero_where
 from autogradx.plugin import Op, OpList, lazy_conformance_cases
 
 _ops = OpList()      # every op defined below, in order; OPS at the end
@@ -110,16 +111,6 @@ def _mean_of(xp, x, axes, keepdim):
         if n <= 1 << 24:
             return s / n
     return xp.mean(x, axis=axes, keepdims=keepdim)
-
-
-def _safe_div(xp, g, d):
-    """``g / d``, taken as 0 where ``d == 0`` (PyTorch's choice at a zero norm or std)."""
-    zero = d == 0
-    # The common case without np.where, which costs several ufuncs' time. (bool() for a
-    # single one: np.any takes a NumPy scalar, what 0-d arrays give, the slow way round.)
-    if not (bool(zero) if zero.ndim == 0 else xp.any(zero)):
-        return g / d
-    return xp.where(zero, 0, g / xp.where(zero, 1, d))
 
 
 def _flip(xp, a, axis):
@@ -326,8 +317,8 @@ def _var_grad(xp, g, x, axes, dof, keepdim):
 
 
 def _std_grad(xp, g, x, std, axes, dof, keepdim):
-    # d std = d var / (2 std), taken as 0 where std == 0 (as PyTorch)
-    return _var_grad(xp, _safe_div(xp, g, 2 * std), x, axes, dof, keepdim)
+    # d std = d var / (2 std), 0 where std == 0: PyTorch's std_backward, divide then mask
+    return _var_grad(xp, _zero_where(xp, std == 0, g / (2 * std)), x, axes, dof, keepdim)
 
 
 def _var(xp, x, dim=None, unbiased=None, keepdim=False, *, correction=None):
@@ -383,7 +374,9 @@ std_mean = _ops.add(Op("std_mean", _std_mean, save=("input", "result"), residual
 # ---------------------------------------------------------------- norms
 
 def _norm_order(p, dim):
-    """``p`` as a number: 'fro' is the 2-norm (over at most two dims)."""
+    """``p`` as a number: 'fro' (and None, as PyTorch) is the 2-norm (over at most two dims)."""
+    if p is None:
+        return 2
     if not isinstance(p, str):
         return p
     if p == "fro":
@@ -397,6 +390,12 @@ def _norm_order(p, dim):
     raise RuntimeError(f"linalg.matrix_norm: Order {p} not supported.")
 
 
+def _norm_axes(dim, ndim):
+    """The axes ``torch.norm`` reduces, as linalg's vector norm takes them (a tuple)."""
+    axes = _axes(dim, ndim)
+    return tuple(range(ndim)) if axes is None else axes
+
+
 def _norm(xp, x, p="fro", dim=None, keepdim=False, *, dtype=None):
     """The vector p-norm over ``dim`` (all elements by default): ``p`` a number, ``inf``,
     ``-inf``, or ``'fro'`` (the 2-norm); in ``dtype`` if given."""
@@ -406,46 +405,13 @@ def _norm(xp, x, p="fro", dim=None, keepdim=False, *, dtype=None):
     if x.dtype.kind not in "fc":
         raise RuntimeError("linalg.vector_norm: Expected a floating point or complex tensor "
                            f"as input. Got {scalar_name(x.dtype)}")
-    axes = _axes(dim, x.ndim)
-    if p == 2:          # the commonest: |x| * |x| is x * x for real x, one ufunc fewer
-        a = x if x.dtype.kind == "f" else xp.abs(x)
-        return xp.sqrt(xp.sum(a * a, axis=axes, keepdims=keepdim))
-    a = xp.abs(x)
-    if math.isinf(p):
-        if _count(x.shape, axes) == 0:
-            raise RuntimeError("linalg.vector_norm cannot compute the inf norm on an empty "
-                               "tensor because the operation does not have an identity")
-        return (xp.amax if p > 0 else xp.amin)(a, axis=axes, keepdims=keepdim)
-    if p == 0:
-        return xp.sum(a != 0, axis=axes, keepdims=keepdim, dtype=a.dtype)
-    if p == 1:
-        return xp.sum(a, axis=axes, keepdims=keepdim)
-    return xp.sum(a ** p, axis=axes, keepdims=keepdim) ** (1 / p)
+    return _vnorm(xp, x, p, _norm_axes(dim, x.ndim), keepdim)
 
 
 def _norm_vjp(xp, g, input, result, p="fro", dim=None, keepdim=False, dtype=None):
-    """PyTorch's norm_backward: 0 (not NaN) at a zero norm or a zero element."""
-    x, norm = input, result
-    p = _norm_order(p, dim)
-    if p == 0:
-        return None         # a count of nonzeros: PyTorch gives no gradient
-    g = _kept(xp, g, x.ndim, dim, keepdim)
-    norm = _kept(xp, norm, x.ndim, dim, keepdim)
-    if p == 2:
-        return x * _safe_div(xp, g, norm)
-    if p == 1:
-        return xp.sign(x) * g
-    a = xp.abs(x)
-    if math.isinf(p):
-        # the elements at the max (min) |x| share the gradient, as amax's ties
-        axes = _axes(dim, x.ndim)
-        mask = (a == norm) | xp.isnan(a)
-        return xp.sign(x) * mask * (g / xp.sum(mask, axis=axes, keepdims=True))
-    if p >= 1:
-        return xp.sign(x) * a ** (p - 1) * _safe_div(xp, g, norm ** (p - 1))
-    # p < 1: |x| ** (p - 1) is infinite at 0, where PyTorch takes the gradient as 0
-    zero = x == 0
-    return xp.sign(x) * xp.where(zero, 0, xp.where(zero, 1, a) ** (p - 1)) * g * norm ** (1 - p)
+    # linalg.vector_norm's: PyTorch's torch.norm is that op.
+    return _vnorm_grad(xp, g, input, result, _norm_order(p, dim),
+                       _norm_axes(dim, input.ndim), keepdim)
 
 
 norm = _ops.add(Op("norm", _norm, grad_fn="LinalgVectorNormBackward0", method=True,

@@ -296,6 +296,67 @@ def test_gelu_values_and_gradient_over_a_sweep(dtype):
         np.testing.assert_allclose(got, want, **tol[dtype])       # NaN where PyTorch has NaN
 
 
+_GELU_EDGES = [-np.inf, np.inf, np.nan, -0.0, 0.0, -1e20, 1e20, -3e38, 3e38, 1e-30]
+
+
+@pytest.mark.parametrize("value", _GELU_EDGES)
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_gelu_at_infinities_nan_and_huge_values_matches_torch_without_a_warning(
+        dtype, approximate, value):
+    # (pyproject turns warnings into errors: -inf * 0 and an overflowing x ** 3 once warned.)
+    # One element at a time: PyTorch's vectorised float32 kernel gives NaN for +inf (and
+    # flushes tiny gradients to 0) in some lanes only; its scalar loop is the reference.
+    x = np.array([value], dtype=dtype)
+    out = {}
+    for lib in (agx, torch):
+        t = lib.tensor(x, requires_grad=True)
+        y = F(lib).gelu(t, approximate=approximate)
+        y.backward(lib.ones_like(y))
+        out[lib] = y.detach().numpy(), t.grad.numpy()
+    for got, want in zip(out[agx], out[torch]):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=0, equal_nan=True)
+        assert np.signbit(got) == np.signbit(want) or np.isnan(want).all()
+
+
+_EDGES = np.array([-np.inf, np.inf, np.nan, -0.0, 0.0, 0.5, -0.5, 1e30, -1e30, -50.0])
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L, x: F(L).threshold(x, 0.5, -2.0), lambda L, x: F(L).threshold(x, -0.0, 3.0),
+    lambda L, x: F(L).elu(x), lambda L, x: F(L).elu(x, 0.5), lambda L, x: F(L).relu(x),
+], ids=["threshold", "threshold-at-zero", "elu", "elu-alpha", "relu"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_at_nan_infinities_and_signed_zeros_matches_torch(fn, dtype):
+    # NaN fails ``x <= threshold`` in PyTorch: it passes through with its gradient; elu and
+    # relu keep the sign of a zero (alpha * expm1(-0.0) is -0.0).
+    out = {}
+    for lib in (agx, torch):
+        x = lib.tensor(_EDGES.astype(dtype), requires_grad=True)
+        y = fn(lib, x)
+        y.backward(lib.tensor(np.linspace(-1, 1, _EDGES.size).astype(dtype)))
+        out[lib] = y.detach().numpy(), x.grad.numpy()
+    for got, want in zip(out[agx], out[torch]):
+        np.testing.assert_allclose(got, want, rtol=1e-6, equal_nan=True)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+
+
+@pytest.mark.parametrize("fn", [lambda L, x: F(L).softmax(x, dim=-1),
+                                lambda L, x: F(L).log_softmax(x, dim=-1),
+                                lambda L, x: F(L).softmax(x, dim=0)],
+                         ids=["softmax", "log_softmax", "softmax-dim-0"])
+@pytest.mark.parametrize("shape", [(0,), (2, 0), (0, 3)])
+def test_softmax_of_empty_tensors_matches_torch(fn, shape):
+    out = {}
+    for lib in (agx, torch):
+        x = lib.zeros(shape, requires_grad=True)
+        y = fn(lib, x)
+        y.sum().backward()
+        out[lib] = y.detach().numpy(), x.grad.numpy()
+    for got, want in zip(out[agx], out[torch]):
+        assert got.shape == want.shape and got.dtype == want.dtype
+
+
 def test_gelu_through_the_vectorised_erf_matches_torch():
     """float16 and gradients of gradients take the vectorised formula."""
     x = np.linspace(-5, 5, 41)

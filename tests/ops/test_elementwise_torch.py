@@ -867,3 +867,15 @@ def test_igamma_igammac_values_and_gradient_over_a_sweep(dtype):
         for got, want in zip(out[agx], out[torch]):
             assert got.dtype == want.dtype
             np.testing.assert_allclose(got, want, **tol[dtype])
+
+
+def test_abs_gradient_is_grad_times_sgn_as_in_torch():
+    # grad * sgn(input): at 0 and at NaN an infinite or NaN grad gives NaN, a finite one 0.
+    data = np.array([0.0, -0.0, np.nan, 1.0, -1.0, 0.0, 2.0, -3.0])
+    grad = np.array([np.inf, -np.inf, 1.0, np.nan, np.inf, 2.0, -np.inf, np.nan])
+    results = []
+    for lib in (agx, torch):
+        x = lib.tensor(data, requires_grad=True)
+        lib.abs(x).backward(lib.tensor(grad))
+        results.append(x.grad.numpy())
+    np.testing.assert_array_equal(results[0], results[1])

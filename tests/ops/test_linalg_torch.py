@@ -258,6 +258,11 @@ ERRORS = [
         lambda L: L.linalg.vector_norm(_t(L, (2,)), dtype=L.int64), "floating point"),
     err("vector_norm-inf-empty",
         lambda L: L.linalg.vector_norm(_t(L, (0, 3)), INF), "empty"),
+    err("vector_norm-negative-ord-empty",
+        lambda L: L.linalg.vector_norm(_t(L, (0, 3)), -1), "cannot compute the -1 norm"),
+    err("vector_norm-negative-ord-empty-dim",
+        lambda L: L.linalg.vector_norm(_t(L, (3, 0)), -0.5, dim=1), "-0.5 norm"),
+    err("norm-negative-p-empty", lambda L: L.norm(_t(L, (0,)), -2), "-2 norm"),
     err("matrix_norm-dim", lambda L: L.linalg.matrix_norm(_t(L, (2, 2)), dim=(0,)), "2-tuple"),
 ]
 
@@ -347,3 +352,79 @@ def test_cross_without_dim_takes_the_first_dim_of_size_3_and_warns_as_torch():
     for lib in (agx, torch):
         with pytest.raises(RuntimeError, match="no dimension of size 3 in input"):
             lib.cross(lib.ones(2, 2), lib.ones(2, 2))
+
+
+# ---------------------------------------------------------------- second derivatives of norms
+
+def _norms(ord, dim):
+    """The norms that share PyTorch's norm_backward, as ``fn(lib, x)``."""
+    fns = [lambda L, x: L.linalg.vector_norm(x, ord, dim=dim),
+           lambda L, x: L.norm(x, ord, dim=dim),
+           lambda L, x: L.linalg.vector_norm(x, ord, dim=dim, keepdim=True)]
+    if dim is not None:
+        fns.append(lambda L, x: L.linalg.norm(x, ord, dim=dim))
+    if ord == 2:
+        fns += [lambda L, x: x.norm(dim=dim),
+                lambda L, x: L.linalg.matrix_norm(x.reshape(-1, x.shape[-1]), "fro")]
+    return fns
+
+
+NORM_INPUTS = {
+    "zeros": np.zeros((2, 3)),
+    "a-zero-row": [[0.0, 0.0, 0.0], [1.0, -2.0, 3.0]],
+    "zero-elements": [[2.0, -2.0, 0.0], [0.5, 0.0, -1.0]],
+    "nonzero": np.random.default_rng(5).standard_normal((2, 3)),
+    "signed-zeros": [[-0.0, 0.0, -0.0], [1.0, -0.0, 2.0]],
+}
+
+
+def _assert_second_derivatives_match_torch(fn, data):
+    """``fn(lib, x)``'s first and second derivatives (``grad(grad(y, x, v) . w, x)``) are
+    torch's, NaN for NaN."""
+    data = np.asarray(data, dtype=np.float64)
+    results = []
+    for lib in (agx, torch):
+        x = lib.tensor(data, requires_grad=True)
+        y = fn(lib, x)
+        v = lib.tensor(np.random.default_rng(6).standard_normal(tuple(y.shape)))
+        (g,) = lib.autograd.grad(y, x, v, create_graph=True)
+        w = lib.tensor(np.random.default_rng(7).standard_normal(data.shape))
+        if not g.requires_grad:         # ord 1: sign(x) * v, constant in x
+            results.append((g.detach().numpy(), None))
+            continue
+        (gg,) = lib.autograd.grad((g * w).sum(), x)
+        # (torch gives the zero second derivative of ord 1 as a ZeroTensor)
+        results.append((g.detach().numpy(), (gg + 0).numpy()))
+    (a_g, a_gg), (t_g, t_gg) = results
+    np.testing.assert_allclose(a_g, t_g, rtol=1e-10, atol=1e-12, err_msg="first derivative")
+    assert (a_gg is None) == (t_gg is None), "second derivative recorded in one library only"
+    if t_gg is not None:
+        np.testing.assert_allclose(a_gg, t_gg, rtol=1e-10, atol=1e-12, equal_nan=True,
+                                   err_msg="second derivative")
+
+
+@pytest.mark.parametrize("data", NORM_INPUTS.values(), ids=NORM_INPUTS.keys())
+@pytest.mark.parametrize("dim", [None, -1])
+@pytest.mark.parametrize("ord", [2, 1, 3, 1.5, 2.5, 0.5, -1, -0.5, INF, -INF])
+def test_second_derivatives_of_norms_match_torch(ord, dim, data):
+    # PyTorch's norm_backward divides by a zero norm (or, for ord < 1, by a zero element)
+    # and then puts 0 in its place: the first derivative is 0 there, the second NaN.
+    for fn in _norms(ord, dim):
+        _assert_second_derivatives_match_torch(fn, data)
+
+
+@pytest.mark.parametrize("data", NORM_INPUTS.values(), ids=NORM_INPUTS.keys())
+@pytest.mark.parametrize("dim", [None, -1])
+def test_second_derivatives_of_std_match_torch(dim, data):
+    # std_backward divides by 2 std and masks where std == 0, as norm_backward does
+    _assert_second_derivatives_match_torch(lambda L, x: L.std(x, dim=dim), data)
+
+
+def test_second_derivative_of_the_norm_at_zero_is_nan_as_in_torch():
+    # The case reported: autogradx gave 0.
+    for lib in (agx, torch):
+        x = lib.zeros(3, requires_grad=True)
+        (g,) = lib.autograd.grad(lib.linalg.vector_norm(x), x, create_graph=True)
+        g.sum().backward()
+        assert not g.detach().numpy().any()
+        assert np.isnan(x.grad.numpy()).all(), lib.__name__
