@@ -11,7 +11,8 @@ same array, bit for bit; anything else (other array types, keywords it does not 
 arguments NumPy would refuse) goes to NumPy's own function, which gives NumPy's result or
 NumPy's error. tests/core/test_numpy_api.py compares the two on many arguments.
 
-``NUMPY`` is a module named ``numpy`` holding NumPy's namespace with these in place, so
+``NUMPY`` is a module named ``numpy`` holding NumPy's namespace with these in place (and
+NumPy's C functions without their ``__array_function__`` dispatch: ``_undispatched``), so
 ``xp.__name__`` and every other ``xp.<name>`` are NumPy's. The conformance kit's
 ``fast_paths=False`` hands formulas NumPy itself, to compare.
 """
@@ -358,6 +359,22 @@ FAST = {f.__name__: f for f in (broadcast_to, expand_dims, moveaxis, reshape, tr
                                 zeros_like, full_like)}
 FAST["amax"], FAST["amin"] = max, min      # NumPy's aliases (its own are separate functions)
 
+
+def _undispatched():
+    """NumPy's C functions behind their ``__array_function__`` dispatch (``np.concatenate``,
+    ``np.where``, ``np.empty_like``, ...): the dispatch runs a Python function to find the
+    arguments that could override it, a third of ``np.concatenate``'s cost on small arrays,
+    and on NumPy arrays and numbers none can. The implementation is the function the
+    dispatch ends in, so the results and errors are NumPy's."""
+    out = {}
+    for name, f in np.__dict__.items():
+        impl = getattr(f, "_implementation", None)
+        if type(f).__name__ == "_ArrayFunctionDispatcher" and type(impl) is types.BuiltinFunctionType:
+            out[name] = impl
+    return out
+
+
 NUMPY = types.ModuleType("numpy")
 NUMPY.__dict__.update(np.__dict__)      # NumPy's names (and its __getattr__ for lazy ones)
+NUMPY.__dict__.update(_undispatched())
 NUMPY.__dict__.update(FAST)

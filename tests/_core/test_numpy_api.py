@@ -71,6 +71,23 @@ def test_the_namespace_is_numpys_with_the_c_functions_in_place():
         assert getattr(NUMPY, name) is f and callable(getattr(np, name))
 
 
+def test_dispatched_c_functions_are_numpys_own_implementation():
+    # np.concatenate and np.where without the __array_function__ dispatch: the C function
+    # the dispatch ends in, giving NumPy's results and errors on arrays and numbers.
+    for name in ("concatenate", "where", "empty_like", "copyto", "dot", "may_share_memory"):
+        assert getattr(NUMPY, name) is getattr(np, name)._implementation
+    a, b = np.arange(6.0).reshape(2, 3), np.ones((1, 3), np.float32)
+    np.testing.assert_array_equal(NUMPY.concatenate([a, b]), np.concatenate([a, b]))
+    assert NUMPY.concatenate([a, b]).dtype == np.concatenate([a, b]).dtype
+    np.testing.assert_array_equal(NUMPY.where(a > 2, a, 0.5), np.where(a > 2, a, 0.5))
+    for bad in ([a, np.ones(2)], []):
+        with pytest.raises(ValueError) as numpys:
+            np.concatenate(bad)
+        with pytest.raises(ValueError) as ours:
+            NUMPY.concatenate(bad)
+        assert str(ours.value) == str(numpys.value)
+
+
 def test_ops_get_it_while_the_fast_paths_are_on_and_numpy_itself_otherwise():
     a = np.ones(3)
     assert get_array_module(a) is NUMPY
