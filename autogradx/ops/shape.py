@@ -16,6 +16,7 @@ import numpy as np
 from autogradx.plugin import Op, OpList, lazy_conformance_cases
 
 _ops = OpList()      # every op defined below, in order; OPS at the end
+_ALL, _BACKWARDS = slice(None), slice(None, None, -1)      # index parts: a whole dim, reversed
 
 # -- arguments ------------------------------------------------------------------
 
@@ -35,10 +36,13 @@ def _wrap(dim, ndim):
 def _wrap_dims(dims, ndim):
     """An int or a sequence of them as a tuple of distinct wrapped dims."""
     dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
-    out = tuple(_wrap(d, ndim) for d in dims)
-    for d in out:
-        if out.count(d) > 1:
-            raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+    # _wrap's common case inline: a frame per dim is most of the cost.
+    out = tuple([d % ndim if type(d) is int and -ndim <= d < ndim else _wrap(d, ndim)
+                 for d in dims])
+    if len(set(out)) < len(out):
+        for d in out:
+            if out.count(d) > 1:
+                raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
     return out
 
 
@@ -143,11 +147,26 @@ def _to_shape(xp, g, in_shape, **params):
     return xp.reshape(g, in_shape)
 
 
+def _contiguous_reshape(x, shape):
+    """``x.reshape(shape)`` for a C-contiguous ``x`` (always a view), or None where ``x`` is
+    not or NumPy refuses ``shape``. With no size below -1 (NumPy infers any negative one)
+    NumPy infers a -1 as ``_infer`` does and refuses what it refuses, so the common call
+    skips ``_infer``'s Python; it gives the errors."""
+    if x.flags.c_contiguous and (not shape or min(shape) >= -1):
+        try:
+            return x.reshape(shape)
+        except (ValueError, TypeError):
+            pass
+    return None
+
+
 def _reshape(xp, x, shape):
     """``input`` with the same elements in ``shape`` (one size may be -1): a view of it
     where its strides allow, else a copy."""
-    shape = _infer(shape, x.size)
-    return (x.reshape(shape) if x.flags.c_contiguous else _reshaped(xp, x, shape)), x.shape
+    out = _contiguous_reshape(x, shape)
+    if out is None:
+        out = _reshaped(xp, x, _infer(shape, x.size))
+    return out, x.shape
 
 
 reshape = _ops.add(Op("reshape", _reshape, residuals=True, method=True, view=True, vjp=_to_shape,
@@ -179,7 +198,8 @@ def _view_of(x, shape):
 def _view(xp, x, size):
     """A view of ``input`` in another shape (one size may be -1); an error where the
     strides do not allow one (``reshape`` copies instead)."""
-    return _view_of(x, _infer(size, x.size)), x.shape
+    out = _contiguous_reshape(x, size)
+    return (_view_of(x, _infer(size, x.size)) if out is None else out), x.shape
 
 
 view = _ops.add(Op("view", _view, residuals=True, namespace=None, method=True, view=True,
@@ -529,15 +549,25 @@ def _expanded(shape, sizes):
     return tuple(out)
 
 
-def _broadcast(xp, x, shape):
-    # NumPy's broadcast views are read-only; an expand that changes nothing stays writable.
+def _broadcast(xp, x, sizes):
+    """``x`` expanded to ``sizes`` (a tuple, as ``expand`` takes it)."""
+    if sizes == x.shape:
+        return x[...]   # NumPy's broadcast views are read-only; this one stays writable
+    if -1 not in sizes:
+        # NumPy's broadcast_to follows expand's rules where no size is -1: it gives the
+        # same view without _expanded's loop, and refuses what expand refuses.
+        try:
+            return xp.broadcast_to(x, sizes)
+        except ValueError:
+            pass        # _expanded raises PyTorch's error
+    shape = _expanded(x.shape, sizes)
     return x[...] if shape == x.shape else xp.broadcast_to(x, shape)
 
 
 def _expand(xp, x, size):
     """A view of ``input`` with its size-1 dims repeated (and new leading dims) to ``size``;
     -1 keeps a dim's size."""
-    return _broadcast(xp, x, _expanded(x.shape, size))
+    return _broadcast(xp, x, size)
 
 
 # The engine sums a gradient back over the broadcast dims: the vjp is the identity.
@@ -547,7 +577,7 @@ expand = _ops.add(Op("expand", _expand, namespace=None, method=True, view=True,
 
 def _broadcast_to(xp, x, size):
     """``input`` expanded to ``size``; a view."""
-    return _broadcast(xp, x, _expanded(x.shape, _sizes((size,))))
+    return _broadcast(xp, x, _sizes((size,)))
 
 
 broadcast_to = _ops.add(Op("broadcast_to", _broadcast_to, method=True, view=True,
@@ -556,7 +586,7 @@ broadcast_to = _ops.add(Op("broadcast_to", _broadcast_to, method=True, view=True
 
 def _expand_as(xp, x, other):
     """``input.expand(other.shape)``."""
-    return _broadcast(xp, x, _expanded(x.shape, other.shape))
+    return _broadcast(xp, x, other.shape)
 
 
 expand_as = _ops.add(Op("expand_as", _expand_as, inputs=("input", "other"), namespace=None,
@@ -617,8 +647,10 @@ tile = _ops.add(Op("tile", _tile, residuals=True, method=True, grad_fn="RepeatBa
 def _reversed(xp, a, axes):
     """``a`` reversed along ``axes``: a view with negative strides."""
     if type(a) is np.ndarray:   # by a slice: np.flip's Python wrapper costs ~3 us
-        return a[tuple(slice(None, None, -1) if i in axes else slice(None)
-                       for i in range(a.ndim))]
+        index = [_ALL] * a.ndim
+        for i in axes:
+            index[i] = _BACKWARDS
+        return a[tuple(index)]
     return xp.flip(a, axes)     # tensors (gradients of gradients) refuse negative steps
 
 
@@ -686,18 +718,19 @@ def _dim_args(tensors, dim=0, *, axis=None):
 def _joined(xp, tensors, dim):
     """``tensors`` concatenated along ``dim`` with PyTorch's checks, and each one's extent
     along it (None for a skipped 1-D empty tensor)."""
-    for i, t in enumerate(tensors):
-        if t.ndim == 0:
-            raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
+    ndims = [t.ndim for t in tensors]
+    if 0 in ndims:
+        raise RuntimeError(f"zero-dimensional tensor (at position {ndims.index(0)}) cannot be "
+                           "concatenated")
     # PyTorch skips 1-D empty tensors, whatever the others' shape (a legacy rule).
-    skip = [t.ndim == 1 and t.size == 0 for t in tensors]
-    kept = [t for t, s in zip(tensors, skip) if not s] or tensors[:1]
+    skip = [n == 1 and t.size == 0 for n, t in zip(ndims, tensors)] if 1 in ndims else None
+    kept = tensors if skip is None else [t for t, s in zip(tensors, skip) if not s] or tensors[:1]
     ref = kept[0]
     d = _wrap(dim, ref.ndim)
     before, after = ref.shape[:d], ref.shape[d + 1:]
     for i, t in enumerate(tensors):
-        if skip[i] or (t.ndim == ref.ndim and t.shape[:d] == before
-                       and t.shape[d + 1:] == after):    # the common case: one comparison
+        if (skip is not None and skip[i]) or (t.ndim == ref.ndim and t.shape[:d] == before
+                                              and t.shape[d + 1:] == after):    # one comparison
             continue
         if t.ndim != ref.ndim:
             raise RuntimeError(
@@ -707,20 +740,21 @@ def _joined(xp, tensors, dim):
                 raise RuntimeError(
                     f"Sizes of tensors must match except in dimension {d}. Expected size "
                     f"{ref.shape[k]} but got size {t.shape[k]} for tensor number {i} in the list.")
-    sizes = [None if s else t.shape[d] for t, s in zip(tensors, skip)]
-    shape = ref.shape[:d] + (sum(t.shape[d] for t in kept),) + ref.shape[d + 1:]
+    sizes = ([t.shape[d] for t in tensors] if skip is None else
+             [None if s else t.shape[d] for t, s in zip(tensors, skip)])
+    shape = before + (sum([n for n in sizes if n is not None]),) + after
     # Into a C-ordered result, as PyTorch's: NumPy would follow the inputs' layout.
     return xp.concatenate(kept, axis=d, out=xp.empty(shape, ref.dtype)), (d, sizes)
 
 
 def _split_back(xp, g, d, sizes, shapes=None):
     """The pieces of ``g`` along ``d`` that the joined tensors came from."""
-    pieces, start = [], 0
+    pieces, start, before = [], 0, (_ALL,) * d
     for k, n in enumerate(sizes):
         if n is None:
             pieces.append(xp.zeros((0,), dtype=g.dtype))
             continue
-        piece = g[(slice(None),) * d + (slice(start, start + n),)]
+        piece = g[before + (slice(start, start + n),)]
         pieces.append(piece if shapes is None else xp.reshape(piece, shapes[k]))
         start += n
     return pieces
