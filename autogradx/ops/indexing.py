@@ -68,6 +68,11 @@ def _parts(index):
     """The index as a tuple of arrays (a tensor in it, which vmap's fallback loop hands over,
     as its array); a 0-d integer array (``x[torch.tensor(1)]``) counts as an int."""
     parts = index if isinstance(index, tuple) else (index,)
+    for p in parts:
+        if type(p) is not slice and type(p) is not int:
+            break
+    else:
+        return parts    # ints and slices (the common basic index): nothing to convert
     parts = (p._data if isinstance(p, TensorBase) else p for p in parts)
     return tuple(int(p) if _is_array(p) and p.ndim == 0 and p.dtype.kind in "iu" else p
                  for p in parts)
@@ -83,6 +88,8 @@ def _is_bool(p):
 
 def _width(p):
     """How many dims of the indexed tensor an index part consumes."""
+    if type(p) is slice or type(p) is int:
+        return 1
     if p is None or p is Ellipsis or _is_bool(p):
         return 0
     if isinstance(p, list):
@@ -96,6 +103,10 @@ def _kinds(shape, parts):
     or "index" (an array)."""
     dim, kinds = 0, []
     for p in parts:
+        if type(p) is int:
+            kinds.append("select")
+            dim += 1
+            continue
         if p is Ellipsis:
             dim += len(shape) - sum(_width(q) for q in parts)
             kinds.append("alias")
@@ -134,17 +145,24 @@ def _getitem_name(x, index):
 
 
 def _check_steps(index):
+    """Refuse a slice of step <= 0 (PyTorch's ValueError); True if the index holds a list."""
+    lists = False
     for p in index if isinstance(index, tuple) else (index,):
-        if isinstance(p, slice) and p.step is not None and operator.index(p.step) <= 0:
-            raise ValueError("step must be greater than zero")
+        if type(p) is slice:
+            if p.step is not None and operator.index(p.step) <= 0:
+                raise ValueError("step must be greater than zero")
+        elif isinstance(p, list):
+            lists = True
+    return lists
 
 
 def _index_args(input, index):
     if _one_array(index):
         return (input, index), {}   # no slice to check, no list to convert
     # Checked here, not in the forward, where the core would turn a ValueError into a RuntimeError.
-    _check_steps(index)
-    return (input, _lists_as_arrays(index)), {}
+    if _check_steps(index):
+        index = _lists_as_arrays(index)
+    return (input, index), {}
 
 
 def _lists_as_arrays(index):
