@@ -33,12 +33,16 @@ def _wrap(dim, ndim):
     return d % n
 
 
+def _wrapped(dims, ndim):
+    """``[_wrap(d, ndim) for d in dims]``, with _wrap's common case inline: a frame per dim
+    is most of the cost."""
+    return [d % ndim if type(d) is int and -ndim <= d < ndim else _wrap(d, ndim) for d in dims]
+
+
 def _wrap_dims(dims, ndim):
     """An int or a sequence of them as a tuple of distinct wrapped dims."""
     dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
-    # _wrap's common case inline: a frame per dim is most of the cost.
-    out = tuple([d % ndim if type(d) is int and -ndim <= d < ndim else _wrap(d, ndim)
-                 for d in dims])
+    out = tuple(_wrapped(dims, ndim))
     if len(set(out)) < len(out):
         for d in out:
             if out.count(d) > 1:
@@ -312,30 +316,23 @@ unsqueeze = _ops.add(Op("unsqueeze", _unsqueeze, residuals=True, method=True, vi
 # -- reordering dims --------------------------------------------------------------
 
 
-def _dims(dims):
-    """``permute(0, 1)`` and ``permute((0, 1))`` both give ``(0, 1)``."""
-    if len(dims) == 1 and not isinstance(dims[0], int):
-        return tuple(dims[0])
-    return tuple(dims)
-
-
 def _permute(xp, x, *dims):
     """``input`` with its dims in the order ``dims``; a view."""
-    perm = _dims(dims)
-    if sorted(d % max(x.ndim, 1) for d in perm) != list(range(x.ndim)):
+    # permute(0, 1) and permute((0, 1)) alike.
+    perm = tuple(dims[0]) if len(dims) == 1 and not isinstance(dims[0], int) else dims
+    wrapped = tuple([d % max(x.ndim, 1) for d in perm])
+    if sorted(wrapped) != list(range(x.ndim)):
         raise RuntimeError(
             f"permute(sparse_coo): number of dimensions in the tensor input does not match "
             f"the length of the desired ordering of dimensions i.e. input.dim() = {x.ndim} is "
             f"not equal to len(dims) = {len(perm)}" if len(perm) != x.ndim else
             f"permute(): dims {perm} are not a permutation of the {x.ndim} dimensions")
-    return xp.transpose(x, perm), perm
+    return xp.transpose(x, perm), wrapped
 
 
 def _permute_vjp(xp, g, perm, **params):
-    inverse = [0] * len(perm)
-    for i, p in enumerate(perm):
-        inverse[p % len(perm)] = i
-    return xp.transpose(g, inverse)
+    # The inverse permutation (perm's dims wrapped): where each dim went, perm's argsort.
+    return xp.transpose(g, tuple(sorted(range(len(perm)), key=perm.__getitem__)))
 
 
 permute = _ops.add(Op("permute", _permute, residuals=True, method=True, view=True,
@@ -503,16 +500,17 @@ def _movedim(xp, x, source, destination):
             f"contain the same number of dims as destination ({list(dst)} dims)")
     wrapped = {}
     for what, dims in (("source", src), ("destination", dst)):
-        wrapped[what] = [_wrap(d, x.ndim) for d in dims]
+        wrapped[what] = _wrapped(dims, x.ndim)
         if len(set(wrapped[what])) != len(dims):
             raise RuntimeError(f"movedim: repeated dim in `{what}` ({list(dims)})")
     if x.ndim == 0:
         return x[...], ()
-    perm = [None] * x.ndim
-    for s, d in zip(wrapped["source"], wrapped["destination"]):
-        perm[d] = s
-    rest = iter([i for i in range(x.ndim) if i not in perm])
-    perm = tuple([next(rest) if p is None else p for p in perm])
+    # NumPy's moveaxis: the other dims in order, each moved dim inserted at its place.
+    source = wrapped["source"]
+    perm = [d for d in range(x.ndim) if d not in source]
+    for d, s in sorted(zip(wrapped["destination"], source)):
+        perm.insert(d, s)
+    perm = tuple(perm)
     return xp.transpose(x, perm), perm
 
 
@@ -797,13 +795,20 @@ stack = _ops.add(Op("stack", _stack, inputs=("*tensors",), residuals=True, promo
                         [g[(slice(None),) * at[0] + (i,)] for i in range(at[1])], jvp="linear"))
 
 
+def _atleast(a, ndim):
+    """NumPy's atleast_1d/2d/3d (``ndim``) of an array of fewer dims, by a reshape
+    (their Python wrappers cost ~1.5 us an array): 1-D (n) becomes (1, n) or (1, n, 1),
+    2-D (m, n) becomes (m, n, 1), 0-D all ones."""
+    if ndim == 3 and a.ndim:
+        return a.reshape(((1,) if a.ndim == 1 else ()) + a.shape + (1,))
+    return a.reshape((1,) * (ndim - a.ndim) + a.shape)
+
+
 def _stacker(name, ndim, dim):
     """hstack, vstack, dstack: ``cat`` of the tensors raised to at least ``ndim`` dims
     (NumPy's atleast_1d/2d/3d), along dim ``dim(n)`` for raised tensors of n dims."""
-    atleast = {1: "atleast_1d", 2: "atleast_2d", 3: "atleast_3d"}[ndim]
-
     def forward(xp, tensors):
-        raised = [t if t.ndim >= ndim else getattr(xp, atleast)(t) for t in tensors]
+        raised = [t if t.ndim >= ndim else _atleast(t, ndim) for t in tensors]
         out, (d, sizes) = _joined(xp, raised, dim(raised[0].ndim))
         return out, (d, sizes, [t.shape for t in tensors])
 
