@@ -56,7 +56,7 @@ def _on_device_of(xp, out, index):
 
 def _zero_at(xp, g, index):
     """``g`` with the positions ``index`` selects set to zero."""
-    keep = xp.ones(g.shape, dtype=bool)
+    keep = xp.ones_like(g, dtype=bool)     # NumPy's ones is Python, ones_like C (xp's)
     keep[index] = False
     return xp.where(keep, g, 0)
 
@@ -186,7 +186,10 @@ def _index_error(e, ndim):
 
 def _take(x, parts):
     """``x[parts]`` with PyTorch's errors; an array even where NumPy would give a scalar."""
-    if not any(p is Ellipsis for p in parts):
+    for p in parts:
+        if p is Ellipsis:
+            break
+    else:
         parts = parts + (Ellipsis,)     # x[0, 1, ...] is a 0-d view, x[0, 1] a NumPy scalar
     try:
         return x[parts]
@@ -219,7 +222,7 @@ def _index(xp, x, index):
     one = _one_array(index)     # x[tensor]: advanced, and its own parts
     parts = (index,) if one else _parts(index)
     for p in parts:
-        if _is_array(p) and p.dtype.kind not in "iub":
+        if (one or _is_array(p)) and p.dtype.kind not in "iub":
             raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
     out = _take(x, parts)
     if (one or _advanced(parts)) and getattr(out, "base", None) is not None:
