@@ -584,12 +584,12 @@ index_add = _ops.add(Op("index_add", _index_add, inputs=("input", "source"), met
 def _masked_fill(xp, x, mask, value):
     """``input`` with ``value`` (a number or a 0-d tensor) where ``mask`` is True; ``input``
     and ``mask`` broadcast."""
-    if not _is_array(mask):
+    if type(mask) is not np.ndarray and not _is_array(mask):
         raise TypeError(f"masked_fill(): argument 'mask' must be Tensor, not {type(mask).__name__}")
     if mask.dtype != bool:
         raise RuntimeError(
             f"masked_fill_ only supports boolean masks, but got mask with dtype {mask.dtype}")
-    if _is_array(value) and value.ndim:
+    if type(value) is not float and _is_array(value) and value.ndim:
         raise RuntimeError("masked_fill_ only supports a 0-dimensional value tensor, but got "
                            f"tensor with {value.ndim} dimension(s).")
     return xp.where(mask, xp.asarray(value, dtype=x.dtype), x)
@@ -597,7 +597,8 @@ def _masked_fill(xp, x, mask, value):
 
 masked_fill = _ops.add(Op(
     "masked_fill", _masked_fill, inputs=("input", "mask", "value"), method=True, inplace=True,
-    grad_fn=lambda x, mask, value: f"MaskedFillBackward{int(_is_array(value))}",
+    grad_fn=lambda x, mask, value:
+        "MaskedFillBackward1" if _is_array(value) else "MaskedFillBackward0",
     vjp={"input": lambda xp, g, mask: xp.where(mask, 0, g),
          "value": lambda xp, g, mask: xp.where(mask, g, 0)},
     # Elementwise over input and value (value broadcast): the formulas give the jvp.

@@ -224,7 +224,7 @@ view_as = _ops.add(Op("view_as", _view_as, inputs=("input", "other"), residuals=
 
 def _flat_shape(x, start_dim, end_dim):
     """The shape ``flatten`` gives, or None where it returns the input unchanged."""
-    s, e = _wrap(start_dim, x.ndim), _wrap(end_dim, x.ndim)
+    s, e = _wrapped((start_dim, end_dim), x.ndim)
     if x.ndim == 0:
         return (1,)
     if s > e:
