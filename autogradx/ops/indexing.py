@@ -40,7 +40,7 @@ def _scatter_add(xp, g, shape, index):
     records as an ``index_add``.
     """
     out = xp.zeros(shape, dtype=g.dtype)
-    xp.add.at(out, _on_device_of(xp, out, index), g)
+    xp.add.at(out, index if type(out) is np.ndarray else _on_device_of(xp, out, index), g)
     return out
 
 
@@ -386,16 +386,16 @@ def _index_select(xp, x, dim, index):
             raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, got "
                                f"{index.size} value(s)")
         _check_bounds(index, 1, 0)
-        return x.copy(), ()
+        return x.copy(), ((), None)
     _check_bounds(index, x.shape[d], d)
-    return x[(slice(None),) * d + (index.reshape(-1),)], x.shape
+    at = (slice(None),) * d + (index.reshape(-1),)
+    return x[at], (x.shape, at)
 
 
-def _index_select_vjp(xp, g, shape, dim, index):
-    if not shape:
-        return g
-    at = (slice(None),) * _wrap(dim, len(shape)) + (index.reshape(-1),)
-    return _scatter_add(xp, g, shape, at)
+def _index_select_vjp(xp, g, taken, dim, index):
+    # g added back where the forward took it from (at: its advanced index; None for a 0-d x).
+    shape, at = taken
+    return g if at is None else _scatter_add(xp, g, shape, at)
 
 
 index_select = _ops.add(Op("index_select", _index_select, residuals=True, method=True,
