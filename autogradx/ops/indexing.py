@@ -40,7 +40,7 @@ def _scatter_add(xp, g, shape, index):
     records as an ``index_add``.
     """
     out = xp.zeros(shape, dtype=g.dtype)
-    xp.add.at(out, _on_device_of(xp, out, index), g)
+    xp.add.at(out, index if type(out) is np.ndarray else _on_device_of(xp, out, index), g)
     return out
 
 
@@ -56,7 +56,7 @@ def _on_device_of(xp, out, index):
 
 def _zero_at(xp, g, index):
     """``g`` with the positions ``index`` selects set to zero."""
-    keep = xp.ones(g.shape, dtype=bool)
+    keep = xp.ones_like(g, dtype=bool)     # NumPy's ones is Python, ones_like C (xp's)
     keep[index] = False
     return xp.where(keep, g, 0)
 
@@ -68,6 +68,11 @@ def _parts(index):
     """The index as a tuple of arrays (a tensor in it, which vmap's fallback loop hands over,
     as its array); a 0-d integer array (``x[torch.tensor(1)]``) counts as an int."""
     parts = index if isinstance(index, tuple) else (index,)
+    for p in parts:
+        if type(p) is not slice and type(p) is not int:
+            break
+    else:
+        return parts    # ints and slices (the common basic index): nothing to convert
     parts = (p._data if isinstance(p, TensorBase) else p for p in parts)
     return tuple(int(p) if _is_array(p) and p.ndim == 0 and p.dtype.kind in "iu" else p
                  for p in parts)
@@ -83,6 +88,8 @@ def _is_bool(p):
 
 def _width(p):
     """How many dims of the indexed tensor an index part consumes."""
+    if type(p) is slice or type(p) is int:
+        return 1
     if p is None or p is Ellipsis or _is_bool(p):
         return 0
     if isinstance(p, list):
@@ -96,6 +103,10 @@ def _kinds(shape, parts):
     or "index" (an array)."""
     dim, kinds = 0, []
     for p in parts:
+        if type(p) is int:
+            kinds.append("select")
+            dim += 1
+            continue
         if p is Ellipsis:
             dim += len(shape) - sum(_width(q) for q in parts)
             kinds.append("alias")
@@ -134,17 +145,24 @@ def _getitem_name(x, index):
 
 
 def _check_steps(index):
+    """Refuse a slice of step <= 0 (PyTorch's ValueError); True if the index holds a list."""
+    lists = False
     for p in index if isinstance(index, tuple) else (index,):
-        if isinstance(p, slice) and p.step is not None and operator.index(p.step) <= 0:
-            raise ValueError("step must be greater than zero")
+        if type(p) is slice:
+            if p.step is not None and operator.index(p.step) <= 0:
+                raise ValueError("step must be greater than zero")
+        elif isinstance(p, list):
+            lists = True
+    return lists
 
 
 def _index_args(input, index):
     if _one_array(index):
         return (input, index), {}   # no slice to check, no list to convert
     # Checked here, not in the forward, where the core would turn a ValueError into a RuntimeError.
-    _check_steps(index)
-    return (input, _lists_as_arrays(index)), {}
+    if _check_steps(index):
+        index = _lists_as_arrays(index)
+    return (input, index), {}
 
 
 def _lists_as_arrays(index):
@@ -168,7 +186,10 @@ def _index_error(e, ndim):
 
 def _take(x, parts):
     """``x[parts]`` with PyTorch's errors; an array even where NumPy would give a scalar."""
-    if not any(p is Ellipsis for p in parts):
+    for p in parts:
+        if p is Ellipsis:
+            break
+    else:
         parts = parts + (Ellipsis,)     # x[0, 1, ...] is a 0-d view, x[0, 1] a NumPy scalar
     try:
         return x[parts]
@@ -201,7 +222,7 @@ def _index(xp, x, index):
     one = _one_array(index)     # x[tensor]: advanced, and its own parts
     parts = (index,) if one else _parts(index)
     for p in parts:
-        if _is_array(p) and p.dtype.kind not in "iub":
+        if (one or _is_array(p)) and p.dtype.kind not in "iub":
             raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
     out = _take(x, parts)
     if (one or _advanced(parts)) and getattr(out, "base", None) is not None:
@@ -365,16 +386,16 @@ def _index_select(xp, x, dim, index):
             raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, got "
                                f"{index.size} value(s)")
         _check_bounds(index, 1, 0)
-        return x.copy(), ()
+        return x.copy(), ((), None)
     _check_bounds(index, x.shape[d], d)
-    return x[(slice(None),) * d + (index.reshape(-1),)], x.shape
+    at = (slice(None),) * d + (index.reshape(-1),)
+    return x[at], (x.shape, at)
 
 
-def _index_select_vjp(xp, g, shape, dim, index):
-    if not shape:
-        return g
-    at = (slice(None),) * _wrap(dim, len(shape)) + (index.reshape(-1),)
-    return _scatter_add(xp, g, shape, at)
+def _index_select_vjp(xp, g, taken, dim, index):
+    # g added back where the forward took it from (at: its advanced index; None for a 0-d x).
+    shape, at = taken
+    return g if at is None else _scatter_add(xp, g, shape, at)
 
 
 index_select = _ops.add(Op("index_select", _index_select, residuals=True, method=True,
@@ -563,12 +584,12 @@ index_add = _ops.add(Op("index_add", _index_add, inputs=("input", "source"), met
 def _masked_fill(xp, x, mask, value):
     """``input`` with ``value`` (a number or a 0-d tensor) where ``mask`` is True; ``input``
     and ``mask`` broadcast."""
-    if not _is_array(mask):
+    if type(mask) is not np.ndarray and not _is_array(mask):
         raise TypeError(f"masked_fill(): argument 'mask' must be Tensor, not {type(mask).__name__}")
     if mask.dtype != bool:
         raise RuntimeError(
             f"masked_fill_ only supports boolean masks, but got mask with dtype {mask.dtype}")
-    if _is_array(value) and value.ndim:
+    if type(value) is not float and _is_array(value) and value.ndim:
         raise RuntimeError("masked_fill_ only supports a 0-dimensional value tensor, but got "
                            f"tensor with {value.ndim} dimension(s).")
     return xp.where(mask, xp.asarray(value, dtype=x.dtype), x)
@@ -576,7 +597,8 @@ def _masked_fill(xp, x, mask, value):
 
 masked_fill = _ops.add(Op(
     "masked_fill", _masked_fill, inputs=("input", "mask", "value"), method=True, inplace=True,
-    grad_fn=lambda x, mask, value: f"MaskedFillBackward{int(_is_array(value))}",
+    grad_fn=lambda x, mask, value:
+        "MaskedFillBackward1" if _is_array(value) else "MaskedFillBackward0",
     vjp={"input": lambda xp, g, mask: xp.where(mask, 0, g),
          "value": lambda xp, g, mask: xp.where(mask, g, 0)},
     # Elementwise over input and value (value broadcast): the formulas give the jvp.

@@ -16,6 +16,7 @@ import numpy as np
 from autogradx.plugin import Op, OpList, lazy_conformance_cases
 
 _ops = OpList()      # every op defined below, in order; OPS at the end
+_ALL, _BACKWARDS = slice(None), slice(None, None, -1)      # index parts: a whole dim, reversed
 
 # -- arguments ------------------------------------------------------------------
 
@@ -32,13 +33,20 @@ def _wrap(dim, ndim):
     return d % n
 
 
+def _wrapped(dims, ndim):
+    """``[_wrap(d, ndim) for d in dims]``, with _wrap's common case inline: a frame per dim
+    is most of the cost."""
+    return [d % ndim if type(d) is int and -ndim <= d < ndim else _wrap(d, ndim) for d in dims]
+
+
 def _wrap_dims(dims, ndim):
     """An int or a sequence of them as a tuple of distinct wrapped dims."""
     dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
-    out = tuple(_wrap(d, ndim) for d in dims)
-    for d in out:
-        if out.count(d) > 1:
-            raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+    out = tuple(_wrapped(dims, ndim))
+    if len(set(out)) < len(out):
+        for d in out:
+            if out.count(d) > 1:
+                raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
     return out
 
 
@@ -134,20 +142,37 @@ def _reshaped(xp, x, shape):
 def _reshape_name(x, shape):
     # PyTorch's reshape: a view of a contiguous tensor, an alias with new strides of
     # another one, else a clone then an _unsafe_view.
+    if x.flags.c_contiguous:
+        return "ViewBackward0"
     if not _viewable(x, shape):
         return "UnsafeViewBackward0"
-    return "ViewBackward0" if x.flags.c_contiguous else "ReshapeAliasBackward0"
+    return "ReshapeAliasBackward0"
 
 
 def _to_shape(xp, g, in_shape, **params):
     return xp.reshape(g, in_shape)
 
 
+def _contiguous_reshape(x, shape):
+    """``x.reshape(shape)`` for a C-contiguous ``x`` (always a view), or None where ``x`` is
+    not or NumPy refuses ``shape``. With no size below -1 (NumPy infers any negative one)
+    NumPy infers a -1 as ``_infer`` does and refuses what it refuses, so the common call
+    skips ``_infer``'s Python; it gives the errors."""
+    if x.flags.c_contiguous and (not shape or min(shape) >= -1):
+        try:
+            return x.reshape(shape)
+        except (ValueError, TypeError):
+            pass
+    return None
+
+
 def _reshape(xp, x, shape):
     """``input`` with the same elements in ``shape`` (one size may be -1): a view of it
     where its strides allow, else a copy."""
-    shape = _infer(shape, x.size)
-    return (x.reshape(shape) if x.flags.c_contiguous else _reshaped(xp, x, shape)), x.shape
+    out = _contiguous_reshape(x, shape)
+    if out is None:
+        out = _reshaped(xp, x, _infer(shape, x.size))
+    return out, x.shape
 
 
 reshape = _ops.add(Op("reshape", _reshape, residuals=True, method=True, view=True, vjp=_to_shape,
@@ -179,7 +204,8 @@ def _view_of(x, shape):
 def _view(xp, x, size):
     """A view of ``input`` in another shape (one size may be -1); an error where the
     strides do not allow one (``reshape`` copies instead)."""
-    return _view_of(x, _infer(size, x.size)), x.shape
+    out = _contiguous_reshape(x, size)
+    return (_view_of(x, _infer(size, x.size)) if out is None else out), x.shape
 
 
 view = _ops.add(Op("view", _view, residuals=True, namespace=None, method=True, view=True,
@@ -198,7 +224,7 @@ view_as = _ops.add(Op("view_as", _view_as, inputs=("input", "other"), residuals=
 
 def _flat_shape(x, start_dim, end_dim):
     """The shape ``flatten`` gives, or None where it returns the input unchanged."""
-    s, e = _wrap(start_dim, x.ndim), _wrap(end_dim, x.ndim)
+    s, e = _wrapped((start_dim, end_dim), x.ndim)
     if x.ndim == 0:
         return (1,)
     if s > e:
@@ -292,30 +318,23 @@ unsqueeze = _ops.add(Op("unsqueeze", _unsqueeze, residuals=True, method=True, vi
 # -- reordering dims --------------------------------------------------------------
 
 
-def _dims(dims):
-    """``permute(0, 1)`` and ``permute((0, 1))`` both give ``(0, 1)``."""
-    if len(dims) == 1 and not isinstance(dims[0], int):
-        return tuple(dims[0])
-    return tuple(dims)
-
-
 def _permute(xp, x, *dims):
     """``input`` with its dims in the order ``dims``; a view."""
-    perm = _dims(dims)
-    if sorted(d % max(x.ndim, 1) for d in perm) != list(range(x.ndim)):
+    # permute(0, 1) and permute((0, 1)) alike.
+    perm = tuple(dims[0]) if len(dims) == 1 and not isinstance(dims[0], int) else dims
+    wrapped = tuple([d % max(x.ndim, 1) for d in perm])
+    if sorted(wrapped) != list(range(x.ndim)):
         raise RuntimeError(
             f"permute(sparse_coo): number of dimensions in the tensor input does not match "
             f"the length of the desired ordering of dimensions i.e. input.dim() = {x.ndim} is "
             f"not equal to len(dims) = {len(perm)}" if len(perm) != x.ndim else
             f"permute(): dims {perm} are not a permutation of the {x.ndim} dimensions")
-    return xp.transpose(x, perm), perm
+    return xp.transpose(x, perm), wrapped
 
 
 def _permute_vjp(xp, g, perm, **params):
-    inverse = [0] * len(perm)
-    for i, p in enumerate(perm):
-        inverse[p % len(perm)] = i
-    return xp.transpose(g, inverse)
+    # The inverse permutation (perm's dims wrapped): where each dim went, perm's argsort.
+    return xp.transpose(g, tuple(sorted(range(len(perm)), key=perm.__getitem__)))
 
 
 permute = _ops.add(Op("permute", _permute, residuals=True, method=True, view=True,
@@ -483,16 +502,17 @@ def _movedim(xp, x, source, destination):
             f"contain the same number of dims as destination ({list(dst)} dims)")
     wrapped = {}
     for what, dims in (("source", src), ("destination", dst)):
-        wrapped[what] = [_wrap(d, x.ndim) for d in dims]
+        wrapped[what] = _wrapped(dims, x.ndim)
         if len(set(wrapped[what])) != len(dims):
             raise RuntimeError(f"movedim: repeated dim in `{what}` ({list(dims)})")
     if x.ndim == 0:
         return x[...], ()
-    perm = [None] * x.ndim
-    for s, d in zip(wrapped["source"], wrapped["destination"]):
-        perm[d] = s
-    rest = iter([i for i in range(x.ndim) if i not in perm])
-    perm = tuple([next(rest) if p is None else p for p in perm])
+    # NumPy's moveaxis: the other dims in order, each moved dim inserted at its place.
+    source = wrapped["source"]
+    perm = [d for d in range(x.ndim) if d not in source]
+    for d, s in sorted(zip(wrapped["destination"], source)):
+        perm.insert(d, s)
+    perm = tuple(perm)
     return xp.transpose(x, perm), perm
 
 
@@ -529,15 +549,25 @@ def _expanded(shape, sizes):
     return tuple(out)
 
 
-def _broadcast(xp, x, shape):
-    # NumPy's broadcast views are read-only; an expand that changes nothing stays writable.
+def _broadcast(xp, x, sizes):
+    """``x`` expanded to ``sizes`` (a tuple, as ``expand`` takes it)."""
+    if sizes == x.shape:
+        return x[...]   # NumPy's broadcast views are read-only; this one stays writable
+    if -1 not in sizes:
+        # NumPy's broadcast_to follows expand's rules where no size is -1: it gives the
+        # same view without _expanded's loop, and refuses what expand refuses.
+        try:
+            return xp.broadcast_to(x, sizes)
+        except ValueError:
+            pass        # _expanded raises PyTorch's error
+    shape = _expanded(x.shape, sizes)
     return x[...] if shape == x.shape else xp.broadcast_to(x, shape)
 
 
 def _expand(xp, x, size):
     """A view of ``input`` with its size-1 dims repeated (and new leading dims) to ``size``;
     -1 keeps a dim's size."""
-    return _broadcast(xp, x, _expanded(x.shape, size))
+    return _broadcast(xp, x, size)
 
 
 # The engine sums a gradient back over the broadcast dims: the vjp is the identity.
@@ -547,7 +577,7 @@ expand = _ops.add(Op("expand", _expand, namespace=None, method=True, view=True,
 
 def _broadcast_to(xp, x, size):
     """``input`` expanded to ``size``; a view."""
-    return _broadcast(xp, x, _expanded(x.shape, _sizes((size,))))
+    return _broadcast(xp, x, _sizes((size,)))
 
 
 broadcast_to = _ops.add(Op("broadcast_to", _broadcast_to, method=True, view=True,
@@ -556,7 +586,7 @@ broadcast_to = _ops.add(Op("broadcast_to", _broadcast_to, method=True, view=True
 
 def _expand_as(xp, x, other):
     """``input.expand(other.shape)``."""
-    return _broadcast(xp, x, _expanded(x.shape, other.shape))
+    return _broadcast(xp, x, other.shape)
 
 
 expand_as = _ops.add(Op("expand_as", _expand_as, inputs=("input", "other"), namespace=None,
@@ -578,7 +608,12 @@ def _tiled(xp, x, reps):
         # overflows (a crash); PyTorch refuses it too.
         raise RuntimeError(f"repeat: a tensor of sizes {sizes} ({math.prod(sizes)} elements) "
                            "is larger than any array can be")
-    return xp.tile(x, reps), (x.shape, reps)
+    # Each dim i as (reps[i], size): x broadcast over the repeats, written into the result
+    # (np.tile's Python wrapper costs ~2 us); the vjp sums over them.
+    split = tuple([v for r, s in zip(reps, shape) for v in (r, s)])
+    out = xp.empty(tuple(sizes), dtype=x.dtype)
+    out.reshape(split)[...] = x.reshape(tuple([v for s in shape for v in (1, s)]))
+    return out, (x.shape, split)
 
 
 def _repeat(xp, x, repeats):
@@ -590,10 +625,8 @@ def _repeat(xp, x, repeats):
 
 
 def _repeat_vjp(xp, g, shapes, **params):
-    # Split each output dim into (repeat, size) and sum over the repeats.
-    shape, reps = shapes
-    padded = (1,) * (len(reps) - len(shape)) + tuple(shape)
-    split = tuple(v for r, s in zip(reps, padded) for v in (r, s))
+    # Each output dim split into (repeat, size), as the forward wrote it; summed over the repeats.
+    shape, split = shapes
     summed = xp.sum(xp.reshape(g, split), axis=tuple(range(0, len(split), 2)))
     return xp.reshape(summed, shape)
 
@@ -617,8 +650,10 @@ tile = _ops.add(Op("tile", _tile, residuals=True, method=True, grad_fn="RepeatBa
 def _reversed(xp, a, axes):
     """``a`` reversed along ``axes``: a view with negative strides."""
     if type(a) is np.ndarray:   # by a slice: np.flip's Python wrapper costs ~3 us
-        return a[tuple(slice(None, None, -1) if i in axes else slice(None)
-                       for i in range(a.ndim))]
+        index = [_ALL] * a.ndim
+        for i in axes:
+            index[i] = _BACKWARDS
+        return a[tuple(index)]
     return xp.flip(a, axes)     # tensors (gradients of gradients) refuse negative steps
 
 
@@ -686,18 +721,19 @@ def _dim_args(tensors, dim=0, *, axis=None):
 def _joined(xp, tensors, dim):
     """``tensors`` concatenated along ``dim`` with PyTorch's checks, and each one's extent
     along it (None for a skipped 1-D empty tensor)."""
-    for i, t in enumerate(tensors):
-        if t.ndim == 0:
-            raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
+    ndims = [t.ndim for t in tensors]
+    if 0 in ndims:
+        raise RuntimeError(f"zero-dimensional tensor (at position {ndims.index(0)}) cannot be "
+                           "concatenated")
     # PyTorch skips 1-D empty tensors, whatever the others' shape (a legacy rule).
-    skip = [t.ndim == 1 and t.size == 0 for t in tensors]
-    kept = [t for t, s in zip(tensors, skip) if not s] or tensors[:1]
+    skip = [n == 1 and t.size == 0 for n, t in zip(ndims, tensors)] if 1 in ndims else None
+    kept = tensors if skip is None else [t for t, s in zip(tensors, skip) if not s] or tensors[:1]
     ref = kept[0]
     d = _wrap(dim, ref.ndim)
     before, after = ref.shape[:d], ref.shape[d + 1:]
     for i, t in enumerate(tensors):
-        if skip[i] or (t.ndim == ref.ndim and t.shape[:d] == before
-                       and t.shape[d + 1:] == after):    # the common case: one comparison
+        if (skip is not None and skip[i]) or (t.ndim == ref.ndim and t.shape[:d] == before
+                                              and t.shape[d + 1:] == after):    # one comparison
             continue
         if t.ndim != ref.ndim:
             raise RuntimeError(
@@ -707,20 +743,21 @@ def _joined(xp, tensors, dim):
                 raise RuntimeError(
                     f"Sizes of tensors must match except in dimension {d}. Expected size "
                     f"{ref.shape[k]} but got size {t.shape[k]} for tensor number {i} in the list.")
-    sizes = [None if s else t.shape[d] for t, s in zip(tensors, skip)]
-    shape = ref.shape[:d] + (sum(t.shape[d] for t in kept),) + ref.shape[d + 1:]
+    sizes = ([t.shape[d] for t in tensors] if skip is None else
+             [None if s else t.shape[d] for t, s in zip(tensors, skip)])
+    shape = before + (sum([n for n in sizes if n is not None]),) + after
     # Into a C-ordered result, as PyTorch's: NumPy would follow the inputs' layout.
     return xp.concatenate(kept, axis=d, out=xp.empty(shape, ref.dtype)), (d, sizes)
 
 
 def _split_back(xp, g, d, sizes, shapes=None):
     """The pieces of ``g`` along ``d`` that the joined tensors came from."""
-    pieces, start = [], 0
+    pieces, start, before = [], 0, (_ALL,) * d
     for k, n in enumerate(sizes):
         if n is None:
             pieces.append(xp.zeros((0,), dtype=g.dtype))
             continue
-        piece = g[(slice(None),) * d + (slice(start, start + n),)]
+        piece = g[before + (slice(start, start + n),)]
         pieces.append(piece if shapes is None else xp.reshape(piece, shapes[k]))
         start += n
     return pieces
@@ -751,9 +788,16 @@ def _stack(xp, tensors, dim=0):
 
 def _stacked(xp, arrays, d, out=None):
     """``arrays`` (of one shape) stacked along a new dim ``d``."""
-    if type(arrays[0]) is np.ndarray:   # np.stack's Python wrapper costs ~4 us
-        shape = arrays[0].shape[:d] + (1,) + arrays[0].shape[d:]
-        return np.concatenate([a.reshape(shape) for a in arrays], axis=d, out=out)
+    if type(arrays[0]) is np.ndarray:
+        # Each written into its place: np.stack's Python wrapper costs ~4 us, and a
+        # concatenate of reshaped arrays twice as much as these writes.
+        if out is None:
+            shape = arrays[0].shape[:d] + (len(arrays),) + arrays[0].shape[d:]
+            out = np.empty(shape, np.result_type(*arrays))
+        before = (_ALL,) * d
+        for i, a in enumerate(arrays):
+            out[before + (i,)] = a
+        return out
     return xp.stack(arrays, axis=d, out=out) if out is not None else xp.stack(arrays, axis=d)
 
 
@@ -763,13 +807,20 @@ stack = _ops.add(Op("stack", _stack, inputs=("*tensors",), residuals=True, promo
                         [g[(slice(None),) * at[0] + (i,)] for i in range(at[1])], jvp="linear"))
 
 
+def _atleast(a, ndim):
+    """NumPy's atleast_1d/2d/3d (``ndim``) of an array of fewer dims, by a reshape
+    (their Python wrappers cost ~1.5 us an array): 1-D (n) becomes (1, n) or (1, n, 1),
+    2-D (m, n) becomes (m, n, 1), 0-D all ones."""
+    if ndim == 3 and a.ndim:
+        return a.reshape(((1,) if a.ndim == 1 else ()) + a.shape + (1,))
+    return a.reshape((1,) * (ndim - a.ndim) + a.shape)
+
+
 def _stacker(name, ndim, dim):
     """hstack, vstack, dstack: ``cat`` of the tensors raised to at least ``ndim`` dims
     (NumPy's atleast_1d/2d/3d), along dim ``dim(n)`` for raised tensors of n dims."""
-    atleast = {1: "atleast_1d", 2: "atleast_2d", 3: "atleast_3d"}[ndim]
-
     def forward(xp, tensors):
-        raised = [t if t.ndim >= ndim else getattr(xp, atleast)(t) for t in tensors]
+        raised = [t if t.ndim >= ndim else _atleast(t, ndim) for t in tensors]
         out, (d, sizes) = _joined(xp, raised, dim(raised[0].ndim))
         return out, (d, sizes, [t.shape for t in tensors])
 
@@ -787,9 +838,9 @@ dstack = _ops.add(_stacker("dstack", 3, lambda n: 2))
 
 def _pieces(x, d, sizes):
     """Views of ``x`` along ``d``, of the given extents, and what the vjp needs."""
-    out, start = [], 0
+    out, start, before = [], 0, (_ALL,) * d
     for n in sizes:
-        out.append(x[(slice(None),) * d + (slice(start, start + n),)])
+        out.append(x[before + (slice(start, start + n),)])
         start += n
     return tuple(out), d
 
@@ -861,7 +912,8 @@ def _unbind(xp, x, dim=0):
     if x.ndim == 0:
         raise IndexError("Dimension specified as 0 but tensor has no dimensions")
     d = _wrap(dim, x.ndim)
-    return tuple(x[(slice(None),) * d + (i, Ellipsis)] for i in range(x.shape[d])), d
+    before = (_ALL,) * d
+    return tuple([x[before + (i, Ellipsis)] for i in range(x.shape[d])]), d
 
 
 unbind = _ops.add(Op("unbind", _unbind, residuals=True, n_outputs=None, output_type=tuple,

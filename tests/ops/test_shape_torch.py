@@ -225,6 +225,11 @@ BAD_CALLS = [
     pytest.param(lambda L, x: x.movedim((0, 0), (1, 2)), id="movedim-repeated"),
     pytest.param(lambda L, x: x.expand(2, 5, 4), id="expand-mismatch"),
     pytest.param(lambda L, x: x.expand(4), id="expand-too-few"),
+    # Sizes below -1, which NumPy's reshape and broadcast_to would not take as PyTorch does.
+    pytest.param(lambda L, x: x.view(-2, 12), id="view-negative"),
+    pytest.param(lambda L, x: x.reshape(2, -3, 4), id="reshape-negative"),
+    pytest.param(lambda L, x: x[:, :1].expand(2, -2, 4), id="expand-negative"),
+    pytest.param(lambda L, x: x.expand(-2, 2, 3, 4), id="expand-negative-leading"),
     pytest.param(lambda L, x: x.repeat(2), id="repeat-too-few"),
     pytest.param(lambda L, x: x.flip(3), id="flip-dim"),
     pytest.param(lambda L, x: x.flip((0, -3)), id="flip-repeated"),
@@ -242,6 +247,22 @@ BAD_CALLS = [
 @pytest.mark.parametrize("fn", BAD_CALLS)
 def test_errors_have_torch_types(fn):
     assert_same_error_type(fn, np.zeros((2, 3, 4), np.float32))
+
+
+@pytest.mark.parametrize("shape, reps", [((3, 1), (1, 2)), ((2, 3), (1, 1)), ((1,), (4,)),
+                                         ((2, 1, 3), (1, 2, 1, 2)), ((), (3,))])
+def test_repeat_and_tile_copy_as_torch(shape, reps):
+    # Repeats of size-1 dims (or none at all) could be a broadcast view of the input: the
+    # result must still be a fresh, writable copy, as PyTorch's is.
+    a = np.random.default_rng(0).uniform(-1, 1, shape)
+    before = a.copy()
+    for call in (lambda L, x: x.repeat(*reps), lambda L, x: L.tile(x, reps)):
+        out, expected = (call(L, L.from_numpy(a)) for L in (agx, torch))    # a's memory
+        assert out.shape == expected.shape
+        np.testing.assert_array_equal(out.numpy(), expected.numpy())
+        assert not np.shares_memory(out.numpy(), a)
+        out[...] = 7.0      # writable, and the input keeps its values
+        np.testing.assert_array_equal(a, before)
 
 
 @pytest.mark.parametrize("fn", [lambda L, x: x.as_strided((3, 9), (9, 1)),
