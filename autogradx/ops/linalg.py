@@ -28,6 +28,7 @@ import numpy as np
 from autogradx._core.names import scalar_name
 from autogradx._dtype import as_numpy_dtype
 from autogradx.ops.complex import is_complex
+from autogradx.ops.reductions import _safe_div
 from autogradx.ops.shape import _expanded
 from autogradx.plugin import Op, OpList, lazy_conformance_cases
 from autogradx.return_types import linalg_slogdet, linalg_svd, svd as svd_type
@@ -527,8 +528,9 @@ def _vector_axes(dim, ndim):
 
 
 def _keep(xp, t, axes, keepdim):
-    """A reduced array with its reduced axes back as size-1 dims."""
-    return t if keepdim or not axes else xp.expand_dims(t, axes)
+    """A reduced array with its reduced axes back as size-1 dims (a 0-d one, the reduction
+    of everything, broadcasts as it is)."""
+    return t if keepdim or not axes or t.ndim == 0 else xp.expand_dims(t, axes)
 
 
 def _vnorm(xp, x, ord, axes, keepdim):
@@ -563,6 +565,8 @@ def _vnorm_grad(xp, g, x, norm, ord, axes, keepdim):
         return None             # a count: no gradient (None, as in PyTorch)
     g = _keep(xp, g, axes, keepdim)
     norm = _keep(xp, norm, axes, keepdim)
+    if ord == 2:            # the commonest first: x / norm, 0 where the norm is 0
+        return g * _safe_div(xp, x, norm)
     if ord == 1:
         return xp.sign(x) * g
     if math.isinf(ord):
@@ -572,11 +576,7 @@ def _vnorm_grad(xp, g, x, norm, ord, axes, keepdim):
         count = xp.sum(mask, axis=axes, keepdims=True)
         return xp.sign(x) * xp.where(mask, g / count, 0)
     zero = norm == 0
-    if ord == 2 and not xp.any(zero):       # the commonest: np.where costs several ufuncs
-        return g * (x / norm)
     safe_norm = xp.where(zero, 1, norm)
-    if ord == 2:
-        return g * xp.where(zero, 0, x / safe_norm)
     a = xp.abs(x)
     if ord < 1:
         powers = xp.where(x == 0, 0, xp.where(x == 0, 1, a) ** (ord - 1))

@@ -63,6 +63,8 @@ def _reduction(size_average, reduce, reduction, warn=True):
 
 
 def _quiet(params):
+    if params.get("size_average") is None and params.get("reduce") is None:
+        return params.get("reduction", "mean")      # the forward has checked it
     return _reduction(params.get("size_average"), params.get("reduce"),
                       params.get("reduction", "mean"), warn=False)
 
@@ -551,7 +553,7 @@ def _nll(xp, input, target, weight=None, size_average=None, ignore_index=-100, r
     _check_classes(input, target, weight)
     if input.dtype.kind != "f":
         raise _not_implemented("nll_loss_out_frame", input.dtype)
-    if _plain_targets(input, target, weight, ignore_index, 0.0):
+    if _plain_targets(xp, input, target, weight, ignore_index, 0.0):
         return _plain_nll(xp, input, target, reduction)
     safe, keep, w = _targets(xp, input, target, weight, ignore_index, check=True)
     return _nll_reduce(xp, -w * _pick_kept(xp, input, safe, keep), w, reduction)
@@ -560,7 +562,7 @@ def _nll(xp, input, target, weight=None, size_average=None, ignore_index=-100, r
 def _nll_grad(xp, g, input, target, weight=None, ignore_index=-100, **params):
     # input for its shape and dtype only, but nothing else read gives the number of classes
     x = input
-    if _plain_targets(x, target, weight, ignore_index, 0.0):
+    if _plain_targets(xp, x, target, weight, ignore_index, 0.0):
         return _plain_nll_grad(xp, g, x, target, _quiet(params))
     safe, _, w = _targets(xp, x, target, weight, ignore_index)
     gw = _nll_scale(xp, g, w, _quiet(params)) * w
@@ -586,10 +588,7 @@ nll_loss = _ops.add(Op(
 
 def _log_softmax(xp, x, axis):
     """``log(softmax(x))`` without overflow: shifted by the max along ``axis``."""
-    # (an array's method skips NumPy's Python wrapper; a tensor's max is PyTorch's)
-    top = (xp.max(x, axis=axis, keepdims=True) if isinstance(x, TensorBase)
-           else x.max(axis=axis, keepdims=True))
-    z = x - top
+    z = x - xp.max(x, axis=axis, keepdims=True)
     return z - xp.log(xp.sum(xp.exp(z), axis=axis, keepdims=True))
 
 
@@ -647,7 +646,7 @@ def _cross_entropy(xp, input, target, weight=None, size_average=None, ignore_ind
         if input.size == 0:
             return xp.asarray(xp.nan, dtype=terms.dtype), logp
         return -xp.sum(terms) / _n_samples(xp, input), logp
-    if _plain_targets(input, target, weight, ignore_index, label_smoothing):
+    if _plain_targets(xp, input, target, weight, ignore_index, label_smoothing):
         return _plain_nll(xp, logp, target, reduction), logp
     safe, keep, w = _targets(xp, input, target, weight, ignore_index, check=True)
     loss = -w * _pick_kept(xp, logp, safe, keep)
@@ -658,14 +657,15 @@ def _cross_entropy(xp, input, target, weight=None, size_average=None, ignore_ind
     return _nll_reduce(xp, loss, w, reduction), logp
 
 
-def _plain_targets(x, target, weight, ignore_index, label_smoothing):
+def _plain_targets(xp, x, target, weight, ignore_index, label_smoothing):
     """The common call: (N, C) arrays with N in-range class indices, none ignored, no
     class weights, no smoothing. Every mask and weight of the general path is then 1, so
     the shorter computation gives its bits (N < 2**24: a float32 count of N is N)."""
     if (x.ndim != 2 or target.ndim != 1 or weight is not None or label_smoothing > 0
             or isinstance(x, TensorBase) or not 0 < target.shape[0] < 2 ** 24):
         return False
-    lo, hi = int(target.min()), int(target.max())
+    # (xp's: NumPy's array methods run its Python wrappers)
+    lo, hi = int(xp.min(target)), int(xp.max(target))
     return 0 <= lo and hi < x.shape[1] and not lo <= ignore_index <= hi
 
 
@@ -738,7 +738,7 @@ def _ce_grad_input(xp, g, x, target, weight, logp, ignore_index=-100, label_smoo
         grad_logp = (-_ce_probability_scale(xp, g, x, reduction)
                      * _smoothed(target, n_classes, label_smoothing) * _class_weight(weight, x))
     else:
-        if _plain_targets(x, target, weight, ignore_index, label_smoothing):
+        if _plain_targets(xp, x, target, weight, ignore_index, label_smoothing):
             out = _ce_grad_plain(xp, g, logp, target, reduction)
             if out is not None:
                 return out

@@ -316,55 +316,70 @@ def _dof(name, x, dim, unbiased, correction):
 
 
 def _variance(xp, x, axes, dof, keepdim):
-    """The variance over ``axes``, and the mean it took out (the output of var_mean)."""
+    """The variance over ``axes``, the mean it took out (the output of var_mean), and
+    ``x`` minus that mean (kept for the vjp: see _centered)."""
     mean = _mean_of(xp, x, axes, True)
-    s = xp.sum(abs_square(xp, x - mean), axis=axes, keepdims=keepdim)   # real for complex x too
+    centered = x - mean
+    s = xp.sum(abs_square(xp, centered), axis=axes, keepdims=keepdim)   # real for complex x too
     if not keepdim:
         mean = mean.reshape(s.shape)
     if dof > 0:
-        return s / dof, mean
-    return xp.where(s == 0, math.nan, math.inf).astype(s.dtype), mean    # s / 0, without a warning
+        return s / dof, mean, centered
+    # s / 0, without a warning
+    return xp.where(s == 0, math.nan, math.inf).astype(s.dtype), mean, centered
 
 
-def _var_grad(xp, g, x, axes, dof, keepdim):
+def _centered(xp, x, centered, axes):
+    """``x`` minus its mean: the forward's (the same bits) when the vjp runs on arrays;
+    recomputed from ``x`` on tensors (create_graph), so that its dependence on ``x`` is
+    recorded."""
+    return x - _mean_of(xp, x, axes, True) if isinstance(x, TensorBase) else centered
+
+
+def _var_grad(xp, g, x, axes, dof, centered, keepdim):
     g = _kept(xp, g, x.ndim, axes, keepdim)
-    return g * (x - _mean_of(xp, x, axes, True)) * (2 / dof if dof else math.inf)
+    return g * _centered(xp, x, centered, axes) * (2 / dof if dof else math.inf)
 
 
-def _std_grad(xp, g, x, std, axes, dof, keepdim):
+def _std_grad(xp, g, x, std, axes, dof, centered, keepdim):
     # d std = d var / (2 std), taken as 0 where std == 0 (as PyTorch)
-    return _var_grad(xp, _safe_div(xp, g, 2 * std), x, axes, dof, keepdim)
+    return _var_grad(xp, _safe_div(xp, g, 2 * std), x, axes, dof, centered, keepdim)
 
+
+# Each forward returns its outputs and the residual (axes, dof, x - mean).
 
 def _var(xp, x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Variance over ``dim`` (all by default) with ``correction`` (1: Bessel's, the default;
     ``unbiased=False`` is ``correction=0``)."""
     axes, dof = _dof("var", x, dim, unbiased, correction)
-    return _variance(xp, x, axes, dof, keepdim)[0], (axes, dof)
+    var, _, centered = _variance(xp, x, axes, dof, keepdim)
+    return var, (axes, dof, centered)
 
 
 def _std(xp, x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Standard deviation over ``dim`` (all by default), with ``correction`` as in ``var``."""
     axes, dof = _dof("std", x, dim, unbiased, correction)
-    return xp.sqrt(_variance(xp, x, axes, dof, keepdim)[0]), (axes, dof)
+    var, _, centered = _variance(xp, x, axes, dof, keepdim)
+    return xp.sqrt(var), (axes, dof, centered)
 
 
 def _var_mean(xp, x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """``(var, mean)`` over ``dim``, with ``correction`` as in ``var``."""
     axes, dof = _dof("var_mean", x, dim, unbiased, correction)
-    return _variance(xp, x, axes, dof, keepdim), (axes, dof)
+    var, mean, centered = _variance(xp, x, axes, dof, keepdim)
+    return (var, mean), (axes, dof, centered)
 
 
 def _std_mean(xp, x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """``(std, mean)`` over ``dim``, with ``correction`` as in ``var``."""
     axes, dof = _dof("std_mean", x, dim, unbiased, correction)
-    var, mean = _variance(xp, x, axes, dof, keepdim)
-    return (xp.sqrt(var), mean), (axes, dof)
+    var, mean, centered = _variance(xp, x, axes, dof, keepdim)
+    return (xp.sqrt(var), mean), (axes, dof, centered)
 
 
-# The residual is (axes, dof); dim, unbiased and correction are already in it. The variance of
-# complex numbers is real and not holomorphic: its formula, 2 g (x - mean) / dof, is PyTorch's
-# complex gradient as written (holomorphic=False).
+# The residual is (axes, dof, x - mean); dim, unbiased and correction are already in it. The
+# variance of complex numbers is real and not holomorphic: its formula, 2 g (x - mean) / dof, is
+# PyTorch's complex gradient as written (holomorphic=False).
 var = _ops.add(Op("var", _var, save="input", residuals=True, method=True, holomorphic=False,
                   vjp=lambda xp, g, x, red, keepdim=False, **_: _var_grad(xp, g, x, *red, keepdim)))
 
