@@ -203,7 +203,8 @@ mean = _ops.add(Op("mean", _mean, residuals=True, grad_fn=_dim_name("Mean"), met
 def _cumsum(xp, x, dim, *, dtype=None):
     """Cumulative sums along ``dim``; integers and bools accumulate in int64."""
     axis = _one_axis("cumsum", dim, x.ndim)     # None for a 0-d x: flatten, then reshape back
-    return xp.cumsum(x, axis=axis, dtype=_acc_dtype(x, dtype)).reshape(x.shape)
+    out = xp.cumsum(x, axis=axis, dtype=_acc_dtype(x, dtype))
+    return out if axis is not None else out.reshape(x.shape)
 
 
 def _reverse_cumsum(xp, g, axis):
@@ -215,7 +216,8 @@ def _reverse_cumsum(xp, g, axis):
 
 cumsum = _ops.add(Op("cumsum", _cumsum, method=True, inplace=True,
                      vjp=lambda xp, g, dim, dtype=None:
-                         _reverse_cumsum(xp, g, _axes(dim, g.ndim)[0] if g.ndim else None), jvp="linear"))
+                         # (dim % ndim: the forward has checked dim)
+                         _reverse_cumsum(xp, g, dim % g.ndim if g.ndim else None), jvp="linear"))
 
 
 # ---------------------------------------------------------------- products
@@ -478,7 +480,7 @@ norm = _ops.add(Op("norm", _norm, grad_fn="LinalgVectorNormBackward0", method=Tr
 def _logsumexp(xp, x, dim, keepdim=False):
     """``log(sum(exp(x)))`` over ``dim``, without overflow: the max is taken out first."""
     axes = _axes(dim, x.ndim)
-    if _count(x.shape, axes):
+    if x.size or _count(x.shape, axes):     # (a non-empty x has no empty reduced dim)
         m = xp.amax(x, axis=axes, keepdims=True)
         finite = xp.isfinite(m)
         if not xp.all(finite):
@@ -489,10 +491,17 @@ def _logsumexp(xp, x, dim, keepdim=False):
     return xp.log(s) + m.reshape(s.shape)
 
 
+def _logsumexp_grad(xp, g, input, result, dim, keepdim=False):
+    # softmax(input) along dim times g: g and result with the reduced dims back (_kept,
+    # with the axes found once for both)
+    axes = None if keepdim else _axes(dim, input.ndim)
+    if axes and input.ndim:
+        g, result = xp.expand_dims(g, axes), xp.expand_dims(result, axes)
+    return g * xp.exp(input - result)
+
+
 logsumexp = _ops.add(Op("logsumexp", _logsumexp, promote="float", method=True,
-                        vjp={"input": lambda xp, g, input, result, dim, keepdim=False:
-                                 _kept(xp, g, input.ndim, dim, keepdim)
-                                 * xp.exp(input - _kept(xp, result, input.ndim, dim, keepdim))}))
+                        vjp={"input": _logsumexp_grad}))
 
 
 # ---------------------------------------------------------------- amax, amin
