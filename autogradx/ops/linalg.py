@@ -162,7 +162,9 @@ def _addmm(xp, x, mat1, mat2, *, beta=1, alpha=1):
             raise RuntimeError(f"{name} and mat2 must have the same dtype, but got "
                                f"{scalar_name(t.dtype)} and {scalar_name(mat2.dtype)}")
     _refuse_dtypes("addmm_impl_cpu_", mat1)
-    _expanded(x.shape, (mat1.shape[0], mat2.shape[1]))   # input must broadcast: PyTorch's error
+    shape = (mat1.shape[0], mat2.shape[1])
+    if x.shape != shape and x.shape != shape[1:]:     # (a matrix or a row broadcasts)
+        _expanded(x.shape, shape)       # input must broadcast: PyTorch's error
     out = _times(alpha, xp.matmul(mat1, mat2))
     if beta != 0:
         out = out + (x if beta == 1 else beta * x)
