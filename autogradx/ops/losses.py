@@ -23,6 +23,7 @@ import numpy as np
 from autogradx._core.names import scalar_name
 from autogradx._core.tensor import TensorBase
 from autogradx.ops.complex import refuse_complex
+from autogradx.ops.reductions import _mean_of
 from autogradx.plugin import Op, OpList, lazy_conformance_cases
 
 _ops = OpList()      # every op defined below, in order; OPS at the end
@@ -71,7 +72,7 @@ def _quiet(params):
 
 def _reduce(xp, loss, reduction):
     if reduction == "mean":
-        return xp.mean(loss)
+        return _mean_of(xp, loss, None, False)      # xp.mean's bits, for a third of its cost
     if reduction == "sum":
         return xp.sum(loss)
     return loss
