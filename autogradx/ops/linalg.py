@@ -172,7 +172,7 @@ def _addmm(xp, x, mat1, mat2, *, beta=1, alpha=1):
 
 
 addmm = _ops.add(Op("addmm", _addmm, inputs=("input", "mat1", "mat2"), method=True,
-                    vjp={"input": lambda xp, g, beta=1, alpha=1: g * beta,
+                    vjp={"input": lambda xp, g, beta=1, alpha=1: _times(beta, g),
                          "mat1": lambda xp, g, mat2, beta=1, alpha=1:
                              _times(alpha, xp.matmul(g, _mT(xp, mat2))),
                          "mat2": lambda xp, g, mat1, beta=1, alpha=1:

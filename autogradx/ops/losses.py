@@ -617,7 +617,8 @@ def _cross_entropy(xp, input, target, weight=None, size_average=None, ignore_ind
     mixes the target with the uniform distribution. Computed through a stable
     log-softmax, so large logits do not overflow.
     """
-    # Returns (loss, log-softmax): the vjps reuse the latter (see _ce_log_softmax).
+    # Returns (loss, (log-softmax, whether _plain_targets held)): the vjps reuse both (see
+    # _ce_log_softmax).
     reduction = _reduction(size_average, reduce, reduction)
     if input.ndim < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {input.ndim})")
@@ -641,21 +642,21 @@ def _cross_entropy(xp, input, target, weight=None, size_average=None, ignore_ind
             weight = weight.astype(input.dtype)
         terms = logp * _smoothed(target, n_classes, label_smoothing) * _class_weight(weight, input)
         if reduction == "none":
-            return -xp.sum(terms, axis=cd), logp
+            return -xp.sum(terms, axis=cd), (logp, False)
         if reduction == "sum":
-            return -xp.sum(terms), logp
+            return -xp.sum(terms), (logp, False)
         if input.size == 0:
-            return xp.asarray(xp.nan, dtype=terms.dtype), logp
-        return -xp.sum(terms) / _n_samples(xp, input), logp
+            return xp.asarray(xp.nan, dtype=terms.dtype), (logp, False)
+        return -xp.sum(terms) / _n_samples(xp, input), (logp, False)
     if _plain_targets(xp, input, target, weight, ignore_index, label_smoothing):
-        return _plain_nll(xp, logp, target, reduction), logp
+        return _plain_nll(xp, logp, target, reduction), (logp, True)
     safe, keep, w = _targets(xp, input, target, weight, ignore_index, check=True)
     loss = -w * _pick_kept(xp, logp, safe, keep)
     if label_smoothing > 0:
         smooth = -xp.sum(logp * _class_weight(weight, input), axis=cd)
         smooth = xp.where(keep, smooth, 0)
         loss = (1 - label_smoothing) * loss + label_smoothing / n_classes * smooth
-    return _nll_reduce(xp, loss, w, reduction), logp
+    return _nll_reduce(xp, loss, w, reduction), (logp, False)
 
 
 def _plain_targets(xp, x, target, weight, ignore_index, label_smoothing):
@@ -729,17 +730,18 @@ def _ce_log_softmax(xp, x, logp):
     return _log_softmax(xp, x, _class_dim(x)) if isinstance(x, TensorBase) else logp
 
 
-def _ce_grad_input(xp, g, x, target, weight, logp, ignore_index=-100, label_smoothing=0.0,
+def _ce_grad_input(xp, g, x, target, weight, res, ignore_index=-100, label_smoothing=0.0,
                    **params):
     reduction = _quiet(params)
     cd = _class_dim(x)
     n_classes = x.shape[cd]
+    logp, plain = res
     logp = _ce_log_softmax(xp, x, logp)
     if _probability_targets(x, target):
         grad_logp = (-_ce_probability_scale(xp, g, x, reduction)
                      * _smoothed(target, n_classes, label_smoothing) * _class_weight(weight, x))
     else:
-        if _plain_targets(xp, x, target, weight, ignore_index, label_smoothing):
+        if plain and not isinstance(x, TensorBase):    # (the forward's _plain_targets)
             out = _ce_grad_plain(xp, g, logp, target, reduction)
             if out is not None:
                 return out
@@ -754,10 +756,10 @@ def _ce_grad_input(xp, g, x, target, weight, logp, ignore_index=-100, label_smoo
     return grad_logp - xp.exp(logp) * xp.sum(grad_logp, axis=cd, keepdims=True)
 
 
-def _ce_grad_target(xp, g, x, target, weight, logp, ignore_index=-100, label_smoothing=0.0,
+def _ce_grad_target(xp, g, x, target, weight, res, ignore_index=-100, label_smoothing=0.0,
                     **params):
     # Only probability targets are floating point, so only they reach this vjp.
-    logp = _ce_log_softmax(xp, x, logp)
+    logp = _ce_log_softmax(xp, x, res[0])
     keep = 1 - label_smoothing if label_smoothing > 0 else 1
     return (-keep * _ce_probability_scale(xp, g, x, _quiet(params)) * logp
             * _class_weight(weight, x))
