@@ -262,8 +262,9 @@ prod = _ops.add(Op("prod", _prod, grad_fn=_dim_name("Prod"), method=True, vjp={"
 
 def _cumprod(xp, x, dim, *, dtype=None):
     """Cumulative products along ``dim``; integers and bools accumulate in int64."""
-    axis = _one_axis("cumprod", dim, x.ndim)
-    return xp.cumprod(x, axis=axis, dtype=_acc_dtype(x, dtype)).reshape(x.shape)
+    axis = _one_axis("cumprod", dim, x.ndim)     # None for a 0-d x, as in cumsum
+    out = xp.cumprod(x, axis=axis, dtype=_acc_dtype(x, dtype))
+    return out if axis is not None else out.reshape(x.shape)
 
 
 def _cumprod_vjp(xp, g, input, result, dim, dtype=None):
@@ -278,7 +279,7 @@ def _cumprod_vjp(xp, g, input, result, dim, dtype=None):
     x, out = input, result
     if x.ndim == 0:
         return g
-    axis = _axes(dim, x.ndim)[0]
+    axis = dim % x.ndim     # (the forward has checked dim)
     if not xp.any(x == 0):
         return _reverse_cumsum(xp, g * out, axis) / x
     x, s = xp.moveaxis(x, axis, -1), xp.moveaxis(g, axis, -1)
