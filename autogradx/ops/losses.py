@@ -554,16 +554,17 @@ def _nll(xp, input, target, weight=None, size_average=None, ignore_index=-100, r
     _check_classes(input, target, weight)
     if input.dtype.kind != "f":
         raise _not_implemented("nll_loss_out_frame", input.dtype)
+    # The residual: whether _plain_targets held (the vjp then need not test the targets again).
     if _plain_targets(xp, input, target, weight, ignore_index, 0.0):
-        return _plain_nll(xp, input, target, reduction)
+        return _plain_nll(xp, input, target, reduction), True
     safe, keep, w = _targets(xp, input, target, weight, ignore_index, check=True)
-    return _nll_reduce(xp, -w * _pick_kept(xp, input, safe, keep), w, reduction)
+    return _nll_reduce(xp, -w * _pick_kept(xp, input, safe, keep), w, reduction), False
 
 
-def _nll_grad(xp, g, input, target, weight=None, ignore_index=-100, **params):
+def _nll_grad(xp, g, input, target, weight, plain, ignore_index=-100, **params):
     # input for its shape and dtype only, but nothing else read gives the number of classes
     x = input
-    if _plain_targets(xp, x, target, weight, ignore_index, 0.0):
+    if plain and not isinstance(x, TensorBase):
         return _plain_nll_grad(xp, g, x, target, _quiet(params))
     safe, _, w = _targets(xp, x, target, weight, ignore_index)
     gw = _nll_scale(xp, g, w, _quiet(params)) * w
@@ -584,7 +585,8 @@ def _nll_name(x, target, weight=None, **params):
 
 nll_loss = _ops.add(Op(
     "nll_loss", _nll, namespace=_NN, inputs=("input", "target", "weight"),
-    grad_fn=_nll_name, vjp={"input": _nll_grad}))
+    save=("input", "target", "weight"), residuals=True, grad_fn=_nll_name,
+    vjp=(_nll_grad, None, None)))
 
 
 def _log_softmax(xp, x, axis):
