@@ -161,7 +161,9 @@ def _addmm(xp, x, mat1, mat2, *, beta=1, alpha=1):
             raise RuntimeError(f"{name} and mat2 must have the same dtype, but got "
                                f"{scalar_name(t.dtype)} and {scalar_name(mat2.dtype)}")
     _refuse_dtypes("addmm_impl_cpu_", mat1)
-    _expanded(x.shape, (mat1.shape[0], mat2.shape[1]))   # input must broadcast: PyTorch's error
+    shape = (mat1.shape[0], mat2.shape[1])
+    if x.shape != shape and x.shape != shape[1:]:     # (a matrix or a row broadcasts)
+        _expanded(x.shape, shape)       # input must broadcast: PyTorch's error
     out = _times(alpha, xp.matmul(mat1, mat2))
     if beta != 0:
         out = out + (x if beta == 1 else beta * x)
@@ -169,7 +171,7 @@ def _addmm(xp, x, mat1, mat2, *, beta=1, alpha=1):
 
 
 addmm = _ops.add(Op("addmm", _addmm, inputs=("input", "mat1", "mat2"), method=True,
-                    vjp={"input": lambda xp, g, beta=1, alpha=1: g * beta,
+                    vjp={"input": lambda xp, g, beta=1, alpha=1: _times(beta, g),
                          "mat1": lambda xp, g, mat2, beta=1, alpha=1:
                              _times(alpha, xp.matmul(g, _mT(xp, mat2))),
                          "mat2": lambda xp, g, mat1, beta=1, alpha=1:
@@ -569,6 +571,8 @@ def _vnorm_grad(xp, g, x, norm, ord, axes, keepdim):
         return None             # a count: no gradient (None, as in PyTorch)
     g = _keep(xp, g, axes, keepdim)
     norm = _keep(xp, norm, axes, keepdim)
+    if ord == 2:            # the commonest first: x / norm, then 0 where the norm is 0
+        return g * _zero_where(xp, norm == 0, x / norm)
     if ord == 1:
         return xp.sign(x) * g
     if math.isinf(ord):
@@ -576,8 +580,6 @@ def _vnorm_grad(xp, g, x, norm, ord, axes, keepdim):
         a = xp.abs(x)
         mask = (a == norm) | xp.isnan(a)
         return xp.sign(x) * (g / xp.sum(mask, axis=axes, keepdims=True) * mask)
-    if ord == 2:
-        return g * _zero_where(xp, norm == 0, x / norm)
     if ord < 1:
         powers = _zero_where(xp, x == 0, xp.abs(x) ** (ord - 1))
         return xp.sign(x) * powers * g * norm ** (1 - ord)
@@ -831,16 +833,20 @@ def _solve_grad_b(xp, g, A, left=True):
     return _mT(xp, xp.linalg.solve(A, _mT(xp, g)))
 
 
-def _solve_grad_a(xp, g, A, result, left=True):
+def _solve_vjp(xp, g, A, result, left=True):
+    """``(gA, gB)``: B's gradient, and A's from it (gA = -gB X^T, or -X^T gB), with one
+    solve for both (the costly part on small matrices: np.linalg's Python checks)."""
     a, x = A, result
     gb = _solve_grad_b(xp, g, a, left)
     if x.ndim < a.ndim:
-        return -gb[..., :, None] * x[..., None, :]
-    return -xp.matmul(gb, _mT(xp, x)) if left else -xp.matmul(_mT(xp, x), gb)
+        ga = -gb[..., :, None] * x[..., None, :]
+    else:
+        ga = -xp.matmul(gb, _mT(xp, x)) if left else -xp.matmul(_mT(xp, x), gb)
+    return ga, gb
 
 
-solve = _ops.add(Op("solve", _solve, namespace=_LINALG, inputs=("A", "B"),
-                    grad_fn="LinalgSolveExBackward0", vjp={"A": _solve_grad_a, "B": _solve_grad_b}))
+solve = _ops.add(Op("solve", _solve, namespace=_LINALG, inputs=("A", "B"), save=("A", "result"),
+                    grad_fn="LinalgSolveExBackward0", vjp=_solve_vjp))
 
 
 def _det(xp, a):

@@ -23,6 +23,7 @@ import numpy as np
 from autogradx._core.names import scalar_name
 from autogradx._core.tensor import TensorBase
 from autogradx.ops.complex import refuse_complex
+from autogradx.ops.reductions import _mean_of
 from autogradx.plugin import Op, OpList, lazy_conformance_cases
 
 _ops = OpList()      # every op defined below, in order; OPS at the end
@@ -63,13 +64,15 @@ def _reduction(size_average, reduce, reduction, warn=True):
 
 
 def _quiet(params):
+    if params.get("size_average") is None and params.get("reduce") is None:
+        return params.get("reduction", "mean")      # the forward has checked it
     return _reduction(params.get("size_average"), params.get("reduce"),
                       params.get("reduction", "mean"), warn=False)
 
 
 def _reduce(xp, loss, reduction):
     if reduction == "mean":
-        return xp.mean(loss)
+        return _mean_of(xp, loss, None, False)      # xp.mean's bits, for a third of its cost
     if reduction == "sum":
         return xp.sum(loss)
     return loss
@@ -551,16 +554,17 @@ def _nll(xp, input, target, weight=None, size_average=None, ignore_index=-100, r
     _check_classes(input, target, weight)
     if input.dtype.kind != "f":
         raise _not_implemented("nll_loss_out_frame", input.dtype)
-    if _plain_targets(input, target, weight, ignore_index, 0.0):
-        return _plain_nll(xp, input, target, reduction)
+    # The residual: whether _plain_targets held (the vjp then need not test the targets again).
+    if _plain_targets(xp, input, target, weight, ignore_index, 0.0):
+        return _plain_nll(xp, input, target, reduction), True
     safe, keep, w = _targets(xp, input, target, weight, ignore_index, check=True)
-    return _nll_reduce(xp, -w * _pick_kept(xp, input, safe, keep), w, reduction)
+    return _nll_reduce(xp, -w * _pick_kept(xp, input, safe, keep), w, reduction), False
 
 
-def _nll_grad(xp, g, input, target, weight=None, ignore_index=-100, **params):
+def _nll_grad(xp, g, input, target, weight, plain, ignore_index=-100, **params):
     # input for its shape and dtype only, but nothing else read gives the number of classes
     x = input
-    if _plain_targets(x, target, weight, ignore_index, 0.0):
+    if plain and not isinstance(x, TensorBase):
         return _plain_nll_grad(xp, g, x, target, _quiet(params))
     safe, _, w = _targets(xp, x, target, weight, ignore_index)
     gw = _nll_scale(xp, g, w, _quiet(params)) * w
@@ -581,15 +585,13 @@ def _nll_name(x, target, weight=None, **params):
 
 nll_loss = _ops.add(Op(
     "nll_loss", _nll, namespace=_NN, inputs=("input", "target", "weight"),
-    grad_fn=_nll_name, vjp={"input": _nll_grad}))
+    save=("input", "target", "weight"), residuals=True, grad_fn=_nll_name,
+    vjp=(_nll_grad, None, None)))
 
 
 def _log_softmax(xp, x, axis):
     """``log(softmax(x))`` without overflow: shifted by the max along ``axis``."""
-    # (an array's method skips NumPy's Python wrapper; a tensor's max is PyTorch's)
-    top = (xp.max(x, axis=axis, keepdims=True) if isinstance(x, TensorBase)
-           else x.max(axis=axis, keepdims=True))
-    z = x - top
+    z = x - xp.max(x, axis=axis, keepdims=True)
     return z - xp.log(xp.sum(xp.exp(z), axis=axis, keepdims=True))
 
 
@@ -617,7 +619,8 @@ def _cross_entropy(xp, input, target, weight=None, size_average=None, ignore_ind
     mixes the target with the uniform distribution. Computed through a stable
     log-softmax, so large logits do not overflow.
     """
-    # Returns (loss, log-softmax): the vjps reuse the latter (see _ce_log_softmax).
+    # Returns (loss, (log-softmax, whether _plain_targets held)): the vjps reuse both (see
+    # _ce_log_softmax).
     reduction = _reduction(size_average, reduce, reduction)
     if input.ndim < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {input.ndim})")
@@ -641,31 +644,32 @@ def _cross_entropy(xp, input, target, weight=None, size_average=None, ignore_ind
             weight = weight.astype(input.dtype)
         terms = logp * _smoothed(target, n_classes, label_smoothing) * _class_weight(weight, input)
         if reduction == "none":
-            return -xp.sum(terms, axis=cd), logp
+            return -xp.sum(terms, axis=cd), (logp, False)
         if reduction == "sum":
-            return -xp.sum(terms), logp
+            return -xp.sum(terms), (logp, False)
         if input.size == 0:
-            return xp.asarray(xp.nan, dtype=terms.dtype), logp
-        return -xp.sum(terms) / _n_samples(xp, input), logp
-    if _plain_targets(input, target, weight, ignore_index, label_smoothing):
-        return _plain_nll(xp, logp, target, reduction), logp
+            return xp.asarray(xp.nan, dtype=terms.dtype), (logp, False)
+        return -xp.sum(terms) / _n_samples(xp, input), (logp, False)
+    if _plain_targets(xp, input, target, weight, ignore_index, label_smoothing):
+        return _plain_nll(xp, logp, target, reduction), (logp, True)
     safe, keep, w = _targets(xp, input, target, weight, ignore_index, check=True)
     loss = -w * _pick_kept(xp, logp, safe, keep)
     if label_smoothing > 0:
         smooth = -xp.sum(logp * _class_weight(weight, input), axis=cd)
         smooth = xp.where(keep, smooth, 0)
         loss = (1 - label_smoothing) * loss + label_smoothing / n_classes * smooth
-    return _nll_reduce(xp, loss, w, reduction), logp
+    return _nll_reduce(xp, loss, w, reduction), (logp, False)
 
 
-def _plain_targets(x, target, weight, ignore_index, label_smoothing):
+def _plain_targets(xp, x, target, weight, ignore_index, label_smoothing):
     """The common call: (N, C) arrays with N in-range class indices, none ignored, no
     class weights, no smoothing. Every mask and weight of the general path is then 1, so
     the shorter computation gives its bits (N < 2**24: a float32 count of N is N)."""
     if (x.ndim != 2 or target.ndim != 1 or weight is not None or label_smoothing > 0
             or isinstance(x, TensorBase) or not 0 < target.shape[0] < 2 ** 24):
         return False
-    lo, hi = int(target.min()), int(target.max())
+    # (xp's: NumPy's array methods run its Python wrappers)
+    lo, hi = int(xp.min(target)), int(xp.max(target))
     return 0 <= lo and hi < x.shape[1] and not lo <= ignore_index <= hi
 
 
@@ -728,17 +732,18 @@ def _ce_log_softmax(xp, x, logp):
     return _log_softmax(xp, x, _class_dim(x)) if isinstance(x, TensorBase) else logp
 
 
-def _ce_grad_input(xp, g, x, target, weight, logp, ignore_index=-100, label_smoothing=0.0,
+def _ce_grad_input(xp, g, x, target, weight, res, ignore_index=-100, label_smoothing=0.0,
                    **params):
     reduction = _quiet(params)
     cd = _class_dim(x)
     n_classes = x.shape[cd]
+    logp, plain = res
     logp = _ce_log_softmax(xp, x, logp)
     if _probability_targets(x, target):
         grad_logp = (-_ce_probability_scale(xp, g, x, reduction)
                      * _smoothed(target, n_classes, label_smoothing) * _class_weight(weight, x))
     else:
-        if _plain_targets(x, target, weight, ignore_index, label_smoothing):
+        if plain and not isinstance(x, TensorBase):    # (the forward's _plain_targets)
             out = _ce_grad_plain(xp, g, logp, target, reduction)
             if out is not None:
                 return out
@@ -753,10 +758,10 @@ def _ce_grad_input(xp, g, x, target, weight, logp, ignore_index=-100, label_smoo
     return grad_logp - xp.exp(logp) * xp.sum(grad_logp, axis=cd, keepdims=True)
 
 
-def _ce_grad_target(xp, g, x, target, weight, logp, ignore_index=-100, label_smoothing=0.0,
+def _ce_grad_target(xp, g, x, target, weight, res, ignore_index=-100, label_smoothing=0.0,
                     **params):
     # Only probability targets are floating point, so only they reach this vjp.
-    logp = _ce_log_softmax(xp, x, logp)
+    logp = _ce_log_softmax(xp, x, res[0])
     keep = 1 - label_smoothing if label_smoothing > 0 else 1
     return (-keep * _ce_probability_scale(xp, g, x, _quiet(params)) * logp
             * _class_weight(weight, x))

@@ -188,7 +188,8 @@ mean = _ops.add(Op("mean", _mean, residuals=True, grad_fn=_dim_name("Mean"), met
 def _cumsum(xp, x, dim, *, dtype=None):
     """Cumulative sums along ``dim``; integers and bools accumulate in int64."""
     axis = _one_axis("cumsum", dim, x.ndim)     # None for a 0-d x: flatten, then reshape back
-    return xp.cumsum(x, axis=axis, dtype=_acc_dtype(x, dtype)).reshape(x.shape)
+    out = xp.cumsum(x, axis=axis, dtype=_acc_dtype(x, dtype))
+    return out if axis is not None else out.reshape(x.shape)
 
 
 def _reverse_cumsum(xp, g, axis):
@@ -200,7 +201,8 @@ def _reverse_cumsum(xp, g, axis):
 
 cumsum = _ops.add(Op("cumsum", _cumsum, method=True, inplace=True,
                      vjp=lambda xp, g, dim, dtype=None:
-                         _reverse_cumsum(xp, g, _axes(dim, g.ndim)[0] if g.ndim else None), jvp="linear"))
+                         # (dim % ndim: the forward has checked dim)
+                         _reverse_cumsum(xp, g, dim % g.ndim if g.ndim else None), jvp="linear"))
 
 
 # ---------------------------------------------------------------- products
@@ -245,8 +247,9 @@ prod = _ops.add(Op("prod", _prod, grad_fn=_dim_name("Prod"), method=True, vjp={"
 
 def _cumprod(xp, x, dim, *, dtype=None):
     """Cumulative products along ``dim``; integers and bools accumulate in int64."""
-    axis = _one_axis("cumprod", dim, x.ndim)
-    return xp.cumprod(x, axis=axis, dtype=_acc_dtype(x, dtype)).reshape(x.shape)
+    axis = _one_axis("cumprod", dim, x.ndim)     # None for a 0-d x, as in cumsum
+    out = xp.cumprod(x, axis=axis, dtype=_acc_dtype(x, dtype))
+    return out if axis is not None else out.reshape(x.shape)
 
 
 def _cumprod_vjp(xp, g, input, result, dim, dtype=None):
@@ -261,7 +264,7 @@ def _cumprod_vjp(xp, g, input, result, dim, dtype=None):
     x, out = input, result
     if x.ndim == 0:
         return g
-    axis = _axes(dim, x.ndim)[0]
+    axis = dim % x.ndim     # (the forward has checked dim)
     if not xp.any(x == 0):
         return _reverse_cumsum(xp, g * out, axis) / x
     x, s = xp.moveaxis(x, axis, -1), xp.moveaxis(g, axis, -1)
@@ -301,55 +304,71 @@ def _dof(name, x, dim, unbiased, correction):
 
 
 def _variance(xp, x, axes, dof, keepdim):
-    """The variance over ``axes``, and the mean it took out (the output of var_mean)."""
+    """The variance over ``axes``, the mean it took out (the output of var_mean), and
+    ``x`` minus that mean (kept for the vjp: see _centered)."""
     mean = _mean_of(xp, x, axes, True)
-    s = xp.sum(abs_square(xp, x - mean), axis=axes, keepdims=keepdim)   # real for complex x too
+    centered = x - mean
+    s = xp.sum(abs_square(xp, centered), axis=axes, keepdims=keepdim)   # real for complex x too
     if not keepdim:
         mean = mean.reshape(s.shape)
     if dof > 0:
-        return s / dof, mean
-    return xp.where(s == 0, math.nan, math.inf).astype(s.dtype), mean    # s / 0, without a warning
+        return s / dof, mean, centered
+    # s / 0, without a warning
+    return xp.where(s == 0, math.nan, math.inf).astype(s.dtype), mean, centered
 
 
-def _var_grad(xp, g, x, axes, dof, keepdim):
+def _centered(xp, x, centered, axes):
+    """``x`` minus its mean: the forward's (the same bits) when the vjp runs on arrays;
+    recomputed from ``x`` on tensors (create_graph), so that its dependence on ``x`` is
+    recorded."""
+    return x - _mean_of(xp, x, axes, True) if isinstance(x, TensorBase) else centered
+
+
+def _var_grad(xp, g, x, axes, dof, centered, keepdim):
     g = _kept(xp, g, x.ndim, axes, keepdim)
-    return g * (x - _mean_of(xp, x, axes, True)) * (2 / dof if dof else math.inf)
+    return g * _centered(xp, x, centered, axes) * (2 / dof if dof else math.inf)
 
 
-def _std_grad(xp, g, x, std, axes, dof, keepdim):
+def _std_grad(xp, g, x, std, axes, dof, centered, keepdim):
     # d std = d var / (2 std), 0 where std == 0: PyTorch's std_backward, divide then mask
-    return _var_grad(xp, _zero_where(xp, std == 0, g / (2 * std)), x, axes, dof, keepdim)
+    return _var_grad(xp, _zero_where(xp, std == 0, g / (2 * std)), x, axes, dof, centered,
+                     keepdim)
 
+
+# Each forward returns its outputs and the residual (axes, dof, x - mean).
 
 def _var(xp, x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Variance over ``dim`` (all by default) with ``correction`` (1: Bessel's, the default;
     ``unbiased=False`` is ``correction=0``)."""
     axes, dof = _dof("var", x, dim, unbiased, correction)
-    return _variance(xp, x, axes, dof, keepdim)[0], (axes, dof)
+    var, _, centered = _variance(xp, x, axes, dof, keepdim)
+    return var, (axes, dof, centered)
 
 
 def _std(xp, x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Standard deviation over ``dim`` (all by default), with ``correction`` as in ``var``."""
     axes, dof = _dof("std", x, dim, unbiased, correction)
-    return xp.sqrt(_variance(xp, x, axes, dof, keepdim)[0]), (axes, dof)
+    var, _, centered = _variance(xp, x, axes, dof, keepdim)
+    return xp.sqrt(var), (axes, dof, centered)
 
 
 def _var_mean(xp, x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """``(var, mean)`` over ``dim``, with ``correction`` as in ``var``."""
     axes, dof = _dof("var_mean", x, dim, unbiased, correction)
-    return _variance(xp, x, axes, dof, keepdim), (axes, dof)
+    var, mean, centered = _variance(xp, x, axes, dof, keepdim)
+    return (var, mean), (axes, dof, centered)
 
 
 def _std_mean(xp, x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """``(std, mean)`` over ``dim``, with ``correction`` as in ``var``."""
     axes, dof = _dof("std_mean", x, dim, unbiased, correction)
-    var, mean = _variance(xp, x, axes, dof, keepdim)
-    return (xp.sqrt(var), mean), (axes, dof)
+    var, mean, centered = _variance(xp, x, axes, dof, keepdim)
+    return (xp.sqrt(var), mean), (axes, dof, centered)
 
 
-# The residual is (axes, dof); dim, unbiased and correction are already in it. The variance of
-# complex numbers is real and not holomorphic: its formula, 2 g (x - mean) / dof, is PyTorch's
-# complex gradient as written (holomorphic=False).
+# The residual is (axes, dof, x - mean); dim, unbiased and correction are already in it. The
+# variance of complex numbers is real and not holomorphic: its formula, 2 g (x - mean) / dof, is
+# PyTorch's complex gradient as written (holomorphic=False).
 var = _ops.add(Op("var", _var, save="input", residuals=True, method=True, holomorphic=False,
                   vjp=lambda xp, g, x, red, keepdim=False, **_: _var_grad(xp, g, x, *red, keepdim)))
 
@@ -423,7 +442,7 @@ norm = _ops.add(Op("norm", _norm, grad_fn="LinalgVectorNormBackward0", method=Tr
 def _logsumexp(xp, x, dim, keepdim=False):
     """``log(sum(exp(x)))`` over ``dim``, without overflow: the max is taken out first."""
     axes = _axes(dim, x.ndim)
-    if _count(x.shape, axes):
+    if x.size or _count(x.shape, axes):     # (a non-empty x has no empty reduced dim)
         m = xp.amax(x, axis=axes, keepdims=True)
         finite = xp.isfinite(m)
         if not xp.all(finite):
@@ -434,10 +453,17 @@ def _logsumexp(xp, x, dim, keepdim=False):
     return xp.log(s) + m.reshape(s.shape)
 
 
+def _logsumexp_grad(xp, g, input, result, dim, keepdim=False):
+    # softmax(input) along dim times g: g and result with the reduced dims back (_kept,
+    # with the axes found once for both)
+    axes = None if keepdim else _axes(dim, input.ndim)
+    if axes and input.ndim:
+        g, result = xp.expand_dims(g, axes), xp.expand_dims(result, axes)
+    return g * xp.exp(input - result)
+
+
 logsumexp = _ops.add(Op("logsumexp", _logsumexp, promote="float", method=True,
-                        vjp={"input": lambda xp, g, input, result, dim, keepdim=False:
-                                 _kept(xp, g, input.ndim, dim, keepdim)
-                                 * xp.exp(input - _kept(xp, result, input.ndim, dim, keepdim))}))
+                        vjp={"input": _logsumexp_grad}))
 
 
 # ---------------------------------------------------------------- amax, amin

@@ -119,6 +119,11 @@ CASES = [
          (M(3, 3), R(2, 3)), "LinalgSolveExBackward0"),
     case("solve-keywords", lambda L, a, b: L.linalg.solve(A=a, B=b), (M(2, 2), R(2)),
          "LinalgSolveExBackward0"),
+    # one vjp gives both gradients: each input alone requiring grad
+    case("solve-constant-B", lambda L, a, b: L.linalg.solve(a, b), (M(3, 3), K(R(3, 2))),
+         "LinalgSolveExBackward0"),
+    case("solve-constant-A", lambda L, a, b: L.linalg.solve(a, b, left=False),
+         (K(M(3, 3)), R(2, 3)), "LinalgSolveExBackward0"),
     case("det", lambda L, a: L.linalg.det(a), (M(3, 3),), "LinalgDetBackward0"),
     case("det-batched", lambda L, a: L.linalg.det(a), (M(2, 3, 3),), "LinalgDetBackward0"),
     case("det-top-level", lambda L, a: L.det(-a), (M(2, 2),), "LinalgDetBackward0"),
