@@ -277,6 +277,13 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=_NoValue, *, where=_NoValu
         if count > 0:
             ret = (_add_reduce(a, axis, None, None) if keepdims is _NoValue
                    else _add_reduce(a, axis, None, None, keepdims=keepdims))
+            if type(ret) is not _ndarray and (<cnp.ndarray>a).dtype.kind == "f" and count <= (
+                    1 << 24 if (<cnp.ndarray>a).dtype.itemsize == 4 else 1 << 53):
+                # NumPy divides the scalar by an intp, in float64, then casts back: divided
+                # by a Python int it is divided in its own precision, which gives the same
+                # bits where the count is exact in it (a correctly rounded quotient either
+                # way), at a third of the cost.
+                return ret / count
             n = _intp(count)
             if type(ret) is _ndarray:
                 return _true_divide(ret, n, out=ret, casting="unsafe", subok=False)
