@@ -50,6 +50,10 @@ def _float_only(kernel, x):
 def _leaky_relu(xp, x, negative_slope=0.01, inplace=False):
     """``x`` where ``x > 0``, else ``negative_slope * x``."""
     _float_only("leaky_relu_cpu", x)
+    if 0 < negative_slope <= 1:
+        # Then x * negative_slope (NaN only where x is) is the larger of the two where
+        # x <= 0, the smaller where x > 0: one maximum() instead of a comparison and where().
+        return xp.maximum(x, x * negative_slope)
     return xp.where(x > 0, x, x * negative_slope)
 
 
