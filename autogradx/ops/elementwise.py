@@ -377,10 +377,12 @@ def _abs(xp, x):
 
 
 def _abs_grad(xp, g, input):
-    """PyTorch's ``grad * sgn(input)``: 0 at 0 and at NaN."""
+    """PyTorch's ``grad * sgn(input)`` (sgn is 0 at 0 and at NaN, so inf or NaN there
+    gives NaN, as in PyTorch)."""
     if is_complex(input):
         return g * complex_sign(xp, input)
-    return xp.where(input > 0, g, xp.where(input < 0, -g, 0))
+    # On tensors (create_graph) xp.sign is the sign op: PyTorch's sign too.
+    return g * (xp.sign(input) if isinstance(input, TensorBase) else _sign(xp, input))
 
 
 # |z| is not holomorphic: the formula gives PyTorch's complex gradient itself.

@@ -922,3 +922,23 @@ def test_leaky_relu_at_zeros_infinities_and_nan(slope, dtype):
     for got, want in zip(out[agx], out[torch]):
         assert got.dtype == want.dtype
         _same_bits_as_torch(got, want)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", ["abs", "angle"])
+@pytest.mark.parametrize("values", [_SPECIAL, [1.5, -2.0, 3.0, -1e-30]], ids=["special", "nonzero"])
+def test_abs_and_angle_at_zeros_infinities_and_nan(name, values, dtype):
+    """abs's gradient is PyTorch's g * sgn(input) (sgn 0 at 0 and at NaN: NaN for an inf
+    or NaN g there, -0.0 for -0.0); angle is pi below 0, +0 at both zeros, NaN at NaN."""
+    x_np = np.array(values, dtype=dtype)
+    g_np = np.resize(np.array([-0.0, np.inf, np.nan, 2.0, -1.0], dtype=dtype), x_np.shape)
+    out = {}
+    for lib in (agx, torch):
+        x = lib.tensor(x_np, requires_grad=True)
+        y = getattr(lib, name)(x)
+        y.backward(lib.tensor(g_np))
+        grad = x.grad.numpy(force=True) if lib is torch else x.grad.numpy()   # a ZeroTensor
+        out[lib] = y.detach().numpy(), grad
+    for got, want in zip(out[agx], out[torch]):
+        assert got.dtype == want.dtype
+        _same_bits_as_torch(got, want)
