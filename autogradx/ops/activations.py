@@ -597,8 +597,9 @@ def _embedding(xp, idx, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     if weight.ndim != 2:
         raise RuntimeError("'weight' must be 2-D")
     # (PyTorch refuses only where the weight requires grad.)
-    refuse_complex("embedding does not support automatic differentiation for outputs with "
-                   "complex dtype.", weight, error=RuntimeError)
+    if weight.dtype.kind == "c":
+        refuse_complex("embedding does not support automatic differentiation for outputs "
+                       "with complex dtype.", weight, error=RuntimeError)
     n = weight.shape[0]
     if padding_idx is not None and not -n <= padding_idx < n:
         raise AssertionError("Padding_idx must be within num_embeddings")
@@ -606,7 +607,8 @@ def _embedding(xp, idx, weight, padding_idx=None, max_norm=None, norm_type=2.0,
         raise NotImplementedError(
             "embedding(): max_norm (which renormalises weight in place) and sparse=True are "
             "not supported by autogradx")
-    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):
+    # xp's min and max: the array methods go through NumPy's Python wrappers.
+    if idx.size and (int(xp.min(idx)) < 0 or int(xp.max(idx)) >= n):
         raise IndexError("index out of range in self")
     flat = idx.reshape(-1)
     scale = None
