@@ -72,19 +72,6 @@ def _no_derivative(aten_name):
     return vjp
 
 
-_UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
-
-
-def _passed(xp, mask, g):
-    """``where(mask, g, 0)`` bit for bit (-0.0, NaN and inf in ``g`` kept, +0.0 elsewhere):
-    on arrays, g's bits times the mask as integers, without where()'s branch on each element
-    and its type resolution for the 0 (6x faster on a (512, 4096) array, 2x on small ones)."""
-    bits = _UINT.get(g.dtype.itemsize) if not isinstance(g, TensorBase) else None
-    if bits is None or mask.dtype.kind != "b":
-        return xp.where(mask, g, 0)
-    return xp.multiply(g.view(bits), mask.astype(bits)).view(g.dtype)
-
-
 def _zeros(xp, g, *saved, **params):
     """Gradient of a piecewise constant function (floor, sign, rounded division)."""
     return xp.zeros_like(g)
@@ -424,14 +411,20 @@ def _relu(xp, x, inplace=False):
     return xp.maximum(x, 0)
 
 
+_UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
 def _relu_grad(xp, g, result, inplace=False):
     """PyTorch's threshold_backward: +0 where ``result <= 0`` (whatever ``g`` is), else ``g``
     (also where ``result`` is NaN, which is not <= 0)."""
     if isinstance(g, TensorBase):
         return xp.where(result <= 0, 0, g)
-    # result = max(input, 0) is >= 0 or NaN: nonzero (True as bool) exactly where g passes,
-    # a cast cheaper than a comparison with 0.
-    return _passed(xp, result.astype(bool), g)
+    # The same bits without where()'s branch on each element (6x faster on a (512, 4096)
+    # array): g's bits times 1, or times 0 (+0.0), which keeps -0.0, NaN and inf as they are.
+    # result = max(input, 0) is >= 0 or NaN: nonzero (True as bool) exactly where g passes;
+    # casts, cheaper than a comparison with 0, make the mask of g's bits' dtype.
+    bits = _UINT[g.dtype.itemsize]
+    return xp.multiply(g.view(bits), result.astype(bool).astype(bits)).view(g.dtype)
 
 
 relu = _ops.add(Op("relu", _relu, method=True, inplace=True, inplace_param="inplace",
@@ -628,7 +621,7 @@ def _minimum(xp, a, b):
 
 def _select_grad(xp, g, a, b, loses):
     # Ties split the gradient half and half, as PyTorch does.
-    return xp.where(a == b, g / 2, _passed(xp, ~loses, g))
+    return xp.where(a == b, g / 2, xp.where(loses, 0, g))
 
 
 # Each input's gradient compares both values: max(x, other) in reductions.py calls these
@@ -711,8 +704,8 @@ def _where(xp, x, y, *, condition):
     return xp.where(condition, x, y)
 
 
-_WHERE_VJP = (lambda xp, g, condition: _passed(xp, condition, g),
-              lambda xp, g, condition: _passed(xp, ~condition, g))
+_WHERE_VJP = (lambda xp, g, condition: xp.where(condition, g, 0),
+              lambda xp, g, condition: xp.where(condition, 0, g))
 
 where = _ops.add(Op("where", _where, promote="elementwise", inputs=_BINARY, parse=_where_args,
                     vjp=_WHERE_VJP, jvp="elementwise"))
