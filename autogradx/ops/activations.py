@@ -50,6 +50,10 @@ def _float_only(kernel, x):
 def _leaky_relu(xp, x, negative_slope=0.01, inplace=False):
     """``x`` where ``x > 0``, else ``negative_slope * x``."""
     _float_only("leaky_relu_cpu", x)
+    if 0 < negative_slope <= 1:
+        # Then x * negative_slope (NaN only where x is) is the larger of the two where
+        # x <= 0, the smaller where x > 0: one maximum() instead of a comparison and where().
+        return xp.maximum(x, x * negative_slope)
     return xp.where(x > 0, x, x * negative_slope)
 
 
@@ -621,8 +625,9 @@ def _embedding(xp, idx, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     if weight.ndim != 2:
         raise RuntimeError("'weight' must be 2-D")
     # (PyTorch refuses only where the weight requires grad.)
-    refuse_complex("embedding does not support automatic differentiation for outputs with "
-                   "complex dtype.", weight, error=RuntimeError)
+    if weight.dtype.kind == "c":
+        refuse_complex("embedding does not support automatic differentiation for outputs "
+                       "with complex dtype.", weight, error=RuntimeError)
     n = weight.shape[0]
     if padding_idx is not None and not -n <= padding_idx < n:
         raise AssertionError("Padding_idx must be within num_embeddings")
@@ -630,7 +635,8 @@ def _embedding(xp, idx, weight, padding_idx=None, max_norm=None, norm_type=2.0,
         raise NotImplementedError(
             "embedding(): max_norm (which renormalises weight in place) and sparse=True are "
             "not supported by autogradx")
-    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):
+    # xp's min and max: the array methods go through NumPy's Python wrappers.
+    if idx.size and (int(xp.min(idx)) < 0 or int(xp.max(idx)) >= n):
         raise IndexError("index out of range in self")
     flat = idx.reshape(-1)
     scale = None

@@ -879,3 +879,78 @@ def test_abs_gradient_is_grad_times_sgn_as_in_torch():
         lib.abs(x).backward(lib.tensor(grad))
         results.append(x.grad.numpy())
     np.testing.assert_array_equal(results[0], results[1])
+
+
+_SPECIAL = [-0.0, 0.0, np.nan, np.inf, -np.inf, 1e-30, -1e-30, 3.0, -3.0, 100.0, -100.0]
+
+
+def _same_bits_as_torch(got, want):
+    """Equal values, NaN where PyTorch has NaN, and the sign of each zero."""
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", ["sign", "sgn", "sigmoid"])
+def test_sign_and_sigmoid_at_zeros_infinities_and_nan(name, dtype):
+    """sign and sgn: PyTorch's 0 for NaN and +0 for -0.0; sigmoid: 1 / 2 at both zeros, its
+    limits at the infinities, NaN at NaN; then the gradients."""
+    x_np = np.array(_SPECIAL, dtype=dtype)
+    out = {}
+    for lib in (agx, torch):
+        x = lib.tensor(x_np, requires_grad=True)
+        y = getattr(lib, name)(x)
+        y.backward(lib.tensor(np.linspace(-1, 1, x_np.size).astype(dtype)))
+        grad = x.grad.numpy(force=True) if lib is torch else x.grad.numpy()   # a ZeroTensor
+        out[lib] = y.detach().numpy(), grad
+    (got, got_grad), (want, want_grad) = out[agx], out[torch]
+    assert got.dtype == want.dtype
+    if name == "sigmoid":
+        # exp differs between the libraries by an ulp or so; at -100 PyTorch's float32
+        # 1 / (1 + exp(100)) is 0, autogradx's the subnormal exp(-100) / (1 + exp(-100)).
+        tol = dict(rtol=1e-6, atol=np.finfo(dtype).tiny)
+        np.testing.assert_allclose(got, want, **tol)
+        np.testing.assert_allclose(got_grad, want_grad, **tol)
+    else:
+        _same_bits_as_torch(got, want)
+        _same_bits_as_torch(got_grad, want_grad)
+
+
+# inf * 0 (slope 0) warns, as NumPy's arithmetic does everywhere in autogradx; PyTorch is quiet.
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("slope", [0.01, 1.0, 0.0, -0.2, 2.0])
+def test_leaky_relu_at_zeros_infinities_and_nan(slope, dtype):
+    """Every slope (``0 < slope <= 1`` takes a shorter formula): PyTorch's values (the sign
+    of zeros, NaN for inf * 0) and gradients."""
+    x_np = np.array(_SPECIAL, dtype=dtype)
+    g_np = np.array([-0.0, 1.0, 2.0, -0.0, np.inf, 1.0, np.nan, 1.0, -1.0, 2.0, 3.0], dtype=dtype)
+    out = {}
+    for lib in (agx, torch):
+        x = lib.tensor(x_np, requires_grad=True)
+        y = lib.nn.functional.leaky_relu(x, slope)
+        y.backward(lib.tensor(g_np))
+        out[lib] = y.detach().numpy(), x.grad.numpy()
+    for got, want in zip(out[agx], out[torch]):
+        assert got.dtype == want.dtype
+        _same_bits_as_torch(got, want)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", ["abs", "angle"])
+@pytest.mark.parametrize("values", [_SPECIAL, [1.5, -2.0, 3.0, -1e-30]], ids=["special", "nonzero"])
+def test_abs_and_angle_at_zeros_infinities_and_nan(name, values, dtype):
+    """abs's gradient is PyTorch's g * sgn(input) (sgn 0 at 0 and at NaN: NaN for an inf
+    or NaN g there, -0.0 for -0.0); angle is pi below 0, +0 at both zeros, NaN at NaN."""
+    x_np = np.array(values, dtype=dtype)
+    g_np = np.resize(np.array([-0.0, np.inf, np.nan, 2.0, -1.0], dtype=dtype), x_np.shape)
+    out = {}
+    for lib in (agx, torch):
+        x = lib.tensor(x_np, requires_grad=True)
+        y = getattr(lib, name)(x)
+        y.backward(lib.tensor(g_np))
+        grad = x.grad.numpy(force=True) if lib is torch else x.grad.numpy()   # a ZeroTensor
+        out[lib] = y.detach().numpy(), grad
+    for got, want in zip(out[agx], out[torch]):
+        assert got.dtype == want.dtype
+        _same_bits_as_torch(got, want)

@@ -23,11 +23,21 @@ __all__ = ["plugin"]
 _NS = "special"
 
 
+_FOUND = {}     # xp -> its kernels module: an import statement per call costs a microsecond
+
+
 def _kernels(xp):
     """The special functions for arrays of ``xp``: SciPy's for NumPy, CuPy's on a GPU.
 
     Imported on first use, so that loading the plugin stays cheap.
     """
+    kernels = _FOUND.get(xp)
+    if kernels is None:
+        kernels = _FOUND[xp] = _import_kernels(xp)
+    return kernels
+
+
+def _import_kernels(xp):
     name = getattr(xp, "__name__", "")
     if name == "numpy":
         import scipy.special
@@ -78,7 +88,8 @@ def _unary(name, doc, kernel):
     """A forward applying the special function ``name``, keeping the input's dtype; complex
     input is refused, naming PyTorch's ``kernel``."""
     def forward(xp, x):
-        _refuse_complex(kernel, x)
+        if x.dtype.kind == "c":     # x is an array: the check inline, not a frame per call
+            _refuse_complex(kernel, x)
         return getattr(_kernels(xp), name)(x).astype(x.dtype, copy=False)
     forward.__name__ = f"_{name}"
     forward.__doc__ = doc
