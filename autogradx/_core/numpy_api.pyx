@@ -11,8 +11,7 @@ same array, bit for bit; anything else (other array types, keywords it does not 
 arguments NumPy would refuse) goes to NumPy's own function, which gives NumPy's result or
 NumPy's error. tests/core/test_numpy_api.py compares the two on many arguments.
 
-``NUMPY`` is a module named ``numpy`` holding NumPy's namespace with these in place (and
-NumPy's C functions without their ``__array_function__`` dispatch: ``_undispatched``), so
+``NUMPY`` is a module named ``numpy`` holding NumPy's namespace with these in place, so
 ``xp.__name__`` and every other ``xp.<name>`` are NumPy's. The conformance kit's
 ``fast_paths=False`` hands formulas NumPy itself, to compare.
 """
@@ -72,6 +71,10 @@ cdef object _np_moveaxis = np.moveaxis
 cdef object _np_swapaxes = np.swapaxes
 cdef object _np_reshape = np.reshape
 cdef object _np_transpose = np.transpose
+cdef object _np_where = np.where
+cdef object _np_concatenate = np.concatenate
+cdef object _where_c = np.where._implementation             # the C functions behind the
+cdef object _concatenate_c = np.concatenate._implementation # __array_function__ dispatch
 
 cdef enum:
     MAX_DIMS = 64                   # NPY_MAXDIMS in NumPy 2
@@ -205,6 +208,40 @@ def transpose(a, axes=None):
     if type(a) is _ndarray:
         return a.transpose(axes)
     return _np_transpose(a, axes)
+
+
+# ---------------------------------------------------------------- dispatched C functions
+# np.where and np.concatenate are C, behind an __array_function__ dispatch that runs a Python
+# function to collect their arguments (a third of np.concatenate's cost on small arrays).
+# On NumPy arrays and numbers no argument can override them: the C function is called
+# directly. Any other argument (a CuPy array, a tensor) takes the dispatch, and with it its
+# error.
+
+cdef inline bint _plain(object v) noexcept:
+    cdef type t = type(v)
+    return t is _ndarray or t is float or t is int or t is bool or isinstance(v, _generic)
+
+
+def where(condition, *args):
+    """``numpy.where``."""
+    if _plain(condition):
+        for v in args:
+            if not _plain(v):
+                break
+        else:
+            return _where_c(condition, *args)
+    return _np_where(condition, *args)
+
+
+def concatenate(arrays, axis=0, out=None, **kwargs):
+    """``numpy.concatenate``."""
+    if out is None and (type(arrays) is list or type(arrays) is tuple):
+        for v in arrays:
+            if type(v) is not _ndarray:
+                break
+        else:
+            return _concatenate_c(arrays, axis, **kwargs)
+    return _np_concatenate(arrays, axis, out, **kwargs)
 
 
 def swapaxes(a, axis1, axis2):
@@ -362,26 +399,13 @@ def full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None, *, d
 # ---------------------------------------------------------------- the namespace
 
 FAST = {f.__name__: f for f in (broadcast_to, expand_dims, moveaxis, reshape, transpose, swapaxes, sum,
+                                where, concatenate,
                                 prod, max, min, mean, any, all, cumsum, cumprod, ones_like,
                                 zeros_like, full_like)}
 FAST["amax"], FAST["amin"] = max, min      # NumPy's aliases (its own are separate functions)
 
 
-def _undispatched():
-    """NumPy's C functions behind their ``__array_function__`` dispatch (``np.concatenate``,
-    ``np.where``, ``np.empty_like``, ...): the dispatch runs a Python function to find the
-    arguments that could override it, a third of ``np.concatenate``'s cost on small arrays,
-    and on NumPy arrays and numbers none can. The implementation is the function the
-    dispatch ends in, so the results and errors are NumPy's."""
-    out = {}
-    for name, f in np.__dict__.items():
-        impl = getattr(f, "_implementation", None)
-        if type(f).__name__ == "_ArrayFunctionDispatcher" and type(impl) is types.BuiltinFunctionType:
-            out[name] = impl
-    return out
-
 
 NUMPY = types.ModuleType("numpy")
 NUMPY.__dict__.update(np.__dict__)      # NumPy's names (and its __getattr__ for lazy ones)
-NUMPY.__dict__.update(_undispatched())
 NUMPY.__dict__.update(FAST)

@@ -833,20 +833,18 @@ def _solve_grad_b(xp, g, A, left=True):
     return _mT(xp, xp.linalg.solve(A, _mT(xp, g)))
 
 
-def _solve_vjp(xp, g, A, result, left=True):
-    """``(gA, gB)``: B's gradient, and A's from it (gA = -gB X^T, or -X^T gB), with one
-    solve for both (the costly part on small matrices: np.linalg's Python checks)."""
+def _solve_grad_a(xp, g, A, result, left=True):
+    # gA = -gB X^T (XA = B: -X^T gB). When B needs a gradient too, its solve is made twice:
+    # a vjp per input keeps a node to what the inputs needing gradients read.
     a, x = A, result
     gb = _solve_grad_b(xp, g, a, left)
     if x.ndim < a.ndim:
-        ga = -gb[..., :, None] * x[..., None, :]
-    else:
-        ga = -xp.matmul(gb, _mT(xp, x)) if left else -xp.matmul(_mT(xp, x), gb)
-    return ga, gb
+        return -gb[..., :, None] * x[..., None, :]
+    return -xp.matmul(gb, _mT(xp, x)) if left else -xp.matmul(_mT(xp, x), gb)
 
 
-solve = _ops.add(Op("solve", _solve, namespace=_LINALG, inputs=("A", "B"), save=("A", "result"),
-                    grad_fn="LinalgSolveExBackward0", vjp=_solve_vjp))
+solve = _ops.add(Op("solve", _solve, namespace=_LINALG, inputs=("A", "B"),
+                    grad_fn="LinalgSolveExBackward0", vjp={"A": _solve_grad_a, "B": _solve_grad_b}))
 
 
 def _det(xp, a):
