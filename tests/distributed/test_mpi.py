@@ -44,9 +44,12 @@ def test_a_failing_rank_ends_the_job_instead_of_hanging(how, says):
     elapsed = time.monotonic() - start
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0, output
-    # mpiexec, ending the job, may drop what the ranks wrote last (seen once in ten runs on
-    # a loaded machine): the reason is checked where any output came through.
-    assert says in output or not output.strip(), output
+    # mpiexec, ending the job, may drop what the ranks wrote last (seen on a loaded machine:
+    # nothing at all, or a traceback cut off before its error line): the reason is checked
+    # where that line came through.
+    cut_short = not output.strip() or (output.lstrip().startswith("Traceback")
+                                       and "Error" not in output)
+    assert says in output or cut_short, output
     assert "finished an all_reduce without rank 1" not in proc.stdout
     assert elapsed < 60, f"the job took {elapsed:.0f} s to end"
 
